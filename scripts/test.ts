@@ -1,0 +1,165 @@
+/**
+ * `npm test`: every suite of the project, in order, ending with one line `N passed, N failed`.
+ *
+ *   bun scripts/test.ts [--only static,unit,postgres,smoke]
+ *
+ * static   biome, tsc, buf lint, generated-code drift (proto and drizzle)
+ * unit     `bun test <package>` for each workspace package with tests (PGlite for the database)
+ * postgres the `*.db.test.ts` files again against a throwaway PostgreSQL 15
+ * smoke    `bun smokes/passN.ts --tier db` for each pass, and pass 1 at `--tier single` (real QEMU)
+ */
+import { existsSync, readdirSync } from "node:fs";
+import { join } from "node:path";
+import { startThrowawayPostgres } from "./lib/postgres.ts";
+import { parseBunTest, parseClosingLine, runSuite, type SuiteResult, type SuiteSpec } from "./lib/suite.ts";
+
+const root = join(import.meta.dir, "..");
+const bun = process.execPath;
+const PACKAGES = ["proto", "composefs", "hub", "node-agent", "initramfs", "smokes", "scripts"];
+
+function hasTests(dir: string, suffix = ".test.ts"): boolean {
+  const abs = join(root, dir);
+  if (!existsSync(abs)) return false;
+  return (readdirSync(abs, { recursive: true }) as string[]).some(
+    (f) => f.endsWith(suffix) && !f.includes("node_modules"),
+  );
+}
+
+function staticSuites(): SuiteSpec[] {
+  const bin = (name: string) => join(root, "node_modules/.bin", name);
+  return [
+    { name: "biome", cmd: bin("biome"), args: ["check", "."], cwd: root, timeoutMs: 120_000 },
+    {
+      name: "tsc",
+      cmd: bin("tsc"),
+      args: ["--noEmit", "-p", "tsconfig.json"],
+      cwd: root,
+      timeoutMs: 300_000,
+    },
+    { name: "buf lint", cmd: bun, args: ["x", "buf", "lint"], cwd: join(root, "proto"), timeoutMs: 120_000 },
+    {
+      name: "generated code drift",
+      cmd: bun,
+      args: ["scripts/gen.ts", "--check"],
+      cwd: root,
+      timeoutMs: 180_000,
+    },
+  ];
+}
+
+function unitSuites(): SuiteSpec[] {
+  return PACKAGES.filter((p) => hasTests(p)).map((p) => ({
+    name: `unit ${p}`,
+    cmd: bun,
+    args: ["test", `./${p}/`],
+    cwd: root,
+    timeoutMs: 600_000,
+    parse: parseBunTest,
+  }));
+}
+
+function smokeSuites(): SuiteSpec[] {
+  const dir = join(root, "smokes");
+  if (!existsSync(dir)) return [];
+  const passes = readdirSync(dir)
+    .filter((f) => /^pass\d+\.ts$/.test(f))
+    .sort((a, b) => Number(a.match(/\d+/)?.[0]) - Number(b.match(/\d+/)?.[0]));
+  const specs: SuiteSpec[] = passes.map((f) => ({
+    name: `smoke ${f} --tier db`,
+    cmd: bun,
+    args: [join("smokes", f), "--tier", "db"],
+    cwd: root,
+    timeoutMs: 600_000,
+    parse: parseClosingLine,
+  }));
+  if (passes.includes("pass1.ts")) {
+    specs.push({
+      name: "smoke pass1.ts --tier single --arch amd64",
+      cmd: bun,
+      args: ["smokes/pass1.ts", "--tier", "single", "--arch", "amd64"],
+      cwd: root,
+      timeoutMs: 900_000,
+      parse: parseClosingLine,
+    });
+  }
+  return specs;
+}
+
+async function postgresSuites(results: SuiteResult[]): Promise<void> {
+  const pkgs = PACKAGES.filter((p) => hasTests(p, ".db.test.ts"));
+  if (pkgs.length === 0) return;
+  let pg: Awaited<ReturnType<typeof startThrowawayPostgres>>;
+  try {
+    pg = await startThrowawayPostgres();
+  } catch (err) {
+    results.push({ name: "postgres start", passed: 0, failed: 1, seconds: 0, note: String(err) });
+    return;
+  }
+  try {
+    for (const p of pkgs) {
+      results.push(
+        await runSuite({
+          name: `postgres ${p}`,
+          cmd: bun,
+          args: ["test", ...dbFilter(p)],
+          cwd: root,
+          env: { TEST_DATABASE_URL: pg.url },
+          timeoutMs: 600_000,
+          parse: parseBunTest,
+        }),
+      );
+    }
+  } finally {
+    await pg.stop();
+  }
+}
+
+/** The `*.db.test.ts` files of a package, as explicit paths for bun test. */
+function dbFilter(pkg: string): string[] {
+  const abs = join(root, pkg);
+  return (readdirSync(abs, { recursive: true }) as string[])
+    .filter((f) => f.endsWith(".db.test.ts") && !f.includes("node_modules"))
+    .map((f) => `./${join(pkg, f)}`);
+}
+
+function parseOnly(argv: string[]): Set<string> {
+  const i = argv.indexOf("--only");
+  const all = ["static", "unit", "postgres", "smoke"];
+  if (i < 0) return new Set(all);
+  const wanted = (argv[i + 1] ?? "").split(",").filter(Boolean);
+  const unknown = wanted.filter((w) => !all.includes(w));
+  if (unknown.length > 0 || wanted.length === 0) {
+    console.error(`--only takes a comma list of ${all.join(", ")}; got ${argv[i + 1] ?? "nothing"}`);
+    process.exit(2);
+  }
+  return new Set(wanted);
+}
+
+async function main(): Promise<void> {
+  const only = parseOnly(process.argv.slice(2));
+  const started = performance.now();
+  const results: SuiteResult[] = [];
+  const runAll = async (specs: SuiteSpec[]) => {
+    for (const s of specs) results.push(await runSuite(s));
+  };
+  if (only.has("static")) await runAll(staticSuites());
+  if (only.has("unit")) await runAll(unitSuites());
+  if (only.has("postgres")) await postgresSuites(results);
+  if (only.has("smoke")) await runAll(smokeSuites());
+
+  const passed = results.reduce((n, r) => n + r.passed, 0);
+  const failed = results.reduce((n, r) => n + r.failed, 0);
+  console.log("\n=== summary");
+  for (const r of results) {
+    const mark = r.failed === 0 ? "ok  " : "FAIL";
+    const note = r.note ? `  (${r.note})` : "";
+    console.log(
+      `${mark} ${r.name.padEnd(48)} ${r.passed} passed, ${r.failed} failed, ${r.seconds.toFixed(1)} s${note}`,
+    );
+  }
+  console.log(`total ${((performance.now() - started) / 1000).toFixed(0)} s`);
+  console.log(`${passed} passed, ${failed} failed`);
+  process.exit(failed === 0 && results.length > 0 ? 0 : 1);
+}
+
+await main();
