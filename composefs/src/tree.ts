@@ -1,0 +1,133 @@
+/**
+ * The in-memory filesystem tree that composefs images are written from and read back into.
+ *
+ * Names, symlink targets, redirect payloads and xattr names are *byte strings*: JS strings holding one
+ * character per byte (latin1), so any byte but `/` and NUL survives and `<` on strings is byte-wise
+ * `strcmp` order. Use {@link bytesToName} / {@link nameToBytes} (or {@link utf8Name}) at the edges.
+ * A hardlink is the same non-directory node object reachable under two names.
+ */
+
+/** One extended attribute; `name` is a byte string such as `"user.foo"`. */
+export interface Xattr {
+  name: string;
+  value: Uint8Array;
+}
+
+/** Metadata every inode carries. */
+export interface NodeMeta {
+  /** Permission bits including setuid/setgid/sticky (`mode & 0o7777`). */
+  perm: number;
+  uid: number;
+  gid: number;
+  mtimeSec: number;
+  mtimeNsec: number;
+  xattrs: Xattr[];
+}
+
+/** A directory; `children` maps a byte-string name to a node (never `.` or `..`). */
+export interface DirNode extends NodeMeta {
+  type: "dir";
+  children: Map<string, TreeNode>;
+}
+
+/** A regular file: inline `content`, or external data named by `redirect` / `digest`. */
+export interface FileNode extends NodeMeta {
+  type: "file";
+  size: number;
+  /** Inline content (stored in the image); its length equals `size`. */
+  content?: Uint8Array;
+  /** fs-verity sha256 digest of the content (32 bytes), written as `trusted.overlay.metacopy`. */
+  digest?: Uint8Array;
+  /** Path of the data in the object store, e.g. `ab/cdef…` (written as redirect `"/" + redirect`). */
+  redirect?: string;
+}
+
+/** A symbolic link; `target` is a byte string of 1..4095 bytes. */
+export interface SymlinkNode extends NodeMeta {
+  type: "symlink";
+  target: string;
+}
+
+/** A character or block device; `rdev` as the kernel's `new_encode_dev` (major << 8 | minor, …). */
+export interface DeviceNode extends NodeMeta {
+  type: "chardev" | "blockdev";
+  rdev: number;
+}
+
+/** A FIFO or socket. */
+export interface SpecialNode extends NodeMeta {
+  type: "fifo" | "socket";
+}
+
+/** An overlay whiteout (a 0:0 character device in the source tree). */
+export interface WhiteoutNode extends NodeMeta {
+  type: "whiteout";
+}
+
+/** Any node of the tree. */
+export type TreeNode = DirNode | FileNode | SymlinkNode | DeviceNode | SpecialNode | WhiteoutNode;
+
+/** File-type bits for each node type (S_IFMT values). */
+export const S_IFMT = 0o170000;
+export const TYPE_BITS: Record<TreeNode["type"], number> = {
+  dir: 0o040000,
+  file: 0o100000,
+  symlink: 0o120000,
+  chardev: 0o020000,
+  blockdev: 0o060000,
+  fifo: 0o010000,
+  socket: 0o140000,
+  whiteout: 0o020000,
+};
+
+/** Full `st_mode` of a node. */
+export function modeOf(n: TreeNode): number {
+  return TYPE_BITS[n.type] | (n.perm & 0o7777);
+}
+
+/** Byte string from raw bytes (one char per byte). */
+export function bytesToName(b: Uint8Array): string {
+  return Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString("latin1");
+}
+
+/** Raw bytes of a byte string. */
+export function nameToBytes(s: string): Uint8Array {
+  return Buffer.from(s, "latin1");
+}
+
+/** Byte string of the UTF-8 encoding of `s` (for building trees from ordinary text names). */
+export function utf8Name(s: string): string {
+  return Buffer.from(s, "utf8").toString("latin1");
+}
+
+/** Default metadata: root-owned, mtime 0, no xattrs. */
+export function defaultMeta(perm: number): NodeMeta {
+  return { perm, uid: 0, gid: 0, mtimeSec: 0, mtimeNsec: 0, xattrs: [] };
+}
+
+/** A new empty directory. */
+export function createDir(meta: Partial<NodeMeta> = {}): DirNode {
+  return { ...defaultMeta(0o755), ...meta, type: "dir", children: new Map() };
+}
+
+/** Content-addressed object path for a digest: `ab/cdef…` (first byte as directory). */
+export function digestToPath(digest: Uint8Array): string {
+  const hex = Buffer.from(digest.buffer, digest.byteOffset, digest.byteLength).toString("hex");
+  return `${hex.slice(0, 2)}/${hex.slice(2)}`;
+}
+
+/** Visits every (path, node) pair depth-first in byte order; hardlinked nodes are visited once per name. */
+export function* walkTree(root: DirNode, prefix = ""): Generator<[string, TreeNode]> {
+  const names = [...root.children.keys()].sort(compareBytes);
+  for (const name of names) {
+    const child = root.children.get(name) as TreeNode;
+    const path = `${prefix}/${name}`;
+    yield [path, child];
+    if (child.type === "dir") yield* walkTree(child, path);
+  }
+}
+
+/** Byte-wise comparison of byte strings (strcmp order). */
+export function compareBytes(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
