@@ -1,0 +1,28 @@
+/**
+ * The node agent's public surface: the hub session (run in process by the smokes' db tier, and by the
+ * PID 1 agent after boot), identity parsing, and the pieces tests and smokes drive.
+ */
+
+export { parseKernelCmdline, powernodeParams } from "./identity/cmdline.ts";
+export {
+  decodeCaPem,
+  type Identity,
+  IdentityError,
+  type ParseIdentityResult,
+  parseIdentity,
+  type StaticIp,
+} from "./identity/parse-identity.ts";
+export { createLog, createMemoryLog, type Log, type LogSink, type MemoryLog } from "./log.ts";
+export { createNodeKeyAndCsr } from "./pki/csr.ts";
+export { loadPki, type NodePki, pkiDir } from "./pki/pki-store.ts";
+export { type Backoff, type BackoffOptions, createBackoff } from "./session/backoff.ts";
+export { type Clock, createSystemClock } from "./session/clock.ts";
+export type { SessionIdentity, SessionMetrics } from "./session/context.ts";
+export { createPhaseRecorder, PHASES, type Phase, type PhaseRecorder } from "./session/phases.ts";
+export {
+  type AgentSession,
+  type AgentSessionOptions,
+  currentArch,
+  startAgentSession,
+} from "./session/session.ts";
+export { AGENT_VERSION } from "./version.ts";

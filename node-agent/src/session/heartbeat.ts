@@ -1,0 +1,44 @@
+/** The heartbeat loop: liveness plus observations, at the interval the hub sets. */
+
+import { DesiredNodeState } from "../runtime/resources.ts";
+import type { SessionContext } from "./context.ts";
+import { loopBackoff, waitBeforeRetry } from "./context.ts";
+import type { HubConnection } from "./hub-client.ts";
+import { PHASES } from "./phases.ts";
+
+/** Used until the hub names an interval. */
+export const DEFAULT_HEARTBEAT_SECONDS = 30;
+
+/** Runs until the session stops; never throws. */
+export async function runHeartbeatLoop(ctx: SessionContext, hub: HubConnection): Promise<void> {
+  const backoff = loopBackoff(ctx);
+  let failing = false;
+  while (!ctx.signal.aborted) {
+    try {
+      const r = await hub.client.heartbeat(
+        {
+          bootId: ctx.bootId,
+          agentVersion: ctx.agentVersion,
+          uptimeSeconds: ctx.clock.uptimeSeconds(),
+          // Nothing reconciles the document yet: the version stored is the version in effect.
+          appliedVersion: ctx.store.get(DesiredNodeState, "node")?.spec.version ?? 0n,
+          zombieCount: ctx.metrics.zombieCount(),
+          agentRssBytes: BigInt(ctx.metrics.rssBytes()),
+        },
+        { signal: ctx.signal, timeoutMs: 15_000 },
+      );
+      backoff.reset();
+      if (failing) ctx.log.info("heartbeat: hub reachable again");
+      failing = false;
+      ctx.state.heartbeatsAcked++;
+      if (r.nextHeartbeatSeconds > 0) ctx.state.heartbeatSeconds = r.nextHeartbeatSeconds;
+      if (!ctx.phases.has(PHASES.heartbeatReceived)) ctx.phases.record(PHASES.heartbeatReceived);
+      ctx.changed();
+      await ctx.clock.sleep(ctx.state.heartbeatSeconds * 1000, ctx.signal);
+    } catch (err) {
+      if (ctx.signal.aborted) return;
+      failing = true;
+      await waitBeforeRetry(ctx, "heartbeat", err, backoff);
+    }
+  }
+}

@@ -1,0 +1,157 @@
+import { afterEach, expect, test } from "bun:test";
+import { mkdtempSync, rmSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { createTestCa } from "../../test/test-ca.ts";
+import { freePort, startTestHubFake, type TestHubFake } from "../../test/test-hub-fake.ts";
+import { createMemoryLog, type MemoryLog } from "../log.ts";
+import { PHASES } from "./phases.ts";
+import { type AgentSession, startAgentSession } from "./session.ts";
+
+const cleanup: Array<() => Promise<void> | void> = [];
+afterEach(async () => {
+  for (const c of cleanup.splice(0).reverse()) await c();
+});
+
+function tempDir(): string {
+  const d = mkdtempSync(join(tmpdir(), "pn-agent-session-"));
+  cleanup.push(() => rmSync(d, { recursive: true, force: true }));
+  return d;
+}
+
+async function hubFake(opts: Parameters<typeof startTestHubFake>[0] = {}): Promise<TestHubFake> {
+  const hub = await startTestHubFake(opts);
+  cleanup.push(() => hub.stop());
+  return hub;
+}
+
+async function session(
+  hub: { url: string; caPem: string },
+  identity: { instanceUuid: string; bootstrapToken: string },
+  stateDir: string,
+  log: MemoryLog,
+  backoff = { initialMs: 50, maxMs: 200 },
+): Promise<AgentSession> {
+  const s = await startAgentSession({
+    identity: { ...identity, platformUrl: hub.url, caPem: hub.caPem },
+    stateDir,
+    log,
+    backoff,
+  });
+  cleanup.push(() => s.stop());
+  return s;
+}
+
+async function until(what: string, cond: () => boolean, timeoutMs = 10_000): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await Bun.sleep(10);
+  }
+}
+
+test("enroll -> heartbeat -> desired state -> report status, then a restart reuses the saved certificate", async () => {
+  const hub = await hubFake({ heartbeatSeconds: 1 });
+  const instanceUuid = crypto.randomUUID();
+  const bootstrapToken = hub.issueToken(instanceUuid);
+  const stateDir = tempDir();
+  hub.failReports(1);
+  const log = createMemoryLog();
+  const s = await session(hub, { instanceUuid, bootstrapToken }, stateDir, log);
+
+  await s.waitFor("first heartbeat ack", (x) => x.heartbeatsAcked() > 0);
+  expect(hub.enrollments).toHaveLength(1);
+  expect(hub.enrollments[0]).toMatchObject({ instanceUuid, bootstrapToken, agentVersion: "dev" });
+  expect(s.certificatePem()).toContain("BEGIN CERTIFICATE");
+  expect(statSync(join(stateDir, "pki/node.key")).mode & 0o777).toBe(0o600);
+  const hb = hub.heartbeats[0];
+  expect(hb?.cn).toBe(instanceUuid);
+  expect(hb?.req.bootId).toBe(s.bootId);
+  expect(hb?.req.agentRssBytes).toBeGreaterThan(0n);
+
+  hub.setDesiredState({ version: 3n, modules: [{ name: "system-base", version: "1.0.0", priority: 10 }] });
+  await s.waitFor("desired state version 3", (x) => x.desiredState()?.version === 3n);
+  expect(s.desiredState()?.modules.map((m) => m.name)).toEqual(["system-base"]);
+  expect(log.lines).toContain("powernode-agent: desired state version 3 received (1 modules)");
+
+  // The first ReportStatus failed: the events stayed buffered and were delivered by a later call.
+  await s.waitFor("every phase delivered", (x) => x.phaseEvents().every((p) => p.sent));
+  const delivered = hub.reports.flatMap((r) => r.req.events.map((e) => e.kind));
+  expect(delivered).toEqual([PHASES.agentStarted, PHASES.agentEnrolled, PHASES.heartbeatReceived]);
+  expect(hub.reports.every((r) => r.cn === instanceUuid && r.req.bootId === s.bootId)).toBe(true);
+  expect(
+    log.lines.some((l) => l.startsWith("powernode-agent: warn: report status: hub unreachable (unavailable")),
+  ).toBe(true);
+  expect(log.lines).toContain(
+    `powernode-agent: phase ${PHASES.heartbeatReceived} at ${s.phaseEvents()[2]?.uptimeSeconds.toFixed(2)}s`,
+  );
+  await s.stop();
+
+  // Same state dir, same (now used) token: the saved certificate is reused and Enroll is skipped.
+  const log2 = createMemoryLog();
+  const s2 = await session(hub, { instanceUuid, bootstrapToken }, stateDir, log2);
+  await s2.waitFor("heartbeat ack after restart", (x) => x.heartbeatsAcked() > 0);
+  expect(hub.enrollments).toHaveLength(1);
+  expect(s2.phaseEvents().find((p) => p.kind === PHASES.agentEnrolled)?.payload).toMatchObject({
+    certificate: "reused",
+  });
+  // The hub's stream sends the current document at once on (re)connect.
+  await s2.waitFor("desired state after restart", (x) => x.desiredState()?.version === 3n);
+});
+
+test("hub down at start: the agent says so each attempt, then enrolls within one backoff period of the hub coming up", async () => {
+  const port = await freePort();
+  const ca = await createTestCa();
+  const tokens = new Map<string, string>();
+  const instanceUuid = crypto.randomUUID();
+  const bootstrapToken = "pnbt_test_token";
+  tokens.set(instanceUuid, bootstrapToken);
+  const log = createMemoryLog();
+  const backoff = { initialMs: 100, maxMs: 400 };
+  const s = await session(
+    { url: `https://127.0.0.1:${port}`, caPem: ca.caPem },
+    { instanceUuid, bootstrapToken },
+    tempDir(),
+    log,
+    backoff,
+  );
+
+  const refused = () =>
+    log.lines.filter((l) => /enroll: hub unreachable \(ECONNREFUSED\), retrying in \d+\.\d s$/.test(l));
+  await until("three refused enroll attempts", () => refused().length >= 3);
+  await hubFake({ ca, port, tokens });
+  // One backoff period (the cap, 400 ms) plus time for the TLS handshake and signing.
+  await s.waitFor("enrolled within one backoff period", (x) => x.certificatePem() !== undefined, 400 + 2000);
+  await s.waitFor("first heartbeat ack", (x) => x.heartbeatsAcked() > 0);
+});
+
+test("a refused token is reported as such and retried, never fatal", async () => {
+  const hub = await hubFake();
+  const instanceUuid = crypto.randomUUID();
+  hub.issueToken(instanceUuid);
+  const log = createMemoryLog();
+  const s = await session(hub, { instanceUuid, bootstrapToken: "pnbt_wrong" }, tempDir(), log);
+  await until(
+    "two refused attempts",
+    () => log.lines.filter((l) => l.includes("enroll: hub refused (permission_denied")).length >= 2,
+  );
+  expect(s.certificatePem()).toBeUndefined();
+});
+
+test("a hub whose certificate does not chain to the identity CA is not trusted", async () => {
+  const hub = await hubFake();
+  const other = await createTestCa("some other CA");
+  const instanceUuid = crypto.randomUUID();
+  const log = createMemoryLog();
+  const s = await session(
+    { url: hub.url, caPem: other.caPem },
+    { instanceUuid, bootstrapToken: hub.issueToken(instanceUuid) },
+    tempDir(),
+    log,
+  );
+  await until("a failed attempt", () =>
+    log.lines.some((l) => l.includes("enroll: hub certificate not trusted (SELF_SIGNED_CERT_IN_CHAIN)")),
+  );
+  expect(hub.enrollments).toHaveLength(0);
+  expect(s.certificatePem()).toBeUndefined();
+});

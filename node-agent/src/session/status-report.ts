@@ -1,0 +1,51 @@
+/**
+ * hub.StatusReport: delivers buffered phase events with ReportStatus as soon as they are recorded;
+ * events stay buffered (and are sent again) until a call succeeds.
+ */
+import { timestampFromDate } from "@bufbuild/protobuf/wkt";
+import type { PhaseEvent } from "@powernode/proto";
+import type { SessionContext } from "./context.ts";
+import { loopBackoff, waitBeforeRetry } from "./context.ts";
+import type { HubConnection } from "./hub-client.ts";
+import type { Phase } from "./phases.ts";
+
+function toProto(p: Phase): Omit<PhaseEvent, "$typeName"> {
+  return { kind: p.kind, at: timestampFromDate(p.at), uptimeSeconds: p.uptimeSeconds, payload: p.payload };
+}
+
+/** Runs until the session stops; never throws. */
+export async function runStatusReport(ctx: SessionContext, hub: HubConnection): Promise<void> {
+  const backoff = loopBackoff(ctx);
+  let wake: (() => void) | undefined;
+  const unsubscribe = ctx.phases.subscribe(() => wake?.());
+  const onAbort = () => wake?.();
+  ctx.signal.addEventListener("abort", onAbort);
+  try {
+    while (!ctx.signal.aborted) {
+      const batch = ctx.phases.pending();
+      if (batch.length === 0) {
+        await new Promise<void>((resolve) => {
+          wake = resolve;
+        });
+        wake = undefined;
+        continue;
+      }
+      try {
+        await hub.client.reportStatus(
+          { bootId: ctx.bootId, events: batch.map(toProto), conditions: [] },
+          { signal: ctx.signal, timeoutMs: 15_000 },
+        );
+        ctx.phases.markSent(batch);
+        ctx.state.reportsSent++;
+        backoff.reset();
+        ctx.changed();
+      } catch (err) {
+        if (ctx.signal.aborted) return;
+        await waitBeforeRetry(ctx, "report status", err, backoff);
+      }
+    }
+  } finally {
+    unsubscribe();
+    ctx.signal.removeEventListener("abort", onAbort);
+  }
+}

@@ -1,0 +1,111 @@
+/**
+ * The few libc calls the agent needs as PID 1, through `bun:ffi`: waitpid (zombie reaping), prctl
+ * (child subreaper, for tests), mount(2) and finit_module(2). Loaded lazily, so code paths that never
+ * touch the kernel (the in-process session) never open libc.
+ */
+import { dlopen, FFIType, ptr, read } from "bun:ffi";
+
+const ERRNO_NAMES: Record<number, string> = {
+  1: "EPERM",
+  2: "ENOENT",
+  10: "ECHILD",
+  13: "EACCES",
+  16: "EBUSY",
+  17: "EEXIST",
+  19: "ENODEV",
+  20: "ENOTDIR",
+  22: "EINVAL",
+  38: "ENOSYS",
+  95: "EOPNOTSUPP",
+};
+
+/** A failed libc call, with the errno and its symbolic name. */
+export class LibcError extends Error {
+  readonly kind = "libc";
+  constructor(
+    readonly call: string,
+    readonly errno: number,
+  ) {
+    super(`${call}: ${errnoName(errno)} (errno ${errno})`);
+    this.name = "LibcError";
+  }
+}
+
+/** The symbolic name of an errno ("EEXIST"), or "errno N" for ones the agent never expects. */
+export function errnoName(errno: number): string {
+  return ERRNO_NAMES[errno] ?? `errno ${errno}`;
+}
+
+function open() {
+  return dlopen("libc.so.6", {
+    waitpid: { args: [FFIType.i32, FFIType.ptr, FFIType.i32], returns: FFIType.i32 },
+    prctl: {
+      args: [FFIType.i32, FFIType.u64, FFIType.u64, FFIType.u64, FFIType.u64],
+      returns: FFIType.i32,
+    },
+    mount: {
+      args: [FFIType.ptr, FFIType.ptr, FFIType.ptr, FFIType.u64, FFIType.ptr],
+      returns: FFIType.i32,
+    },
+    syscall: { args: [FFIType.i64, FFIType.i64, FFIType.ptr, FFIType.i64], returns: FFIType.i64 },
+    __errno_location: { args: [], returns: FFIType.ptr },
+  });
+}
+
+let lib: ReturnType<typeof open> | undefined;
+function libc(): ReturnType<typeof open> {
+  lib ??= open();
+  return lib;
+}
+
+function errno(): number {
+  const p = libc().symbols.__errno_location();
+  return p === null ? 0 : read.i32(p, 0);
+}
+
+function cstr(s: string): Buffer {
+  return Buffer.from(`${s}\0`, "utf8");
+}
+
+export const WNOHANG = 1;
+
+/** waitpid(pid, &status, flags): the reaped pid (0 when nothing is ready), or throws LibcError. */
+export function waitpid(pid: number, flags: number): { pid: number; status: number } {
+  const status = new Int32Array(1);
+  const r = libc().symbols.waitpid(pid, ptr(status), flags);
+  if (r < 0) throw new LibcError(`waitpid(${pid})`, errno());
+  return { pid: r, status: status[0] ?? 0 };
+}
+
+const PR_SET_CHILD_SUBREAPER = 36;
+
+/** Makes this process adopt orphaned descendants, as PID 1 does (used by the reaper test). */
+export function setChildSubreaper(): void {
+  if (libc().symbols.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) !== 0) {
+    throw new LibcError("prctl(PR_SET_CHILD_SUBREAPER)", errno());
+  }
+}
+
+export const MS_NOSUID = 2;
+export const MS_NODEV = 4;
+export const MS_NOEXEC = 8;
+export const MS_RELATIME = 1 << 21;
+
+/** mount(2). `data` is the comma-separated option string ("mode=0755"). */
+export function mount(source: string, target: string, fstype: string, flags: number, data?: string): void {
+  const d = data === undefined ? null : ptr(cstr(data));
+  const r = libc().symbols.mount(ptr(cstr(source)), ptr(cstr(target)), ptr(cstr(fstype)), flags, d);
+  if (r !== 0) throw new LibcError(`mount ${fstype} on ${target}`, errno());
+}
+
+const SYS_FINIT_MODULE: Record<string, number> = { x64: 313, arm64: 273 };
+/** Lets the kernel decompress a .ko.xz / .ko.zst itself (Linux >= 6.4 with CONFIG_MODULE_DECOMPRESS). */
+export const MODULE_INIT_COMPRESSED_FILE = 4;
+
+/** finit_module(fd, "", flags) through syscall(2) (glibc has no wrapper). */
+export function finitModule(fd: number, flags: number): void {
+  const nr = SYS_FINIT_MODULE[process.arch];
+  if (nr === undefined) throw new Error(`finit_module: unsupported arch ${process.arch}`);
+  const r = libc().symbols.syscall(nr, fd, ptr(cstr("")), flags);
+  if (Number(r) !== 0) throw new LibcError("finit_module", errno());
+}
