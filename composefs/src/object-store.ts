@@ -1,0 +1,54 @@
+/**
+ * Content-addressed object store laid out as composefs expects: `<store>/ab/cdef…` where `abcdef…` is the
+ * hex fs-verity sha256 digest of the object (mkcomposefs `--digest-store` layout).
+ */
+import { chmodSync, copyFileSync, existsSync, mkdirSync, renameSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { digestToPath } from "./tree.ts";
+
+/** Writes objects into a store directory; idempotent per digest. */
+export interface ObjectStore {
+  readonly dir: string;
+  /** Copies the file at `srcPath` (already digested) into the store. */
+  addFile(digest: Uint8Array, srcPath: string | Buffer): void;
+  /** Writes `data` (already digested) into the store. */
+  addBytes(digest: Uint8Array, data: Uint8Array): void;
+  /** Number of distinct objects added through this handle. */
+  readonly count: number;
+}
+
+/** Opens (creating if needed) an object store rooted at `dir`. Objects are mode 0644, directories 0755. */
+export function createObjectStore(dir: string): ObjectStore {
+  mkdirSync(dir, { recursive: true });
+  const made = new Set<string>();
+  let count = 0;
+  let tmpSeq = 0;
+  const place = (digest: Uint8Array, write: (tmp: string) => void): void => {
+    const rel = digestToPath(digest);
+    const sub = rel.slice(0, 2);
+    if (!made.has(sub)) {
+      mkdirSync(join(dir, sub), { recursive: true, mode: 0o755 });
+      made.add(sub);
+    }
+    const dst = join(dir, rel);
+    if (existsSync(dst)) return;
+    // Write beside the destination and rename, so a crash never leaves a truncated object under its digest.
+    const tmp = join(dir, sub, `.tmp-${process.pid}-${tmpSeq++}`);
+    write(tmp);
+    chmodSync(tmp, 0o644);
+    renameSync(tmp, dst);
+    count++;
+  };
+  return {
+    dir,
+    get count() {
+      return count;
+    },
+    addFile(digest, srcPath) {
+      place(digest, (tmp) => copyFileSync(srcPath, tmp));
+    },
+    addBytes(digest, data) {
+      place(digest, (tmp) => writeFileSync(tmp, data));
+    },
+  };
+}
