@@ -1,0 +1,202 @@
+/**
+ * The hub's internal CA. The root is an RSA-2048 key and self-signed certificate made by node-forge on
+ * first start and kept in the `ca` table. Leaves (node client certificates from CSRs, and the hub's own
+ * TLS server certificate) are issued with @peculiar/x509 over WebCrypto, because the agent's keys are
+ * EC P-256 and forge cannot encode or sign certificates for EC public keys.
+ */
+import "reflect-metadata";
+import { createPrivateKey, X509Certificate as NodeX509Certificate } from "node:crypto";
+import { isIP } from "node:net";
+import * as x509 from "@peculiar/x509";
+import { eq } from "drizzle-orm";
+import forge from "node-forge";
+import type { Db } from "../db/client.ts";
+import { ca as caTable } from "../db/schema/index.ts";
+import type { ParsedCsr } from "./csr.ts";
+
+/** Node certificates live 90 days (renewed by the agent at 75 %). */
+export const NODE_CERT_DAYS = 90;
+const DAY_MS = 86_400_000;
+/** Tolerate clock skew between hub and node. */
+const BACKDATE_MS = 5 * 60_000;
+
+/** An issued certificate. */
+export interface IssuedCertificate {
+  pem: string;
+  /** Lowercase hex, no leading zeros stripped beyond what openssl prints. */
+  serial: string;
+  notBefore: Date;
+  notAfter: Date;
+}
+
+/** The hub's own TLS server identity for the mTLS listener. */
+export interface ServerIdentity {
+  certPem: string;
+  keyPem: string;
+}
+
+/** The CA's operations. */
+export interface CertificateAuthority {
+  /** PEM of the root certificate (what nodes trust, from fw-cfg). */
+  readonly certPem: string;
+  /** Issues a clientAuth certificate with CN = `instanceId` for the CSR's public key. */
+  issueNodeCertificate(csr: ParsedCsr, instanceId: string, now?: Date): Promise<IssuedCertificate>;
+  /** Makes a fresh P-256 key and a serverAuth certificate with the given names as SANs. */
+  issueServerCertificate(names: string[]): Promise<ServerIdentity>;
+}
+
+/** Normalises a serial as openssl and node:tls print it: uppercase hex without colons, stripped. */
+export function normaliseSerial(serial: string): string {
+  const s = serial.replace(/:/g, "").toLowerCase().replace(/^0+/, "");
+  return s === "" ? "0" : s;
+}
+
+function randomSerial(): string {
+  const b = crypto.getRandomValues(new Uint8Array(16));
+  // Positive INTEGER with a non-zero first byte, so no DER/openssl normalisation changes it.
+  b[0] = ((b[0] ?? 0) & 0x7f) | 0x10;
+  return Buffer.from(b).toString("hex");
+}
+
+function makeRootWithForge(): { keyPem: string; certPem: string } {
+  const keys = forge.pki.rsa.generateKeyPair({ bits: 2048, e: 0x10001 });
+  const cert = forge.pki.createCertificate();
+  cert.publicKey = keys.publicKey;
+  cert.serialNumber = randomSerial();
+  cert.validity.notBefore = new Date(Date.now() - BACKDATE_MS);
+  cert.validity.notAfter = new Date(Date.now() + 10 * 365 * DAY_MS);
+  const attrs = [
+    { name: "commonName", value: "powernode internal CA" },
+    { name: "organizationName", value: "powernode" },
+  ];
+  cert.setSubject(attrs);
+  cert.setIssuer(attrs);
+  cert.setExtensions([
+    { name: "basicConstraints", cA: true, critical: true },
+    { name: "keyUsage", keyCertSign: true, cRLSign: true, critical: true },
+    { name: "subjectKeyIdentifier" },
+  ]);
+  cert.sign(keys.privateKey, forge.md.sha256.create());
+  return { keyPem: forge.pki.privateKeyToPem(keys.privateKey), certPem: forge.pki.certificateToPem(cert) };
+}
+
+/** forge writes PKCS#1 ("RSA PRIVATE KEY"); WebCrypto wants PKCS#8. */
+function rsaKeyPemToPkcs8(keyPem: string): ArrayBuffer {
+  const key = forge.pki.privateKeyFromPem(keyPem);
+  const info = forge.pki.wrapRsaPrivateKey(forge.pki.privateKeyToAsn1(key));
+  const der = Buffer.from(forge.asn1.toDer(info).getBytes(), "binary");
+  return der.buffer.slice(der.byteOffset, der.byteOffset + der.byteLength) as ArrayBuffer;
+}
+
+function toPem(der: ArrayBuffer, label: string): string {
+  const b64 = Buffer.from(der).toString("base64");
+  return `-----BEGIN ${label}-----\n${b64.replace(/(.{64})/g, "$1\n").replace(/\n$/, "")}\n-----END ${label}-----\n`;
+}
+
+const SIGNING_ALG = { name: "RSASSA-PKCS1-v1_5", hash: "SHA-256" } as const;
+
+/** Wraps a stored root (PEM key + cert) as a CertificateAuthority. */
+export async function createCertificateAuthority(root: {
+  keyPem: string;
+  certPem: string;
+}): Promise<CertificateAuthority> {
+  const caCert = new x509.X509Certificate(root.certPem);
+  const signingKey = await crypto.subtle.importKey(
+    "pkcs8",
+    rsaKeyPemToPkcs8(root.keyPem),
+    SIGNING_ALG,
+    false,
+    ["sign"],
+  );
+  const authorityKeyId = await x509.AuthorityKeyIdentifierExtension.create(caCert);
+  // Sanity check the pair once, so a corrupted row fails at start rather than at the first enrollment.
+  if (!new NodeX509Certificate(root.certPem).checkPrivateKey(createPrivateKey(root.keyPem))) {
+    throw new Error("CA key does not match the CA certificate");
+  }
+
+  const issue = async (
+    subject: string,
+    publicKey: x509.PublicKeyType,
+    extensions: x509.Extension[],
+    notBefore: Date,
+    notAfter: Date,
+  ): Promise<IssuedCertificate> => {
+    const serialNumber = randomSerial();
+    const cert = await x509.X509CertificateGenerator.create({
+      serialNumber,
+      subject,
+      issuer: caCert.subject,
+      notBefore,
+      notAfter,
+      publicKey,
+      signingKey,
+      signingAlgorithm: SIGNING_ALG,
+      extensions: [
+        authorityKeyId,
+        await x509.SubjectKeyIdentifierExtension.create(publicKey),
+        new x509.BasicConstraintsExtension(false, undefined, true),
+        ...extensions,
+      ],
+    });
+    return { pem: cert.toString("pem"), serial: normaliseSerial(serialNumber), notBefore, notAfter };
+  };
+
+  return {
+    certPem: root.certPem,
+    async issueNodeCertificate(parsed, instanceId, now = new Date()) {
+      const usages =
+        parsed.keyType === "rsa"
+          ? x509.KeyUsageFlags.digitalSignature | x509.KeyUsageFlags.keyEncipherment
+          : x509.KeyUsageFlags.digitalSignature;
+      return issue(
+        `CN=${instanceId}`,
+        parsed.csr.publicKey,
+        [
+          new x509.KeyUsagesExtension(usages, true),
+          new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.clientAuth]),
+          new x509.SubjectAlternativeNameExtension([{ type: "url", value: `urn:uuid:${instanceId}` }]),
+        ],
+        new Date(now.getTime() - BACKDATE_MS),
+        new Date(now.getTime() + NODE_CERT_DAYS * DAY_MS),
+      );
+    },
+    async issueServerCertificate(names) {
+      const keys = await crypto.subtle.generateKey({ name: "ECDSA", namedCurve: "P-256" }, true, [
+        "sign",
+        "verify",
+      ]);
+      const sans = [...new Set(names)].map((n) => ({
+        type: isIP(n) ? ("ip" as const) : ("dns" as const),
+        value: n,
+      }));
+      const now = Date.now();
+      const issued = await issue(
+        "CN=powernode hub",
+        keys.publicKey,
+        [
+          new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
+          new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth]),
+          new x509.SubjectAlternativeNameExtension(sans),
+        ],
+        new Date(now - BACKDATE_MS),
+        new Date(now + 365 * DAY_MS),
+      );
+      const keyPem = toPem(await crypto.subtle.exportKey("pkcs8", keys.privateKey), "PRIVATE KEY");
+      return { certPem: issued.pem, keyPem };
+    },
+  };
+}
+
+/** Loads the CA from the database, making and storing it on first start (race-safe: first insert wins). */
+export async function loadOrCreateCa(db: Db): Promise<CertificateAuthority> {
+  const [existing] = await db.select().from(caTable).where(eq(caTable.id, "root"));
+  if (existing) return createCertificateAuthority(existing);
+  const made = makeRootWithForge();
+  await db
+    .insert(caTable)
+    .values({ id: "root", ...made })
+    .onConflictDoNothing();
+  const [row] = await db.select().from(caTable).where(eq(caTable.id, "root"));
+  if (!row) throw new Error("CA row missing right after insert");
+  return createCertificateAuthority(row);
+}

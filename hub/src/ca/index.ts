@@ -1,0 +1,11 @@
+/** The internal CA: root in the database, node and server certificates, CSR checks. */
+export {
+  type CertificateAuthority,
+  createCertificateAuthority,
+  type IssuedCertificate,
+  loadOrCreateCa,
+  NODE_CERT_DAYS,
+  normaliseSerial,
+  type ServerIdentity,
+} from "./ca.ts";
+export { type CsrResult, type ParsedCsr, parseCsr } from "./csr.ts";

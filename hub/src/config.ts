@@ -1,0 +1,103 @@
+/**
+ * Hub configuration from the environment: every variable parsed once, every problem reported at once.
+ */
+
+/** The hub's typed configuration. */
+export interface HubConfig {
+  /** Directory for the embedded database, the admin token file and other state (POWERNODE_DATA). */
+  dataDir: string;
+  /** postgres:// URL; undefined means PGlite under `dataDir/pglite` (or `memory://` in tests). */
+  databaseUrl: string | undefined;
+  httpPort: number;
+  mtlsPort: number;
+  listenHost: string;
+  /** Extra DNS names / IPs for the hub's TLS certificate. */
+  hostnames: string[];
+  /** The URL nodes use to reach the mTLS listener (handed to providers as `platformUrl`). */
+  nodeUrl: string;
+  heartbeatSeconds: number;
+  /** An operator token to accept (and store hashed) instead of generating one. */
+  adminToken: string | undefined;
+}
+
+/** Thrown by {@link parseHubConfig}; `problems` lists every bad variable. */
+export class ConfigError extends Error {
+  readonly kind = "config";
+  constructor(readonly problems: string[]) {
+    super(`invalid hub configuration: ${problems.join("; ")}`);
+    this.name = "ConfigError";
+  }
+}
+
+function parsePort(name: string, raw: string | undefined, fallback: number, problems: string[]): number {
+  if (raw === undefined || raw === "") return fallback;
+  const n = Number(raw);
+  if (!/^\d+$/.test(raw) || n > 65535) {
+    problems.push(`${name}: "${raw}" is not a port number (0-65535)`);
+    return fallback;
+  }
+  return n;
+}
+
+/**
+ * Parses the hub's environment.
+ *
+ * @example
+ * const config = parseHubConfig(process.env);
+ */
+export function parseHubConfig(env: Record<string, string | undefined>): HubConfig {
+  const problems: string[] = [];
+  const httpPort = parsePort("POWERNODE_HTTP_PORT", env.POWERNODE_HTTP_PORT, 8080, problems);
+  const mtlsPort = parsePort("POWERNODE_MTLS_PORT", env.POWERNODE_MTLS_PORT, 8443, problems);
+
+  const databaseUrl = env.DATABASE_URL || undefined;
+  if (databaseUrl && !/^postgres(ql)?:\/\//.test(databaseUrl) && databaseUrl !== "memory://") {
+    problems.push(
+      `DATABASE_URL: must start with postgres:// or postgresql:// (got "${redactUrl(databaseUrl)}")`,
+    );
+  }
+
+  const hostnames = (env.POWERNODE_HOSTNAMES ?? "").split(/[\s,]+/).filter((h) => h !== "");
+  for (const h of hostnames) {
+    if (!/^[A-Za-z0-9.:*-]+$/.test(h)) problems.push(`POWERNODE_HOSTNAMES: "${h}" is not a host name or IP`);
+  }
+
+  const nodeUrl = env.POWERNODE_NODE_URL || `https://10.0.2.2:${mtlsPort}`;
+  try {
+    const u = new URL(nodeUrl);
+    if (u.protocol !== "https:") problems.push(`POWERNODE_NODE_URL: must be https:// (got "${nodeUrl}")`);
+  } catch {
+    problems.push(`POWERNODE_NODE_URL: "${nodeUrl}" is not a URL`);
+  }
+
+  let heartbeatSeconds = 10;
+  const hb = env.POWERNODE_HEARTBEAT_SECONDS;
+  if (hb !== undefined && hb !== "") {
+    if (!/^\d+$/.test(hb) || Number(hb) < 1 || Number(hb) > 3600) {
+      problems.push(`POWERNODE_HEARTBEAT_SECONDS: "${hb}" must be an integer from 1 to 3600`);
+    } else heartbeatSeconds = Number(hb);
+  }
+
+  const adminToken = env.POWERNODE_ADMIN_TOKEN || undefined;
+  if (adminToken !== undefined && adminToken.length < 16) {
+    problems.push("POWERNODE_ADMIN_TOKEN: must be at least 16 characters");
+  }
+
+  if (problems.length > 0) throw new ConfigError(problems);
+  return {
+    dataDir: env.POWERNODE_DATA || "./var",
+    databaseUrl,
+    httpPort,
+    mtlsPort,
+    listenHost: env.POWERNODE_LISTEN_HOST || "0.0.0.0",
+    hostnames,
+    nodeUrl,
+    heartbeatSeconds,
+    adminToken,
+  };
+}
+
+/** Hides the password of a database URL for messages and logs. */
+export function redactUrl(url: string): string {
+  return url.replace(/\/\/([^:/@]+):[^@]*@/, "//$1:***@");
+}

@@ -1,0 +1,57 @@
+/** Instances (= nodes): the record of one machine, its lifecycle state and what it last reported. */
+import { sql } from "drizzle-orm";
+import {
+  bigint,
+  boolean,
+  doublePrecision,
+  index,
+  integer,
+  jsonb,
+  pgEnum,
+  pgTable,
+  text,
+  timestamp,
+  uniqueIndex,
+  uuid,
+} from "drizzle-orm/pg-core";
+import { timestamps } from "./common.ts";
+
+/** Lifecycle: pending -> starting (provider started) -> running (first heartbeat) -> stopped; deleted. */
+export const instanceState = pgEnum("instance_state", [
+  "pending",
+  "starting",
+  "running",
+  "degraded",
+  "stopped",
+  "deleted",
+]);
+
+export const instances = pgTable(
+  "instances",
+  {
+    /** The instance UUID; also the CN of the node certificate. */
+    id: uuid().primaryKey().defaultRandom(),
+    /** Unique among instances that are not deleted. */
+    name: text().notNull(),
+    arch: text().$type<"amd64" | "arm64">().notNull(),
+    memoryMib: integer().notNull().default(1024),
+    vcpus: integer().notNull().default(1),
+    provider: text().notNull(),
+    network: text().notNull().default("user"),
+    persistent: boolean().notNull().default(false),
+    state: instanceState().notNull().default("pending"),
+    providerInfo: jsonb().$type<Record<string, string>>().notNull().default(sql`'{}'::jsonb`),
+    agentVersion: text(),
+    bootId: text(),
+    uptimeSeconds: doublePrecision(),
+    lastHeartbeatAt: timestamp({ withTimezone: true }),
+    enrolledAt: timestamp({ withTimezone: true }),
+    desiredVersion: bigint({ mode: "number" }).notNull().default(0),
+    appliedVersion: bigint({ mode: "number" }).notNull().default(0),
+    ...timestamps,
+  },
+  (t) => [
+    index().on(t.state, t.createdAt),
+    uniqueIndex("instances_live_name_key").on(t.name).where(sql`${t.state} <> 'deleted'`),
+  ],
+);

@@ -1,0 +1,30 @@
+/** The module catalog: modules and their published versions with the digests nodes verify. */
+import { bigint, index, integer, pgTable, text, unique, uuid } from "drizzle-orm/pg-core";
+import { timestamps } from "./common.ts";
+
+export const modules = pgTable("modules", {
+  id: uuid().primaryKey().defaultRandom(),
+  name: text().notNull().unique(),
+  description: text().notNull().default(""),
+  priority: integer().notNull().default(0),
+  ...timestamps,
+});
+
+export const moduleVersions = pgTable(
+  "module_versions",
+  {
+    id: uuid().primaryKey().defaultRandom(),
+    moduleId: uuid()
+      .notNull()
+      .references(() => modules.id, { onDelete: "cascade" }),
+    version: text().notNull(),
+    arch: text().$type<"amd64" | "arm64">().notNull(),
+    fsverityDigest: text().notNull(),
+    verityRootHash: text().notNull(),
+    ociDigest: text().notNull().default(""),
+    metadataSize: bigint({ mode: "number" }).notNull().default(0),
+    blobSize: bigint({ mode: "number" }).notNull().default(0),
+    ...timestamps,
+  },
+  (t) => [unique().on(t.moduleId, t.version, t.arch), index().on(t.moduleId)],
+);

@@ -1,0 +1,160 @@
+/**
+ * Starting and stopping a whole hub in process: deps (database migrated, CA, admin token), the Elysia
+ * listener, the mTLS http2 listener and the hourly event retention job.
+ */
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { createApp } from "./app.ts";
+import { type HubConfig, parseHubConfig } from "./config.ts";
+import { createDeps, type Deps } from "./deps.ts";
+import { pruneEvents } from "./events/retention.ts";
+import type { Logger } from "./log.ts";
+import type { InstanceProvider } from "./provision/provider.ts";
+import { startMtlsServer } from "./rpc/mtls-server.ts";
+
+/** Options of {@link startHub}: any config field, plus providers and a logger. */
+export type StartHubOptions = Partial<HubConfig> & {
+  /** Providers besides "none"; when omitted, the default ones (QEMU when present) are loaded. */
+  providers?: readonly InstanceProvider[];
+  log?: Logger;
+};
+
+/** A running hub. */
+export interface RunningHub {
+  /** Elysia listener: operator API (Connect, gRPC-Web, JSON), /healthz, /metrics, /events/stream. */
+  httpUrl: string;
+  /** mTLS listener as reached from this host (https://127.0.0.1:<port>). */
+  mtlsUrl: string;
+  /** mTLS listener as nodes reach it (POWERNODE_NODE_URL, default https://10.0.2.2:<port>). */
+  nodeUrl: string;
+  /** PEM of the internal CA (trust anchor for the mTLS listener). */
+  caPem: string;
+  /** Operator bearer token ("" when an existing hub's token file is gone). */
+  adminToken: string;
+  /** True when this start made the admin token. */
+  adminTokenCreated: boolean;
+  deps: Deps;
+  stop(): Promise<void>;
+}
+
+const HOUR_MS = 3_600_000;
+
+function localUrl(scheme: string, host: string, port: number): string {
+  const h =
+    host === "0.0.0.0" || host === "::" || host === ""
+      ? "127.0.0.1"
+      : host.includes(":")
+        ? `[${host}]`
+        : host;
+  return `${scheme}://${h}:${port}`;
+}
+
+/**
+ * Starts a hub. Without `dataDir` a temporary one is made (and removed by `stop()`); without
+ * `databaseUrl` the database is an in-memory PGlite. Ports default to 0 (any free port).
+ *
+ * @example
+ * const hub = await startHub({ providers: [myProvider] });
+ * // ... use hub.httpUrl, hub.adminToken, hub.nodeUrl, hub.caPem
+ * await hub.stop();
+ */
+export async function startHub(opts: StartHubOptions = {}): Promise<RunningHub> {
+  const { providers, log, ...overrides } = opts;
+  const tempDir = overrides.dataDir ? undefined : mkdtempSync(join(tmpdir(), "powernode-hub-"));
+  const config: HubConfig = {
+    ...parseHubConfig({}),
+    httpPort: 0,
+    mtlsPort: 0,
+    databaseUrl: "memory://",
+    ...overrides,
+    dataDir: overrides.dataDir ?? (tempDir as string),
+  };
+  if ("databaseUrl" in overrides && overrides.databaseUrl === undefined) config.databaseUrl = undefined;
+  return startHubWithConfig(config, {
+    providers,
+    log,
+    nodeUrlGiven: overrides.nodeUrl !== undefined,
+    tempDir,
+  });
+}
+
+/** Starts a hub from a complete config (what main.ts does). */
+export async function startHubWithConfig(
+  config: HubConfig,
+  opts: {
+    providers?: readonly InstanceProvider[];
+    log?: Logger;
+    nodeUrlGiven?: boolean;
+    tempDir?: string;
+  } = {},
+): Promise<RunningHub> {
+  const built = await createDeps(config, { providers: opts.providers, log: opts.log });
+  const { deps } = built;
+  const shutdown = new AbortController();
+  const cleanups: (() => Promise<void>)[] = [];
+  const stop = async () => {
+    shutdown.abort();
+    for (const c of cleanups.reverse()) {
+      await c().catch((e) => deps.log.warn("stopping hub", { error: e }));
+    }
+    await built.close();
+    if (opts.tempDir) rmSync(opts.tempDir, { recursive: true, force: true });
+  };
+  try {
+    const retention = async () => {
+      try {
+        const pruned = await pruneEvents(deps.db, deps.now());
+        if (pruned.routine + pruned.critical > 0) deps.log.info("pruned fleet events", pruned);
+      } catch (e) {
+        deps.log.error("event retention failed", { error: e });
+      }
+    };
+    await retention();
+    const timer = setInterval(retention, HOUR_MS);
+    timer.unref?.();
+    cleanups.push(async () => clearInterval(timer));
+
+    const nodeHost = new URL(config.nodeUrl).hostname.replace(/^\[|\]$/g, "");
+    const identity = await deps.ca.issueServerCertificate([
+      "localhost",
+      "127.0.0.1",
+      "::1",
+      "10.0.2.2",
+      nodeHost,
+      ...config.hostnames,
+    ]);
+    const mtls = await startMtlsServer(deps, identity, {
+      host: config.listenHost,
+      port: config.mtlsPort,
+      shutdown: shutdown.signal,
+    });
+    cleanups.push(() => mtls.close());
+    if (!opts.nodeUrlGiven && config.mtlsPort === 0) config.nodeUrl = `https://10.0.2.2:${mtls.port}`;
+
+    const app = createApp(deps, shutdown.signal).listen({
+      port: config.httpPort,
+      hostname: config.listenHost,
+    });
+    cleanups.push(async () => {
+      await app.stop(true);
+    });
+    const httpPort = app.server?.port;
+    if (httpPort === undefined)
+      throw new Error(`http listener did not start on ${config.listenHost}:${config.httpPort}`);
+
+    return {
+      httpUrl: localUrl("http", config.listenHost, httpPort),
+      mtlsUrl: localUrl("https", config.listenHost, mtls.port),
+      nodeUrl: config.nodeUrl,
+      caPem: deps.ca.certPem,
+      adminToken: built.adminToken.token,
+      adminTokenCreated: built.adminToken.created,
+      deps,
+      stop,
+    };
+  } catch (e) {
+    await stop();
+    throw e;
+  }
+}

@@ -1,0 +1,97 @@
+/**
+ * The node-facing listener: `node:http2` createSecureServer with client certificates requested (not
+ * required: Enroll comes without one) and verified against our CA, serving the same routes over gRPC,
+ * Connect and gRPC-Web, HTTP/2 and HTTP/1.1. The peer certificate goes into the Connect context; the auth
+ * interceptor turns it into the node identity.
+ */
+import { createSecureServer, type Http2SecureServer, type Http2ServerRequest } from "node:http2";
+import type { AddressInfo } from "node:net";
+import type { TLSSocket } from "node:tls";
+import { createContextValues } from "@connectrpc/connect";
+import { connectNodeAdapter } from "@connectrpc/connect-node";
+import type { PeerCertificate } from "../auth/node-identity.ts";
+import type { ServerIdentity } from "../ca/ca.ts";
+import type { Deps } from "../deps.ts";
+import { kOrigin } from "./context.ts";
+import { routerOptions, routes } from "./routes.ts";
+
+/** A running mTLS listener. */
+export interface MtlsServer {
+  port: number;
+  server: Http2SecureServer;
+  close(): Promise<void>;
+}
+
+function peerOf(socket: TLSSocket): PeerCertificate | undefined {
+  const cert = socket.getPeerCertificate?.();
+  if (!cert?.serialNumber) return undefined;
+  const cn = cert.subject?.CN;
+  return {
+    authorized: socket.authorized === true,
+    authorizationError: socket.authorizationError ? String(socket.authorizationError) : undefined,
+    serial: cert.serialNumber,
+    commonName: Array.isArray(cn) ? (cn[0] ?? "") : (cn ?? ""),
+  };
+}
+
+/** Starts the listener on `host:port` (port 0 picks one). */
+export async function startMtlsServer(
+  deps: Deps,
+  identity: ServerIdentity,
+  opts: { host: string; port: number; shutdown?: AbortSignal },
+): Promise<MtlsServer> {
+  const handler = connectNodeAdapter({
+    ...routerOptions(deps, opts.shutdown),
+    routes: (router) => routes(router, deps),
+    contextValues: (req) => {
+      const socket = req.socket as TLSSocket;
+      return createContextValues().set(kOrigin, {
+        listener: "mtls",
+        remoteIp: socket.remoteAddress,
+        peer: peerOf(socket),
+      });
+    },
+  });
+  const server = createSecureServer(
+    {
+      key: identity.keyPem,
+      cert: identity.certPem,
+      ca: deps.ca.certPem,
+      requestCert: true,
+      rejectUnauthorized: false,
+      allowHTTP1: true,
+      minVersion: "TLSv1.2",
+    },
+    (req: Http2ServerRequest, res) => handler(req, res),
+  );
+  // Streams (WatchDesiredState, WatchEvents) are long-lived; keepalives keep proxies happy.
+  server.setTimeout(0);
+  const sessions = new Set<{ destroy(): void }>();
+  server.on("session", (s) => {
+    sessions.add(s);
+    s.on("close", () => sessions.delete(s));
+  });
+  const sockets = new Set<{ destroy(): void }>();
+  server.on("secureConnection", (s) => {
+    sockets.add(s);
+    s.on("close", () => sockets.delete(s));
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(opts.port, opts.host, () => {
+      server.off("error", reject);
+      resolve();
+    });
+  });
+  const port = (server.address() as AddressInfo).port;
+  return {
+    port,
+    server,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        for (const s of sessions) s.destroy();
+        for (const s of sockets) s.destroy();
+      }),
+  };
+}

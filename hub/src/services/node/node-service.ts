@@ -1,0 +1,138 @@
+/**
+ * NodeService: the API the agent speaks (Enroll without a client certificate; the rest over mTLS).
+ */
+import { timestampDate, timestampFromDate } from "@bufbuild/protobuf/wkt";
+import type { ServiceImpl } from "@connectrpc/connect";
+import type { NodeService } from "@powernode/proto";
+import type { Deps } from "../../deps.ts";
+import { DomainError } from "../../errors.ts";
+import { kOrigin, requireNode } from "../../rpc/context.ts";
+import { getDesiredState, type VersionedDesiredState } from "./desired-state.ts";
+import { enrollNode, renewNodeCertificate } from "./enroll.ts";
+import { reportStatus } from "./report-status.ts";
+
+/** Re-send the current document this often on an idle WatchDesiredState stream (keepalive). */
+export const DESIRED_STATE_KEEPALIVE_MS = 25_000;
+
+function toDesiredStateProto(s: VersionedDesiredState, heartbeatSeconds: number) {
+  return {
+    version: BigInt(s.version),
+    heartbeatIntervalSeconds: heartbeatSeconds,
+    modules: s.document.modules,
+    extra: s.document.extra as Record<string, never>,
+  };
+}
+
+/** Creates the NodeService implementation. */
+export function createNodeService(deps: Deps): ServiceImpl<typeof NodeService> {
+  const heartbeatSeconds = deps.config.heartbeatSeconds;
+  return {
+    async enroll(req, ctx) {
+      const cert = await enrollNode(deps, {
+        bootstrapToken: req.bootstrapToken,
+        csrPem: req.csrPem,
+        instanceUuid: req.instanceUuid,
+        agentVersion: req.agentVersion,
+        remoteIp: ctx.values.get(kOrigin).remoteIp,
+      });
+      return {
+        certificatePem: cert.pem,
+        caChainPem: deps.ca.certPem,
+        instanceUuid: cert.instanceId,
+        notAfter: timestampFromDate(cert.notAfter),
+        heartbeatIntervalSeconds: heartbeatSeconds,
+      };
+    },
+    async renewCertificate(req, ctx) {
+      const node = requireNode(ctx);
+      const cert = await renewNodeCertificate(deps, node.instanceId, req.csrPem);
+      return {
+        certificatePem: cert.pem,
+        caChainPem: deps.ca.certPem,
+        notAfter: timestampFromDate(cert.notAfter),
+      };
+    },
+    async heartbeat(req, ctx) {
+      const node = requireNode(ctx);
+      if (req.bootId === "" || req.bootId.length > 128) {
+        throw new DomainError("invalid_argument", "boot_id: required, at most 128 characters");
+      }
+      if (req.agentVersion.length > 128)
+        throw new DomainError("invalid_argument", "agent_version: longer than 128");
+      const now = deps.now();
+      const r = await deps.heartbeats.record({
+        instanceId: node.instanceId,
+        bootId: req.bootId,
+        agentVersion: req.agentVersion,
+        appliedVersion: Number(req.appliedVersion),
+        uptimeSeconds: Number.isFinite(req.uptimeSeconds) ? req.uptimeSeconds : 0,
+        at: now,
+      });
+      return {
+        serverTime: timestampFromDate(now),
+        nextHeartbeatSeconds: heartbeatSeconds,
+        desiredVersion: BigInt(r.desiredVersion),
+      };
+    },
+    async *watchDesiredState(req, ctx) {
+      const node = requireNode(ctx);
+      // Subscribe before reading so a version written in between is not missed.
+      let wake: (() => void) | undefined;
+      let pending = false;
+      const unsubscribe = deps.desired.subscribe(node.instanceId, () => {
+        pending = true;
+        wake?.();
+      });
+      const onAbort = () => wake?.();
+      ctx.signal.addEventListener("abort", onAbort);
+      try {
+        let sent = Number(req.knownVersion);
+        let current = await getDesiredState(deps.db, node.instanceId);
+        if (current.version > sent || sent === 0) {
+          yield { state: toDesiredStateProto(current, heartbeatSeconds) };
+          sent = current.version;
+        }
+        while (!ctx.signal.aborted) {
+          if (!pending) {
+            await new Promise<void>((resolve) => {
+              wake = resolve;
+              setTimeout(resolve, DESIRED_STATE_KEEPALIVE_MS).unref?.();
+            });
+            wake = undefined;
+          }
+          if (ctx.signal.aborted) break;
+          pending = false;
+          current = await getDesiredState(deps.db, node.instanceId);
+          // A newer version, or the same one again as a keepalive (the agent ignores versions it has).
+          yield { state: toDesiredStateProto(current, heartbeatSeconds) };
+          sent = Math.max(sent, current.version);
+        }
+      } finally {
+        unsubscribe();
+        ctx.signal.removeEventListener("abort", onAbort);
+      }
+    },
+    async reportStatus(req, ctx) {
+      const node = requireNode(ctx);
+      const accepted = await reportStatus(
+        deps,
+        node.instanceId,
+        req.bootId,
+        req.events.map((e) => ({
+          kind: e.kind,
+          at: e.at ? timestampDate(e.at) : undefined,
+          uptimeSeconds: e.uptimeSeconds,
+          payload: e.payload ?? {},
+        })),
+        req.conditions.map((c) => ({
+          type: c.type,
+          ok: c.ok,
+          reason: c.reason,
+          message: c.message,
+          since: c.since ? timestampDate(c.since) : undefined,
+        })),
+      );
+      return { acceptedEvents: accepted };
+    },
+  };
+}

@@ -1,0 +1,69 @@
+/**
+ * ReportStatus: each PhaseEvent becomes a fleet event for the node, correlated by boot id, with the
+ * agent's own timestamps kept in the payload; conditions are written as one status event.
+ */
+import type { Deps } from "../../deps.ts";
+import { DomainError } from "../../errors.ts";
+
+/** One phase event as the agent reported it. */
+export interface PhaseEventInput {
+  kind: string;
+  at: Date | undefined;
+  uptimeSeconds: number;
+  payload: Record<string, unknown>;
+}
+
+/** One controller condition. */
+export interface ConditionInput {
+  type: string;
+  ok: boolean;
+  reason: string;
+  message: string;
+  since: Date | undefined;
+}
+
+const KIND_RE = /^[a-z0-9_]+(\.[a-z0-9_-]+)+$/;
+const MAX_EVENTS = 500;
+
+/** Writes the report; returns how many phase events were accepted. */
+export async function reportStatus(
+  deps: Pick<Deps, "events">,
+  instanceId: string,
+  bootId: string,
+  events: PhaseEventInput[],
+  conditions: ConditionInput[],
+): Promise<number> {
+  if (bootId.length > 128) throw new DomainError("invalid_argument", "boot_id: longer than 128");
+  if (events.length > MAX_EVENTS)
+    throw new DomainError("invalid_argument", `events: more than ${MAX_EVENTS}`);
+  events.forEach((e, i) => {
+    if (!KIND_RE.test(e.kind) || e.kind.length > 128) {
+      throw new DomainError(
+        "invalid_argument",
+        `events[${i}].kind: "${e.kind.slice(0, 64)}" is not a dotted lowercase kind`,
+      );
+    }
+  });
+  const correlationId = bootId || undefined;
+  for (const e of events) {
+    await deps.events.emit(
+      e.kind,
+      "info",
+      { ...e.payload, agentAt: e.at?.toISOString() ?? null, uptimeSeconds: e.uptimeSeconds, bootId },
+      { nodeId: instanceId, correlationId },
+    );
+  }
+  if (conditions.length > 0) {
+    const failing = conditions.filter((c) => !c.ok);
+    await deps.events.emit(
+      "system.agent.conditions",
+      failing.length > 0 ? "warn" : "info",
+      {
+        bootId,
+        conditions: conditions.map((c) => ({ ...c, since: c.since?.toISOString() ?? null })),
+      },
+      { nodeId: instanceId, correlationId },
+    );
+  }
+  return events.length;
+}
