@@ -62,7 +62,11 @@ export interface RandomTreeOptions {
   size: number;
   /** Include a directory with more than 300 entries. */
   wide?: boolean;
-  /** Only xattrs a Linux filesystem accepts on extraction (no user.* on symlinks/devices, small values). */
+  /**
+   * Only what `fsck.erofs --extract --xattrs` (erofs-utils 1.8.6) can reproduce: no user.* xattrs on
+   * symlinks/devices, and no empty xattr values anywhere (it aborts an inode's xattrs at the first empty
+   * value), hence no whiteouts and no external files without a digest (both carry empty marker xattrs).
+   */
   extractable?: boolean;
   /** Largest external file size (default 2^40). */
   maxFileSize?: number;
@@ -74,7 +78,7 @@ export function randomTree(seed: number, o: RandomTreeOptions): DirNode {
   const baseTime = r.int(0, 2_000_000_000);
   const sharedPool: Xattr[] = Array.from({ length: 6 }, (_, i) => ({
     name: r.pick(["user.", "trusted.", "security."]) + `shared${i}`,
-    value: r.bytes(r.int(0, 40)),
+    value: r.bytes(r.int(o.extractable ? 1 : 0, 40)),
   }));
   const name = (): string => {
     const len = r.chance(0.05) ? r.int(200, 255) : r.int(1, 16);
@@ -101,7 +105,7 @@ export function randomTree(seed: number, o: RandomTreeOptions): DirNode {
       let suffix = "";
       for (let k = r.int(1, 20); k > 0; k--) suffix += String.fromCharCode(r.int(0x21, 0x7e));
       if (p === "trusted.overlay." && ["whiteout", "whiteouts", "opaque", "metacopy", "redirect", "origin", "upper", "impure", "nlink", "uuid", "verity"].includes(suffix)) suffix += "_";
-      xattrs.set(p + suffix, r.bytes(r.chance(0.1) ? r.int(100, 600) : r.int(0, 30)));
+      xattrs.set(p + suffix, r.bytes(r.chance(0.1) ? r.int(100, 600) : r.int(o.extractable ? 1 : 0, 30)));
     }
     const odd = r.chance(0.3);
     return {
@@ -121,7 +125,7 @@ export function randomTree(seed: number, o: RandomTreeOptions): DirNode {
       const f: FileNode = { ...meta("file"), type: "file", size };
       if (size > 0 && size <= 64 && r.chance(0.8)) f.content = r.bytes(size);
       else if (size > 0) {
-        if (r.chance(0.9)) f.digest = r.bytes(32);
+        if (o.extractable || r.chance(0.9)) f.digest = r.bytes(32);
         if (f.digest && r.chance(0.9)) f.redirect = digestToPath(f.digest);
       }
       return f;
@@ -135,7 +139,7 @@ export function randomTree(seed: number, o: RandomTreeOptions): DirNode {
     if (k === 6) return { ...meta("other"), type: r.chance(0.5) ? "chardev" : "blockdev", rdev: r.int(1, 0xfffff) };
     if (k === 7) return { ...meta("other"), type: "fifo" };
     if (k === 8) return { ...meta("other"), type: "socket" };
-    if (k === 9) return { ...meta("file"), type: "whiteout" };
+    if (k === 9 && !o.extractable) return { ...meta("file"), type: "whiteout" };
     return { ...meta("file"), type: "file", size: 0 };
   };
   const root: DirNode = { ...meta("dir"), type: "dir", children: new Map() };
