@@ -1,0 +1,33 @@
+/**
+ * The hub's OCI distribution registry (module artifacts) and its push/pull client.
+ */
+export type { BlobInfo, UploadInfo } from "./blob-store.ts";
+export type {
+  ArtifactBlob,
+  ArtifactInput,
+  ClientOptions,
+  FetchBlobOptions,
+  FetchedManifest,
+} from "./client.ts";
+export { fetchBlobToFile, fetchManifest, OciClientError, pushArtifact, pushBlob } from "./client.ts";
+export type { OciErrorCode, OciErrorEntry } from "./errors.ts";
+export type { OciHandle, OciLogger, OciRegistryOptions } from "./handler.ts";
+export { createOciHandler } from "./handler.ts";
+export {
+  DOCKER_MANIFEST,
+  DOCKER_MANIFEST_LIST,
+  MANIFEST_MEDIA_TYPES,
+  MAX_MANIFEST_BYTES,
+  OCI_EMPTY,
+  OCI_INDEX,
+  OCI_MANIFEST,
+} from "./manifest.ts";
+export {
+  MODULE_ARTIFACT_TYPE,
+  MODULE_COMPOSEFS_MEDIA_TYPE,
+  MODULE_CONFIG_MEDIA_TYPE,
+  MODULE_EROFS_BLOB_MEDIA_TYPE,
+  MODULE_VERITY_HASHTREE_MEDIA_TYPE,
+} from "./media-types.ts";
+export type { OciRegistry } from "./registry.ts";
+export { createOciRegistry } from "./registry.ts";

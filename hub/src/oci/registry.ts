@@ -1,0 +1,33 @@
+/**
+ * The registry as the hub mounts it: the fetch-style handler plus an Elysia plugin wrapping it.
+ */
+import { Elysia } from "elysia";
+import { createOciHandler, type OciHandle, type OciRegistryOptions } from "./handler.ts";
+
+/** The OCI registry: `handle` for any fetch-style server, `plugin` for Elysia. */
+export interface OciRegistry {
+  handle: OciHandle;
+  /**
+   * An Elysia plugin answering `/v2` and `/v2/...` before routing (a global `onRequest` hook), so Elysia
+   * never parses or buffers the body: blob uploads stream straight to disk. Other paths pass through.
+   */
+  plugin: OciPlugin;
+}
+
+/** The Elysia plugin type returned by createOciRegistry. */
+export type OciPlugin = ReturnType<typeof createOciPlugin>;
+
+function createOciPlugin(handle: OciHandle) {
+  return new Elysia({ name: "powernode.oci" }).onRequest(({ request }) => handle(request)).as("global");
+}
+
+/**
+ * Creates the hub's OCI distribution registry over `opts.dataDir`.
+ * @example
+ * const oci = createOciRegistry({ dataDir: join(stateDir, "oci"), authorizePush: isAdminRequest, log });
+ * app.use(oci.plugin);
+ */
+export function createOciRegistry(opts: OciRegistryOptions): OciRegistry {
+  const handle = createOciHandler(opts);
+  return { handle, plugin: createOciPlugin(handle) };
+}
