@@ -30,8 +30,11 @@ const cstr = (s: string | Uint8Array): Buffer => {
   return Buffer.concat([b, Buffer.alloc(1)]);
 };
 
-/** Lists and reads all xattrs of `path` (a byte-string path, not followed if a symlink), sorted by name. */
-export function readXattrs(path: string): Xattr[] {
+/**
+ * Lists and reads all xattrs of `path` (a byte-string path, not followed if a symlink), sorted by name.
+ * `keep` selects names to read (the kernel lists but refuses to read user.* on symlinks and devices).
+ */
+export function readXattrs(path: string, keep: (name: string) => boolean = () => true): Xattr[] {
   const l = libc().symbols;
   const p = cstr(path);
   const pp = ptr(p);
@@ -48,6 +51,7 @@ export function readXattrs(path: string): Xattr[] {
     if (list[i] !== 0) continue;
     const name = list.subarray(start, i).toString("latin1");
     start = i + 1;
+    if (!keep(name)) continue;
     const n = cstr(name);
     const vlen = Number(l.lgetxattr(pp, ptr(n), null, 0));
     if (vlen < 0) throw new Error(`lgetxattr ${JSON.stringify(path)} ${name} failed`);

@@ -110,8 +110,8 @@ export function randomTree(seed: number, o: RandomTreeOptions): DirNode {
     const odd = r.chance(0.3);
     return {
       perm: r.int(0, 0o7777),
-      uid: r.chance(0.2) ? r.int(65536, 0xffffffff) : r.int(0, 1000),
-      gid: r.chance(0.2) ? r.int(65536, 0xffffffff) : r.int(0, 1000),
+      uid: r.chance(0.2) ? r.int(65536, 0xfffffffe) : r.int(0, 1000),
+      gid: r.chance(0.2) ? r.int(65536, 0xfffffffe) : r.int(0, 1000),
       mtimeSec: odd ? r.int(0, 4_000_000_000) : baseTime,
       mtimeNsec: odd ? r.int(0, 999_999_999) : 0,
       xattrs: [...xattrs.entries()].map(([n, v]) => ({ name: n, value: v })).sort((a, b) => (a.name < b.name ? -1 : 1)),
@@ -202,4 +202,18 @@ export function mapTree(root: DirNode, f: (n: TreeNode) => TreeNode | undefined)
     return m;
   };
   return go(root) as DirNode;
+}
+
+/** Fails with a clear reason unless kernel mounts can run here (root). */
+export function requireRoot(what: string): void {
+  if (process.getuid?.() !== 0) {
+    throw new Error(`${what} needs root to mount erofs and overlay; this process runs as uid ${process.getuid?.()}`);
+  }
+}
+
+/** Mounts a composefs image plus object dir as overlay at `mnt` (erofs at `meta`), runs `fn`, unmounts both. */
+export async function withComposefsMount<T>(image: string, objects: string, meta: string, mnt: string, fn: () => Promise<T> | T): Promise<T> {
+  return withMount(["-t", "erofs", "-o", "ro", image], meta, () =>
+    withMount(["-t", "overlay", "overlay", "-o", `ro,metacopy=on,redirect_dir=on,lowerdir=${meta}::${objects}`], mnt, fn),
+  );
 }
