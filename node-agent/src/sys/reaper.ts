@@ -24,13 +24,15 @@ export interface ReaperOptions {
   /** How often to scan (also on SIGCHLD where Bun delivers it). Default 1000 ms. */
   intervalMs?: number;
   procRoot?: string;
+  /** The owned-pid set to use (share it with `createExeca` before the reaper starts). */
+  owned?: Set<number>;
   /** Called for each reaped orphan (for logging). */
   onReap?: (pid: number, comm: string, status: number) => void;
 }
 
 /** Starts reaping adopted zombies of this process on a timer. */
 export function startReaper(opts: ReaperOptions = {}): Reaper {
-  const owned = new Set<number>();
+  const owned = opts.owned ?? new Set<number>();
   const self = process.pid;
   let total = 0;
   const reapOnce = (): number[] => {

@@ -1,0 +1,44 @@
+/** What boot tasks get: injected OS access (so tests use fakes and a temp root) and what earlier tasks found. */
+import type { Identity } from "../identity/parse-identity.ts";
+import type { Log } from "../log.ts";
+import type { BackoffOptions } from "../session/backoff.ts";
+import type { Clock } from "../session/clock.ts";
+import type { PhaseRecorder } from "../session/phases.ts";
+import type { Exec } from "../sys/exec.ts";
+import type { ModuleLoader } from "../sys/kmod.ts";
+import type { Mounter } from "../sys/mount.ts";
+import type { Net } from "../sys/net.ts";
+import type { Reaper } from "../sys/reaper.ts";
+
+export interface BootDeps {
+  /** "/" on a node; a temp dir in tests (proc, sys, dev, run, persist are under it). */
+  root: string;
+  exec: Exec;
+  log: Log;
+  clock: Clock;
+  phases: PhaseRecorder;
+  mounter: Mounter;
+  moduleLoader: ModuleLoader;
+  net: Net;
+  /** Starts the zombie reaper (PID 1 duty); undefined in tests that do not want one. */
+  startReaper?: () => Reaper;
+  /** Retry timing for DHCP. */
+  backoff?: BackoffOptions;
+  /** How long to wait for a network interface to appear. Default 30 s. */
+  interfaceWaitMs?: number;
+}
+
+/** What the boot found, filled in phase by phase. */
+export interface BootState {
+  identity?: Identity;
+  identitySource?: string;
+  /** `<persist>/powernode`: where credentials live. */
+  stateDir?: string;
+  persistent?: boolean;
+  network?: { interface: string; address: string; method: "dhcp" | "static" };
+  reaper?: Reaper;
+}
+
+export interface BootContext extends BootDeps {
+  state: BootState;
+}

@@ -1,0 +1,84 @@
+/**
+ * The agent as PID 1: console logging, the boot sequence, then the hub session, forever.
+ * Composes the real OS implementations; everything below takes them injected.
+ */
+import { powernodeParams } from "../identity/cmdline.ts";
+import { createLog } from "../log.ts";
+import { createSystemClock } from "../session/clock.ts";
+import { createPhaseRecorder } from "../session/phases.ts";
+import { startAgentSession } from "../session/session.ts";
+import { createConsoleSink } from "../sys/console.ts";
+import { createExeca } from "../sys/exec.ts";
+import { finitModuleLoader } from "../sys/kmod.ts";
+import { libcMounter } from "../sys/mount.ts";
+import { createNet } from "../sys/net.ts";
+import { listZombies, readKernelCmdline, readRssBytes, readUptimeSeconds } from "../sys/proc.ts";
+import { startReaper } from "../sys/reaper.ts";
+import { AGENT_VERSION } from "../version.ts";
+import type { BootContext } from "./boot-context.ts";
+import { panic } from "./panic.ts";
+import { runSequence } from "./sequencer.ts";
+import { bootSequence } from "./sequences.ts";
+
+/** Boots the node and runs its hub session; never returns. */
+export async function runNode(): Promise<never> {
+  const log = createLog(createConsoleSink("/dev"));
+  log.info(`starting (version ${AGENT_VERSION}, ${process.arch}, pid ${process.pid})`);
+  // PID 1 must survive anything: log what escapes and keep going.
+  process.on("uncaughtException", (err) =>
+    log.error(`uncaught: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`),
+  );
+  process.on("unhandledRejection", (err) =>
+    log.error(`unhandled rejection: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`),
+  );
+
+  const fallbackClock = createSystemClock();
+  const clock = createSystemClock(() => {
+    try {
+      return readUptimeSeconds("/proc");
+    } catch {
+      // Before /proc is mounted.
+      return fallbackClock.uptimeSeconds();
+    }
+  });
+  const phases = createPhaseRecorder(clock, log);
+  const owned = new Set<number>();
+  const exec = createExeca(owned);
+  const ctx: BootContext = {
+    root: "/",
+    exec,
+    log,
+    clock,
+    phases,
+    mounter: libcMounter,
+    moduleLoader: finitModuleLoader,
+    net: createNet(exec),
+    startReaper: () =>
+      startReaper({ owned, onReap: (pid, comm) => log.info(`reaped orphan ${pid} (${comm})`) }),
+    state: {},
+  };
+  try {
+    await runSequence(bootSequence(), ctx);
+  } catch (err) {
+    let reboot = false;
+    try {
+      reboot = powernodeParams(readKernelCmdline()).panic === "reboot";
+    } catch {
+      // No /proc: the early phase itself failed; halt.
+    }
+    return panic(err, log, { exec, reboot });
+  }
+  const { identity, stateDir } = ctx.state;
+  if (!identity || !stateDir)
+    return panic(new Error("boot finished without identity or state dir"), log, { exec, reboot: false });
+  log.info("boot phase session: hub session starting");
+  await startAgentSession({
+    identity,
+    stateDir,
+    clock,
+    log,
+    phases,
+    metrics: { zombieCount: () => listZombies("/proc").length, rssBytes: () => readRssBytes("self") },
+  });
+  return new Promise<never>(() => {});
+}

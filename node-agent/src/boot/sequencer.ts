@@ -1,0 +1,46 @@
+/**
+ * The boot sequencer (Talos-style): phases run in order, the tasks of a phase concurrently. A failed
+ * task in a fatal phase stops the boot with a {@link BootError} (main.ts hands it to panic.ts); in a
+ * non-fatal phase it is logged and the boot goes on. Only boot/ may be fatal.
+ */
+import type { BootContext } from "./boot-context.ts";
+
+export interface BootTask {
+  name: string;
+  run(ctx: BootContext): Promise<void> | void;
+}
+
+export interface BootPhase {
+  name: string;
+  fatal: boolean;
+  tasks: BootTask[];
+}
+
+/** A boot that cannot go on: which phase and task, and why. */
+export class BootError extends Error {
+  readonly kind = "boot";
+  constructor(
+    readonly phase: string,
+    readonly task: string,
+    options: ErrorOptions,
+  ) {
+    const why = options.cause instanceof Error ? options.cause.message : String(options.cause);
+    super(`boot phase ${phase}, task ${task}: ${why}`, options);
+    this.name = "BootError";
+  }
+}
+
+/** Runs the phases in order; logs "boot phase x (n/m)"; throws BootError from a fatal phase. */
+export async function runSequence(phases: readonly BootPhase[], ctx: BootContext): Promise<void> {
+  for (const [i, phase] of phases.entries()) {
+    ctx.log.info(`boot phase ${phase.name} (${i + 1}/${phases.length})`);
+    const results = await Promise.allSettled(phase.tasks.map(async (t) => t.run(ctx)));
+    for (const [j, r] of results.entries()) {
+      if (r.status === "fulfilled") continue;
+      const task = phase.tasks[j]?.name ?? "?";
+      if (phase.fatal) throw new BootError(phase.name, task, { cause: r.reason });
+      const why = r.reason instanceof Error ? r.reason.message : String(r.reason);
+      ctx.log.warn(`boot phase ${phase.name}, task ${task} failed (going on): ${why}`);
+    }
+  }
+}

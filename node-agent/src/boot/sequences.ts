@@ -1,0 +1,22 @@
+/** The boot of a node, as a list of phases (reads like a table of contents). */
+import type { BootPhase } from "./sequencer.ts";
+import { announceAgentStarted } from "./tasks/agent-started.ts";
+import { discoverNodeIdentity } from "./tasks/discover-identity.ts";
+import { loadKernelModules } from "./tasks/load-modules.ts";
+import { mountPersist } from "./tasks/mount-persist.ts";
+import { mountPseudo } from "./tasks/mount-pseudo.ts";
+import { bringUpNetwork } from "./tasks/network-up.ts";
+import { startReaper } from "./tasks/start-reaper.ts";
+
+/** Boot up to the point where the hub session takes over (see boot/run-boot.ts). */
+export function bootSequence(): BootPhase[] {
+  return [
+    { name: "early", fatal: true, tasks: [mountPseudo] },
+    { name: "init", fatal: true, tasks: [startReaper, announceAgentStarted] },
+    // A module that fails to load is logged; what it was needed for fails later with a clearer error.
+    { name: "modules", fatal: false, tasks: [loadKernelModules] },
+    { name: "identity", fatal: true, tasks: [discoverNodeIdentity] },
+    { name: "storage", fatal: true, tasks: [mountPersist] },
+    { name: "network", fatal: true, tasks: [bringUpNetwork] },
+  ];
+}

@@ -1,0 +1,44 @@
+/** Block devices: finds the persistent disk, an ext4 filesystem labelled "persist". */
+import { closeSync, existsSync, openSync, readdirSync, readSync } from "node:fs";
+import { join } from "node:path";
+
+const EXT_MAGIC = 0xef53;
+
+/** The ext2/3/4 volume label of a device or image file, or undefined if it holds no ext filesystem. */
+export function readExtLabel(path: string): string | undefined {
+  const buf = Buffer.alloc(1024);
+  let fd: number;
+  try {
+    fd = openSync(path, "r");
+  } catch {
+    return undefined;
+  }
+  try {
+    // The superblock starts at byte 1024: s_magic at 0x38, s_volume_name (16 bytes) at 0x78.
+    if (readSync(fd, buf, 0, 1024, 1024) < 0x88) return undefined;
+  } finally {
+    closeSync(fd);
+  }
+  if (buf.readUInt16LE(0x38) !== EXT_MAGIC) return undefined;
+  const name = buf.subarray(0x78, 0x88);
+  const end = name.indexOf(0);
+  return name.subarray(0, end < 0 ? 16 : end).toString("utf8");
+}
+
+/** Disk and partition names from <sysRoot>/class/block (vda, vda1, sda, nvme0n1p1, ...), sorted. */
+export function listBlockDevices(sysRoot = "/sys"): string[] {
+  const dir = join(sysRoot, "class/block");
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir)
+    .filter((n) => /^(vd|sd|xvd|nvme|mmcblk)/.test(n))
+    .sort();
+}
+
+/** The first block device (under <devRoot>) whose ext label is `label`. */
+export function findExtByLabel(label: string, sysRoot = "/sys", devRoot = "/dev"): string | undefined {
+  for (const name of listBlockDevices(sysRoot)) {
+    const dev = join(devRoot, name);
+    if (readExtLabel(dev) === label) return dev;
+  }
+  return undefined;
+}
