@@ -5,11 +5,11 @@
 import { describe, expect, test } from "bun:test";
 import { closeSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, readlinkSync, readSync, writeFileSync, writeSync } from "node:fs";
 import { join } from "node:path";
-import { createRng, randomTree, requireRoot, tempDir, withComposefsMount } from "../test/harness.ts";
+import { createRng, randomTree, requireRoot, tempDir, withComposefsMount, withMount } from "../test/harness.ts";
 import { writeImage } from "./erofs-writer.ts";
 import { fsVerityDigest } from "./fsverity.ts";
 import type { DirNode, FileNode, TreeNode } from "./tree.ts";
-import { digestToPath, walkTree } from "./tree.ts";
+import { createDir, digestToPath, walkTree } from "./tree.ts";
 import { readXattrs } from "./xattr-ffi.ts";
 
 const enc = (p: string): Buffer => Buffer.from(p, "latin1");
@@ -102,6 +102,24 @@ function checkMounted(tree: DirNode, mnt: string, contents: Map<FileNode, Uint8A
 }
 
 describe("kernel erofs + overlay mount", () => {
+  test("an escaped whiteout hides the lower file when the composefs mount is stacked under another overlay", async () => {
+    requireRoot("kernel mount check");
+    using dir = tempDir();
+    const tree = createDir({ mtimeSec: 1 });
+    tree.children.set("gone", { type: "whiteout", perm: 0o644, uid: 0, gid: 0, mtimeSec: 1, mtimeNsec: 0, xattrs: [] });
+    tree.children.set("kept", { type: "file", perm: 0o644, uid: 0, gid: 0, mtimeSec: 1, mtimeNsec: 0, xattrs: [], size: 2, content: Buffer.from("hi") });
+    const img = join(dir.path, "img.cfs");
+    writeFileSync(img, writeImage(tree).image);
+    const [objects, meta, mnt, base, top] = ["objects", "meta", "mnt", "base", "top"].map((d) => join(dir.path, d)) as [string, string, string, string, string];
+    for (const d of [objects, meta, mnt, base, top]) mkdirSync(d);
+    writeFileSync(join(base, "gone"), "base file");
+    writeFileSync(join(base, "other"), "base other");
+    const names = await withComposefsMount(img, objects, meta, mnt, () =>
+      withMount(["-t", "overlay", "overlay", "-o", `ro,lowerdir=${mnt}:${base}`], top, () => readdirSync(top).sort()),
+    );
+    expect(names).toEqual(["kept", "other"]);
+  });
+
   test.each([301, 302, 303, 304])("random tree %d reads back byte for byte with matching xattrs", async (seed) => {
     requireRoot("kernel mount check");
     using dir = tempDir();
