@@ -14,7 +14,7 @@ const AUTH = { authorization: `Bearer ${TEST_TOKEN}` };
 const call = (
   method: string,
   path: string,
-  init: { body?: BodyInit; headers?: Record<string, string> } = {},
+  init: { body?: RequestInit["body"]; headers?: Record<string, string> } = {},
 ) => fetch(new URL(path, reg.baseUrl), { method, body: init.body, headers: { ...AUTH, ...init.headers } });
 const errors = async (res: Response) =>
   ((await res.json()) as { errors: { code: string; message: string; detail?: Record<string, unknown> }[] })

@@ -15,7 +15,7 @@ const AUTH = { authorization: `Bearer ${TEST_TOKEN}` };
 const call = (
   method: string,
   path: string,
-  init: { body?: BodyInit; headers?: Record<string, string> } = {},
+  init: { body?: RequestInit["body"]; headers?: Record<string, string> } = {},
 ) => fetch(new URL(path, reg.baseUrl), { method, body: init.body, headers: { ...AUTH, ...init.headers } });
 const errorCodes = async (res: Response) =>
   ((await res.json()) as { errors: { code: string }[] }).errors.map((e) => e.code);
@@ -119,7 +119,7 @@ describe("blob uploads", () => {
     const res = await call("PUT", `${loc}?digest=${wrong}`);
     expect(res.status).toBe(400);
     const body = (await res.json()) as {
-      errors: { code: string; detail: { expected: string; actual: string } }[];
+      errors: { code: string; detail: Record<string, unknown> }[];
     };
     expect(body.errors[0]?.code).toBe("DIGEST_INVALID");
     expect(body.errors[0]?.detail).toEqual({ expected: wrong, actual: sha256(data), size: 5000 });
