@@ -1,0 +1,59 @@
+import { describe, expect, test } from "bun:test";
+import { linkSync, mkdirSync, readFileSync, symlinkSync, utimesSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { createRng, exec, tempDir } from "../test/harness.ts";
+import { toDump } from "./dump.ts";
+import { createObjectStore } from "./object-store.ts";
+import { treeFromDirectory } from "./tree-from-directory.ts";
+import { treeFromTar } from "./tree-from-tar.ts";
+import { writeXattr } from "./xattr-ffi.ts";
+
+describe("treeFromTar", () => {
+  test("GNU tar --format=pax --xattrs of a directory gives the same tree as reading the directory", async () => {
+    using dir = tempDir();
+    const src = join(dir.path, "src");
+    const rng = createRng(5);
+    mkdirSync(join(src, "a/b"), { recursive: true });
+    writeFileSync(join(src, "a/small"), "tiny");
+    writeFileSync(join(src, "a/big"), rng.bytes(70_000));
+    linkSync(join(src, "a/big"), join(src, "a/b/hard"));
+    symlinkSync("../small", join(src, "a/b/sym"));
+    writeFileSync(join(src, `long-${"n".repeat(150)}`), "x");
+    writeFileSync(join(src, "new\nline ünï"), "");
+    writeXattr(join(src, "a/big"), "user.k", Buffer.from("v"));
+    writeXattr(join(src, "a"), "trusted.t", Buffer.from([0, 1, 2]));
+    await exec.run("mkfifo", [join(src, "a/fifo")]);
+    utimesSync(join(src, "a/small"), 1_600_000_000.5, 1_600_000_000.5);
+    const tarPath = join(dir.path, "t.tar");
+    await exec.run("tar", ["--format=pax", "--xattrs", "--xattrs-include=*", "-C", src, "-cf", tarPath, "."]);
+    const store = createObjectStore(join(dir.path, "objects"));
+    const r = treeFromTar(readFileSync(tarPath), { store });
+    if (!r.ok) throw r.error;
+    expect(toDump(r.value)).toBe(toDump(treeFromDirectory(src)));
+    expect(store.count).toBe(1);
+  });
+
+  test("OCI whiteouts and truncated or corrupt archives", async () => {
+    using dir = tempDir();
+    const src = join(dir.path, "src");
+    mkdirSync(join(src, "d"), { recursive: true });
+    writeFileSync(join(src, "d/.wh.gone"), "");
+    writeFileSync(join(src, "d/.wh..wh..opq"), "");
+    const tarPath = join(dir.path, "t.tar");
+    await exec.run("tar", ["--format=pax", "-C", src, "-cf", tarPath, "."]);
+    const bytes = readFileSync(tarPath);
+    const r = treeFromTar(bytes);
+    if (!r.ok) throw r.error;
+    const d = r.value.children.get("d");
+    expect(d?.type).toBe("dir");
+    if (d?.type === "dir") {
+      expect(d.children.get("gone")?.type).toBe("whiteout");
+      expect(d.xattrs.map((x) => x.name)).toEqual(["trusted.overlay.opaque"]);
+    }
+    const bad = new Uint8Array(bytes);
+    bad[100] = 0x39;
+    const e = treeFromTar(bad);
+    expect(e.ok).toBe(false);
+    if (!e.ok) expect(e.error.problem).toMatch(/checksum|octal/);
+  });
+});
