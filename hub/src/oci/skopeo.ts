@@ -18,13 +18,18 @@ export function skopeoInspectArgs(ref: string, opts: SkopeoAuth & { raw?: boolea
   return [...args, ref];
 }
 
+/** Options of `skopeo copy`. */
+export interface SkopeoCopyOptions {
+  srcToken?: string;
+  destToken?: string;
+  /** Fail rather than recompress or convert (`--preserve-digests`). */
+  preserveDigests?: boolean;
+}
+
 /** Pure argument builder for `skopeo copy` (source and destination transports are part of the refs). */
-export function skopeoCopyArgs(
-  src: string,
-  dest: string,
-  opts: { srcToken?: string; destToken?: string } = {},
-): string[] {
-  const args = ["copy", "--src-tls-verify=false", "--dest-tls-verify=false"];
+export function skopeoCopyArgs(src: string, dest: string, opts: SkopeoCopyOptions = {}): string[] {
+  const args = ["copy", "--quiet", "--src-tls-verify=false", "--dest-tls-verify=false"];
+  if (opts.preserveDigests) args.push("--preserve-digests");
   if (opts.srcToken) args.push("--src-registry-token", opts.srcToken);
   if (opts.destToken) args.push("--dest-registry-token", opts.destToken);
   return [...args, src, dest];
@@ -33,7 +38,7 @@ export function skopeoCopyArgs(
 /** The skopeo operations the tests use. */
 export interface Skopeo {
   inspect(ref: string, opts?: SkopeoAuth & { raw?: boolean }): Promise<ExecResult>;
-  copy(src: string, dest: string, opts?: { srcToken?: string; destToken?: string }): Promise<ExecResult>;
+  copy(src: string, dest: string, opts?: SkopeoCopyOptions): Promise<ExecResult>;
 }
 
 /** Creates the skopeo wrapper over `exec`. */
