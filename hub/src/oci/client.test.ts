@@ -24,6 +24,10 @@ afterAll(async () => {
 
 const enc = (s: string) => new TextEncoder().encode(s);
 const pattern = (n: number, seed: number) => new Uint8Array(n).map((_, i) => (i * 13 + seed) % 256);
+/** Flips bits of one byte (a corrupted byte on disk or on the wire). */
+const flip = (buf: Uint8Array, i: number, mask: number) => {
+  buf[i] = (buf[i] ?? 0) ^ mask;
+};
 const blobPath = (digest: string) => join(reg.dataDir, "blobs", "sha256", digest.slice(7));
 
 /**
@@ -149,7 +153,7 @@ describe("pushArtifact and fetchManifest", () => {
       { token: TEST_TOKEN },
     );
     const bytes = await readFile(blobPath(digest));
-    bytes[bytes.length - 2] ^= 1;
+    flip(bytes, bytes.length - 2, 1);
     await writeFile(blobPath(digest), bytes);
     const err = (await fetchManifest(reg.baseUrl, "modules/tamper", digest).catch(
       (e: unknown) => e,
@@ -206,10 +210,10 @@ describe("fetchBlobToFile", () => {
       () => {},
     );
     const partial = await readFile(`${dest}.partial`);
-    partial[1234] ^= 0xff;
+    flip(partial, 1234, 0xff);
     await writeFile(`${dest}.partial`, partial);
     const bad = new Uint8Array(data);
-    bad[1234] ^= 0xff;
+    flip(bad, 1234, 0xff);
     const err = (await fetchBlobToFile(reg.baseUrl, "modules/big", digest, dest).catch(
       (e: unknown) => e,
     )) as OciClientError;
@@ -230,7 +234,7 @@ describe("fetchBlobToFile", () => {
       headers: { authorization: `Bearer ${TEST_TOKEN}` },
     });
     const tampered = new Uint8Array(small);
-    tampered[5000] ^= 1;
+    flip(tampered, 5000, 1);
     await writeFile(blobPath(d), tampered);
     const dest = join(work.path, "tampered");
     const err = (await fetchBlobToFile(reg.baseUrl, "modules/c", d, dest).catch(
