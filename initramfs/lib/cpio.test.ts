@@ -30,11 +30,20 @@ describe("writeCpio", () => {
       const archive = join(dir, "a.cpio");
       writeFileSync(archive, writeCpio(sample, { mtime: 86400 * 365 }));
       const names = (await exec.run("cpio", ["-t", "--quiet", "-F", archive])).stdout.trim().split("\n");
-      expect(names).toEqual(["bin", "bin/busybox", "bin/sh", "dev", "dev/console", "etc", "etc/empty", "etc/odd"]);
+      expect(names).toEqual([
+        "bin",
+        "bin/busybox",
+        "bin/sh",
+        "dev",
+        "dev/console",
+        "etc",
+        "etc/empty",
+        "etc/odd",
+      ]);
       const long = (await exec.run("cpio", ["-tv", "--numeric-uid-gid", "--quiet", "-F", archive])).stdout;
       const lines = long.trim().split("\n");
       expect(lines).toHaveLength(8);
-      for (const line of lines) expect(line).toMatch(/^\S+\s+\d+\s+0\s+0\s+.*Jan  1  1971 /);
+      for (const line of lines) expect(line).toMatch(/^\S+\s+\d+\s+0\s+0\s+.*Jan {2}1 {2}1971 /);
     });
   });
 

@@ -87,7 +87,21 @@ function memberSize(m: Member): number {
 
 function writeMember(out: Uint8Array, at: number, m: Member, ino: number, mtime: number): number {
   const nameLen = m.name.length + 1;
-  const fields = [ino, m.mode, 0, 0, m.nlink, mtime, m.data.length, 0, 0, m.rdevMajor, m.rdevMinor, nameLen, 0];
+  const fields = [
+    ino,
+    m.mode,
+    0,
+    0,
+    m.nlink,
+    mtime,
+    m.data.length,
+    0,
+    0,
+    m.rdevMajor,
+    m.rdevMinor,
+    nameLen,
+    0,
+  ];
   const header = `070701${fields.map(hex8).join("")}`;
   let p = at;
   out.set(enc.encode(header), p);

@@ -25,8 +25,10 @@ kernel/drivers/net/net_failover.ko.xz: kernel/net/core/failover.ko.xz
 kernel/net/core/failover.ko.xz:
 kernel/drivers/char/hw_random/virtio-rng.ko.xz:
 `;
-const SOFTDEP = "# Soft dependencies\nsoftdep libcrc32c pre: crc32c\nsoftdep cifs gcm\nsoftdep erofs post: nosuch\n";
-const ALIAS = "alias crc32c crc32c_intel\nalias crypto-crc32c crc32c_intel\nalias virtio:d00000004v* virtio_rng\n";
+const SOFTDEP =
+  "# Soft dependencies\nsoftdep libcrc32c pre: crc32c\nsoftdep cifs gcm\nsoftdep erofs post: nosuch\n";
+const ALIAS =
+  "alias crc32c crc32c_intel\nalias crypto-crc32c crc32c_intel\nalias virtio:d00000004v* virtio_rng\n";
 const BUILTIN = "kernel/fs/ext4/ext4.ko\nkernel/crypto/crc32c_generic.ko\n";
 const BUILTIN_MODINFO = "ext4.alias=fs-ext4\0ext4.alias=ext3\0crc32c_generic.alias=crc32c\0";
 
@@ -66,7 +68,14 @@ describe("module indexes", () => {
 
 describe("resolveLoadOrder", () => {
   test("dependencies first, softdeps through aliases, builtins skipped, each module once", () => {
-    const plan = resolveLoadOrder(index(), ["virtio_net", "erofs", "dm-verity", "ext4", "overlay", "virtio_rng"]);
+    const plan = resolveLoadOrder(index(), [
+      "virtio_net",
+      "erofs",
+      "dm-verity",
+      "ext4",
+      "overlay",
+      "virtio_rng",
+    ]);
     expect(plan).toEqual({
       order: [
         "kernel/net/core/failover.ko.xz",

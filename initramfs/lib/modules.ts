@@ -131,10 +131,13 @@ function lookup(index: ModuleIndex, name: string): Lookup {
   const n = moduleNameOf(name);
   if (index.deps.has(n)) return { kind: "modules", names: [n] };
   if (index.builtin.has(n)) return { kind: "builtin" };
-  const viaAlias = [...new Set(index.aliases.filter((a) => aliasMatches(a.pattern, name)).map((a) => a.module))];
+  const viaAlias = [
+    ...new Set(index.aliases.filter((a) => aliasMatches(a.pattern, name)).map((a) => a.module)),
+  ];
   const present = viaAlias.filter((m) => index.deps.has(m));
   if (present.length > 0) return { kind: "modules", names: present.sort() };
-  if (index.builtinAliases.has(name) || viaAlias.some((m) => index.builtin.has(m))) return { kind: "builtin" };
+  if (index.builtinAliases.has(name) || viaAlias.some((m) => index.builtin.has(m)))
+    return { kind: "builtin" };
   return { kind: "unknown" };
 }
 
@@ -163,7 +166,8 @@ export function resolveLoadOrder(index: ModuleIndex, roots: readonly string[]): 
     if (done.has(name)) return;
     if (visiting.has(name)) throw new Error(`module dependency cycle: ${[...chain, name].join(" -> ")}`);
     const entry = index.deps.get(name);
-    if (!entry) throw new Error(`module ${name} (needed by ${chain.join(" -> ") || "roots"}) is not in modules.dep`);
+    if (!entry)
+      throw new Error(`module ${name} (needed by ${chain.join(" -> ") || "roots"}) is not in modules.dep`);
     visiting.add(name);
     const soft = index.softdeps.get(name) ?? { pre: [], post: [] };
     for (const pre of soft.pre) visitSoft(pre, name, [...chain, name]);

@@ -1,0 +1,299 @@
+/**
+ * buildImage(): kernel + initramfs.cpio.zst for one arch, reproducible and reused when nothing
+ * changed. Layout: `<outDir>/<arch>/kernel-initrd/{kernel,initramfs.cpio.zst,SHA256SUMS,build-manifest.json}`.
+ */
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { join, relative, resolve } from "node:path";
+import { compileAgent, fetchBunRuntime } from "./lib/agent.ts";
+import { writeCpio } from "./lib/cpio.ts";
+import { assertKernelAvailable, bookwormVersionOf, fetchDeb, madison, unpackDeb } from "./lib/debs.ts";
+import { createExec, type Exec } from "./lib/exec.ts";
+import { MODULE_ROOTS, stageModules } from "./lib/kmods.ts";
+import {
+  artifactOf,
+  type BuildManifest,
+  formatSha256Sums,
+  hashInputs,
+  listFiles,
+  sha256Hex,
+} from "./lib/manifest.ts";
+import { AGENT_PATH, buildRootfsEntries } from "./lib/rootfs.ts";
+import {
+  type Arch,
+  BUN_RUNTIME_PACKAGE,
+  KERNEL,
+  kernelPackage,
+  kernelRelease,
+  SOURCE_DATE_EPOCH,
+  USERLAND_PACKAGES,
+  ZSTD_LEVEL,
+  zstdArgs,
+} from "./versions.ts";
+
+/** Repository root (this file lives in <repo>/initramfs). */
+export const REPO_ROOT = resolve(import.meta.dir, "..");
+
+export interface BuildImageOptions {
+  arch: Arch;
+  /** Rebuild even if the recorded input hash matches. */
+  force?: boolean;
+  /** A replacement /init (tests, debugging); the agent stays at /bin/powernode-agent. */
+  init?: string;
+  /** Default `<repo>/initramfs/build`. */
+  outDir?: string;
+  /** Downloads and unpacked packages; default `<repo>/initramfs/cache`. */
+  cacheDir?: string;
+  /** Agent entry; default `<repo>/node-agent/src/main.ts`. */
+  agentEntry?: string;
+  /** zstd level (default 19; lower is faster to build, larger to ship). */
+  compressionLevel?: number;
+  /** Progress lines (default: stderr). */
+  log?: (line: string) => void;
+  exec?: Exec;
+}
+
+export interface BuildImageResult {
+  kernelPath: string;
+  initramfsPath: string;
+  manifest: BuildManifest;
+  /** True when the existing image matched the inputs and nothing was rebuilt. */
+  reused: boolean;
+}
+
+/** `<outDir>/<arch>/kernel-initrd`, where the QEMU provider looks. */
+export function imageDir(outDir: string, arch: Arch): string {
+  return join(outDir, arch, "kernel-initrd");
+}
+
+function builderSources(dir: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  const walk = (d: string) => {
+    for (const ent of readdirSync(d, { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : 1))) {
+      const p = join(d, ent.name);
+      if (ent.isDirectory() && !["build", "cache", "node_modules"].includes(ent.name)) walk(p);
+      else if (ent.isFile() && ent.name.endsWith(".ts") && !ent.name.endsWith(".test.ts")) {
+        out[relative(dir, p)] = sha256Hex(readFileSync(p));
+      }
+    }
+  };
+  walk(dir);
+  return out;
+}
+
+async function gitState(exec: Exec): Promise<{ gitSha: string; dirty: boolean }> {
+  try {
+    const sha = (
+      await exec.run("git", ["rev-parse", "HEAD"], { cwd: REPO_ROOT, timeoutMs: 30_000 })
+    ).stdout.trim();
+    const st = await exec.run(
+      "git",
+      ["status", "--porcelain", "--", "node-agent", "proto", "composefs", "package.json", "bun.lock"],
+      { cwd: REPO_ROOT, timeoutMs: 30_000 },
+    );
+    return { gitSha: sha, dirty: st.stdout.trim() !== "" };
+  } catch (cause) {
+    throw new Error("reading the agent's git state", { cause });
+  }
+}
+
+function readManifest(path: string): BuildManifest | undefined {
+  try {
+    return JSON.parse(readFileSync(path, "utf8")) as BuildManifest;
+  } catch {
+    return undefined; // missing or torn manifest: rebuild
+  }
+}
+
+function intact(dir: string, m: BuildManifest): boolean {
+  const check = (name: string, want: string) =>
+    existsSync(join(dir, name)) && sha256Hex(readFileSync(join(dir, name))) === want;
+  return (
+    check("kernel", m.artifacts.kernel.sha256) &&
+    check("initramfs.cpio.zst", m.artifacts["initramfs.cpio.zst"].sha256)
+  );
+}
+
+function mib(n: number): string {
+  return `${(n / 1024 / 1024).toFixed(1)} MiB`;
+}
+
+/**
+ * Builds (or reuses) the kernel-initrd image for one arch.
+ * @example const { kernelPath, initramfsPath, reused } = await buildImage({ arch: "amd64" });
+ */
+export async function buildImage(opts: BuildImageOptions): Promise<BuildImageResult> {
+  const { arch } = opts;
+  const exec = opts.exec ?? createExec();
+  const log = opts.log ?? ((l: string) => process.stderr.write(`${l}\n`));
+  const outDir = opts.outDir ?? join(REPO_ROOT, "initramfs", "build");
+  const cacheDir = opts.cacheDir ?? join(REPO_ROOT, "initramfs", "cache");
+  const agentEntry = opts.agentEntry ?? join(REPO_ROOT, "node-agent", "src", "main.ts");
+  const workDir = join(outDir, arch, "work");
+  const dest = imageDir(outDir, arch);
+  const level = opts.compressionLevel ?? ZSTD_LEVEL;
+  const t0 = performance.now();
+  const steps = 8;
+  let n = 0;
+  const step = async <T>(what: string, fn: () => Promise<T>): Promise<T> => {
+    const t = performance.now();
+    n += 1;
+    try {
+      const r = await fn();
+      log(`[initramfs ${arch}] ${n}/${steps} ${what} (${((performance.now() - t) / 1000).toFixed(1)} s)`);
+      return r;
+    } catch (cause) {
+      throw new Error(`building the ${arch} image: ${what}`, { cause });
+    }
+  };
+
+  const release = kernelRelease(arch);
+  const kpkg = kernelPackage(arch);
+  const pkgs = await step("resolve package versions", async () => {
+    const lines = await madison(exec, [kpkg, ...USERLAND_PACKAGES], arch, join(cacheDir, `apt-${arch}.json`));
+    await assertKernelAvailable(exec, lines, kpkg, KERNEL.debVersion, arch);
+    const versions: Record<string, string> = {};
+    for (const p of USERLAND_PACKAGES) versions[p] = bookwormVersionOf(lines, p, arch);
+    return versions;
+  });
+
+  const roots = await step("fetch and unpack Debian packages", async () => {
+    const debDir = join(cacheDir, "debs");
+    const unpack = async (pkg: string, version: string) => {
+      const deb = await fetchDeb(exec, debDir, pkg, version, arch);
+      return unpackDeb(
+        exec,
+        deb,
+        join(cacheDir, "unpacked", `${pkg}_${version.replace(":", "%3a")}_${arch}`),
+      );
+    };
+    return {
+      kernel: await unpack(kpkg, KERNEL.debVersion),
+      libc: await unpack("libc6", pkgs.libc6 ?? ""),
+      libgcc: await unpack("libgcc-s1", pkgs["libgcc-s1"] ?? ""),
+      busybox: await unpack("busybox-static", pkgs["busybox-static"] ?? ""),
+    };
+  });
+
+  const bunVersion = readFileSync(join(REPO_ROOT, ".bun-version"), "utf8").trim();
+  const agent = await step(`compile agent (${relative(REPO_ROOT, agentEntry)})`, async () => {
+    const runtime = await fetchBunRuntime(exec, cacheDir, arch, bunVersion);
+    const path = await compileAgent(exec, {
+      arch,
+      entry: agentEntry,
+      outDir: join(workDir, "agent"),
+      runtime,
+      cwd: REPO_ROOT,
+    });
+    return { path, ...artifactOf(readFileSync(path)) };
+  });
+
+  const initInfo = opts.init ? artifactOf(readFileSync(opts.init)) : undefined;
+  const kernelBytes = readFileSync(join(roots.kernel, "boot", `vmlinuz-${release}`));
+  const inputHash = hashInputs({
+    arch,
+    builder: builderSources(join(REPO_ROOT, "initramfs")),
+    kernel: { pkg: kpkg, version: KERNEL.debVersion, sha256: sha256Hex(kernelBytes) },
+    packages: pkgs,
+    agent: agent.sha256,
+    init: initInfo?.sha256 ?? null,
+    zstd: zstdArgs(level),
+  });
+
+  const manifestPath = join(dest, "build-manifest.json");
+  const existing = await step("check for a reusable image", async () => {
+    const m = readManifest(manifestPath);
+    return !opts.force && m?.inputHash === inputHash && intact(dest, m) ? m : undefined;
+  });
+  const result = (manifest: BuildManifest, reused: boolean): BuildImageResult => ({
+    kernelPath: join(dest, "kernel"),
+    initramfsPath: join(dest, "initramfs.cpio.zst"),
+    manifest,
+    reused,
+  });
+  if (existing) {
+    log(
+      `[initramfs ${arch}] inputs unchanged (${inputHash.slice(0, 12)}): reusing ${relative(REPO_ROOT, dest)}`,
+    );
+    log(
+      `[initramfs ${arch}] initramfs ${mib(existing.artifacts["initramfs.cpio.zst"].size)} compressed, ` +
+        `${mib(existing.artifacts.uncompressedCpio.size)} uncompressed; kernel ${mib(existing.artifacts.kernel.size)}`,
+    );
+    return result(existing, true);
+  }
+
+  const staged = await step("stage kernel modules", () =>
+    stageModules(exec, roots.kernel, release, join(workDir, "modules")),
+  );
+  if (staged.plan.warnings.length > 0)
+    for (const w of staged.plan.warnings) log(`[initramfs ${arch}] warning: ${w}`);
+
+  const { entries, cpio } = await step("write cpio", async () => {
+    const entries = buildRootfsEntries({
+      arch,
+      release,
+      agent: agent.path,
+      busyboxRoot: roots.busybox,
+      libcRoot: roots.libc,
+      libgccRoot: roots.libgcc,
+      modulesRoot: staged.root,
+      init: opts.init,
+    });
+    return { entries, cpio: writeCpio(entries, { mtime: SOURCE_DATE_EPOCH }) };
+  });
+
+  const zst = await step(`compress (zstd ${zstdArgs(level).join(" ")})`, async () => {
+    const r = await exec.runBinary("zstd", [...zstdArgs(level), "-c"], { input: cpio, timeoutMs: 900_000 });
+    return r.stdoutBytes;
+  });
+
+  const manifest = await step("write artifacts", async () => {
+    const git = await gitState(exec);
+    const m: BuildManifest = {
+      schemaVersion: 1,
+      arch,
+      inputHash,
+      sourceDateEpoch: SOURCE_DATE_EPOCH,
+      kernel: { package: kpkg, version: KERNEL.debVersion, release },
+      packages: pkgs,
+      bun: { version: bunVersion, runtimePackage: BUN_RUNTIME_PACKAGE[arch] },
+      agent: { ...git, sha256: agent.sha256, size: agent.size, path: `/${AGENT_PATH}` },
+      ...(initInfo ? { init: initInfo } : {}),
+      modules: {
+        roots: [...MODULE_ROOTS],
+        builtin: staged.plan.builtin,
+        loadOrder: staged.order,
+        warnings: staged.plan.warnings,
+      },
+      artifacts: {
+        kernel: artifactOf(kernelBytes),
+        "initramfs.cpio.zst": artifactOf(zst),
+        uncompressedCpio: artifactOf(cpio),
+      },
+      files: listFiles(entries),
+    };
+    const tmp = `${dest}.tmp`;
+    rmSync(tmp, { recursive: true, force: true });
+    mkdirSync(tmp, { recursive: true });
+    writeFileSync(join(tmp, "kernel"), kernelBytes);
+    writeFileSync(join(tmp, "initramfs.cpio.zst"), zst);
+    writeFileSync(
+      join(tmp, "SHA256SUMS"),
+      formatSha256Sums({
+        kernel: m.artifacts.kernel.sha256,
+        "initramfs.cpio.zst": m.artifacts["initramfs.cpio.zst"].sha256,
+      }),
+    );
+    writeFileSync(join(tmp, "build-manifest.json"), `${JSON.stringify(m, null, 2)}\n`);
+    rmSync(dest, { recursive: true, force: true });
+    renameSync(tmp, dest);
+    return m;
+  });
+
+  log(
+    `[initramfs ${arch}] built ${relative(REPO_ROOT, dest)} in ${((performance.now() - t0) / 1000).toFixed(1)} s: ` +
+      `initramfs ${mib(manifest.artifacts["initramfs.cpio.zst"].size)} compressed, ` +
+      `${mib(manifest.artifacts.uncompressedCpio.size)} uncompressed; kernel ${mib(manifest.artifacts.kernel.size)}; ` +
+      `${staged.order.length} modules`,
+  );
+  return result(manifest, false);
+}
