@@ -20,7 +20,11 @@ describe("dm-verity equals `veritysetup format`", () => {
     writeFileSync(data, rng.bytes(blocks * 4096));
     const ours = join(dir.path, "ours");
     const theirs = join(dir.path, "theirs");
-    const r = formatVerity(data, ours, { salt: Buffer.from(SALT, "hex"), uuid: Buffer.from(UUID.replaceAll("-", ""), "hex"), superblock });
+    const r = formatVerity(data, ours, {
+      salt: Buffer.from(SALT, "hex"),
+      uuid: Buffer.from(UUID.replaceAll("-", ""), "hex"),
+      superblock,
+    });
     const out = await exec.run("veritysetup", [
       "format",
       data,
@@ -32,7 +36,11 @@ describe("dm-verity equals `veritysetup format`", () => {
     expect(toHex(r.rootHash)).toBe(root as string);
     expect(Buffer.compare(readFileSync(ours), readFileSync(theirs))).toBe(0);
     expect(r.hashSize).toBe(readFileSync(theirs).length);
-    const v = await exec.run("veritysetup", ["verify", data, ours, toHex(r.rootHash), ...(superblock ? [] : ["--no-superblock", `--salt=${SALT}`])], { allowFailure: true });
+    const v = await exec.run(
+      "veritysetup",
+      ["verify", data, ours, toHex(r.rootHash), ...(superblock ? [] : ["--no-superblock", `--salt=${SALT}`])],
+      { allowFailure: true },
+    );
     expect(v.exitCode).toBe(0);
   });
 
@@ -41,7 +49,13 @@ describe("dm-verity equals `veritysetup format`", () => {
     const data = join(dir.path, "data");
     writeFileSync(data, rng.bytes(200 * 4096));
     const r = formatVerity(data, join(dir.path, "h"), { salt: new Uint8Array(0), superblock: false });
-    const out = await exec.run("veritysetup", ["format", "--no-superblock", "--salt=-", data, join(dir.path, "t")]);
+    const out = await exec.run("veritysetup", [
+      "format",
+      "--no-superblock",
+      "--salt=-",
+      data,
+      join(dir.path, "t"),
+    ]);
     expect(out.stdout).toContain(toHex(r.rootHash));
   });
 
@@ -49,27 +63,32 @@ describe("dm-verity equals `veritysetup format`", () => {
     using dir = tempDir();
     const data = join(dir.path, "data");
     writeFileSync(data, rng.bytes(4096 * 3 + 1));
-    expect(() => formatVerity(data, join(dir.path, "h"), { salt: new Uint8Array(32), superblock: true })).toThrow(/multiple of 4096/);
+    expect(() =>
+      formatVerity(data, join(dir.path, "h"), { salt: new Uint8Array(32), superblock: true }),
+    ).toThrow(/multiple of 4096/);
   });
 });
 
 describe("verifyVerity", () => {
-  test.each([true, false])("accepts good data and names the first bad block (superblock %p)", (superblock) => {
-    using dir = tempDir();
-    const data = join(dir.path, "data");
-    const bytes = rng.bytes(300 * 4096);
-    writeFileSync(data, bytes);
-    const hash = join(dir.path, "h");
-    const salt = Buffer.from(SALT, "hex");
-    const r = formatVerity(data, hash, { salt, superblock });
-    const opts = superblock ? {} : { salt, superblock: false };
-    expect(verifyVerity(data, hash, r.rootHash, opts)).toEqual({ ok: true });
-    bytes[200 * 4096 + 17] = (bytes[200 * 4096 + 17] as number) ^ 1;
-    bytes[250 * 4096] = (bytes[250 * 4096] as number) ^ 1;
-    writeFileSync(data, bytes);
-    const bad = verifyVerity(data, hash, r.rootHash, opts);
-    expect(bad).toMatchObject({ ok: false, area: "data", block: 200 });
-  });
+  test.each([true, false])(
+    "accepts good data and names the first bad block (superblock %p)",
+    (superblock) => {
+      using dir = tempDir();
+      const data = join(dir.path, "data");
+      const bytes = rng.bytes(300 * 4096);
+      writeFileSync(data, bytes);
+      const hash = join(dir.path, "h");
+      const salt = Buffer.from(SALT, "hex");
+      const r = formatVerity(data, hash, { salt, superblock });
+      const opts = superblock ? {} : { salt, superblock: false };
+      expect(verifyVerity(data, hash, r.rootHash, opts)).toEqual({ ok: true });
+      bytes[200 * 4096 + 17] = (bytes[200 * 4096 + 17] as number) ^ 1;
+      bytes[250 * 4096] = (bytes[250 * 4096] as number) ^ 1;
+      writeFileSync(data, bytes);
+      const bad = verifyVerity(data, hash, r.rootHash, opts);
+      expect(bad).toMatchObject({ ok: false, area: "data", block: 200 });
+    },
+  );
 
   test("a corrupted hash block or wrong root is reported", () => {
     using dir = tempDir();

@@ -82,7 +82,9 @@ export function formatVerity(dataPath: string, hashPath: string, p: VerityParams
   try {
     const size = fstatSync(fd).size;
     if (size % BLOCK !== 0) {
-      throw new RangeError(`${dataPath}: size ${size} is not a multiple of ${BLOCK}; pad the data explicitly`);
+      throw new RangeError(
+        `${dataPath}: size ${size} is not a multiple of ${BLOCK}; pad the data explicitly`,
+      );
     }
     dataBlocks = size / BLOCK;
     if (dataBlocks === 0) throw new RangeError(`${dataPath}: empty data`);
@@ -106,7 +108,11 @@ export function formatVerity(dataPath: string, hashPath: string, p: VerityParams
   return { rootHash, dataBlocks, hashSize };
 }
 
-function buildTree(fd: number, dataBlocks: number, salt: Uint8Array): { levels: Uint8Array[]; rootHash: Uint8Array } {
+function buildTree(
+  fd: number,
+  dataBlocks: number,
+  salt: Uint8Array,
+): { levels: Uint8Array[]; rootHash: Uint8Array } {
   const hash = makeHasher(salt);
   const counts = verityLevels(dataBlocks);
   const rootHash = new Uint8Array(HASH);
@@ -147,20 +153,31 @@ export type VerityCheck =
 /** Parses a veritysetup superblock; errors name the offset of the bad field. */
 export function parseVeritySuperblock(
   sb: Uint8Array,
-): { ok: true; value: { dataBlocks: number; salt: Uint8Array; uuid: Uint8Array } } | { ok: false; error: ComposefsFormatError } {
-  if (sb.length < 512) return { ok: false, error: new ComposefsFormatError(0, `superblock truncated (${sb.length} bytes)`) };
+):
+  | { ok: true; value: { dataBlocks: number; salt: Uint8Array; uuid: Uint8Array } }
+  | { ok: false; error: ComposefsFormatError } {
+  if (sb.length < 512)
+    return { ok: false, error: new ComposefsFormatError(0, `superblock truncated (${sb.length} bytes)`) };
   const dv = new DataView(sb.buffer, sb.byteOffset, sb.byteLength);
   const magic = new TextDecoder().decode(sb.subarray(0, 8));
-  if (magic !== "verity\0\0") return { ok: false, error: new ComposefsFormatError(0, "bad superblock magic") };
-  if (dv.getUint32(8, true) !== 1) return { ok: false, error: new ComposefsFormatError(8, "unsupported version") };
-  if (dv.getUint32(12, true) !== 1) return { ok: false, error: new ComposefsFormatError(12, "unsupported hash type") };
+  if (magic !== "verity\0\0")
+    return { ok: false, error: new ComposefsFormatError(0, "bad superblock magic") };
+  if (dv.getUint32(8, true) !== 1)
+    return { ok: false, error: new ComposefsFormatError(8, "unsupported version") };
+  if (dv.getUint32(12, true) !== 1)
+    return { ok: false, error: new ComposefsFormatError(12, "unsupported hash type") };
   const alg = new TextDecoder().decode(sb.subarray(32, 64)).replace(/\0+$/, "");
-  if (alg !== "sha256") return { ok: false, error: new ComposefsFormatError(32, `unsupported algorithm ${alg}`) };
+  if (alg !== "sha256")
+    return { ok: false, error: new ComposefsFormatError(32, `unsupported algorithm ${alg}`) };
   if (dv.getUint32(64, true) !== BLOCK || dv.getUint32(68, true) !== BLOCK) {
-    return { ok: false, error: new ComposefsFormatError(64, "block sizes other than 4096 are not supported") };
+    return {
+      ok: false,
+      error: new ComposefsFormatError(64, "block sizes other than 4096 are not supported"),
+    };
   }
   const blocks = dv.getBigUint64(72, true);
-  if (blocks === 0n || blocks > 2n ** 40n) return { ok: false, error: new ComposefsFormatError(72, `bad data block count ${blocks}`) };
+  if (blocks === 0n || blocks > 2n ** 40n)
+    return { ok: false, error: new ComposefsFormatError(72, `bad data block count ${blocks}`) };
   const saltLen = dv.getUint16(80, true);
   if (saltLen > 256) return { ok: false, error: new ComposefsFormatError(80, `salt size ${saltLen} > 256`) };
   return {
@@ -190,7 +207,12 @@ export function verifyVerity(
       const sb = parseVeritySuperblock(hashFile.subarray(0, BLOCK));
       if (!sb.ok) return { ok: false, area: "superblock", block: 0, problem: sb.error.message };
       if (sb.value.dataBlocks > dataBlocks) {
-        return { ok: false, area: "data", block: dataBlocks, problem: `data has ${dataBlocks} blocks, superblock says ${sb.value.dataBlocks}` };
+        return {
+          ok: false,
+          area: "data",
+          block: dataBlocks,
+          problem: `data has ${dataBlocks} blocks, superblock says ${sb.value.dataBlocks}`,
+        };
       }
       dataBlocks = sb.value.dataBlocks;
       salt = sb.value.salt;
@@ -199,7 +221,13 @@ export function verifyVerity(
     if (dataBlocks === 0) return { ok: false, area: "data", block: 0, problem: "no data blocks" };
     const counts = verityLevels(dataBlocks);
     const need = offset + counts.reduce((a, b) => a + b, 0) * BLOCK;
-    if (hashFile.length < need) return { ok: false, area: "hash", block: hashFile.length / BLOCK, problem: `hash file is ${hashFile.length} bytes, needs ${need}` };
+    if (hashFile.length < need)
+      return {
+        ok: false,
+        area: "hash",
+        block: hashFile.length / BLOCK,
+        problem: `hash file is ${hashFile.length} bytes, needs ${need}`,
+      };
     const { levels, rootHash } = buildTree(dfd, dataBlocks, salt);
     // Stored levels are top-down after the superblock.
     const stored: Uint8Array[] = [];
@@ -217,8 +245,14 @@ export function verifyVerity(
         const a = want.subarray(h * HASH, h * HASH + HASH);
         const b = got.subarray(h * HASH, h * HASH + HASH);
         if (!equalBytes(a, b)) {
-          if (i === 0) return { ok: false, area: "data", block: h, problem: `data block ${h} does not match its hash` };
-          return { ok: false, area: "hash", block: h, problem: `hash block ${h} of level ${i - 1} does not match` };
+          if (i === 0)
+            return { ok: false, area: "data", block: h, problem: `data block ${h} does not match its hash` };
+          return {
+            ok: false,
+            area: "hash",
+            block: h,
+            problem: `hash block ${h} of level ${i - 1} does not match`,
+          };
         }
       }
     }

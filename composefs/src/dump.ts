@@ -46,7 +46,8 @@ function unescapeField(s: string, at: number): string {
   return out;
 }
 
-const latin1 = (b: Uint8Array): string => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString("latin1");
+const latin1 = (b: Uint8Array): string =>
+  Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString("latin1");
 
 /** Serializes a tree as composefs-dump text, depth-first in byte order; hardlinks as `@mode` lines. */
 export function toDump(root: DirNode): string {
@@ -74,7 +75,10 @@ export function toDump(root: DirNode): string {
       size = n.target.length;
       payload = n.target;
     } else if (n.type === "chardev" || n.type === "blockdev") rdev = n.rdev;
-    const nlink = n.type === "dir" ? 2 + [...n.children.values()].filter((c) => c.type === "dir").length : (nlinks.get(n) ?? 1);
+    const nlink =
+      n.type === "dir"
+        ? 2 + [...n.children.values()].filter((c) => c.type === "dir").length
+        : (nlinks.get(n) ?? 1);
     const xattrs = [...n.xattrs]
       .sort((a, b) => compareBytes(a.name, b.name))
       .map((x) => ` ${escapeField(x.name, true)}=${escapeField(latin1(x.value))}`)
@@ -130,7 +134,19 @@ function parseDumpOrThrow(text: string): DirNode {
     };
     const f = raw.split(" ");
     if (f.length < 11) bad(`expected at least 11 fields, got ${f.length}`);
-    const [pathF, sizeF, modeF, , uidF, gidF, rdevF, mtimeF, payloadF, contentF, digestF] = f as [string, string, string, string, string, string, string, string, string, string, string];
+    const [pathF, sizeF, modeF, , uidF, gidF, rdevF, mtimeF, payloadF, contentF, digestF] = f as [
+      string,
+      string,
+      string,
+      string,
+      string,
+      string,
+      string,
+      string,
+      string,
+      string,
+      string,
+    ];
     const path = normalizePath(unescapeField(pathF, lineAt), bad);
     const hardlink = modeF.startsWith("@");
     const mode = Number.parseInt(hardlink ? modeF.slice(1) : modeF, 8);
@@ -153,7 +169,10 @@ function parseDumpOrThrow(text: string): DirNode {
         if (xf === "") continue;
         const eq = xf.indexOf("=");
         if (eq <= 0) bad(`bad xattr field ${JSON.stringify(xf)}`);
-        xattrs.push({ name: unescapeField(xf.slice(0, eq), lineAt), value: Buffer.from(unescapeField(xf.slice(eq + 1), lineAt), "latin1") });
+        xattrs.push({
+          name: unescapeField(xf.slice(0, eq), lineAt),
+          value: Buffer.from(unescapeField(xf.slice(eq + 1), lineAt), "latin1"),
+        });
       }
       const meta: NodeMeta = {
         perm: mode & 0o7777,
@@ -220,13 +239,14 @@ function parseDumpOrThrow(text: string): DirNode {
     const parentPath = slash === 0 ? "/" : path.slice(0, slash);
     const name = path.slice(slash + 1);
     const parent = byPath.get(parentPath);
-    if (!parent || parent.type !== "dir") bad(`parent ${JSON.stringify(parentPath)} is not a directory defined earlier`);
+    if (parent?.type !== "dir")
+      bad(`parent ${JSON.stringify(parentPath)} is not a directory defined earlier`);
     const dir = parent as DirNode;
     if (dir.children.has(name)) bad(`duplicate path ${JSON.stringify(path)}`);
     dir.children.set(name, node);
     if (!byPath.has(path)) byPath.set(path, node);
   }
-  if (!root) throw new ComposefsFormatError(0, "no root (\"/\") line");
+  if (!root) throw new ComposefsFormatError(0, 'no root ("/") line');
   return root;
 }
 
@@ -234,7 +254,8 @@ function normalizePath(p: string, bad: (problem: string) => never): string {
   if (!p.startsWith("/")) bad(`path ${JSON.stringify(p)} is not absolute`);
   const parts = p.split("/").filter((x) => x !== "");
   for (const part of parts) {
-    if (part === "." || part === ".." || part.includes("\0")) bad(`bad path component in ${JSON.stringify(p)}`);
+    if (part === "." || part === ".." || part.includes("\0"))
+      bad(`bad path component in ${JSON.stringify(p)}`);
   }
   return `/${parts.join("/")}`;
 }

@@ -34,7 +34,16 @@ export const LAYOUT_FLAT_INLINE = 2;
 export const LAYOUT_CHUNK_BASED = 4;
 
 /** Dirent file types. */
-export const FT = { unknown: 0, file: 1, dir: 2, chardev: 3, blockdev: 4, fifo: 5, socket: 6, symlink: 7 } as const;
+export const FT = {
+  unknown: 0,
+  file: 1,
+  dir: 2,
+  chardev: 3,
+  blockdev: 4,
+  fifo: 5,
+  socket: 6,
+  symlink: 7,
+} as const;
 
 /** Xattr name prefixes by EROFS index (1..6); index 0 stores the full name. */
 export const XATTR_PREFIXES: ReadonlyArray<readonly [number, string]> = [

@@ -9,7 +9,17 @@ function smallImage(): Uint8Array {
   const root = createDir({ mtimeSec: 5 });
   const sub = createDir({ mtimeSec: 5 });
   root.children.set("sub", sub);
-  sub.children.set("f", { type: "file", perm: 0o644, uid: 0, gid: 0, mtimeSec: 5, mtimeNsec: 0, xattrs: [{ name: "user.k", value: Buffer.from("v") }], size: 10, content: Buffer.from("0123456789") });
+  sub.children.set("f", {
+    type: "file",
+    perm: 0o644,
+    uid: 0,
+    gid: 0,
+    mtimeSec: 5,
+    mtimeNsec: 0,
+    xattrs: [{ name: "user.k", value: Buffer.from("v") }],
+    size: 10,
+    content: Buffer.from("0123456789"),
+  });
   return writeImage(root).image;
 }
 
@@ -57,14 +67,21 @@ describe("readImage rejects hostile images with a typed error naming the offset"
       ["xattr icount", (dv) => dv.setUint16(1152 + 2, 0xffff, true), /xattr area/],
       ["dir size", (dv) => dv.setUint32(1152 + 8, 0xfffffff0, true), /size|past/],
       ["magic", (dv) => dv.setUint32(0, 1, true), /magic/],
-      ["blkszbits", (_dv, img) => void (img[1024 + 12] = 9), /block size/],
+      [
+        "blkszbits",
+        (_dv, img) => {
+          img[1024 + 12] = 9;
+        },
+        /block size/,
+      ],
     ];
     for (const [what, mutate, re] of cases) {
       const img = new Uint8Array(base);
       mutate(new DataView(img.buffer), img);
       const r = readImage(img);
       expect({ what, ok: r.ok }).toEqual({ what, ok: false });
-      if (!r.ok) expect({ what, problem: r.error.problem }).toEqual({ what, problem: expect.stringMatching(re) });
+      if (!r.ok)
+        expect({ what, problem: r.error.problem }).toEqual({ what, problem: expect.stringMatching(re) });
     }
   });
 });
@@ -73,14 +90,16 @@ describe("fuzz", () => {
   test("10,000 mutated images: only typed errors, none over 1 s", () => {
     const rng = createRng(2024);
     const bases: Uint8Array[] = [smallImage()];
-    for (let s = 0; s < 4; s++) bases.push(writeImage(randomTree(500 + s, { size: 12, maxFileSize: 1 << 20 }) as DirNode).image);
+    for (let s = 0; s < 4; s++)
+      bases.push(writeImage(randomTree(500 + s, { size: 12, maxFileSize: 1 << 20 }) as DirNode).image);
     let errors = 0;
     let slowest = 0;
     for (let i = 0; i < 10_000; i++) {
       const base = rng.pick(bases);
       let img = new Uint8Array(base);
       const dv = () => new DataView(img.buffer, img.byteOffset, img.byteLength);
-      const hot = (): number => (rng.chance(0.7) ? rng.int(0, Math.min(img.length, 12288) - 1) : rng.int(0, img.length - 1));
+      const hot = (): number =>
+        rng.chance(0.7) ? rng.int(0, Math.min(img.length, 12288) - 1) : rng.int(0, img.length - 1);
       const kind = rng.int(0, 5);
       const n = rng.int(1, 6);
       for (let k = 0; k < n; k++) {
@@ -89,13 +108,16 @@ describe("fuzz", () => {
           img[at] = rng.int(0, 255);
         } else if (kind === 2) {
           const at = hot() & ~3;
-          if (at + 4 <= img.length) dv().setUint32(at, rng.pick([0, 1, 36, 0xff, 0xffff, 0xffffffff, rng.int(0, 0xffffffff)]), true);
+          if (at + 4 <= img.length)
+            dv().setUint32(at, rng.pick([0, 1, 36, 0xff, 0xffff, 0xffffffff, rng.int(0, 0xffffffff)]), true);
         } else if (kind === 3) {
           const at = hot() & ~1;
-          if (at + 2 <= img.length) dv().setUint16(at, rng.pick([0, 12, 0xfff, 0xffff, rng.int(0, 0xffff)]), true);
+          if (at + 2 <= img.length)
+            dv().setUint16(at, rng.pick([0, 12, 0xfff, 0xffff, rng.int(0, 0xffff)]), true);
         } else if (kind === 4) {
           const at = hot() & ~7;
-          if (at + 8 <= img.length) dv().setBigUint64(at, rng.pick([0n, 36n, 1n << 40n, (1n << 64n) - 1n]), true);
+          if (at + 8 <= img.length)
+            dv().setBigUint64(at, rng.pick([0n, 36n, 1n << 40n, (1n << 64n) - 1n]), true);
         } else {
           img = img.subarray(0, rng.int(0, img.length));
         }

@@ -4,8 +4,9 @@
  * is bounded by the image size, so a hostile image yields a {@link ComposefsFormatError} naming the offset
  * and the problem, never a crash, a hang or unbounded memory.
  */
-import { ComposefsFormatError, isComposefsFormatError, type ParseResult } from "./errors.ts";
+
 import * as F from "./erofs-format.ts";
+import { ComposefsFormatError, isComposefsFormatError, type ParseResult } from "./errors.ts";
 import type { DirNode, NodeMeta, TreeNode, Xattr } from "./tree.ts";
 import { compareBytes } from "./tree.ts";
 
@@ -54,10 +55,12 @@ interface RawInode {
 
 function parseImage(img: Uint8Array): ReadImage {
   const len = img.length;
-  if (len < F.SUPER_OFFSET + F.SUPER_SIZE) fail(0, `image is ${len} bytes, shorter than header and superblock`);
+  if (len < F.SUPER_OFFSET + F.SUPER_SIZE)
+    fail(0, `image is ${len} bytes, shorter than header and superblock`);
   const dv = new DataView(img.buffer, img.byteOffset, img.byteLength);
   if (dv.getUint32(0, true) !== F.COMPOSEFS_MAGIC) fail(0, "bad composefs magic");
-  if (dv.getUint32(4, true) !== F.COMPOSEFS_HEADER_VERSION) fail(4, `unsupported composefs header version ${dv.getUint32(4, true)}`);
+  if (dv.getUint32(4, true) !== F.COMPOSEFS_HEADER_VERSION)
+    fail(4, `unsupported composefs header version ${dv.getUint32(4, true)}`);
   const flags = dv.getUint32(8, true);
   const version = dv.getUint32(12, true);
   if (version > 1) fail(12, `unsupported composefs version ${version}`);
@@ -79,10 +82,12 @@ function parseImage(img: Uint8Array): ReadImage {
   let budget = 16 * len + (1 << 20);
   const spend = (n: number, at: number): void => {
     budget -= n;
-    if (budget < 0) fail(at, "directory data exceeds the work budget for this image size (shared or looping blocks)");
+    if (budget < 0)
+      fail(at, "directory data exceeds the work budget for this image size (shared or looping blocks)");
   };
 
-  const decoder = (b: Uint8Array): string => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString("latin1");
+  const decoder = (b: Uint8Array): string =>
+    Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString("latin1");
 
   const readXattrEntry = (p: number, end: number, what: string): [Xattr, number] => {
     if (p + F.XATTR_ENTRY_HEADER > end) fail(p, `${what} xattr entry header runs past its area`);
@@ -101,12 +106,17 @@ function parseImage(img: Uint8Array): ReadImage {
 
   const inodeAt = (nid: number, at: number): RawInode => {
     const off = metaBase + nid * F.SLOT_SIZE;
-    if (!Number.isSafeInteger(off) || off + F.COMPACT_INODE_SIZE > len) fail(at, `nid ${nid} points past the end of the image`);
+    if (!Number.isSafeInteger(off) || off + F.COMPACT_INODE_SIZE > len)
+      fail(at, `nid ${nid} points past the end of the image`);
     const format = dv.getUint16(off, true);
     const extended = (format & 1) === 1;
     const layout = (format >> 1) & 7;
     if (format >> 4 !== 0) fail(off, `unsupported inode format bits 0x${format.toString(16)}`);
-    if (layout !== F.LAYOUT_FLAT_PLAIN && layout !== F.LAYOUT_FLAT_INLINE && layout !== F.LAYOUT_CHUNK_BASED) {
+    if (
+      layout !== F.LAYOUT_FLAT_PLAIN &&
+      layout !== F.LAYOUT_FLAT_INLINE &&
+      layout !== F.LAYOUT_CHUNK_BASED
+    ) {
       fail(off, `unsupported data layout ${layout}`);
     }
     const isize = extended ? F.EXTENDED_INODE_SIZE : F.COMPACT_INODE_SIZE;
@@ -168,16 +178,19 @@ function parseImage(img: Uint8Array): ReadImage {
   const dataOf = (r: RawInode, size: number): Uint8Array => {
     // FLAT_PLAIN: all blocks at raw_blkaddr. FLAT_INLINE: full blocks there, the last partial block inline.
     const tailLen = r.layout === F.LAYOUT_FLAT_INLINE ? size % F.BLOCK_SIZE : 0;
-    if (r.layout === F.LAYOUT_FLAT_INLINE && size > 0 && tailLen === 0) fail(r.off, "inline layout with a block-aligned size");
+    if (r.layout === F.LAYOUT_FLAT_INLINE && size > 0 && tailLen === 0)
+      fail(r.off, "inline layout with a block-aligned size");
     const blockLen = size - tailLen;
     const out = new Uint8Array(size);
     if (blockLen > 0) {
       const at = r.iu * F.BLOCK_SIZE;
-      if (at + blockLen > len) fail(r.off + 16, `data blocks at ${at} (+${blockLen}) run past the end of the image`);
+      if (at + blockLen > len)
+        fail(r.off + 16, `data blocks at ${at} (+${blockLen}) run past the end of the image`);
       out.set(img.subarray(at, at + blockLen));
     }
     if (tailLen > 0) {
-      if (r.tailOff + tailLen > len) fail(r.tailOff, `inline tail of ${tailLen} bytes runs past the end of the image`);
+      if (r.tailOff + tailLen > len)
+        fail(r.tailOff, `inline tail of ${tailLen} bytes runs past the end of the image`);
       out.set(img.subarray(r.tailOff, r.tailOff + tailLen), blockLen);
     }
     return out;
@@ -205,15 +218,17 @@ function parseImage(img: Uint8Array): ReadImage {
 
   for (let qi = 0; qi < queue.length; qi++) {
     const [nid, raw, dir] = queue[qi] as [number, RawInode, DirNode];
-    if (raw.layout === F.LAYOUT_CHUNK_BASED) fail(raw.off, `directory nid ${nid} uses the chunk-based layout`);
+    if (raw.layout === F.LAYOUT_CHUNK_BASED)
+      fail(raw.off, `directory nid ${nid} uses the chunk-based layout`);
     if (raw.size > len) fail(raw.off + 8, `directory size ${raw.size} exceeds the image size`);
     spend(raw.size, raw.off);
     const data = dataOf(raw, raw.size);
     for (let b = 0; b < data.length; b += F.BLOCK_SIZE) {
       const blockLen = Math.min(F.BLOCK_SIZE, data.length - b);
-      const blockAt = raw.layout === F.LAYOUT_FLAT_INLINE && b + blockLen === data.length && blockLen < F.BLOCK_SIZE
-        ? raw.tailOff
-        : raw.iu * F.BLOCK_SIZE + b;
+      const blockAt =
+        raw.layout === F.LAYOUT_FLAT_INLINE && b + blockLen === data.length && blockLen < F.BLOCK_SIZE
+          ? raw.tailOff
+          : raw.iu * F.BLOCK_SIZE + b;
       const ents = parseDirBlock(data.subarray(b, b + blockLen), blockAt);
       for (const [name, childNid, at] of ents) {
         if (name === "." || name === "..") continue;
@@ -256,9 +271,16 @@ function parseImage(img: Uint8Array): ReadImage {
         const meta = metaOf(r, d.xattrs);
         if (r.layout === F.LAYOUT_CHUNK_BASED) {
           checkChunks(r, nid);
-          return { ...meta, type: "file", size: r.size, ...(d.digest ? { digest: d.digest } : {}), ...(d.redirect !== undefined ? { redirect: d.redirect } : {}) };
+          return {
+            ...meta,
+            type: "file",
+            size: r.size,
+            ...(d.digest ? { digest: d.digest } : {}),
+            ...(d.redirect !== undefined ? { redirect: d.redirect } : {}),
+          };
         }
-        if (r.size > F.INLINE_CONTENT_MAX) fail(r.off + 8, `inline file of ${r.size} bytes exceeds ${F.INLINE_CONTENT_MAX}`);
+        if (r.size > F.INLINE_CONTENT_MAX)
+          fail(r.off + 8, `inline file of ${r.size} bytes exceeds ${F.INLINE_CONTENT_MAX}`);
         if (r.size === 0) return { ...meta, type: "file", size: 0 };
         return { ...meta, type: "file", size: r.size, content: dataOf(r, r.size) };
       }
@@ -267,14 +289,25 @@ function parseImage(img: Uint8Array): ReadImage {
         if (r.layout === F.LAYOUT_CHUNK_BASED) fail(r.off, "chunk-based symlink");
         const t = dataOf(r, r.size);
         if (t.includes(0)) fail(r.off, "symlink target contains NUL");
-        return { ...metaOf(r, decodeOverlayXattrs(r.xattrs, "other").xattrs), type: "symlink", target: decoder(t) };
+        return {
+          ...metaOf(r, decodeOverlayXattrs(r.xattrs, "other").xattrs),
+          type: "symlink",
+          target: decoder(t),
+        };
       }
       case 0o020000:
       case 0o060000:
-        return { ...metaOf(r, decodeOverlayXattrs(r.xattrs, "other").xattrs), type: fmt === 0o020000 ? "chardev" : "blockdev", rdev: r.iu };
+        return {
+          ...metaOf(r, decodeOverlayXattrs(r.xattrs, "other").xattrs),
+          type: fmt === 0o020000 ? "chardev" : "blockdev",
+          rdev: r.iu,
+        };
       case 0o010000:
       case 0o140000:
-        return { ...metaOf(r, decodeOverlayXattrs(r.xattrs, "other").xattrs), type: fmt === 0o010000 ? "fifo" : "socket" };
+        return {
+          ...metaOf(r, decodeOverlayXattrs(r.xattrs, "other").xattrs),
+          type: fmt === 0o010000 ? "fifo" : "socket",
+        };
       default:
         return fail(r.off + 4, `nid ${nid} has unknown file type in mode 0o${r.mode.toString(8)}`);
     }
@@ -282,12 +315,15 @@ function parseImage(img: Uint8Array): ReadImage {
 
   function checkChunks(r: RawInode, nid: number): void {
     const fmt = r.iu & 0xffff;
-    if ((fmt & ~F.CHUNK_BLKBITS_MASK) !== 0) fail(r.off + 16, `nid ${nid}: unsupported chunk format 0x${fmt.toString(16)}`);
+    if ((fmt & ~F.CHUNK_BLKBITS_MASK) !== 0)
+      fail(r.off + 16, `nid ${nid}: unsupported chunk format 0x${fmt.toString(16)}`);
     const bits = F.BLOCK_BITS + (fmt & F.CHUNK_BLKBITS_MASK);
     const count = Math.ceil(r.size / 2 ** bits);
-    if (r.tailOff + count * 4 > len) fail(r.tailOff, `nid ${nid}: ${count} chunk indexes run past the end of the image`);
+    if (r.tailOff + count * 4 > len)
+      fail(r.tailOff, `nid ${nid}: ${count} chunk indexes run past the end of the image`);
     for (let i = 0; i < count; i++) {
-      if (dv.getUint32(r.tailOff + i * 4, true) !== F.NULL_CHUNK) fail(r.tailOff + i * 4, `nid ${nid}: chunk ${i} maps data; composefs files must be holes`);
+      if (dv.getUint32(r.tailOff + i * 4, true) !== F.NULL_CHUNK)
+        fail(r.tailOff + i * 4, `nid ${nid}: chunk ${i} maps data; composefs files must be holes`);
     }
   }
 
@@ -295,7 +331,8 @@ function parseImage(img: Uint8Array): ReadImage {
     if (block.length < F.DIRENT_SIZE) fail(at, "directory block shorter than one dirent");
     const bdv = new DataView(block.buffer, block.byteOffset, block.byteLength);
     const first = bdv.getUint16(8, true);
-    if (first < F.DIRENT_SIZE || first % F.DIRENT_SIZE !== 0 || first > block.length) fail(at + 8, `bad first name offset ${first}`);
+    if (first < F.DIRENT_SIZE || first % F.DIRENT_SIZE !== 0 || first > block.length)
+      fail(at + 8, `bad first name offset ${first}`);
     const n = first / F.DIRENT_SIZE;
     const out: [string, number, number][] = [];
     for (let i = 0; i < n; i++) {
@@ -308,9 +345,11 @@ function parseImage(img: Uint8Array): ReadImage {
         end = block.indexOf(0, nameoff);
         if (end < 0) end = block.length;
       }
-      if (nameoff < first || end <= nameoff || end > block.length) fail(at + d + 8, `bad dirent name offsets ${nameoff}..${end}`);
+      if (nameoff < first || end <= nameoff || end > block.length)
+        fail(at + d + 8, `bad dirent name offsets ${nameoff}..${end}`);
       const nameBytes = block.subarray(nameoff, end);
-      if (nameBytes.includes(0x2f) || nameBytes.includes(0)) fail(at + nameoff, "dirent name contains '/' or NUL");
+      if (nameBytes.includes(0x2f) || nameBytes.includes(0))
+        fail(at + nameoff, "dirent name contains '/' or NUL");
       if (nameBytes.length > 255) fail(at + nameoff, "dirent name longer than 255 bytes");
       out.push([decoder(nameBytes), nid, at + d]);
     }

@@ -2,31 +2,112 @@ import { describe, expect, test } from "bun:test";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { exec, mapTree, randomTree, tempDir } from "../test/harness.ts";
+import { toDump } from "./dump.ts";
 import { decodeOverlayXattrs, readImage } from "./erofs-reader.ts";
 import { writeImage } from "./erofs-writer.ts";
 import { fsVerityDigest, toHex } from "./fsverity.ts";
 import type { DirNode, FileNode, TreeNode } from "./tree.ts";
 import { createDir, utf8Name } from "./tree.ts";
-import { toDump } from "./dump.ts";
 import { treeFromDirectory } from "./tree-from-directory.ts";
 
-const file = (o: Partial<FileNode>): FileNode => ({ type: "file", perm: 0o644, uid: 0, gid: 0, mtimeSec: 100, mtimeNsec: 0, xattrs: [], size: 0, ...o });
+const file = (o: Partial<FileNode>): FileNode => ({
+  type: "file",
+  perm: 0o644,
+  uid: 0,
+  gid: 0,
+  mtimeSec: 100,
+  mtimeNsec: 0,
+  xattrs: [],
+  size: 0,
+  ...o,
+});
 
 /** The hand-made tree of feasibility §1.6: huge files, a multi-block dir, hardlink, long symlink, whiteout, devices, xattrs. */
 export function handmadeTree(): DirNode {
-  const root = createDir({ mtimeSec: 100, xattrs: [{ name: "security.selinux", value: Buffer.from("system_u:object_r:root_t:s0") }] });
-  const big = file({ size: 2 ** 40, digest: new Uint8Array(32).fill(0xab), redirect: "ab/abab", uid: 70000, xattrs: [{ name: "trusted.overlay.custom", value: Buffer.from("v") }, { name: "user.shared", value: Buffer.from("s") }] });
+  const root = createDir({
+    mtimeSec: 100,
+    xattrs: [{ name: "security.selinux", value: Buffer.from("system_u:object_r:root_t:s0") }],
+  });
+  const big = file({
+    size: 2 ** 40,
+    digest: new Uint8Array(32).fill(0xab),
+    redirect: "ab/abab",
+    uid: 70000,
+    xattrs: [
+      { name: "trusted.overlay.custom", value: Buffer.from("v") },
+      { name: "user.shared", value: Buffer.from("s") },
+    ],
+  });
   root.children.set("big", big);
   root.children.set("hardlink", big);
-  root.children.set("inline", file({ size: 11, content: Buffer.from("hello world"), xattrs: [{ name: "user.shared", value: Buffer.from("s") }] }));
+  root.children.set(
+    "inline",
+    file({
+      size: 11,
+      content: Buffer.from("hello world"),
+      xattrs: [{ name: "user.shared", value: Buffer.from("s") }],
+    }),
+  );
   root.children.set("empty", file({}));
   root.children.set("nodigest", file({ size: 5000 }));
-  root.children.set("link", { type: "symlink", perm: 0o777, uid: 0, gid: 0, mtimeSec: 100, mtimeNsec: 0, xattrs: [], target: "t".repeat(300) });
-  root.children.set("longlink", { type: "symlink", perm: 0o777, uid: 0, gid: 0, mtimeSec: 100, mtimeNsec: 0, xattrs: [], target: "/".repeat(4095) });
-  root.children.set("null", { type: "chardev", perm: 0o666, uid: 0, gid: 0, mtimeSec: 100, mtimeNsec: 0, xattrs: [], rdev: 0x103 });
-  root.children.set("sda", { type: "blockdev", perm: 0o660, uid: 0, gid: 6, mtimeSec: 100, mtimeNsec: 0, xattrs: [], rdev: 0x800 });
-  root.children.set("fifo", { type: "fifo", perm: 0o644, uid: 0, gid: 0, mtimeSec: 100, mtimeNsec: 0, xattrs: [] });
-  root.children.set("gone", { type: "whiteout", perm: 0o644, uid: 0, gid: 0, mtimeSec: 100, mtimeNsec: 0, xattrs: [] });
+  root.children.set("link", {
+    type: "symlink",
+    perm: 0o777,
+    uid: 0,
+    gid: 0,
+    mtimeSec: 100,
+    mtimeNsec: 0,
+    xattrs: [],
+    target: "t".repeat(300),
+  });
+  root.children.set("longlink", {
+    type: "symlink",
+    perm: 0o777,
+    uid: 0,
+    gid: 0,
+    mtimeSec: 100,
+    mtimeNsec: 0,
+    xattrs: [],
+    target: "/".repeat(4095),
+  });
+  root.children.set("null", {
+    type: "chardev",
+    perm: 0o666,
+    uid: 0,
+    gid: 0,
+    mtimeSec: 100,
+    mtimeNsec: 0,
+    xattrs: [],
+    rdev: 0x103,
+  });
+  root.children.set("sda", {
+    type: "blockdev",
+    perm: 0o660,
+    uid: 0,
+    gid: 6,
+    mtimeSec: 100,
+    mtimeNsec: 0,
+    xattrs: [],
+    rdev: 0x800,
+  });
+  root.children.set("fifo", {
+    type: "fifo",
+    perm: 0o644,
+    uid: 0,
+    gid: 0,
+    mtimeSec: 100,
+    mtimeNsec: 0,
+    xattrs: [],
+  });
+  root.children.set("gone", {
+    type: "whiteout",
+    perm: 0o644,
+    uid: 0,
+    gid: 0,
+    mtimeSec: 100,
+    mtimeNsec: 0,
+    xattrs: [],
+  });
   root.children.set(utf8Name("ünïcødé name"), file({ mtimeSec: 200, mtimeNsec: 123456789 }));
   const wide = createDir({ mtimeSec: 100 });
   root.children.set("wide", wide);
@@ -48,7 +129,8 @@ export function extractProjection(root: DirNode): DirNode {
     // Linux symlinks always have mode 0777 on disk.
     const perm = n.type === "symlink" ? 0o777 : n.perm;
     const base = { ...n, perm, mtimeSec: 0, mtimeNsec: 0, xattrs } as TreeNode;
-    if (base.type === "file" && !base.content) return { ...base, size: 0, digest: undefined, redirect: undefined } as FileNode;
+    if (base.type === "file" && !base.content)
+      return { ...base, size: 0, digest: undefined, redirect: undefined } as FileNode;
     if (base.type === "dir") return { ...base, children: new Map() };
     return base;
   });
@@ -60,13 +142,26 @@ export function readExtracted(dir: string): DirNode {
   const mapped = mapTree(t, (n) => {
     const kind = n.type === "dir" ? "dir" : n.type === "file" ? "file" : "other";
     const d = decodeOverlayXattrs(n.xattrs, kind);
-    if (d.whiteout) return { ...n, type: "whiteout", xattrs: d.xattrs, size: undefined, content: undefined } as unknown as TreeNode;
+    if (d.whiteout)
+      return {
+        ...n,
+        type: "whiteout",
+        xattrs: d.xattrs,
+        size: undefined,
+        content: undefined,
+      } as unknown as TreeNode;
     const base = { ...n, xattrs: d.xattrs };
     if (base.type === "file" && base.size > 0 && !d.digest && !d.redirect) return base;
     return base;
   });
   // The 256 root whiteouts (real 0:0 devices named 00..ff) are composefs bookkeeping, not tree content.
-  for (const [name, c] of mapped.children) if (c.type === "whiteout" && /^[0-9a-f]{2}$/.test(name) && c.xattrs.every((x) => x.name === "security.selinux")) mapped.children.delete(name);
+  for (const [name, c] of mapped.children)
+    if (
+      c.type === "whiteout" &&
+      /^[0-9a-f]{2}$/.test(name) &&
+      c.xattrs.every((x) => x.name === "security.selinux")
+    )
+      mapped.children.delete(name);
   return extractProjection(mapped);
 }
 
@@ -101,11 +196,13 @@ describe("writeImage", () => {
     tree.children.delete("gone");
     tree.children.set("nodigest", file({ size: 5000, digest: new Uint8Array(32).fill(1) }));
     const wide = tree.children.get("wide") as DirNode;
-    for (const f of wide.children.values()) if (f.type === "file" && f.size > 0) f.content = new Uint8Array(f.size).fill(7);
-    for (const f of wide.children.values()) if (f.type === "file" && f.size > 64) {
-      f.content = undefined;
-      f.digest = new Uint8Array(32).fill(2);
-    }
+    for (const f of wide.children.values())
+      if (f.type === "file" && f.size > 0) f.content = new Uint8Array(f.size).fill(7);
+    for (const f of wide.children.values())
+      if (f.type === "file" && f.size > 64) {
+        f.content = undefined;
+        f.digest = new Uint8Array(32).fill(2);
+      }
     const img = join(dir.path, "img.cfs");
     writeFileSync(img, writeImage(tree).image);
     const out = join(dir.path, "x");
@@ -139,19 +236,38 @@ describe("writeImage", () => {
   });
 
   test("rejects invalid trees with the offending path", () => {
-    const bad = (mut: (r: DirNode) => void): (() => void) => () => {
-      const r = createDir();
-      mut(r);
-      writeImage(r);
-    };
+    const bad =
+      (mut: (r: DirNode) => void): (() => void) =>
+      () => {
+        const r = createDir();
+        mut(r);
+        writeImage(r);
+      };
     expect(bad((r) => r.children.set("a/b", file({})))).toThrow(/a\/b.*'\/'/);
-    expect(bad((r) => r.children.set("s", { type: "symlink", perm: 0o777, uid: 0, gid: 0, mtimeSec: 0, mtimeNsec: 0, xattrs: [], target: "x".repeat(4096) }))).toThrow(/\/s: symlink/);
-    expect(bad((r) => r.children.set("f", file({ size: 3, content: Buffer.from("ab") })))).toThrow(/\/f: inline content/);
-    expect(bad((r) => {
-      const d = createDir();
-      r.children.set("d1", d);
-      r.children.set("d2", d);
-    })).toThrow(/hardlinked directory/);
+    expect(
+      bad((r) =>
+        r.children.set("s", {
+          type: "symlink",
+          perm: 0o777,
+          uid: 0,
+          gid: 0,
+          mtimeSec: 0,
+          mtimeNsec: 0,
+          xattrs: [],
+          target: "x".repeat(4096),
+        }),
+      ),
+    ).toThrow(/\/s: symlink/);
+    expect(bad((r) => r.children.set("f", file({ size: 3, content: Buffer.from("ab") })))).toThrow(
+      /\/f: inline content/,
+    );
+    expect(
+      bad((r) => {
+        const d = createDir();
+        r.children.set("d1", d);
+        r.children.set("d2", d);
+      }),
+    ).toThrow(/hardlinked directory/);
     expect(bad((r) => r.children.set("f", file({ uid: -1 })))).toThrow(/uid/);
   });
 });
@@ -170,7 +286,11 @@ describe("random trees", () => {
       const img = join(dir.path, `t${seed}.cfs`);
       writeFileSync(img, image);
       const fsckOut = await exec.run("fsck.erofs", [img], { allowFailure: true });
-      expect({ seed, rc: fsckOut.exitCode, err: fsckOut.stderr.slice(-300) }).toEqual({ seed, rc: 0, err: fsckOut.stderr.slice(-300) });
+      expect({ seed, rc: fsckOut.exitCode, err: fsckOut.stderr.slice(-300) }).toEqual({
+        seed,
+        rc: 0,
+        err: fsckOut.stderr.slice(-300),
+      });
     }
   }, 60_000);
 
@@ -182,7 +302,7 @@ describe("random trees", () => {
       writeFileSync(img, writeImage(tree).image);
       const out = join(dir.path, "x");
       await exec.run("fsck.erofs", [`--extract=${out}`, "--xattrs", img]);
-        const got = toDump(readExtracted(out));
+      const got = toDump(readExtracted(out));
       const want = toDump(extractProjection(tree));
       if (got !== want) {
         writeFileSync(`/tmp/cfs-extract-${seed}.got`, got);

@@ -142,7 +142,9 @@ function layoutTree(root: DirNode, opts: WriteImageOptions): Layout {
     if (src) validateNode(src, path);
     const xm = new Map<string, Uint8Array>();
     for (const x of src?.xattrs ?? []) {
-      const name = x.name.startsWith(F.OVL.prefix) ? F.OVL.escapePrefix + x.name.slice(F.OVL.prefix.length) : x.name;
+      const name = x.name.startsWith(F.OVL.prefix)
+        ? F.OVL.escapePrefix + x.name.slice(F.OVL.prefix.length)
+        : x.name;
       xm.set(name, x.value);
     }
     if (src?.type === "file") {
@@ -213,7 +215,11 @@ function layoutTree(root: DirNode, opts: WriteImageOptions): Layout {
         validateName(name, path);
         const existing = byNode.get(child);
         if (existing) {
-          if (child.type === "dir") throw new WriterError(path, "directory reachable under two names (hardlinked directory or cycle)");
+          if (child.type === "dir")
+            throw new WriterError(
+              path,
+              "directory reachable under two names (hardlinked directory or cycle)",
+            );
           cw = existing;
         } else {
           cw = make(child, path);
@@ -303,8 +309,10 @@ function layoutTree(root: DirNode, opts: WriteImageOptions): Layout {
       else unshared += x.entrySize;
     }
     w.nShared = nShared;
-    w.xattrSize = nShared === 0 && unshared === 0 ? 0 : F.roundUp(F.XATTR_IBODY_HEADER + nShared * 4 + unshared, 4);
-    if (w.xattrSize > F.XATTR_IBODY_HEADER + 0xffff * 4) throw new WriterError(String(w.ino), "too many xattrs");
+    w.xattrSize =
+      nShared === 0 && unshared === 0 ? 0 : F.roundUp(F.XATTR_IBODY_HEADER + nShared * 4 + unshared, 4);
+    if (w.xattrSize > F.XATTR_IBODY_HEADER + 0xffff * 4)
+      throw new WriterError(String(w.ino), "too many xattrs");
     const isize = w.compact ? F.COMPACT_INODE_SIZE : F.EXTENDED_INODE_SIZE;
     const p0 = pos;
     pos = F.roundUp(pos, F.SLOT_SIZE);
@@ -401,34 +409,42 @@ function metacopyValue(digest: Uint8Array): Uint8Array {
 }
 
 function validateName(name: string, path: string): void {
-  if (name.length === 0 || name.length > 255) throw new WriterError(path, `name length ${name.length} not in 1..255`);
+  if (name.length === 0 || name.length > 255)
+    throw new WriterError(path, `name length ${name.length} not in 1..255`);
   if (name.includes("/") || name.includes("\0")) throw new WriterError(path, "name contains '/' or NUL");
 }
 
 function validateNode(n: TreeNode, path: string): void {
   const u32 = (v: number, what: string): void => {
-    if (!Number.isInteger(v) || v < 0 || v > 0xffffffff) throw new WriterError(path, `${what} ${v} out of range`);
+    if (!Number.isInteger(v) || v < 0 || v > 0xffffffff)
+      throw new WriterError(path, `${what} ${v} out of range`);
   };
   u32(n.uid, "uid");
   u32(n.gid, "gid");
   u32(n.mtimeNsec, "mtime nsec");
-  if (!Number.isSafeInteger(n.mtimeSec) || n.mtimeSec < 0) throw new WriterError(path, `mtime ${n.mtimeSec} out of range`);
+  if (!Number.isSafeInteger(n.mtimeSec) || n.mtimeSec < 0)
+    throw new WriterError(path, `mtime ${n.mtimeSec} out of range`);
   for (const x of n.xattrs) {
     const suffix = prefixIndex(x.name)[1];
-    if (x.name.length === 0 || suffix.length > 255) throw new WriterError(path, `xattr name ${JSON.stringify(x.name)} too long`);
+    if (x.name.length === 0 || suffix.length > 255)
+      throw new WriterError(path, `xattr name ${JSON.stringify(x.name)} too long`);
     if (x.value.length > 0xffff) throw new WriterError(path, `xattr ${x.name} value too long`);
   }
   if (n.type === "symlink" && (n.target.length === 0 || n.target.length > 4095 || n.target.includes("\0"))) {
     throw new WriterError(path, `symlink target length ${n.target.length} not in 1..4095 or contains NUL`);
   }
   if (n.type === "file") {
-    if (!Number.isSafeInteger(n.size) || n.size < 0 || n.size > 2 ** 52) throw new WriterError(path, `size ${n.size} out of range`);
-    if (n.content && n.content.length !== n.size) throw new WriterError(path, "inline content length differs from size");
-    if (n.content && n.size > F.INLINE_CONTENT_MAX) throw new WriterError(path, `inline content over ${F.INLINE_CONTENT_MAX} bytes`);
+    if (!Number.isSafeInteger(n.size) || n.size < 0 || n.size > 2 ** 52)
+      throw new WriterError(path, `size ${n.size} out of range`);
+    if (n.content && n.content.length !== n.size)
+      throw new WriterError(path, "inline content length differs from size");
+    if (n.content && n.size > F.INLINE_CONTENT_MAX)
+      throw new WriterError(path, `inline content over ${F.INLINE_CONTENT_MAX} bytes`);
     if (n.digest && n.digest.length !== 32) throw new WriterError(path, "digest is not 32 bytes");
-    if (n.redirect !== undefined && (n.redirect.length > 4095 || n.redirect.includes("\0"))) throw new WriterError(path, "bad redirect");
+    if (n.redirect !== undefined && (n.redirect.length > 4095 || n.redirect.includes("\0")))
+      throw new WriterError(path, "bad redirect");
   }
-  if ((n.type === "chardev" || n.type === "blockdev") && (n.rdev === 0 && n.type === "chardev")) {
+  if ((n.type === "chardev" || n.type === "blockdev") && n.rdev === 0 && n.type === "chardev") {
     throw new WriterError(path, "a 0:0 character device must be given as a whiteout node");
   }
   if (n.type === "chardev" || n.type === "blockdev") u32(n.rdev, "rdev");
@@ -524,13 +540,15 @@ function serialize(l: Layout): Uint8Array {
       pos += w.xattrSize;
     }
     if (w.tail > 0) {
-      if (w.type === "dir") writeDirents(buf, dv, pos, w, w.entries.length - tailEntryCount(w), w.entries.length);
+      if (w.type === "dir")
+        writeDirents(buf, dv, pos, w, w.entries.length - tailEntryCount(w), w.entries.length);
       else if (w.chunked) buf.fill(0xff, pos, pos + w.tail);
       else if (w.inline) buf.set(w.inline.subarray(w.inline.length - w.tail), pos);
       pos += w.tail;
     }
   }
-  if (F.roundUp(pos, F.SLOT_SIZE) !== l.inodesEnd) throw new Error("composefs writer: inode table size mismatch");
+  if (F.roundUp(pos, F.SLOT_SIZE) !== l.inodesEnd)
+    throw new Error("composefs writer: inode table size mismatch");
   let p = l.inodesEnd;
   for (const x of l.shared) p = writeXattr(buf, dv, p, x);
 

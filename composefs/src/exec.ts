@@ -55,7 +55,8 @@ export function createExeca(): Exec {
       const stdout = String(r.stdout ?? "");
       const stderr = String(r.stderr ?? "");
       const exitCode = r.exitCode ?? -1;
-      if (r.timedOut) throw new ExecError(cmd, args, r.exitCode, `timed out after ${timeout} ms; ${stderr.slice(-4096)}`);
+      if (r.timedOut)
+        throw new ExecError(cmd, args, r.exitCode, `timed out after ${timeout} ms; ${stderr.slice(-4096)}`);
       if (exitCode !== 0 && !opts.allowFailure) {
         const why = r.exitCode === undefined ? `${r.shortMessage ?? "failed to start"}; ` : "";
         throw new ExecError(cmd, args, r.exitCode, why + stderr.slice(-4096));

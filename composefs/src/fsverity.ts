@@ -33,7 +33,8 @@ interface Level {
 /** Creates a streaming fs-verity hasher. */
 export function createFsVerityHasher(opts: FsVerityOptions = {}): FsVerityHasher {
   const salt = opts.salt ?? new Uint8Array(0);
-  if (salt.length > 32) throw new RangeError(`fs-verity salt is ${salt.length} bytes; at most 32 are allowed`);
+  if (salt.length > 32)
+    throw new RangeError(`fs-verity salt is ${salt.length} bytes; at most 32 are allowed`);
   const paddedSalt = new Uint8Array(salt.length === 0 ? 0 : Math.ceil(salt.length / 64) * 64);
   paddedSalt.set(salt);
   // Salted hashing copies each block behind the padded salt in one scratch buffer (one native call per block).
@@ -165,6 +166,7 @@ export function toHex(b: Uint8Array): string {
 
 /** Bytes from hex; throws RangeError on odd length or a non-hex character. */
 export function fromHex(s: string): Uint8Array {
-  if (s.length % 2 !== 0 || !/^[0-9a-fA-F]*$/.test(s)) throw new RangeError(`not a hex string: ${JSON.stringify(s)}`);
+  if (s.length % 2 !== 0 || !/^[0-9a-fA-F]*$/.test(s))
+    throw new RangeError(`not a hex string: ${JSON.stringify(s)}`);
   return new Uint8Array(Buffer.from(s, "hex"));
 }

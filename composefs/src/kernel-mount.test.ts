@@ -3,9 +3,27 @@
  * redirect_dir, and check every path. Needs root; without it the test fails and says why.
  */
 import { describe, expect, test } from "bun:test";
-import { closeSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, readlinkSync, readSync, writeFileSync, writeSync } from "node:fs";
+import {
+  closeSync,
+  lstatSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  readSync,
+  writeFileSync,
+  writeSync,
+} from "node:fs";
 import { join } from "node:path";
-import { createRng, randomTree, requireRoot, tempDir, withComposefsMount, withMount } from "../test/harness.ts";
+import {
+  createRng,
+  randomTree,
+  requireRoot,
+  tempDir,
+  withComposefsMount,
+  withMount,
+} from "../test/harness.ts";
 import { writeImage } from "./erofs-writer.ts";
 import { fsVerityDigest } from "./fsverity.ts";
 import type { DirNode, FileNode, TreeNode } from "./tree.ts";
@@ -13,7 +31,12 @@ import { createDir, digestToPath, walkTree } from "./tree.ts";
 import { readXattrs } from "./xattr-ffi.ts";
 
 const enc = (p: string): Buffer => Buffer.from(p, "latin1");
-const MARKERS = new Set(["user.overlay.opaque", "user.overlay.whiteouts", "trusted.overlay.opaque", "trusted.overlay.whiteouts"]);
+const MARKERS = new Set([
+  "user.overlay.opaque",
+  "user.overlay.whiteouts",
+  "trusted.overlay.opaque",
+  "trusted.overlay.whiteouts",
+]);
 
 /** Gives every external file real content in `objects` (by digest); huge files become sparse objects. */
 function materialize(tree: DirNode, objects: string, seed: number): Map<FileNode, Uint8Array | number> {
@@ -57,23 +80,50 @@ function checkMounted(tree: DirNode, mnt: string, contents: Map<FileNode, Uint8A
       // an overlay stacked on top (xwhiteouts) interprets as a whiteout.
       const st = lstatSync(p);
       const names = readXattrs(mnt + path).map((x) => x.name);
-      if (!st.isFile() || st.size !== 0 || !names.includes("trusted.overlay.whiteout") || (st.mode & 0o7777) !== n.perm) {
-        problems.push(`${path}: whiteout seen as mode ${st.mode.toString(8)} size ${st.size} xattrs ${names.join(",")}`);
+      if (
+        !st.isFile() ||
+        st.size !== 0 ||
+        !names.includes("trusted.overlay.whiteout") ||
+        (st.mode & 0o7777) !== n.perm
+      ) {
+        problems.push(
+          `${path}: whiteout seen as mode ${st.mode.toString(8)} size ${st.size} xattrs ${names.join(",")}`,
+        );
       }
       return;
     }
     const st = lstatSync(p, { bigint: true });
-    const want = { perm: n.perm, uid: n.uid, gid: n.gid, mtime: BigInt(n.mtimeSec) * 1_000_000_000n + BigInt(n.mtimeNsec) };
-    const got = { perm: Number(st.mode) & 0o7777, uid: Number(st.uid), gid: Number(st.gid), mtime: st.mtimeNs };
+    const want = {
+      perm: n.perm,
+      uid: n.uid,
+      gid: n.gid,
+      mtime: BigInt(n.mtimeSec) * 1_000_000_000n + BigInt(n.mtimeNsec),
+    };
+    const got = {
+      perm: Number(st.mode) & 0o7777,
+      uid: Number(st.uid),
+      gid: Number(st.gid),
+      mtime: st.mtimeNs,
+    };
     if (n.type === "symlink") want.perm = got.perm; // symlink permission bits are not meaningful
-    if (JSON.stringify(got, (_k, v) => (typeof v === "bigint" ? v.toString() : v)) !== JSON.stringify(want, (_k, v) => (typeof v === "bigint" ? v.toString() : v))) {
-      problems.push(`${path}: meta ${JSON.stringify({ ...got, mtime: String(got.mtime) })} != ${JSON.stringify({ ...want, mtime: String(want.mtime) })}`);
+    if (
+      JSON.stringify(got, (_k, v) => (typeof v === "bigint" ? v.toString() : v)) !==
+      JSON.stringify(want, (_k, v) => (typeof v === "bigint" ? v.toString() : v))
+    ) {
+      problems.push(
+        `${path}: meta ${JSON.stringify({ ...got, mtime: String(got.mtime) })} != ${JSON.stringify({ ...want, mtime: String(want.mtime) })}`,
+      );
     }
     // Linux lists but never returns user.* xattrs of symlinks, devices, FIFOs and sockets (xattr_permission).
     const userOk = n.type === "dir" || n.type === "file";
     const keep = (name: string): boolean => userOk || !name.startsWith("user.");
     const xs = readXattrs(mnt + path, keep).filter((x) => !(n.type === "dir" && MARKERS.has(x.name)));
-    const fmt = (l: { name: string; value: Uint8Array }[]): string => l.filter((x) => keep(x.name)).map((x) => `${x.name}=${Buffer.from(x.value).toString("hex")}`).sort().join(",");
+    const fmt = (l: { name: string; value: Uint8Array }[]): string =>
+      l
+        .filter((x) => keep(x.name))
+        .map((x) => `${x.name}=${Buffer.from(x.value).toString("hex")}`)
+        .sort()
+        .join(",");
     if (fmt(xs) !== fmt(n.xattrs)) problems.push(`${path}: xattrs ${fmt(xs)} != ${fmt(n.xattrs)}`);
     if (n.type === "file") {
       if (Number(st.size) !== n.size) problems.push(`${path}: size ${st.size} != ${n.size}`);
@@ -84,16 +134,20 @@ function checkMounted(tree: DirNode, mnt: string, contents: Map<FileNode, Uint8A
         readSync(fd, tail, 0, 3, c - 3);
         closeSync(fd);
         if (tail.toString() !== "end") problems.push(`${path}: sparse tail ${tail.toString("hex")}`);
-      } else if (c && Buffer.compare(readFileSync(p), Buffer.from(c)) !== 0) problems.push(`${path}: content differs`);
+      } else if (c && Buffer.compare(readFileSync(p), Buffer.from(c)) !== 0)
+        problems.push(`${path}: content differs`);
     } else if (n.type === "symlink") {
       const t = readlinkSync(p, { encoding: "buffer" }).toString("latin1");
       if (t !== n.target) problems.push(`${path}: symlink target differs`);
     } else if (n.type === "chardev" || n.type === "blockdev") {
       if (Number(st.rdev) !== n.rdev) problems.push(`${path}: rdev ${st.rdev} != ${n.rdev}`);
     } else if (n.type === "dir") {
-      const names = readdirSync(p, { encoding: "buffer" }).map((b) => b.toString("latin1")).sort();
+      const names = readdirSync(p, { encoding: "buffer" })
+        .map((b) => b.toString("latin1"))
+        .sort();
       const want2 = [...n.children.keys()].sort();
-      if (JSON.stringify(names) !== JSON.stringify(want2)) problems.push(`${path}: entries ${names.length} != ${want2.length}`);
+      if (JSON.stringify(names) !== JSON.stringify(want2))
+        problems.push(`${path}: entries ${names.length} != ${want2.length}`);
     }
   };
   check("", tree);
@@ -106,34 +160,66 @@ describe("kernel erofs + overlay mount", () => {
     requireRoot("kernel mount check");
     using dir = tempDir();
     const tree = createDir({ mtimeSec: 1 });
-    tree.children.set("gone", { type: "whiteout", perm: 0o644, uid: 0, gid: 0, mtimeSec: 1, mtimeNsec: 0, xattrs: [] });
-    tree.children.set("kept", { type: "file", perm: 0o644, uid: 0, gid: 0, mtimeSec: 1, mtimeNsec: 0, xattrs: [], size: 2, content: Buffer.from("hi") });
+    tree.children.set("gone", {
+      type: "whiteout",
+      perm: 0o644,
+      uid: 0,
+      gid: 0,
+      mtimeSec: 1,
+      mtimeNsec: 0,
+      xattrs: [],
+    });
+    tree.children.set("kept", {
+      type: "file",
+      perm: 0o644,
+      uid: 0,
+      gid: 0,
+      mtimeSec: 1,
+      mtimeNsec: 0,
+      xattrs: [],
+      size: 2,
+      content: Buffer.from("hi"),
+    });
     const img = join(dir.path, "img.cfs");
     writeFileSync(img, writeImage(tree).image);
-    const [objects, meta, mnt, base, top] = ["objects", "meta", "mnt", "base", "top"].map((d) => join(dir.path, d)) as [string, string, string, string, string];
+    const [objects, meta, mnt, base, top] = ["objects", "meta", "mnt", "base", "top"].map((d) =>
+      join(dir.path, d),
+    ) as [string, string, string, string, string];
     for (const d of [objects, meta, mnt, base, top]) mkdirSync(d);
     writeFileSync(join(base, "gone"), "base file");
     writeFileSync(join(base, "other"), "base other");
     const names = await withComposefsMount(img, objects, meta, mnt, () =>
-      withMount(["-t", "overlay", "overlay", "-o", `ro,lowerdir=${mnt}:${base}`], top, () => readdirSync(top).sort()),
+      withMount(["-t", "overlay", "overlay", "-o", `ro,lowerdir=${mnt}:${base}`], top, () =>
+        readdirSync(top).sort(),
+      ),
     );
     expect(names).toEqual(["kept", "other"]);
   });
 
-  test.each([301, 302, 303, 304])("random tree %d reads back byte for byte with matching xattrs", async (seed) => {
-    requireRoot("kernel mount check");
-    using dir = tempDir();
-    const objects = join(dir.path, "objects");
-    mkdirSync(objects);
-    const tree = randomTree(seed, { size: 120, wide: seed === 301, maxFileSize: seed === 302 ? 2 ** 40 : 200_000 });
-    const contents = materialize(tree, objects, seed);
-    const img = join(dir.path, "img.cfs");
-    writeFileSync(img, writeImage(tree).image);
-    const meta = join(dir.path, "meta");
-    const mnt = join(dir.path, "mnt");
-    mkdirSync(meta);
-    mkdirSync(mnt);
-    const problems = await withComposefsMount(img, objects, meta, mnt, () => checkMounted(tree, mnt, contents));
-    expect(problems).toEqual([]);
-  }, 30_000);
+  test.each([301, 302, 303, 304])(
+    "random tree %d reads back byte for byte with matching xattrs",
+    async (seed) => {
+      requireRoot("kernel mount check");
+      using dir = tempDir();
+      const objects = join(dir.path, "objects");
+      mkdirSync(objects);
+      const tree = randomTree(seed, {
+        size: 120,
+        wide: seed === 301,
+        maxFileSize: seed === 302 ? 2 ** 40 : 200_000,
+      });
+      const contents = materialize(tree, objects, seed);
+      const img = join(dir.path, "img.cfs");
+      writeFileSync(img, writeImage(tree).image);
+      const meta = join(dir.path, "meta");
+      const mnt = join(dir.path, "mnt");
+      mkdirSync(meta);
+      mkdirSync(mnt);
+      const problems = await withComposefsMount(img, objects, meta, mnt, () =>
+        checkMounted(tree, mnt, contents),
+      );
+      expect(problems).toEqual([]);
+    },
+    30_000,
+  );
 });

@@ -22,10 +22,15 @@ async function makeSource(dir: string): Promise<void> {
   linkSync(join(dir, "usr/lib/big.bin"), join(dir, "usr/lib/big.hardlink"));
   symlinkSync("../lib/big.bin", join(dir, "usr/lib/modules/link"));
   writeFileSync(join(dir, "usr/lib/modules/sp ace\nname"), "weird name");
-  for (let i = 0; i < 40; i++) writeFileSync(join(dir, "usr/lib/modules", `m${i}.ko`), rng.bytes(rng.int(0, 9000)));
+  for (let i = 0; i < 40; i++)
+    writeFileSync(join(dir, "usr/lib/modules", `m${i}.ko`), rng.bytes(rng.int(0, 9000)));
   writeXattr(join(dir, "usr/lib/big.bin"), "user.checksum", Buffer.from("abc"));
   writeXattr(join(dir, "etc"), "trusted.overlay.opaque", Buffer.from("y"));
-  writeXattr(join(dir, "etc/hostname"), "security.capability", Buffer.from([1, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]));
+  writeXattr(
+    join(dir, "etc/hostname"),
+    "security.capability",
+    Buffer.from([1, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]),
+  );
   await exec.run("mkfifo", [join(dir, "etc/fifo")]);
   utimesSync(join(dir, "etc/hostname"), 1_700_000_000.123, 1_700_000_000.123);
 }
@@ -40,14 +45,21 @@ describe("buildModuleImages", () => {
     const m = await buildModuleImages(src, join(dir.path, "out"));
     await exec.run("fsck.erofs", [m.blobImage]);
     await exec.run("fsck.erofs", [m.metadataImage]);
-    expect(verifyVerity(m.blobImage, m.verityHashFile, Buffer.from(m.verityRootHash, "hex"))).toEqual({ ok: true });
-    const vs = await exec.run("veritysetup", ["verify", m.blobImage, m.verityHashFile, m.verityRootHash], { allowFailure: true });
+    expect(verifyVerity(m.blobImage, m.verityHashFile, Buffer.from(m.verityRootHash, "hex"))).toEqual({
+      ok: true,
+    });
+    const vs = await exec.run("veritysetup", ["verify", m.blobImage, m.verityHashFile, m.verityRootHash], {
+      allowFailure: true,
+    });
     expect(vs.exitCode).toBe(0);
     expect(m.sizes.objects).toBe(countExternal(src));
 
     const again = await buildModuleImages(src, join(dir.path, "out2"));
     for (const k of ["metadataImage", "blobImage", "verityHashFile"] as const) {
-      expect({ k, same: Buffer.compare(readFileSync(m[k]), readFileSync(again[k])) === 0 }).toEqual({ k, same: true });
+      expect({ k, same: Buffer.compare(readFileSync(m[k]), readFileSync(again[k])) === 0 }).toEqual({
+        k,
+        same: true,
+      });
     }
     expect(again.verityRootHash).toBe(m.verityRootHash);
 
@@ -58,8 +70,10 @@ describe("buildModuleImages", () => {
     const want = toDump(treeFromDirectory(src));
     const got = await withMount(["-t", "erofs", "-o", "loop,ro", m.blobImage], blobMnt, () =>
       withMount(["-t", "erofs", "-o", "ro", m.metadataImage], meta, () =>
-        withMount(["-t", "overlay", "overlay", "-o", `ro,metacopy=on,redirect_dir=on,lowerdir=${meta}::${blobMnt}`], mnt, () =>
-          toDump(treeFromDirectory(mnt)),
+        withMount(
+          ["-t", "overlay", "overlay", "-o", `ro,metacopy=on,redirect_dir=on,lowerdir=${meta}::${blobMnt}`],
+          mnt,
+          () => toDump(treeFromDirectory(mnt)),
         ),
       ),
     );

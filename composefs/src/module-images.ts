@@ -51,12 +51,19 @@ export interface ModuleImages {
  * const m = await buildModuleImages("/work/rootfs", "/work/out");
  * // mount blob via dm-verity with m.verityRootHash, mount metadata, overlay lowerdir=meta::blob
  */
-export async function buildModuleImages(srcDir: string, outDir: string, opts: BuildModuleOptions = {}): Promise<ModuleImages> {
+export async function buildModuleImages(
+  srcDir: string,
+  outDir: string,
+  opts: BuildModuleOptions = {},
+): Promise<ModuleImages> {
   const exec = opts.exec ?? createExeca();
   mkdirSync(outDir, { recursive: true });
   const objectsDir = join(outDir, "objects");
   const store = createObjectStore(objectsDir);
-  const tree = treeFromDirectory(srcDir, { store, ...(opts.inlineMax !== undefined ? { inlineMax: opts.inlineMax } : {}) });
+  const tree = treeFromDirectory(srcDir, {
+    store,
+    ...(opts.inlineMax !== undefined ? { inlineMax: opts.inlineMax } : {}),
+  });
   const { image, digest } = writeImage(tree);
   const metadataImage = join(outDir, "metadata.cfs");
   writeFileSync(metadataImage, image);
@@ -64,9 +71,13 @@ export async function buildModuleImages(srcDir: string, outDir: string, opts: Bu
 
   const blobImage = join(outDir, "blob.erofs");
   rmSync(blobImage, { force: true });
-  await exec.run("mkfs.erofs", ["--quiet", "-T0", `-U${BLOB_UUID}`, "--all-root", "-b4096", blobImage, objectsDir], {
-    timeoutMs: 600_000,
-  });
+  await exec.run(
+    "mkfs.erofs",
+    ["--quiet", "-T0", `-U${BLOB_UUID}`, "--all-root", "-b4096", blobImage, objectsDir],
+    {
+      timeoutMs: 600_000,
+    },
+  );
   const blobSize = statSync(blobImage).size;
   if (blobSize % 4096 !== 0) throw new Error(`mkfs.erofs produced ${blobSize} bytes, not a multiple of 4096`);
 

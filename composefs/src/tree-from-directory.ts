@@ -4,12 +4,20 @@
  * node), 0:0 character devices as whiteouts, small files inline and larger files by fs-verity digest,
  * optionally copied into an object store.
  */
-import { type BigIntStats, closeSync, lstatSync, openSync, readdirSync, readlinkSync, readSync } from "node:fs";
+import {
+  type BigIntStats,
+  closeSync,
+  lstatSync,
+  openSync,
+  readdirSync,
+  readlinkSync,
+  readSync,
+} from "node:fs";
+import { RECOMMENDED_INLINE_MAX } from "./erofs-format.ts";
 import { createFsVerityHasher } from "./fsverity.ts";
 import type { ObjectStore } from "./object-store.ts";
 import type { DirNode, NodeMeta, TreeNode } from "./tree.ts";
 import { digestToPath } from "./tree.ts";
-import { RECOMMENDED_INLINE_MAX } from "./erofs-format.ts";
 import { readXattrs } from "./xattr-ffi.ts";
 
 /** Options for {@link treeFromDirectory}. */
@@ -102,7 +110,11 @@ export function treeFromDirectory(dir: string, opts: TreeFromDirectoryOptions = 
         return { ...m, type: "file", size, digest, redirect: digestToPath(digest) };
       }
       case 0o120000:
-        return { ...m, type: "symlink", target: readlinkSync(enc(path), { encoding: "buffer" }).toString("latin1") };
+        return {
+          ...m,
+          type: "symlink",
+          target: readlinkSync(enc(path), { encoding: "buffer" }).toString("latin1"),
+        };
       case 0o020000:
         return st.rdev === 0n ? { ...m, type: "whiteout" } : { ...m, type: "chardev", rdev: Number(st.rdev) };
       case 0o060000:

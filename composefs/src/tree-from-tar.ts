@@ -3,8 +3,9 @@
  * storing file contents by fs-verity digest. OCI layer whiteouts (`.wh.NAME`, `.wh..wh..opq`) become
  * whiteout nodes and an opaque directory xattr. Untrusted input: errors name the byte offset.
  */
-import { ComposefsFormatError, isComposefsFormatError, type ParseResult } from "./errors.ts";
+
 import { RECOMMENDED_INLINE_MAX } from "./erofs-format.ts";
+import { ComposefsFormatError, isComposefsFormatError, type ParseResult } from "./errors.ts";
 import { fsVerityDigest } from "./fsverity.ts";
 import type { ObjectStore } from "./object-store.ts";
 import type { DirNode, NodeMeta, TreeNode, Xattr } from "./tree.ts";
@@ -20,7 +21,8 @@ export interface TreeFromTarOptions {
 }
 
 const BLOCK = 512;
-const latin1 = (b: Uint8Array): string => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString("latin1");
+const latin1 = (b: Uint8Array): string =>
+  Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString("latin1");
 
 function cstring(b: Uint8Array): string {
   const z = b.indexOf(0);
@@ -30,7 +32,8 @@ function cstring(b: Uint8Array): string {
 function num(b: Uint8Array, at: number, what: string): number {
   if (((b[0] ?? 0) & 0x80) !== 0) {
     let v = 0n;
-    for (let i = 0; i < b.length; i++) v = (v << 8n) | BigInt(i === 0 ? (b[0] as number) & 0x7f : (b[i] as number));
+    for (let i = 0; i < b.length; i++)
+      v = (v << 8n) | BigInt(i === 0 ? (b[0] as number) & 0x7f : (b[i] as number));
     if (v > BigInt(Number.MAX_SAFE_INTEGER)) throw new ComposefsFormatError(at, `${what} too large`);
     return Number(v);
   }
@@ -68,7 +71,8 @@ function parseTar(tar: Uint8Array, opts: TreeFromTarOptions): DirNode {
     if (path === "") return root;
     const existing = byPath.get(path);
     if (existing) {
-      if (existing.type !== "dir") throw new ComposefsFormatError(at, `${JSON.stringify(path)} is used as a directory but is not one`);
+      if (existing.type !== "dir")
+        throw new ComposefsFormatError(at, `${JSON.stringify(path)} is used as a directory but is not one`);
       return existing;
     }
     const slash = path.lastIndexOf("/");
@@ -90,13 +94,15 @@ function parseTar(tar: Uint8Array, opts: TreeFromTarOptions): DirNode {
     const at = pos;
     let sum = 0;
     for (let i = 0; i < BLOCK; i++) sum += i >= 148 && i < 156 ? 32 : (h[i] as number);
-    if (num(h.subarray(148, 156), at + 148, "checksum") !== sum) throw new ComposefsFormatError(at + 148, "header checksum mismatch");
+    if (num(h.subarray(148, 156), at + 148, "checksum") !== sum)
+      throw new ComposefsFormatError(at + 148, "header checksum mismatch");
     const type = String.fromCharCode(h[156] as number);
     const paxSize = pax.get("size");
     const size = paxSize ? Number(latin1(paxSize)) : num(h.subarray(124, 136), at + 124, "size");
     if (!Number.isSafeInteger(size) || size < 0) throw new ComposefsFormatError(at + 124, "bad size");
     const dataAt = pos + BLOCK;
-    if (dataAt + size > tar.length) throw new ComposefsFormatError(at + 124, `entry data (${size} bytes) runs past the end of the archive`);
+    if (dataAt + size > tar.length)
+      throw new ComposefsFormatError(at + 124, `entry data (${size} bytes) runs past the end of the archive`);
     const data = tar.subarray(dataAt, dataAt + size);
     pos = dataAt + Math.ceil(size / BLOCK) * BLOCK;
 
@@ -114,19 +120,29 @@ function parseTar(tar: Uint8Array, opts: TreeFromTarOptions): DirNode {
     }
     const ustar = latin1(h.subarray(257, 262)) === "ustar";
     const prefix = ustar ? cstring(h.subarray(345, 500)) : "";
-    const rawName = pax.has("path") ? latin1(pax.get("path") as Uint8Array) : (longName ?? (prefix ? `${prefix}/` : "") + cstring(h.subarray(0, 100)));
-    const link = pax.has("linkpath") ? latin1(pax.get("linkpath") as Uint8Array) : (longLink ?? cstring(h.subarray(157, 257)));
+    const rawName = pax.has("path")
+      ? latin1(pax.get("path") as Uint8Array)
+      : (longName ?? (prefix ? `${prefix}/` : "") + cstring(h.subarray(0, 100)));
+    const link = pax.has("linkpath")
+      ? latin1(pax.get("linkpath") as Uint8Array)
+      : (longLink ?? cstring(h.subarray(157, 257)));
     const xattrs: Xattr[] = [];
     for (const [k, v] of pax) if (k.startsWith("SCHILY.xattr.")) xattrs.push({ name: k.slice(13), value: v });
     xattrs.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-    const mtimeStr = pax.has("mtime") ? latin1(pax.get("mtime") as Uint8Array) : String(num(h.subarray(136, 148), at + 136, "mtime"));
+    const mtimeStr = pax.has("mtime")
+      ? latin1(pax.get("mtime") as Uint8Array)
+      : String(num(h.subarray(136, 148), at + 136, "mtime"));
     const [secS = "0", fracS = ""] = mtimeStr.split(".");
     const meta: NodeMeta = {
       perm: num(h.subarray(100, 108), at + 100, "mode") & 0o7777,
-      uid: pax.has("uid") ? Number(latin1(pax.get("uid") as Uint8Array)) : num(h.subarray(108, 116), at + 108, "uid"),
-      gid: pax.has("gid") ? Number(latin1(pax.get("gid") as Uint8Array)) : num(h.subarray(116, 124), at + 116, "gid"),
+      uid: pax.has("uid")
+        ? Number(latin1(pax.get("uid") as Uint8Array))
+        : num(h.subarray(108, 116), at + 108, "uid"),
+      gid: pax.has("gid")
+        ? Number(latin1(pax.get("gid") as Uint8Array))
+        : num(h.subarray(116, 124), at + 116, "gid"),
       mtimeSec: Math.max(0, Number(secS)),
-      mtimeNsec: Number((fracS + "000000000").slice(0, 9)),
+      mtimeNsec: Number(`${fracS}000000000`.slice(0, 9)),
       xattrs,
     };
     pax = new Map();
@@ -144,7 +160,10 @@ function parseTar(tar: Uint8Array, opts: TreeFromTarOptions): DirNode {
     }
     const parent = dirFor(parentPath, at);
     if (oci && name === ".wh..wh..opq") {
-      parent.xattrs = [...parent.xattrs.filter((x) => x.name !== "trusted.overlay.opaque"), { name: "trusted.overlay.opaque", value: Buffer.from("y") }];
+      parent.xattrs = [
+        ...parent.xattrs.filter((x) => x.name !== "trusted.overlay.opaque"),
+        { name: "trusted.overlay.opaque", value: Buffer.from("y") },
+      ];
       continue;
     }
     if (oci && name.startsWith(".wh.")) {
@@ -169,7 +188,11 @@ function parseTar(tar: Uint8Array, opts: TreeFromTarOptions): DirNode {
       }
       case "1": {
         const target = byPath.get(clean(link, at + 157));
-        if (!target || target.type === "dir") throw new ComposefsFormatError(at + 157, `hardlink target ${JSON.stringify(link)} is missing or a directory`);
+        if (!target || target.type === "dir")
+          throw new ComposefsFormatError(
+            at + 157,
+            `hardlink target ${JSON.stringify(link)} is missing or a directory`,
+          );
         node = target;
         break;
       }
@@ -179,8 +202,16 @@ function parseTar(tar: Uint8Array, opts: TreeFromTarOptions): DirNode {
         break;
       case "3":
       case "4": {
-        const rdev = makedev(num(h.subarray(329, 337), at + 329, "devmajor"), num(h.subarray(337, 345), at + 337, "devminor"));
-        node = type === "3" ? (rdev === 0 ? { ...meta, type: "whiteout" } : { ...meta, type: "chardev", rdev }) : { ...meta, type: "blockdev", rdev };
+        const rdev = makedev(
+          num(h.subarray(329, 337), at + 329, "devmajor"),
+          num(h.subarray(337, 345), at + 337, "devminor"),
+        );
+        node =
+          type === "3"
+            ? rdev === 0
+              ? { ...meta, type: "whiteout" }
+              : { ...meta, type: "chardev", rdev }
+            : { ...meta, type: "blockdev", rdev };
         break;
       }
       case "5": {
@@ -211,7 +242,8 @@ function parsePax(data: Uint8Array, at: number): Map<string, Uint8Array> {
     const sp = data.indexOf(0x20, p);
     if (sp < 0) throw new ComposefsFormatError(at + p, "bad PAX record");
     const len = Number(latin1(data.subarray(p, sp)));
-    if (!Number.isSafeInteger(len) || len <= sp - p || p + len > data.length) throw new ComposefsFormatError(at + p, "bad PAX record length");
+    if (!Number.isSafeInteger(len) || len <= sp - p || p + len > data.length)
+      throw new ComposefsFormatError(at + p, "bad PAX record length");
     const rec = data.subarray(sp + 1, p + len - 1);
     const eq = rec.indexOf(0x3d);
     if (eq < 0) throw new ComposefsFormatError(at + p, "PAX record without '='");

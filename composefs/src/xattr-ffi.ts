@@ -19,7 +19,10 @@ function libc(): Lib {
     lib = dlopen("libc.so.6", {
       llistxattr: { args: [FFIType.ptr, FFIType.ptr, FFIType.u64], returns: FFIType.i64 },
       lgetxattr: { args: [FFIType.ptr, FFIType.ptr, FFIType.ptr, FFIType.u64], returns: FFIType.i64 },
-      lsetxattr: { args: [FFIType.ptr, FFIType.ptr, FFIType.ptr, FFIType.u64, FFIType.i32], returns: FFIType.i32 },
+      lsetxattr: {
+        args: [FFIType.ptr, FFIType.ptr, FFIType.ptr, FFIType.u64, FFIType.i32],
+        returns: FFIType.i32,
+      },
     }) as unknown as Lib;
   }
   return lib;

@@ -33,7 +33,13 @@ export async function withMount<T>(args: string[], target: string, fn: () => Pro
 }
 
 /** Seeded PRNG (mulberry32). */
-export function createRng(seed: number): { next(): number; int(lo: number, hi: number): number; pick<T>(a: readonly T[]): T; bytes(n: number): Uint8Array; chance(p: number): boolean } {
+export function createRng(seed: number): {
+  next(): number;
+  int(lo: number, hi: number): number;
+  pick<T>(a: readonly T[]): T;
+  bytes(n: number): Uint8Array;
+  chance(p: number): boolean;
+} {
   let s = seed >>> 0;
   const next = (): number => {
     s = (s + 0x6d2b79f5) >>> 0;
@@ -77,7 +83,7 @@ export function randomTree(seed: number, o: RandomTreeOptions): DirNode {
   const r = createRng(seed);
   const baseTime = r.int(0, 2_000_000_000);
   const sharedPool: Xattr[] = Array.from({ length: 6 }, (_, i) => ({
-    name: r.pick(["user.", "trusted.", "security."]) + `shared${i}`,
+    name: `${r.pick(["user.", "trusted.", "security."])}shared${i}`,
     value: r.bytes(r.int(o.extractable ? 1 : 0, 40)),
   }));
   const name = (): string => {
@@ -100,11 +106,30 @@ export function randomTree(seed: number, o: RandomTreeOptions): DirNode {
         xattrs.set(x.name, x.value);
         continue;
       }
-      const prefixes = kind === "other" && o.extractable ? ["trusted.", "security.", "trusted.overlay."] : ["user.", "trusted.", "security.", "trusted.overlay."];
+      const prefixes =
+        kind === "other" && o.extractable
+          ? ["trusted.", "security.", "trusted.overlay."]
+          : ["user.", "trusted.", "security.", "trusted.overlay."];
       const p = r.pick(prefixes);
       let suffix = "";
       for (let k = r.int(1, 20); k > 0; k--) suffix += String.fromCharCode(r.int(0x21, 0x7e));
-      if (p === "trusted.overlay." && ["whiteout", "whiteouts", "opaque", "metacopy", "redirect", "origin", "upper", "impure", "nlink", "uuid", "verity"].includes(suffix)) suffix += "_";
+      if (
+        p === "trusted.overlay." &&
+        [
+          "whiteout",
+          "whiteouts",
+          "opaque",
+          "metacopy",
+          "redirect",
+          "origin",
+          "upper",
+          "impure",
+          "nlink",
+          "uuid",
+          "verity",
+        ].includes(suffix)
+      )
+        suffix += "_";
       xattrs.set(p + suffix, r.bytes(r.chance(0.1) ? r.int(100, 600) : r.int(o.extractable ? 1 : 0, 30)));
     }
     const odd = r.chance(0.3);
@@ -114,14 +139,22 @@ export function randomTree(seed: number, o: RandomTreeOptions): DirNode {
       gid: r.chance(0.2) ? r.int(65536, 0xfffffffe) : r.int(0, 1000),
       mtimeSec: odd ? r.int(0, 4_000_000_000) : baseTime,
       mtimeNsec: odd ? r.int(0, 999_999_999) : 0,
-      xattrs: [...xattrs.entries()].map(([n, v]) => ({ name: n, value: v })).sort((a, b) => (a.name < b.name ? -1 : 1)),
+      xattrs: [...xattrs.entries()]
+        .map(([n, v]) => ({ name: n, value: v }))
+        .sort((a, b) => (a.name < b.name ? -1 : 1)),
     };
   };
   const maxSize = o.maxFileSize ?? 2 ** 40;
   const leaf = (): TreeNode => {
     const k = r.int(0, 11);
     if (k <= 3) {
-      const size = r.chance(0.3) ? r.int(1, 64) : r.chance(0.2) ? 0 : r.chance(0.2) ? maxSize : r.int(65, Math.min(maxSize, 1 << 20));
+      const size = r.chance(0.3)
+        ? r.int(1, 64)
+        : r.chance(0.2)
+          ? 0
+          : r.chance(0.2)
+            ? maxSize
+            : r.int(65, Math.min(maxSize, 1 << 20));
       const f: FileNode = { ...meta("file"), type: "file", size };
       if (size > 0 && size <= 64 && r.chance(0.8)) f.content = r.bytes(size);
       else if (size > 0) {
@@ -136,7 +169,8 @@ export function randomTree(seed: number, o: RandomTreeOptions): DirNode {
       for (let i = 0; i < len; i++) t += String.fromCharCode(r.int(1, 255));
       return { ...meta("other"), type: "symlink", target: t };
     }
-    if (k === 6) return { ...meta("other"), type: r.chance(0.5) ? "chardev" : "blockdev", rdev: r.int(1, 0xfffff) };
+    if (k === 6)
+      return { ...meta("other"), type: r.chance(0.5) ? "chardev" : "blockdev", rdev: r.int(1, 0xfffff) };
     if (k === 7) return { ...meta("other"), type: "fifo" };
     if (k === 8) return { ...meta("other"), type: "socket" };
     if (k === 9 && !o.extractable) return { ...meta("file"), type: "whiteout" };
@@ -207,13 +241,25 @@ export function mapTree(root: DirNode, f: (n: TreeNode) => TreeNode | undefined)
 /** Fails with a clear reason unless kernel mounts can run here (root). */
 export function requireRoot(what: string): void {
   if (process.getuid?.() !== 0) {
-    throw new Error(`${what} needs root to mount erofs and overlay; this process runs as uid ${process.getuid?.()}`);
+    throw new Error(
+      `${what} needs root to mount erofs and overlay; this process runs as uid ${process.getuid?.()}`,
+    );
   }
 }
 
 /** Mounts a composefs image plus object dir as overlay at `mnt` (erofs at `meta`), runs `fn`, unmounts both. */
-export async function withComposefsMount<T>(image: string, objects: string, meta: string, mnt: string, fn: () => Promise<T> | T): Promise<T> {
+export async function withComposefsMount<T>(
+  image: string,
+  objects: string,
+  meta: string,
+  mnt: string,
+  fn: () => Promise<T> | T,
+): Promise<T> {
   return withMount(["-t", "erofs", "-o", "ro", image], meta, () =>
-    withMount(["-t", "overlay", "overlay", "-o", `ro,metacopy=on,redirect_dir=on,lowerdir=${meta}::${objects}`], mnt, fn),
+    withMount(
+      ["-t", "overlay", "overlay", "-o", `ro,metacopy=on,redirect_dir=on,lowerdir=${meta}::${objects}`],
+      mnt,
+      fn,
+    ),
   );
 }

@@ -1,0 +1,50 @@
+import { describe, expect, test } from "bun:test";
+import { randomTree } from "../test/harness.ts";
+import { escapeField, parseDump, toDump } from "./dump.ts";
+
+describe("composefs-dump text", () => {
+  test("escapes separators, backslashes, '=' in keys and a lone '-'", () => {
+    expect(escapeField("a b\\c\n")).toBe("a\\x20b\\\\c\\x0a");
+    expect(escapeField("k=v", true)).toBe("k\\x3dv");
+    expect(escapeField("-")).toBe("\\x2d");
+    expect(escapeField("")).toBe("-");
+  });
+
+  test("random trees survive toDump -> parseDump -> toDump", () => {
+    for (let seed = 1; seed <= 20; seed++) {
+      const text = toDump(randomTree(seed, { size: 60 }));
+      const r = parseDump(text);
+      if (!r.ok) throw new Error(`seed ${seed}: ${r.error.message}`);
+      expect(toDump(r.value)).toBe(text);
+    }
+  });
+
+  test("parses the documented example shapes, including hardlinks", () => {
+    const text = [
+      "/ 4096 40755 2 0 0 0 1633950376.0 - - - trusted.foo=bar",
+      "/file 5 100644 2 1 2 0 1633950376.5 - hello - user.a=1",
+      "/link 0 @100644 - - - - 0.0 /file - -",
+      "/ext 4096 100600 1 0 0 0 0.0 ab/cd - abababababababababababababababababababababababababababababababab",
+      "/sym 3 120777 1 0 0 0 0.0 abc - -",
+    ].join("\n");
+    const r = parseDump(text);
+    if (!r.ok) throw r.error;
+    expect(r.value.children.get("link")).toBe(r.value.children.get("file"));
+    const ext = r.value.children.get("ext");
+    expect(ext?.type === "file" && ext.redirect).toBe("ab/cd");
+  });
+
+  test("errors name the line", () => {
+    const cases = [
+      "",
+      "/ 0 40755 1 0 0 0 0.0 - -",
+      "/ 0 40755 1 0 0 0 0.0 - - -\n/a/b 0 100644 1 0 0 0 0.0 - - -",
+      "/ 0 40755 1 x 0 0 0.0 - - -",
+    ];
+    for (const c of cases) {
+      const r = parseDump(c);
+      expect(r.ok).toBe(false);
+      if (!r.ok) expect(r.error.problem).toMatch(/line \d+|no root/);
+    }
+  });
+});

@@ -1,0 +1,50 @@
+/**
+ * @powernode/composefs: composefs images (EROFS + overlay metadata) written and read in TypeScript, fs-verity
+ * and dm-verity, and module images for the node runtime. Imports only libraries (execa via src/exec.ts).
+ */
+
+export {
+  encodeVeritySuperblock,
+  formatVerity,
+  parseVeritySuperblock,
+  type VerityCheck,
+  type VerityFormat,
+  type VerityParams,
+  verifyVerity,
+  verityLevels,
+} from "./dm-verity.ts";
+export { parseDump, toDump } from "./dump.ts";
+export { type DecodedXattrs, decodeOverlayXattrs, type ReadImage, readImage } from "./erofs-reader.ts";
+// Images
+export { type ComposefsImage, type WriteImageOptions, writeImage } from "./erofs-writer.ts";
+// Errors and external commands
+export { ComposefsFormatError, isComposefsFormatError, type ParseResult } from "./errors.ts";
+export { createExeca, type Exec, ExecError, type ExecOptions, type ExecResult } from "./exec.ts";
+// Verity
+export {
+  createFsVerityHasher,
+  type FsVerityHasher,
+  type FsVerityOptions,
+  fromHex,
+  fsVerityDigest,
+  fsVerityDigestFile,
+  toHex,
+} from "./fsverity.ts";
+export { BLOB_UUID, type BuildModuleOptions, buildModuleImages, type ModuleImages } from "./module-images.ts";
+export { createObjectStore, type ObjectStore } from "./object-store.ts";
+// Trees and their sources
+export type {
+  DeviceNode,
+  DirNode,
+  FileNode,
+  NodeMeta,
+  SpecialNode,
+  SymlinkNode,
+  TreeNode,
+  WhiteoutNode,
+  Xattr,
+} from "./tree.ts";
+export { bytesToName, createDir, digestToPath, modeOf, nameToBytes, utf8Name, walkTree } from "./tree.ts";
+export { type TreeFromDirectoryOptions, treeFromDirectory } from "./tree-from-directory.ts";
+export { type TreeFromTarOptions, treeFromTar } from "./tree-from-tar.ts";
+export { readXattrs } from "./xattr-ffi.ts";
