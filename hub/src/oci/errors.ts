@@ -3,7 +3,7 @@
  * `{"errors":[{"code":"BLOB_UNKNOWN","message":"...","detail":{...}}]}`.
  */
 
-/** The error codes defined by the OCI distribution spec. */
+/** The error codes defined by the OCI distribution spec, plus UNKNOWN for internal failures. */
 export type OciErrorCode =
   | "BLOB_UNKNOWN"
   | "BLOB_UPLOAD_INVALID"
@@ -18,7 +18,9 @@ export type OciErrorCode =
   | "UNAUTHORIZED"
   | "DENIED"
   | "UNSUPPORTED"
-  | "TOOMANYREQUESTS";
+  | "TOOMANYREQUESTS"
+  // Not in the spec's table; the distribution registry uses it for unexpected server errors.
+  | "UNKNOWN";
 
 /** One entry of the spec's `errors` array. */
 export interface OciErrorEntry {

@@ -193,7 +193,7 @@ export function createOciHandler(opts: OciRegistryOptions): OciHandle {
       } else {
         // Storage failures (disk full, permissions): logged with the cause, answered generically.
         log.error("oci: request failed", { err: e, method: req.method, path: url.pathname });
-        res = ociErrorResponse(500, [{ code: "UNSUPPORTED", message: "internal error" }]);
+        res = ociErrorResponse(500, [{ code: "UNKNOWN", message: "internal error" }]);
       }
     }
     for (const [k, v] of Object.entries(API_VERSION_HEADER)) res.headers.set(k, v);
