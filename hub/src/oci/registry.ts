@@ -4,6 +4,13 @@
 import { Elysia } from "elysia";
 import { createOciHandler, type OciHandle, type OciRegistryOptions } from "./handler.ts";
 
+/**
+ * The request body limit the hub's listener should allow (Elysia `serve.maxRequestBodySize`): Bun's
+ * default of 128 MiB rejects (413) a module blob image that skopeo uploads in one streamed PATCH.
+ * Bodies are streamed to disk, so the limit bounds disk use per request, not memory.
+ */
+export const OCI_MAX_REQUEST_BODY_BYTES = 2 * 1024 * 1024 * 1024;
+
 /** The OCI registry: `handle` for any fetch-style server, `plugin` for Elysia. */
 export interface OciRegistry {
   handle: OciHandle;

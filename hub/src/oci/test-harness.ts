@@ -6,7 +6,7 @@ import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Elysia } from "elysia";
-import { createOciRegistry } from "./registry.ts";
+import { createOciRegistry, OCI_MAX_REQUEST_BODY_BYTES } from "./registry.ts";
 
 /** The admin token the test registry accepts for writes. */
 export const TEST_TOKEN = "test-admin-token";
@@ -29,7 +29,7 @@ export async function startTestRegistry(): Promise<TestRegistry> {
     dataDir,
     authorizePush: (r) => r.headers.get("authorization") === `Bearer ${TEST_TOKEN}`,
   });
-  const app = new Elysia()
+  const app = new Elysia({ serve: { maxRequestBodySize: OCI_MAX_REQUEST_BODY_BYTES } })
     .onRequest(({ request }) => {
       requests.push({
         method: request.method,
