@@ -21,9 +21,12 @@ export interface TestRegistry extends AsyncDisposable {
   requests: { method: string; path: string; range: string | null }[];
 }
 
-/** Starts the registry on an Elysia listener on port 0, accepting `Bearer TEST_TOKEN` for writes. */
-export async function startTestRegistry(): Promise<TestRegistry> {
-  const dataDir = await mkdtemp(join(tmpdir(), "pn-oci-"));
+/**
+ * Starts the registry on an Elysia listener on port 0, accepting `Bearer TEST_TOKEN` for writes.
+ * With `dataDir` (a restart over existing storage) the directory is left in place on dispose.
+ */
+export async function startTestRegistry(opts: { dataDir?: string } = {}): Promise<TestRegistry> {
+  const dataDir = opts.dataDir ?? (await mkdtemp(join(tmpdir(), "pn-oci-")));
   const requests: TestRegistry["requests"] = [];
   const oci = createOciRegistry({
     dataDir,
@@ -49,7 +52,7 @@ export async function startTestRegistry(): Promise<TestRegistry> {
     requests,
     async [Symbol.asyncDispose]() {
       await app.stop(true);
-      await rm(dataDir, { recursive: true, force: true });
+      if (!opts.dataDir) await rm(dataDir, { recursive: true, force: true });
     },
   };
 }
