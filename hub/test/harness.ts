@@ -8,6 +8,7 @@ import type { DescService } from "@bufbuild/protobuf";
 import { type Client, createClient, type Interceptor, type Transport } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcTransport } from "@connectrpc/connect-node";
 import * as x509 from "@peculiar/x509";
+import { Arch, NodeService, ProvisionService } from "@powernode/proto";
 import postgres from "postgres";
 import { createDb, type DbHandle } from "../src/db/client.ts";
 import { migrateToLatest } from "../src/db/migrate.ts";
@@ -170,4 +171,31 @@ export async function waitFor<T>(
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 20));
   }
+}
+
+/** An enrolled test node: its id, certificate and key, and a NodeService client over mTLS. */
+export interface EnrolledTestNode {
+  id: string;
+  certPem: string;
+  keyPem: string;
+  client: Client<typeof NodeService>;
+}
+
+/** Creates an instance (provider "none") and enrolls it with a fresh EC CSR over the mTLS listener. */
+export async function enrollTestNode(hub: RunningHub, name: string): Promise<EnrolledTestNode> {
+  const created = await operatorClient(hub, ProvisionService).createInstance({
+    name,
+    arch: Arch.AMD64,
+    provider: "none",
+  });
+  const id = created.instance?.id ?? "";
+  const csr = await makeCsr(id);
+  const res = await createClient(NodeService, nodeTransport(hub)).enroll({
+    bootstrapToken: created.bootstrapToken,
+    csrPem: csr.csrPem,
+    instanceUuid: id,
+    agentVersion: "test",
+  });
+  const cert = { certPem: res.certificatePem, keyPem: csr.keyPem };
+  return { id, ...cert, client: createClient(NodeService, nodeTransport(hub, cert)) };
 }

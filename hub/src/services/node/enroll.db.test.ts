@@ -17,7 +17,7 @@ let dir: string;
 beforeAll(async () => {
   hub = await startTestHub();
   dir = mkdtempSync(join(tmpdir(), "pn-enroll-"));
-});
+}, 30_000);
 afterAll(async () => {
   await hub.stop();
   rmSync(dir, { recursive: true, force: true });

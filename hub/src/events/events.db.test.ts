@@ -1,0 +1,55 @@
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { createTestDb, quietLog } from "../../test/harness.ts";
+import { fleetEvents } from "../db/schema/index.ts";
+import { createEventLog } from "./event-log.ts";
+import { listEvents } from "./query.ts";
+import { pruneEvents } from "./retention.ts";
+
+let db: Awaited<ReturnType<typeof createTestDb>>;
+beforeAll(async () => {
+  db = await createTestDb();
+}, 30_000);
+afterAll(async () => {
+  await db.close();
+});
+
+const DAY = 86_400_000;
+
+describe("event log", () => {
+  test("emit stores and publishes to matching subscribers only", async () => {
+    const log = createEventLog(db.db, quietLog);
+    const got: string[] = [];
+    const off = log.subscribe({ kindPrefix: "system.a." }, (e) => got.push(e.kind));
+    await log.emit("system.a.one", "info", { x: 1 }, { correlationId: "c" });
+    await log.emit("system.b.one", "info", {});
+    off();
+    await log.emit("system.a.two", "info", {});
+    expect(got).toEqual(["system.a.one"]);
+    expect(log.subscriberCount()).toBe(0);
+    const rows = await listEvents(db.db, { kindPrefix: "system.a." });
+    expect(rows.map((r) => [r.kind, r.correlationId])).toEqual([
+      ["system.a.one", "c"],
+      ["system.a.two", null],
+    ]);
+    await expect(log.emit("Bad Kind", "info", {})).rejects.toThrow(
+      'event kind "Bad Kind" is not dotted lowercase',
+    );
+  });
+
+  test("retention: routine rows go after 90 days, critical after 365 (backdated rows)", async () => {
+    const now = new Date("2027-06-01T00:00:00Z");
+    const at = (days: number) => new Date(now.getTime() - days * DAY);
+    await db.db.delete(fleetEvents);
+    await db.db.insert(fleetEvents).values([
+      { kind: "r.fresh", severity: "info", payload: {}, createdAt: at(89) },
+      { kind: "r.old", severity: "info", payload: {}, createdAt: at(91) },
+      { kind: "r.old.error", severity: "error", payload: {}, createdAt: at(200) },
+      { kind: "c.kept", severity: "critical", payload: {}, createdAt: at(300) },
+      { kind: "c.old", severity: "critical", payload: {}, createdAt: at(366) },
+    ]);
+    expect(await pruneEvents(db.db, now)).toEqual({ routine: 2, critical: 1 });
+    const left = (await db.db.select({ kind: fleetEvents.kind }).from(fleetEvents)).map((r) => r.kind).sort();
+    expect(left).toEqual(["c.kept", "r.fresh"]);
+    expect(await pruneEvents(db.db, now)).toEqual({ routine: 0, critical: 0 });
+  });
+});
