@@ -29,5 +29,7 @@ export {
   MODULE_EROFS_BLOB_MEDIA_TYPE,
   MODULE_VERITY_HASHTREE_MEDIA_TYPE,
 } from "./media-types.ts";
+export type { PurgeOptions, PurgeResult } from "./purge.ts";
+export { purgeStale } from "./purge.ts";
 export type { OciPlugin, OciRegistry } from "./registry.ts";
 export { createOciRegistry, OCI_MAX_REQUEST_BODY_BYTES } from "./registry.ts";

@@ -3,6 +3,7 @@
  */
 import { Elysia } from "elysia";
 import { createOciHandler, type OciHandle, type OciRegistryOptions } from "./handler.ts";
+import { type PurgeOptions, type PurgeResult, purgeStale } from "./purge.ts";
 
 /**
  * The request body limit the hub's listener should allow (Elysia `serve.maxRequestBodySize`): Bun's
@@ -19,6 +20,8 @@ export interface OciRegistry {
    * never parses or buffers the body: blob uploads stream straight to disk. Other paths pass through.
    */
   plugin: OciPlugin;
+  /** Removes abandoned upload sessions and stale temp files; the hub calls it periodically. */
+  purge(opts?: PurgeOptions): Promise<PurgeResult>;
 }
 
 /** The Elysia plugin type returned by createOciRegistry. */
@@ -36,5 +39,5 @@ function createOciPlugin(handle: OciHandle) {
  */
 export function createOciRegistry(opts: OciRegistryOptions): OciRegistry {
   const handle = createOciHandler(opts);
-  return { handle, plugin: createOciPlugin(handle) };
+  return { handle, plugin: createOciPlugin(handle), purge: (p) => purgeStale(opts.dataDir, p) };
 }

@@ -1,4 +1,7 @@
 import { expect, test } from "bun:test";
+import { readdir, utimes, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { purgeStale } from "./purge.ts";
 import { sha256, startTestRegistry, TEST_TOKEN, tempDir } from "./test-harness.ts";
 
 const AUTH = { authorization: `Bearer ${TEST_TOKEN}` };
@@ -47,4 +50,23 @@ test("racing PATCHes on one session are serialised: one lands, the other is out 
   expect(statuses).toEqual([202, 416]);
   const st = await fetch(`${reg.baseUrl}${loc}`, { headers: AUTH });
   expect(st.headers.get("range")).toBe("0-99999");
+});
+
+test("purge removes idle upload sessions and stale temp files, and keeps live ones", async () => {
+  await using reg = await startTestRegistry();
+  const start = async () =>
+    (await fetch(`${reg.baseUrl}/v2/mods/p/blobs/uploads/`, { method: "POST", headers: AUTH })).headers.get(
+      "location",
+    ) ?? "";
+  const idle = await start();
+  const live = await start();
+  const old = new Date(Date.now() - 2 * 24 * 3600_000);
+  await utimes(join(reg.dataDir, "uploads", idle.split("/").pop() ?? "", "data"), old, old);
+  await writeFile(join(reg.dataDir, "tmp", "leftover"), "x");
+  await utimes(join(reg.dataDir, "tmp", "leftover"), old, old);
+
+  expect(await purgeStale(reg.dataDir)).toEqual({ uploads: 1, tmp: 1 });
+  expect((await fetch(`${reg.baseUrl}${idle}`, { headers: AUTH })).status).toBe(404);
+  expect((await fetch(`${reg.baseUrl}${live}`, { headers: AUTH })).status).toBe(204);
+  expect(await readdir(join(reg.dataDir, "tmp"))).toEqual([]);
 });
