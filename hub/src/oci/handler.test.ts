@@ -338,3 +338,66 @@ describe("bad input never yields a 5xx", () => {
     expect([...statuses].filter((s) => s >= 500 || s < 400)).toEqual([]);
   });
 });
+
+describe("referrers (v1.1)", () => {
+  test("a manifest with a subject is listed under it, filterable by artifactType, until deleted", async () => {
+    const config = enc('{"name":"r"}');
+    await pushBlob("mods/r", config);
+    const subjectBody = moduleManifest(config, []);
+    const subject = sha256(subjectBody);
+    await call("PUT", "/v2/mods/r/manifests/v1", {
+      body: subjectBody,
+      headers: { "content-type": OCI_MANIFEST },
+    });
+    const empty = enc("{}");
+    await pushBlob("mods/r", empty);
+    const sigBody = JSON.stringify({
+      schemaVersion: 2,
+      mediaType: OCI_MANIFEST,
+      artifactType: "application/vnd.example.signature",
+      config: { mediaType: "application/vnd.oci.empty.v1+json", digest: sha256(empty), size: 2 },
+      layers: [],
+      subject: { mediaType: OCI_MANIFEST, digest: subject, size: enc(subjectBody).length },
+      annotations: { who: "ci" },
+    });
+    const put = await call("PUT", `/v2/mods/r/manifests/${sha256(sigBody)}`, {
+      body: sigBody,
+      headers: { "content-type": OCI_MANIFEST },
+    });
+    expect(put.status).toBe(201);
+    expect(put.headers.get("oci-subject")).toBe(subject);
+
+    const want = {
+      schemaVersion: 2,
+      mediaType: OCI_INDEX,
+      manifests: [
+        {
+          mediaType: OCI_MANIFEST,
+          digest: sha256(sigBody),
+          size: enc(sigBody).length,
+          artifactType: "application/vnd.example.signature",
+          annotations: { who: "ci" },
+        },
+      ],
+    };
+    const list = await fetch(`${reg.baseUrl}/v2/mods/r/referrers/${subject}`);
+    expect(list.headers.get("content-type")).toBe(OCI_INDEX);
+    expect(await list.json()).toEqual(want);
+    const filtered = await fetch(
+      `${reg.baseUrl}/v2/mods/r/referrers/${subject}?artifactType=application/x-other`,
+    );
+    expect(filtered.headers.get("oci-filters-applied")).toBe("artifactType");
+    expect(await filtered.json()).toEqual({ ...want, manifests: [] });
+    expect(await (await fetch(`${reg.baseUrl}/v2/mods/r/referrers/${sha256("none")}`)).json()).toEqual({
+      ...want,
+      manifests: [],
+    });
+    expect((await fetch(`${reg.baseUrl}/v2/mods/r/referrers/sha256:zz`)).status).toBe(400);
+
+    expect((await call("DELETE", `/v2/mods/r/manifests/${sha256(sigBody)}`)).status).toBe(202);
+    expect(await (await fetch(`${reg.baseUrl}/v2/mods/r/referrers/${subject}`)).json()).toEqual({
+      ...want,
+      manifests: [],
+    });
+  });
+});

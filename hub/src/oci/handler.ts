@@ -14,7 +14,7 @@ import {
 } from "./blob-routes.ts";
 import { createBlobStore } from "./blob-store.ts";
 import { isOciError, OciError, ociErrorResponse } from "./errors.ts";
-import { deleteManifest, getManifest, listTags, putManifest } from "./manifest-routes.ts";
+import { deleteManifest, getManifest, listReferrers, listTags, putManifest } from "./manifest-routes.ts";
 import { createManifestStore } from "./manifest-store.ts";
 import { parseName } from "./reference.ts";
 
@@ -53,7 +53,8 @@ type Route =
   | { kind: "upload"; name: string; id: string }
   | { kind: "blob"; name: string; digest: string }
   | { kind: "manifest"; name: string; reference: string }
-  | { kind: "tags"; name: string };
+  | { kind: "tags"; name: string }
+  | { kind: "referrers"; name: string; digest: string };
 
 // Upload routes first: `<name>/blobs/uploads/<id>` would otherwise read as a blob of repo `<name>/blobs`.
 const PATTERNS: [RegExp, (m: string[]) => Route][] = [
@@ -67,6 +68,7 @@ const PATTERNS: [RegExp, (m: string[]) => Route][] = [
     (m) => ({ kind: "manifest", name: m[1] ?? "", reference: m[2] ?? "" }),
   ],
   [/^\/v2\/(.+)\/tags\/list$/, (m) => ({ kind: "tags", name: m[1] ?? "" })],
+  [/^\/v2\/(.+)\/referrers\/([^/]+)$/, (m) => ({ kind: "referrers", name: m[1] ?? "", digest: m[2] ?? "" })],
 ];
 
 /** Matches a decoded path to a route; undefined when nothing matches. */
@@ -178,6 +180,9 @@ export function createOciHandler(opts: OciRegistryOptions): OciHandle {
       case "tags":
         if (m !== "GET") throw methodNotAllowed(m);
         return listTags(deps, url, r.name);
+      case "referrers":
+        if (m !== "GET") throw methodNotAllowed(m);
+        return listReferrers(deps, url, r.name, requireDigest(r.digest, "referrers"));
     }
   };
 

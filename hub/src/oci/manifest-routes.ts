@@ -5,9 +5,9 @@
 import type { BlobStore } from "./blob-store.ts";
 import { isTooLargeError, TooLargeError } from "./blob-store.ts";
 import { manyOciErrors, OciError, type OciErrorEntry } from "./errors.ts";
-import { MAX_MANIFEST_BYTES, parseManifest } from "./manifest.ts";
-import type { ManifestEntry, ManifestStore } from "./manifest-store.ts";
-import { type ManifestReference, parseDigest, parseReference, parseTag } from "./reference.ts";
+import { MAX_MANIFEST_BYTES, OCI_INDEX, parseManifest } from "./manifest.ts";
+import type { ManifestEntry, ManifestStore, ReferrerDescriptor } from "./manifest-store.ts";
+import { type Digest, type ManifestReference, parseDigest, parseReference, parseTag } from "./reference.ts";
 
 /** What manifest handlers need. */
 export interface ManifestRouteDeps {
@@ -138,20 +138,23 @@ export async function putManifest(deps: ManifestRouteDeps, req: Request, name: s
   if (first) throw manyOciErrors(400, first, ...rest);
 
   const stored = await deps.blobs.putBytes(bytes);
-  const tag = ref.kind === "tag" ? ref.tag : undefined;
+  const info = parsed.value;
+  const referrer: ReferrerDescriptor = { mediaType: info.mediaType, digest, size: stored.size };
+  if (info.artifactType) referrer.artifactType = info.artifactType;
+  if (info.annotations) referrer.annotations = info.annotations;
   const hex = digest.slice("sha256:".length);
-  await deps.manifests.put(
-    name,
-    { algorithm: "sha256", hex, text: digest },
-    parsed.value.mediaType,
-    stored.size,
-    tag,
-  );
+  await deps.manifests.put(name, { algorithm: "sha256", hex, text: digest }, info.mediaType, stored.size, {
+    tag: ref.kind === "tag" ? ref.tag : undefined,
+    subject: info.subject?.digest,
+    referrer,
+  });
   const headers: Record<string, string> = {
     location: `/v2/${name}/manifests/${digest}`,
     "docker-content-digest": digest,
     "content-length": "0",
   };
+  // v1.1: a registry with the referrers API says so by echoing the subject.
+  if (info.subject) headers["oci-subject"] = info.subject.digest.text;
   return new Response(null, { status: 201, headers });
 }
 
@@ -194,4 +197,27 @@ export async function listTags(deps: ManifestRouteDeps, url: URL, name: string):
     }
   }
   return new Response(JSON.stringify({ name, tags }), { status: 200, headers });
+}
+
+/**
+ * GET /v2/<name>/referrers/<digest>[?artifactType=]: an OCI image index of the manifests whose
+ * `subject` is `digest` (200 with an empty list when there are none, as v1.1 requires).
+ */
+export async function listReferrers(
+  deps: ManifestRouteDeps,
+  url: URL,
+  name: string,
+  subject: Digest,
+): Promise<Response> {
+  let manifests = await deps.manifests.listReferrers(name, subject);
+  const headers: Record<string, string> = { "content-type": OCI_INDEX };
+  const filter = url.searchParams.get("artifactType");
+  if (filter !== null) {
+    manifests = manifests.filter((m) => m.artifactType === filter);
+    headers["oci-filters-applied"] = "artifactType";
+  }
+  return new Response(JSON.stringify({ schemaVersion: 2, mediaType: OCI_INDEX, manifests }), {
+    status: 200,
+    headers,
+  });
 }

@@ -51,6 +51,9 @@ export interface ManifestInfo {
   manifests: DescriptorRef[];
   /** The `subject` (referrers API), when present; it need not exist. */
   subject?: DescriptorRef;
+  /** `artifactType`, or for an image manifest without one its config media type (spec: referrers). */
+  artifactType?: string;
+  annotations?: Record<string, string>;
 }
 
 type Json = Record<string, unknown>;
@@ -100,6 +103,8 @@ export function parseManifest(bytes: Uint8Array, contentType: string | null): Pa
     const config = parseDescriptor(doc.config, "config");
     if (!config.ok) return config;
     info.blobs.push(config.value);
+    const configType = (doc.config as Json).mediaType;
+    if (typeof configType === "string") info.artifactType = configType;
     if (!Array.isArray(doc.layers)) return { ok: false, error: "manifest has no layers array" };
     for (const [i, l] of doc.layers.entries()) {
       const d = parseDescriptor(l, `layers[${i}]`);
@@ -112,8 +117,13 @@ export function parseManifest(bytes: Uint8Array, contentType: string | null): Pa
     if (!s.ok) return s;
     info.subject = s.value;
   }
-  if (doc.annotations !== undefined && !isStringMap(doc.annotations)) {
-    return { ok: false, error: "annotations must map strings to strings" };
+  if (doc.annotations !== undefined) {
+    if (!isStringMap(doc.annotations)) return { ok: false, error: "annotations must map strings to strings" };
+    info.annotations = doc.annotations as Record<string, string>;
+  }
+  if (doc.artifactType !== undefined) {
+    if (typeof doc.artifactType !== "string") return { ok: false, error: "artifactType must be a string" };
+    info.artifactType = doc.artifactType;
   }
   return { ok: true, value: info };
 }
