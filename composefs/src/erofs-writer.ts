@@ -505,12 +505,12 @@ function serialize(l: Layout): Uint8Array {
       dv.setUint16(pos + 26, w.gid, true);
       pos += F.COMPACT_INODE_SIZE;
     } else {
-      dv.setBigUint64(pos + 8, BigInt(size), true);
+      setU64(dv, pos + 8, size);
       dv.setUint32(pos + 16, iu, true);
       dv.setUint32(pos + 20, w.ino, true);
       dv.setUint32(pos + 24, w.uid, true);
       dv.setUint32(pos + 28, w.gid, true);
-      dv.setBigUint64(pos + 32, BigInt(w.sec), true);
+      setU64(dv, pos + 32, w.sec);
       dv.setUint32(pos + 40, w.nsec, true);
       dv.setUint32(pos + 44, w.nlink, true);
       pos += F.EXTENDED_INODE_SIZE;
@@ -619,10 +619,16 @@ function writeDirents(buf: Buffer, dv: DataView, at: number, w: WNode, from: num
   for (let i = from; i < to; i++) {
     const e = w.entries[i] as { name: string; target: WNode };
     const d = at + (i - from) * F.DIRENT_SIZE;
-    dv.setBigUint64(d, BigInt(e.target.nid), true);
+    setU64(dv, d, e.target.nid);
     dv.setUint16(d + 8, nameoff, true);
     buf[d + 10] = FILE_TYPE[e.target.type] ?? 0;
     buf.write(e.name, at + nameoff, "latin1");
     nameoff += e.name.length;
   }
+}
+
+/** Writes a little-endian u64 from a safe integer without allocating a BigInt. */
+function setU64(dv: DataView, at: number, v: number): void {
+  dv.setUint32(at, v >>> 0, true);
+  dv.setUint32(at + 4, Math.floor(v / 0x100000000), true);
 }

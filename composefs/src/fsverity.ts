@@ -135,8 +135,33 @@ export function createFsVerityHasher(opts: FsVerityOptions = {}): FsVerityHasher
   };
 }
 
+const smallBlock = new Uint8Array(BLOCK);
+const smallDesc = new Uint8Array(256);
+const smallDescView = new DataView(smallDesc.buffer);
+
+/**
+ * Fast path for unsalted data of at most one block (most files of a root filesystem): no tree, the root
+ * hash is the hash of the zero-padded block; reuses module-level scratch buffers.
+ */
+function digestOneBlock(data: Uint8Array): Uint8Array {
+  smallDesc.fill(0);
+  if (data.length > 0) {
+    smallBlock.set(data);
+    smallBlock.fill(0, data.length);
+    Bun.SHA256.hash(smallBlock, smallDesc.subarray(16, 16 + HASH));
+  }
+  smallDesc[0] = 1;
+  smallDesc[1] = 1;
+  smallDesc[2] = 12;
+  smallDescView.setBigUint64(8, BigInt(data.length), true);
+  const out = new Uint8Array(HASH);
+  Bun.SHA256.hash(smallDesc, out);
+  return out;
+}
+
 /** fs-verity digest of an in-memory buffer. */
 export function fsVerityDigest(data: Uint8Array, opts: FsVerityOptions = {}): Uint8Array {
+  if (data.length <= BLOCK && !opts.salt?.length) return digestOneBlock(data);
   const h = createFsVerityHasher(opts);
   h.update(data);
   return h.digest();

@@ -23,11 +23,15 @@ export function createObjectStore(dir: string): ObjectStore {
   const made = new Set<string>();
   let count = 0;
   let tmpSeq = 0;
+  // Only chmod when the umask would strip bits from 0644 (saves a syscall per object in the common case).
+  const umask = process.umask();
+  const needChmod = (0o644 & ~umask) !== 0o644;
   const place = (digest: Uint8Array, write: (tmp: string) => void): void => {
     const rel = digestToPath(digest);
     const sub = rel.slice(0, 2);
     if (!made.has(sub)) {
       mkdirSync(join(dir, sub), { recursive: true, mode: 0o755 });
+      if (needChmod) chmodSync(join(dir, sub), 0o755);
       made.add(sub);
     }
     const dst = join(dir, rel);
@@ -35,7 +39,7 @@ export function createObjectStore(dir: string): ObjectStore {
     // Write beside the destination and rename, so a crash never leaves a truncated object under its digest.
     const tmp = join(dir, sub, `.tmp-${process.pid}-${tmpSeq++}`);
     write(tmp);
-    chmodSync(tmp, 0o644);
+    if (needChmod) chmodSync(tmp, 0o644);
     renameSync(tmp, dst);
     count++;
   };
@@ -48,7 +52,7 @@ export function createObjectStore(dir: string): ObjectStore {
       place(digest, (tmp) => copyFileSync(srcPath, tmp));
     },
     addBytes(digest, data) {
-      place(digest, (tmp) => writeFileSync(tmp, data));
+      place(digest, (tmp) => writeFileSync(tmp, data, { mode: 0o644 }));
     },
   };
 }

@@ -14,7 +14,7 @@ import {
   readSync,
 } from "node:fs";
 import { RECOMMENDED_INLINE_MAX } from "./erofs-format.ts";
-import { createFsVerityHasher } from "./fsverity.ts";
+import { createFsVerityHasher, fsVerityDigest } from "./fsverity.ts";
 import type { ObjectStore } from "./object-store.ts";
 import type { DirNode, NodeMeta, TreeNode } from "./tree.ts";
 import { digestToPath } from "./tree.ts";
@@ -53,10 +53,25 @@ export function treeFromDirectory(dir: string, opts: TreeFromDirectoryOptions = 
   };
 
   const readFile = (path: string, size: number): { digest: Uint8Array; content?: Uint8Array } => {
-    const h = createFsVerityHasher();
     const fd = openSync(enc(path), "r");
     let content: Uint8Array | undefined;
+    if (size < buf.length) {
+      // Common case: one read of size+1 bytes proves the size and gives the whole content.
+      try {
+        const n = readSync(fd, buf, 0, size + 1, 0);
+        if (n !== size) throw new Error(`${path}: size changed while reading (${size} -> ${n}+)`);
+      } finally {
+        closeSync(fd);
+      }
+      const data = buf.subarray(0, size);
+      const digest = fsVerityDigest(data);
+      if (size <= inlineMax) return { digest, content: data.slice() };
+      opts.store?.addBytes(digest, data);
+      return { digest };
+    }
+    const h = createFsVerityHasher();
     try {
+      // Large file: stream it (the store copies it by path afterwards).
       if (size <= inlineMax) content = new Uint8Array(size);
       let off = 0;
       for (;;) {
@@ -106,7 +121,7 @@ export function treeFromDirectory(dir: string, opts: TreeFromDirectoryOptions = 
           return { ...m, type: "file", size, content: content as Uint8Array };
         }
         const { digest } = readFile(path, size);
-        opts.store?.addFile(digest, enc(path));
+        if (size >= buf.length) opts.store?.addFile(digest, enc(path));
         return { ...m, type: "file", size, digest, redirect: digestToPath(digest) };
       }
       case 0o120000:
