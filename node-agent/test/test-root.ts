@@ -15,6 +15,8 @@ export interface TestRootOptions {
   cmdline?: string;
   interfaces?: string[];
   loadOrder?: string[];
+  /** One /dev/kmsg record, e.g. "6,341,7466486,-;Run /init as init process". */
+  kmsgRecord?: string;
   /** Put an ext4 filesystem with this label at /dev/vda. */
   diskLabel?: string;
 }
@@ -52,6 +54,8 @@ export async function createTestRoot(o: TestRootOptions = {}): Promise<TestRoot>
     `# test load order\n${(o.loadOrder ?? []).join("\n")}\n`,
   );
   mkdirSync(join(root, "dev"), { recursive: true });
+  // A regular file returns its whole content on the first read: one kmsg record.
+  if (o.kmsgRecord) put(root, "dev/kmsg", `${o.kmsgRecord}\n`);
   if (o.diskLabel !== undefined) {
     mkdirSync(join(root, "sys/class/block/vda"), { recursive: true });
     const img = join(root, "dev/vda");

@@ -23,7 +23,13 @@ import { bootSequence } from "./sequences.ts";
 /** Boots the node and runs its hub session; never returns. */
 export async function runNode(): Promise<never> {
   const log = createLog(createConsoleSink("/dev"));
-  log.info(`starting (version ${AGENT_VERSION}, ${process.arch}, pid ${process.pid})`);
+  let at = "";
+  try {
+    at = ` at ${readUptimeSeconds("/proc").toFixed(2)}s, runtime up for ${(performance.now() / 1000).toFixed(2)}s`;
+  } catch {
+    // No /proc yet (started without the init shim): the early phase mounts it.
+  }
+  log.info(`starting (version ${AGENT_VERSION}, ${process.arch}, pid ${process.pid})${at}`);
   // PID 1 must survive anything: log what escapes and keep going.
   process.on("uncaughtException", (err) =>
     log.error(`uncaught: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`),

@@ -18,8 +18,11 @@ export async function runDesiredStateSync(ctx: SessionContext, hub: HubConnectio
         backoff.reset();
         const state = msg.state;
         if (!state) continue;
-        ctx.store.set(DesiredNodeState, "node", state);
         if (state.heartbeatIntervalSeconds > 0) ctx.state.heartbeatSeconds = state.heartbeatIntervalSeconds;
+        // The hub re-sends the current document as a keepalive: only a new version is news.
+        const current = ctx.store.get(DesiredNodeState, "node")?.spec.version;
+        if (current === state.version) continue;
+        ctx.store.set(DesiredNodeState, "node", state);
         ctx.log.info(`desired state version ${state.version} received (${state.modules.length} modules)`);
         ctx.changed();
       }

@@ -1,8 +1,8 @@
 /** Early mounts: proc, sys, devtmpfs, devpts, /dev/shm, /run, /tmp, cgroup2 (optional). */
 import { join } from "node:path";
 import { PHASES } from "../../session/phases.ts";
+import { kernelHandoverSeconds } from "../../sys/kmsg.ts";
 import { earlyMounts, mountAll } from "../../sys/mount.ts";
-import { readProcStat } from "../../sys/proc.ts";
 import type { BootTask } from "../sequencer.ts";
 
 export const mountPseudo: BootTask = {
@@ -11,11 +11,14 @@ export const mountPseudo: BootTask = {
     const outcomes = mountAll(earlyMounts(), ctx.mounter, ctx.root);
     for (const o of outcomes.filter((x) => x.result === "failed"))
       ctx.log.warn(`mount ${o.target}: ${o.error}`);
-    // The kernel exec'd us at our process start time: that is when it finished booting.
-    const self = readProcStat("self", join(ctx.root, "proc"));
+    // The kernel's own timestamp of "Run /init as init process"; without it, now (an upper bound).
+    const handover = kernelHandoverSeconds(join(ctx.root, "dev"));
     ctx.phases.record(PHASES.kernelBooted, {
-      uptimeSeconds: self?.startSeconds ?? 0,
-      payload: { mounts: outcomes.filter((x) => x.result === "mounted").map((x) => x.target) },
+      ...(handover === undefined ? {} : { uptimeSeconds: handover }),
+      payload: {
+        source: handover === undefined ? "agent start" : "kmsg",
+        mounts: outcomes.filter((x) => x.result === "mounted").map((x) => x.target),
+      },
     });
   },
 };
