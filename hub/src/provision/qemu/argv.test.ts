@@ -1,0 +1,98 @@
+import { describe, expect, test } from "bun:test";
+import { buildQemuArgv, macFor, parseNetwork, type VmSpec } from "./argv.ts";
+
+const base: VmSpec = {
+  arch: "amd64",
+  accel: "tcg",
+  kernel: "/img/kernel",
+  initrd: "/img/initramfs.cpio.zst",
+  memoryMib: 1024,
+  vcpus: 2,
+  serialLog: "/logs/n1.log",
+  qmpSocket: "/run/n1/qmp.sock",
+  network: { kind: "user" },
+  mac: "52:54:00:aa:bb:cc",
+};
+
+describe("buildQemuArgv", () => {
+  test("amd64 under TCG: q35, -cpu max, ttyS0, serial file, QMP socket, rng, user net without iPXE ROM", () => {
+    expect(buildQemuArgv(base)).toEqual([
+      "qemu-system-x86_64",
+      "-machine", "q35",
+      "-accel", "tcg",
+      "-cpu", "max",
+      "-m", "1024",
+      "-smp", "2",
+      "-nodefaults",
+      "-no-user-config",
+      "-display", "none",
+      "-no-reboot",
+      "-kernel", "/img/kernel",
+      "-initrd", "/img/initramfs.cpio.zst",
+      "-append", "console=ttyS0 panic=-1",
+      "-serial", "file:/logs/n1.log",
+      "-monitor", "none",
+      "-qmp", "unix:/run/n1/qmp.sock,server=on,wait=off",
+      "-device", "virtio-rng-pci",
+      "-netdev", "user,id=net0",
+      "-device", "virtio-net-pci,netdev=net0,mac=52:54:00:aa:bb:cc,romfile=",
+    ]); // biome-ignore format: flag/value pairs
+  });
+
+  test("arm64 under KVM: virt, -cpu host, ttyAMA0, extra kernel args", () => {
+    const argv = buildQemuArgv({ ...base, arch: "arm64", accel: "kvm", kernelArgs: ["quiet"] });
+    expect(argv[0]).toBe("qemu-system-aarch64");
+    expect(argv.slice(1, 7)).toEqual(["-machine", "virt", "-accel", "kvm", "-cpu", "host"]);
+    expect(argv[argv.indexOf("-append") + 1]).toBe("console=ttyAMA0 panic=-1 quiet");
+  });
+
+  test("fw-cfg items point at files (contents never in argv), commas escaped", () => {
+    const argv = buildQemuArgv({
+      ...base,
+      fwCfg: [
+        { name: "opt/com.powernode/bootstrap_token", file: "/s/fw,cfg/bootstrap_token" },
+        { name: "opt/com.powernode/instance_uuid", file: "/s/instance_uuid" },
+      ],
+    });
+    expect(argv.slice(-4)).toEqual([
+      "-fw_cfg",
+      "name=opt/com.powernode/bootstrap_token,file=/s/fw,,cfg/bootstrap_token",
+      "-fw_cfg",
+      "name=opt/com.powernode/instance_uuid,file=/s/instance_uuid",
+    ]);
+  });
+
+  test("user networking with host forwards; tap networking", () => {
+    const user = buildQemuArgv({
+      ...base,
+      network: { kind: "user", hostForwards: [{ proto: "tcp", hostPort: 2222, guestPort: 22 }] },
+    });
+    expect(user).toContain("user,id=net0,hostfwd=tcp:127.0.0.1:2222-:22");
+    const tap = buildQemuArgv({ ...base, network: { kind: "tap", ifname: "pn-tap0" } });
+    expect(tap).toContain("tap,id=net0,ifname=pn-tap0,script=no,downscript=no");
+    expect(buildQemuArgv({ ...base, network: { kind: "none" } })).not.toContain("-netdev");
+  });
+
+  test.each([
+    [{ memoryMib: 64 }, /memoryMib 64/],
+    [{ vcpus: 0 }, /vcpus 0/],
+    [{ fwCfg: [{ name: "com.powernode/x", file: "/f" }] }, /fw_cfg name/],
+    [{ network: { kind: "tap", ifname: "bad name!" } }, /tap ifname/],
+  ] as [Partial<VmSpec>, RegExp][])("rejects %p", (patch, re) => {
+    expect(() => buildQemuArgv({ ...base, ...patch })).toThrow(re);
+  });
+});
+
+describe("parseNetwork / macFor", () => {
+  test("hub network strings", () => {
+    expect(parseNetwork("user")).toEqual({ kind: "user", hostForwards: undefined });
+    expect(parseNetwork("tap:pn0")).toEqual({ kind: "tap", ifname: "pn0" });
+    expect(() => parseNetwork("bridge:x")).toThrow(/expected "user"/);
+  });
+
+  test("MACs are stable per id, locally administered QEMU prefix", () => {
+    expect(macFor("a")).toBe(macFor("a"));
+    expect(macFor("a")).not.toBe(macFor("b"));
+    expect(macFor("a")).toMatch(/^52:54:00(:[0-9a-f]{2}){3}$/);
+  });
+});

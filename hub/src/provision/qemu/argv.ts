@@ -1,0 +1,167 @@
+/**
+ * Pure QEMU command-line builder: one VmSpec in, the binary and argv out. Tested with toEqual;
+ * everything that touches the machine (spawning, sockets, files) lives elsewhere.
+ */
+
+/** Guest architecture, named as Debian and the hub name it. */
+export type VmArch = "amd64" | "arm64";
+
+/** How the guest executes: KVM (same-arch host with a working /dev/kvm) or TCG emulation. */
+export type Accel = "kvm" | "tcg";
+
+/** A QEMU user-network port forward: host `hostAddr:hostPort` -> guest `guestPort`. */
+export interface HostForward {
+  proto: "tcp" | "udp";
+  /** Host address to bind; default 127.0.0.1. */
+  hostAddr?: string;
+  hostPort: number;
+  guestPort: number;
+}
+
+/** The guest NIC: QEMU user networking (hub at 10.0.2.2), a tap on a lab bridge, or none. */
+export type VmNetwork =
+  | { kind: "user"; hostForwards?: readonly HostForward[] }
+  | { kind: "tap"; ifname: string }
+  | { kind: "none" };
+
+/** A QEMU fw-cfg item: the guest sees it at /sys/firmware/qemu_fw_cfg/by_name/<name>/raw. */
+export interface FwCfgFile {
+  name: string;
+  /** Host file with the content (QEMU reads it at start; the content never appears in argv). */
+  file: string;
+}
+
+/** Everything that decides a VM's command line. */
+export interface VmSpec {
+  arch: VmArch;
+  accel: Accel;
+  kernel: string;
+  initrd: string;
+  memoryMib: number;
+  vcpus: number;
+  /** Kernel arguments added after the console and panic ones. */
+  kernelArgs?: readonly string[];
+  /** Serial console (ttyS0 / ttyAMA0) is written to this file. */
+  serialLog: string;
+  /** QMP listens on this unix socket. */
+  qmpSocket: string;
+  network: VmNetwork;
+  /** Guest MAC; default 52:54:00:12:34:56 (QEMU's). */
+  mac?: string;
+  fwCfg?: readonly FwCfgFile[];
+  /** Override the binary (default qemu-system-x86_64 / qemu-system-aarch64). */
+  qemuBinary?: string;
+  /** Appended verbatim (e.g. extra -device lines for tests). */
+  extraArgs?: readonly string[];
+}
+
+/** Serial console device the kernel writes to, per arch. */
+export const CONSOLE: Record<VmArch, string> = { amd64: "ttyS0", arm64: "ttyAMA0" };
+
+/** QEMU binary per arch. */
+export const QEMU_BINARY: Record<VmArch, string> = {
+  amd64: "qemu-system-x86_64",
+  arm64: "qemu-system-aarch64",
+};
+
+/** fw-cfg names must be `opt/...` and at most 55 bytes (QEMU's FW_CFG_MAX_FILE_PATH - 1). */
+export function assertFwCfgName(name: string): void {
+  if (!/^opt\/[A-Za-z0-9._/-]+$/.test(name) || name.length > 55) {
+    throw new Error(
+      `fw_cfg name ${JSON.stringify(name)}: must match opt/[A-Za-z0-9._/-]+ and be <= 55 bytes`,
+    );
+  }
+}
+
+/** QEMU option values escape a comma by doubling it. */
+function optValue(v: string): string {
+  return v.replaceAll(",", ",,");
+}
+
+function netArgs(net: VmNetwork, mac: string): string[] {
+  // romfile= drops the iPXE option ROM: we boot the kernel directly, and the ROM costs time under TCG.
+  const nic = ["-device", `virtio-net-pci,netdev=net0,mac=${mac},romfile=`];
+  switch (net.kind) {
+    case "none":
+      return [];
+    case "user": {
+      const fwd = (net.hostForwards ?? []).map(
+        (f) => `,hostfwd=${f.proto}:${f.hostAddr ?? "127.0.0.1"}:${f.hostPort}-:${f.guestPort}`,
+      );
+      return ["-netdev", `user,id=net0${fwd.join("")}`, ...nic];
+    }
+    case "tap":
+      if (!/^[A-Za-z0-9_.-]{1,15}$/.test(net.ifname))
+        throw new Error(`tap ifname ${JSON.stringify(net.ifname)}: bad name`);
+      return ["-netdev", `tap,id=net0,ifname=${net.ifname},script=no,downscript=no`, ...nic];
+  }
+}
+
+/**
+ * Builds `[binary, ...argv]` for a VM.
+ * @example const [bin, ...args] = buildQemuArgv({ arch: "arm64", accel: "tcg", ... });
+ */
+export function buildQemuArgv(s: VmSpec): string[] {
+  if (!Number.isInteger(s.memoryMib) || s.memoryMib < 128)
+    throw new Error(`memoryMib ${s.memoryMib}: need >= 128`);
+  if (!Number.isInteger(s.vcpus) || s.vcpus < 1) throw new Error(`vcpus ${s.vcpus}: need >= 1`);
+  const machine = s.arch === "amd64" ? "q35" : "virt";
+  // Bun needs modern CPU features (AVX2 on x64), so TCG emulates the most capable CPU it can.
+  const cpu = s.accel === "kvm" ? "host" : "max";
+  const append = [`console=${CONSOLE[s.arch]}`, "panic=-1", ...(s.kernelArgs ?? [])].join(" ");
+  const fwCfg = (s.fwCfg ?? []).flatMap((f) => {
+    assertFwCfgName(f.name);
+    return ["-fw_cfg", `name=${f.name},file=${optValue(f.file)}`];
+  });
+  return [
+    s.qemuBinary ?? QEMU_BINARY[s.arch],
+    "-machine",
+    machine,
+    "-accel",
+    s.accel,
+    "-cpu",
+    cpu,
+    "-m",
+    String(s.memoryMib),
+    "-smp",
+    String(s.vcpus),
+    "-nodefaults",
+    "-no-user-config",
+    "-display",
+    "none",
+    "-no-reboot",
+    "-kernel",
+    s.kernel,
+    "-initrd",
+    s.initrd,
+    "-append",
+    append,
+    "-serial",
+    `file:${s.serialLog}`,
+    "-monitor",
+    "none",
+    "-qmp",
+    `unix:${optValue(s.qmpSocket)},server=on,wait=off`,
+    "-device",
+    "virtio-rng-pci",
+    ...netArgs(s.network, s.mac ?? "52:54:00:12:34:56"),
+    ...fwCfg,
+    ...(s.extraArgs ?? []),
+  ];
+}
+
+/** Parses the hub's instance network string: "user" or "tap:<ifname>". */
+export function parseNetwork(network: string, hostForwards?: readonly HostForward[]): VmNetwork {
+  if (network === "user") return { kind: "user", hostForwards };
+  if (network === "none") return { kind: "none" };
+  const m = /^tap:([A-Za-z0-9_.-]{1,15})$/.exec(network);
+  if (m?.[1]) return { kind: "tap", ifname: m[1] };
+  throw new Error(`network ${JSON.stringify(network)}: expected "user", "none" or "tap:<ifname>"`);
+}
+
+/** A stable locally administered MAC (QEMU's 52:54:00 prefix) derived from an instance id. */
+export function macFor(id: string): string {
+  const h = new Bun.CryptoHasher("sha256").update(id).digest();
+  const b = [h[0], h[1], h[2]].map((x) => (x ?? 0).toString(16).padStart(2, "0"));
+  return `52:54:00:${b.join(":")}`;
+}

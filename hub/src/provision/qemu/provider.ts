@@ -1,0 +1,133 @@
+/**
+ * The "qemu" InstanceProvider: one detached QEMU per instance, direct kernel boot of the image
+ * builder's output, identity by fw-cfg (opt/com.powernode/{instance_uuid,bootstrap_token,
+ * platform_url,ca_pem}, files 0600 under the instance dir; the token never appears in argv).
+ */
+import { rmSync } from "node:fs";
+import { join } from "node:path";
+import type { Logger } from "../../log.ts";
+import type {
+  BootMaterial,
+  EmitEvent,
+  InstanceProvider,
+  ProviderInstance,
+  ProviderStatus,
+} from "../provider.ts";
+import { type Accel, type HostForward, macFor, parseNetwork } from "./argv.ts";
+import type { QemuExec } from "./exec.ts";
+import { defaultImageDir, isVmAlive, launchVm, stopVm, type VmRef, vmStatus } from "./vm.ts";
+
+/** Options of createQemuProvider; `stateDir` and `log` are what the hub's registry passes. */
+export interface QemuProviderOptions {
+  /** Per-instance dirs (`<stateDir>/instances/<id>`: qmp.sock, fw_cfg/, qemu.log). */
+  stateDir: string;
+  log?: Logger;
+  /** Image builder output; default POWERNODE_IMAGE_DIR or `<repo>/initramfs/build`. */
+  imageDir?: string;
+  /** Serial logs (kept after destroy); default POWERNODE_SERIAL_LOG_DIR or `<stateDir>/serial`. */
+  serialLogDir?: string;
+  /** "auto" (default) probes KVM per arch; POWERNODE_FORCE_TCG=1 forces TCG. */
+  accel?: Accel | "auto";
+  /** Port forwards for "user" networking, per instance (e.g. a free host port to the guest's 22). */
+  hostForwards?: (instance: ProviderInstance) => readonly HostForward[];
+  /** Extra kernel arguments for every instance. */
+  kernelArgs?: readonly string[];
+  /** Extra QEMU arguments for every instance (debugging, tests: e.g. "-S" to start paused). */
+  extraArgs?: readonly string[];
+  /** How long a guest gets to act on the ACPI power button before `quit`; default 5000 ms. */
+  stopGraceMs?: number;
+  exec?: QemuExec;
+}
+
+function refOf(instance: ProviderInstance): VmRef | undefined {
+  const pid = Number(instance.providerInfo.pid);
+  const qmpSocket = instance.providerInfo.qmpSocket;
+  return Number.isInteger(pid) && pid > 0 && qmpSocket ? { pid, qmpSocket } : undefined;
+}
+
+/**
+ * Creates the QEMU provider.
+ * @example createProviderRegistry([createQemuProvider({ stateDir: "/var/lib/powernode/qemu" })])
+ */
+export function createQemuProvider(opts: QemuProviderOptions): InstanceProvider {
+  const imageDir = opts.imageDir ?? defaultImageDir();
+  const serialDir =
+    opts.serialLogDir ?? process.env.POWERNODE_SERIAL_LOG_DIR ?? join(opts.stateDir, "serial");
+  const instanceDir = (i: ProviderInstance) => join(opts.stateDir, "instances", i.id);
+
+  return {
+    name: "qemu",
+
+    async start(instance: ProviderInstance, boot: BootMaterial, emit: EmitEvent) {
+      const existing = refOf(instance);
+      if (existing && isVmAlive(existing)) return instance.providerInfo; // already running: idempotent
+      const stateDir = instanceDir(instance);
+      const serialLog = join(serialDir, `${instance.name}.log`);
+      const vm = await launchVm({
+        arch: instance.arch,
+        name: instance.name,
+        stateDir,
+        imageDir,
+        memoryMib: instance.memoryMib,
+        vcpus: instance.vcpus,
+        accel: opts.accel,
+        serialLog,
+        network: parseNetwork(instance.network, opts.hostForwards?.(instance)),
+        mac: macFor(instance.id),
+        kernelArgs: opts.kernelArgs,
+        extraArgs: opts.extraArgs,
+        fwCfg: {
+          instance_uuid: boot.instanceUuid,
+          bootstrap_token: boot.bootstrapToken,
+          platform_url: boot.platformUrl,
+          ca_pem: boot.caPem,
+        },
+        exec: opts.exec,
+      });
+      opts.log?.info("qemu domain started", {
+        instance: instance.id,
+        pid: vm.pid,
+        accel: vm.accel,
+        why: vm.accelReason,
+      });
+      await emit("system.qemu.domain_started", "info", {
+        accel: vm.accel,
+        accelReason: vm.accelReason,
+        arch: vm.arch,
+        pid: vm.pid,
+        serialLog: vm.serialLog,
+      });
+      return {
+        pid: String(vm.pid),
+        qmpSocket: vm.qmpSocket,
+        serialLog: vm.serialLog,
+        instanceDir: stateDir,
+        qemuLog: join(stateDir, "qemu.log"),
+        accel: vm.accel,
+        arch: vm.arch,
+      };
+    },
+
+    async stop(instance: ProviderInstance, emit: EmitEvent) {
+      const ref = refOf(instance);
+      if (!ref) return;
+      const how = await stopVm(ref, opts.stopGraceMs ?? 5_000);
+      if (how !== "not-running") {
+        await emit("system.qemu.domain_stopped", how === "killed" ? "warn" : "info", { pid: ref.pid, how });
+      }
+    },
+
+    async destroy(instance: ProviderInstance, emit: EmitEvent) {
+      const ref = refOf(instance);
+      if (ref) await stopVm(ref, 0);
+      // The serial log lives outside the instance dir and is kept for post-mortems.
+      rmSync(instanceDir(instance), { recursive: true, force: true });
+      await emit("system.qemu.domain_destroyed", "info", { instanceDir: instanceDir(instance) });
+    },
+
+    async status(instance: ProviderInstance): Promise<ProviderStatus> {
+      const ref = refOf(instance);
+      return ref ? vmStatus(ref) : "stopped";
+    },
+  };
+}
