@@ -65,8 +65,17 @@ describe("base and routing", () => {
     expect(await token.json()).toEqual({ token: "anonymous", access_token: "anonymous" });
   });
 
-  test("other paths pass through the plugin to the app", async () => {
+  test("other paths pass through the plugin to the app, bodies still parsed by Elysia", async () => {
     expect(await (await fetch(`${reg.baseUrl}/healthz`)).text()).toBe("ok");
+    const echo = await fetch(`${reg.baseUrl}/echo`, {
+      method: "POST",
+      body: '{"a":1}',
+      headers: { "content-type": "application/json" },
+    });
+    expect(await echo.json()).toEqual({ a: 1 });
+    expect(
+      (await fetch(`${reg.baseUrl}/v2x/anything`)).headers.get("docker-distribution-api-version"),
+    ).toBeNull();
   });
 
   test.each([

@@ -6,8 +6,11 @@ export type {
   ArtifactBlob,
   ArtifactInput,
   ClientOptions,
+  Descriptor,
   FetchBlobOptions,
+  FetchedBlob,
   FetchedManifest,
+  OciClientErrorKind,
 } from "./client.ts";
 export { fetchBlobToFile, fetchManifest, OciClientError, pushArtifact, pushBlob } from "./client.ts";
 export type { OciErrorCode, OciErrorEntry } from "./errors.ts";

@@ -27,8 +27,11 @@ export interface OciRegistry {
 /** The Elysia plugin type returned by createOciRegistry. */
 export type OciPlugin = ReturnType<typeof createOciPlugin>;
 
-function createOciPlugin(handle: OciHandle) {
-  return new Elysia({ name: "powernode.oci" }).onRequest(({ request }) => handle(request)).as("global");
+function createOciPlugin(handle: OciHandle, dataDir: string) {
+  // The seed keeps Elysia's plugin deduplication from dropping a second registry over another dataDir.
+  return new Elysia({ name: "powernode.oci", seed: dataDir })
+    .onRequest(({ request }) => handle(request))
+    .as("global");
 }
 
 /**
@@ -39,5 +42,5 @@ function createOciPlugin(handle: OciHandle) {
  */
 export function createOciRegistry(opts: OciRegistryOptions): OciRegistry {
   const handle = createOciHandler(opts);
-  return { handle, plugin: createOciPlugin(handle), purge: (p) => purgeStale(opts.dataDir, p) };
+  return { handle, plugin: createOciPlugin(handle, opts.dataDir), purge: (p) => purgeStale(opts.dataDir, p) };
 }

@@ -42,6 +42,7 @@ export async function startTestRegistry(opts: { dataDir?: string } = {}): Promis
     })
     .use(oci.plugin)
     .get("/healthz", () => "ok")
+    .post("/echo", ({ body }) => body)
     .listen({ port: 0, hostname: "127.0.0.1" });
   const port = app.server?.port;
   if (port === undefined) throw new Error("registry listener has no port");
