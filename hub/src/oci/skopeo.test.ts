@@ -23,6 +23,12 @@ const skopeo = createSkopeo(createExeca());
 let reg: TestRegistry;
 let src: AsyncDisposable & { path: string };
 beforeAll(async () => {
+  // A missing oracle fails the suite with the fix, never a silent skip (docs/conventions.md).
+  if (!Bun.which("skopeo")) {
+    throw new Error(
+      "skopeo not found: it is the outside client of these tests; `npm run setup` installs it (apt)",
+    );
+  }
   reg = await startTestRegistry();
   src = await tempDir();
 });
