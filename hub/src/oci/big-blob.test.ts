@@ -64,4 +64,4 @@ test("a 200 MiB blob streams in through one PATCH (as skopeo sends it) and out t
   expect((await stat(dest)).size).toBe(TOTAL);
   // Client and registry share this process; buffering the blob anywhere would add >= 200 MiB.
   expect(process.memoryUsage().rss - rss0).toBeLessThan(128 * MiB);
-});
+}, 30_000);

@@ -150,4 +150,29 @@ describe("skopeo against the registry", () => {
       );
     }
   });
+
+  test("a 150 MiB module blob goes through skopeo (one streamed PATCH, over Bun's 128 MiB default)", async () => {
+    await using big = await tempDir();
+    const MiB = 1024 * 1024;
+    const blob = new Uint8Array(150 * MiB);
+    const unit = pattern(MiB, 4);
+    for (let i = 0; i < 150; i++) {
+      unit[0] = i;
+      blob.set(unit, i * MiB);
+    }
+    const digest = await writeOciLayout(big.path, "big", {
+      artifactType: MODULE_ARTIFACT_TYPE,
+      config: { mediaType: MODULE_CONFIG_MEDIA_TYPE, bytes: enc('{"name":"big"}') },
+      layers: [{ mediaType: MODULE_EROFS_BLOB_MEDIA_TYPE, bytes: blob }],
+    });
+    const ref = `docker://${reg.host}/modules/big:1`;
+    await skopeo.copy(`oci:${big.path}:big`, ref, { destToken: TEST_TOKEN, preserveDigests: true });
+    const patches = reg.requests.filter((r) => r.method === "PATCH" && r.path.startsWith("/v2/modules/big/"));
+    expect(patches.length).toBe(2); // the config and the 150 MiB blob, one PATCH each
+    await using out = await tempDir();
+    await skopeo.copy(ref, `oci:${out.path}:1`, { preserveDigests: true });
+    expect(await layoutDigest(out.path)).toBe(digest);
+    const copied = Bun.file(join(out.path, "blobs", "sha256", sha256(blob).slice(7)));
+    expect(copied.size).toBe(blob.length);
+  }, 30_000);
 });
