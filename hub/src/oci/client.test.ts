@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { readFile, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { fetchBlobToFile, fetchManifest, OciClientError, pushArtifact } from "./client.ts";
+import { fetchBlobToFile, fetchManifest, OciClientError, pushArtifact, pushBlob } from "./client.ts";
 import {
   MODULE_ARTIFACT_TYPE,
   MODULE_COMPOSEFS_MEDIA_TYPE,
@@ -116,6 +116,41 @@ describe("pushArtifact and fetchManifest", () => {
     );
     expect(reg.requests.filter((r) => r.method === "POST").length).toBe(posts);
   });
+
+  test.each([
+    ["lost before reaching the registry", false],
+    ["lost after the registry stored the chunk", true],
+  ])(
+    "a chunk whose request is %s: the push resumes from the offset the registry reports",
+    async (_what, delivered) => {
+      let patches = 0;
+      // Breaks the second PATCH once: either never sent, or sent and its response lost.
+      const flaky = (async (input: string | URL | Request, init?: RequestInit) => {
+        if (init?.method === "PATCH" && ++patches === 2) {
+          if (delivered) await fetch(input, init);
+          throw new Error("network down (test)");
+        }
+        return fetch(input, init);
+      }) as typeof fetch;
+      const data = pattern(200_000, delivered ? 11 : 12);
+      const before = reg.requests.length;
+      await pushBlob(
+        reg.baseUrl,
+        "modules/flaky",
+        { mediaType: MODULE_EROFS_BLOB_MEDIA_TYPE, bytes: data },
+        { token: TEST_TOKEN, chunkBytes: 64 * 1024, fetch: flaky },
+      );
+      const seen = reg.requests.slice(before).map((r) => r.method);
+      // 4 chunks; the broken one is followed by a status GET and, when it was lost, sent again.
+      expect(seen).toEqual(
+        delivered
+          ? ["HEAD", "POST", "PATCH", "PATCH", "GET", "PATCH", "PATCH", "PUT"]
+          : ["HEAD", "POST", "PATCH", "GET", "PATCH", "PATCH", "PATCH", "PUT"],
+      );
+      const got = await fetch(`${reg.baseUrl}/v2/modules/flaky/blobs/${sha256(data)}`);
+      expect(new Uint8Array(await got.arrayBuffer())).toEqual(data);
+    },
+  );
 
   test("an artifact without config gets the empty descriptor", async () => {
     const digest = await pushArtifact(
