@@ -47,6 +47,19 @@ export class TooLargeError extends Error {
   }
 }
 
+/** Raised when reading a request body fails (client disconnected, aborted upload). */
+export class BodyReadError extends Error {
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = "BodyReadError";
+  }
+}
+
+/** True for a BodyReadError. */
+export function isBodyReadError(e: unknown): e is BodyReadError {
+  return e instanceof Error && e.name === "BodyReadError";
+}
+
 /** True for an UploadRangeError (checked by name, not instanceof). */
 export function isUploadRangeError(e: unknown): e is UploadRangeError {
   return (
@@ -279,7 +292,7 @@ async function writeBody(
 ): Promise<number> {
   if (!body) return 0;
   let n = 0;
-  for await (const chunk of body) {
+  for await (const chunk of readBody(body)) {
     if (limit !== undefined && n + chunk.byteLength > limit) throw new TooLargeError(limit);
     hasher?.update(chunk);
     let off = 0;
@@ -290,6 +303,28 @@ async function writeBody(
     n += chunk.byteLength;
   }
   return n;
+}
+
+/**
+ * Iterates a request body, turning a failed read (the client went away mid-body) into a
+ * BodyReadError, so it is told apart from a storage failure.
+ */
+export async function* readBody(body: ReadableStream<Uint8Array>): AsyncGenerator<Uint8Array> {
+  const reader = body.getReader();
+  try {
+    for (;;) {
+      let r: Awaited<ReturnType<typeof reader.read>>;
+      try {
+        r = await reader.read();
+      } catch (e) {
+        throw new BodyReadError("request body ended early", { cause: e });
+      }
+      if (r.done) return;
+      yield r.value;
+    }
+  } finally {
+    reader.releaseLock();
+  }
 }
 
 /** Hashes a file by streaming it (used when a session's running hash was lost). */

@@ -12,7 +12,7 @@ import {
   startUpload,
   uploadStatus,
 } from "./blob-routes.ts";
-import { createBlobStore } from "./blob-store.ts";
+import { createBlobStore, isBodyReadError } from "./blob-store.ts";
 import { isOciError, OciError, ociErrorResponse } from "./errors.ts";
 import { deleteManifest, getManifest, listReferrers, listTags, putManifest } from "./manifest-routes.ts";
 import { createManifestStore } from "./manifest-store.ts";
@@ -29,7 +29,10 @@ export interface OciLogger {
 export interface OciRegistryOptions {
   /** Root of the registry's storage (blobs, uploads, repositories, tmp). */
   dataDir: string;
-  /** Decides whether a write (POST/PATCH/PUT/DELETE) may proceed, e.g. by checking an admin bearer token. */
+  /**
+   * Decides whether a write (POST/PATCH/PUT/DELETE) may proceed, e.g. by checking an admin bearer token.
+   * It must look at headers only: the body is still to be streamed to disk.
+   */
   authorizePush: (request: Request) => Promise<boolean> | boolean;
   log?: OciLogger;
   /**
@@ -175,7 +178,11 @@ export function createOciHandler(opts: OciRegistryOptions): OciHandle {
           });
           return res;
         }
-        if (m === "DELETE") return deleteManifest(deps, r.name, r.reference);
+        if (m === "DELETE") {
+          const res = await deleteManifest(deps, r.name, r.reference);
+          log.info("oci: manifest deleted", { name: r.name, reference: r.reference });
+          return res;
+        }
         throw methodNotAllowed(m);
       case "tags":
         if (m !== "GET") throw methodNotAllowed(m);
@@ -195,6 +202,10 @@ export function createOciHandler(opts: OciRegistryOptions): OciHandle {
     } catch (e) {
       if (isOciError(e)) {
         res = ociErrorResponse(e.status, e.errors, e.headers);
+      } else if (isBodyReadError(e)) {
+        // The client went away mid-body; whatever it sent was rolled back. Not a server fault.
+        log.warn("oci: request body interrupted", { method: req.method, path: url.pathname, err: e.cause });
+        res = ociErrorResponse(400, [{ code: "BLOB_UPLOAD_INVALID", message: e.message }]);
       } else {
         // Storage failures (disk full, permissions): logged with the cause, answered generically.
         log.error("oci: request failed", { err: e, method: req.method, path: url.pathname });

@@ -3,7 +3,7 @@
  * `/v2/<name>/manifests/<reference>` and `GET /v2/<name>/tags/list`.
  */
 import type { BlobStore } from "./blob-store.ts";
-import { isTooLargeError, TooLargeError } from "./blob-store.ts";
+import { isTooLargeError, readBody, TooLargeError } from "./blob-store.ts";
 import { manyOciErrors, OciError, type OciErrorEntry } from "./errors.ts";
 import { MAX_MANIFEST_BYTES, OCI_INDEX, parseManifest } from "./manifest.ts";
 import type { ManifestEntry, ManifestStore, ReferrerDescriptor } from "./manifest-store.ts";
@@ -68,7 +68,7 @@ async function readCapped(req: Request, limit: number): Promise<Uint8Array> {
   if (!req.body) return new Uint8Array(0);
   const parts: Uint8Array[] = [];
   let n = 0;
-  for await (const chunk of req.body) {
+  for await (const chunk of readBody(req.body)) {
     n += chunk.byteLength;
     if (n > limit) throw new TooLargeError(limit);
     parts.push(chunk);

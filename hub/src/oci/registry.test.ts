@@ -1,15 +1,6 @@
 import { expect, test } from "bun:test";
-import { createOciHandler, type OciLogger } from "./handler.ts";
-import { tempDir } from "./test-harness.ts";
-
-/** A logger that keeps records for assertions. */
-function createRecordingLogger(): OciLogger & { records: { level: string; msg: string }[] } {
-  const records: { level: string; msg: string }[] = [];
-  const rec = (level: string) => (msg: string) => {
-    records.push({ level, msg });
-  };
-  return { records, info: rec("info"), warn: rec("warn"), error: rec("error") };
-}
+import { createOciHandler } from "./handler.ts";
+import { createRecordingLogger, tempDir } from "./test-harness.ts";
 
 test("the handler works without Elysia and ignores paths outside /v2", async () => {
   await using dir = await tempDir();

@@ -2,7 +2,14 @@ import { expect, test } from "bun:test";
 import { readdir, utimes, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { purgeStale } from "./purge.ts";
-import { sha256, startTestRegistry, TEST_TOKEN, tempDir } from "./test-harness.ts";
+import {
+  createRecordingLogger,
+  sha256,
+  startTestRegistry,
+  TEST_TOKEN,
+  tempDir,
+  waitFor,
+} from "./test-harness.ts";
 
 const AUTH = { authorization: `Bearer ${TEST_TOKEN}` };
 const data = new Uint8Array(120_000).map((_, i) => (i * 17) % 256);
@@ -69,4 +76,30 @@ test("purge removes idle upload sessions and stale temp files, and keeps live on
   expect((await fetch(`${reg.baseUrl}${idle}`, { headers: AUTH })).status).toBe(404);
   expect((await fetch(`${reg.baseUrl}${live}`, { headers: AUTH })).status).toBe(204);
   expect(await readdir(join(reg.dataDir, "tmp"))).toEqual([]);
+});
+
+test("a client that drops mid-PATCH: the partial chunk is rolled back, logged as a warning, not an error", async () => {
+  const log = createRecordingLogger();
+  await using reg = await startTestRegistry({ log });
+  const post = await fetch(`${reg.baseUrl}/v2/mods/drop/blobs/uploads/`, { method: "POST", headers: AUTH });
+  const loc = post.headers.get("location") ?? "";
+  await fetch(`${reg.baseUrl}${loc}`, { method: "PATCH", body: data.subarray(0, 1000), headers: AUTH });
+  let sent = 0;
+  const breaking = new ReadableStream<Uint8Array>({
+    pull(c) {
+      if (sent === 3) return c.error(new Error("client crashed (test)"));
+      sent++;
+      c.enqueue(new Uint8Array(64 * 1024).fill(sent));
+    },
+  });
+  const res = await fetch(`${reg.baseUrl}${loc}`, { method: "PATCH", body: breaking, headers: AUTH }).catch(
+    (e: unknown) => e,
+  );
+  expect(res).toBeInstanceOf(Error);
+  await waitFor("the registry to notice the broken body", () =>
+    log.records.some((r) => r.msg === "oci: request body interrupted"),
+  );
+  const st = await fetch(`${reg.baseUrl}${loc}`, { headers: AUTH });
+  expect(st.headers.get("range")).toBe("0-999");
+  expect(log.records.filter((r) => r.level === "error")).toEqual([]);
 });

@@ -6,6 +6,7 @@ import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Elysia } from "elysia";
+import type { OciLogger } from "./handler.ts";
 import { createOciRegistry, OCI_MAX_REQUEST_BODY_BYTES } from "./registry.ts";
 
 /** The admin token the test registry accepts for writes. */
@@ -25,12 +26,15 @@ export interface TestRegistry extends AsyncDisposable {
  * Starts the registry on an Elysia listener on port 0, accepting `Bearer TEST_TOKEN` for writes.
  * With `dataDir` (a restart over existing storage) the directory is left in place on dispose.
  */
-export async function startTestRegistry(opts: { dataDir?: string } = {}): Promise<TestRegistry> {
+export async function startTestRegistry(
+  opts: { dataDir?: string; log?: OciLogger } = {},
+): Promise<TestRegistry> {
   const dataDir = opts.dataDir ?? (await mkdtemp(join(tmpdir(), "pn-oci-")));
   const requests: TestRegistry["requests"] = [];
   const oci = createOciRegistry({
     dataDir,
     authorizePush: (r) => r.headers.get("authorization") === `Bearer ${TEST_TOKEN}`,
+    log: opts.log,
   });
   const app = new Elysia({ serve: { maxRequestBodySize: OCI_MAX_REQUEST_BODY_BYTES } })
     .onRequest(({ request }) => {
@@ -120,4 +124,26 @@ export async function writeOciLayout(
     }),
   );
   return digest;
+}
+
+/** A logger keeping its records, for assertions. */
+export function createRecordingLogger(): OciLogger & { records: { level: string; msg: string }[] } {
+  const records: { level: string; msg: string }[] = [];
+  const rec = (level: string) => (msg: string) => {
+    records.push({ level, msg });
+  };
+  return { records, info: rec("info"), warn: rec("warn"), error: rec("error") };
+}
+
+/** Polls `probe` until it returns true; throws naming `what` after `timeoutMs`. */
+export async function waitFor(
+  what: string,
+  probe: () => boolean | Promise<boolean>,
+  timeoutMs = 5000,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await probe())) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await Bun.sleep(10);
+  }
 }
