@@ -9,7 +9,11 @@ export interface TestCa {
   /** A TLS server certificate + key for the given IPs/DNS names. */
   issueServerCert(hosts: readonly string[]): Promise<{ certPem: string; keyPem: string }>;
   /** Signs a CSR (after checking its signature) as a client certificate valid `validMs` from now. */
-  signCsr(csrPem: string, validMs: number): Promise<{ certPem: string; cn: string; notAfter: Date }>;
+  signCsr(
+    csrPem: string,
+    validMs: number,
+    backdateMs?: number,
+  ): Promise<{ certPem: string; cn: string; notAfter: Date }>;
 }
 
 let serial = 1;
@@ -41,12 +45,13 @@ export async function createTestCa(name = "powernode test CA"): Promise<TestCa> 
     publicKey: CryptoKey | x509.PublicKey,
     validMs: number,
     extensions: x509.Extension[],
+    backdateMs = 60_000,
   ) =>
     x509.X509CertificateGenerator.create({
       serialNumber: nextSerial(),
       subject,
       issuer: ca.subject,
-      notBefore: new Date(Date.now() - 60_000),
+      notBefore: new Date(Date.now() - backdateMs),
       notAfter: new Date(Date.now() + validMs),
       signingKey: caKeys.privateKey,
       publicKey,
@@ -68,14 +73,20 @@ export async function createTestCa(name = "powernode test CA"): Promise<TestCa> 
       const pkcs8 = await crypto.subtle.exportKey("pkcs8", keys.privateKey);
       return { certPem: cert.toString("pem"), keyPem: toPem("PRIVATE KEY", pkcs8) };
     },
-    async signCsr(csrPem, validMs) {
+    async signCsr(csrPem, validMs, backdateMs) {
       const csr = new x509.Pkcs10CertificateRequest(csrPem);
       if (!(await csr.verify())) throw new Error("CSR signature does not verify");
       const cn = csr.subjectName.getField("CN")[0] ?? "";
-      const cert = await issue(csr.subject, csr.publicKey, validMs, [
-        new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.clientAuth]),
-        new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
-      ]);
+      const cert = await issue(
+        csr.subject,
+        csr.publicKey,
+        validMs,
+        [
+          new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.clientAuth]),
+          new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
+        ],
+        backdateMs,
+      );
       return { certPem: cert.toString("pem"), cn, notAfter: cert.notAfter };
     },
   };

@@ -37,6 +37,8 @@ export interface TestHubFakeOptions {
   /** Sent in EnrollResponse and HeartbeatResponse. */
   heartbeatSeconds?: number;
   certValidMs?: number;
+  /** notBefore = now - this (default 60 s). */
+  certBackdateMs?: number;
   /** Tokens already issued (instance UUID -> token), e.g. for a restarted hub. */
   tokens?: Map<string, string>;
 }
@@ -50,6 +52,8 @@ export interface TestHubFake {
   enrollments: EnrollRequest[];
   heartbeats: Array<{ cn: string; req: HeartbeatRequest }>;
   reports: Array<{ cn: string; req: ReportStatusRequest }>;
+  /** CN of each RenewCertificate caller. */
+  renewals: string[];
   /** Number of currently open WatchDesiredState streams. */
   openWatches(): number;
   /** Issues a single-use bootstrap token for an instance. */
@@ -83,6 +87,7 @@ export async function startTestHubFake(opts: TestHubFakeOptions = {}): Promise<T
   const enrollments: EnrollRequest[] = [];
   const heartbeats: TestHubFake["heartbeats"] = [];
   const reports: TestHubFake["reports"] = [];
+  const renewals: string[] = [];
   let desired: DesiredState | undefined;
   const watchers = new Set<() => void>();
   let failReports = 0;
@@ -100,7 +105,7 @@ export async function startTestHubFake(opts: TestHubFakeOptions = {}): Promise<T
         const expected = tokens.get(req.instanceUuid);
         if (expected === undefined || expected !== req.bootstrapToken || used.has(req.bootstrapToken))
           throw new ConnectError("bootstrap token invalid, expired or used", Code.PermissionDenied);
-        const signed = await ca.signCsr(req.csrPem, opts.certValidMs ?? 3_600_000);
+        const signed = await ca.signCsr(req.csrPem, opts.certValidMs ?? 3_600_000, opts.certBackdateMs);
         if (signed.cn !== req.instanceUuid)
           throw new ConnectError(`CSR CN ${signed.cn} is not the instance UUID`, Code.InvalidArgument);
         used.add(req.bootstrapToken);
@@ -110,6 +115,18 @@ export async function startTestHubFake(opts: TestHubFakeOptions = {}): Promise<T
           instanceUuid: req.instanceUuid,
           notAfter: timestampFromDate(signed.notAfter),
           heartbeatIntervalSeconds: hbSeconds,
+        };
+      },
+      async renewCertificate(req, ctx) {
+        const cn = requirePeer(ctx.values.get(kPeerCn));
+        const signed = await ca.signCsr(req.csrPem, opts.certValidMs ?? 3_600_000, opts.certBackdateMs);
+        if (signed.cn !== cn)
+          throw new ConnectError(`CSR CN ${signed.cn} is not the caller ${cn}`, Code.PermissionDenied);
+        renewals.push(cn);
+        return {
+          certificatePem: signed.certPem,
+          caChainPem: ca.caPem,
+          notAfter: timestampFromDate(signed.notAfter),
         };
       },
       async heartbeat(req, ctx) {
@@ -193,6 +210,7 @@ export async function startTestHubFake(opts: TestHubFakeOptions = {}): Promise<T
     enrollments,
     heartbeats,
     reports,
+    renewals,
     openWatches: () => watchers.size,
     issueToken(instanceUuid) {
       const token = `pnbt_${crypto.randomUUID().replaceAll("-", "")}`;

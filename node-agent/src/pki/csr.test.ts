@@ -38,7 +38,14 @@ test("saved credentials are reused only when they fit the instance and are not e
   expect(loadPki(dir, UUID, now)).toEqual({ ok: false, reason: `no saved certificate in ${dir}/pki` });
   savePki(
     dir,
-    { instanceUuid: UUID, keyPem, certificatePem: certPem, caChainPem: ca.caPem, notAfter: now },
+    {
+      instanceUuid: UUID,
+      keyPem,
+      certificatePem: certPem,
+      caChainPem: ca.caPem,
+      notBefore: now,
+      notAfter: now,
+    },
     now,
   );
   expect(statSync(join(dir, "pki/node.key")).mode & 0o777).toBe(0o600);
@@ -59,6 +66,7 @@ test("saved credentials are reused only when they fit the instance and are not e
       keyPem: (await createNodeKeyAndCsr(UUID)).keyPem,
       certificatePem: certPem,
       caChainPem: ca.caPem,
+      notBefore: now,
       notAfter: now,
     },
     now,

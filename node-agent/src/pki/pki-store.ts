@@ -16,6 +16,7 @@ export interface NodePki {
   certificatePem: string;
   /** Issuing CA first, root last. */
   caChainPem: string;
+  notBefore: Date;
   notAfter: Date;
 }
 
@@ -51,7 +52,7 @@ export function savePki(stateDir: string, pki: NodePki, now: Date): void {
  * for at least `minRemainingMs` more, and the key matches it.
  */
 export function checkPki(
-  candidate: Omit<NodePki, "notAfter">,
+  candidate: Omit<NodePki, "notBefore" | "notAfter">,
   now: Date,
   minRemainingMs = 60_000,
 ): LoadPkiResult {
@@ -68,7 +69,17 @@ export function checkPki(
     const spki = createPublicKey(keyPem).export({ type: "spki", format: "der" });
     if (!Buffer.from(cert.publicKey.rawData).equals(spki))
       return { ok: false, reason: "key does not match the certificate" };
-    return { ok: true, value: { instanceUuid, keyPem, certificatePem, caChainPem, notAfter: cert.notAfter } };
+    return {
+      ok: true,
+      value: {
+        instanceUuid,
+        keyPem,
+        certificatePem,
+        caChainPem,
+        notBefore: cert.notBefore,
+        notAfter: cert.notAfter,
+      },
+    };
   } catch (err) {
     return {
       ok: false,

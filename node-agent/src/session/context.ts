@@ -42,6 +42,7 @@ export interface SessionContext {
     heartbeatSeconds: number;
     heartbeatsAcked: number;
     reportsSent: number;
+    renewals: number;
   };
 }
 

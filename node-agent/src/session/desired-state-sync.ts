@@ -6,15 +6,18 @@
 import { DesiredNodeState } from "../runtime/resources.ts";
 import type { SessionContext } from "./context.ts";
 import { loopBackoff, waitBeforeRetry } from "./context.ts";
-import type { HubConnection } from "./hub-client.ts";
+import type { HubLink } from "./hub-client.ts";
 
 /** Runs until the session stops; never throws. */
-export async function runDesiredStateSync(ctx: SessionContext, hub: HubConnection): Promise<void> {
+export async function runDesiredStateSync(ctx: SessionContext, link: HubLink): Promise<void> {
   const backoff = loopBackoff(ctx);
   while (!ctx.signal.aborted) {
     const known = ctx.store.get(DesiredNodeState, "node")?.spec.version ?? 0n;
+    const generation = link.generation();
     try {
-      for await (const msg of hub.client.watchDesiredState({ knownVersion: known }, { signal: ctx.signal })) {
+      for await (const msg of link
+        .current()
+        .client.watchDesiredState({ knownVersion: known }, { signal: ctx.signal })) {
         backoff.reset();
         const state = msg.state;
         if (!state) continue;
@@ -32,6 +35,8 @@ export async function runDesiredStateSync(ctx: SessionContext, hub: HubConnectio
       await waitBeforeRetry(ctx, "desired state watch", new Error("stream ended by the hub"), backoff);
     } catch (err) {
       if (ctx.signal.aborted) return;
+      // The connection was replaced (certificate renewed): reconnect at once on the new one.
+      if (link.generation() !== generation) continue;
       await waitBeforeRetry(ctx, "desired state watch", err, backoff);
     }
   }

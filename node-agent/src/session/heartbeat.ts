@@ -3,19 +3,19 @@
 import { DesiredNodeState } from "../runtime/resources.ts";
 import type { SessionContext } from "./context.ts";
 import { loopBackoff, waitBeforeRetry } from "./context.ts";
-import type { HubConnection } from "./hub-client.ts";
+import type { HubLink } from "./hub-client.ts";
 import { PHASES } from "./phases.ts";
 
 /** Used until the hub names an interval. */
 export const DEFAULT_HEARTBEAT_SECONDS = 30;
 
 /** Runs until the session stops; never throws. */
-export async function runHeartbeatLoop(ctx: SessionContext, hub: HubConnection): Promise<void> {
+export async function runHeartbeatLoop(ctx: SessionContext, link: HubLink): Promise<void> {
   const backoff = loopBackoff(ctx);
   let failing = false;
   while (!ctx.signal.aborted) {
     try {
-      const r = await hub.client.heartbeat(
+      const r = await link.current().client.heartbeat(
         {
           bootId: ctx.bootId,
           agentVersion: ctx.agentVersion,

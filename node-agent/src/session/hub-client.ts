@@ -22,6 +22,36 @@ export interface HubConnectionOptions {
   pingIntervalMs?: number;
 }
 
+/**
+ * The session's current mTLS connection; replaced when the certificate is renewed. Loops fetch
+ * `current()` for every call, and a stream broken by a replacement reconnects without complaint.
+ */
+export interface HubLink {
+  current(): HubConnection;
+  /** Bumped by each `replace`. */
+  generation(): number;
+  /** Switches to `next` and closes the previous connection. */
+  replace(next: HubConnection): void;
+  close(): void;
+}
+
+/** A link starting at `first`. */
+export function createHubLink(first: HubConnection): HubLink {
+  let conn = first;
+  let gen = 0;
+  return {
+    current: () => conn,
+    generation: () => gen,
+    replace(next) {
+      const old = conn;
+      conn = next;
+      gen++;
+      old.close();
+    },
+    close: () => conn.close(),
+  };
+}
+
 /** Opens (lazily) a connection to the hub. */
 export function connectHub(opts: HubConnectionOptions): HubConnection {
   const tls = {

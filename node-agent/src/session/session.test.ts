@@ -155,3 +155,33 @@ test("a hub whose certificate does not chain to the identity CA is not trusted",
   expect(hub.enrollments).toHaveLength(0);
   expect(s.certificatePem()).toBeUndefined();
 });
+
+test("the certificate is renewed at the set fraction of its lifetime; calls continue on the new one", async () => {
+  const hub = await hubFake({ heartbeatSeconds: 1, certBackdateMs: 0 });
+  const instanceUuid = crypto.randomUUID();
+  const stateDir = tempDir();
+  const s = await startAgentSession({
+    identity: {
+      instanceUuid,
+      bootstrapToken: hub.issueToken(instanceUuid),
+      platformUrl: hub.url,
+      caPem: hub.caPem,
+    },
+    stateDir,
+    log: createMemoryLog(),
+    backoff: { initialMs: 50, maxMs: 200 },
+    // An hour-long certificate renewed after 0.02 % of it (0.72 s), then no sooner than 0.3 s apart.
+    renewal: { fraction: 0.0002, minIntervalMs: 300 },
+  });
+  cleanup.push(() => s.stop());
+  await s.waitFor("first heartbeat ack", (x) => x.heartbeatsAcked() > 0);
+  const first = s.certificatePem();
+  await s.waitFor("two renewals", (x) => x.certificateRenewals() >= 2, 10_000);
+  expect(s.certificatePem()).not.toBe(first);
+  expect(hub.renewals.every((cn) => cn === instanceUuid)).toBe(true);
+  expect(await Bun.file(join(stateDir, "pki/node.crt")).text()).toBe(s.certificatePem() ?? "");
+  const acked = s.heartbeatsAcked();
+  await s.waitFor("a heartbeat on the renewed certificate", (x) => x.heartbeatsAcked() > acked);
+  hub.setDesiredState({ version: 7n });
+  await s.waitFor("desired state after the connection was replaced", (x) => x.desiredState()?.version === 7n);
+});

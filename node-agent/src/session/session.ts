@@ -16,8 +16,9 @@ import { describeError } from "./describe-error.ts";
 import { runDesiredStateSync } from "./desired-state-sync.ts";
 import { obtainCredentials } from "./enroll.ts";
 import { DEFAULT_HEARTBEAT_SECONDS, runHeartbeatLoop } from "./heartbeat.ts";
-import { connectHub } from "./hub-client.ts";
+import { connectHub, createHubLink } from "./hub-client.ts";
 import { createPhaseRecorder, PHASES, type Phase, type PhaseRecorder } from "./phases.ts";
+import { type RenewalOptions, runCertificateRenewal } from "./renew.ts";
 import { runStatusReport } from "./status-report.ts";
 
 export interface AgentSessionOptions {
@@ -36,6 +37,8 @@ export interface AgentSessionOptions {
   phases?: PhaseRecorder;
   metrics?: SessionMetrics;
   store?: ResourceStore;
+  /** Certificate renewal timing (default: at 75 % of the lifetime). */
+  renewal?: RenewalOptions;
 }
 
 export interface AgentSession {
@@ -45,6 +48,8 @@ export interface AgentSession {
   certificatePem(): string | undefined;
   phaseEvents(): readonly Phase[];
   heartbeatsAcked(): number;
+  /** Certificates renewed by this session. */
+  certificateRenewals(): number;
   /** The last desired-state document received. */
   desiredState(): DesiredState | undefined;
   /** Resolves when `condition` holds (checked after every change); rejects naming `what` on timeout. */
@@ -86,7 +91,7 @@ export async function startAgentSession(opts: AgentSessionOptions): Promise<Agen
     changed: () => {
       for (const w of waiters) w();
     },
-    state: { heartbeatSeconds: DEFAULT_HEARTBEAT_SECONDS, heartbeatsAcked: 0, reportsSent: 0 },
+    state: { heartbeatSeconds: DEFAULT_HEARTBEAT_SECONDS, heartbeatsAcked: 0, reportsSent: 0, renewals: 0 },
   };
   const unsubscribe = phases.subscribe(() => ctx.changed());
   if (!phases.has(PHASES.agentStarted)) phases.record(PHASES.agentStarted);
@@ -101,19 +106,22 @@ export async function startAgentSession(opts: AgentSessionOptions): Promise<Agen
         notAfter: credentials.pki.notAfter.toISOString(),
       },
     });
-    const hub = connectHub({
-      platformUrl: ctx.identity.platformUrl,
-      caPem: ctx.identity.caPem,
-      clientCert: credentials.pki,
-    });
+    const link = createHubLink(
+      connectHub({
+        platformUrl: ctx.identity.platformUrl,
+        caPem: ctx.identity.caPem,
+        clientCert: credentials.pki,
+      }),
+    );
     try {
       await Promise.all([
-        runHeartbeatLoop(ctx, hub),
-        runDesiredStateSync(ctx, hub),
-        runStatusReport(ctx, hub),
+        runHeartbeatLoop(ctx, link),
+        runDesiredStateSync(ctx, link),
+        runStatusReport(ctx, link),
+        runCertificateRenewal(ctx, link, opts.renewal),
       ]);
     } finally {
-      hub.close();
+      link.close();
     }
   };
   // The session never gives up: anything unexpected is logged and the whole run starts over.
@@ -138,6 +146,7 @@ export async function startAgentSession(opts: AgentSessionOptions): Promise<Agen
     certificatePem: () => ctx.state.pki?.certificatePem,
     phaseEvents: () => phases.all(),
     heartbeatsAcked: () => ctx.state.heartbeatsAcked,
+    certificateRenewals: () => ctx.state.renewals,
     desiredState: () => ctx.store.get(DesiredNodeState, "node")?.spec,
     waitFor(what, condition, timeoutMs = 30_000) {
       return new Promise((resolve, reject) => {

@@ -6,7 +6,7 @@ import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import type { PhaseEvent } from "@powernode/proto";
 import type { SessionContext } from "./context.ts";
 import { loopBackoff, waitBeforeRetry } from "./context.ts";
-import type { HubConnection } from "./hub-client.ts";
+import type { HubLink } from "./hub-client.ts";
 import type { Phase } from "./phases.ts";
 
 function toProto(p: Phase): Omit<PhaseEvent, "$typeName"> {
@@ -14,7 +14,7 @@ function toProto(p: Phase): Omit<PhaseEvent, "$typeName"> {
 }
 
 /** Runs until the session stops; never throws. */
-export async function runStatusReport(ctx: SessionContext, hub: HubConnection): Promise<void> {
+export async function runStatusReport(ctx: SessionContext, link: HubLink): Promise<void> {
   const backoff = loopBackoff(ctx);
   let wake: (() => void) | undefined;
   const unsubscribe = ctx.phases.subscribe(() => wake?.());
@@ -31,10 +31,12 @@ export async function runStatusReport(ctx: SessionContext, hub: HubConnection): 
         continue;
       }
       try {
-        await hub.client.reportStatus(
-          { bootId: ctx.bootId, events: batch.map(toProto), conditions: [] },
-          { signal: ctx.signal, timeoutMs: 15_000 },
-        );
+        await link
+          .current()
+          .client.reportStatus(
+            { bootId: ctx.bootId, events: batch.map(toProto), conditions: [] },
+            { signal: ctx.signal, timeoutMs: 15_000 },
+          );
         ctx.phases.markSent(batch);
         ctx.state.reportsSent++;
         backoff.reset();
