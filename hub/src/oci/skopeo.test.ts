@@ -123,6 +123,27 @@ describe("skopeo against the registry", () => {
     );
   });
 
+  test("an image converted to Docker v2 schema 2 by skopeo is stored and served as such", async () => {
+    const layer = pattern(50_000, 5);
+    const config = enc(
+      JSON.stringify({
+        architecture: "arm64",
+        os: "linux",
+        rootfs: { type: "layers", diff_ids: [sha256(layer)] },
+      }),
+    );
+    await writeOciLayout(src.path, "docker", {
+      config: { mediaType: "application/vnd.oci.image.config.v1+json", bytes: config },
+      layers: [{ mediaType: "application/vnd.oci.image.layer.v1.tar", bytes: layer }],
+    });
+    const ref = `docker://${reg.host}/library/docker:v2`;
+    await skopeo.copy(`oci:${src.path}:docker`, ref, { destToken: TEST_TOKEN, format: "v2s2" });
+    const raw = JSON.parse((await skopeo.inspect(ref, { raw: true })).stdout) as { mediaType: string };
+    expect(raw.mediaType).toBe("application/vnd.docker.distribution.manifest.v2+json");
+    const info = JSON.parse((await skopeo.inspect(ref)).stdout) as { Architecture: string };
+    expect(info.Architecture).toBe("arm64");
+  });
+
   test("a powernode module artifact round-trips byte for byte", async () => {
     const cfs = pattern(50_000, 2);
     const blob = pattern(400_000, 3);

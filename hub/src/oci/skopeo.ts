@@ -24,12 +24,15 @@ export interface SkopeoCopyOptions {
   destToken?: string;
   /** Fail rather than recompress or convert (`--preserve-digests`). */
   preserveDigests?: boolean;
+  /** Manifest type written to the destination (`--format`). */
+  format?: "oci" | "v2s2";
 }
 
 /** Pure argument builder for `skopeo copy` (source and destination transports are part of the refs). */
 export function skopeoCopyArgs(src: string, dest: string, opts: SkopeoCopyOptions = {}): string[] {
   const args = ["copy", "--quiet", "--src-tls-verify=false", "--dest-tls-verify=false"];
   if (opts.preserveDigests) args.push("--preserve-digests");
+  if (opts.format) args.push("--format", opts.format);
   if (opts.srcToken) args.push("--src-registry-token", opts.srcToken);
   if (opts.destToken) args.push("--dest-registry-token", opts.destToken);
   return [...args, src, dest];
