@@ -50,8 +50,8 @@ try {
     for (let f = 0; f < 100; f++) {
       const len = rnd() % 300;
       const buf = Buffer.alloc(len);
-      for (let i = 0; i < len; i += 4) buf.writeUInt32LE(rnd(), Math.min(i, len - 4 < 0 ? 0 : len - 4));
-      writeFileSync(join(dir, `file-${f}.dat`), len >= 4 ? buf : buf.subarray(0, len));
+      for (let i = 0; i < len; i++) buf[i] = rnd() & 0xff;
+      writeFileSync(join(dir, `file-${f}.dat`), buf);
     }
   }
   await exec.run("sync", []);

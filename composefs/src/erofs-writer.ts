@@ -28,7 +28,8 @@ export interface ComposefsImage {
 
 interface WXattr {
   name: string;
-  value: Uint8Array;
+  /** Value as a byte string (one char per byte): cheap to key, compare and write. */
+  value: string;
   key: string;
   index: number;
   suffix: string;
@@ -53,6 +54,11 @@ interface WNode {
   entries: { name: string; target: WNode }[];
   inline: Uint8Array | undefined;
   chunked: boolean;
+  /** Source directory (directories only), parent WNode, xattrs by name, and path for error messages. */
+  dir: DirNode | undefined;
+  parent: WNode | undefined;
+  xm: Map<string, string>;
+  path: string;
   ino: number;
   nid: number;
   nBlocks: number;
@@ -63,8 +69,15 @@ interface WNode {
   nShared: number;
 }
 
-const EMPTY = new Uint8Array(0);
 const latin1 = (s: string): Uint8Array => Buffer.from(s, "latin1");
+
+/**
+ * Byte string of a value. Copying into a Buffer avoids touching `.buffer` of small typed arrays (which makes
+ * the engine materialize them) and yields a flat string that hashes fast as a map key.
+ */
+function valueString(v: Uint8Array): string {
+  return v.length === 0 ? "" : Buffer.from(v).toString("latin1");
+}
 
 class WriterError extends Error {
   constructor(path: string, problem: string) {
@@ -112,7 +125,6 @@ function layoutTree(root: DirNode, opts: WriteImageOptions): Layout {
   const version = opts.version ?? (hasWhiteout(root, new Set()) ? 1 : 0);
   const byNode = new Map<TreeNode, WNode>();
   const nodes: WNode[] = [];
-  const xattrMaps = new Map<WNode, Map<string, Uint8Array>>();
 
   const make = (src: TreeNode | undefined, path: string, proto?: WNode): WNode => {
     const n: WNode = {
@@ -138,22 +150,26 @@ function layoutTree(root: DirNode, opts: WriteImageOptions): Layout {
       ipad: 0,
       xattrSize: 0,
       nShared: 0,
+      dir: undefined,
+      parent: undefined,
+      xm: new Map(),
+      path,
     };
     if (src) validateNode(src, path);
-    const xm = new Map<string, Uint8Array>();
+    const xm = n.xm;
     for (const x of src?.xattrs ?? []) {
       const name = x.name.startsWith(F.OVL.prefix)
         ? F.OVL.escapePrefix + x.name.slice(F.OVL.prefix.length)
         : x.name;
-      xm.set(name, x.value);
+      xm.set(name, valueString(x.value));
     }
     if (src?.type === "file") {
       n.size = src.size;
       if (src.content && src.size > 0) n.inline = src.content;
       else if (src.size > 0) {
         n.chunked = true;
-        xm.set(F.OVL.metacopy, src.digest ? metacopyValue(src.digest) : EMPTY);
-        if (src.redirect) xm.set(F.OVL.redirect, latin1(`/${src.redirect}`));
+        xm.set(F.OVL.metacopy, src.digest ? metacopyValue(src.digest) : "");
+        if (src.redirect) xm.set(F.OVL.redirect, `/${src.redirect}`);
       }
     } else if (src?.type === "symlink") {
       n.inline = latin1(src.target);
@@ -164,10 +180,9 @@ function layoutTree(root: DirNode, opts: WriteImageOptions): Layout {
       // Escaped whiteout: an empty regular file the overlay stack interprets (xwhiteouts).
       n.mode = TYPE_BITS.file | (src.perm & 0o7777);
       n.type = "file";
-      xm.set(F.OVL.escWhiteout, EMPTY);
-      xm.set(F.OVL.userWhiteout, EMPTY);
+      xm.set(F.OVL.escWhiteout, "");
+      xm.set(F.OVL.userWhiteout, "");
     }
-    xattrMaps.set(n, xm);
     return n;
   };
 
@@ -175,12 +190,11 @@ function layoutTree(root: DirNode, opts: WriteImageOptions): Layout {
   const rootW = make(root, "");
   byNode.set(root, rootW);
   nodes.push(rootW);
-  const dirsOf = new Map<WNode, DirNode>([[rootW, root]]);
-  const paths = new Map<WNode, string>([[rootW, ""]]);
-  const parents = new Map<WNode, WNode>([[rootW, rootW]]);
+  rootW.dir = root;
+  rootW.parent = rootW;
   for (let qi = 0; qi < nodes.length; qi++) {
     const w = nodes[qi] as WNode;
-    const dir = dirsOf.get(w);
+    const dir = w.dir;
     if (!dir) continue;
     const names = [...dir.children.keys()];
     if (w === rootW) {
@@ -191,7 +205,7 @@ function layoutTree(root: DirNode, opts: WriteImageOptions): Layout {
     }
     names.push(".", "..");
     names.sort(compareBytes);
-    const xm = xattrMaps.get(w) as Map<string, Uint8Array>;
+    const xm = w.xm;
     let subdirs = 0;
     for (const name of names) {
       if (name === ".") {
@@ -199,17 +213,17 @@ function layoutTree(root: DirNode, opts: WriteImageOptions): Layout {
         continue;
       }
       if (name === "..") {
-        w.entries.push({ name, target: parents.get(w) as WNode });
+        w.entries.push({ name, target: w.parent as WNode });
         continue;
       }
       const child = dir.children.get(name);
-      const path = `${paths.get(w)}/${name}`;
+      const path = `${w.path}/${name}`;
       let cw: WNode;
       if (!child) {
         // One of the 256 root whiteouts hiding the object directories on kernels without data-only layers.
         cw = make(undefined, path, rootW);
         const selinux = xm.get("security.selinux");
-        if (selinux) (xattrMaps.get(cw) as Map<string, Uint8Array>).set("security.selinux", selinux);
+        if (selinux !== undefined) cw.xm.set("security.selinux", selinux);
         nodes.push(cw);
       } else {
         validateName(name, path);
@@ -225,17 +239,16 @@ function layoutTree(root: DirNode, opts: WriteImageOptions): Layout {
           cw = make(child, path);
           byNode.set(child, cw);
           nodes.push(cw);
-          paths.set(cw, path);
           if (child.type === "dir") {
-            dirsOf.set(cw, child);
-            parents.set(cw, w);
+            cw.dir = child;
+            cw.parent = w;
           }
           if (child.type === "whiteout") {
-            xm.set(F.OVL.escWhiteouts, EMPTY);
-            xm.set(F.OVL.userWhiteouts, EMPTY);
+            xm.set(F.OVL.escWhiteouts, "");
+            xm.set(F.OVL.userWhiteouts, "");
             if (version >= 1) {
-              xm.set(F.OVL.escOpaque, latin1("x"));
-              xm.set(F.OVL.userOpaque, latin1("x"));
+              xm.set(F.OVL.escOpaque, "x");
+              xm.set(F.OVL.userOpaque, "x");
             }
           }
         }
@@ -246,7 +259,7 @@ function layoutTree(root: DirNode, opts: WriteImageOptions): Layout {
     }
     w.nlink = 2 + subdirs;
   }
-  (xattrMaps.get(rootW) as Map<string, Uint8Array>).set(F.OVL.opaque, latin1("y"));
+  rootW.xm.set(F.OVL.opaque, "y");
 
   // Per-node xattrs in canonical (strcmp) order; min mtime; ACL flag.
   let minSec = rootW.sec;
@@ -261,12 +274,13 @@ function layoutTree(root: DirNode, opts: WriteImageOptions): Layout {
       minSec = w.sec;
       minNsec = w.nsec;
     }
-    const xm = xattrMaps.get(w) as Map<string, Uint8Array>;
+    const xm = w.xm;
+    if (xm.size === 0) continue;
     const names = [...xm.keys()].sort(compareBytes);
     for (const name of names) {
       if (name === "system.posix_acl_access" || name === "system.posix_acl_default") hasAcl = true;
-      const value = xm.get(name) as Uint8Array;
-      const key = `${name}\0${Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString("latin1")}`;
+      const value = xm.get(name) as string;
+      const key = `${name}\0${value}`;
       let ent = counts.get(key);
       if (!ent) {
         const [index, suffix] = prefixIndex(name);
@@ -289,7 +303,7 @@ function layoutTree(root: DirNode, opts: WriteImageOptions): Layout {
   shared.sort((a, b) => {
     if (a.name !== b.name) return a.name < b.name ? 1 : -1;
     if (a.value.length !== b.value.length) return b.value.length - a.value.length;
-    return Buffer.compare(b.value, a.value);
+    return a.value < b.value ? 1 : a.value > b.value ? -1 : 0;
   });
   let sharedSize = 0;
   for (const x of shared) {
@@ -400,12 +414,12 @@ function fitsCompact(w: WNode, m: { minSec: number; minNsec: number }): boolean 
   return size <= 0xffffffff;
 }
 
-function metacopyValue(digest: Uint8Array): Uint8Array {
-  const v = new Uint8Array(36);
-  v[1] = 36;
-  v[3] = 1;
+/** trusted.overlay.metacopy value: version 0, length 36, flags 0, algorithm 1 (sha256), digest. */
+function metacopyValue(digest: Uint8Array): string {
+  const v = Buffer.allocUnsafe(36);
+  v.writeUInt32LE(0x01002400, 0);
   v.set(digest.subarray(0, 32), 4);
-  return v;
+  return v.toString("latin1");
 }
 
 function validateName(name: string, path: string): void {
@@ -599,7 +613,7 @@ function writeXattr(buf: Buffer, dv: DataView, p: number, x: WXattr): number {
   buf[p + 1] = x.index;
   dv.setUint16(p + 2, x.value.length, true);
   buf.write(x.suffix, p + 4, "latin1");
-  buf.set(x.value, p + 4 + x.suffix.length);
+  buf.write(x.value, p + 4 + x.suffix.length, "latin1");
   return p + x.entrySize;
 }
 

@@ -28,6 +28,11 @@ function libc(): Lib {
   return lib;
 }
 
+const PATH_BUF = Buffer.alloc(16384);
+const PATH_PTR = ptr(PATH_BUF);
+const LIST_BUF = Buffer.alloc(65536);
+const LIST_PTR = ptr(LIST_BUF);
+
 const cstr = (s: string | Uint8Array): Buffer => {
   const b = typeof s === "string" ? Buffer.from(s, "latin1") : Buffer.from(s);
   return Buffer.concat([b, Buffer.alloc(1)]);
@@ -39,15 +44,17 @@ const cstr = (s: string | Uint8Array): Buffer => {
  */
 export function readXattrs(path: string, keep: (name: string) => boolean = () => true): Xattr[] {
   const l = libc().symbols;
-  const p = cstr(path);
-  const pp = ptr(p);
-  let size = Number(l.llistxattr(pp, null, 0));
+  // Common case: one llistxattr call into a reused 64 KiB buffer (the largest possible list), path bytes
+  // written into a reused NUL-terminated buffer.
+  const pathLen = Buffer.byteLength(path, "latin1");
+  const p = pathLen < PATH_BUF.length ? PATH_BUF : Buffer.alloc(pathLen + 1);
+  p.write(path, 0, "latin1");
+  p[pathLen] = 0;
+  const pp = p === PATH_BUF ? PATH_PTR : ptr(p);
+  const size = Number(l.llistxattr(pp, LIST_PTR, LIST_BUF.length));
   if (size < 0) throw new Error(`llistxattr ${JSON.stringify(path)} failed`);
   if (size === 0) return [];
-  let list = Buffer.alloc(size);
-  size = Number(l.llistxattr(pp, ptr(list), size));
-  if (size < 0) throw new Error(`llistxattr ${JSON.stringify(path)} failed (list changed?)`);
-  list = list.subarray(0, size);
+  const list = Buffer.from(LIST_BUF.subarray(0, size));
   const out: Xattr[] = [];
   let start = 0;
   for (let i = 0; i < list.length; i++) {
