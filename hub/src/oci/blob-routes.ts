@@ -57,7 +57,6 @@ function uploadHeaders(name: string, up: UploadInfo): Record<string, string> {
     range: formatUploadRange(up.offset),
     "docker-upload-uuid": up.id,
     "blob-upload-session-id": up.id,
-    "content-length": "0",
   };
 }
 

@@ -67,8 +67,9 @@ export function ociErrorResponse(
   errors: readonly OciErrorEntry[],
   headers: Record<string, string> = {},
 ): Response {
-  return new Response(JSON.stringify({ errors }), {
-    status,
-    headers: { "content-type": "application/json", ...headers },
-  });
+  const h = new Headers(headers);
+  // The body is JSON: a Content-Length meant for an empty success response must not leak in.
+  h.delete("content-length");
+  h.set("content-type", "application/json");
+  return new Response(JSON.stringify({ errors }), { status, headers: h });
 }

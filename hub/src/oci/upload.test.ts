@@ -25,6 +25,7 @@ async function startSession(repo = "mods/base"): Promise<string> {
   const res = await call("POST", `/v2/${repo}/blobs/uploads/`);
   expect(res.status).toBe(202);
   expect(res.headers.get("range")).toBe("0-0");
+  expect(res.headers.get("content-length")).toBe("0");
   const location = res.headers.get("location");
   expect(location).toMatch(new RegExp(`^/v2/${repo}/blobs/uploads/[0-9a-f-]{36}$`));
   expect(res.headers.get("docker-upload-uuid")).toBe(location?.split("/").pop() ?? "");
@@ -60,6 +61,10 @@ describe("blob uploads", () => {
     });
     expect(bad.status).toBe(416);
     expect(bad.headers.get("range")).toBe("0-199999");
+    // The 416 carries the spec's JSON error, with a Content-Length that matches it (keep-alive safe).
+    const badBody = await bad.text();
+    expect(bad.headers.get("content-length")).toBe(String(badBody.length));
+    expect(JSON.parse(badBody).errors[0].code).toBe("BLOB_UPLOAD_INVALID");
     const again = await call("PATCH", loc, {
       body: data.subarray(0, 10),
       headers: { "content-range": "0-9" },
