@@ -1,0 +1,190 @@
+/**
+ * Serialization pass of the composefs writer: writes header, superblock, inodes with xattrs and inline
+ * tails, the shared xattr table and the data blocks into one buffer through a DataView.
+ */
+import * as F from "./erofs-format.ts";
+import type { Layout, WNode, WXattr } from "./erofs-layout.ts";
+
+/** Writes the image bytes for a computed layout. */
+export function serialize(l: Layout): Uint8Array {
+  const total = l.dataStart + l.nDataBlocks * F.BLOCK_SIZE;
+  const buf = Buffer.alloc(total);
+  const dv = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+
+  dv.setUint32(0, F.COMPOSEFS_MAGIC, true);
+  dv.setUint32(4, F.COMPOSEFS_HEADER_VERSION, true);
+  dv.setUint32(8, l.hasAcl ? F.COMPOSEFS_FLAG_HAS_ACL : 0, true);
+  dv.setUint32(12, l.version, true);
+
+  const sb = F.SUPER_OFFSET;
+  dv.setUint32(sb, F.EROFS_MAGIC, true);
+  dv.setUint32(sb + 8, F.FEATURE_COMPAT_MTIME | F.FEATURE_COMPAT_XATTR_FILTER, true);
+  buf[sb + 12] = F.BLOCK_BITS;
+  dv.setUint16(sb + 14, (l.nodes[0] as WNode).nid, true);
+  dv.setBigUint64(sb + 16, BigInt(l.nodes.length), true);
+  dv.setBigUint64(sb + 24, BigInt(l.minSec), true);
+  dv.setUint32(sb + 32, l.minNsec, true);
+  dv.setUint32(sb + 36, l.dataStart / F.BLOCK_SIZE + l.nDataBlocks, true);
+  dv.setUint32(sb + 40, 0, true);
+  dv.setUint32(sb + 44, Math.floor(l.inodesEnd / F.BLOCK_SIZE), true);
+
+  let dataEnd = l.dataStart;
+  const blkaddr = new Map<WNode, number>();
+  let pos = F.SUPER_OFFSET + F.SUPER_SIZE;
+  for (const w of l.nodes) {
+    pos += w.ipad;
+    let layout = w.tail > 0 ? F.LAYOUT_FLAT_INLINE : F.LAYOUT_FLAT_PLAIN;
+    let iu = 0;
+    if (w.chunked) {
+      layout = F.LAYOUT_CHUNK_BASED;
+      iu = F.chunkBitsFor(w.size) - F.BLOCK_BITS;
+    } else if (w.type === "chardev" || w.type === "blockdev") {
+      iu = w.rdev;
+    } else if (w.nBlocks > 0) {
+      iu = dataEnd / F.BLOCK_SIZE;
+      blkaddr.set(w, dataEnd);
+      dataEnd += w.nBlocks * F.BLOCK_SIZE;
+    }
+    const icount = w.xattrSize === 0 ? 0 : (w.xattrSize - F.XATTR_IBODY_HEADER) / 4 + 1;
+    const format = (layout << 1) | (w.compact ? 0 : 1);
+    // Directories report their dirent bytes (full blocks + tail); everything else its own size.
+    const size = w.type === "dir" ? w.nBlocks * F.BLOCK_SIZE + w.tail : w.size;
+    dv.setUint16(pos, format, true);
+    dv.setUint16(pos + 2, icount, true);
+    dv.setUint16(pos + 4, w.mode, true);
+    if (w.compact) {
+      dv.setUint16(pos + 6, w.nlink, true);
+      dv.setUint32(pos + 8, size, true);
+      dv.setUint32(pos + 16, iu, true);
+      dv.setUint32(pos + 20, w.ino, true);
+      dv.setUint16(pos + 24, w.uid, true);
+      dv.setUint16(pos + 26, w.gid, true);
+      pos += F.COMPACT_INODE_SIZE;
+    } else {
+      setU64(dv, pos + 8, size);
+      dv.setUint32(pos + 16, iu, true);
+      dv.setUint32(pos + 20, w.ino, true);
+      dv.setUint32(pos + 24, w.uid, true);
+      dv.setUint32(pos + 28, w.gid, true);
+      setU64(dv, pos + 32, w.sec);
+      dv.setUint32(pos + 40, w.nsec, true);
+      dv.setUint32(pos + 44, w.nlink, true);
+      pos += F.EXTENDED_INODE_SIZE;
+    }
+    if (w.xattrSize > 0) {
+      let filter = 0;
+      for (const x of w.xattrs) filter |= 1 << x.filterBit;
+      dv.setUint32(pos, ~filter >>> 0, true);
+      buf[pos + 4] = w.nShared;
+      let p = pos + F.XATTR_IBODY_HEADER;
+      let nShared = 0;
+      for (const x of w.xattrs) {
+        if (x.sharedOffset >= 0 && nShared < w.nShared) {
+          dv.setUint32(p, ((l.inodesEnd % F.BLOCK_SIZE) + x.sharedOffset) / 4, true);
+          p += 4;
+          nShared++;
+        }
+      }
+      nShared = 0;
+      for (const x of w.xattrs) {
+        if (x.sharedOffset >= 0 && nShared < w.nShared) {
+          nShared++;
+          continue;
+        }
+        p = writeXattr(buf, dv, p, x);
+      }
+      pos += w.xattrSize;
+    }
+    if (w.tail > 0) {
+      if (w.type === "dir")
+        writeDirents(buf, dv, pos, w, w.entries.length - tailEntryCount(w), w.entries.length);
+      else if (w.chunked) buf.fill(0xff, pos, pos + w.tail);
+      else if (w.inline) buf.set(w.inline.subarray(w.inline.length - w.tail), pos);
+      pos += w.tail;
+    }
+  }
+  if (F.roundUp(pos, F.SLOT_SIZE) !== l.inodesEnd)
+    throw new Error("composefs writer: inode table size mismatch");
+  let p = l.inodesEnd;
+  for (const x of l.shared) p = writeXattr(buf, dv, p, x);
+
+  for (const w of l.nodes) {
+    const at = blkaddr.get(w);
+    if (at === undefined) continue;
+    if (w.type === "dir") {
+      let start = 0;
+      let fill = 0;
+      let block = 0;
+      const fullBlocks = w.entries.length - tailEntryCount(w);
+      for (let i = 0; i < fullBlocks; i++) {
+        const len = F.DIRENT_SIZE + (w.entries[i] as { name: string }).name.length;
+        if (fill + len > F.BLOCK_SIZE) {
+          writeDirents(buf, dv, at + block * F.BLOCK_SIZE, w, start, i);
+          block++;
+          start = i;
+          fill = 0;
+        }
+        fill += len;
+      }
+      if (start < fullBlocks) writeDirents(buf, dv, at + block * F.BLOCK_SIZE, w, start, fullBlocks);
+    } else if (w.inline) {
+      buf.set(w.inline.subarray(0, Math.min(w.inline.length, w.nBlocks * F.BLOCK_SIZE)), at);
+    }
+  }
+  return new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength);
+}
+
+/** Number of trailing dirents stored inline (0 if the directory has no inline tail). */
+function tailEntryCount(w: WNode): number {
+  if (w.tail === 0) return 0;
+  let fill = 0;
+  let first = 0;
+  for (let i = 0; i < w.entries.length; i++) {
+    const len = F.DIRENT_SIZE + (w.entries[i] as { name: string }).name.length;
+    if (fill + len > F.BLOCK_SIZE) {
+      fill = 0;
+      first = i;
+    }
+    fill += len;
+  }
+  return w.entries.length - first;
+}
+
+function writeXattr(buf: Buffer, dv: DataView, p: number, x: WXattr): number {
+  buf[p] = x.suffix.length;
+  buf[p + 1] = x.index;
+  dv.setUint16(p + 2, x.value.length, true);
+  buf.write(x.suffix, p + 4, "latin1");
+  buf.write(x.value, p + 4 + x.suffix.length, "latin1");
+  return p + x.entrySize;
+}
+
+const FILE_TYPE: Record<string, number> = {
+  file: F.FT.file,
+  dir: F.FT.dir,
+  chardev: F.FT.chardev,
+  blockdev: F.FT.blockdev,
+  fifo: F.FT.fifo,
+  socket: F.FT.socket,
+  symlink: F.FT.symlink,
+  whiteout: F.FT.chardev,
+};
+
+function writeDirents(buf: Buffer, dv: DataView, at: number, w: WNode, from: number, to: number): void {
+  let nameoff = (to - from) * F.DIRENT_SIZE;
+  for (let i = from; i < to; i++) {
+    const e = w.entries[i] as { name: string; target: WNode };
+    const d = at + (i - from) * F.DIRENT_SIZE;
+    setU64(dv, d, e.target.nid);
+    dv.setUint16(d + 8, nameoff, true);
+    buf[d + 10] = FILE_TYPE[e.target.type] ?? 0;
+    buf.write(e.name, at + nameoff, "latin1");
+    nameoff += e.name.length;
+  }
+}
+
+/** Writes a little-endian u64 from a safe integer without allocating a BigInt. */
+function setU64(dv: DataView, at: number, v: number): void {
+  dv.setUint32(at, v >>> 0, true);
+  dv.setUint32(at + 4, Math.floor(v / 0x100000000), true);
+}
