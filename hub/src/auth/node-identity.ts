@@ -3,7 +3,7 @@
  * TLS), be recorded in `certificates`, unrevoked and unexpired, with CN = its instance, and that
  * instance must not be deleted. Results are cached per serial; revocation invalidates the entry.
  */
-import { eq } from "drizzle-orm";
+import { eq, inArray } from "drizzle-orm";
 import type { Db } from "../db/client.ts";
 import { certificates, instances } from "../db/schema/index.ts";
 import { DomainError } from "../errors.ts";
@@ -51,19 +51,10 @@ function normalise(serial: string): string {
 /** Creates the resolver over `db`. */
 export function createNodeIdentityResolver(db: Db): NodeIdentityResolver {
   const cache = new Map<string, Entry>();
-  const load = async (serial: string): Promise<Entry> => {
-    const [row] = await db
-      .select({
-        instanceId: certificates.instanceId,
-        notAfter: certificates.notAfter,
-        revokedAt: certificates.revokedAt,
-        state: instances.state,
-      })
-      .from(certificates)
-      .innerJoin(instances, eq(instances.id, certificates.instanceId))
-      .where(eq(certificates.serial, serial))
-      .limit(1);
-    const loadedAt = Date.now();
+  const toEntry = (
+    row: { instanceId: string; notAfter: Date; revokedAt: Date | null; state: string } | undefined,
+    loadedAt: number,
+  ): Entry => {
     if (!row) return { instanceId: "", notAfter: 0, ok: false, reason: "certificate unknown", loadedAt };
     if (row.revokedAt)
       return { instanceId: row.instanceId, notAfter: 0, ok: false, reason: "certificate revoked", loadedAt };
@@ -72,6 +63,48 @@ export function createNodeIdentityResolver(db: Db): NodeIdentityResolver {
     }
     return { instanceId: row.instanceId, notAfter: row.notAfter.getTime(), ok: true, reason: "", loadedAt };
   };
+  // Lookups that miss the cache in the same tick are answered by one query (a reconnect storm after a
+  // hub restart is thousands of them).
+  let waiting = new Map<string, ((e: Entry) => void)[]>();
+  let failing = new Map<string, ((e: unknown) => void)[]>();
+  let scheduled = false;
+  const flush = async () => {
+    scheduled = false;
+    const batch = waiting;
+    const fails = failing;
+    waiting = new Map();
+    failing = new Map();
+    try {
+      const rows = await db
+        .select({
+          serial: certificates.serial,
+          instanceId: certificates.instanceId,
+          notAfter: certificates.notAfter,
+          revokedAt: certificates.revokedAt,
+          state: instances.state,
+        })
+        .from(certificates)
+        .innerJoin(instances, eq(instances.id, certificates.instanceId))
+        .where(inArray(certificates.serial, [...batch.keys()]));
+      const bySerial = new Map(rows.map((r) => [r.serial, r]));
+      const loadedAt = Date.now();
+      for (const [serial, resolvers] of batch) {
+        const e = toEntry(bySerial.get(serial), loadedAt);
+        for (const r of resolvers) r(e);
+      }
+    } catch (e) {
+      for (const rejects of fails.values()) for (const r of rejects) r(e);
+    }
+  };
+  const load = (serial: string): Promise<Entry> =>
+    new Promise((resolve, reject) => {
+      waiting.set(serial, [...(waiting.get(serial) ?? []), resolve]);
+      failing.set(serial, [...(failing.get(serial) ?? []), reject]);
+      if (!scheduled) {
+        scheduled = true;
+        setImmediate(flush);
+      }
+    });
   return {
     async resolve(peer, now = new Date()) {
       if (!peer?.serial) throw new DomainError("unauthenticated", "client certificate: required");

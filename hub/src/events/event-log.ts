@@ -32,6 +32,14 @@ export interface EmitOptions {
   nodeId?: string;
 }
 
+/** An event to write. */
+export interface NewEvent {
+  kind: string;
+  severity: Severity;
+  payload: Record<string, unknown>;
+  opts?: EmitOptions;
+}
+
 /** The event log's operations. */
 export interface EventLog {
   /** Writes one event and publishes it to subscribers; resolves once it is stored. */
@@ -41,6 +49,8 @@ export interface EventLog {
     payload: Record<string, unknown>,
     opts?: EmitOptions,
   ): Promise<FleetEventRecord>;
+  /** Writes several events in one INSERT and publishes them in order. */
+  emitMany(events: readonly NewEvent[]): Promise<FleetEventRecord[]>;
   /** Calls `fn` for every event emitted from now on that matches `filter`; returns the unsubscribe. */
   subscribe(filter: EventFilter, fn: (e: FleetEventRecord) => void): () => void;
   /** Number of live subscribers (for metrics and tests). */
@@ -64,20 +74,24 @@ export function createEventLog(
   onEmit: (e: FleetEventRecord) => void = () => {},
 ): EventLog {
   const subs = new Set<{ filter: EventFilter; fn: (e: FleetEventRecord) => void }>();
-  return {
-    async emit(kind, severity, payload, opts = {}) {
-      if (!KIND_RE.test(kind)) throw new Error(`event kind "${kind}" is not dotted lowercase`);
-      const [row] = await db
-        .insert(fleetEvents)
-        .values({
-          kind,
-          severity,
-          payload,
-          correlationId: opts.correlationId ?? null,
-          nodeId: opts.nodeId ?? null,
-        })
-        .returning();
-      if (!row) throw new Error(`writing event ${kind}: no row returned`);
+  const emitMany = async (events: readonly NewEvent[]): Promise<FleetEventRecord[]> => {
+    if (events.length === 0) return [];
+    for (const e of events) {
+      if (!KIND_RE.test(e.kind)) throw new Error(`event kind "${e.kind}" is not dotted lowercase`);
+    }
+    const rows = await db
+      .insert(fleetEvents)
+      .values(
+        events.map((e) => ({
+          kind: e.kind,
+          severity: e.severity,
+          payload: e.payload,
+          correlationId: e.opts?.correlationId ?? null,
+          nodeId: e.opts?.nodeId ?? null,
+        })),
+      )
+      .returning();
+    for (const row of rows) {
       onEmit(row);
       for (const s of subs) {
         if (!matchesFilter(row, s.filter)) continue;
@@ -85,11 +99,19 @@ export function createEventLog(
           s.fn(row);
         } catch (e) {
           // A broken subscriber must not fail the write that already happened; it is logged.
-          log.warn("event subscriber threw", { kind, error: e });
+          log.warn("event subscriber threw", { kind: row.kind, error: e });
         }
       }
+    }
+    return rows;
+  };
+  return {
+    async emit(kind, severity, payload, opts = {}) {
+      const [row] = await emitMany([{ kind, severity, payload, opts }]);
+      if (!row) throw new Error(`writing event ${kind}: no row returned`);
       return row;
     },
+    emitMany,
     subscribe(filter, fn) {
       const s = { filter, fn };
       subs.add(s);

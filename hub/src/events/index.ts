@@ -6,6 +6,7 @@ export {
   type EventLog,
   type FleetEventRecord,
   matchesFilter,
+  type NewEvent,
   type Severity,
 } from "./event-log.ts";
 export { type EventQuery, listEvents } from "./query.ts";

@@ -36,7 +36,7 @@ export async function listEvents(db: Db, q: EventQuery): Promise<FleetEventRecor
     .select()
     .from(fleetEvents)
     .where(where.length > 0 ? and(...where) : undefined)
-    .orderBy(desc(fleetEvents.createdAt), desc(fleetEvents.id))
+    .orderBy(desc(fleetEvents.seq))
     .limit(limit);
   return rows.reverse();
 }

@@ -5,7 +5,19 @@
 
 type Labels = Record<string, string>;
 
+const keyCache = new Map<string, string>();
+
 function labelKey(labels: Labels): string {
+  // Most label sets repeat (one per method); memoise the rendering on a cheap join.
+  const raw = Object.entries(labels).join("\u0000");
+  const hit = keyCache.get(raw);
+  if (hit !== undefined) return hit;
+  const key = renderLabels(labels);
+  if (keyCache.size < 10_000) keyCache.set(raw, key);
+  return key;
+}
+
+function renderLabels(labels: Labels): string {
   return Object.keys(labels)
     .sort()
     .map(

@@ -22,7 +22,19 @@ export interface MtlsServer {
   close(): Promise<void>;
 }
 
+/** Parsed once per TLS connection: getPeerCertificate() builds a fresh object on every call. */
+const peerBySocket = new WeakMap<TLSSocket, PeerCertificate | null>();
+
 function peerOf(socket: TLSSocket): PeerCertificate | undefined {
+  let peer = peerBySocket.get(socket);
+  if (peer === undefined) {
+    peer = readPeer(socket) ?? null;
+    peerBySocket.set(socket, peer);
+  }
+  return peer ?? undefined;
+}
+
+function readPeer(socket: TLSSocket): PeerCertificate | undefined {
   const cert = socket.getPeerCertificate?.();
   if (!cert?.serialNumber) return undefined;
   const cn = cert.subject?.CN;

@@ -1,13 +1,15 @@
 /**
- * Heartbeat persistence. The first heartbeat of a boot (or after a cache miss) takes the slow path: a
- * locked UPDATE that moves pending/starting/stopped -> running and emits `system.heartbeat.received`
- * once per boot. Later heartbeats are queued and written in batches with one UPDATE ... FROM (VALUES ...);
- * every caller's promise resolves only after its batch committed, so an acknowledged heartbeat is stored.
+ * Heartbeat persistence, batched. Heartbeats are queued and written together by one statement that
+ * locks the rows in id order (no deadlocks between concurrent batches), records each node's heartbeat,
+ * moves pending/starting/stopped -> running, and returns the previous boot id and state. A new boot id
+ * yields `system.heartbeat.received` (once per boot), a state change `system.instance.running`; those
+ * events are written in one INSERT. Every caller's promise resolves only after its batch (and its events)
+ * committed: an acknowledged heartbeat is stored.
  */
-import { eq, sql } from "drizzle-orm";
+import { sql } from "drizzle-orm";
 import type { Db } from "../../db/client.ts";
-import { instances } from "../../db/schema/index.ts";
-import type { EventLog } from "../../events/index.ts";
+import { DomainError } from "../../errors.ts";
+import type { EventLog, NewEvent } from "../../events/index.ts";
 
 /** What one heartbeat stores. */
 export interface HeartbeatInput {
@@ -28,7 +30,7 @@ export interface HeartbeatResult {
 /** Batches heartbeat writes; see the module comment. */
 export interface HeartbeatWriter {
   record(hb: HeartbeatInput): Promise<HeartbeatResult>;
-  /** Drops what is cached for an instance (state or desired version changed elsewhere). */
+  /** Kept for callers that changed an instance elsewhere; the writer holds no per-node cache. */
   forget(instanceId: string): void;
   /** Writes what is queued and waits for in-flight batches. */
   drain(): Promise<void>;
@@ -36,40 +38,94 @@ export interface HeartbeatWriter {
 
 interface Pending {
   hb: HeartbeatInput;
-  resolve: () => void;
+  resolve: (r: HeartbeatResult) => void;
   reject: (e: unknown) => void;
+}
+
+interface Row extends Record<string, unknown> {
+  id: string;
+  old_boot_id: string | null;
+  old_state: string;
+  new_state: string;
+  desired_version: string | number;
 }
 
 const MAX_BATCH = 500;
 const MAX_IN_FLIGHT = 4;
 
-/** Creates the writer. `maxInFlight` bounds concurrent batch UPDATEs (PGlite serialises them anyway). */
+/** Rows from `db.execute`: PGlite returns `{ rows }`, postgres.js an array of rows. */
+function rowsOf<T>(result: unknown): T[] {
+  if (Array.isArray(result)) return result as T[];
+  return ((result as { rows?: T[] }).rows ?? []) as T[];
+}
+
+/** Creates the writer. `maxInFlight` bounds concurrent batch statements (PGlite serialises them anyway). */
 export function createHeartbeatWriter(
   db: Db,
   events: EventLog,
   opts: { maxInFlight?: number } = {},
 ): HeartbeatWriter {
-  const known = new Map<string, { bootId: string; desiredVersion: number }>();
   let queue: Pending[] = [];
   let inFlight = 0;
   const maxInFlight = opts.maxInFlight ?? MAX_IN_FLIGHT;
   let scheduled = false;
   const idle: (() => void)[] = [];
 
-  const writeBatch = async (batch: Pending[]) => {
-    // Last heartbeat per instance wins within a batch.
+  const writeBatch = async (batch: Pending[]): Promise<Map<string, HeartbeatResult>> => {
+    // Last heartbeat per instance wins within a batch; ids sorted so row locks are taken in one order.
     const byId = new Map<string, HeartbeatInput>();
     for (const p of batch) byId.set(p.hb.instanceId, p.hb);
-    const rows = [...byId.values()].map(
+    const hbs = [...byId.values()].sort((a, b) => (a.instanceId < b.instanceId ? -1 : 1));
+    const values = hbs.map(
       (h) =>
         sql`(${h.instanceId}::uuid, ${h.bootId}::text, ${h.agentVersion}::text, ${h.appliedVersion}::bigint, ${h.uptimeSeconds}::float8, ${h.at.toISOString()}::timestamptz)`,
     );
-    await db.execute(sql`
+    const result = await db.execute(sql`
+      WITH v(id, boot_id, agent_version, applied_version, uptime, at) AS (VALUES ${sql.join(values, sql`, `)}),
+      old AS (
+        SELECT i.id, i.boot_id, i.state, i.desired_version FROM instances i
+        WHERE i.id IN (SELECT id FROM v) AND i.state <> 'deleted'
+        ORDER BY i.id FOR UPDATE
+      )
       UPDATE instances AS i SET
         last_heartbeat_at = v.at, boot_id = v.boot_id, agent_version = v.agent_version,
-        applied_version = v.applied_version, uptime_seconds = v.uptime, updated_at = v.at
-      FROM (VALUES ${sql.join(rows, sql`, `)}) AS v(id, boot_id, agent_version, applied_version, uptime, at)
-      WHERE i.id = v.id`);
+        applied_version = v.applied_version, uptime_seconds = v.uptime, updated_at = v.at,
+        state = CASE WHEN old.state IN ('pending', 'starting', 'stopped') THEN 'running'::instance_state ELSE old.state END
+      FROM v JOIN old ON old.id = v.id
+      WHERE i.id = v.id
+      RETURNING i.id, old.boot_id AS old_boot_id, old.state AS old_state, i.state AS new_state, i.desired_version`);
+    const out = new Map<string, HeartbeatResult>();
+    const toEmit: NewEvent[] = [];
+    for (const r of rowsOf<Row>(result)) {
+      const hb = byId.get(r.id);
+      if (!hb) continue;
+      const firstOfBoot = r.old_boot_id !== hb.bootId;
+      out.set(r.id, { desiredVersion: Number(r.desired_version), firstOfBoot });
+      const opts = { nodeId: r.id, correlationId: hb.bootId };
+      if (firstOfBoot) {
+        toEmit.push({
+          kind: "system.heartbeat.received",
+          severity: "info",
+          payload: {
+            bootId: hb.bootId,
+            agentVersion: hb.agentVersion,
+            uptimeSeconds: hb.uptimeSeconds,
+            previousBootId: r.old_boot_id,
+          },
+          opts,
+        });
+      }
+      if (r.old_state !== r.new_state) {
+        toEmit.push({
+          kind: "system.instance.running",
+          severity: "info",
+          payload: { from: r.old_state, bootId: hb.bootId },
+          opts,
+        });
+      }
+    }
+    await events.emitMany(toEmit);
+    return out;
   };
 
   const pump = () => {
@@ -80,8 +136,12 @@ export function createHeartbeatWriter(
       inFlight++;
       writeBatch(batch)
         .then(
-          () => {
-            for (const p of batch) p.resolve();
+          (results) => {
+            for (const p of batch) {
+              const r = results.get(p.hb.instanceId);
+              if (r) p.resolve(r);
+              else p.reject(new DomainError("not_found", "instance: not found or deleted"));
+            }
           },
           (e) => {
             for (const p of batch) p.reject(new Error("writing heartbeats", { cause: e }));
@@ -95,65 +155,9 @@ export function createHeartbeatWriter(
     }
   };
 
-  const slowPath = async (hb: HeartbeatInput): Promise<HeartbeatResult> => {
-    const result = await db.transaction(async (tx) => {
-      const [before] = await tx
-        .select({
-          bootId: instances.bootId,
-          state: instances.state,
-          desiredVersion: instances.desiredVersion,
-        })
-        .from(instances)
-        .where(eq(instances.id, hb.instanceId))
-        .for("update");
-      if (!before) throw new Error(`heartbeat for unknown instance ${hb.instanceId}`);
-      const becomesRunning =
-        before.state === "pending" || before.state === "starting" || before.state === "stopped";
-      await tx
-        .update(instances)
-        .set({
-          lastHeartbeatAt: hb.at,
-          bootId: hb.bootId,
-          agentVersion: hb.agentVersion,
-          appliedVersion: hb.appliedVersion,
-          uptimeSeconds: hb.uptimeSeconds,
-          updatedAt: hb.at,
-          ...(becomesRunning ? { state: "running" as const } : {}),
-        })
-        .where(eq(instances.id, hb.instanceId));
-      return { before, becomesRunning };
-    });
-    const firstOfBoot = result.before.bootId !== hb.bootId;
-    if (firstOfBoot) {
-      await events.emit(
-        "system.heartbeat.received",
-        "info",
-        {
-          bootId: hb.bootId,
-          agentVersion: hb.agentVersion,
-          uptimeSeconds: hb.uptimeSeconds,
-          previousBootId: result.before.bootId,
-        },
-        { nodeId: hb.instanceId, correlationId: hb.bootId },
-      );
-    }
-    if (result.becomesRunning) {
-      await events.emit(
-        "system.instance.running",
-        "info",
-        { from: result.before.state, bootId: hb.bootId },
-        { nodeId: hb.instanceId, correlationId: hb.bootId },
-      );
-    }
-    known.set(hb.instanceId, { bootId: hb.bootId, desiredVersion: result.before.desiredVersion });
-    return { desiredVersion: result.before.desiredVersion, firstOfBoot };
-  };
-
   return {
-    async record(hb) {
-      const k = known.get(hb.instanceId);
-      if (!k || k.bootId !== hb.bootId) return slowPath(hb);
-      await new Promise<void>((resolve, reject) => {
+    record(hb) {
+      return new Promise<HeartbeatResult>((resolve, reject) => {
         queue.push({ hb, resolve, reject });
         if (queue.length >= MAX_BATCH) pump();
         else if (!scheduled) {
@@ -161,11 +165,8 @@ export function createHeartbeatWriter(
           setImmediate(pump);
         }
       });
-      return { desiredVersion: k.desiredVersion, firstOfBoot: false };
     },
-    forget(instanceId) {
-      known.delete(instanceId);
-    },
+    forget() {},
     drain() {
       if (queue.length === 0 && inFlight === 0) return Promise.resolve();
       return new Promise<void>((resolve) => {

@@ -1,0 +1,281 @@
+/**
+ * The machinery of bench/heartbeat.ts (kept in the hub package so it resolves the hub's dependencies):
+ * seed N nodes with real certificates, run the hub in a Worker, drive Heartbeat over one mTLS HTTP/2
+ * session per node, and measure. See bench/heartbeat.ts for what is measured and how.
+ */
+import "reflect-metadata";
+import { mkdtempSync, rmSync } from "node:fs";
+import { type ClientHttp2Session, connect } from "node:http2";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Worker } from "node:worker_threads";
+import { create, toBinary } from "@bufbuild/protobuf";
+import * as x509 from "@peculiar/x509";
+import { HeartbeatRequestSchema } from "@powernode/proto";
+import postgres from "postgres";
+import { type CertificateAuthority, createCertificateAuthority, loadOrCreateCa } from "../src/ca/ca.ts";
+import { parseCsr } from "../src/ca/csr.ts";
+import { createDb } from "../src/db/client.ts";
+import { migrateToLatest } from "../src/db/migrate.ts";
+import { ca as caTable, certificates, instances } from "../src/db/schema/index.ts";
+import type { HeartbeatHubWorkerInput } from "./heartbeat-hub-worker.ts";
+
+/** A simulated node: its instance id and its own client certificate and key. */
+export interface BenchNode {
+  id: string;
+  certPem: string;
+  keyPem: string;
+  serial: string;
+  notBefore: Date;
+  notAfter: Date;
+}
+
+/** The CA every run shares (PEM key + certificate), made by the hub's own code. */
+export interface BenchRoot {
+  keyPem: string;
+  certPem: string;
+}
+
+/** One measured run. */
+export interface BenchResult {
+  db: "pglite" | "postgres";
+  nodes: number;
+  sessions: number;
+  concurrency: number;
+  "heartbeats/s": number;
+  "p50 ms": number;
+  "p99 ms": number;
+  "max ms": number;
+  errors: number;
+  "connect s": number;
+  "first-beat/s": number;
+}
+
+function toPem(der: ArrayBuffer, label: string): string {
+  const b64 = Buffer.from(der).toString("base64");
+  return `-----BEGIN ${label}-----\n${b64.replace(/(.{64})/g, "$1\n").replace(/\n$/, "")}\n-----END ${label}-----\n`;
+}
+
+/** Makes the CA in a scratch PGlite with loadOrCreateCa, exactly as a hub does on first start. */
+export async function makeBenchRoot(): Promise<{ root: BenchRoot; ca: CertificateAuthority }> {
+  const scratch = await createDb("memory://");
+  await migrateToLatest(scratch);
+  await loadOrCreateCa(scratch.db);
+  const [row] = await scratch.db.select().from(caTable);
+  await scratch.close();
+  if (!row) throw new Error("scratch CA row missing");
+  const root = { keyPem: row.keyPem, certPem: row.certPem };
+  return { root, ca: await createCertificateAuthority(root) };
+}
+
+/** N nodes, each with its own EC P-256 key, CSR and certificate from `ca` (CN = instance id). */
+export async function makeBenchNodes(ca: CertificateAuthority, n: number): Promise<BenchNode[]> {
+  const out: BenchNode[] = [];
+  for (let i = 0; i < n; i++) {
+    const id = crypto.randomUUID();
+    const keys = await crypto.subtle.generateKey({ name: "ECDSA", namedCurve: "P-256" }, true, [
+      "sign",
+      "verify",
+    ]);
+    const csr = await x509.Pkcs10CertificateRequestGenerator.create({
+      name: `CN=${id}`,
+      keys,
+      signingAlgorithm: { name: "ECDSA", hash: "SHA-256" },
+    });
+    const parsed = await parseCsr(csr.toString("pem"), id);
+    if (!parsed.ok) throw new Error(parsed.error);
+    const cert = await ca.issueNodeCertificate(parsed.value, id);
+    out.push({
+      id,
+      certPem: cert.pem,
+      keyPem: toPem(await crypto.subtle.exportKey("pkcs8", keys.privateKey), "PRIVATE KEY"),
+      serial: cert.serial,
+      notBefore: cert.notBefore,
+      notAfter: cert.notAfter,
+    });
+  }
+  return out;
+}
+
+/** Writes the CA row, the instances (state "starting") and their certificates, as enrollment would. */
+async function seed(target: string, root: BenchRoot, nodes: readonly BenchNode[]): Promise<void> {
+  const h = await createDb(target);
+  await migrateToLatest(h);
+  await h.db
+    .insert(caTable)
+    .values({ id: "root", ...root })
+    .onConflictDoNothing();
+  for (let i = 0; i < nodes.length; i += 1000) {
+    const chunk = nodes.slice(i, i + 1000);
+    await h.db.insert(instances).values(
+      chunk.map((n, j) => ({
+        id: n.id,
+        name: `bench-${i + j}`,
+        arch: "amd64" as const,
+        provider: "none",
+        state: "starting" as const,
+        enrolledAt: n.notBefore,
+      })),
+    );
+    await h.db
+      .insert(certificates)
+      .values(
+        chunk.map((n) => ({
+          serial: n.serial,
+          instanceId: n.id,
+          notBefore: n.notBefore,
+          notAfter: n.notAfter,
+          pem: n.certPem,
+        })),
+      );
+  }
+  await h.close();
+}
+
+/** Creates a fresh database on a PostgreSQL server; returns its URL. */
+export async function createPostgresDatabase(serverUrl: string, name: string): Promise<string> {
+  const admin = postgres(serverUrl, { max: 1, onnotice: () => {} });
+  await admin.unsafe(`CREATE DATABASE ${name}`);
+  await admin.end();
+  const u = new URL(serverUrl);
+  u.pathname = `/${name}`;
+  return u.toString();
+}
+
+function heartbeatBody(bootId: string, uptime: number): Uint8Array {
+  return toBinary(
+    HeartbeatRequestSchema,
+    create(HeartbeatRequestSchema, { bootId, agentVersion: "bench", uptimeSeconds: uptime }),
+  );
+}
+
+/** One Connect unary Heartbeat over the node's own HTTP/2 session. */
+function heartbeat(session: ClientHttp2Session, body: Uint8Array): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const req = session.request({
+      ":method": "POST",
+      ":path": "/powernode.v1.NodeService/Heartbeat",
+      "content-type": "application/proto",
+      "connect-protocol-version": "1",
+    });
+    let status = 0;
+    const chunks: Buffer[] = [];
+    req.on("response", (h) => {
+      status = Number(h[":status"]);
+    });
+    req.on("data", (c: Buffer) => chunks.push(c));
+    req.on("end", () =>
+      status === 200 ? resolve() : reject(new Error(`HTTP ${status}: ${Buffer.concat(chunks).toString()}`)),
+    );
+    req.on("error", reject);
+    req.end(body);
+  });
+}
+
+function openSession(url: string, caPem: string, node: BenchNode): Promise<ClientHttp2Session> {
+  return new Promise((resolve, reject) => {
+    const s = connect(url, { ca: caPem, cert: node.certPem, key: node.keyPem });
+    s.once("connect", () => resolve(s));
+    s.once("error", reject);
+  });
+}
+
+async function pool<T>(
+  items: readonly T[],
+  width: number,
+  fn: (t: T, i: number) => Promise<void>,
+): Promise<void> {
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: Math.min(width, items.length) }, async () => {
+      while (next < items.length) {
+        const i = next++;
+        await fn(items[i] as T, i);
+      }
+    }),
+  );
+}
+
+function percentile(sorted: Float64Array, p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? Number.NaN;
+}
+
+/** Seeds a database, starts the hub worker on it, connects every node and measures. */
+export async function runHeartbeatBench(opts: {
+  db: "pglite" | "postgres";
+  databaseUrl: string | undefined;
+  root: BenchRoot;
+  nodes: readonly BenchNode[];
+  seconds: number;
+  concurrency: number;
+}): Promise<BenchResult> {
+  const dataDir = mkdtempSync(join(tmpdir(), "pn-bench-"));
+  const worker = new Worker(new URL("./heartbeat-hub-worker.ts", import.meta.url), {
+    workerData: { dataDir, databaseUrl: opts.databaseUrl } satisfies HeartbeatHubWorkerInput,
+  });
+  const sessions: ClientHttp2Session[] = [];
+  try {
+    await seed(opts.databaseUrl ?? join(dataDir, "pglite"), opts.root, opts.nodes);
+    worker.postMessage("start");
+    const { mtlsUrl } = await new Promise<{ mtlsUrl: string }>((resolve, reject) => {
+      worker.once("message", resolve);
+      worker.once("error", reject);
+    });
+    const t0 = performance.now();
+    await pool(opts.nodes, 64, async (n, i) => {
+      sessions[i] = await openSession(mtlsUrl, opts.root.certPem, n);
+    });
+    const connectS = (performance.now() - t0) / 1000;
+    const t1 = performance.now();
+    const first = heartbeatBody("boot-1", 1);
+    await pool(opts.nodes, opts.concurrency, (_n, i) => heartbeat(sessions[i] as ClientHttp2Session, first));
+    const warmS = (performance.now() - t1) / 1000;
+
+    const latencies = new Float64Array(20_000_000);
+    let count = 0;
+    let errors = 0;
+    let firstError = "";
+    let cursor = 0;
+    const body = heartbeatBody("boot-1", 2);
+    const start = performance.now();
+    const deadline = start + opts.seconds * 1000;
+    await Promise.all(
+      Array.from({ length: opts.concurrency }, async () => {
+        while (performance.now() < deadline) {
+          const i = cursor++ % opts.nodes.length;
+          const t = performance.now();
+          try {
+            await heartbeat(sessions[i] as ClientHttp2Session, body);
+            latencies[count++] = performance.now() - t;
+          } catch (e) {
+            errors++;
+            firstError ||= (e as Error).message;
+          }
+        }
+      }),
+    );
+    const elapsed = (performance.now() - start) / 1000;
+    if (firstError) process.stderr.write(`first error: ${firstError}\n`);
+    const sorted = latencies.subarray(0, count).sort();
+    return {
+      db: opts.db,
+      nodes: opts.nodes.length,
+      sessions: sessions.length,
+      concurrency: opts.concurrency,
+      "heartbeats/s": Math.round(count / elapsed),
+      "p50 ms": Number(percentile(sorted, 50).toFixed(2)),
+      "p99 ms": Number(percentile(sorted, 99).toFixed(2)),
+      "max ms": Number((sorted[sorted.length - 1] ?? Number.NaN).toFixed(1)),
+      errors,
+      "connect s": Number(connectS.toFixed(1)),
+      "first-beat/s": Math.round(opts.nodes.length / warmS),
+    };
+  } finally {
+    for (const s of sessions) s?.close();
+    const stopped = new Promise<void>((resolve) => worker.once("message", () => resolve()));
+    worker.postMessage("stop");
+    await Promise.race([stopped, new Promise((r) => setTimeout(r, 10_000))]);
+    await worker.terminate();
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+}
