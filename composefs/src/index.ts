@@ -30,6 +30,7 @@ export {
   fsVerityDigestFile,
   toHex,
 } from "./fsverity.ts";
+export { readXattrs } from "./libc-ffi.ts";
 export { BLOB_UUID, type BuildModuleOptions, buildModuleImages, type ModuleImages } from "./module-images.ts";
 export { createObjectStore, type ObjectStore } from "./object-store.ts";
 // Trees and their sources
@@ -47,4 +48,3 @@ export type {
 export { bytesToName, createDir, digestToPath, modeOf, nameToBytes, utf8Name, walkTree } from "./tree.ts";
 export { type TreeFromDirectoryOptions, treeFromDirectory } from "./tree-from-directory.ts";
 export { type TreeFromTarOptions, treeFromTar } from "./tree-from-tar.ts";
-export { readXattrs } from "./xattr-ffi.ts";

@@ -26,9 +26,9 @@ import {
 } from "../test/harness.ts";
 import { writeImage } from "./erofs-writer.ts";
 import { fsVerityDigest } from "./fsverity.ts";
+import { readXattrs } from "./libc-ffi.ts";
 import type { DirNode, FileNode, TreeNode } from "./tree.ts";
 import { createDir, digestToPath, walkTree } from "./tree.ts";
-import { readXattrs } from "./xattr-ffi.ts";
 
 const enc = (p: string): Buffer => Buffer.from(p, "latin1");
 const MARKERS = new Set([

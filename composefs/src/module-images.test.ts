@@ -4,9 +4,9 @@ import { join } from "node:path";
 import { createRng, exec, requireRoot, tempDir, withMount } from "../test/harness.ts";
 import { verifyVerity } from "./dm-verity.ts";
 import { toDump } from "./dump.ts";
+import { writeXattr } from "./libc-ffi.ts";
 import { buildModuleImages } from "./module-images.ts";
 import { treeFromDirectory } from "./tree-from-directory.ts";
-import { writeXattr } from "./xattr-ffi.ts";
 
 /** A small but varied source tree on disk. */
 async function makeSource(dir: string): Promise<void> {

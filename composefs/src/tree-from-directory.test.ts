@@ -3,9 +3,9 @@ import { linkSync, mkdirSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { exec, tempDir } from "../test/harness.ts";
 import { fsVerityDigest, toHex } from "./fsverity.ts";
+import { writeXattr } from "./libc-ffi.ts";
 import { createObjectStore } from "./object-store.ts";
 import { treeFromDirectory } from "./tree-from-directory.ts";
-import { writeXattr } from "./xattr-ffi.ts";
 
 describe("treeFromDirectory", () => {
   test("metadata, xattrs (vs getfattr), hardlinks, devices, inline threshold and object store", async () => {

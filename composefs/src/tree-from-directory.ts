@@ -4,21 +4,13 @@
  * node), 0:0 character devices as whiteouts, small files inline and larger files by fs-verity digest,
  * optionally copied into an object store.
  */
-import {
-  type BigIntStats,
-  closeSync,
-  lstatSync,
-  openSync,
-  readdirSync,
-  readlinkSync,
-  readSync,
-} from "node:fs";
+import { closeSync, lstatSync, openSync, readdirSync, readlinkSync, readSync } from "node:fs";
 import { RECOMMENDED_INLINE_MAX } from "./erofs-format.ts";
 import { createFsVerityHasher, fsVerityDigest } from "./fsverity.ts";
+import { lstatx, readXattrs, type StatX } from "./libc-ffi.ts";
 import type { ObjectStore } from "./object-store.ts";
 import type { DirNode, NodeMeta, TreeNode } from "./tree.ts";
 import { digestToPath } from "./tree.ts";
-import { readXattrs } from "./xattr-ffi.ts";
 
 /** Options for {@link treeFromDirectory}. */
 export interface TreeFromDirectoryOptions {
@@ -40,14 +32,13 @@ export function treeFromDirectory(dir: string, opts: TreeFromDirectoryOptions = 
   const byIno = new Map<string, TreeNode>();
   const buf = new Uint8Array(1 << 20);
 
-  const meta = (path: string, st: BigIntStats): NodeMeta => {
-    const ns = st.mtimeNs;
+  const meta = (path: string, st: StatX): NodeMeta => {
     return {
-      perm: Number(st.mode) & 0o7777,
-      uid: Number(st.uid),
-      gid: Number(st.gid),
-      mtimeSec: Number(ns / 1_000_000_000n),
-      mtimeNsec: Number(ns % 1_000_000_000n),
+      perm: st.mode & 0o7777,
+      uid: st.uid,
+      gid: st.gid,
+      mtimeSec: st.mtimeSec,
+      mtimeNsec: st.mtimeNsec,
       xattrs: withXattrs ? readXattrs(path) : [],
     };
   };
@@ -89,9 +80,9 @@ export function treeFromDirectory(dir: string, opts: TreeFromDirectoryOptions = 
   };
 
   const node = (path: string): TreeNode => {
-    const st = lstatSync(enc(path), { bigint: true });
-    const fmt = Number(st.mode) & S_IFMT;
-    if (fmt !== 0o040000 && st.nlink > 1n) {
+    const st = lstatx(path) ?? failStat(path);
+    const fmt = st.mode & S_IFMT;
+    if (fmt !== 0o040000 && st.nlink > 1) {
       const key = `${st.dev}:${st.ino}`;
       const prior = byIno.get(key);
       if (prior) return prior;
@@ -110,11 +101,11 @@ export function treeFromDirectory(dir: string, opts: TreeFromDirectoryOptions = 
     return leaf(path, st, fmt);
   };
 
-  const leaf = (path: string, st: BigIntStats, fmt: number): TreeNode => {
+  const leaf = (path: string, st: StatX, fmt: number): TreeNode => {
     const m = meta(path, st);
     switch (fmt) {
       case 0o100000: {
-        const size = Number(st.size);
+        const size = st.size;
         if (size === 0) return { ...m, type: "file", size: 0 };
         if (size <= inlineMax) {
           const { content } = readFile(path, size);
@@ -131,9 +122,9 @@ export function treeFromDirectory(dir: string, opts: TreeFromDirectoryOptions = 
           target: readlinkSync(enc(path), { encoding: "buffer" }).toString("latin1"),
         };
       case 0o020000:
-        return st.rdev === 0n ? { ...m, type: "whiteout" } : { ...m, type: "chardev", rdev: Number(st.rdev) };
+        return st.rdev === 0 ? { ...m, type: "whiteout" } : { ...m, type: "chardev", rdev: st.rdev };
       case 0o060000:
-        return { ...m, type: "blockdev", rdev: Number(st.rdev) };
+        return { ...m, type: "blockdev", rdev: st.rdev };
       case 0o010000:
         return { ...m, type: "fifo" };
       case 0o140000:
@@ -146,4 +137,10 @@ export function treeFromDirectory(dir: string, opts: TreeFromDirectoryOptions = 
   const root = node(dir.replace(/\/+$/, "") || "/");
   if (root.type !== "dir") throw new Error(`${dir}: not a directory`);
   return root;
+}
+
+/** statx failed: let lstat throw the real error (with errno and path); Bun's FFI does not expose errno. */
+function failStat(path: string): never {
+  lstatSync(enc(path));
+  throw new Error(`${path}: statx failed but lstat succeeded`);
 }

@@ -3,10 +3,10 @@ import { linkSync, mkdirSync, readFileSync, symlinkSync, utimesSync, writeFileSy
 import { join } from "node:path";
 import { createRng, exec, tempDir } from "../test/harness.ts";
 import { toDump } from "./dump.ts";
+import { writeXattr } from "./libc-ffi.ts";
 import { createObjectStore } from "./object-store.ts";
 import { treeFromDirectory } from "./tree-from-directory.ts";
 import { treeFromTar } from "./tree-from-tar.ts";
-import { writeXattr } from "./xattr-ffi.ts";
 
 describe("treeFromTar", () => {
   test("GNU tar --format=pax --xattrs of a directory gives the same tree as reading the directory", async () => {
