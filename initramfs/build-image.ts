@@ -9,6 +9,7 @@ import { writeCpio } from "./lib/cpio.ts";
 import { assertKernelAvailable, bookwormVersionOf, fetchDeb, madison, unpackDeb } from "./lib/debs.ts";
 import { createExec, type Exec } from "./lib/exec.ts";
 import { MODULE_ROOTS, stageModules } from "./lib/kmods.ts";
+import { withLock } from "./lib/lock.ts";
 import {
   artifactOf,
   type BuildManifest,
@@ -122,10 +123,21 @@ function mib(n: number): string {
  * @example const { kernelPath, initramfsPath, reused } = await buildImage({ arch: "amd64" });
  */
 export async function buildImage(opts: BuildImageOptions): Promise<BuildImageResult> {
-  const { arch } = opts;
-  const exec = opts.exec ?? createExec();
-  const log = opts.log ?? ((l: string) => process.stderr.write(`${l}\n`));
   const outDir = opts.outDir ?? join(REPO_ROOT, "initramfs", "build");
+  const log = opts.log ?? ((l: string) => process.stderr.write(`${l}\n`));
+  return withLock(
+    join(outDir, opts.arch, ".build.lock"),
+    30 * 60_000,
+    (owner) => log(`[initramfs ${opts.arch}] waiting for another build (pid ${owner}) to finish`),
+    () => buildLocked({ ...opts, outDir, log }),
+  );
+}
+
+async function buildLocked(
+  opts: BuildImageOptions & { outDir: string; log: (l: string) => void },
+): Promise<BuildImageResult> {
+  const { arch, outDir, log } = opts;
+  const exec = opts.exec ?? createExec();
   const cacheDir = opts.cacheDir ?? join(REPO_ROOT, "initramfs", "cache");
   const agentEntry = opts.agentEntry ?? join(REPO_ROOT, "node-agent", "src", "main.ts");
   const workDir = join(outDir, arch, "work");

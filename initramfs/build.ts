@@ -8,7 +8,7 @@ import { ARCHES, type Arch } from "./versions.ts";
 
 function usage(msg: string): never {
   process.stderr.write(
-    `${msg}\nusage: bun initramfs/build.ts --arch amd64|arm64|all [--force] [--init <file>] [--out <dir>] [--level <zstd level>]\n`,
+    `${msg}\nusage: bun initramfs/build.ts --arch amd64|arm64|all [--force] [--init <file>] [--out <dir>] [--level <zstd level>] [--agent <entry.ts>]\n`,
   );
   process.exit(2);
 }
@@ -21,6 +21,7 @@ const { values } = parseArgs({
     init: { type: "string" },
     out: { type: "string" },
     level: { type: "string" },
+    agent: { type: "string" },
     help: { type: "boolean", short: "h" },
   },
   strict: true,
