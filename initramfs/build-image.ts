@@ -46,7 +46,7 @@ export interface BuildImageOptions {
   cacheDir?: string;
   /** Agent entry; default `<repo>/node-agent/src/main.ts`. */
   agentEntry?: string;
-  /** zstd level (default 19; lower is faster to build, larger to ship). */
+  /** zstd level (default POWERNODE_INITRAMFS_ZSTD_LEVEL, else 19; lower is faster to build, larger to ship). */
   compressionLevel?: number;
   /** Progress lines (default: stderr). */
   log?: (line: string) => void;
@@ -114,6 +114,15 @@ function intact(dir: string, m: BuildManifest): boolean {
   );
 }
 
+/** POWERNODE_INITRAMFS_ZSTD_LEVEL (1..19) lets smokes and developers trade size for build time. */
+function levelFromEnv(v: string | undefined): number | undefined {
+  if (v === undefined || v === "") return undefined;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1 || n > 19)
+    throw new Error(`POWERNODE_INITRAMFS_ZSTD_LEVEL=${v}: expected 1..19`);
+  return n;
+}
+
 function mib(n: number): string {
   return `${(n / 1024 / 1024).toFixed(1)} MiB`;
 }
@@ -142,7 +151,8 @@ async function buildLocked(
   const agentEntry = opts.agentEntry ?? join(REPO_ROOT, "node-agent", "src", "main.ts");
   const workDir = join(outDir, arch, "work");
   const dest = imageDir(outDir, arch);
-  const level = opts.compressionLevel ?? ZSTD_LEVEL;
+  const level =
+    opts.compressionLevel ?? levelFromEnv(process.env.POWERNODE_INITRAMFS_ZSTD_LEVEL) ?? ZSTD_LEVEL;
   const t0 = performance.now();
   const steps = 8;
   let n = 0;

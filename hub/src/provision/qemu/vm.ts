@@ -11,6 +11,7 @@ import {
   openSync,
   readFileSync,
   readSync,
+  rmSync,
   statSync,
   writeFileSync,
 } from "node:fs";
@@ -247,6 +248,7 @@ export async function launchVm(spec: LaunchSpec): Promise<VmHandle> {
     extraArgs: spec.extraArgs,
   });
   const [bin, ...args] = argv as [string, ...string[]];
+  rmSync(qmpSocket, { force: true }); // a socket left by an earlier run would look ready
   const qemuLog = join(spec.stateDir, "qemu.log");
   const child = exec.spawnDetached(bin, args, qemuLog);
   let exitCode: number | undefined | null = null;
