@@ -5,9 +5,9 @@
  *
  * Setup (not measured): N instances and N node certificates are written straight into the database (one CA
  * made by the hub's own code, then per node an EC P-256 key, a CSR and a certificate issued by the hub's CA
- * code) instead of N Enroll calls; enrollment is covered by its own tests. The hub then runs in a Worker
- * thread via startHub() (its own event loop, so hub and clients each get one of the two cores); this
- * thread is the client.
+ * code) instead of N Enroll calls; enrollment is covered by its own tests. The hub then runs as its own
+ * process (hub/test/heartbeat-hub-process.ts, startHub() on that database): each side needs one socket per
+ * node and 2 x 10,000 do not fit one process's descriptor limit. This process is the client.
  *
  * Client: one TLS session per node, each presenting that node's own client certificate (identity is the
  * certificate, so a session never carries another node's calls): 1,000 nodes = 1,000 sessions, 10,000
@@ -45,6 +45,12 @@ process.stderr.write(
 );
 
 const pg = dbs.includes("postgres") ? await startThrowawayPostgres() : undefined;
+// Ctrl-C must not leave the throwaway cluster behind.
+for (const sig of ["SIGINT", "SIGTERM"] as const) {
+  process.once(sig, () => {
+    void (pg?.stop() ?? Promise.resolve()).finally(() => process.exit(130));
+  });
+}
 const results = [];
 try {
   for (const db of dbs) {

@@ -1,24 +1,25 @@
 /**
  * The machinery of bench/heartbeat.ts (kept in the hub package so it resolves the hub's dependencies):
- * seed N nodes with real certificates, run the hub in a Worker, drive Heartbeat over one mTLS HTTP/2
+ * seed N nodes with real certificates, run the hub as its own process, drive Heartbeat over one mTLS HTTP/2
  * session per node, and measure. See bench/heartbeat.ts for what is measured and how.
  */
 import "reflect-metadata";
-import { mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { type ClientHttp2Session, connect } from "node:http2";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { Worker } from "node:worker_threads";
+import { fileURLToPath } from "node:url";
 import { create, toBinary } from "@bufbuild/protobuf";
 import * as x509 from "@peculiar/x509";
 import { HeartbeatRequestSchema } from "@powernode/proto";
 import postgres from "postgres";
+import { run } from "../../scripts/lib/exec.ts";
 import { type CertificateAuthority, createCertificateAuthority, loadOrCreateCa } from "../src/ca/ca.ts";
 import { parseCsr } from "../src/ca/csr.ts";
 import { createDb } from "../src/db/client.ts";
 import { migrateToLatest } from "../src/db/migrate.ts";
 import { ca as caTable, certificates, instances } from "../src/db/schema/index.ts";
-import type { HeartbeatHubWorkerInput } from "./heartbeat-hub-worker.ts";
+import { waitFor } from "./harness.ts";
 
 /** A simulated node: its instance id and its own client certificate and key. */
 export interface BenchNode {
@@ -117,17 +118,15 @@ async function seed(target: string, root: BenchRoot, nodes: readonly BenchNode[]
         enrolledAt: n.notBefore,
       })),
     );
-    await h.db
-      .insert(certificates)
-      .values(
-        chunk.map((n) => ({
-          serial: n.serial,
-          instanceId: n.id,
-          notBefore: n.notBefore,
-          notAfter: n.notAfter,
-          pem: n.certPem,
-        })),
-      );
+    await h.db.insert(certificates).values(
+      chunk.map((n) => ({
+        serial: n.serial,
+        instanceId: n.id,
+        notBefore: n.notBefore,
+        notAfter: n.notAfter,
+        pem: n.certPem,
+      })),
+    );
   }
   await h.close();
 }
@@ -200,7 +199,7 @@ function percentile(sorted: Float64Array, p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? Number.NaN;
 }
 
-/** Seeds a database, starts the hub worker on it, connects every node and measures. */
+/** Seeds a database, starts a hub process on it, connects every node and measures. */
 export async function runHeartbeatBench(opts: {
   db: "pglite" | "postgres";
   databaseUrl: string | undefined;
@@ -210,17 +209,20 @@ export async function runHeartbeatBench(opts: {
   concurrency: number;
 }): Promise<BenchResult> {
   const dataDir = mkdtempSync(join(tmpdir(), "pn-bench-"));
-  const worker = new Worker(new URL("./heartbeat-hub-worker.ts", import.meta.url), {
-    workerData: { dataDir, databaseUrl: opts.databaseUrl } satisfies HeartbeatHubWorkerInput,
-  });
   const sessions: ClientHttp2Session[] = [];
+  let hubExit: Promise<unknown> | undefined;
   try {
     await seed(opts.databaseUrl ?? join(dataDir, "pglite"), opts.root, opts.nodes);
-    worker.postMessage("start");
-    const { mtlsUrl } = await new Promise<{ mtlsUrl: string }>((resolve, reject) => {
-      worker.once("message", resolve);
-      worker.once("error", reject);
+    // The hub runs as its own process: each side needs one socket per node, and 2 x 10,000 sockets do not
+    // fit one process's descriptor limit. It stops when the "stop" file appears (safety timeout 30 min).
+    hubExit = run(process.execPath, [fileURLToPath(new URL("./heartbeat-hub-process.ts", import.meta.url))], {
+      env: { ...process.env, PN_BENCH_DATA: dataDir, PN_BENCH_DATABASE_URL: opts.databaseUrl ?? "" },
+      timeoutMs: 30 * 60_000,
     });
+    hubExit.catch(() => {});
+    const ready = join(dataDir, "ready.json");
+    await waitFor("the bench hub to write ready.json", () => (existsSync(ready) ? true : undefined), 60_000);
+    const { mtlsUrl } = JSON.parse(readFileSync(ready, "utf8")) as { mtlsUrl: string };
     const t0 = performance.now();
     await pool(opts.nodes, 64, async (n, i) => {
       sessions[i] = await openSession(mtlsUrl, opts.root.certPem, n);
@@ -272,10 +274,8 @@ export async function runHeartbeatBench(opts: {
     };
   } finally {
     for (const s of sessions) s?.close();
-    const stopped = new Promise<void>((resolve) => worker.once("message", () => resolve()));
-    worker.postMessage("stop");
-    await Promise.race([stopped, new Promise((r) => setTimeout(r, 10_000))]);
-    await worker.terminate();
+    writeFileSync(join(dataDir, "stop"), "");
+    await hubExit?.catch((e: Error) => process.stderr.write(`bench hub: ${e.message}\n`));
     rmSync(dataDir, { recursive: true, force: true });
   }
 }

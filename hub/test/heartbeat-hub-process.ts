@@ -1,0 +1,32 @@
+/**
+ * The hub side of bench/heartbeat.ts, as its own process (so hub and clients each have their own file
+ * descriptor table: 10,000 node sessions need 10,000 sockets on each side). Reads PN_BENCH_DATA and
+ * PN_BENCH_DATABASE_URL, starts the hub, writes `<data>/ready.json` with its URLs, and stops when
+ * `<data>/stop` appears.
+ *
+ *   PN_BENCH_DATA=/tmp/x bun hub/test/heartbeat-hub-process.ts
+ */
+import { existsSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { startHub } from "../src/hub.ts";
+import { createLogger } from "../src/log.ts";
+
+const dataDir = process.env.PN_BENCH_DATA;
+if (!dataDir) throw new Error("PN_BENCH_DATA is not set");
+const hub = await startHub({
+  dataDir,
+  databaseUrl: process.env.PN_BENCH_DATABASE_URL || undefined,
+  listenHost: "127.0.0.1",
+  providers: [],
+  log: createLogger({ level: "warn", fields: { component: "bench-hub" } }),
+});
+writeFileSync(join(dataDir, "ready.json"), JSON.stringify({ mtlsUrl: hub.mtlsUrl, httpUrl: hub.httpUrl }));
+await new Promise<void>((resolve) => {
+  const timer = setInterval(() => {
+    if (existsSync(join(dataDir, "stop"))) {
+      clearInterval(timer);
+      resolve();
+    }
+  }, 200);
+});
+await hub.stop();
