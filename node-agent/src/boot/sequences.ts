@@ -6,6 +6,7 @@ import { loadKernelModules } from "./tasks/load-modules.ts";
 import { mountPersist } from "./tasks/mount-persist.ts";
 import { mountPseudo } from "./tasks/mount-pseudo.ts";
 import { bringUpNetwork } from "./tasks/network-up.ts";
+import { reaperSelfTest } from "./tasks/reaper-self-test.ts";
 import { startReaper } from "./tasks/start-reaper.ts";
 
 /** Boot up to the point where the hub session takes over (see boot/run-boot.ts). */
@@ -14,7 +15,7 @@ export function bootSequence(): BootPhase[] {
     { name: "early", fatal: true, tasks: [mountPseudo] },
     { name: "init", fatal: true, tasks: [startReaper, announceAgentStarted] },
     // A module that fails to load is logged; what it was needed for fails later with a clearer error.
-    { name: "modules", fatal: false, tasks: [loadKernelModules] },
+    { name: "modules", fatal: false, tasks: [loadKernelModules, reaperSelfTest] },
     { name: "identity", fatal: true, tasks: [discoverNodeIdentity] },
     { name: "storage", fatal: true, tasks: [mountPersist] },
     { name: "network", fatal: true, tasks: [bringUpNetwork] },

@@ -23,16 +23,7 @@ export function createConsoleSink(devRoot = "/dev"): LogSink {
   let kmsgFd: number | undefined;
   let opened = false;
   return (level: LogLevel, line: string) => {
-    if (!opened) {
-      consoleFd = tryOpen(join(devRoot, "console"));
-      // Observed under QEMU (8250 UART, TCG): the first bytes userspace writes right after the kernel's
-      // last printk can be lost; give the loss a blank line to eat instead of a log line.
-      try {
-        writeSync(consoleFd ?? 1, "\n\n");
-      } catch {
-        // Nowhere to write yet.
-      }
-    }
+    if (!opened) consoleFd = tryOpen(join(devRoot, "console"));
     opened = true;
     // /dev/kmsg appears only once devtmpfs is mounted: keep trying until then.
     kmsgFd ??= tryOpen(join(devRoot, "kmsg"));
