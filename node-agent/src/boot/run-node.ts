@@ -49,7 +49,14 @@ export async function runNode(): Promise<never> {
   });
   const phases = createPhaseRecorder(clock, log);
   const owned = new Set<number>();
-  const exec = createExeca(owned);
+  let spawned = 0;
+  const exec = createExeca({
+    add(pid) {
+      owned.add(pid);
+      spawned++;
+    },
+    delete: (pid) => owned.delete(pid),
+  });
   const ctx: BootContext = {
     root: "/",
     exec,
@@ -84,7 +91,11 @@ export async function runNode(): Promise<never> {
     clock,
     log,
     phases,
-    metrics: { zombieCount: () => listZombies("/proc").length, rssBytes: () => readRssBytes("self") },
+    metrics: {
+      zombieCount: () => listZombies("/proc").length,
+      rssBytes: () => readRssBytes("self"),
+      childrenSpawned: () => spawned,
+    },
   });
   return new Promise<never>(() => {});
 }

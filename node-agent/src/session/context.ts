@@ -20,6 +20,8 @@ export interface SessionIdentity {
 export interface SessionMetrics {
   zombieCount(): number;
   rssBytes(): number;
+  /** Child processes the agent started since boot (0 when absent). */
+  childrenSpawned?(): number;
 }
 
 export interface SessionContext {
@@ -37,6 +39,8 @@ export interface SessionContext {
   signal: AbortSignal;
   /** Wakes `waitFor` callers after any change. */
   changed(): void;
+  /** Restarts the desired-state stream (set by the sync loop; a no-op when none is open). */
+  restartWatch(reason: string): void;
   state: {
     pki?: NodePki;
     heartbeatSeconds: number;

@@ -24,12 +24,20 @@ export async function runHeartbeatLoop(ctx: SessionContext, link: HubLink): Prom
           appliedVersion: ctx.store.get(DesiredNodeState, "node")?.spec.version ?? 0n,
           zombieCount: ctx.metrics.zombieCount(),
           agentRssBytes: BigInt(ctx.metrics.rssBytes()),
+          childrenSpawned: ctx.metrics.childrenSpawned?.() ?? 0,
         },
         { signal: ctx.signal, timeoutMs: 15_000 },
       );
       backoff.reset();
-      if (failing) ctx.log.info("heartbeat: hub reachable again");
+      if (failing) {
+        ctx.log.info("heartbeat: hub reachable again");
+        // The desired-state stream may have died silently with the old connection.
+        ctx.restartWatch("hub reachable again");
+      }
       failing = false;
+      const held = ctx.store.get(DesiredNodeState, "node")?.spec.version ?? 0n;
+      if (r.desiredVersion > held)
+        ctx.restartWatch(`hub has desired version ${r.desiredVersion}, holding ${held}`);
       ctx.state.heartbeatsAcked++;
       if (r.nextHeartbeatSeconds > 0) ctx.state.heartbeatSeconds = r.nextHeartbeatSeconds;
       if (!ctx.phases.has(PHASES.heartbeatReceived)) ctx.phases.record(PHASES.heartbeatReceived);

@@ -185,3 +185,60 @@ test("the certificate is renewed at the set fraction of its lifetime; calls cont
   hub.setDesiredState({ version: 7n });
   await s.waitFor("desired state after the connection was replaced", (x) => x.desiredState()?.version === 7n);
 });
+
+test("after enrolling, a hub restart is survived: heartbeats say unreachable, then resume; the watch reconnects", async () => {
+  const port = await freePort();
+  const ca = await createTestCa();
+  const tokens = new Map<string, string>();
+  const hub1 = await startTestHubFake({ ca, port, tokens, heartbeatSeconds: 1 });
+  let hub1Stopped = false;
+  cleanup.push(async () => {
+    if (!hub1Stopped) await hub1.stop();
+  });
+  const instanceUuid = crypto.randomUUID();
+  const log = createMemoryLog();
+  const s = await session(
+    hub1,
+    { instanceUuid, bootstrapToken: hub1.issueToken(instanceUuid) },
+    tempDir(),
+    log,
+    {
+      initialMs: 100,
+      maxMs: 300,
+    },
+  );
+  await s.waitFor("first heartbeat ack", (x) => x.heartbeatsAcked() > 0);
+  await hub1.stop();
+  hub1Stopped = true;
+  await until("a failed heartbeat", () => log.lines.some((l) => l.includes("heartbeat: hub unreachable (")));
+  const hub2 = await hubFake({ ca, port, tokens, heartbeatSeconds: 1 });
+  hub2.setDesiredState({ version: 2n });
+  await s.waitFor("desired state from the restarted hub", (x) => x.desiredState()?.version === 2n, 10_000);
+  await until("a heartbeat on the restarted hub", () => hub2.heartbeats.length > 0);
+  expect(log.lines).toContain("powernode-agent: heartbeat: hub reachable again");
+  expect(hub2.enrollments).toHaveLength(0);
+});
+
+test("a desired-state stream silent for longer than watchIdleMs is restarted", async () => {
+  const hub = await hubFake({ heartbeatSeconds: 30 });
+  const instanceUuid = crypto.randomUUID();
+  const log = createMemoryLog();
+  const s = await startAgentSession({
+    identity: {
+      instanceUuid,
+      bootstrapToken: hub.issueToken(instanceUuid),
+      platformUrl: hub.url,
+      caPem: hub.caPem,
+    },
+    stateDir: tempDir(),
+    log,
+    watchIdleMs: 300,
+  });
+  cleanup.push(() => s.stop());
+  await until("an idle restart", () =>
+    log.lines.includes("powernode-agent: desired state watch: reconnecting (no message for 300 ms)"),
+  );
+  hub.setDesiredState({ version: 5n });
+  await s.waitFor("desired state on the restarted stream", (x) => x.desiredState()?.version === 5n);
+  expect(hub.openWatches()).toBe(1);
+});

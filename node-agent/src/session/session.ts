@@ -37,6 +37,8 @@ export interface AgentSessionOptions {
   phases?: PhaseRecorder;
   metrics?: SessionMetrics;
   store?: ResourceStore;
+  /** Restart a desired-state stream that was silent this long (default 60 s; the hub keepalive is 25 s). */
+  watchIdleMs?: number;
   /** Certificate renewal timing (default: at 75 % of the lifetime). */
   renewal?: RenewalOptions;
 }
@@ -91,6 +93,7 @@ export async function startAgentSession(opts: AgentSessionOptions): Promise<Agen
     changed: () => {
       for (const w of waiters) w();
     },
+    restartWatch: () => {},
     state: { heartbeatSeconds: DEFAULT_HEARTBEAT_SECONDS, heartbeatsAcked: 0, reportsSent: 0, renewals: 0 },
   };
   const unsubscribe = phases.subscribe(() => ctx.changed());
@@ -116,7 +119,7 @@ export async function startAgentSession(opts: AgentSessionOptions): Promise<Agen
     try {
       await Promise.all([
         runHeartbeatLoop(ctx, link),
-        runDesiredStateSync(ctx, link),
+        runDesiredStateSync(ctx, link, opts.watchIdleMs),
         runStatusReport(ctx, link),
         runCertificateRenewal(ctx, link, opts.renewal),
       ]);
