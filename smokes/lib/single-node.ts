@@ -1,7 +1,8 @@
 /**
  * One real QEMU node booted from the image builder's output against an in-process hub: the single tier.
  */
-import { existsSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type Node, NodeState } from "@powernode/proto";
 import { desc, eq } from "drizzle-orm";
@@ -42,7 +43,9 @@ export async function bootSingleNode(
   t.info(
     `image ${image.reused ? "reused" : "built"}: initramfs ${(image.manifest.artifacts["initramfs.cpio.zst"].size / 2 ** 20).toFixed(1)} MiB compressed, ${(image.manifest.artifacts.uncompressedCpio.size / 2 ** 20).toFixed(1)} MiB uncompressed`,
   );
-  const qemuDir = join(t.outDir, "qemu");
+  // QMP sockets live in here: keep the path short (unix socket paths are limited to 107 bytes).
+  const qemuDir = mkdtempSync(join(tmpdir(), "pn-qemu-"));
+  t.defer(() => rmSync(qemuDir, { recursive: true, force: true }));
   const provider = createQemuProvider({ stateDir: qemuDir, serialLogDir: join(t.outDir, "serial") });
   const hub = await t.step("start a hub with the QEMU provider", () =>
     startSmokeHub(t, { providers: [provider] }),
