@@ -15,10 +15,13 @@ export {
 export { createLog, createMemoryLog, type Log, type LogSink, type MemoryLog } from "./log.ts";
 export { createNodeKeyAndCsr } from "./pki/csr.ts";
 export { loadPki, type NodePki, pkiDir } from "./pki/pki-store.ts";
+export { createResourceStore, type Resource, type ResourceStore } from "./runtime/resource-store.ts";
+export { DesiredNodeState } from "./runtime/resources.ts";
 export { type Backoff, type BackoffOptions, createBackoff } from "./session/backoff.ts";
 export { type Clock, createSystemClock } from "./session/clock.ts";
 export type { SessionIdentity, SessionMetrics } from "./session/context.ts";
 export { createPhaseRecorder, PHASES, type Phase, type PhaseRecorder } from "./session/phases.ts";
+export { type RenewalOptions, renewalTime } from "./session/renew.ts";
 export {
   type AgentSession,
   type AgentSessionOptions,
