@@ -45,6 +45,8 @@ export interface WNode {
   parent: WNode | undefined;
   xm: Map<string, string>;
   path: string;
+  /** Already given its place in the inode order (at its canonical name). */
+  placed: boolean;
   ino: number;
   nid: number;
   nBlocks: number;
@@ -93,6 +95,8 @@ export interface Layout {
 export function layoutTree(root: DirNode, opts: WriteImageOptions): Layout {
   const version = opts.version ?? (hasWhiteout(root, new Set()) ? 1 : 0);
   const byNode = new Map<TreeNode, WNode>();
+  const sortedNames = new Map<DirNode, string[]>();
+  const firstParent = firstDfsParents(root, sortedNames);
   const nodes: WNode[] = [];
 
   const make = (src: TreeNode | undefined, path: string, proto?: WNode): WNode => {
@@ -123,6 +127,7 @@ export function layoutTree(root: DirNode, opts: WriteImageOptions): Layout {
       parent: undefined,
       xm: new Map(),
       path,
+      placed: false,
     };
     if (src) validateNode(src, path);
     const xm = n.xm;
@@ -165,7 +170,9 @@ export function layoutTree(root: DirNode, opts: WriteImageOptions): Layout {
     const w = nodes[qi] as WNode;
     const dir = w.dir;
     if (!dir) continue;
-    const names = [...dir.children.keys()];
+    // Already sorted by the depth-first pre-pass; "." and ".." (and the root whiteouts) are merged in by a
+    // sort that is linear on nearly sorted input.
+    const names = [...(sortedNames.get(dir) ?? [...dir.children.keys()])];
     if (w === rootW) {
       for (let i = 0; i < 256; i++) {
         const hx = i.toString(16).padStart(2, "0");
@@ -197,27 +204,33 @@ export function layoutTree(root: DirNode, opts: WriteImageOptions): Layout {
       } else {
         validateName(name, path);
         const existing = byNode.get(child);
-        if (existing) {
-          if (child.type === "dir")
+        if (child.type === "dir") {
+          if (existing)
             throw new WriterError(
               path,
               "directory reachable under two names (hardlinked directory or cycle)",
             );
-          cw = existing;
-        } else {
           cw = make(child, path);
           byNode.set(child, cw);
           nodes.push(cw);
-          if (child.type === "dir") {
-            cw.dir = child;
-            cw.parent = w;
-          }
-          if (child.type === "whiteout") {
-            xm.set(F.OVL.escWhiteouts, "");
-            xm.set(F.OVL.userWhiteouts, "");
-            if (version >= 1) {
-              xm.set(F.OVL.escOpaque, "x");
-              xm.set(F.OVL.userOpaque, "x");
+          cw.dir = child;
+          cw.parent = w;
+        } else {
+          // A hardlinked node takes its inode slot where its first name in depth-first sorted order
+          // sits (that is the "original" when mkcomposefs parses a dump); other names only refer to it.
+          const canonicalDir = firstParent.get(child);
+          cw = existing ?? make(child, path);
+          if (!existing) byNode.set(child, cw);
+          if ((canonicalDir === undefined || canonicalDir === dir) && !cw.placed) {
+            cw.placed = true;
+            nodes.push(cw);
+            if (child.type === "whiteout") {
+              xm.set(F.OVL.escWhiteouts, "");
+              xm.set(F.OVL.userWhiteouts, "");
+              if (version >= 1) {
+                xm.set(F.OVL.escOpaque, "x");
+                xm.set(F.OVL.userOpaque, "x");
+              }
             }
           }
         }
@@ -227,6 +240,10 @@ export function layoutTree(root: DirNode, opts: WriteImageOptions): Layout {
       w.entries.push({ name, target: cw });
     }
     w.nlink = 2 + subdirs;
+  }
+  for (const w of byNode.values()) {
+    if (w.type !== "dir" && !w.placed)
+      throw new WriterError(w.path, "internal error: hardlinked node never placed");
   }
   rootW.xm.set(F.OVL.opaque, "y");
 
@@ -389,4 +406,29 @@ function metacopyValue(digest: Uint8Array): string {
   v.writeUInt32LE(0x01002400, 0);
   v.set(digest.subarray(0, 32), 4);
   return v.toString("latin1");
+}
+
+/**
+ * For every non-directory node reachable under more than one name: the directory holding its first name in
+ * depth-first, byte-sorted order (how mkcomposefs' dump parser picks the original among hardlinks).
+ */
+function firstDfsParents(root: DirNode, sortedNames: Map<DirNode, string[]>): Map<TreeNode, DirNode> {
+  const first = new Map<TreeNode, DirNode>();
+  const multi = new Map<TreeNode, DirNode>();
+  const walk = (d: DirNode): void => {
+    const names = [...d.children.keys()].sort(compareBytes);
+    sortedNames.set(d, names);
+    for (const name of names) {
+      const c = d.children.get(name) as TreeNode;
+      if (c.type === "dir") {
+        walk(c);
+        continue;
+      }
+      const prior = first.get(c);
+      if (prior === undefined) first.set(c, d);
+      else if (!multi.has(c)) multi.set(c, prior);
+    }
+  };
+  walk(root);
+  return multi;
 }

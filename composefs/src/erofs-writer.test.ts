@@ -235,6 +235,26 @@ describe("writeImage", () => {
     expect(toDump(r.value.root)).toBe(toDump(t));
   });
 
+  test("a hardlinked file takes its inode slot at its first name in depth-first order (dump.erofs NIDs)", async () => {
+    using dir = tempDir();
+    const root = createDir();
+    const a = createDir();
+    const deep = createDir();
+    const shared = file({ size: 3, content: Buffer.from("abc") });
+    root.children.set("a", a);
+    a.children.set("deep", deep);
+    deep.children.set("x", shared);
+    root.children.set("b", shared); // first in BFS order, but /a/deep/x comes first depth-first
+    const img = join(dir.path, "img.cfs");
+    writeFileSync(img, writeImage(root).image);
+    const nid = async (p: string): Promise<number> =>
+      Number(/NID: (\d+)/.exec((await exec.run("dump.erofs", [`--path=${p}`, img])).stdout)?.[1]);
+    const [b, x, d] = [await nid("/b"), await nid("/a/deep/x"), await nid("/a/deep")];
+    expect(b).toBe(x);
+    expect(b).toBeGreaterThan(d);
+    expect((await exec.run("dump.erofs", ["--path=/b", img])).stdout).toMatch(/Links: 2/);
+  });
+
   test("rejects invalid trees with the offending path", () => {
     const bad =
       (mut: (r: DirNode) => void): (() => void) =>
