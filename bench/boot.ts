@@ -87,7 +87,7 @@ async function benchArch(arch: Arch): Promise<void> {
       );
       for (const [, kind] of PHASES) {
         const at = phases.find((p) => p.kind === kind)?.uptime;
-        if (at !== undefined) (samples[kind] ??= []).push(at);
+        if (at !== undefined) samples[kind] = [...(samples[kind] ?? []), at];
       }
       const line = PHASES.map(([, k]) => phases.find((p) => p.kind === k)?.uptime.toFixed(2) ?? "?").join(
         "  ",
