@@ -233,6 +233,7 @@ test("a desired-state stream silent for longer than watchIdleMs is restarted", a
     stateDir: tempDir(),
     log,
     watchIdleMs: 300,
+    metrics: { zombieCount: () => 0, rssBytes: () => 1234, childrenSpawned: () => 3 },
   });
   cleanup.push(() => s.stop());
   await until("an idle restart", () =>
@@ -241,4 +242,5 @@ test("a desired-state stream silent for longer than watchIdleMs is restarted", a
   hub.setDesiredState({ version: 5n });
   await s.waitFor("desired state on the restarted stream", (x) => x.desiredState()?.version === 5n);
   expect(hub.openWatches()).toBe(1);
+  expect(hub.heartbeats[0]?.req).toMatchObject({ zombieCount: 0, agentRssBytes: 1234n, childrenSpawned: 3 });
 });
