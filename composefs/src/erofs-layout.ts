@@ -369,12 +369,15 @@ export function layoutTree(root: DirNode, opts: WriteImageOptions): Layout {
   function tailPadding(w: WNode, p: number, isize: number): number {
     const nonTail = isize + w.xattrSize;
     if (w.type === "symlink") {
-      if (nonTail + w.tail > F.BLOCK_SIZE) {
+      // The kernel's fast-symlink path wants inode, xattrs and target in one block: pad the inode to a
+      // block start when they would straddle one. When they cannot fit a block at all (>= 4096 bytes),
+      // the target moves to a data block (FLAT_PLAIN), and the padding decision still uses the original
+      // total, as mkcomposefs 1.0.8 does.
+      const total = nonTail + w.size;
+      if (total >= F.BLOCK_SIZE) {
         w.nBlocks = 1;
         w.tail = 0;
-        return 0;
       }
-      const total = nonTail + w.tail;
       if (Math.floor(p / F.BLOCK_SIZE) !== Math.floor((p + total - 1) / F.BLOCK_SIZE)) {
         return F.roundUp(p, F.BLOCK_SIZE) - p;
       }
@@ -426,6 +429,7 @@ function firstDfsParents(root: DirNode, sortedNames: Map<DirNode, string[]>): Ma
       }
       const prior = first.get(c);
       if (prior === undefined) first.set(c, d);
+      else if (c.type === "whiteout") throw new WriterError(name, "a whiteout cannot be hardlinked");
       else if (!multi.has(c)) multi.set(c, prior);
     }
   };

@@ -255,6 +255,34 @@ describe("writeImage", () => {
     expect((await exec.run("dump.erofs", ["--path=/b", img])).stdout).toMatch(/Links: 2/);
   });
 
+  test("symlinks filling a block with their inode move to a data block (dump.erofs layout), others stay inline", async () => {
+    using dir = tempDir();
+    const root = createDir();
+    const link = (n: number): TreeNode => ({
+      type: "symlink",
+      perm: 0o777,
+      uid: 0,
+      gid: 0,
+      mtimeSec: 0,
+      mtimeNsec: 0,
+      xattrs: [],
+      target: "a".repeat(n),
+    });
+    root.children.set("fits", link(4096 - 32 - 1));
+    root.children.set("fills", link(4096 - 32));
+    const img = join(dir.path, "img.cfs");
+    const { image } = writeImage(root);
+    writeFileSync(img, image);
+    await exec.run("fsck.erofs", [img]);
+    const layout = async (p: string): Promise<string | undefined> =>
+      /Layout: (\d+)/.exec((await exec.run("dump.erofs", [`--path=${p}`, img])).stdout)?.[1];
+    expect(await layout("/fits")).toBe("2");
+    expect(await layout("/fills")).toBe("0");
+    const r = readImage(image);
+    if (!r.ok) throw r.error;
+    expect(toDump(r.value.root)).toBe(toDump(root));
+  });
+
   test("rejects invalid trees with the offending path", () => {
     const bad =
       (mut: (r: DirNode) => void): (() => void) =>
@@ -289,6 +317,21 @@ describe("writeImage", () => {
       }),
     ).toThrow(/hardlinked directory/);
     expect(bad((r) => r.children.set("f", file({ uid: -1 })))).toThrow(/uid/);
+    expect(
+      bad((r) => {
+        const w: TreeNode = {
+          type: "whiteout",
+          perm: 0,
+          uid: 0,
+          gid: 0,
+          mtimeSec: 0,
+          mtimeNsec: 0,
+          xattrs: [],
+        };
+        r.children.set("w1", w);
+        r.children.set("w2", w);
+      }),
+    ).toThrow(/whiteout cannot be hardlinked/);
   });
 });
 

@@ -4,8 +4,8 @@
  * packing rules, chunk-based external files with overlay metacopy/redirect xattrs, escaped `trusted.overlay.*`
  * xattrs, xattr-encoded whiteouts and the 256 root whiteouts). Format credit: containers/composefs
  * (GPL-2.0-or-later OR Apache-2.0); this is an independent reimplementation.
- * One extension: a symlink whose inode, xattrs and target cannot share one block is stored FLAT_PLAIN in a
- * data block (libcomposefs would assert there; the kernel reads such symlinks through the page cache).
+ * A symlink whose inode, xattrs and target fill a block or more is stored FLAT_PLAIN in a data block, as
+ * mkcomposefs 1.0.8 does (per composefs-rs' compatibility notes); the kernel reads it through the page cache.
  */
 import { layoutTree } from "./erofs-layout.ts";
 import { serialize } from "./erofs-serialize.ts";
