@@ -20,7 +20,10 @@ const hub = await startHub({
   providers: [],
   log: createLogger({ level: "warn", fields: { component: "bench-hub" } }),
 });
-writeFileSync(join(dataDir, "ready.json"), JSON.stringify({ mtlsUrl: hub.mtlsUrl, httpUrl: hub.httpUrl }));
+writeFileSync(
+  join(dataDir, "ready.json"),
+  JSON.stringify({ mtlsUrl: hub.mtlsUrl, httpUrl: hub.httpUrl, pid: process.pid }),
+);
 await new Promise<void>((resolve) => {
   const timer = setInterval(() => {
     if (existsSync(join(dataDir, "stop"))) {

@@ -50,6 +50,12 @@ export interface BenchResult {
   errors: number;
   "connect s": number;
   "first-beat/s": number;
+  /** CPU the hub process used during the measured loop, as % of one core. */
+  "hub CPU %": number;
+  /** Hub CPU per acknowledged heartbeat (what bounds the hub on one core). */
+  "hub µs/beat": number;
+  /** CPU of this (client) process during the loop, as % of one core. */
+  "client CPU %": number;
 }
 
 function toPem(der: ArrayBuffer, label: string): string {
@@ -195,6 +201,13 @@ async function pool<T>(
   );
 }
 
+/** utime + stime of a process in seconds, from /proc/<pid>/stat (clock ticks of 1/100 s on Linux). */
+function cpuSecondsOf(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
 function percentile(sorted: Float64Array, p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? Number.NaN;
 }
@@ -215,14 +228,19 @@ export async function runHeartbeatBench(opts: {
     await seed(opts.databaseUrl ?? join(dataDir, "pglite"), opts.root, opts.nodes);
     // The hub runs as its own process: each side needs one socket per node, and 2 x 10,000 sockets do not
     // fit one process's descriptor limit. It stops when the "stop" file appears (safety timeout 30 min).
-    hubExit = run(process.execPath, [fileURLToPath(new URL("./heartbeat-hub-process.ts", import.meta.url))], {
+    // PN_BENCH_PROFILE=<dir> writes a markdown CPU profile of the hub process there.
+    const profile = process.env.PN_BENCH_PROFILE
+      ? ["--cpu-prof-md", `--cpu-prof-dir=${process.env.PN_BENCH_PROFILE}`]
+      : [];
+    const entry = fileURLToPath(new URL("./heartbeat-hub-process.ts", import.meta.url));
+    hubExit = run(process.execPath, [...profile, entry], {
       env: { ...process.env, PN_BENCH_DATA: dataDir, PN_BENCH_DATABASE_URL: opts.databaseUrl ?? "" },
       timeoutMs: 30 * 60_000,
     });
     hubExit.catch(() => {});
     const ready = join(dataDir, "ready.json");
     await waitFor("the bench hub to write ready.json", () => (existsSync(ready) ? true : undefined), 60_000);
-    const { mtlsUrl } = JSON.parse(readFileSync(ready, "utf8")) as { mtlsUrl: string };
+    const { mtlsUrl, pid } = JSON.parse(readFileSync(ready, "utf8")) as { mtlsUrl: string; pid: number };
     const t0 = performance.now();
     await pool(opts.nodes, 64, async (n, i) => {
       sessions[i] = await openSession(mtlsUrl, opts.root.certPem, n);
@@ -239,6 +257,8 @@ export async function runHeartbeatBench(opts: {
     let firstError = "";
     let cursor = 0;
     const body = heartbeatBody("boot-1", 2);
+    const hubCpu0 = cpuSecondsOf(pid);
+    const clientCpu0 = cpuSecondsOf(process.pid);
     const start = performance.now();
     const deadline = start + opts.seconds * 1000;
     await Promise.all(
@@ -257,6 +277,8 @@ export async function runHeartbeatBench(opts: {
       }),
     );
     const elapsed = (performance.now() - start) / 1000;
+    const hubCpu = cpuSecondsOf(pid) - hubCpu0;
+    const clientCpu = cpuSecondsOf(process.pid) - clientCpu0;
     if (firstError) process.stderr.write(`first error: ${firstError}\n`);
     const sorted = latencies.subarray(0, count).sort();
     return {
@@ -271,6 +293,9 @@ export async function runHeartbeatBench(opts: {
       errors,
       "connect s": Number(connectS.toFixed(1)),
       "first-beat/s": Math.round(opts.nodes.length / warmS),
+      "hub CPU %": Math.round((100 * hubCpu) / elapsed),
+      "hub µs/beat": Math.round((hubCpu * 1e6) / Math.max(count, 1)),
+      "client CPU %": Math.round((100 * clientCpu) / elapsed),
     };
   } finally {
     for (const s of sessions) s?.close();

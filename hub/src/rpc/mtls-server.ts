@@ -4,6 +4,8 @@
  * Connect and gRPC-Web, HTTP/2 and HTTP/1.1. The peer certificate goes into the Connect context; the auth
  * interceptor turns it into the node identity.
  */
+
+import type { IncomingMessage } from "node:http";
 import { createSecureServer, type Http2SecureServer, type Http2ServerRequest } from "node:http2";
 import type { AddressInfo } from "node:net";
 import type { TLSSocket } from "node:tls";
@@ -22,14 +24,20 @@ export interface MtlsServer {
   close(): Promise<void>;
 }
 
-/** Parsed once per TLS connection: getPeerCertificate() builds a fresh object on every call. */
-const peerBySocket = new WeakMap<TLSSocket, PeerCertificate | null>();
+/**
+ * Parsed once per connection: getPeerCertificate() builds a fresh object on every call (it was 11 % of
+ * the hub's CPU in bench/heartbeat.ts). Keyed by the HTTP/2 session, since `req.socket` is a new proxy
+ * per request; HTTP/1.1 requests key by their socket.
+ */
+const peerByConnection = new WeakMap<object, PeerCertificate | null>();
 
-function peerOf(socket: TLSSocket): PeerCertificate | undefined {
-  let peer = peerBySocket.get(socket);
+function peerOf(req: IncomingMessage | Http2ServerRequest): PeerCertificate | undefined {
+  const socket = req.socket as TLSSocket;
+  const key: object = ("stream" in req && req.stream?.session) || socket;
+  let peer = peerByConnection.get(key);
   if (peer === undefined) {
     peer = readPeer(socket) ?? null;
-    peerBySocket.set(socket, peer);
+    peerByConnection.set(key, peer);
   }
   return peer ?? undefined;
 }
@@ -55,14 +63,12 @@ export async function startMtlsServer(
   const handler = connectNodeAdapter({
     ...routerOptions(deps, opts.shutdown),
     routes: (router) => routes(router, deps),
-    contextValues: (req) => {
-      const socket = req.socket as TLSSocket;
-      return createContextValues().set(kOrigin, {
+    contextValues: (req) =>
+      createContextValues().set(kOrigin, {
         listener: "mtls",
-        remoteIp: socket.remoteAddress,
-        peer: peerOf(socket),
-      });
-    },
+        remoteIp: req.socket.remoteAddress,
+        peer: peerOf(req),
+      }),
   });
   const server = createSecureServer(
     {
