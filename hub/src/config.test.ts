@@ -1,0 +1,70 @@
+import { describe, expect, test } from "bun:test";
+import { ConfigError, parseHubConfig } from "./config.ts";
+
+describe("parseHubConfig", () => {
+  test("defaults", () => {
+    expect(parseHubConfig({})).toEqual({
+      dataDir: "./var",
+      databaseUrl: undefined,
+      httpPort: 8080,
+      mtlsPort: 8443,
+      listenHost: "0.0.0.0",
+      hostnames: [],
+      nodeUrl: "https://10.0.2.2:8443",
+      heartbeatSeconds: 10,
+      adminToken: undefined,
+    });
+  });
+
+  test("every variable", () => {
+    expect(
+      parseHubConfig({
+        POWERNODE_DATA: "/srv/pn",
+        DATABASE_URL: "postgres://u:p@db/pn",
+        POWERNODE_HTTP_PORT: "80",
+        POWERNODE_MTLS_PORT: "9443",
+        POWERNODE_LISTEN_HOST: "127.0.0.1",
+        POWERNODE_HOSTNAMES: "hub.example, 192.0.2.1",
+        POWERNODE_HEARTBEAT_SECONDS: "30",
+        POWERNODE_ADMIN_TOKEN: "0123456789abcdef0123",
+      }),
+    ).toEqual({
+      dataDir: "/srv/pn",
+      databaseUrl: "postgres://u:p@db/pn",
+      httpPort: 80,
+      mtlsPort: 9443,
+      listenHost: "127.0.0.1",
+      hostnames: ["hub.example", "192.0.2.1"],
+      nodeUrl: "https://10.0.2.2:9443",
+      heartbeatSeconds: 30,
+      adminToken: "0123456789abcdef0123",
+    });
+  });
+
+  test("lists every problem at once, without leaking the database password", () => {
+    let err: unknown;
+    try {
+      parseHubConfig({
+        POWERNODE_HTTP_PORT: "http",
+        POWERNODE_MTLS_PORT: "70000",
+        DATABASE_URL: "mysql://u:secret@x/db",
+        POWERNODE_NODE_URL: "http://10.0.2.2:1",
+        POWERNODE_HEARTBEAT_SECONDS: "0",
+        POWERNODE_ADMIN_TOKEN: "short",
+        POWERNODE_HOSTNAMES: "ok.example bad/host",
+      });
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(ConfigError);
+    expect((err as ConfigError).problems).toEqual([
+      'POWERNODE_HTTP_PORT: "http" is not a port number (0-65535)',
+      'POWERNODE_MTLS_PORT: "70000" is not a port number (0-65535)',
+      'DATABASE_URL: must start with postgres:// or postgresql:// (got "mysql://u:***@x/db")',
+      'POWERNODE_HOSTNAMES: "bad/host" is not a host name or IP',
+      'POWERNODE_NODE_URL: must be https:// (got "http://10.0.2.2:1")',
+      'POWERNODE_HEARTBEAT_SECONDS: "0" must be an integer from 1 to 3600',
+      "POWERNODE_ADMIN_TOKEN: must be at least 16 characters",
+    ]);
+  });
+});
