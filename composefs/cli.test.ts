@@ -47,6 +47,17 @@ describe("cli", () => {
     );
     const img2 = join(dir.path, "b.cfs");
     expect((await run(["mkcomposefs", dumpFile, img2])).stdout.trim()).toBe(digest);
+    const tarPath = join(dir.path, "src.tar");
+    await exec.run("tar", ["--format=pax", "-C", src, "-cf", tarPath, "."]);
+    const fromTar = await run([
+      "mkcomposefs",
+      tarPath,
+      join(dir.path, "t.cfs"),
+      "--digest-store",
+      join(dir.path, "store2"),
+    ]);
+    expect(fromTar.exitCode).toBe(0);
+    expect((await run(["inspect", join(dir.path, "t.cfs")])).stdout).toContain("/f 100 100644");
     const bad = join(dir.path, "bad.cfs");
     writeFileSync(bad, readFileSync(img).subarray(0, 3000));
     const badIns = await run(["inspect", bad]);
