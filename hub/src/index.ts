@@ -1,6 +1,7 @@
 /** The hub's public surface: start one in process, its config and the types callers need. */
 export { createApp } from "./app.ts";
 export { ConfigError, type HubConfig, parseHubConfig } from "./config.ts";
+export type { DesiredStateDocument } from "./db/schema/desired-states.ts";
 export { createDeps, type Deps } from "./deps.ts";
 export { DomainError, type DomainErrorKind, toConnectError } from "./errors.ts";
 export type { EmitOptions, EventFilter, EventLog, FleetEventRecord, Severity } from "./events/index.ts";
@@ -15,5 +16,5 @@ export type {
   ProviderStatus,
 } from "./provision/provider.ts";
 export type { QemuProviderOptions } from "./provision/registry.ts";
-export { setDesiredState } from "./services/node/desired-state.ts";
+export { assignDesiredState, setDesiredState } from "./services/node/desired-state.ts";
 export { revokeCertificate } from "./services/node/enroll.ts";

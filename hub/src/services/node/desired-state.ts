@@ -79,3 +79,17 @@ export async function setDesiredState(
   notify.bus.publish(instanceId, version);
   return version;
 }
+
+/**
+ * Writes a new desired-state version for an instance and wakes its WatchDesiredState streams (what
+ * an operator API or a smoke calls).
+ *
+ * @example await assignDesiredState(hub.deps, nodeId, { modules: [...], extra: {} });
+ */
+export function assignDesiredState(
+  deps: { db: Db; desired: DesiredStateBus },
+  instanceId: string,
+  document: DesiredStateDocument,
+): Promise<number> {
+  return setDesiredState(deps.db, instanceId, document, { bus: deps.desired });
+}

@@ -16,17 +16,15 @@ afterAll(async () => {
 describe("heartbeat writer", () => {
   test("overlapping concurrent batches: every ack persisted, one heartbeat.received per node and boot, no deadlock", async () => {
     const ids = Array.from({ length: 300 }, () => crypto.randomUUID());
-    await db.db
-      .insert(instances)
-      .values(
-        ids.map((id, i) => ({
-          id,
-          name: `w-${i}`,
-          arch: "amd64" as const,
-          provider: "none",
-          state: "starting" as const,
-        })),
-      );
+    await db.db.insert(instances).values(
+      ids.map((id, i) => ({
+        id,
+        name: `w-${i}`,
+        arch: "amd64" as const,
+        provider: "none",
+        state: "starting" as const,
+      })),
+    );
     const writer = createHeartbeatWriter(db.db, createEventLog(db.db, quietLog), { maxInFlight: 4 });
     // 10 heartbeats per node, shuffled, so one node's heartbeats land in several in-flight batches.
     const calls = ids.flatMap((id) => Array.from({ length: 10 }, (_, k) => ({ id, k })));

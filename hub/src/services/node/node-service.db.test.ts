@@ -4,7 +4,7 @@ import { Code, ConnectError } from "@connectrpc/connect";
 import { FleetService, NodeState } from "@powernode/proto";
 import { enrollTestNode, makeCsr, operatorClient, startTestHub } from "../../../test/harness.ts";
 import type { RunningHub } from "../../hub.ts";
-import { setDesiredState } from "./desired-state.ts";
+import { assignDesiredState } from "./desired-state.ts";
 
 let hub: RunningHub;
 beforeAll(async () => {
@@ -98,10 +98,7 @@ describe("WatchDesiredState", () => {
       ],
       extra: { network: { mode: "dhcp" } },
     };
-    const v = await setDesiredState(hub.deps.db, n.id, doc, {
-      bus: hub.deps.desired,
-      onChange: hub.deps.heartbeats.forget,
-    });
+    const v = await assignDesiredState(hub.deps, n.id, doc);
     expect(v).toBe(1);
     const second = await it.next();
     expect(second.value?.state?.version).toBe(1n);
