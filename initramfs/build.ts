@@ -2,6 +2,7 @@
  * CLI: `bun initramfs/build.ts --arch amd64|arm64 [--force] [--init <file>] [--out <dir>]`.
  * Prints step lines with timings and the image sizes; reuses the image when inputs are unchanged.
  */
+import { resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { buildImage } from "./build-image.ts";
 import { ARCHES, type Arch } from "./versions.ts";
@@ -51,6 +52,7 @@ try {
       init: values.init,
       outDir: values.out,
       compressionLevel,
+      agentEntry: values.agent === undefined ? undefined : resolve(values.agent),
     });
     process.stdout.write(`${r.reused ? "reused" : "built"} ${r.kernelPath} ${r.initramfsPath}\n`);
   }
