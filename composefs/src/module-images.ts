@@ -45,8 +45,8 @@ export interface ModuleImages {
 }
 
 /**
- * Builds `metadata.cfs`, `objects/`, `blob.erofs` and `blob.verity` in `outDir` (created; an existing
- * `objects/` is reused as a cache, image files are replaced).
+ * Builds `metadata.cfs`, `objects/`, `blob.erofs` and `blob.verity` in `outDir` (created; earlier outputs
+ * there, including `objects/`, are replaced so the result depends only on `srcDir`).
  * @example
  * const m = await buildModuleImages("/work/rootfs", "/work/out");
  * // mount blob via dm-verity with m.verityRootHash, mount metadata, overlay lowerdir=meta::blob
@@ -59,6 +59,8 @@ export async function buildModuleImages(
   const exec = opts.exec ?? createExeca();
   mkdirSync(outDir, { recursive: true });
   const objectsDir = join(outDir, "objects");
+  // Start from an empty store: leftovers from another build would end up in the blob and change its bytes.
+  rmSync(objectsDir, { recursive: true, force: true });
   const store = createObjectStore(objectsDir);
   const tree = treeFromDirectory(srcDir, {
     store,
