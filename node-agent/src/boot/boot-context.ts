@@ -26,6 +26,11 @@ export interface BootDeps {
   backoff?: BackoffOptions;
   /** How long to wait for a network interface to appear. Default 30 s. */
   interfaceWaitMs?: number;
+  /**
+   * Called once DHCP is under way: loads (evaluates) the hub-session code while udhcpc waits for
+   * the network, instead of after it. Evaluating that code (x509, ConnectRPC) costs seconds under TCG.
+   */
+  prefetch?: () => void;
 }
 
 /** What the boot found, filled in phase by phase. */

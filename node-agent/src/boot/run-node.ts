@@ -6,7 +6,6 @@ import { powernodeParams } from "../identity/cmdline.ts";
 import { createLog } from "../log.ts";
 import { createSystemClock } from "../session/clock.ts";
 import { createPhaseRecorder } from "../session/phases.ts";
-import { startAgentSession } from "../session/session.ts";
 import { createConsoleSink } from "../sys/console.ts";
 import { createExeca } from "../sys/exec.ts";
 import { finitModuleLoader } from "../sys/kmod.ts";
@@ -57,6 +56,12 @@ export async function runNode(): Promise<never> {
     },
     delete: (pid) => owned.delete(pid),
   });
+  // The session code (x509, ConnectRPC, protobuf) is loaded while DHCP runs, not at start-up.
+  let session: Promise<typeof import("../session/session.ts")> | undefined;
+  const loadSession = () => {
+    session ??= import("../session/session.ts");
+    return session;
+  };
   const ctx: BootContext = {
     root: "/",
     exec,
@@ -66,6 +71,7 @@ export async function runNode(): Promise<never> {
     mounter: libcMounter,
     moduleLoader: finitModuleLoader,
     net: createNet(exec),
+    prefetch: () => void loadSession(),
     startReaper: () =>
       startReaper({ owned, onReap: (pid, comm) => log.info(`reaped orphan ${pid} (${comm})`) }),
     state: {},
@@ -85,6 +91,7 @@ export async function runNode(): Promise<never> {
   if (!identity || !stateDir)
     return panic(new Error("boot finished without identity or state dir"), log, { exec, reboot: false });
   log.info("boot phase session: hub session starting");
+  const { startAgentSession } = await loadSession();
   await startAgentSession({
     identity,
     stateDir,

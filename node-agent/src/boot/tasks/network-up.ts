@@ -30,6 +30,7 @@ export const bringUpNetwork: BootTask = {
     const ip = ctx.state.identity?.ip;
     let network: NonNullable<BootContext["state"]["network"]>;
     if (ip) {
+      ctx.prefetch?.();
       await ctx.net.setAddress(iface, ip.address, ip.prefix);
       await ctx.net.setDefaultRoute(iface, ip.gateway);
       if (ip.dns) ctx.net.writeResolvConf([ip.dns]);
@@ -38,7 +39,10 @@ export const bringUpNetwork: BootTask = {
       const backoff = createBackoff(ctx.backoff);
       for (;;) {
         try {
-          const lease = await ctx.net.dhcp(iface);
+          const pending = ctx.net.dhcp(iface);
+          // udhcpc is running now: use the wait to load the session code.
+          ctx.prefetch?.();
+          const lease = await pending;
           await ctx.net.setAddress(iface, lease.address, lease.prefix);
           if (lease.router) await ctx.net.setDefaultRoute(iface, lease.router);
           ctx.net.writeResolvConf(lease.dns);
