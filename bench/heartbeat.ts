@@ -18,6 +18,8 @@
  * `--seconds`. Printed: heartbeats/s, p50/p99/max latency (ms), errors, time to connect all sessions, and
  * the first-heartbeat rate. Goal on 2 cores: >= 5,000 heartbeats/s on PostgreSQL with p99 < 50 ms.
  */
+
+import { loadavg } from "node:os";
 import {
   createPostgresDatabase,
   makeBenchNodes,
@@ -59,6 +61,12 @@ try {
         db === "postgres" && pg
           ? await createPostgresDatabase(pg.url, `bench_${n}_${Date.now()}`)
           : undefined;
+      // Other work on the machine competes for the same cores: print the load next to each result.
+      process.stderr.write(
+        `load average before ${db}/${n}: ${loadavg()
+          .map((l) => l.toFixed(2))
+          .join(" ")}\n`,
+      );
       const r = await runHeartbeatBench({
         db,
         databaseUrl,

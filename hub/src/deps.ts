@@ -95,7 +95,10 @@ export async function createDeps(config: HubConfig, opts: CreateDepsOptions = {}
       },
     };
   } catch (e) {
-    await handle.close().catch(() => {});
+    // Already failing: the start error is what matters; a close failure on top is only logged.
+    await handle
+      .close()
+      .catch((closeError) => log.warn("closing the database after a failed start", { error: closeError }));
     throw e;
   }
 }
