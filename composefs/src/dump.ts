@@ -87,25 +87,30 @@ export function toDump(root: DirNode): string {
       `${escapeField(path)} ${size} ${modeOf(n).toString(8)} ${nlink} ${n.uid} ${n.gid} ${rdev} ${n.mtimeSec}.${n.mtimeNsec} ${escapeField(payload)} ${escapeField(content)} ${digest}${xattrs}`,
     );
     if (n.type === "dir") {
-      for (const name of [...n.children.keys()].sort(compareBytes)) {
-        line(path === "/" ? `/${name}` : `${path}/${name}`, n.children.get(name) as TreeNode);
+      // Explicit stack (children pushed in reverse) instead of recursion: trees read from hostile images
+      // can be deeper than the call stack.
+      const names = [...n.children.keys()].sort(compareBytes);
+      for (let i = names.length - 1; i >= 0; i--) {
+        const name = names[i] as string;
+        stack.push([path === "/" ? `/${name}` : `${path}/${name}`, n.children.get(name) as TreeNode]);
       }
     }
   };
-  line("/", root);
+  const stack: [string, TreeNode][] = [["/", root]];
+  for (let top = stack.pop(); top; top = stack.pop()) line(top[0], top[1]);
   return `${lines.join("\n")}\n`;
 }
 
 function countLinks(root: DirNode): Map<TreeNode, number> {
   const m = new Map<TreeNode, number>();
-  const walk = (d: DirNode): void => {
+  const dirs: DirNode[] = [root];
+  for (let d = dirs.pop(); d; d = dirs.pop()) {
     for (const c of d.children.values()) {
       const k = (m.get(c) ?? 0) + 1;
       m.set(c, k);
-      if (c.type === "dir" && k === 1) walk(c);
+      if (c.type === "dir" && k === 1) dirs.push(c);
     }
-  };
-  walk(root);
+  }
   return m;
 }
 

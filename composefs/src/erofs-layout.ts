@@ -44,7 +44,8 @@ export interface WNode {
   dir: DirNode | undefined;
   parent: WNode | undefined;
   xm: Map<string, string>;
-  path: string;
+  /** Name under the parent (first name met); the path is rebuilt from it only for error messages. */
+  name: string;
   /** Already given its place in the inode order (at its canonical name). */
   placed: boolean;
   ino: number;
@@ -67,14 +68,26 @@ function valueString(v: Uint8Array): string {
   return v.length === 0 ? "" : Buffer.from(v).toString("latin1");
 }
 
-function hasWhiteout(d: DirNode, seen: Set<TreeNode>): boolean {
-  for (const c of d.children.values()) {
-    if (seen.has(c)) continue;
-    seen.add(c);
-    if (c.type === "whiteout") return true;
-    if (c.type === "dir" && hasWhiteout(c, seen)) return true;
+function hasWhiteout(root: DirNode): boolean {
+  const seen = new Set<TreeNode>();
+  const dirs: DirNode[] = [root];
+  for (let d = dirs.pop(); d; d = dirs.pop()) {
+    for (const c of d.children.values()) {
+      if (c.type === "whiteout") return true;
+      if (c.type === "dir" && !seen.has(c)) {
+        seen.add(c);
+        dirs.push(c);
+      }
+    }
   }
   return false;
+}
+
+/** Path of a node for error messages (rebuilt from names; never computed on the hot path). */
+function pathOf(w: WNode): string {
+  const parts: string[] = [];
+  for (let x: WNode | undefined = w; x?.parent && x.parent !== x; x = x.parent) parts.push(x.name);
+  return `/${parts.reverse().join("/")}`;
 }
 
 /** Everything serialize() needs: inodes in order and the computed offsets. */
@@ -93,13 +106,13 @@ export interface Layout {
 
 /** Computes the image layout of `root`. Throws a WriterError naming the path for invalid trees. */
 export function layoutTree(root: DirNode, opts: WriteImageOptions): Layout {
-  const version = opts.version ?? (hasWhiteout(root, new Set()) ? 1 : 0);
+  const version = opts.version ?? (hasWhiteout(root) ? 1 : 0);
   const byNode = new Map<TreeNode, WNode>();
   const sortedNames = new Map<DirNode, string[]>();
   const firstParent = firstDfsParents(root, sortedNames);
   const nodes: WNode[] = [];
 
-  const make = (src: TreeNode | undefined, path: string, proto?: WNode): WNode => {
+  const make = (src: TreeNode | undefined, name: string, parent: WNode | undefined, proto?: WNode): WNode => {
     const n: WNode = {
       src,
       type: src?.type ?? "whiteout",
@@ -124,12 +137,12 @@ export function layoutTree(root: DirNode, opts: WriteImageOptions): Layout {
       xattrSize: 0,
       nShared: 0,
       dir: undefined,
-      parent: undefined,
+      parent,
       xm: new Map(),
-      path,
+      name,
       placed: false,
     };
-    if (src) validateNode(src, path);
+    if (src) validateNode(src, () => pathOf(n));
     const xm = n.xm;
     for (const x of src?.xattrs ?? []) {
       const name = x.name.startsWith(F.OVL.prefix)
@@ -161,7 +174,7 @@ export function layoutTree(root: DirNode, opts: WriteImageOptions): Layout {
   };
 
   // BFS over the tree: the queue order is the inode order; children sorted by byte-wise name.
-  const rootW = make(root, "");
+  const rootW = make(root, "", undefined);
   byNode.set(root, rootW);
   nodes.push(rootW);
   rootW.dir = root;
@@ -193,11 +206,11 @@ export function layoutTree(root: DirNode, opts: WriteImageOptions): Layout {
         continue;
       }
       const child = dir.children.get(name);
-      const path = `${w.path}/${name}`;
+      const path = (): string => `${pathOf(w)}/${name}`;
       let cw: WNode;
       if (!child) {
         // One of the 256 root whiteouts hiding the object directories on kernels without data-only layers.
-        cw = make(undefined, path, rootW);
+        cw = make(undefined, name, w, rootW);
         const selinux = xm.get("security.selinux");
         if (selinux !== undefined) cw.xm.set("security.selinux", selinux);
         nodes.push(cw);
@@ -207,10 +220,10 @@ export function layoutTree(root: DirNode, opts: WriteImageOptions): Layout {
         if (child.type === "dir") {
           if (existing)
             throw new WriterError(
-              path,
+              path(),
               "directory reachable under two names (hardlinked directory or cycle)",
             );
-          cw = make(child, path);
+          cw = make(child, name, w);
           byNode.set(child, cw);
           nodes.push(cw);
           cw.dir = child;
@@ -219,7 +232,7 @@ export function layoutTree(root: DirNode, opts: WriteImageOptions): Layout {
           // A hardlinked node takes its inode slot where its first name in depth-first sorted order
           // sits (that is the "original" when mkcomposefs parses a dump); other names only refer to it.
           const canonicalDir = firstParent.get(child);
-          cw = existing ?? make(child, path);
+          cw = existing ?? make(child, name, w);
           if (!existing) byNode.set(child, cw);
           if ((canonicalDir === undefined || canonicalDir === dir) && !cw.placed) {
             cw.placed = true;
@@ -243,7 +256,7 @@ export function layoutTree(root: DirNode, opts: WriteImageOptions): Layout {
   }
   for (const w of byNode.values()) {
     if (w.type !== "dir" && !w.placed)
-      throw new WriterError(w.path, "internal error: hardlinked node never placed");
+      throw new WriterError(pathOf(w), "internal error: hardlinked node never placed");
   }
   rootW.xm.set(F.OVL.opaque, "y");
 
@@ -418,21 +431,25 @@ function metacopyValue(digest: Uint8Array): string {
 function firstDfsParents(root: DirNode, sortedNames: Map<DirNode, string[]>): Map<TreeNode, DirNode> {
   const first = new Map<TreeNode, DirNode>();
   const multi = new Map<TreeNode, DirNode>();
-  const walk = (d: DirNode): void => {
-    const names = [...d.children.keys()].sort(compareBytes);
-    sortedNames.set(d, names);
-    for (const name of names) {
-      const c = d.children.get(name) as TreeNode;
-      if (c.type === "dir") {
-        walk(c);
-        continue;
+  // Pre-order with an explicit stack (entries pushed in reverse sorted order), so depth is unbounded.
+  const stack: [TreeNode, DirNode, string][] = [[root, root, ""]];
+  for (let top = stack.pop(); top; top = stack.pop()) {
+    const [c, d, name] = top;
+    if (c.type === "dir") {
+      if (sortedNames.has(c))
+        throw new WriterError(name, "directory reachable under two names (hardlinked directory or cycle)");
+      const names = [...c.children.keys()].sort(compareBytes);
+      sortedNames.set(c, names);
+      for (let i = names.length - 1; i >= 0; i--) {
+        const n = names[i] as string;
+        stack.push([c.children.get(n) as TreeNode, c, n]);
       }
-      const prior = first.get(c);
-      if (prior === undefined) first.set(c, d);
-      else if (c.type === "whiteout") throw new WriterError(name, "a whiteout cannot be hardlinked");
-      else if (!multi.has(c)) multi.set(c, prior);
+      continue;
     }
-  };
-  walk(root);
+    const prior = first.get(c);
+    if (prior === undefined) first.set(c, d);
+    else if (c.type === "whiteout") throw new WriterError(name, "a whiteout cannot be hardlinked");
+    else if (!multi.has(c)) multi.set(c, prior);
+  }
   return multi;
 }
