@@ -118,12 +118,18 @@ export function digestToPath(digest: Uint8Array): string {
 
 /** Visits every (path, node) pair depth-first in byte order; hardlinked nodes are visited once per name. */
 export function* walkTree(root: DirNode, prefix = ""): Generator<[string, TreeNode]> {
-  const names = [...root.children.keys()].sort(compareBytes);
-  for (const name of names) {
-    const child = root.children.get(name) as TreeNode;
-    const path = `${prefix}/${name}`;
-    yield [path, child];
-    if (child.type === "dir") yield* walkTree(child, path);
+  const stack: [string, TreeNode][] = [];
+  const pushChildren = (d: DirNode, at: string): void => {
+    const names = [...d.children.keys()].sort(compareBytes);
+    for (let i = names.length - 1; i >= 0; i--) {
+      const name = names[i] as string;
+      stack.push([`${at}/${name}`, d.children.get(name) as TreeNode]);
+    }
+  };
+  pushChildren(root, prefix);
+  for (let top = stack.pop(); top; top = stack.pop()) {
+    yield top;
+    if (top[1].type === "dir") pushChildren(top[1], top[0]);
   }
 }
 
