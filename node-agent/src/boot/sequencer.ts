@@ -30,11 +30,18 @@ export class BootError extends Error {
   }
 }
 
-/** Runs the phases in order; logs "boot phase x (n/m)"; throws BootError from a fatal phase. */
+/**
+ * Runs the phases in order; logs "boot phase x (n/m)" before each and, at the end, how long each took;
+ * throws BootError from a fatal phase.
+ */
 export async function runSequence(phases: readonly BootPhase[], ctx: BootContext): Promise<void> {
+  const took: string[] = [];
+  const t0 = performance.now();
   for (const [i, phase] of phases.entries()) {
     ctx.log.info(`boot phase ${phase.name} (${i + 1}/${phases.length})`);
+    const start = performance.now();
     const results = await Promise.allSettled(phase.tasks.map(async (t) => t.run(ctx)));
+    took.push(`${phase.name} ${((performance.now() - start) / 1000).toFixed(2)}`);
     for (const [j, r] of results.entries()) {
       if (r.status === "fulfilled") continue;
       const task = phase.tasks[j]?.name ?? "?";
@@ -43,4 +50,7 @@ export async function runSequence(phases: readonly BootPhase[], ctx: BootContext
       ctx.log.warn(`boot phase ${phase.name}, task ${task} failed (going on): ${why}`);
     }
   }
+  ctx.log.info(
+    `boot sequence done in ${((performance.now() - t0) / 1000).toFixed(2)} s (${took.join(", ")})`,
+  );
 }
