@@ -117,7 +117,8 @@ export function createNodeIdentityResolver(db: Db): NodeIdentityResolver {
       const serial = normalise(peer.serial);
       let e = cache.get(serial);
       if (!e || now.getTime() - e.loadedAt > CACHE_TTL_MS) {
-        e = await load(serial);
+        // Age entries on the caller's clock (the one the TTL is compared against).
+        e = { ...(await load(serial)), loadedAt: now.getTime() };
         if (cache.size > 100_000) cache.clear();
         cache.set(serial, e);
       }
