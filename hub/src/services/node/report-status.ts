@@ -4,6 +4,7 @@
  */
 import type { Deps } from "../../deps.ts";
 import { DomainError } from "../../errors.ts";
+import type { NewEvent } from "../../events/index.ts";
 
 /** One phase event as the agent reported it. */
 export interface PhaseEventInput {
@@ -45,25 +46,25 @@ export async function reportStatus(
     }
   });
   const correlationId = bootId || undefined;
-  for (const e of events) {
-    await deps.events.emit(
-      e.kind,
-      "info",
-      { ...e.payload, agentAt: e.at?.toISOString() ?? null, uptimeSeconds: e.uptimeSeconds, bootId },
-      { nodeId: instanceId, correlationId },
-    );
-  }
+  const opts = { nodeId: instanceId, correlationId };
+  const rows: NewEvent[] = events.map((e) => ({
+    kind: e.kind,
+    severity: "info",
+    payload: { ...e.payload, agentAt: e.at?.toISOString() ?? null, uptimeSeconds: e.uptimeSeconds, bootId },
+    opts,
+  }));
   if (conditions.length > 0) {
-    const failing = conditions.filter((c) => !c.ok);
-    await deps.events.emit(
-      "system.agent.conditions",
-      failing.length > 0 ? "warn" : "info",
-      {
+    rows.push({
+      kind: "system.agent.conditions",
+      severity: conditions.some((c) => !c.ok) ? "warn" : "info",
+      payload: {
         bootId,
         conditions: conditions.map((c) => ({ ...c, since: c.since?.toISOString() ?? null })),
       },
-      { nodeId: instanceId, correlationId },
-    );
+      opts,
+    });
   }
+  // One INSERT for the whole report: a boot's phase events arrive together and keep their order (seq).
+  await deps.events.emitMany(rows);
   return events.length;
 }
