@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { Arch, FleetService, ProvisionService } from "@powernode/proto";
-import { operatorClient, startTestHub } from "../../test/harness.ts";
+import { operatorClient, startTestHub, waitFor } from "../../test/harness.ts";
 import type { RunningHub } from "../hub.ts";
 
 let hub: RunningHub;
@@ -75,5 +75,8 @@ describe("plain HTTP endpoints", () => {
     });
     expect(buf).not.toContain("other.kind");
     ac.abort();
+    await waitFor("the SSE subscriber to go away", () =>
+      hub.deps.events.subscriberCount() === 0 ? true : undefined,
+    );
   });
 });

@@ -7,9 +7,11 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { Arch, ProvisionService } from "@powernode/proto";
+import { createClient } from "@connectrpc/connect";
+import { createConnectTransport } from "@connectrpc/connect-node";
+import { Arch, FleetService, ProvisionService } from "@powernode/proto";
 import { run } from "../../../scripts/lib/exec.ts";
-import { operatorClient, startTestHub } from "../../test/harness.ts";
+import { bearer, operatorClient, startTestHub } from "../../test/harness.ts";
 import type { RunningHub } from "../hub.ts";
 
 const repo = fileURLToPath(new URL("../../../", import.meta.url));
@@ -71,6 +73,17 @@ describe("buf curl FleetService/ListNodes", () => {
     expect(body.nodes.map((n) => ({ id: n.id, name: n.name, arch: n.arch, state: n.state }))).toEqual([
       { id: nodeId, name: "curl-me", arch: "ARCH_ARM64", state: "NODE_STATE_PENDING" },
     ]);
+  });
+
+  test("Connect over HTTP/1.1 on the mTLS listener works too (allowHTTP1)", async () => {
+    const transport = createConnectTransport({
+      baseUrl: hub.mtlsUrl,
+      httpVersion: "1.1",
+      nodeOptions: { ca: hub.caPem },
+      interceptors: [bearer(hub.adminToken)],
+    });
+    const res = await createClient(FleetService, transport).listNodes({});
+    expect(res.nodes.map((n) => n.id)).toEqual([nodeId]);
   });
 
   test("a wrong token is unauthenticated on every protocol", async () => {

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { Arch, FleetService, NodeState, ProvisionService, Severity } from "@powernode/proto";
-import { operatorClient, startTestHub } from "../../../test/harness.ts";
+import { operatorClient, startTestHub, waitFor } from "../../../test/harness.ts";
 import type { RunningHub } from "../../hub.ts";
 
 let hub: RunningHub;
@@ -82,5 +82,8 @@ describe("FleetService", () => {
     expect(live?.payload).toEqual({ x: 1 });
     ac.abort();
     await it.return?.();
+    await waitFor("the WatchEvents subscriber to go away", () =>
+      hub.deps.events.subscriberCount() === 0 ? true : undefined,
+    );
   });
 });
