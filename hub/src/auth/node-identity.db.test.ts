@@ -52,7 +52,7 @@ describe("node identity from the peer certificate", () => {
     const r = createNodeIdentityResolver(db.db);
     expect(await refusal(r.resolve(undefined, now))).toBe("unauthenticated: client certificate: required");
     expect(await refusal(r.resolve(peer("1a2b", id, false), now))).toBe(
-      "unauthenticated: client certificate: not issued by the hub CA (unverified)",
+      "unauthenticated: client certificate: does not verify against the hub CA (unverified)",
     );
     expect(await refusal(r.resolve(peer("ffff"), now))).toBe(
       "unauthenticated: client certificate: certificate unknown",

@@ -111,7 +111,7 @@ export function createNodeIdentityResolver(db: Db): NodeIdentityResolver {
       if (!peer.authorized) {
         throw new DomainError(
           "unauthenticated",
-          `client certificate: not issued by the hub CA (${peer.authorizationError ?? "unverified"})`,
+          `client certificate: does not verify against the hub CA (${peer.authorizationError ?? "unverified"})`,
         );
       }
       const serial = normalise(peer.serial);
