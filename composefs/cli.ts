@@ -16,7 +16,7 @@ import {
   toDump,
   toHex,
   treeFromDirectory,
-  treeFromTar,
+  treeFromTarStream,
   verifyVerity,
   writeImage,
 } from "./src/index.ts";
@@ -72,12 +72,15 @@ function hexFlag(p: Parsed, k: string): Uint8Array | undefined {
   }
 }
 
-function loadTree(src: string, storeDir: string | undefined): DirNode {
+async function loadTree(src: string, storeDir: string | undefined): Promise<DirNode> {
   const store = storeDir ? createObjectStore(storeDir) : undefined;
   if (statSync(src).isDirectory()) return treeFromDirectory(src, store ? { store } : {});
-  const bytes = readFileSync(src);
-  const isTar = bytes.length >= 512 && Buffer.from(bytes.subarray(257, 262)).toString("latin1") === "ustar";
-  const r = isTar ? treeFromTar(bytes, store ? { store } : {}) : parseDump(bytes.toString("latin1"));
+  const head = new Uint8Array(await Bun.file(src).slice(0, 512).arrayBuffer());
+  const isTar = head.length === 512 && Buffer.from(head.subarray(257, 262)).toString("latin1") === "ustar";
+  // Tar archives are streamed (layers can be large); dumps are text and read whole.
+  const r = isTar
+    ? await treeFromTarStream(Bun.file(src).stream(), store ? { store } : {})
+    : parseDump(readFileSync(src).toString("latin1"));
   if (!r.ok) throw new Error(`${src}: ${r.error.message}`);
   return r.value;
 }
@@ -89,7 +92,9 @@ async function main(argv: string[]): Promise<number> {
       const p = parseArgs(rest, ["digest-store"], []);
       const [src, out] = need(p, 2, "mkcomposefs") as [string, string];
       const store = p.flags.get("digest-store");
-      const { image, digest } = writeImage(loadTree(src, typeof store === "string" ? store : undefined));
+      const { image, digest } = writeImage(
+        await loadTree(src, typeof store === "string" ? store : undefined),
+      );
       writeFileSync(out, image);
       console.log(toHex(digest));
       return 0;

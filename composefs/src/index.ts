@@ -32,7 +32,7 @@ export {
 } from "./fsverity.ts";
 export { readXattrs } from "./libc-ffi.ts";
 export { BLOB_UUID, type BuildModuleOptions, buildModuleImages, type ModuleImages } from "./module-images.ts";
-export { createObjectStore, type ObjectStore } from "./object-store.ts";
+export { createObjectStore, type ObjectStore, type ObjectWriter } from "./object-store.ts";
 // Trees and their sources
 export type {
   DeviceNode,
@@ -47,4 +47,10 @@ export type {
 } from "./tree.ts";
 export { bytesToName, createDir, digestToPath, modeOf, nameToBytes, utf8Name, walkTree } from "./tree.ts";
 export { type TreeFromDirectoryOptions, treeFromDirectory } from "./tree-from-directory.ts";
-export { type TreeFromTarOptions, treeFromTar } from "./tree-from-tar.ts";
+export {
+  createTarTreeBuilder,
+  type TarTreeBuilder,
+  type TreeFromTarOptions,
+  treeFromTar,
+  treeFromTarStream,
+} from "./tree-from-tar.ts";

@@ -2,7 +2,18 @@
  * Content-addressed object store laid out as composefs expects: `<store>/ab/cdef…` where `abcdef…` is the
  * hex fs-verity sha256 digest of the object (mkcomposefs `--digest-store` layout).
  */
-import { chmodSync, copyFileSync, existsSync, mkdirSync, renameSync, writeFileSync } from "node:fs";
+import {
+  chmodSync,
+  closeSync,
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  openSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+  writeSync,
+} from "node:fs";
 import { join } from "node:path";
 import { digestToPath } from "./tree.ts";
 
@@ -13,8 +24,19 @@ export interface ObjectStore {
   addFile(digest: Uint8Array, srcPath: string | Buffer): void;
   /** Writes `data` (already digested) into the store. */
   addBytes(digest: Uint8Array, data: Uint8Array): void;
+  /** Starts an object whose digest is known only after its bytes: write, then commit with the digest. */
+  beginObject(): ObjectWriter;
   /** Number of distinct objects added through this handle. */
   readonly count: number;
+}
+
+/** An object being streamed into the store. */
+export interface ObjectWriter {
+  write(data: Uint8Array): void;
+  /** Moves the bytes under their digest (or drops them if that object already exists). */
+  commit(digest: Uint8Array): void;
+  /** Discards the partial object. */
+  abort(): void;
 }
 
 /** Opens (creating if needed) an object store rooted at `dir`. Objects are mode 0644, directories 0755. */
@@ -53,6 +75,30 @@ export function createObjectStore(dir: string): ObjectStore {
     },
     addBytes(digest, data) {
       place(digest, (tmp) => writeFileSync(tmp, data, { mode: 0o644 }));
+    },
+    beginObject() {
+      const tmp = join(dir, `.tmp-${process.pid}-${tmpSeq++}`);
+      const fd = openSync(tmp, "wx", 0o644);
+      let open = true;
+      const close = (): void => {
+        if (open) closeSync(fd);
+        open = false;
+      };
+      return {
+        write(data) {
+          let off = 0;
+          while (off < data.length) off += writeSync(fd, data, off, data.length - off);
+        },
+        commit(digest) {
+          close();
+          place(digest, (dst) => renameSync(tmp, dst));
+          rmSync(tmp, { force: true }); // still there only if the object already existed
+        },
+        abort() {
+          close();
+          rmSync(tmp, { force: true });
+        },
+      };
     },
   };
 }

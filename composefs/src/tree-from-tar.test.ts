@@ -5,8 +5,9 @@ import { createRng, exec, tempDir } from "../test/harness.ts";
 import { toDump } from "./dump.ts";
 import { writeXattr } from "./libc-ffi.ts";
 import { createObjectStore } from "./object-store.ts";
+import type { DirNode } from "./tree.ts";
 import { treeFromDirectory } from "./tree-from-directory.ts";
-import { treeFromTar } from "./tree-from-tar.ts";
+import { treeFromTar, treeFromTarStream } from "./tree-from-tar.ts";
 
 describe("treeFromTar", () => {
   test("GNU tar --format=pax --xattrs of a directory gives the same tree as reading the directory", async () => {
@@ -31,6 +32,44 @@ describe("treeFromTar", () => {
     if (!r.ok) throw r.error;
     expect(toDump(r.value)).toBe(toDump(treeFromDirectory(src)));
     expect(store.count).toBe(1);
+  });
+
+  test("streaming in arbitrary chunks gives the same tree and objects; a truncated stream is an error", async () => {
+    using dir = tempDir();
+    const src = join(dir.path, "src");
+    const rng = createRng(11);
+    mkdirSync(join(src, "d"), { recursive: true });
+    for (let i = 0; i < 20; i++) writeFileSync(join(src, "d", `f${i}`), rng.bytes(rng.int(0, 20_000)));
+    writeXattr(join(src, "d/f3"), "user.x", Buffer.from("y"));
+    const tarPath = join(dir.path, "t.tar");
+    await exec.run("tar", ["--format=pax", "--xattrs", "--xattrs-include=*", "-C", src, "-cf", tarPath, "."]);
+    const bytes = readFileSync(tarPath);
+    const chunks = async function* (b: Uint8Array): AsyncGenerator<Uint8Array> {
+      for (let off = 0; off < b.length; ) {
+        const n = Math.min(rng.int(1, 3000), b.length - off);
+        yield b.subarray(off, off + n);
+        off += n;
+      }
+    };
+    const store = createObjectStore(join(dir.path, "objects"));
+    const streamed = await treeFromTarStream(chunks(bytes), { store });
+    if (!streamed.ok) throw streamed.error;
+    const whole = treeFromTar(bytes);
+    if (!whole.ok) throw whole.error;
+    expect(toDump(streamed.value)).toBe(toDump(whole.value));
+    expect(toDump(streamed.value)).toBe(toDump(treeFromDirectory(src)));
+    const ext = (streamed.value.children.get("d") as DirNode).children.get("f5");
+    if (ext?.type === "file" && ext.redirect) {
+      expect(
+        Buffer.compare(
+          readFileSync(join(dir.path, "objects", ext.redirect)),
+          readFileSync(join(src, "d/f5")),
+        ),
+      ).toBe(0);
+    }
+    const cut = await treeFromTarStream(chunks(bytes.subarray(0, 10_000)), { store });
+    expect(cut.ok).toBe(false);
+    if (!cut.ok) expect(cut.error.problem).toMatch(/ends inside/);
   });
 
   test("OCI whiteouts and truncated or corrupt archives", async () => {

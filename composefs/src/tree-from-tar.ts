@@ -6,8 +6,8 @@
 
 import { RECOMMENDED_INLINE_MAX } from "./erofs-format.ts";
 import { ComposefsFormatError, isComposefsFormatError, type ParseResult } from "./errors.ts";
-import { fsVerityDigest } from "./fsverity.ts";
-import type { ObjectStore } from "./object-store.ts";
+import { createFsVerityHasher, type FsVerityHasher } from "./fsverity.ts";
+import type { ObjectStore, ObjectWriter } from "./object-store.ts";
 import type { DirNode, NodeMeta, TreeNode, Xattr } from "./tree.ts";
 import { createDir, digestToPath } from "./tree.ts";
 
@@ -47,17 +47,62 @@ function makedev(major: number, minor: number): number {
   return ((minor & 0xff) | ((major & 0xfff) << 8) | ((minor & ~0xff) << 12)) >>> 0;
 }
 
+/** Incremental tar reader: feed chunks as they arrive, then `finish()` for the tree. */
+export interface TarTreeBuilder {
+  push(chunk: Uint8Array): void;
+  /** The tree; throws ComposefsFormatError if the archive ended inside an entry. */
+  finish(): DirNode;
+}
+
 /** Parses a tar archive held in memory into a tree. */
 export function treeFromTar(tar: Uint8Array, opts: TreeFromTarOptions = {}): ParseResult<DirNode> {
   try {
-    return { ok: true, value: parseTar(tar, opts) };
+    const b = createTarTreeBuilder(opts);
+    b.push(tar);
+    return { ok: true, value: b.finish() };
   } catch (e) {
     if (isComposefsFormatError(e)) return { ok: false, error: e };
     throw e;
   }
 }
 
-function parseTar(tar: Uint8Array, opts: TreeFromTarOptions): DirNode {
+/**
+ * Parses a tar stream (e.g. `Bun.file(p).stream()` or a decompressed layer) into a tree without holding the
+ * archive in memory: file contents are hashed and written to the object store as they stream past.
+ */
+export async function treeFromTarStream(
+  stream: AsyncIterable<Uint8Array>,
+  opts: TreeFromTarOptions = {},
+): Promise<ParseResult<DirNode>> {
+  try {
+    const b = createTarTreeBuilder(opts);
+    for await (const chunk of stream) b.push(chunk);
+    return { ok: true, value: b.finish() };
+  } catch (e) {
+    if (isComposefsFormatError(e)) return { ok: false, error: e };
+    throw e;
+  }
+}
+
+/** Metadata entries (PAX headers, GNU long names) larger than this are rejected: they are held in memory. */
+const MAX_META_ENTRY = 1 << 20;
+
+type State =
+  | { k: "header" }
+  | { k: "collect"; buf: Uint8Array; fill: number; pad: number; done: (data: Uint8Array) => void }
+  | {
+      k: "stream";
+      remaining: number;
+      pad: number;
+      hasher: FsVerityHasher;
+      writer: ObjectWriter | undefined;
+      done: (digest: Uint8Array) => void;
+    }
+  | { k: "skip"; remaining: number }
+  | { k: "end" };
+
+/** Creates an incremental tar parser building a tree (see {@link treeFromTarStream}). */
+export function createTarTreeBuilder(opts: TreeFromTarOptions = {}): TarTreeBuilder {
   const inlineMax = opts.inlineMax ?? RECOMMENDED_INLINE_MAX;
   const oci = opts.ociWhiteouts ?? true;
   const root = createDir();
@@ -65,7 +110,32 @@ function parseTar(tar: Uint8Array, opts: TreeFromTarOptions): DirNode {
   let pax: Map<string, Uint8Array> = new Map();
   let longName: string | undefined;
   let longLink: string | undefined;
-  let pos = 0;
+  let state: State = { k: "header" };
+  const pending: Uint8Array[] = [];
+  let pendingLen = 0;
+  let pos = 0; // archive offset of the first pending byte
+
+  const takeSome = (max: number): Uint8Array => {
+    const head = pending[0] as Uint8Array;
+    const n = Math.min(max, head.length);
+    const out = head.subarray(0, n);
+    if (n === head.length) pending.shift();
+    else pending[0] = head.subarray(n);
+    pendingLen -= n;
+    pos += n;
+    return out;
+  };
+  const takeExact = (n: number): Uint8Array => {
+    const head = pending[0] as Uint8Array;
+    if (head.length >= n) return takeSome(n);
+    const out = new Uint8Array(n);
+    for (let fill = 0; fill < n; ) {
+      const part = takeSome(n - fill);
+      out.set(part, fill);
+      fill += part.length;
+    }
+    return out;
+  };
 
   const dirFor = (path: string, at: number): DirNode => {
     if (path === "") return root;
@@ -87,11 +157,23 @@ function parseTar(tar: Uint8Array, opts: TreeFromTarOptions): DirNode {
     if (parts.includes("..")) throw new ComposefsFormatError(at, `path ${JSON.stringify(p)} contains ".."`);
     return parts.join("/");
   };
+  const pad = (size: number): number => Math.ceil(size / BLOCK) * BLOCK - size;
+  const collect = (
+    size: number,
+    at: number,
+    done: (data: Uint8Array) => void,
+    limit = MAX_META_ENTRY,
+  ): void => {
+    if (size > limit)
+      throw new ComposefsFormatError(at + 124, `metadata entry of ${size} bytes exceeds ${limit}`);
+    state = { k: "collect", buf: new Uint8Array(size), fill: 0, pad: pad(size), done };
+  };
 
-  while (pos + BLOCK <= tar.length) {
-    const h = tar.subarray(pos, pos + BLOCK);
-    if (h.every((b) => b === 0)) break;
-    const at = pos;
+  const onHeader = (h: Uint8Array, at: number): void => {
+    if (h.every((b) => b === 0)) {
+      state = { k: "end" };
+      return;
+    }
     let sum = 0;
     for (let i = 0; i < BLOCK; i++) sum += i >= 148 && i < 156 ? 32 : (h[i] as number);
     if (num(h.subarray(148, 156), at + 148, "checksum") !== sum)
@@ -100,23 +182,19 @@ function parseTar(tar: Uint8Array, opts: TreeFromTarOptions): DirNode {
     const paxSize = pax.get("size");
     const size = paxSize ? Number(latin1(paxSize)) : num(h.subarray(124, 136), at + 124, "size");
     if (!Number.isSafeInteger(size) || size < 0) throw new ComposefsFormatError(at + 124, "bad size");
-    const dataAt = pos + BLOCK;
-    if (dataAt + size > tar.length)
-      throw new ComposefsFormatError(at + 124, `entry data (${size} bytes) runs past the end of the archive`);
-    const data = tar.subarray(dataAt, dataAt + size);
-    pos = dataAt + Math.ceil(size / BLOCK) * BLOCK;
 
     if (type === "x" || type === "g") {
-      if (type === "x") pax = parsePax(data, dataAt);
-      continue;
+      collect(size, at, (data) => {
+        if (type === "x") pax = parsePax(data, at + BLOCK);
+      });
+      return;
     }
-    if (type === "L") {
-      longName = cstring(data);
-      continue;
-    }
-    if (type === "K") {
-      longLink = cstring(data);
-      continue;
+    if (type === "L" || type === "K") {
+      collect(size, at, (data) => {
+        if (type === "L") longName = cstring(data);
+        else longLink = cstring(data);
+      });
+      return;
     }
     const ustar = latin1(h.subarray(257, 262)) === "ustar";
     const prefix = ustar ? cstring(h.subarray(345, 500)) : "";
@@ -153,39 +231,58 @@ function parseTar(tar: Uint8Array, opts: TreeFromTarOptions): DirNode {
     const slash = path.lastIndexOf("/");
     const parentPath = slash < 0 ? "" : path.slice(0, slash);
     const name = path.slice(slash + 1);
+    const isFile = type === "0" || type === "\0" || type === "7";
+    // Whatever the type, the entry's data (normally none but for files) must be consumed.
+    const skipData = (): void => {
+      state = { k: "skip", remaining: size + pad(size) };
+    };
     if (path === "") {
       if (type !== "5") throw new ComposefsFormatError(at, "archive root entry is not a directory");
       Object.assign(root, meta);
-      continue;
+      skipData();
+      return;
     }
     const parent = dirFor(parentPath, at);
+    const place = (node: TreeNode): void => {
+      parent.children.set(name, node);
+      byPath.set(path, node);
+    };
     if (oci && name === ".wh..wh..opq") {
       parent.xattrs = [
         ...parent.xattrs.filter((x) => x.name !== "trusted.overlay.opaque"),
         { name: "trusted.overlay.opaque", value: Buffer.from("y") },
       ];
-      continue;
+      skipData();
+      return;
     }
     if (oci && name.startsWith(".wh.")) {
       const target = name.slice(4);
-      parent.children.set(target, { ...meta, type: "whiteout" });
-      byPath.set(parentPath ? `${parentPath}/${target}` : target, parent.children.get(target) as TreeNode);
-      continue;
+      const w: TreeNode = { ...meta, type: "whiteout" };
+      parent.children.set(target, w);
+      byPath.set(parentPath ? `${parentPath}/${target}` : target, w);
+      skipData();
+      return;
     }
-    let node: TreeNode;
-    switch (type) {
-      case "0":
-      case "\0":
-      case "7": {
-        if (size === 0) node = { ...meta, type: "file", size: 0 };
-        else if (size <= inlineMax) node = { ...meta, type: "file", size, content: data.slice() };
-        else {
-          const digest = fsVerityDigest(data);
-          opts.store?.addBytes(digest, data);
-          node = { ...meta, type: "file", size, digest, redirect: digestToPath(digest) };
-        }
-        break;
+    if (isFile) {
+      if (size === 0) {
+        place({ ...meta, type: "file", size: 0 });
+        skipData();
+      } else if (size <= inlineMax) {
+        collect(size, at, (data) => place({ ...meta, type: "file", size, content: data }), inlineMax);
+      } else {
+        state = {
+          k: "stream",
+          remaining: size,
+          pad: pad(size),
+          hasher: createFsVerityHasher(),
+          writer: opts.store?.beginObject(),
+          done: (digest) => place({ ...meta, type: "file", size, digest, redirect: digestToPath(digest) }),
+        };
       }
+      return;
+    }
+    skipData();
+    switch (type) {
       case "1": {
         const target = byPath.get(clean(link, at + 157));
         if (!target || target.type === "dir")
@@ -193,46 +290,120 @@ function parseTar(tar: Uint8Array, opts: TreeFromTarOptions): DirNode {
             at + 157,
             `hardlink target ${JSON.stringify(link)} is missing or a directory`,
           );
-        node = target;
-        break;
+        place(target);
+        return;
       }
       case "2":
         if (link === "") throw new ComposefsFormatError(at + 157, "symlink with empty target");
-        node = { ...meta, type: "symlink", target: link };
-        break;
+        place({ ...meta, type: "symlink", target: link });
+        return;
       case "3":
       case "4": {
         const rdev = makedev(
           num(h.subarray(329, 337), at + 329, "devmajor"),
           num(h.subarray(337, 345), at + 337, "devminor"),
         );
-        node =
+        place(
           type === "3"
             ? rdev === 0
               ? { ...meta, type: "whiteout" }
               : { ...meta, type: "chardev", rdev }
-            : { ...meta, type: "blockdev", rdev };
-        break;
+            : { ...meta, type: "blockdev", rdev },
+        );
+        return;
       }
       case "5": {
         const existing = byPath.get(path);
-        if (existing?.type === "dir") {
-          Object.assign(existing, meta);
-          continue;
-        }
-        node = createDir(meta);
-        break;
+        if (existing?.type === "dir") Object.assign(existing, meta);
+        else place(createDir(meta));
+        return;
       }
       case "6":
-        node = { ...meta, type: "fifo" };
-        break;
+        place({ ...meta, type: "fifo" });
+        return;
       default:
         throw new ComposefsFormatError(at + 156, `unsupported tar entry type ${JSON.stringify(type)}`);
     }
-    parent.children.set(name, node);
-    byPath.set(path, node);
-  }
-  return root;
+  };
+
+  const drain = (): void => {
+    for (;;) {
+      switch (state.k) {
+        case "end":
+          pos += pendingLen;
+          pending.length = 0;
+          pendingLen = 0;
+          return;
+        case "header": {
+          if (pendingLen < BLOCK) return;
+          const at = pos;
+          onHeader(takeExact(BLOCK), at);
+          break;
+        }
+        case "collect": {
+          const s = state;
+          if (s.fill < s.buf.length) {
+            if (pendingLen === 0) return;
+            const part = takeSome(s.buf.length - s.fill);
+            s.buf.set(part, s.fill);
+            s.fill += part.length;
+            break;
+          }
+          state = { k: "skip", remaining: s.pad };
+          s.done(s.buf);
+          break;
+        }
+        case "stream": {
+          const s = state;
+          if (s.remaining > 0) {
+            if (pendingLen === 0) return;
+            const part = takeSome(s.remaining);
+            s.hasher.update(part);
+            s.writer?.write(part);
+            s.remaining -= part.length;
+            break;
+          }
+          const digest = s.hasher.digest();
+          s.writer?.commit(digest);
+          state = { k: "skip", remaining: s.pad };
+          s.done(digest);
+          break;
+        }
+        case "skip": {
+          if (state.remaining === 0) {
+            state = { k: "header" };
+            break;
+          }
+          if (pendingLen === 0) return;
+          state.remaining -= takeSome(state.remaining).length;
+          break;
+        }
+      }
+    }
+  };
+
+  return {
+    push(chunk) {
+      if (chunk.length === 0) return;
+      pending.push(chunk);
+      pendingLen += chunk.length;
+      try {
+        drain();
+      } catch (e) {
+        if (state.k === "stream") state.writer?.abort();
+        throw e;
+      }
+    },
+    finish() {
+      if (state.k === "stream") state.writer?.abort();
+      if (state.k === "collect" || state.k === "stream" || (state.k === "skip" && state.remaining > 0)) {
+        throw new ComposefsFormatError(pos, "archive ends inside an entry's data");
+      }
+      if (state.k === "header" && pendingLen > 0)
+        throw new ComposefsFormatError(pos, "archive ends inside a header block");
+      return root;
+    },
+  };
 }
 
 function parsePax(data: Uint8Array, at: number): Map<string, Uint8Array> {
