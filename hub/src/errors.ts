@@ -10,7 +10,6 @@ export type DomainErrorKind =
   | "already_exists"
   | "conflict"
   | "precondition"
-  | "expired"
   | "permission"
   | "unauthenticated"
   | "resource_exhausted"
@@ -24,7 +23,6 @@ export const CONNECT_CODE_BY_KIND: Readonly<Record<DomainErrorKind, Code>> = {
   already_exists: Code.AlreadyExists,
   conflict: Code.Aborted,
   precondition: Code.FailedPrecondition,
-  expired: Code.DeadlineExceeded,
   permission: Code.PermissionDenied,
   unauthenticated: Code.Unauthenticated,
   resource_exhausted: Code.ResourceExhausted,

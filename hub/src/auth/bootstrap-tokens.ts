@@ -50,8 +50,8 @@ type Queryable = Pick<Db, "update" | "select">;
 
 /**
  * Consumes `token` for `instanceId` or throws a DomainError saying why not:
- * unknown -> unauthenticated, bound to another instance -> permission, used or superseded -> precondition,
- * expired -> expired.
+ * unknown or expired -> unauthenticated, bound to another instance -> permission, used or superseded ->
+ * precondition.
  */
 export async function consumeBootstrapToken(
   q: Queryable,
@@ -88,5 +88,7 @@ export async function consumeBootstrapToken(
   }
   if (row.consumedAt) throw new DomainError("precondition", "bootstrap_token: already used");
   if (row.revokedAt) throw new DomainError("precondition", "bootstrap_token: superseded by a newer token");
-  throw new DomainError("expired", "bootstrap_token: expired");
+  // Unauthenticated, not DeadlineExceeded: clients (the agent included) treat DeadlineExceeded as a
+  // transient network failure and would retry a token that can never work again.
+  throw new DomainError("unauthenticated", "bootstrap_token: expired");
 }

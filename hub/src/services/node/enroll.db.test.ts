@@ -112,7 +112,9 @@ describe("Enroll", () => {
     const expired = await codeOf(
       node.enroll({ bootstrapToken: b.token, csrPem: csrB.csrPem, instanceUuid: b.id }),
     );
-    expect(expired).toEqual({ code: Code.DeadlineExceeded, message: "bootstrap_token: expired" });
+    expect(expired).toEqual({ code: Code.Unauthenticated, message: "bootstrap_token: expired" });
+    // Reused, foreign and expired differ in code; unknown and expired share a code, not a message.
+    expect(new Set([reused.code, foreign.code, expired.code]).size).toBe(3);
   });
 
   test("a newer token supersedes an unused older one", async () => {
