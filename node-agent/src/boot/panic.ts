@@ -7,7 +7,8 @@
 import type { Log } from "../log.ts";
 import type { Exec } from "../sys/exec.ts";
 
-function describe(err: unknown): string[] {
+/** The lines panic prints for an error: its message, then every problem listed by its causes. */
+export function describePanic(err: unknown): string[] {
   const lines = [err instanceof Error ? err.message : String(err)];
   for (let c = err instanceof Error ? err.cause : undefined; c !== undefined; ) {
     const problems = (c as { problems?: unknown }).problems;
@@ -21,7 +22,7 @@ function describe(err: unknown): string[] {
 export async function panic(err: unknown, log: Log, opts: { exec: Exec; reboot: boolean }): Promise<never> {
   const say = () => {
     log.error("FATAL: the node cannot finish booting:");
-    for (const l of describe(err)) log.error(l);
+    for (const l of describePanic(err)) log.error(l);
     log.error(
       opts.reboot
         ? "rebooting in 10 s (powernode.panic=reboot)"

@@ -1,10 +1,22 @@
 /** The heartbeat loop: liveness plus observations, at the interval the hub sets. */
 
+import { timestampDate } from "@bufbuild/protobuf/wkt";
 import { DesiredNodeState } from "../runtime/resources.ts";
 import type { SessionContext } from "./context.ts";
 import { loopBackoff, waitBeforeRetry } from "./context.ts";
 import type { HubLink } from "./hub-client.ts";
 import { PHASES } from "./phases.ts";
+
+/** Clock differences above this are worth a warning (certificate validity checks allow 5 minutes). */
+export const CLOCK_SKEW_WARN_SECONDS = 60;
+
+/** Warns when the node's clock is far from the hub's (no RTC, say): certificates will look invalid. */
+function warnOnClockSkew(ctx: SessionContext, serverTime: Date | undefined): void {
+  if (!serverTime) return;
+  const skew = (ctx.clock.now().getTime() - serverTime.getTime()) / 1000;
+  if (Math.abs(skew) > CLOCK_SKEW_WARN_SECONDS)
+    ctx.log.warn(`clock: this node is ${skew.toFixed(0)} s ${skew > 0 ? "ahead of" : "behind"} the hub`);
+}
 
 /** Used until the hub names an interval. */
 export const DEFAULT_HEARTBEAT_SECONDS = 30;
@@ -40,7 +52,10 @@ export async function runHeartbeatLoop(ctx: SessionContext, link: HubLink): Prom
         ctx.restartWatch(`hub has desired version ${r.desiredVersion}, holding ${held}`);
       ctx.state.heartbeatsAcked++;
       if (r.nextHeartbeatSeconds > 0) ctx.state.heartbeatSeconds = r.nextHeartbeatSeconds;
-      if (!ctx.phases.has(PHASES.heartbeatReceived)) ctx.phases.record(PHASES.heartbeatReceived);
+      if (!ctx.phases.has(PHASES.heartbeatReceived)) {
+        ctx.phases.record(PHASES.heartbeatReceived);
+        warnOnClockSkew(ctx, r.serverTime ? timestampDate(r.serverTime) : undefined);
+      }
       ctx.changed();
       await ctx.clock.sleep(ctx.state.heartbeatSeconds * 1000, ctx.signal);
     } catch (err) {

@@ -5,6 +5,7 @@ import { join } from "node:path";
 import { createTestCa } from "../../test/test-ca.ts";
 import { freePort, startTestHubFake, type TestHubFake } from "../../test/test-hub-fake.ts";
 import { createMemoryLog, type MemoryLog } from "../log.ts";
+import { createSystemClock } from "./clock.ts";
 import { PHASES } from "./phases.ts";
 import { type AgentSession, startAgentSession } from "./session.ts";
 
@@ -243,4 +244,29 @@ test("a desired-state stream silent for longer than watchIdleMs is restarted", a
   await s.waitFor("desired state on the restarted stream", (x) => x.desiredState()?.version === 5n);
   expect(hub.openWatches()).toBe(1);
   expect(hub.heartbeats[0]?.req).toMatchObject({ zombieCount: 0, agentRssBytes: 1234n, childrenSpawned: 3 });
+});
+
+test("a node clock far from the hub's is called out once", async () => {
+  const hub = await hubFake({ heartbeatSeconds: 1 });
+  const instanceUuid = crypto.randomUUID();
+  const log = createMemoryLog();
+  const real = createSystemClock();
+  // Ten minutes ahead: still inside the test CA's 1 h validity window.
+  const clock = { ...real, now: () => new Date(Date.now() + 600_000) };
+  const s = await startAgentSession({
+    identity: {
+      instanceUuid,
+      bootstrapToken: hub.issueToken(instanceUuid),
+      platformUrl: hub.url,
+      caPem: hub.caPem,
+    },
+    stateDir: tempDir(),
+    log,
+    clock,
+  });
+  cleanup.push(() => s.stop());
+  await s.waitFor("first heartbeat ack", (x) => x.heartbeatsAcked() > 0);
+  expect(
+    log.lines.filter((l) => /^powernode-agent: warn: clock: this node is 60\d s ahead of the hub$/.test(l)),
+  ).toHaveLength(1);
 });
