@@ -9,6 +9,9 @@ import { loopBackoff, waitBeforeRetry } from "./context.ts";
 import type { HubLink } from "./hub-client.ts";
 import type { Phase } from "./phases.ts";
 
+/** Events per ReportStatus call. */
+export const MAX_EVENTS_PER_REPORT = 100;
+
 function toProto(p: Phase): Omit<PhaseEvent, "$typeName"> {
   return { kind: p.kind, at: timestampFromDate(p.at), uptimeSeconds: p.uptimeSeconds, payload: p.payload };
 }
@@ -22,7 +25,8 @@ export async function runStatusReport(ctx: SessionContext, link: HubLink): Promi
   ctx.signal.addEventListener("abort", onAbort);
   try {
     while (!ctx.signal.aborted) {
-      const batch = ctx.phases.pending();
+      // The hub takes at most 500 events per call; a long outage never builds that many, but stay below.
+      const batch = ctx.phases.pending().slice(0, MAX_EVENTS_PER_REPORT);
       if (batch.length === 0) {
         await new Promise<void>((resolve) => {
           wake = resolve;

@@ -11,6 +11,7 @@ export function readExtLabel(path: string): string | undefined {
   try {
     fd = openSync(path, "r");
   } catch {
+    // Unreadable (no medium, permission): not the disk we are looking for.
     return undefined;
   }
   try {
