@@ -39,10 +39,14 @@ export const bringUpNetwork: BootTask = {
       const backoff = createBackoff(ctx.backoff);
       for (;;) {
         try {
+          const asked = performance.now();
           const pending = ctx.net.dhcp(iface);
           // udhcpc is running now: use the wait to load the session code.
           ctx.prefetch?.();
           const lease = await pending;
+          ctx.log.info(
+            `network: DHCP lease on ${iface} after ${((performance.now() - asked) / 1000).toFixed(2)} s`,
+          );
           await ctx.net.setAddress(iface, lease.address, lease.prefix);
           if (lease.router) await ctx.net.setDefaultRoute(iface, lease.router);
           ctx.net.writeResolvConf(lease.dns);
