@@ -17,6 +17,7 @@ export { createQemuExec, ExecError, type QemuExec } from "./exec.ts";
 export { createQemuProvider, type QemuProviderOptions } from "./provider.ts";
 export { connectQmp, type QmpClient, QmpError } from "./qmp.ts";
 export {
+  chooseInitrd,
   defaultImageDir,
   FW_CFG_PREFIX,
   isVmAlive,

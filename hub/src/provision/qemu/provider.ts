@@ -28,6 +28,8 @@ export interface QemuProviderOptions {
   serialLogDir?: string;
   /** "auto" (default) probes KVM per arch; POWERNODE_FORCE_TCG=1 forces TCG. */
   accel?: Accel | "auto";
+  /** "auto" (default): the uncompressed initramfs.cpio under TCG (boots seconds faster), else the .zst. */
+  initrdFormat?: "auto" | "zst" | "raw";
   /** Port forwards for "user" networking, per instance (e.g. a free host port to the guest's 22). */
   hostForwards?: (instance: ProviderInstance) => readonly HostForward[];
   /** Extra kernel arguments for every instance. */
@@ -71,6 +73,7 @@ export function createQemuProvider(opts: QemuProviderOptions): InstanceProvider 
         memoryMib: instance.memoryMib,
         vcpus: instance.vcpus,
         accel: opts.accel,
+        initrdFormat: opts.initrdFormat,
         serialLog,
         network: parseNetwork(instance.network, opts.hostForwards?.(instance)),
         mac: macFor(instance.id),
@@ -96,6 +99,7 @@ export function createQemuProvider(opts: QemuProviderOptions): InstanceProvider 
         arch: vm.arch,
         pid: vm.pid,
         serialLog: vm.serialLog,
+        initrd: vm.initrd,
       });
       return {
         pid: String(vm.pid),
@@ -105,6 +109,7 @@ export function createQemuProvider(opts: QemuProviderOptions): InstanceProvider 
         qemuLog: join(stateDir, "qemu.log"),
         accel: vm.accel,
         arch: vm.arch,
+        initrd: vm.initrd,
       };
     },
 

@@ -7,7 +7,7 @@ import { join } from "node:path";
 import type { EmitEvent, ProviderInstance } from "../provider.ts";
 import { createQemuProvider } from "./provider.ts";
 import { connectQmp } from "./qmp.ts";
-import { isVmAlive, launchVm, resolveImage } from "./vm.ts";
+import { chooseInitrd, isVmAlive, launchVm, resolveImage } from "./vm.ts";
 
 const root = mkdtempSync(join(tmpdir(), "qemu-vm-test-"));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
@@ -54,6 +54,17 @@ describe("launchVm (paused arm64 QEMU)", () => {
     expect(isVmAlive(vm)).toBe(false);
     expect(await vm.status()).toBe("stopped");
     expect(await vm.stop()).toBe("not-running");
+  });
+
+  test("under TCG the uncompressed cpio is booted when present; KVM or an explicit zst gets the .zst", () => {
+    const img = { initrd: "/i/initramfs.cpio.zst", initrdRaw: "/i/initramfs.cpio" };
+    expect(chooseInitrd(img, "tcg")).toBe("/i/initramfs.cpio");
+    expect(chooseInitrd(img, "kvm")).toBe("/i/initramfs.cpio.zst");
+    expect(chooseInitrd(img, "tcg", "zst")).toBe("/i/initramfs.cpio.zst");
+    expect(chooseInitrd({ initrd: "/i/initramfs.cpio.zst" }, "tcg")).toBe("/i/initramfs.cpio.zst");
+    expect(() => chooseInitrd({ initrd: "/i/x.zst" }, "kvm", "raw")).toThrow(
+      /no uncompressed initramfs.cpio/,
+    );
   });
 
   test("a missing image names the build command", () => {
@@ -105,6 +116,7 @@ describe("createQemuProvider", () => {
           arch: "arm64",
           pid: Number(info.pid),
           serialLog: info.serialLog,
+          initrd: join(imageDir, "arm64", "kernel-initrd", "initramfs.cpio.zst"),
         },
       });
       expect(await provider.status(started)).toBe("running");

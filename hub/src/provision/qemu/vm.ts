@@ -29,8 +29,11 @@ export function defaultImageDir(env: Record<string, string | undefined> = proces
   return env.POWERNODE_IMAGE_DIR ?? resolve(import.meta.dir, "../../../../initramfs/build");
 }
 
-/** Kernel and initrd of the image builder's output for arch; throws with the command to build them. */
-export function resolveImage(imageDir: string, arch: VmArch): { kernel: string; initrd: string } {
+/** Kernel and initrds of the image builder's output for arch; throws with the command to build them. */
+export function resolveImage(
+  imageDir: string,
+  arch: VmArch,
+): { kernel: string; initrd: string; initrdRaw?: string } {
   const dir = join(imageDir, arch, "kernel-initrd");
   const kernel = join(dir, "kernel");
   const initrd = join(dir, "initramfs.cpio.zst");
@@ -38,7 +41,26 @@ export function resolveImage(imageDir: string, arch: VmArch): { kernel: string; 
     if (!existsSync(f))
       throw new Error(`no node image: ${f} is missing; run bun initramfs/build.ts --arch ${arch}`);
   }
-  return { kernel, initrd };
+  const raw = join(dir, "initramfs.cpio");
+  return existsSync(raw) ? { kernel, initrd, initrdRaw: raw } : { kernel, initrd };
+}
+
+/**
+ * Which initrd to boot: the uncompressed cpio under TCG when the builder wrote one (the emulated
+ * kernel spends seconds in zstd), the .zst otherwise or when asked.
+ */
+export function chooseInitrd(
+  image: { initrd: string; initrdRaw?: string },
+  accel: Accel,
+  format: "auto" | "zst" | "raw" = "auto",
+): string {
+  if (format === "zst") return image.initrd;
+  if (format === "raw") {
+    if (!image.initrdRaw)
+      throw new Error(`no uncompressed initramfs.cpio beside ${image.initrd}; rebuild the image`);
+    return image.initrdRaw;
+  }
+  return accel === "tcg" && image.initrdRaw ? image.initrdRaw : image.initrd;
 }
 
 /** What identifies a running VM (recorded as the instance's providerInfo). */
@@ -145,9 +167,11 @@ export interface LaunchSpec {
   name: string;
   /** Directory for the QMP socket, fw_cfg files and qemu.log (created 0700). */
   stateDir: string;
-  /** Default: resolveImage(imageDir ?? defaultImageDir(), arch). */
+  /** Default: resolveImage(imageDir ?? defaultImageDir(), arch) and chooseInitrd(). */
   kernel?: string;
   initrd?: string;
+  /** "auto" (default): uncompressed initramfs.cpio under TCG if present, else the .zst. */
+  initrdFormat?: "auto" | "zst" | "raw";
   imageDir?: string;
   memoryMib?: number;
   vcpus?: number;
@@ -172,6 +196,8 @@ export interface VmHandle extends VmRef {
   accelReason: string;
   serialLog: string;
   stateDir: string;
+  /** The initrd booted (initramfs.cpio under TCG, else initramfs.cpio.zst). */
+  initrd: string;
   argv: string[];
   /** Resolves with the serial log text up to the first match; rejects on timeout or QEMU exit, with the log tail. */
   waitForSerial(re: RegExp, timeoutMs: number): Promise<string>;
@@ -208,14 +234,16 @@ export async function launchVm(spec: LaunchSpec): Promise<VmHandle> {
   const exec = spec.exec ?? createQemuExec();
   mkdirSync(spec.stateDir, { recursive: true, mode: 0o700 });
   chmodSync(spec.stateDir, 0o700);
-  const image =
-    spec.kernel && spec.initrd
-      ? { kernel: spec.kernel, initrd: spec.initrd }
-      : resolveImage(spec.imageDir ?? defaultImageDir(), spec.arch);
   const { accel, reason } =
     spec.accel === undefined || spec.accel === "auto"
       ? await detectAccel(exec, spec.arch)
       : { accel: spec.accel, reason: "requested" };
+  const built =
+    spec.kernel && spec.initrd ? undefined : resolveImage(spec.imageDir ?? defaultImageDir(), spec.arch);
+  const image = {
+    kernel: spec.kernel ?? built?.kernel ?? "",
+    initrd: spec.initrd ?? (built ? chooseInitrd(built, accel, spec.initrdFormat) : ""),
+  };
   const serialDir = process.env.POWERNODE_SERIAL_LOG_DIR;
   const serialLog =
     spec.serialLog ?? (serialDir ? join(serialDir, `${spec.name}.log`) : join(spec.stateDir, "serial.log"));
@@ -293,6 +321,7 @@ export async function launchVm(spec: LaunchSpec): Promise<VmHandle> {
     accelReason: reason,
     serialLog,
     stateDir: spec.stateDir,
+    initrd: image.initrd,
     argv,
     async waitForSerial(re, timeoutMs) {
       try {
