@@ -19,6 +19,7 @@ import { createLogger, type Logger } from "./log.ts";
 import { createMetrics, type Metrics } from "./metrics/registry.ts";
 import type { InstanceProvider } from "./provision/provider.ts";
 import { createProviderRegistry, loadDefaultProviders, type ProviderRegistry } from "./provision/registry.ts";
+import { type AttestationChecker, createAttestationChecker } from "./services/node/attestation.ts";
 import { createDesiredStateBus, type DesiredStateBus } from "./services/node/desired-state.ts";
 import { createHeartbeatWriter, type HeartbeatWriter } from "./services/node/heartbeat-writer.ts";
 
@@ -35,6 +36,7 @@ export interface Deps {
   adminAuth: AdminAuth;
   nodeIdentity: NodeIdentityResolver;
   heartbeats: HeartbeatWriter;
+  attestation: AttestationChecker;
   desired: DesiredStateBus;
   providers: ProviderRegistry;
 }
@@ -83,6 +85,7 @@ export async function createDeps(config: HubConfig, opts: CreateDepsOptions = {}
       adminAuth: createAdminAuth(db),
       nodeIdentity: createNodeIdentityResolver(db),
       heartbeats: createHeartbeatWriter(db, events, { maxInFlight: handle.driver === "postgres" ? 4 : 1 }),
+      attestation: createAttestationChecker(db, events),
       desired: createDesiredStateBus(),
       providers,
     };

@@ -59,6 +59,7 @@ export function createNodeService(deps: Deps): ServiceImpl<typeof NodeService> {
       }
       if (req.agentVersion.length > 128)
         throw new DomainError("invalid_argument", "agent_version: longer than 128");
+      if (req.modules.length > 256) throw new DomainError("invalid_argument", "modules: more than 256");
       const now = deps.now();
       const r = await deps.heartbeats.record({
         instanceId: node.instanceId,
@@ -68,6 +69,20 @@ export function createNodeService(deps: Deps): ServiceImpl<typeof NodeService> {
         uptimeSeconds: Number.isFinite(req.uptimeSeconds) ? req.uptimeSeconds : 0,
         at: now,
       });
+      if (req.modules.length > 0) {
+        await deps.attestation.check(
+          node.instanceId,
+          req.bootId,
+          r.desiredVersion,
+          req.modules.map((m) => ({
+            name: m.name,
+            version: m.version,
+            metadataDigest: m.metadataDigest,
+            verityRootHash: m.verityRootHash,
+            state: m.state,
+          })),
+        );
+      }
       return {
         serverTime: timestampFromDate(now),
         nextHeartbeatSeconds: heartbeatSeconds,
