@@ -6,7 +6,7 @@ import { powernodeParams } from "../identity/cmdline.ts";
 import { createLog } from "../log.ts";
 import { createSystemClock } from "../session/clock.ts";
 import { createPhaseRecorder } from "../session/phases.ts";
-import { createConsoleSink } from "../sys/console.ts";
+import { allowKmsgWrites, createConsoleSink } from "../sys/console.ts";
 import { createExeca } from "../sys/exec.ts";
 import { finitModuleLoader } from "../sys/kmod.ts";
 import { libcMounter } from "../sys/mount.ts";
@@ -22,6 +22,8 @@ import { bootSequence } from "./sequences.ts";
 /** Boots the node and runs its hub session; never returns. */
 export async function runNode(): Promise<never> {
   const log = createLog(createConsoleSink("/dev"));
+  // The init shim mounted /proc already; without it this fails quietly and kmsg stays rate-limited.
+  allowKmsgWrites("/proc");
   let at = "";
   try {
     at = ` at ${readUptimeSeconds("/proc").toFixed(2)}s, runtime up for ${(performance.now() / 1000).toFixed(2)}s`;
