@@ -1,7 +1,11 @@
 /**
  * ReportStatus: each PhaseEvent becomes a fleet event for the node, correlated by boot id, with the
- * agent's own timestamps kept in the payload; conditions are written as one status event.
+ * agent's own timestamps kept in the payload; conditions are written as one status event. The agent
+ * re-sends events until a call succeeds, so an event already stored for the same node, boot, kind and
+ * agent timestamp (its answer was lost) is acknowledged without a second row.
  */
+import { and, eq, inArray, sql } from "drizzle-orm";
+import { fleetEvents } from "../../db/schema/index.ts";
 import type { Deps } from "../../deps.ts";
 import { DomainError } from "../../errors.ts";
 import type { NewEvent } from "../../events/index.ts";
@@ -28,7 +32,7 @@ const MAX_EVENTS = 500;
 
 /** Writes the report; returns how many phase events were accepted. */
 export async function reportStatus(
-  deps: Pick<Deps, "events">,
+  deps: Pick<Deps, "events" | "db">,
   instanceId: string,
   bootId: string,
   events: PhaseEventInput[],
@@ -47,7 +51,27 @@ export async function reportStatus(
   });
   const correlationId = bootId || undefined;
   const opts = { nodeId: instanceId, correlationId };
-  const rows: NewEvent[] = events.map((e) => ({
+  const seen = new Set<string>();
+  if (bootId !== "" && events.length > 0) {
+    const stored = await deps.db
+      .select({ kind: fleetEvents.kind, agentAt: sql<string | null>`${fleetEvents.payload}->>'agentAt'` })
+      .from(fleetEvents)
+      .where(
+        and(
+          eq(fleetEvents.nodeId, instanceId),
+          eq(fleetEvents.correlationId, bootId),
+          inArray(fleetEvents.kind, [...new Set(events.map((e) => e.kind))]),
+        ),
+      );
+    for (const r of stored) seen.add(`${r.kind}|${r.agentAt ?? ""}`);
+  }
+  const fresh = events.filter((e) => {
+    const key = `${e.kind}|${e.at?.toISOString() ?? ""}`;
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
+  const rows: NewEvent[] = fresh.map((e) => ({
     kind: e.kind,
     severity: "info",
     payload: { ...e.payload, agentAt: e.at?.toISOString() ?? null, uptimeSeconds: e.uptimeSeconds, bootId },
