@@ -64,6 +64,46 @@ describe("pnctl against a real hub", () => {
     expect(JSON.parse(cat.out)).toEqual([]);
   });
 
+  test("instances token, start, stop, delete", async () => {
+    const created = JSON.parse(
+      (
+        await cli([
+          "instances",
+          "create",
+          "--name",
+          "cli-life",
+          "--arch",
+          "amd64",
+          "--provider",
+          "none",
+          "--json",
+        ])
+      ).out,
+    ) as { id: string };
+    const token = JSON.parse((await cli(["instances", "token", created.id, "--json"])).out) as {
+      bootstrapToken: string;
+    };
+    expect(token.bootstrapToken).toMatch(/^pnb_/);
+    expect(await cli(["instances", "start", created.id])).toEqual({
+      code: 0,
+      out: `${created.id} starting`,
+      err: "",
+    });
+    expect(await cli(["instances", "stop", created.id])).toEqual({
+      code: 0,
+      out: `${created.id} stopped`,
+      err: "",
+    });
+    expect(await cli(["instances", "delete", created.id])).toEqual({
+      code: 0,
+      out: `${created.id} deleted`,
+      err: "",
+    });
+    expect((await cli(["instances", "start", created.id])).err).toBe(
+      `pnctl: FailedPrecondition: id: instance ${created.id} is deleted`,
+    );
+  });
+
   test("events watch prints live events until interrupted", async () => {
     const ac = new AbortController();
     const lines: string[] = [];

@@ -32,6 +32,8 @@ const USAGE = `usage: pnctl [--url URL] [--token TOKEN] <command> [--json]
   catalog ls
   instances ls
   instances create --name NAME --arch amd64|arm64 [--provider qemu|none] [--memory MIB] [--vcpus N] [--start]
+  instances start|stop|delete <id>
+  instances token <id>            (a fresh bootstrap token, 1 hour)
 URL: --url, $POWERNODE_URL, default http://127.0.0.1:8080
 TOKEN: --token, $POWERNODE_TOKEN, or $POWERNODE_DATA/admin.token (default ./var/admin.token)`;
 
@@ -293,6 +295,29 @@ export async function runCli(
               .map(([k, v]) => [`${k}:`, v]),
           ),
         );
+        return 0;
+      }
+      case "instances start":
+      case "instances stop":
+      case "instances delete":
+      case "instances token": {
+        const id = rest[0];
+        if (!id) throw new CliError(`${cmd}: missing <id>`);
+        const prov = createClient(ProvisionService, transport);
+        if (verb === "token") {
+          const t = await prov.issueBootstrapToken({ instanceId: id });
+          const view = { bootstrapToken: t.bootstrapToken, expiresAt: ts(t.expiresAt) };
+          print(view, () => table(Object.entries(view).map(([k, v]) => [`${k}:`, v])));
+          return 0;
+        }
+        if (verb === "delete") {
+          await prov.deleteInstance({ id });
+          print({ id, state: "deleted" }, () => [`${id} deleted`]);
+          return 0;
+        }
+        const r = verb === "start" ? await prov.startInstance({ id }) : await prov.stopInstance({ id });
+        const state = r.instance ? stateName(r.instance.state) : "";
+        print({ id, state }, () => [`${id} ${state}`]);
         return 0;
       }
       default:
