@@ -28,14 +28,14 @@ const compile = (out: string, extra: string[]) =>
 
 beforeAll(async () => {
   await Promise.all([compile(join(dir, "agent"), []), compile(join(dir, "agent-bc"), ["--bytecode"])]);
-});
+}, 120_000);
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 test("the compiled agent (plain and --bytecode) reports the version given with --define", async () => {
   for (const bin of ["agent", "agent-bc"]) {
     expect((await exec.run(join(dir, bin), ["version"])).stdout).toBe("9.9.9-test\n");
   }
-});
+}, 30_000);
 
 test("the compiled agent's session mode enrolls and heartbeats against the test hub fake, and stops on SIGTERM", async () => {
   const hub = await startTestHubFake({ heartbeatSeconds: 1 });
@@ -78,4 +78,4 @@ test("the compiled agent's session mode enrolls and heartbeats against the test 
   } finally {
     await hub.stop();
   }
-});
+}, 30_000);

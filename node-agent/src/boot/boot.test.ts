@@ -138,7 +138,7 @@ test("the boot sequence against a node-shaped root: mounts, modules, fw-cfg iden
     PHASES.agentEnrolled,
     PHASES.heartbeatReceived,
   ]);
-});
+}, 30_000);
 
 test("no persist disk: tmpfs /persist; static ip from the kernel cmdline; DHCP not run", async () => {
   const uuid = "3f2c6a52-8d7e-4b1a-9c3d-2e5f7a8b9c0d";
@@ -162,7 +162,7 @@ test("no persist disk: tmpfs /persist; static ip from the kernel cmdline; DHCP n
     "ip addr replace 192.168.7.20/24 dev enp0s3",
     "ip route replace default via 192.168.7.1 dev enp0s3",
   ]);
-});
+}, 30_000);
 
 test("DHCP is retried with backoff, saying so on the console", async () => {
   const uuid = crypto.randomUUID();
@@ -181,7 +181,7 @@ test("DHCP is retried with backoff, saying so on the console", async () => {
   expect(retries).toHaveLength(2);
   expect(retries[0]).toMatch(/exit 1: udhcpc: no lease, failing\), retrying in 0\.0 s$/);
   expect(ctx.state.network?.address).toBe("10.0.2.15/24");
-});
+}, 30_000);
 
 test("no identity anywhere: the boot stops in the identity phase listing what was tried", async () => {
   await using t = await createTestRoot({ interfaces: ["eth0"] });
@@ -191,4 +191,4 @@ test("no identity anywhere: the boot stops in the identity phase listing what wa
   await expect(p).rejects.toThrow(
     "boot phase identity, task discoverIdentity: identity from any source: no source answered: tried fw-cfg (no instance_uuid), kernel cmdline (no instance_uuid)",
   );
-});
+}, 30_000);

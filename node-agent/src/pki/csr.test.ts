@@ -26,7 +26,7 @@ test("the CSR is ECDSA P-256, CN = instance UUID, and openssl verifies its signa
   expect(text.stdout).toContain(`Subject: CN=${UUID}`);
   expect(text.stdout).toContain("ASN1 OID: prime256v1");
   expect(text.stdout).toContain("ecdsa-with-SHA256");
-});
+}, 30_000);
 
 test("saved credentials are reused only when they fit the instance and are not expiring", async () => {
   const ca = await createTestCa();
@@ -73,4 +73,4 @@ test("saved credentials are reused only when they fit the instance and are not e
   );
   const mismatch = loadPki(dir, UUID, now);
   expect(!mismatch.ok && mismatch.reason).toBe("saved key does not match the certificate");
-});
+}, 30_000);

@@ -12,4 +12,4 @@ test("the reaper reaps an orphaned grandchild (as a child subreaper) and leaves 
   expect(steps[0]).toMatchObject({ step: "zombie", zombies: 1 });
   expect(steps[1]).toEqual({ step: "reaped", reaped: 1, zombies: 0 });
   expect(steps[2]).toEqual({ step: "own-children", exitCode: 3, stdout: "fine", zombies: 0 });
-});
+}, 30_000);
