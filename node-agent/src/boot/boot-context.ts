@@ -7,7 +7,7 @@ import type { PhaseRecorder } from "../session/phases.ts";
 import type { Exec } from "../sys/exec.ts";
 import type { ModuleLoader } from "../sys/kmod.ts";
 import type { Mounter } from "../sys/mount.ts";
-import type { Net } from "../sys/net.ts";
+import type { Lease, Net } from "../sys/net.ts";
 import type { Reaper } from "../sys/reaper.ts";
 
 export interface BootDeps {
@@ -41,6 +41,8 @@ export interface BootState {
   stateDir?: string;
   persistent?: boolean;
   network?: { interface: string; address: string; method: "dhcp" | "static" };
+  /** The DHCP lease in use (absent with a static address). */
+  lease?: Lease;
   reaper?: Reaper;
 }
 

@@ -15,6 +15,7 @@ import { listZombies, readKernelCmdline, readRssBytes, readUptimeSeconds } from 
 import { startReaper } from "../sys/reaper.ts";
 import { AGENT_VERSION } from "../version.ts";
 import type { BootContext } from "./boot-context.ts";
+import { startDhcpRenewal } from "./dhcp-renewal.ts";
 import { panic } from "./panic.ts";
 import { runSequence } from "./sequencer.ts";
 import { bootSequence } from "./sequences.ts";
@@ -106,5 +107,7 @@ export async function runNode(): Promise<never> {
       childrenSpawned: () => spawned,
     },
   });
+  // The address outlives its lease only if someone renews it.
+  if (ctx.state.lease) startDhcpRenewal(ctx, ctx.state.lease);
   return new Promise<never>(() => {});
 }

@@ -15,6 +15,8 @@ export interface Lease {
   prefix: number;
   router?: string;
   dns: string[];
+  /** Lease time the server granted, in seconds. */
+  leaseSeconds?: number;
 }
 
 /** The udhcpc event script: prints the lease on bound/renew, nothing else. */
@@ -26,7 +28,8 @@ case "$1" in
     echo "powernode-dhcp ip=$ip"
     echo "powernode-dhcp mask=$mask"
     echo "powernode-dhcp router=$router"
-    echo "powernode-dhcp dns=$dns" ;;
+    echo "powernode-dhcp dns=$dns"
+    echo "powernode-dhcp lease=$lease" ;;
 esac
 exit 0
 `;
@@ -53,6 +56,8 @@ export function parseLease(stdout: string): Lease | undefined {
     dns: (kv.dns ?? "").split(/\s+/).filter((d) => d !== ""),
   };
   if (router) lease.router = router;
+  const seconds = Number(kv.lease);
+  if (kv.lease && Number.isInteger(seconds) && seconds > 0) lease.leaseSeconds = seconds;
   return lease;
 }
 
@@ -60,6 +65,13 @@ export const ipLinkUpArgs = (iface: string) => ["link", "set", "dev", iface, "up
 export const ipAddrAddArgs = (iface: string, address: string, prefix: number) => [
   "addr",
   "replace",
+  `${address}/${prefix}`,
+  "dev",
+  iface,
+];
+export const ipAddrDelArgs = (iface: string, address: string, prefix: number) => [
+  "addr",
+  "del",
   `${address}/${prefix}`,
   "dev",
   iface,
@@ -94,6 +106,7 @@ export interface Net {
   linkUp(iface: string): Promise<void>;
   setAddress(iface: string, address: string, prefix: number): Promise<void>;
   setDefaultRoute(iface: string, gateway: string): Promise<void>;
+  removeAddress(iface: string, address: string, prefix: number): Promise<void>;
   /** Runs udhcpc once; throws when no lease came. */
   dhcp(iface: string): Promise<Lease>;
   writeResolvConf(dns: readonly string[]): void;
@@ -107,6 +120,9 @@ export function createNet(exec: Exec, root = "/"): Net {
     },
     async setAddress(iface, address, prefix) {
       await exec.run("ip", ipAddrAddArgs(iface, address, prefix), { timeoutMs: 10_000 });
+    },
+    async removeAddress(iface, address, prefix) {
+      await exec.run("ip", ipAddrDelArgs(iface, address, prefix), { timeoutMs: 10_000 });
     },
     async setDefaultRoute(iface, gateway) {
       await exec.run("ip", ipDefaultRouteArgs(iface, gateway), { timeoutMs: 10_000 });

@@ -51,6 +51,7 @@ export const bringUpNetwork: BootTask = {
           if (lease.router) await ctx.net.setDefaultRoute(iface, lease.router);
           ctx.net.writeResolvConf(lease.dns);
           network = { interface: iface, address: `${lease.address}/${lease.prefix}`, method: "dhcp" };
+          ctx.state.lease = lease;
           break;
         } catch (err) {
           const ms = backoff.next();
