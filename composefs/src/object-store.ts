@@ -6,7 +6,6 @@ import {
   chmodSync,
   closeSync,
   copyFileSync,
-  existsSync,
   mkdirSync,
   openSync,
   renameSync,
@@ -26,7 +25,7 @@ export interface ObjectStore {
   addBytes(digest: Uint8Array, data: Uint8Array): void;
   /** Starts an object whose digest is known only after its bytes: write, then commit with the digest. */
   beginObject(): ObjectWriter;
-  /** Number of distinct objects added through this handle. */
+  /** Number of distinct objects written through this handle. */
   readonly count: number;
 }
 
@@ -43,6 +42,7 @@ export interface ObjectWriter {
 export function createObjectStore(dir: string): ObjectStore {
   mkdirSync(dir, { recursive: true });
   const made = new Set<string>();
+  const seen = new Set<string>();
   let count = 0;
   let tmpSeq = 0;
   // Only chmod when the umask would strip bits from 0644 (saves a syscall per object in the common case).
@@ -56,8 +56,11 @@ export function createObjectStore(dir: string): ObjectStore {
       if (needChmod) chmodSync(join(dir, sub), 0o755);
       made.add(sub);
     }
+    if (seen.has(rel)) return;
+    seen.add(rel);
     const dst = join(dir, rel);
-    if (existsSync(dst)) return;
+    // An object already in the store has the same bytes (same digest): replacing it is harmless and saves a
+    // stat per object, which dominates when a tree has many small files.
     // Write beside the destination and rename, so a crash never leaves a truncated object under its digest.
     const tmp = join(dir, sub, `.tmp-${process.pid}-${tmpSeq++}`);
     write(tmp);
