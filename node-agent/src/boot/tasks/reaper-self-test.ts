@@ -2,10 +2,9 @@
  * With `powernode.selftest=reaper` on the kernel cmdline: orphan a grandchild (`sh -c 'sleep 0.2 &'`),
  * then show on the console that the reaper collected it as PID 1. Off by default.
  */
-import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { powernodeParams } from "../../identity/cmdline.ts";
-import { listZombies, readKernelCmdline } from "../../sys/proc.ts";
+import { listZombies, readKernelCmdline, readProcStat } from "../../sys/proc.ts";
 import type { BootTask } from "../sequencer.ts";
 
 export const reaperSelfTest: BootTask = {
@@ -18,12 +17,8 @@ export const reaperSelfTest: BootTask = {
     let sawZombie = false;
     const end = Date.now() + 10_000;
     // The orphan sleeps 0.2 s, exits (a zombie of PID 1 until reaped), then its /proc entry goes.
-    while (existsSync(join(proc, String(pid)))) {
-      try {
-        if (/\) Z /.test(readFileSync(join(proc, String(pid), "stat"), "utf8"))) sawZombie = true;
-      } catch {
-        // Gone between the check and the read.
-      }
+    for (let st = readProcStat(pid, proc); st !== undefined; st = readProcStat(pid, proc)) {
+      if (st.state === "Z") sawZombie = true;
       if (Date.now() > end) throw new Error(`self-test: orphan ${pid} still present after 10 s`);
       await ctx.clock.sleep(20);
     }
