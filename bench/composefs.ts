@@ -4,7 +4,8 @@
  *      against `mkfs.erofs` on the same directory; also with the object store written, and the writer alone;
  *   2. fs-verity digest of a 256 MiB file against `fsverity digest`;
  *   3. dm-verity tree of 256 MiB against `veritysetup format`.
- * Each is the best of 3 runs; ratio = ours / theirs (goals: verity <= 1.0, image build <= 1.5).
+ * Each is the best of 3 runs (image build: 5, interleaved with mkfs.erofs); ratio = ours / theirs
+ * (goals: verity <= 1.0, image build <= 1.5). Other work on the shared machine skews single runs.
  * Run: bun bench/composefs.ts
  */
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
@@ -55,16 +56,27 @@ try {
     }
   }
   await exec.run("sync", []);
+  // Interleave the two builds so both see the same background load (the machine is shared), best of 5 each.
   let n = 0;
-  const theirs = await best(3, async () => {
-    const out = join(root, `theirs-${n++}.erofs`);
-    await exec.run("mkfs.erofs", ["--quiet", "-T0", "--all-root", out, src], { timeoutMs: 600_000 });
-    rmSync(out, { force: true });
-  });
-  const ours = await best(3, () => {
-    const { image } = writeImage(treeFromDirectory(src));
-    writeFileSync(join(root, "img.cfs"), image);
-  });
+  let ours = Number.POSITIVE_INFINITY;
+  let theirs = Number.POSITIVE_INFINITY;
+  for (let i = 0; i < 5; i++) {
+    theirs = Math.min(
+      theirs,
+      await best(1, async () => {
+        const out = join(root, `theirs-${n++}.erofs`);
+        await exec.run("mkfs.erofs", ["--quiet", "-T0", "--all-root", out, src], { timeoutMs: 600_000 });
+        rmSync(out, { force: true });
+      }),
+    );
+    ours = Math.min(
+      ours,
+      await best(1, () => {
+        const { image } = writeImage(treeFromDirectory(src));
+        writeFileSync(join(root, "img.cfs"), image);
+      }),
+    );
+  }
   rows.push([
     `image build, ${FILES} files (dir -> digests -> image, vs mkfs.erofs dir)`,
     ours,
