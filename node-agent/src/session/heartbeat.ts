@@ -26,6 +26,7 @@ export async function runHeartbeatLoop(ctx: SessionContext, link: HubLink): Prom
   const backoff = loopBackoff(ctx);
   let failing = false;
   while (!ctx.signal.aborted) {
+    const generation = link.generation();
     try {
       const r = await link.current().client.heartbeat(
         {
@@ -60,6 +61,8 @@ export async function runHeartbeatLoop(ctx: SessionContext, link: HubLink): Prom
       await ctx.clock.sleep(ctx.state.heartbeatSeconds * 1000, ctx.signal);
     } catch (err) {
       if (ctx.signal.aborted) return;
+      // Cut off by a connection replacement (certificate renewed): send again on the new one.
+      if (link.generation() !== generation) continue;
       failing = true;
       await waitBeforeRetry(ctx, "heartbeat", err, backoff);
     }

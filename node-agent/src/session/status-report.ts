@@ -34,6 +34,7 @@ export async function runStatusReport(ctx: SessionContext, link: HubLink): Promi
         wake = undefined;
         continue;
       }
+      const generation = link.generation();
       try {
         await link
           .current()
@@ -47,6 +48,8 @@ export async function runStatusReport(ctx: SessionContext, link: HubLink): Promi
         ctx.changed();
       } catch (err) {
         if (ctx.signal.aborted) return;
+        // Cut off by a connection replacement (certificate renewed): send again on the new one.
+        if (link.generation() !== generation) continue;
         await waitBeforeRetry(ctx, "report status", err, backoff);
       }
     }
