@@ -1,14 +1,18 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { readFile, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { fetchBlobToFile, fetchManifest, OciClientError, pushArtifact, pushBlob } from "./client.ts";
 import {
+  fetchBlobToFile,
+  fetchManifest,
   MODULE_ARTIFACT_TYPE,
   MODULE_COMPOSEFS_MEDIA_TYPE,
   MODULE_CONFIG_MEDIA_TYPE,
   MODULE_EROFS_BLOB_MEDIA_TYPE,
   MODULE_VERITY_HASHTREE_MEDIA_TYPE,
-} from "./media-types.ts";
+  OciClientError,
+  pushArtifact,
+  pushBlob,
+} from "@powernode/composefs";
 import { sha256, startTestRegistry, TEST_TOKEN, type TestRegistry, tempDir } from "./test-harness.ts";
 
 let reg: TestRegistry;

@@ -1,7 +1,7 @@
 /**
  * The hub's OCI distribution registry (module artifacts) and its push/pull client.
  */
-export type { BlobInfo, UploadInfo } from "./blob-store.ts";
+
 export type {
   ArtifactBlob,
   ArtifactInput,
@@ -11,8 +11,20 @@ export type {
   FetchedBlob,
   FetchedManifest,
   OciClientErrorKind,
-} from "./client.ts";
-export { fetchBlobToFile, fetchManifest, OciClientError, pushArtifact, pushBlob } from "./client.ts";
+} from "@powernode/composefs";
+export {
+  fetchBlobToFile,
+  fetchManifest,
+  MODULE_ARTIFACT_TYPE,
+  MODULE_COMPOSEFS_MEDIA_TYPE,
+  MODULE_CONFIG_MEDIA_TYPE,
+  MODULE_EROFS_BLOB_MEDIA_TYPE,
+  MODULE_VERITY_HASHTREE_MEDIA_TYPE,
+  OciClientError,
+  pushArtifact,
+  pushBlob,
+} from "@powernode/composefs";
+export type { BlobInfo, UploadInfo } from "./blob-store.ts";
 export type { OciErrorCode, OciErrorEntry } from "./errors.ts";
 export type { OciHandle, OciLogger, OciRegistryOptions } from "./handler.ts";
 export { createOciHandler } from "./handler.ts";
@@ -25,13 +37,6 @@ export {
   OCI_INDEX,
   OCI_MANIFEST,
 } from "./manifest.ts";
-export {
-  MODULE_ARTIFACT_TYPE,
-  MODULE_COMPOSEFS_MEDIA_TYPE,
-  MODULE_CONFIG_MEDIA_TYPE,
-  MODULE_EROFS_BLOB_MEDIA_TYPE,
-  MODULE_VERITY_HASHTREE_MEDIA_TYPE,
-} from "./media-types.ts";
 export type { PurgeOptions, PurgeResult } from "./purge.ts";
 export { purgeStale } from "./purge.ts";
 export type { OciPlugin, OciRegistry } from "./registry.ts";

@@ -1,13 +1,13 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
-import { createExeca } from "./exec.ts";
 import {
   MODULE_ARTIFACT_TYPE,
   MODULE_COMPOSEFS_MEDIA_TYPE,
   MODULE_CONFIG_MEDIA_TYPE,
   MODULE_EROFS_BLOB_MEDIA_TYPE,
-} from "./media-types.ts";
+} from "@powernode/composefs";
+import { createExeca } from "./exec.ts";
 import { createSkopeo, skopeoCopyArgs, skopeoInspectArgs } from "./skopeo.ts";
 import {
   sha256,
