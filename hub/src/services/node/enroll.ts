@@ -31,7 +31,7 @@ export interface EnrollInput {
 
 /** Enrolls a node; see the module comment. */
 export async function enrollNode(
-  deps: Pick<Deps, "db" | "ca" | "events" | "now" | "heartbeats" | "nodeIdentity">,
+  deps: Pick<Deps, "db" | "ca" | "events" | "now">,
   input: EnrollInput,
 ): Promise<IssuedCertificate & { instanceId: string }> {
   if (input.bootstrapToken === "") throw new DomainError("invalid_argument", "bootstrap_token: required");
@@ -63,7 +63,6 @@ export async function enrollNode(
       .where(eq(instances.id, instanceId));
     return { ...cert, tokenId: token.id };
   });
-  deps.heartbeats.forget(instanceId);
   await deps.events.emit(
     "system.agent.enrolled",
     "info",

@@ -30,8 +30,6 @@ export interface HeartbeatResult {
 /** Batches heartbeat writes; see the module comment. */
 export interface HeartbeatWriter {
   record(hb: HeartbeatInput): Promise<HeartbeatResult>;
-  /** Kept for callers that changed an instance elsewhere; the writer holds no per-node cache. */
-  forget(instanceId: string): void;
   /** Writes what is queued and waits for in-flight batches. */
   drain(): Promise<void>;
 }
@@ -166,7 +164,6 @@ export function createHeartbeatWriter(
         }
       });
     },
-    forget() {},
     drain() {
       if (queue.length === 0 && inFlight === 0) return Promise.resolve();
       return new Promise<void>((resolve) => {

@@ -15,7 +15,7 @@ export type InstanceRecord = typeof instances.$inferSelect;
 
 type ProvisionDeps = Pick<
   Deps,
-  "db" | "events" | "providers" | "ca" | "config" | "now" | "nodeIdentity" | "heartbeats" | "log"
+  "db" | "events" | "providers" | "ca" | "config" | "now" | "nodeIdentity" | "log"
 >;
 
 const NAME_RE = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
@@ -201,7 +201,6 @@ export async function startInstance(
     .where(eq(instances.id, inst.id))
     .returning();
   if (!row) throw new Error(`starting instance ${inst.id}: row vanished`);
-  deps.heartbeats.forget(inst.id);
   await deps.events.emit(
     "system.instance.started",
     "info",
@@ -223,7 +222,6 @@ export async function stopInstance(deps: ProvisionDeps, id: string): Promise<Ins
     .where(eq(instances.id, inst.id))
     .returning();
   if (!row) throw new Error(`stopping instance ${inst.id}: row vanished`);
-  deps.heartbeats.forget(inst.id);
   await deps.events.emit(
     "system.instance.stopped",
     "info",
@@ -254,7 +252,6 @@ export async function deleteInstance(deps: ProvisionDeps, id: string): Promise<v
       ),
     );
   const revoked = await revokeInstanceCertificates(deps, inst.id);
-  deps.heartbeats.forget(inst.id);
   await deps.events.emit(
     "system.instance.deleted",
     "warn",
