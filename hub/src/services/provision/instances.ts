@@ -235,10 +235,16 @@ export async function stopInstance(deps: ProvisionDeps, id: string): Promise<Ins
 export async function deleteInstance(deps: ProvisionDeps, id: string): Promise<void> {
   const inst = await getInstance(deps, id);
   if (inst.state === "deleted") return;
-  const provider = providerOf(deps, inst.provider);
+  const provider = deps.providers.get(inst.provider);
   const emit = emitterFor(deps, inst.id);
-  if (inst.state !== "stopped") await provider.stop(toProviderInstance(inst), emit);
-  await provider.destroy(toProviderInstance(inst), emit);
+  if (provider) {
+    if (inst.state !== "stopped") await provider.stop(toProviderInstance(inst), emit);
+    await provider.destroy(toProviderInstance(inst), emit);
+  } else {
+    // The record must stay deletable when its provider is gone from this hub (e.g. no QEMU here): the
+    // machine, if any, is not touched, and the event says so.
+    await emit("system.instance.provider_missing", "warn", { provider: inst.provider, action: "delete" });
+  }
   const now = deps.now();
   await deps.db.update(instances).set({ state: "deleted", updatedAt: now }).where(eq(instances.id, inst.id));
   await deps.db

@@ -1,7 +1,9 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { Arch, FleetService, NodeState, ProvisionService } from "@powernode/proto";
+import { eq } from "drizzle-orm";
 import { enrollTestNode, operatorClient, startTestHub } from "../../../test/harness.ts";
+import { instances } from "../../db/schema/index.ts";
 import type { RunningHub } from "../../hub.ts";
 import type { BootMaterial, InstanceProvider, ProviderInstance } from "../../provision/provider.ts";
 
@@ -138,6 +140,19 @@ describe("ProvisionService", () => {
       .startInstance({ id: started.instance?.id ?? "" })
       .catch((e) => ConnectError.from(e));
     expect((again as ConnectError).code).toBe(Code.FailedPrecondition);
+  });
+
+  test("an instance whose provider is not registered can still be deleted (record only, with a warning)", async () => {
+    const prov = operatorClient(hub, ProvisionService);
+    const created = await prov.createInstance({ name: "orphan", arch: Arch.AMD64, provider: "none" });
+    const id = created.instance?.id ?? "";
+    await hub.deps.db.update(instances).set({ provider: "gone" }).where(eq(instances.id, id));
+    await prov.deleteInstance({ id });
+    expect((await prov.getInstance({ id })).instance?.state).toBe(NodeState.DELETED);
+    const kinds = (await operatorClient(hub, FleetService).listEvents({ nodeId: id })).events.map(
+      (e) => e.kind,
+    );
+    expect(kinds).toContain("system.instance.provider_missing");
   });
 
   test("without a token every operator service is Unauthenticated", async () => {
