@@ -56,6 +56,12 @@ export {
   MODULE_EROFS_BLOB_MEDIA_TYPE,
   MODULE_VERITY_HASHTREE_MEDIA_TYPE,
 } from "./oci/media-types.ts";
+export {
+  type ManifestParse,
+  type ModuleManifest,
+  type ModuleService,
+  parseModuleManifest,
+} from "./oci/module-manifest.ts";
 // Trees and their sources
 export type {
   DeviceNode,
