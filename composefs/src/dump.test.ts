@@ -48,3 +48,22 @@ describe("composefs-dump text", () => {
     }
   });
 });
+
+describe("hostile dump input", () => {
+  test("2,000 mutated dumps give a tree or a typed error, never a crash", () => {
+    const text = toDump(randomTree(9, { size: 40 }));
+    let seed = 1;
+    const rnd = (n: number): number => {
+      seed = (seed * 1103515245 + 12345) >>> 0;
+      return seed % n;
+    };
+    const alphabet = " \\x-=@/.0123456789abcdef\n";
+    for (let i = 0; i < 2000; i++) {
+      const chars = text.split("");
+      for (let k = 1 + rnd(6); k > 0; k--)
+        chars[rnd(chars.length)] = alphabet[rnd(alphabet.length)] as string;
+      const r = parseDump(chars.join(""));
+      if (!r.ok) expect(r.error.kind).toBe("composefs-format");
+    }
+  });
+});

@@ -96,3 +96,25 @@ describe("treeFromTar", () => {
     if (!e.ok) expect(e.error.problem).toMatch(/checksum|octal/);
   });
 });
+
+describe("hostile tar input", () => {
+  test("2,000 mutated archives give a tree or a typed error, never a crash", async () => {
+    using dir = tempDir();
+    const src = join(dir.path, "src");
+    const rng = createRng(77);
+    mkdirSync(join(src, "d"), { recursive: true });
+    for (let i = 0; i < 6; i++) writeFileSync(join(src, "d", `f${i}`), rng.bytes(rng.int(0, 3000)));
+    symlinkSync("d/f1", join(src, "l"));
+    linkSync(join(src, "d/f2"), join(src, "h"));
+    const tarPath = join(dir.path, "t.tar");
+    await exec.run("tar", ["--format=pax", "-C", src, "-cf", tarPath, "."]);
+    const base = readFileSync(tarPath);
+    for (let i = 0; i < 2000; i++) {
+      const b = new Uint8Array(base);
+      for (let k = rng.int(1, 8); k > 0; k--) b[rng.int(0, Math.min(b.length, 8192) - 1)] = rng.int(0, 255);
+      const cut = rng.chance(0.2) ? b.subarray(0, rng.int(0, b.length)) : b;
+      const r = treeFromTar(cut);
+      if (!r.ok) expect(r.error.kind).toBe("composefs-format");
+    }
+  });
+});

@@ -155,6 +155,9 @@ export function createTarTreeBuilder(opts: TreeFromTarOptions = {}): TarTreeBuil
   const clean = (p: string, at: number): string => {
     const parts = p.split("/").filter((x) => x !== "" && x !== ".");
     if (parts.includes("..")) throw new ComposefsFormatError(at, `path ${JSON.stringify(p)} contains ".."`);
+    if (p.includes("\0") || parts.some((x) => x.length > 255)) {
+      throw new ComposefsFormatError(at, `path ${JSON.stringify(p)} has a NUL or a name over 255 bytes`);
+    }
     return parts.join("/");
   };
   const pad = (size: number): number => Math.ceil(size / BLOCK) * BLOCK - size;
