@@ -67,6 +67,9 @@ export async function createDeps(config: HubConfig, opts: CreateDepsOptions = {}
     const adminToken = await ensureAdminToken(db, config.dataDir, config.adminToken);
     const metrics = createMetrics();
     metrics.describe("powernode_events_total", "counter", "Fleet events written, by kind and severity");
+    metrics.describe("powernode_heartbeat_batches_total", "counter", "Heartbeat write batches committed");
+    metrics.describe("powernode_heartbeat_rows_total", "counter", "Heartbeats written in batches");
+    metrics.describe("powernode_heartbeat_batch_seconds", "histogram", "Time to write one heartbeat batch");
     const events = createEventLog(db, log.child({ component: "events" }), (e) =>
       metrics.inc("powernode_events_total", { kind: e.kind, severity: e.severity }),
     );
@@ -84,7 +87,14 @@ export async function createDeps(config: HubConfig, opts: CreateDepsOptions = {}
       metrics,
       adminAuth: createAdminAuth(db),
       nodeIdentity: createNodeIdentityResolver(db),
-      heartbeats: createHeartbeatWriter(db, events, { maxInFlight: handle.driver === "postgres" ? 4 : 1 }),
+      heartbeats: createHeartbeatWriter(db, events, {
+        maxInFlight: handle.driver === "postgres" ? 4 : 1,
+        onBatch: (rows, seconds) => {
+          metrics.inc("powernode_heartbeat_batches_total", {});
+          metrics.inc("powernode_heartbeat_rows_total", {}, rows);
+          metrics.observe("powernode_heartbeat_batch_seconds", {}, seconds);
+        },
+      }),
       attestation: createAttestationChecker(db, events),
       desired: createDesiredStateBus(),
       providers,

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { Arch, FleetService, ProvisionService } from "@powernode/proto";
-import { operatorClient, startTestHub, waitFor } from "../../test/harness.ts";
+import { enrollTestNode, operatorClient, startTestHub, waitFor } from "../../test/harness.ts";
 import type { RunningHub } from "../hub.ts";
 
 let hub: RunningHub;
@@ -25,6 +25,8 @@ describe("plain HTTP endpoints", () => {
       provider: "none",
     });
     await operatorClient(hub, FleetService).listNodes({});
+    const node = await enrollTestNode(hub, "m-2");
+    await node.client.heartbeat({ bootId: "b" });
     const res = await fetch(`${hub.httpUrl}/metrics`);
     expect(res.headers.get("content-type")).toStartWith("text/plain");
     const text = await res.text();
@@ -38,7 +40,13 @@ describe("plain HTTP endpoints", () => {
       'powernode_rpc_duration_seconds_bucket{method="powernode.v1.FleetService/ListNodes",le="+Inf"} 1',
     );
     expect(text).toContain('powernode_nodes{state="pending"} 1');
-    expect(text).toContain('powernode_events_total{kind="system.instance.provisioned",severity="info"} 1');
+    expect(text).toContain('powernode_nodes{state="running"} 1');
+    expect(text).toContain('powernode_events_total{kind="system.instance.provisioned",severity="info"} 2');
+    expect(text).toContain("# TYPE powernode_nodes gauge");
+    expect(text).toContain("\npowernode_heartbeat_rows_total 1\n");
+    expect(text).toContain(
+      'powernode_rpc_requests_total{code="ok",method="powernode.v1.NodeService/Heartbeat"} 1',
+    );
   });
 
   test("/events/stream needs the operator token and streams matching events as SSE", async () => {

@@ -26,6 +26,11 @@ function renderLabels(labels: Labels): string {
     .join(",");
 }
 
+/** `{labels}`, or nothing for a series without labels. */
+function braces(key: string): string {
+  return key === "" ? "" : `{${key}}`;
+}
+
 /** Latency buckets in seconds. */
 export const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 
@@ -84,7 +89,7 @@ export function createMetrics(): Metrics {
       const out: string[] = [];
       for (const [name, m] of counters) {
         out.push(`# HELP ${name} ${help.get(name)?.help ?? name}`, `# TYPE ${name} counter`);
-        for (const [k, v] of m) out.push(`${name}{${k}} ${v}`);
+        for (const [k, v] of m) out.push(`${name}${braces(k)} ${v}`);
       }
       for (const [name, m] of hists) {
         out.push(`# HELP ${name} ${help.get(name)?.help ?? name}`, `# TYPE ${name} histogram`);
@@ -94,12 +99,12 @@ export function createMetrics(): Metrics {
             out.push(`${name}_bucket{${k}${sep}le="${b}"} ${h.buckets[i] ?? 0}`);
           });
           out.push(`${name}_bucket{${k}${sep}le="+Inf"} ${h.count}`);
-          out.push(`${name}_sum{${k}} ${h.sum}`, `${name}_count{${k}} ${h.count}`);
+          out.push(`${name}_sum${braces(k)} ${h.sum}`, `${name}_count${braces(k)} ${h.count}`);
         }
       }
       for (const c of collectors) {
         out.push(`# HELP ${c.name} ${c.help}`, `# TYPE ${c.name} gauge`);
-        for (const [labels, v] of await c.fn()) out.push(`${c.name}{${labelKey(labels)}} ${v}`);
+        for (const [labels, v] of await c.fn()) out.push(`${c.name}${braces(labelKey(labels))} ${v}`);
       }
       return `${out.join("\n")}\n`;
     },

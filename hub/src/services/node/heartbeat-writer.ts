@@ -61,7 +61,7 @@ function rowsOf<T>(result: unknown): T[] {
 export function createHeartbeatWriter(
   db: Db,
   events: EventLog,
-  opts: { maxInFlight?: number } = {},
+  opts: { maxInFlight?: number; onBatch?: (rows: number, seconds: number) => void } = {},
 ): HeartbeatWriter {
   let queue: Pending[] = [];
   let inFlight = 0;
@@ -132,9 +132,11 @@ export function createHeartbeatWriter(
       const batch = queue.slice(0, MAX_BATCH);
       queue = queue.slice(MAX_BATCH);
       inFlight++;
+      const started = performance.now();
       writeBatch(batch)
         .then(
           (results) => {
+            opts.onBatch?.(batch.length, (performance.now() - started) / 1000);
             for (const p of batch) {
               const r = results.get(p.hb.instanceId);
               if (r) p.resolve(r);
