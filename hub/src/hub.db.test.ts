@@ -1,0 +1,50 @@
+import { describe, expect, test } from "bun:test";
+import { existsSync } from "node:fs";
+import { connect } from "node:tls";
+import { startTestHub } from "../test/harness.ts";
+
+function serverCertificate(url: string, ca: string): Promise<{ subjectaltname?: string }> {
+  const u = new URL(url);
+  return new Promise((resolve, reject) => {
+    const socket = connect(
+      { host: u.hostname, port: Number(u.port), ca, servername: "localhost", ALPNProtocols: ["h2"] },
+      () => {
+        const cert = socket.getPeerCertificate();
+        socket.end();
+        resolve(cert);
+      },
+    );
+    socket.once("error", reject);
+  });
+}
+
+describe("startHub", () => {
+  test("reports real ports, a node URL on the real mTLS port, and a server certificate with every SAN", async () => {
+    const hub = await startTestHub({ hostnames: ["hub.example", "192.0.2.7"] });
+    try {
+      const http = new URL(hub.httpUrl);
+      const mtls = new URL(hub.mtlsUrl);
+      expect(Number(http.port)).toBeGreaterThan(0);
+      expect(Number(mtls.port)).toBeGreaterThan(0);
+      expect(hub.nodeUrl).toBe(`https://10.0.2.2:${mtls.port}`);
+      expect(hub.adminToken).toMatch(/^pna_/);
+      expect(hub.adminTokenCreated).toBe(true);
+      const cert = await serverCertificate(hub.mtlsUrl, hub.caPem);
+      expect(cert.subjectaltname?.split(", ").sort()).toEqual(
+        [
+          "DNS:hub.example",
+          "DNS:localhost",
+          "IP Address:10.0.2.2",
+          "IP Address:127.0.0.1",
+          "IP Address:192.0.2.7",
+          "IP Address:0:0:0:0:0:0:0:1",
+        ].sort(),
+      );
+    } finally {
+      await hub.stop();
+    }
+    // The temporary data dir made by startHub is gone.
+    expect(existsSync(hub.deps.config.dataDir)).toBe(false);
+    // The first PGlite of a process compiles its WASM (about 3 s on a busy machine).
+  }, 30_000);
+});
