@@ -159,5 +159,5 @@ describe("pnctl against a real hub", () => {
       timeoutMs: 20_000,
     });
     expect(Array.isArray(JSON.parse(r.stdout))).toBe(true);
-  });
+  }, 20_000);
 });

@@ -64,16 +64,20 @@ describe("buf curl FleetService/ListNodes", () => {
     ["connect", () => hub.httpUrl, [] as string[]],
     ["grpcweb", () => hub.httpUrl, [] as string[]],
     ["grpc", () => hub.mtlsUrl, ["--cacert", "CA"]],
-  ])("--protocol %s", async (protocol, url, extra) => {
-    const args = extra.map((a) => (a === "CA" ? join(dir, "ca.pem") : a));
-    const r = await bufCurl(protocol, url(), args);
-    const body = JSON.parse(r.stdout) as {
-      nodes: { id: string; name: string; arch: string; state: string }[];
-    };
-    expect(body.nodes.map((n) => ({ id: n.id, name: n.name, arch: n.arch, state: n.state }))).toEqual([
-      { id: nodeId, name: "curl-me", arch: "ARCH_ARM64", state: "NODE_STATE_PENDING" },
-    ]);
-  });
+  ])(
+    "--protocol %s",
+    async (protocol, url, extra) => {
+      const args = extra.map((a) => (a === "CA" ? join(dir, "ca.pem") : a));
+      const r = await bufCurl(protocol, url(), args);
+      const body = JSON.parse(r.stdout) as {
+        nodes: { id: string; name: string; arch: string; state: string }[];
+      };
+      expect(body.nodes.map((n) => ({ id: n.id, name: n.name, arch: n.arch, state: n.state }))).toEqual([
+        { id: nodeId, name: "curl-me", arch: "ARCH_ARM64", state: "NODE_STATE_PENDING" },
+      ]);
+    },
+    20_000,
+  );
 
   test("Connect over HTTP/1.1 on the mTLS listener works too (allowHTTP1)", async () => {
     const transport = createConnectTransport({
@@ -97,5 +101,5 @@ describe("buf curl FleetService/ListNodes", () => {
       );
       expect(err).toContain("unauthenticated");
     }
-  });
+  }, 20_000);
 });

@@ -71,7 +71,7 @@ describe("Enroll", () => {
     const [row] = await hub.deps.db.select().from(bootstrapTokens);
     expect(row?.consumedAt).toBeInstanceOf(Date);
     expect(row?.consumedByIp).toContain("127.0.0.1");
-  });
+  }, 20_000);
 
   test("an RSA CSR is accepted too", async () => {
     const { id, token } = await newInstance("enroll-rsa");
