@@ -1,7 +1,11 @@
 import { describe, expect, test } from "bun:test";
-import { existsSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { connect } from "node:tls";
-import { startTestHub } from "../test/harness.ts";
+import { Arch, FleetService, ProvisionService } from "@powernode/proto";
+import { operatorClient, quietLog, startTestHub } from "../test/harness.ts";
+import { startHub } from "./hub.ts";
 
 function serverCertificate(url: string, ca: string): Promise<{ subjectaltname?: string }> {
   const u = new URL(url);
@@ -47,4 +51,31 @@ describe("startHub", () => {
     expect(existsSync(hub.deps.config.dataDir)).toBe(false);
     // The first PGlite of a process compiles its WASM (about 3 s on a busy machine).
   }, 30_000);
+
+  test("a restart on the same data dir (PGlite on disk) keeps the CA, the admin token and the records", async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), "pn-restart-"));
+    try {
+      const opts = { dataDir, databaseUrl: undefined, listenHost: "127.0.0.1", log: quietLog, providers: [] };
+      const first = await startHub(opts);
+      const created = await operatorClient(first, ProvisionService).createInstance({
+        name: "survivor",
+        arch: Arch.AMD64,
+        provider: "none",
+      });
+      await first.stop();
+      expect(existsSync(dataDir)).toBe(true);
+      const second = await startHub(opts);
+      try {
+        expect(second.caPem).toBe(first.caPem);
+        expect(second.adminToken).toBe(first.adminToken);
+        expect(second.adminTokenCreated).toBe(false);
+        const node = await operatorClient(second, FleetService).getNode({ id: created.instance?.id ?? "" });
+        expect(node.node?.name).toBe("survivor");
+      } finally {
+        await second.stop();
+      }
+    } finally {
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  }, 60_000);
 });
