@@ -1,5 +1,6 @@
 import { describe, expect, test } from "bun:test";
-import { bookwormVersionOf, debFileName, parseMadison, pickBookworm } from "./debs.ts";
+import { assertKernelAvailable, bookwormVersionOf, debFileName, parseMadison, pickBookworm } from "./debs.ts";
+import type { Exec } from "./exec.ts";
 
 const MADISON = `     libc6 | 2.41-12+deb13u5 | http://mirror.invalid/debian trixie/main amd64 Packages
      libc6 | 2.36-9+deb12u14 | http://mirror.invalid/debian bookworm/main amd64 Packages
@@ -31,4 +32,45 @@ describe("apt helpers", () => {
       "busybox-static_1%3a1.35.0-4+deb12u1+b1_arm64.deb",
     );
   });
+});
+
+/** Answers `apt-cache search` from a fixed list and records the calls. */
+function createRecordingExecFake(searchOut: string): Exec & { calls: string[][] } {
+  const calls: string[][] = [];
+  return {
+    calls,
+    async run(cmd, args) {
+      calls.push([cmd, ...args]);
+      return { stdout: searchOut, stderr: "", exitCode: 0 };
+    },
+    async runBinary() {
+      throw new Error("not used");
+    },
+  };
+}
+
+const PKG = "linux-image-6.12.117+deb12-cloud-amd64-unsigned";
+
+test("the pinned kernel present: no search", async () => {
+  const exec = createRecordingExecFake("");
+  const lines = parseMadison(
+    `${PKG} | 6.12.117-1~deb12u1 | http://m.invalid/debian-security bookworm-security/main amd64 Packages\n`,
+  );
+  await assertKernelAvailable(exec, lines, PKG, "6.12.117-1~deb12u1", "amd64");
+  expect(exec.calls).toEqual([]);
+});
+
+test("the pinned kernel gone: the error names the newest of the same flavour", async () => {
+  const exec = createRecordingExecFake(
+    [
+      "linux-image-6.12.9+deb12-cloud-amd64-unsigned - Linux 6.12 for x86-64 cloud",
+      "linux-image-6.12.121+deb12-cloud-amd64-unsigned - Linux 6.12 for x86-64 cloud",
+      "linux-image-6.12.119+deb12-cloud-amd64-unsigned - Linux 6.12 for x86-64 cloud",
+    ].join("\n"),
+  );
+  await expect(assertKernelAvailable(exec, [], PKG, "6.12.117-1~deb12u1", "amd64")).rejects.toThrow(
+    /no longer in the apt sources; newest available: linux-image-6\.12\.121\+deb12-cloud-amd64-unsigned; update KERNEL in initramfs\/versions\.ts/,
+  );
+  expect(exec.calls[0]?.slice(0, 3)).toEqual(["apt-cache", "search", "--names-only"]);
+  expect(exec.calls[0]?.[3]).toBe("^linux-image-6\\.12\\.[0-9]+\\+deb12-cloud-amd64-unsigned$");
 });
