@@ -146,10 +146,15 @@ export async function fetchDeb(
 export async function unpackDeb(exec: Exec, deb: string, dir: string): Promise<string> {
   const marker = join(dir, ".unpacked");
   if (existsSync(marker)) return dir;
-  const tmp = `${dir}.tmp`;
+  // A per-process temp dir: two builds sharing the cache may unpack the same package at once.
+  const tmp = `${dir}.tmp-${process.pid}`;
   rmSync(tmp, { recursive: true, force: true });
   mkdirSync(tmp, { recursive: true });
   await exec.run("dpkg-deb", ["-x", deb, tmp], { timeoutMs: 300_000 });
+  if (existsSync(marker)) {
+    rmSync(tmp, { recursive: true, force: true }); // another build finished first
+    return dir;
+  }
   rmSync(dir, { recursive: true, force: true });
   renameSync(tmp, dir);
   writeFileSync(marker, `${deb}\n`);
