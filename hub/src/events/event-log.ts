@@ -51,6 +51,12 @@ export interface EventLog {
   ): Promise<FleetEventRecord>;
   /** Writes several events in one INSERT and publishes them in order. */
   emitMany(events: readonly NewEvent[]): Promise<FleetEventRecord[]>;
+  /**
+   * Inserts events with `q` (a transaction) without publishing them: call `publish` with the rows once
+   * that transaction committed, so subscribers never see an event that was rolled back.
+   */
+  insert(q: Pick<Db, "insert">, events: readonly NewEvent[]): Promise<FleetEventRecord[]>;
+  publish(rows: readonly FleetEventRecord[]): void;
   /** Calls `fn` for every event emitted from now on that matches `filter`; returns the unsubscribe. */
   subscribe(filter: EventFilter, fn: (e: FleetEventRecord) => void): () => void;
   /** Number of live subscribers (for metrics and tests). */
@@ -74,12 +80,12 @@ export function createEventLog(
   onEmit: (e: FleetEventRecord) => void = () => {},
 ): EventLog {
   const subs = new Set<{ filter: EventFilter; fn: (e: FleetEventRecord) => void }>();
-  const emitMany = async (events: readonly NewEvent[]): Promise<FleetEventRecord[]> => {
+  const insert = async (q: Pick<Db, "insert">, events: readonly NewEvent[]): Promise<FleetEventRecord[]> => {
     if (events.length === 0) return [];
     for (const e of events) {
       if (!KIND_RE.test(e.kind)) throw new Error(`event kind "${e.kind}" is not dotted lowercase`);
     }
-    const rows = await db
+    return q
       .insert(fleetEvents)
       .values(
         events.map((e) => ({
@@ -91,6 +97,8 @@ export function createEventLog(
         })),
       )
       .returning();
+  };
+  const publish = (rows: readonly FleetEventRecord[]): void => {
     for (const row of rows) {
       onEmit(row);
       for (const s of subs) {
@@ -103,6 +111,10 @@ export function createEventLog(
         }
       }
     }
+  };
+  const emitMany = async (events: readonly NewEvent[]): Promise<FleetEventRecord[]> => {
+    const rows = await insert(db, events);
+    publish(rows);
     return rows;
   };
   return {
@@ -112,6 +124,8 @@ export function createEventLog(
       return row;
     },
     emitMany,
+    insert,
+    publish,
     subscribe(filter, fn) {
       const s = { filter, fn };
       subs.add(s);

@@ -78,7 +78,9 @@ export function createHeartbeatWriter(
       (h) =>
         sql`(${h.instanceId}::uuid, ${h.bootId}::text, ${h.agentVersion}::text, ${h.appliedVersion}::bigint, ${h.uptimeSeconds}::float8, ${h.at.toISOString()}::timestamptz)`,
     );
-    const result = await db.execute(sql`
+    // The heartbeats and their events commit together; subscribers hear of the events after the commit.
+    const { out, rows } = await db.transaction(async (tx) => {
+      const result = await tx.execute(sql`
       WITH v(id, boot_id, agent_version, applied_version, uptime, at) AS (VALUES ${sql.join(values, sql`, `)}),
       old AS (
         SELECT i.id, i.boot_id, i.state, i.desired_version FROM instances i
@@ -92,37 +94,39 @@ export function createHeartbeatWriter(
       FROM v JOIN old ON old.id = v.id
       WHERE i.id = v.id
       RETURNING i.id, old.boot_id AS old_boot_id, old.state AS old_state, i.state AS new_state, i.desired_version`);
-    const out = new Map<string, HeartbeatResult>();
-    const toEmit: NewEvent[] = [];
-    for (const r of rowsOf<Row>(result)) {
-      const hb = byId.get(r.id);
-      if (!hb) continue;
-      const firstOfBoot = r.old_boot_id !== hb.bootId;
-      out.set(r.id, { desiredVersion: Number(r.desired_version), firstOfBoot });
-      const opts = { nodeId: r.id, correlationId: hb.bootId };
-      if (firstOfBoot) {
-        toEmit.push({
-          kind: "system.heartbeat.received",
-          severity: "info",
-          payload: {
-            bootId: hb.bootId,
-            agentVersion: hb.agentVersion,
-            uptimeSeconds: hb.uptimeSeconds,
-            previousBootId: r.old_boot_id,
-          },
-          opts,
-        });
+      const out = new Map<string, HeartbeatResult>();
+      const toEmit: NewEvent[] = [];
+      for (const r of rowsOf<Row>(result)) {
+        const hb = byId.get(r.id);
+        if (!hb) continue;
+        const firstOfBoot = r.old_boot_id !== hb.bootId;
+        out.set(r.id, { desiredVersion: Number(r.desired_version), firstOfBoot });
+        const opts = { nodeId: r.id, correlationId: hb.bootId };
+        if (firstOfBoot) {
+          toEmit.push({
+            kind: "system.heartbeat.received",
+            severity: "info",
+            payload: {
+              bootId: hb.bootId,
+              agentVersion: hb.agentVersion,
+              uptimeSeconds: hb.uptimeSeconds,
+              previousBootId: r.old_boot_id,
+            },
+            opts,
+          });
+        }
+        if (r.old_state !== r.new_state) {
+          toEmit.push({
+            kind: "system.instance.running",
+            severity: "info",
+            payload: { from: r.old_state, bootId: hb.bootId },
+            opts,
+          });
+        }
       }
-      if (r.old_state !== r.new_state) {
-        toEmit.push({
-          kind: "system.instance.running",
-          severity: "info",
-          payload: { from: r.old_state, bootId: hb.bootId },
-          opts,
-        });
-      }
-    }
-    await events.emitMany(toEmit);
+      return { out, rows: await events.insert(tx, toEmit) };
+    });
+    events.publish(rows);
     return out;
   };
 
