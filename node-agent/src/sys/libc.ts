@@ -8,6 +8,12 @@ import { dlopen, FFIType, ptr, read } from "bun:ffi";
 const ERRNO_NAMES: Record<number, string> = {
   1: "EPERM",
   2: "ENOENT",
+  5: "EIO",
+  6: "ENXIO",
+  9: "EBADF",
+  11: "EAGAIN",
+  12: "ENOMEM",
+  15: "ENOTBLK",
   10: "ECHILD",
   13: "EACCES",
   16: "EBUSY",
@@ -16,6 +22,8 @@ const ERRNO_NAMES: Record<number, string> = {
   20: "ENOTDIR",
   22: "EINVAL",
   38: "ENOSYS",
+  30: "EROFS",
+  61: "ENODATA",
   95: "EOPNOTSUPP",
 };
 
@@ -47,6 +55,8 @@ function open() {
       args: [FFIType.ptr, FFIType.ptr, FFIType.ptr, FFIType.u64, FFIType.ptr],
       returns: FFIType.i32,
     },
+    umount2: { args: [FFIType.ptr, FFIType.i32], returns: FFIType.i32 },
+    ioctl: { args: [FFIType.i32, FFIType.u64, FFIType.ptr], returns: FFIType.i32 },
     syscall: { args: [FFIType.i64, FFIType.i64, FFIType.ptr, FFIType.i64], returns: FFIType.i64 },
     __errno_location: { args: [], returns: FFIType.ptr },
   });
@@ -96,6 +106,27 @@ export function mount(source: string, target: string, fstype: string, flags: num
   const d = data === undefined ? null : ptr(cstr(data));
   const r = libc().symbols.mount(ptr(cstr(source)), ptr(cstr(target)), ptr(cstr(fstype)), flags, d);
   if (r !== 0) throw new LibcError(`mount ${fstype} on ${target}`, errno());
+}
+
+export const MS_RDONLY = 1;
+export const MS_BIND = 4096;
+export const MS_REC = 16384;
+export const MNT_DETACH = 2;
+
+/** umount2(2); `MNT_DETACH` for a lazy unmount. */
+export function umount2(target: string, flags: number): void {
+  const r = libc().symbols.umount2(ptr(cstr(target)), flags);
+  if (r !== 0) throw new LibcError(`umount ${target}`, errno());
+}
+
+/**
+ * ioctl(fd, request, arg): the result (>= 0), or throws LibcError. `arg` is a buffer the kernel reads
+ * and writes (struct ioctls), or null (number-only ioctls such as LOOP_CTL_GET_FREE).
+ */
+export function ioctl(fd: number, request: number, arg: Uint8Array | null, what: string): number {
+  const r = libc().symbols.ioctl(fd, request, arg === null ? null : ptr(arg));
+  if (r < 0) throw new LibcError(what, errno());
+  return r;
 }
 
 const SYS_FINIT_MODULE: Record<string, number> = { x64: 313, arm64: 273 };
