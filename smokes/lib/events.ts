@@ -8,10 +8,13 @@ export async function nodeEvents(fleet: Client<typeof FleetService>, nodeId: str
   return events;
 }
 
-/** Events the agent reported itself (they carry the agent's CLOCK_BOOTTIME seconds). */
+/**
+ * Events the agent reported itself through ReportStatus: they carry the agent's wall clock (`agentAt`) and
+ * CLOCK_BOOTTIME seconds. Hub-side events of the same kind (e.g. its own heartbeat.received) are left out.
+ */
 export function agentPhases(events: readonly FleetEvent[]): Array<{ kind: string; uptime: number }> {
   return events
-    .filter((e) => typeof e.payload?.uptimeSeconds === "number")
+    .filter((e) => e.payload?.agentAt !== undefined && typeof e.payload?.uptimeSeconds === "number")
     .map((e) => ({ kind: e.kind, uptime: e.payload?.uptimeSeconds as number }))
     .sort((a, b) => a.uptime - b.uptime);
 }

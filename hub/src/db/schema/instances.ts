@@ -44,6 +44,10 @@ export const instances = pgTable(
     agentVersion: text(),
     bootId: text(),
     uptimeSeconds: doublePrecision(),
+    /** From the last heartbeat: zombies under the agent, its RSS, children it has started. */
+    zombieCount: integer(),
+    agentRssBytes: bigint({ mode: "number" }),
+    childrenSpawned: integer(),
     lastHeartbeatAt: timestamp({ withTimezone: true }),
     enrolledAt: timestamp({ withTimezone: true }),
     desiredVersion: bigint({ mode: "number" }).notNull().default(0),

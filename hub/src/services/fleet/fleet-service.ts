@@ -39,6 +39,10 @@ function toProtoNode(n: NodeRecord) {
     createdAt: timestampFromDate(n.createdAt),
     desiredVersion: BigInt(n.desiredVersion),
     appliedVersion: BigInt(n.appliedVersion),
+    zombieCount: n.zombieCount ?? 0,
+    agentRssBytes: BigInt(n.agentRssBytes ?? 0),
+    childrenSpawned: n.childrenSpawned ?? 0,
+    uptimeSeconds: n.uptimeSeconds ?? 0,
   };
 }
 

@@ -40,6 +40,9 @@ describe("heartbeat writer", () => {
           agentVersion: "v",
           appliedVersion: c.k,
           uptimeSeconds: c.k,
+          zombieCount: 0,
+          agentRssBytes: 50_000_000 + c.k,
+          childrenSpawned: c.k,
           at: new Date(),
         }),
       ),
@@ -63,6 +66,9 @@ describe("heartbeat writer", () => {
       agentVersion: "",
       appliedVersion: 0,
       uptimeSeconds: 0,
+      zombieCount: 0,
+      agentRssBytes: 0,
+      childrenSpawned: 0,
       at: new Date(),
     };
     await expect(writer.record(hb)).rejects.toThrow("instance: not found or deleted");

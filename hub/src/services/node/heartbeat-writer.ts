@@ -18,6 +18,9 @@ export interface HeartbeatInput {
   agentVersion: string;
   appliedVersion: number;
   uptimeSeconds: number;
+  zombieCount: number;
+  agentRssBytes: number;
+  childrenSpawned: number;
   at: Date;
 }
 
@@ -76,12 +79,12 @@ export function createHeartbeatWriter(
     const hbs = [...byId.values()].sort((a, b) => (a.instanceId < b.instanceId ? -1 : 1));
     const values = hbs.map(
       (h) =>
-        sql`(${h.instanceId}::uuid, ${h.bootId}::text, ${h.agentVersion}::text, ${h.appliedVersion}::bigint, ${h.uptimeSeconds}::float8, ${h.at.toISOString()}::timestamptz)`,
+        sql`(${h.instanceId}::uuid, ${h.bootId}::text, ${h.agentVersion}::text, ${h.appliedVersion}::bigint, ${h.uptimeSeconds}::float8, ${h.zombieCount}::int, ${h.agentRssBytes}::bigint, ${h.childrenSpawned}::int, ${h.at.toISOString()}::timestamptz)`,
     );
     // The heartbeats and their events commit together; subscribers hear of the events after the commit.
     const { out, rows } = await db.transaction(async (tx) => {
       const result = await tx.execute(sql`
-      WITH v(id, boot_id, agent_version, applied_version, uptime, at) AS (VALUES ${sql.join(values, sql`, `)}),
+      WITH v(id, boot_id, agent_version, applied_version, uptime, zombies, rss, children, at) AS (VALUES ${sql.join(values, sql`, `)}),
       old AS (
         SELECT i.id, i.boot_id, i.state, i.desired_version FROM instances i
         WHERE i.id IN (SELECT id FROM v) AND i.state <> 'deleted'
@@ -90,6 +93,7 @@ export function createHeartbeatWriter(
       UPDATE instances AS i SET
         last_heartbeat_at = v.at, boot_id = v.boot_id, agent_version = v.agent_version,
         applied_version = v.applied_version, uptime_seconds = v.uptime, updated_at = v.at,
+        zombie_count = v.zombies, agent_rss_bytes = v.rss, children_spawned = v.children,
         state = CASE WHEN old.state IN ('pending', 'starting', 'stopped') THEN 'running'::instance_state ELSE old.state END
       FROM v JOIN old ON old.id = v.id
       WHERE i.id = v.id

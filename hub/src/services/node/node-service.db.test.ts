@@ -66,6 +66,25 @@ describe("Heartbeat", () => {
     expect((await fleet.getNode({ id: n.id })).node?.agentVersion).toBe("1.1");
   });
 
+  test("the last heartbeat's observations are on the node (zombies, agent RSS, children, uptime)", async () => {
+    const n = await enrollTestNode(hub, "hb-obs");
+    const fleet = operatorClient(hub, FleetService);
+    await n.client.heartbeat({
+      bootId: "boot-o",
+      uptimeSeconds: 42.5,
+      zombieCount: 2,
+      agentRssBytes: 61_000_000n,
+      childrenSpawned: 5,
+    });
+    const node = (await fleet.getNode({ id: n.id })).node;
+    expect({
+      zombies: node?.zombieCount,
+      rss: node?.agentRssBytes,
+      children: node?.childrenSpawned,
+      uptime: node?.uptimeSeconds,
+    }).toEqual({ zombies: 2, rss: 61_000_000n, children: 5, uptime: 42.5 });
+  });
+
   test("boot_id is required", async () => {
     const n = await enrollTestNode(hub, "hb-2");
     const err = await n.client.heartbeat({ bootId: "" }).catch((e) => ConnectError.from(e));

@@ -67,6 +67,9 @@ export function createNodeService(deps: Deps): ServiceImpl<typeof NodeService> {
         agentVersion: req.agentVersion,
         appliedVersion: Number(req.appliedVersion),
         uptimeSeconds: Number.isFinite(req.uptimeSeconds) ? req.uptimeSeconds : 0,
+        zombieCount: req.zombieCount,
+        agentRssBytes: Number(req.agentRssBytes),
+        childrenSpawned: req.childrenSpawned,
         at: now,
       });
       if (req.modules.length > 0) {
