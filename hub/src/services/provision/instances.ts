@@ -192,7 +192,9 @@ export async function startInstance(
       { provider: inst.provider, error: (e as Error).message },
       { nodeId: inst.id, correlationId: inst.id },
     );
-    throw new DomainError("unavailable", `provider ${inst.provider}: start failed`, { cause: e });
+    // The operator needs the reason (missing image, QEMU refusing an option): first line, bounded.
+    const why = ((e as Error).message ?? String(e)).split("\n")[0]?.slice(0, 300);
+    throw new DomainError("unavailable", `provider ${inst.provider}: start failed: ${why}`, { cause: e });
   }
   const now = deps.now();
   const [row] = await deps.db
