@@ -4,6 +4,7 @@
  */
 import { powernodeParams } from "../identity/cmdline.ts";
 import { createLog } from "../log.ts";
+import { createResourceStore, type ResourceStore } from "../runtime/resource-store.ts";
 import { createSystemClock } from "../session/clock.ts";
 import { createPhaseRecorder } from "../session/phases.ts";
 import { allowKmsgWrites, createConsoleSink } from "../sys/console.ts";
@@ -19,6 +20,37 @@ import { startDhcpRenewal } from "./dhcp-renewal.ts";
 import { panic } from "./panic.ts";
 import { runSequence } from "./sequencer.ts";
 import { bootSequence } from "./sequences.ts";
+
+/**
+ * The module controller with the real OS: downloads under /persist when it is a disk (else /run),
+ * driven by the DesiredNodeState resource. `powernode.debug=1` enables the test-only hooks.
+ */
+async function startModules(ctx: BootContext, store: ResourceStore, owned: Set<number>) {
+  const [{ createModuleController }, { runModuleController }, { createModuleSys }] = await Promise.all([
+    import("../modules/controller.ts"),
+    import("../modules/run-controller.ts"),
+    import("../sys/module-sys.ts"),
+  ]);
+  let debug = false;
+  try {
+    debug = powernodeParams(readKernelCmdline()).debug === "1";
+  } catch {
+    // No cmdline readable: no debug hooks.
+  }
+  if (debug) ctx.log.warn("powernode.debug=1: test-only debug hooks (extra.debug) are enabled");
+  const controller = createModuleController({
+    sys: createModuleSys({ children: { add: (pid) => owned.add(pid), delete: (pid) => owned.delete(pid) } }),
+    log: ctx.log,
+    phases: ctx.phases,
+    modulesDir: ctx.state.persistent ? "/persist/powernode/modules" : "/run/powernode/modules",
+    mountDir: "/run/powernode/mnt",
+    sysroot: "/sysroot",
+    arch: process.arch === "arm64" ? "arm64" : "amd64",
+    debug,
+  });
+  runModuleController(controller, store);
+  return controller;
+}
 
 /** Boots the node and runs its hub session; never returns. */
 export async function runNode(): Promise<never> {
@@ -95,12 +127,16 @@ export async function runNode(): Promise<never> {
     return panic(new Error("boot finished without identity or state dir"), log, { exec, reboot: false });
   log.info("boot phase session: hub session starting");
   const { startAgentSession } = await loadSession();
+  const store = createResourceStore();
+  const modules = await startModules(ctx, store, owned);
   await startAgentSession({
     identity,
     stateDir,
     clock,
     log,
     phases,
+    store,
+    modules,
     metrics: {
       zombieCount: () => listZombies("/proc").length,
       rssBytes: () => readRssBytes("self"),

@@ -24,6 +24,22 @@ export interface SessionMetrics {
   childrenSpawned?(): number;
 }
 
+/** One Heartbeat.modules entry (see modules/controller.ts). */
+export interface ModuleObservationReport {
+  name: string;
+  version: string;
+  metadataDigest: string;
+  verityRootHash: string;
+  state: string;
+  message: string;
+}
+
+/** What the module controller tells the heartbeat: observations and the version whose set is in effect. */
+export interface ModuleReporter {
+  observe(): ModuleObservationReport[];
+  appliedVersion(): bigint | undefined;
+}
+
 export interface SessionContext {
   identity: SessionIdentity;
   stateDir: string;
@@ -36,6 +52,8 @@ export interface SessionContext {
   phases: PhaseRecorder;
   store: ResourceStore;
   metrics: SessionMetrics;
+  /** The module controller's view; without one, the stored desired version counts as applied. */
+  modules?: ModuleReporter;
   signal: AbortSignal;
   /** Wakes `waitFor` callers after any change. */
   changed(): void;

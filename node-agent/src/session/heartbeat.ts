@@ -2,7 +2,7 @@
 
 import { timestampDate } from "@bufbuild/protobuf/wkt";
 import { DesiredNodeState } from "../runtime/resources.ts";
-import type { SessionContext } from "./context.ts";
+import type { ModuleObservationReport, SessionContext } from "./context.ts";
 import { loopBackoff, waitBeforeRetry } from "./context.ts";
 import type { HubLink } from "./hub-client.ts";
 import { PHASES } from "./phases.ts";
@@ -16,6 +16,17 @@ function warnOnClockSkew(ctx: SessionContext, serverTime: Date | undefined): voi
   const skew = (ctx.clock.now().getTime() - serverTime.getTime()) / 1000;
   if (Math.abs(skew) > CLOCK_SKEW_WARN_SECONDS)
     ctx.log.warn(`clock: this node is ${skew.toFixed(0)} s ${skew > 0 ? "ahead of" : "behind"} the hub`);
+}
+
+/** Module observations; a failing observer is logged and reported as no modules, never stops heartbeats. */
+function observeModules(ctx: SessionContext): ModuleObservationReport[] {
+  if (!ctx.modules) return [];
+  try {
+    return ctx.modules.observe();
+  } catch (err) {
+    ctx.log.error(`heartbeat: observing modules failed: ${err instanceof Error ? err.message : String(err)}`);
+    return [];
+  }
 }
 
 /** Used until the hub names an interval. */
@@ -33,8 +44,10 @@ export async function runHeartbeatLoop(ctx: SessionContext, link: HubLink): Prom
           bootId: ctx.bootId,
           agentVersion: ctx.agentVersion,
           uptimeSeconds: ctx.clock.uptimeSeconds(),
-          // Nothing reconciles the document yet: the version stored is the version in effect.
-          appliedVersion: ctx.store.get(DesiredNodeState, "node")?.spec.version ?? 0n,
+          appliedVersion: ctx.modules
+            ? (ctx.modules.appliedVersion() ?? 0n)
+            : (ctx.store.get(DesiredNodeState, "node")?.spec.version ?? 0n),
+          modules: observeModules(ctx),
           zombieCount: ctx.metrics.zombieCount(),
           agentRssBytes: BigInt(ctx.metrics.rssBytes()),
           childrenSpawned: ctx.metrics.childrenSpawned?.() ?? 0,

@@ -11,7 +11,13 @@ import { DesiredNodeState } from "../runtime/resources.ts";
 import { AGENT_VERSION } from "../version.ts";
 import type { BackoffOptions } from "./backoff.ts";
 import { type Clock, createSystemClock } from "./clock.ts";
-import { loopBackoff, type SessionContext, type SessionIdentity, type SessionMetrics } from "./context.ts";
+import {
+  loopBackoff,
+  type ModuleReporter,
+  type SessionContext,
+  type SessionIdentity,
+  type SessionMetrics,
+} from "./context.ts";
 import { describeError } from "./describe-error.ts";
 import { runDesiredStateSync } from "./desired-state-sync.ts";
 import { obtainCredentials } from "./enroll.ts";
@@ -36,6 +42,8 @@ export interface AgentSessionOptions {
   /** Phases recorded before the session (the boot sequence's); a fresh recorder otherwise. */
   phases?: PhaseRecorder;
   metrics?: SessionMetrics;
+  /** The module controller (observations and applied version for Heartbeat). */
+  modules?: ModuleReporter;
   store?: ResourceStore;
   /** Restart a desired-state stream that was silent this long (default 60 s; the hub keepalive is 25 s). */
   watchIdleMs?: number;
@@ -89,6 +97,7 @@ export async function startAgentSession(opts: AgentSessionOptions): Promise<Agen
     phases,
     store: opts.store ?? createResourceStore(),
     metrics: opts.metrics ?? { zombieCount: () => 0, rssBytes: () => process.memoryUsage().rss },
+    ...(opts.modules ? { modules: opts.modules } : {}),
     signal: abort.signal,
     changed: () => {
       for (const w of waiters) w();
