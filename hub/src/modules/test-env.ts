@@ -1,24 +1,15 @@
 /**
- * Test environment for publication: a real hub (startHub: PGlite, ports 0) and a registry to push to.
- * When the hub serves the OCI API itself (`GET /v2/` answers as a registry), its own URL is used;
- * until then a separate Elysia listener with `createOciRegistry(...).plugin` on port 0, accepting the
- * hub's admin token for writes.
+ * Test environment for publication: a real hub (startHub: PGlite, ports 0) whose operator listener also
+ * serves the OCI registry at /v2/ (admin token to push), so registry URL = hub URL.
  */
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { Elysia } from "elysia";
 import { type RunningHub, startHub } from "../index.ts";
 import { createLogger } from "../log.ts";
-import { createOciRegistry, OCI_MAX_REQUEST_BODY_BYTES } from "../oci/index.ts";
 
 /** A hub plus the registry URL modules are pushed to. */
 export interface PublishEnv extends AsyncDisposable {
   hub: RunningHub;
   registryUrl: string;
   token: string;
-  /** True when the registry is the hub's own /v2/. */
-  hubServesRegistry: boolean;
 }
 
 /** Whether `baseUrl` answers the OCI distribution ping. */
@@ -32,40 +23,19 @@ export async function servesRegistry(baseUrl: string, token: string): Promise<bo
   }
 }
 
-/** Starts the hub and, when needed, a registry beside it. */
+/** Starts the hub; throws when it does not serve /v2/. */
 export async function startPublishEnv(): Promise<PublishEnv> {
   const hub = await startHub({ log: createLogger({ level: "error" }) });
-  const token = hub.adminToken;
-  if (await servesRegistry(hub.httpUrl, token)) {
-    return {
-      hub,
-      registryUrl: hub.httpUrl,
-      token,
-      hubServesRegistry: true,
-      async [Symbol.asyncDispose]() {
-        await hub.stop();
-      },
-    };
+  if (!(await servesRegistry(hub.httpUrl, hub.adminToken))) {
+    await hub.stop();
+    throw new Error(`hub at ${hub.httpUrl} does not serve the OCI registry at /v2/`);
   }
-  const dataDir = await mkdtemp(join(tmpdir(), "pn-modules-oci-"));
-  const oci = createOciRegistry({
-    dataDir,
-    authorizePush: (req) => req.headers.get("authorization") === `Bearer ${token}`,
-  });
-  const app = new Elysia({ serve: { maxRequestBodySize: OCI_MAX_REQUEST_BODY_BYTES } })
-    .use(oci.plugin)
-    .listen({ port: 0, hostname: "127.0.0.1" });
-  const port = app.server?.port;
-  if (port === undefined) throw new Error("registry listener has no port");
   return {
     hub,
-    registryUrl: `http://127.0.0.1:${port}`,
-    token,
-    hubServesRegistry: false,
+    registryUrl: hub.httpUrl,
+    token: hub.adminToken,
     async [Symbol.asyncDispose]() {
-      await app.stop(true);
       await hub.stop();
-      await rm(dataDir, { recursive: true, force: true });
     },
   };
 }
