@@ -39,6 +39,8 @@ export interface TestHubFakeOptions {
   certValidMs?: number;
   /** notBefore = now - this (default 60 s). */
   certBackdateMs?: number;
+  /** Extra names/addresses in the server certificate (a QEMU guest reaches the host as 10.0.2.2). */
+  serverNames?: string[];
   /** Tokens already issued (instance UUID -> token), e.g. for a restarted hub. */
   tokens?: Map<string, string>;
 }
@@ -81,7 +83,7 @@ export async function freePort(): Promise<number> {
 /** Starts the fake on 127.0.0.1. */
 export async function startTestHubFake(opts: TestHubFakeOptions = {}): Promise<TestHubFake> {
   const ca = opts.ca ?? (await createTestCa());
-  const server = await ca.issueServerCert(["127.0.0.1", "localhost"]);
+  const server = await ca.issueServerCert(["127.0.0.1", "localhost", ...(opts.serverNames ?? [])]);
   const tokens = opts.tokens ?? new Map<string, string>();
   const used = new Set<string>();
   const enrollments: EnrollRequest[] = [];
