@@ -77,6 +77,12 @@ describe("in-tree recipes, amd64 (real apt-get download, dpkg-deb, mkfs.erofs)",
       expect(sh.stdout).toContain("powernode nginx-light");
       for (const l of ["bin", "sbin", "lib", "lib64"])
         expect(lstatSync(join(root, l)).isSymbolicLink()).toBe(true);
+      // Every applet link of the recipe is an applet of this busybox.
+      const applets = new Set((await chroot(["/usr/bin/busybox", "--list"])).stdout.split("\n"));
+      const links = Object.keys(recipe("system-base").symlinks).map((p) => p.slice(p.lastIndexOf("/") + 1));
+      expect(links.filter((a) => !applets.has(a))).toEqual([]);
+      const tz = await chroot(["/usr/bin/find", "/usr/share/zoneinfo", "-type", "f"]);
+      expect(tz.stdout.split("\n").length).toBeGreaterThan(500);
       expect(readFileSync(join(root, "etc/ssl/certs/ca-certificates.crt"), "utf8")).toContain(
         "BEGIN CERTIFICATE",
       );
