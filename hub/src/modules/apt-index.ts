@@ -192,8 +192,8 @@ async function readAptIndex(exec: Exec, arch: DebArch, cacheDir?: string): Promi
   files.sort();
   if (cacheFile && cacheDir) {
     mkdirSync(cacheDir, { recursive: true });
-    writeFileSync(`${cacheFile}.tmp`, JSON.stringify({ key, files, pkgs: all }));
-    renameSync(`${cacheFile}.tmp`, cacheFile);
+    writeFileSync(`${cacheFile}.${process.pid}.tmp`, JSON.stringify({ key, files, pkgs: all }));
+    renameSync(`${cacheFile}.${process.pid}.tmp`, cacheFile);
   }
   return indexPackages(arch, all, files);
 }

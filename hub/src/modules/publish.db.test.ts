@@ -13,7 +13,9 @@ import {
 } from "@powernode/composefs";
 import { Arch } from "@powernode/proto";
 import { type BuiltModule, buildModule } from "./build-module.ts";
+import { buildRecipe } from "./build-recipe.ts";
 import { catalogClient, loadBuiltModule, moduleTag, PublishError, publishModule } from "./publish.ts";
+import { loadRecipe, recipePath } from "./recipe.ts";
 import { type PublishEnv, startPublishEnv } from "./test-env.ts";
 
 const work = mkdtempSync(join(tmpdir(), "pn-publish-test-"));
@@ -149,4 +151,17 @@ describe("publishModule (real hub + real registry)", () => {
       /Unauthenticated|rejected|token/i,
     );
   }, 30_000);
+
+  test("the in-tree nginx-light recipe (amd64, real Debian packages) publishes and is catalogued", async () => {
+    const b = await buildRecipe(loadRecipe(recipePath("nginx-light")), "amd64", join(work, "nginx"));
+    const target = { registryUrl: env.registryUrl, hubUrl: env.hub.httpUrl, token: env.token };
+    const r = await publishModule(b, target);
+    expect(r.tag).toBe(`${b.manifest.version.replaceAll("+", "_")}-amd64`);
+    const m = await fetchManifest(env.registryUrl, "modules/nginx-light", r.ociDigest);
+    expect((m.json as { layers: { size: number }[] }).layers[1]?.size).toBe(b.manifest.sizes.blob);
+    const v = (await catalogClient(env.hub.httpUrl, env.token).getModule({ name: "nginx-light" })).versions;
+    expect(v.map((x) => [x.version, x.fsverityDigest, x.verityRootHash, x.ociDigest])).toEqual([
+      [b.manifest.version, b.manifest.metadataDigest, b.manifest.verityRootHash, r.ociDigest],
+    ]);
+  }, 60_000);
 });
