@@ -383,7 +383,8 @@ export function createModuleController(o: ModuleControllerOptions): ModuleContro
       return;
     }
     // 2. set up the modules not already live; 3. compose; on failure undo this attempt only.
-    const n = ++generation;
+    // Generations count composed roots: a rolled-back attempt's number is used again.
+    const n = generation + 1;
     const reuse = new Map(current?.modules.map((m) => [m.key, m]) ?? []);
     const created: LiveModule[] = [];
     const modules: LiveModule[] = [];
@@ -420,6 +421,7 @@ export function createModuleController(o: ModuleControllerOptions): ModuleContro
         }
       }
       const g = modules.length > 0 ? composeRoot(n, modules) : undefined;
+      generation = n;
       const old = current;
       if (old) await retireGeneration(old, new Set(modules.map((m) => m.key)));
       current = g;

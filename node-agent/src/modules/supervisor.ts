@@ -27,9 +27,15 @@ const DEFAULT_ENV = { PATH: "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/
 export function startSupervisor(
   root: string,
   services: readonly SupervisedService[],
-  deps: { sys: ModuleSys; log: Log; now?: () => number },
+  deps: {
+    sys: ModuleSys;
+    log: Log;
+    now?: () => number;
+    backoff?: { initialMs: number; maxMs: number; resetAfterMs: number };
+  },
 ): Supervisor {
   const now = deps.now ?? Date.now;
+  const backoff = deps.backoff ?? SERVICE_BACKOFF;
   let stopping = false;
   const entries = services.map((s) => ({
     id: `${s.module}/${s.service.name}`,
@@ -37,7 +43,7 @@ export function startSupervisor(
     proc: undefined as ServiceProcess | undefined,
     restarts: 0,
     lastExit: undefined as number | undefined,
-    delayMs: SERVICE_BACKOFF.initialMs as number,
+    delayMs: backoff.initialMs,
     timer: undefined as ReturnType<typeof setTimeout> | undefined,
     done: Promise.resolve(),
   }));
@@ -61,7 +67,7 @@ export function startSupervisor(
       e.proc = undefined;
       e.lastExit = code;
       if (stopping) return;
-      if (now() - startedAt > SERVICE_BACKOFF.resetAfterMs) e.delayMs = SERVICE_BACKOFF.initialMs;
+      if (now() - startedAt > backoff.resetAfterMs) e.delayMs = backoff.initialMs;
       schedule(e, code);
     });
   };
@@ -72,7 +78,7 @@ export function startSupervisor(
       return;
     }
     const ms = e.delayMs;
-    e.delayMs = Math.min(e.delayMs * 2, SERVICE_BACKOFF.maxMs);
+    e.delayMs = Math.min(e.delayMs * 2, backoff.maxMs);
     deps.log.warn(`service ${e.id} exited (${code}); restarting in ${(ms / 1000).toFixed(1)} s`);
     e.timer = setTimeout(() => {
       e.timer = undefined;
