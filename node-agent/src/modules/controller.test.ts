@@ -272,10 +272,14 @@ test("upgrade without reboot: new root at /sysroot.2, services moved, old root l
 });
 
 test("fetch failures: transient ones leave the set pending (retried), invalid ones fail it", async () => {
-  const { c, fetchErrors, sys } = setup();
+  const { c, fetchErrors, sys, log } = setup();
   fetchErrors.set("web", new ModuleFetchError("transient", "fetching manifest: ECONNREFUSED"));
   await c.reconcile(desired(1, [assignment("web", "1.0", "a")]));
   expect(c.observe()[0]).toMatchObject({ state: "pending", message: "fetching manifest: ECONNREFUSED" });
+  await c.reconcile(desired(1, [assignment("web", "1.0", "a")]));
+  expect(log.lines.filter((l) => l.includes("ECONNREFUSED"))).toEqual([
+    "powernode-agent: warn: module web 1.0: fetching manifest: ECONNREFUSED (will retry)",
+  ]);
   fetchErrors.clear();
   await c.reconcile(desired(1, [assignment("web", "1.0", "a")]));
   expect(c.observe()[0]).toMatchObject({ state: "mounted" });

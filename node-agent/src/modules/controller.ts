@@ -135,6 +135,7 @@ export function createModuleController(o: ModuleControllerOptions): ModuleContro
   /** dm devices whose removal failed (still busy after a lazy unmount): retried on each reconcile. */
   const pendingDmRemovals = new Set<string>();
   const debugDone = new Set<string>();
+  const fetchLogged = new Map<string, string>();
   let busy: Promise<void> = Promise.resolve();
 
   const undoStack = () => {
@@ -366,11 +367,15 @@ export function createModuleController(o: ModuleControllerOptions): ModuleContro
         const transient = err instanceof ModuleFetchError && err.reason === "transient";
         next.set(a.name, { state: transient ? "pending" : "failed", message: errMsg(err), assignment: a });
         if (!transient) refusedKey = setKey;
-        log.warn(`module ${a.name} ${a.version}: ${errMsg(err)}${transient ? " (will retry)" : ""}`);
+        // A registry that stays away is retried every tick: say it once per distinct message.
+        const line = `module ${a.name} ${a.version}: ${errMsg(err)}${transient ? " (will retry)" : ""}`;
+        if (fetchLogged.get(a.name) !== line) log.warn(line);
+        fetchLogged.set(a.name, line);
       }
     }
     for (const a of assignments)
       if (!next.has(a.name)) next.set(a.name, { state: "pending", message: "fetched", assignment: a });
+    for (const name of fetched.keys()) fetchLogged.delete(name);
     if (fetched.size < assignments.length) {
       for (const a of assignments)
         if (fetched.has(a.name))

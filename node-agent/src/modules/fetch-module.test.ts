@@ -1,15 +1,16 @@
 import { afterEach, expect, test } from "bun:test";
-import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { create } from "@bufbuild/protobuf";
-import type { ModuleManifest } from "@powernode/composefs";
+import { buildModuleImages, fromHex, type ModuleManifest, verifyVerity } from "@powernode/composefs";
 import { ModuleAssignmentSchema } from "@powernode/proto";
 import {
   type OciRegistryFake,
   publishModuleFake,
   startOciRegistryFake,
 } from "../../test/oci-registry-fake.ts";
+import { createModuleSys } from "../sys/module-sys.ts";
 import { assignmentProblems, overlayOptions, parseOciReference } from "./assignment.ts";
 import { fetchModule, ModuleFetchError } from "./fetch-module.ts";
 
@@ -173,3 +174,52 @@ test("an unreachable registry or unknown manifest is transient (retried later)",
   }).catch((e: unknown) => e)) as ModuleFetchError;
   expect(e2.reason).toBe("transient");
 });
+
+// Needs mkfs.erofs (buildModuleImages); the build host has it.
+test.skipIf(Bun.which("mkfs.erofs") === null)(
+  "a real module (buildModuleImages) downloaded from the registry fake: fs-verity and dm-verity digests verify",
+  async () => {
+    const { reg, dir } = env();
+    const src = join(dir, "src");
+    mkdirSync(join(src, "etc"), { recursive: true });
+    writeFileSync(join(src, "etc/motd"), "hi\n");
+    writeFileSync(join(src, "etc/big"), new Uint8Array(100_000).fill(7));
+    const m = await buildModuleImages(src, join(dir, "out"));
+    const pub = publishModuleFake(
+      reg,
+      "modules/web",
+      manifest({
+        metadataDigest: m.metadataDigest,
+        verityRootHash: m.verityRootHash,
+        veritySalt: m.veritySalt,
+        verityDataBlocks: m.sizes.blob / 4096,
+      }),
+      {
+        metadata: new Uint8Array(readFileSync(m.metadataImage)),
+        blob: new Uint8Array(readFileSync(m.blobImage)),
+        verity: new Uint8Array(readFileSync(m.verityHashFile)),
+      },
+    );
+    const got = await fetchModule({
+      assignment: assign(pub.ociReference, {
+        metadataDigest: m.metadataDigest,
+        verityRootHash: m.verityRootHash,
+      }),
+      modulesDir: join(dir, "modules"),
+      arch: "amd64",
+    });
+    const sys = createModuleSys();
+    const fd = sys.openRead(got.metadata);
+    try {
+      expect(sys.fsVerityDigestFd(fd)).toBe(m.metadataDigest);
+    } finally {
+      sys.close(fd);
+    }
+    expect(
+      verifyVerity(got.blob, got.verity, fromHex(got.manifest.verityRootHash), { superblock: true }),
+    ).toEqual({
+      ok: true,
+    });
+  },
+  30_000,
+);
