@@ -3,6 +3,8 @@
  * 0600) and returns a handle; stopVm()/vmStatus() work from the recorded pid + QMP socket alone,
  * so the hub can manage a VM it started before a restart.
  */
+
+import { createHash } from "node:crypto";
 import {
   chmodSync,
   closeSync,
@@ -15,6 +17,7 @@ import {
   statSync,
   writeFileSync,
 } from "node:fs";
+import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { detectAccel } from "./accel.ts";
 import { type Accel, buildQemuArgv, type VmArch, type VmNetwork } from "./argv.ts";
@@ -230,6 +233,20 @@ function tail(text: string, lines = 15): string {
  * await using vm = await launchVm({ arch: "amd64", name: "t1", stateDir: dir });
  * await vm.waitForSerial(/powernode-agent: /, 60_000);
  */
+/** Longest unix socket path the kernel takes (sun_path is 108 bytes with its NUL). */
+const MAX_SOCKET_PATH = 107;
+
+/**
+ * The QMP socket: `<stateDir>/qmp.sock`, or, when that path is too long for a unix socket (deep data
+ * dirs), a short name under the temp dir derived from the state dir, so it stays stable per instance.
+ */
+export function qmpSocketPath(stateDir: string): string {
+  const near = join(stateDir, "qmp.sock");
+  if (Buffer.byteLength(near) <= MAX_SOCKET_PATH) return near;
+  const id = createHash("sha256").update(resolve(stateDir)).digest("hex").slice(0, 16);
+  return join(tmpdir(), `pn-qmp-${id}.sock`);
+}
+
 export async function launchVm(spec: LaunchSpec): Promise<VmHandle> {
   const exec = spec.exec ?? createQemuExec();
   mkdirSync(spec.stateDir, { recursive: true, mode: 0o700 });
@@ -248,7 +265,7 @@ export async function launchVm(spec: LaunchSpec): Promise<VmHandle> {
   const serialLog =
     spec.serialLog ?? (serialDir ? join(serialDir, `${spec.name}.log`) : join(spec.stateDir, "serial.log"));
   mkdirSync(resolve(serialLog, ".."), { recursive: true });
-  const qmpSocket = join(spec.stateDir, "qmp.sock");
+  const qmpSocket = qmpSocketPath(spec.stateDir);
   const fwDir = join(spec.stateDir, "fw_cfg");
   mkdirSync(fwDir, { recursive: true, mode: 0o700 });
   const fwCfg = Object.entries(spec.fwCfg ?? {})
