@@ -84,6 +84,23 @@ function builderSources(dir: string): Record<string, string> {
   return out;
 }
 
+/**
+ * The agent version: the package version plus the last commit that touched the agent's sources, so it
+ * changes only when the agent does (the image is reused across unrelated commits).
+ */
+async function agentVersion(exec: Exec): Promise<string> {
+  const pkg = JSON.parse(readFileSync(join(REPO_ROOT, "node-agent", "package.json"), "utf8")) as {
+    version?: string;
+  };
+  const sha = (
+    await exec.run("git", ["log", "-1", "--format=%h", "--", "node-agent", "proto", "composefs"], {
+      cwd: REPO_ROOT,
+      timeoutMs: 30_000,
+    })
+  ).stdout.trim();
+  return `${pkg.version ?? "0.0.0"}+g${sha || "unknown"}`;
+}
+
 async function gitState(exec: Exec): Promise<{ gitSha: string; dirty: boolean }> {
   try {
     const sha = (
@@ -216,6 +233,7 @@ async function buildLocked(
       outDir: join(workDir, "agent"),
       runtime,
       cwd: REPO_ROOT,
+      version: await agentVersion(exec),
     });
     return { path, ...artifactOf(readFileSync(path)) };
   });

@@ -42,6 +42,8 @@ export interface CompileAgentOptions {
   /** The bun that compiles (defaults to the running one). */
   bun?: string;
   cwd: string;
+  /** Baked in as `process.env.POWERNODE_AGENT_VERSION` (what the agent reports to the hub). */
+  version: string;
 }
 
 /** Compiles the agent; returns the binary's path. Same sources + runtime give the same bytes. */
@@ -55,6 +57,9 @@ export async function compileAgent(exec: Exec, o: CompileAgentOptions): Promise<
       "--compile",
       `--target=${BUN_TARGET[o.arch]}`,
       `--compile-executable-path=${o.runtime}`,
+      // Precompiled bytecode: Bun starts ~1 s sooner under TCG (measured in docs/agent.md).
+      "--bytecode",
+      `--define=process.env.POWERNODE_AGENT_VERSION=${JSON.stringify(o.version)}`,
       // PID 1 must not pick up a stray .env or bunfig.toml from its working directory.
       "--no-compile-autoload-dotenv",
       "--no-compile-autoload-bunfig",
