@@ -103,6 +103,10 @@ export function createRecordingModuleSysFake(): RecordingModuleSysFake {
       calls.push(`umount${lazy ? " -l" : ""} ${target}`);
       fake.mounted.delete(target);
     },
+    pruneDownloads(modulesDir, keep) {
+      calls.push(`prune ${modulesDir} keep ${[...keep].join(" ")}`);
+      return [];
+    },
     flipByte(path, offset) {
       calls.push(`flip ${path} @${offset}`);
       fake.touch(path);

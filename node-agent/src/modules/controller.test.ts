@@ -107,6 +107,8 @@ test("adding a module: verify through the fd, loop, dm-verity, erofs mounts, one
     "bind /sys /sysroot/sys",
     "bind /dev /sysroot/dev",
     "spawn /sysroot /bin/busybox httpd -f",
+    // downloads of modules not mounted are removed, the mounted ones kept
+    `prune /persist/powernode/modules keep ${dir}`,
   ]);
   expect(c.appliedVersion()).toBe(3n);
   expect(c.root()).toBe("/sysroot");
@@ -154,6 +156,7 @@ test("removing every module: services stopped, binds, root, upper and module mou
     `umount -l ${mnt}/blob`,
     `umount -l ${mnt}/meta`,
     "dm-remove pn-web",
+    "prune /persist/powernode/modules keep ",
   ]);
   expect(sys.mounted.size).toBe(0);
   expect(await sys.services[0]?.proc.exited).toBe(143);

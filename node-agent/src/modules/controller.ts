@@ -453,6 +453,16 @@ export function createModuleController(o: ModuleControllerOptions): ModuleContro
     outcomes = new Map();
     refusedKey = undefined;
     applied = desired.version;
+    // Downloads of modules no longer mounted go (on a disk they would pile up); mounted ones stay.
+    try {
+      const removed = sys.pruneDownloads(
+        o.modulesDir,
+        new Set(current?.modules.map((m) => m.files.dir) ?? []),
+      );
+      if (removed.length > 0) log.info(`modules: removed unused downloads ${removed.join(", ")}`);
+    } catch (err) {
+      log.warn(`modules: pruning downloads: ${errMsg(err)}`);
+    }
     log.info(
       `modules: desired version ${desired.version} applied (${assignments.map((a) => `${a.name} ${a.version}`).join(", ") || "no modules"})`,
     );

@@ -99,3 +99,16 @@ test.skipIf(!canRun)(
   },
   60_000,
 );
+
+test("pruneDownloads removes download dirs not kept, and name dirs left empty", () => {
+  const base = join(dir, "prune");
+  for (const d of ["web/aa", "web/bb", "db/cc"]) {
+    mkdirSync(join(base, d), { recursive: true });
+    writeFileSync(join(base, d, "blob.erofs"), "x");
+  }
+  const removed = sys.pruneDownloads(base, new Set([join(base, "web/aa")]));
+  expect(removed.sort()).toEqual([join(base, "db/cc"), join(base, "web/bb")]);
+  expect(existsSync(join(base, "web/aa/blob.erofs"))).toBe(true);
+  expect(existsSync(join(base, "db"))).toBe(false);
+  expect(sys.pruneDownloads(join(base, "missing"), new Set())).toEqual([]);
+});

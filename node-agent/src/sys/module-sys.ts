@@ -9,11 +9,14 @@ import {
   fstatSync,
   mkdirSync,
   openSync,
+  readdirSync,
   readSync,
   rmdirSync,
+  rmSync,
   writeFileSync,
   writeSync,
 } from "node:fs";
+import { join } from "node:path";
 import { createFsVerityHasher, toHex } from "@powernode/composefs";
 import { createDm, type Dm, type DmTarget } from "./dm.ts";
 import type { ChildTracker } from "./exec.ts";
@@ -65,6 +68,11 @@ export interface ModuleSys {
   bind(source: string, target: string): void;
   /** Lazy (MNT_DETACH) when asked. */
   umount(target: string, lazy: boolean): void;
+  /**
+   * Removes download dirs `<modulesDir>/<name>/<manifest hex>` whose path is not in `keep` (and name dirs
+   * left empty); returns the dirs removed.
+   */
+  pruneDownloads(modulesDir: string, keep: ReadonlySet<string>): string[];
   /** Test hook: flips one byte of a file in place, then drops the page cache. */
   flipByte(path: string, offset: number): { before: number; after: number };
   /** Reads a whole file: its sha256, or the errno name (EIO from dm-verity). */
@@ -141,6 +149,28 @@ export function createModuleSys(
       mount(source, target, fstype, readOnly ? MS_RDONLY : 0, data),
     bind: (source, target) => mount(source, target, "none", MS_BIND | MS_REC),
     umount: (target, lazy) => umount2(target, lazy ? MNT_DETACH : 0),
+    pruneDownloads(modulesDir, keep) {
+      const removed: string[] = [];
+      const list = (d: string) => {
+        try {
+          return readdirSync(d, { withFileTypes: true }).filter((e) => e.isDirectory());
+        } catch {
+          return [];
+        }
+      };
+      for (const name of list(modulesDir)) {
+        const nameDir = join(modulesDir, name.name);
+        const versions = list(nameDir);
+        for (const v of versions) {
+          const d = join(nameDir, v.name);
+          if (keep.has(d)) continue;
+          rmSync(d, { recursive: true, force: true });
+          removed.push(d);
+        }
+        if (readdirSync(nameDir).length === 0) rmSync(nameDir, { recursive: true, force: true });
+      }
+      return removed;
+    },
     flipByte(path, offset) {
       const fd = openSync(path, "r+");
       try {
