@@ -5,6 +5,7 @@ import { join } from "node:path";
 import { type PublishEnv, startPublishEnv } from "../modules/test-env.ts";
 import { parseArgs } from "./args.ts";
 import { runModuleCommand } from "./module-commands.ts";
+import { runCli } from "./run.ts";
 
 const work = mkdtempSync(join(tmpdir(), "pn-module-cli-"));
 let env: PublishEnv;
@@ -106,5 +107,16 @@ describe("pnctl module", () => {
     const down = await pnctl(["module", "ls"], { POWERNODE_URL: "http://127.0.0.1:1" });
     expect(down.err).toStartWith("pnctl: cannot reach hub at http://127.0.0.1:1");
     expect((await pnctl(["module", "frob"])).code).toBe(2);
+  }, 30_000);
+
+  test("registered in pnctl: runCli dispatches the module group and lists it in the usage", async () => {
+    const out: string[] = [];
+    const io = { out: (l: string) => out.push(l), err: (l: string) => out.push(l) };
+    const env2 = { POWERNODE_URL: env.hub.httpUrl, POWERNODE_TOKEN: env.token };
+    expect(await runCli(["module", "ls", "--json"], env2, io)).toBe(0);
+    expect(JSON.parse(out.join("\n"))).toBeInstanceOf(Array);
+    out.length = 0;
+    expect(await runCli(["--help", "x"], env2, io)).toBe(0);
+    expect(out.join("\n")).toContain("module publish <build dir> [--registry URL]");
   }, 30_000);
 });

@@ -17,6 +17,7 @@ import {
   Severity,
 } from "@powernode/proto";
 import { flag, type ParsedArgs, parseArgs } from "./args.ts";
+import { MODULE_USAGE, runModuleCommand } from "./module-commands.ts";
 
 /** Where output goes (stdout/stderr in the real program, buffers in tests). */
 export interface CliIo {
@@ -34,6 +35,7 @@ const USAGE = `usage: pnctl [--url URL] [--token TOKEN] <command> [--json]
   instances create --name NAME --arch amd64|arm64 [--provider qemu|none] [--memory MIB] [--vcpus N] [--start]
   instances start|stop|delete <id>
   instances token <id>            (a fresh bootstrap token, 1 hour)
+${MODULE_USAGE}
 URL: --url, $POWERNODE_URL, default http://127.0.0.1:8080
 TOKEN: --token, $POWERNODE_TOKEN, or $POWERNODE_DATA/admin.token (default ./var/admin.token)`;
 
@@ -112,6 +114,7 @@ export async function runCli(
     (group ? io.out : io.err)(USAGE);
     return group ? 0 : 2;
   }
+  if (group === "module") return runModuleCommand(verb, rest, args, env, io); // builds need no token
   const url = (flag(args, "url") ?? env.POWERNODE_URL ?? "http://127.0.0.1:8080").replace(/\/$/, "");
   const json = args.flags.has("json");
   try {
