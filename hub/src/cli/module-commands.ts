@@ -10,7 +10,7 @@ import type { DebArch } from "../modules/apt-index.ts";
 import { type BuiltModule, buildModule } from "../modules/build-module.ts";
 import { buildRecipe } from "../modules/build-recipe.ts";
 import { catalogClient, loadBuiltModule, PublishError, publishModule } from "../modules/publish.ts";
-import { loadRecipe, MODULES_DIR } from "../modules/recipe.ts";
+import { loadRecipe, MODULES_DIR, recipePath } from "../modules/recipe.ts";
 import { flag, type ParsedArgs } from "./args.ts";
 
 /** Where output goes. */
@@ -22,7 +22,7 @@ export interface ModuleCliIo {
 /** Usage of the module group (appended to pnctl's usage). */
 export const MODULE_USAGE = `  module build <recipe.json|recipe dir|rootfs dir|rootfs.tar> [--arch amd64|arm64] [--out DIR]
                [--name N --version V --priority P]   (name/version required for a rootfs dir or tar)
-  module publish <build dir> [--registry URL]   (registry default: the hub URL)
+  module publish <build dir> [--registry URL] [--description TEXT]   (registry default: the hub URL)
   module ls`;
 
 class UsageError extends Error {}
@@ -126,7 +126,16 @@ export async function runModuleCommand(
         if (!dir) throw new UsageError("module publish: missing <build dir>");
         const built = loadBuiltModule(resolve(dir));
         const registryUrl = (flag(args, "registry") ?? url).replace(/\/$/, "");
-        const r = await publishModule(built, { registryUrl, hubUrl: url, token: token(args, env) });
+        // A new catalog module takes its description from --description or the in-tree recipe of that name.
+        const recipeFile = recipePath(built.manifest.name);
+        const description =
+          flag(args, "description") ?? (existsSync(recipeFile) ? loadRecipe(recipeFile).description : "");
+        const r = await publishModule(built, {
+          registryUrl,
+          hubUrl: url,
+          token: token(args, env),
+          description,
+        });
         const view = {
           module: built.manifest.name,
           version: built.manifest.version,
