@@ -25,6 +25,14 @@ describe("in-tree recipes, amd64 (real apt-get download, dpkg-deb, mkfs.erofs)",
       expect(parsed.ok ? parsed.value : parsed.error).toEqual(b.manifest);
       expect(b.manifest.sizes.blob % 4096).toBe(0);
       expect(b.manifest.verityDataBlocks).toBe(b.manifest.sizes.blob / 4096);
+      // The recorded root hash checks out against the blob with veritysetup (userspace, no device-mapper).
+      const v = await exec.run("veritysetup", [
+        "verify",
+        b.files.blob,
+        b.files.verity,
+        b.manifest.verityRootHash,
+      ]);
+      expect(v.exitCode).toBe(0);
     }
     const pkgs = (n: string) =>
       (built[n]?.manifest.source.packages ?? "").split(" ").map((p) => p.split("=")[0]);

@@ -1,9 +1,10 @@
 /**
- * Test environment for publication: a real hub (startHub: PGlite, ports 0) whose operator listener also
- * serves the OCI registry at /v2/ (admin token to push), so registry URL = hub URL.
+ * Test environment for publication: a real hub (the shared harness: PGlite, or a fresh PostgreSQL database
+ * on TEST_DATABASE_URL; ports 0) whose operator listener also serves the OCI registry at /v2/ (admin
+ * token to push), so registry URL = hub URL.
  */
-import { type RunningHub, startHub } from "../index.ts";
-import { createLogger } from "../log.ts";
+import { startTestHub } from "../../test/harness.ts";
+import type { RunningHub } from "../index.ts";
 
 /** A hub plus the registry URL modules are pushed to. */
 export interface PublishEnv extends AsyncDisposable {
@@ -25,7 +26,7 @@ export async function servesRegistry(baseUrl: string, token: string): Promise<bo
 
 /** Starts the hub; throws when it does not serve /v2/. */
 export async function startPublishEnv(): Promise<PublishEnv> {
-  const hub = await startHub({ log: createLogger({ level: "error" }) });
+  const hub = await startTestHub();
   if (!(await servesRegistry(hub.httpUrl, hub.adminToken))) {
     await hub.stop();
     throw new Error(`hub at ${hub.httpUrl} does not serve the OCI registry at /v2/`);
