@@ -3,7 +3,7 @@
  * device, read its table and status back, remove it. Struct builders and parsers are pure (tested);
  * `createDm()` does the ioctls. Layout from linux/dm-ioctl.h (interface version 4).
  */
-import { closeSync, openSync } from "node:fs";
+import { closeSync, openSync, rmSync, symlinkSync } from "node:fs";
 import { ioctl } from "./libc.ts";
 
 /** sizeof(struct dm_ioctl): the header; data follows at data_start. */
@@ -175,7 +175,10 @@ export interface Dm {
   remove(name: string): void;
 }
 
-/** The real device-mapper, through /dev/mapper/control. Device nodes are devtmpfs' /dev/dm-N. */
+/**
+ * The real device-mapper, through /dev/mapper/control. devtmpfs makes /dev/dm-N; `create` links
+ * /dev/mapper/<name> to it and returns that path.
+ */
 export function createDm(devDir = "/dev"): Dm {
   const call = (cmd: number, input: DmIoctlInput, what: string): DmIoctlResult => {
     let size = input.size ?? 16 * 1024;
@@ -214,7 +217,11 @@ export function createDm(devDir = "/dev"): Dm {
         }
         throw err;
       }
-      return `${devDir}/dm-${created.minor}`;
+      // No udev: name the device under /dev/mapper as dmsetup users expect (devtmpfs made dm-N).
+      const link = `${devDir}/mapper/${name}`;
+      rmSync(link, { force: true });
+      symlinkSync(`../dm-${created.minor}`, link);
+      return link;
     },
     status(name) {
       const t = call(DM_CMD.tableStatus, { name, flags: DM_STATUS_TABLE_FLAG }, `DM_TABLE_STATUS ${name}`);
@@ -223,6 +230,7 @@ export function createDm(devDir = "/dev"): Dm {
     },
     remove(name) {
       call(DM_CMD.devRemove, { name }, `DM_DEV_REMOVE ${name}`);
+      rmSync(`${devDir}/mapper/${name}`, { force: true });
     },
   };
 }
