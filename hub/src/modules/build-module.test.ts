@@ -104,6 +104,20 @@ describe("in-tree recipes, amd64 (real apt-get download, dpkg-deb, mkfs.erofs)",
   }, 60_000);
 });
 
+describe("in-tree recipes, arm64", () => {
+  test("nginx-light for arm64 holds aarch64 binaries (mounted on the host; not executed: no binfmt here)", async () => {
+    const b = await buildRecipe(recipe("nginx-light"), "arm64", join(work, "nginx-arm64"));
+    expect(b.manifest.arch).toBe("arm64");
+    expect(b.manifest.source.packages).toContain("nginx=");
+    await withComposedRoot([b.files], async (root) => {
+      const elf = readFileSync(join(root, "usr/sbin/nginx"));
+      expect(elf.subarray(0, 4).toString("latin1")).toBe("\x7fELF");
+      expect(elf.readUInt16LE(18)).toBe(0xb7); // e_machine = EM_AARCH64
+      expect(readFileSync(join(root, "etc/nginx/nginx.conf"), "utf8")).toContain("listen 80 default_server;");
+    });
+  }, 60_000);
+});
+
 describe("directory and tar sources", () => {
   test("a directory and the tar of it give the same module; version is required without Debian packages", async () => {
     const src = join(work, "src");
