@@ -210,8 +210,10 @@ export function createModuleSys(
       }
     },
     spawnService(o) {
-      // busybox-static carries the chroot applet even without its symlink in the image.
-      const p = Bun.spawn(["/bin/busybox", "chroot", o.root, ...o.argv], {
+      // busybox-static carries the setsid and chroot applets even without their symlinks in the image.
+      // setsid (no fork: the child is not a group leader) makes the service its own process group, so
+      // stopping it also stops what it started.
+      const p = Bun.spawn(["/bin/busybox", "setsid", "/bin/busybox", "chroot", o.root, ...o.argv], {
         env: o.env,
         stdin: "ignore",
         stdout: "pipe",
@@ -224,7 +226,15 @@ export function createModuleSys(
         opts.children?.delete(p.pid);
         return p.signalCode ? 128 + (signalNumber(String(p.signalCode)) ?? 0) : code;
       });
-      return { pid: p.pid, exited, kill: (sig) => p.kill(sig ?? "SIGTERM") };
+      const kill = (sig: NodeJS.Signals = "SIGTERM") => {
+        try {
+          process.kill(-p.pid, sig);
+        } catch {
+          // No such group (not yet set up, or gone): signal the process itself.
+          p.kill(sig);
+        }
+      };
+      return { pid: p.pid, exited, kill };
     },
   };
 }
