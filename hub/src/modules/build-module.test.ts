@@ -96,6 +96,21 @@ describe("in-tree recipes, amd64 (real apt-get download, dpkg-deb, mkfs.erofs)",
       );
       expect(() => lstatSync(join(root, "usr/share/man"))).toThrow();
     });
+    // The service itself: nginx with the recipe's argv serves the page, in a private network namespace
+    // (loopback only). /dev/null is made in the tmpfs upper (a node has devtmpfs; busybox sh needs it).
+    await withComposedRoot(order as BuiltModule["files"][], async (root) => {
+      await exec.run("mknod", ["-m", "666", join(root, "dev/null"), "c", "1", "3"]);
+      const argv = built["nginx-light"]?.manifest.services[0]?.exec ?? [];
+      const quoted = argv.map((a) => `'${a}'`).join(" ");
+      const script = `ip link set lo up; ${quoted} & pid=$!; i=0; until wget -qO- http://127.0.0.1/; do i=$((i+1)); [ $i -gt 100 ] && echo "nginx did not answer within 10 s" >&2 && break; sleep 0.1; done; kill $pid`;
+      const r = await exec.run("unshare", ["-n", "chroot", root, "/bin/sh", "-c", script], {
+        timeoutMs: 30_000,
+        allowFailure: true,
+      });
+      expect({ out: r.stdout, err: r.stderr }).toMatchObject({
+        out: expect.stringContaining("<h1>powernode nginx-light</h1>"),
+      });
+    });
     // Only system-base carries the links: a real /lib in nginx-light would hide the base's link.
     await withComposedRoot([built["nginx-light"]?.files as BuiltModule["files"]], async (root) => {
       expect(() => lstatSync(join(root, "lib"))).toThrow();
