@@ -111,6 +111,19 @@ describe("in-tree recipes, amd64 (real apt-get download, dpkg-deb, mkfs.erofs)",
         out: expect.stringContaining("<h1>powernode nginx-light</h1>"),
       });
     });
+    // chronyd starts from the composed root without network (-x: never touch the host's clock), drops to
+    // _chrony and writes its drift file into the directory the recipe hands to that user.
+    await withComposedRoot(order as BuiltModule["files"][], async (root) => {
+      await exec.run("mknod", ["-m", "666", join(root, "dev/null"), "c", "1", "3"]);
+      const r = await exec.run(
+        "unshare",
+        ["-n", "chroot", root, "/usr/bin/busybox", "timeout", "2", "/usr/sbin/chronyd", "-x", "-d"],
+        { timeoutMs: 30_000, allowFailure: true },
+      );
+      expect(r.stderr).toContain("chronyd version 4.3 starting");
+      expect(r.stderr).not.toMatch(/Fatal|Could not/i);
+      expect(lstatSync(join(root, "var/lib/chrony/chrony.drift")).uid).toBe(100);
+    });
     // Only system-base carries the links: a real /lib in nginx-light would hide the base's link.
     await withComposedRoot([built["nginx-light"]?.files as BuiltModule["files"]], async (root) => {
       expect(() => lstatSync(join(root, "lib"))).toThrow();

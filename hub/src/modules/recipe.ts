@@ -71,8 +71,11 @@ export function parseRecipe(
   for (const k of ["version", "versionSuffix", "base", "files"] as const) {
     if (r[k] !== undefined && typeof r[k] !== "string") problems.push(`${k}: not a string`);
   }
-  if (r.dirs !== undefined && !(isStrArray(r.dirs) && r.dirs.every((d) => /^\/[^:]*(:[0-7]{3,4})?$/.test(d))))
-    problems.push('dirs: must be absolute paths, optionally ":<octal mode>"');
+  if (
+    r.dirs !== undefined &&
+    !(isStrArray(r.dirs) && r.dirs.every((d) => /^\/[^:]*(:[0-7]{3,4}(:\d+:\d+)?)?$/.test(d)))
+  )
+    problems.push('dirs: must be absolute paths, optionally ":<octal mode>[:<uid>:<gid>]"');
   if (
     r.generate !== undefined &&
     !(isStrArray(r.generate) && r.generate.every((g) => (GENERATORS as readonly string[]).includes(g)))

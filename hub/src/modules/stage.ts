@@ -134,13 +134,17 @@ export function copyRecipeFiles(filesDir: string, root: string): void {
   walk(filesDir, root);
 }
 
-/** Creates directories (0755, root) and symbolic links the recipe asks for; paths are absolute in the module. */
+/**
+ * Creates directories and symbolic links the recipe asks for; paths are absolute in the module. A directory
+ * is `/path[:mode[:uid:gid]]` (default 0755, root:root; numeric ids, matching system-base's passwd).
+ */
 export function makeDirsAndLinks(root: string, dirs: readonly string[], links: Record<string, string>): void {
   for (const d of dirs) {
-    const [path = "", mode] = d.split(":");
+    const [path = "", mode, uid, gid] = d.split(":");
     const p = join(root, path);
     mkdirSync(p, { recursive: true });
     chmodSync(p, mode ? Number.parseInt(mode, 8) : 0o755);
+    lchownSync(p, Number(uid ?? 0), Number(gid ?? 0));
   }
   for (const [path, target] of Object.entries(links).sort(([a], [b]) => (a < b ? -1 : 1))) {
     const p = join(root, path);
