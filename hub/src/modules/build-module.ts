@@ -22,6 +22,7 @@ import {
   dropDocs,
   type Generator,
   makeDirsAndLinks,
+  mergeTree,
   mergeUsr,
   normalizeTimes,
   runGenerators,
@@ -226,7 +227,16 @@ async function stageSource(
     exclude: [...MAINTAINER_SCRIPT_PACKAGES, ...(deb.exclude ?? [])],
   });
   const files = await fetchDebs(exec, join(cacheDir, "debs"), res.packages);
-  for (const f of files) await unpackDeb(exec, f, root);
+  // Each package is unpacked on its own, merged-/usr'd, then merged into the root: two packages shipping
+  // different content at one path is an error instead of "the later one wins".
+  for (const [i, f] of files.entries()) {
+    const pkg = res.packages[i]?.name ?? f;
+    const own = join(root, "..", `pkg-${i}`);
+    mkdirSync(own);
+    await unpackDeb(exec, f, own);
+    mergeUsr(own, false, input.arch);
+    mergeTree(own, root, `package ${pkg}`);
+  }
   mergeUsr(root, input.usrLinks ?? false, input.arch);
   dropDocs(root);
   const main = index.packages.get(deb.packages[0] ?? "");

@@ -38,8 +38,11 @@ function isDir(p: string): boolean {
   }
 }
 
-/** Moves `src`'s entries into `dst` recursively; identical files may exist on both sides, others conflict. */
-function mergeInto(src: string, dst: string): void {
+/**
+ * Moves `src`'s entries into `dst` recursively (directories merge; identical files or links on both sides
+ * are fine); a different file, link or type at the same path throws, naming `what` and the path.
+ */
+export function mergeTree(src: string, dst: string, what: string, rel = ""): void {
   mkdirSync(dst, { recursive: true });
   for (const name of readdirSync(src)) {
     const s = join(src, name);
@@ -48,11 +51,11 @@ function mergeInto(src: string, dst: string): void {
     if (!existsSync(d) && !isSymlink(d)) {
       renameSync(s, d);
     } else if (st.isDirectory() && isDir(d)) {
-      mergeInto(s, d);
+      mergeTree(s, d, what, `${rel}/${name}`);
     } else if (sameEntry(s, d)) {
       rmSync(s, { recursive: true, force: true });
     } else {
-      throw new Error(`merged /usr: ${s} and ${d} both exist and differ`);
+      throw new Error(`${what}: ${rel}/${name} is already shipped, different (by another package or path)`);
     }
   }
   rmSync(src, { recursive: true, force: true });
@@ -78,7 +81,7 @@ function sameEntry(a: string, b: string): boolean {
 export function mergeUsr(root: string, links: boolean, arch: string): void {
   for (const d of USRMERGE_DIRS) {
     const top = join(root, d);
-    if (isDir(top)) mergeInto(top, join(root, "usr", d));
+    if (isDir(top)) mergeTree(top, join(root, "usr", d), `merged /usr (/${d} into /usr/${d})`, `/usr/${d}`);
     else if (isSymlink(top)) rmSync(top);
   }
   if (!links) return;
