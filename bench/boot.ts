@@ -3,7 +3,7 @@
  * median of each phase from the agent's own CLOCK_BOOTTIME timestamps, the QEMU-start -> enrolled time,
  * the image sizes, and the agent's resident memory after it has run for a while.
  *
- *   bun bench/boot.ts [--arch amd64,arm64] [--runs 5] [--rss-after 60]
+ *   bun bench/boot.ts [--arch amd64,arm64] [--runs 5] [--rss-after 60] [--vcpus 2]
  */
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -26,6 +26,7 @@ function option(name: string, fallback: string): string {
 const arches = option("--arch", "amd64,arm64").split(",") as Arch[];
 const runs = Number(option("--runs", "5"));
 const rssAfter = Number(option("--rss-after", "60"));
+const vcpus = Number(option("--vcpus", "2"));
 
 const median = (xs: number[]): number => {
   const s = [...xs].sort((a, b) => a - b);
@@ -65,6 +66,7 @@ async function benchArch(arch: Arch): Promise<void> {
         name: `bench-${arch}-${r}`,
         arch: arch === "arm64" ? 2 : 1,
         provider: "qemu",
+        vcpus,
         start: true,
       });
       const id = created.instance?.id ?? "";

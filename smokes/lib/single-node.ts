@@ -57,7 +57,7 @@ export async function bootSingleNode(
       arch: opts.arch === "arm64" ? 2 : 1,
       provider: "qemu",
       memoryMib: opts.memoryMib ?? 1024,
-      vcpus: 1,
+      vcpus: 2, // TCG runs one host thread per vCPU: Bun starts and enrolls ~2 s sooner with two
       start: true,
     }),
   );
