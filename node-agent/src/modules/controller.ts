@@ -18,36 +18,31 @@
  * `pending` and retried; a refused artifact is retried only when the assignment changes.
  */
 
-import { join } from "node:path";
 import type { JsonObject } from "@bufbuild/protobuf";
 import type { DesiredState, ModuleAssignment } from "@powernode/proto";
 import type { Log } from "../log.ts";
 import type { PhaseRecorder } from "../session/phases.ts";
-import { verityHealthFromStatus, verityRootFromTable, verityTarget } from "../sys/dm.ts";
-import type { LoopDevice } from "../sys/loop.ts";
-import type { FileStamp, ModuleSys } from "../sys/module-sys.ts";
-import { assignmentProblems, byPriority, moduleKey, overlayOptions } from "./assignment.ts";
-import { type DebugHooks, parseDebugHooks } from "./debug-hooks.ts";
+import type { ModuleSys } from "../sys/module-sys.ts";
+import { assignmentProblems, byPriority, moduleKey } from "./assignment.ts";
+import { runDebugHooks } from "./debug-hooks.ts";
 import { type FetchModuleOptions, fetchModule, ModuleFetchError, type ModuleFiles } from "./fetch-module.ts";
-import { type Supervisor, startSupervisor } from "./supervisor.ts";
+import {
+  createModuleMounts,
+  errMsg,
+  type Generation,
+  type LiveModule,
+  ModuleVerifyError,
+} from "./module-mounts.ts";
+import { type ModuleObservationValue, observeMounted } from "./observe.ts";
+
+export { ModuleVerifyError } from "./module-mounts.ts";
+export type { ModuleObservationValue } from "./observe.ts";
 
 export const MODULE_EVENTS = {
   verifyFailed: "system.module_verify_failed",
   mounted: "system.module_set.applied",
   rolledBack: "system.module_set.rolled_back",
-  debugRead: "system.debug.read",
-  debugTamper: "system.debug.tamper",
 } as const;
-
-/** One entry of Heartbeat.modules. */
-export interface ModuleObservationValue {
-  name: string;
-  version: string;
-  metadataDigest: string;
-  verityRootHash: string;
-  state: "mounted" | "failed" | "pending";
-  message: string;
-}
 
 export interface ModuleControllerOptions {
   sys: ModuleSys;
@@ -77,50 +72,12 @@ export interface ModuleController {
   stop(): Promise<void>;
 }
 
-/** A refused module: fs-verity digest of its metadata image is not the assigned one. */
-export class ModuleVerifyError extends Error {
-  readonly kind = "module_verify";
-  constructor(
-    readonly module: string,
-    readonly expected: string,
-    readonly actual: string,
-  ) {
-    super(`metadata digest mismatch: expected ${expected}, got ${actual}`);
-    this.name = "ModuleVerifyError";
-  }
-}
-
-interface LiveModule {
-  key: string;
-  assignment: ModuleAssignment;
-  files: ModuleFiles;
-  metaFd: number;
-  dmName: string;
-  metaMount: string;
-  blobMount: string;
-  digest: { stamp: FileStamp; value: string };
-  eio?: string;
-}
-
-interface Generation {
-  n: number;
-  root: string;
-  upper: string;
-  modules: LiveModule[];
-  binds: string[];
-  supervisor?: Supervisor;
-}
-
 type Outcome = {
   state: "pending" | "failed";
   message: string;
   assignment: ModuleAssignment;
   actualDigest?: string;
 };
-
-const errMsg = (e: unknown) => (e instanceof Error ? e.message : String(e));
-const sameStamp = (a: FileStamp, b: FileStamp) =>
-  a.ino === b.ino && a.dev === b.dev && a.mtimeMs === b.mtimeMs && a.size === b.size;
 
 export function createModuleController(o: ModuleControllerOptions): ModuleController {
   const { sys, log } = o;
@@ -133,191 +90,15 @@ export function createModuleController(o: ModuleControllerOptions): ModuleContro
   /** The set key of the last refused attempt: not retried until the assignment changes. */
   let refusedKey: string | undefined;
   /** dm devices whose removal failed (still busy after a lazy unmount): retried on each reconcile. */
-  const pendingDmRemovals = new Set<string>();
+  const mounts = createModuleMounts({ sys, log, mountDir: o.mountDir, sysroot: o.sysroot });
   const debugDone = new Set<string>();
   const fetchLogged = new Map<string, string>();
   let busy: Promise<void> = Promise.resolve();
 
-  const undoStack = () => {
-    const undo: { what: string; fn: () => void }[] = [];
-    return {
-      push: (what: string, fn: () => void) => undo.push({ what, fn }),
-      run() {
-        for (const u of undo.splice(0).reverse()) {
-          try {
-            u.fn();
-          } catch (err) {
-            log.warn(`modules: undo ${u.what}: ${errMsg(err)}`);
-          }
-        }
-      },
-      forget: () => undo.splice(0),
-    };
-  };
-
-  const liveDmNames = () => new Set(current?.modules.map((m) => m.dmName) ?? []);
-  const dmNameFor = (name: string, n: number) => {
-    const taken = new Set([...liveDmNames(), ...pendingDmRemovals]);
-    return taken.has(`pn-${name}`) ? `pn-${name}.${n}` : `pn-${name}`;
-  };
-
-  /** Verifies and mounts one module; throws (having undone its own steps) on any failure. */
-  const setUp = (a: ModuleAssignment, files: ModuleFiles, n: number): LiveModule => {
-    const undo = undoStack();
-    try {
-      const metaFd = sys.openRead(files.metadata);
-      undo.push(`close ${files.metadata}`, () => sys.close(metaFd));
-      const stamp = sys.stampFd(metaFd);
-      const digest = sys.fsVerityDigestFd(metaFd);
-      if (digest !== a.metadataDigest) throw new ModuleVerifyError(a.name, a.metadataDigest, digest);
-      const base = join(o.mountDir, moduleKey(a).replace(/[@.]/g, "-"));
-      const metaMount = join(base, "meta");
-      const blobMount = join(base, "blob");
-      sys.mkdir(metaMount);
-      sys.mkdir(blobMount);
-      // The loop reads the very file the digest was computed from (same open file, no second open).
-      const metaLoop = sys.attachLoop(metaFd, `${a.name}/metadata.cfs`);
-      try {
-        sys.mount(metaLoop.device, metaMount, "erofs", true);
-      } finally {
-        metaLoop.close();
-      }
-      undo.push(`umount ${metaMount}`, () => sys.umount(metaMount, true));
-      const loops: LoopDevice[] = [];
-      const blobFd = sys.openRead(files.blob);
-      const hashFd = sys.openRead(files.verity);
-      let dmDevice: string;
-      const dmName = dmNameFor(a.name, n);
-      try {
-        loops.push(sys.attachLoop(blobFd, `${a.name}/blob.erofs`));
-        loops.push(sys.attachLoop(hashFd, `${a.name}/blob.verity`));
-        const [data, hash] = loops as [LoopDevice, LoopDevice];
-        dmDevice = sys.dmCreate(
-          dmName,
-          verityTarget({
-            dataDevice: data.device,
-            hashDevice: hash.device,
-            dataBlocks: files.manifest.verityDataBlocks,
-            hashStartBlock: 1,
-            rootHash: a.verityRootHash,
-            salt: files.manifest.veritySalt,
-          }),
-        );
-      } finally {
-        // The loops stay attached while dm-verity holds them (autoclear frees them after).
-        for (const l of loops) l.close();
-        sys.close(blobFd);
-        sys.close(hashFd);
-      }
-      undo.push(`remove dm ${dmName}`, () => sys.dmRemove(dmName));
-      sys.mount(dmDevice, blobMount, "erofs", true);
-      undo.forget();
-      log.info(
-        `module ${a.name} ${a.version}: metadata verified (fs-verity ${digest.slice(0, 16)}...), mounted at ${metaMount}; blob on ${dmName} (dm-verity root ${a.verityRootHash.slice(0, 16)}...) at ${blobMount}`,
-      );
-      return {
-        key: moduleKey(a),
-        assignment: a,
-        files,
-        metaFd,
-        dmName,
-        metaMount,
-        blobMount,
-        digest: { stamp, value: digest },
-      };
-    } catch (err) {
-      undo.run();
-      throw err;
-    }
-  };
-
-  const tearDownModule = (m: LiveModule) => {
-    for (const [what, fn] of [
-      [`umount ${m.blobMount}`, () => sys.umount(m.blobMount, true)],
-      [`umount ${m.metaMount}`, () => sys.umount(m.metaMount, true)],
-      [`close ${m.files.metadata}`, () => sys.close(m.metaFd)],
-    ] as const) {
-      try {
-        fn();
-      } catch (err) {
-        log.warn(`modules: ${what}: ${errMsg(err)}`);
-      }
-    }
-    pendingDmRemovals.add(m.dmName);
-    log.info(`module ${m.assignment.name} ${m.assignment.version}: unmounted`);
-  };
-
-  const retryDmRemovals = () => {
-    for (const name of [...pendingDmRemovals]) {
-      try {
-        sys.dmRemove(name);
-        pendingDmRemovals.delete(name);
-      } catch (err) {
-        log.info(`modules: dm ${name} still busy (${errMsg(err)}); retrying later`);
-      }
-    }
-  };
-
-  const composeRoot = (n: number, modules: LiveModule[]): Generation => {
-    const root = n === 1 ? o.sysroot : `${o.sysroot}.${n}`;
-    const upper = join(o.mountDir, `gen-${n}`);
-    const undo = undoStack();
-    try {
-      sys.mkdir(upper);
-      sys.mount("tmpfs", upper, "tmpfs", false, "mode=0755");
-      undo.push(`umount ${upper}`, () => sys.umount(upper, true));
-      sys.mkdir(join(upper, "upper"));
-      sys.mkdir(join(upper, "work"));
-      sys.mkdir(root);
-      const data = overlayOptions({
-        metadataDirs: modules.map((m) => m.metaMount),
-        dataDirs: modules.map((m) => m.blobMount),
-        upperDir: join(upper, "upper"),
-        workDir: join(upper, "work"),
-      });
-      sys.mount("overlay", root, "overlay", false, data);
-      undo.push(`umount ${root}`, () => sys.umount(root, true));
-      const binds: string[] = [];
-      for (const d of ["proc", "sys", "dev"]) {
-        const t = join(root, d);
-        sys.mkdir(t);
-        sys.bind(`/${d}`, t);
-        binds.push(t);
-        undo.push(`umount ${t}`, () => sys.umount(t, true));
-      }
-      undo.forget();
-      log.info(`root generation ${n} composed at ${root}: overlay ${data}`);
-      return { n, root, upper, modules, binds };
-    } catch (err) {
-      undo.run();
-      throw new Error(`composing the root at ${root}: ${errMsg(err)}`, { cause: err });
-    }
-  };
-
-  const retireGeneration = async (g: Generation, keep: Set<string>) => {
-    await g.supervisor?.stop();
-    for (const t of [...[...g.binds].reverse(), g.root, g.upper]) {
-      try {
-        sys.umount(t, true);
-      } catch (err) {
-        log.warn(`modules: umount ${t}: ${errMsg(err)}`);
-      }
-    }
-    if (g.root !== o.sysroot) sys.rmdir(g.root);
-    for (const m of g.modules) if (!keep.has(m.key)) tearDownModule(m);
-  };
-
-  const startServices = (g: Generation) => {
-    const services = g.modules.flatMap((m) =>
-      m.files.manifest.services.map((service) => ({ module: m.assignment.name, service })),
-    );
-    if (services.length > 0) g.supervisor = startSupervisor(g.root, services, { sys, log });
-  };
-
   const record = (kind: string, payload: JsonObject) => o.phases.record(kind, { payload });
 
   const apply = async (desired: DesiredState) => {
-    retryDmRemovals();
+    mounts.retryDmRemovals();
     const assignments = byPriority(desired.modules);
     const setKey = assignments.map(moduleKey).join(",");
     const currentKey = current?.modules.map((m) => m.key).join(",") ?? "";
@@ -401,7 +182,11 @@ export function createModuleController(o: ModuleControllerOptions): ModuleContro
           continue;
         }
         try {
-          const m = setUp(a, fetched.get(a.name) as ModuleFiles, n);
+          const m = mounts.setUp(
+            a,
+            fetched.get(a.name) as ModuleFiles,
+            mounts.dmNameFor(a.name, n, current?.modules ?? []),
+          );
           created.push(m);
           modules.push(m);
         } catch (err) {
@@ -425,18 +210,18 @@ export function createModuleController(o: ModuleControllerOptions): ModuleContro
           throw err;
         }
       }
-      const g = modules.length > 0 ? composeRoot(n, modules) : undefined;
+      const g = modules.length > 0 ? mounts.composeRoot(n, modules) : undefined;
       generation = n;
       const old = current;
-      if (old) await retireGeneration(old, new Set(modules.map((m) => m.key)));
+      if (old) await mounts.retire(old, new Set(modules.map((m) => m.key)));
       current = g;
-      if (g) startServices(g);
-      retryDmRemovals();
+      if (g) mounts.startServices(g);
+      mounts.retryDmRemovals();
     } catch (err) {
       for (const m of created) {
-        tearDownModule(m);
+        mounts.tearDown(m);
       }
-      retryDmRemovals();
+      mounts.retryDmRemovals();
       for (const a of assignments)
         if (next.get(a.name)?.state !== "failed")
           next.set(a.name, {
@@ -473,94 +258,18 @@ export function createModuleController(o: ModuleControllerOptions): ModuleContro
     });
   };
 
-  const runDebug = (desired: DesiredState) => {
-    if (!o.debug) return;
-    const hooks: DebugHooks = parseDebugHooks(desired.extra);
-    for (const p of hooks.problems) log.warn(`debug hooks: ${p}`);
-    const gen = String(desired.version);
-    for (const [i, t] of hooks.tamper.entries()) {
-      const id = `${gen}/tamper/${i}`;
-      if (debugDone.has(id)) continue;
-      debugDone.add(id);
-      const m = current?.modules.find((x) => x.assignment.name === t.module);
-      if (!m) {
-        log.warn(`DEBUG TAMPER: module ${t.module} is not mounted; nothing flipped`);
-        continue;
-      }
-      const file = t.layer === "blob" ? m.files.blob : m.files.metadata;
-      try {
-        const r = sys.flipByte(file, t.offset);
-        log.warn(
-          `DEBUG TAMPER (powernode.debug=1): flipped byte ${t.offset} of ${file} (0x${r.before.toString(16)} -> 0x${r.after.toString(16)}), page cache dropped`,
-        );
-        record(MODULE_EVENTS.debugTamper, { module: t.module, layer: t.layer, offset: t.offset, file });
-      } catch (err) {
-        log.error(`DEBUG TAMPER of ${file} failed: ${errMsg(err)}`);
-      }
-    }
-    for (const [i, r] of hooks.read.entries()) {
-      const id = `${gen}/read/${i}`;
-      if (debugDone.has(id) || !current) continue;
-      debugDone.add(id);
-      const path = join(current.root, r.path);
-      const out = sys.readFile(path);
-      log.warn(`DEBUG READ ${r.path} in ${current.root}: ${out.ok ? `ok sha256 ${out.sha256}` : out.errno}`);
-      const payload: JsonObject = out.ok
-        ? { path: r.path, result: "ok", sha256: out.sha256, size: out.size }
-        : { path: r.path, result: "error", errno: out.errno };
-      record(MODULE_EVENTS.debugRead, payload);
-      if (!out.ok && out.errno === "EIO")
-        for (const m of current.modules) m.eio ??= `reading ${r.path} returned EIO`;
-    }
-  };
-
-  const observeLive = (m: LiveModule): ModuleObservationValue => {
-    const a = m.assignment;
-    let digest = m.digest.value;
-    let message = "";
-    let state: ModuleObservationValue["state"] = "mounted";
-    try {
-      const stamp = sys.stampFd(m.metaFd);
-      if (!sameStamp(stamp, m.digest.stamp)) {
-        digest = sys.fsVerityDigestFd(m.metaFd);
-        m.digest = { stamp, value: digest };
-      }
-    } catch (err) {
-      message = `metadata digest: ${errMsg(err)}`;
-    }
-    if (digest !== a.metadataDigest)
-      message = `metadata image changed since it was mounted: expected ${a.metadataDigest}, got ${digest}`;
-    let root = "";
-    try {
-      const s = sys.dmStatus(m.dmName);
-      root = verityRootFromTable(s.table) ?? "";
-      if (verityHealthFromStatus(s.status) === "C") {
-        state = "failed";
-        message = `dm-verity detected corruption on ${m.dmName}`;
-      }
-    } catch (err) {
-      state = "failed";
-      message = `dm-verity ${m.dmName}: ${errMsg(err)}`;
-    }
-    if (m.eio && state === "mounted") {
-      state = "failed";
-      message = m.eio;
-    }
-    return { name: a.name, version: a.version, metadataDigest: digest, verityRootHash: root, state, message };
-  };
-
   return {
     reconcile(desired) {
       const run = busy.then(async () => {
         if (!desired) return;
         await apply(desired);
-        runDebug(desired);
+        if (o.debug) runDebugHooks(desired, { sys, log, record, current, done: debugDone });
       });
       busy = run.catch((err) => log.error(`modules: reconcile failed: ${errMsg(err)}`));
       return busy;
     },
     observe() {
-      const out = current?.modules.map(observeLive) ?? [];
+      const out = current?.modules.map((m) => observeMounted(sys, m)) ?? [];
       const live = new Set(current?.modules.map((m) => m.key) ?? []);
       for (const x of outcomes.values()) {
         if (live.has(moduleKey(x.assignment))) continue;
@@ -579,9 +288,9 @@ export function createModuleController(o: ModuleControllerOptions): ModuleContro
     root: () => current?.root,
     async stop() {
       await busy;
-      if (current) await retireGeneration(current, new Set());
+      if (current) await mounts.retire(current, new Set());
       current = undefined;
-      retryDmRemovals();
+      mounts.retryDmRemovals();
     },
   };
 }

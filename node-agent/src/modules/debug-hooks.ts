@@ -8,7 +8,13 @@
  *   read: [{ path: "/etc/motd" }],
  * }
  */
+
+import { join } from "node:path";
 import type { JsonObject, JsonValue } from "@bufbuild/protobuf";
+import type { DesiredState } from "@powernode/proto";
+import type { Log } from "../log.ts";
+import type { ModuleSys } from "../sys/module-sys.ts";
+import { errMsg, type Generation } from "./module-mounts.ts";
 
 export interface TamperHook {
   module: string;
@@ -71,4 +77,59 @@ export function parseDebugHooks(extra: JsonObject | undefined): DebugHooks {
     else out.problems.push(`extra.debug.read[${i}]: need {path} absolute, without ..`);
   }
   return out;
+}
+
+export interface DebugContext {
+  sys: ModuleSys;
+  log: Log;
+  record(kind: string, payload: JsonObject): void;
+  /** The mounted generation, if any. */
+  current: Generation | undefined;
+  /** Hooks already run (`<version>/<kind>/<index>`): each runs once per desired-state version. */
+  done: Set<string>;
+}
+
+export const DEBUG_EVENTS = { read: "system.debug.read", tamper: "system.debug.tamper" } as const;
+
+/** Runs the hooks of `desired.extra.debug` not yet run for its version. */
+export function runDebugHooks(desired: DesiredState, c: DebugContext): void {
+  const { sys, log, current, done: debugDone } = c;
+  const record = c.record;
+  const hooks: DebugHooks = parseDebugHooks(desired.extra);
+  for (const p of hooks.problems) log.warn(`debug hooks: ${p}`);
+  const gen = String(desired.version);
+  for (const [i, t] of hooks.tamper.entries()) {
+    const id = `${gen}/tamper/${i}`;
+    if (debugDone.has(id)) continue;
+    debugDone.add(id);
+    const m = current?.modules.find((x) => x.assignment.name === t.module);
+    if (!m) {
+      log.warn(`DEBUG TAMPER: module ${t.module} is not mounted; nothing flipped`);
+      continue;
+    }
+    const file = t.layer === "blob" ? m.files.blob : m.files.metadata;
+    try {
+      const r = sys.flipByte(file, t.offset);
+      log.warn(
+        `DEBUG TAMPER (powernode.debug=1): flipped byte ${t.offset} of ${file} (0x${r.before.toString(16)} -> 0x${r.after.toString(16)}), page cache dropped`,
+      );
+      record(DEBUG_EVENTS.tamper, { module: t.module, layer: t.layer, offset: t.offset, file });
+    } catch (err) {
+      log.error(`DEBUG TAMPER of ${file} failed: ${errMsg(err)}`);
+    }
+  }
+  for (const [i, r] of hooks.read.entries()) {
+    const id = `${gen}/read/${i}`;
+    if (debugDone.has(id) || !current) continue;
+    debugDone.add(id);
+    const path = join(current.root, r.path);
+    const out = sys.readFile(path);
+    log.warn(`DEBUG READ ${r.path} in ${current.root}: ${out.ok ? `ok sha256 ${out.sha256}` : out.errno}`);
+    const payload: JsonObject = out.ok
+      ? { path: r.path, result: "ok", sha256: out.sha256, size: out.size }
+      : { path: r.path, result: "error", errno: out.errno };
+    record(DEBUG_EVENTS.read, payload);
+    if (!out.ok && out.errno === "EIO")
+      for (const m of current.modules) m.eio ??= `reading ${r.path} returned EIO`;
+  }
 }
