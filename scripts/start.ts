@@ -35,7 +35,7 @@ async function main(): Promise<number> {
   const image = await buildImage({ arch, log: (l) => say(`  ${l}`) });
   say(`image ${image.reused ? "reused" : "built"}: ${relative(process.cwd(), image.initramfsPath)}`);
 
-  const hub = await startHubWithConfig(config, { nodeUrlGiven: true });
+  const hub = await startHubWithConfig(config, { nodeUrlGiven: true, nodeHttpUrlGiven: true });
   const ops = operatorClients(hub.httpUrl, hub.adminToken);
   let stopping = false;
   const shutdown = async (id?: string) => {

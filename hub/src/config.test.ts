@@ -11,6 +11,7 @@ describe("parseHubConfig", () => {
       listenHost: "0.0.0.0",
       hostnames: [],
       nodeUrl: "https://10.0.2.2:8443",
+      nodeHttpUrl: "http://10.0.2.2:8080",
       heartbeatSeconds: 10,
       adminToken: undefined,
     });
@@ -27,6 +28,7 @@ describe("parseHubConfig", () => {
         POWERNODE_HOSTNAMES: "hub.example, 192.0.2.1",
         POWERNODE_HEARTBEAT_SECONDS: "30",
         POWERNODE_ADMIN_TOKEN: "0123456789abcdef0123",
+        POWERNODE_NODE_HTTP_URL: "http://hub.example:8080/",
       }),
     ).toEqual({
       dataDir: "/srv/pn",
@@ -36,6 +38,7 @@ describe("parseHubConfig", () => {
       listenHost: "127.0.0.1",
       hostnames: ["hub.example", "192.0.2.1"],
       nodeUrl: "https://10.0.2.2:9443",
+      nodeHttpUrl: "http://hub.example:8080",
       heartbeatSeconds: 30,
       adminToken: "0123456789abcdef0123",
     });

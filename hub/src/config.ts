@@ -15,6 +15,11 @@ export interface HubConfig {
   hostnames: string[];
   /** The URL nodes use to reach the mTLS listener (handed to providers as `platformUrl`). */
   nodeUrl: string;
+  /**
+   * The operator listener as nodes reach it (module artifacts at `/v2/`): POWERNODE_NODE_HTTP_URL,
+   * default `http://10.0.2.2:<http port>`. Plain HTTP is fine: nodes verify every byte by digest.
+   */
+  nodeHttpUrl: string;
   heartbeatSeconds: number;
   /** An operator token to accept (and store hashed) instead of generating one. */
   adminToken: string | undefined;
@@ -70,6 +75,15 @@ export function parseHubConfig(env: Record<string, string | undefined>): HubConf
     problems.push(`POWERNODE_NODE_URL: "${nodeUrl}" is not a URL`);
   }
 
+  const nodeHttpUrl = (env.POWERNODE_NODE_HTTP_URL || `http://10.0.2.2:${httpPort}`).replace(/\/+$/, "");
+  try {
+    const u = new URL(nodeHttpUrl);
+    if (u.protocol !== "http:" && u.protocol !== "https:")
+      problems.push(`POWERNODE_NODE_HTTP_URL: must be http:// or https:// (got "${nodeHttpUrl}")`);
+  } catch {
+    problems.push(`POWERNODE_NODE_HTTP_URL: "${nodeHttpUrl}" is not a URL`);
+  }
+
   let heartbeatSeconds = 10;
   const hb = env.POWERNODE_HEARTBEAT_SECONDS;
   if (hb !== undefined && hb !== "") {
@@ -92,6 +106,7 @@ export function parseHubConfig(env: Record<string, string | undefined>): HubConf
     listenHost: env.POWERNODE_LISTEN_HOST || "0.0.0.0",
     hostnames,
     nodeUrl,
+    nodeHttpUrl,
     heartbeatSeconds,
     adminToken,
   };

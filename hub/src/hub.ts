@@ -75,6 +75,7 @@ export async function startHub(opts: StartHubOptions = {}): Promise<RunningHub> 
     providers,
     log,
     nodeUrlGiven: overrides.nodeUrl !== undefined,
+    nodeHttpUrlGiven: overrides.nodeHttpUrl !== undefined,
     tempDir,
   });
 }
@@ -86,6 +87,7 @@ export async function startHubWithConfig(
     providers?: readonly InstanceProvider[];
     log?: Logger;
     nodeUrlGiven?: boolean;
+    nodeHttpUrlGiven?: boolean;
     tempDir?: string;
   } = {},
 ): Promise<RunningHub> {
@@ -142,6 +144,7 @@ export async function startHubWithConfig(
     const httpPort = app.server?.port;
     if (httpPort === undefined)
       throw new Error(`http listener did not start on ${config.listenHost}:${config.httpPort}`);
+    if (!opts.nodeHttpUrlGiven && config.httpPort === 0) config.nodeHttpUrl = `http://10.0.2.2:${httpPort}`;
 
     return {
       httpUrl: localUrl("http", config.listenHost, httpPort),

@@ -18,7 +18,7 @@ async function main(): Promise<number> {
     }
     throw e;
   }
-  const hub = await startHubWithConfig(config, { nodeUrlGiven: true });
+  const hub = await startHubWithConfig(config, { nodeUrlGiven: true, nodeHttpUrlGiven: true });
   const out = [
     `powernode hub ready (database: ${hub.deps.dbDriver})`,
     `  operator API  ${hub.httpUrl}  (Connect, gRPC-Web, JSON; /healthz /metrics /events/stream)`,

@@ -4,3 +4,4 @@ export * from "./desired-states.ts";
 export * from "./events.ts";
 export * from "./instances.ts";
 export * from "./modules.ts";
+export * from "./templates.ts";

@@ -15,6 +15,7 @@ import {
   uuid,
 } from "drizzle-orm/pg-core";
 import { timestamps } from "./common.ts";
+import { type ModuleRefDocument, templates } from "./templates.ts";
 
 /** Lifecycle: pending -> starting (provider started) -> running (first heartbeat) -> stopped; deleted. */
 export const instanceState = pgEnum("instance_state", [
@@ -48,6 +49,10 @@ export const instances = pgTable(
     zombieCount: integer(),
     agentRssBytes: bigint({ mode: "number" }),
     childrenSpawned: integer(),
+    /** The template the instance was created from (its modules are assigned too). */
+    templateId: uuid().references(() => templates.id, { onDelete: "set null" }),
+    /** Modules assigned to the instance itself. */
+    modules: jsonb().$type<ModuleRefDocument[]>().notNull().default([]),
     lastHeartbeatAt: timestamp({ withTimezone: true }),
     enrolledAt: timestamp({ withTimezone: true }),
     desiredVersion: bigint({ mode: "number" }).notNull().default(0),

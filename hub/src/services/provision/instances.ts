@@ -10,12 +10,13 @@ import type { Deps } from "../../deps.ts";
 import { DomainError } from "../../errors.ts";
 import type { EmitEvent, InstanceProvider, ProviderInstance } from "../../provision/provider.ts";
 import { revokeInstanceCertificates } from "../node/enroll.ts";
+import { applyModuleAssignment, templateByName } from "./module-assignments.ts";
 
 export type InstanceRecord = typeof instances.$inferSelect;
 
 type ProvisionDeps = Pick<
   Deps,
-  "db" | "events" | "providers" | "ca" | "config" | "now" | "nodeIdentity" | "log"
+  "db" | "events" | "providers" | "ca" | "config" | "now" | "nodeIdentity" | "log" | "desired"
 >;
 
 const NAME_RE = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
@@ -32,6 +33,8 @@ export interface CreateInstanceInput {
   start: boolean;
   persistent: boolean;
   network: string;
+  /** Template name ("" or undefined: none); its modules are assigned before the first start. */
+  template?: string;
 }
 
 function providerOf(deps: ProvisionDeps, name: string): InstanceProvider {
@@ -118,6 +121,7 @@ export async function createInstance(
   if (!NETWORK_RE.test(input.network))
     throw new DomainError("invalid_argument", 'network: "user" or "tap:<ifname>"');
   providerOf(deps, input.provider);
+  const template = input.template ? await templateByName(deps.db, input.template) : undefined;
   const [existing] = await deps.db
     .select({ id: instances.id })
     .from(instances)
@@ -135,6 +139,7 @@ export async function createInstance(
         provider: input.provider,
         persistent: input.persistent,
         network: input.network,
+        templateId: template?.id,
       })
       .returning();
   } catch (e) {
@@ -153,6 +158,8 @@ export async function createInstance(
     { name: row.name, arch: row.arch, provider: row.provider, memoryMib: row.memoryMib, vcpus: row.vcpus },
     { nodeId: row.id, correlationId: row.id },
   );
+  // The node's first desired state already carries its template's modules.
+  if (template && template.modules.length > 0) await applyModuleAssignment(deps, row.id, undefined);
   if (input.start) {
     const started = await startInstance(deps, row.id);
     return { instance: started.instance, token: input.provider === "none" ? started.token : undefined };

@@ -15,6 +15,16 @@ import {
   startInstance,
   stopInstance,
 } from "./instances.ts";
+import {
+  applyModuleAssignment,
+  createTemplate,
+  listTemplates,
+  type TemplateRecord,
+} from "./module-assignments.ts";
+
+function toProtoTemplate(t: TemplateRecord) {
+  return { id: t.id, name: t.name, modules: t.modules, createdAt: timestampFromDate(t.createdAt) };
+}
 
 function toProtoInstance(r: InstanceRecord) {
   return {
@@ -28,6 +38,7 @@ function toProtoInstance(r: InstanceRecord) {
     providerInfo: r.providerInfo,
     persistent: r.persistent,
     createdAt: timestampFromDate(r.createdAt),
+    modules: r.modules,
   };
 }
 
@@ -46,6 +57,7 @@ export function createProvisionService(deps: Deps): ServiceImpl<typeof Provision
         start: req.start,
         persistent: req.persistent,
         network: req.network || "user",
+        template: req.template,
       });
       return {
         instance: toProtoInstance(instance),
@@ -68,6 +80,26 @@ export function createProvisionService(deps: Deps): ServiceImpl<typeof Provision
     async deleteInstance(req) {
       await deleteInstance(deps, req.id);
       return {};
+    },
+    async assignModules(req) {
+      const inst = await getInstance(deps, req.instanceId, "instance_id");
+      const r = await applyModuleAssignment(
+        deps,
+        inst.id,
+        req.modules.map((m) => ({ name: m.name, version: m.version })),
+      );
+      return { desiredVersion: BigInt(r.version), modules: r.modules };
+    },
+    async createTemplate(req) {
+      const t = await createTemplate(
+        deps.db,
+        req.name,
+        req.modules.map((m) => ({ name: m.name, version: m.version })),
+      );
+      return { template: toProtoTemplate(t) };
+    },
+    async listTemplates() {
+      return { templates: (await listTemplates(deps.db)).map(toProtoTemplate) };
     },
     async issueBootstrapToken(req) {
       const inst = await getInstance(deps, req.instanceId, "instance_id");

@@ -10,13 +10,71 @@ import type { Arch } from "./common_pb";
 import { file_powernode_v1_common } from "./common_pb";
 import type { NodeState } from "./fleet_pb";
 import { file_powernode_v1_fleet } from "./fleet_pb";
+import type { ModuleAssignment } from "./node_pb";
+import { file_powernode_v1_node } from "./node_pb";
 import type { Message } from "@bufbuild/protobuf";
 
 /**
  * Describes the file powernode/v1/provision.proto.
  */
 export const file_powernode_v1_provision: GenFile = /*@__PURE__*/
-  fileDesc("Chxwb3dlcm5vZGUvdjEvcHJvdmlzaW9uLnByb3RvEgxwb3dlcm5vZGUudjEi3QIKCEluc3RhbmNlEgoKAmlkGAEgASgJEgwKBG5hbWUYAiABKAkSIAoEYXJjaBgDIAEoDjISLnBvd2Vybm9kZS52MS5BcmNoEhIKCm1lbW9yeV9taWIYBCABKA0SDQoFdmNwdXMYBSABKA0SEAoIcHJvdmlkZXIYBiABKAkSJgoFc3RhdGUYByABKA4yFy5wb3dlcm5vZGUudjEuTm9kZVN0YXRlEj8KDXByb3ZpZGVyX2luZm8YCCADKAsyKC5wb3dlcm5vZGUudjEuSW5zdGFuY2UuUHJvdmlkZXJJbmZvRW50cnkSEgoKcGVyc2lzdGVudBgJIAEoCBIuCgpjcmVhdGVkX2F0GAogASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBozChFQcm92aWRlckluZm9FbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBIrABChVDcmVhdGVJbnN0YW5jZVJlcXVlc3QSDAoEbmFtZRgBIAEoCRIgCgRhcmNoGAIgASgOMhIucG93ZXJub2RlLnYxLkFyY2gSEgoKbWVtb3J5X21pYhgDIAEoDRINCgV2Y3B1cxgEIAEoDRIQCghwcm92aWRlchgFIAEoCRINCgVzdGFydBgGIAEoCBISCgpwZXJzaXN0ZW50GAcgASgIEg8KB25ldHdvcmsYCCABKAkikQEKFkNyZWF0ZUluc3RhbmNlUmVzcG9uc2USKAoIaW5zdGFuY2UYASABKAsyFi5wb3dlcm5vZGUudjEuSW5zdGFuY2USFwoPYm9vdHN0cmFwX3Rva2VuGAIgASgJEjQKEHRva2VuX2V4cGlyZXNfYXQYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIiAKEkdldEluc3RhbmNlUmVxdWVzdBIKCgJpZBgBIAEoCSI/ChNHZXRJbnN0YW5jZVJlc3BvbnNlEigKCGluc3RhbmNlGAEgASgLMhYucG93ZXJub2RlLnYxLkluc3RhbmNlIhYKFExpc3RJbnN0YW5jZXNSZXF1ZXN0IkIKFUxpc3RJbnN0YW5jZXNSZXNwb25zZRIpCglpbnN0YW5jZXMYASADKAsyFi5wb3dlcm5vZGUudjEuSW5zdGFuY2UiIgoUU3RhcnRJbnN0YW5jZVJlcXVlc3QSCgoCaWQYASABKAkiQQoVU3RhcnRJbnN0YW5jZVJlc3BvbnNlEigKCGluc3RhbmNlGAEgASgLMhYucG93ZXJub2RlLnYxLkluc3RhbmNlIiEKE1N0b3BJbnN0YW5jZVJlcXVlc3QSCgoCaWQYASABKAkiQAoUU3RvcEluc3RhbmNlUmVzcG9uc2USKAoIaW5zdGFuY2UYASABKAsyFi5wb3dlcm5vZGUudjEuSW5zdGFuY2UiIwoVRGVsZXRlSW5zdGFuY2VSZXF1ZXN0EgoKAmlkGAEgASgJIhgKFkRlbGV0ZUluc3RhbmNlUmVzcG9uc2UiMQoaSXNzdWVCb290c3RyYXBUb2tlblJlcXVlc3QSEwoLaW5zdGFuY2VfaWQYASABKAkiZgobSXNzdWVCb290c3RyYXBUb2tlblJlc3BvbnNlEhcKD2Jvb3RzdHJhcF90b2tlbhgBIAEoCRIuCgpleHBpcmVzX2F0GAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcDKXBQoQUHJvdmlzaW9uU2VydmljZRJbCg5DcmVhdGVJbnN0YW5jZRIjLnBvd2Vybm9kZS52MS5DcmVhdGVJbnN0YW5jZVJlcXVlc3QaJC5wb3dlcm5vZGUudjEuQ3JlYXRlSW5zdGFuY2VSZXNwb25zZRJSCgtHZXRJbnN0YW5jZRIgLnBvd2Vybm9kZS52MS5HZXRJbnN0YW5jZVJlcXVlc3QaIS5wb3dlcm5vZGUudjEuR2V0SW5zdGFuY2VSZXNwb25zZRJYCg1MaXN0SW5zdGFuY2VzEiIucG93ZXJub2RlLnYxLkxpc3RJbnN0YW5jZXNSZXF1ZXN0GiMucG93ZXJub2RlLnYxLkxpc3RJbnN0YW5jZXNSZXNwb25zZRJYCg1TdGFydEluc3RhbmNlEiIucG93ZXJub2RlLnYxLlN0YXJ0SW5zdGFuY2VSZXF1ZXN0GiMucG93ZXJub2RlLnYxLlN0YXJ0SW5zdGFuY2VSZXNwb25zZRJVCgxTdG9wSW5zdGFuY2USIS5wb3dlcm5vZGUudjEuU3RvcEluc3RhbmNlUmVxdWVzdBoiLnBvd2Vybm9kZS52MS5TdG9wSW5zdGFuY2VSZXNwb25zZRJbCg5EZWxldGVJbnN0YW5jZRIjLnBvd2Vybm9kZS52MS5EZWxldGVJbnN0YW5jZVJlcXVlc3QaJC5wb3dlcm5vZGUudjEuRGVsZXRlSW5zdGFuY2VSZXNwb25zZRJqChNJc3N1ZUJvb3RzdHJhcFRva2VuEigucG93ZXJub2RlLnYxLklzc3VlQm9vdHN0cmFwVG9rZW5SZXF1ZXN0GikucG93ZXJub2RlLnYxLklzc3VlQm9vdHN0cmFwVG9rZW5SZXNwb25zZWIGcHJvdG8z", [file_google_protobuf_timestamp, file_powernode_v1_common, file_powernode_v1_fleet]);
+  fileDesc("Chxwb3dlcm5vZGUvdjEvcHJvdmlzaW9uLnByb3RvEgxwb3dlcm5vZGUudjEiKgoJTW9kdWxlUmVmEgwKBG5hbWUYASABKAkSDwoHdmVyc2lvbhgCIAEoCSJ+CghUZW1wbGF0ZRIKCgJpZBgBIAEoCRIMCgRuYW1lGAIgASgJEigKB21vZHVsZXMYAyADKAsyFy5wb3dlcm5vZGUudjEuTW9kdWxlUmVmEi4KCmNyZWF0ZWRfYXQYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIpkDCghJbnN0YW5jZRIKCgJpZBgBIAEoCRIMCgRuYW1lGAIgASgJEiAKBGFyY2gYAyABKA4yEi5wb3dlcm5vZGUudjEuQXJjaBISCgptZW1vcnlfbWliGAQgASgNEg0KBXZjcHVzGAUgASgNEhAKCHByb3ZpZGVyGAYgASgJEiYKBXN0YXRlGAcgASgOMhcucG93ZXJub2RlLnYxLk5vZGVTdGF0ZRI/Cg1wcm92aWRlcl9pbmZvGAggAygLMigucG93ZXJub2RlLnYxLkluc3RhbmNlLlByb3ZpZGVySW5mb0VudHJ5EhIKCnBlcnNpc3RlbnQYCSABKAgSLgoKY3JlYXRlZF9hdBgKIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEAoIdGVtcGxhdGUYCyABKAkSKAoHbW9kdWxlcxgMIAMoCzIXLnBvd2Vybm9kZS52MS5Nb2R1bGVSZWYaMwoRUHJvdmlkZXJJbmZvRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASLCAQoVQ3JlYXRlSW5zdGFuY2VSZXF1ZXN0EgwKBG5hbWUYASABKAkSIAoEYXJjaBgCIAEoDjISLnBvd2Vybm9kZS52MS5BcmNoEhIKCm1lbW9yeV9taWIYAyABKA0SDQoFdmNwdXMYBCABKA0SEAoIcHJvdmlkZXIYBSABKAkSDQoFc3RhcnQYBiABKAgSEgoKcGVyc2lzdGVudBgHIAEoCBIPCgduZXR3b3JrGAggASgJEhAKCHRlbXBsYXRlGAkgASgJIpEBChZDcmVhdGVJbnN0YW5jZVJlc3BvbnNlEigKCGluc3RhbmNlGAEgASgLMhYucG93ZXJub2RlLnYxLkluc3RhbmNlEhcKD2Jvb3RzdHJhcF90b2tlbhgCIAEoCRI0ChB0b2tlbl9leHBpcmVzX2F0GAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCIgChJHZXRJbnN0YW5jZVJlcXVlc3QSCgoCaWQYASABKAkiPwoTR2V0SW5zdGFuY2VSZXNwb25zZRIoCghpbnN0YW5jZRgBIAEoCzIWLnBvd2Vybm9kZS52MS5JbnN0YW5jZSIWChRMaXN0SW5zdGFuY2VzUmVxdWVzdCJCChVMaXN0SW5zdGFuY2VzUmVzcG9uc2USKQoJaW5zdGFuY2VzGAEgAygLMhYucG93ZXJub2RlLnYxLkluc3RhbmNlIiIKFFN0YXJ0SW5zdGFuY2VSZXF1ZXN0EgoKAmlkGAEgASgJIkEKFVN0YXJ0SW5zdGFuY2VSZXNwb25zZRIoCghpbnN0YW5jZRgBIAEoCzIWLnBvd2Vybm9kZS52MS5JbnN0YW5jZSIhChNTdG9wSW5zdGFuY2VSZXF1ZXN0EgoKAmlkGAEgASgJIkAKFFN0b3BJbnN0YW5jZVJlc3BvbnNlEigKCGluc3RhbmNlGAEgASgLMhYucG93ZXJub2RlLnYxLkluc3RhbmNlIiMKFURlbGV0ZUluc3RhbmNlUmVxdWVzdBIKCgJpZBgBIAEoCSIYChZEZWxldGVJbnN0YW5jZVJlc3BvbnNlIjEKGklzc3VlQm9vdHN0cmFwVG9rZW5SZXF1ZXN0EhMKC2luc3RhbmNlX2lkGAEgASgJImYKG0lzc3VlQm9vdHN0cmFwVG9rZW5SZXNwb25zZRIXCg9ib290c3RyYXBfdG9rZW4YASABKAkSLgoKZXhwaXJlc19hdBgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiVQoUQXNzaWduTW9kdWxlc1JlcXVlc3QSEwoLaW5zdGFuY2VfaWQYASABKAkSKAoHbW9kdWxlcxgCIAMoCzIXLnBvd2Vybm9kZS52MS5Nb2R1bGVSZWYiYQoVQXNzaWduTW9kdWxlc1Jlc3BvbnNlEhcKD2Rlc2lyZWRfdmVyc2lvbhgBIAEoBBIvCgdtb2R1bGVzGAIgAygLMh4ucG93ZXJub2RlLnYxLk1vZHVsZUFzc2lnbm1lbnQiTwoVQ3JlYXRlVGVtcGxhdGVSZXF1ZXN0EgwKBG5hbWUYASABKAkSKAoHbW9kdWxlcxgCIAMoCzIXLnBvd2Vybm9kZS52MS5Nb2R1bGVSZWYiQgoWQ3JlYXRlVGVtcGxhdGVSZXNwb25zZRIoCgh0ZW1wbGF0ZRgBIAEoCzIWLnBvd2Vybm9kZS52MS5UZW1wbGF0ZSIWChRMaXN0VGVtcGxhdGVzUmVxdWVzdCJCChVMaXN0VGVtcGxhdGVzUmVzcG9uc2USKQoJdGVtcGxhdGVzGAEgAygLMhYucG93ZXJub2RlLnYxLlRlbXBsYXRlMqgHChBQcm92aXNpb25TZXJ2aWNlElsKDkNyZWF0ZUluc3RhbmNlEiMucG93ZXJub2RlLnYxLkNyZWF0ZUluc3RhbmNlUmVxdWVzdBokLnBvd2Vybm9kZS52MS5DcmVhdGVJbnN0YW5jZVJlc3BvbnNlElIKC0dldEluc3RhbmNlEiAucG93ZXJub2RlLnYxLkdldEluc3RhbmNlUmVxdWVzdBohLnBvd2Vybm9kZS52MS5HZXRJbnN0YW5jZVJlc3BvbnNlElgKDUxpc3RJbnN0YW5jZXMSIi5wb3dlcm5vZGUudjEuTGlzdEluc3RhbmNlc1JlcXVlc3QaIy5wb3dlcm5vZGUudjEuTGlzdEluc3RhbmNlc1Jlc3BvbnNlElgKDVN0YXJ0SW5zdGFuY2USIi5wb3dlcm5vZGUudjEuU3RhcnRJbnN0YW5jZVJlcXVlc3QaIy5wb3dlcm5vZGUudjEuU3RhcnRJbnN0YW5jZVJlc3BvbnNlElUKDFN0b3BJbnN0YW5jZRIhLnBvd2Vybm9kZS52MS5TdG9wSW5zdGFuY2VSZXF1ZXN0GiIucG93ZXJub2RlLnYxLlN0b3BJbnN0YW5jZVJlc3BvbnNlElsKDkRlbGV0ZUluc3RhbmNlEiMucG93ZXJub2RlLnYxLkRlbGV0ZUluc3RhbmNlUmVxdWVzdBokLnBvd2Vybm9kZS52MS5EZWxldGVJbnN0YW5jZVJlc3BvbnNlEmoKE0lzc3VlQm9vdHN0cmFwVG9rZW4SKC5wb3dlcm5vZGUudjEuSXNzdWVCb290c3RyYXBUb2tlblJlcXVlc3QaKS5wb3dlcm5vZGUudjEuSXNzdWVCb290c3RyYXBUb2tlblJlc3BvbnNlElgKDUFzc2lnbk1vZHVsZXMSIi5wb3dlcm5vZGUudjEuQXNzaWduTW9kdWxlc1JlcXVlc3QaIy5wb3dlcm5vZGUudjEuQXNzaWduTW9kdWxlc1Jlc3BvbnNlElsKDkNyZWF0ZVRlbXBsYXRlEiMucG93ZXJub2RlLnYxLkNyZWF0ZVRlbXBsYXRlUmVxdWVzdBokLnBvd2Vybm9kZS52MS5DcmVhdGVUZW1wbGF0ZVJlc3BvbnNlElgKDUxpc3RUZW1wbGF0ZXMSIi5wb3dlcm5vZGUudjEuTGlzdFRlbXBsYXRlc1JlcXVlc3QaIy5wb3dlcm5vZGUudjEuTGlzdFRlbXBsYXRlc1Jlc3BvbnNlYgZwcm90bzM", [file_google_protobuf_timestamp, file_powernode_v1_common, file_powernode_v1_fleet, file_powernode_v1_node]);
+
+/**
+ * A module by name, and a version or empty for the newest published for the instance's arch.
+ *
+ * @generated from message powernode.v1.ModuleRef
+ */
+export type ModuleRef = Message<"powernode.v1.ModuleRef"> & {
+  /**
+   * @generated from field: string name = 1;
+   */
+  name: string;
+
+  /**
+   * @generated from field: string version = 2;
+   */
+  version: string;
+};
+
+/**
+ * Describes the message powernode.v1.ModuleRef.
+ * Use `create(ModuleRefSchema)` to create a new message.
+ */
+export const ModuleRefSchema: GenMessage<ModuleRef> = /*@__PURE__*/
+  messageDesc(file_powernode_v1_provision, 0);
+
+/**
+ * @generated from message powernode.v1.Template
+ */
+export type Template = Message<"powernode.v1.Template"> & {
+  /**
+   * @generated from field: string id = 1;
+   */
+  id: string;
+
+  /**
+   * @generated from field: string name = 2;
+   */
+  name: string;
+
+  /**
+   * @generated from field: repeated powernode.v1.ModuleRef modules = 3;
+   */
+  modules: ModuleRef[];
+
+  /**
+   * @generated from field: google.protobuf.Timestamp created_at = 4;
+   */
+  createdAt?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message powernode.v1.Template.
+ * Use `create(TemplateSchema)` to create a new message.
+ */
+export const TemplateSchema: GenMessage<Template> = /*@__PURE__*/
+  messageDesc(file_powernode_v1_provision, 1);
 
 /**
  * @generated from message powernode.v1.Instance
@@ -75,6 +133,18 @@ export type Instance = Message<"powernode.v1.Instance"> & {
    * @generated from field: google.protobuf.Timestamp created_at = 10;
    */
   createdAt?: Timestamp | undefined;
+
+  /**
+   * @generated from field: string template = 11;
+   */
+  template: string;
+
+  /**
+   * Modules assigned to the instance itself (the template's come in addition).
+   *
+   * @generated from field: repeated powernode.v1.ModuleRef modules = 12;
+   */
+  modules: ModuleRef[];
 };
 
 /**
@@ -82,7 +152,7 @@ export type Instance = Message<"powernode.v1.Instance"> & {
  * Use `create(InstanceSchema)` to create a new message.
  */
 export const InstanceSchema: GenMessage<Instance> = /*@__PURE__*/
-  messageDesc(file_powernode_v1_provision, 0);
+  messageDesc(file_powernode_v1_provision, 2);
 
 /**
  * @generated from message powernode.v1.CreateInstanceRequest
@@ -139,6 +209,13 @@ export type CreateInstanceRequest = Message<"powernode.v1.CreateInstanceRequest"
    * @generated from field: string network = 8;
    */
   network: string;
+
+  /**
+   * Template name: its modules are assigned from the start.
+   *
+   * @generated from field: string template = 9;
+   */
+  template: string;
 };
 
 /**
@@ -146,7 +223,7 @@ export type CreateInstanceRequest = Message<"powernode.v1.CreateInstanceRequest"
  * Use `create(CreateInstanceRequestSchema)` to create a new message.
  */
 export const CreateInstanceRequestSchema: GenMessage<CreateInstanceRequest> = /*@__PURE__*/
-  messageDesc(file_powernode_v1_provision, 1);
+  messageDesc(file_powernode_v1_provision, 3);
 
 /**
  * @generated from message powernode.v1.CreateInstanceResponse
@@ -175,7 +252,7 @@ export type CreateInstanceResponse = Message<"powernode.v1.CreateInstanceRespons
  * Use `create(CreateInstanceResponseSchema)` to create a new message.
  */
 export const CreateInstanceResponseSchema: GenMessage<CreateInstanceResponse> = /*@__PURE__*/
-  messageDesc(file_powernode_v1_provision, 2);
+  messageDesc(file_powernode_v1_provision, 4);
 
 /**
  * @generated from message powernode.v1.GetInstanceRequest
@@ -192,7 +269,7 @@ export type GetInstanceRequest = Message<"powernode.v1.GetInstanceRequest"> & {
  * Use `create(GetInstanceRequestSchema)` to create a new message.
  */
 export const GetInstanceRequestSchema: GenMessage<GetInstanceRequest> = /*@__PURE__*/
-  messageDesc(file_powernode_v1_provision, 3);
+  messageDesc(file_powernode_v1_provision, 5);
 
 /**
  * @generated from message powernode.v1.GetInstanceResponse
@@ -209,7 +286,7 @@ export type GetInstanceResponse = Message<"powernode.v1.GetInstanceResponse"> & 
  * Use `create(GetInstanceResponseSchema)` to create a new message.
  */
 export const GetInstanceResponseSchema: GenMessage<GetInstanceResponse> = /*@__PURE__*/
-  messageDesc(file_powernode_v1_provision, 4);
+  messageDesc(file_powernode_v1_provision, 6);
 
 /**
  * @generated from message powernode.v1.ListInstancesRequest
@@ -222,7 +299,7 @@ export type ListInstancesRequest = Message<"powernode.v1.ListInstancesRequest"> 
  * Use `create(ListInstancesRequestSchema)` to create a new message.
  */
 export const ListInstancesRequestSchema: GenMessage<ListInstancesRequest> = /*@__PURE__*/
-  messageDesc(file_powernode_v1_provision, 5);
+  messageDesc(file_powernode_v1_provision, 7);
 
 /**
  * @generated from message powernode.v1.ListInstancesResponse
@@ -239,7 +316,7 @@ export type ListInstancesResponse = Message<"powernode.v1.ListInstancesResponse"
  * Use `create(ListInstancesResponseSchema)` to create a new message.
  */
 export const ListInstancesResponseSchema: GenMessage<ListInstancesResponse> = /*@__PURE__*/
-  messageDesc(file_powernode_v1_provision, 6);
+  messageDesc(file_powernode_v1_provision, 8);
 
 /**
  * @generated from message powernode.v1.StartInstanceRequest
@@ -256,7 +333,7 @@ export type StartInstanceRequest = Message<"powernode.v1.StartInstanceRequest"> 
  * Use `create(StartInstanceRequestSchema)` to create a new message.
  */
 export const StartInstanceRequestSchema: GenMessage<StartInstanceRequest> = /*@__PURE__*/
-  messageDesc(file_powernode_v1_provision, 7);
+  messageDesc(file_powernode_v1_provision, 9);
 
 /**
  * @generated from message powernode.v1.StartInstanceResponse
@@ -273,7 +350,7 @@ export type StartInstanceResponse = Message<"powernode.v1.StartInstanceResponse"
  * Use `create(StartInstanceResponseSchema)` to create a new message.
  */
 export const StartInstanceResponseSchema: GenMessage<StartInstanceResponse> = /*@__PURE__*/
-  messageDesc(file_powernode_v1_provision, 8);
+  messageDesc(file_powernode_v1_provision, 10);
 
 /**
  * @generated from message powernode.v1.StopInstanceRequest
@@ -290,7 +367,7 @@ export type StopInstanceRequest = Message<"powernode.v1.StopInstanceRequest"> & 
  * Use `create(StopInstanceRequestSchema)` to create a new message.
  */
 export const StopInstanceRequestSchema: GenMessage<StopInstanceRequest> = /*@__PURE__*/
-  messageDesc(file_powernode_v1_provision, 9);
+  messageDesc(file_powernode_v1_provision, 11);
 
 /**
  * @generated from message powernode.v1.StopInstanceResponse
@@ -307,7 +384,7 @@ export type StopInstanceResponse = Message<"powernode.v1.StopInstanceResponse"> 
  * Use `create(StopInstanceResponseSchema)` to create a new message.
  */
 export const StopInstanceResponseSchema: GenMessage<StopInstanceResponse> = /*@__PURE__*/
-  messageDesc(file_powernode_v1_provision, 10);
+  messageDesc(file_powernode_v1_provision, 12);
 
 /**
  * @generated from message powernode.v1.DeleteInstanceRequest
@@ -324,7 +401,7 @@ export type DeleteInstanceRequest = Message<"powernode.v1.DeleteInstanceRequest"
  * Use `create(DeleteInstanceRequestSchema)` to create a new message.
  */
 export const DeleteInstanceRequestSchema: GenMessage<DeleteInstanceRequest> = /*@__PURE__*/
-  messageDesc(file_powernode_v1_provision, 11);
+  messageDesc(file_powernode_v1_provision, 13);
 
 /**
  * @generated from message powernode.v1.DeleteInstanceResponse
@@ -337,7 +414,7 @@ export type DeleteInstanceResponse = Message<"powernode.v1.DeleteInstanceRespons
  * Use `create(DeleteInstanceResponseSchema)` to create a new message.
  */
 export const DeleteInstanceResponseSchema: GenMessage<DeleteInstanceResponse> = /*@__PURE__*/
-  messageDesc(file_powernode_v1_provision, 12);
+  messageDesc(file_powernode_v1_provision, 14);
 
 /**
  * @generated from message powernode.v1.IssueBootstrapTokenRequest
@@ -354,7 +431,7 @@ export type IssueBootstrapTokenRequest = Message<"powernode.v1.IssueBootstrapTok
  * Use `create(IssueBootstrapTokenRequestSchema)` to create a new message.
  */
 export const IssueBootstrapTokenRequestSchema: GenMessage<IssueBootstrapTokenRequest> = /*@__PURE__*/
-  messageDesc(file_powernode_v1_provision, 13);
+  messageDesc(file_powernode_v1_provision, 15);
 
 /**
  * @generated from message powernode.v1.IssueBootstrapTokenResponse
@@ -376,7 +453,122 @@ export type IssueBootstrapTokenResponse = Message<"powernode.v1.IssueBootstrapTo
  * Use `create(IssueBootstrapTokenResponseSchema)` to create a new message.
  */
 export const IssueBootstrapTokenResponseSchema: GenMessage<IssueBootstrapTokenResponse> = /*@__PURE__*/
-  messageDesc(file_powernode_v1_provision, 14);
+  messageDesc(file_powernode_v1_provision, 16);
+
+/**
+ * @generated from message powernode.v1.AssignModulesRequest
+ */
+export type AssignModulesRequest = Message<"powernode.v1.AssignModulesRequest"> & {
+  /**
+   * @generated from field: string instance_id = 1;
+   */
+  instanceId: string;
+
+  /**
+   * @generated from field: repeated powernode.v1.ModuleRef modules = 2;
+   */
+  modules: ModuleRef[];
+};
+
+/**
+ * Describes the message powernode.v1.AssignModulesRequest.
+ * Use `create(AssignModulesRequestSchema)` to create a new message.
+ */
+export const AssignModulesRequestSchema: GenMessage<AssignModulesRequest> = /*@__PURE__*/
+  messageDesc(file_powernode_v1_provision, 17);
+
+/**
+ * @generated from message powernode.v1.AssignModulesResponse
+ */
+export type AssignModulesResponse = Message<"powernode.v1.AssignModulesResponse"> & {
+  /**
+   * @generated from field: uint64 desired_version = 1;
+   */
+  desiredVersion: bigint;
+
+  /**
+   * The resolved assignment the node receives: template and instance modules with their digests.
+   *
+   * @generated from field: repeated powernode.v1.ModuleAssignment modules = 2;
+   */
+  modules: ModuleAssignment[];
+};
+
+/**
+ * Describes the message powernode.v1.AssignModulesResponse.
+ * Use `create(AssignModulesResponseSchema)` to create a new message.
+ */
+export const AssignModulesResponseSchema: GenMessage<AssignModulesResponse> = /*@__PURE__*/
+  messageDesc(file_powernode_v1_provision, 18);
+
+/**
+ * @generated from message powernode.v1.CreateTemplateRequest
+ */
+export type CreateTemplateRequest = Message<"powernode.v1.CreateTemplateRequest"> & {
+  /**
+   * @generated from field: string name = 1;
+   */
+  name: string;
+
+  /**
+   * @generated from field: repeated powernode.v1.ModuleRef modules = 2;
+   */
+  modules: ModuleRef[];
+};
+
+/**
+ * Describes the message powernode.v1.CreateTemplateRequest.
+ * Use `create(CreateTemplateRequestSchema)` to create a new message.
+ */
+export const CreateTemplateRequestSchema: GenMessage<CreateTemplateRequest> = /*@__PURE__*/
+  messageDesc(file_powernode_v1_provision, 19);
+
+/**
+ * @generated from message powernode.v1.CreateTemplateResponse
+ */
+export type CreateTemplateResponse = Message<"powernode.v1.CreateTemplateResponse"> & {
+  /**
+   * @generated from field: powernode.v1.Template template = 1;
+   */
+  template?: Template | undefined;
+};
+
+/**
+ * Describes the message powernode.v1.CreateTemplateResponse.
+ * Use `create(CreateTemplateResponseSchema)` to create a new message.
+ */
+export const CreateTemplateResponseSchema: GenMessage<CreateTemplateResponse> = /*@__PURE__*/
+  messageDesc(file_powernode_v1_provision, 20);
+
+/**
+ * @generated from message powernode.v1.ListTemplatesRequest
+ */
+export type ListTemplatesRequest = Message<"powernode.v1.ListTemplatesRequest"> & {
+};
+
+/**
+ * Describes the message powernode.v1.ListTemplatesRequest.
+ * Use `create(ListTemplatesRequestSchema)` to create a new message.
+ */
+export const ListTemplatesRequestSchema: GenMessage<ListTemplatesRequest> = /*@__PURE__*/
+  messageDesc(file_powernode_v1_provision, 21);
+
+/**
+ * @generated from message powernode.v1.ListTemplatesResponse
+ */
+export type ListTemplatesResponse = Message<"powernode.v1.ListTemplatesResponse"> & {
+  /**
+   * @generated from field: repeated powernode.v1.Template templates = 1;
+   */
+  templates: Template[];
+};
+
+/**
+ * Describes the message powernode.v1.ListTemplatesResponse.
+ * Use `create(ListTemplatesResponseSchema)` to create a new message.
+ */
+export const ListTemplatesResponseSchema: GenMessage<ListTemplatesResponse> = /*@__PURE__*/
+  messageDesc(file_powernode_v1_provision, 22);
 
 /**
  * Instance records and their lifecycle; the provider (QEMU, or none for bare metal) does the work.
@@ -441,6 +633,35 @@ export const ProvisionService: GenService<{
     methodKind: "unary";
     input: typeof IssueBootstrapTokenRequestSchema;
     output: typeof IssueBootstrapTokenResponseSchema;
+  },
+  /**
+   * Sets the modules assigned to the instance itself (on top of its template's); a new desired state
+   * with the catalog's digests is streamed to the node.
+   *
+   * @generated from rpc powernode.v1.ProvisionService.AssignModules
+   */
+  assignModules: {
+    methodKind: "unary";
+    input: typeof AssignModulesRequestSchema;
+    output: typeof AssignModulesResponseSchema;
+  },
+  /**
+   * Templates: named module sets instances are created from.
+   *
+   * @generated from rpc powernode.v1.ProvisionService.CreateTemplate
+   */
+  createTemplate: {
+    methodKind: "unary";
+    input: typeof CreateTemplateRequestSchema;
+    output: typeof CreateTemplateResponseSchema;
+  },
+  /**
+   * @generated from rpc powernode.v1.ProvisionService.ListTemplates
+   */
+  listTemplates: {
+    methodKind: "unary";
+    input: typeof ListTemplatesRequestSchema;
+    output: typeof ListTemplatesResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_powernode_v1_provision, 0);
