@@ -43,6 +43,28 @@ describe("compareObservations", () => {
       ]),
     ).toEqual([{ module: "base", version: "2", field: "version", expected: "1", observed: "2" }]);
   });
+  test("a module of the assigned version that failed (dm-verity saw a bad block) is drift", () => {
+    expect(
+      compareObservations(assigned, [
+        {
+          name: "base",
+          version: "1",
+          metadataDigest: A,
+          verityRootHash: B,
+          state: "failed",
+          message: "dm-verity detected corruption on pn-base",
+        },
+      ]),
+    ).toEqual([
+      {
+        module: "base",
+        version: "1",
+        field: "state",
+        expected: "mounted",
+        observed: "failed: dm-verity detected corruption on pn-base",
+      },
+    ]);
+  });
 });
 
 describe("attestation through Heartbeat", () => {

@@ -19,13 +19,14 @@ export interface ModuleObservationInput {
   metadataDigest: string;
   verityRootHash: string;
   state: string;
+  message?: string;
 }
 
 /** One mismatch between what was assigned and what the node runs. */
 export interface ModuleDrift {
   module: string;
   version: string;
-  field: "metadata_digest" | "verity_root_hash" | "version";
+  field: "metadata_digest" | "verity_root_hash" | "version" | "state";
   expected: string;
   observed: string;
 }
@@ -38,10 +39,21 @@ export function compareObservations(
   const byName = new Map(assigned.map((a) => [a.name, a]));
   const drifts: ModuleDrift[] = [];
   for (const o of observed) {
-    // Only what is actually mounted is evidence; pending/failed modules are the controllers' business.
-    if (o.state !== "mounted") continue;
     const a = byName.get(o.name);
     if (!a) continue;
+    // A failed module of the assigned version is drift too: dm-verity saw a bad block, or it would not
+    // mount. Pending ones are still on their way and prove nothing yet.
+    if (o.state === "failed" && o.version === a.version) {
+      drifts.push({
+        module: o.name,
+        version: o.version,
+        field: "state",
+        expected: "mounted",
+        observed: `failed${o.message ? `: ${o.message.slice(0, 200)}` : ""}`,
+      });
+      continue;
+    }
+    if (o.state !== "mounted") continue;
     if (a.version !== o.version) {
       drifts.push({
         module: o.name,

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError } from "@connectrpc/connect";
-import { FleetService, NodeState } from "@powernode/proto";
+import { FleetService, NodeState, Severity } from "@powernode/proto";
 import { enrollTestNode, makeCsr, operatorClient, startTestHub } from "../../../test/harness.ts";
 import type { RunningHub } from "../../hub.ts";
 import { assignDesiredState } from "./desired-state.ts";
@@ -169,6 +169,25 @@ describe("ReportStatus", () => {
       .catch((e) => ConnectError.from(e));
     expect((bad as ConnectError).code).toBe(Code.InvalidArgument);
     expect((bad as ConnectError).rawMessage).toContain("events[0].kind");
+  });
+
+  test("a module verification failure reported by the agent is a critical event", async () => {
+    const n = await enrollTestNode(hub, "rs-2");
+    await n.client.reportStatus({
+      bootId: "boot-v",
+      events: [
+        {
+          kind: "system.module_verify_failed",
+          uptimeSeconds: 9,
+          payload: { module: "nginx-light", expected: "aa", actual: "bb" },
+        },
+      ],
+    });
+    const fleet = operatorClient(hub, FleetService);
+    const critical = await fleet.listEvents({ nodeId: n.id, minSeverity: Severity.CRITICAL });
+    expect(critical.events.map((e) => [e.kind, e.payload?.module])).toEqual([
+      ["system.module_verify_failed", "nginx-light"],
+    ]);
   });
 });
 

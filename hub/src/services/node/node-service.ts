@@ -83,6 +83,7 @@ export function createNodeService(deps: Deps): ServiceImpl<typeof NodeService> {
             metadataDigest: m.metadataDigest,
             verityRootHash: m.verityRootHash,
             state: m.state,
+            message: m.message,
           })),
         );
       }

@@ -11,6 +11,14 @@ import { DomainError } from "../../errors.ts";
 import type { NewEvent } from "../../events/index.ts";
 
 /** One phase event as the agent reported it. */
+/** Agent-reported kinds that are not routine; the rest are info. */
+const AGENT_EVENT_SEVERITY: Record<string, "warn" | "error" | "critical"> = {
+  // The hub served (or the node received) bytes that do not match the catalog: never routine.
+  "system.module_verify_failed": "critical",
+  "system.module_set.rolled_back": "warn",
+  "system.debug.tamper": "warn",
+};
+
 export interface PhaseEventInput {
   kind: string;
   at: Date | undefined;
@@ -73,7 +81,7 @@ export async function reportStatus(
   });
   const rows: NewEvent[] = fresh.map((e) => ({
     kind: e.kind,
-    severity: "info",
+    severity: AGENT_EVENT_SEVERITY[e.kind] ?? "info",
     payload: { ...e.payload, agentAt: e.at?.toISOString() ?? null, uptimeSeconds: e.uptimeSeconds, bootId },
     opts,
   }));
