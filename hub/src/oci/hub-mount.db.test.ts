@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import {
+  createExeca,
   fetchManifest,
   MODULE_ARTIFACT_TYPE,
   MODULE_COMPOSEFS_MEDIA_TYPE,
@@ -8,7 +9,6 @@ import {
 } from "@powernode/composefs";
 import { startTestHub } from "../../test/harness.ts";
 import type { RunningHub } from "../hub.ts";
-import { createExeca } from "./exec.ts";
 import { createSkopeo } from "./skopeo.ts";
 
 // The registry as the hub serves it: on the operator listener at /v2/, pushes need the operator token.

@@ -4,27 +4,9 @@
  */
 import { spawn } from "node:child_process";
 import { closeSync, openSync } from "node:fs";
-import { execa } from "execa";
+import { createExeca, type Exec, ExecError, type ExecResult } from "@powernode/composefs";
 
-export interface ExecResult {
-  stdout: string;
-  stderr: string;
-  exitCode: number;
-}
-
-/** A command that failed or timed out: command, args, exit code and the tail of stderr. */
-export class ExecError extends Error {
-  constructor(
-    readonly cmd: string,
-    readonly args: readonly string[],
-    readonly exitCode: number | undefined,
-    readonly stderrTail: string,
-    options?: ErrorOptions,
-  ) {
-    super(`${cmd} ${args.join(" ")}: exit ${exitCode ?? "?"}: ${stderrTail}`, options);
-    this.name = "ExecError";
-  }
-}
+export { ExecError, type ExecResult };
 
 /** A started background process. */
 export interface Spawned {
@@ -35,34 +17,17 @@ export interface Spawned {
 
 /** Runs processes; injected so tests can record calls. */
 export interface QemuExec {
-  run(
-    cmd: string,
-    args: readonly string[],
-    opts?: { input?: string; timeoutMs?: number },
-  ): Promise<ExecResult>;
+  run: Exec["run"];
   /** Starts cmd in its own process group with stdout+stderr appended to logFile; survives our exit. */
   spawnDetached(cmd: string, args: readonly string[], logFile: string): Spawned;
 }
 
 /** The real QemuExec over execa. */
 export function createQemuExec(): QemuExec {
+  const shared = createExeca();
   return {
-    async run(cmd, args, opts = {}) {
-      const timeout = opts.timeoutMs ?? 60_000;
-      const r = await execa(cmd, [...args], {
-        input: opts.input,
-        timeout,
-        reject: false,
-        stripFinalNewline: false,
-      });
-      const stdout = String(r.stdout ?? "");
-      const stderr = String(r.stderr ?? "");
-      if (r.exitCode !== 0 || r.timedOut) {
-        const why = r.timedOut ? `timed out after ${timeout} ms; ` : "";
-        throw new ExecError(cmd, args, r.exitCode, why + stderr.slice(-4096));
-      }
-      return { stdout, stderr, exitCode: 0 };
-    },
+    // Short commands go through the shared wrapper (argv only, timeout, stderr tail in errors).
+    run: (cmd, args, opts) => shared.run(cmd, args, { timeoutMs: 60_000, ...opts }),
     spawnDetached(cmd, args, logFile) {
       // execa waits for and buffers its children; a VM outlives the call (and the hub), so this one
       // long-running process uses child_process directly, still argv-only.
