@@ -18,7 +18,7 @@ import { createEventLog, type EventLog } from "./events/event-log.ts";
 import { createLogger, type Logger } from "./log.ts";
 import { createMetrics, type Metrics } from "./metrics/registry.ts";
 import type { InstanceProvider } from "./provision/provider.ts";
-import { createProviderRegistry, loadDefaultProviders, type ProviderRegistry } from "./provision/registry.ts";
+import { createProviderRegistry, defaultProviders, type ProviderRegistry } from "./provision/registry.ts";
 import { type AttestationChecker, createAttestationChecker } from "./services/node/attestation.ts";
 import { createDesiredStateBus, type DesiredStateBus } from "./services/node/desired-state.ts";
 import { createHeartbeatWriter, type HeartbeatWriter } from "./services/node/heartbeat-writer.ts";
@@ -73,9 +73,7 @@ export async function createDeps(config: HubConfig, opts: CreateDepsOptions = {}
     const events = createEventLog(db, log.child({ component: "events" }), (e) =>
       metrics.inc("powernode_events_total", { kind: e.kind, severity: e.severity }),
     );
-    const providers = createProviderRegistry(
-      opts.providers ?? (await loadDefaultProviders(config.dataDir, log)),
-    );
+    const providers = createProviderRegistry(opts.providers ?? defaultProviders(config.dataDir, log));
     const deps: Deps = {
       config,
       db,

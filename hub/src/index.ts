@@ -15,6 +15,6 @@ export type {
   ProviderInstance,
   ProviderStatus,
 } from "./provision/provider.ts";
-export type { QemuProviderOptions } from "./provision/registry.ts";
+export { createQemuProvider, type QemuProviderOptions } from "./provision/qemu/index.ts";
 export { assignDesiredState, setDesiredState } from "./services/node/desired-state.ts";
 export { revokeCertificate } from "./services/node/enroll.ts";

@@ -1,13 +1,11 @@
 /**
- * Instance providers by name. "none" is built in; the QEMU provider is registered here when
- * `hub/src/provision/qemu/` exports `createQemuProvider(opts)`. Tests and smokes pass their own list.
+ * Instance providers by name. "none" is built in; QEMU is the default; tests and smokes pass their own list.
  */
-import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import type { Logger } from "../log.ts";
 import { createNoneProvider } from "./none-provider.ts";
 import type { InstanceProvider } from "./provider.ts";
+import { createQemuProvider } from "./qemu/index.ts";
 
 /** Providers by name. */
 export interface ProviderRegistry {
@@ -22,33 +20,7 @@ export function createProviderRegistry(providers: readonly InstanceProvider[]): 
   return { get: (n) => byName.get(n), names: () => [...byName.keys()].sort() };
 }
 
-/** What the QEMU provider's factory is given. */
-export interface QemuProviderOptions {
-  /** Where it keeps disks, sockets and serial logs. */
-  stateDir: string;
-  log: Logger;
-}
-
-type QemuModule = {
-  createQemuProvider?: (opts: QemuProviderOptions) => InstanceProvider | Promise<InstanceProvider>;
-};
-
-/**
- * QEMU registration point: loads `./qemu/index.ts` when it exists and exports `createQemuProvider`.
- * Returns [] (and logs why) otherwise.
- */
-export async function loadDefaultProviders(dataDir: string, log: Logger): Promise<InstanceProvider[]> {
-  const entry = join(fileURLToPath(new URL(".", import.meta.url)), "qemu", "index.ts");
-  if (!existsSync(entry)) {
-    log.info("qemu provider not available", { looked: entry });
-    return [];
-  }
-  const mod = (await import(entry)) as QemuModule;
-  if (typeof mod.createQemuProvider !== "function") {
-    log.warn("qemu provider module has no createQemuProvider export", { entry });
-    return [];
-  }
-  return [
-    await mod.createQemuProvider({ stateDir: join(dataDir, "qemu"), log: log.child({ component: "qemu" }) }),
-  ];
+/** The providers a hub has unless told otherwise: QEMU, keeping its state under the data dir. */
+export function defaultProviders(dataDir: string, log: Logger): InstanceProvider[] {
+  return [createQemuProvider({ stateDir: join(dataDir, "qemu"), log: log.child({ component: "qemu" }) })];
 }
