@@ -6,7 +6,8 @@
  * static   biome, tsc, buf lint, generated-code drift (proto and drizzle)
  * unit     `bun test <package>` for each workspace package with tests (PGlite for the database)
  * postgres the `*.db.test.ts` files again against a throwaway PostgreSQL 15
- * smoke    `bun smokes/passN.ts --tier db` for each pass, and pass 1 at `--tier single` on amd64 and arm64
+ * smoke    `bun smokes/passN.ts --tier db` for each pass, pass 1 at `--tier single` on amd64 and arm64, and
+ *          `bun smokes/modules.ts --tier single` (modules on a QEMU node) on amd64
  */
 import { existsSync, readdirSync } from "node:fs";
 import { join } from "node:path";
@@ -84,6 +85,17 @@ function smokeSuites(): SuiteSpec[] {
         parse: parseClosingLine,
       });
     }
+  }
+  if (existsSync(join(dir, "modules.ts"))) {
+    // Modules on a QEMU node: build, publish, compose, live add/remove, tamper (about 2-3 min warm).
+    specs.push({
+      name: "smoke modules.ts --tier single --arch amd64",
+      cmd: bun,
+      args: ["smokes/modules.ts", "--tier", "single", "--arch", "amd64"],
+      cwd: root,
+      timeoutMs: 900_000,
+      parse: parseClosingLine,
+    });
   }
   return specs;
 }

@@ -29,6 +29,8 @@ export interface PassContext {
 
 export interface PassDefinition {
   id: number;
+  /** Name in the header, out dir and state file (default `pass<id>`), e.g. "modules". */
+  label?: string;
   title: string;
   /** Lowest tier at which the pass does anything. */
   minTier: Tier;
@@ -43,18 +45,19 @@ export async function runPass(def: PassDefinition, argv = process.argv.slice(2))
   try {
     args = parsePassArgs(argv);
   } catch (err) {
-    console.error(`pass${def.id}: ${(err as Error).message}`);
+    console.error(`${def.label ?? `pass${def.id}`}: ${(err as Error).message}`);
     process.exit(2);
   }
-  console.log(`pass ${def.id}: ${def.title} (tier ${args.tier}, arch ${args.arch})`);
+  const label = def.label ?? `pass${def.id}`;
+  console.log(`${def.label ?? `pass ${def.id}`}: ${def.title} (tier ${args.tier}, arch ${args.arch})`);
   if (!tierAtLeast(args.tier, def.minTier)) {
     console.log(`skipped (needs --tier ${def.minTier})`);
     process.exit(0);
   }
   const stamp = new Date().toISOString().replace(/[:.]/g, "-");
-  const outDir = join(root, "smokes/out", `pass${def.id}-${args.tier}-${args.arch}-${stamp}`);
+  const outDir = join(root, "smokes/out", `${label}-${args.tier}-${args.arch}-${stamp}`);
   mkdirSync(outDir, { recursive: true });
-  const statePath = join(root, "smokes/out/state", `pass${def.id}.json`);
+  const statePath = join(root, "smokes/out/state", `${label}.json`);
   mkdirSync(join(root, "smokes/out/state"), { recursive: true });
   const state: Record<string, unknown> =
     !args.fresh && existsSync(statePath)

@@ -4,10 +4,11 @@
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import type { StartHubOptions } from "@powernode/hub";
 import { type Node, NodeState } from "@powernode/proto";
 import { desc, eq } from "drizzle-orm";
 import { certificates } from "../../hub/src/db/schema/index.ts";
-import { createQemuProvider } from "../../hub/src/provision/qemu/index.ts";
+import { createQemuProvider, type QemuProviderOptions } from "../../hub/src/provision/qemu/index.ts";
 import { buildImage } from "../../initramfs/index.ts";
 import { agentPhases, nodeEvents } from "./events.ts";
 import { type SmokeHub, startSmokeHub } from "./hub.ts";
@@ -22,6 +23,8 @@ export interface SingleNode {
   serialLog: string;
   /** Seconds from CreateInstance to the node's first heartbeat on the hub. */
   enrollSeconds: number;
+  /** Wall clock (ms since the epoch) just before CreateInstance was called. */
+  createdAtMs: number;
   certificatePem(): Promise<string>;
   /** The last heartbeat's observations, once the node has sent one with them. */
   lastHeartbeat(): Promise<{ zombieCount: number; childrenRun: number; rssBytes: number } | undefined>;
@@ -33,10 +36,22 @@ export interface SingleNode {
 /** Generous: TCG on 2 shared cores; arm64 emulation is slower. */
 const ENROLL_TIMEOUT_MS = { amd64: 180_000, arm64: 300_000 } as const;
 
-export async function bootSingleNode(
-  t: PassContext,
-  opts: { arch: "amd64" | "arm64"; name: string; memoryMib?: number },
-): Promise<SingleNode> {
+/** What {@link bootSingleNode} boots; everything past `name` is optional and defaults to pass 1's node. */
+export interface SingleNodeOptions {
+  arch: "amd64" | "arm64";
+  name: string;
+  memoryMib?: number;
+  /** QEMU provider options for the node: debug kernel args, host port forwards. */
+  provider?: Pick<QemuProviderOptions, "kernelArgs" | "hostForwards">;
+  /** Hub options (e.g. `heartbeatSeconds`); the QEMU provider is always added. */
+  hub?: Omit<StartHubOptions, "providers">;
+  /** Runs once the hub is up, before CreateInstance (publish modules, create templates). */
+  beforeCreate?: (hub: SmokeHub) => Promise<void>;
+  /** CreateInstance from this template (its modules are assigned at creation). */
+  template?: string;
+}
+
+export async function bootSingleNode(t: PassContext, opts: SingleNodeOptions): Promise<SingleNode> {
   const image = await t.step(`image for ${opts.arch} built or reused`, () =>
     buildImage({ arch: opts.arch, log: (l) => t.info(`build: ${l}`) }),
   );
@@ -46,10 +61,16 @@ export async function bootSingleNode(
   // QMP sockets live in here: keep the path short (unix socket paths are limited to 107 bytes).
   const qemuDir = mkdtempSync(join(tmpdir(), "pn-qemu-"));
   t.defer(() => rmSync(qemuDir, { recursive: true, force: true }));
-  const provider = createQemuProvider({ stateDir: qemuDir, serialLogDir: join(t.outDir, "serial") });
+  const provider = createQemuProvider({
+    stateDir: qemuDir,
+    serialLogDir: join(t.outDir, "serial"),
+    ...opts.provider,
+  });
   const hub = await t.step("start a hub with the QEMU provider", () =>
-    startSmokeHub(t, { providers: [provider] }),
+    startSmokeHub(t, { ...opts.hub, providers: [provider] }),
   );
+  await opts.beforeCreate?.(hub);
+  const createdAtMs = Date.now();
   const started = performance.now();
   const created = await t.step("CreateInstance (qemu) starts a VM", () =>
     hub.provision.createInstance({
@@ -59,6 +80,7 @@ export async function bootSingleNode(
       memoryMib: opts.memoryMib ?? 1024,
       vcpus: 2, // TCG runs one host thread per vCPU: Bun starts and enrolls ~2 s sooner with two
       start: true,
+      ...(opts.template ? { template: opts.template } : {}),
     }),
   );
   const instance = created.instance;
@@ -91,6 +113,7 @@ export async function bootSingleNode(
     tokenFile: join(qemuDir, "instances", id, "fw_cfg", "bootstrap_token"),
     serialLog,
     enrollSeconds,
+    createdAtMs,
     async certificatePem() {
       const [row] = await hub.hub.deps.db
         .select({ pem: certificates.pem })
