@@ -175,51 +175,49 @@ test("an unreachable registry or unknown manifest is transient (retried later)",
   expect(e2.reason).toBe("transient");
 });
 
-// Needs mkfs.erofs (buildModuleImages); the build host has it.
-test.skipIf(Bun.which("mkfs.erofs") === null)(
-  "a real module (buildModuleImages) downloaded from the registry fake: fs-verity and dm-verity digests verify",
-  async () => {
-    const { reg, dir } = env();
-    const src = join(dir, "src");
-    mkdirSync(join(src, "etc"), { recursive: true });
-    writeFileSync(join(src, "etc/motd"), "hi\n");
-    writeFileSync(join(src, "etc/big"), new Uint8Array(100_000).fill(7));
-    const m = await buildModuleImages(src, join(dir, "out"));
-    const pub = publishModuleFake(
-      reg,
-      "modules/web",
-      manifest({
-        metadataDigest: m.metadataDigest,
-        verityRootHash: m.verityRootHash,
-        veritySalt: m.veritySalt,
-        verityDataBlocks: m.sizes.blob / 4096,
-      }),
-      {
-        metadata: new Uint8Array(readFileSync(m.metadataImage)),
-        blob: new Uint8Array(readFileSync(m.blobImage)),
-        verity: new Uint8Array(readFileSync(m.verityHashFile)),
-      },
-    );
-    const got = await fetchModule({
-      assignment: assign(pub.ociReference, {
-        metadataDigest: m.metadataDigest,
-        verityRootHash: m.verityRootHash,
-      }),
-      modulesDir: join(dir, "modules"),
-      arch: "amd64",
-    });
-    const sys = createModuleSys();
-    const fd = sys.openRead(got.metadata);
-    try {
-      expect(sys.fsVerityDigestFd(fd)).toBe(m.metadataDigest);
-    } finally {
-      sys.close(fd);
-    }
-    expect(
-      verifyVerity(got.blob, got.verity, fromHex(got.manifest.verityRootHash), { superblock: true }),
-    ).toEqual({
-      ok: true,
-    });
-  },
-  30_000,
-);
+// Needs mkfs.erofs (buildModuleImages): missing, the test fails saying so (`npm run setup` installs it).
+test("a real module (buildModuleImages) downloaded from the registry fake: fs-verity and dm-verity digests verify", async () => {
+  if (Bun.which("mkfs.erofs") === null)
+    throw new Error("mkfs.erofs missing: `npm run setup` installs erofs-utils");
+  const { reg, dir } = env();
+  const src = join(dir, "src");
+  mkdirSync(join(src, "etc"), { recursive: true });
+  writeFileSync(join(src, "etc/motd"), "hi\n");
+  writeFileSync(join(src, "etc/big"), new Uint8Array(100_000).fill(7));
+  const m = await buildModuleImages(src, join(dir, "out"));
+  const pub = publishModuleFake(
+    reg,
+    "modules/web",
+    manifest({
+      metadataDigest: m.metadataDigest,
+      verityRootHash: m.verityRootHash,
+      veritySalt: m.veritySalt,
+      verityDataBlocks: m.sizes.blob / 4096,
+    }),
+    {
+      metadata: new Uint8Array(readFileSync(m.metadataImage)),
+      blob: new Uint8Array(readFileSync(m.blobImage)),
+      verity: new Uint8Array(readFileSync(m.verityHashFile)),
+    },
+  );
+  const got = await fetchModule({
+    assignment: assign(pub.ociReference, {
+      metadataDigest: m.metadataDigest,
+      verityRootHash: m.verityRootHash,
+    }),
+    modulesDir: join(dir, "modules"),
+    arch: "amd64",
+  });
+  const sys = createModuleSys();
+  const fd = sys.openRead(got.metadata);
+  try {
+    expect(sys.fsVerityDigestFd(fd)).toBe(m.metadataDigest);
+  } finally {
+    sys.close(fd);
+  }
+  expect(
+    verifyVerity(got.blob, got.verity, fromHex(got.manifest.verityRootHash), { superblock: true }),
+  ).toEqual({
+    ok: true,
+  });
+}, 30_000);
