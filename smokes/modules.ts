@@ -442,7 +442,7 @@ export const modulesPass = definePass({
     });
     // The earlier EIO marked every mounted module failed (the agent does not track which module a file
     // came from), so the kept set is checked by version and digest, not by state.
-    await t.check("chrony reported failed; the previous set (base + nginx-light) stays mounted", () =>
+    await t.check("chrony reported failed; the previous set (base + nginx-light) kept at its versions and digests", () =>
       waitFor(
         "chrony failed in a heartbeat",
         () => {
