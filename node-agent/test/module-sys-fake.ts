@@ -112,6 +112,10 @@ export function createRecordingModuleSysFake(): RecordingModuleSysFake {
       fake.touch(path);
       return { before: 0, after: 255 };
     },
+    measureVerity(path) {
+      calls.push(`measure-verity ${path}`);
+      return { ok: true, digest: "e".repeat(64), enabled: true };
+    },
     readFile(path) {
       calls.push(`read ${path}`);
       return fake.readAnswers.get(path) ?? { ok: true, sha256: "f".repeat(64), size: 1 };

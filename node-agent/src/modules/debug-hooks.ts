@@ -6,6 +6,7 @@
  * extra.debug = {
  *   tamper: [{ module: "web", layer: "blob" | "metadata", offset: 4096 }],
  *   read: [{ path: "/etc/motd" }],
+ *   fsverity: [{ path: "/persist/verity-check.bin" }],   // the node's own /persist, not the composed root
  * }
  */
 
@@ -29,6 +30,8 @@ export interface ReadHook {
 export interface DebugHooks {
   tamper: TamperHook[];
   read: ReadHook[];
+  /** Files under /persist to enable fs-verity on and measure with the kernel. */
+  fsverity: ReadHook[];
   /** Entries ignored, each saying why. */
   problems: string[];
 }
@@ -38,7 +41,7 @@ const isObject = (v: JsonValue | undefined): v is JsonObject =>
 
 /** Reads `extra.debug`; malformed entries are skipped and named in `problems`. */
 export function parseDebugHooks(extra: JsonObject | undefined): DebugHooks {
-  const out: DebugHooks = { tamper: [], read: [], problems: [] };
+  const out: DebugHooks = { tamper: [], read: [], fsverity: [], problems: [] };
   const debug = extra?.debug;
   if (debug === undefined) return out;
   if (!isObject(debug)) {
@@ -76,6 +79,16 @@ export function parseDebugHooks(extra: JsonObject | undefined): DebugHooks {
       out.read.push({ path: r.path });
     else out.problems.push(`extra.debug.read[${i}]: need {path} absolute, without ..`);
   }
+  for (const [i, r] of list("fsverity").entries()) {
+    if (
+      isObject(r) &&
+      typeof r.path === "string" &&
+      r.path.startsWith("/persist/") &&
+      !r.path.split("/").includes("..")
+    )
+      out.fsverity.push({ path: r.path });
+    else out.problems.push(`extra.debug.fsverity[${i}]: need {path} under /persist/, without ..`);
+  }
   return out;
 }
 
@@ -89,7 +102,11 @@ export interface DebugContext {
   done: Set<string>;
 }
 
-export const DEBUG_EVENTS = { read: "system.debug.read", tamper: "system.debug.tamper" } as const;
+export const DEBUG_EVENTS = {
+  read: "system.debug.read",
+  tamper: "system.debug.tamper",
+  fsverity: "system.debug.fsverity",
+} as const;
 
 /** Runs the hooks of `desired.extra.debug` not yet run for its version. */
 export function runDebugHooks(desired: DesiredState, c: DebugContext): void {
@@ -131,5 +148,20 @@ export function runDebugHooks(desired: DesiredState, c: DebugContext): void {
     record(DEBUG_EVENTS.read, payload);
     if (!out.ok && out.errno === "EIO")
       for (const m of current.modules) m.eio ??= `reading ${r.path} returned EIO`;
+  }
+  for (const [i, f] of hooks.fsverity.entries()) {
+    const id = `${gen}/fsverity/${i}`;
+    if (debugDone.has(id)) continue;
+    debugDone.add(id);
+    const r = sys.measureVerity(f.path);
+    log.warn(
+      `DEBUG FSVERITY ${f.path}: ${r.ok ? `sha256 ${r.digest}${r.enabled ? " (enabled now)" : ""}` : `${r.step}: ${r.errno}`}`,
+    );
+    record(
+      DEBUG_EVENTS.fsverity,
+      r.ok
+        ? { path: f.path, result: "ok", algorithm: "sha256", digest: r.digest, enabledNow: r.enabled }
+        : { path: f.path, result: "error", step: r.step, errno: r.errno },
+    );
   }
 }

@@ -20,6 +20,7 @@ import { join } from "node:path";
 import { createFsVerityHasher, toHex } from "@powernode/composefs";
 import { createDm, type Dm, type DmTarget } from "./dm.ts";
 import type { ChildTracker } from "./exec.ts";
+import { enableAndMeasureVerity, type VerityMeasure } from "./fs-verity.ts";
 import { errnoName, MNT_DETACH, MS_BIND, MS_RDONLY, MS_REC, mount, umount2 } from "./libc.ts";
 import { attachLoop, type LoopDevice } from "./loop.ts";
 
@@ -77,6 +78,8 @@ export interface ModuleSys {
   flipByte(path: string, offset: number): { before: number; after: number };
   /** Reads a whole file: its sha256, or the errno name (EIO from dm-verity). */
   readFile(path: string): ReadOutcome;
+  /** Test hook: the kernel's fs-verity digest of a file, enabling fs-verity on it first if needed. */
+  measureVerity(path: string): VerityMeasure;
   spawnService(opts: SpawnServiceOptions): ServiceProcess;
 }
 
@@ -185,6 +188,7 @@ export function createModuleSys(
         writeFileSync(`${procDir}/sys/vm/drop_caches`, "3\n");
       }
     },
+    measureVerity: enableAndMeasureVerity,
     readFile(path) {
       let fd: number;
       try {
