@@ -11,7 +11,7 @@
  */
 import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { createExeca, type ModuleManifest } from "@powernode/composefs";
+import { createExeca, fsVerityDigest, type ModuleManifest, toHex } from "@powernode/composefs";
 import { assignDesiredState } from "@powernode/hub";
 import { type FleetEvent, NodeState, Severity } from "@powernode/proto";
 import {
@@ -28,6 +28,7 @@ import {
 } from "../hub/src/modules/index.ts";
 import { createSkopeo } from "../hub/src/oci/skopeo.ts";
 import type { ModuleObservationInput } from "../hub/src/services/node/attestation.ts";
+import { getDesiredState } from "../hub/src/services/node/desired-state.ts";
 import { freePort } from "../scripts/lib/postgres.ts";
 import { agentPhases, nodeEvents } from "./lib/events.ts";
 import type { SmokeHub } from "./lib/hub.ts";
@@ -37,6 +38,32 @@ import { bootSingleNode } from "./lib/single-node.ts";
 import { waitFor } from "./lib/wait.ts";
 
 const NAMES = ["system-base", "nginx-light", "chrony"] as const;
+const VERITY_FILE = "verity-check.bin";
+
+/**
+ * An ext4 image labelled `persist` with the verity feature, holding one file of 129 blocks and a bit (so
+ * the kernel's Merkle tree has two levels); returns the file's userspace fs-verity digest.
+ */
+async function makeVerityPersistDisk(
+  outDir: string,
+): Promise<{ image: string; digest: string; size: number }> {
+  const src = join(outDir, "persist-src");
+  mkdirSync(src, { recursive: true });
+  const size = 129 * 4096 + 1000;
+  const data = new Uint8Array(size).map((_, i) => (i * 31 + (i >> 12)) & 0xff);
+  writeFileSync(join(src, VERITY_FILE), data);
+  const image = join(outDir, "persist.ext4");
+  // 4 KiB filesystem blocks: ext4 takes a Merkle tree block size only up to its own block size, and
+  // mke2fs picks 1 KiB for an image this small.
+  await createExeca().run(
+    "mkfs.ext4",
+    ["-q", "-F", "-b", "4096", "-O", "verity", "-L", "persist", "-d", src, image, "64M"],
+    {
+      timeoutMs: 60_000,
+    },
+  );
+  return { image, digest: toHex(await fsVerityDigest(data)), size };
+}
 const HEARTBEAT_SECONDS = 3;
 /** Module changes on a TCG node: download, verify, mount, compose, services: a few seconds; generous. */
 const CHANGE_TIMEOUT_MS = 90_000;
@@ -159,6 +186,9 @@ export const modulesPass = definePass({
   async run(t) {
     const arch = t.args.arch;
     const hostPort = await freePort();
+    const persist = await t.step("make an ext4 /persist disk with -O verity (mkfs.ext4)", () =>
+      makeVerityPersistDisk(t.outDir),
+    );
     const built = await t.step(`build (or reuse) ${NAMES.join(", ")} for ${arch}`, () =>
       buildModules(t, arch),
     );
@@ -174,6 +204,8 @@ export const modulesPass = definePass({
       provider: {
         kernelArgs: ["powernode.debug=1"],
         hostForwards: () => [{ proto: "tcp", hostPort, guestPort: 80 }],
+        // /persist: an ext4 disk made with `-O verity`, for the kernel fs-verity check at the end.
+        extraArgs: ["-drive", `file=${persist.image},if=virtio,format=raw`],
       },
       template: "web",
       async beforeCreate(s) {
@@ -442,29 +474,52 @@ export const modulesPass = definePass({
     });
     // The earlier EIO marked every mounted module failed (the agent does not track which module a file
     // came from), so the kept set is checked by version and digest, not by state.
-    await t.check("chrony reported failed; the previous set (base + nginx-light) kept at its versions and digests", () =>
-      waitFor(
-        "chrony failed in a heartbeat",
-        () => {
-          const seen = obs()
-            .map((o) => `${o.name} ${o.state}`)
-            .join(", ");
-          const c = obs().find((o) => o.name === "chrony");
-          if (c?.state !== "failed" || c.version !== bad.built.manifest.version)
-            throw new Error(`observed: ${seen}`);
-          for (const n of ["system-base", "nginx-light"] as const) {
-            const o = obs().find((x) => x.name === n);
-            if (o?.version !== want(n).version || o.metadataDigest !== want(n).metadataDigest)
-              throw new Error(`${n} not kept; observed: ${seen}`);
-          }
-          return `chrony: ${c.message?.slice(0, 60)}..; observed: ${seen}`;
-        },
-        { timeoutMs: CHANGE_TIMEOUT_MS, intervalMs: 500 },
-      ),
+    await t.check(
+      "chrony reported failed; the previous set (base + nginx-light) kept at its versions and digests",
+      () =>
+        waitFor(
+          "chrony failed in a heartbeat",
+          () => {
+            const seen = obs()
+              .map((o) => `${o.name} ${o.state}`)
+              .join(", ");
+            const c = obs().find((o) => o.name === "chrony");
+            if (c?.state !== "failed" || c.version !== bad.built.manifest.version)
+              throw new Error(`observed: ${seen}`);
+            for (const n of ["system-base", "nginx-light"] as const) {
+              const o = obs().find((x) => x.name === n);
+              if (o?.version !== want(n).version || o.metadataDigest !== want(n).metadataDigest)
+                throw new Error(`${n} not kept; observed: ${seen}`);
+            }
+            return `chrony: ${c.message?.slice(0, 60)}..; observed: ${seen}`;
+          },
+          { timeoutMs: CHANGE_TIMEOUT_MS, intervalMs: 500 },
+        ),
     );
     await t.check("no reboot through the tamper checks (GetNode boot id)", sameBoot);
 
-    // 8. sizes
+    // 8. the kernel's fs-verity digest (ext4 -O verity in the guest) equals the composefs package's
+    await t.check(
+      "FS_IOC_MEASURE_VERITY in the guest (ext4 -O verity) = @powernode/composefs fsVerityDigest",
+      async () => {
+        const current = await getDesiredState(s.hub.deps.db, id);
+        await assignDesiredState(s.hub.deps, id, {
+          modules: current.document.modules,
+          extra: { debug: { fsverity: [{ path: `/persist/${VERITY_FILE}` }] } },
+        });
+        const e = await waitFor(
+          "system.debug.fsverity",
+          async () => (await nodeEvents(s.fleet, id)).find((x) => x.kind === "system.debug.fsverity"),
+          { timeoutMs: CHANGE_TIMEOUT_MS, intervalMs: 500 },
+        );
+        if (e.payload?.result !== "ok") throw new Error(`guest: ${JSON.stringify(e.payload)}`);
+        if (e.payload?.digest !== persist.digest)
+          throw new Error(`kernel ${String(e.payload?.digest)} != composefs ${persist.digest}`);
+        return `${VERITY_FILE} (${persist.size} bytes): sha256 ${short(persist.digest)}.. both`;
+      },
+    );
+
+    // 9. sizes
     t.info("sizes (bytes, from the module manifests):");
     for (const name of NAMES) {
       const m = get(name).manifest;
@@ -473,7 +528,7 @@ export const modulesPass = definePass({
       );
     }
 
-    // 9.
+    // 10.
     await node.stopAndCheck();
   },
 });

@@ -42,7 +42,7 @@ export interface SingleNodeOptions {
   name: string;
   memoryMib?: number;
   /** QEMU provider options for the node: debug kernel args, host port forwards. */
-  provider?: Pick<QemuProviderOptions, "kernelArgs" | "hostForwards">;
+  provider?: Pick<QemuProviderOptions, "kernelArgs" | "hostForwards" | "extraArgs">;
   /** Hub options (e.g. `heartbeatSeconds`); the QEMU provider is always added. */
   hub?: Omit<StartHubOptions, "providers">;
   /** Runs once the hub is up, before CreateInstance (publish modules, create templates). */
