@@ -19,6 +19,7 @@ import { createLogger, type Logger } from "./log.ts";
 import { createMetrics, type Metrics } from "./metrics/registry.ts";
 import type { InstanceProvider } from "./provision/provider.ts";
 import { createProviderRegistry, defaultProviders, type ProviderRegistry } from "./provision/registry.ts";
+import { type AttestationChallenges, createAttestationChallenges } from "./services/node/attest.ts";
 import { type AttestationChecker, createAttestationChecker } from "./services/node/attestation.ts";
 import { createDesiredStateBus, type DesiredStateBus } from "./services/node/desired-state.ts";
 import { createHeartbeatWriter, type HeartbeatWriter } from "./services/node/heartbeat-writer.ts";
@@ -37,6 +38,7 @@ export interface Deps {
   nodeIdentity: NodeIdentityResolver;
   heartbeats: HeartbeatWriter;
   attestation: AttestationChecker;
+  challenges: AttestationChallenges;
   desired: DesiredStateBus;
   providers: ProviderRegistry;
 }
@@ -94,6 +96,7 @@ export async function createDeps(config: HubConfig, opts: CreateDepsOptions = {}
         },
       }),
       attestation: createAttestationChecker(db, events),
+      challenges: createAttestationChallenges(db, events),
       desired: createDesiredStateBus(),
       providers,
     };

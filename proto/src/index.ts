@@ -3,6 +3,7 @@
  * Generated code lives in `./gen` (committed, never edited; `bun run gen` rewrites it).
  */
 
+export { type AttestedModule, attestationPayload } from "./attestation.ts";
 export {
   CatalogService,
   type Module,

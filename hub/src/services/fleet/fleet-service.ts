@@ -59,6 +59,25 @@ export function createFleetService(deps: Deps): ServiceImpl<typeof FleetService>
     async getNode(req) {
       return { node: toProtoNode(await getNode(deps.db, req.id.toLowerCase())) };
     },
+    async requestAttestation(req) {
+      const node = await getNode(deps.db, req.nodeId.toLowerCase());
+      if (node.state !== "running" && node.state !== "degraded")
+        throw new DomainError(
+          "precondition",
+          `node_id: node ${node.id} is ${node.state}; it must be running`,
+        );
+      const c = deps.challenges.issue(node.id, deps.now());
+      await deps.events.emit(
+        "system.attestation.requested",
+        "info",
+        { expiresAt: c.expiresAt.toISOString() },
+        {
+          nodeId: node.id,
+          correlationId: node.id,
+        },
+      );
+      return { nonce: c.nonce, expiresAt: timestampFromDate(c.expiresAt) };
+    },
     async listEvents(req) {
       if (req.limit > 1000) throw new DomainError("invalid_argument", "limit: at most 1000");
       const minSeverity = req.minSeverity === 0 ? undefined : fromProtoSeverity(req.minSeverity);

@@ -91,6 +91,7 @@ export function createNodeService(deps: Deps): ServiceImpl<typeof NodeService> {
         serverTime: timestampFromDate(now),
         nextHeartbeatSeconds: heartbeatSeconds,
         desiredVersion: BigInt(r.desiredVersion),
+        attestNonce: deps.challenges.pending(node.instanceId, now) ?? new Uint8Array(),
       };
     },
     async *watchDesiredState(req, ctx) {
@@ -130,6 +131,32 @@ export function createNodeService(deps: Deps): ServiceImpl<typeof NodeService> {
         unsubscribe();
         ctx.signal.removeEventListener("abort", onAbort);
       }
+    },
+    async attest(req, ctx) {
+      const node = requireNode(ctx);
+      if (req.nonce.length !== 32) throw new DomainError("invalid_argument", "nonce: must be 32 bytes");
+      if (req.signature.length === 0 || req.signature.length > 1024)
+        throw new DomainError("invalid_argument", "signature: required, at most 1024 bytes");
+      if (req.modules.length > 256) throw new DomainError("invalid_argument", "modules: more than 256");
+      const r = await deps.challenges.answer(
+        {
+          instanceId: node.instanceId,
+          serial: node.serial,
+          nonce: req.nonce,
+          bootId: req.bootId,
+          modules: req.modules.map((m) => ({
+            name: m.name,
+            version: m.version,
+            metadataDigest: m.metadataDigest,
+            verityRootHash: m.verityRootHash,
+            state: m.state,
+            message: m.message,
+          })),
+          signature: req.signature,
+        },
+        deps.now(),
+      );
+      return { verified: r.verified, driftCount: r.driftCount };
     },
     async reportStatus(req, ctx) {
       const node = requireNode(ctx);

@@ -14,7 +14,7 @@ import type { JsonObject, Message } from "@bufbuild/protobuf";
  * Describes the file powernode/v1/node.proto.
  */
 export const file_powernode_v1_node: GenFile = /*@__PURE__*/
-  fileDesc("Chdwb3dlcm5vZGUvdjEvbm9kZS5wcm90bxIMcG93ZXJub2RlLnYxIokBCg1FbnJvbGxSZXF1ZXN0EhcKD2Jvb3RzdHJhcF90b2tlbhgBIAEoCRIPCgdjc3JfcGVtGAIgASgJEhUKDWluc3RhbmNlX3V1aWQYAyABKAkSFQoNYWdlbnRfdmVyc2lvbhgEIAEoCRIgCgRhcmNoGAUgASgOMhIucG93ZXJub2RlLnYxLkFyY2giqQEKDkVucm9sbFJlc3BvbnNlEhcKD2NlcnRpZmljYXRlX3BlbRgBIAEoCRIUCgxjYV9jaGFpbl9wZW0YAiABKAkSFQoNaW5zdGFuY2VfdXVpZBgDIAEoCRItCglub3RfYWZ0ZXIYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEiIKGmhlYXJ0YmVhdF9pbnRlcnZhbF9zZWNvbmRzGAUgASgNIioKF1JlbmV3Q2VydGlmaWNhdGVSZXF1ZXN0Eg8KB2Nzcl9wZW0YASABKAkieAoYUmVuZXdDZXJ0aWZpY2F0ZVJlc3BvbnNlEhcKD2NlcnRpZmljYXRlX3BlbRgBIAEoCRIUCgxjYV9jaGFpbl9wZW0YAiABKAkSLQoJbm90X2FmdGVyGAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCKFAQoRTW9kdWxlT2JzZXJ2YXRpb24SDAoEbmFtZRgBIAEoCRIPCgd2ZXJzaW9uGAIgASgJEhcKD21ldGFkYXRhX2RpZ2VzdBgDIAEoCRIYChB2ZXJpdHlfcm9vdF9oYXNoGAQgASgJEg0KBXN0YXRlGAUgASgJEg8KB21lc3NhZ2UYBiABKAki5gEKEEhlYXJ0YmVhdFJlcXVlc3QSDwoHYm9vdF9pZBgBIAEoCRIVCg1hZ2VudF92ZXJzaW9uGAIgASgJEhYKDnVwdGltZV9zZWNvbmRzGAMgASgBEhcKD2FwcGxpZWRfdmVyc2lvbhgEIAEoBBIwCgdtb2R1bGVzGAUgAygLMh8ucG93ZXJub2RlLnYxLk1vZHVsZU9ic2VydmF0aW9uEhQKDHpvbWJpZV9jb3VudBgGIAEoDRIXCg9hZ2VudF9yc3NfYnl0ZXMYByABKAQSGAoQY2hpbGRyZW5fc3Bhd25lZBgIIAEoDSJ9ChFIZWFydGJlYXRSZXNwb25zZRIvCgtzZXJ2ZXJfdGltZRgBIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASHgoWbmV4dF9oZWFydGJlYXRfc2Vjb25kcxgCIAEoDRIXCg9kZXNpcmVkX3ZlcnNpb24YAyABKAQiMQoYV2F0Y2hEZXNpcmVkU3RhdGVSZXF1ZXN0EhUKDWtub3duX3ZlcnNpb24YASABKAQijQEKEE1vZHVsZUFzc2lnbm1lbnQSDAoEbmFtZRgBIAEoCRIPCgd2ZXJzaW9uGAIgASgJEhAKCHByaW9yaXR5GAMgASgFEhUKDW9jaV9yZWZlcmVuY2UYBCABKAkSFwoPbWV0YWRhdGFfZGlnZXN0GAUgASgJEhgKEHZlcml0eV9yb290X2hhc2gYBiABKAkinAEKDERlc2lyZWRTdGF0ZRIPCgd2ZXJzaW9uGAEgASgEEiIKGmhlYXJ0YmVhdF9pbnRlcnZhbF9zZWNvbmRzGAIgASgNEi8KB21vZHVsZXMYAyADKAsyHi5wb3dlcm5vZGUudjEuTW9kdWxlQXNzaWdubWVudBImCgVleHRyYRgEIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3QiRgoZV2F0Y2hEZXNpcmVkU3RhdGVSZXNwb25zZRIpCgVzdGF0ZRgBIAEoCzIaLnBvd2Vybm9kZS52MS5EZXNpcmVkU3RhdGUihAEKClBoYXNlRXZlbnQSDAoEa2luZBgBIAEoCRImCgJhdBgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASFgoOdXB0aW1lX3NlY29uZHMYAyABKAESKAoHcGF5bG9hZBgEIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3QicQoJQ29uZGl0aW9uEgwKBHR5cGUYASABKAkSCgoCb2sYAiABKAgSDgoGcmVhc29uGAMgASgJEg8KB21lc3NhZ2UYBCABKAkSKQoFc2luY2UYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIn0KE1JlcG9ydFN0YXR1c1JlcXVlc3QSKAoGZXZlbnRzGAEgAygLMhgucG93ZXJub2RlLnYxLlBoYXNlRXZlbnQSKwoKY29uZGl0aW9ucxgCIAMoCzIXLnBvd2Vybm9kZS52MS5Db25kaXRpb24SDwoHYm9vdF9pZBgDIAEoCSIvChRSZXBvcnRTdGF0dXNSZXNwb25zZRIXCg9hY2NlcHRlZF9ldmVudHMYASABKA0ywgMKC05vZGVTZXJ2aWNlEkMKBkVucm9sbBIbLnBvd2Vybm9kZS52MS5FbnJvbGxSZXF1ZXN0GhwucG93ZXJub2RlLnYxLkVucm9sbFJlc3BvbnNlEmEKEFJlbmV3Q2VydGlmaWNhdGUSJS5wb3dlcm5vZGUudjEuUmVuZXdDZXJ0aWZpY2F0ZVJlcXVlc3QaJi5wb3dlcm5vZGUudjEuUmVuZXdDZXJ0aWZpY2F0ZVJlc3BvbnNlEkwKCUhlYXJ0YmVhdBIeLnBvd2Vybm9kZS52MS5IZWFydGJlYXRSZXF1ZXN0Gh8ucG93ZXJub2RlLnYxLkhlYXJ0YmVhdFJlc3BvbnNlEmYKEVdhdGNoRGVzaXJlZFN0YXRlEiYucG93ZXJub2RlLnYxLldhdGNoRGVzaXJlZFN0YXRlUmVxdWVzdBonLnBvd2Vybm9kZS52MS5XYXRjaERlc2lyZWRTdGF0ZVJlc3BvbnNlMAESVQoMUmVwb3J0U3RhdHVzEiEucG93ZXJub2RlLnYxLlJlcG9ydFN0YXR1c1JlcXVlc3QaIi5wb3dlcm5vZGUudjEuUmVwb3J0U3RhdHVzUmVzcG9uc2ViBnByb3RvMw", [file_google_protobuf_struct, file_google_protobuf_timestamp, file_powernode_v1_common]);
+  fileDesc("Chdwb3dlcm5vZGUvdjEvbm9kZS5wcm90bxIMcG93ZXJub2RlLnYxIokBCg1FbnJvbGxSZXF1ZXN0EhcKD2Jvb3RzdHJhcF90b2tlbhgBIAEoCRIPCgdjc3JfcGVtGAIgASgJEhUKDWluc3RhbmNlX3V1aWQYAyABKAkSFQoNYWdlbnRfdmVyc2lvbhgEIAEoCRIgCgRhcmNoGAUgASgOMhIucG93ZXJub2RlLnYxLkFyY2giqQEKDkVucm9sbFJlc3BvbnNlEhcKD2NlcnRpZmljYXRlX3BlbRgBIAEoCRIUCgxjYV9jaGFpbl9wZW0YAiABKAkSFQoNaW5zdGFuY2VfdXVpZBgDIAEoCRItCglub3RfYWZ0ZXIYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEiIKGmhlYXJ0YmVhdF9pbnRlcnZhbF9zZWNvbmRzGAUgASgNIioKF1JlbmV3Q2VydGlmaWNhdGVSZXF1ZXN0Eg8KB2Nzcl9wZW0YASABKAkieAoYUmVuZXdDZXJ0aWZpY2F0ZVJlc3BvbnNlEhcKD2NlcnRpZmljYXRlX3BlbRgBIAEoCRIUCgxjYV9jaGFpbl9wZW0YAiABKAkSLQoJbm90X2FmdGVyGAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCKFAQoRTW9kdWxlT2JzZXJ2YXRpb24SDAoEbmFtZRgBIAEoCRIPCgd2ZXJzaW9uGAIgASgJEhcKD21ldGFkYXRhX2RpZ2VzdBgDIAEoCRIYChB2ZXJpdHlfcm9vdF9oYXNoGAQgASgJEg0KBXN0YXRlGAUgASgJEg8KB21lc3NhZ2UYBiABKAki5gEKEEhlYXJ0YmVhdFJlcXVlc3QSDwoHYm9vdF9pZBgBIAEoCRIVCg1hZ2VudF92ZXJzaW9uGAIgASgJEhYKDnVwdGltZV9zZWNvbmRzGAMgASgBEhcKD2FwcGxpZWRfdmVyc2lvbhgEIAEoBBIwCgdtb2R1bGVzGAUgAygLMh8ucG93ZXJub2RlLnYxLk1vZHVsZU9ic2VydmF0aW9uEhQKDHpvbWJpZV9jb3VudBgGIAEoDRIXCg9hZ2VudF9yc3NfYnl0ZXMYByABKAQSGAoQY2hpbGRyZW5fc3Bhd25lZBgIIAEoDSKTAQoRSGVhcnRiZWF0UmVzcG9uc2USLwoLc2VydmVyX3RpbWUYASABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEh4KFm5leHRfaGVhcnRiZWF0X3NlY29uZHMYAiABKA0SFwoPZGVzaXJlZF92ZXJzaW9uGAMgASgEEhQKDGF0dGVzdF9ub25jZRgEIAEoDCJ0Cg1BdHRlc3RSZXF1ZXN0Eg0KBW5vbmNlGAEgASgMEg8KB2Jvb3RfaWQYAiABKAkSMAoHbW9kdWxlcxgDIAMoCzIfLnBvd2Vybm9kZS52MS5Nb2R1bGVPYnNlcnZhdGlvbhIRCglzaWduYXR1cmUYBCABKAwiNwoOQXR0ZXN0UmVzcG9uc2USEAoIdmVyaWZpZWQYASABKAgSEwoLZHJpZnRfY291bnQYAiABKA0iMQoYV2F0Y2hEZXNpcmVkU3RhdGVSZXF1ZXN0EhUKDWtub3duX3ZlcnNpb24YASABKAQijQEKEE1vZHVsZUFzc2lnbm1lbnQSDAoEbmFtZRgBIAEoCRIPCgd2ZXJzaW9uGAIgASgJEhAKCHByaW9yaXR5GAMgASgFEhUKDW9jaV9yZWZlcmVuY2UYBCABKAkSFwoPbWV0YWRhdGFfZGlnZXN0GAUgASgJEhgKEHZlcml0eV9yb290X2hhc2gYBiABKAkinAEKDERlc2lyZWRTdGF0ZRIPCgd2ZXJzaW9uGAEgASgEEiIKGmhlYXJ0YmVhdF9pbnRlcnZhbF9zZWNvbmRzGAIgASgNEi8KB21vZHVsZXMYAyADKAsyHi5wb3dlcm5vZGUudjEuTW9kdWxlQXNzaWdubWVudBImCgVleHRyYRgEIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3QiRgoZV2F0Y2hEZXNpcmVkU3RhdGVSZXNwb25zZRIpCgVzdGF0ZRgBIAEoCzIaLnBvd2Vybm9kZS52MS5EZXNpcmVkU3RhdGUihAEKClBoYXNlRXZlbnQSDAoEa2luZBgBIAEoCRImCgJhdBgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASFgoOdXB0aW1lX3NlY29uZHMYAyABKAESKAoHcGF5bG9hZBgEIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3QicQoJQ29uZGl0aW9uEgwKBHR5cGUYASABKAkSCgoCb2sYAiABKAgSDgoGcmVhc29uGAMgASgJEg8KB21lc3NhZ2UYBCABKAkSKQoFc2luY2UYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIn0KE1JlcG9ydFN0YXR1c1JlcXVlc3QSKAoGZXZlbnRzGAEgAygLMhgucG93ZXJub2RlLnYxLlBoYXNlRXZlbnQSKwoKY29uZGl0aW9ucxgCIAMoCzIXLnBvd2Vybm9kZS52MS5Db25kaXRpb24SDwoHYm9vdF9pZBgDIAEoCSIvChRSZXBvcnRTdGF0dXNSZXNwb25zZRIXCg9hY2NlcHRlZF9ldmVudHMYASABKA0yhwQKC05vZGVTZXJ2aWNlEkMKBkVucm9sbBIbLnBvd2Vybm9kZS52MS5FbnJvbGxSZXF1ZXN0GhwucG93ZXJub2RlLnYxLkVucm9sbFJlc3BvbnNlEmEKEFJlbmV3Q2VydGlmaWNhdGUSJS5wb3dlcm5vZGUudjEuUmVuZXdDZXJ0aWZpY2F0ZVJlcXVlc3QaJi5wb3dlcm5vZGUudjEuUmVuZXdDZXJ0aWZpY2F0ZVJlc3BvbnNlEkwKCUhlYXJ0YmVhdBIeLnBvd2Vybm9kZS52MS5IZWFydGJlYXRSZXF1ZXN0Gh8ucG93ZXJub2RlLnYxLkhlYXJ0YmVhdFJlc3BvbnNlEmYKEVdhdGNoRGVzaXJlZFN0YXRlEiYucG93ZXJub2RlLnYxLldhdGNoRGVzaXJlZFN0YXRlUmVxdWVzdBonLnBvd2Vybm9kZS52MS5XYXRjaERlc2lyZWRTdGF0ZVJlc3BvbnNlMAESVQoMUmVwb3J0U3RhdHVzEiEucG93ZXJub2RlLnYxLlJlcG9ydFN0YXR1c1JlcXVlc3QaIi5wb3dlcm5vZGUudjEuUmVwb3J0U3RhdHVzUmVzcG9uc2USQwoGQXR0ZXN0EhsucG93ZXJub2RlLnYxLkF0dGVzdFJlcXVlc3QaHC5wb3dlcm5vZGUudjEuQXR0ZXN0UmVzcG9uc2ViBnByb3RvMw", [file_google_protobuf_struct, file_google_protobuf_timestamp, file_powernode_v1_common]);
 
 /**
  * @generated from message powernode.v1.EnrollRequest
@@ -272,6 +272,13 @@ export type HeartbeatResponse = Message<"powernode.v1.HeartbeatResponse"> & {
    * @generated from field: uint64 desired_version = 3;
    */
   desiredVersion: bigint;
+
+  /**
+   * When set, the hub asks for an attestation: call Attest with this nonce.
+   *
+   * @generated from field: bytes attest_nonce = 4;
+   */
+  attestNonce: Uint8Array;
 };
 
 /**
@@ -280,6 +287,64 @@ export type HeartbeatResponse = Message<"powernode.v1.HeartbeatResponse"> & {
  */
 export const HeartbeatResponseSchema: GenMessage<HeartbeatResponse> = /*@__PURE__*/
   messageDesc(file_powernode_v1_node, 6);
+
+/**
+ * @generated from message powernode.v1.AttestRequest
+ */
+export type AttestRequest = Message<"powernode.v1.AttestRequest"> & {
+  /**
+   * @generated from field: bytes nonce = 1;
+   */
+  nonce: Uint8Array;
+
+  /**
+   * @generated from field: string boot_id = 2;
+   */
+  bootId: string;
+
+  /**
+   * @generated from field: repeated powernode.v1.ModuleObservation modules = 3;
+   */
+  modules: ModuleObservation[];
+
+  /**
+   * ECDSA P-256 / SHA-256 (IEEE P1363 r||s) or RSA PKCS#1 v1.5 / SHA-256 over attestationPayload().
+   *
+   * @generated from field: bytes signature = 4;
+   */
+  signature: Uint8Array;
+};
+
+/**
+ * Describes the message powernode.v1.AttestRequest.
+ * Use `create(AttestRequestSchema)` to create a new message.
+ */
+export const AttestRequestSchema: GenMessage<AttestRequest> = /*@__PURE__*/
+  messageDesc(file_powernode_v1_node, 7);
+
+/**
+ * @generated from message powernode.v1.AttestResponse
+ */
+export type AttestResponse = Message<"powernode.v1.AttestResponse"> & {
+  /**
+   * Signature valid, nonce current, and every observed module matches the assignment.
+   *
+   * @generated from field: bool verified = 1;
+   */
+  verified: boolean;
+
+  /**
+   * @generated from field: uint32 drift_count = 2;
+   */
+  driftCount: number;
+};
+
+/**
+ * Describes the message powernode.v1.AttestResponse.
+ * Use `create(AttestResponseSchema)` to create a new message.
+ */
+export const AttestResponseSchema: GenMessage<AttestResponse> = /*@__PURE__*/
+  messageDesc(file_powernode_v1_node, 8);
 
 /**
  * @generated from message powernode.v1.WatchDesiredStateRequest
@@ -298,7 +363,7 @@ export type WatchDesiredStateRequest = Message<"powernode.v1.WatchDesiredStateRe
  * Use `create(WatchDesiredStateRequestSchema)` to create a new message.
  */
 export const WatchDesiredStateRequestSchema: GenMessage<WatchDesiredStateRequest> = /*@__PURE__*/
-  messageDesc(file_powernode_v1_node, 7);
+  messageDesc(file_powernode_v1_node, 9);
 
 /**
  * A module the node should mount, with the digests it must verify.
@@ -344,7 +409,7 @@ export type ModuleAssignment = Message<"powernode.v1.ModuleAssignment"> & {
  * Use `create(ModuleAssignmentSchema)` to create a new message.
  */
 export const ModuleAssignmentSchema: GenMessage<ModuleAssignment> = /*@__PURE__*/
-  messageDesc(file_powernode_v1_node, 8);
+  messageDesc(file_powernode_v1_node, 10);
 
 /**
  * A versioned desired-state document for one node.
@@ -380,7 +445,7 @@ export type DesiredState = Message<"powernode.v1.DesiredState"> & {
  * Use `create(DesiredStateSchema)` to create a new message.
  */
 export const DesiredStateSchema: GenMessage<DesiredState> = /*@__PURE__*/
-  messageDesc(file_powernode_v1_node, 9);
+  messageDesc(file_powernode_v1_node, 11);
 
 /**
  * @generated from message powernode.v1.WatchDesiredStateResponse
@@ -397,7 +462,7 @@ export type WatchDesiredStateResponse = Message<"powernode.v1.WatchDesiredStateR
  * Use `create(WatchDesiredStateResponseSchema)` to create a new message.
  */
 export const WatchDesiredStateResponseSchema: GenMessage<WatchDesiredStateResponse> = /*@__PURE__*/
-  messageDesc(file_powernode_v1_node, 10);
+  messageDesc(file_powernode_v1_node, 12);
 
 /**
  * One timestamped phase of a node's life, as the agent saw it.
@@ -435,7 +500,7 @@ export type PhaseEvent = Message<"powernode.v1.PhaseEvent"> & {
  * Use `create(PhaseEventSchema)` to create a new message.
  */
 export const PhaseEventSchema: GenMessage<PhaseEvent> = /*@__PURE__*/
-  messageDesc(file_powernode_v1_node, 11);
+  messageDesc(file_powernode_v1_node, 13);
 
 /**
  * State of one agent controller.
@@ -474,7 +539,7 @@ export type Condition = Message<"powernode.v1.Condition"> & {
  * Use `create(ConditionSchema)` to create a new message.
  */
 export const ConditionSchema: GenMessage<Condition> = /*@__PURE__*/
-  messageDesc(file_powernode_v1_node, 12);
+  messageDesc(file_powernode_v1_node, 14);
 
 /**
  * @generated from message powernode.v1.ReportStatusRequest
@@ -501,7 +566,7 @@ export type ReportStatusRequest = Message<"powernode.v1.ReportStatusRequest"> & 
  * Use `create(ReportStatusRequestSchema)` to create a new message.
  */
 export const ReportStatusRequestSchema: GenMessage<ReportStatusRequest> = /*@__PURE__*/
-  messageDesc(file_powernode_v1_node, 13);
+  messageDesc(file_powernode_v1_node, 15);
 
 /**
  * @generated from message powernode.v1.ReportStatusResponse
@@ -518,7 +583,7 @@ export type ReportStatusResponse = Message<"powernode.v1.ReportStatusResponse"> 
  * Use `create(ReportStatusResponseSchema)` to create a new message.
  */
 export const ReportStatusResponseSchema: GenMessage<ReportStatusResponse> = /*@__PURE__*/
-  messageDesc(file_powernode_v1_node, 14);
+  messageDesc(file_powernode_v1_node, 16);
 
 /**
  * The API the node agent speaks. Enroll is the only call made without a client certificate;
@@ -576,6 +641,17 @@ export const NodeService: GenService<{
     methodKind: "unary";
     input: typeof ReportStatusRequestSchema;
     output: typeof ReportStatusResponseSchema;
+  },
+  /**
+   * Answers an attestation challenge (the nonce from HeartbeatResponse): the observed module digests,
+   * signed with the node's key together with the nonce (see proto/src/attestation.ts for the bytes).
+   *
+   * @generated from rpc powernode.v1.NodeService.Attest
+   */
+  attest: {
+    methodKind: "unary";
+    input: typeof AttestRequestSchema;
+    output: typeof AttestResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_powernode_v1_node, 0);
