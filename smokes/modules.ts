@@ -306,6 +306,26 @@ export const modulesPass = definePass({
       );
     }
 
+    await t.check(
+      "attestation challenge: the node signs its two mounted modules' digests, the hub verifies",
+      async () => {
+        await fleet.requestAttestation({ nodeId: id });
+        const e = await waitFor(
+          "the attestation verdict",
+          async () =>
+            (await nodeEvents(fleet, id)).find(
+              (x) => x.kind === "system.attestation.verified" || x.kind === "system.attestation.failed",
+            ),
+          { timeoutMs: CHANGE_TIMEOUT_MS, intervalMs: 500 },
+        );
+        if (e.kind !== "system.attestation.verified")
+          throw new Error(`${e.kind} ${JSON.stringify(e.payload)}`);
+        if (e.payload?.modules !== 2)
+          throw new Error(`attested ${String(e.payload?.modules)} modules, want 2`);
+        return `${e.kind}: 2 modules, signature by the node key, digests = assignment`;
+      },
+    );
+
     // 4. live add
     const added = await provision.assignModules({ instanceId: id, modules: [{ name: "chrony" }] });
     await t.check("AssignModules +chrony: chrony mounted with the catalog's digests", () =>

@@ -112,6 +112,22 @@ async function dbTier(t: PassContext, s: SmokeHub): Promise<void> {
     await session.waitFor("desired state", (x) => x.desiredState() !== undefined, 10_000);
     return `version ${session.desiredState()?.version}`;
   });
+  await t.check(
+    "attestation challenge: the agent signs its observations, the hub verifies them",
+    async () => {
+      await fleet.requestAttestation({ nodeId: id });
+      const e = await waitFor(
+        "system.attestation.verified (answered after the next heartbeat)",
+        async () =>
+          (await nodeEvents(fleet, id)).find(
+            (x) => x.kind.startsWith("system.attestation.") && x.kind !== "system.attestation.requested",
+          ),
+        { timeoutMs: 30_000, intervalMs: 250 },
+      );
+      if (e.kind !== "system.attestation.verified") throw new Error(`${e.kind} ${JSON.stringify(e.payload)}`);
+      return `${e.kind} (${e.payload?.modules} modules)`;
+    },
+  );
   await t.check("events in order", async () => {
     const hubSide = assertInOrder(
       (await nodeEvents(fleet, id)).map((e) => e.kind),

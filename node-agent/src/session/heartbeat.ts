@@ -2,6 +2,7 @@
 
 import { timestampDate } from "@bufbuild/protobuf/wkt";
 import { DesiredNodeState } from "../runtime/resources.ts";
+import { answerAttestation } from "./attest.ts";
 import type { ModuleObservationReport, SessionContext } from "./context.ts";
 import { loopBackoff, waitBeforeRetry } from "./context.ts";
 import type { HubLink } from "./hub-client.ts";
@@ -39,6 +40,7 @@ export async function runHeartbeatLoop(ctx: SessionContext, link: HubLink): Prom
   while (!ctx.signal.aborted) {
     const generation = link.generation();
     try {
+      const modules = observeModules(ctx);
       const r = await link.current().client.heartbeat(
         {
           bootId: ctx.bootId,
@@ -47,7 +49,7 @@ export async function runHeartbeatLoop(ctx: SessionContext, link: HubLink): Prom
           appliedVersion: ctx.modules
             ? (ctx.modules.appliedVersion() ?? 0n)
             : (ctx.store.get(DesiredNodeState, "node")?.spec.version ?? 0n),
-          modules: observeModules(ctx),
+          modules,
           zombieCount: ctx.metrics.zombieCount(),
           agentRssBytes: BigInt(ctx.metrics.rssBytes()),
           childrenSpawned: ctx.metrics.childrenSpawned?.() ?? 0,
@@ -70,6 +72,8 @@ export async function runHeartbeatLoop(ctx: SessionContext, link: HubLink): Prom
         ctx.phases.record(PHASES.heartbeatReceived);
         warnOnClockSkew(ctx, r.serverTime ? timestampDate(r.serverTime) : undefined);
       }
+      // The hub asks for a signed attestation of exactly what this heartbeat reported.
+      if (r.attestNonce.length > 0) await answerAttestation(ctx, link, r.attestNonce, modules);
       ctx.changed();
       await ctx.clock.sleep(ctx.state.heartbeatSeconds * 1000, ctx.signal);
     } catch (err) {
