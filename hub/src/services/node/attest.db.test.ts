@@ -29,7 +29,9 @@ async function sign(keyPem: string, data: Uint8Array): Promise<Uint8Array> {
   const key = await crypto.subtle.importKey("pkcs8", der, { name: "ECDSA", namedCurve: "P-256" }, false, [
     "sign",
   ]);
-  return new Uint8Array(await crypto.subtle.sign({ name: "ECDSA", hash: "SHA-256" }, key, new Uint8Array(data)));
+  return new Uint8Array(
+    await crypto.subtle.sign({ name: "ECDSA", hash: "SHA-256" }, key, new Uint8Array(data)),
+  );
 }
 
 test("challenge -> nonce in the heartbeat answer -> signed digests verified; a nonce answers once", async () => {

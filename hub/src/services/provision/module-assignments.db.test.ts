@@ -21,7 +21,7 @@ beforeAll(async () => {
       version,
       arch: Arch.AMD64,
       fsverityDigest: digit.repeat(64),
-      verityRootHash: digit.repeat(63) + "f",
+      verityRootHash: `${digit.repeat(63)}f`,
       ociDigest: oci ? `sha256:${digit.repeat(64)}` : "",
     });
   };
