@@ -25,8 +25,12 @@ export interface Exec {
   run(cmd: string, args: readonly string[], opts?: ExecOptions): Promise<ExecResult>;
 }
 
-/** A failed external command: command, arguments, exit code and the last 4 KiB of stderr. */
+/**
+ * A failed external command: command, arguments, exit code and the last 4 KiB of stderr. The one error
+ * type of every execa wrapper in the repo (hub, agent, image builder and scripts use this one).
+ */
 export class ExecError extends Error {
+  readonly kind = "exec";
   constructor(
     readonly cmd: string,
     readonly args: readonly string[],
@@ -37,6 +41,37 @@ export class ExecError extends Error {
     super(`${cmd} ${args.join(" ")}: exit ${exitCode ?? "?"}: ${stderrTail}`, options);
     this.name = "ExecError";
   }
+}
+
+/** What an execa result says about how a command ended (the fields {@link execFailure} reads). */
+export interface ExecOutcome {
+  exitCode?: number;
+  timedOut?: boolean;
+  isCanceled?: boolean;
+  cause?: unknown;
+  shortMessage?: string;
+  stderr: string;
+}
+
+/**
+ * The ExecError for a command that did not exit 0: why (timeout, cancel, failed to start) first, then
+ * the last 4 KiB of stderr. Undefined when it did exit 0.
+ */
+export function execFailure(
+  cmd: string,
+  args: readonly string[],
+  r: ExecOutcome,
+  timeoutMs: number,
+): ExecError | undefined {
+  if (r.exitCode === 0 && !r.timedOut && !r.isCanceled) return undefined;
+  const why = r.timedOut
+    ? `timed out after ${timeoutMs} ms; `
+    : r.isCanceled
+      ? "cancelled; "
+      : r.exitCode === undefined
+        ? `${r.cause instanceof Error ? r.cause.message : (r.shortMessage ?? "failed to start")}; `
+        : "";
+  return new ExecError(cmd, args, r.exitCode, why + r.stderr.slice(-4096));
 }
 
 /** Creates the real {@link Exec} over execa. */
@@ -55,12 +90,9 @@ export function createExeca(): Exec {
       const stdout = String(r.stdout ?? "");
       const stderr = String(r.stderr ?? "");
       const exitCode = r.exitCode ?? -1;
-      if (r.timedOut)
-        throw new ExecError(cmd, args, r.exitCode, `timed out after ${timeout} ms; ${stderr.slice(-4096)}`);
-      if (exitCode !== 0 && !opts.allowFailure) {
-        const why = r.exitCode === undefined ? `${r.shortMessage ?? "failed to start"}; ` : "";
-        throw new ExecError(cmd, args, r.exitCode, why + stderr.slice(-4096));
-      }
+      const failure = execFailure(cmd, args, { ...r, stderr }, timeout);
+      // allowFailure turns a failure into a result (exit code -1 when it did not start); a timeout throws.
+      if (failure && !(opts.allowFailure && !r.timedOut)) throw failure;
       return { stdout, stderr, exitCode };
     },
   };

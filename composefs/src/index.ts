@@ -19,7 +19,15 @@ export { type DecodedXattrs, decodeOverlayXattrs, type ReadImage, readImage } fr
 export { type ComposefsImage, type WriteImageOptions, writeImage } from "./erofs-writer.ts";
 // Errors and external commands
 export { ComposefsFormatError, isComposefsFormatError, type ParseResult } from "./errors.ts";
-export { createExeca, type Exec, ExecError, type ExecOptions, type ExecResult } from "./exec.ts";
+export {
+  createExeca,
+  type Exec,
+  ExecError,
+  type ExecOptions,
+  type ExecOutcome,
+  type ExecResult,
+  execFailure,
+} from "./exec.ts";
 // Verity
 export {
   createFsVerityHasher,

@@ -3,7 +3,10 @@
  * call, and errors that carry the command, exit code and the tail of stderr. Same shape as
  * scripts/lib/exec.ts; injected so tests can record calls.
  */
+import { ExecError, execFailure } from "@powernode/composefs";
 import { execa } from "execa";
+
+export { ExecError };
 
 export interface ExecResult {
   stdout: string;
@@ -30,20 +33,6 @@ export interface Exec {
   runBinary(cmd: string, args: readonly string[], opts?: ExecOptions): Promise<ExecBinaryResult>;
 }
 
-/** A failed external command: command, args, exit code and the last 4 KiB of stderr. */
-export class ExecError extends Error {
-  constructor(
-    readonly cmd: string,
-    readonly args: readonly string[],
-    readonly exitCode: number | undefined,
-    readonly stderrTail: string,
-    options?: ErrorOptions,
-  ) {
-    super(`${cmd} ${args.join(" ")}: exit ${exitCode ?? "?"}: ${stderrTail}`, options);
-    this.name = "ExecError";
-  }
-}
-
 const DEFAULT_TIMEOUT_MS = 300_000;
 
 /** The real Exec over execa. */
@@ -61,10 +50,8 @@ export function createExec(): Exec {
       maxBuffer: 1024 * 1024 * 1024,
     });
     const stderr = typeof r.stderr === "string" ? r.stderr : new TextDecoder().decode(r.stderr);
-    if (r.exitCode !== 0 || r.timedOut) {
-      const why = r.timedOut ? `timed out after ${timeout} ms; ` : "";
-      throw new ExecError(cmd, args, r.exitCode, why + stderr.slice(-4096));
-    }
+    const failure = execFailure(cmd, args, { ...r, stderr }, timeout);
+    if (failure) throw failure;
     return { stdout: r.stdout, stderr };
   }
   return {

@@ -3,6 +3,9 @@
  * on every call, and errors that carry the command, exit code and the tail of stderr.
  */
 import { execa } from "execa";
+import { ExecError, execFailure } from "../../composefs/src/exec.ts";
+
+export { ExecError };
 
 export interface ExecResult {
   stdout: string;
@@ -19,19 +22,6 @@ export interface ExecOptions {
   user?: string;
 }
 
-export class ExecError extends Error {
-  constructor(
-    readonly cmd: string,
-    readonly args: readonly string[],
-    readonly exitCode: number | undefined,
-    readonly stderrTail: string,
-    options?: ErrorOptions,
-  ) {
-    super(`${cmd} ${args.join(" ")}: exit ${exitCode ?? "?"}: ${stderrTail}`, options);
-    this.name = "ExecError";
-  }
-}
-
 /** Runs a command to completion; throws ExecError on a non-zero exit or a timeout. */
 export async function run(cmd: string, args: readonly string[], opts: ExecOptions = {}): Promise<ExecResult> {
   const [file, argv] = opts.user ? ["runuser", ["-u", opts.user, "--", cmd, ...args]] : [cmd, [...args]];
@@ -45,9 +35,7 @@ export async function run(cmd: string, args: readonly string[], opts: ExecOption
   });
   const stdout = String(r.stdout ?? "");
   const stderr = String(r.stderr ?? "");
-  if (r.exitCode !== 0 || r.timedOut) {
-    const why = r.timedOut ? `timed out after ${opts.timeoutMs ?? 120_000} ms; ` : "";
-    throw new ExecError(cmd, args, r.exitCode, why + stderr.slice(-4096));
-  }
+  const failure = execFailure(cmd, args, { ...r, stderr }, opts.timeoutMs ?? 120_000);
+  if (failure) throw failure;
   return { stdout, stderr, exitCode: 0 };
 }

@@ -2,7 +2,10 @@
  * The one way the agent runs external commands: argv arrays (never a shell), a timeout on every call,
  * errors that carry the command, args, exit code and the tail of stderr. Secrets go on `input`.
  */
+import { ExecError, execFailure } from "@powernode/composefs";
 import { execa } from "execa";
+
+export { ExecError };
 
 export interface ExecResult {
   stdout: string;
@@ -22,21 +25,6 @@ export interface ExecOptions {
 /** Runs commands; injected everywhere so tests can use {@link createRecordingExecFake}. */
 export interface Exec {
   run(cmd: string, args: readonly string[], opts?: ExecOptions): Promise<ExecResult>;
-}
-
-/** A command that failed to start, exited non-zero or timed out. */
-export class ExecError extends Error {
-  readonly kind = "exec";
-  constructor(
-    readonly cmd: string,
-    readonly args: readonly string[],
-    readonly exitCode: number | undefined,
-    readonly stderrTail: string,
-    options?: ErrorOptions,
-  ) {
-    super(`${cmd} ${args.join(" ")}: exit ${exitCode ?? "?"}: ${stderrTail}`, options);
-    this.name = "ExecError";
-  }
 }
 
 /** Listener told about each child's pid while it runs, so the zombie reaper leaves it to its owner. */
@@ -65,11 +53,8 @@ export function createExeca(children?: ChildTracker): Exec {
         const r = await sub;
         const stdout = String(r.stdout ?? "");
         const stderr = String(r.stderr ?? "");
-        if (r.failed || r.exitCode !== 0) {
-          const why = r.timedOut ? `timed out after ${timeoutMs} ms; ` : r.isCanceled ? "cancelled; " : "";
-          const startErr = r.exitCode === undefined && r.cause instanceof Error ? `${r.cause.message}; ` : "";
-          throw new ExecError(cmd, args, r.exitCode, why + startErr + stderr.slice(-4096));
-        }
+        const failure = execFailure(cmd, args, { ...r, stderr }, timeoutMs);
+        if (failure) throw failure;
         return { stdout, stderr, exitCode: 0 };
       } finally {
         if (pid !== undefined) children?.delete(pid);
