@@ -3,16 +3,10 @@
  * call, and errors that carry the command, exit code and the tail of stderr. Same shape as
  * scripts/lib/exec.ts; injected so tests can record calls.
  */
-import { ExecError, execFailure } from "@powernode/composefs";
+import { ExecError, type ExecResult, execFailure } from "@powernode/composefs";
 import { execa } from "execa";
 
-export { ExecError };
-
-export interface ExecResult {
-  stdout: string;
-  stderr: string;
-  exitCode: number;
-}
+export { ExecError, type ExecResult };
 
 export interface ExecOptions {
   cwd?: string;

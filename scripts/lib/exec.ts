@@ -3,15 +3,9 @@
  * on every call, and errors that carry the command, exit code and the tail of stderr.
  */
 import { execa } from "execa";
-import { ExecError, execFailure } from "../../composefs/src/exec.ts";
+import { ExecError, type ExecResult, execFailure } from "../../composefs/src/exec.ts";
 
-export { ExecError };
-
-export interface ExecResult {
-  stdout: string;
-  stderr: string;
-  exitCode: number;
-}
+export { ExecError, type ExecResult };
 
 export interface ExecOptions {
   cwd?: string;
