@@ -11,7 +11,8 @@
  */
 import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { createExeca, fsVerityDigest, type ModuleManifest, toHex } from "@powernode/composefs";
+import { fsVerityDigest, type ModuleManifest, toHex } from "@powernode/composefs";
+import { createExec } from "@powernode/exec";
 import { assignDesiredState } from "@powernode/hub";
 import { type FleetEvent, NodeState, Severity } from "@powernode/proto";
 import {
@@ -55,7 +56,7 @@ async function makeVerityPersistDisk(
   const image = join(outDir, "persist.ext4");
   // 4 KiB filesystem blocks: ext4 takes a Merkle tree block size only up to its own block size, and
   // mke2fs picks 1 KiB for an image this small.
-  await createExeca().run(
+  await createExec().run(
     "mkfs.ext4",
     ["-q", "-F", "-b", "4096", "-O", "verity", "-L", "persist", "-d", src, image, "64M"],
     {
@@ -240,7 +241,7 @@ export const modulesPass = definePass({
           const b = get("nginx-light");
           const host = new URL(s.hub.httpUrl).host;
           const ref = `docker://${host}/modules/nginx-light:${moduleTag(b.manifest.version, arch)}`;
-          const out = await createSkopeo(createExeca()).inspect(ref, { raw: true });
+          const out = await createSkopeo(createExec()).inspect(ref, { raw: true });
           const raw = JSON.parse(out.stdout) as {
             artifactType?: string;
             layers: Array<{ mediaType: string }>;

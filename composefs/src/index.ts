@@ -1,6 +1,6 @@
 /**
  * @powernode/composefs: composefs images (EROFS + overlay metadata) written and read in TypeScript, fs-verity
- * and dm-verity, and module images for the node runtime. Imports only libraries (execa via src/exec.ts).
+ * and dm-verity, and module images for the node runtime. Imports only libraries (external commands through @powernode/exec).
  */
 
 export {
@@ -17,17 +17,8 @@ export { parseDump, toDump } from "./dump.ts";
 export { type DecodedXattrs, decodeOverlayXattrs, type ReadImage, readImage } from "./erofs-reader.ts";
 // Images
 export { type ComposefsImage, type WriteImageOptions, writeImage } from "./erofs-writer.ts";
-// Errors and external commands
+// Errors
 export { ComposefsFormatError, isComposefsFormatError, type ParseResult } from "./errors.ts";
-export {
-  createExeca,
-  type Exec,
-  ExecError,
-  type ExecOptions,
-  type ExecOutcome,
-  type ExecResult,
-  execFailure,
-} from "./exec.ts";
 // Verity
 export {
   createFsVerityHasher,

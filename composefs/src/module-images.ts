@@ -6,9 +6,9 @@
  */
 import { mkdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { createExec, type Exec } from "@powernode/exec";
 import { formatVerity } from "./dm-verity.ts";
 import { writeImage } from "./erofs-writer.ts";
-import { createExeca, type Exec } from "./exec.ts";
 import { createObjectStore } from "./object-store.ts";
 import { treeFromDirectory } from "./tree-from-directory.ts";
 
@@ -56,7 +56,7 @@ export async function buildModuleImages(
   outDir: string,
   opts: BuildModuleOptions = {},
 ): Promise<ModuleImages> {
-  const exec = opts.exec ?? createExeca();
+  const exec = opts.exec ?? createExec();
   mkdirSync(outDir, { recursive: true });
   const objectsDir = join(outDir, "objects");
   // Start from an empty store: leftovers from another build would end up in the blob and change its bytes.

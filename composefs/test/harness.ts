@@ -5,11 +5,11 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { createExeca } from "../src/exec.ts";
+import { createExec } from "@powernode/exec";
 import type { DirNode, FileNode, NodeMeta, TreeNode, Xattr } from "../src/tree.ts";
 import { digestToPath } from "../src/tree.ts";
 
-export const exec = createExeca();
+export const exec = createExec();
 
 /** A temp directory removed (after unmounting anything under it) on dispose. */
 export function tempDir(prefix = "cfs-"): { path: string; [Symbol.dispose](): void } {

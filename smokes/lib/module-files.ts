@@ -5,7 +5,8 @@
  * physical offset in an extent is the byte of the blob a node's dm-verity device serves for it.
  */
 import { closeSync, openSync, readFileSync, readSync } from "node:fs";
-import { createExeca, type Exec, readImage } from "@powernode/composefs";
+import { readImage } from "@powernode/composefs";
+import { createExec, type Exec } from "@powernode/exec";
 
 /** One extent of a file in the blob image (bytes). */
 export interface BlobExtent {
@@ -64,7 +65,7 @@ export function parseErofsExtents(dump: string): BlobExtent[] {
 export async function locateModuleFile(
   files: { metadata: string; blob: string },
   path: string,
-  exec: Exec = createExeca(),
+  exec: Exec = createExec(),
 ): Promise<ModuleFile> {
   const f = listModuleFiles(files.metadata).find((x) => x.path === path);
   if (!f) throw new Error(`${path}: not a regular file with a content object in ${files.metadata}`);

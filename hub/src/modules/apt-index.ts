@@ -6,7 +6,7 @@
  */
 import { mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import type { Exec } from "@powernode/composefs";
+import type { Exec } from "@powernode/exec";
 import { compareDebVersions, type DebRelation } from "./debian-version.ts";
 
 /** Module architectures (Debian names). */

@@ -2,13 +2,14 @@ import { afterAll, describe, expect, test } from "bun:test";
 import { lstatSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { createExeca, parseModuleManifest } from "@powernode/composefs";
+import { parseModuleManifest } from "@powernode/composefs";
+import { createExec } from "@powernode/exec";
 import { type BuiltModule, buildModule, toModuleVersion } from "./build-module.ts";
 import { buildRecipe } from "./build-recipe.ts";
 import { withComposedRoot } from "./composed-root.ts";
 import { loadRecipe, recipePath } from "./recipe.ts";
 
-const exec = createExeca();
+const exec = createExec();
 const work = mkdtempSync(join(tmpdir(), "pn-modules-test-"));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 

@@ -8,12 +8,11 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import {
   buildModuleImages,
-  createExeca,
-  type Exec,
   type ModuleManifest,
   type ModuleService,
   parseModuleManifest,
 } from "@powernode/composefs";
+import { createExec, type Exec } from "@powernode/exec";
 import { BOOKWORM_SUITES, type DebArch, loadAptIndex } from "./apt-index.ts";
 import { fetchDebs, unpackDeb } from "./debs.ts";
 import { resolveClosure } from "./resolve.ts";
@@ -124,7 +123,7 @@ export async function sha256File(path: string): Promise<string> {
  *   arch: "arm64", priority: 20, outDir: "out/chrony-arm64" });
  */
 export async function buildModule(input: BuildModuleInput): Promise<BuiltModule> {
-  const exec = input.exec ?? createExeca();
+  const exec = input.exec ?? createExec();
   const cacheDir = input.cacheDir ?? DEFAULT_CACHE_DIR;
   const outDir = resolve(input.outDir);
   mkdirSync(outDir, { recursive: true });

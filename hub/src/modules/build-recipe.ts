@@ -4,7 +4,7 @@
  * ship libc6 again.
  */
 import { join } from "node:path";
-import { createExeca, type Exec } from "@powernode/composefs";
+import { createExec, type Exec } from "@powernode/exec";
 import { type DebArch, loadAptIndex } from "./apt-index.ts";
 import {
   type BuiltModule,
@@ -32,7 +32,7 @@ export async function recipePackages(
   if (!("debian" in recipe.source)) return [];
   if (seen.includes(recipe.name))
     throw new Error(`recipes: base cycle ${[...seen, recipe.name].join(" -> ")}`);
-  const exec = opts.exec ?? createExeca();
+  const exec = opts.exec ?? createExec();
   const base = recipe.base ? await basePackages(recipe.base, arch, opts, [...seen, recipe.name]) : undefined;
   const index = await loadAptIndex(exec, arch, opts.cacheDir ?? DEFAULT_CACHE_DIR);
   const res = resolveClosure(index, recipe.source.debian.packages, {

@@ -8,14 +8,14 @@
 import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { createExeca, type Exec } from "@powernode/composefs";
+import { createExec, type Exec } from "@powernode/exec";
 import type { BuiltModuleFiles } from "./build-module.ts";
 
 /** Runs `fn(root)` with the modules (highest priority first) composed under an overlay. */
 export async function withComposedRoot<T>(
   modules: readonly Pick<BuiltModuleFiles, "metadata" | "blob">[],
   fn: (root: string) => Promise<T>,
-  exec: Exec = createExeca(),
+  exec: Exec = createExec(),
 ): Promise<T> {
   const dir = mkdtempSync(join(tmpdir(), "pn-compose-"));
   const mounted: string[] = [];

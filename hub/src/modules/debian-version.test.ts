@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { createExeca } from "@powernode/composefs";
+import { createExec } from "@powernode/exec";
 import { compareDebVersions, satisfiesRelation } from "./debian-version.ts";
 
 const PAIRS: [string, string][] = [
@@ -22,7 +22,7 @@ const PAIRS: [string, string][] = [
 
 describe("compareDebVersions", () => {
   test("agrees with dpkg --compare-versions on every pair, both ways", async () => {
-    const exec = createExeca();
+    const exec = createExec();
     for (const [a, b] of PAIRS) {
       for (const [x, y] of [
         [a, b],

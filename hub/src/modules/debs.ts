@@ -5,7 +5,7 @@
  */
 import { existsSync, mkdirSync, readdirSync, renameSync, rmSync } from "node:fs";
 import { join } from "node:path";
-import type { Exec } from "@powernode/composefs";
+import type { Exec } from "@powernode/exec";
 import type { DebPackage } from "./apt-index.ts";
 
 /** The file name `apt-get download` gives a package (the epoch colon is escaped as %3a). */

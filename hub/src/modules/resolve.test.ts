@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { createExeca } from "@powernode/composefs";
+import { createExec } from "@powernode/exec";
 import {
   type DebPackage,
   indexPackages,
@@ -120,7 +120,7 @@ describe("resolveClosure", () => {
   });
 
   test("the real bookworm arm64 index: nginx-light over a libc6 base ships nginx, not libc6", async () => {
-    const idx = await loadAptIndex(createExeca(), "arm64", DEFAULT_CACHE_DIR);
+    const idx = await loadAptIndex(createExec(), "arm64", DEFAULT_CACHE_DIR);
     const base = resolveClosure(idx, ["libc6", "libgcc-s1"], { exclude: [...MAINTAINER_SCRIPT_PACKAGES] });
     expect(base.packages.map((p) => p.name)).toEqual(["gcc-12-base", "libc6", "libgcc-s1"]);
     const r = resolveClosure(idx, ["nginx-light"], {

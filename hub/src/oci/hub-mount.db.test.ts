@@ -1,12 +1,12 @@
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import {
-  createExeca,
   fetchManifest,
   MODULE_ARTIFACT_TYPE,
   MODULE_COMPOSEFS_MEDIA_TYPE,
   MODULE_CONFIG_MEDIA_TYPE,
   pushArtifact,
 } from "@powernode/composefs";
+import { createExec } from "@powernode/exec";
 import { startTestHub } from "../../test/harness.ts";
 import type { RunningHub } from "../hub.ts";
 import { createSkopeo } from "./skopeo.ts";
@@ -40,7 +40,7 @@ test("the hub serves pushed modules: fetchManifest and skopeo inspect see the sa
   const m = await fetchManifest(hub.httpUrl, "modules/demo", digest);
   expect(m.digest).toBe(digest);
   const host = new URL(hub.httpUrl).host;
-  const out = await createSkopeo(createExeca()).inspect(`docker://${host}/modules/demo:1-amd64`, {
+  const out = await createSkopeo(createExec()).inspect(`docker://${host}/modules/demo:1-amd64`, {
     raw: true,
   });
   const raw = JSON.parse(out.stdout) as { artifactType?: string; layers: Array<{ mediaType: string }> };

@@ -2,12 +2,12 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import {
-  createExeca,
   MODULE_ARTIFACT_TYPE,
   MODULE_COMPOSEFS_MEDIA_TYPE,
   MODULE_CONFIG_MEDIA_TYPE,
   MODULE_EROFS_BLOB_MEDIA_TYPE,
 } from "@powernode/composefs";
+import { createExec } from "@powernode/exec";
 import { createSkopeo, skopeoCopyArgs, skopeoInspectArgs } from "./skopeo.ts";
 import {
   sha256,
@@ -19,7 +19,7 @@ import {
 } from "./test-harness.ts";
 
 // Real skopeo is the outside client here (Debian package, listed in scripts/bootstrap.mjs).
-const skopeo = createSkopeo(createExeca());
+const skopeo = createSkopeo(createExec());
 let reg: TestRegistry;
 let src: AsyncDisposable & { path: string };
 beforeAll(async () => {

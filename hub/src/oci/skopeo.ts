@@ -2,7 +2,7 @@
  * A small typed wrapper over the `skopeo` CLI, the outside client the registry is tested against.
  * Tokens go in argv because skopeo has no stdin option for them; only throwaway test tokens are used.
  */
-import type { Exec, ExecResult } from "@powernode/composefs";
+import type { Exec, ExecResult } from "@powernode/exec";
 
 /** Options of a skopeo call against a plain-HTTP registry. */
 export interface SkopeoAuth {

@@ -1,18 +1,14 @@
 /**
- * The one way the agent runs external commands: argv arrays (never a shell), a timeout on every call,
- * errors that carry the command, args, exit code and the tail of stderr. Secrets go on `input`.
+ * The one way the agent runs external commands: the shared wrapper of `@powernode/exec` (argv arrays,
+ * never a shell, a timeout on every call, errors with the command, args, exit code and stderr tail),
+ * with a 30 s default, every child's pid told to the zombie reaper, and `env` as the whole environment.
+ * Secrets go on `input`.
  */
-import { ExecError, execFailure } from "@powernode/composefs";
-import { execa } from "execa";
+import { type ChildTracker, createExec, ExecError, type ExecResult } from "@powernode/exec";
 
-export { ExecError };
+export { type ChildTracker, ExecError, type ExecResult };
 
-export interface ExecResult {
-  stdout: string;
-  stderr: string;
-  exitCode: number;
-}
-
+/** Options of an agent command: `env` replaces the environment instead of extending it. */
 export interface ExecOptions {
   /** Written to the child's stdin (secrets go here, never in args). */
   input?: string;
@@ -27,38 +23,10 @@ export interface Exec {
   run(cmd: string, args: readonly string[], opts?: ExecOptions): Promise<ExecResult>;
 }
 
-/** Listener told about each child's pid while it runs, so the zombie reaper leaves it to its owner. */
-export interface ChildTracker {
-  add(pid: number): void;
-  delete(pid: number): void;
-}
-
 /** The execa-backed {@link Exec}. `children` (the reaper's owned-pid set) is told about every child. */
 export function createExeca(children?: ChildTracker): Exec {
+  const shared = createExec({ defaultTimeoutMs: 30_000, ...(children ? { children } : {}) });
   return {
-    async run(cmd, args, opts = {}) {
-      const timeoutMs = opts.timeoutMs ?? 30_000;
-      const sub = execa(cmd, [...args], {
-        input: opts.input,
-        cancelSignal: opts.signal,
-        timeout: timeoutMs,
-        env: opts.env,
-        extendEnv: opts.env === undefined,
-        reject: false,
-        stripFinalNewline: false,
-      });
-      const pid = sub.pid;
-      if (pid !== undefined) children?.add(pid);
-      try {
-        const r = await sub;
-        const stdout = String(r.stdout ?? "");
-        const stderr = String(r.stderr ?? "");
-        const failure = execFailure(cmd, args, { ...r, stderr }, timeoutMs);
-        if (failure) throw failure;
-        return { stdout, stderr, exitCode: 0 };
-      } finally {
-        if (pid !== undefined) children?.delete(pid);
-      }
-    },
+    run: (cmd, args, opts = {}) => shared.run(cmd, args, { ...opts, cleanEnv: opts.env !== undefined }),
   };
 }

@@ -4,7 +4,7 @@
  */
 import { spawn } from "node:child_process";
 import { closeSync, openSync } from "node:fs";
-import { createExeca, type Exec, ExecError, type ExecResult } from "@powernode/composefs";
+import { createExec, type Exec, ExecError, type ExecResult } from "@powernode/exec";
 
 export { ExecError, type ExecResult };
 
@@ -24,7 +24,7 @@ export interface QemuExec {
 
 /** The real QemuExec over execa. */
 export function createQemuExec(): QemuExec {
-  const shared = createExeca();
+  const shared = createExec();
   return {
     // Short commands go through the shared wrapper (argv only, timeout, stderr tail in errors).
     run: (cmd, args, opts) => shared.run(cmd, args, { timeoutMs: 60_000, ...opts }),
