@@ -5,9 +5,10 @@
  */
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { join, relative, resolve } from "node:path";
+import { debFileName, fetchDebs, loadAptIndex, unpackDeb } from "@powernode/debian";
+import { cacheDir as userCacheDir } from "@powernode/exec";
 import { compileAgent, fetchBunRuntime } from "./lib/agent.ts";
 import { writeCpio } from "./lib/cpio.ts";
-import { assertKernelAvailable, bookwormVersionOf, fetchDeb, madison, unpackDeb } from "./lib/debs.ts";
 import { createExec, type Exec } from "./lib/exec.ts";
 import { MODULE_ROOTS, stageModules } from "./lib/kmods.ts";
 import { withLock } from "./lib/lock.ts";
@@ -19,6 +20,7 @@ import {
   listFiles,
   sha256Hex,
 } from "./lib/manifest.ts";
+import { IMAGE_SUITES, pickKernel, pickUserland } from "./lib/pick-packages.ts";
 import { AGENT_PATH, buildRootfsEntries } from "./lib/rootfs.ts";
 import {
   type Arch,
@@ -43,7 +45,11 @@ export interface BuildImageOptions {
   init?: string;
   /** Default `<repo>/initramfs/build`. */
   outDir?: string;
-  /** Downloads and unpacked packages; default `<repo>/initramfs/cache`. */
+  /**
+   * Downloaded .debs (checked against the index sha256 on every use), unpacked packages, the parsed apt
+   * index and the bun runtime; default the per-user cache (`cacheDir()` of @powernode/exec:
+   * `$POWERNODE_CACHE`, `$XDG_CACHE_HOME/powernode` or `~/.cache/powernode`).
+   */
   cacheDir?: string;
   /** Agent entry; default `<repo>/node-agent/src/main.ts`. */
   agentEntry?: string;
@@ -69,14 +75,15 @@ export function imageDir(outDir: string, arch: Arch): string {
   return join(outDir, arch, "kernel-initrd");
 }
 
-function builderSources(dir: string): Record<string, string> {
+/** sha256 of every builder source below `dir` (tests excluded), keyed by the path relative to `base`. */
+function builderSources(dir: string, base = dir): Record<string, string> {
   const out: Record<string, string> = {};
   const walk = (d: string) => {
     for (const ent of readdirSync(d, { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : 1))) {
       const p = join(d, ent.name);
       if (ent.isDirectory() && !["build", "cache", "node_modules"].includes(ent.name)) walk(p);
       else if (ent.isFile() && ent.name.endsWith(".ts") && !ent.name.endsWith(".test.ts")) {
-        out[relative(dir, p)] = sha256Hex(readFileSync(p));
+        out[relative(base, p)] = sha256Hex(readFileSync(p));
       }
     }
   };
@@ -175,7 +182,7 @@ async function buildLocked(
 ): Promise<BuildImageResult> {
   const { arch, outDir, log } = opts;
   const exec = opts.exec ?? createExec();
-  const cacheDir = opts.cacheDir ?? join(REPO_ROOT, "initramfs", "cache");
+  const cacheDir = opts.cacheDir ?? userCacheDir();
   const agentEntry = opts.agentEntry ?? join(REPO_ROOT, "node-agent", "src", "main.ts");
   const workDir = join(outDir, arch, "work");
   const dest = imageDir(outDir, arch);
@@ -198,29 +205,34 @@ async function buildLocked(
 
   const release = kernelRelease(arch);
   const kpkg = kernelPackage(arch);
-  const pkgs = await step("resolve package versions", async () => {
-    const lines = await madison(exec, [kpkg, ...USERLAND_PACKAGES], arch, join(cacheDir, `apt-${arch}.json`));
-    await assertKernelAvailable(exec, lines, kpkg, KERNEL.debVersion, arch);
+  const picked = await step("resolve package versions", async () => {
+    const index = await loadAptIndex(exec, arch, { suites: IMAGE_SUITES, cacheDir });
+    const kernel = pickKernel(index, kpkg, KERNEL.debVersion);
+    const userland = pickUserland(index, USERLAND_PACKAGES);
     const versions: Record<string, string> = {};
-    for (const p of USERLAND_PACKAGES) versions[p] = bookwormVersionOf(lines, p, arch);
-    return versions;
+    for (const p of userland) versions[p.name] = p.version;
+    return { kernel, userland, versions };
   });
+  const pkgs = picked.versions;
 
   const roots = await step("fetch and unpack Debian packages", async () => {
-    const debDir = join(cacheDir, "debs");
-    const unpack = async (pkg: string, version: string) => {
-      const deb = await fetchDeb(exec, debDir, pkg, version, arch);
-      return unpackDeb(
-        exec,
-        deb,
-        join(cacheDir, "unpacked", `${pkg}_${version.replace(":", "%3a")}_${arch}`),
-      );
+    const wanted = [picked.kernel, ...picked.userland];
+    const debs = await fetchDebs(exec, wanted, { cacheDir, log: (l) => log(`[initramfs ${arch}] ${l}`) });
+    const unpacked = new Map<string, string>();
+    for (const [i, p] of wanted.entries()) {
+      const dir = join(cacheDir, "unpacked", debFileName(p).replace(/\.deb$/, ""));
+      unpacked.set(p.name, await unpackDeb(exec, debs[i] as string, dir));
+    }
+    const root = (name: string): string => {
+      const dir = unpacked.get(name);
+      if (!dir) throw new Error(`${name}: not among the fetched packages`);
+      return dir;
     };
     return {
-      kernel: await unpack(kpkg, KERNEL.debVersion),
-      libc: await unpack("libc6", pkgs.libc6 ?? ""),
-      libgcc: await unpack("libgcc-s1", pkgs["libgcc-s1"] ?? ""),
-      busybox: await unpack("busybox-static", pkgs["busybox-static"] ?? ""),
+      kernel: root(kpkg),
+      libc: root("libc6"),
+      libgcc: root("libgcc-s1"),
+      busybox: root("busybox-static"),
     };
   });
 
@@ -242,7 +254,11 @@ async function buildLocked(
   const kernelBytes = readFileSync(join(roots.kernel, "boot", `vmlinuz-${release}`));
   const inputHash = hashInputs({
     arch,
-    builder: builderSources(join(REPO_ROOT, "initramfs")),
+    builder: {
+      ...builderSources(join(REPO_ROOT, "initramfs")),
+      // the package fetching and unpacking code the image depends on
+      ...builderSources(join(REPO_ROOT, "lib", "debian"), join(REPO_ROOT, "initramfs")),
+    },
     kernel: { pkg: kpkg, version: KERNEL.debVersion, sha256: sha256Hex(kernelBytes) },
     packages: pkgs,
     agent: agent.sha256,

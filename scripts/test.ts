@@ -1,7 +1,10 @@
 /**
  * `npm test`: every suite of the project, in order, ending with one line `N passed, N failed`.
  *
- *   bun scripts/test.ts [--only static,unit,postgres,smoke]
+ *   bun scripts/test.ts [--only static,unit,postgres,smoke] [--suites REGEX]
+ *
+ * --suites keeps only the suites whose name (as printed in the summary) matches REGEX, e.g.
+ * `--suites '^(unit composefs|postgres hub)$'` (the fresh-machine check uses it).
  *
  * static   biome, tsc, buf lint, generated-code drift (proto and drizzle)
  * unit     `bun test <package>` for each workspace package with tests (PGlite for the database)
@@ -16,7 +19,7 @@ import { parseBunTest, parseClosingLine, runSuite, type SuiteResult, type SuiteS
 
 const root = join(import.meta.dir, "..");
 const bun = process.execPath;
-const PACKAGES = ["proto", "composefs", "hub", "node-agent", "initramfs", "smokes", "scripts"];
+const PACKAGES = ["proto", "lib", "composefs", "hub", "node-agent", "initramfs", "smokes", "scripts"];
 
 function hasTests(dir: string, suffix = ".test.ts"): boolean {
   const abs = join(root, dir);
@@ -100,8 +103,8 @@ function smokeSuites(): SuiteSpec[] {
   return specs;
 }
 
-async function postgresSuites(results: SuiteResult[]): Promise<void> {
-  const pkgs = PACKAGES.filter((p) => hasTests(p, ".db.test.ts"));
+async function postgresSuites(results: SuiteResult[], wanted: (name: string) => boolean): Promise<void> {
+  const pkgs = PACKAGES.filter((p) => hasTests(p, ".db.test.ts") && wanted(`postgres ${p}`));
   if (pkgs.length === 0) return;
   let pg: Awaited<ReturnType<typeof startThrowawayPostgres>>;
   try {
@@ -150,16 +153,31 @@ function parseOnly(argv: string[]): Set<string> {
   return new Set(wanted);
 }
 
+/** The --suites filter: a name test (everything when absent). */
+function parseSuites(argv: string[]): (name: string) => boolean {
+  const i = argv.indexOf("--suites");
+  if (i < 0) return () => true;
+  const src = argv[i + 1] ?? "";
+  try {
+    const re = new RegExp(src);
+    return (name) => re.test(name);
+  } catch (e) {
+    console.error(`--suites takes a regular expression; ${JSON.stringify(src)}: ${(e as Error).message}`);
+    process.exit(2);
+  }
+}
+
 async function main(): Promise<void> {
   const only = parseOnly(process.argv.slice(2));
+  const wanted = parseSuites(process.argv.slice(2));
   const started = performance.now();
   const results: SuiteResult[] = [];
   const runAll = async (specs: SuiteSpec[]) => {
-    for (const s of specs) results.push(await runSuite(s));
+    for (const s of specs) if (wanted(s.name)) results.push(await runSuite(s));
   };
   if (only.has("static")) await runAll(staticSuites());
   if (only.has("unit")) await runAll(unitSuites());
-  if (only.has("postgres")) await postgresSuites(results);
+  if (only.has("postgres")) await postgresSuites(results, wanted);
   if (only.has("smoke")) await runAll(smokeSuites());
 
   const passed = results.reduce((n, r) => n + r.passed, 0);

@@ -3,12 +3,15 @@
  * embedding a Bun runtime fetched as an npm package (`npm pack`) so cross-compiling never
  * depends on bun's own download cache.
  */
-import { existsSync, mkdirSync, readdirSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, renameSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { type Arch, BUN_RUNTIME_PACKAGE, BUN_TARGET } from "../versions.ts";
 import type { Exec } from "./exec.ts";
 
-/** Returns the path of the Bun runtime binary for arch, fetching `<pkg>@<version>` once into cacheDir. */
+/**
+ * Returns the path of the Bun runtime binary for arch, fetching `<pkg>@<version>` once into
+ * `<cacheDir>/bun/` (a per-process temp dir renamed into place: every clone on the machine shares the cache).
+ */
 export async function fetchBunRuntime(
   exec: Exec,
   cacheDir: string,
@@ -19,15 +22,24 @@ export async function fetchBunRuntime(
   const dir = join(cacheDir, "bun", `${pkg.replace("@oven/", "")}-${version}`);
   const bin = join(dir, "package", "bin", "bun");
   if (existsSync(bin)) return bin;
-  rmSync(dir, { recursive: true, force: true });
-  mkdirSync(dir, { recursive: true });
-  await exec.run("npm", ["pack", "--silent", `${pkg}@${version}`, "--pack-destination", dir], {
-    timeoutMs: 600_000,
-  });
-  const tgz = readdirSync(dir).find((f) => f.endsWith(".tgz"));
-  if (!tgz) throw new Error(`npm pack ${pkg}@${version}: no tarball in ${dir}`);
-  await exec.run("tar", ["-xzf", join(dir, tgz), "-C", dir], { timeoutMs: 120_000 });
-  if (!existsSync(bin)) throw new Error(`npm pack ${pkg}@${version}: ${bin} missing after unpacking`);
+  const tmp = `${dir}.tmp-${process.pid}`;
+  rmSync(tmp, { recursive: true, force: true });
+  mkdirSync(tmp, { recursive: true });
+  try {
+    await exec.run("npm", ["pack", "--silent", `${pkg}@${version}`, "--pack-destination", tmp], {
+      timeoutMs: 600_000,
+    });
+    const tgz = readdirSync(tmp).find((f) => f.endsWith(".tgz"));
+    if (!tgz) throw new Error(`npm pack ${pkg}@${version}: no tarball in ${tmp}`);
+    await exec.run("tar", ["-xzf", join(tmp, tgz), "-C", tmp], { timeoutMs: 120_000 });
+    if (!existsSync(join(tmp, "package", "bin", "bun")))
+      throw new Error(`npm pack ${pkg}@${version}: package/bin/bun missing after unpacking`);
+    if (existsSync(bin)) return bin; // another build finished first
+    rmSync(dir, { recursive: true, force: true });
+    renameSync(tmp, dir);
+  } finally {
+    rmSync(tmp, { recursive: true, force: true });
+  }
   return bin;
 }
 

@@ -3,6 +3,9 @@
  * PID 1 agent after boot), identity parsing, and the pieces tests and smokes drive.
  */
 
+export { type RenewalOptions, renewalTime } from "./controllers/credentials/renew.ts";
+export type { NodeIdentity, NodeMetrics } from "./controllers/deps.ts";
+export { DesiredNodeState } from "./controllers/resources.ts";
 export { parseKernelCmdline, powernodeParams } from "./identity/cmdline.ts";
 export {
   decodeCaPem,
@@ -15,13 +18,10 @@ export {
 export { createLog, createMemoryLog, type Log, type LogSink, type MemoryLog } from "./log.ts";
 export { createNodeKeyAndCsr } from "./pki/csr.ts";
 export { loadPki, type NodePki, pkiDir } from "./pki/pki-store.ts";
+export { type Backoff, type BackoffOptions, createBackoff } from "./runtime/backoff.ts";
+export { type Clock, createSystemClock } from "./runtime/clock.ts";
+export { createPhaseRecorder, PHASES, type Phase, type PhaseRecorder } from "./runtime/phases.ts";
 export { createResourceStore, type Resource, type ResourceStore } from "./runtime/resource-store.ts";
-export { DesiredNodeState } from "./runtime/resources.ts";
-export { type Backoff, type BackoffOptions, createBackoff } from "./session/backoff.ts";
-export { type Clock, createSystemClock } from "./session/clock.ts";
-export type { SessionIdentity, SessionMetrics } from "./session/context.ts";
-export { createPhaseRecorder, PHASES, type Phase, type PhaseRecorder } from "./session/phases.ts";
-export { type RenewalOptions, renewalTime } from "./session/renew.ts";
 export {
   type AgentSession,
   type AgentSessionOptions,

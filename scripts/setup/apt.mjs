@@ -21,6 +21,8 @@ export const SYSTEM_PACKAGES = [
   "e2fsprogs",
   "kmod",
   "skopeo",
+  "git",
+  "ca-certificates",
 ];
 
 /** Files set-up writes under /etc/apt (the README lists them with how to undo them). */
@@ -130,7 +132,7 @@ function ensureSources(release) {
 }
 
 function installed(pkg) {
-  const r = spawnSync("dpkg-query", ["-W", "-f=${Status}", pkg], { encoding: "utf8" });
+  const r = spawnSync("dpkg-query", ["-W", `-f=${"$"}{Status}`, pkg], { encoding: "utf8" });
   return r.status === 0 && r.stdout.includes("install ok installed");
 }
 

@@ -17,7 +17,7 @@ import {
 import { dirname, join } from "node:path";
 import { mainSource } from "./apt.mjs";
 
-const spec = JSON.parse(readFileSync(join(import.meta.dirname, "../../lib/exec/private-tools.json"), "utf8"));
+const spec = JSON.parse(readFileSync(new URL("../../lib/exec/private-tools.json", import.meta.url), "utf8"));
 
 /** The dynamic loader of a Debian arch, relative to the tree root (merged /usr). */
 const LOADERS = {

@@ -5,8 +5,8 @@
 import { existsSync, readFileSync, statSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { Code, ConnectError } from "@connectrpc/connect";
+import type { DebArch } from "@powernode/debian";
 import { Arch } from "@powernode/proto";
-import type { DebArch } from "../modules/apt-index.ts";
 import { type BuiltModule, buildModule } from "../modules/build-module.ts";
 import { buildRecipe } from "../modules/build-recipe.ts";
 import { catalogClient, loadBuiltModule, PublishError, publishModule } from "../modules/publish.ts";

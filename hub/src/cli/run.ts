@@ -2,7 +2,7 @@
  * pnctl, the operator CLI: a ConnectRPC client of the hub's operator API. `runCli` is the whole program
  * (testable in process); `main.ts` only wires it to the process.
  */
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { type Timestamp, timestampDate } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError, createClient, type Interceptor } from "@connectrpc/connect";
@@ -35,6 +35,7 @@ const USAGE = `usage: pnctl [--url URL] [--token TOKEN] <command> [--json]
   instances create --name NAME --arch amd64|arm64 [--provider qemu|none] [--memory MIB] [--vcpus N] [--start]
   instances start|stop|delete <id>
   instances token <id>            (a fresh bootstrap token, 1 hour)
+  ca get [--out FILE]             (the hub's CA certificate, PEM: for --cacert of TLS clients)
 ${MODULE_USAGE}
 URL: --url, $POWERNODE_URL, default http://127.0.0.1:8080
 TOKEN: --token, $POWERNODE_TOKEN, or $POWERNODE_DATA/admin.token (default ./var/admin.token)`;
@@ -234,6 +235,15 @@ export async function runCli(
               `${v.createdAt}  ${v.severity.padEnd(8)}  ${v.kind}  ${v.nodeId || "-"}  ${JSON.stringify(v.payload)}`,
             );
         }
+        return 0;
+      }
+      case "ca get": {
+        const { caPem } = await fleet.getCaCertificate({});
+        const out = flag(args, "out");
+        if (out) {
+          writeFileSync(out, caPem);
+          print({ path: out }, () => [`wrote ${out}`]);
+        } else print({ caPem }, () => [caPem.trimEnd()]);
         return 0;
       }
       case "catalog ls": {

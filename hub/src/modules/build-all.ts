@@ -5,7 +5,7 @@
 import { readdirSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
-import type { DebArch } from "./apt-index.ts";
+import type { DebArch } from "@powernode/debian";
 import type { BuiltModule } from "./build-module.ts";
 import { buildRecipe, builtModuleDir } from "./build-recipe.ts";
 import { loadRecipe, MODULES_DIR, recipePath } from "./recipe.ts";

@@ -12,9 +12,8 @@ import {
   type ModuleService,
   parseModuleManifest,
 } from "@powernode/composefs";
+import { type DebArch, extractDeb, fetchDebs, loadAptIndex } from "@powernode/debian";
 import { createExec, type Exec } from "@powernode/exec";
-import { BOOKWORM_SUITES, type DebArch, loadAptIndex } from "./apt-index.ts";
-import { fetchDebs, unpackDeb } from "./debs.ts";
 import { resolveClosure } from "./resolve.ts";
 import {
   copyRecipeFiles,
@@ -65,7 +64,10 @@ export interface BuildModuleInput {
   generate?: Generator[];
   /** Every entry's mtime, seconds (default 0). */
   mtime?: number;
-  /** Downloaded packages and the parsed apt index are kept here (default modules/.cache). */
+  /**
+   * Root of the download cache (`<root>/debs`, checked against the index sha256 on every use) and the
+   * parsed apt index (`<root>/apt-index`); default the per-user cache, `cacheDir()` of @powernode/exec.
+   */
   cacheDir?: string;
   exec?: Exec;
 }
@@ -101,9 +103,6 @@ export const MAINTAINER_SCRIPT_PACKAGES = [
   "install-info",
 ] as const;
 
-/** The default cache: `<repo>/modules/.cache` (gitignored). */
-export const DEFAULT_CACHE_DIR = resolve(import.meta.dir, "../../../modules/.cache");
-
 /** A Debian version as a module version: the catalog and manifest allow neither ":" nor "~". */
 export function toModuleVersion(debVersion: string): string {
   return debVersion.replace(/[:~]/g, "_");
@@ -124,14 +123,13 @@ export async function sha256File(path: string): Promise<string> {
  */
 export async function buildModule(input: BuildModuleInput): Promise<BuiltModule> {
   const exec = input.exec ?? createExec();
-  const cacheDir = input.cacheDir ?? DEFAULT_CACHE_DIR;
   const outDir = resolve(input.outDir);
   mkdirSync(outDir, { recursive: true });
   const staging = mkdtempSync(join(tmpdir(), `pn-module-${input.name}-`));
   try {
     const root = join(staging, "root");
     mkdirSync(root);
-    const { source, defaultVersion } = await stageSource(exec, input, root, cacheDir);
+    const { source, defaultVersion } = await stageSource(exec, input, root);
     if (input.files) copyRecipeFiles(input.files, root);
     makeDirsAndLinks(root, input.dirs ?? [], input.symlinks ?? {});
     runGenerators(root, input.generate ?? []);
@@ -190,7 +188,6 @@ async function stageSource(
   exec: Exec,
   input: BuildModuleInput,
   root: string,
-  cacheDir: string,
 ): Promise<{ source: Record<string, string>; defaultVersion?: string }> {
   const s = input.source;
   if ("dir" in s) {
@@ -220,19 +217,20 @@ async function stageSource(
   }
   const deb = s.debian;
   if (deb.packages.length === 0) throw new Error(`module ${input.name}: source.debian.packages is empty`);
-  const index = await loadAptIndex(exec, input.arch, cacheDir);
+  const cache = input.cacheDir ? { cacheDir: input.cacheDir } : {};
+  const index = await loadAptIndex(exec, input.arch, cache);
   const res = resolveClosure(index, deb.packages, {
     ...(deb.base ? { base: deb.base } : {}),
     exclude: [...MAINTAINER_SCRIPT_PACKAGES, ...(deb.exclude ?? [])],
   });
-  const files = await fetchDebs(exec, join(cacheDir, "debs"), res.packages);
+  const files = await fetchDebs(exec, res.packages, cache);
   // Each package is unpacked on its own, merged-/usr'd, then merged into the root: two packages shipping
   // different content at one path is an error instead of "the later one wins".
   for (const [i, f] of files.entries()) {
     const pkg = res.packages[i]?.name ?? f;
     const own = join(root, "..", `pkg-${i}`);
     mkdirSync(own);
-    await unpackDeb(exec, f, own);
+    await extractDeb(exec, f, own);
     mergeUsr(own, false, input.arch);
     mergeTree(own, root, `package ${pkg}`);
   }
@@ -242,7 +240,7 @@ async function stageSource(
   return {
     source: {
       type: "debian",
-      suites: BOOKWORM_SUITES.join(","),
+      suites: index.suites.join(","),
       packages: res.packages.map((p) => `${p.name}=${p.version}`).join(" "),
       omitted: [...res.omitted]
         .sort(([a], [b]) => (a < b ? -1 : 1))

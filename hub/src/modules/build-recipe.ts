@@ -4,20 +4,16 @@
  * ship libc6 again.
  */
 import { join } from "node:path";
+import { type DebArch, loadAptIndex } from "@powernode/debian";
 import { createExec, type Exec } from "@powernode/exec";
-import { type DebArch, loadAptIndex } from "./apt-index.ts";
-import {
-  type BuiltModule,
-  buildModule,
-  DEFAULT_CACHE_DIR,
-  MAINTAINER_SCRIPT_PACKAGES,
-} from "./build-module.ts";
+import { type BuiltModule, buildModule, MAINTAINER_SCRIPT_PACKAGES } from "./build-module.ts";
 import { loadRecipe, MODULES_DIR, type ModuleRecipe, recipePath, recipeToBuildInput } from "./recipe.ts";
 import { resolveClosure } from "./resolve.ts";
 
 /** Options for {@link buildRecipe} and {@link recipePackages}. */
 export interface RecipeBuildOptions {
   modulesDir?: string;
+  /** Download and apt-index cache root; default the per-user cache (see BuildModuleInput.cacheDir). */
   cacheDir?: string;
   exec?: Exec;
 }
@@ -34,7 +30,7 @@ export async function recipePackages(
     throw new Error(`recipes: base cycle ${[...seen, recipe.name].join(" -> ")}`);
   const exec = opts.exec ?? createExec();
   const base = recipe.base ? await basePackages(recipe.base, arch, opts, [...seen, recipe.name]) : undefined;
-  const index = await loadAptIndex(exec, arch, opts.cacheDir ?? DEFAULT_CACHE_DIR);
+  const index = await loadAptIndex(exec, arch, opts.cacheDir ? { cacheDir: opts.cacheDir } : {});
   const res = resolveClosure(index, recipe.source.debian.packages, {
     ...(base ? { base } : {}),
     exclude: [...MAINTAINER_SCRIPT_PACKAGES, ...(recipe.source.debian.exclude ?? [])],

@@ -2,14 +2,20 @@
  * The module builder and publisher: Debian packages (or a directory, or a tar) of the target arch -> a
  * module's images and manifest -> the OCI artifact in the hub's registry and its catalog rows.
  */
-export { type AptIndex, type DebArch, type DebPackage, loadAptIndex } from "./apt-index.ts";
+export {
+  type AptIndex,
+  compareDebVersions,
+  type DebArch,
+  type DebPackage,
+  loadAptIndex,
+  satisfiesRelation,
+} from "@powernode/debian";
 export { buildAll, inTreeRecipes, sizeTable } from "./build-all.ts";
 export {
   type BuildModuleInput,
   type BuiltModule,
   type BuiltModuleFiles,
   buildModule,
-  DEFAULT_CACHE_DIR,
   MAINTAINER_SCRIPT_PACKAGES,
   type ModuleSource,
   sha256File,
@@ -17,7 +23,6 @@ export {
 } from "./build-module.ts";
 export { buildRecipe, builtModuleDir, type RecipeBuildOptions, recipePackages } from "./build-recipe.ts";
 export { withComposedRoot } from "./composed-root.ts";
-export { compareDebVersions, satisfiesRelation } from "./debian-version.ts";
 export {
   catalogClient,
   loadBuiltModule,

@@ -5,7 +5,7 @@
 import { existsSync, readFileSync, statSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import type { ModuleService } from "@powernode/composefs";
-import type { DebArch } from "./apt-index.ts";
+import type { DebArch } from "@powernode/debian";
 import type { BuildModuleInput, ModuleSource } from "./build-module.ts";
 import { GENERATORS, type Generator } from "./stage.ts";
 

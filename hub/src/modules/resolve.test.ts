@@ -1,13 +1,7 @@
 import { describe, expect, test } from "bun:test";
+import { type DebPackage, indexPackages, loadAptIndex, parsePackagesText } from "@powernode/debian";
 import { createExec } from "@powernode/exec";
-import {
-  type DebPackage,
-  indexPackages,
-  loadAptIndex,
-  parseDependencyField,
-  parsePackagesText,
-} from "./apt-index.ts";
-import { DEFAULT_CACHE_DIR, MAINTAINER_SCRIPT_PACKAGES } from "./build-module.ts";
+import { MAINTAINER_SCRIPT_PACKAGES } from "./build-module.ts";
 import { resolveClosure } from "./resolve.ts";
 
 const PACKAGES = `Package: app
@@ -66,28 +60,6 @@ function index() {
   return indexPackages("arm64", parsePackagesText(PACKAGES, "arm64", "bookworm"), []);
 }
 
-describe("apt index", () => {
-  test("Packages text: newest version per name, own arch and all only, Depends + Pre-Depends", () => {
-    const idx = index();
-    expect(idx.packages.get("app")?.version).toBe("1.0-1");
-    expect(idx.packages.has("amd-only")).toBe(false);
-    expect(idx.packages.get("data")?.architecture).toBe("all");
-    expect(idx.packages.get("app")?.depends[0]).toEqual([
-      { name: "init-system-helpers", rel: ">=", version: "1.54~" },
-    ]);
-    expect(idx.providers.get("mail-transport-agent")?.map((p) => p.name)).toEqual(["exim4", "postfix"]);
-  });
-
-  test("dependency fields: alternatives, arch qualifiers, arch and profile restrictions", () => {
-    expect(parseDependencyField("f", "python3:any (>= 3.9), a | b (<< 2) [amd64], c <!nocheck>")).toEqual([
-      [{ name: "python3", rel: ">=", version: "3.9" }],
-      [{ name: "a" }, { name: "b", rel: "<<", version: "2" }],
-      [{ name: "c" }],
-    ]);
-    expect(() => parseDependencyField("x Depends", "Bad Name")).toThrow('x Depends: cannot parse "Bad Name"');
-  });
-});
-
 describe("resolveClosure", () => {
   test("closure minus base, excluded and Essential; first real alternative; first provider of a virtual", () => {
     const r = resolveClosure(index(), ["app"], {
@@ -120,7 +92,7 @@ describe("resolveClosure", () => {
   });
 
   test("the real bookworm arm64 index: nginx-light over a libc6 base ships nginx, not libc6", async () => {
-    const idx = await loadAptIndex(createExec(), "arm64", DEFAULT_CACHE_DIR);
+    const idx = await loadAptIndex(createExec(), "arm64");
     const base = resolveClosure(idx, ["libc6", "libgcc-s1"], { exclude: [...MAINTAINER_SCRIPT_PACKAGES] });
     expect(base.packages.map((p) => p.name)).toEqual(["gcc-12-base", "libc6", "libgcc-s1"]);
     const r = resolveClosure(idx, ["nginx-light"], {

@@ -4,8 +4,7 @@
  * that never runs on a node), minus Essential packages (Debian packages do not declare those; busybox in
  * system-base stands in for them).
  */
-import type { AptIndex, DebDependency, DebPackage } from "./apt-index.ts";
-import { satisfiesRelation } from "./debian-version.ts";
+import { type AptIndex, type DebDependency, type DebPackage, satisfiesRelation } from "@powernode/debian";
 
 /** Options for {@link resolveClosure}. */
 export interface ResolveOptions {

@@ -62,7 +62,7 @@ export class ExecError extends Error {
     readonly stderrTail: string,
     options?: ErrorOptions,
   ) {
-    super(`${cmd} ${args.join(" ")}: exit ${exitCode ?? "?"}: ${stderrTail}`, options);
+    super(`${[cmd, ...args].join(" ")}: exit ${exitCode ?? "?"}: ${stderrTail}`, options);
     this.name = "ExecError";
   }
 }

@@ -1,9 +1,9 @@
 /** What boot tasks get: injected OS access (so tests use fakes and a temp root) and what earlier tasks found. */
 import type { Identity } from "../identity/parse-identity.ts";
 import type { Log } from "../log.ts";
-import type { BackoffOptions } from "../session/backoff.ts";
-import type { Clock } from "../session/clock.ts";
-import type { PhaseRecorder } from "../session/phases.ts";
+import type { BackoffOptions } from "../runtime/backoff.ts";
+import type { Clock } from "../runtime/clock.ts";
+import type { PhaseRecorder } from "../runtime/phases.ts";
 import type { Exec } from "../sys/exec.ts";
 import type { ModuleLoader } from "../sys/kmod.ts";
 import type { Mounter } from "../sys/mount.ts";

@@ -1,8 +1,8 @@
 import { expect, test } from "bun:test";
 import { rmSync } from "node:fs";
 import { createMemoryLog } from "../log.ts";
-import { createSystemClock } from "../session/clock.ts";
-import { createPhaseRecorder } from "../session/phases.ts";
+import { createSystemClock } from "../runtime/clock.ts";
+import { createPhaseRecorder } from "../runtime/phases.ts";
 import { createRecordingExecFake } from "../sys/exec-fake.ts";
 import { createNet } from "../sys/net.ts";
 import type { BootContext } from "./boot-context.ts";

@@ -4,7 +4,7 @@
  * retried with backoff; this never ends the agent. Not part of the boot sequence: it runs beside the
  * hub session.
  */
-import { createBackoff } from "../session/backoff.ts";
+import { createBackoff } from "../runtime/backoff.ts";
 import type { Lease } from "../sys/net.ts";
 import type { BootContext } from "./boot-context.ts";
 

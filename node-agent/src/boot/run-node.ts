@@ -2,11 +2,12 @@
  * The agent as PID 1: console logging, the boot sequence, then the hub session, forever.
  * Composes the real OS implementations; everything below takes them injected.
  */
+
+import type { ModuleSet } from "../controllers/modules/module-set.ts";
 import { powernodeParams } from "../identity/cmdline.ts";
 import { createLog } from "../log.ts";
-import { createResourceStore, type ResourceStore } from "../runtime/resource-store.ts";
-import { createSystemClock } from "../session/clock.ts";
-import { createPhaseRecorder } from "../session/phases.ts";
+import { createSystemClock } from "../runtime/clock.ts";
+import { createPhaseRecorder } from "../runtime/phases.ts";
 import { allowKmsgWrites, createConsoleSink } from "../sys/console.ts";
 import { createExeca } from "../sys/exec.ts";
 import { finitModuleLoader } from "../sys/kmod.ts";
@@ -22,13 +23,12 @@ import { runSequence } from "./sequencer.ts";
 import { bootSequence } from "./sequences.ts";
 
 /**
- * The module controller with the real OS: downloads under /persist when it is a disk (else /run),
- * driven by the DesiredNodeState resource. `powernode.debug=1` enables the test-only hooks.
+ * The module set with the real OS: downloads under /persist when it is a disk (else /run). With
+ * `powernode.debug=1` on the cmdline it honours the desired state's test-only debug hooks.
  */
-async function startModules(ctx: BootContext, store: ResourceStore, owned: Set<number>) {
-  const [{ createModuleController }, { runModuleController }, { createModuleSys }] = await Promise.all([
-    import("../modules/controller.ts"),
-    import("../modules/run-controller.ts"),
+async function createNodeModuleSet(ctx: BootContext, owned: Set<number>): Promise<ModuleSet> {
+  const [{ createModuleSet }, { createModuleSys }] = await Promise.all([
+    import("../controllers/modules/module-set.ts"),
     import("../sys/module-sys.ts"),
   ]);
   let debug = false;
@@ -37,8 +37,8 @@ async function startModules(ctx: BootContext, store: ResourceStore, owned: Set<n
   } catch {
     // No cmdline readable: no debug hooks.
   }
-  if (debug) ctx.log.warn("powernode.debug=1: test-only debug hooks (extra.debug) are enabled");
-  const controller = createModuleController({
+  if (debug) ctx.log.warn("powernode.debug=1: test-only debug hooks (desired state `debug`) are enabled");
+  return createModuleSet({
     sys: createModuleSys({ children: { add: (pid) => owned.add(pid), delete: (pid) => owned.delete(pid) } }),
     log: ctx.log,
     phases: ctx.phases,
@@ -48,8 +48,6 @@ async function startModules(ctx: BootContext, store: ResourceStore, owned: Set<n
     arch: process.arch === "arm64" ? "arm64" : "amd64",
     debug,
   });
-  runModuleController(controller, store);
-  return controller;
 }
 
 /** Boots the node and runs its hub session; never returns. */
@@ -91,11 +89,11 @@ export async function runNode(): Promise<never> {
     },
     delete: (pid) => owned.delete(pid),
   });
-  // The session code (x509, ConnectRPC, protobuf) is loaded while DHCP runs, not at start-up.
-  let session: Promise<typeof import("../session/session.ts")> | undefined;
-  const loadSession = () => {
-    session ??= import("../session/session.ts");
-    return session;
+  // The controllers' code (x509, ConnectRPC, protobuf) is loaded while DHCP runs, not at start-up.
+  let controllers: Promise<typeof import("../controllers/index.ts")> | undefined;
+  const loadControllers = () => {
+    controllers ??= import("../controllers/index.ts");
+    return controllers;
   };
   const ctx: BootContext = {
     root: "/",
@@ -106,7 +104,7 @@ export async function runNode(): Promise<never> {
     mounter: libcMounter,
     moduleLoader: finitModuleLoader,
     net: createNet(exec),
-    prefetch: () => void loadSession(),
+    prefetch: () => void loadControllers(),
     startReaper: () =>
       startReaper({ owned, onReap: (pid, comm) => log.info(`reaped orphan ${pid} (${comm})`) }),
     state: {},
@@ -125,23 +123,30 @@ export async function runNode(): Promise<never> {
   const { identity, stateDir } = ctx.state;
   if (!identity || !stateDir)
     return panic(new Error("boot finished without identity or state dir"), log, { exec, reboot: false });
-  log.info("boot phase session: hub session starting");
-  const { startAgentSession } = await loadSession();
-  const store = createResourceStore();
-  const modules = await startModules(ctx, store, owned);
-  await startAgentSession({
-    identity,
-    stateDir,
-    clock,
+  log.info("boot phase session: controllers starting");
+  const [{ agentControllers, currentArch }, { startEngine }] = await Promise.all([
+    loadControllers(),
+    import("../runtime/engine.ts"),
+  ]);
+  const modules = await createNodeModuleSet(ctx, owned);
+  startEngine({
     log,
-    phases,
-    store,
-    modules,
-    metrics: {
-      zombieCount: () => listZombies("/proc").length,
-      rssBytes: () => readRssBytes("self"),
-      childrenSpawned: () => spawned,
-    },
+    clock,
+    controllers: agentControllers({
+      identity,
+      stateDir,
+      bootId: crypto.randomUUID(),
+      agentVersion: AGENT_VERSION,
+      arch: currentArch(),
+      backoff: {},
+      phases,
+      metrics: {
+        zombieCount: () => listZombies("/proc").length,
+        rssBytes: () => readRssBytes("self"),
+        childrenSpawned: () => spawned,
+      },
+      modules,
+    }),
   });
   // The address outlives its lease only if someone renews it.
   if (ctx.state.lease) startDhcpRenewal(ctx, ctx.state.lease);

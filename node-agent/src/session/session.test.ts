@@ -5,8 +5,8 @@ import { join } from "node:path";
 import { createTestCa } from "../../test/test-ca.ts";
 import { freePort, startTestHubFake, type TestHubFake } from "../../test/test-hub-fake.ts";
 import { createMemoryLog, type MemoryLog } from "../log.ts";
-import { createSystemClock } from "./clock.ts";
-import { PHASES } from "./phases.ts";
+import { createSystemClock } from "../runtime/clock.ts";
+import { PHASES } from "../runtime/phases.ts";
 import { type AgentSession, startAgentSession } from "./session.ts";
 
 const cleanup: Array<() => Promise<void> | void> = [];

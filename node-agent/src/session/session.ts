@@ -1,34 +1,26 @@
 /**
- * The agent's session with its hub: credentials (saved or Enroll), then three loops side by side:
- * Heartbeat, WatchDesiredState and ReportStatus. The PID 1 agent runs it after the boot sequence; the
- * smokes' db tier runs the very same code in process (no OS side effects beyond files in `stateDir`).
+ * The agent's session with its hub: the controller engine running every agent controller (credentials,
+ * desired state, heartbeat, status report, and modules when the node has a module set). The PID 1
+ * agent starts it after the boot sequence; the smokes' db tier runs the very same code in process (no
+ * OS side effects beyond files in `stateDir`). The session object reads the controllers' resources.
  */
-import type { DesiredState } from "@powernode/proto";
-import { Arch } from "@powernode/proto";
+import type { Arch, DesiredState } from "@powernode/proto";
+import type { RenewalOptions } from "../controllers/credentials/renew.ts";
+import { currentArch, type NodeIdentity, type NodeMetrics } from "../controllers/deps.ts";
+import { agentControllers } from "../controllers/index.ts";
+import type { ModuleSet } from "../controllers/modules/module-set.ts";
+import { DesiredNodeState, HeartbeatStatus, HubCredentials } from "../controllers/resources.ts";
 import { createLog, type Log, stderrSink } from "../log.ts";
-import { createResourceStore, type ResourceStore } from "../runtime/resource-store.ts";
-import { DesiredNodeState } from "../runtime/resources.ts";
+import type { BackoffOptions } from "../runtime/backoff.ts";
+import { type Clock, createSystemClock } from "../runtime/clock.ts";
+import type { ConditionValue } from "../runtime/controller.ts";
+import { type Engine, startEngine } from "../runtime/engine.ts";
+import { createPhaseRecorder, PHASES, type Phase, type PhaseRecorder } from "../runtime/phases.ts";
+import type { ResourceStore } from "../runtime/resource-store.ts";
 import { AGENT_VERSION } from "../version.ts";
-import type { BackoffOptions } from "./backoff.ts";
-import { type Clock, createSystemClock } from "./clock.ts";
-import {
-  loopBackoff,
-  type ModuleReporter,
-  type SessionContext,
-  type SessionIdentity,
-  type SessionMetrics,
-} from "./context.ts";
-import { describeError } from "./describe-error.ts";
-import { runDesiredStateSync } from "./desired-state-sync.ts";
-import { obtainCredentials } from "./enroll.ts";
-import { DEFAULT_HEARTBEAT_SECONDS, runHeartbeatLoop } from "./heartbeat.ts";
-import { connectHub, createHubLink } from "./hub-client.ts";
-import { createPhaseRecorder, PHASES, type Phase, type PhaseRecorder } from "./phases.ts";
-import { type RenewalOptions, runCertificateRenewal } from "./renew.ts";
-import { runStatusReport } from "./status-report.ts";
 
 export interface AgentSessionOptions {
-  identity: SessionIdentity;
+  identity: NodeIdentity;
   /** Where credentials live (`<stateDir>/pki/`); `/persist/powernode` on a node. */
   stateDir: string;
   clock?: Clock;
@@ -41,19 +33,22 @@ export interface AgentSessionOptions {
   bootId?: string;
   /** Phases recorded before the session (the boot sequence's); a fresh recorder otherwise. */
   phases?: PhaseRecorder;
-  metrics?: SessionMetrics;
-  /** The module controller (observations and applied version for Heartbeat). */
-  modules?: ModuleReporter;
-  store?: ResourceStore;
+  metrics?: NodeMetrics;
+  /** The module set to drive (its owner stops it); none: the node runs no modules. */
+  modules?: ModuleSet;
+  /** How often mounted modules are observed for the heartbeat (default 2 s). */
+  moduleObserveMs?: number;
   /** Restart a desired-state stream that was silent this long (default 60 s; the hub keepalive is 25 s). */
   watchIdleMs?: number;
   /** Certificate renewal timing (default: at 75 % of the lifetime). */
   renewal?: RenewalOptions;
+  store?: ResourceStore;
 }
 
 export interface AgentSession {
   readonly instanceUuid: string;
   readonly bootId: string;
+  readonly engine: Engine;
   /** The node certificate once enrolled (or loaded). */
   certificatePem(): string | undefined;
   phaseEvents(): readonly Phase[];
@@ -62,15 +57,11 @@ export interface AgentSession {
   certificateRenewals(): number;
   /** The last desired-state document received. */
   desiredState(): DesiredState | undefined;
+  conditions(): ConditionValue[];
   /** Resolves when `condition` holds (checked after every change); rejects naming `what` on timeout. */
   waitFor(what: string, condition: (s: AgentSession) => boolean, timeoutMs?: number): Promise<void>;
-  /** Stops every loop and closes connections. */
+  /** Stops every controller and closes connections. */
   stop(): Promise<void>;
-}
-
-/** The agent architecture as the API names it. */
-export function currentArch(): Arch {
-  return process.arch === "arm64" ? Arch.ARM64 : process.arch === "x64" ? Arch.AMD64 : Arch.UNSPECIFIED;
 }
 
 /**
@@ -82,84 +73,42 @@ export function currentArch(): Arch {
 export async function startAgentSession(opts: AgentSessionOptions): Promise<AgentSession> {
   const clock = opts.clock ?? createSystemClock();
   const log = opts.log ?? createLog(stderrSink);
-  const abort = new AbortController();
-  const waiters = new Set<() => void>();
   const phases = opts.phases ?? createPhaseRecorder(clock, log);
-  const ctx: SessionContext = {
+  if (!phases.has(PHASES.agentStarted)) phases.record(PHASES.agentStarted);
+  const bootId = opts.bootId ?? crypto.randomUUID();
+  const controllers = agentControllers({
     identity: opts.identity,
     stateDir: opts.stateDir,
-    clock,
-    log,
-    backoff: opts.backoff ?? {},
+    bootId,
     agentVersion: opts.agentVersion ?? AGENT_VERSION,
     arch: opts.arch ?? currentArch(),
-    bootId: opts.bootId ?? crypto.randomUUID(),
+    backoff: opts.backoff ?? {},
     phases,
-    store: opts.store ?? createResourceStore(),
     metrics: opts.metrics ?? { zombieCount: () => 0, rssBytes: () => process.memoryUsage().rss },
     ...(opts.modules ? { modules: opts.modules } : {}),
-    signal: abort.signal,
-    changed: () => {
-      for (const w of waiters) w();
-    },
-    restartWatch: () => {},
-    state: { heartbeatSeconds: DEFAULT_HEARTBEAT_SECONDS, heartbeatsAcked: 0, reportsSent: 0, renewals: 0 },
+    ...(opts.moduleObserveMs !== undefined ? { moduleObserveMs: opts.moduleObserveMs } : {}),
+    ...(opts.watchIdleMs !== undefined ? { watchIdleMs: opts.watchIdleMs } : {}),
+    ...(opts.renewal ? { renewal: opts.renewal } : {}),
+  });
+  const engine = startEngine({ controllers, log, clock, ...(opts.store ? { store: opts.store } : {}) });
+  const waiters = new Set<() => void>();
+  const tell = () => {
+    for (const w of waiters) w();
   };
-  const unsubscribe = phases.subscribe(() => ctx.changed());
-  if (!phases.has(PHASES.agentStarted)) phases.record(PHASES.agentStarted);
-
-  const run = async () => {
-    const credentials = await obtainCredentials(ctx);
-    ctx.state.pki = credentials.pki;
-    if (credentials.heartbeatSeconds > 0) ctx.state.heartbeatSeconds = credentials.heartbeatSeconds;
-    phases.record(PHASES.agentEnrolled, {
-      payload: {
-        certificate: credentials.issued ? "issued" : "reused",
-        notAfter: credentials.pki.notAfter.toISOString(),
-      },
-    });
-    const link = createHubLink(
-      connectHub({
-        platformUrl: ctx.identity.platformUrl,
-        caPem: ctx.identity.caPem,
-        clientCert: credentials.pki,
-      }),
-    );
-    try {
-      await Promise.all([
-        runHeartbeatLoop(ctx, link),
-        runDesiredStateSync(ctx, link, opts.watchIdleMs),
-        runStatusReport(ctx, link),
-        runCertificateRenewal(ctx, link, opts.renewal),
-      ]);
-    } finally {
-      link.close();
-    }
-  };
-  // The session never gives up: anything unexpected is logged and the whole run starts over.
-  const supervise = async () => {
-    const backoff = loopBackoff(ctx);
-    while (!abort.signal.aborted) {
-      try {
-        await run();
-      } catch (err) {
-        if (abort.signal.aborted) break;
-        const ms = backoff.next();
-        log.error(`session failed (${describeError(err)}); restarting in ${(ms / 1000).toFixed(1)} s`);
-        await clock.sleep(ms, abort.signal);
-      }
-    }
-  };
-  const done = supervise();
+  const unwatch = engine.store.watch(tell);
+  const unsubscribe = phases.subscribe(tell);
+  const store = engine.store;
 
   const session: AgentSession = {
     instanceUuid: opts.identity.instanceUuid,
-    bootId: ctx.bootId,
-    certificatePem: () => ctx.state.pki?.certificatePem,
+    bootId,
+    engine,
+    certificatePem: () => store.get(HubCredentials, "node")?.spec.pki.certificatePem,
     phaseEvents: () => phases.all(),
-    heartbeatsAcked: () => ctx.state.heartbeatsAcked,
-    certificateRenewals: () => ctx.state.renewals,
-    desiredState: () => ctx.store.get(DesiredNodeState, "node")?.spec,
+    heartbeatsAcked: () => store.get(HeartbeatStatus, "node")?.spec.acked ?? 0,
+    certificateRenewals: () => store.get(HubCredentials, "node")?.spec.renewals ?? 0,
+    desiredState: () => store.get(DesiredNodeState, "node")?.spec,
+    conditions: () => engine.conditions(),
     waitFor(what, condition, timeoutMs = 30_000) {
       return new Promise((resolve, reject) => {
         const check = () => {
@@ -180,10 +129,12 @@ export async function startAgentSession(opts: AgentSessionOptions): Promise<Agen
       });
     },
     async stop() {
-      abort.abort();
-      await done;
+      await engine.stop();
+      unwatch();
       unsubscribe();
     },
   };
   return session;
 }
+
+export { currentArch };

@@ -1,5 +1,5 @@
 import { expect, test } from "bun:test";
-import { parseDebugHooks } from "../modules/debug-hooks.ts";
+import { parseDebugHooks } from "../controllers/modules/debug-hooks.ts";
 import {
   FS_IOC_ENABLE_VERITY,
   FS_IOC_MEASURE_VERITY,

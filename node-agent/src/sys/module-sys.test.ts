@@ -10,16 +10,16 @@ import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, wr
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { buildModuleImages } from "@powernode/composefs";
-import { overlayOptions } from "../modules/assignment.ts";
+import { resolveCommand } from "@powernode/exec";
+import { overlayOptions } from "../controllers/modules/assignment.ts";
 import { createModuleSys } from "./module-sys.ts";
 
 // Needs root, loop devices and mkfs.erofs. Missing any of them fails the test with the reason (never a
-// silent skip): `npm test` runs as root and installs erofs-utils.
+// silent skip): `npm test` runs as root and set-up unpacks the private erofs-utils.
 function assertCanRun(): void {
   if (process.getuid?.() !== 0) throw new Error("needs root (loop devices and mounts)");
   if (!existsSync("/dev/loop-control")) throw new Error("no /dev/loop-control: the loop driver is missing");
-  if (Bun.which("mkfs.erofs") === null)
-    throw new Error("mkfs.erofs missing: `npm run setup` installs erofs-utils");
+  resolveCommand("mkfs.erofs"); // throws MissingToolError naming `npm run setup`
 }
 const dir = mkdtempSync(join(tmpdir(), "pn-modsys-"));
 const mounted: string[] = [];

@@ -49,6 +49,9 @@ function toProtoNode(n: NodeRecord) {
 /** Creates the FleetService implementation. */
 export function createFleetService(deps: Deps): ServiceImpl<typeof FleetService> {
   return {
+    getCaCertificate() {
+      return { caPem: deps.ca.certPem };
+    },
     async listNodes(req) {
       const state = req.state === 0 ? undefined : fromProtoState(req.state);
       if (req.state !== 0 && !state)

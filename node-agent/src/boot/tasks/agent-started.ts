@@ -1,5 +1,5 @@
 /** Records `system.agent.started` once the agent can log, reap and read /proc. */
-import { PHASES } from "../../session/phases.ts";
+import { PHASES } from "../../runtime/phases.ts";
 import { AGENT_VERSION } from "../../version.ts";
 import type { BootTask } from "../sequencer.ts";
 

@@ -1,6 +1,6 @@
 /** Early mounts: proc, sys, devtmpfs, devpts, /dev/shm, /run, /tmp, cgroup2 (optional). */
 import { join } from "node:path";
-import { PHASES } from "../../session/phases.ts";
+import { PHASES } from "../../runtime/phases.ts";
 import { kernelHandoverSeconds } from "../../sys/kmsg.ts";
 import { earlyMounts, mountAll } from "../../sys/mount.ts";
 import type { BootTask } from "../sequencer.ts";

@@ -4,8 +4,8 @@
  * `system.network.up`.
  */
 import { join } from "node:path";
-import { createBackoff } from "../../session/backoff.ts";
-import { PHASES } from "../../session/phases.ts";
+import { createBackoff } from "../../runtime/backoff.ts";
+import { PHASES } from "../../runtime/phases.ts";
 import { listNetInterfaces } from "../../sys/net.ts";
 import type { BootContext } from "../boot-context.ts";
 import type { BootTask } from "../sequencer.ts";

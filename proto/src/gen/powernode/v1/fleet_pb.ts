@@ -16,7 +16,37 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file powernode/v1/fleet.proto.
  */
 export const file_powernode_v1_fleet: GenFile = /*@__PURE__*/
-  fileDesc("Chhwb3dlcm5vZGUvdjEvZmxlZXQucHJvdG8SDHBvd2Vybm9kZS52MSIsChlSZXF1ZXN0QXR0ZXN0YXRpb25SZXF1ZXN0Eg8KB25vZGVfaWQYASABKAkiWwoaUmVxdWVzdEF0dGVzdGF0aW9uUmVzcG9uc2USDQoFbm9uY2UYASABKAwSLgoKZXhwaXJlc19hdBgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAipgQKBE5vZGUSCgoCaWQYASABKAkSDAoEbmFtZRgCIAEoCRIgCgRhcmNoGAMgASgOMhIucG93ZXJub2RlLnYxLkFyY2gSJgoFc3RhdGUYBCABKA4yFy5wb3dlcm5vZGUudjEuTm9kZVN0YXRlEhAKCHByb3ZpZGVyGAUgASgJEhUKDWFnZW50X3ZlcnNpb24YBiABKAkSDwoHYm9vdF9pZBgHIAEoCRI1ChFsYXN0X2hlYXJ0YmVhdF9hdBgIIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLwoLZW5yb2xsZWRfYXQYCSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhoKEmNlcnRpZmljYXRlX3NlcmlhbBgKIAEoCRI5ChVjZXJ0aWZpY2F0ZV9ub3RfYWZ0ZXIYCyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi4KCmNyZWF0ZWRfYXQYDCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhcKD2Rlc2lyZWRfdmVyc2lvbhgNIAEoBBIXCg9hcHBsaWVkX3ZlcnNpb24YDiABKAQSFAoMem9tYmllX2NvdW50GA8gASgNEhcKD2FnZW50X3Jzc19ieXRlcxgQIAEoBBIYChBjaGlsZHJlbl9zcGF3bmVkGBEgASgNEhYKDnVwdGltZV9zZWNvbmRzGBIgASgBImEKEExpc3ROb2Rlc1JlcXVlc3QSJgoFc3RhdGUYASABKA4yFy5wb3dlcm5vZGUudjEuTm9kZVN0YXRlEhEKCXBhZ2Vfc2l6ZRgCIAEoDRISCgpwYWdlX3Rva2VuGAMgASgJIk8KEUxpc3ROb2Rlc1Jlc3BvbnNlEiEKBW5vZGVzGAEgAygLMhIucG93ZXJub2RlLnYxLk5vZGUSFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIhwKDkdldE5vZGVSZXF1ZXN0EgoKAmlkGAEgASgJIjMKD0dldE5vZGVSZXNwb25zZRIgCgRub2RlGAEgASgLMhIucG93ZXJub2RlLnYxLk5vZGUiuQEKEUxpc3RFdmVudHNSZXF1ZXN0EhMKC2tpbmRfcHJlZml4GAEgASgJEg8KB25vZGVfaWQYAiABKAkSFgoOY29ycmVsYXRpb25faWQYAyABKAkSKQoFc2luY2UYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEiwKDG1pbl9zZXZlcml0eRgFIAEoDjIWLnBvd2Vybm9kZS52MS5TZXZlcml0eRINCgVsaW1pdBgGIAEoDSI+ChJMaXN0RXZlbnRzUmVzcG9uc2USKAoGZXZlbnRzGAEgAygLMhgucG93ZXJub2RlLnYxLkZsZWV0RXZlbnQiZQoSV2F0Y2hFdmVudHNSZXF1ZXN0EhMKC2tpbmRfcHJlZml4GAEgASgJEg8KB25vZGVfaWQYAiABKAkSKQoFc2luY2UYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIj4KE1dhdGNoRXZlbnRzUmVzcG9uc2USJwoFZXZlbnQYASABKAsyGC5wb3dlcm5vZGUudjEuRmxlZXRFdmVudCq5AQoJTm9kZVN0YXRlEhoKFk5PREVfU1RBVEVfVU5TUEVDSUZJRUQQABIWChJOT0RFX1NUQVRFX1BFTkRJTkcQARIXChNOT0RFX1NUQVRFX1NUQVJUSU5HEAISFgoSTk9ERV9TVEFURV9SVU5OSU5HEAMSFwoTTk9ERV9TVEFURV9ERUdSQURFRBAEEhYKEk5PREVfU1RBVEVfU1RPUFBFRBAFEhYKEk5PREVfU1RBVEVfREVMRVRFRBAGMrQDCgxGbGVldFNlcnZpY2USTAoJTGlzdE5vZGVzEh4ucG93ZXJub2RlLnYxLkxpc3ROb2Rlc1JlcXVlc3QaHy5wb3dlcm5vZGUudjEuTGlzdE5vZGVzUmVzcG9uc2USRgoHR2V0Tm9kZRIcLnBvd2Vybm9kZS52MS5HZXROb2RlUmVxdWVzdBodLnBvd2Vybm9kZS52MS5HZXROb2RlUmVzcG9uc2USTwoKTGlzdEV2ZW50cxIfLnBvd2Vybm9kZS52MS5MaXN0RXZlbnRzUmVxdWVzdBogLnBvd2Vybm9kZS52MS5MaXN0RXZlbnRzUmVzcG9uc2USVAoLV2F0Y2hFdmVudHMSIC5wb3dlcm5vZGUudjEuV2F0Y2hFdmVudHNSZXF1ZXN0GiEucG93ZXJub2RlLnYxLldhdGNoRXZlbnRzUmVzcG9uc2UwARJnChJSZXF1ZXN0QXR0ZXN0YXRpb24SJy5wb3dlcm5vZGUudjEuUmVxdWVzdEF0dGVzdGF0aW9uUmVxdWVzdBooLnBvd2Vybm9kZS52MS5SZXF1ZXN0QXR0ZXN0YXRpb25SZXNwb25zZWIGcHJvdG8z", [file_google_protobuf_timestamp, file_powernode_v1_common, file_powernode_v1_events]);
+  fileDesc("Chhwb3dlcm5vZGUvdjEvZmxlZXQucHJvdG8SDHBvd2Vybm9kZS52MSIZChdHZXRDYUNlcnRpZmljYXRlUmVxdWVzdCIqChhHZXRDYUNlcnRpZmljYXRlUmVzcG9uc2USDgoGY2FfcGVtGAEgASgJIiwKGVJlcXVlc3RBdHRlc3RhdGlvblJlcXVlc3QSDwoHbm9kZV9pZBgBIAEoCSJbChpSZXF1ZXN0QXR0ZXN0YXRpb25SZXNwb25zZRINCgVub25jZRgBIAEoDBIuCgpleHBpcmVzX2F0GAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCKmBAoETm9kZRIKCgJpZBgBIAEoCRIMCgRuYW1lGAIgASgJEiAKBGFyY2gYAyABKA4yEi5wb3dlcm5vZGUudjEuQXJjaBImCgVzdGF0ZRgEIAEoDjIXLnBvd2Vybm9kZS52MS5Ob2RlU3RhdGUSEAoIcHJvdmlkZXIYBSABKAkSFQoNYWdlbnRfdmVyc2lvbhgGIAEoCRIPCgdib290X2lkGAcgASgJEjUKEWxhc3RfaGVhcnRiZWF0X2F0GAggASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIvCgtlbnJvbGxlZF9hdBgJIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASGgoSY2VydGlmaWNhdGVfc2VyaWFsGAogASgJEjkKFWNlcnRpZmljYXRlX25vdF9hZnRlchgLIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLgoKY3JlYXRlZF9hdBgMIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASFwoPZGVzaXJlZF92ZXJzaW9uGA0gASgEEhcKD2FwcGxpZWRfdmVyc2lvbhgOIAEoBBIUCgx6b21iaWVfY291bnQYDyABKA0SFwoPYWdlbnRfcnNzX2J5dGVzGBAgASgEEhgKEGNoaWxkcmVuX3NwYXduZWQYESABKA0SFgoOdXB0aW1lX3NlY29uZHMYEiABKAEiYQoQTGlzdE5vZGVzUmVxdWVzdBImCgVzdGF0ZRgBIAEoDjIXLnBvd2Vybm9kZS52MS5Ob2RlU3RhdGUSEQoJcGFnZV9zaXplGAIgASgNEhIKCnBhZ2VfdG9rZW4YAyABKAkiTwoRTGlzdE5vZGVzUmVzcG9uc2USIQoFbm9kZXMYASADKAsyEi5wb3dlcm5vZGUudjEuTm9kZRIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiHAoOR2V0Tm9kZVJlcXVlc3QSCgoCaWQYASABKAkiMwoPR2V0Tm9kZVJlc3BvbnNlEiAKBG5vZGUYASABKAsyEi5wb3dlcm5vZGUudjEuTm9kZSK5AQoRTGlzdEV2ZW50c1JlcXVlc3QSEwoLa2luZF9wcmVmaXgYASABKAkSDwoHbm9kZV9pZBgCIAEoCRIWCg5jb3JyZWxhdGlvbl9pZBgDIAEoCRIpCgVzaW5jZRgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLAoMbWluX3NldmVyaXR5GAUgASgOMhYucG93ZXJub2RlLnYxLlNldmVyaXR5Eg0KBWxpbWl0GAYgASgNIj4KEkxpc3RFdmVudHNSZXNwb25zZRIoCgZldmVudHMYASADKAsyGC5wb3dlcm5vZGUudjEuRmxlZXRFdmVudCJlChJXYXRjaEV2ZW50c1JlcXVlc3QSEwoLa2luZF9wcmVmaXgYASABKAkSDwoHbm9kZV9pZBgCIAEoCRIpCgVzaW5jZRgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiPgoTV2F0Y2hFdmVudHNSZXNwb25zZRInCgVldmVudBgBIAEoCzIYLnBvd2Vybm9kZS52MS5GbGVldEV2ZW50KrkBCglOb2RlU3RhdGUSGgoWTk9ERV9TVEFURV9VTlNQRUNJRklFRBAAEhYKEk5PREVfU1RBVEVfUEVORElORxABEhcKE05PREVfU1RBVEVfU1RBUlRJTkcQAhIWChJOT0RFX1NUQVRFX1JVTk5JTkcQAxIXChNOT0RFX1NUQVRFX0RFR1JBREVEEAQSFgoSTk9ERV9TVEFURV9TVE9QUEVEEAUSFgoSTk9ERV9TVEFURV9ERUxFVEVEEAYylwQKDEZsZWV0U2VydmljZRJMCglMaXN0Tm9kZXMSHi5wb3dlcm5vZGUudjEuTGlzdE5vZGVzUmVxdWVzdBofLnBvd2Vybm9kZS52MS5MaXN0Tm9kZXNSZXNwb25zZRJGCgdHZXROb2RlEhwucG93ZXJub2RlLnYxLkdldE5vZGVSZXF1ZXN0Gh0ucG93ZXJub2RlLnYxLkdldE5vZGVSZXNwb25zZRJPCgpMaXN0RXZlbnRzEh8ucG93ZXJub2RlLnYxLkxpc3RFdmVudHNSZXF1ZXN0GiAucG93ZXJub2RlLnYxLkxpc3RFdmVudHNSZXNwb25zZRJUCgtXYXRjaEV2ZW50cxIgLnBvd2Vybm9kZS52MS5XYXRjaEV2ZW50c1JlcXVlc3QaIS5wb3dlcm5vZGUudjEuV2F0Y2hFdmVudHNSZXNwb25zZTABEmcKElJlcXVlc3RBdHRlc3RhdGlvbhInLnBvd2Vybm9kZS52MS5SZXF1ZXN0QXR0ZXN0YXRpb25SZXF1ZXN0GigucG93ZXJub2RlLnYxLlJlcXVlc3RBdHRlc3RhdGlvblJlc3BvbnNlEmEKEEdldENhQ2VydGlmaWNhdGUSJS5wb3dlcm5vZGUudjEuR2V0Q2FDZXJ0aWZpY2F0ZVJlcXVlc3QaJi5wb3dlcm5vZGUudjEuR2V0Q2FDZXJ0aWZpY2F0ZVJlc3BvbnNlYgZwcm90bzM", [file_google_protobuf_timestamp, file_powernode_v1_common, file_powernode_v1_events]);
+
+/**
+ * @generated from message powernode.v1.GetCaCertificateRequest
+ */
+export type GetCaCertificateRequest = Message<"powernode.v1.GetCaCertificateRequest"> & {
+};
+
+/**
+ * Describes the message powernode.v1.GetCaCertificateRequest.
+ * Use `create(GetCaCertificateRequestSchema)` to create a new message.
+ */
+export const GetCaCertificateRequestSchema: GenMessage<GetCaCertificateRequest> = /*@__PURE__*/
+  messageDesc(file_powernode_v1_fleet, 0);
+
+/**
+ * @generated from message powernode.v1.GetCaCertificateResponse
+ */
+export type GetCaCertificateResponse = Message<"powernode.v1.GetCaCertificateResponse"> & {
+  /**
+   * @generated from field: string ca_pem = 1;
+   */
+  caPem: string;
+};
+
+/**
+ * Describes the message powernode.v1.GetCaCertificateResponse.
+ * Use `create(GetCaCertificateResponseSchema)` to create a new message.
+ */
+export const GetCaCertificateResponseSchema: GenMessage<GetCaCertificateResponse> = /*@__PURE__*/
+  messageDesc(file_powernode_v1_fleet, 1);
 
 /**
  * @generated from message powernode.v1.RequestAttestationRequest
@@ -33,7 +63,7 @@ export type RequestAttestationRequest = Message<"powernode.v1.RequestAttestation
  * Use `create(RequestAttestationRequestSchema)` to create a new message.
  */
 export const RequestAttestationRequestSchema: GenMessage<RequestAttestationRequest> = /*@__PURE__*/
-  messageDesc(file_powernode_v1_fleet, 0);
+  messageDesc(file_powernode_v1_fleet, 2);
 
 /**
  * @generated from message powernode.v1.RequestAttestationResponse
@@ -55,7 +85,7 @@ export type RequestAttestationResponse = Message<"powernode.v1.RequestAttestatio
  * Use `create(RequestAttestationResponseSchema)` to create a new message.
  */
 export const RequestAttestationResponseSchema: GenMessage<RequestAttestationResponse> = /*@__PURE__*/
-  messageDesc(file_powernode_v1_fleet, 1);
+  messageDesc(file_powernode_v1_fleet, 3);
 
 /**
  * @generated from message powernode.v1.Node
@@ -161,7 +191,7 @@ export type Node = Message<"powernode.v1.Node"> & {
  * Use `create(NodeSchema)` to create a new message.
  */
 export const NodeSchema: GenMessage<Node> = /*@__PURE__*/
-  messageDesc(file_powernode_v1_fleet, 2);
+  messageDesc(file_powernode_v1_fleet, 4);
 
 /**
  * @generated from message powernode.v1.ListNodesRequest
@@ -190,7 +220,7 @@ export type ListNodesRequest = Message<"powernode.v1.ListNodesRequest"> & {
  * Use `create(ListNodesRequestSchema)` to create a new message.
  */
 export const ListNodesRequestSchema: GenMessage<ListNodesRequest> = /*@__PURE__*/
-  messageDesc(file_powernode_v1_fleet, 3);
+  messageDesc(file_powernode_v1_fleet, 5);
 
 /**
  * @generated from message powernode.v1.ListNodesResponse
@@ -212,7 +242,7 @@ export type ListNodesResponse = Message<"powernode.v1.ListNodesResponse"> & {
  * Use `create(ListNodesResponseSchema)` to create a new message.
  */
 export const ListNodesResponseSchema: GenMessage<ListNodesResponse> = /*@__PURE__*/
-  messageDesc(file_powernode_v1_fleet, 4);
+  messageDesc(file_powernode_v1_fleet, 6);
 
 /**
  * @generated from message powernode.v1.GetNodeRequest
@@ -229,7 +259,7 @@ export type GetNodeRequest = Message<"powernode.v1.GetNodeRequest"> & {
  * Use `create(GetNodeRequestSchema)` to create a new message.
  */
 export const GetNodeRequestSchema: GenMessage<GetNodeRequest> = /*@__PURE__*/
-  messageDesc(file_powernode_v1_fleet, 5);
+  messageDesc(file_powernode_v1_fleet, 7);
 
 /**
  * @generated from message powernode.v1.GetNodeResponse
@@ -246,7 +276,7 @@ export type GetNodeResponse = Message<"powernode.v1.GetNodeResponse"> & {
  * Use `create(GetNodeResponseSchema)` to create a new message.
  */
 export const GetNodeResponseSchema: GenMessage<GetNodeResponse> = /*@__PURE__*/
-  messageDesc(file_powernode_v1_fleet, 6);
+  messageDesc(file_powernode_v1_fleet, 8);
 
 /**
  * @generated from message powernode.v1.ListEventsRequest
@@ -292,7 +322,7 @@ export type ListEventsRequest = Message<"powernode.v1.ListEventsRequest"> & {
  * Use `create(ListEventsRequestSchema)` to create a new message.
  */
 export const ListEventsRequestSchema: GenMessage<ListEventsRequest> = /*@__PURE__*/
-  messageDesc(file_powernode_v1_fleet, 7);
+  messageDesc(file_powernode_v1_fleet, 9);
 
 /**
  * @generated from message powernode.v1.ListEventsResponse
@@ -309,7 +339,7 @@ export type ListEventsResponse = Message<"powernode.v1.ListEventsResponse"> & {
  * Use `create(ListEventsResponseSchema)` to create a new message.
  */
 export const ListEventsResponseSchema: GenMessage<ListEventsResponse> = /*@__PURE__*/
-  messageDesc(file_powernode_v1_fleet, 8);
+  messageDesc(file_powernode_v1_fleet, 10);
 
 /**
  * @generated from message powernode.v1.WatchEventsRequest
@@ -338,7 +368,7 @@ export type WatchEventsRequest = Message<"powernode.v1.WatchEventsRequest"> & {
  * Use `create(WatchEventsRequestSchema)` to create a new message.
  */
 export const WatchEventsRequestSchema: GenMessage<WatchEventsRequest> = /*@__PURE__*/
-  messageDesc(file_powernode_v1_fleet, 9);
+  messageDesc(file_powernode_v1_fleet, 11);
 
 /**
  * @generated from message powernode.v1.WatchEventsResponse
@@ -355,7 +385,7 @@ export type WatchEventsResponse = Message<"powernode.v1.WatchEventsResponse"> & 
  * Use `create(WatchEventsResponseSchema)` to create a new message.
  */
 export const WatchEventsResponseSchema: GenMessage<WatchEventsResponse> = /*@__PURE__*/
-  messageDesc(file_powernode_v1_fleet, 10);
+  messageDesc(file_powernode_v1_fleet, 12);
 
 /**
  * @generated from enum powernode.v1.NodeState
@@ -461,6 +491,17 @@ export const FleetService: GenService<{
     methodKind: "unary";
     input: typeof RequestAttestationRequestSchema;
     output: typeof RequestAttestationResponseSchema;
+  },
+  /**
+   * The hub's CA certificate (PEM): what clients of the TLS listener trust (`buf curl --cacert`,
+   * grpcio's root certificates) and what nodes are given at enrollment.
+   *
+   * @generated from rpc powernode.v1.FleetService.GetCaCertificate
+   */
+  getCaCertificate: {
+    methodKind: "unary";
+    input: typeof GetCaCertificateRequestSchema;
+    output: typeof GetCaCertificateResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_powernode_v1_fleet, 0);

@@ -1,0 +1,76 @@
+/**
+ * `credentials`: the node certificate and the mTLS connection that uses it. Saved credentials are
+ * reused if still good, otherwise a fresh key + CSR is traded for a certificate with Enroll (retried
+ * with backoff). Then, at 75 % of each certificate's lifetime, RenewCertificate over the current
+ * connection: the new credentials are saved and the connection is replaced (loops on the old one
+ * reconnect). If the certificate runs out first, the next start falls back to Enroll (which needs a
+ * fresh bootstrap token).
+ */
+import { connectHub, createHubLink, type HubLink } from "../../hub/hub-client.ts";
+import { waitBeforeRetry } from "../../hub/retry.ts";
+import { createBackoff } from "../../runtime/backoff.ts";
+import type { Controller } from "../../runtime/controller.ts";
+import { PHASES } from "../../runtime/phases.ts";
+import type { AgentDeps } from "../deps.ts";
+import { HubConnection, HubCredentials } from "../resources.ts";
+import { obtainCredentials } from "./enroll.ts";
+import { renewalTime, renewOnce, sleepUntil } from "./renew.ts";
+
+export function credentialsController(deps: AgentDeps): Controller {
+  return {
+    name: "credentials",
+    inputs: [],
+    outputs: [HubCredentials, HubConnection],
+    async run(ctx) {
+      const first = await obtainCredentials(deps, ctx);
+      deps.phases.record(PHASES.agentEnrolled, {
+        payload: {
+          certificate: first.issued ? "issued" : "reused",
+          notAfter: first.pki.notAfter.toISOString(),
+        },
+      });
+      let pki = first.pki;
+      let renewals = 0;
+      const connect = () =>
+        connectHub({ platformUrl: deps.identity.platformUrl, caPem: deps.identity.caPem, clientCert: pki });
+      const link: HubLink = createHubLink(connect());
+      const publish = () => {
+        ctx.set(HubCredentials, "node", {
+          pki,
+          issued: first.issued,
+          heartbeatSeconds: first.heartbeatSeconds,
+          renewals,
+        });
+        ctx.set(HubConnection, "node", { link, generation: link.generation() });
+      };
+      publish();
+      ctx.condition(true, first.issued ? "Enrolled" : "Reused", `valid until ${pki.notAfter.toISOString()}`);
+      const backoff = createBackoff(deps.backoff);
+      const minInterval = deps.renewal?.minIntervalMs ?? 60_000;
+      let last: number | undefined;
+      try {
+        while (!ctx.signal.aborted) {
+          const due = renewalTime(pki, deps.renewal?.fraction).getTime();
+          await sleepUntil(ctx, last === undefined ? due : Math.max(due, last + minInterval));
+          if (ctx.signal.aborted) return;
+          try {
+            pki = await renewOnce(deps, ctx, link, pki);
+            renewals++;
+            last = ctx.clock.now().getTime();
+            link.replace(connect());
+            publish();
+            ctx.log.info(`certificate renewed: valid until ${pki.notAfter.toISOString()}`);
+            ctx.condition(true, "Renewed", `valid until ${pki.notAfter.toISOString()}`);
+            backoff.reset();
+          } catch (err) {
+            if (ctx.signal.aborted) return;
+            ctx.condition(false, "RenewalFailed", err instanceof Error ? err.message : String(err));
+            await waitBeforeRetry(ctx, "certificate renewal", err, backoff);
+          }
+        }
+      } finally {
+        link.close();
+      }
+    },
+  };
+}

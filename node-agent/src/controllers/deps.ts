@@ -1,0 +1,49 @@
+/** What every agent controller is built from: the node's identity, its state directory and shared services. */
+import { Arch } from "@powernode/proto";
+import type { BackoffOptions } from "../runtime/backoff.ts";
+import type { PhaseRecorder } from "../runtime/phases.ts";
+import type { RenewalOptions } from "./credentials/renew.ts";
+import type { ModuleSet } from "./modules/module-set.ts";
+
+/** The identity fields a node needs (see identity/parse-identity.ts for where they come from). */
+export interface NodeIdentity {
+  instanceUuid: string;
+  bootstrapToken: string;
+  platformUrl: string;
+  caPem: string;
+}
+
+/** Node observations for Heartbeat; the agent reads /proc, in process they default to harmless values. */
+export interface NodeMetrics {
+  zombieCount(): number;
+  rssBytes(): number;
+  /** Child processes the agent started since boot (0 when absent). */
+  childrenSpawned?(): number;
+}
+
+export interface AgentDeps {
+  identity: NodeIdentity;
+  /** Where credentials live (`<stateDir>/pki/`); `/persist/powernode` on a node. */
+  stateDir: string;
+  /** Random per boot. */
+  bootId: string;
+  agentVersion: string;
+  arch: Arch;
+  /** Retry timing for every hub call (defaults: 1 s initial, cap 30 s). */
+  backoff: BackoffOptions;
+  phases: PhaseRecorder;
+  metrics: NodeMetrics;
+  /** Restart a desired-state stream that was silent this long (default 60 s; the hub keepalive is 25 s). */
+  watchIdleMs?: number;
+  /** Certificate renewal timing (default: at 75 % of the lifetime). */
+  renewal?: RenewalOptions;
+  /** The module set the `modules` controller drives (its owner stops it); none: no modules (in process). */
+  modules?: ModuleSet;
+  /** How often mounted modules are observed for the heartbeat (default 2 s). */
+  moduleObserveMs?: number;
+}
+
+/** The agent architecture as the API names it. */
+export function currentArch(): Arch {
+  return process.arch === "arm64" ? Arch.ARM64 : process.arch === "x64" ? Arch.AMD64 : Arch.UNSPECIFIED;
+}

@@ -1,0 +1,124 @@
+/**
+ * `heartbeat`: liveness plus observations (module digests, zombies, memory) at the interval the hub
+ * sets; answers attestation challenges; tells `desired-state` (through HeartbeatStatus) when the hub
+ * names a newer desired version than the node holds or is reachable again after an outage.
+ */
+import { timestampDate } from "@bufbuild/protobuf/wkt";
+import { waitBeforeRetry } from "../../hub/retry.ts";
+import { createBackoff } from "../../runtime/backoff.ts";
+import type { Controller, ControllerContext } from "../../runtime/controller.ts";
+import { PHASES } from "../../runtime/phases.ts";
+import type { AgentDeps } from "../deps.ts";
+import {
+  DesiredNodeState,
+  HeartbeatStatus,
+  HubConnection,
+  HubCredentials,
+  type ModuleObservation,
+  ModuleSetStatus,
+} from "../resources.ts";
+import { answerAttestation } from "./attestation-answer.ts";
+
+/** Clock differences above this are worth a warning (certificate validity checks allow 5 minutes). */
+export const CLOCK_SKEW_WARN_SECONDS = 60;
+
+/** Used until the hub names an interval. */
+export const DEFAULT_HEARTBEAT_SECONDS = 30;
+
+/** Warns when the node's clock is far from the hub's (no RTC, say): certificates will look invalid. */
+function warnOnClockSkew(ctx: ControllerContext, serverTime: Date | undefined): void {
+  if (!serverTime) return;
+  const skew = (ctx.clock.now().getTime() - serverTime.getTime()) / 1000;
+  if (Math.abs(skew) > CLOCK_SKEW_WARN_SECONDS)
+    ctx.log.warn(`clock: this node is ${skew.toFixed(0)} s ${skew > 0 ? "ahead of" : "behind"} the hub`);
+}
+
+/** The interval: the hub's last answer, else the desired state's, else Enroll's, else the default. */
+function interval(ctx: ControllerContext, answered: number): number {
+  if (answered > 0) return answered;
+  const fromState = ctx.get(DesiredNodeState, "node")?.spec.heartbeatIntervalSeconds ?? 0;
+  if (fromState > 0) return fromState;
+  const fromEnroll = ctx.get(HubCredentials, "node")?.spec.heartbeatSeconds ?? 0;
+  return fromEnroll > 0 ? fromEnroll : DEFAULT_HEARTBEAT_SECONDS;
+}
+
+export function heartbeatController(deps: AgentDeps): Controller {
+  const withModules = deps.modules !== undefined;
+  return {
+    name: "heartbeat",
+    inputs: [HubConnection, HubCredentials, DesiredNodeState, ...(withModules ? [ModuleSetStatus] : [])],
+    outputs: [HeartbeatStatus],
+    async run(ctx) {
+      const backoff = createBackoff(deps.backoff);
+      let failing = false;
+      let answered = 0;
+      let acked = 0;
+      let recoveries = 0;
+      let hubDesiredVersion = 0n;
+      const publish = () =>
+        ctx.set(HeartbeatStatus, "node", {
+          acked,
+          intervalSeconds: interval(ctx, answered),
+          hubDesiredVersion,
+          recoveries,
+        });
+      while (!ctx.signal.aborted) {
+        const conn = ctx.get(HubConnection, "node")?.spec;
+        const keyPem = ctx.get(HubCredentials, "node")?.spec.pki.keyPem;
+        if (!conn || !keyPem) {
+          await ctx.changed();
+          continue;
+        }
+        const { link } = conn;
+        const generation = link.generation();
+        const status = withModules ? ctx.get(ModuleSetStatus, "node")?.spec : undefined;
+        const modules: ModuleObservation[] = status?.observations ?? [];
+        const appliedVersion = withModules
+          ? (status?.appliedVersion ?? 0n)
+          : (ctx.get(DesiredNodeState, "node")?.spec.version ?? 0n);
+        try {
+          const r = await link.current().client.heartbeat(
+            {
+              bootId: deps.bootId,
+              agentVersion: deps.agentVersion,
+              uptimeSeconds: ctx.clock.uptimeSeconds(),
+              appliedVersion,
+              modules,
+              zombieCount: deps.metrics.zombieCount(),
+              agentRssBytes: BigInt(deps.metrics.rssBytes()),
+              childrenSpawned: deps.metrics.childrenSpawned?.() ?? 0,
+            },
+            { signal: ctx.signal, timeoutMs: 15_000 },
+          );
+          backoff.reset();
+          if (failing) {
+            ctx.log.info("heartbeat: hub reachable again");
+            // The desired-state stream may have died silently with the old connection.
+            recoveries++;
+          }
+          failing = false;
+          acked++;
+          hubDesiredVersion = r.desiredVersion;
+          if (r.nextHeartbeatSeconds > 0) answered = r.nextHeartbeatSeconds;
+          if (!deps.phases.has(PHASES.heartbeatReceived)) {
+            deps.phases.record(PHASES.heartbeatReceived);
+            warnOnClockSkew(ctx, r.serverTime ? timestampDate(r.serverTime) : undefined);
+          }
+          publish();
+          ctx.condition(true, "Acked");
+          // The hub asks for a signed attestation of exactly what this heartbeat reported.
+          if (r.attestNonce.length > 0)
+            await answerAttestation({ ...ctx, bootId: deps.bootId, keyPem }, link, r.attestNonce, modules);
+          await ctx.clock.sleep(interval(ctx, answered) * 1000, ctx.signal);
+        } catch (err) {
+          if (ctx.signal.aborted) return;
+          // Cut off by a connection replacement (certificate renewed): send again on the new one.
+          if (link.generation() !== generation) continue;
+          failing = true;
+          ctx.condition(false, "Unacknowledged", err instanceof Error ? err.message : String(err));
+          await waitBeforeRetry(ctx, "heartbeat", err, backoff);
+        }
+      }
+    },
+  };
+}

@@ -1,0 +1,33 @@
+/**
+ * Every agent controller, in one list: what `run-node.ts` starts on a node and what an in-process
+ * session starts in the smokes' db tier. A new controller is one folder here plus one line below.
+ *
+ * | controller      | reads                                              | writes                       |
+ * | credentials     | -                                                  | HubCredentials, HubConnection |
+ * | desired-state   | HubConnection, HeartbeatStatus                     | DesiredNodeState              |
+ * | heartbeat       | HubConnection, HubCredentials, DesiredNodeState, ModuleSetStatus | HeartbeatStatus |
+ * | modules         | DesiredNodeState                                   | ModuleSetStatus               |
+ * | status-report   | HubConnection, ControllerStatus                    | StatusReportStatus            |
+ */
+import type { Controller } from "../runtime/controller.ts";
+
+export { currentArch } from "./deps.ts";
+
+import { credentialsController } from "./credentials/credentials-controller.ts";
+import type { AgentDeps } from "./deps.ts";
+import { desiredStateController } from "./desired-state/desired-state-controller.ts";
+import { heartbeatController } from "./heartbeat/heartbeat-controller.ts";
+import { modulesController } from "./modules/modules-controller.ts";
+import { statusReportController } from "./status-report/status-report-controller.ts";
+
+/** The controllers of a node with these deps (no `modules` controller without a module set). */
+export function agentControllers(deps: AgentDeps): Controller[] {
+  const { modules } = deps;
+  return [
+    credentialsController(deps),
+    desiredStateController(deps),
+    heartbeatController(deps),
+    ...(modules ? [modulesController({ ...deps, modules })] : []),
+    statusReportController(deps),
+  ];
+}

@@ -1,0 +1,58 @@
+/**
+ * The agent's resource vocabulary: what its controllers read and write (one writer per type, named
+ * beside each). Ids are "node" for the per-node singletons.
+ */
+import type { DesiredState } from "@powernode/proto";
+import type { HubLink } from "../hub/hub-client.ts";
+import type { NodePki } from "../pki/pki-store.ts";
+import { defineResource } from "../runtime/resource-store.ts";
+
+/** Written by `credentials`: the node certificate in use. */
+export const HubCredentials = defineResource<{
+  pki: NodePki;
+  /** True when this boot enrolled; false when a saved certificate was reused. */
+  issued: boolean;
+  /** The interval Enroll named (0: none). */
+  heartbeatSeconds: number;
+  /** Certificates renewed by this boot. */
+  renewals: number;
+}>("HubCredentials");
+
+/** Written by `credentials`: the mTLS connection to the hub (replaced when the certificate is renewed). */
+export const HubConnection = defineResource<{ link: HubLink; generation: number }>("HubConnection");
+
+/** Written by `desired-state`: the last desired-state document received from the hub. */
+export const DesiredNodeState = defineResource<DesiredState>("DesiredNodeState");
+
+/** Written by `heartbeat`. */
+export const HeartbeatStatus = defineResource<{
+  acked: number;
+  /** The interval in use, seconds. */
+  intervalSeconds: number;
+  /** The desired version the hub last named. */
+  hubDesiredVersion: bigint;
+  /** Bumped each time heartbeats succeed again after failing (the desired-state stream may be dead). */
+  recoveries: number;
+}>("HeartbeatStatus");
+
+/** One Heartbeat.modules entry. */
+export interface ModuleObservation {
+  name: string;
+  version: string;
+  metadataDigest: string;
+  verityRootHash: string;
+  state: "mounted" | "failed" | "pending";
+  message: string;
+}
+
+/** Written by `modules`: what the node runs and observes. */
+export const ModuleSetStatus = defineResource<{
+  observations: ModuleObservation[];
+  /** The desired-state version whose module set is in effect (undefined before the first). */
+  appliedVersion: bigint | undefined;
+  /** The composed root in effect. */
+  root: string | undefined;
+}>("ModuleSetStatus");
+
+/** Written by `status-report`. */
+export const StatusReportStatus = defineResource<{ reportsSent: number }>("StatusReportStatus");
