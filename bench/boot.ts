@@ -9,7 +9,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { startHub } from "../hub/src/index.ts";
-import { createQemuProvider } from "../hub/src/provision/qemu/index.ts";
+import { createQemuProvider } from "../hub/src/providers/qemu/index.ts";
 import { buildImage } from "../initramfs/index.ts";
 import { NodeState } from "../proto/src/index.ts";
 import { agentPhases, nodeEvents } from "../smokes/lib/events.ts";

@@ -13,8 +13,8 @@ import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fsVerityDigest, type ModuleManifest, toHex } from "@powernode/composefs";
 import { createExec } from "@powernode/exec";
-import { assignDesiredState } from "@powernode/hub";
-import { type FleetEvent, NodeState, Severity } from "@powernode/proto";
+import { setDebugSpec } from "@powernode/hub";
+import { DebugLayer, type FleetEvent, NodeState, Severity } from "@powernode/proto";
 import {
   type BuiltModule,
   buildRecipe,
@@ -27,9 +27,8 @@ import {
   publishModule,
   recipePath,
 } from "../hub/src/modules/index.ts";
+import type { ModuleObservationInput } from "../hub/src/node/attestation-check.ts";
 import { createSkopeo } from "../hub/src/oci/skopeo.ts";
-import type { ModuleObservationInput } from "../hub/src/services/node/attestation.ts";
-import { getDesiredState } from "../hub/src/services/node/desired-state.ts";
 import { freePort } from "../scripts/lib/postgres.ts";
 import { agentPhases, nodeEvents } from "./lib/events.ts";
 import type { SmokeHub } from "./lib/hub.ts";
@@ -328,7 +327,7 @@ export const modulesPass = definePass({
     );
 
     // 4. live add
-    const added = await provision.assignModules({ instanceId: id, modules: [{ name: "chrony" }] });
+    await provision.assignModules({ instanceId: id, modules: [{ name: "chrony" }] });
     await t.check("AssignModules +chrony: chrony mounted with the catalog's digests", () =>
       waitFor("chrony mounted", () => assertMounted(obs(), want("chrony")), {
         timeoutMs: CHANGE_TIMEOUT_MS,
@@ -342,11 +341,7 @@ export const modulesPass = definePass({
     const chronydSha = sha256FromBlob(get("chrony").files.blob, chronyd);
     await t.check("debug read /usr/sbin/chronyd: ok, sha256 = the built module's file", async () => {
       const before = await countDebugReads(s, id, "/usr/sbin/chronyd");
-      const modules = added.modules.map((m) => ({ ...m }));
-      await assignDesiredState(s.hub.deps, id, {
-        modules,
-        extra: { debug: { read: [{ path: "/usr/sbin/chronyd" }] } },
-      });
+      await setDebugSpec(s.hub.deps, id, { read: [{ path: "/usr/sbin/chronyd" }] });
       const p = await nextDebugRead(s, id, "/usr/sbin/chronyd", before);
       if (p.result !== "ok") throw new Error(`read: ${JSON.stringify(p)}`);
       if (p.sha256 !== chronydSha) throw new Error(`sha256 ${p.sha256}, built ${chronydSha}`);
@@ -370,13 +365,12 @@ export const modulesPass = definePass({
     };
     await t.check("no reboot for the add (GetNode boot id)", sameBoot);
 
-    // 5. live remove (the debug read in extra is carried into the new version: it reads again)
+    // 5. live remove (the debug read stays in the node's debug section: the new version reads again)
     const readsBeforeRemove = await countDebugReads(s, id, "/usr/sbin/chronyd");
-    let base = added.modules.filter((m) => m.name !== "chrony");
     await t.check(
       "AssignModules -chrony: chrony gone from the heartbeat, nginx + base still mounted",
       async () => {
-        base = (await provision.assignModules({ instanceId: id, modules: [] })).modules;
+        await provision.assignModules({ instanceId: id, modules: [] });
         return waitFor(
           "chrony gone",
           () => {
@@ -411,14 +405,9 @@ export const modulesPass = definePass({
     );
     const readsBeforeTamper = await countDebugReads(s, id, victim.path);
     const seenBeforeTamper = observations.get(id)?.length ?? 0;
-    await assignDesiredState(s.hub.deps, id, {
-      modules: base.map((m) => ({ ...m })),
-      extra: {
-        debug: {
-          tamper: [{ module: "nginx-light", layer: "blob", offset }],
-          read: [{ path: victim.path }],
-        },
-      },
+    await setDebugSpec(s.hub.deps, id, {
+      tamper: [{ module: "nginx-light", layer: DebugLayer.BLOB, offset: BigInt(offset) }],
+      read: [{ path: victim.path }],
     });
     await t.check(`debug read of ${victim.path} after the blob tamper: EIO`, async () => {
       const p = await nextDebugRead(s, id, victim.path, readsBeforeTamper);
@@ -475,7 +464,7 @@ export const modulesPass = definePass({
       return `${r.version.version}: catalog fs-verity ${short(bad.wrong)}.. (the image's is ${short(get("chrony").manifest.metadataDigest)}..)`;
     });
     // The debug hooks are dropped first so the tamper is not repeated by the next versions.
-    await assignDesiredState(s.hub.deps, id, { modules: base.map((m) => ({ ...m })), extra: {} });
+    await setDebugSpec(s.hub.deps, id, undefined);
     await provision.assignModules({
       instanceId: id,
       modules: [{ name: "chrony", version: bad.built.manifest.version }],
@@ -523,11 +512,7 @@ export const modulesPass = definePass({
     await t.check(
       "FS_IOC_MEASURE_VERITY in the guest (ext4 -O verity) = @powernode/composefs fsVerityDigest",
       async () => {
-        const current = await getDesiredState(s.hub.deps.db, id);
-        await assignDesiredState(s.hub.deps, id, {
-          modules: current.document.modules,
-          extra: { debug: { fsverity: [{ path: `/persist/${VERITY_FILE}` }] } },
-        });
+        await setDebugSpec(s.hub.deps, id, { fsverity: [{ path: `/persist/${VERITY_FILE}` }] });
         const e = await waitFor(
           "system.debug.fsverity",
           async () => (await nodeEvents(s.fleet, id)).find((x) => x.kind === "system.debug.fsverity"),

@@ -1,8 +1,8 @@
 /**
- * Everything the hub's services need, built once from the config: database (migrated), CA, event log,
- * auth, heartbeat writer, desired-state bus, metrics and the provider registry.
+ * Everything the hub's features need: the core (database, CA, log, metrics, events, clock) plus the
+ * shared domain services built once on it: auth, the heartbeat writer, attestation, the desired-state
+ * compiler and bus, and the provider registry.
  */
-import { join } from "node:path";
 import {
   type AdminAuth,
   type AdminTokenSetup,
@@ -10,36 +10,33 @@ import {
   ensureAdminToken,
 } from "./auth/admin-tokens.ts";
 import { createNodeIdentityResolver, type NodeIdentityResolver } from "./auth/node-identity.ts";
-import { type CertificateAuthority, loadOrCreateCa } from "./ca/ca.ts";
 import type { HubConfig } from "./config.ts";
-import { createDb, type Db, type DbHandle } from "./db/client.ts";
-import { migrateToLatest } from "./db/migrate.ts";
-import { createEventLog, type EventLog } from "./events/event-log.ts";
-import { createLogger, type Logger } from "./log.ts";
-import { createMetrics, type Metrics } from "./metrics/registry.ts";
-import type { InstanceProvider } from "./provision/provider.ts";
-import { createProviderRegistry, defaultProviders, type ProviderRegistry } from "./provision/registry.ts";
-import { type AttestationChallenges, createAttestationChallenges } from "./services/node/attest.ts";
-import { type AttestationChecker, createAttestationChecker } from "./services/node/attestation.ts";
-import { createDesiredStateBus, type DesiredStateBus } from "./services/node/desired-state.ts";
-import { createHeartbeatWriter, type HeartbeatWriter } from "./services/node/heartbeat-writer.ts";
+import { type Core, createCore } from "./core.ts";
+import {
+  createDesiredStateBus,
+  createDesiredStateCompiler,
+  type DesiredStateBus,
+  type DesiredStateCompiler,
+  type SectionCompiler,
+} from "./desired-state/index.ts";
+import type { Logger } from "./log.ts";
+import { type AttestationChallenges, createAttestationChallenges } from "./node/attestation-challenges.ts";
+import { type AttestationChecker, createAttestationChecker } from "./node/attestation-check.ts";
+import { createHeartbeatWriter, type HeartbeatWriter } from "./node/heartbeat-writer.ts";
+import type { InstanceProvider } from "./providers/provider.ts";
+import { createProviderRegistry, defaultProviders, type ProviderRegistry } from "./providers/registry.ts";
 
-/** The hub's dependencies, passed to every service factory. */
-export interface Deps {
-  config: HubConfig;
-  db: Db;
-  dbDriver: DbHandle["driver"];
-  ca: CertificateAuthority;
-  log: Logger;
-  now: () => Date;
-  events: EventLog;
-  metrics: Metrics;
+/** The hub's dependencies, passed to every feature. */
+export interface Deps extends Core {
   adminAuth: AdminAuth;
   nodeIdentity: NodeIdentityResolver;
   heartbeats: HeartbeatWriter;
   attestation: AttestationChecker;
   challenges: AttestationChallenges;
+  /** Wakes WatchDesiredState streams. */
   desired: DesiredStateBus;
+  /** Compiles a node's whole desired state after any change (the only way a document is written). */
+  desiredState: DesiredStateCompiler;
   providers: ProviderRegistry;
 }
 
@@ -48,6 +45,8 @@ export interface CreateDepsOptions {
   /** Providers to register besides "none"; when undefined, the default ones (QEMU if present) are loaded. */
   providers?: readonly InstanceProvider[];
   log?: Logger;
+  /** The features' desired-state section compilers. */
+  sections?: readonly SectionCompiler[];
 }
 
 /** Deps plus what only the process owner needs. */
@@ -57,38 +56,23 @@ export interface BuiltDeps {
   close(): Promise<void>;
 }
 
-/** Opens and migrates the database, loads or makes the CA and admin token, and wires the rest. */
+/** Builds the core, then the shared domain services on it. */
 export async function createDeps(config: HubConfig, opts: CreateDepsOptions = {}): Promise<BuiltDeps> {
-  const log = opts.log ?? createLogger({ fields: { component: "hub" } });
-  const target = config.databaseUrl ?? join(config.dataDir, "pglite");
-  const handle = await createDb(target, { maxConnections: 10 });
+  const built = await createCore(config, opts.log);
+  const core = built.core;
   try {
-    await migrateToLatest(handle);
-    const db = handle.db;
-    const ca = await loadOrCreateCa(db);
+    const { db, events, metrics, log } = core;
     const adminToken = await ensureAdminToken(db, config.dataDir, config.adminToken);
-    const metrics = createMetrics();
-    metrics.describe("powernode_events_total", "counter", "Fleet events written, by kind and severity");
     metrics.describe("powernode_heartbeat_batches_total", "counter", "Heartbeat write batches committed");
     metrics.describe("powernode_heartbeat_rows_total", "counter", "Heartbeats written in batches");
     metrics.describe("powernode_heartbeat_batch_seconds", "histogram", "Time to write one heartbeat batch");
-    const events = createEventLog(db, log.child({ component: "events" }), (e) =>
-      metrics.inc("powernode_events_total", { kind: e.kind, severity: e.severity }),
-    );
-    const providers = createProviderRegistry(opts.providers ?? defaultProviders(config.dataDir, log));
+    const desired = createDesiredStateBus();
     const deps: Deps = {
-      config,
-      db,
-      dbDriver: handle.driver,
-      ca,
-      log,
-      now: () => new Date(),
-      events,
-      metrics,
+      ...core,
       adminAuth: createAdminAuth(db),
       nodeIdentity: createNodeIdentityResolver(db),
       heartbeats: createHeartbeatWriter(db, events, {
-        maxInFlight: handle.driver === "postgres" ? 4 : 1,
+        maxInFlight: core.dbDriver === "postgres" ? 4 : 1,
         onBatch: (rows, seconds) => {
           metrics.inc("powernode_heartbeat_batches_total", {});
           metrics.inc("powernode_heartbeat_rows_total", {}, rows);
@@ -97,22 +81,22 @@ export async function createDeps(config: HubConfig, opts: CreateDepsOptions = {}
       }),
       attestation: createAttestationChecker(db, events),
       challenges: createAttestationChallenges(db, events),
-      desired: createDesiredStateBus(),
-      providers,
+      desired,
+      desiredState: createDesiredStateCompiler(core, desired, opts.sections ?? []),
+      providers: createProviderRegistry(opts.providers ?? defaultProviders(config.dataDir, log)),
     };
     return {
       deps,
       adminToken,
       close: async () => {
         await deps.heartbeats.drain();
-        await handle.close();
+        await built.close();
       },
     };
   } catch (e) {
-    // Already failing: the start error is what matters; a close failure on top is only logged.
-    await handle
+    await built
       .close()
-      .catch((closeError) => log.warn("closing the database after a failed start", { error: closeError }));
+      .catch((closeError) => core.log.warn("closing after a failed start", { error: closeError }));
     throw e;
   }
 }

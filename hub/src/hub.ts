@@ -1,6 +1,6 @@
 /**
  * Starting and stopping a whole hub in process: deps (database migrated, CA, admin token), the Elysia
- * listener, the mTLS http2 listener and the hourly event retention job.
+ * listener, the mTLS http2 listener and the scheduler, all composed from the feature list.
  */
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -8,9 +8,11 @@ import { join } from "node:path";
 import { createApp } from "./app.ts";
 import { type HubConfig, parseHubConfig } from "./config.ts";
 import { createDeps, type Deps } from "./deps.ts";
-import { pruneEvents } from "./events/retention.ts";
+import type { Feature } from "./feature.ts";
+import { FEATURES } from "./features.ts";
+import { type Scheduler, startScheduler } from "./jobs/scheduler.ts";
 import type { Logger } from "./log.ts";
-import type { InstanceProvider } from "./provision/provider.ts";
+import type { InstanceProvider } from "./providers/provider.ts";
 import { startMtlsServer } from "./rpc/mtls-server.ts";
 
 /** Options of {@link startHub}: any config field, plus providers and a logger. */
@@ -35,10 +37,9 @@ export interface RunningHub {
   /** True when this start made the admin token. */
   adminTokenCreated: boolean;
   deps: Deps;
+  scheduler: Scheduler;
   stop(): Promise<void>;
 }
-
-const HOUR_MS = 3_600_000;
 
 function localUrl(scheme: string, host: string, port: number): string {
   const h =
@@ -89,9 +90,16 @@ export async function startHubWithConfig(
     nodeUrlGiven?: boolean;
     nodeHttpUrlGiven?: boolean;
     tempDir?: string;
+    /** The features to serve (default: all of `features.ts`). */
+    features?: readonly Feature[];
   } = {},
 ): Promise<RunningHub> {
-  const built = await createDeps(config, { providers: opts.providers, log: opts.log });
+  const features = opts.features ?? FEATURES;
+  const built = await createDeps(config, {
+    providers: opts.providers,
+    log: opts.log,
+    sections: features.flatMap((f) => f.sections ?? []),
+  });
   const { deps } = built;
   const shutdown = new AbortController();
   const cleanups: (() => Promise<void>)[] = [];
@@ -104,18 +112,8 @@ export async function startHubWithConfig(
     if (opts.tempDir) rmSync(opts.tempDir, { recursive: true, force: true });
   };
   try {
-    const retention = async () => {
-      try {
-        const pruned = await pruneEvents(deps.db, deps.now());
-        if (pruned.routine + pruned.critical > 0) deps.log.info("pruned fleet events", pruned);
-      } catch (e) {
-        deps.log.error("event retention failed", { error: e });
-      }
-    };
-    await retention();
-    const timer = setInterval(retention, HOUR_MS);
-    timer.unref?.();
-    cleanups.push(async () => clearInterval(timer));
+    const scheduler = await startScheduler(deps, features);
+    cleanups.push(async () => scheduler.stop());
 
     const nodeHost = new URL(config.nodeUrl).hostname.replace(/^\[|\]$/g, "");
     const identity = await deps.ca.issueServerCertificate([
@@ -129,12 +127,13 @@ export async function startHubWithConfig(
     const mtls = await startMtlsServer(deps, identity, {
       host: config.listenHost,
       port: config.mtlsPort,
+      features,
       shutdown: shutdown.signal,
     });
     cleanups.push(() => mtls.close());
     if (!opts.nodeUrlGiven && config.mtlsPort === 0) config.nodeUrl = `https://10.0.2.2:${mtls.port}`;
 
-    const app = createApp(deps, shutdown.signal).listen({
+    const app = createApp(deps, features, shutdown.signal).listen({
       port: config.httpPort,
       hostname: config.listenHost,
     });
@@ -154,6 +153,7 @@ export async function startHubWithConfig(
       adminToken: built.adminToken.token,
       adminTokenCreated: built.adminToken.created,
       deps,
+      scheduler,
       stop,
     };
   } catch (e) {

@@ -9,11 +9,14 @@ import { type Client, createClient, type Interceptor, type Transport } from "@co
 import { createConnectTransport, createGrpcTransport } from "@connectrpc/connect-node";
 import * as x509 from "@peculiar/x509";
 import { Arch, NodeService, ProvisionService } from "@powernode/proto";
+import { eq } from "drizzle-orm";
 import postgres from "postgres";
 import { createDb, type DbHandle } from "../src/db/client.ts";
 import { migrateToLatest } from "../src/db/migrate.ts";
+import { instances, modules, moduleVersions } from "../src/db/schema/index.ts";
 import { type RunningHub, type StartHubOptions, startHub } from "../src/hub.ts";
 import { createLogger } from "../src/log.ts";
+import { applyModuleAssignment } from "../src/provision/module-assignments.ts";
 
 /** A logger that keeps tests quiet (warnings and errors still show). */
 export const quietLog = createLogger({ level: "warn", fields: { component: "test" } });
@@ -198,4 +201,53 @@ export async function enrollTestNode(hub: RunningHub, name: string): Promise<Enr
   });
   const cert = { certPem: res.certificatePem, keyPem: csr.keyPem };
   return { id, ...cert, client: createClient(NodeService, nodeTransport(hub, cert)) };
+}
+
+/** A module for {@link assignTestModules}: what the catalog row carries. */
+export interface TestModule {
+  name: string;
+  version: string;
+  metadataDigest: string;
+  verityRootHash: string;
+  priority?: number;
+}
+
+/**
+ * Puts `mods` into the catalog for the node's arch (rows only: a placeholder OCI digest, nothing in the
+ * registry) and assigns them to the node through the real path (AssignModules' compile). Returns the
+ * new desired version.
+ */
+export async function assignTestModules(
+  hub: RunningHub,
+  nodeId: string,
+  mods: readonly TestModule[],
+): Promise<number> {
+  const { db } = hub.deps;
+  const [inst] = await db.select().from(instances).where(eq(instances.id, nodeId));
+  if (!inst) throw new Error(`assignTestModules: no instance ${nodeId}`);
+  for (const m of mods) {
+    const [row] = await db
+      .insert(modules)
+      .values({ name: m.name, priority: m.priority ?? 0 })
+      .onConflictDoUpdate({ target: modules.name, set: { priority: m.priority ?? 0 } })
+      .returning();
+    if (!row) throw new Error(`assignTestModules: module ${m.name} not written`);
+    await db
+      .insert(moduleVersions)
+      .values({
+        moduleId: row.id,
+        version: m.version,
+        arch: inst.arch,
+        fsverityDigest: m.metadataDigest,
+        verityRootHash: m.verityRootHash,
+        ociDigest: `sha256:${"0".repeat(64)}`,
+      })
+      .onConflictDoNothing();
+  }
+  const r = await applyModuleAssignment(
+    hub.deps,
+    nodeId,
+    mods.map((m) => ({ name: m.name, version: m.version })),
+  );
+  return r.version;
 }

@@ -4,6 +4,7 @@
  */
 
 export { type AttestedModule, attestationPayload } from "./attestation.ts";
+export { type AgentSection, AgentSectionSchema } from "./gen/powernode/v1/agent_pb.ts";
 export {
   CatalogService,
   type Module,
@@ -12,6 +13,21 @@ export {
   ModuleVersionSchema,
 } from "./gen/powernode/v1/catalog_pb.ts";
 export { Arch, ArchSchema, Severity, SeveritySchema } from "./gen/powernode/v1/common_pb.ts";
+export {
+  DebugLayer,
+  type DebugRead,
+  DebugReadSchema,
+  type DebugSpec,
+  DebugSpecSchema,
+  type DebugTamper,
+  DebugTamperSchema,
+} from "./gen/powernode/v1/debug_pb.ts";
+export {
+  type DesiredState,
+  DesiredStateSchema,
+  type ModulesSection,
+  ModulesSectionSchema,
+} from "./gen/powernode/v1/desired_state_pb.ts";
 export { type FleetEvent, FleetEventSchema } from "./gen/powernode/v1/events_pb.ts";
 export {
   FleetService,
@@ -21,10 +37,13 @@ export {
   NodeStateSchema,
 } from "./gen/powernode/v1/fleet_pb.ts";
 export {
-  type Condition,
-  ConditionSchema,
-  type DesiredState,
-  DesiredStateSchema,
+  type ModuleAssignment,
+  ModuleAssignmentSchema,
+  type ModuleObservation,
+  ModuleObservationSchema,
+} from "./gen/powernode/v1/modules_pb.ts";
+export { type NetworkSection, NetworkSectionSchema } from "./gen/powernode/v1/network_pb.ts";
+export {
   type EnrollRequest,
   EnrollRequestSchema,
   type EnrollResponse,
@@ -33,16 +52,18 @@ export {
   HeartbeatRequestSchema,
   type HeartbeatResponse,
   HeartbeatResponseSchema,
-  type ModuleAssignment,
-  ModuleAssignmentSchema,
-  type ModuleObservation,
-  ModuleObservationSchema,
   NodeService,
-  type PhaseEvent,
-  PhaseEventSchema,
   type ReportStatusRequest,
   ReportStatusRequestSchema,
   type WatchDesiredStateResponse,
   WatchDesiredStateResponseSchema,
 } from "./gen/powernode/v1/node_pb.ts";
 export { type Instance, InstanceSchema, ProvisionService } from "./gen/powernode/v1/provision_pb.ts";
+export { type RuntimesSection, RuntimesSectionSchema } from "./gen/powernode/v1/runtimes_pb.ts";
+export {
+  type Condition,
+  ConditionSchema,
+  type PhaseEvent,
+  PhaseEventSchema,
+} from "./gen/powernode/v1/status_pb.ts";
+export { type StorageSection, StorageSectionSchema } from "./gen/powernode/v1/storage_pb.ts";

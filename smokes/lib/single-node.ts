@@ -8,7 +8,7 @@ import type { StartHubOptions } from "@powernode/hub";
 import { type Node, NodeState } from "@powernode/proto";
 import { desc, eq } from "drizzle-orm";
 import { certificates } from "../../hub/src/db/schema/index.ts";
-import { createQemuProvider, type QemuProviderOptions } from "../../hub/src/provision/qemu/index.ts";
+import { createQemuProvider, type QemuProviderOptions } from "../../hub/src/providers/qemu/index.ts";
 import { buildImage } from "../../initramfs/index.ts";
 import { agentPhases, nodeEvents } from "./events.ts";
 import { type SmokeHub, startSmokeHub } from "./hub.ts";

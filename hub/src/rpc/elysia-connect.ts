@@ -10,13 +10,14 @@ import {
 } from "@connectrpc/connect/protocol";
 import { Elysia } from "elysia";
 import type { Deps } from "../deps.ts";
+import type { Feature } from "../feature.ts";
 import { kOrigin } from "./context.ts";
 import { routerOptions, routes } from "./routes.ts";
 
 /** An Elysia plugin serving every RPC route. */
-export function connectRoutes(deps: Deps, shutdown?: AbortSignal) {
-  const router = createConnectRouter(routerOptions(deps, shutdown));
-  routes(router, deps);
+export function connectRoutes(deps: Deps, features: readonly Feature[], shutdown?: AbortSignal) {
+  const router = createConnectRouter(routerOptions(deps, features, shutdown));
+  routes(router, deps, features);
   const app = new Elysia({ name: "connect" });
   for (const handler of router.handlers) {
     const streaming = handler.method.methodKind !== "unary";

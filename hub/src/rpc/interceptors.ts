@@ -1,16 +1,14 @@
 /**
  * The interceptors every route shares, outermost first: metrics (count + latency per method and code),
  * errors (DomainError -> Connect code by the one table; unexpected errors logged and answered Internal),
- * auth (operator bearer token for Fleet/Catalog/Provision; mTLS node identity for NodeService but Enroll).
+ * auth (the principal each feature declared for the method: public, node = mTLS identity, operator =
+ * bearer token; a method without a declared principal is refused).
  */
 import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
 import type { Deps } from "../deps.ts";
 import { toConnectError } from "../errors.ts";
+import type { Principal } from "../feature.ts";
 import { kNodeIdentity, kOrigin } from "./context.ts";
-
-/** RPCs callable without any credential. */
-const PUBLIC_METHODS = new Set(["powernode.v1.NodeService/Enroll"]);
-const NODE_SERVICE = "powernode.v1.NodeService";
 
 /** Counts calls and observes latency (unary: until the answer; streams: until the stream ends). */
 export function createMetricsInterceptor(deps: Pick<Deps, "metrics">): Interceptor {
@@ -86,16 +84,20 @@ export function bearerToken(header: string | null): string | undefined {
   return m?.[1];
 }
 
-/** Checks credentials; sets the node identity for NodeService calls. */
-export function createAuthInterceptor(deps: Pick<Deps, "adminAuth" | "nodeIdentity">): Interceptor {
+/** Checks the credential the method's principal needs; sets the node identity for node methods. */
+export function createAuthInterceptor(
+  deps: Pick<Deps, "adminAuth" | "nodeIdentity">,
+  principals: ReadonlyMap<string, Principal>,
+): Interceptor {
   return (next) => async (req) => {
     const method = `${req.service.typeName}/${req.method.name}`;
-    if (PUBLIC_METHODS.has(method)) return next(req);
-    if (req.service.typeName === NODE_SERVICE) {
+    const principal = principals.get(method);
+    if (principal === "public") return next(req);
+    if (principal === "node") {
       const origin = req.contextValues.get(kOrigin);
       if (origin.listener !== "mtls") {
         throw new ConnectError(
-          "client certificate: NodeService needs the mTLS listener",
+          "client certificate: node methods need the mTLS listener",
           Code.Unauthenticated,
         );
       }
@@ -103,6 +105,8 @@ export function createAuthInterceptor(deps: Pick<Deps, "adminAuth" | "nodeIdenti
       req.contextValues.set(kNodeIdentity, identity);
       return next(req);
     }
+    if (principal !== "operator")
+      throw new ConnectError(`${method}: no principal declared`, Code.PermissionDenied);
     const token = bearerToken(req.header.get("authorization"));
     if (!token) throw new ConnectError("authorization: bearer token required", Code.Unauthenticated);
     if (!(await deps.adminAuth.verify(token))) {

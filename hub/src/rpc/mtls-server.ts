@@ -14,6 +14,7 @@ import { connectNodeAdapter } from "@connectrpc/connect-node";
 import type { PeerCertificate } from "../auth/node-identity.ts";
 import type { ServerIdentity } from "../ca/ca.ts";
 import type { Deps } from "../deps.ts";
+import type { Feature } from "../feature.ts";
 import { kOrigin } from "./context.ts";
 import { routerOptions, routes } from "./routes.ts";
 
@@ -58,11 +59,11 @@ function readPeer(socket: TLSSocket): PeerCertificate | undefined {
 export async function startMtlsServer(
   deps: Deps,
   identity: ServerIdentity,
-  opts: { host: string; port: number; shutdown?: AbortSignal },
+  opts: { host: string; port: number; features: readonly Feature[]; shutdown?: AbortSignal },
 ): Promise<MtlsServer> {
   const handler = connectNodeAdapter({
-    ...routerOptions(deps, opts.shutdown),
-    routes: (router) => routes(router, deps),
+    ...routerOptions(deps, opts.features, opts.shutdown),
+    routes: (router) => routes(router, deps, opts.features),
     contextValues: (req) =>
       createContextValues().set(kOrigin, {
         listener: "mtls",

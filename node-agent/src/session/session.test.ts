@@ -70,9 +70,12 @@ test("enroll -> heartbeat -> desired state -> report status, then a restart reus
   expect(hb?.req.bootId).toBe(s.bootId);
   expect(hb?.req.agentRssBytes).toBeGreaterThan(0n);
 
-  hub.setDesiredState({ version: 3n, modules: [{ name: "system-base", version: "1.0.0", priority: 10 }] });
+  hub.setDesiredState({
+    version: 3n,
+    modules: { assignments: [{ name: "system-base", version: "1.0.0", priority: 10 }] },
+  });
   await s.waitFor("desired state version 3", (x) => x.desiredState()?.version === 3n);
-  expect(s.desiredState()?.modules.map((m) => m.name)).toEqual(["system-base"]);
+  expect(s.desiredState()?.modules?.assignments.map((m) => m.name)).toEqual(["system-base"]);
   expect(log.lines).toContain("powernode-agent: desired state version 3 received (1 modules)");
 
   // The first ReportStatus failed: the events stayed buffered and were delivered by a later call.

@@ -1,4 +1,6 @@
 import { expect, test } from "bun:test";
+import { create } from "@bufbuild/protobuf";
+import { DebugSpecSchema } from "@powernode/proto";
 import { parseDebugHooks } from "../controllers/modules/debug-hooks.ts";
 import {
   FS_IOC_ENABLE_VERITY,
@@ -36,9 +38,11 @@ test("fsverity_digest is read as algorithm, size and hex digest; a size past the
 });
 
 test("the fsverity debug hook only takes paths under /persist", () => {
-  const h = parseDebugHooks({
-    debug: { fsverity: [{ path: "/persist/x.bin" }, { path: "/etc/passwd" }, { path: "/persist/../x" }] },
-  });
+  const h = parseDebugHooks(
+    create(DebugSpecSchema, {
+      fsverity: [{ path: "/persist/x.bin" }, { path: "/etc/passwd" }, { path: "/persist/../x" }],
+    }),
+  );
   expect(h.fsverity).toEqual([{ path: "/persist/x.bin" }]);
   expect(h.problems).toHaveLength(2);
 });

@@ -1,20 +1,11 @@
 /** Versioned desired-state documents, one row per (instance, version); the instance row holds the current number. */
+import type { JsonValue } from "@bufbuild/protobuf";
 import { bigint, jsonb, pgTable, unique, uuid } from "drizzle-orm/pg-core";
 import { timestamps } from "./common.ts";
 import { instances } from "./instances.ts";
 
-/** The JSON shape of a desired-state document (mirrors powernode.v1.DesiredState). */
-export interface DesiredStateDocument {
-  modules: {
-    name: string;
-    version: string;
-    priority: number;
-    ociReference: string;
-    metadataDigest: string;
-    verityRootHash: string;
-  }[];
-  extra: Record<string, unknown>;
-}
+/** A stored document: the protobuf JSON of `powernode.v1.DesiredState` without its version. */
+export type DesiredStateDocument = JsonValue;
 
 export const desiredStates = pgTable(
   "desired_states",

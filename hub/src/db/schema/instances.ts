@@ -1,4 +1,5 @@
 /** Instances (= nodes): the record of one machine, its lifecycle state and what it last reported. */
+import type { JsonValue } from "@bufbuild/protobuf";
 import { sql } from "drizzle-orm";
 import {
   bigint,
@@ -53,6 +54,8 @@ export const instances = pgTable(
     templateId: uuid().references(() => templates.id, { onDelete: "set null" }),
     /** Modules assigned to the instance itself. */
     modules: jsonb().$type<ModuleRefDocument[]>().notNull().default([]),
+    /** Test-only hooks for the desired state's `debug` section (protobuf JSON of DebugSpec). */
+    debug: jsonb().$type<JsonValue>(),
     lastHeartbeatAt: timestamp({ withTimezone: true }),
     enrolledAt: timestamp({ withTimezone: true }),
     desiredVersion: bigint({ mode: "number" }).notNull().default(0),

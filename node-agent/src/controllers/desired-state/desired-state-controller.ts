@@ -70,7 +70,9 @@ export function desiredStateController(deps: AgentDeps): Controller {
             // The hub re-sends the current document as a keepalive: only a new version is news.
             if (!state || ctx.get(DesiredNodeState, "node")?.spec.version === state.version) continue;
             ctx.set(DesiredNodeState, "node", state);
-            ctx.log.info(`desired state version ${state.version} received (${state.modules.length} modules)`);
+            ctx.log.info(
+              `desired state version ${state.version} received (${state.modules?.assignments.length ?? 0} modules)`,
+            );
           }
           if (ctx.signal.aborted) return;
           // The hub ended the stream (restart, deploy): reconnect, after a pause so a hub that keeps closing

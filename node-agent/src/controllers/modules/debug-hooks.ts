@@ -1,18 +1,13 @@
 /**
  * Test-only hooks, honoured only with `powernode.debug=1` on the kernel cmdline: the desired state's
- * `extra.debug` may ask the agent to corrupt a downloaded layer (to prove verification catches it) or
- * to read a file in the composed root and report the result.
- *
- * extra.debug = {
- *   tamper: [{ module: "web", layer: "blob" | "metadata", offset: 4096 }],
- *   read: [{ path: "/etc/motd" }],
- *   fsverity: [{ path: "/persist/verity-check.bin" }],   // the node's own /persist, not the composed root
- * }
+ * `debug` section (DebugSpec) may ask the agent to corrupt a downloaded layer (to prove verification
+ * catches it), to read a file in the composed root and report the result, or to measure a file under
+ * /persist with the kernel's fs-verity. Each hook runs once per desired-state version.
  */
 
 import { join } from "node:path";
-import type { JsonObject, JsonValue } from "@bufbuild/protobuf";
-import type { DesiredState } from "@powernode/proto";
+import type { JsonObject } from "@bufbuild/protobuf";
+import { DebugLayer, type DebugSpec, type DesiredState } from "@powernode/proto";
 import type { Log } from "../../log.ts";
 import type { ModuleSys } from "../../sys/module-sys.ts";
 import { errMsg, type Generation } from "./module-mounts.ts";
@@ -36,58 +31,26 @@ export interface DebugHooks {
   problems: string[];
 }
 
-const isObject = (v: JsonValue | undefined): v is JsonObject =>
-  typeof v === "object" && v !== null && !Array.isArray(v);
+const safePath = (p: string, under = "/") => p.startsWith(under) && !p.split("/").includes("..");
 
-/** Reads `extra.debug`; malformed entries are skipped and named in `problems`. */
-export function parseDebugHooks(extra: JsonObject | undefined): DebugHooks {
+/** Checks a DebugSpec; malformed entries are skipped and named in `problems`. */
+export function parseDebugHooks(spec: DebugSpec | undefined): DebugHooks {
   const out: DebugHooks = { tamper: [], read: [], fsverity: [], problems: [] };
-  const debug = extra?.debug;
-  if (debug === undefined) return out;
-  if (!isObject(debug)) {
-    out.problems.push("extra.debug is not an object");
-    return out;
+  if (!spec) return out;
+  for (const [i, t] of spec.tamper.entries()) {
+    const layer =
+      t.layer === DebugLayer.BLOB ? "blob" : t.layer === DebugLayer.METADATA ? "metadata" : undefined;
+    if (t.module !== "" && layer && t.offset <= BigInt(Number.MAX_SAFE_INTEGER))
+      out.tamper.push({ module: t.module, layer, offset: Number(t.offset) });
+    else out.problems.push(`debug.tamper[${i}]: need {module, layer: blob|metadata, offset}`);
   }
-  const list = (k: string) => {
-    const v = debug[k];
-    if (v === undefined) return [];
-    if (!Array.isArray(v)) {
-      out.problems.push(`extra.debug.${k} is not a list`);
-      return [];
-    }
-    return v;
-  };
-  for (const [i, t] of list("tamper").entries()) {
-    if (
-      isObject(t) &&
-      typeof t.module === "string" &&
-      (t.layer === "blob" || t.layer === "metadata") &&
-      typeof t.offset === "number" &&
-      Number.isSafeInteger(t.offset) &&
-      t.offset >= 0
-    )
-      out.tamper.push({ module: t.module, layer: t.layer, offset: t.offset });
-    else out.problems.push(`extra.debug.tamper[${i}]: need {module, layer: blob|metadata, offset >= 0}`);
+  for (const [i, r] of spec.read.entries()) {
+    if (safePath(r.path)) out.read.push({ path: r.path });
+    else out.problems.push(`debug.read[${i}]: need {path} absolute, without ..`);
   }
-  for (const [i, r] of list("read").entries()) {
-    if (
-      isObject(r) &&
-      typeof r.path === "string" &&
-      r.path.startsWith("/") &&
-      !r.path.split("/").includes("..")
-    )
-      out.read.push({ path: r.path });
-    else out.problems.push(`extra.debug.read[${i}]: need {path} absolute, without ..`);
-  }
-  for (const [i, r] of list("fsverity").entries()) {
-    if (
-      isObject(r) &&
-      typeof r.path === "string" &&
-      r.path.startsWith("/persist/") &&
-      !r.path.split("/").includes("..")
-    )
-      out.fsverity.push({ path: r.path });
-    else out.problems.push(`extra.debug.fsverity[${i}]: need {path} under /persist/, without ..`);
+  for (const [i, r] of spec.fsverity.entries()) {
+    if (safePath(r.path, "/persist/")) out.fsverity.push({ path: r.path });
+    else out.problems.push(`debug.fsverity[${i}]: need {path} under /persist/, without ..`);
   }
   return out;
 }
@@ -108,11 +71,11 @@ export const DEBUG_EVENTS = {
   fsverity: "system.debug.fsverity",
 } as const;
 
-/** Runs the hooks of `desired.extra.debug` not yet run for its version. */
+/** Runs the hooks of `desired.debug` not yet run for its version. */
 export function runDebugHooks(desired: DesiredState, c: DebugContext): void {
   const { sys, log, current, done: debugDone } = c;
   const record = c.record;
-  const hooks: DebugHooks = parseDebugHooks(desired.extra);
+  const hooks: DebugHooks = parseDebugHooks(desired.debug);
   for (const p of hooks.problems) log.warn(`debug hooks: ${p}`);
   const gen = String(desired.version);
   for (const [i, t] of hooks.tamper.entries()) {

@@ -1,7 +1,9 @@
 import { expect, test } from "bun:test";
-import { create, type JsonObject } from "@bufbuild/protobuf";
+import { create, type MessageInitShape } from "@bufbuild/protobuf";
 import type { ModuleManifest } from "@powernode/composefs";
 import {
+  DebugLayer,
+  type DebugSpecSchema,
   type DesiredState,
   DesiredStateSchema,
   type ModuleAssignment,
@@ -27,8 +29,10 @@ function assignment(name: string, version: string, digestChar: string, priority 
   });
 }
 
-function desired(version: number, modules: ModuleAssignment[], extra?: JsonObject): DesiredState {
-  return create(DesiredStateSchema, { version: BigInt(version), modules, extra });
+type DebugSpecInit = MessageInitShape<typeof DebugSpecSchema>;
+
+function desired(version: number, modules: ModuleAssignment[], debug?: DebugSpecInit): DesiredState {
+  return create(DesiredStateSchema, { version: BigInt(version), modules: { assignments: modules }, debug });
 }
 
 function manifestFor(a: ModuleAssignment, services: ModuleManifest["services"] = []): ModuleManifest {
@@ -318,8 +322,9 @@ test("observations: kernel root hash read back, corruption (C) fails the module,
 });
 
 test("debug hooks: only with powernode.debug=1; tamper once per version; read reports ok or the errno", async () => {
-  const extra: JsonObject = {
-    debug: { tamper: [{ module: "web", layer: "blob", offset: 8192 }], read: [{ path: "/etc/motd" }] },
+  const extra: DebugSpecInit = {
+    tamper: [{ module: "web", layer: DebugLayer.BLOB, offset: 8192n }],
+    read: [{ path: "/etc/motd" }],
   };
   const off = setup();
   await off.c.reconcile(desired(1, [assignment("web", "1.0", "a")], extra));

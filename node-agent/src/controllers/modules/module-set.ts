@@ -55,7 +55,7 @@ export interface ModuleSetOptions {
   /** `/sysroot`; later generations at `/sysroot.<n>`. */
   sysroot: string;
   arch: string;
-  /** `powernode.debug=1` on the cmdline: honour `extra.debug` (test hooks). */
+  /** `powernode.debug=1` on the cmdline: honour the desired state's `debug` section (test hooks). */
   debug: boolean;
   fetchModule?: (o: FetchModuleOptions) => Promise<ModuleFiles>;
   fetch?: typeof fetch;
@@ -99,7 +99,7 @@ export function createModuleSet(o: ModuleSetOptions): ModuleSet {
 
   const apply = async (desired: DesiredState) => {
     mounts.retryDmRemovals();
-    const assignments = byPriority(desired.modules);
+    const assignments = byPriority(desired.modules?.assignments ?? []);
     const setKey = assignments.map(moduleKey).join(",");
     const currentKey = current?.modules.map((m) => m.key).join(",") ?? "";
     if (setKey === currentKey) {

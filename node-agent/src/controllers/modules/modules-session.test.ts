@@ -96,7 +96,7 @@ test("hub assigns a module -> controller mounts it -> heartbeat reports it; a ba
     metadataDigest: hex("a"),
     verityRootHash: hex("b"),
   });
-  hub.setDesiredState({ version: 5n, modules: [web] });
+  hub.setDesiredState({ version: 5n, modules: { assignments: [web] } });
   const mounted = () =>
     hub.heartbeats.find((h) => h.req.appliedVersion === 5n && h.req.modules[0]?.state === "mounted");
   await s.waitFor("a heartbeat reporting web mounted", () => mounted() !== undefined, 15_000);
@@ -126,7 +126,9 @@ test("hub assigns a module -> controller mounts it -> heartbeat reports it; a ba
   sys.digests.set(join(dir, "web", pub2.manifestDigest.slice(7), "metadata.cfs"), hex("9"));
   hub.setDesiredState({
     version: 6n,
-    modules: [{ ...web, version: "1.1", metadataDigest: hex("d"), ociReference: pub2.ociReference }],
+    modules: {
+      assignments: [{ ...web, version: "1.1", metadataDigest: hex("d"), ociReference: pub2.ociReference }],
+    },
   });
   const refused = () =>
     hub.reports.flatMap((r) => r.req.events).find((e) => e.kind === "system.module_verify_failed");

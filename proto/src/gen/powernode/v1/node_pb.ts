@@ -5,16 +5,22 @@
 import type { GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
 import { fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
 import type { Timestamp } from "@bufbuild/protobuf/wkt";
-import { file_google_protobuf_struct, file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
+import { file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
 import type { Arch } from "./common_pb";
 import { file_powernode_v1_common } from "./common_pb";
-import type { JsonObject, Message } from "@bufbuild/protobuf";
+import type { DesiredState } from "./desired_state_pb";
+import { file_powernode_v1_desired_state } from "./desired_state_pb";
+import type { ModuleObservation } from "./modules_pb";
+import { file_powernode_v1_modules } from "./modules_pb";
+import type { Condition, PhaseEvent } from "./status_pb";
+import { file_powernode_v1_status } from "./status_pb";
+import type { Message } from "@bufbuild/protobuf";
 
 /**
  * Describes the file powernode/v1/node.proto.
  */
 export const file_powernode_v1_node: GenFile = /*@__PURE__*/
-  fileDesc("Chdwb3dlcm5vZGUvdjEvbm9kZS5wcm90bxIMcG93ZXJub2RlLnYxIokBCg1FbnJvbGxSZXF1ZXN0EhcKD2Jvb3RzdHJhcF90b2tlbhgBIAEoCRIPCgdjc3JfcGVtGAIgASgJEhUKDWluc3RhbmNlX3V1aWQYAyABKAkSFQoNYWdlbnRfdmVyc2lvbhgEIAEoCRIgCgRhcmNoGAUgASgOMhIucG93ZXJub2RlLnYxLkFyY2giqQEKDkVucm9sbFJlc3BvbnNlEhcKD2NlcnRpZmljYXRlX3BlbRgBIAEoCRIUCgxjYV9jaGFpbl9wZW0YAiABKAkSFQoNaW5zdGFuY2VfdXVpZBgDIAEoCRItCglub3RfYWZ0ZXIYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEiIKGmhlYXJ0YmVhdF9pbnRlcnZhbF9zZWNvbmRzGAUgASgNIioKF1JlbmV3Q2VydGlmaWNhdGVSZXF1ZXN0Eg8KB2Nzcl9wZW0YASABKAkieAoYUmVuZXdDZXJ0aWZpY2F0ZVJlc3BvbnNlEhcKD2NlcnRpZmljYXRlX3BlbRgBIAEoCRIUCgxjYV9jaGFpbl9wZW0YAiABKAkSLQoJbm90X2FmdGVyGAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCKFAQoRTW9kdWxlT2JzZXJ2YXRpb24SDAoEbmFtZRgBIAEoCRIPCgd2ZXJzaW9uGAIgASgJEhcKD21ldGFkYXRhX2RpZ2VzdBgDIAEoCRIYChB2ZXJpdHlfcm9vdF9oYXNoGAQgASgJEg0KBXN0YXRlGAUgASgJEg8KB21lc3NhZ2UYBiABKAki5gEKEEhlYXJ0YmVhdFJlcXVlc3QSDwoHYm9vdF9pZBgBIAEoCRIVCg1hZ2VudF92ZXJzaW9uGAIgASgJEhYKDnVwdGltZV9zZWNvbmRzGAMgASgBEhcKD2FwcGxpZWRfdmVyc2lvbhgEIAEoBBIwCgdtb2R1bGVzGAUgAygLMh8ucG93ZXJub2RlLnYxLk1vZHVsZU9ic2VydmF0aW9uEhQKDHpvbWJpZV9jb3VudBgGIAEoDRIXCg9hZ2VudF9yc3NfYnl0ZXMYByABKAQSGAoQY2hpbGRyZW5fc3Bhd25lZBgIIAEoDSKTAQoRSGVhcnRiZWF0UmVzcG9uc2USLwoLc2VydmVyX3RpbWUYASABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEh4KFm5leHRfaGVhcnRiZWF0X3NlY29uZHMYAiABKA0SFwoPZGVzaXJlZF92ZXJzaW9uGAMgASgEEhQKDGF0dGVzdF9ub25jZRgEIAEoDCJ0Cg1BdHRlc3RSZXF1ZXN0Eg0KBW5vbmNlGAEgASgMEg8KB2Jvb3RfaWQYAiABKAkSMAoHbW9kdWxlcxgDIAMoCzIfLnBvd2Vybm9kZS52MS5Nb2R1bGVPYnNlcnZhdGlvbhIRCglzaWduYXR1cmUYBCABKAwiNwoOQXR0ZXN0UmVzcG9uc2USEAoIdmVyaWZpZWQYASABKAgSEwoLZHJpZnRfY291bnQYAiABKA0iMQoYV2F0Y2hEZXNpcmVkU3RhdGVSZXF1ZXN0EhUKDWtub3duX3ZlcnNpb24YASABKAQijQEKEE1vZHVsZUFzc2lnbm1lbnQSDAoEbmFtZRgBIAEoCRIPCgd2ZXJzaW9uGAIgASgJEhAKCHByaW9yaXR5GAMgASgFEhUKDW9jaV9yZWZlcmVuY2UYBCABKAkSFwoPbWV0YWRhdGFfZGlnZXN0GAUgASgJEhgKEHZlcml0eV9yb290X2hhc2gYBiABKAkinAEKDERlc2lyZWRTdGF0ZRIPCgd2ZXJzaW9uGAEgASgEEiIKGmhlYXJ0YmVhdF9pbnRlcnZhbF9zZWNvbmRzGAIgASgNEi8KB21vZHVsZXMYAyADKAsyHi5wb3dlcm5vZGUudjEuTW9kdWxlQXNzaWdubWVudBImCgVleHRyYRgEIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3QiRgoZV2F0Y2hEZXNpcmVkU3RhdGVSZXNwb25zZRIpCgVzdGF0ZRgBIAEoCzIaLnBvd2Vybm9kZS52MS5EZXNpcmVkU3RhdGUihAEKClBoYXNlRXZlbnQSDAoEa2luZBgBIAEoCRImCgJhdBgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASFgoOdXB0aW1lX3NlY29uZHMYAyABKAESKAoHcGF5bG9hZBgEIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3QicQoJQ29uZGl0aW9uEgwKBHR5cGUYASABKAkSCgoCb2sYAiABKAgSDgoGcmVhc29uGAMgASgJEg8KB21lc3NhZ2UYBCABKAkSKQoFc2luY2UYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIn0KE1JlcG9ydFN0YXR1c1JlcXVlc3QSKAoGZXZlbnRzGAEgAygLMhgucG93ZXJub2RlLnYxLlBoYXNlRXZlbnQSKwoKY29uZGl0aW9ucxgCIAMoCzIXLnBvd2Vybm9kZS52MS5Db25kaXRpb24SDwoHYm9vdF9pZBgDIAEoCSIvChRSZXBvcnRTdGF0dXNSZXNwb25zZRIXCg9hY2NlcHRlZF9ldmVudHMYASABKA0yhwQKC05vZGVTZXJ2aWNlEkMKBkVucm9sbBIbLnBvd2Vybm9kZS52MS5FbnJvbGxSZXF1ZXN0GhwucG93ZXJub2RlLnYxLkVucm9sbFJlc3BvbnNlEmEKEFJlbmV3Q2VydGlmaWNhdGUSJS5wb3dlcm5vZGUudjEuUmVuZXdDZXJ0aWZpY2F0ZVJlcXVlc3QaJi5wb3dlcm5vZGUudjEuUmVuZXdDZXJ0aWZpY2F0ZVJlc3BvbnNlEkwKCUhlYXJ0YmVhdBIeLnBvd2Vybm9kZS52MS5IZWFydGJlYXRSZXF1ZXN0Gh8ucG93ZXJub2RlLnYxLkhlYXJ0YmVhdFJlc3BvbnNlEmYKEVdhdGNoRGVzaXJlZFN0YXRlEiYucG93ZXJub2RlLnYxLldhdGNoRGVzaXJlZFN0YXRlUmVxdWVzdBonLnBvd2Vybm9kZS52MS5XYXRjaERlc2lyZWRTdGF0ZVJlc3BvbnNlMAESVQoMUmVwb3J0U3RhdHVzEiEucG93ZXJub2RlLnYxLlJlcG9ydFN0YXR1c1JlcXVlc3QaIi5wb3dlcm5vZGUudjEuUmVwb3J0U3RhdHVzUmVzcG9uc2USQwoGQXR0ZXN0EhsucG93ZXJub2RlLnYxLkF0dGVzdFJlcXVlc3QaHC5wb3dlcm5vZGUudjEuQXR0ZXN0UmVzcG9uc2ViBnByb3RvMw", [file_google_protobuf_struct, file_google_protobuf_timestamp, file_powernode_v1_common]);
+  fileDesc("Chdwb3dlcm5vZGUvdjEvbm9kZS5wcm90bxIMcG93ZXJub2RlLnYxIokBCg1FbnJvbGxSZXF1ZXN0EhcKD2Jvb3RzdHJhcF90b2tlbhgBIAEoCRIPCgdjc3JfcGVtGAIgASgJEhUKDWluc3RhbmNlX3V1aWQYAyABKAkSFQoNYWdlbnRfdmVyc2lvbhgEIAEoCRIgCgRhcmNoGAUgASgOMhIucG93ZXJub2RlLnYxLkFyY2giqQEKDkVucm9sbFJlc3BvbnNlEhcKD2NlcnRpZmljYXRlX3BlbRgBIAEoCRIUCgxjYV9jaGFpbl9wZW0YAiABKAkSFQoNaW5zdGFuY2VfdXVpZBgDIAEoCRItCglub3RfYWZ0ZXIYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEiIKGmhlYXJ0YmVhdF9pbnRlcnZhbF9zZWNvbmRzGAUgASgNIioKF1JlbmV3Q2VydGlmaWNhdGVSZXF1ZXN0Eg8KB2Nzcl9wZW0YASABKAkieAoYUmVuZXdDZXJ0aWZpY2F0ZVJlc3BvbnNlEhcKD2NlcnRpZmljYXRlX3BlbRgBIAEoCRIUCgxjYV9jaGFpbl9wZW0YAiABKAkSLQoJbm90X2FmdGVyGAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCLmAQoQSGVhcnRiZWF0UmVxdWVzdBIPCgdib290X2lkGAEgASgJEhUKDWFnZW50X3ZlcnNpb24YAiABKAkSFgoOdXB0aW1lX3NlY29uZHMYAyABKAESFwoPYXBwbGllZF92ZXJzaW9uGAQgASgEEjAKB21vZHVsZXMYBSADKAsyHy5wb3dlcm5vZGUudjEuTW9kdWxlT2JzZXJ2YXRpb24SFAoMem9tYmllX2NvdW50GAYgASgNEhcKD2FnZW50X3Jzc19ieXRlcxgHIAEoBBIYChBjaGlsZHJlbl9zcGF3bmVkGAggASgNIpMBChFIZWFydGJlYXRSZXNwb25zZRIvCgtzZXJ2ZXJfdGltZRgBIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASHgoWbmV4dF9oZWFydGJlYXRfc2Vjb25kcxgCIAEoDRIXCg9kZXNpcmVkX3ZlcnNpb24YAyABKAQSFAoMYXR0ZXN0X25vbmNlGAQgASgMInQKDUF0dGVzdFJlcXVlc3QSDQoFbm9uY2UYASABKAwSDwoHYm9vdF9pZBgCIAEoCRIwCgdtb2R1bGVzGAMgAygLMh8ucG93ZXJub2RlLnYxLk1vZHVsZU9ic2VydmF0aW9uEhEKCXNpZ25hdHVyZRgEIAEoDCI3Cg5BdHRlc3RSZXNwb25zZRIQCgh2ZXJpZmllZBgBIAEoCBITCgtkcmlmdF9jb3VudBgCIAEoDSIxChhXYXRjaERlc2lyZWRTdGF0ZVJlcXVlc3QSFQoNa25vd25fdmVyc2lvbhgBIAEoBCJGChlXYXRjaERlc2lyZWRTdGF0ZVJlc3BvbnNlEikKBXN0YXRlGAEgASgLMhoucG93ZXJub2RlLnYxLkRlc2lyZWRTdGF0ZSJ9ChNSZXBvcnRTdGF0dXNSZXF1ZXN0EigKBmV2ZW50cxgBIAMoCzIYLnBvd2Vybm9kZS52MS5QaGFzZUV2ZW50EisKCmNvbmRpdGlvbnMYAiADKAsyFy5wb3dlcm5vZGUudjEuQ29uZGl0aW9uEg8KB2Jvb3RfaWQYAyABKAkiLwoUUmVwb3J0U3RhdHVzUmVzcG9uc2USFwoPYWNjZXB0ZWRfZXZlbnRzGAEgASgNMocECgtOb2RlU2VydmljZRJDCgZFbnJvbGwSGy5wb3dlcm5vZGUudjEuRW5yb2xsUmVxdWVzdBocLnBvd2Vybm9kZS52MS5FbnJvbGxSZXNwb25zZRJhChBSZW5ld0NlcnRpZmljYXRlEiUucG93ZXJub2RlLnYxLlJlbmV3Q2VydGlmaWNhdGVSZXF1ZXN0GiYucG93ZXJub2RlLnYxLlJlbmV3Q2VydGlmaWNhdGVSZXNwb25zZRJMCglIZWFydGJlYXQSHi5wb3dlcm5vZGUudjEuSGVhcnRiZWF0UmVxdWVzdBofLnBvd2Vybm9kZS52MS5IZWFydGJlYXRSZXNwb25zZRJmChFXYXRjaERlc2lyZWRTdGF0ZRImLnBvd2Vybm9kZS52MS5XYXRjaERlc2lyZWRTdGF0ZVJlcXVlc3QaJy5wb3dlcm5vZGUudjEuV2F0Y2hEZXNpcmVkU3RhdGVSZXNwb25zZTABElUKDFJlcG9ydFN0YXR1cxIhLnBvd2Vybm9kZS52MS5SZXBvcnRTdGF0dXNSZXF1ZXN0GiIucG93ZXJub2RlLnYxLlJlcG9ydFN0YXR1c1Jlc3BvbnNlEkMKBkF0dGVzdBIbLnBvd2Vybm9kZS52MS5BdHRlc3RSZXF1ZXN0GhwucG93ZXJub2RlLnYxLkF0dGVzdFJlc3BvbnNlYgZwcm90bzM", [file_google_protobuf_timestamp, file_powernode_v1_common, file_powernode_v1_desired_state, file_powernode_v1_modules, file_powernode_v1_status]);
 
 /**
  * @generated from message powernode.v1.EnrollRequest
@@ -143,56 +149,6 @@ export const RenewCertificateResponseSchema: GenMessage<RenewCertificateResponse
   messageDesc(file_powernode_v1_node, 3);
 
 /**
- * What the node observes of one mounted module (attestation input).
- *
- * @generated from message powernode.v1.ModuleObservation
- */
-export type ModuleObservation = Message<"powernode.v1.ModuleObservation"> & {
-  /**
-   * @generated from field: string name = 1;
-   */
-  name: string;
-
-  /**
-   * @generated from field: string version = 2;
-   */
-  version: string;
-
-  /**
-   * fs-verity sha256 digest of the metadata image as mounted, hex.
-   *
-   * @generated from field: string metadata_digest = 3;
-   */
-  metadataDigest: string;
-
-  /**
-   * dm-verity root hash read back from the kernel, hex.
-   *
-   * @generated from field: string verity_root_hash = 4;
-   */
-  verityRootHash: string;
-
-  /**
-   * "mounted", "failed", "pending".
-   *
-   * @generated from field: string state = 5;
-   */
-  state: string;
-
-  /**
-   * @generated from field: string message = 6;
-   */
-  message: string;
-};
-
-/**
- * Describes the message powernode.v1.ModuleObservation.
- * Use `create(ModuleObservationSchema)` to create a new message.
- */
-export const ModuleObservationSchema: GenMessage<ModuleObservation> = /*@__PURE__*/
-  messageDesc(file_powernode_v1_node, 4);
-
-/**
  * @generated from message powernode.v1.HeartbeatRequest
  */
 export type HeartbeatRequest = Message<"powernode.v1.HeartbeatRequest"> & {
@@ -252,7 +208,7 @@ export type HeartbeatRequest = Message<"powernode.v1.HeartbeatRequest"> & {
  * Use `create(HeartbeatRequestSchema)` to create a new message.
  */
 export const HeartbeatRequestSchema: GenMessage<HeartbeatRequest> = /*@__PURE__*/
-  messageDesc(file_powernode_v1_node, 5);
+  messageDesc(file_powernode_v1_node, 4);
 
 /**
  * @generated from message powernode.v1.HeartbeatResponse
@@ -286,7 +242,7 @@ export type HeartbeatResponse = Message<"powernode.v1.HeartbeatResponse"> & {
  * Use `create(HeartbeatResponseSchema)` to create a new message.
  */
 export const HeartbeatResponseSchema: GenMessage<HeartbeatResponse> = /*@__PURE__*/
-  messageDesc(file_powernode_v1_node, 6);
+  messageDesc(file_powernode_v1_node, 5);
 
 /**
  * @generated from message powernode.v1.AttestRequest
@@ -320,7 +276,7 @@ export type AttestRequest = Message<"powernode.v1.AttestRequest"> & {
  * Use `create(AttestRequestSchema)` to create a new message.
  */
 export const AttestRequestSchema: GenMessage<AttestRequest> = /*@__PURE__*/
-  messageDesc(file_powernode_v1_node, 7);
+  messageDesc(file_powernode_v1_node, 6);
 
 /**
  * @generated from message powernode.v1.AttestResponse
@@ -344,7 +300,7 @@ export type AttestResponse = Message<"powernode.v1.AttestResponse"> & {
  * Use `create(AttestResponseSchema)` to create a new message.
  */
 export const AttestResponseSchema: GenMessage<AttestResponse> = /*@__PURE__*/
-  messageDesc(file_powernode_v1_node, 8);
+  messageDesc(file_powernode_v1_node, 7);
 
 /**
  * @generated from message powernode.v1.WatchDesiredStateRequest
@@ -363,89 +319,7 @@ export type WatchDesiredStateRequest = Message<"powernode.v1.WatchDesiredStateRe
  * Use `create(WatchDesiredStateRequestSchema)` to create a new message.
  */
 export const WatchDesiredStateRequestSchema: GenMessage<WatchDesiredStateRequest> = /*@__PURE__*/
-  messageDesc(file_powernode_v1_node, 9);
-
-/**
- * A module the node should mount, with the digests it must verify.
- *
- * @generated from message powernode.v1.ModuleAssignment
- */
-export type ModuleAssignment = Message<"powernode.v1.ModuleAssignment"> & {
-  /**
-   * @generated from field: string name = 1;
-   */
-  name: string;
-
-  /**
-   * @generated from field: string version = 2;
-   */
-  version: string;
-
-  /**
-   * Higher priority wins in the root overlay.
-   *
-   * @generated from field: int32 priority = 3;
-   */
-  priority: number;
-
-  /**
-   * @generated from field: string oci_reference = 4;
-   */
-  ociReference: string;
-
-  /**
-   * @generated from field: string metadata_digest = 5;
-   */
-  metadataDigest: string;
-
-  /**
-   * @generated from field: string verity_root_hash = 6;
-   */
-  verityRootHash: string;
-};
-
-/**
- * Describes the message powernode.v1.ModuleAssignment.
- * Use `create(ModuleAssignmentSchema)` to create a new message.
- */
-export const ModuleAssignmentSchema: GenMessage<ModuleAssignment> = /*@__PURE__*/
-  messageDesc(file_powernode_v1_node, 10);
-
-/**
- * A versioned desired-state document for one node.
- *
- * @generated from message powernode.v1.DesiredState
- */
-export type DesiredState = Message<"powernode.v1.DesiredState"> & {
-  /**
-   * @generated from field: uint64 version = 1;
-   */
-  version: bigint;
-
-  /**
-   * @generated from field: uint32 heartbeat_interval_seconds = 2;
-   */
-  heartbeatIntervalSeconds: number;
-
-  /**
-   * @generated from field: repeated powernode.v1.ModuleAssignment modules = 3;
-   */
-  modules: ModuleAssignment[];
-
-  /**
-   * Sections not yet typed (network, runtimes) travel as JSON.
-   *
-   * @generated from field: google.protobuf.Struct extra = 4;
-   */
-  extra?: JsonObject | undefined;
-};
-
-/**
- * Describes the message powernode.v1.DesiredState.
- * Use `create(DesiredStateSchema)` to create a new message.
- */
-export const DesiredStateSchema: GenMessage<DesiredState> = /*@__PURE__*/
-  messageDesc(file_powernode_v1_node, 11);
+  messageDesc(file_powernode_v1_node, 8);
 
 /**
  * @generated from message powernode.v1.WatchDesiredStateResponse
@@ -462,84 +336,7 @@ export type WatchDesiredStateResponse = Message<"powernode.v1.WatchDesiredStateR
  * Use `create(WatchDesiredStateResponseSchema)` to create a new message.
  */
 export const WatchDesiredStateResponseSchema: GenMessage<WatchDesiredStateResponse> = /*@__PURE__*/
-  messageDesc(file_powernode_v1_node, 12);
-
-/**
- * One timestamped phase of a node's life, as the agent saw it.
- *
- * @generated from message powernode.v1.PhaseEvent
- */
-export type PhaseEvent = Message<"powernode.v1.PhaseEvent"> & {
-  /**
-   * e.g. "system.kernel.booted", "system.network.up".
-   *
-   * @generated from field: string kind = 1;
-   */
-  kind: string;
-
-  /**
-   * @generated from field: google.protobuf.Timestamp at = 2;
-   */
-  at?: Timestamp | undefined;
-
-  /**
-   * Seconds since the kernel started (CLOCK_BOOTTIME), for timings independent of wall clocks.
-   *
-   * @generated from field: double uptime_seconds = 3;
-   */
-  uptimeSeconds: number;
-
-  /**
-   * @generated from field: google.protobuf.Struct payload = 4;
-   */
-  payload?: JsonObject | undefined;
-};
-
-/**
- * Describes the message powernode.v1.PhaseEvent.
- * Use `create(PhaseEventSchema)` to create a new message.
- */
-export const PhaseEventSchema: GenMessage<PhaseEvent> = /*@__PURE__*/
-  messageDesc(file_powernode_v1_node, 13);
-
-/**
- * State of one agent controller.
- *
- * @generated from message powernode.v1.Condition
- */
-export type Condition = Message<"powernode.v1.Condition"> & {
-  /**
-   * @generated from field: string type = 1;
-   */
-  type: string;
-
-  /**
-   * @generated from field: bool ok = 2;
-   */
-  ok: boolean;
-
-  /**
-   * @generated from field: string reason = 3;
-   */
-  reason: string;
-
-  /**
-   * @generated from field: string message = 4;
-   */
-  message: string;
-
-  /**
-   * @generated from field: google.protobuf.Timestamp since = 5;
-   */
-  since?: Timestamp | undefined;
-};
-
-/**
- * Describes the message powernode.v1.Condition.
- * Use `create(ConditionSchema)` to create a new message.
- */
-export const ConditionSchema: GenMessage<Condition> = /*@__PURE__*/
-  messageDesc(file_powernode_v1_node, 14);
+  messageDesc(file_powernode_v1_node, 9);
 
 /**
  * @generated from message powernode.v1.ReportStatusRequest
@@ -566,7 +363,7 @@ export type ReportStatusRequest = Message<"powernode.v1.ReportStatusRequest"> & 
  * Use `create(ReportStatusRequestSchema)` to create a new message.
  */
 export const ReportStatusRequestSchema: GenMessage<ReportStatusRequest> = /*@__PURE__*/
-  messageDesc(file_powernode_v1_node, 15);
+  messageDesc(file_powernode_v1_node, 10);
 
 /**
  * @generated from message powernode.v1.ReportStatusResponse
@@ -583,7 +380,7 @@ export type ReportStatusResponse = Message<"powernode.v1.ReportStatusResponse"> 
  * Use `create(ReportStatusResponseSchema)` to create a new message.
  */
 export const ReportStatusResponseSchema: GenMessage<ReportStatusResponse> = /*@__PURE__*/
-  messageDesc(file_powernode_v1_node, 16);
+  messageDesc(file_powernode_v1_node, 11);
 
 /**
  * The API the node agent speaks. Enroll is the only call made without a client certificate;
@@ -623,7 +420,9 @@ export const NodeService: GenService<{
     output: typeof HeartbeatResponseSchema;
   },
   /**
-   * Streams the node's desired state: the current document at once, then each new version.
+   * Streams the node's desired state: the current document at once, then each new version. Data that
+   * grows with the fleet (a mesh node's peers) is not in this document: it travels on streams of its
+   * own area beside this one (snapshot, then deltas).
    *
    * @generated from rpc powernode.v1.NodeService.WatchDesiredState
    */

@@ -1,0 +1,65 @@
+/**
+ * What a hub feature is: its ConnectRPC services with the principal each method needs, its HTTP
+ * plugins, its periodic jobs and the desired-state sections it compiles. `features.ts` lists every
+ * feature; routes, the auth interceptor, the HTTP app, the scheduler and the desired-state compiler
+ * iterate over that list. A new feature is one folder plus one line there.
+ */
+import type { DescService } from "@bufbuild/protobuf";
+import type { ServiceImpl } from "@connectrpc/connect";
+import type { AnyElysia } from "elysia";
+import type { Deps } from "./deps.ts";
+import type { SectionCompiler } from "./desired-state/compile.ts";
+
+/**
+ * Who may call a method: anyone (`public`: Enroll), a node with its mTLS client certificate (`node`),
+ * an operator with a bearer token (`operator`). Later: `peer-hub` (federation), `webhook`.
+ */
+export type Principal = "public" | "node" | "operator";
+
+/** One ConnectRPC service: every method's principal (a missing one does not compile) and its implementation. */
+export interface ServiceBinding<S extends DescService = DescService> {
+  service: S;
+  principals: { readonly [M in keyof S["method"]]: Principal };
+  create(deps: Deps): ServiceImpl<S>;
+}
+
+/** A job the scheduler runs every `everyMs` (and once at start with `atStart`). */
+export interface Job {
+  name: string;
+  everyMs: number;
+  atStart?: boolean;
+  run(deps: Deps, signal: AbortSignal): Promise<void>;
+}
+
+/** An HTTP plugin (routes outside ConnectRPC: `/healthz`, `/v2/`, SSE). */
+export type HttpPlugin = (deps: Deps, shutdown: AbortSignal) => AnyElysia;
+
+export interface Feature {
+  name: string;
+  services?: readonly ServiceBinding[];
+  http?: readonly HttpPlugin[];
+  jobs?: readonly Job[];
+  sections?: readonly SectionCompiler[];
+}
+
+/** Types a service binding against its descriptor (`principals` must name every method). */
+export function bindService<S extends DescService>(b: ServiceBinding<S>): ServiceBinding {
+  return b as unknown as ServiceBinding;
+}
+
+/** `<package.Service>/<Method>` -> principal, from every feature; throws on a method bound twice. */
+export function principalsOf(features: readonly Feature[]): Map<string, Principal> {
+  const out = new Map<string, Principal>();
+  for (const f of features) {
+    for (const b of f.services ?? []) {
+      for (const m of b.service.methods) {
+        const key = `${b.service.typeName}/${m.name}`;
+        const p = (b.principals as Record<string, Principal | undefined>)[m.localName];
+        if (!p) throw new Error(`feature ${f.name}: ${key} has no principal`);
+        if (out.has(key)) throw new Error(`feature ${f.name}: ${key} is bound twice`);
+        out.set(key, p);
+      }
+    }
+  }
+  return out;
+}

@@ -1,0 +1,22 @@
+/**
+ * Every hub feature, in one list. Routes, the auth interceptor, the HTTP app, the scheduler and the
+ * desired-state compiler iterate over it; a new feature is one folder plus one line here.
+ */
+import { catalogFeature } from "./catalog/feature.ts";
+import { eventsFeature } from "./events/feature.ts";
+import type { Feature } from "./feature.ts";
+import { fleetFeature } from "./fleet/feature.ts";
+import { nodeFeature } from "./node/feature.ts";
+import { observabilityFeature } from "./observability/feature.ts";
+import { ociFeature } from "./oci/feature.ts";
+import { provisionFeature } from "./provision/feature.ts";
+
+export const FEATURES: readonly Feature[] = [
+  nodeFeature,
+  fleetFeature,
+  catalogFeature,
+  provisionFeature,
+  eventsFeature,
+  ociFeature,
+  observabilityFeature,
+];

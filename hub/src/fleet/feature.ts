@@ -1,0 +1,22 @@
+/** The fleet feature: FleetService, the operator's view of nodes, events and attestation. */
+import { FleetService } from "@powernode/proto";
+import { bindService, type Feature } from "../feature.ts";
+import { createFleetService } from "./fleet-service.ts";
+
+export const fleetFeature: Feature = {
+  name: "fleet",
+  services: [
+    bindService({
+      service: FleetService,
+      principals: {
+        listNodes: "operator",
+        getNode: "operator",
+        listEvents: "operator",
+        watchEvents: "operator",
+        requestAttestation: "operator",
+        getCaCertificate: "operator",
+      },
+      create: createFleetService,
+    }),
+  ],
+};

@@ -1,0 +1,144 @@
+/**
+ * Enrollment and renewal: a bootstrap token (consumed atomically) plus a CSR whose CN is the instance
+ * UUID buy a 90-day client certificate. The CSR is checked before the token is touched, and the token is
+ * consumed in the same transaction that records the certificate, so a failed issuance leaves it usable.
+ */
+import { and, eq, isNull } from "drizzle-orm";
+import { consumeBootstrapToken } from "../auth/bootstrap-tokens.ts";
+import { type IssuedCertificate, parseCsr } from "../ca/index.ts";
+import { certificates, instances } from "../db/schema/index.ts";
+import type { Deps } from "../deps.ts";
+import { DomainError } from "../errors.ts";
+import { uuidField } from "../rpc/fields.ts";
+
+/** Checks an instance UUID field; returns it lowercased. */
+export function assertUuid(field: string, value: string): string {
+  return uuidField(field, value.trim());
+}
+
+/** What an enrollment needs. */
+export interface EnrollInput {
+  bootstrapToken: string;
+  csrPem: string;
+  instanceUuid: string;
+  agentVersion: string;
+  remoteIp: string | undefined;
+}
+
+/** Enrolls a node; see the module comment. */
+export async function enrollNode(
+  deps: Pick<Deps, "db" | "ca" | "events" | "now">,
+  input: EnrollInput,
+): Promise<IssuedCertificate & { instanceId: string }> {
+  if (input.bootstrapToken === "") throw new DomainError("invalid_argument", "bootstrap_token: required");
+  const instanceId = assertUuid("instance_uuid", input.instanceUuid);
+  if (input.agentVersion.length > 128)
+    throw new DomainError("invalid_argument", "agent_version: longer than 128");
+  const parsed = await parseCsr(input.csrPem, instanceId, "csr_pem");
+  if (!parsed.ok) throw new DomainError("invalid_argument", parsed.error);
+  const now = deps.now();
+  const issued = await deps.db.transaction(async (tx) => {
+    const token = await consumeBootstrapToken(tx, input.bootstrapToken, instanceId, input.remoteIp, now);
+    const [inst] = await tx
+      .select({ state: instances.state })
+      .from(instances)
+      .where(eq(instances.id, instanceId));
+    if (!inst || inst.state === "deleted")
+      throw new DomainError("not_found", "instance_uuid: no such instance");
+    const cert = await deps.ca.issueNodeCertificate(parsed.value, instanceId, now);
+    await tx.insert(certificates).values({
+      serial: cert.serial,
+      instanceId,
+      notBefore: cert.notBefore,
+      notAfter: cert.notAfter,
+      pem: cert.pem,
+    });
+    await tx
+      .update(instances)
+      .set({ enrolledAt: now, agentVersion: input.agentVersion || null, updatedAt: now })
+      .where(eq(instances.id, instanceId));
+    return { ...cert, tokenId: token.id };
+  });
+  await deps.events.emit(
+    "system.agent.enrolled",
+    "info",
+    {
+      serial: issued.serial,
+      notAfter: issued.notAfter.toISOString(),
+      agentVersion: input.agentVersion,
+      remoteIp: input.remoteIp ?? null,
+    },
+    { nodeId: instanceId, correlationId: issued.tokenId },
+  );
+  return {
+    pem: issued.pem,
+    serial: issued.serial,
+    notBefore: issued.notBefore,
+    notAfter: issued.notAfter,
+    instanceId,
+  };
+}
+
+/** Issues a fresh certificate for an already authenticated node (same subject, new key allowed). */
+export async function renewNodeCertificate(
+  deps: Pick<Deps, "db" | "ca" | "events" | "now">,
+  instanceId: string,
+  csrPem: string,
+): Promise<IssuedCertificate> {
+  const parsed = await parseCsr(csrPem, instanceId, "csr_pem");
+  if (!parsed.ok) throw new DomainError("invalid_argument", parsed.error);
+  const now = deps.now();
+  const cert = await deps.ca.issueNodeCertificate(parsed.value, instanceId, now);
+  await deps.db.insert(certificates).values({
+    serial: cert.serial,
+    instanceId,
+    notBefore: cert.notBefore,
+    notAfter: cert.notAfter,
+    pem: cert.pem,
+  });
+  await deps.events.emit(
+    "system.certificate.renewed",
+    "info",
+    { serial: cert.serial, notAfter: cert.notAfter.toISOString() },
+    { nodeId: instanceId },
+  );
+  return cert;
+}
+
+/** Revokes one certificate (by serial); NodeService calls with it fail from the next call on. */
+export async function revokeCertificate(
+  deps: Pick<Deps, "db" | "events" | "now" | "nodeIdentity">,
+  serial: string,
+  reason: string,
+): Promise<void> {
+  const now = deps.now();
+  const rows = await deps.db
+    .update(certificates)
+    .set({ revokedAt: now, updatedAt: now })
+    .where(and(eq(certificates.serial, serial), isNull(certificates.revokedAt)))
+    .returning({ instanceId: certificates.instanceId });
+  deps.nodeIdentity.invalidateSerial(serial);
+  const row = rows[0];
+  if (!row) throw new DomainError("not_found", `serial: no unrevoked certificate ${serial}`);
+  await deps.events.emit(
+    "system.certificate.revoked",
+    "warn",
+    { serial, reason },
+    { nodeId: row.instanceId },
+  );
+}
+
+/** Revokes every certificate of an instance (on delete). */
+export async function revokeInstanceCertificates(
+  deps: Pick<Deps, "db" | "now" | "nodeIdentity">,
+  instanceId: string,
+): Promise<number> {
+  const now = deps.now();
+  const rows = await deps.db
+    .update(certificates)
+    .set({ revokedAt: now, updatedAt: now })
+    .where(and(eq(certificates.instanceId, instanceId), isNull(certificates.revokedAt)))
+    .returning({ serial: certificates.serial });
+  deps.nodeIdentity.invalidateInstance(instanceId);
+  return rows.length;
+}

@@ -1,0 +1,37 @@
+/**
+ * The OCI feature: the module artifact registry at `/v2/` (reads open: content is verified by digest
+ * on the node; pushes need the operator token) and its housekeeping job (idle uploads, stale temp files).
+ */
+import { join } from "node:path";
+import type { Deps } from "../deps.ts";
+import type { Feature } from "../feature.ts";
+import { bearerToken } from "../rpc/interceptors.ts";
+import { purgeStale } from "./purge.ts";
+import { createOciRegistry } from "./registry.ts";
+
+const ociDir = (deps: Pick<Deps, "config">) => join(deps.config.dataDir, "oci");
+
+export const ociFeature: Feature = {
+  name: "oci",
+  http: [
+    (deps) =>
+      createOciRegistry({
+        dataDir: ociDir(deps),
+        authorizePush: async (request) => {
+          const token = bearerToken(request.headers.get("authorization"));
+          return token !== undefined && (await deps.adminAuth.verify(token));
+        },
+        log: deps.log.child({ component: "oci" }),
+      }).plugin,
+  ],
+  jobs: [
+    {
+      name: "oci-purge",
+      everyMs: 3_600_000,
+      async run(deps) {
+        const r = await purgeStale(ociDir(deps));
+        if (r.uploads + r.tmp > 0) deps.log.info("purged stale registry uploads", { ...r });
+      },
+    },
+  ],
+};
