@@ -10,7 +10,7 @@ import { cacheDir as userCacheDir } from "@powernode/exec";
 import { compileAgent, fetchBunRuntime } from "./lib/agent.ts";
 import { writeCpio } from "./lib/cpio.ts";
 import { createExec, type Exec } from "./lib/exec.ts";
-import { MODULE_ROOTS, stageModules } from "./lib/kmods.ts";
+import { KMOD_ROOTS, stageKmods } from "./lib/kmods.ts";
 import { withLock } from "./lib/lock.ts";
 import {
   artifactOf,
@@ -290,7 +290,7 @@ async function buildLocked(
   }
 
   const staged = await step("stage kernel modules", () =>
-    stageModules(exec, roots.kernel, release, join(workDir, "modules")),
+    stageKmods(exec, roots.kernel, release, join(workDir, "modules")),
   );
   if (staged.plan.warnings.length > 0)
     for (const w of staged.plan.warnings) log(`[initramfs ${arch}] warning: ${w}`);
@@ -327,7 +327,7 @@ async function buildLocked(
       agent: { ...git, sha256: agent.sha256, size: agent.size, path: `/${AGENT_PATH}` },
       ...(initInfo ? { init: initInfo } : {}),
       modules: {
-        roots: [...MODULE_ROOTS],
+        roots: [...KMOD_ROOTS],
         builtin: staged.plan.builtin,
         loadOrder: staged.order,
         warnings: staged.plan.warnings,

@@ -2,7 +2,7 @@
 export { type BuildImageOptions, type BuildImageResult, buildImage, imageDir } from "./build-image.ts";
 export type { CpioEntry } from "./lib/cpio.ts";
 export { writeCpio } from "./lib/cpio.ts";
-export { LOAD_ORDER_FILE, MODULE_ROOTS } from "./lib/kmods.ts";
+export { KMOD_ROOTS, LOAD_ORDER_FILE } from "./lib/kmods.ts";
 export type { BuildManifest } from "./lib/manifest.ts";
 export { AGENT_PATH, BUSYBOX_APPLETS } from "./lib/rootfs.ts";
 export { ARCHES, type Arch, KERNEL, kernelRelease } from "./versions.ts";

@@ -11,9 +11,10 @@
  */
 import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { fsVerityDigest, type ModuleManifest, toHex } from "@powernode/composefs";
+import { fsVerityDigest, toHex } from "@powernode/composefs";
 import { createExec } from "@powernode/exec";
 import { setDebugSpec } from "@powernode/hub";
+import type { ModuleManifest } from "@powernode/oci";
 import { DebugLayer, type FleetEvent, NodeState, Severity } from "@powernode/proto";
 import {
   type BuiltModule,

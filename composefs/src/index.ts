@@ -32,35 +32,6 @@ export {
 export { readXattrs } from "./libc-ffi.ts";
 export { BLOB_UUID, type BuildModuleOptions, buildModuleImages, type ModuleImages } from "./module-images.ts";
 export { createObjectStore, type ObjectStore, type ObjectWriter } from "./object-store.ts";
-// Module artifact transport: the OCI pull/push client the hub's publisher and the node agent share
-export {
-  type ArtifactBlob,
-  type ArtifactInput,
-  type ClientOptions,
-  type Descriptor,
-  type FetchBlobOptions,
-  type FetchedBlob,
-  type FetchedManifest,
-  fetchBlobToFile,
-  fetchManifest,
-  OciClientError,
-  type OciClientErrorKind,
-  pushArtifact,
-  pushBlob,
-} from "./oci/client.ts";
-export {
-  MODULE_ARTIFACT_TYPE,
-  MODULE_COMPOSEFS_MEDIA_TYPE,
-  MODULE_CONFIG_MEDIA_TYPE,
-  MODULE_EROFS_BLOB_MEDIA_TYPE,
-  MODULE_VERITY_HASHTREE_MEDIA_TYPE,
-} from "./oci/media-types.ts";
-export {
-  type ManifestParse,
-  type ModuleManifest,
-  type ModuleService,
-  parseModuleManifest,
-} from "./oci/module-manifest.ts";
 // Trees and their sources
 export type {
   DeviceNode,

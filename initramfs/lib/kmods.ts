@@ -8,18 +8,18 @@ import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node
 import { dirname, join } from "node:path";
 import type { Exec } from "./exec.ts";
 import {
+  type KmodIndex,
   type LoadPlan,
-  type ModuleIndex,
   parseBuiltinAliases,
   parseModulesAlias,
   parseModulesBuiltin,
   parseModulesDep,
   parseModulesSoftdep,
   resolveLoadOrder,
-} from "./modules.ts";
+} from "./kmod-index.ts";
 
 /** Modules the node needs; their dependencies are resolved, never listed here. */
-export const MODULE_ROOTS = [
+export const KMOD_ROOTS = [
   "virtio_pci",
   "virtio_net",
   "virtio_blk",
@@ -37,7 +37,7 @@ export const MODULE_ROOTS = [
 /** Name of the load-order file written beside modules.dep. */
 export const LOAD_ORDER_FILE = "powernode.load";
 
-function readIndex(modDir: string): ModuleIndex {
+function readIndex(modDir: string): KmodIndex {
   const read = (f: string) => (existsSync(join(modDir, f)) ? readFileSync(join(modDir, f), "utf8") : "");
   return {
     deps: parseModulesDep(read("modules.dep")),
@@ -58,7 +58,7 @@ export function formatLoadOrder(release: string, paths: readonly string[]): stri
   ].join("\n");
 }
 
-export interface StagedModules {
+export interface StagedKmods {
   /** Staging root; contains lib/modules/<release>/... */
   root: string;
   release: string;
@@ -71,13 +71,13 @@ export interface StagedModules {
  * Builds `<stageRoot>/lib/modules/<release>` from the unpacked kernel package at kernelRoot.
  * Runs depmod on the package tree first if the package shipped no indexes (Debian's don't).
  */
-export async function stageModules(
+export async function stageKmods(
   exec: Exec,
   kernelRoot: string,
   release: string,
   stageRoot: string,
-  roots: readonly string[] = MODULE_ROOTS,
-): Promise<StagedModules> {
+  roots: readonly string[] = KMOD_ROOTS,
+): Promise<StagedKmods> {
   const systemMap = join(kernelRoot, "boot", `System.map-${release}`);
   const srcDir = join(kernelRoot, "lib", "modules", release);
   if (!existsSync(join(srcDir, "modules.dep"))) {

@@ -68,7 +68,7 @@ export interface RootfsInputs {
   busyboxRoot: string;
   libcRoot: string;
   libgccRoot: string;
-  /** Staging root with lib/modules/<release> (stageModules). */
+  /** Staging root with lib/modules/<release> (stageKmods). */
   modulesRoot: string;
   /** Replacement /init (a test init); by default /init is INIT_SHIM. */
   init?: string;

@@ -10,7 +10,7 @@ import {
   MODULE_EROFS_BLOB_MEDIA_TYPE,
   MODULE_VERITY_HASHTREE_MEDIA_TYPE,
   type ModuleManifest,
-} from "@powernode/composefs";
+} from "@powernode/oci";
 
 const sha256 = (b: Uint8Array) => `sha256:${new Bun.CryptoHasher("sha256").update(b).digest("hex")}`;
 

@@ -4,6 +4,7 @@
  */
 
 export { type AttestedModule, attestationPayload } from "./attestation.ts";
+export { EVENTS, type EventKind, type EventSeverity, eventKind, withSeverity } from "./event-kinds.ts";
 export { type AgentSection, AgentSectionSchema } from "./gen/powernode/v1/agent_pb.ts";
 export {
   CatalogService,

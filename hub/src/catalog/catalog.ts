@@ -1,4 +1,5 @@
 /** The module catalog: modules and versions, with names and digests validated at the edge. */
+import { EVENTS } from "@powernode/proto";
 import { asc, eq } from "drizzle-orm";
 import type { Db } from "../db/client.ts";
 import { modules, moduleVersions } from "../db/schema/index.ts";
@@ -43,7 +44,7 @@ export async function createModule(
   try {
     const [row] = await db.insert(modules).values(input).returning();
     if (!row) throw new Error("insert returned no row");
-    await events.emit("system.catalog.module_created", "info", { name: row.name, id: row.id });
+    await events.emit(EVENTS.catalogModuleCreated, { name: row.name, id: row.id });
     return row;
   } catch (e) {
     if (isUniqueViolation(e)) throw new DomainError("already_exists", `name: module "${input.name}" exists`);
@@ -109,7 +110,7 @@ export async function createModuleVersion(
       .values({ ...values, moduleId: mod.id })
       .returning();
     if (!row) throw new Error("insert returned no row");
-    await events.emit("system.catalog.version_published", "info", {
+    await events.emit(EVENTS.catalogVersionPublished, {
       module: mod.name,
       version: row.version,
       arch: row.arch,

@@ -114,7 +114,7 @@ describe("pnctl against a real hub", () => {
       ac.signal,
     );
     await waitFor("the watch to subscribe", () => (hub.deps.events.subscriberCount() > 0 ? true : undefined));
-    await hub.deps.events.emit("cli.ping", "info", { n: 1 });
+    await hub.deps.events.emit({ kind: "cli.ping", severity: "info" }, { n: 1 });
     await waitFor("the event line", () => (lines.length > 0 ? true : undefined));
     ac.abort();
     expect(await done).toBe(0);

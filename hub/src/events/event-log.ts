@@ -2,6 +2,7 @@
  * The fleet event log: `emit()` writes a row and publishes it in process to live subscribers
  * (WatchEvents streams and the SSE endpoint). Every state change in the hub goes through here.
  */
+import type { EventKind } from "@powernode/proto";
 import type { Db } from "../db/client.ts";
 import { fleetEvents } from "../db/schema/index.ts";
 import type { Logger } from "../log.ts";
@@ -42,10 +43,9 @@ export interface NewEvent {
 
 /** The event log's operations. */
 export interface EventLog {
-  /** Writes one event and publishes it to subscribers; resolves once it is stored. */
+  /** Writes one event (its kind and severity from the catalog, `EVENTS`) and publishes it; resolves once stored. */
   emit(
-    kind: string,
-    severity: Severity,
+    kind: Pick<EventKind, "kind" | "severity">,
     payload: Record<string, unknown>,
     opts?: EmitOptions,
   ): Promise<FleetEventRecord>;
@@ -118,7 +118,7 @@ export function createEventLog(
     return rows;
   };
   return {
-    async emit(kind, severity, payload, opts = {}) {
+    async emit({ kind, severity }, payload, opts = {}) {
       const [row] = await emitMany([{ kind, severity, payload, opts }]);
       if (!row) throw new Error(`writing event ${kind}: no row returned`);
       return row;

@@ -20,10 +20,10 @@ describe("event log", () => {
     const log = createEventLog(db.db, quietLog);
     const got: string[] = [];
     const off = log.subscribe({ kindPrefix: "system.a." }, (e) => got.push(e.kind));
-    await log.emit("system.a.one", "info", { x: 1 }, { correlationId: "c" });
-    await log.emit("system.b.one", "info", {});
+    await log.emit({ kind: "system.a.one", severity: "info" }, { x: 1 }, { correlationId: "c" });
+    await log.emit({ kind: "system.b.one", severity: "info" }, {});
     off();
-    await log.emit("system.a.two", "info", {});
+    await log.emit({ kind: "system.a.two", severity: "info" }, {});
     expect(got).toEqual(["system.a.one"]);
     expect(log.subscriberCount()).toBe(0);
     const rows = await listEvents(db.db, { kindPrefix: "system.a." });
@@ -31,7 +31,7 @@ describe("event log", () => {
       ["system.a.one", "c"],
       ["system.a.two", null],
     ]);
-    await expect(log.emit("Bad Kind", "info", {})).rejects.toThrow(
+    await expect(log.emit({ kind: "Bad Kind", severity: "info" }, {})).rejects.toThrow(
       'event kind "Bad Kind" is not dotted lowercase',
     );
   });

@@ -1,7 +1,9 @@
 /** FleetService: the operator's view of nodes and the event log (bearer token required). */
+
 import { timestampDate, timestampFromDate } from "@bufbuild/protobuf/wkt";
 import type { ServiceImpl } from "@connectrpc/connect";
 import type { FleetService } from "@powernode/proto";
+import { EVENTS } from "@powernode/proto";
 import type { Deps } from "../deps.ts";
 import { DomainError } from "../errors.ts";
 import { type FleetEventRecord, listEvents } from "../events/index.ts";
@@ -65,8 +67,7 @@ export function createFleetService(deps: Deps): ServiceImpl<typeof FleetService>
         );
       const c = deps.challenges.issue(node.id, deps.now());
       await deps.events.emit(
-        "system.attestation.requested",
-        "info",
+        EVENTS.attestationRequested,
         { expiresAt: c.expiresAt.toISOString() },
         {
           nodeId: node.id,

@@ -41,10 +41,14 @@ describe("FleetService", () => {
   test("ListEvents filters by kind prefix, node, severity and since; GetNode NotFound", async () => {
     const ev = hub.deps.events;
     const node = "00000000-0000-4000-8000-0000000000aa";
-    await ev.emit("test.alpha.one", "info", { n: 1 }, { nodeId: node });
+    await ev.emit({ kind: "test.alpha.one", severity: "info" }, { n: 1 }, { nodeId: node });
     const mid = new Date();
-    await ev.emit("test.alpha.two", "critical", { n: 2 }, { nodeId: node, correlationId: "c-1" });
-    await ev.emit("test.beta", "warn", { n: 3 });
+    await ev.emit(
+      { kind: "test.alpha.two", severity: "critical" },
+      { n: 2 },
+      { nodeId: node, correlationId: "c-1" },
+    );
+    await ev.emit({ kind: "test.beta", severity: "warn" }, { n: 3 });
     const fleet = operatorClient(hub, FleetService);
     const kinds = async (req: Parameters<typeof fleet.listEvents>[0]) =>
       (await fleet.listEvents(req)).events.map((e) => e.kind);
@@ -68,14 +72,14 @@ describe("FleetService", () => {
   test("WatchEvents replays from `since`, then streams live events matching the filter", async () => {
     const fleet = operatorClient(hub, FleetService);
     const before = new Date(Date.now() - 1);
-    await hub.deps.events.emit("watch.replayed", "info", {});
+    await hub.deps.events.emit({ kind: "watch.replayed", severity: "info" }, {});
     const ac = new AbortController();
     const it = fleet
       .watchEvents({ kindPrefix: "watch.", since: timestampFromDate(before) }, { signal: ac.signal })
       [Symbol.asyncIterator]();
     expect((await it.next()).value?.event?.kind).toBe("watch.replayed");
-    await hub.deps.events.emit("other.ignored", "info", {});
-    await hub.deps.events.emit("watch.live", "error", { x: 1 });
+    await hub.deps.events.emit({ kind: "other.ignored", severity: "info" }, {});
+    await hub.deps.events.emit({ kind: "watch.live", severity: "error" }, { x: 1 });
     const live = (await it.next()).value?.event;
     expect(live?.kind).toBe("watch.live");
     expect(live?.severity).toBe(Severity.ERROR);

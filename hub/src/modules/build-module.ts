@@ -6,14 +6,10 @@
 import { chmodSync, lchownSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import {
-  buildModuleImages,
-  type ModuleManifest,
-  type ModuleService,
-  parseModuleManifest,
-} from "@powernode/composefs";
+import { buildModuleImages } from "@powernode/composefs";
 import { type DebArch, extractDeb, fetchDebs, loadAptIndex } from "@powernode/debian";
 import { createExec, type Exec } from "@powernode/exec";
+import { type ModuleManifest, type ModuleService, parseModuleManifest } from "@powernode/oci";
 import { resolveClosure } from "./resolve.ts";
 import {
   copyRecipeFiles,

@@ -10,7 +10,7 @@ import {
   MODULE_EROFS_BLOB_MEDIA_TYPE,
   MODULE_VERITY_HASHTREE_MEDIA_TYPE,
   parseModuleManifest,
-} from "@powernode/composefs";
+} from "@powernode/oci";
 import { Arch } from "@powernode/proto";
 import { type BuiltModule, buildModule } from "./build-module.ts";
 import { buildRecipe } from "./build-recipe.ts";

@@ -20,7 +20,7 @@ import {
   OciClientError,
   parseModuleManifest,
   pushArtifact,
-} from "@powernode/composefs";
+} from "@powernode/oci";
 import { Arch, CatalogService, type ModuleVersion } from "@powernode/proto";
 import { type BuiltModule, sha256File } from "./build-module.ts";
 

@@ -4,8 +4,8 @@
  */
 import { existsSync, readFileSync, statSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
-import type { ModuleService } from "@powernode/composefs";
 import type { DebArch } from "@powernode/debian";
+import type { ModuleService } from "@powernode/oci";
 import type { BuildModuleInput, ModuleSource } from "./build-module.ts";
 import { GENERATORS, type Generator } from "./stage.ts";
 

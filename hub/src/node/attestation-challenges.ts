@@ -5,7 +5,7 @@
  * Nonces live in memory: a hub restart drops open challenges (the operator asks again).
  */
 import { createPublicKey, verify } from "node:crypto";
-import { attestationPayload } from "@powernode/proto";
+import { attestationPayload, EVENTS } from "@powernode/proto";
 import { eq } from "drizzle-orm";
 import type { Db } from "../db/client.ts";
 import { certificates } from "../db/schema/index.ts";
@@ -73,7 +73,7 @@ export function createAttestationChallenges(db: Db, events: EventLog): Attestati
           ? verify("sha256", payload, { key, dsaEncoding: "ieee-p1363" }, input.signature)
           : verify("sha256", payload, key, input.signature);
       if (!signed) {
-        await events.emit("system.attestation.failed", "critical", { reason: "bad_signature" }, opts);
+        await events.emit(EVENTS.attestationFailed, { reason: "bad_signature" }, opts);
         return { verified: false, driftCount: 0 };
       }
       const desired = await getDesiredState(db, input.instanceId);
@@ -85,8 +85,7 @@ export function createAttestationChallenges(db: Db, events: EventLog): Attestati
       if (drifts.length > 0) {
         await events.emitMany(
           drifts.map((d) => ({
-            kind: "system.module_drift",
-            severity: "critical",
+            ...EVENTS.moduleDrift,
             payload: { ...d, attested: true, desiredVersion: Number(desired.version) },
             opts,
           })),
@@ -94,8 +93,7 @@ export function createAttestationChallenges(db: Db, events: EventLog): Attestati
       }
       const verified = drifts.length === 0 && missing.length === 0;
       await events.emit(
-        verified ? "system.attestation.verified" : "system.attestation.failed",
-        verified ? "info" : "critical",
+        verified ? EVENTS.attestationVerified : EVENTS.attestationFailed,
         {
           modules: input.modules.length,
           drifts: drifts.length,

@@ -6,6 +6,7 @@
  * degraded; when a later report matches again it returns to running. Reports are only examined when
  * they change (per node, in memory), so steady heartbeats cost a string comparison.
  */
+import { EVENTS } from "@powernode/proto";
 import { and, eq } from "drizzle-orm";
 import type { Db } from "../db/client.ts";
 import { instances } from "../db/schema/index.ts";
@@ -107,8 +108,7 @@ export function createAttestationChecker(db: Db, events: EventLog): AttestationC
       const drifts = compareObservations(desired.modules?.assignments ?? [], observed);
       const opts = { nodeId: instanceId, correlationId: bootId };
       const toEmit: NewEvent[] = drifts.map((d) => ({
-        kind: "system.module_drift",
-        severity: "critical",
+        ...EVENTS.moduleDrift,
         payload: { ...d, bootId, desiredVersion: Number(desired.version) },
         opts,
       }));
@@ -120,8 +120,7 @@ export function createAttestationChecker(db: Db, events: EventLog): AttestationC
           .returning({ id: instances.id });
         if (moved.length > 0) {
           toEmit.push({
-            kind: "system.instance.degraded",
-            severity: "error",
+            ...EVENTS.instanceDegraded,
             payload: { reason: "module_drift", bootId },
             opts,
           });
@@ -133,7 +132,7 @@ export function createAttestationChecker(db: Db, events: EventLog): AttestationC
           .where(and(eq(instances.id, instanceId), eq(instances.state, "degraded")))
           .returning({ id: instances.id });
         if (moved.length > 0) {
-          toEmit.push({ kind: "system.instance.recovered", severity: "info", payload: { bootId }, opts });
+          toEmit.push({ ...EVENTS.instanceRecovered, payload: { bootId }, opts });
         }
       }
       await events.emitMany(toEmit);

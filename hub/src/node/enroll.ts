@@ -3,6 +3,7 @@
  * UUID buy a 90-day client certificate. The CSR is checked before the token is touched, and the token is
  * consumed in the same transaction that records the certificate, so a failed issuance leaves it usable.
  */
+import { EVENTS } from "@powernode/proto";
 import { and, eq, isNull } from "drizzle-orm";
 import { consumeBootstrapToken } from "../auth/bootstrap-tokens.ts";
 import { type IssuedCertificate, parseCsr } from "../ca/index.ts";
@@ -60,8 +61,7 @@ export async function enrollNode(
     return { ...cert, tokenId: token.id };
   });
   await deps.events.emit(
-    "system.agent.enrolled",
-    "info",
+    EVENTS.agentEnrolled,
     {
       serial: issued.serial,
       notAfter: issued.notAfter.toISOString(),
@@ -97,8 +97,7 @@ export async function renewNodeCertificate(
     pem: cert.pem,
   });
   await deps.events.emit(
-    "system.certificate.renewed",
-    "info",
+    EVENTS.certificateRenewed,
     { serial: cert.serial, notAfter: cert.notAfter.toISOString() },
     { nodeId: instanceId },
   );
@@ -120,12 +119,7 @@ export async function revokeCertificate(
   deps.nodeIdentity.invalidateSerial(serial);
   const row = rows[0];
   if (!row) throw new DomainError("not_found", `serial: no unrevoked certificate ${serial}`);
-  await deps.events.emit(
-    "system.certificate.revoked",
-    "warn",
-    { serial, reason },
-    { nodeId: row.instanceId },
-  );
+  await deps.events.emit(EVENTS.certificateRevoked, { serial, reason }, { nodeId: row.instanceId });
 }
 
 /** Revokes every certificate of an instance (on delete). */

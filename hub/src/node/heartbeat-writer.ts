@@ -6,6 +6,7 @@
  * events are written in one INSERT. Every caller's promise resolves only after its batch (and its events)
  * committed: an acknowledged heartbeat is stored.
  */
+import { EVENTS } from "@powernode/proto";
 import { sql } from "drizzle-orm";
 import type { Db } from "../db/client.ts";
 import { DomainError } from "../errors.ts";
@@ -108,8 +109,7 @@ export function createHeartbeatWriter(
         const opts = { nodeId: r.id, correlationId: hb.bootId };
         if (firstOfBoot) {
           toEmit.push({
-            kind: "system.heartbeat.received",
-            severity: "info",
+            ...EVENTS.heartbeatReceived,
             payload: {
               bootId: hb.bootId,
               agentVersion: hb.agentVersion,
@@ -121,8 +121,7 @@ export function createHeartbeatWriter(
         }
         if (r.old_state !== r.new_state) {
           toEmit.push({
-            kind: "system.instance.running",
-            severity: "info",
+            ...EVENTS.instanceRunning,
             payload: { from: r.old_state, bootId: hb.bootId },
             opts,
           });

@@ -4,20 +4,12 @@
  * re-sends events until a call succeeds, so an event already stored for the same node, boot, kind and
  * agent timestamp (its answer was lost) is acknowledged without a second row.
  */
+import { EVENTS, eventKind, withSeverity } from "@powernode/proto";
 import { and, eq, inArray, sql } from "drizzle-orm";
 import { fleetEvents } from "../db/schema/index.ts";
 import type { Deps } from "../deps.ts";
 import { DomainError } from "../errors.ts";
 import type { NewEvent } from "../events/index.ts";
-
-/** One phase event as the agent reported it. */
-/** Agent-reported kinds that are not routine; the rest are info. */
-const AGENT_EVENT_SEVERITY: Record<string, "warn" | "error" | "critical"> = {
-  // The hub served (or the node received) bytes that do not match the catalog: never routine.
-  "system.module_verify_failed": "critical",
-  "system.module_set.rolled_back": "warn",
-  "system.debug.tamper": "warn",
-};
 
 export interface PhaseEventInput {
   kind: string;
@@ -81,14 +73,16 @@ export async function reportStatus(
   });
   const rows: NewEvent[] = fresh.map((e) => ({
     kind: e.kind,
-    severity: AGENT_EVENT_SEVERITY[e.kind] ?? "info",
+    // The catalog's severity for the kinds it knows (a verify failure is critical); anything else is info.
+    severity: eventKind(e.kind)?.severity ?? "info",
     payload: { ...e.payload, agentAt: e.at?.toISOString() ?? null, uptimeSeconds: e.uptimeSeconds, bootId },
     opts,
   }));
   if (conditions.length > 0) {
     rows.push({
-      kind: "system.agent.conditions",
-      severity: conditions.some((c) => !c.ok) ? "warn" : "info",
+      ...(conditions.some((c) => !c.ok)
+        ? withSeverity(EVENTS.agentConditions, "warn")
+        : EVENTS.agentConditions),
       payload: {
         bootId,
         conditions: conditions.map((c) => ({ ...c, since: c.since?.toISOString() ?? null })),

@@ -70,8 +70,8 @@ describe("plain HTTP endpoints", () => {
       }
     };
     await readUntil(": connected");
-    await hub.deps.events.emit("other.kind", "info", {});
-    await hub.deps.events.emit("sse.hello", "warn", { a: 1 });
+    await hub.deps.events.emit({ kind: "other.kind", severity: "info" }, {});
+    await hub.deps.events.emit({ kind: "sse.hello", severity: "warn" }, { a: 1 });
     await readUntil("event: sse.hello");
     await readUntil("}\n\n");
     const data = buf.split("\n").find((l) => l.startsWith("data: "));

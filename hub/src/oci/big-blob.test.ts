@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { stat } from "node:fs/promises";
 import { join } from "node:path";
-import { fetchBlobToFile } from "@powernode/composefs";
+import { fetchBlobToFile } from "@powernode/oci";
 import { startTestRegistry, TEST_TOKEN, type TestRegistry, tempDir } from "./test-harness.ts";
 
 // Module blob images can be hundreds of MiB: uploads and downloads must stream, not buffer.

@@ -12,7 +12,7 @@ import {
   OciClientError,
   pushArtifact,
   pushBlob,
-} from "@powernode/composefs";
+} from "@powernode/oci";
 import { sha256, startTestRegistry, TEST_TOKEN, type TestRegistry, tempDir } from "./test-harness.ts";
 
 let reg: TestRegistry;

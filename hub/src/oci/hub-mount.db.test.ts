@@ -1,12 +1,12 @@
 import { afterAll, beforeAll, expect, test } from "bun:test";
+import { createExec } from "@powernode/exec";
 import {
   fetchManifest,
   MODULE_ARTIFACT_TYPE,
   MODULE_COMPOSEFS_MEDIA_TYPE,
   MODULE_CONFIG_MEDIA_TYPE,
   pushArtifact,
-} from "@powernode/composefs";
-import { createExec } from "@powernode/exec";
+} from "@powernode/oci";
 import { startTestHub } from "../../test/harness.ts";
 import type { RunningHub } from "../hub.ts";
 import { createSkopeo } from "./skopeo.ts";

@@ -11,7 +11,7 @@ export type {
   FetchedBlob,
   FetchedManifest,
   OciClientErrorKind,
-} from "@powernode/composefs";
+} from "@powernode/oci";
 export {
   fetchBlobToFile,
   fetchManifest,
@@ -23,7 +23,7 @@ export {
   OciClientError,
   pushArtifact,
   pushBlob,
-} from "@powernode/composefs";
+} from "@powernode/oci";
 export type { BlobInfo, UploadInfo } from "./blob-store.ts";
 export type { OciErrorCode, OciErrorEntry } from "./errors.ts";
 export type { OciHandle, OciLogger, OciRegistryOptions } from "./handler.ts";

@@ -1,13 +1,13 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
+import { createExec } from "@powernode/exec";
 import {
   MODULE_ARTIFACT_TYPE,
   MODULE_COMPOSEFS_MEDIA_TYPE,
   MODULE_CONFIG_MEDIA_TYPE,
   MODULE_EROFS_BLOB_MEDIA_TYPE,
-} from "@powernode/composefs";
-import { createExec } from "@powernode/exec";
+} from "@powernode/oci";
 import { createSkopeo, skopeoCopyArgs, skopeoInspectArgs } from "./skopeo.ts";
 import {
   sha256,

@@ -2,6 +2,7 @@
  * The seam between the hub's instance records and whatever runs the machine (QEMU, bare metal).
  * ProvisionService owns records, tokens and events; a provider only starts and stops machines.
  */
+import type { EventKind } from "@powernode/proto";
 
 /** What a node needs to find and trust the hub and prove who it is (delivered by fw-cfg for QEMU). */
 export interface BootMaterial {
@@ -30,8 +31,7 @@ export interface ProviderInstance {
 
 /** Lets a provider write fleet events (e.g. `system.qemu.domain_started`) without knowing the db. */
 export type EmitEvent = (
-  kind: string,
-  severity: "info" | "warn" | "error" | "critical",
+  kind: Pick<EventKind, "kind" | "severity">,
   payload: Record<string, unknown>,
 ) => Promise<void>;
 

@@ -3,6 +3,7 @@
  * see heartbeat-writer) -> stop (stopped) -> delete (deleted; certificates and tokens revoked).
  * Records, tokens and events live here; the provider only starts and stops machines.
  */
+import { EVENTS } from "@powernode/proto";
 import { and, asc, eq, isNull, ne } from "drizzle-orm";
 import { type IssuedBootstrapToken, issueBootstrapToken } from "../auth/bootstrap-tokens.ts";
 import { bootstrapTokens, instances } from "../db/schema/index.ts";
@@ -62,8 +63,8 @@ function toProviderInstance(r: InstanceRecord): ProviderInstance {
 }
 
 function emitterFor(deps: ProvisionDeps, instanceId: string): EmitEvent {
-  return async (kind, severity, payload) => {
-    await deps.events.emit(kind, severity, payload, { nodeId: instanceId, correlationId: instanceId });
+  return async (kind, payload) => {
+    await deps.events.emit(kind, payload, { nodeId: instanceId, correlationId: instanceId });
   };
 }
 
@@ -94,8 +95,7 @@ export async function issueTokenFor(
     throw new DomainError("precondition", `instance_id: instance ${inst.id} is deleted`);
   const issued = await issueBootstrapToken(deps.db, inst.id, deps.now());
   await deps.events.emit(
-    "system.bootstrap_token.issued",
-    "info",
+    EVENTS.bootstrapTokenIssued,
     { tokenId: issued.id, expiresAt: issued.expiresAt.toISOString() },
     { nodeId: inst.id, correlationId: inst.id },
   );
@@ -153,8 +153,7 @@ export async function createInstance(
   }
   if (!row) throw new Error("creating instance: no row returned");
   await deps.events.emit(
-    "system.instance.provisioned",
-    "info",
+    EVENTS.instanceProvisioned,
     { name: row.name, arch: row.arch, provider: row.provider, memoryMib: row.memoryMib, vcpus: row.vcpus },
     { nodeId: row.id, correlationId: row.id },
   );
@@ -194,8 +193,7 @@ export async function startInstance(
     );
   } catch (e) {
     await deps.events.emit(
-      "system.instance.start_failed",
-      "error",
+      EVENTS.instanceStartFailed,
       { provider: inst.provider, error: (e as Error).message },
       { nodeId: inst.id, correlationId: inst.id },
     );
@@ -211,8 +209,7 @@ export async function startInstance(
     .returning();
   if (!row) throw new Error(`starting instance ${inst.id}: row vanished`);
   await deps.events.emit(
-    "system.instance.started",
-    "info",
+    EVENTS.instanceStarted,
     { provider: inst.provider },
     { nodeId: inst.id, correlationId: inst.id },
   );
@@ -232,8 +229,7 @@ export async function stopInstance(deps: ProvisionDeps, id: string): Promise<Ins
     .returning();
   if (!row) throw new Error(`stopping instance ${inst.id}: row vanished`);
   await deps.events.emit(
-    "system.instance.stopped",
-    "info",
+    EVENTS.instanceStopped,
     { from: inst.state },
     { nodeId: inst.id, correlationId: inst.id },
   );
@@ -252,7 +248,7 @@ export async function deleteInstance(deps: ProvisionDeps, id: string): Promise<v
   } else {
     // The record must stay deletable when its provider is gone from this hub (e.g. no QEMU here): the
     // machine, if any, is not touched, and the event says so.
-    await emit("system.instance.provider_missing", "warn", { provider: inst.provider, action: "delete" });
+    await emit(EVENTS.instanceProviderMissing, { provider: inst.provider, action: "delete" });
   }
   const now = deps.now();
   await deps.db.update(instances).set({ state: "deleted", updatedAt: now }).where(eq(instances.id, inst.id));
@@ -268,8 +264,7 @@ export async function deleteInstance(deps: ProvisionDeps, id: string): Promise<v
     );
   const revoked = await revokeInstanceCertificates(deps, inst.id);
   await deps.events.emit(
-    "system.instance.deleted",
-    "warn",
+    EVENTS.instanceDeleted,
     { name: inst.name, revokedCertificates: revoked },
     { nodeId: inst.id, correlationId: inst.id },
   );

@@ -14,7 +14,7 @@ function createRecordingProviderFake() {
     name: "fake",
     async start(inst: ProviderInstance, boot, emit) {
       calls.push({ op: "start", id: inst.id, boot });
-      await emit("system.fake.domain_started", "info", { name: inst.name });
+      await emit({ kind: "system.fake.domain_started", severity: "info" }, { name: inst.name });
       return { serialLog: `/tmp/${inst.name}.log` };
     },
     async stop(inst) {

@@ -5,7 +5,7 @@ import type { BackoffOptions } from "../runtime/backoff.ts";
 import type { Clock } from "../runtime/clock.ts";
 import type { PhaseRecorder } from "../runtime/phases.ts";
 import type { Exec } from "../sys/exec.ts";
-import type { ModuleLoader } from "../sys/kmod.ts";
+import type { KmodLoader } from "../sys/kmod.ts";
 import type { Mounter } from "../sys/mount.ts";
 import type { Lease, Net } from "../sys/net.ts";
 import type { Reaper } from "../sys/reaper.ts";
@@ -18,7 +18,7 @@ export interface BootDeps {
   clock: Clock;
   phases: PhaseRecorder;
   mounter: Mounter;
-  moduleLoader: ModuleLoader;
+  kmodLoader: KmodLoader;
   net: Net;
   /** Starts the zombie reaper (PID 1 duty); undefined in tests that do not want one. */
   startReaper?: () => Reaper;

@@ -44,7 +44,7 @@ function bootContext(root: string, udhcpcFailures = 0) {
     clock,
     phases: createPhaseRecorder(clock, log),
     mounter: { mount: (spec, target) => void mounts.push({ spec, target }) },
-    moduleLoader: (path) => {
+    kmodLoader: (path) => {
       loaded.push(path.slice(root.length));
       if (path.endsWith("virtio_pci.ko")) throw new LibcError("finit_module", 17);
     },

@@ -35,7 +35,7 @@ test("the lease is renewed; a changed address replaces the old one; failures are
     clock,
     phases: createPhaseRecorder(clock),
     mounter: { mount() {} },
-    moduleLoader: () => {},
+    kmodLoader: () => {},
     net: createNet(exec, root),
     backoff: { initialMs: 10, maxMs: 20 },
     state: {},

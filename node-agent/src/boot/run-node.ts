@@ -10,7 +10,7 @@ import { createSystemClock } from "../runtime/clock.ts";
 import { createPhaseRecorder } from "../runtime/phases.ts";
 import { allowKmsgWrites, createConsoleSink } from "../sys/console.ts";
 import { createExeca } from "../sys/exec.ts";
-import { finitModuleLoader } from "../sys/kmod.ts";
+import { finitKmodLoader } from "../sys/kmod.ts";
 import { libcMounter } from "../sys/mount.ts";
 import { createNet } from "../sys/net.ts";
 import { listZombies, readKernelCmdline, readRssBytes, readUptimeSeconds } from "../sys/proc.ts";
@@ -102,7 +102,7 @@ export async function runNode(): Promise<never> {
     clock,
     phases,
     mounter: libcMounter,
-    moduleLoader: finitModuleLoader,
+    kmodLoader: finitKmodLoader,
     net: createNet(exec),
     prefetch: () => void loadControllers(),
     startReaper: () =>

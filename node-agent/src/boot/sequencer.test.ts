@@ -17,7 +17,7 @@ function ctx(): BootContext & { log: ReturnType<typeof createMemoryLog> } {
     clock,
     phases: createPhaseRecorder(clock),
     mounter: { mount() {} },
-    moduleLoader: () => {},
+    kmodLoader: () => {},
     net: createNet(exec, "/nonexistent"),
     state: {},
   };

@@ -2,7 +2,7 @@
 import type { BootPhase } from "./sequencer.ts";
 import { announceAgentStarted } from "./tasks/agent-started.ts";
 import { discoverNodeIdentity } from "./tasks/discover-identity.ts";
-import { loadKernelModules } from "./tasks/load-modules.ts";
+import { loadKmodsTask } from "./tasks/load-kmods.ts";
 import { mountPersist } from "./tasks/mount-persist.ts";
 import { mountPseudo } from "./tasks/mount-pseudo.ts";
 import { bringUpNetwork } from "./tasks/network-up.ts";
@@ -15,7 +15,7 @@ export function bootSequence(): BootPhase[] {
     { name: "early", fatal: true, tasks: [mountPseudo] },
     { name: "init", fatal: true, tasks: [startReaper, announceAgentStarted] },
     // A module that fails to load is logged; what it was needed for fails later with a clearer error.
-    { name: "modules", fatal: false, tasks: [loadKernelModules, reaperSelfTest] },
+    { name: "kmods", fatal: false, tasks: [loadKmodsTask, reaperSelfTest] },
     { name: "identity", fatal: true, tasks: [discoverNodeIdentity] },
     { name: "storage", fatal: true, tasks: [mountPersist] },
     { name: "network", fatal: true, tasks: [bringUpNetwork] },

@@ -4,16 +4,17 @@
  * Each is printed on the console when it happens and buffered until ReportStatus delivers it.
  */
 import type { JsonObject } from "@bufbuild/protobuf";
+import { EVENTS } from "@powernode/proto";
 import type { Log } from "../log.ts";
 import type { Clock } from "./clock.ts";
 
 /** The phase kinds the agent emits, in the order a boot reaches them. */
 export const PHASES = {
-  kernelBooted: "system.kernel.booted",
-  agentStarted: "system.agent.started",
-  networkUp: "system.network.up",
-  agentEnrolled: "system.agent.enrolled",
-  heartbeatReceived: "system.heartbeat.received",
+  kernelBooted: EVENTS.kernelBooted.kind,
+  agentStarted: EVENTS.agentStarted.kind,
+  networkUp: EVENTS.networkUp.kind,
+  agentEnrolled: EVENTS.agentEnrolled.kind,
+  heartbeatReceived: EVENTS.heartbeatReceived.kind,
 } as const;
 
 export interface Phase {

@@ -12,10 +12,10 @@ import { finitModule, LibcError, MODULE_INIT_COMPRESSED_FILE } from "./libc.ts";
 export const LOAD_ORDER_FILE = "powernode.load";
 
 /** Loads one module file; the real one opens it and calls finit_module. */
-export type ModuleLoader = (path: string) => void;
+export type KmodLoader = (path: string) => void;
 
 /** The real loader (lets the kernel decompress .ko.xz/.ko.zst if the image ever ships them). */
-export const finitModuleLoader: ModuleLoader = (path) => {
+export const finitKmodLoader: KmodLoader = (path) => {
   const fd = openSync(path, "r");
   try {
     finitModule(fd, /\.ko\.(xz|zst|gz)$/.test(path) ? MODULE_INIT_COMPRESSED_FILE : 0);
@@ -32,14 +32,14 @@ export function parseLoadOrder(text: string): string[] {
     .filter((l) => l !== "" && !l.startsWith("#"));
 }
 
-export interface ModuleOutcome {
+export interface KmodOutcome {
   module: string;
   result: "loaded" | "already" | "failed";
   error?: string;
 }
 
 /** The module directory of the running kernel (release from <root>/proc/sys/kernel/osrelease). */
-export function moduleDir(root = "/"): string {
+export function kmodDir(root = "/"): string {
   const release = readFileSync(join(root, "proc/sys/kernel/osrelease"), "utf8").trim();
   return join(root, "lib/modules", release);
 }
@@ -48,10 +48,10 @@ export function moduleDir(root = "/"): string {
  * Loads every module of the load-order file in `dir`, in order; a failure is recorded and loading
  * goes on (a missing driver should not stop the others). Returns one outcome per module.
  */
-export function loadModules(dir: string, loader: ModuleLoader): ModuleOutcome[] {
+export function loadKmods(dir: string, loader: KmodLoader): KmodOutcome[] {
   const file = join(dir, LOAD_ORDER_FILE);
   if (!existsSync(file)) return [];
-  const out: ModuleOutcome[] = [];
+  const out: KmodOutcome[] = [];
   for (const rel of parseLoadOrder(readFileSync(file, "utf8"))) {
     const module = rel.slice(rel.lastIndexOf("/") + 1).replace(/\.ko(\.\w+)?$/, "");
     try {

@@ -2,7 +2,7 @@ import { afterEach, expect, test } from "bun:test";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { loadModules, parseLoadOrder } from "./kmod.ts";
+import { loadKmods, parseLoadOrder } from "./kmod.ts";
 import { LibcError } from "./libc.ts";
 import { earlyMounts, mountAll } from "./mount.ts";
 import { ipAddrAddArgs, listNetInterfaces, parseLease, udhcpcArgs } from "./net.ts";
@@ -96,7 +96,7 @@ test("module load order: comments skipped, order kept, EEXIST is 'already', othe
   const dir = temp();
   put(dir, "powernode.load", "kernel/a.ko\nkernel/b.ko.zst\nkernel/c.ko\n");
   const seen: string[] = [];
-  const out = loadModules(dir, (p) => {
+  const out = loadKmods(dir, (p) => {
     seen.push(p.slice(dir.length));
     if (p.endsWith("b.ko.zst")) throw new LibcError("finit_module", 17);
     if (p.endsWith("c.ko")) throw new LibcError("finit_module", 2);

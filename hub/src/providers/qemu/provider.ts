@@ -3,8 +3,10 @@
  * builder's output, identity by fw-cfg (opt/com.powernode/{instance_uuid,bootstrap_token,
  * platform_url,ca_pem}, files 0600 under the instance dir; the token never appears in argv).
  */
+
 import { rmSync } from "node:fs";
 import { join } from "node:path";
+import { EVENTS, withSeverity } from "@powernode/proto";
 import type { Logger } from "../../log.ts";
 import type {
   BootMaterial,
@@ -93,7 +95,7 @@ export function createQemuProvider(opts: QemuProviderOptions): InstanceProvider 
         accel: vm.accel,
         why: vm.accelReason,
       });
-      await emit("system.qemu.domain_started", "info", {
+      await emit(EVENTS.qemuDomainStarted, {
         accel: vm.accel,
         accelReason: vm.accelReason,
         arch: vm.arch,
@@ -118,7 +120,13 @@ export function createQemuProvider(opts: QemuProviderOptions): InstanceProvider 
       if (!ref) return;
       const how = await stopVm(ref, opts.stopGraceMs ?? 5_000);
       if (how !== "not-running") {
-        await emit("system.qemu.domain_stopped", how === "killed" ? "warn" : "info", { pid: ref.pid, how });
+        await emit(
+          how === "killed" ? withSeverity(EVENTS.qemuDomainStopped, "warn") : EVENTS.qemuDomainStopped,
+          {
+            pid: ref.pid,
+            how,
+          },
+        );
       }
     },
 
@@ -127,7 +135,7 @@ export function createQemuProvider(opts: QemuProviderOptions): InstanceProvider 
       if (ref) await stopVm(ref, 0);
       // The serial log lives outside the instance dir and is kept for post-mortems.
       rmSync(instanceDir(instance), { recursive: true, force: true });
-      await emit("system.qemu.domain_destroyed", "info", { instanceDir: instanceDir(instance) });
+      await emit(EVENTS.qemuDomainDestroyed, { instanceDir: instanceDir(instance) });
     },
 
     async status(instance: ProviderInstance): Promise<ProviderStatus> {

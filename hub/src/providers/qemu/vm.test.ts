@@ -77,8 +77,8 @@ describe("launchVm (paused arm64 QEMU)", () => {
 describe("createQemuProvider", () => {
   test("start emits domain_started and records providerInfo; stop and destroy are idempotent", async () => {
     const events: { kind: string; payload: Record<string, unknown> }[] = [];
-    const emit: EmitEvent = async (kind, _severity, payload) => {
-      events.push({ kind, payload });
+    const emit: EmitEvent = async (e, payload) => {
+      events.push({ kind: e.kind, payload });
     };
     const provider = createQemuProvider({
       stateDir: join(root, "provider"),

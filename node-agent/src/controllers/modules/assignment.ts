@@ -3,7 +3,7 @@
  * (`<registry base URL>/<repository>@sha256:<manifest digest>`), the digests, and the module manifest
  * (config blob) against the assignment that named it.
  */
-import type { ModuleManifest } from "@powernode/composefs";
+import type { ModuleManifest } from "@powernode/oci";
 import type { ModuleAssignment } from "@powernode/proto";
 
 export interface OciReference {

@@ -7,7 +7,7 @@
 
 import { join } from "node:path";
 import type { JsonObject } from "@bufbuild/protobuf";
-import { DebugLayer, type DebugSpec, type DesiredState } from "@powernode/proto";
+import { DebugLayer, type DebugSpec, type DesiredState, EVENTS } from "@powernode/proto";
 import type { Log } from "../../log.ts";
 import type { ModuleSys } from "../../sys/module-sys.ts";
 import { errMsg, type Generation } from "./module-mounts.ts";
@@ -66,9 +66,9 @@ export interface DebugContext {
 }
 
 export const DEBUG_EVENTS = {
-  read: "system.debug.read",
-  tamper: "system.debug.tamper",
-  fsverity: "system.debug.fsverity",
+  read: EVENTS.debugRead.kind,
+  tamper: EVENTS.debugTamper.kind,
+  fsverity: EVENTS.debugFsverity.kind,
 } as const;
 
 /** Runs the hooks of `desired.debug` not yet run for its version. */

@@ -3,7 +3,8 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync }
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { create } from "@bufbuild/protobuf";
-import { buildModuleImages, fromHex, type ModuleManifest, verifyVerity } from "@powernode/composefs";
+import { buildModuleImages, fromHex, verifyVerity } from "@powernode/composefs";
+import type { ModuleManifest } from "@powernode/oci";
 import { ModuleAssignmentSchema } from "@powernode/proto";
 import {
   type OciRegistryFake,

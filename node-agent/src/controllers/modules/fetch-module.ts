@@ -16,7 +16,7 @@ import {
   MODULE_VERITY_HASHTREE_MEDIA_TYPE,
   type ModuleManifest,
   parseModuleManifest,
-} from "@powernode/composefs";
+} from "@powernode/oci";
 import type { ModuleAssignment } from "@powernode/proto";
 import { manifestProblems, parseOciReference } from "./assignment.ts";
 

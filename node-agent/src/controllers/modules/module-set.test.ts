@@ -1,6 +1,6 @@
 import { expect, test } from "bun:test";
 import { create, type MessageInitShape } from "@bufbuild/protobuf";
-import type { ModuleManifest } from "@powernode/composefs";
+import type { ModuleManifest } from "@powernode/oci";
 import {
   DebugLayer,
   type DebugSpecSchema,

@@ -19,7 +19,7 @@
  */
 
 import type { JsonObject } from "@bufbuild/protobuf";
-import type { DesiredState, ModuleAssignment } from "@powernode/proto";
+import { type DesiredState, EVENTS, type ModuleAssignment } from "@powernode/proto";
 import type { Log } from "../../log.ts";
 import type { PhaseRecorder } from "../../runtime/phases.ts";
 import type { ModuleSys } from "../../sys/module-sys.ts";
@@ -39,9 +39,9 @@ export { ModuleVerifyError } from "./module-mounts.ts";
 export type { ModuleObservationValue } from "./observe.ts";
 
 export const MODULE_EVENTS = {
-  verifyFailed: "system.module_verify_failed",
-  mounted: "system.module_set.applied",
-  rolledBack: "system.module_set.rolled_back",
+  verifyFailed: EVENTS.moduleVerifyFailed.kind,
+  mounted: EVENTS.moduleSetApplied.kind,
+  rolledBack: EVENTS.moduleSetRolledBack.kind,
 } as const;
 
 export interface ModuleSetOptions {

@@ -10,7 +10,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { create } from "@bufbuild/protobuf";
-import type { ModuleManifest } from "@powernode/composefs";
+import type { ModuleManifest } from "@powernode/oci";
 import { ModuleAssignmentSchema } from "@powernode/proto";
 import { createRecordingModuleSysFake } from "../../../test/module-sys-fake.ts";
 import { publishModuleFake, startOciRegistryFake } from "../../../test/oci-registry-fake.ts";

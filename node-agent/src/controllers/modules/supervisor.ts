@@ -3,7 +3,7 @@
  * its output goes to the console prefixed `[<module>/<service>]`, and it is restarted per its policy
  * with backoff (1 s doubling to 30 s; reset after 60 s of running).
  */
-import type { ModuleService } from "@powernode/composefs";
+import type { ModuleService } from "@powernode/oci";
 import type { Log } from "../../log.ts";
 import type { ModuleSys, ServiceProcess } from "../../sys/module-sys.ts";
 

@@ -1,12 +1,12 @@
 /** Loads the kernel modules the image lists in /lib/modules/<release>/powernode.load, in that order. */
-import { loadModules, moduleDir } from "../../sys/kmod.ts";
+import { kmodDir, loadKmods } from "../../sys/kmod.ts";
 import type { BootTask } from "../sequencer.ts";
 
-export const loadKernelModules: BootTask = {
-  name: "loadKernelModules",
+export const loadKmodsTask: BootTask = {
+  name: "loadKmods",
   run(ctx) {
-    const dir = moduleDir(ctx.root);
-    const outcomes = loadModules(dir, ctx.moduleLoader);
+    const dir = kmodDir(ctx.root);
+    const outcomes = loadKmods(dir, ctx.kmodLoader);
     const count = (r: string) => outcomes.filter((o) => o.result === r).length;
     const failed = outcomes.filter((o) => o.result === "failed");
     ctx.log.info(

@@ -10,7 +10,7 @@
  */
 
 /** Module name as the kernel sees it: basename without `.ko[.xz|.zst|.gz]`, `-` folded to `_`. */
-export function moduleNameOf(pathOrName: string): string {
+export function kmodNameOf(pathOrName: string): string {
   const base = pathOrName.slice(pathOrName.lastIndexOf("/") + 1);
   return base.replace(/\.ko(\.(xz|zst|gz))?$/, "").replaceAll("-", "_");
 }
@@ -27,7 +27,7 @@ export interface SoftDep {
 }
 
 /** Everything depmod knows about one kernel's modules, keyed by module name. */
-export interface ModuleIndex {
+export interface KmodIndex {
   deps: Map<string, DepEntry>;
   softdeps: Map<string, SoftDep>;
   aliases: { pattern: string; module: string }[];
@@ -54,7 +54,7 @@ export function parseModulesDep(text: string): Map<string, DepEntry> {
       .trim()
       .split(/\s+/)
       .filter((d) => d !== "");
-    out.set(moduleNameOf(path), { path, deps });
+    out.set(kmodNameOf(path), { path, deps });
   }
   return out;
 }
@@ -65,14 +65,14 @@ export function parseModulesSoftdep(text: string): Map<string, SoftDep> {
   for (const line of lines(text)) {
     const [kw, mod, ...rest] = line.split(/\s+/);
     if (kw !== "softdep" || mod === undefined) continue;
-    const entry = out.get(moduleNameOf(mod)) ?? { pre: [], post: [] };
+    const entry = out.get(kmodNameOf(mod)) ?? { pre: [], post: [] };
     let into = entry.pre;
     for (const tok of rest) {
       if (tok === "pre:") into = entry.pre;
       else if (tok === "post:") into = entry.post;
       else into.push(tok);
     }
-    out.set(moduleNameOf(mod), entry);
+    out.set(kmodNameOf(mod), entry);
   }
   return out;
 }
@@ -83,7 +83,7 @@ export function parseModulesAlias(text: string): { pattern: string; module: stri
   for (const line of lines(text)) {
     const [kw, pattern, mod] = line.split(/\s+/);
     if (kw === "alias" && pattern !== undefined && mod !== undefined) {
-      out.push({ pattern, module: moduleNameOf(mod) });
+      out.push({ pattern, module: kmodNameOf(mod) });
     }
   }
   return out;
@@ -91,7 +91,7 @@ export function parseModulesAlias(text: string): { pattern: string; module: stri
 
 /** Parses modules.builtin (one path per line) into module names. */
 export function parseModulesBuiltin(text: string): Set<string> {
-  return new Set(lines(text).map(moduleNameOf));
+  return new Set(lines(text).map(kmodNameOf));
 }
 
 /** Aliases of builtin code from modules.builtin.modinfo (NUL-separated `mod.alias=value`). */
@@ -127,8 +127,8 @@ export function aliasMatches(pattern: string, name: string): boolean {
 /** What a root name or softdep name stands for. */
 type Lookup = { kind: "modules"; names: string[] } | { kind: "builtin" } | { kind: "unknown" };
 
-function lookup(index: ModuleIndex, name: string): Lookup {
-  const n = moduleNameOf(name);
+function lookup(index: KmodIndex, name: string): Lookup {
+  const n = kmodNameOf(name);
   if (index.deps.has(n)) return { kind: "modules", names: [n] };
   if (index.builtin.has(n)) return { kind: "builtin" };
   const viaAlias = [
@@ -155,7 +155,7 @@ export interface LoadPlan {
  * Resolves root module names (or aliases) to a dependency-first load order.
  * Throws naming the root if a root is neither a module, an alias nor builtin.
  */
-export function resolveLoadOrder(index: ModuleIndex, roots: readonly string[]): LoadPlan {
+export function resolveLoadOrder(index: KmodIndex, roots: readonly string[]): LoadPlan {
   const order: string[] = [];
   const done = new Set<string>();
   const visiting = new Set<string>();
@@ -171,7 +171,7 @@ export function resolveLoadOrder(index: ModuleIndex, roots: readonly string[]): 
     visiting.add(name);
     const soft = index.softdeps.get(name) ?? { pre: [], post: [] };
     for (const pre of soft.pre) visitSoft(pre, name, [...chain, name]);
-    for (const dep of entry.deps) visit(moduleNameOf(dep), [...chain, name]);
+    for (const dep of entry.deps) visit(kmodNameOf(dep), [...chain, name]);
     visiting.delete(name);
     done.add(name);
     order.push(entry.path);

@@ -1,15 +1,15 @@
 import { describe, expect, test } from "bun:test";
 import {
   aliasMatches,
-  type ModuleIndex,
-  moduleNameOf,
+  type KmodIndex,
+  kmodNameOf,
   parseBuiltinAliases,
   parseModulesAlias,
   parseModulesBuiltin,
   parseModulesDep,
   parseModulesSoftdep,
   resolveLoadOrder,
-} from "./modules.ts";
+} from "./kmod-index.ts";
 
 // Shaped like depmod's output for the Debian 6.12 cloud kernel (trimmed).
 const DEP = `kernel/fs/overlayfs/overlay.ko.xz:
@@ -32,7 +32,7 @@ const ALIAS =
 const BUILTIN = "kernel/fs/ext4/ext4.ko\nkernel/crypto/crc32c_generic.ko\n";
 const BUILTIN_MODINFO = "ext4.alias=fs-ext4\0ext4.alias=ext3\0crc32c_generic.alias=crc32c\0";
 
-function index(): ModuleIndex {
+function index(): KmodIndex {
   return {
     deps: parseModulesDep(DEP),
     softdeps: parseModulesSoftdep(SOFTDEP),
@@ -43,10 +43,10 @@ function index(): ModuleIndex {
 }
 
 describe("module indexes", () => {
-  test("moduleNameOf folds dashes and strips compression suffixes", () => {
-    expect(moduleNameOf("kernel/drivers/md/dm-verity.ko.xz")).toBe("dm_verity");
-    expect(moduleNameOf("virtio-rng")).toBe("virtio_rng");
-    expect(moduleNameOf("a/b.ko")).toBe("b");
+  test("kmodNameOf folds dashes and strips compression suffixes", () => {
+    expect(kmodNameOf("kernel/drivers/md/dm-verity.ko.xz")).toBe("dm_verity");
+    expect(kmodNameOf("virtio-rng")).toBe("virtio_rng");
+    expect(kmodNameOf("a/b.ko")).toBe("b");
   });
 
   test("parses softdep pre/post and unmarked names as pre", () => {

@@ -1,0 +1,78 @@
+/**
+ * Every fleet event kind, with its default severity and who emits it: the one catalog both the hub and
+ * the agent take kinds from (no string literals at emit sites). Kinds keep the predecessor's `system.*`
+ * names. Retention follows severity: critical 365 days, the rest 90.
+ */
+
+export type EventSeverity = "info" | "warn" | "error" | "critical";
+
+/** One kind: its dotted name, default severity, and whether the hub, the agent or both emit it. */
+export interface EventKind {
+  readonly kind: string;
+  readonly severity: EventSeverity;
+  readonly from: "hub" | "agent" | "both";
+}
+
+const k = (kind: string, severity: EventSeverity, from: EventKind["from"]): EventKind => ({
+  kind,
+  severity,
+  from,
+});
+
+export const EVENTS = {
+  // A node's life, as the agent records it (phase events, with its own timestamps).
+  kernelBooted: k("system.kernel.booted", "info", "agent"),
+  agentStarted: k("system.agent.started", "info", "agent"),
+  networkUp: k("system.network.up", "info", "agent"),
+  /** The hub writes it when it issues the certificate, the agent when it has credentials. */
+  agentEnrolled: k("system.agent.enrolled", "info", "both"),
+  heartbeatReceived: k("system.heartbeat.received", "info", "both"),
+  agentConditions: k("system.agent.conditions", "info", "hub"),
+  // Modules on the node.
+  moduleSetApplied: k("system.module_set.applied", "info", "agent"),
+  moduleSetRolledBack: k("system.module_set.rolled_back", "warn", "agent"),
+  /** The hub served (or the node received) bytes that do not match the catalog: never routine. */
+  moduleVerifyFailed: k("system.module_verify_failed", "critical", "agent"),
+  moduleDrift: k("system.module_drift", "critical", "hub"),
+  // Test-only debug hooks (powernode.debug=1).
+  debugRead: k("system.debug.read", "info", "agent"),
+  debugTamper: k("system.debug.tamper", "warn", "agent"),
+  debugFsverity: k("system.debug.fsverity", "info", "agent"),
+  // Attestation challenges.
+  attestationRequested: k("system.attestation.requested", "info", "hub"),
+  attestationVerified: k("system.attestation.verified", "info", "hub"),
+  attestationFailed: k("system.attestation.failed", "critical", "hub"),
+  // Credentials.
+  bootstrapTokenIssued: k("system.bootstrap_token.issued", "info", "hub"),
+  certificateRenewed: k("system.certificate.renewed", "info", "hub"),
+  certificateRevoked: k("system.certificate.revoked", "warn", "hub"),
+  // Instances (the provisioning record of a node).
+  instanceProvisioned: k("system.instance.provisioned", "info", "hub"),
+  instanceStarted: k("system.instance.started", "info", "hub"),
+  instanceStartFailed: k("system.instance.start_failed", "error", "hub"),
+  instanceRunning: k("system.instance.running", "info", "hub"),
+  instanceDegraded: k("system.instance.degraded", "error", "hub"),
+  instanceRecovered: k("system.instance.recovered", "info", "hub"),
+  instanceStopped: k("system.instance.stopped", "info", "hub"),
+  instanceDeleted: k("system.instance.deleted", "warn", "hub"),
+  instanceProviderMissing: k("system.instance.provider_missing", "warn", "hub"),
+  // Providers.
+  qemuDomainStarted: k("system.qemu.domain_started", "info", "hub"),
+  qemuDomainStopped: k("system.qemu.domain_stopped", "info", "hub"),
+  qemuDomainDestroyed: k("system.qemu.domain_destroyed", "info", "hub"),
+  // Catalog.
+  catalogModuleCreated: k("system.catalog.module_created", "info", "hub"),
+  catalogVersionPublished: k("system.catalog.version_published", "info", "hub"),
+} as const satisfies Record<string, EventKind>;
+
+const byKind = new Map<string, EventKind>(Object.values(EVENTS).map((e) => [e.kind, e]));
+
+/** The catalog entry of a kind, if it is one. */
+export function eventKind(kind: string): EventKind | undefined {
+  return byKind.get(kind);
+}
+
+/** The same kind with another severity (a forced stop warns, say). */
+export function withSeverity(e: EventKind, severity: EventSeverity): EventKind {
+  return { ...e, severity };
+}
