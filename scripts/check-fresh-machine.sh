@@ -37,7 +37,16 @@ trap cleanup EXIT
 
 log "building a pristine bookworm root in $root"
 mmdebstrap --quiet --include=nodejs,npm bookworm "$root" "$sources"
+# What belongs to the machine, not to set-up: its resolver, its site CA certificates (an egress proxy's,
+# say) and npm's configuration, as a fresh machine at this site would have them.
 cp /etc/resolv.conf "$root/etc/resolv.conf"
+if compgen -G "/usr/local/share/ca-certificates/*.crt" >/dev/null; then
+  cp /usr/local/share/ca-certificates/*.crt "$root/usr/local/share/ca-certificates/"
+  chroot "$root" update-ca-certificates >/dev/null
+fi
+for f in /etc/npmrc /usr/etc/npmrc /root/.npmrc; do
+  if [ -f "$f" ]; then mkdir -p "$root$(dirname "$f")"; cp "$f" "$root$f"; fi
+done
 
 state() {
   chroot "$root" dpkg-query -W -f='${Package} ${Version}\n' libc6 base-files
@@ -64,7 +73,7 @@ unshare --mount --propagation private bash -c '
   [ -e "$root/dev/kvm" ] && mount --bind /dev/null "$root/dev/kvm"
   mount -t tmpfs tmpfs "$root/tmp"
   exec chroot "$root" /usr/bin/env -i HOME=/root PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
-    TERM=dumb CI=true bash -c "$2"
+    TERM=dumb CI=true ${NODE_EXTRA_CA_CERTS:+NODE_EXTRA_CA_CERTS=$NODE_EXTRA_CA_CERTS} bash -c "$2"
 ' check-fresh "$root" "$inside"
 rc=$?
 set -e

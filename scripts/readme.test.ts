@@ -11,6 +11,7 @@ import { join } from "node:path";
 import { operatorClient, startTestHub } from "../hub/test/harness.ts";
 import { Arch, ProvisionService } from "../proto/src/index.ts";
 import { run } from "./lib/exec.ts";
+import { SYSTEM_PACKAGES } from "./setup/apt.mjs";
 
 const repo = join(import.meta.dir, "..");
 
@@ -38,6 +39,16 @@ beforeAll(async () => {
 afterAll(async () => {
   await hub.stop();
   rmSync(dir, { recursive: true, force: true });
+});
+
+describe("README", () => {
+  test("the Debian packages it lists are exactly what set-up installs", () => {
+    const row = readFileSync(join(repo, "README.md"), "utf8")
+      .split("\n")
+      .find((l) => l.startsWith("| Debian packages from bookworm:"));
+    const listed = /`([^`]+)`/.exec(row ?? "")?.[1]?.split(" ") ?? [];
+    expect([...listed].sort()).toEqual([...SYSTEM_PACKAGES].sort());
+  });
 });
 
 describe("README first commands", () => {

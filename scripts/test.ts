@@ -6,7 +6,7 @@
  * --suites keeps only the suites whose name (as printed in the summary) matches REGEX, e.g.
  * `--suites '^(unit composefs|postgres hub)$'` (the fresh-machine check uses it).
  *
- * static   biome, tsc, buf lint, generated-code drift (proto and drizzle)
+ * static   biome, tsc, buf lint, import rules (scripts/check-imports.ts), generated-code drift (proto, drizzle)
  * unit     `bun test <package>` for each workspace package with tests (PGlite for the database)
  * postgres the `*.db.test.ts` files again against a throwaway PostgreSQL 15
  * smoke    `bun smokes/passN.ts --tier db` for each pass, pass 1 at `--tier single` on amd64 and arm64, and
@@ -41,6 +41,14 @@ function staticSuites(): SuiteSpec[] {
       timeoutMs: 300_000,
     },
     { name: "buf lint", cmd: bun, args: ["x", "buf", "lint"], cwd: join(root, "proto"), timeoutMs: 120_000 },
+    {
+      name: "import rules",
+      cmd: bun,
+      args: ["scripts/check-imports.ts"],
+      cwd: root,
+      timeoutMs: 60_000,
+      parse: parseClosingLine,
+    },
     {
       name: "generated code drift",
       cmd: bun,

@@ -14,6 +14,7 @@ export const SYSTEM_PACKAGES = [
   "ipxe-qemu",
   "attr",
   "zstd",
+  "xz-utils",
   "cpio",
   "openssl",
   "busybox-static",

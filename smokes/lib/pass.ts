@@ -45,7 +45,7 @@ export async function runPass(def: PassDefinition, argv = process.argv.slice(2))
   try {
     args = parsePassArgs(argv);
   } catch (err) {
-    console.error(`${def.label ?? `pass${def.id}`}: ${(err as Error).message}`);
+    console.error(`${def.label ?? `pass${def.id}`}: ${errorChain(err)}`);
     process.exit(2);
   }
   const label = def.label ?? `pass${def.id}`;
@@ -69,8 +69,7 @@ export async function runPass(def: PassDefinition, argv = process.argv.slice(2))
   const cleanups: Array<() => Promise<void> | void> = [];
   const fail = (name: string, err: unknown) => {
     failed++;
-    const msg = err instanceof Error ? err.message : String(err);
-    console.log(`FAIL ${name}: ${msg}`);
+    console.log(`FAIL ${name}: ${errorChain(err)}`);
   };
   const t: PassContext = {
     args,
@@ -131,4 +130,15 @@ export async function runPass(def: PassDefinition, argv = process.argv.slice(2))
 /** Declares a pass; `bun smokes/passN.ts` runs it when executed directly. */
 export function definePass(def: PassDefinition): PassDefinition {
   return def;
+}
+
+/** An error's message with its causes ("building the image: stage kernel modules: xz -dc ...: not found"). */
+export function errorChain(err: unknown): string {
+  const parts: string[] = [];
+  for (let e: unknown = err, depth = 0; e !== undefined && depth < 8; depth++) {
+    const msg = e instanceof Error ? e.message : String(e);
+    if (!parts.some((p) => p.includes(msg))) parts.push(msg);
+    e = e instanceof Error ? e.cause : undefined;
+  }
+  return parts.join(": ");
 }

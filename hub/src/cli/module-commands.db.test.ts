@@ -3,8 +3,6 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type PublishEnv, startPublishEnv } from "../modules/test-env.ts";
-import { parseArgs } from "./args.ts";
-import { runModuleCommand } from "./module-commands.ts";
 import { runCli } from "./run.ts";
 
 const work = mkdtempSync(join(tmpdir(), "pn-module-cli-"));
@@ -13,12 +11,8 @@ let env: PublishEnv;
 async function pnctl(argv: string[], extraEnv: Record<string, string> = {}) {
   const out: string[] = [];
   const err: string[] = [];
-  const args = parseArgs(argv);
-  const [, verb, ...rest] = args.positionals;
-  const code = await runModuleCommand(
-    verb,
-    rest,
-    args,
+  const code = await runCli(
+    argv,
     { POWERNODE_URL: env.hub.httpUrl, POWERNODE_TOKEN: env.token, ...extraEnv },
     {
       out: (l) => out.push(l),
