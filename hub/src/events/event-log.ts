@@ -3,6 +3,7 @@
  * (WatchEvents streams and the SSE endpoint). Every state change in the hub goes through here.
  */
 import type { EventKind } from "@powernode/proto";
+import { sql } from "drizzle-orm";
 import type { Db } from "../db/client.ts";
 import { fleetEvents } from "../db/schema/index.ts";
 import type { Logger } from "../log.ts";
@@ -52,10 +53,10 @@ export interface EventLog {
   /** Writes several events in one INSERT and publishes them in order. */
   emitMany(events: readonly NewEvent[]): Promise<FleetEventRecord[]>;
   /**
-   * Inserts events with `q` (a transaction) without publishing them: call `publish` with the rows once
+   * Inserts events with `tx` (a transaction) without publishing them: call `publish` with the rows once
    * that transaction committed, so subscribers never see an event that was rolled back.
    */
-  insert(q: Pick<Db, "insert">, events: readonly NewEvent[]): Promise<FleetEventRecord[]>;
+  insert(tx: Pick<Db, "insert" | "execute">, events: readonly NewEvent[]): Promise<FleetEventRecord[]>;
   publish(rows: readonly FleetEventRecord[]): void;
   /** Calls `fn` for every event emitted from now on that matches `filter`; returns the unsubscribe. */
   subscribe(filter: EventFilter, fn: (e: FleetEventRecord) => void): () => void;
@@ -70,6 +71,13 @@ export function matchesFilter(e: FleetEventRecord, filter: EventFilter): boolean
   return true;
 }
 
+/**
+ * Held (transaction-scoped) by every transaction that inserts events, so `seq` order is commit order
+ * even with several hub processes on one PostgreSQL: a reader paging "after seq N" never misses a row
+ * that commits later with a smaller seq (docs/decisions/0008-multi-writer-order.md).
+ */
+export const EVENTS_LOCK_KEY = 0x706e5f657674; // "pn_evt"
+
 /** Kinds are dotted lowercase words, e.g. `system.agent.enrolled`. */
 const KIND_RE = /^[a-z0-9_]+(\.[a-z0-9_-]+)*$/;
 
@@ -80,11 +88,15 @@ export function createEventLog(
   onEmit: (e: FleetEventRecord) => void = () => {},
 ): EventLog {
   const subs = new Set<{ filter: EventFilter; fn: (e: FleetEventRecord) => void }>();
-  const insert = async (q: Pick<Db, "insert">, events: readonly NewEvent[]): Promise<FleetEventRecord[]> => {
+  const insert = async (
+    q: Pick<Db, "insert" | "execute">,
+    events: readonly NewEvent[],
+  ): Promise<FleetEventRecord[]> => {
     if (events.length === 0) return [];
     for (const e of events) {
       if (!KIND_RE.test(e.kind)) throw new Error(`event kind "${e.kind}" is not dotted lowercase`);
     }
+    await q.execute(sql`select pg_advisory_xact_lock(${EVENTS_LOCK_KEY})`);
     return q
       .insert(fleetEvents)
       .values(
@@ -113,7 +125,8 @@ export function createEventLog(
     }
   };
   const emitMany = async (events: readonly NewEvent[]): Promise<FleetEventRecord[]> => {
-    const rows = await insert(db, events);
+    if (events.length === 0) return [];
+    const rows = await db.transaction((tx) => insert(tx, events));
     publish(rows);
     return rows;
   };

@@ -36,6 +36,34 @@ describe("event log", () => {
     );
   });
 
+  test("seq order is commit order: a writer waits while another transaction holds inserted events", async () => {
+    const log = createEventLog(db.db, quietLog);
+    let releaseA: () => void = () => {};
+    const held = new Promise<void>((r) => {
+      releaseA = r;
+    });
+    let aInserted: () => void = () => {};
+    const inserted = new Promise<void>((r) => {
+      aInserted = r;
+    });
+    const order: string[] = [];
+    const a = db.db.transaction(async (tx) => {
+      await log.insert(tx, [{ kind: "order.a", severity: "info", payload: {} }]);
+      aInserted();
+      await held;
+      order.push("a commits");
+    });
+    await inserted;
+    const b = log.emit({ kind: "order.b", severity: "info" }, {}).then(() => order.push("b stored"));
+    await Bun.sleep(100); // b must not get past the lock while a holds it
+    order.push("a released");
+    releaseA();
+    await Promise.all([a, b]);
+    expect(order).toEqual(["a released", "a commits", "b stored"]);
+    const rows = await listEvents(db.db, { kindPrefix: "order." });
+    expect(rows.map((r) => r.kind)).toEqual(["order.a", "order.b"]);
+  });
+
   test("retention: routine rows go after 90 days, critical after 365 (backdated rows)", async () => {
     const now = new Date("2027-06-01T00:00:00Z");
     const at = (days: number) => new Date(now.getTime() - days * DAY);
