@@ -1,7 +1,7 @@
 /**
  * Docs name files that exist: every repository path written in backticks in README.md and docs/
  * (`hub/src/...`, `node-agent/...`, ...) is a file or folder of the clone, or an ignored build output
- * (`git check-ignore`), such as `initramfs/build`.
+ * (`git check-ignore`), such as `initramfs/build`. Superseded decisions are history and are skipped.
  */
 import { expect, test } from "bun:test";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
@@ -25,10 +25,15 @@ const TOP = [
 ];
 const PATH_RE = new RegExp(`\`((?:${TOP.join("|")})/[A-Za-z0-9_./-]+)\``, "g");
 
+/** A superseded decision is history: it names the paths of its time. */
+function superseded(doc: string): boolean {
+  return /^\*\*Status:\*\* superseded/m.test(readFileSync(join(repo, doc), "utf8"));
+}
+
 function docs(): string[] {
   const out = ["README.md"];
   for (const f of readdirSync(join(repo, "docs"), { recursive: true }) as string[]) {
-    if (f.endsWith(".md")) out.push(join("docs", f));
+    if (f.endsWith(".md") && !superseded(join("docs", f))) out.push(join("docs", f));
   }
   return out;
 }

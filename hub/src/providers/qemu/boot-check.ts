@@ -1,7 +1,7 @@
 /**
  * Manual boot check of the built image (not part of `bun test`; the smokes own real boots):
  *
- *   bun hub/src/provision/qemu/boot-check.ts --arch amd64|arm64 [--expect <regex>] [--image-dir <dir>]
+ *   bun hub/src/providers/qemu/boot-check.ts --arch amd64|arm64 [--expect <regex>] [--image-dir <dir>]
  *       [--initrd auto|zst|raw] [--timeout <s>]
  *
  * Boots the image with dummy fw-cfg identity, prints seconds from QEMU start to the kernel banner,
