@@ -38,6 +38,18 @@ export const EVENTS = {
   debugRead: k("system.debug.read", "info", "agent"),
   debugTamper: k("system.debug.tamper", "warn", "agent"),
   debugFsverity: k("system.debug.fsverity", "info", "agent"),
+  debugPing: k("system.debug.ping", "info", "agent"),
+  // Overlay networks (the WireGuard mesh): the hub's plan and credentials, the agent's interface.
+  networkCreated: k("system.network.created", "info", "hub"),
+  networkDeleted: k("system.network.deleted", "warn", "hub"),
+  networkMemberJoined: k("system.network.member_joined", "info", "hub"),
+  networkMemberLeft: k("system.network.member_left", "info", "hub"),
+  credentialIssued: k("system.credential.issued", "info", "hub"),
+  credentialRevoked: k("system.credential.revoked", "warn", "hub"),
+  meshInterfaceUp: k("system.mesh.interface_up", "info", "agent"),
+  meshInterfaceFailed: k("system.mesh.interface_failed", "error", "agent"),
+  /** A peer whose credential does not verify (signature, window, key or address) is not configured. */
+  meshPeerRejected: k("system.mesh.peer_rejected", "warn", "agent"),
   // Attestation challenges.
   attestationRequested: k("system.attestation.requested", "info", "hub"),
   attestationVerified: k("system.attestation.verified", "info", "hub"),

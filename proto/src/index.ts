@@ -16,6 +16,8 @@ export {
 export { Arch, ArchSchema, Severity, SeveritySchema } from "./gen/powernode/v1/common_pb.ts";
 export {
   DebugLayer,
+  type DebugPing,
+  DebugPingSchema,
   type DebugRead,
   DebugReadSchema,
   type DebugSpec,
@@ -43,7 +45,34 @@ export {
   type ModuleObservation,
   ModuleObservationSchema,
 } from "./gen/powernode/v1/modules_pb.ts";
-export { type NetworkSection, NetworkSectionSchema } from "./gen/powernode/v1/network_pb.ts";
+export {
+  CreateNetworkRequestSchema,
+  GetMeshHealthResponseSchema,
+  type MembershipCredential,
+  MembershipCredentialSchema,
+  type MeshMemberHealth,
+  MeshMemberHealthSchema,
+  type MeshMembership,
+  MeshMembershipSchema,
+  type MeshPeer,
+  type MeshPeerHealth,
+  MeshPeerHealthSchema,
+  type MeshPeerObservation,
+  MeshPeerObservationSchema,
+  MeshPeerSchema,
+  type MeshReport,
+  MeshReportSchema,
+  MeshTopology,
+  type Network,
+  type NetworkMember,
+  NetworkMemberSchema,
+  NetworkSchema,
+  type NetworkSection,
+  NetworkSectionSchema,
+  NetworkService,
+  type WatchMeshPeersResponse,
+  WatchMeshPeersResponseSchema,
+} from "./gen/powernode/v1/network_pb.ts";
 export {
   type EnrollRequest,
   EnrollRequestSchema,

@@ -4,4 +4,5 @@ export * from "./desired-states.ts";
 export * from "./events.ts";
 export * from "./instances.ts";
 export * from "./modules.ts";
+export * from "./networks.ts";
 export * from "./templates.ts";

@@ -10,7 +10,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file powernode/v1/debug.proto.
  */
 export const file_powernode_v1_debug: GenFile = /*@__PURE__*/
-  fileDesc("Chhwb3dlcm5vZGUvdjEvZGVidWcucHJvdG8SDHBvd2Vybm9kZS52MSKIAQoJRGVidWdTcGVjEikKBnRhbXBlchgBIAMoCzIZLnBvd2Vybm9kZS52MS5EZWJ1Z1RhbXBlchIlCgRyZWFkGAIgAygLMhcucG93ZXJub2RlLnYxLkRlYnVnUmVhZBIpCghmc3Zlcml0eRgDIAMoCzIXLnBvd2Vybm9kZS52MS5EZWJ1Z1JlYWQiVgoLRGVidWdUYW1wZXISDgoGbW9kdWxlGAEgASgJEicKBWxheWVyGAIgASgOMhgucG93ZXJub2RlLnYxLkRlYnVnTGF5ZXISDgoGb2Zmc2V0GAMgASgEIhkKCURlYnVnUmVhZBIMCgRwYXRoGAEgASgJKlkKCkRlYnVnTGF5ZXISGwoXREVCVUdfTEFZRVJfVU5TUEVDSUZJRUQQABIUChBERUJVR19MQVlFUl9CTE9CEAESGAoUREVCVUdfTEFZRVJfTUVUQURBVEEQAmIGcHJvdG8z");
+  fileDesc("Chhwb3dlcm5vZGUvdjEvZGVidWcucHJvdG8SDHBvd2Vybm9kZS52MSKvAQoJRGVidWdTcGVjEikKBnRhbXBlchgBIAMoCzIZLnBvd2Vybm9kZS52MS5EZWJ1Z1RhbXBlchIlCgRyZWFkGAIgAygLMhcucG93ZXJub2RlLnYxLkRlYnVnUmVhZBIpCghmc3Zlcml0eRgDIAMoCzIXLnBvd2Vybm9kZS52MS5EZWJ1Z1JlYWQSJQoEcGluZxgEIAMoCzIXLnBvd2Vybm9kZS52MS5EZWJ1Z1BpbmciPQoJRGVidWdQaW5nEg4KBnRhcmdldBgBIAEoCRIRCglpbnRlcmZhY2UYAiABKAkSDQoFY291bnQYAyABKA0iVgoLRGVidWdUYW1wZXISDgoGbW9kdWxlGAEgASgJEicKBWxheWVyGAIgASgOMhgucG93ZXJub2RlLnYxLkRlYnVnTGF5ZXISDgoGb2Zmc2V0GAMgASgEIhkKCURlYnVnUmVhZBIMCgRwYXRoGAEgASgJKlkKCkRlYnVnTGF5ZXISGwoXREVCVUdfTEFZRVJfVU5TUEVDSUZJRUQQABIUChBERUJVR19MQVlFUl9CTE9CEAESGAoUREVCVUdfTEFZRVJfTUVUQURBVEEQAmIGcHJvdG8z");
 
 /**
  * Test-only hooks for the smokes, honoured only on a node booted with `powernode.debug=1`: corrupt a
@@ -36,6 +36,13 @@ export type DebugSpec = Message<"powernode.v1.DebugSpec"> & {
    * @generated from field: repeated powernode.v1.DebugRead fsverity = 3;
    */
   fsverity: DebugRead[];
+
+  /**
+   * ICMP echo from the node (busybox ping), reported as `system.debug.ping`.
+   *
+   * @generated from field: repeated powernode.v1.DebugPing ping = 4;
+   */
+  ping: DebugPing[];
 };
 
 /**
@@ -44,6 +51,39 @@ export type DebugSpec = Message<"powernode.v1.DebugSpec"> & {
  */
 export const DebugSpecSchema: GenMessage<DebugSpec> = /*@__PURE__*/
   messageDesc(file_powernode_v1_debug, 0);
+
+/**
+ * @generated from message powernode.v1.DebugPing
+ */
+export type DebugPing = Message<"powernode.v1.DebugPing"> & {
+  /**
+   * An IPv4 or IPv6 address.
+   *
+   * @generated from field: string target = 1;
+   */
+  target: string;
+
+  /**
+   * Optional source interface (e.g. a mesh's `wg-sdwan-<handle>`).
+   *
+   * @generated from field: string interface = 2;
+   */
+  interface: string;
+
+  /**
+   * Echo requests to send; default 3, at most 20.
+   *
+   * @generated from field: uint32 count = 3;
+   */
+  count: number;
+};
+
+/**
+ * Describes the message powernode.v1.DebugPing.
+ * Use `create(DebugPingSchema)` to create a new message.
+ */
+export const DebugPingSchema: GenMessage<DebugPing> = /*@__PURE__*/
+  messageDesc(file_powernode_v1_debug, 1);
 
 /**
  * @generated from message powernode.v1.DebugTamper
@@ -70,7 +110,7 @@ export type DebugTamper = Message<"powernode.v1.DebugTamper"> & {
  * Use `create(DebugTamperSchema)` to create a new message.
  */
 export const DebugTamperSchema: GenMessage<DebugTamper> = /*@__PURE__*/
-  messageDesc(file_powernode_v1_debug, 1);
+  messageDesc(file_powernode_v1_debug, 2);
 
 /**
  * @generated from message powernode.v1.DebugRead
@@ -89,7 +129,7 @@ export type DebugRead = Message<"powernode.v1.DebugRead"> & {
  * Use `create(DebugReadSchema)` to create a new message.
  */
 export const DebugReadSchema: GenMessage<DebugRead> = /*@__PURE__*/
-  messageDesc(file_powernode_v1_debug, 2);
+  messageDesc(file_powernode_v1_debug, 3);
 
 /**
  * @generated from enum powernode.v1.DebugLayer

@@ -2,23 +2,29 @@
 // @generated from file powernode/v1/network.proto (package powernode.v1, syntax proto3)
 /* eslint-disable */
 
-import type { GenFile, GenMessage } from "@bufbuild/protobuf/codegenv2";
-import { fileDesc, messageDesc } from "@bufbuild/protobuf/codegenv2";
+import type { GenEnum, GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
+import { enumDesc, fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
+import type { Timestamp } from "@bufbuild/protobuf/wkt";
+import { file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
 import type { Message } from "@bufbuild/protobuf";
 
 /**
  * Describes the file powernode/v1/network.proto.
  */
 export const file_powernode_v1_network: GenFile = /*@__PURE__*/
-  fileDesc("Chpwb3dlcm5vZGUvdjEvbmV0d29yay5wcm90bxIMcG93ZXJub2RlLnYxIhAKDk5ldHdvcmtTZWN0aW9uYgZwcm90bzM");
+  fileDesc("Chpwb3dlcm5vZGUvdjEvbmV0d29yay5wcm90bxIMcG93ZXJub2RlLnYxIj4KDk5ldHdvcmtTZWN0aW9uEiwKBm1lc2hlcxgBIAMoCzIcLnBvd2Vybm9kZS52MS5NZXNoTWVtYmVyc2hpcCKKAgoOTWVzaE1lbWJlcnNoaXASEgoKbmV0d29ya19pZBgBIAEoCRIOCgZoYW5kbGUYAiABKAkSFgoOaW50ZXJmYWNlX25hbWUYAyABKAkSDwoHYWRkcmVzcxgEIAEoCRIOCgZwcmVmaXgYBSABKAkSEwoLbGlzdGVuX3BvcnQYBiABKA0SLAoIdG9wb2xvZ3kYByABKA4yGi5wb3dlcm5vZGUudjEuTWVzaFRvcG9sb2d5EgsKA2h1YhgIIAEoCBIgChhjb25zdGVsbGF0aW9uX3B1YmxpY19rZXkYCSABKAkSHAoUY29uc3RlbGxhdGlvbl9oYW5kbGUYCiABKAkSCwoDbXR1GAsgASgNIv0BChRNZW1iZXJzaGlwQ3JlZGVudGlhbBIQCghlbnZlbG9wZRgBIAEoCRIRCglzaWduYXR1cmUYAiABKAkSHAoUY29uc3RlbGxhdGlvbl9oYW5kbGUYAyABKAkSEAoIcmV2aXNpb24YBCABKAQSLgoKbm90X2JlZm9yZRgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLQoJbm90X2FmdGVyGAYgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIxCg1yZWZyZXNoX2FmdGVyGAcgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCLGAQoITWVzaFBlZXISDwoHbm9kZV9pZBgBIAEoCRISCgpwdWJsaWNfa2V5GAIgASgJEg8KB2FkZHJlc3MYAyABKAkSEwoLYWxsb3dlZF9pcHMYBCADKAkSEQoJZW5kcG9pbnRzGAUgAygJEiQKHHBlcnNpc3RlbnRfa2VlcGFsaXZlX3NlY29uZHMYBiABKA0SNgoKY3JlZGVudGlhbBgHIAEoCzIiLnBvd2Vybm9kZS52MS5NZW1iZXJzaGlwQ3JlZGVudGlhbCIrChVXYXRjaE1lc2hQZWVyc1JlcXVlc3QSEgoKbmV0d29ya19pZBgBIAEoCSKSAQoWV2F0Y2hNZXNoUGVlcnNSZXNwb25zZRISCgpuZXR3b3JrX2lkGAEgASgJEg8KB3ZlcnNpb24YAiABKAQSEAoIc25hcHNob3QYAyABKAgSJwoHdXBzZXJ0cxgEIAMoCzIWLnBvd2Vybm9kZS52MS5NZXNoUGVlchIYChByZW1vdmVkX25vZGVfaWRzGAUgAygJIrcBCgpNZXNoUmVwb3J0EhIKCm5ldHdvcmtfaWQYASABKAkSFgoOaW50ZXJmYWNlX25hbWUYAiABKAkSEgoKcHVibGljX2tleRgDIAEoCRITCgtsaXN0ZW5fcG9ydBgEIAEoDRIRCgllbmRwb2ludHMYBSADKAkSMAoFcGVlcnMYBiADKAsyIS5wb3dlcm5vZGUudjEuTWVzaFBlZXJPYnNlcnZhdGlvbhIPCgdwcm9ibGVtGAcgASgJIo8BChNNZXNoUGVlck9ic2VydmF0aW9uEhIKCnB1YmxpY19rZXkYASABKAkSDwoHbm9kZV9pZBgCIAEoCRIQCghlbmRwb2ludBgDIAEoCRIdChVsYXRlc3RfaGFuZHNoYWtlX3VuaXgYBCABKAMSEAoIcnhfYnl0ZXMYBSABKAQSEAoIdHhfYnl0ZXMYBiABKAQiqgIKB05ldHdvcmsSCgoCaWQYASABKAkSDAoEbmFtZRgCIAEoCRIOCgZoYW5kbGUYAyABKAkSDgoGcHJlZml4GAQgASgJEiwKCHRvcG9sb2d5GAUgASgOMhoucG93ZXJub2RlLnYxLk1lc2hUb3BvbG9neRITCgtsaXN0ZW5fcG9ydBgGIAEoDRILCgNtdHUYByABKA0SHAoUY29uc3RlbGxhdGlvbl9oYW5kbGUYCCABKAkSIAoYY29uc3RlbGxhdGlvbl9wdWJsaWNfa2V5GAkgASgJEg8KB3ZlcnNpb24YCiABKAQSFAoMbWVtYmVyX2NvdW50GAsgASgNEi4KCmNyZWF0ZWRfYXQYDCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIsQBCg1OZXR3b3JrTWVtYmVyEhIKCm5ldHdvcmtfaWQYASABKAkSDwoHbm9kZV9pZBgCIAEoCRIRCglub2RlX25hbWUYAyABKAkSDwoHYWRkcmVzcxgEIAEoCRISCgpwdWJsaWNfa2V5GAUgASgJEhEKCWVuZHBvaW50cxgGIAMoCRILCgNodWIYByABKAgSGQoRY3JlZGVudGlhbF9zdGF0dXMYCCABKAkSGwoTY3JlZGVudGlhbF9yZXZpc2lvbhgJIAEoBCKEAQoUQ3JlYXRlTmV0d29ya1JlcXVlc3QSDAoEbmFtZRgBIAEoCRIOCgZwcmVmaXgYAiABKAkSLAoIdG9wb2xvZ3kYAyABKA4yGi5wb3dlcm5vZGUudjEuTWVzaFRvcG9sb2d5EhMKC2xpc3Rlbl9wb3J0GAQgASgNEgsKA210dRgFIAEoDSI/ChVDcmVhdGVOZXR3b3JrUmVzcG9uc2USJgoHbmV0d29yaxgBIAEoCzIVLnBvd2Vybm9kZS52MS5OZXR3b3JrIhUKE0xpc3ROZXR3b3Jrc1JlcXVlc3QiPwoUTGlzdE5ldHdvcmtzUmVzcG9uc2USJwoIbmV0d29ya3MYASADKAsyFS5wb3dlcm5vZGUudjEuTmV0d29yayIkChFHZXROZXR3b3JrUmVxdWVzdBIPCgduZXR3b3JrGAEgASgJIjwKEkdldE5ldHdvcmtSZXNwb25zZRImCgduZXR3b3JrGAEgASgLMhUucG93ZXJub2RlLnYxLk5ldHdvcmsiJwoURGVsZXRlTmV0d29ya1JlcXVlc3QSDwoHbmV0d29yaxgBIAEoCSIXChVEZWxldGVOZXR3b3JrUmVzcG9uc2UiQwoSSm9pbk5ldHdvcmtSZXF1ZXN0Eg8KB25ldHdvcmsYASABKAkSDwoHbm9kZV9pZBgCIAEoCRILCgNodWIYAyABKAgiQgoTSm9pbk5ldHdvcmtSZXNwb25zZRIrCgZtZW1iZXIYASABKAsyGy5wb3dlcm5vZGUudjEuTmV0d29ya01lbWJlciI3ChNMZWF2ZU5ldHdvcmtSZXF1ZXN0Eg8KB25ldHdvcmsYASABKAkSDwoHbm9kZV9pZBgCIAEoCSIWChRMZWF2ZU5ldHdvcmtSZXNwb25zZSIlChJMaXN0TWVtYmVyc1JlcXVlc3QSDwoHbmV0d29yaxgBIAEoCSJDChNMaXN0TWVtYmVyc1Jlc3BvbnNlEiwKB21lbWJlcnMYASADKAsyGy5wb3dlcm5vZGUudjEuTmV0d29ya01lbWJlciI7ChdSZXZva2VDcmVkZW50aWFsUmVxdWVzdBIPCgduZXR3b3JrGAEgASgJEg8KB25vZGVfaWQYAiABKAkiKwoYUmV2b2tlQ3JlZGVudGlhbFJlc3BvbnNlEg8KB3Jldm9rZWQYASABKA0iOgoWSXNzdWVDcmVkZW50aWFsUmVxdWVzdBIPCgduZXR3b3JrGAEgASgJEg8KB25vZGVfaWQYAiABKAkiUQoXSXNzdWVDcmVkZW50aWFsUmVzcG9uc2USNgoKY3JlZGVudGlhbBgBIAEoCzIiLnBvd2Vybm9kZS52MS5NZW1iZXJzaGlwQ3JlZGVudGlhbCInChRHZXRNZXNoSGVhbHRoUmVxdWVzdBIPCgduZXR3b3JrGAEgASgJIpYBCg5NZXNoUGVlckhlYWx0aBIPCgdub2RlX2lkGAEgASgJEhIKCnB1YmxpY19rZXkYAiABKAkSEAoIZW5kcG9pbnQYAyABKAkSHQoVaGFuZHNoYWtlX2FnZV9zZWNvbmRzGAQgASgDEhAKCHJ4X2J5dGVzGAUgASgEEhAKCHR4X2J5dGVzGAYgASgEEgoKAnVwGAcgASgIIs4BChBNZXNoTWVtYmVySGVhbHRoEg8KB25vZGVfaWQYASABKAkSEQoJbm9kZV9uYW1lGAIgASgJEg8KB2FkZHJlc3MYAyABKAkSFgoOZXhwZWN0ZWRfcGVlcnMYBCABKA0SKwoFcGVlcnMYBSADKAsyHC5wb3dlcm5vZGUudjEuTWVzaFBlZXJIZWFsdGgSLwoLcmVwb3J0ZWRfYXQYBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEg8KB3Byb2JsZW0YByABKAkiWwoVR2V0TWVzaEhlYWx0aFJlc3BvbnNlEi8KB21lbWJlcnMYASADKAsyHi5wb3dlcm5vZGUudjEuTWVzaE1lbWJlckhlYWx0aBIRCglmdWxsX21lc2gYAiABKAgqawoMTWVzaFRvcG9sb2d5Eh0KGU1FU0hfVE9QT0xPR1lfVU5TUEVDSUZJRUQQABIbChdNRVNIX1RPUE9MT0dZX0ZVTExfTUVTSBABEh8KG01FU0hfVE9QT0xPR1lfSFVCX0FORF9TUE9LRRACMogHCg5OZXR3b3JrU2VydmljZRJYCg1DcmVhdGVOZXR3b3JrEiIucG93ZXJub2RlLnYxLkNyZWF0ZU5ldHdvcmtSZXF1ZXN0GiMucG93ZXJub2RlLnYxLkNyZWF0ZU5ldHdvcmtSZXNwb25zZRJVCgxMaXN0TmV0d29ya3MSIS5wb3dlcm5vZGUudjEuTGlzdE5ldHdvcmtzUmVxdWVzdBoiLnBvd2Vybm9kZS52MS5MaXN0TmV0d29ya3NSZXNwb25zZRJPCgpHZXROZXR3b3JrEh8ucG93ZXJub2RlLnYxLkdldE5ldHdvcmtSZXF1ZXN0GiAucG93ZXJub2RlLnYxLkdldE5ldHdvcmtSZXNwb25zZRJYCg1EZWxldGVOZXR3b3JrEiIucG93ZXJub2RlLnYxLkRlbGV0ZU5ldHdvcmtSZXF1ZXN0GiMucG93ZXJub2RlLnYxLkRlbGV0ZU5ldHdvcmtSZXNwb25zZRJSCgtKb2luTmV0d29yaxIgLnBvd2Vybm9kZS52MS5Kb2luTmV0d29ya1JlcXVlc3QaIS5wb3dlcm5vZGUudjEuSm9pbk5ldHdvcmtSZXNwb25zZRJVCgxMZWF2ZU5ldHdvcmsSIS5wb3dlcm5vZGUudjEuTGVhdmVOZXR3b3JrUmVxdWVzdBoiLnBvd2Vybm9kZS52MS5MZWF2ZU5ldHdvcmtSZXNwb25zZRJSCgtMaXN0TWVtYmVycxIgLnBvd2Vybm9kZS52MS5MaXN0TWVtYmVyc1JlcXVlc3QaIS5wb3dlcm5vZGUudjEuTGlzdE1lbWJlcnNSZXNwb25zZRJhChBSZXZva2VDcmVkZW50aWFsEiUucG93ZXJub2RlLnYxLlJldm9rZUNyZWRlbnRpYWxSZXF1ZXN0GiYucG93ZXJub2RlLnYxLlJldm9rZUNyZWRlbnRpYWxSZXNwb25zZRJeCg9Jc3N1ZUNyZWRlbnRpYWwSJC5wb3dlcm5vZGUudjEuSXNzdWVDcmVkZW50aWFsUmVxdWVzdBolLnBvd2Vybm9kZS52MS5Jc3N1ZUNyZWRlbnRpYWxSZXNwb25zZRJYCg1HZXRNZXNoSGVhbHRoEiIucG93ZXJub2RlLnYxLkdldE1lc2hIZWFsdGhSZXF1ZXN0GiMucG93ZXJub2RlLnYxLkdldE1lc2hIZWFsdGhSZXNwb25zZWIGcHJvdG8z", [file_google_protobuf_timestamp]);
 
 /**
- * The node's network plan (WireGuard mesh membership, SDWAN objects). Filled by the mesh and SDWAN
- * work; peer lists travel on a stream of their own, not in the desired-state document.
+ * The node's network plan: the WireGuard meshes it is a member of. Bounded per node; the peer lists
+ * (which grow with the fleet) travel on NodeService.WatchMeshPeers as a snapshot then deltas.
  *
  * @generated from message powernode.v1.NetworkSection
  */
 export type NetworkSection = Message<"powernode.v1.NetworkSection"> & {
+  /**
+   * @generated from field: repeated powernode.v1.MeshMembership meshes = 1;
+   */
+  meshes: MeshMembership[];
 };
 
 /**
@@ -27,4 +33,1104 @@ export type NetworkSection = Message<"powernode.v1.NetworkSection"> & {
  */
 export const NetworkSectionSchema: GenMessage<NetworkSection> = /*@__PURE__*/
   messageDesc(file_powernode_v1_network, 0);
+
+/**
+ * One network this node is a member of: what its own interface looks like.
+ *
+ * @generated from message powernode.v1.MeshMembership
+ */
+export type MeshMembership = Message<"powernode.v1.MeshMembership"> & {
+  /**
+   * @generated from field: string network_id = 1;
+   */
+  networkId: string;
+
+  /**
+   * 6 hex characters; the interface is `wg-sdwan-<handle>` (<= 15 characters).
+   *
+   * @generated from field: string handle = 2;
+   */
+  handle: string;
+
+  /**
+   * @generated from field: string interface_name = 3;
+   */
+  interfaceName: string;
+
+  /**
+   * The node's stable overlay address (an IPv6 /128 out of `prefix`), without a length.
+   *
+   * @generated from field: string address = 4;
+   */
+  address: string;
+
+  /**
+   * The network's ULA /64, e.g. "fd12:3456:789a:1::/64".
+   *
+   * @generated from field: string prefix = 5;
+   */
+  prefix: string;
+
+  /**
+   * @generated from field: uint32 listen_port = 6;
+   */
+  listenPort: number;
+
+  /**
+   * @generated from field: powernode.v1.MeshTopology topology = 7;
+   */
+  topology: MeshTopology;
+
+  /**
+   * Whether this member is a hub of a hub-and-spoke network.
+   *
+   * @generated from field: bool hub = 8;
+   */
+  hub: boolean;
+
+  /**
+   * The network's constellation key: Ed25519 public key (raw 32 bytes, base64) that signs every
+   * member's credential, and its handle.
+   *
+   * @generated from field: string constellation_public_key = 9;
+   */
+  constellationPublicKey: string;
+
+  /**
+   * @generated from field: string constellation_handle = 10;
+   */
+  constellationHandle: string;
+
+  /**
+   * @generated from field: uint32 mtu = 11;
+   */
+  mtu: number;
+};
+
+/**
+ * Describes the message powernode.v1.MeshMembership.
+ * Use `create(MeshMembershipSchema)` to create a new message.
+ */
+export const MeshMembershipSchema: GenMessage<MeshMembership> = /*@__PURE__*/
+  messageDesc(file_powernode_v1_network, 1);
+
+/**
+ * A membership credential on the wire: `envelope` is the exact JSON string that was signed.
+ *
+ * @generated from message powernode.v1.MembershipCredential
+ */
+export type MembershipCredential = Message<"powernode.v1.MembershipCredential"> & {
+  /**
+   * @generated from field: string envelope = 1;
+   */
+  envelope: string;
+
+  /**
+   * Ed25519 over the UTF-8 bytes of `envelope`, base64.
+   *
+   * @generated from field: string signature = 2;
+   */
+  signature: string;
+
+  /**
+   * @generated from field: string constellation_handle = 3;
+   */
+  constellationHandle: string;
+
+  /**
+   * @generated from field: uint64 revision = 4;
+   */
+  revision: bigint;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp not_before = 5;
+   */
+  notBefore?: Timestamp | undefined;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp not_after = 6;
+   */
+  notAfter?: Timestamp | undefined;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp refresh_after = 7;
+   */
+  refreshAfter?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message powernode.v1.MembershipCredential.
+ * Use `create(MembershipCredentialSchema)` to create a new message.
+ */
+export const MembershipCredentialSchema: GenMessage<MembershipCredential> = /*@__PURE__*/
+  messageDesc(file_powernode_v1_network, 2);
+
+/**
+ * One peer as a member of the network sees it.
+ *
+ * @generated from message powernode.v1.MeshPeer
+ */
+export type MeshPeer = Message<"powernode.v1.MeshPeer"> & {
+  /**
+   * The peer's node id.
+   *
+   * @generated from field: string node_id = 1;
+   */
+  nodeId: string;
+
+  /**
+   * WireGuard public key (base64, 32 bytes).
+   *
+   * @generated from field: string public_key = 2;
+   */
+  publicKey: string;
+
+  /**
+   * Overlay /128 of the peer, without a length.
+   *
+   * @generated from field: string address = 3;
+   */
+  address: string;
+
+  /**
+   * CIDRs routed to this peer: its /128 plus whatever the network plan routes through it.
+   *
+   * @generated from field: repeated string allowed_ips = 4;
+   */
+  allowedIps: string[];
+
+  /**
+   * Underlay endpoints "host:port", preferred first.
+   *
+   * @generated from field: repeated string endpoints = 5;
+   */
+  endpoints: string[];
+
+  /**
+   * @generated from field: uint32 persistent_keepalive_seconds = 6;
+   */
+  persistentKeepaliveSeconds: number;
+
+  /**
+   * Configure the peer only if this verifies against the network's constellation key, its window
+   * holds and it names this public key and address.
+   *
+   * @generated from field: powernode.v1.MembershipCredential credential = 7;
+   */
+  credential?: MembershipCredential | undefined;
+};
+
+/**
+ * Describes the message powernode.v1.MeshPeer.
+ * Use `create(MeshPeerSchema)` to create a new message.
+ */
+export const MeshPeerSchema: GenMessage<MeshPeer> = /*@__PURE__*/
+  messageDesc(file_powernode_v1_network, 3);
+
+/**
+ * @generated from message powernode.v1.WatchMeshPeersRequest
+ */
+export type WatchMeshPeersRequest = Message<"powernode.v1.WatchMeshPeersRequest"> & {
+  /**
+   * @generated from field: string network_id = 1;
+   */
+  networkId: string;
+};
+
+/**
+ * Describes the message powernode.v1.WatchMeshPeersRequest.
+ * Use `create(WatchMeshPeersRequestSchema)` to create a new message.
+ */
+export const WatchMeshPeersRequestSchema: GenMessage<WatchMeshPeersRequest> = /*@__PURE__*/
+  messageDesc(file_powernode_v1_network, 4);
+
+/**
+ * The first message of a stream is a snapshot (`snapshot` true, every peer in `upserts`); after it,
+ * each message is one change: peers added or changed in `upserts`, peers gone in `removed_node_ids`.
+ *
+ * @generated from message powernode.v1.WatchMeshPeersResponse
+ */
+export type WatchMeshPeersResponse = Message<"powernode.v1.WatchMeshPeersResponse"> & {
+  /**
+   * @generated from field: string network_id = 1;
+   */
+  networkId: string;
+
+  /**
+   * The network's peer-list version this message brings the receiver to.
+   *
+   * @generated from field: uint64 version = 2;
+   */
+  version: bigint;
+
+  /**
+   * @generated from field: bool snapshot = 3;
+   */
+  snapshot: boolean;
+
+  /**
+   * @generated from field: repeated powernode.v1.MeshPeer upserts = 4;
+   */
+  upserts: MeshPeer[];
+
+  /**
+   * @generated from field: repeated string removed_node_ids = 5;
+   */
+  removedNodeIds: string[];
+};
+
+/**
+ * Describes the message powernode.v1.WatchMeshPeersResponse.
+ * Use `create(WatchMeshPeersResponseSchema)` to create a new message.
+ */
+export const WatchMeshPeersResponseSchema: GenMessage<WatchMeshPeersResponse> = /*@__PURE__*/
+  messageDesc(file_powernode_v1_network, 5);
+
+/**
+ * What a node reports per mesh in its heartbeat.
+ *
+ * @generated from message powernode.v1.MeshReport
+ */
+export type MeshReport = Message<"powernode.v1.MeshReport"> & {
+  /**
+   * @generated from field: string network_id = 1;
+   */
+  networkId: string;
+
+  /**
+   * @generated from field: string interface_name = 2;
+   */
+  interfaceName: string;
+
+  /**
+   * The node's WireGuard public key (base64). The private key never leaves the node.
+   *
+   * @generated from field: string public_key = 3;
+   */
+  publicKey: string;
+
+  /**
+   * @generated from field: uint32 listen_port = 4;
+   */
+  listenPort: number;
+
+  /**
+   * Underlay endpoints "host:port" other members should use.
+   *
+   * @generated from field: repeated string endpoints = 5;
+   */
+  endpoints: string[];
+
+  /**
+   * @generated from field: repeated powernode.v1.MeshPeerObservation peers = 6;
+   */
+  peers: MeshPeerObservation[];
+
+  /**
+   * Empty when the interface is up as desired; else why not.
+   *
+   * @generated from field: string problem = 7;
+   */
+  problem: string;
+};
+
+/**
+ * Describes the message powernode.v1.MeshReport.
+ * Use `create(MeshReportSchema)` to create a new message.
+ */
+export const MeshReportSchema: GenMessage<MeshReport> = /*@__PURE__*/
+  messageDesc(file_powernode_v1_network, 6);
+
+/**
+ * One configured peer as `wg show <if> dump` reports it.
+ *
+ * @generated from message powernode.v1.MeshPeerObservation
+ */
+export type MeshPeerObservation = Message<"powernode.v1.MeshPeerObservation"> & {
+  /**
+   * @generated from field: string public_key = 1;
+   */
+  publicKey: string;
+
+  /**
+   * @generated from field: string node_id = 2;
+   */
+  nodeId: string;
+
+  /**
+   * @generated from field: string endpoint = 3;
+   */
+  endpoint: string;
+
+  /**
+   * Unix seconds of the latest handshake; 0 = never.
+   *
+   * @generated from field: int64 latest_handshake_unix = 4;
+   */
+  latestHandshakeUnix: bigint;
+
+  /**
+   * @generated from field: uint64 rx_bytes = 5;
+   */
+  rxBytes: bigint;
+
+  /**
+   * @generated from field: uint64 tx_bytes = 6;
+   */
+  txBytes: bigint;
+};
+
+/**
+ * Describes the message powernode.v1.MeshPeerObservation.
+ * Use `create(MeshPeerObservationSchema)` to create a new message.
+ */
+export const MeshPeerObservationSchema: GenMessage<MeshPeerObservation> = /*@__PURE__*/
+  messageDesc(file_powernode_v1_network, 7);
+
+/**
+ * @generated from message powernode.v1.Network
+ */
+export type Network = Message<"powernode.v1.Network"> & {
+  /**
+   * @generated from field: string id = 1;
+   */
+  id: string;
+
+  /**
+   * @generated from field: string name = 2;
+   */
+  name: string;
+
+  /**
+   * @generated from field: string handle = 3;
+   */
+  handle: string;
+
+  /**
+   * @generated from field: string prefix = 4;
+   */
+  prefix: string;
+
+  /**
+   * @generated from field: powernode.v1.MeshTopology topology = 5;
+   */
+  topology: MeshTopology;
+
+  /**
+   * @generated from field: uint32 listen_port = 6;
+   */
+  listenPort: number;
+
+  /**
+   * @generated from field: uint32 mtu = 7;
+   */
+  mtu: number;
+
+  /**
+   * @generated from field: string constellation_handle = 8;
+   */
+  constellationHandle: string;
+
+  /**
+   * @generated from field: string constellation_public_key = 9;
+   */
+  constellationPublicKey: string;
+
+  /**
+   * @generated from field: uint64 version = 10;
+   */
+  version: bigint;
+
+  /**
+   * @generated from field: uint32 member_count = 11;
+   */
+  memberCount: number;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp created_at = 12;
+   */
+  createdAt?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message powernode.v1.Network.
+ * Use `create(NetworkSchema)` to create a new message.
+ */
+export const NetworkSchema: GenMessage<Network> = /*@__PURE__*/
+  messageDesc(file_powernode_v1_network, 8);
+
+/**
+ * @generated from message powernode.v1.NetworkMember
+ */
+export type NetworkMember = Message<"powernode.v1.NetworkMember"> & {
+  /**
+   * @generated from field: string network_id = 1;
+   */
+  networkId: string;
+
+  /**
+   * @generated from field: string node_id = 2;
+   */
+  nodeId: string;
+
+  /**
+   * @generated from field: string node_name = 3;
+   */
+  nodeName: string;
+
+  /**
+   * @generated from field: string address = 4;
+   */
+  address: string;
+
+  /**
+   * Empty until the node has reported its key.
+   *
+   * @generated from field: string public_key = 5;
+   */
+  publicKey: string;
+
+  /**
+   * @generated from field: repeated string endpoints = 6;
+   */
+  endpoints: string[];
+
+  /**
+   * @generated from field: bool hub = 7;
+   */
+  hub: boolean;
+
+  /**
+   * "active", "revoked" or "none" (no key reported yet).
+   *
+   * @generated from field: string credential_status = 8;
+   */
+  credentialStatus: string;
+
+  /**
+   * @generated from field: uint64 credential_revision = 9;
+   */
+  credentialRevision: bigint;
+};
+
+/**
+ * Describes the message powernode.v1.NetworkMember.
+ * Use `create(NetworkMemberSchema)` to create a new message.
+ */
+export const NetworkMemberSchema: GenMessage<NetworkMember> = /*@__PURE__*/
+  messageDesc(file_powernode_v1_network, 9);
+
+/**
+ * @generated from message powernode.v1.CreateNetworkRequest
+ */
+export type CreateNetworkRequest = Message<"powernode.v1.CreateNetworkRequest"> & {
+  /**
+   * @generated from field: string name = 1;
+   */
+  name: string;
+
+  /**
+   * Optional ULA /64; default: a random fdXX:XXXX:XXXX:XXXX::/64.
+   *
+   * @generated from field: string prefix = 2;
+   */
+  prefix: string;
+
+  /**
+   * @generated from field: powernode.v1.MeshTopology topology = 3;
+   */
+  topology: MeshTopology;
+
+  /**
+   * Default 51820.
+   *
+   * @generated from field: uint32 listen_port = 4;
+   */
+  listenPort: number;
+
+  /**
+   * Default 1420.
+   *
+   * @generated from field: uint32 mtu = 5;
+   */
+  mtu: number;
+};
+
+/**
+ * Describes the message powernode.v1.CreateNetworkRequest.
+ * Use `create(CreateNetworkRequestSchema)` to create a new message.
+ */
+export const CreateNetworkRequestSchema: GenMessage<CreateNetworkRequest> = /*@__PURE__*/
+  messageDesc(file_powernode_v1_network, 10);
+
+/**
+ * @generated from message powernode.v1.CreateNetworkResponse
+ */
+export type CreateNetworkResponse = Message<"powernode.v1.CreateNetworkResponse"> & {
+  /**
+   * @generated from field: powernode.v1.Network network = 1;
+   */
+  network?: Network | undefined;
+};
+
+/**
+ * Describes the message powernode.v1.CreateNetworkResponse.
+ * Use `create(CreateNetworkResponseSchema)` to create a new message.
+ */
+export const CreateNetworkResponseSchema: GenMessage<CreateNetworkResponse> = /*@__PURE__*/
+  messageDesc(file_powernode_v1_network, 11);
+
+/**
+ * @generated from message powernode.v1.ListNetworksRequest
+ */
+export type ListNetworksRequest = Message<"powernode.v1.ListNetworksRequest"> & {
+};
+
+/**
+ * Describes the message powernode.v1.ListNetworksRequest.
+ * Use `create(ListNetworksRequestSchema)` to create a new message.
+ */
+export const ListNetworksRequestSchema: GenMessage<ListNetworksRequest> = /*@__PURE__*/
+  messageDesc(file_powernode_v1_network, 12);
+
+/**
+ * @generated from message powernode.v1.ListNetworksResponse
+ */
+export type ListNetworksResponse = Message<"powernode.v1.ListNetworksResponse"> & {
+  /**
+   * @generated from field: repeated powernode.v1.Network networks = 1;
+   */
+  networks: Network[];
+};
+
+/**
+ * Describes the message powernode.v1.ListNetworksResponse.
+ * Use `create(ListNetworksResponseSchema)` to create a new message.
+ */
+export const ListNetworksResponseSchema: GenMessage<ListNetworksResponse> = /*@__PURE__*/
+  messageDesc(file_powernode_v1_network, 13);
+
+/**
+ * @generated from message powernode.v1.GetNetworkRequest
+ */
+export type GetNetworkRequest = Message<"powernode.v1.GetNetworkRequest"> & {
+  /**
+   * Id or name.
+   *
+   * @generated from field: string network = 1;
+   */
+  network: string;
+};
+
+/**
+ * Describes the message powernode.v1.GetNetworkRequest.
+ * Use `create(GetNetworkRequestSchema)` to create a new message.
+ */
+export const GetNetworkRequestSchema: GenMessage<GetNetworkRequest> = /*@__PURE__*/
+  messageDesc(file_powernode_v1_network, 14);
+
+/**
+ * @generated from message powernode.v1.GetNetworkResponse
+ */
+export type GetNetworkResponse = Message<"powernode.v1.GetNetworkResponse"> & {
+  /**
+   * @generated from field: powernode.v1.Network network = 1;
+   */
+  network?: Network | undefined;
+};
+
+/**
+ * Describes the message powernode.v1.GetNetworkResponse.
+ * Use `create(GetNetworkResponseSchema)` to create a new message.
+ */
+export const GetNetworkResponseSchema: GenMessage<GetNetworkResponse> = /*@__PURE__*/
+  messageDesc(file_powernode_v1_network, 15);
+
+/**
+ * @generated from message powernode.v1.DeleteNetworkRequest
+ */
+export type DeleteNetworkRequest = Message<"powernode.v1.DeleteNetworkRequest"> & {
+  /**
+   * @generated from field: string network = 1;
+   */
+  network: string;
+};
+
+/**
+ * Describes the message powernode.v1.DeleteNetworkRequest.
+ * Use `create(DeleteNetworkRequestSchema)` to create a new message.
+ */
+export const DeleteNetworkRequestSchema: GenMessage<DeleteNetworkRequest> = /*@__PURE__*/
+  messageDesc(file_powernode_v1_network, 16);
+
+/**
+ * @generated from message powernode.v1.DeleteNetworkResponse
+ */
+export type DeleteNetworkResponse = Message<"powernode.v1.DeleteNetworkResponse"> & {
+};
+
+/**
+ * Describes the message powernode.v1.DeleteNetworkResponse.
+ * Use `create(DeleteNetworkResponseSchema)` to create a new message.
+ */
+export const DeleteNetworkResponseSchema: GenMessage<DeleteNetworkResponse> = /*@__PURE__*/
+  messageDesc(file_powernode_v1_network, 17);
+
+/**
+ * @generated from message powernode.v1.JoinNetworkRequest
+ */
+export type JoinNetworkRequest = Message<"powernode.v1.JoinNetworkRequest"> & {
+  /**
+   * @generated from field: string network = 1;
+   */
+  network: string;
+
+  /**
+   * @generated from field: string node_id = 2;
+   */
+  nodeId: string;
+
+  /**
+   * @generated from field: bool hub = 3;
+   */
+  hub: boolean;
+};
+
+/**
+ * Describes the message powernode.v1.JoinNetworkRequest.
+ * Use `create(JoinNetworkRequestSchema)` to create a new message.
+ */
+export const JoinNetworkRequestSchema: GenMessage<JoinNetworkRequest> = /*@__PURE__*/
+  messageDesc(file_powernode_v1_network, 18);
+
+/**
+ * @generated from message powernode.v1.JoinNetworkResponse
+ */
+export type JoinNetworkResponse = Message<"powernode.v1.JoinNetworkResponse"> & {
+  /**
+   * @generated from field: powernode.v1.NetworkMember member = 1;
+   */
+  member?: NetworkMember | undefined;
+};
+
+/**
+ * Describes the message powernode.v1.JoinNetworkResponse.
+ * Use `create(JoinNetworkResponseSchema)` to create a new message.
+ */
+export const JoinNetworkResponseSchema: GenMessage<JoinNetworkResponse> = /*@__PURE__*/
+  messageDesc(file_powernode_v1_network, 19);
+
+/**
+ * @generated from message powernode.v1.LeaveNetworkRequest
+ */
+export type LeaveNetworkRequest = Message<"powernode.v1.LeaveNetworkRequest"> & {
+  /**
+   * @generated from field: string network = 1;
+   */
+  network: string;
+
+  /**
+   * @generated from field: string node_id = 2;
+   */
+  nodeId: string;
+};
+
+/**
+ * Describes the message powernode.v1.LeaveNetworkRequest.
+ * Use `create(LeaveNetworkRequestSchema)` to create a new message.
+ */
+export const LeaveNetworkRequestSchema: GenMessage<LeaveNetworkRequest> = /*@__PURE__*/
+  messageDesc(file_powernode_v1_network, 20);
+
+/**
+ * @generated from message powernode.v1.LeaveNetworkResponse
+ */
+export type LeaveNetworkResponse = Message<"powernode.v1.LeaveNetworkResponse"> & {
+};
+
+/**
+ * Describes the message powernode.v1.LeaveNetworkResponse.
+ * Use `create(LeaveNetworkResponseSchema)` to create a new message.
+ */
+export const LeaveNetworkResponseSchema: GenMessage<LeaveNetworkResponse> = /*@__PURE__*/
+  messageDesc(file_powernode_v1_network, 21);
+
+/**
+ * @generated from message powernode.v1.ListMembersRequest
+ */
+export type ListMembersRequest = Message<"powernode.v1.ListMembersRequest"> & {
+  /**
+   * @generated from field: string network = 1;
+   */
+  network: string;
+};
+
+/**
+ * Describes the message powernode.v1.ListMembersRequest.
+ * Use `create(ListMembersRequestSchema)` to create a new message.
+ */
+export const ListMembersRequestSchema: GenMessage<ListMembersRequest> = /*@__PURE__*/
+  messageDesc(file_powernode_v1_network, 22);
+
+/**
+ * @generated from message powernode.v1.ListMembersResponse
+ */
+export type ListMembersResponse = Message<"powernode.v1.ListMembersResponse"> & {
+  /**
+   * @generated from field: repeated powernode.v1.NetworkMember members = 1;
+   */
+  members: NetworkMember[];
+};
+
+/**
+ * Describes the message powernode.v1.ListMembersResponse.
+ * Use `create(ListMembersResponseSchema)` to create a new message.
+ */
+export const ListMembersResponseSchema: GenMessage<ListMembersResponse> = /*@__PURE__*/
+  messageDesc(file_powernode_v1_network, 23);
+
+/**
+ * @generated from message powernode.v1.RevokeCredentialRequest
+ */
+export type RevokeCredentialRequest = Message<"powernode.v1.RevokeCredentialRequest"> & {
+  /**
+   * @generated from field: string network = 1;
+   */
+  network: string;
+
+  /**
+   * @generated from field: string node_id = 2;
+   */
+  nodeId: string;
+};
+
+/**
+ * Describes the message powernode.v1.RevokeCredentialRequest.
+ * Use `create(RevokeCredentialRequestSchema)` to create a new message.
+ */
+export const RevokeCredentialRequestSchema: GenMessage<RevokeCredentialRequest> = /*@__PURE__*/
+  messageDesc(file_powernode_v1_network, 24);
+
+/**
+ * @generated from message powernode.v1.RevokeCredentialResponse
+ */
+export type RevokeCredentialResponse = Message<"powernode.v1.RevokeCredentialResponse"> & {
+  /**
+   * @generated from field: uint32 revoked = 1;
+   */
+  revoked: number;
+};
+
+/**
+ * Describes the message powernode.v1.RevokeCredentialResponse.
+ * Use `create(RevokeCredentialResponseSchema)` to create a new message.
+ */
+export const RevokeCredentialResponseSchema: GenMessage<RevokeCredentialResponse> = /*@__PURE__*/
+  messageDesc(file_powernode_v1_network, 25);
+
+/**
+ * @generated from message powernode.v1.IssueCredentialRequest
+ */
+export type IssueCredentialRequest = Message<"powernode.v1.IssueCredentialRequest"> & {
+  /**
+   * @generated from field: string network = 1;
+   */
+  network: string;
+
+  /**
+   * @generated from field: string node_id = 2;
+   */
+  nodeId: string;
+};
+
+/**
+ * Describes the message powernode.v1.IssueCredentialRequest.
+ * Use `create(IssueCredentialRequestSchema)` to create a new message.
+ */
+export const IssueCredentialRequestSchema: GenMessage<IssueCredentialRequest> = /*@__PURE__*/
+  messageDesc(file_powernode_v1_network, 26);
+
+/**
+ * @generated from message powernode.v1.IssueCredentialResponse
+ */
+export type IssueCredentialResponse = Message<"powernode.v1.IssueCredentialResponse"> & {
+  /**
+   * @generated from field: powernode.v1.MembershipCredential credential = 1;
+   */
+  credential?: MembershipCredential | undefined;
+};
+
+/**
+ * Describes the message powernode.v1.IssueCredentialResponse.
+ * Use `create(IssueCredentialResponseSchema)` to create a new message.
+ */
+export const IssueCredentialResponseSchema: GenMessage<IssueCredentialResponse> = /*@__PURE__*/
+  messageDesc(file_powernode_v1_network, 27);
+
+/**
+ * @generated from message powernode.v1.GetMeshHealthRequest
+ */
+export type GetMeshHealthRequest = Message<"powernode.v1.GetMeshHealthRequest"> & {
+  /**
+   * @generated from field: string network = 1;
+   */
+  network: string;
+};
+
+/**
+ * Describes the message powernode.v1.GetMeshHealthRequest.
+ * Use `create(GetMeshHealthRequestSchema)` to create a new message.
+ */
+export const GetMeshHealthRequestSchema: GenMessage<GetMeshHealthRequest> = /*@__PURE__*/
+  messageDesc(file_powernode_v1_network, 28);
+
+/**
+ * @generated from message powernode.v1.MeshPeerHealth
+ */
+export type MeshPeerHealth = Message<"powernode.v1.MeshPeerHealth"> & {
+  /**
+   * @generated from field: string node_id = 1;
+   */
+  nodeId: string;
+
+  /**
+   * @generated from field: string public_key = 2;
+   */
+  publicKey: string;
+
+  /**
+   * @generated from field: string endpoint = 3;
+   */
+  endpoint: string;
+
+  /**
+   * Seconds since the latest handshake at the time of the report; -1 = never.
+   *
+   * @generated from field: int64 handshake_age_seconds = 4;
+   */
+  handshakeAgeSeconds: bigint;
+
+  /**
+   * @generated from field: uint64 rx_bytes = 5;
+   */
+  rxBytes: bigint;
+
+  /**
+   * @generated from field: uint64 tx_bytes = 6;
+   */
+  txBytes: bigint;
+
+  /**
+   * @generated from field: bool up = 7;
+   */
+  up: boolean;
+};
+
+/**
+ * Describes the message powernode.v1.MeshPeerHealth.
+ * Use `create(MeshPeerHealthSchema)` to create a new message.
+ */
+export const MeshPeerHealthSchema: GenMessage<MeshPeerHealth> = /*@__PURE__*/
+  messageDesc(file_powernode_v1_network, 29);
+
+/**
+ * @generated from message powernode.v1.MeshMemberHealth
+ */
+export type MeshMemberHealth = Message<"powernode.v1.MeshMemberHealth"> & {
+  /**
+   * @generated from field: string node_id = 1;
+   */
+  nodeId: string;
+
+  /**
+   * @generated from field: string node_name = 2;
+   */
+  nodeName: string;
+
+  /**
+   * @generated from field: string address = 3;
+   */
+  address: string;
+
+  /**
+   * Peers the hub expects this member to have (by the topology and active credentials).
+   *
+   * @generated from field: uint32 expected_peers = 4;
+   */
+  expectedPeers: number;
+
+  /**
+   * @generated from field: repeated powernode.v1.MeshPeerHealth peers = 5;
+   */
+  peers: MeshPeerHealth[];
+
+  /**
+   * @generated from field: google.protobuf.Timestamp reported_at = 6;
+   */
+  reportedAt?: Timestamp | undefined;
+
+  /**
+   * @generated from field: string problem = 7;
+   */
+  problem: string;
+};
+
+/**
+ * Describes the message powernode.v1.MeshMemberHealth.
+ * Use `create(MeshMemberHealthSchema)` to create a new message.
+ */
+export const MeshMemberHealthSchema: GenMessage<MeshMemberHealth> = /*@__PURE__*/
+  messageDesc(file_powernode_v1_network, 30);
+
+/**
+ * @generated from message powernode.v1.GetMeshHealthResponse
+ */
+export type GetMeshHealthResponse = Message<"powernode.v1.GetMeshHealthResponse"> & {
+  /**
+   * @generated from field: repeated powernode.v1.MeshMemberHealth members = 1;
+   */
+  members: MeshMemberHealth[];
+
+  /**
+   * Every expected peer of every member is up.
+   *
+   * @generated from field: bool full_mesh = 2;
+   */
+  fullMesh: boolean;
+};
+
+/**
+ * Describes the message powernode.v1.GetMeshHealthResponse.
+ * Use `create(GetMeshHealthResponseSchema)` to create a new message.
+ */
+export const GetMeshHealthResponseSchema: GenMessage<GetMeshHealthResponse> = /*@__PURE__*/
+  messageDesc(file_powernode_v1_network, 31);
+
+/**
+ * @generated from enum powernode.v1.MeshTopology
+ */
+export enum MeshTopology {
+  /**
+   * @generated from enum value: MESH_TOPOLOGY_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * Every member peers with every other member (the default).
+   *
+   * @generated from enum value: MESH_TOPOLOGY_FULL_MESH = 1;
+   */
+  FULL_MESH = 1,
+
+  /**
+   * Spokes peer only with hubs; hubs peer with everyone.
+   *
+   * @generated from enum value: MESH_TOPOLOGY_HUB_AND_SPOKE = 2;
+   */
+  HUB_AND_SPOKE = 2,
+}
+
+/**
+ * Describes the enum powernode.v1.MeshTopology.
+ */
+export const MeshTopologySchema: GenEnum<MeshTopology> = /*@__PURE__*/
+  enumDesc(file_powernode_v1_network, 0);
+
+/**
+ * Operator API of the overlay networks.
+ *
+ * @generated from service powernode.v1.NetworkService
+ */
+export const NetworkService: GenService<{
+  /**
+   * @generated from rpc powernode.v1.NetworkService.CreateNetwork
+   */
+  createNetwork: {
+    methodKind: "unary";
+    input: typeof CreateNetworkRequestSchema;
+    output: typeof CreateNetworkResponseSchema;
+  },
+  /**
+   * @generated from rpc powernode.v1.NetworkService.ListNetworks
+   */
+  listNetworks: {
+    methodKind: "unary";
+    input: typeof ListNetworksRequestSchema;
+    output: typeof ListNetworksResponseSchema;
+  },
+  /**
+   * @generated from rpc powernode.v1.NetworkService.GetNetwork
+   */
+  getNetwork: {
+    methodKind: "unary";
+    input: typeof GetNetworkRequestSchema;
+    output: typeof GetNetworkResponseSchema;
+  },
+  /**
+   * @generated from rpc powernode.v1.NetworkService.DeleteNetwork
+   */
+  deleteNetwork: {
+    methodKind: "unary";
+    input: typeof DeleteNetworkRequestSchema;
+    output: typeof DeleteNetworkResponseSchema;
+  },
+  /**
+   * Makes a node a member: allocates its stable /128 and puts the network in its desired state.
+   *
+   * @generated from rpc powernode.v1.NetworkService.JoinNetwork
+   */
+  joinNetwork: {
+    methodKind: "unary";
+    input: typeof JoinNetworkRequestSchema;
+    output: typeof JoinNetworkResponseSchema;
+  },
+  /**
+   * @generated from rpc powernode.v1.NetworkService.LeaveNetwork
+   */
+  leaveNetwork: {
+    methodKind: "unary";
+    input: typeof LeaveNetworkRequestSchema;
+    output: typeof LeaveNetworkResponseSchema;
+  },
+  /**
+   * @generated from rpc powernode.v1.NetworkService.ListMembers
+   */
+  listMembers: {
+    methodKind: "unary";
+    input: typeof ListMembersRequestSchema;
+    output: typeof ListMembersResponseSchema;
+  },
+  /**
+   * Revokes every credential of a member: the other members drop it.
+   *
+   * @generated from rpc powernode.v1.NetworkService.RevokeCredential
+   */
+  revokeCredential: {
+    methodKind: "unary";
+    input: typeof RevokeCredentialRequestSchema;
+    output: typeof RevokeCredentialResponseSchema;
+  },
+  /**
+   * Issues a new credential for a member (supersedes the active one, or ends a revocation).
+   *
+   * @generated from rpc powernode.v1.NetworkService.IssueCredential
+   */
+  issueCredential: {
+    methodKind: "unary";
+    input: typeof IssueCredentialRequestSchema;
+    output: typeof IssueCredentialResponseSchema;
+  },
+  /**
+   * Per member: each peer it reports, with handshake age; a peer without a handshake for more than
+   * 275 s is down.
+   *
+   * @generated from rpc powernode.v1.NetworkService.GetMeshHealth
+   */
+  getMeshHealth: {
+    methodKind: "unary";
+    input: typeof GetMeshHealthRequestSchema;
+    output: typeof GetMeshHealthResponseSchema;
+  },
+}> = /*@__PURE__*/
+  serviceDesc(file_powernode_v1_network, 0);
 
