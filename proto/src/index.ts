@@ -60,6 +60,7 @@ export {
   type MeshPeerObservation,
   MeshPeerObservationSchema,
   MeshPeerSchema,
+  MeshSyncService,
   type MeshReport,
   MeshReportSchema,
   MeshTopology,
