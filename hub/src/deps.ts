@@ -19,6 +19,7 @@ import {
   type DesiredStateCompiler,
   type SectionCompiler,
 } from "./desired-state/index.ts";
+import type { HeartbeatObserver } from "./feature.ts";
 import type { Logger } from "./log.ts";
 import { type AttestationChallenges, createAttestationChallenges } from "./node/attestation-challenges.ts";
 import { type AttestationChecker, createAttestationChecker } from "./node/attestation-check.ts";
@@ -38,6 +39,8 @@ export interface Deps extends Core {
   /** Compiles a node's whole desired state after any change (the only way a document is written). */
   desiredState: DesiredStateCompiler;
   providers: ProviderRegistry;
+  /** Every feature's heartbeat observer, called by NodeService.Heartbeat. */
+  heartbeatObservers: readonly HeartbeatObserver[];
 }
 
 /** Options of {@link createDeps}. */
@@ -47,6 +50,8 @@ export interface CreateDepsOptions {
   log?: Logger;
   /** The features' desired-state section compilers. */
   sections?: readonly SectionCompiler[];
+  /** The features' heartbeat observers. */
+  heartbeatObservers?: readonly HeartbeatObserver[];
 }
 
 /** Deps plus what only the process owner needs. */
@@ -84,6 +89,7 @@ export async function createDeps(config: HubConfig, opts: CreateDepsOptions = {}
       desired,
       desiredState: createDesiredStateCompiler(core, desired, opts.sections ?? []),
       providers: createProviderRegistry(opts.providers ?? defaultProviders(config.dataDir, log)),
+      heartbeatObservers: opts.heartbeatObservers ?? [],
     };
     return {
       deps,

@@ -6,6 +6,7 @@
  */
 import type { DescService } from "@bufbuild/protobuf";
 import type { ServiceImpl } from "@connectrpc/connect";
+import type { HeartbeatRequest } from "@powernode/proto";
 import type { AnyElysia } from "elysia";
 import type { Deps } from "./deps.ts";
 import type { SectionCompiler } from "./desired-state/compile.ts";
@@ -34,8 +35,16 @@ export interface Job {
 /** An HTTP plugin (routes outside ConnectRPC: `/healthz`, `/v2/`, SSE). */
 export type HttpPlugin = (deps: Deps, shutdown: AbortSignal) => AnyElysia;
 
+/**
+ * Called with every accepted heartbeat after it is recorded (the node feature's NodeService.Heartbeat),
+ * for the parts of it a feature owns (e.g. the mesh reports). Must not throw for bad node data: it
+ * records the problem instead.
+ */
+export type HeartbeatObserver = (deps: Deps, nodeId: string, req: HeartbeatRequest) => Promise<void>;
+
 export interface Feature {
   name: string;
+  heartbeat?: HeartbeatObserver;
   services?: readonly ServiceBinding[];
   http?: readonly HttpPlugin[];
   jobs?: readonly Job[];

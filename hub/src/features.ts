@@ -6,6 +6,7 @@ import { catalogFeature } from "./catalog/feature.ts";
 import { eventsFeature } from "./events/feature.ts";
 import type { Feature } from "./feature.ts";
 import { fleetFeature } from "./fleet/feature.ts";
+import { networkFeature } from "./network/feature.ts";
 import { nodeFeature } from "./node/feature.ts";
 import { observabilityFeature } from "./observability/feature.ts";
 import { ociFeature } from "./oci/feature.ts";
@@ -16,6 +17,7 @@ export const FEATURES: readonly Feature[] = [
   fleetFeature,
   catalogFeature,
   provisionFeature,
+  networkFeature,
   eventsFeature,
   ociFeature,
   observabilityFeature,

@@ -99,6 +99,7 @@ export async function startHubWithConfig(
     providers: opts.providers,
     log: opts.log,
     sections: features.flatMap((f) => f.sections ?? []),
+    heartbeatObservers: features.flatMap((f) => (f.heartbeat ? [f.heartbeat] : [])),
   });
   const { deps } = built;
   const shutdown = new AbortController();

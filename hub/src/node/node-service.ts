@@ -79,6 +79,8 @@ export function createNodeService(deps: Deps): ServiceImpl<typeof NodeService> {
           })),
         );
       }
+      if (req.meshes.length > 64) throw new DomainError("invalid_argument", "meshes: more than 64");
+      for (const observe of deps.heartbeatObservers) await observe(deps, node.instanceId, req);
       return {
         serverTime: timestampFromDate(now),
         nextHeartbeatSeconds: heartbeatSeconds,

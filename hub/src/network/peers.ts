@@ -1,0 +1,71 @@
+/**
+ * What one member sees of another: the MeshPeer entry (key, /128, endpoints, credential), who sees whom
+ * by the network's topology, and the snapshot a WatchMeshPeers stream starts with. A member is a peer
+ * only once it has reported a key and holds an active credential.
+ */
+import type { MessageInitShape } from "@bufbuild/protobuf";
+import type { MeshPeerSchema } from "@powernode/proto";
+import { and, eq, isNotNull } from "drizzle-orm";
+import type { Db } from "../db/client.ts";
+import { membershipCredentials, networkMembers } from "../db/schema/index.ts";
+import type { Tx } from "../desired-state/index.ts";
+import { activeCredential, toWire } from "./credentials.ts";
+import type { MemberRow, NetworkRow } from "./networks.ts";
+import type { PeerChange } from "./peer-bus.ts";
+
+/** WireGuard keepalive for every peer (Talos KubeSpan's and the predecessor's value). */
+export const PERSISTENT_KEEPALIVE_SECONDS = 25;
+
+type CredentialRow = typeof membershipCredentials.$inferSelect;
+export type MeshPeerInit = MessageInitShape<typeof MeshPeerSchema>;
+
+/** The entry other members get for `member`. */
+export function peerEntry(member: MemberRow, credential: CredentialRow): MeshPeerInit {
+  return {
+    nodeId: member.instanceId,
+    publicKey: member.publicKey ?? "",
+    address: member.address,
+    allowedIps: [`${member.address}/128`],
+    endpoints: member.endpoints,
+    persistentKeepaliveSeconds: PERSISTENT_KEEPALIVE_SECONDS,
+    credential: toWire(credential),
+  };
+}
+
+/** Whether a receiver sees a peer: everyone in a full mesh; in hub-and-spoke, hubs see all, spokes see hubs. */
+export function sees(
+  network: Pick<NetworkRow, "topology">,
+  receiver: { hub: boolean },
+  peer: { hub: boolean },
+): boolean {
+  return network.topology === "full_mesh" || receiver.hub || peer.hub;
+}
+
+/** The change peers get after `memberId` changed: an upsert with its credential, or a removal without one. */
+export async function peerChangeOf(tx: Db | Tx, memberId: string): Promise<PeerChange | undefined> {
+  const [member] = await tx.select().from(networkMembers).where(eq(networkMembers.id, memberId));
+  if (!member) return undefined;
+  const credential = member.publicKey ? await activeCredential(tx as Db, member.id) : undefined;
+  return credential
+    ? { kind: "upsert", nodeId: member.instanceId, hub: member.hub, peer: peerEntry(member, credential) }
+    : { kind: "remove", nodeId: member.instanceId, hub: member.hub };
+}
+
+/** Every peer `receiver` sees, for the start of its stream. */
+export async function snapshotFor(
+  tx: Db | Tx,
+  network: NetworkRow,
+  receiver: MemberRow,
+): Promise<MeshPeerInit[]> {
+  const rows = await tx
+    .select({ m: networkMembers, c: membershipCredentials })
+    .from(networkMembers)
+    .innerJoin(
+      membershipCredentials,
+      and(eq(membershipCredentials.memberId, networkMembers.id), eq(membershipCredentials.status, "active")),
+    )
+    .where(and(eq(networkMembers.networkId, network.id), isNotNull(networkMembers.publicKey)));
+  return rows
+    .filter((r) => r.m.instanceId !== receiver.instanceId && sees(network, receiver, r.m))
+    .map((r) => peerEntry(r.m, r.c));
+}

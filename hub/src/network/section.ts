@@ -1,0 +1,27 @@
+/** The desired state's `network` section: the meshes a node is a member of, with its own address. */
+import { MeshTopology } from "@powernode/proto";
+import { defineSection } from "../desired-state/index.ts";
+import { interfaceName } from "./addresses.ts";
+import { membershipsOf } from "./networks.ts";
+
+export const networkSection = defineSection({
+  section: "network",
+  async compile(tx, node) {
+    const rows = await membershipsOf(tx, node.id);
+    return {
+      meshes: rows.map(({ network, member }) => ({
+        networkId: network.id,
+        handle: network.handle,
+        interfaceName: interfaceName(network.handle),
+        address: member.address,
+        prefix: network.prefix,
+        listenPort: network.listenPort,
+        topology: network.topology === "hub_and_spoke" ? MeshTopology.HUB_AND_SPOKE : MeshTopology.FULL_MESH,
+        hub: member.hub,
+        constellationPublicKey: network.signingPublicKey,
+        constellationHandle: network.constellationHandle,
+        mtu: network.mtu,
+      })),
+    };
+  },
+});
