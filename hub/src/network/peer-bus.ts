@@ -35,8 +35,8 @@ export function createPeerBus(): PeerBus {
     },
     subscribe(networkId, fn, onClose) {
       const entry = { fn, onClose };
-      let set = subs.get(networkId);
-      if (!set) subs.set(networkId, (set = new Set()));
+      const set = subs.get(networkId) ?? new Set();
+      subs.set(networkId, set);
       set.add(entry);
       return () => {
         set.delete(entry);
@@ -60,7 +60,7 @@ const buses = new WeakMap<object, PeerBus>();
 
 /** The peer bus of the hub that owns `deps.db`. */
 export function peerBusOf(deps: { db: object }): PeerBus {
-  let bus = buses.get(deps.db);
-  if (!bus) buses.set(deps.db, (bus = createPeerBus()));
+  const bus = buses.get(deps.db) ?? createPeerBus();
+  buses.set(deps.db, bus);
   return bus;
 }
