@@ -9,6 +9,7 @@ import { catalogCommands } from "./catalog-commands.ts";
 import { eventsCommands } from "./events-commands.ts";
 import { instancesCommands } from "./instances-commands.ts";
 import { moduleCommands } from "./module-commands.ts";
+import { netCommands } from "./net-commands.ts";
 import { nodesCommands } from "./nodes-commands.ts";
 import { type CliIo, type CommandGroup, commandContext, describeError, UsageError } from "./shared.ts";
 
@@ -21,6 +22,7 @@ const GROUPS: readonly CommandGroup[] = [
   instancesCommands,
   caCommands,
   moduleCommands,
+  netCommands,
 ];
 
 const USAGE = `usage: pnctl [--url URL] [--token TOKEN] <command> [--json]
