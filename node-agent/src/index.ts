@@ -5,7 +5,8 @@
 
 export { type RenewalOptions, renewalTime } from "./controllers/credentials/renew.ts";
 export type { NodeIdentity, NodeMetrics } from "./controllers/deps.ts";
-export { DesiredNodeState } from "./controllers/resources.ts";
+export type { MeshOs } from "./controllers/mesh/mesh-controller.ts";
+export { DesiredNodeState, MeshPeers, MeshStatus } from "./controllers/resources.ts";
 export { parseKernelCmdline, powernodeParams } from "./identity/cmdline.ts";
 export {
   decodeCaPem,

@@ -57,3 +57,9 @@ export async function createDb(target: string, opts: { maxConnections?: number }
     close: () => client.close(),
   };
 }
+
+/** Rows from `db.execute`: PGlite returns `{ rows }`, postgres.js an array of rows. */
+export function rowsOf<T>(result: unknown): T[] {
+  if (Array.isArray(result)) return result as T[];
+  return ((result as { rows?: T[] }).rows ?? []) as T[];
+}

@@ -25,6 +25,7 @@ import {
   testDbKind,
   waitFor,
 } from "../../test/harness.ts";
+import { rowsOf } from "../db/client.ts";
 import { getDesiredState } from "../desired-state/index.ts";
 import type { RunningHub } from "../hub.ts";
 
@@ -259,15 +260,16 @@ describe(`mesh: networks, credentials and peer streams (${testDbKind})`, () => {
   });
 
   test("no table holds a node's WireGuard private key", async () => {
-    const tables = await hub.deps.db.execute<{ table_name: string }>(
-      sql`select table_name from information_schema.tables where table_schema = 'public' and table_type = 'BASE TABLE'`,
+    const rows = rowsOf<{ table_name: string }>(
+      await hub.deps.db.execute(
+        sql`select table_name from information_schema.tables where table_schema = 'public' and table_type = 'BASE TABLE'`,
+      ),
     );
-    const rows = "rows" in tables ? tables.rows : (tables as unknown as { table_name: string }[]);
     expect(rows.length).toBeGreaterThan(5);
     let scanned = 0;
     for (const { table_name } of rows) {
       const dump = await hub.deps.db.execute(sql.raw(`select t::text as row from "${table_name}" t`));
-      const text = JSON.stringify("rows" in dump ? dump.rows : dump);
+      const text = JSON.stringify(rowsOf(dump));
       scanned += text.length;
       for (const n of nodes) {
         expect(text.includes(n.key.privateKey)).toBe(false);

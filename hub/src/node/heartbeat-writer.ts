@@ -8,7 +8,7 @@
  */
 import { EVENTS } from "@powernode/proto";
 import { sql } from "drizzle-orm";
-import type { Db } from "../db/client.ts";
+import { type Db, rowsOf } from "../db/client.ts";
 import { DomainError } from "../errors.ts";
 import type { EventLog, NewEvent } from "../events/index.ts";
 
@@ -54,12 +54,6 @@ interface Row extends Record<string, unknown> {
 
 const MAX_BATCH = 500;
 const MAX_IN_FLIGHT = 4;
-
-/** Rows from `db.execute`: PGlite returns `{ rows }`, postgres.js an array of rows. */
-function rowsOf<T>(result: unknown): T[] {
-  if (Array.isArray(result)) return result as T[];
-  return ((result as { rows?: T[] }).rows ?? []) as T[];
-}
 
 /** Creates the writer. `maxInFlight` bounds concurrent batch statements (PGlite serialises them anyway). */
 export function createHeartbeatWriter(

@@ -3,13 +3,14 @@
  * Composes the real OS implementations; everything below takes them injected.
  */
 
+import { join } from "node:path";
 import type { ModuleSet } from "../controllers/modules/module-set.ts";
 import { powernodeParams } from "../identity/cmdline.ts";
 import { createLog } from "../log.ts";
 import { createSystemClock } from "../runtime/clock.ts";
 import { createPhaseRecorder } from "../runtime/phases.ts";
 import { allowKmsgWrites, createConsoleSink } from "../sys/console.ts";
-import { createExeca } from "../sys/exec.ts";
+import { createExeca, type Exec } from "../sys/exec.ts";
 import { finitKmodLoader } from "../sys/kmod.ts";
 import { libcMounter } from "../sys/mount.ts";
 import { createNet } from "../sys/net.ts";
@@ -22,6 +23,28 @@ import { panic } from "./panic.ts";
 import { runSequence } from "./sequencer.ts";
 import { bootSequence } from "./sequences.ts";
 
+/** `powernode.debug=1` on the kernel cmdline: the desired state's test-only hooks are honoured. */
+function debugEnabled(): boolean {
+  try {
+    return powernodeParams(readKernelCmdline()).debug === "1";
+  } catch {
+    return false; // no cmdline readable: no debug hooks
+  }
+}
+
+/** The OS sides of the mesh and (with debug) the probes controllers. */
+async function nodeOs(stateDir: string, exec: Exec, debug: boolean) {
+  const [{ createWireguard }, { createPing }, { underlayAddresses }] = await Promise.all([
+    import("../sys/wireguard.ts"),
+    import("../sys/ping.ts"),
+    import("../sys/underlay.ts"),
+  ]);
+  return {
+    mesh: { wireguard: createWireguard(exec), keyDir: join(stateDir, "wireguard"), underlayAddresses },
+    ...(debug ? { debugProbes: createPing(exec) } : {}),
+  };
+}
+
 /**
  * The module set with the real OS: downloads under /persist when it is a disk (else /run). With
  * `powernode.debug=1` on the cmdline it honours the desired state's test-only debug hooks.
@@ -31,12 +54,7 @@ async function createNodeModuleSet(ctx: BootContext, owned: Set<number>): Promis
     import("../controllers/modules/module-set.ts"),
     import("../sys/module-sys.ts"),
   ]);
-  let debug = false;
-  try {
-    debug = powernodeParams(readKernelCmdline()).debug === "1";
-  } catch {
-    // No cmdline readable: no debug hooks.
-  }
+  const debug = debugEnabled();
   if (debug) ctx.log.warn("powernode.debug=1: test-only debug hooks (desired state `debug`) are enabled");
   return createModuleSet({
     sys: createModuleSys({ children: { add: (pid) => owned.add(pid), delete: (pid) => owned.delete(pid) } }),
@@ -129,6 +147,7 @@ export async function runNode(): Promise<never> {
     import("../runtime/engine.ts"),
   ]);
   const modules = await createNodeModuleSet(ctx, owned);
+  const os = await nodeOs(stateDir, exec, debugEnabled());
   startEngine({
     log,
     clock,
@@ -146,6 +165,7 @@ export async function runNode(): Promise<never> {
         childrenSpawned: () => spawned,
       },
       modules,
+      ...os,
     }),
   });
   // The address outlives its lease only if someone renews it.

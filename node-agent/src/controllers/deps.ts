@@ -3,6 +3,8 @@ import { Arch } from "@powernode/proto";
 import type { BackoffOptions } from "../runtime/backoff.ts";
 import type { PhaseRecorder } from "../runtime/phases.ts";
 import type { RenewalOptions } from "./credentials/renew.ts";
+import type { DebugProbesOs } from "./debug-probes/debug-probes-controller.ts";
+import type { MeshOs } from "./mesh/mesh-controller.ts";
 import type { ModuleSet } from "./modules/module-set.ts";
 
 /** The identity fields a node needs (see identity/parse-identity.ts for where they come from). */
@@ -41,6 +43,10 @@ export interface AgentDeps {
   modules?: ModuleSet;
   /** How often mounted modules are observed for the heartbeat (default 2 s). */
   moduleObserveMs?: number;
+  /** The OS side of the WireGuard meshes; none: no `mesh` controller (in process without WireGuard). */
+  mesh?: MeshOs;
+  /** Test-only probes of the desired state's `debug` section (`powernode.debug=1`); none: not honoured. */
+  debugProbes?: DebugProbesOs;
 }
 
 /** The agent architecture as the API names it. */

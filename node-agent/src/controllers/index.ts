@@ -5,8 +5,11 @@
  * | controller      | reads                                              | writes                       |
  * | credentials     | -                                                  | HubCredentials, HubConnection |
  * | desired-state   | HubConnection, HeartbeatStatus                     | DesiredNodeState              |
- * | heartbeat       | HubConnection, HubCredentials, DesiredNodeState, ModuleSetStatus | HeartbeatStatus |
+ * | heartbeat       | HubConnection, HubCredentials, DesiredNodeState, ModuleSetStatus, MeshStatus | HeartbeatStatus |
  * | modules         | DesiredNodeState                                   | ModuleSetStatus               |
+ * | mesh-peers      | HubConnection, DesiredNodeState                    | MeshPeers                     |
+ * | mesh            | DesiredNodeState, MeshPeers                        | MeshStatus                    |
+ * | debug-probes    | DesiredNodeState                                   | DebugProbeStatus              |
  * | status-report   | HubConnection, ControllerStatus                    | StatusReportStatus            |
  */
 import type { Controller } from "../runtime/controller.ts";
@@ -14,20 +17,29 @@ import type { Controller } from "../runtime/controller.ts";
 export { currentArch } from "./deps.ts";
 
 import { credentialsController } from "./credentials/credentials-controller.ts";
+import { debugProbesController } from "./debug-probes/debug-probes-controller.ts";
 import type { AgentDeps } from "./deps.ts";
 import { desiredStateController } from "./desired-state/desired-state-controller.ts";
 import { heartbeatController } from "./heartbeat/heartbeat-controller.ts";
+import { meshController } from "./mesh/mesh-controller.ts";
+import { meshPeersController } from "./mesh-peers/mesh-peers-controller.ts";
 import { modulesController } from "./modules/modules-controller.ts";
 import { statusReportController } from "./status-report/status-report-controller.ts";
 
-/** The controllers of a node with these deps (no `modules` controller without a module set). */
+/**
+ * The controllers of a node with these deps (no `modules` controller without a module set, no `mesh`
+ * without the WireGuard OS side, no `debug-probes` unless debug hooks are honoured).
+ */
 export function agentControllers(deps: AgentDeps): Controller[] {
-  const { modules } = deps;
+  const { modules, mesh, debugProbes } = deps;
   return [
     credentialsController(deps),
     desiredStateController(deps),
     heartbeatController(deps),
     ...(modules ? [modulesController({ ...deps, modules })] : []),
+    meshPeersController(deps),
+    ...(mesh ? [meshController({ ...deps, mesh })] : []),
+    ...(debugProbes ? [debugProbesController({ ...deps, debugProbes })] : []),
     statusReportController(deps),
   ];
 }

@@ -2,7 +2,7 @@
  * The agent's resource vocabulary: what its controllers read and write (one writer per type, named
  * beside each). Ids are "node" for the per-node singletons.
  */
-import type { DesiredState } from "@powernode/proto";
+import type { DesiredState, MeshPeer } from "@powernode/proto";
 import type { HubLink } from "../hub/hub-client.ts";
 import type { NodePki } from "../pki/pki-store.ts";
 import { defineResource } from "../runtime/resource-store.ts";
@@ -56,3 +56,37 @@ export const ModuleSetStatus = defineResource<{
 
 /** Written by `status-report`. */
 export const StatusReportStatus = defineResource<{ reportsSent: number }>("StatusReportStatus");
+
+/** Written by `mesh-peers`, one per mesh (id = network id): the peer list the hub streams. */
+export const MeshPeers = defineResource<{
+  /** The network's peer-list version this list is at. */
+  version: bigint;
+  /** By node id. */
+  peers: MeshPeer[];
+  /** Messages received on the current stream (a snapshot counts one). */
+  messages: number;
+}>("MeshPeers");
+
+/** Written by `mesh`, one per mesh (id = network id): what the heartbeat reports for it. */
+export const MeshStatus = defineResource<MeshReportShape>("MeshStatus");
+
+/** A MeshReport as the heartbeat sends it. */
+export interface MeshReportShape {
+  networkId: string;
+  interfaceName: string;
+  publicKey: string;
+  listenPort: number;
+  endpoints: string[];
+  peers: Array<{
+    publicKey: string;
+    nodeId: string;
+    endpoint: string;
+    latestHandshakeUnix: bigint;
+    rxBytes: bigint;
+    txBytes: bigint;
+  }>;
+  problem: string;
+}
+
+/** Written by `debug-probes`: the desired-state version whose probes ran. */
+export const DebugProbeStatus = defineResource<{ version: bigint; pings: number }>("DebugProbeStatus");

@@ -4,10 +4,12 @@
  */
 import { type Client, createClient } from "@connectrpc/connect";
 import { createGrpcTransport, Http2SessionManager } from "@connectrpc/connect-node";
-import { NodeService } from "@powernode/proto";
+import { MeshSyncService, NodeService } from "@powernode/proto";
 
 export interface HubConnection {
   client: Client<typeof NodeService>;
+  /** The mesh peer lists (MeshSyncService), on the same connection. */
+  mesh: Client<typeof MeshSyncService>;
   /** Closes the HTTP/2 connection (in-flight calls fail). */
   close(): void;
 }
@@ -66,6 +68,7 @@ export function connectHub(opts: HubConnectionOptions): HubConnection {
   const transport = createGrpcTransport({ baseUrl: opts.platformUrl, sessionManager });
   return {
     client: createClient(NodeService, transport),
+    mesh: createClient(MeshSyncService, transport),
     close: () => sessionManager.abort(),
   };
 }

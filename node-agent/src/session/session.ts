@@ -8,6 +8,7 @@ import type { Arch, DesiredState } from "@powernode/proto";
 import type { RenewalOptions } from "../controllers/credentials/renew.ts";
 import { currentArch, type NodeIdentity, type NodeMetrics } from "../controllers/deps.ts";
 import { agentControllers } from "../controllers/index.ts";
+import type { MeshOs } from "../controllers/mesh/mesh-controller.ts";
 import type { ModuleSet } from "../controllers/modules/module-set.ts";
 import { DesiredNodeState, HeartbeatStatus, HubCredentials } from "../controllers/resources.ts";
 import { createLog, type Log, stderrSink } from "../log.ts";
@@ -43,6 +44,8 @@ export interface AgentSessionOptions {
   /** Certificate renewal timing (default: at 75 % of the lifetime). */
   renewal?: RenewalOptions;
   store?: ResourceStore;
+  /** The OS side of the meshes (a WireGuard fake in process: the host kernel may lack WireGuard). */
+  mesh?: MeshOs;
 }
 
 export interface AgentSession {
@@ -89,6 +92,7 @@ export async function startAgentSession(opts: AgentSessionOptions): Promise<Agen
     ...(opts.moduleObserveMs !== undefined ? { moduleObserveMs: opts.moduleObserveMs } : {}),
     ...(opts.watchIdleMs !== undefined ? { watchIdleMs: opts.watchIdleMs } : {}),
     ...(opts.renewal ? { renewal: opts.renewal } : {}),
+    ...(opts.mesh ? { mesh: opts.mesh } : {}),
   });
   const engine = startEngine({ controllers, log, clock, ...(opts.store ? { store: opts.store } : {}) });
   const waiters = new Set<() => void>();

@@ -14,6 +14,7 @@ import {
   HeartbeatStatus,
   HubConnection,
   HubCredentials,
+  MeshStatus,
   type ModuleObservation,
   ModuleSetStatus,
 } from "../resources.ts";
@@ -44,9 +45,16 @@ function interval(ctx: ControllerContext, answered: number): number {
 
 export function heartbeatController(deps: AgentDeps): Controller {
   const withModules = deps.modules !== undefined;
+  const withMesh = deps.mesh !== undefined;
   return {
     name: "heartbeat",
-    inputs: [HubConnection, HubCredentials, DesiredNodeState, ...(withModules ? [ModuleSetStatus] : [])],
+    inputs: [
+      HubConnection,
+      HubCredentials,
+      DesiredNodeState,
+      ...(withModules ? [ModuleSetStatus] : []),
+      ...(withMesh ? [MeshStatus] : []),
+    ],
     outputs: [HeartbeatStatus],
     async run(ctx) {
       const backoff = createBackoff(deps.backoff);
@@ -87,6 +95,7 @@ export function heartbeatController(deps: AgentDeps): Controller {
               zombieCount: deps.metrics.zombieCount(),
               agentRssBytes: BigInt(deps.metrics.rssBytes()),
               childrenSpawned: deps.metrics.childrenSpawned?.() ?? 0,
+              meshes: withMesh ? ctx.list(MeshStatus).map((r) => r.spec) : [],
             },
             { signal: ctx.signal, timeoutMs: 15_000 },
           );
