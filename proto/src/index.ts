@@ -60,9 +60,9 @@ export {
   type MeshPeerObservation,
   MeshPeerObservationSchema,
   MeshPeerSchema,
-  MeshSyncService,
   type MeshReport,
   MeshReportSchema,
+  MeshSyncService,
   MeshTopology,
   type Network,
   type NetworkMember,
@@ -98,3 +98,15 @@ export {
   PhaseEventSchema,
 } from "./gen/powernode/v1/status_pb.ts";
 export { type StorageSection, StorageSectionSchema } from "./gen/powernode/v1/storage_pb.ts";
+export {
+  type CredentialExpectations,
+  canonicalEnvelope,
+  constellationHandleOf,
+  ENVELOPE_KEYS,
+  type MembershipEnvelope,
+  type ParseEnvelopeResult,
+  parseEnvelope,
+  type VerifyCredentialOptions,
+  type VerifyCredentialResult,
+  verifyCredential,
+} from "./membership-credential.ts";
