@@ -48,6 +48,9 @@ export const EVENTS = {
   credentialRevoked: k("system.credential.revoked", "warn", "hub"),
   meshInterfaceUp: k("system.mesh.interface_up", "info", "agent"),
   meshInterfaceFailed: k("system.mesh.interface_failed", "error", "agent"),
+  meshPeerAdded: k("system.mesh.peer_added", "info", "agent"),
+  /** Removed by the hub, or its credential was revoked or expired. */
+  meshPeerRemoved: k("system.mesh.peer_removed", "info", "agent"),
   /** A peer whose credential does not verify (signature, window, key or address) is not configured. */
   meshPeerRejected: k("system.mesh.peer_rejected", "warn", "agent"),
   // Attestation challenges.

@@ -5,13 +5,14 @@
 import { type Client, createClient, type Interceptor } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-node";
 import { type RunningHub, type StartHubOptions, startHub } from "@powernode/hub";
-import { FleetService, ProvisionService } from "@powernode/proto";
+import { FleetService, NetworkService, ProvisionService } from "@powernode/proto";
 import type { PassContext } from "./pass.ts";
 
 export interface SmokeHub {
   hub: RunningHub;
   fleet: Client<typeof FleetService>;
   provision: Client<typeof ProvisionService>;
+  network: Client<typeof NetworkService>;
 }
 
 /** Operator clients (Connect protocol over HTTP/1.1) for a hub URL and token. */
@@ -24,6 +25,7 @@ export function operatorClients(httpUrl: string, token: string): Omit<SmokeHub, 
   return {
     fleet: createClient(FleetService, transport),
     provision: createClient(ProvisionService, transport),
+    network: createClient(NetworkService, transport),
   };
 }
 

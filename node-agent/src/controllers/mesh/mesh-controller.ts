@@ -29,6 +29,8 @@ export interface MeshOs {
 export function meshController(deps: AgentDeps & { mesh: MeshOs }): Controller {
   const os = deps.mesh;
   const announced = new Set<string>();
+  /** Per mesh: public key -> node id of the peers configured by the last pass. */
+  const configured = new Map<string, Map<string, string>>();
   const rejectedSeen = new Set<string>();
 
   async function applyMesh(ctx: ControllerContext, mesh: MeshMembership): Promise<MeshReportShape> {
@@ -63,14 +65,33 @@ export function meshController(deps: AgentDeps & { mesh: MeshOs }): Controller {
       }
       const want = new Map(decision.accepted.map((a) => [a.config.publicKey, a]));
       const current = await os.wireguard.show(iface);
+      const before = configured.get(mesh.networkId) ?? new Map<string, string>();
       for (const p of current?.peers ?? []) {
-        if (!want.has(p.publicKey)) await os.wireguard.removePeer(iface, p.publicKey);
+        if (want.has(p.publicKey)) continue;
+        await os.wireguard.removePeer(iface, p.publicKey);
+        const nodeId = before.get(p.publicKey) ?? "";
+        ctx.log.info(`mesh ${iface}: peer ${nodeId || p.publicKey} removed`);
+        deps.phases.record(EVENTS.meshPeerRemoved.kind, {
+          payload: { networkId: mesh.networkId, peer: nodeId, publicKey: p.publicKey },
+        });
       }
       await os.wireguard.setConfig(iface, {
         privateKeyFile: key.privateKeyFile,
         listenPort: mesh.listenPort,
         peers: decision.accepted.map((a) => a.config),
       });
+      const had = new Set((current?.peers ?? []).map((p) => p.publicKey));
+      for (const a of decision.accepted) {
+        if (had.has(a.config.publicKey)) continue;
+        ctx.log.info(`mesh ${iface}: peer ${a.peer.nodeId} at ${a.peer.address} added`);
+        deps.phases.record(EVENTS.meshPeerAdded.kind, {
+          payload: { networkId: mesh.networkId, peer: a.peer.nodeId, address: a.peer.address },
+        });
+      }
+      configured.set(
+        mesh.networkId,
+        new Map(decision.accepted.map((a) => [a.config.publicKey, a.peer.nodeId])),
+      );
       const shown = await os.wireguard.show(iface);
       report.peers = (shown?.peers ?? []).map((p) => ({
         publicKey: p.publicKey,
