@@ -17,7 +17,10 @@ export interface RecordingExecFake extends Exec {
   readonly calls: RecordedCall[];
 }
 
-/** A fake Exec: `script[cmd]` answers; commands without an entry succeed with empty output. */
+/**
+ * A fake Exec: `script[cmd]` answers; commands without an entry succeed with empty output. A non-zero
+ * exit throws {@link ExecError} unless the call passed `allowFailure`, as the real one does.
+ */
 export function createRecordingExecFake(script: Record<string, FakeAnswer> = {}): RecordingExecFake {
   const calls: RecordedCall[] = [];
   return {
@@ -28,7 +31,8 @@ export function createRecordingExecFake(script: Record<string, FakeAnswer> = {})
       );
       const answer = script[cmd];
       const r: ExecResult = { stdout: "", stderr: "", exitCode: 0, ...(answer ? answer(args, opts) : {}) };
-      if (r.exitCode !== 0) throw new ExecError(cmd, args, r.exitCode, r.stderr.slice(-4096));
+      if (r.exitCode !== 0 && !opts.allowFailure)
+        throw new ExecError(cmd, args, r.exitCode, r.stderr.slice(-4096));
       return r;
     },
   };

@@ -16,6 +16,8 @@ export interface ExecOptions {
   /** Default 30 s. */
   timeoutMs?: number;
   env?: Record<string, string>;
+  /** Return a non-zero exit as a result instead of throwing (busybox ping exits 1 when nothing answered). */
+  allowFailure?: boolean;
 }
 
 /** Runs commands; injected everywhere so tests can use {@link createRecordingExecFake}. */

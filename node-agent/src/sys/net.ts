@@ -61,6 +61,13 @@ export function parseLease(stdout: string): Lease | undefined {
   return lease;
 }
 
+/** Linux interface names: at most 15 bytes; these characters keep them safe as single argv words. */
+export function assertIfaceName(iface: string): string {
+  if (!/^[A-Za-z0-9][A-Za-z0-9_.-]{0,14}$/.test(iface))
+    throw new Error(`interface name ${JSON.stringify(iface)}`);
+  return iface;
+}
+
 export const ipLinkUpArgs = (iface: string) => ["link", "set", "dev", iface, "up"];
 export const ipAddrAddArgs = (iface: string, address: string, prefix: number) => [
   "addr",
