@@ -31,6 +31,8 @@ export function meshController(deps: AgentDeps & { mesh: MeshOs }): Controller {
   const announced = new Set<string>();
   /** Per mesh: public key -> node id of the peers configured by the last pass. */
   const configured = new Map<string, Map<string, string>>();
+  /** Per mesh and peer node: the highest credential revision accepted (older ones are replays). */
+  const accepted = new Map<string, number>();
   const rejectedSeen = new Set<string>();
 
   async function applyMesh(ctx: ControllerContext, mesh: MeshMembership): Promise<MeshReportShape> {
@@ -53,7 +55,14 @@ export function meshController(deps: AgentDeps & { mesh: MeshOs }): Controller {
         mtu: mesh.mtu || 1420,
       });
       const peers = ctx.get(MeshPeers, mesh.networkId)?.spec.peers ?? [];
-      const decision = decidePeers(mesh, peers, ctx.clock.now());
+      const decision = decidePeers(mesh, peers, ctx.clock.now(), (nodeId) =>
+        accepted.get(`${mesh.networkId}/${nodeId}`),
+      );
+      for (const a of decision.accepted) {
+        const k = `${mesh.networkId}/${a.peer.nodeId}`;
+        const rev = Number(a.peer.credential?.revision ?? 0n);
+        if (rev > (accepted.get(k) ?? 0)) accepted.set(k, rev);
+      }
       for (const r of decision.rejected) {
         const seen = `${mesh.networkId}/${r.peer.nodeId}/${r.peer.credential?.revision ?? 0}/${r.reason}`;
         if (rejectedSeen.has(seen)) continue;

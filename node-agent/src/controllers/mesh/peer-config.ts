@@ -17,13 +17,23 @@ export interface PeerDecision {
   rejected: Array<{ peer: MeshPeer; reason: string }>;
 }
 
-export function decidePeers(mesh: MeshMembership, peers: readonly MeshPeer[], now: Date): PeerDecision {
+/**
+ * `minRevision(nodeId)` is the highest revision already accepted for that peer (a replayed older
+ * credential is refused).
+ */
+export function decidePeers(
+  mesh: MeshMembership,
+  peers: readonly MeshPeer[],
+  now: Date,
+  minRevision: (nodeId: string) => number | undefined = () => undefined,
+): PeerDecision {
   const out: PeerDecision = { accepted: [], rejected: [] };
   for (const peer of peers) {
     if (!peer.credential) {
       out.rejected.push({ peer, reason: "no credential" });
       continue;
     }
+    const min = minRevision(peer.nodeId);
     const v = verifyCredential(peer.credential, mesh.constellationPublicKey, {
       now,
       expect: {
@@ -32,6 +42,7 @@ export function decidePeers(mesh: MeshMembership, peers: readonly MeshPeer[], no
         aud: `net-${mesh.handle}`,
         sub: peer.nodeId,
       },
+      ...(min !== undefined ? { minRevision: min } : {}),
     });
     if (!v.ok) {
       out.rejected.push({ peer, reason: v.reason });
