@@ -9,8 +9,9 @@
  * static   biome, tsc, buf lint, import rules (scripts/check-imports.ts), generated-code drift (proto, drizzle)
  * unit     `bun test <package>` for each workspace package with tests (PGlite for the database)
  * postgres the `*.db.test.ts` files again against a throwaway PostgreSQL 15
- * smoke    `bun smokes/passN.ts --tier db` for each pass, pass 1 at `--tier single` on amd64 and arm64, and
- *          `bun smokes/modules.ts --tier single` (modules on a QEMU node) on amd64
+ * smoke    `bun smokes/passN.ts --tier db` for each pass, pass 1 at `--tier single` on amd64 and arm64,
+ *          `bun smokes/modules.ts --tier single` (modules on a QEMU node) on amd64, and the site tier
+ *          (several QEMU nodes on a lab network) of the passes listed in SITE_PASSES, on amd64
  */
 import { existsSync, readdirSync } from "node:fs";
 import { join } from "node:path";
@@ -70,6 +71,9 @@ function unitSuites(): SuiteSpec[] {
   }));
 }
 
+/** Passes whose site tier is in `npm test` (three QEMU nodes on a lab: the mesh). */
+const SITE_PASSES = ["pass3.ts"];
+
 function smokeSuites(): SuiteSpec[] {
   const dir = join(root, "smokes");
   if (!existsSync(dir)) return [];
@@ -96,6 +100,16 @@ function smokeSuites(): SuiteSpec[] {
         parse: parseClosingLine,
       });
     }
+  }
+  for (const f of SITE_PASSES.filter((p) => passes.includes(p))) {
+    specs.push({
+      name: `smoke ${f} --tier site --arch amd64`,
+      cmd: bun,
+      args: [join("smokes", f), "--tier", "site", "--arch", "amd64"],
+      cwd: root,
+      timeoutMs: 1_200_000,
+      parse: parseClosingLine,
+    });
   }
   if (existsSync(join(dir, "modules.ts"))) {
     // Modules on a QEMU node: build, publish, compose, live add/remove, tamper (about 2-3 min warm).

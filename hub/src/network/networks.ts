@@ -148,23 +148,25 @@ export async function joinNetwork(
       .from(networkMembers)
       .where(and(eq(networkMembers.networkId, network.id), eq(networkMembers.instanceId, input.nodeId)));
     if (existing) return { result: { member: existing, created: false }, changes: [] };
-    const taken = new Set(
-      (
-        await tx
-          .select({ a: networkMembers.address })
-          .from(networkMembers)
-          .where(eq(networkMembers.networkId, network.id))
-      ).map((r) => r.a),
-    );
-    let address = memberAddress(network.prefix, input.nodeId);
-    for (let attempt = 1; taken.has(address); attempt++)
-      address = memberAddress(network.prefix, input.nodeId, attempt);
-    const [row] = await tx
-      .insert(networkMembers)
-      .values({ networkId: network.id, instanceId: input.nodeId, address, hub: input.hub ?? false })
-      .returning();
+    // The address is the node's hash in the prefix; on the (rare) collision the unique index refuses it
+    // and the next attempt draws again. No read of the other members: O(1) per join.
+    let row: MemberRow | undefined;
+    for (let attempt = 0; !row; attempt++) {
+      if (attempt >= 16)
+        throw new DomainError("resource_exhausted", `network: no free address in ${network.prefix}`);
+      [row] = await tx
+        .insert(networkMembers)
+        .values({
+          networkId: network.id,
+          instanceId: input.nodeId,
+          address: memberAddress(network.prefix, input.nodeId, attempt),
+          hub: input.hub ?? false,
+        })
+        .onConflictDoNothing({ target: [networkMembers.networkId, networkMembers.address] })
+        .returning();
+    }
     // No peer change yet: a member appears in peer lists once it has a key and a credential.
-    return { result: { member: row as MemberRow, created: true }, changes: [] };
+    return { result: { member: row, created: true }, changes: [] };
   });
   if (created) {
     await deps.desiredState.change(input.nodeId);
