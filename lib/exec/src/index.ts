@@ -1,4 +1,14 @@
-/** @powernode/exec: external commands (argv only, timeouts, one error type), private tools, the download cache. */
+/**
+ * @powernode/exec: external commands (argv only, timeouts, one error type), long-running ones in the
+ * background, private tools, the download cache.
+ */
+
+export {
+  type BackgroundExit,
+  type BackgroundOptions,
+  type BackgroundProcess,
+  startBackground,
+} from "./background.ts";
 export { cacheDir } from "./cache.ts";
 export {
   type BinaryExec,
