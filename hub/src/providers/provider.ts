@@ -23,7 +23,7 @@ export interface ProviderInstance {
   memoryMib: number;
   vcpus: number;
   persistent: boolean;
-  /** Provider-specific network choice, e.g. "user" or "tap:<ifname>". */
+  /** Provider-specific network choice, e.g. "user", "tap:<ifname>" or "lab:<netns>:<bridge>". */
   network: string;
   /** What the provider returned from earlier calls (paths, pids, sockets). */
   providerInfo: Record<string, string>;

@@ -22,7 +22,8 @@ type ProvisionDeps = Pick<
 >;
 
 const NAME_RE = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
-const NETWORK_RE = /^(user|tap:[a-zA-Z0-9_.-]{1,15})$/;
+/** QEMU user networking, a host tap, or a tap on the bridge of a lab namespace (smokes' site tier). */
+const NETWORK_RE = /^(user|tap:[a-zA-Z0-9_.-]{1,15}|lab:[a-zA-Z0-9_.-]{1,64}:[a-zA-Z0-9_.-]{1,15})$/;
 
 /** What CreateInstance asks for, defaults applied by the caller. */
 export interface CreateInstanceInput {
@@ -119,7 +120,7 @@ export async function createInstance(
   if (input.vcpus < 1 || input.vcpus > 256)
     throw new DomainError("invalid_argument", "vcpus: must be 1 to 256");
   if (!NETWORK_RE.test(input.network))
-    throw new DomainError("invalid_argument", 'network: "user" or "tap:<ifname>"');
+    throw new DomainError("invalid_argument", 'network: "user", "tap:<ifname>" or "lab:<netns>:<bridge>"');
   providerOf(deps, input.provider);
   const template = input.template ? await templateByName(deps.db, input.template) : undefined;
   const [existing] = await deps.db

@@ -102,7 +102,7 @@ describe("ProvisionService", () => {
     [
       { name: "ok", arch: Arch.AMD64, provider: "none", network: "bridge" },
       Code.InvalidArgument,
-      'network: "user" or "tap:<ifname>"',
+      'network: "user", "tap:<ifname>" or "lab:<netns>:<bridge>"',
     ],
     [
       { name: "ok", arch: Arch.AMD64, provider: "none", memoryMib: 1 },

@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { buildQemuArgv, macFor, parseNetwork, type VmSpec } from "./argv.ts";
+import { buildQemuArgv, labTapName, macFor, parseNetwork, type VmSpec } from "./argv.ts";
 
 const base: VmSpec = {
   arch: "amd64",
@@ -73,11 +73,45 @@ describe("buildQemuArgv", () => {
     expect(buildQemuArgv({ ...base, network: { kind: "none" } })).not.toContain("-netdev");
   });
 
+  test("lab network: QEMU inside the namespace (ip netns exec), the instance's tap, same MAC", () => {
+    const argv = buildQemuArgv({
+      ...base,
+      network: { kind: "lab", netns: "pnlab-site", bridge: "br0", tap: "pnt1a2b3c4d" },
+    });
+    expect(argv).toEqual([
+      "ip", "netns", "exec", "pnlab-site",
+      "qemu-system-x86_64",
+      "-machine", "q35",
+      "-accel", "tcg",
+      "-cpu", "max",
+      "-m", "1024",
+      "-smp", "2",
+      "-nodefaults",
+      "-no-user-config",
+      "-display", "none",
+      "-no-reboot",
+      "-kernel", "/img/kernel",
+      "-initrd", "/img/initramfs.cpio.zst",
+      "-append", "console=ttyS0 panic=-1",
+      "-serial", "file:/logs/n1.log",
+      "-monitor", "none",
+      "-qmp", "unix:/run/n1/qmp.sock,server=on,wait=off",
+      "-device", "virtio-rng-pci",
+      "-netdev", "tap,id=net0,ifname=pnt1a2b3c4d,script=no,downscript=no",
+      "-device", "virtio-net-pci,netdev=net0,mac=52:54:00:aa:bb:cc,romfile=",
+    ]); // biome-ignore format: flag/value pairs
+  });
+
   test.each([
     [{ memoryMib: 64 }, /memoryMib 64/],
     [{ vcpus: 0 }, /vcpus 0/],
     [{ fwCfg: [{ name: "com.powernode/x", file: "/f" }] }, /fw_cfg name/],
     [{ network: { kind: "tap", ifname: "bad name!" } }, /tap ifname/],
+    [
+      { network: { kind: "lab", netns: "ns", bridge: "br0", tap: "a-tap-name-too-long" } },
+      /lab tap "a-tap-name-too-long"/,
+    ],
+    [{ network: { kind: "lab", netns: "bad ns", bridge: "br0", tap: "pnt0" } }, /lab netns "bad ns"/],
   ] as [Partial<VmSpec>, RegExp][])("rejects %p", (patch, re) => {
     expect(() => buildQemuArgv({ ...base, ...patch })).toThrow(re);
   });
@@ -87,7 +121,24 @@ describe("parseNetwork / macFor", () => {
   test("hub network strings", () => {
     expect(parseNetwork("user")).toEqual({ kind: "user", hostForwards: undefined });
     expect(parseNetwork("tap:pn0")).toEqual({ kind: "tap", ifname: "pn0" });
+    expect(parseNetwork("none")).toEqual({ kind: "none" });
+    const id = "0b9c6a4e-0000-4000-8000-000000000001";
+    expect(parseNetwork("lab:pnlab-site:br0", undefined, id)).toEqual({
+      kind: "lab",
+      netns: "pnlab-site",
+      bridge: "br0",
+      tap: labTapName(id),
+    });
+    expect(() => parseNetwork("lab:pnlab-site:br0")).toThrow(/named from the instance id; none given/);
+    expect(() => parseNetwork("lab:pnlab-site")).toThrow(/"lab:<netns>:<bridge>"/);
     expect(() => parseNetwork("bridge:x")).toThrow(/expected "user"/);
+  });
+
+  test("lab taps: pnt + 8 hex, at most 15 bytes, stable and distinct per id", () => {
+    const a = labTapName("0b9c6a4e-0000-4000-8000-000000000001");
+    expect(a).toMatch(/^pnt[0-9a-f]{8}$/);
+    expect(a).toBe(labTapName("0b9c6a4e-0000-4000-8000-000000000001"));
+    expect(a).not.toBe(labTapName("0b9c6a4e-0000-4000-8000-000000000002"));
   });
 
   test("MACs are stable per id, locally administered QEMU prefix", () => {

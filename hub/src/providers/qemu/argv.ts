@@ -18,11 +18,25 @@ export interface HostForward {
   guestPort: number;
 }
 
-/** The guest NIC: QEMU user networking (hub at 10.0.2.2), a tap on a lab bridge, or none. */
+/**
+ * The guest NIC: QEMU user networking (hub at 10.0.2.2), an existing host tap, a tap on the bridge of a
+ * lab network namespace (QEMU then runs inside that namespace; see `lab-tap.ts`), or none.
+ */
 export type VmNetwork =
   | { kind: "user"; hostForwards?: readonly HostForward[] }
   | { kind: "tap"; ifname: string }
+  | { kind: "lab"; netns: string; bridge: string; tap: string }
   | { kind: "none" };
+
+/** Interface names: at most 15 bytes (IFNAMSIZ - 1). */
+const IFNAME = /^[A-Za-z0-9_.-]{1,15}$/;
+/** Network namespace names (files under /run/netns). */
+const NETNS = /^[A-Za-z0-9_.-]{1,64}$/;
+
+function assertIfname(field: string, name: string): void {
+  if (!IFNAME.test(name))
+    throw new Error(`${field} ${JSON.stringify(name)}: bad name (1-15 of [A-Za-z0-9_.-])`);
+}
 
 /** A QEMU fw-cfg item: the guest sees it at /sys/firmware/qemu_fw_cfg/by_name/<name>/raw. */
 export interface FwCfgFile {
@@ -91,14 +105,23 @@ function netArgs(net: VmNetwork, mac: string): string[] {
       return ["-netdev", `user,id=net0${fwd.join("")}`, ...nic];
     }
     case "tap":
-      if (!/^[A-Za-z0-9_.-]{1,15}$/.test(net.ifname))
-        throw new Error(`tap ifname ${JSON.stringify(net.ifname)}: bad name`);
+      assertIfname("tap ifname", net.ifname);
       return ["-netdev", `tap,id=net0,ifname=${net.ifname},script=no,downscript=no`, ...nic];
+    case "lab":
+      assertIfname("lab tap", net.tap);
+      return ["-netdev", `tap,id=net0,ifname=${net.tap},script=no,downscript=no`, ...nic];
   }
 }
 
+/** `ip netns exec <ns>` before QEMU on a lab network (it execs QEMU: the pid stays QEMU's). */
+function netnsPrefix(net: VmNetwork): string[] {
+  if (net.kind !== "lab") return [];
+  if (!NETNS.test(net.netns)) throw new Error(`lab netns ${JSON.stringify(net.netns)}: bad name`);
+  return ["ip", "netns", "exec", net.netns];
+}
+
 /**
- * Builds `[binary, ...argv]` for a VM.
+ * Builds `[binary, ...argv]` for a VM (on a lab network the binary is `ip`: `ip netns exec <ns> qemu-...`).
  * @example const [bin, ...args] = buildQemuArgv({ arch: "arm64", accel: "tcg", ... });
  */
 export function buildQemuArgv(s: VmSpec): string[] {
@@ -114,6 +137,7 @@ export function buildQemuArgv(s: VmSpec): string[] {
     return ["-fw_cfg", `name=${f.name},file=${optValue(f.file)}`];
   });
   return [
+    ...netnsPrefix(s.network),
     s.qemuBinary ?? QEMU_BINARY[s.arch],
     "-machine",
     machine,
@@ -150,13 +174,35 @@ export function buildQemuArgv(s: VmSpec): string[] {
   ];
 }
 
-/** Parses the hub's instance network string: "user" or "tap:<ifname>". */
-export function parseNetwork(network: string, hostForwards?: readonly HostForward[]): VmNetwork {
+/**
+ * Parses the hub's instance network string: "user", "none", "tap:<ifname>" or "lab:<netns>:<bridge>".
+ * A lab network needs the instance id: its tap is named from it ({@link labTapName}).
+ */
+export function parseNetwork(
+  network: string,
+  hostForwards?: readonly HostForward[],
+  instanceId?: string,
+): VmNetwork {
   if (network === "user") return { kind: "user", hostForwards };
   if (network === "none") return { kind: "none" };
-  const m = /^tap:([A-Za-z0-9_.-]{1,15})$/.exec(network);
-  if (m?.[1]) return { kind: "tap", ifname: m[1] };
-  throw new Error(`network ${JSON.stringify(network)}: expected "user", "none" or "tap:<ifname>"`);
+  const tap = /^tap:([A-Za-z0-9_.-]{1,15})$/.exec(network);
+  if (tap?.[1]) return { kind: "tap", ifname: tap[1] };
+  const lab = /^lab:([A-Za-z0-9_.-]{1,64}):([A-Za-z0-9_.-]{1,15})$/.exec(network);
+  if (lab?.[1] && lab[2]) {
+    if (!instanceId)
+      throw new Error(
+        `network ${JSON.stringify(network)}: a lab tap is named from the instance id; none given`,
+      );
+    return { kind: "lab", netns: lab[1], bridge: lab[2], tap: labTapName(instanceId) };
+  }
+  throw new Error(
+    `network ${JSON.stringify(network)}: expected "user", "none", "tap:<ifname>" or "lab:<netns>:<bridge>"`,
+  );
+}
+
+/** The tap of an instance on a lab network: `pnt` + 8 hex of sha256(id), 11 bytes, stable per instance. */
+export function labTapName(id: string): string {
+  return `pnt${new Bun.CryptoHasher("sha256").update(`tap:${id}`).digest("hex").slice(0, 8)}`;
 }
 
 /** A stable locally administered MAC (QEMU's 52:54:00 prefix) derived from an instance id. */

@@ -16,7 +16,8 @@ import type {
   ProviderStatus,
 } from "../provider.ts";
 import { type Accel, type HostForward, macFor, parseNetwork } from "./argv.ts";
-import type { QemuExec } from "./exec.ts";
+import { createQemuExec, type QemuExec } from "./exec.ts";
+import { type LabNetwork, removeLabTap, setUpLabTap } from "./lab-tap.ts";
 import { defaultImageDir, isVmAlive, launchVm, stopVm, type VmRef, vmStatus } from "./vm.ts";
 
 /** Options of createQemuProvider; `stateDir` and `log` are what the hub's registry passes. */
@@ -43,6 +44,17 @@ export interface QemuProviderOptions {
   exec?: QemuExec;
 }
 
+/** The instance's lab network, when it is on one (a string that does not parse is no lab). */
+function labOf(instance: ProviderInstance): LabNetwork | undefined {
+  if (!instance.network.startsWith("lab:")) return undefined;
+  try {
+    const net = parseNetwork(instance.network, undefined, instance.id);
+    return net.kind === "lab" ? net : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 function refOf(instance: ProviderInstance): VmRef | undefined {
   const pid = Number(instance.providerInfo.pid);
   const qmpSocket = instance.providerInfo.qmpSocket;
@@ -58,6 +70,15 @@ export function createQemuProvider(opts: QemuProviderOptions): InstanceProvider 
   const serialDir =
     opts.serialLogDir ?? process.env.POWERNODE_SERIAL_LOG_DIR ?? join(opts.stateDir, "serial");
   const instanceDir = (i: ProviderInstance) => join(opts.stateDir, "instances", i.id);
+  const exec = opts.exec ?? createQemuExec();
+  /** Removes a lab instance's tap; a failure is logged, never fatal to stop/destroy. */
+  const dropTap = async (instance: ProviderInstance) => {
+    const lab = labOf(instance);
+    if (!lab) return;
+    await removeLabTap(exec, lab).catch((error: unknown) =>
+      opts.log?.warn("qemu: removing lab tap", { instance: instance.id, tap: lab.tap, error }),
+    );
+  };
 
   return {
     name: "qemu",
@@ -67,6 +88,12 @@ export function createQemuProvider(opts: QemuProviderOptions): InstanceProvider 
       if (existing && isVmAlive(existing)) return instance.providerInfo; // already running: idempotent
       const stateDir = instanceDir(instance);
       const serialLog = join(serialDir, `${instance.name}.log`);
+      const network = parseNetwork(instance.network, opts.hostForwards?.(instance), instance.id);
+      if (network.kind === "lab") {
+        const { replaced } = await setUpLabTap(exec, network);
+        if (replaced)
+          opts.log?.info("qemu: replaced a stale lab tap", { instance: instance.id, tap: network.tap });
+      }
       const vm = await launchVm({
         arch: instance.arch,
         name: instance.name,
@@ -77,7 +104,7 @@ export function createQemuProvider(opts: QemuProviderOptions): InstanceProvider 
         accel: opts.accel,
         initrdFormat: opts.initrdFormat,
         serialLog,
-        network: parseNetwork(instance.network, opts.hostForwards?.(instance)),
+        network,
         mac: macFor(instance.id),
         kernelArgs: opts.kernelArgs,
         extraArgs: opts.extraArgs,
@@ -87,7 +114,10 @@ export function createQemuProvider(opts: QemuProviderOptions): InstanceProvider 
           platform_url: boot.platformUrl,
           ca_pem: boot.caPem,
         },
-        exec: opts.exec,
+        exec,
+      }).catch(async (err: unknown) => {
+        await dropTap(instance);
+        throw err;
       });
       opts.log?.info("qemu domain started", {
         instance: instance.id,
@@ -112,13 +142,15 @@ export function createQemuProvider(opts: QemuProviderOptions): InstanceProvider 
         accel: vm.accel,
         arch: vm.arch,
         initrd: vm.initrd,
+        ...(network.kind === "lab" ? { netns: network.netns, tap: network.tap } : {}),
       };
     },
 
     async stop(instance: ProviderInstance, emit: EmitEvent) {
       const ref = refOf(instance);
-      if (!ref) return;
+      if (!ref) return dropTap(instance);
       const how = await stopVm(ref, opts.stopGraceMs ?? 5_000);
+      await dropTap(instance);
       if (how !== "not-running") {
         await emit(
           how === "killed" ? withSeverity(EVENTS.qemuDomainStopped, "warn") : EVENTS.qemuDomainStopped,
@@ -133,6 +165,7 @@ export function createQemuProvider(opts: QemuProviderOptions): InstanceProvider 
     async destroy(instance: ProviderInstance, emit: EmitEvent) {
       const ref = refOf(instance);
       if (ref) await stopVm(ref, 0);
+      await dropTap(instance);
       // The serial log lives outside the instance dir and is kept for post-mortems.
       rmSync(instanceDir(instance), { recursive: true, force: true });
       await emit(EVENTS.qemuDomainDestroyed, { instanceDir: instanceDir(instance) });
