@@ -52,6 +52,25 @@ describe("startHub", () => {
     // The first PGlite of a process compiles its WASM (about 3 s on a busy machine).
   }, 30_000);
 
+  test("nodeHost: node URLs on that address and the real ports, and the certificate names it", async () => {
+    const hub = await startTestHub({ nodeHost: "10.203.1.1" });
+    try {
+      const http = new URL(hub.httpUrl);
+      const mtls = new URL(hub.mtlsUrl);
+      expect(hub.nodeUrl).toBe(`https://10.203.1.1:${mtls.port}`);
+      expect(hub.nodeHttpUrl).toBe(`http://10.203.1.1:${http.port}`);
+      expect(hub.deps.config.nodeHttpUrl).toBe(hub.nodeHttpUrl);
+      const cert = await serverCertificate(hub.mtlsUrl, hub.caPem);
+      expect(cert.subjectaltname?.split(", ")).toContain("IP Address:10.203.1.1");
+      expect(cert.subjectaltname?.split(", ")).toContain("IP Address:10.0.2.2");
+    } finally {
+      await hub.stop();
+    }
+    await expect(startTestHub({ nodeHost: "10.203.1.1/24" })).rejects.toThrow(
+      'nodeHost: "10.203.1.1/24" is not a host name or IP',
+    );
+  }, 30_000);
+
   test("a restart on the same data dir (PGlite on disk) keeps the CA, the admin token and the records", async () => {
     const dataDir = mkdtempSync(join(tmpdir(), "pn-restart-"));
     try {

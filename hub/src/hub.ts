@@ -15,12 +15,22 @@ import type { Logger } from "./log.ts";
 import type { InstanceProvider } from "./providers/provider.ts";
 import { startMtlsServer } from "./rpc/mtls-server.ts";
 
-/** Options of {@link startHub}: any config field, plus providers and a logger. */
+/** Options of {@link startHub}: any config field, plus providers, a logger and the nodes' host. */
 export type StartHubOptions = Partial<HubConfig> & {
   /** Providers besides "none"; when omitted, the default ones (QEMU when present) are loaded. */
   providers?: readonly InstanceProvider[];
   log?: Logger;
+  /**
+   * The address nodes reach this hub at (default 10.0.2.2, QEMU user networking's host): unless
+   * `nodeUrl`/`nodeHttpUrl` are given they become `https://<nodeHost>:<mtls port>` and
+   * `http://<nodeHost>:<http port>` on the ports actually bound, and the TLS certificate names it.
+   * A lab network's host end, e.g. 10.203.1.1 (smokes/lib/lab.ts).
+   */
+  nodeHost?: string;
 };
+
+/** The default {@link StartHubOptions.nodeHost}: the host as QEMU user networking shows it. */
+const QEMU_USER_HOST = "10.0.2.2";
 
 /** A running hub. */
 export interface RunningHub {
@@ -28,8 +38,10 @@ export interface RunningHub {
   httpUrl: string;
   /** mTLS listener as reached from this host (https://127.0.0.1:<port>). */
   mtlsUrl: string;
-  /** mTLS listener as nodes reach it (POWERNODE_NODE_URL, default https://10.0.2.2:<port>). */
+  /** mTLS listener as nodes reach it (POWERNODE_NODE_URL, default https://<nodeHost>:<port>). */
   nodeUrl: string;
+  /** Operator listener as nodes reach it for module artifacts (POWERNODE_NODE_HTTP_URL). */
+  nodeHttpUrl: string;
   /** PEM of the internal CA (trust anchor for the mTLS listener). */
   caPem: string;
   /** Operator bearer token ("" when an existing hub's token file is gone). */
@@ -39,6 +51,11 @@ export interface RunningHub {
   deps: Deps;
   scheduler: Scheduler;
   stop(): Promise<void>;
+}
+
+/** `host` as a URL authority's host: IPv6 literals in brackets. */
+function urlHost(host: string): string {
+  return host.includes(":") ? `[${host}]` : host;
 }
 
 function localUrl(scheme: string, host: string, port: number): string {
@@ -61,7 +78,7 @@ function localUrl(scheme: string, host: string, port: number): string {
  * await hub.stop();
  */
 export async function startHub(opts: StartHubOptions = {}): Promise<RunningHub> {
-  const { providers, log, ...overrides } = opts;
+  const { providers, log, nodeHost, ...overrides } = opts;
   const tempDir = overrides.dataDir ? undefined : mkdtempSync(join(tmpdir(), "powernode-hub-"));
   const config: HubConfig = {
     ...parseHubConfig({}),
@@ -77,6 +94,7 @@ export async function startHub(opts: StartHubOptions = {}): Promise<RunningHub> 
     log,
     nodeUrlGiven: overrides.nodeUrl !== undefined,
     nodeHttpUrlGiven: overrides.nodeHttpUrl !== undefined,
+    nodeHost,
     tempDir,
   });
 }
@@ -89,12 +107,19 @@ export async function startHubWithConfig(
     log?: Logger;
     nodeUrlGiven?: boolean;
     nodeHttpUrlGiven?: boolean;
+    /** See {@link StartHubOptions.nodeHost}. */
+    nodeHost?: string;
     tempDir?: string;
     /** The features to serve (default: all of `features.ts`). */
     features?: readonly Feature[];
   } = {},
 ): Promise<RunningHub> {
   const features = opts.features ?? FEATURES;
+  const nodeHost = opts.nodeHost ?? QEMU_USER_HOST;
+  if (!/^[A-Za-z0-9.:-]+$/.test(nodeHost)) {
+    if (opts.tempDir) rmSync(opts.tempDir, { recursive: true, force: true });
+    throw new Error(`nodeHost: ${JSON.stringify(nodeHost)} is not a host name or IP`);
+  }
   const built = await createDeps(config, {
     providers: opts.providers,
     log: opts.log,
@@ -116,14 +141,17 @@ export async function startHubWithConfig(
     const scheduler = await startScheduler(deps, features);
     cleanups.push(async () => scheduler.stop());
 
-    const nodeHost = new URL(config.nodeUrl).hostname.replace(/^\[|\]$/g, "");
+    const nodeUrlHost = new URL(config.nodeUrl).hostname.replace(/^\[|\]$/g, "");
     const identity = await deps.ca.issueServerCertificate([
-      "localhost",
-      "127.0.0.1",
-      "::1",
-      "10.0.2.2",
-      nodeHost,
-      ...config.hostnames,
+      ...new Set([
+        "localhost",
+        "127.0.0.1",
+        "::1",
+        QEMU_USER_HOST,
+        nodeHost,
+        nodeUrlHost,
+        ...config.hostnames,
+      ]),
     ]);
     const mtls = await startMtlsServer(deps, identity, {
       host: config.listenHost,
@@ -132,7 +160,7 @@ export async function startHubWithConfig(
       shutdown: shutdown.signal,
     });
     cleanups.push(() => mtls.close());
-    if (!opts.nodeUrlGiven && config.mtlsPort === 0) config.nodeUrl = `https://10.0.2.2:${mtls.port}`;
+    if (!opts.nodeUrlGiven) config.nodeUrl = `https://${urlHost(nodeHost)}:${mtls.port}`;
 
     const app = createApp(deps, features, shutdown.signal).listen({
       port: config.httpPort,
@@ -144,12 +172,13 @@ export async function startHubWithConfig(
     const httpPort = app.server?.port;
     if (httpPort === undefined)
       throw new Error(`http listener did not start on ${config.listenHost}:${config.httpPort}`);
-    if (!opts.nodeHttpUrlGiven && config.httpPort === 0) config.nodeHttpUrl = `http://10.0.2.2:${httpPort}`;
+    if (!opts.nodeHttpUrlGiven) config.nodeHttpUrl = `http://${urlHost(nodeHost)}:${httpPort}`;
 
     return {
       httpUrl: localUrl("http", config.listenHost, httpPort),
       mtlsUrl: localUrl("https", config.listenHost, mtls.port),
       nodeUrl: config.nodeUrl,
+      nodeHttpUrl: config.nodeHttpUrl,
       caPem: deps.ca.certPem,
       adminToken: built.adminToken.token,
       adminTokenCreated: built.adminToken.created,
