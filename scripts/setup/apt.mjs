@@ -19,6 +19,7 @@ export const SYSTEM_PACKAGES = [
   "openssl",
   "busybox-static",
   "iproute2",
+  "tcpdump",
   "e2fsprogs",
   "kmod",
   "skopeo",
