@@ -1,7 +1,8 @@
 // Builds a real image (fast zstd level) twice into a temp dir: the real apt sources, bun, depmod,
-// xz and zstd, checked with GNU cpio, zstd -t and sha256sum as outside oracles.
+// xz and zstd, checked with GNU cpio, zstd -t and sha256sum as outside oracles; the unpacked archive's
+// own loader and glibc run its `wg`.
 import { afterAll, describe, expect, test } from "bun:test";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { buildImage } from "./build-image.ts";
@@ -48,6 +49,8 @@ describe("buildImage (amd64, zstd -1)", () => {
         "bin/busybox",
         "bin/sh",
         "bin/insmod",
+        "bin/ping",
+        "bin/wg",
         "dev/console",
         "lib64/ld-linux-x86-64.so.2",
         "lib/x86_64-linux-gnu/libc.so.6",
@@ -66,6 +69,38 @@ describe("buildImage (amd64, zstd -1)", () => {
       }
       expect(idx("dm-mod")).toBeLessThan(idx("dm-verity"));
       expect(idx("libchacha20poly1305")).toBeLessThan(idx("wireguard"));
+
+      // Unpack the archive: every module's modules.dep dependencies come before it in the load order
+      // (wireguard's eight among them), and the image's loader + glibc run the image's wg.
+      const tree = join(out, "tree");
+      mkdirSync(tree);
+      await exec.run(
+        "cpio",
+        ["-idm", "--quiet", "bin/wg", "usr/bin", "lib64/*", "lib/x86_64-linux-gnu/*", `${mod}/modules.dep`],
+        { input: cpio, cwd: tree },
+      );
+      const deps = readFileSync(join(tree, mod, "modules.dep"), "utf8")
+        .trim()
+        .split("\n");
+      const pos = new Map(order.map((p, i) => [p, i]));
+      const misplaced: string[] = [];
+      let wgDeps = 0;
+      for (const line of deps) {
+        const [m = "", rest = ""] = line.split(":");
+        for (const d of rest.trim().split(/\s+/).filter(Boolean)) {
+          if (!((pos.get(d) ?? Infinity) < (pos.get(m) ?? -1))) misplaced.push(`${d} (for ${m})`);
+          if (m.endsWith("/wireguard.ko")) wgDeps++;
+        }
+      }
+      expect(misplaced).toEqual([]);
+      expect(wgDeps).toBe(8);
+      const wg = await exec.run(
+        join(tree, "lib64/ld-linux-x86-64.so.2"),
+        ["--library-path", join(tree, "lib/x86_64-linux-gnu"), join(tree, "usr/bin/wg"), "--version"],
+        { env: { LANG: "C" }, cleanEnv: true },
+      );
+      expect(wg.stdout).toStartWith("wireguard-tools v1.0.20210914");
+      expect(a.manifest.packages["wireguard-tools"]).toStartWith("1.0.20210914");
       expect(a.manifest.modules.builtin).toEqual(
         expect.arrayContaining(["ext4", "virtio_pci", "virtio_console"]),
       );

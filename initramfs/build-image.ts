@@ -233,6 +233,7 @@ async function buildLocked(
       libc: root("libc6"),
       libgcc: root("libgcc-s1"),
       busybox: root("busybox-static"),
+      wireguardTools: root("wireguard-tools"),
     };
   });
 
@@ -301,6 +302,7 @@ async function buildLocked(
       release,
       agent: agent.path,
       busyboxRoot: roots.busybox,
+      wireguardToolsRoot: roots.wireguardTools,
       libcRoot: roots.libc,
       libgccRoot: roots.libgcc,
       modulesRoot: staged.root,

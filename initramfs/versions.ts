@@ -31,9 +31,10 @@ export function kernelRelease(arch: Arch): string {
 
 /**
  * Userland packages, taken at the newest bookworm version (bookworm, -updates or -security) of the
- * target arch; the resolved versions are recorded in the manifest and the input hash.
+ * target arch; the resolved versions are recorded in the manifest and the input hash. Of
+ * wireguard-tools only `wg` goes in (decision 0011; it needs nothing but libc.so.6).
  */
-export const USERLAND_PACKAGES = ["libc6", "libgcc-s1", "busybox-static"] as const;
+export const USERLAND_PACKAGES = ["libc6", "libgcc-s1", "busybox-static", "wireguard-tools"] as const;
 
 /** npm package of the Bun runtime that `bun build --compile` embeds, per arch (version from .bun-version). */
 export const BUN_RUNTIME_PACKAGE: Record<Arch, string> = {

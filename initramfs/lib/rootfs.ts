@@ -1,5 +1,5 @@
 /**
- * The initramfs file tree, as cpio entries: the agent, glibc for it, busybox with a few applets,
+ * The initramfs file tree, as cpio entries: the agent, glibc for it, busybox with a few applets, `wg`,
  * the staged kernel modules and a handful of /etc files. Reads files; writes nothing.
  */
 import { lstatSync, readdirSync, readFileSync, readlinkSync } from "node:fs";
@@ -44,7 +44,10 @@ export const BUSYBOX_APPLETS = [
   "uname",
 ] as const;
 
-/** glibc pieces bun links against (readelf -d: libc, libm, libpthread, libdl, ld.so) plus what it may dlopen. */
+/**
+ * glibc pieces bun links against (readelf -d: libc, libm, libpthread, libdl, ld.so) plus what it may
+ * dlopen. `wg` needs only libc.so.6 and the loader (readelf -d of bookworm's 1.0.20210914-1+b1).
+ */
 const LIBC_FILES = [
   "libc.so.6",
   "libm.so.6",
@@ -59,13 +62,20 @@ const LIBC_FILES = [
 /** Path of the agent in the image. */
 export const AGENT_PATH = "bin/powernode-agent";
 
+/**
+ * Path of wireguard-tools' `wg` in the image. `/usr/bin` is a link to `/bin`, so the agent's
+ * `/usr/bin/wg` (Debian's path) resolves to it.
+ */
+export const WG_PATH = "bin/wg";
+
 export interface RootfsInputs {
   arch: Arch;
   release: string;
   /** The compiled agent binary. */
   agent: string;
-  /** Unpacked busybox-static, libc6 and libgcc-s1 packages of the target arch. */
+  /** Unpacked busybox-static, wireguard-tools, libc6 and libgcc-s1 packages of the target arch. */
   busyboxRoot: string;
+  wireguardToolsRoot: string;
   libcRoot: string;
   libgccRoot: string;
   /** Staging root with lib/modules/<release> (stageKmods). */
@@ -161,6 +171,7 @@ export function buildRootfsEntries(i: RootfsInputs): CpioEntry[] {
 
   e.push(file("bin/busybox", readFileSync(join(i.busyboxRoot, "bin", "busybox")), 0o755));
   for (const a of BUSYBOX_APPLETS) e.push({ kind: "symlink", path: `bin/${a}`, target: "busybox" });
+  e.push(file(WG_PATH, readFileSync(join(i.wireguardToolsRoot, "usr", "bin", "wg")), 0o755));
 
   const libcSrc = join(i.libcRoot, "lib", triplet);
   for (const f of [loaderName, ...LIBC_FILES])
