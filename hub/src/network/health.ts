@@ -1,7 +1,7 @@
 /**
  * Mesh health from what members report: per member, each peer it has with its handshake age; a peer
  * without a handshake for more than 275 s is down (WireGuard's 180 s rekey + 5 s + 90 s, as Talos and
- * Omni count it). The mesh is full when every member with a credential has every peer it should see up.
+ * Omni count it). The mesh is full when every member holds a credential and has every peer it should see up.
  */
 import { and, eq } from "drizzle-orm";
 import type { Db } from "../db/client.ts";
@@ -51,7 +51,9 @@ export async function meshHealth(
   const credentialed = members.filter((m) => m.publicKey && active.has(m.id));
   const byKey = new Map(members.flatMap((m) => (m.publicKey ? [[m.publicKey, m] as const] : [])));
   const nowS = Math.floor(now.getTime() / 1000);
-  let full = credentialed.length > 0;
+  // Full only when every member holds a credential (a member that has not reported its key yet is a
+  // peer nobody has) and every member has every peer it should see up.
+  let full = credentialed.length > 0 && credentialed.length === members.length;
   const out = members.map((m): MemberHealth => {
     const expected = credentialed.filter((p) => p.id !== m.id && sees(network, m, p));
     const peers = m.observed.map((o): PeerHealth => {

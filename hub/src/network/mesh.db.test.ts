@@ -243,6 +243,12 @@ describe(`mesh: networks, credentials and peer streams (${testDbKind})`, () => {
     const h = await ops().getMeshHealth({ network: networkId });
     expect(h.fullMesh).toBe(true);
     expect(h.members.every((m) => m.expectedPeers === 2 && m.peers.every((p) => p.up))).toBe(true);
+    // A member that has not reported its key yet is a peer nobody has: not a full mesh.
+    const late = await enrollTestNode(hub, "mesh-late");
+    await ops().joinNetwork({ network: networkId, nodeId: late.id });
+    expect((await ops().getMeshHealth({ network: networkId })).fullMesh).toBe(false);
+    await ops().leaveNetwork({ network: networkId, nodeId: late.id });
+    expect((await ops().getMeshHealth({ network: networkId })).fullMesh).toBe(true);
     const [a] = nodes as [MeshNode];
     const stale = nodes
       .filter((p) => p !== a)

@@ -43,6 +43,27 @@ function interval(ctx: ControllerContext, answered: number): number {
   return fromEnroll > 0 ? fromEnroll : DEFAULT_HEARTBEAT_SECONDS;
 }
 
+/** What the hub needs at once from a mesh report: the key, port and endpoints (peers' stats can wait). */
+function meshIdentity(ctx: ControllerContext): string {
+  return JSON.stringify(
+    ctx.list(MeshStatus).map((r) => [r.id, r.spec.publicKey, r.spec.listenPort, r.spec.endpoints]),
+  );
+}
+
+/**
+ * Sleeps one interval, but sends early when a mesh's key, port or endpoints changed (a node that joined
+ * a network is a peer of nobody until the hub has its key).
+ */
+async function waitForNextBeat(ctx: ControllerContext, ms: number, withMesh: boolean): Promise<void> {
+  if (!withMesh) return ctx.clock.sleep(ms, ctx.signal);
+  const sent = meshIdentity(ctx);
+  const until = Date.now() + ms;
+  while (!ctx.signal.aborted && Date.now() < until) {
+    await ctx.changed({ timeoutMs: until - Date.now() });
+    if (meshIdentity(ctx) !== sent) return;
+  }
+}
+
 export function heartbeatController(deps: AgentDeps): Controller {
   const withModules = deps.modules !== undefined;
   const withMesh = deps.mesh !== undefined;
@@ -118,7 +139,7 @@ export function heartbeatController(deps: AgentDeps): Controller {
           // The hub asks for a signed attestation of exactly what this heartbeat reported.
           if (r.attestNonce.length > 0)
             await answerAttestation({ ...ctx, bootId: deps.bootId, keyPem }, link, r.attestNonce, modules);
-          await ctx.clock.sleep(interval(ctx, answered) * 1000, ctx.signal);
+          await waitForNextBeat(ctx, interval(ctx, answered) * 1000, withMesh);
         } catch (err) {
           if (ctx.signal.aborted) return;
           // Cut off by a connection replacement (certificate renewed): send again on the new one.
