@@ -4,13 +4,17 @@
  * until Ctrl-C, when it stops the node and the hub.
  *
  * Environment: the hub's (POWERNODE_DATA, POWERNODE_HTTP_PORT, POWERNODE_MTLS_PORT, DATABASE_URL, ...),
- * plus POWERNODE_START_ARCH (amd64|arm64, default amd64) and POWERNODE_START_EXIT=1 to stop once enrolled.
+ * plus POWERNODE_START_ARCH (amd64|arm64, default amd64), POWERNODE_START_EXIT=1 to stop once enrolled,
+ * and POWERNODE_START_NODES (1-5, default 1): with more than one, the nodes boot on a lab network
+ * (smokes/lib/lab.ts: namespace pnlab-start, 10.203.9.0/24, removed at the end) where they reach each
+ * other, e.g. for an overlay network (docs/tutorials/02-mesh.md).
  */
 import { relative, resolve } from "node:path";
 import { ConfigError, parseHubConfig, startHubWithConfig } from "../hub/src/index.ts";
 import { buildImage } from "../initramfs/index.ts";
 import { NodeState } from "../proto/src/index.ts";
 import { operatorClients } from "../smokes/lib/hub.ts";
+import { createLab, type Lab } from "../smokes/lib/lab.ts";
 import { waitFor } from "../smokes/lib/wait.ts";
 
 const DEMO_PREFIX = "demo-";
@@ -31,19 +35,37 @@ async function main(): Promise<number> {
     }
     throw e;
   }
+  const count = Number(process.env.POWERNODE_START_NODES ?? "1");
+  if (!Number.isInteger(count) || count < 1 || count > 5) {
+    process.stderr.write(`POWERNODE_START_NODES: "${process.env.POWERNODE_START_NODES}" must be 1 to 5\n`);
+    return 2;
+  }
   say(`building the ${arch} node image (reused when nothing changed)`);
   const image = await buildImage({ arch, log: (l) => say(`  ${l}`) });
   say(`image ${image.reused ? "reused" : "built"}: ${relative(process.cwd(), image.initramfsPath)}`);
 
-  const hub = await startHubWithConfig(config, { nodeUrlGiven: true, nodeHttpUrlGiven: true });
+  let lab: Lab | undefined;
+  if (count > 1) {
+    lab = await createLab({ name: "start", index: 9, log: (l) => say(`lab: ${l}`) });
+    say(`lab network ${lab.cidr} (namespace ${lab.netns}); nodes reach the hub at ${lab.hostAddress}`);
+    config.nodeUrl = `https://${lab.hostAddress}:${config.mtlsPort}`;
+    config.nodeHttpUrl = `http://${lab.hostAddress}:${config.httpPort}`;
+  }
+  const hub = await startHubWithConfig(config, {
+    nodeUrlGiven: true,
+    nodeHttpUrlGiven: true,
+    ...(lab ? { nodeHost: lab.hostAddress } : {}),
+  });
   const ops = operatorClients(hub.httpUrl, hub.adminToken);
   let stopping = false;
-  const shutdown = async (id?: string) => {
+  const shutdown = async (ids: readonly string[] = []) => {
     if (stopping) return;
     stopping = true;
-    say("stopping the node and the hub");
-    if (id) await ops.provision.stopInstance({ id }).catch(() => undefined);
+    say(`stopping the node${ids.length === 1 ? "" : "s"} and the hub`);
+    await Promise.all(ids.map((id) => ops.provision.stopInstance({ id }).catch(() => undefined)));
     await hub.stop();
+    await lab?.stop();
+    say("stopped");
   };
 
   // Earlier demo nodes of this data dir died with the previous run: remove their records and VMs.
@@ -53,25 +75,34 @@ async function main(): Promise<number> {
     }
   }
   const t0 = performance.now();
-  const created = await ops.provision.createInstance({
-    name: `${DEMO_PREFIX}${arch}-${Date.now().toString(36)}`,
-    arch: arch === "arm64" ? 2 : 1,
-    provider: "qemu",
-    memoryMib: 1024,
-    vcpus: 2, // TCG runs one host thread per vCPU: Bun starts and enrolls ~2 s sooner with two
-    start: true,
-  });
-  const id = created.instance?.id ?? "";
-  say(`node ${id} booting (serial log: ${created.instance?.providerInfo.serialLog ?? "?"})`);
+  const stamp = Date.now().toString(36);
+  const ids: string[] = [];
+  for (let i = 1; i <= count; i++) {
+    const created = await ops.provision.createInstance({
+      name: count === 1 ? `${DEMO_PREFIX}${arch}-${stamp}` : `${DEMO_PREFIX}${arch}-${i}-${stamp}`,
+      arch: arch === "arm64" ? 2 : 1,
+      provider: "qemu",
+      memoryMib: 1024,
+      // TCG runs one host thread per vCPU: one node starts ~2 s sooner with two; several share the cores.
+      vcpus: count === 1 ? 2 : 1,
+      start: true,
+      ...(lab ? { network: lab.network } : {}),
+    });
+    const id = created.instance?.id ?? "";
+    ids.push(id);
+    say(`node ${id} booting (serial log: ${created.instance?.providerInfo.serialLog ?? "?"})`);
+  }
   try {
-    await waitFor(
-      `node ${id} to enroll and heartbeat`,
-      async () => (await ops.fleet.getNode({ id })).node?.state === NodeState.RUNNING,
-      { timeoutMs: arch === "arm64" ? 300_000 : 180_000, intervalMs: 250 },
-    );
+    for (const id of ids) {
+      await waitFor(
+        `node ${id} to enroll and heartbeat`,
+        async () => (await ops.fleet.getNode({ id })).node?.state === NodeState.RUNNING,
+        { timeoutMs: (arch === "arm64" ? 300_000 : 180_000) * count, intervalMs: 250 },
+      );
+    }
   } catch (err) {
     say(`${(err as Error).message}`);
-    await shutdown(id);
+    await shutdown(ids);
     return 1;
   }
   const seconds = ((performance.now() - t0) / 1000).toFixed(1);
@@ -80,7 +111,9 @@ async function main(): Promise<number> {
   process.stdout.write(
     [
       "",
-      `powernode is up: one ${arch} node enrolled ${seconds} s after it was created.`,
+      count === 1
+        ? `powernode is up: one ${arch} node enrolled ${seconds} s after it was created.`
+        : `powernode is up: ${count} ${arch} nodes on the lab network ${lab?.cidr}, all enrolled ${seconds} s after they were created.`,
       "",
       `  hub (operator API)  ${hub.httpUrl}   health ${hub.httpUrl}/healthz   metrics ${hub.httpUrl}/metrics`,
       `  node mTLS listener  ${hub.mtlsUrl}   (nodes reach it as ${hub.nodeUrl})`,
@@ -88,23 +121,31 @@ async function main(): Promise<number> {
       "",
       "  look at it:",
       `    ${pnctl} nodes ls`,
-      `    ${pnctl} nodes get ${id}`,
-      `    ${pnctl} events ls --node ${id}`,
+      `    ${pnctl} nodes get ${ids[0]}`,
+      `    ${pnctl} events ls --node ${ids[0]}`,
       `    ${pnctl} events watch`,
+      ...(count > 1
+        ? [
+            "  a WireGuard mesh of them (docs/tutorials/02-mesh.md):",
+            `    ${pnctl} net create demo`,
+            ...ids.map((id) => `    ${pnctl} net join demo ${id}`),
+            `    ${pnctl} net health demo`,
+          ]
+        : []),
       "",
-      "Ctrl-C stops the node and the hub.",
+      `Ctrl-C stops the node${count === 1 ? "" : "s"}${lab ? ", the lab network" : ""} and the hub.`,
       "",
     ].join("\n"),
   );
   if (process.env.POWERNODE_START_EXIT === "1") {
-    await shutdown(id);
+    await shutdown(ids);
     return 0;
   }
   await new Promise<void>((r) => {
     process.once("SIGINT", r);
     process.once("SIGTERM", r);
   });
-  await shutdown(id);
+  await shutdown(ids);
   return 0;
 }
 

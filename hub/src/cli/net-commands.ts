@@ -152,12 +152,13 @@ export const netCommands: CommandGroup = {
       }
       case "health": {
         const h = await net.getMeshHealth({ network: required(ctx, 0, "NET") });
+        const names = new Map(h.members.map((m) => [m.nodeId, m.nodeName]));
         const rows = h.members.flatMap((m) =>
           m.peers.length === 0
             ? [{ node: m.nodeName, peer: "-", endpoint: "-", handshake: "-", up: false, problem: m.problem }]
             : m.peers.map((p) => ({
                 node: m.nodeName,
-                peer: p.nodeId,
+                peer: names.get(p.nodeId) || p.nodeId,
                 endpoint: p.endpoint,
                 handshake: age(p.handshakeAgeSeconds),
                 up: p.up,

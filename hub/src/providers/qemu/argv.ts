@@ -55,7 +55,7 @@ export interface VmSpec {
   vcpus: number;
   /** Kernel arguments added after the console and panic ones. */
   kernelArgs?: readonly string[];
-  /** Serial console (ttyS0 / ttyAMA0) is written to this file. */
+  /** Serial console (ttyS0 / ttyAMA0) is appended to this file (every boot of the instance). */
   serialLog: string;
   /** QMP listens on this unix socket. */
   qmpSocket: string;
@@ -160,8 +160,11 @@ export function buildQemuArgv(s: VmSpec): string[] {
     s.initrd,
     "-append",
     append,
+    // Appended, so a node's serial log keeps every boot (a reboot's reason stays readable).
+    "-chardev",
+    `file,id=serial0,path=${optValue(s.serialLog)},append=on`,
     "-serial",
-    `file:${s.serialLog}`,
+    "chardev:serial0",
     "-monitor",
     "none",
     "-qmp",

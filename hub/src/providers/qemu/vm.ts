@@ -265,6 +265,8 @@ export async function launchVm(spec: LaunchSpec): Promise<VmHandle> {
   const serialLog =
     spec.serialLog ?? (serialDir ? join(serialDir, `${spec.name}.log`) : join(spec.stateDir, "serial.log"));
   mkdirSync(resolve(serialLog, ".."), { recursive: true });
+  // The log is appended across boots of an instance: this boot's output starts here.
+  const bootStart = existsSync(serialLog) ? statSync(serialLog).size : 0;
   const qmpSocket = qmpSocketPath(spec.stateDir);
   const fwDir = join(spec.stateDir, "fw_cfg");
   mkdirSync(fwDir, { recursive: true, mode: 0o700 });
@@ -329,7 +331,7 @@ export async function launchVm(spec: LaunchSpec): Promise<VmHandle> {
   }
 
   let seen = "";
-  let offset = 0;
+  let offset = bootStart;
   const handle: VmHandle = {
     ...ref,
     name: spec.name,

@@ -204,7 +204,7 @@ export type CreateInstanceRequest = Message<"powernode.v1.CreateInstanceRequest"
   persistent: boolean;
 
   /**
-   * QEMU network: "user" (default) or "tap:<ifname>".
+   * QEMU network: "user" (default), "tap:<ifname>", or "lab:<netns>:<bridge>" (a tap on a lab bridge).
    *
    * @generated from field: string network = 8;
    */
