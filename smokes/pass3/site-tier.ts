@@ -94,10 +94,14 @@ async function fullMesh(site: SiteNodes, net: Network, what: string): Promise<nu
   return (performance.now() - started) / 1000;
 }
 
-/** Packets between two node underlay addresses that are not WireGuard UDP on the network's port. */
+/**
+ * IP packets between two node underlay addresses that are not WireGuard UDP on the network's port
+ * (ARP between them is address resolution on the lab's L2, not traffic: it is counted, not refused).
+ */
 function notWireguard(packets: readonly Packet[], underlay: ReadonlySet<string>, port: number): Packet[] {
   return packets.filter(
     (p) =>
+      p.protocol !== "arp" &&
       p.src !== undefined &&
       p.dst !== undefined &&
       underlay.has(p.src) &&
@@ -160,7 +164,8 @@ export async function meshSiteTier(t: PassContext): Promise<void> {
     const icmp = packets.filter((p) => p.protocol === "icmp" || p.protocol === "icmpv6");
     const overlay = icmp.filter((p) => p.src?.startsWith(net.prefix.split("::")[0] ?? "-"));
     if (overlay.length > 0) throw new Error(`${overlay.length} overlay ICMP packets in clear`);
-    return `${packets.length} packets captured, ${wire.length} WireGuard UDP between nodes on port ${net.listenPort}, 0 other`;
+    const arp = packets.filter((p) => p.protocol === "arp").length;
+    return `${packets.length} packets captured, ${wire.length} WireGuard UDP between nodes on port ${net.listenPort}, ${arp} ARP, 0 other IP`;
   });
 
   await t.check("no hub table holds a node's WireGuard private key", async () => {
