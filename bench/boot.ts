@@ -1,14 +1,21 @@
 /**
- * Boot benchmark: boots N nodes per arch one after another under the hub's QEMU provider and prints the
- * median of each phase from the agent's own CLOCK_BOOTTIME timestamps, the QEMU-start -> enrolled time,
- * the image sizes, and the agent's resident memory after it has run for a while.
+ * Boot benchmark and boot reliability: boots nodes per arch under the hub's QEMU provider and reports
+ * how many reached RUNNING, the failures with the last phase each node reported and where its serial
+ * log and the hub log are kept, p50/p95/max of QEMU start -> RUNNING, the median of each phase from the
+ * agent's own CLOCK_BOOTTIME timestamps, the image sizes, and the agent's resident memory after a while.
  *
- *   bun bench/boot.ts [--arch amd64,arm64] [--runs 5] [--rss-after 60] [--vcpus 2]
+ *   bun bench/boot.ts [--arch amd64,arm64] [--runs 5] [--parallel 1] [--rss-after 60] [--vcpus 2]
+ *                     [--timeout SECONDS]
+ *
+ * `--parallel 3` keeps three boots in flight (a new one starts when one ends). Phase medians are
+ * meaningful with `--parallel 1` only (parallel boots share the host's cores under TCG). Every run
+ * writes under bench/out/boot-<stamp>/: the hub log (JSON lines) and every node's serial log; the paths
+ * of failed boots are printed. A failed boot never stops the run.
  */
-import { mkdtempSync, rmSync } from "node:fs";
+import { appendFileSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { startHub } from "../hub/src/index.ts";
+import { createLogger, startHub } from "../hub/src/index.ts";
 import { createQemuProvider } from "../hub/src/providers/qemu/index.ts";
 import { buildImage } from "../initramfs/index.ts";
 import { NodeState } from "../proto/src/index.ts";
@@ -25,17 +32,21 @@ function option(name: string, fallback: string): string {
 
 const arches = option("--arch", "amd64,arm64").split(",") as Arch[];
 const runs = Number(option("--runs", "5"));
+const parallel = Math.max(1, Number(option("--parallel", "1")));
 const rssAfter = Number(option("--rss-after", "60"));
 const vcpus = Number(option("--vcpus", "2"));
+const timeoutOption = option("--timeout", "");
 
+const quantile = (xs: number[], q: number): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  if (s.length === 0) return Number.NaN;
+  return s[Math.min(s.length - 1, Math.max(0, Math.ceil(q * s.length) - 1))] as number;
+};
 const median = (xs: number[]): number => {
   const s = [...xs].sort((a, b) => a - b);
   const m = Math.floor(s.length / 2);
-  return s.length === 0
-    ? Number.NaN
-    : s.length % 2
-      ? (s[m] as number)
-      : ((s[m - 1] as number) + (s[m] as number)) / 2;
+  if (s.length === 0) return Number.NaN;
+  return s.length % 2 ? (s[m] as number) : ((s[m - 1] as number) + (s[m] as number)) / 2;
 };
 
 const PHASES: Array<[string, string]> = [
@@ -46,76 +57,132 @@ const PHASES: Array<[string, string]> = [
   ["-> first heartbeat", "system.heartbeat.received"],
 ];
 
-async function benchArch(arch: Arch): Promise<void> {
+interface Boot {
+  run: number;
+  ok: boolean;
+  seconds: number;
+  /** The last agent phase the hub has for the node ("none" when it reported nothing). */
+  lastPhase: string;
+  serialLog: string;
+  error?: string;
+  phases: Record<string, number>;
+}
+
+async function benchArch(arch: Arch, outDir: string): Promise<void> {
   const image = await buildImage({ arch, log: () => {} });
   const a = image.manifest.artifacts;
   console.log(
     `\n== ${arch}: image ${(a["initramfs.cpio.zst"].size / 2 ** 20).toFixed(1)} MiB compressed, ` +
-      `${(a.uncompressedCpio.size / 2 ** 20).toFixed(1)} MiB uncompressed, kernel ${(a.kernel.size / 2 ** 20).toFixed(1)} MiB`,
+      `${(a.uncompressedCpio.size / 2 ** 20).toFixed(1)} MiB uncompressed, kernel ${(a.kernel.size / 2 ** 20).toFixed(1)} MiB; ` +
+      `${runs} boots, ${parallel} at a time, ${vcpus} vCPU each`,
   );
   const qemuDir = mkdtempSync(join(tmpdir(), "pn-bench-"));
-  const hub = await startHub({ providers: [createQemuProvider({ stateDir: qemuDir })] });
+  const hubLog = join(outDir, `hub-${arch}.log`);
+  const serialDir = join(outDir, `serial-${arch}`);
+  const hub = await startHub({
+    providers: [createQemuProvider({ stateDir: qemuDir, serialLogDir: serialDir })],
+    log: createLogger({ level: "info", sink: (line) => appendFileSync(hubLog, `${line}\n`) }),
+  });
   const ops = operatorClients(hub.httpUrl, hub.adminToken);
-  const samples: Record<string, number[]> = {};
-  const enrolled: number[] = [];
+  const timeoutMs = (timeoutOption ? Number(timeoutOption) : arch === "arm64" ? 300 : 180) * 1000;
+  const boots: Boot[] = [];
   let rss: number | undefined;
-  try {
-    for (let r = 0; r < runs; r++) {
-      const t0 = performance.now();
-      const created = await ops.provision.createInstance({
-        name: `bench-${arch}-${r}`,
-        arch: arch === "arm64" ? 2 : 1,
-        provider: "qemu",
-        vcpus,
-        start: true,
-      });
-      const id = created.instance?.id ?? "";
+
+  async function boot(r: number, last: boolean): Promise<Boot> {
+    const t0 = performance.now();
+    const created = await ops.provision.createInstance({
+      name: `bench-${arch}-${r}`,
+      arch: arch === "arm64" ? 2 : 1,
+      provider: "qemu",
+      vcpus,
+      start: true,
+    });
+    const id = created.instance?.id ?? "";
+    const serialLog = created.instance?.providerInfo.serialLog ?? join(serialDir, `bench-${arch}-${r}.log`);
+    const phasesOf = async () => agentPhases(await nodeEvents(ops.fleet, id).catch(() => []));
+    try {
       await waitFor(
         `${arch} run ${r} RUNNING`,
         async () => (await ops.fleet.getNode({ id })).node?.state === NodeState.RUNNING,
-        {
-          timeoutMs: 300_000,
-          intervalMs: 100,
-        },
+        { timeoutMs, intervalMs: 100 },
       );
-      enrolled.push((performance.now() - t0) / 1000);
+      const seconds = (performance.now() - t0) / 1000;
       const phases = await waitFor(
         "agent phases",
         async () => {
-          const p = agentPhases(await nodeEvents(ops.fleet, id));
+          const p = await phasesOf();
           return p.some((x) => x.kind === "system.heartbeat.received") ? p : undefined;
         },
         { timeoutMs: 30_000 },
       );
+      const at: Record<string, number> = {};
       for (const [, kind] of PHASES) {
-        const at = phases.find((p) => p.kind === kind)?.uptime;
-        if (at !== undefined) samples[kind] = [...(samples[kind] ?? []), at];
+        const u = phases.find((p) => p.kind === kind)?.uptime;
+        if (u !== undefined) at[kind] = u;
       }
-      const line = PHASES.map(([, k]) => phases.find((p) => p.kind === k)?.uptime.toFixed(2) ?? "?").join(
-        "  ",
-      );
-      console.log(
-        `run ${r + 1}/${runs}: phases at ${line} s; QEMU start -> RUNNING ${enrolled.at(-1)?.toFixed(2)} s`,
-      );
-      if (r === runs - 1 && rssAfter > 0) {
-        const bootAt = Date.now();
+      if (last && rssAfter > 0) {
         await Bun.sleep(rssAfter * 1000);
         const n = (await ops.fleet.getNode({ id })).node;
         rss = n ? Number(n.agentRssBytes) : undefined;
+      }
+      return { run: r, ok: true, seconds, lastPhase: "system.heartbeat.received", serialLog, phases: at };
+    } catch (err) {
+      const p = await phasesOf();
+      return {
+        run: r,
+        ok: false,
+        seconds: (performance.now() - t0) / 1000,
+        lastPhase: p.at(-1)?.kind ?? "none",
+        serialLog,
+        error: err instanceof Error ? err.message : String(err),
+        phases: {},
+      };
+    } finally {
+      await ops.provision.deleteInstance({ id }).catch(() => undefined);
+    }
+  }
+
+  try {
+    let next = 0;
+    const worker = async () => {
+      for (let r = next++; r < runs; r = next++) {
+        const b = await boot(r, r === runs - 1 && parallel === 1);
+        boots.push(b);
+        const line = PHASES.map(([, k]) => b.phases[k]?.toFixed(2) ?? "?").join("  ");
         console.log(
-          `agent RSS after ${((Date.now() - bootAt) / 1000).toFixed(0)} s running: ${rss ? (rss / 2 ** 20).toFixed(1) : "?"} MiB`,
+          b.ok
+            ? `run ${r + 1}/${runs}: phases at ${line} s; QEMU start -> RUNNING ${b.seconds.toFixed(2)} s`
+            : `run ${r + 1}/${runs}: FAILED after ${b.seconds.toFixed(0)} s, last phase ${b.lastPhase}: ${b.error}; serial log ${b.serialLog}`,
         );
       }
-      await ops.provision.deleteInstance({ id });
-    }
+    };
+    await Promise.all(Array.from({ length: Math.min(parallel, runs) }, worker));
   } finally {
     await hub.stop();
     rmSync(qemuDir, { recursive: true, force: true });
   }
-  console.log(`medians over ${runs} boots (${arch}, TCG unless KVM works; seconds since kernel start):`);
-  for (const [label, kind] of PHASES)
-    console.log(`  ${label.padEnd(30)} ${median(samples[kind] ?? []).toFixed(2)}`);
-  console.log(`  QEMU start -> RUNNING on hub    ${median(enrolled).toFixed(2)}`);
+  const ok = boots.filter((b) => b.ok);
+  const failed = boots.filter((b) => !b.ok);
+  const secs = ok.map((b) => b.seconds);
+  console.log(`${arch}: ${boots.length} boots tried, ${ok.length} RUNNING, ${failed.length} failed`);
+  for (const f of failed)
+    console.log(`  failed run ${f.run + 1}: last phase ${f.lastPhase}; serial log ${f.serialLog}`);
+  if (failed.length > 0) console.log(`  hub log: ${hubLog}`);
+  console.log(
+    `  QEMU start -> RUNNING: p50 ${quantile(secs, 0.5).toFixed(2)} s, p95 ${quantile(secs, 0.95).toFixed(2)} s, max ${Math.max(...secs).toFixed(2)} s`,
+  );
+  console.log(
+    `  phase medians (seconds since kernel start${parallel > 1 ? `; ${parallel} boots at a time share the cores` : ""}):`,
+  );
+  for (const [label, kind] of PHASES) {
+    const xs = ok.flatMap((b) => (b.phases[kind] === undefined ? [] : [b.phases[kind] as number]));
+    console.log(`    ${label.padEnd(30)} ${median(xs).toFixed(2)}`);
+  }
+  if (rss !== undefined)
+    console.log(`  agent RSS after ${rssAfter} s running: ${(rss / 2 ** 20).toFixed(1)} MiB`);
 }
 
-for (const arch of arches) await benchArch(arch);
+const outDir = join(import.meta.dir, "out", `boot-${new Date().toISOString().replace(/[:.]/g, "-")}`);
+mkdirSync(outDir, { recursive: true });
+console.log(`logs: ${outDir}`);
+for (const arch of arches) await benchArch(arch, outDir);
