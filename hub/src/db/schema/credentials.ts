@@ -44,16 +44,22 @@ export const certificates = pgTable(
 /** The internal CA (one row, id "root"): RSA key and self-signed certificate, PEM. */
 export const ca = pgTable("ca", {
   id: text().primaryKey(),
+  /** The key's PEM sealed with the hub's key-encryption key (ca/key-at-rest.ts, context `ca:root`). */
   keyPem: text().notNull(),
   certPem: text().notNull(),
   ...timestamps,
 });
 
-/** Operator bearer tokens; only the sha256 is kept. */
+/**
+ * Operator bearer tokens; only the sha256 is kept. `name` says where one came from: "admin" (made on
+ * first start), "env" (POWERNODE_ADMIN_TOKEN; a new one revokes the earlier ones), or the name given
+ * to `pnctl tokens create` (unique among live tokens). `lastUsedAt` is written at most once a minute.
+ */
 export const adminTokens = pgTable("admin_tokens", {
   id: uuid().primaryKey().defaultRandom(),
   tokenHash: text().notNull().unique(),
   name: text().notNull().default("admin"),
+  lastUsedAt: timestamp({ withTimezone: true }),
   revokedAt: timestamp({ withTimezone: true }),
   ...timestamps,
 });

@@ -1,0 +1,1 @@
+ALTER TABLE "admin_tokens" ADD COLUMN "last_used_at" timestamp with time zone;
