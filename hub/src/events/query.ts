@@ -1,5 +1,8 @@
-/** Reading the event log: filtered lists, newest last. */
-import { and, desc, eq, gt, inArray, like, type SQL } from "drizzle-orm";
+/**
+ * Reading the event log: filtered lists, newest last, bounded by count and by bytes (the newest
+ * events whose payloads fit {@link MAX_PAGE_BYTES}: a few large payloads cannot make one answer huge).
+ */
+import { and, asc, desc, eq, gt, inArray, like, type SQL, sql } from "drizzle-orm";
 import type { Db } from "../db/client.ts";
 import { fleetEvents } from "../db/schema/index.ts";
 import type { FleetEventRecord, Severity } from "./event-log.ts";
@@ -13,7 +16,14 @@ export interface EventQuery {
   minSeverity?: Severity;
   /** Default 100, at most 1000. */
   limit?: number;
+  /** Bytes of payload JSON per answer (default {@link MAX_PAGE_BYTES}); the newest event always comes. */
+  maxBytes?: number;
 }
+
+/** Payload bytes one list answers at most (ListEvents, a WatchEvents replay). */
+export const MAX_PAGE_BYTES = 4 * 1024 * 1024;
+/** What an event costs besides its payload (ids, kind, times), counted against the budget. */
+const EVENT_OVERHEAD_BYTES = 128;
 
 const ORDER: Severity[] = ["info", "warn", "error", "critical"];
 
@@ -32,11 +42,21 @@ export async function listEvents(db: Db, q: EventQuery): Promise<FleetEventRecor
     where.push(inArray(fleetEvents.severity, ORDER.slice(ORDER.indexOf(q.minSeverity))));
   }
   const limit = Math.min(Math.max(q.limit || 100, 1), 1000);
-  const rows = await db
-    .select()
+  const budget = q.maxBytes ?? MAX_PAGE_BYTES;
+  // Sizes first (measured in the database, nothing large shipped), then the rows that fit.
+  const sizes = await db
+    .select({ seq: fleetEvents.seq, bytes: sql<number>`octet_length(${fleetEvents.payload}::text)` })
     .from(fleetEvents)
     .where(where.length > 0 ? and(...where) : undefined)
     .orderBy(desc(fleetEvents.seq))
     .limit(limit);
-  return rows.reverse();
+  const keep: number[] = [];
+  let used = 0;
+  for (const r of sizes) {
+    used += Number(r.bytes) + EVENT_OVERHEAD_BYTES;
+    if (keep.length > 0 && used > budget) break;
+    keep.push(r.seq);
+  }
+  if (keep.length === 0) return [];
+  return db.select().from(fleetEvents).where(inArray(fleetEvents.seq, keep)).orderBy(asc(fleetEvents.seq));
 }

@@ -5,6 +5,11 @@
  * yields `system.heartbeat.received` (once per boot), a state change `system.instance.running`; those
  * events are written in one INSERT. Every caller's promise resolves only after its batch (and its events)
  * committed: an acknowledged heartbeat is stored.
+ *
+ * One node's data never fails another node's call: a row that would not fit its column is refused alone
+ * before it is queued ({@link heartbeatRowProblem}; the RPC edge checks the same ranges first, naming the
+ * wire field), and a batch the database refuses for its data (SQLSTATE class 22, 23) is split in halves
+ * and written again until the offending rows are alone; only those are refused (`invalid_argument`).
  */
 import { EVENTS } from "@powernode/proto";
 import { sql } from "drizzle-orm";
@@ -54,6 +59,46 @@ interface Row extends Record<string, unknown> {
 
 const MAX_BATCH = 500;
 const MAX_IN_FLIGHT = 4;
+const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+const INT4_MAX = 2_147_483_647;
+
+const isCount = (v: number, max: number) => Number.isInteger(v) && v >= 0 && v <= max;
+const isText = (v: string) => v.length <= 1024 && !v.includes("\u0000") && v.isWellFormed();
+
+/**
+ * Why `hb` cannot be stored (its column and the reason), or undefined: the columns' types and ranges
+ * (int4 counts, bigint kept below 2^53, float8 finite, text without NUL), so that a statement carrying
+ * it with other nodes' rows cannot fail because of it.
+ */
+export function heartbeatRowProblem(hb: HeartbeatInput): string | undefined {
+  if (!UUID_RE.test(hb.instanceId)) return "instance_id: not a UUID";
+  if (hb.bootId === "" || !isText(hb.bootId)) return "boot_id: empty, too long, NUL or not UTF-8";
+  if (!isText(hb.agentVersion)) return "agent_version: too long, NUL or not UTF-8";
+  if (!isCount(hb.appliedVersion, Number.MAX_SAFE_INTEGER)) return "applied_version: out of range";
+  if (!isCount(hb.agentRssBytes, Number.MAX_SAFE_INTEGER)) return "agent_rss_bytes: out of range";
+  if (!isCount(hb.zombieCount, INT4_MAX)) return "zombie_count: out of range";
+  if (!isCount(hb.childrenSpawned, INT4_MAX)) return "children_spawned: out of range";
+  if (!Number.isFinite(hb.uptimeSeconds) || hb.uptimeSeconds < 0)
+    return "uptime_seconds: not a finite number >= 0";
+  if (!(hb.at instanceof Date) || Number.isNaN(hb.at.getTime())) return "at: not a date";
+  return undefined;
+}
+
+/** The SQLSTATE of a database error (drizzle wraps the driver's error in `cause`). */
+function sqlState(e: unknown): string | undefined {
+  for (let cur = e, i = 0; cur && i < 5; i++) {
+    const code = (cur as { code?: unknown }).code;
+    if (typeof code === "string" && /^[0-9A-Z]{5}$/.test(code)) return code;
+    cur = (cur as { cause?: unknown }).cause;
+  }
+  return undefined;
+}
+
+/** Data exceptions (22) and integrity violations (23): the rows' fault, not the database's. */
+function isDataError(e: unknown): boolean {
+  const state = sqlState(e);
+  return state !== undefined && (state.startsWith("22") || state.startsWith("23"));
+}
 
 /** Creates the writer. `maxInFlight` bounds concurrent batch statements (PGlite serialises them anyway). */
 export function createHeartbeatWriter(
@@ -127,37 +172,61 @@ export function createHeartbeatWriter(
     return out;
   };
 
+  /**
+   * Writes `batch` and settles each caller. A batch the database refuses for its data is split in
+   * halves, written in order (a later heartbeat of a node still wins), until the offending rows are
+   * alone: only their callers see the refusal.
+   */
+  const settle = async (batch: Pending[]): Promise<void> => {
+    const started = performance.now();
+    let results: Map<string, HeartbeatResult>;
+    try {
+      results = await writeBatch(batch);
+    } catch (e) {
+      if (batch.length > 1 && isDataError(e)) {
+        const mid = Math.ceil(batch.length / 2);
+        await settle(batch.slice(0, mid));
+        await settle(batch.slice(mid));
+        return;
+      }
+      const err = isDataError(e)
+        ? new DomainError(
+            "invalid_argument",
+            `heartbeat: refused by the database (SQLSTATE ${sqlState(e)})`,
+            {
+              cause: e,
+            },
+          )
+        : new Error("writing heartbeats", { cause: e });
+      for (const p of batch) p.reject(err);
+      return;
+    }
+    opts.onBatch?.(batch.length, (performance.now() - started) / 1000);
+    for (const p of batch) {
+      const r = results.get(p.hb.instanceId);
+      if (r) p.resolve(r);
+      else p.reject(new DomainError("not_found", "instance: not found or deleted"));
+    }
+  };
+
   const pump = () => {
     scheduled = false;
     while (queue.length > 0 && inFlight < maxInFlight) {
       const batch = queue.slice(0, MAX_BATCH);
       queue = queue.slice(MAX_BATCH);
       inFlight++;
-      const started = performance.now();
-      writeBatch(batch)
-        .then(
-          (results) => {
-            opts.onBatch?.(batch.length, (performance.now() - started) / 1000);
-            for (const p of batch) {
-              const r = results.get(p.hb.instanceId);
-              if (r) p.resolve(r);
-              else p.reject(new DomainError("not_found", "instance: not found or deleted"));
-            }
-          },
-          (e) => {
-            for (const p of batch) p.reject(new Error("writing heartbeats", { cause: e }));
-          },
-        )
-        .finally(() => {
-          inFlight--;
-          if (queue.length > 0) pump();
-          else if (inFlight === 0) for (const f of idle.splice(0)) f();
-        });
+      settle(batch).finally(() => {
+        inFlight--;
+        if (queue.length > 0) pump();
+        else if (inFlight === 0) for (const f of idle.splice(0)) f();
+      });
     }
   };
 
   return {
     record(hb) {
+      const problem = heartbeatRowProblem(hb);
+      if (problem) return Promise.reject(new DomainError("invalid_argument", problem));
       return new Promise<HeartbeatResult>((resolve, reject) => {
         queue.push({ hb, resolve, reject });
         if (queue.length >= MAX_BATCH) pump();

@@ -71,3 +71,22 @@ export function listField<T>(field: string, v: readonly T[], max: number): reado
   if (v.length > max) throw invalid(field, `more than ${max}`);
   return v;
 }
+
+/** Largest value of a PostgreSQL `integer` (int4) column: where uint32 fields are stored. */
+export const INT4_MAX = 2_147_483_647;
+
+/**
+ * A uint64/int64 wire value the hub keeps as a JS number (stored in a `bigint` column): an integer in
+ * [min, max], max at most Number.MAX_SAFE_INTEGER (2^53 - 1, below bigint's 2^63 - 1).
+ */
+export function safeIntField(field: string, v: bigint, min = 0, max = Number.MAX_SAFE_INTEGER): number {
+  if (v < BigInt(min) || v > BigInt(max)) throw invalid(field, `must be ${min} to ${max}`);
+  return Number(v);
+}
+
+/** A float/double wire value: finite (no NaN or infinity) and in [min, max]. */
+export function finiteField(field: string, v: number, min: number, max: number): number {
+  if (!Number.isFinite(v) || v < min || v > max)
+    throw invalid(field, `must be a finite number from ${min} to ${max}`);
+  return v;
+}

@@ -13,7 +13,7 @@ import type { Phase } from "../../runtime/phases.ts";
 import type { AgentDeps } from "../deps.ts";
 import { HubConnection, StatusReportStatus } from "../resources.ts";
 
-/** Events per ReportStatus call. */
+/** Events per ReportStatus call: the hub's limit (hub/src/node/report-status.ts MAX_EVENTS_PER_REPORT). */
 export const MAX_EVENTS_PER_REPORT = 100;
 
 function toProto(p: Phase): Omit<PhaseEvent, "$typeName"> {
@@ -37,7 +37,7 @@ export function statusReportController(deps: AgentDeps): Controller {
       try {
         while (!ctx.signal.aborted) {
           const conn = ctx.get(HubConnection, "node")?.spec;
-          // The hub takes at most 500 events per call; a long outage never builds that many, but stay below.
+          // The hub takes at most 100 events per call (resource_exhausted beyond): send at most that many.
           const batch = deps.phases.pending().slice(0, MAX_EVENTS_PER_REPORT);
           const conditions = ctx.list(ControllerStatus).map((r) => r.spec);
           const key = conditionKey(conditions);
