@@ -3,6 +3,7 @@
  * shared domain services built once on it: auth, the heartbeat writer, attestation, the desired-state
  * compiler and bus, and the provider registry.
  */
+import { EVENTS } from "@powernode/proto";
 import {
   type AdminAuth,
   type AdminTokenSetup,
@@ -75,7 +76,20 @@ export async function createDeps(config: HubConfig, opts: CreateDepsOptions = {}
     const deps: Deps = {
       ...core,
       adminAuth: createAdminAuth(db),
-      nodeIdentity: createNodeIdentityResolver(db),
+      // Half a heartbeat interval: another process's revocation applies within one interval, on open
+      // streams too (they re-check at this period, rpc/interceptors.ts).
+      nodeIdentity: createNodeIdentityResolver(db, {
+        ttlMs: Math.min(30_000, (config.heartbeatSeconds * 1000) / 2),
+        onSuperseded: async (nodeId, serials, by) => {
+          for (const serial of serials) {
+            await events.emit(
+              EVENTS.certificateRevoked,
+              { serial, reason: `superseded: its successor ${by} was used` },
+              { nodeId },
+            );
+          }
+        },
+      }),
       heartbeats: createHeartbeatWriter(db, events, {
         maxInFlight: core.dbDriver === "postgres" ? 4 : 1,
         onBatch: (rows, seconds) => {

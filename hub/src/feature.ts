@@ -12,10 +12,11 @@ import type { Deps } from "./deps.ts";
 import type { SectionCompiler } from "./desired-state/compile.ts";
 
 /**
- * Who may call a method: anyone (`public`: Enroll), a node with its mTLS client certificate (`node`),
- * an operator with a bearer token (`operator`). Later: `peer-hub` (federation), `webhook`.
+ * Who may call a method: anyone (`public`), anyone but only on the TLS listener (`bootstrap`: Enroll,
+ * whose bootstrap token must not cross the network in clear), a node with its mTLS client certificate
+ * (`node`), an operator with a bearer token (`operator`). Later: `peer-hub` (federation), `webhook`.
  */
-export type Principal = "public" | "node" | "operator";
+export type Principal = "public" | "bootstrap" | "node" | "operator";
 
 /** One ConnectRPC service: every method's principal (a missing one does not compile) and its implementation. */
 export interface ServiceBinding<S extends DescService = DescService> {

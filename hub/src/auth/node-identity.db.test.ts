@@ -63,18 +63,19 @@ describe("node identity from the peer certificate", () => {
     );
   });
 
-  test("revocation by another process applies once the 30 s cache entry is stale; invalidation at once", async () => {
-    const r = createNodeIdentityResolver(db.db);
+  test("revocation by another process applies once the cache entry is older than the TTL; invalidation at once", async () => {
+    const r = createNodeIdentityResolver(db.db, { ttlMs: 5_000 });
+    expect(r.ttlMs).toBe(5_000);
     await r.resolve(peer("1a2b"), now);
     await db.db.update(certificates).set({ revokedAt: now }).where(eq(certificates.serial, "1a2b"));
     // Still cached (another process revoked it, this one was not told).
-    expect(await refusal(r.resolve(peer("1a2b"), new Date(now.getTime() + 10_000)))).toBe("accepted");
-    expect(await refusal(r.resolve(peer("1a2b"), new Date(now.getTime() + 31_000)))).toBe(
+    expect(await refusal(r.resolve(peer("1a2b"), new Date(now.getTime() + 4_000)))).toBe("accepted");
+    expect(await refusal(r.resolve(peer("1a2b"), new Date(now.getTime() + 5_001)))).toBe(
       "unauthenticated: client certificate: certificate revoked",
     );
     await db.db.update(certificates).set({ revokedAt: null }).where(eq(certificates.serial, "1a2b"));
     r.invalidateSerial("1a2b");
-    expect(await refusal(r.resolve(peer("1a2b"), new Date(now.getTime() + 32_000)))).toBe("accepted");
+    expect(await refusal(r.resolve(peer("1a2b"), new Date(now.getTime() + 6_000)))).toBe("accepted");
   });
 
   test("concurrent misses are answered by one batched lookup", async () => {
@@ -89,5 +90,59 @@ describe("node identity from the peer certificate", () => {
       { instanceId: id, serial: "1a2b" },
       "unauthenticated: client certificate: expired",
     ]);
+  });
+
+  test("the first use of a newer certificate revokes the node's older live ones, and says so once", async () => {
+    const other = "00000000-0000-4000-8000-00000000000c";
+    await db.db
+      .insert(instances)
+      .values({ id: other, name: "ident-renewed", arch: "amd64", provider: "none" });
+    await db.db.insert(certificates).values([
+      {
+        serial: "a1",
+        instanceId: other,
+        notBefore: new Date(now.getTime() - 3 * DAY),
+        notAfter: new Date(now.getTime() + DAY),
+        pem: "x",
+      },
+      {
+        serial: "a2",
+        instanceId: other,
+        notBefore: new Date(now.getTime() - 2 * DAY),
+        notAfter: new Date(now.getTime() + DAY),
+        pem: "x",
+      },
+      {
+        serial: "a3",
+        instanceId: other,
+        notBefore: new Date(now.getTime() - DAY),
+        notAfter: new Date(now.getTime() + 2 * DAY),
+        pem: "x",
+      },
+    ]);
+    const told: string[] = [];
+    const r = createNodeIdentityResolver(db.db, {
+      onSuperseded: async (node, serials, by) => {
+        told.push(`${node} ${[...serials].sort().join(",")} by ${by}`);
+      },
+    });
+    // a1 is still good while nothing newer has been used.
+    expect(await r.resolve(peer("a1", other), now)).toEqual({ instanceId: other, serial: "a1" });
+    expect(told).toEqual([]);
+    // a2 is used: a1 goes; then a3 is used: a2 goes. a3 stays, and nothing is told twice.
+    expect(await r.resolve(peer("a2", other), now)).toEqual({ instanceId: other, serial: "a2" });
+    expect(await refusal(r.resolve(peer("a1", other), now))).toBe(
+      "unauthenticated: client certificate: certificate revoked",
+    );
+    expect(await r.resolve(peer("a3", other), new Date(now.getTime() + 10_000))).toEqual({
+      instanceId: other,
+      serial: "a3",
+    });
+    expect(await refusal(r.resolve(peer("a2", other), new Date(now.getTime() + 10_000)))).toBe(
+      "unauthenticated: client certificate: certificate revoked",
+    );
+    r.invalidateSerial("a3");
+    await r.resolve(peer("a3", other), new Date(now.getTime() + 20_000));
+    expect(told).toEqual([`${other} a1 by a2`, `${other} a2 by a3`]);
   });
 });

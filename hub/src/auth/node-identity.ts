@@ -1,9 +1,15 @@
 /**
  * Node identity from the mTLS peer certificate: the certificate must be issued by our CA (checked by
  * TLS), be recorded in `certificates`, unrevoked and unexpired, with CN = its instance, and that
- * instance must not be deleted. Results are cached per serial; revocation invalidates the entry.
+ * instance must not be deleted. Results are cached per serial for at most `ttlMs` (the hub passes half
+ * its heartbeat interval, so another process's revocation applies within one interval); revocation in
+ * this process invalidates the entry at once.
+ *
+ * Renewal is one-way: the first time a certificate is seen (each cache load), every older live
+ * certificate of the same node is revoked, so a renewed node's previous serial stops working as soon
+ * as the new one is used.
  */
-import { eq, inArray } from "drizzle-orm";
+import { and, eq, gt, inArray, isNull, lt, sql } from "drizzle-orm";
 import type { Db } from "../db/client.ts";
 import { certificates, instances } from "../db/schema/index.ts";
 import { DomainError } from "../errors.ts";
@@ -30,6 +36,16 @@ export interface NodeIdentityResolver {
   /** Forget a serial (after revocation) or everything for an instance (after delete/stop). */
   invalidateSerial(serial: string): void;
   invalidateInstance(instanceId: string): void;
+  /** How long an entry is trusted before it is read again. */
+  readonly ttlMs: number;
+}
+
+/** Options of {@link createNodeIdentityResolver}. */
+export interface NodeIdentityOptions {
+  /** Cache entries are re-read after this long (default {@link DEFAULT_IDENTITY_TTL_MS}). */
+  ttlMs?: number;
+  /** Told of older certificates revoked because a newer one of the same node was used. */
+  onSuperseded?(instanceId: string, revokedSerials: readonly string[], bySerial: string): Promise<void>;
 }
 
 interface Entry {
@@ -40,21 +56,29 @@ interface Entry {
   loadedAt: number;
 }
 
-/** Entries are re-read after this long, so another hub process's revocation also applies. */
-const CACHE_TTL_MS = 30_000;
+/** Half the default heartbeat interval (10 s): what the hub uses unless its interval differs. */
+export const DEFAULT_IDENTITY_TTL_MS = 5_000;
 
 function normalise(serial: string): string {
   const s = serial.replace(/:/g, "").toLowerCase().replace(/^0+/, "");
   return s === "" ? "0" : s;
 }
 
+interface Row {
+  serial: string;
+  instanceId: string;
+  notBefore: Date;
+  notAfter: Date;
+  revokedAt: Date | null;
+  state: string;
+  olderLive: boolean;
+}
+
 /** Creates the resolver over `db`. */
-export function createNodeIdentityResolver(db: Db): NodeIdentityResolver {
+export function createNodeIdentityResolver(db: Db, opts: NodeIdentityOptions = {}): NodeIdentityResolver {
+  const ttlMs = opts.ttlMs ?? DEFAULT_IDENTITY_TTL_MS;
   const cache = new Map<string, Entry>();
-  const toEntry = (
-    row: { instanceId: string; notAfter: Date; revokedAt: Date | null; state: string } | undefined,
-    loadedAt: number,
-  ): Entry => {
+  const toEntry = (row: Row | undefined, loadedAt: number): Entry => {
     if (!row) return { instanceId: "", notAfter: 0, ok: false, reason: "certificate unknown", loadedAt };
     if (row.revokedAt)
       return { instanceId: row.instanceId, notAfter: 0, ok: false, reason: "certificate revoked", loadedAt };
@@ -63,30 +87,66 @@ export function createNodeIdentityResolver(db: Db): NodeIdentityResolver {
     }
     return { instanceId: row.instanceId, notAfter: row.notAfter.getTime(), ok: true, reason: "", loadedAt };
   };
+  // Revokes the live certificates of `row`'s node issued before it (its use proves the node has it).
+  const retireOlder = async (row: Row, now: Date): Promise<void> => {
+    const revoked = await db
+      .update(certificates)
+      .set({ revokedAt: now, updatedAt: now })
+      .where(
+        and(
+          eq(certificates.instanceId, row.instanceId),
+          isNull(certificates.revokedAt),
+          lt(certificates.notBefore, row.notBefore),
+          gt(certificates.notAfter, now),
+        ),
+      )
+      .returning({ serial: certificates.serial });
+    for (const r of revoked) cache.delete(r.serial);
+    if (revoked.length > 0)
+      await opts.onSuperseded?.(
+        row.instanceId,
+        revoked.map((r) => r.serial),
+        row.serial,
+      );
+  };
   // Lookups that miss the cache in the same tick are answered by one query (a reconnect storm after a
   // hub restart is thousands of them).
   let waiting = new Map<string, ((e: Entry) => void)[]>();
   let failing = new Map<string, ((e: unknown) => void)[]>();
+  let nowOf = new Map<string, Date>();
   let scheduled = false;
   const flush = async () => {
     scheduled = false;
     const batch = waiting;
     const fails = failing;
+    const nows = nowOf;
     waiting = new Map();
     failing = new Map();
+    nowOf = new Map();
     try {
-      const rows = await db
+      const wall = new Date();
+      const rows: Row[] = await db
         .select({
           serial: certificates.serial,
           instanceId: certificates.instanceId,
+          notBefore: certificates.notBefore,
           notAfter: certificates.notAfter,
           revokedAt: certificates.revokedAt,
           state: instances.state,
+          olderLive:
+            sql<boolean>`exists (select 1 from ${certificates} as older where older.instance_id = ${certificates.instanceId} and older.revoked_at is null and older.not_before < ${certificates.notBefore} and older.not_after > ${wall.toISOString()}::timestamptz)`.mapWith(
+              Boolean,
+            ),
         })
         .from(certificates)
         .innerJoin(instances, eq(instances.id, certificates.instanceId))
         .where(inArray(certificates.serial, [...batch.keys()]));
       const bySerial = new Map(rows.map((r) => [r.serial, r]));
+      for (const r of rows) {
+        const now = nows.get(r.serial) ?? new Date();
+        const usable = !r.revokedAt && r.state !== "deleted" && r.notAfter.getTime() > now.getTime();
+        if (usable && r.olderLive) await retireOlder(r, now);
+      }
       const loadedAt = Date.now();
       for (const [serial, resolvers] of batch) {
         const e = toEntry(bySerial.get(serial), loadedAt);
@@ -96,10 +156,11 @@ export function createNodeIdentityResolver(db: Db): NodeIdentityResolver {
       for (const rejects of fails.values()) for (const r of rejects) r(e);
     }
   };
-  const load = (serial: string): Promise<Entry> =>
+  const load = (serial: string, now: Date): Promise<Entry> =>
     new Promise((resolve, reject) => {
       waiting.set(serial, [...(waiting.get(serial) ?? []), resolve]);
       failing.set(serial, [...(failing.get(serial) ?? []), reject]);
+      nowOf.set(serial, now);
       if (!scheduled) {
         scheduled = true;
         setImmediate(flush);
@@ -116,9 +177,9 @@ export function createNodeIdentityResolver(db: Db): NodeIdentityResolver {
       }
       const serial = normalise(peer.serial);
       let e = cache.get(serial);
-      if (!e || now.getTime() - e.loadedAt > CACHE_TTL_MS) {
+      if (!e || now.getTime() - e.loadedAt > ttlMs) {
         // Age entries on the caller's clock (the one the TTL is compared against).
-        e = { ...(await load(serial)), loadedAt: now.getTime() };
+        e = { ...(await load(serial, now)), loadedAt: now.getTime() };
         if (cache.size > 100_000) cache.clear();
         cache.set(serial, e);
       }
@@ -136,5 +197,6 @@ export function createNodeIdentityResolver(db: Db): NodeIdentityResolver {
     invalidateInstance(instanceId) {
       for (const [k, v] of cache) if (v.instanceId === instanceId) cache.delete(k);
     },
+    ttlMs,
   };
 }

@@ -226,6 +226,30 @@ describe("mTLS identity", () => {
     expect(after).toEqual({ code: Code.Unauthenticated, message: "client certificate: certificate revoked" });
   });
 
+  test("Enroll over plain HTTP is refused, saying where to enroll; the token stays good for TLS", async () => {
+    const a = await newInstance("enroll-plain-http");
+    const csr = await makeCsr(a.id);
+    const { createConnectTransport } = await import("@connectrpc/connect-node");
+    for (const useBinaryFormat of [false, true]) {
+      const plain = createClient(
+        NodeService,
+        createConnectTransport({ baseUrl: hub.httpUrl, httpVersion: "1.1", useBinaryFormat }),
+      );
+      expect(
+        await codeOf(plain.enroll({ bootstrapToken: a.token, csrPem: csr.csrPem, instanceUuid: a.id })),
+      ).toEqual({
+        code: Code.FailedPrecondition,
+        message: `Enroll is served only on the TLS listener ${hub.nodeUrl} (this plain-HTTP listener would carry the bootstrap token in clear)`,
+      });
+    }
+    const res = await createClient(NodeService, nodeTransport(hub)).enroll({
+      bootstrapToken: a.token,
+      csrPem: csr.csrPem,
+      instanceUuid: a.id,
+    });
+    expect(res.instanceUuid).toBe(a.id);
+  });
+
   test("NodeService on the plain HTTP listener is refused", async () => {
     const { createConnectTransport } = await import("@connectrpc/connect-node");
     const c = createClient(NodeService, createConnectTransport({ baseUrl: hub.httpUrl, httpVersion: "1.1" }));

@@ -1,7 +1,9 @@
 /**
- * Enrollment and renewal: a bootstrap token (consumed atomically) plus a CSR whose CN is the instance
- * UUID buy a 90-day client certificate. The CSR is checked before the token is touched, and the token is
- * consumed in the same transaction that records the certificate, so a failed issuance leaves it usable.
+ * Enrollment: a bootstrap token (consumed atomically) plus a CSR whose CN is the instance UUID buy a
+ * 90-day client certificate. The CSR is checked before the token is touched, and the token is consumed
+ * in the same transaction that records the certificate, so a failed issuance leaves it usable. Like a
+ * renewal (`renewal.ts`), it leaves the node at most two live certificates: the oldest live one (the one
+ * in use, if any) and the new one, which revokes the other when it is first used.
  */
 import { EVENTS } from "@powernode/proto";
 import { and, eq, isNull } from "drizzle-orm";
@@ -11,6 +13,7 @@ import { certificates, instances } from "../db/schema/index.ts";
 import type { Deps } from "../deps.ts";
 import { DomainError } from "../errors.ts";
 import { uuidField } from "../rpc/fields.ts";
+import { lockLiveCertificates, revokeSerials } from "./renewal.ts";
 
 /** Checks an instance UUID field; returns it lowercased. */
 export function assertUuid(field: string, value: string): string {
@@ -28,7 +31,7 @@ export interface EnrollInput {
 
 /** Enrolls a node; see the module comment. */
 export async function enrollNode(
-  deps: Pick<Deps, "db" | "ca" | "events" | "now">,
+  deps: Pick<Deps, "db" | "ca" | "events" | "now" | "nodeIdentity">,
   input: EnrollInput,
 ): Promise<IssuedCertificate & { instanceId: string }> {
   if (input.bootstrapToken === "") throw new DomainError("invalid_argument", "bootstrap_token: required");
@@ -40,12 +43,9 @@ export async function enrollNode(
   const now = deps.now();
   const issued = await deps.db.transaction(async (tx) => {
     const token = await consumeBootstrapToken(tx, input.bootstrapToken, instanceId, input.remoteIp, now);
-    const [inst] = await tx
-      .select({ state: instances.state })
-      .from(instances)
-      .where(eq(instances.id, instanceId));
-    if (!inst || inst.state === "deleted")
-      throw new DomainError("not_found", "instance_uuid: no such instance");
+    const live = await lockLiveCertificates(tx, instanceId, now);
+    const revoked = live.slice(1).map((c) => c.serial);
+    await revokeSerials(tx, revoked, now);
     const cert = await deps.ca.issueNodeCertificate(parsed.value, instanceId, now);
     await tx.insert(certificates).values({
       serial: cert.serial,
@@ -53,13 +53,23 @@ export async function enrollNode(
       notBefore: cert.notBefore,
       notAfter: cert.notAfter,
       pem: cert.pem,
+      createdAt: now,
+      updatedAt: now,
     });
     await tx
       .update(instances)
       .set({ enrolledAt: now, agentVersion: input.agentVersion || null, updatedAt: now })
       .where(eq(instances.id, instanceId));
-    return { ...cert, tokenId: token.id };
+    return { ...cert, tokenId: token.id, revoked };
   });
+  for (const serial of issued.revoked) {
+    deps.nodeIdentity.invalidateSerial(serial);
+    await deps.events.emit(
+      EVENTS.certificateRevoked,
+      { serial, reason: "replaced by an enrollment before it was used" },
+      { nodeId: instanceId },
+    );
+  }
   await deps.events.emit(
     EVENTS.agentEnrolled,
     {
@@ -77,31 +87,6 @@ export async function enrollNode(
     notAfter: issued.notAfter,
     instanceId,
   };
-}
-
-/** Issues a fresh certificate for an already authenticated node (same subject, new key allowed). */
-export async function renewNodeCertificate(
-  deps: Pick<Deps, "db" | "ca" | "events" | "now">,
-  instanceId: string,
-  csrPem: string,
-): Promise<IssuedCertificate> {
-  const parsed = await parseCsr(csrPem, instanceId, "csr_pem");
-  if (!parsed.ok) throw new DomainError("invalid_argument", parsed.error);
-  const now = deps.now();
-  const cert = await deps.ca.issueNodeCertificate(parsed.value, instanceId, now);
-  await deps.db.insert(certificates).values({
-    serial: cert.serial,
-    instanceId,
-    notBefore: cert.notBefore,
-    notAfter: cert.notAfter,
-    pem: cert.pem,
-  });
-  await deps.events.emit(
-    EVENTS.certificateRenewed,
-    { serial: cert.serial, notAfter: cert.notAfter.toISOString() },
-    { nodeId: instanceId },
-  );
-  return cert;
 }
 
 /** Revokes one certificate (by serial); NodeService calls with it fail from the next call on. */

@@ -1,4 +1,7 @@
-/** The node feature: NodeService, what agents speak (Enroll without a credential, the rest over mTLS). */
+/**
+ * The node feature: NodeService, what agents speak (Enroll with a bootstrap token on the TLS listener
+ * only, the rest with the node's client certificate on it).
+ */
 import { NodeService } from "@powernode/proto";
 import { bindService, type Feature } from "../feature.ts";
 import { createNodeService } from "./node-service.ts";
@@ -9,7 +12,7 @@ export const nodeFeature: Feature = {
     bindService({
       service: NodeService,
       principals: {
-        enroll: "public",
+        enroll: "bootstrap",
         renewCertificate: "node",
         heartbeat: "node",
         watchDesiredState: "node",

@@ -194,11 +194,12 @@ describe("ReportStatus", () => {
 });
 
 describe("RenewCertificate", () => {
-  test("issues a new certificate for the caller's own CN only", async () => {
+  // The window, rotation and limits are tested in renewal.db.test.ts.
+  test("a fresh certificate is refused (outside the window); a CSR for another CN is checked first", async () => {
     const n = await enrollTestNode(hub, "renew-1");
     const csr = await makeCsr(n.id);
-    const res = await n.client.renewCertificate({ csrPem: csr.csrPem });
-    expect(res.certificatePem).toContain("BEGIN CERTIFICATE");
+    const early = await n.client.renewCertificate({ csrPem: csr.csrPem }).catch((e) => ConnectError.from(e));
+    expect((early as ConnectError).code).toBe(Code.FailedPrecondition);
     const other = await makeCsr("11111111-1111-1111-1111-111111111111");
     const err = await n.client.renewCertificate({ csrPem: other.csrPem }).catch((e) => ConnectError.from(e));
     expect((err as ConnectError).code).toBe(Code.InvalidArgument);

@@ -9,7 +9,8 @@ import { getDesiredState } from "../desired-state/index.ts";
 import { DomainError } from "../errors.ts";
 import { kOrigin, requireNode } from "../rpc/context.ts";
 import { watch } from "../rpc/watch.ts";
-import { enrollNode, renewNodeCertificate } from "./enroll.ts";
+import { enrollNode } from "./enroll.ts";
+import { renewNodeCertificate } from "./renewal.ts";
 import { reportStatus } from "./report-status.ts";
 
 /** Re-send the current document this often on an idle WatchDesiredState stream (keepalive). */
@@ -37,7 +38,7 @@ export function createNodeService(deps: Deps): ServiceImpl<typeof NodeService> {
     },
     async renewCertificate(req, ctx) {
       const node = requireNode(ctx);
-      const cert = await renewNodeCertificate(deps, node.instanceId, req.csrPem);
+      const cert = await renewNodeCertificate(deps, node, req.csrPem, ctx.values.get(kOrigin).remoteIp);
       return {
         certificatePem: cert.pem,
         caChainPem: deps.ca.certPem,

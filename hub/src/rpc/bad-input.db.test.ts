@@ -18,11 +18,17 @@ afterAll(async () => {
   await hub.stop();
 });
 
-async function post(path: string, body: string | Uint8Array, headers: Record<string, string> = {}) {
-  const res = await fetch(`${hub.httpUrl}/${path}`, {
+async function post(
+  path: string,
+  body: string | Uint8Array,
+  headers: Record<string, string> = {},
+  base = hub.httpUrl,
+) {
+  const res = await fetch(`${base}/${path}`, {
     method: "POST",
     headers: { "content-type": "application/json", authorization: `Bearer ${hub.adminToken}`, ...headers },
     body,
+    tls: { ca: hub.caPem },
   });
   const text = await res.text();
   let json: { code?: string; message?: string } = {};
@@ -88,6 +94,7 @@ describe("bad input on the Connect listener", () => {
   });
 
   test("Enroll with a huge token or junk fields answers a code, never a crash", async () => {
+    // Enroll is served on the TLS listener only (the HTTP one refuses it before looking at the fields).
     const r = await post(
       "powernode.v1.NodeService/Enroll",
       JSON.stringify({
@@ -95,6 +102,8 @@ describe("bad input on the Connect listener", () => {
         csrPem: "x",
         instanceUuid: "00000000-0000-4000-8000-000000000000",
       }),
+      {},
+      hub.mtlsUrl,
     );
     expect(r.code).toBe("invalid_argument");
     const health = await fetch(`${hub.httpUrl}/healthz`);

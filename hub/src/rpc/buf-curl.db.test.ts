@@ -1,6 +1,7 @@
 /**
  * An outside client: `buf curl` (the real buf binary) calls FleetService/ListNodes with the operator
- * token over Connect and gRPC-Web on the Elysia listener and over gRPC (TLS, hub CA) on the mTLS listener.
+ * token over Connect and gRPC-Web on the Elysia listener and over gRPC (TLS, hub CA) on the mTLS listener,
+ * and NodeService/Enroll, which only the TLS listener serves.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
@@ -11,7 +12,7 @@ import { createClient } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-node";
 import { Arch, FleetService, ProvisionService } from "@powernode/proto";
 import { run } from "../../../scripts/lib/exec.ts";
-import { bearer, operatorClient, startTestHub } from "../../test/harness.ts";
+import { bearer, makeCsr, operatorClient, startTestHub } from "../../test/harness.ts";
 import type { RunningHub } from "../hub.ts";
 
 const repo = fileURLToPath(new URL("../../../", import.meta.url));
@@ -101,5 +102,45 @@ describe("buf curl FleetService/ListNodes", () => {
       );
       expect(err).toContain("unauthenticated");
     }
+  }, 20_000);
+});
+
+describe("buf curl NodeService/Enroll", () => {
+  test("over plain HTTP it is refused, naming the TLS listener; over TLS the same token works", async () => {
+    const created = await operatorClient(hub, ProvisionService).createInstance({
+      name: "curl-enroll",
+      arch: Arch.AMD64,
+      provider: "none",
+    });
+    const id = created.instance?.id ?? "";
+    const body = JSON.stringify({
+      bootstrapToken: created.bootstrapToken,
+      csrPem: (await makeCsr(id)).csrPem,
+      instanceUuid: id,
+    });
+    const enroll = (protocol: string, url: string, extra: string[] = []) =>
+      run(
+        BUF,
+        [
+          "curl",
+          "--schema",
+          SCHEMA,
+          "--protocol",
+          protocol,
+          "--data",
+          body,
+          ...extra,
+          `${url}/powernode.v1.NodeService/Enroll`,
+        ],
+        { timeoutMs: 30_000 },
+      );
+    const refused = await enroll("connect", hub.httpUrl).then(
+      () => "accepted",
+      (e: Error) => e.message,
+    );
+    expect(refused).toContain("failed_precondition");
+    expect(refused).toContain(`Enroll is served only on the TLS listener ${hub.nodeUrl}`);
+    const ok = await enroll("grpc", hub.mtlsUrl, ["--cacert", join(dir, "ca.pem")]);
+    expect((JSON.parse(ok.stdout) as { instanceUuid: string }).instanceUuid).toBe(id);
   }, 20_000);
 });

@@ -9,6 +9,7 @@ import type { Deps } from "../deps.ts";
 import { toConnectError } from "../errors.ts";
 import type { Principal } from "../feature.ts";
 import { kNodeIdentity, kOrigin } from "./context.ts";
+import { whileIdentityHolds } from "./while-identity-holds.ts";
 
 /** Counts calls and observes latency (unary: until the answer; streams: until the stream ends). */
 export function createMetricsInterceptor(deps: Pick<Deps, "metrics">): Interceptor {
@@ -84,15 +85,27 @@ export function bearerToken(header: string | null): string | undefined {
   return m?.[1];
 }
 
-/** Checks the credential the method's principal needs; sets the node identity for node methods. */
+/**
+ * Checks the credential the method's principal needs; sets the node identity for node methods, and
+ * re-checks it on their open server streams (`whileIdentityHolds`, every identity-cache period).
+ */
 export function createAuthInterceptor(
-  deps: Pick<Deps, "adminAuth" | "nodeIdentity">,
+  deps: Pick<Deps, "adminAuth" | "nodeIdentity" | "config">,
   principals: ReadonlyMap<string, Principal>,
 ): Interceptor {
   return (next) => async (req) => {
     const method = `${req.service.typeName}/${req.method.name}`;
     const principal = principals.get(method);
     if (principal === "public") return next(req);
+    if (principal === "bootstrap") {
+      if (req.contextValues.get(kOrigin).listener !== "mtls") {
+        throw new ConnectError(
+          `${req.method.name} is served only on the TLS listener ${deps.config.nodeUrl} (this plain-HTTP listener would carry the bootstrap token in clear)`,
+          Code.FailedPrecondition,
+        );
+      }
+      return next(req);
+    }
     if (principal === "node") {
       const origin = req.contextValues.get(kOrigin);
       if (origin.listener !== "mtls") {
@@ -103,7 +116,16 @@ export function createAuthInterceptor(
       }
       const identity = await deps.nodeIdentity.resolve(origin.peer);
       req.contextValues.set(kNodeIdentity, identity);
-      return next(req);
+      const res = await next(req);
+      if (!res.stream) return res;
+      return {
+        ...res,
+        message: whileIdentityHolds(
+          res.message,
+          () => deps.nodeIdentity.resolve(origin.peer),
+          deps.nodeIdentity.ttlMs,
+        ),
+      };
     }
     if (principal !== "operator")
       throw new ConnectError(`${method}: no principal declared`, Code.PermissionDenied);
