@@ -64,6 +64,10 @@ export interface TestHubFake {
   setDesiredState(state: MessageInitShape<typeof DesiredStateSchema>): void;
   /** The next `n` ReportStatus calls fail with Unavailable. */
   failReports(n: number): void;
+  /** RenewCertificate is refused with FailedPrecondition ("... opens at <until>") until `until`. */
+  refuseRenewalsUntil(until: Date): void;
+  /** RenewCertificate calls refused so far. */
+  refusedRenewals(): number;
   stop(): Promise<void>;
 }
 
@@ -93,6 +97,8 @@ export async function startTestHubFake(opts: TestHubFakeOptions = {}): Promise<T
   let desired: DesiredState | undefined;
   const watchers = new Set<() => void>();
   let failReports = 0;
+  let renewalsRefusedUntil = 0;
+  let refusedRenewals = 0;
   const hbSeconds = opts.heartbeatSeconds ?? 1;
 
   const requirePeer = (cn: string | undefined): string => {
@@ -121,6 +127,13 @@ export async function startTestHubFake(opts: TestHubFakeOptions = {}): Promise<T
       },
       async renewCertificate(req, ctx) {
         const cn = requirePeer(ctx.values.get(kPeerCn));
+        if (Date.now() < renewalsRefusedUntil) {
+          refusedRenewals++;
+          throw new ConnectError(
+            `RenewCertificate: too early: the renewal window opens at ${new Date(renewalsRefusedUntil).toISOString()}`,
+            Code.FailedPrecondition,
+          );
+        }
         const signed = await ca.signCsr(req.csrPem, opts.certValidMs ?? 3_600_000, opts.certBackdateMs);
         if (signed.cn !== cn)
           throw new ConnectError(`CSR CN ${signed.cn} is not the caller ${cn}`, Code.PermissionDenied);
@@ -226,6 +239,10 @@ export async function startTestHubFake(opts: TestHubFakeOptions = {}): Promise<T
     failReports(n) {
       failReports = n;
     },
+    refuseRenewalsUntil(until) {
+      renewalsRefusedUntil = until.getTime();
+    },
+    refusedRenewals: () => refusedRenewals,
     async stop() {
       for (const w of watchers) w();
       for (const s of sessions) s.destroy();

@@ -60,9 +60,13 @@ export function connectHub(opts: HubConnectionOptions): HubConnection {
     ca: opts.caPem,
     ...(opts.clientCert ? { cert: opts.clientCert.certificatePem, key: opts.clientCert.keyPem } : {}),
   };
+  // PINGs only while a stream is open (the desired-state watch nearly always is); an idle connection
+  // is checked with a PING before its next use anyway. With idle PINGs, a connection closed by `close()`
+  // (a renewal's replacement, a stop) could re-arm its PING timer when its last stream closed and then
+  // throw "The session has been destroyed" from that timer, outside any call.
   const sessionManager = new Http2SessionManager(
     opts.platformUrl,
-    { pingIntervalMs: opts.pingIntervalMs ?? 15_000, pingTimeoutMs: 10_000, pingIdleConnection: true },
+    { pingIntervalMs: opts.pingIntervalMs ?? 15_000, pingTimeoutMs: 10_000, pingIdleConnection: false },
     tls,
   );
   const transport = createGrpcTransport({ baseUrl: opts.platformUrl, sessionManager });

@@ -3,7 +3,7 @@
  * `node.key` (PKCS#8, 0600), `node.crt`, `ca-chain.crt`, `meta.json`. Writes are atomic (temp + rename).
  * The certificate is written last, so a crash mid-save leaves no usable cert and the node re-enrolls.
  */
-import { createPublicKey } from "node:crypto";
+import { createPublicKey, X509Certificate } from "node:crypto";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { writeFileAtomic } from "../sys/files.ts";
@@ -85,6 +85,23 @@ export function checkPki(
       ok: false,
       reason: `credentials unreadable: ${err instanceof Error ? err.message : String(err)}`,
     };
+  }
+}
+
+/**
+ * Whether `certificatePem` is signed by one of the CA certificates in `caPem` (a saved certificate from
+ * a CA the identity no longer names, e.g. after the hub's CA was replaced, is not worth presenting).
+ */
+export function issuedByOneOf(certificatePem: string, caPem: string): boolean {
+  try {
+    const cert = new X509Certificate(certificatePem);
+    const blocks = caPem.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? [];
+    return blocks.some((b) => {
+      const ca = new X509Certificate(b);
+      return cert.checkIssued(ca) && cert.verify(ca.publicKey);
+    });
+  } catch {
+    return false;
   }
 }
 

@@ -103,6 +103,37 @@ test("enroll -> heartbeat -> desired state -> report status, then a restart reus
   await s2.waitFor("desired state after restart", (x) => x.desiredState()?.version === 3n);
 }, 30_000);
 
+test("after the hub's CA is replaced, a saved certificate from the old CA is not reused: the node enrolls", async () => {
+  const instanceUuid = crypto.randomUUID();
+  const stateDir = tempDir();
+  const oldHub = await hubFake();
+  const s1 = await session(
+    oldHub,
+    { instanceUuid, bootstrapToken: oldHub.issueToken(instanceUuid) },
+    stateDir,
+    createMemoryLog(),
+  );
+  await s1.waitFor("first heartbeat ack", (x) => x.heartbeatsAcked() > 0);
+  await s1.stop();
+  // A new CA (a fresh fake): the identity names it and carries a fresh token, as a provider restart does.
+  const newHub = await hubFake();
+  const log = createMemoryLog();
+  const s2 = await session(
+    newHub,
+    { instanceUuid, bootstrapToken: newHub.issueToken(instanceUuid) },
+    stateDir,
+    log,
+  );
+  await s2.waitFor("heartbeat ack from the new hub", (x) => x.heartbeatsAcked() > 0);
+  expect(newHub.enrollments).toHaveLength(1);
+  expect(s2.phaseEvents().find((p) => p.kind === PHASES.agentEnrolled)?.payload).toMatchObject({
+    certificate: "issued",
+  });
+  expect(log.lines.some((l) => l.includes("(saved certificate is not issued by the identity's CA)"))).toBe(
+    true,
+  );
+}, 30_000);
+
 test("hub down at start: the agent says so each attempt, then enrolls within one backoff period of the hub coming up", async () => {
   const port = await freePort();
   const ca = await createTestCa();
@@ -191,6 +222,48 @@ test("the certificate is renewed at the set fraction of its lifetime; calls cont
   await s.waitFor("desired state after the connection was replaced", (x) => x.desiredState()?.version === 7n);
   // A replacement is not an outage: nothing says the hub was unreachable.
   expect(log.lines.filter((l) => l.includes("warn:"))).toEqual([]);
+}, 30_000);
+
+test("a renewal refused as too early is retried when the hub says; the session goes on meanwhile", async () => {
+  const hub = await hubFake({ heartbeatSeconds: 1, certBackdateMs: 0 });
+  const instanceUuid = crypto.randomUUID();
+  const log = createMemoryLog();
+  const opensAt = new Date(Date.now() + 2_500);
+  hub.refuseRenewalsUntil(opensAt);
+  const s = await startAgentSession({
+    identity: {
+      instanceUuid,
+      bootstrapToken: hub.issueToken(instanceUuid),
+      platformUrl: hub.url,
+      caPem: hub.caPem,
+    },
+    stateDir: tempDir(),
+    log,
+    backoff: { initialMs: 50, maxMs: 200 },
+    // Due after 0.72 s: the fake refuses until `opensAt`, naming it.
+    renewal: { fraction: 0.0002, minIntervalMs: 300 },
+  });
+  cleanup.push(() => s.stop());
+  await s.waitFor("first heartbeat ack", (x) => x.heartbeatsAcked() > 0);
+  const first = s.certificatePem();
+  await until("a refused renewal", () => hub.refusedRenewals() > 0);
+  const acked = s.heartbeatsAcked();
+  await s.waitFor(
+    "heartbeats on the current certificate while refused",
+    (x) => x.heartbeatsAcked() > acked + 1,
+  );
+  expect(s.certificateRenewals()).toBe(0);
+  expect(s.certificatePem()).toBe(first);
+  await s.waitFor("the renewal once the window opened", (x) => x.certificateRenewals() >= 1, 10_000);
+  expect(Date.now()).toBeGreaterThanOrEqual(opensAt.getTime());
+  // One refusal, then it waited for the named time instead of asking every backoff period.
+  expect(hub.refusedRenewals()).toBe(1);
+  expect(log.lines.filter((l) => l.includes("certificate renewal: hub refused"))).toEqual([
+    expect.stringContaining(`retrying at ${opensAt.toISOString()}`),
+  ]);
+  const after = s.heartbeatsAcked();
+  await s.waitFor("a heartbeat on the renewed certificate", (x) => x.heartbeatsAcked() > after);
+  expect(s.certificatePem()).not.toBe(first);
 }, 30_000);
 
 test("after enrolling, a hub restart is survived: heartbeats say unreachable, then resume; the watch reconnects", async () => {

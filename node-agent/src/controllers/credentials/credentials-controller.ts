@@ -6,6 +6,8 @@
  * reconnect). If the certificate runs out first, the next start falls back to Enroll (which needs a
  * fresh bootstrap token).
  */
+
+import { describeError } from "../../hub/describe-error.ts";
 import { connectHub, createHubLink, type HubLink } from "../../hub/hub-client.ts";
 import { waitBeforeRetry } from "../../hub/retry.ts";
 import { createBackoff } from "../../runtime/backoff.ts";
@@ -14,7 +16,7 @@ import { PHASES } from "../../runtime/phases.ts";
 import type { AgentDeps } from "../deps.ts";
 import { HubConnection, HubCredentials } from "../resources.ts";
 import { obtainCredentials } from "./enroll.ts";
-import { renewalTime, renewOnce, sleepUntil } from "./renew.ts";
+import { renewalTime, renewOnce, retryTimeOf, sleepUntil } from "./renew.ts";
 
 export function credentialsController(deps: AgentDeps): Controller {
   return {
@@ -65,7 +67,14 @@ export function credentialsController(deps: AgentDeps): Controller {
           } catch (err) {
             if (ctx.signal.aborted) return;
             ctx.condition(false, "RenewalFailed", err instanceof Error ? err.message : String(err));
-            await waitBeforeRetry(ctx, "certificate renewal", err, backoff);
+            // The current certificate stays in use; a refusal naming a time is retried then.
+            const at = retryTimeOf(err, ctx.clock.now(), pki.notAfter);
+            if (at) {
+              ctx.log.warn(
+                `certificate renewal: hub refused (${describeError(err)}), retrying at ${at.toISOString()}`,
+              );
+              await sleepUntil(ctx, at.getTime());
+            } else await waitBeforeRetry(ctx, "certificate renewal", err, backoff);
           }
         }
       } finally {

@@ -1,12 +1,13 @@
 /**
- * Credentials for the session: saved ones if still good (then Enroll is skipped), otherwise a fresh
- * ECDSA key + CSR traded for a certificate with Enroll, retried with backoff until it works.
+ * Credentials for the session: saved ones if still good and issued by the identity's CA (then Enroll is
+ * skipped), otherwise a fresh ECDSA key + CSR traded for a certificate with Enroll, retried with backoff
+ * until it works.
  */
 
 import { connectHub } from "../../hub/hub-client.ts";
 import { waitBeforeRetry } from "../../hub/retry.ts";
 import { createNodeKeyAndCsr } from "../../pki/csr.ts";
-import { checkPki, loadPki, type NodePki, savePki } from "../../pki/pki-store.ts";
+import { checkPki, issuedByOneOf, loadPki, type NodePki, savePki } from "../../pki/pki-store.ts";
 import { createBackoff } from "../../runtime/backoff.ts";
 import type { ControllerContext } from "../../runtime/controller.ts";
 import type { AgentDeps } from "../deps.ts";
@@ -23,7 +24,13 @@ export interface Credentials {
 export async function obtainCredentials(deps: AgentDeps, ctx: ControllerContext): Promise<Credentials> {
   const { identity } = deps;
   const { log } = ctx;
-  const saved = loadPki(deps.stateDir, identity.instanceUuid, ctx.clock.now());
+  const loaded = loadPki(deps.stateDir, identity.instanceUuid, ctx.clock.now());
+  // A certificate from another CA than the identity names (the hub's CA was replaced) would only be
+  // refused: enroll with the fresh bootstrap token instead.
+  const saved =
+    loaded.ok && !issuedByOneOf(loaded.value.certificatePem, identity.caPem)
+      ? { ok: false as const, reason: "saved certificate is not issued by the identity's CA" }
+      : loaded;
   if (saved.ok) {
     log.info(
       `using the saved certificate (valid until ${saved.value.notAfter.toISOString()}); skipping Enroll`,

@@ -1,10 +1,13 @@
 /**
  * Certificate renewal: at 75 % of the certificate's lifetime, a fresh key and CSR (same CN) are traded
  * for a new certificate with RenewCertificate over the current mTLS connection; the credentials are
- * saved and the connection is replaced. Retried with backoff; if the certificate runs out first, the
- * next start falls back to Enroll (which needs a fresh bootstrap token).
+ * saved and the connection is replaced (the hub revokes the old certificate once the new one is used).
+ * Retried with backoff; a refusal that names when to come back (the hub's renewal window opens in the
+ * last third of the life, or a renewal it granted is not in use yet) is retried then. If the
+ * certificate runs out first, the next start falls back to Enroll (which needs a fresh bootstrap token).
  */
 
+import { Code, ConnectError } from "@connectrpc/connect";
 import type { HubLink } from "../../hub/hub-client.ts";
 import { createNodeKeyAndCsr } from "../../pki/csr.ts";
 import { checkPki, type NodePki, savePki } from "../../pki/pki-store.ts";
@@ -58,4 +61,20 @@ export async function renewOnce(
     throw new Error(`hub answered RenewCertificate with unusable credentials: ${checked.reason}`);
   savePki(deps.stateDir, checked.value, ctx.clock.now());
   return checked.value;
+}
+
+/** A refused renewal is asked again at least this often (an operator may allow an early one meanwhile). */
+export const MAX_REFUSED_RENEWAL_WAIT_MS = 3_600_000;
+
+/**
+ * When a RenewCertificate refused with failed_precondition says to come back ("... opens at <time>",
+ * "... renew again from <time>"): that time (at most an hour away), if it is later than `now` and
+ * leaves a minute before the certificate expires; otherwise undefined (retry with the usual backoff).
+ */
+export function retryTimeOf(err: unknown, now: Date, notAfter: Date): Date | undefined {
+  if (!(err instanceof ConnectError) || err.code !== Code.FailedPrecondition) return undefined;
+  const m = /(?:opens at|again from) (\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?Z)/.exec(err.rawMessage);
+  const at = m?.[1] ? new Date(m[1]).getTime() : Number.NaN;
+  if (Number.isNaN(at) || at <= now.getTime() || at >= notAfter.getTime() - 60_000) return undefined;
+  return new Date(Math.min(at, now.getTime() + MAX_REFUSED_RENEWAL_WAIT_MS));
 }
