@@ -4,8 +4,9 @@
  *   bun smokes/pass1.ts --tier db|single [--arch amd64|arm64]
  *
  * db:     a real hub; the real agent session code in process (no VM) enrolls, heartbeats and follows its
- *         desired state; the hub is stopped during enrollment and the agent must get in within one
- *         backoff period after it returns.
+ *         desired state, then renews its certificate (one early renewal the operator allows; the old
+ *         one is refused once the new one is used); the hub is stopped during enrollment and the agent
+ *         must get in within one backoff period after it returns.
  * single: the image is built (or reused), one QEMU node boots it and must enroll and heartbeat by itself.
  */
 import { X509Certificate } from "node:crypto";
@@ -144,7 +145,83 @@ async function dbTier(t: PassContext, s: SmokeHub): Promise<void> {
     return `${hubSide}; agent: ${assertInOrder(agentSide, ["system.agent.started", "system.agent.enrolled", "system.heartbeat.received"])}`;
   });
   await session.stop();
+  await renewal(t, s, id, created.bootstrapToken, stateDir);
   await hubDownThenUp(t);
+}
+
+/**
+ * Renewal against the real hub: the saved certificate is reused, the operator allows one early renewal
+ * (a fresh bootstrap token), the agent renews and switches, and the old certificate is refused.
+ */
+async function renewal(
+  t: PassContext,
+  s: SmokeHub,
+  id: string,
+  usedToken: string,
+  stateDir: string,
+): Promise<void> {
+  const { hub, fleet, provision } = s;
+  const old = {
+    cert: readFileSync(join(stateDir, "pki/node.crt"), "utf8"),
+    key: readFileSync(join(stateDir, "pki/node.key"), "utf8"),
+  };
+  const oldClient = createClient(
+    NodeService,
+    createConnectTransport({
+      baseUrl: hub.mtlsUrl,
+      httpVersion: "2",
+      nodeOptions: { ca: hub.caPem, cert: old.cert, key: old.key },
+    }),
+  );
+  await t.check(
+    "an early renewal without the operator's override is refused, naming the window",
+    async () => {
+      try {
+        await oldClient.renewCertificate({ csrPem: (await createNodeKeyAndCsr(id)).csrPem });
+      } catch (err) {
+        const e = ConnectError.from(err);
+        if (e.code === Code.FailedPrecondition && /window .* opens at/.test(e.rawMessage))
+          return e.rawMessage;
+        throw new Error(`early renewal gave ${Code[e.code]} "${e.rawMessage}", want FailedPrecondition`);
+      }
+      throw new Error("an early renewal was granted without an override");
+    },
+  );
+  await t.step("the operator allows one early renewal (IssueBootstrapToken)", () =>
+    provision.issueBootstrapToken({ instanceId: id }),
+  );
+  const session = await startAgentSession({
+    identity: { instanceUuid: id, bootstrapToken: usedToken, platformUrl: hub.mtlsUrl, caPem: hub.caPem },
+    stateDir,
+    log: createMemoryLog(),
+    backoff: { initialMs: 200, maxMs: 2000 },
+    // Due at once (the certificate is backdated): the hub allows it because of the override.
+    renewal: { fraction: 1e-9, minIntervalMs: 3_600_000 },
+  });
+  t.defer(() => session.stop());
+  await t.check("the agent renews and heartbeats on the new certificate", async () => {
+    await session.waitFor("a renewal", (x) => x.certificateRenewals() >= 1, 30_000);
+    const acked = session.heartbeatsAcked();
+    await session.waitFor("a heartbeat after it", (x) => x.heartbeatsAcked() > acked, 30_000);
+    if (session.certificatePem() === old.cert) throw new Error("still on the old certificate");
+    return assertCertificateCn(session.certificatePem() ?? "", id);
+  });
+  await t.check("the old certificate is refused once the new one is used", async () => {
+    try {
+      await oldClient.heartbeat({ bootId: "pass1-old", agentVersion: "smoke" });
+    } catch (err) {
+      const e = ConnectError.from(err);
+      if (e.code === Code.Unauthenticated) {
+        const kinds = (await nodeEvents(fleet, id))
+          .map((x) => x.kind)
+          .filter((k) => k.startsWith("system.certificate."));
+        return `${e.rawMessage}; events: ${kinds.join(", ")}`;
+      }
+      throw new Error(`old certificate gave ${Code[e.code]} "${e.rawMessage}", want Unauthenticated`);
+    }
+    throw new Error("the old certificate still heartbeats");
+  });
+  await session.stop();
 }
 
 /** The hub is down while the agent starts; it must enroll within one backoff period after the hub returns. */
