@@ -5,7 +5,7 @@
  * agent's own CLOCK_BOOTTIME timestamps, the image sizes, and the agent's resident memory after a while.
  *
  *   bun bench/boot.ts [--arch amd64,arm64] [--runs 5] [--parallel 1] [--rss-after 60] [--vcpus 2]
- *                     [--timeout SECONDS]
+ *                     [--timeout SECONDS] [--cpu MODEL]
  *
  * `--parallel 3` keeps three boots in flight (a new one starts when one ends). Phase medians are
  * meaningful with `--parallel 1` only (parallel boots share the host's cores under TCG). Every run
@@ -36,6 +36,8 @@ const parallel = Math.max(1, Number(option("--parallel", "1")));
 const rssAfter = Number(option("--rss-after", "60"));
 const vcpus = Number(option("--vcpus", "2"));
 const timeoutOption = option("--timeout", "");
+/** CPU model under TCG for the benched arches (default: the provider's). */
+const tcgCpu = option("--cpu", "");
 
 const quantile = (xs: number[], q: number): number => {
   const s = [...xs].sort((a, b) => a - b);
@@ -80,7 +82,13 @@ async function benchArch(arch: Arch, outDir: string): Promise<void> {
   const hubLog = join(outDir, `hub-${arch}.log`);
   const serialDir = join(outDir, `serial-${arch}`);
   const hub = await startHub({
-    providers: [createQemuProvider({ stateDir: qemuDir, serialLogDir: serialDir })],
+    providers: [
+      createQemuProvider({
+        stateDir: qemuDir,
+        serialLogDir: serialDir,
+        ...(tcgCpu ? { tcgCpu: { [arch]: tcgCpu } } : {}),
+      }),
+    ],
     log: createLogger({ level: "info", sink: (line) => appendFileSync(hubLog, `${line}\n`) }),
   });
   const ops = operatorClients(hub.httpUrl, hub.adminToken);

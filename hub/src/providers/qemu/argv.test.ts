@@ -149,3 +149,14 @@ describe("parseNetwork / macFor", () => {
     expect(macFor("a")).toMatch(/^52:54:00(:[0-9a-f]{2}){3}$/);
   });
 });
+
+test("TCG CPU: max on amd64, neoverse-n1 on arm64 (max crashed Bun under QEMU 7.2), overridable", () => {
+  const cpuOf = (argv: string[]) => argv[argv.indexOf("-cpu") + 1];
+  expect(cpuOf(buildQemuArgv({ ...base, arch: "amd64", accel: "tcg" }))).toBe("max");
+  expect(cpuOf(buildQemuArgv({ ...base, arch: "arm64", accel: "tcg" }))).toBe("neoverse-n1");
+  expect(cpuOf(buildQemuArgv({ ...base, arch: "arm64", accel: "tcg", tcgCpu: "cortex-a76" }))).toBe(
+    "cortex-a76",
+  );
+  expect(cpuOf(buildQemuArgv({ ...base, arch: "arm64", accel: "kvm", tcgCpu: "cortex-a76" }))).toBe("host");
+  expect(() => buildQemuArgv({ ...base, tcgCpu: "max -S" })).toThrow(/tcgCpu/);
+});

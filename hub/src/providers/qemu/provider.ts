@@ -35,6 +35,8 @@ export interface QemuProviderOptions {
   initrdFormat?: "auto" | "zst" | "raw";
   /** Port forwards for "user" networking, per instance (e.g. a free host port to the guest's 22). */
   hostForwards?: (instance: ProviderInstance) => readonly HostForward[];
+  /** CPU model under TCG per arch (default: argv.ts TCG_CPU). */
+  tcgCpu?: Partial<Record<"amd64" | "arm64", string>>;
   /** Extra kernel arguments for every instance. */
   kernelArgs?: readonly string[];
   /** Extra QEMU arguments for every instance (debugging, tests: e.g. "-S" to start paused). */
@@ -107,6 +109,7 @@ export function createQemuProvider(opts: QemuProviderOptions): InstanceProvider 
         network,
         mac: macFor(instance.id),
         kernelArgs: opts.kernelArgs,
+        ...(opts.tcgCpu?.[instance.arch] ? { tcgCpu: opts.tcgCpu[instance.arch] } : {}),
         extraArgs: opts.extraArgs,
         fwCfg: {
           instance_uuid: boot.instanceUuid,

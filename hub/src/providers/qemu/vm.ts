@@ -188,6 +188,8 @@ export interface LaunchSpec {
   mac?: string;
   kernelArgs?: readonly string[];
   extraArgs?: readonly string[];
+  /** CPU model under TCG (default: argv.ts TCG_CPU). */
+  tcgCpu?: string;
   exec?: QemuExec;
 }
 
@@ -293,6 +295,7 @@ export async function launchVm(spec: LaunchSpec): Promise<VmHandle> {
     mac: spec.mac,
     fwCfg,
     extraArgs: spec.extraArgs,
+    ...(spec.tcgCpu ? { tcgCpu: spec.tcgCpu } : {}),
   });
   const [bin, ...args] = argv as [string, ...string[]];
   rmSync(qmpSocket, { force: true }); // a socket left by an earlier run would look ready
