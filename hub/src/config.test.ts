@@ -1,5 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import { ConfigError, parseHubConfig } from "./config.ts";
+import { DEFAULT_LIMITS } from "./limits.ts";
 
 describe("parseHubConfig", () => {
   test("defaults", () => {
@@ -12,8 +13,10 @@ describe("parseHubConfig", () => {
       hostnames: [],
       nodeUrl: "https://10.0.2.2:8443",
       nodeHttpUrl: "http://10.0.2.2:8080",
+      moduleRegistryUrl: undefined,
       heartbeatSeconds: 10,
       adminToken: undefined,
+      limits: DEFAULT_LIMITS,
     });
   });
 
@@ -39,8 +42,10 @@ describe("parseHubConfig", () => {
       hostnames: ["hub.example", "192.0.2.1"],
       nodeUrl: "https://10.0.2.2:9443",
       nodeHttpUrl: "http://hub.example:8080",
+      moduleRegistryUrl: undefined,
       heartbeatSeconds: 30,
       adminToken: "0123456789abcdef0123",
+      limits: DEFAULT_LIMITS,
     });
   });
 

@@ -1,6 +1,7 @@
 /**
  * Hub configuration from the environment: every variable parsed once, every problem reported at once.
  */
+import { type HubLimits, parseLimits } from "./limits.ts";
 
 /** The hub's typed configuration. */
 export interface HubConfig {
@@ -20,9 +21,16 @@ export interface HubConfig {
    * default `http://10.0.2.2:<http port>`. Plain HTTP is fine: nodes verify every byte by digest.
    */
   nodeHttpUrl: string;
+  /**
+   * Where nodes pull module artifacts (`<this>/modules/<name>@sha256:...`): POWERNODE_MODULE_REGISTRY_URL;
+   * undefined = `nodeUrl`, the mTLS listener, which serves `/v2/` reads over TLS too.
+   */
+  moduleRegistryUrl: string | undefined;
   heartbeatSeconds: number;
   /** An operator token to accept (and store hashed) instead of generating one. */
   adminToken: string | undefined;
+  /** Call rates, connections per address, node listener timeouts (limits.ts). */
+  limits: HubLimits;
 }
 
 /** Thrown by {@link parseHubConfig}; `problems` lists every bad variable. */
@@ -84,6 +92,19 @@ export function parseHubConfig(env: Record<string, string | undefined>): HubConf
     problems.push(`POWERNODE_NODE_HTTP_URL: "${nodeHttpUrl}" is not a URL`);
   }
 
+  const moduleRegistryUrl = env.POWERNODE_MODULE_REGISTRY_URL?.replace(/\/+$/, "") || undefined;
+  if (moduleRegistryUrl !== undefined) {
+    try {
+      const u = new URL(moduleRegistryUrl);
+      if ((u.protocol !== "http:" && u.protocol !== "https:") || u.pathname !== "/")
+        problems.push(
+          `POWERNODE_MODULE_REGISTRY_URL: must be http(s)://host[:port] (got "${moduleRegistryUrl}")`,
+        );
+    } catch {
+      problems.push(`POWERNODE_MODULE_REGISTRY_URL: "${moduleRegistryUrl}" is not a URL`);
+    }
+  }
+
   let heartbeatSeconds = 10;
   const hb = env.POWERNODE_HEARTBEAT_SECONDS;
   if (hb !== undefined && hb !== "") {
@@ -97,6 +118,8 @@ export function parseHubConfig(env: Record<string, string | undefined>): HubConf
     problems.push("POWERNODE_ADMIN_TOKEN: must be at least 16 characters");
   }
 
+  const limits = parseLimits(env, problems);
+
   if (problems.length > 0) throw new ConfigError(problems);
   return {
     dataDir: env.POWERNODE_DATA || "./var",
@@ -107,8 +130,10 @@ export function parseHubConfig(env: Record<string, string | undefined>): HubConf
     hostnames,
     nodeUrl,
     nodeHttpUrl,
+    moduleRegistryUrl,
     heartbeatSeconds,
     adminToken,
+    limits,
   };
 }
 

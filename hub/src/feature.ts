@@ -37,6 +37,15 @@ export interface Job {
 export type HttpPlugin = (deps: Deps, shutdown: AbortSignal) => AnyElysia;
 
 /**
+ * Plain HTTP routes also served on the node (mTLS) listener, before the RPC routes: a fetch-style
+ * handler answering GET/HEAD requests it serves, undefined for others (OCI reads at `/v2/`).
+ */
+export type NodeHttpHandler = (
+  deps: Deps,
+  shutdown: AbortSignal,
+) => (request: Request) => Promise<Response | undefined>;
+
+/**
  * Called with every accepted heartbeat after it is recorded (the node feature's NodeService.Heartbeat),
  * for the parts of it a feature owns (e.g. the mesh reports). Must not throw for bad node data: it
  * records the problem instead.
@@ -48,6 +57,7 @@ export interface Feature {
   heartbeat?: HeartbeatObserver;
   services?: readonly ServiceBinding[];
   http?: readonly HttpPlugin[];
+  nodeHttp?: readonly NodeHttpHandler[];
   jobs?: readonly Job[];
   sections?: readonly SectionCompiler[];
 }

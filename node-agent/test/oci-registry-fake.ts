@@ -1,7 +1,8 @@
 /**
  * A fake OCI registry for agent tests (the agent may not import the hub's registry): a Bun.serve on
  * port 0 answering `GET /v2/<repo>/manifests/<digest>` and `GET /v2/<repo>/blobs/<digest>` (with
- * Range) from what the test put in it. Every request is recorded.
+ * Range) from what the test put in it, over TLS when given a certificate. Every request is recorded;
+ * `intercept` answers one path the test's own way (a hostile registry).
  */
 import {
   MODULE_ARTIFACT_TYPE,
@@ -22,20 +23,28 @@ export interface OciRegistryFake {
   putManifest(repo: string, json: unknown): string;
   /** Replaces stored bytes of a blob (serves a corrupted blob under its old digest). */
   corruptBlob(repo: string, digest: string): void;
+  /** Answers requests for `pathname` with `respond` instead. */
+  intercept(pathname: string, respond: (req: Request) => Response): void;
   stop(): Promise<void>;
 }
 
-export function startOciRegistryFake(): OciRegistryFake {
+export function startOciRegistryFake(
+  opts: { tls?: { certPem: string; keyPem: string } } = {},
+): OciRegistryFake {
   const blobs = new Map<string, Uint8Array>();
   const manifests = new Map<string, Uint8Array>();
+  const intercepts = new Map<string, (req: Request) => Response>();
   const requests: string[] = [];
   const server = Bun.serve({
     port: 0,
     hostname: "127.0.0.1",
+    ...(opts.tls ? { tls: { cert: opts.tls.certPem, key: opts.tls.keyPem } } : {}),
     fetch(req) {
       const url = new URL(req.url);
       const range = req.headers.get("range");
       requests.push(`${req.method} ${url.pathname}${range ? ` range=${range}` : ""}`);
+      const intercept = intercepts.get(url.pathname);
+      if (intercept) return intercept(req);
       const m = /^\/v2\/(.+)\/(manifests|blobs)\/([^/]+)$/.exec(url.pathname);
       if (!m) return new Response("not found", { status: 404 });
       const key = `${m[1]}@${m[3]}`;
@@ -65,7 +74,7 @@ export function startOciRegistryFake(): OciRegistryFake {
     },
   });
   return {
-    baseUrl: `http://127.0.0.1:${server.port}`,
+    baseUrl: `${opts.tls ? "https" : "http"}://127.0.0.1:${server.port}`,
     requests,
     putBlob(repo, bytes) {
       const d = sha256(bytes);
@@ -84,6 +93,9 @@ export function startOciRegistryFake(): OciRegistryFake {
       const c = new Uint8Array(b);
       c[0] = (c[0] ?? 0) ^ 0xff;
       blobs.set(`${repo}@${digest}`, c);
+    },
+    intercept(pathname, respond) {
+      intercepts.set(pathname, respond);
     },
     stop: () => server.stop(true),
   };

@@ -1,29 +1,39 @@
 /**
  * The OCI feature: the module artifact registry at `/v2/` (reads open: content is verified by digest
  * on the node; pushes need the operator token) and its housekeeping job (idle uploads, stale temp files).
+ * Reads are served on the node (mTLS) listener too, where nodes pull modules over TLS by default.
  */
 import { join } from "node:path";
 import type { Deps } from "../deps.ts";
 import type { Feature } from "../feature.ts";
 import { bearerToken } from "../rpc/interceptors.ts";
 import { purgeStale } from "./purge.ts";
-import { createOciRegistry } from "./registry.ts";
+import { createOciRegistry, type OciRegistry } from "./registry.ts";
 
 const ociDir = (deps: Pick<Deps, "config">) => join(deps.config.dataDir, "oci");
 
+/** One registry per hub, shared by both listeners. */
+const registries = new WeakMap<Deps, OciRegistry>();
+function registryOf(deps: Deps): OciRegistry {
+  let r = registries.get(deps);
+  if (!r) {
+    r = createOciRegistry({
+      dataDir: ociDir(deps),
+      authorizePush: async (request) => {
+        const token = bearerToken(request.headers.get("authorization"));
+        return token !== undefined && (await deps.adminAuth.verify(token));
+      },
+      log: deps.log.child({ component: "oci" }),
+    });
+    registries.set(deps, r);
+  }
+  return r;
+}
+
 export const ociFeature: Feature = {
   name: "oci",
-  http: [
-    (deps) =>
-      createOciRegistry({
-        dataDir: ociDir(deps),
-        authorizePush: async (request) => {
-          const token = bearerToken(request.headers.get("authorization"));
-          return token !== undefined && (await deps.adminAuth.verify(token));
-        },
-        log: deps.log.child({ component: "oci" }),
-      }).plugin,
-  ],
+  http: [(deps) => registryOf(deps).plugin],
+  nodeHttp: [(deps) => registryOf(deps).handle],
   jobs: [
     {
       name: "oci-purge",

@@ -12,7 +12,7 @@ import type { RunningHub } from "../hub.ts";
 
 let hub: RunningHub;
 beforeAll(async () => {
-  hub = await startTestHub({ nodeHttpUrl: "http://10.0.2.2:18080" });
+  hub = await startTestHub({ moduleRegistryUrl: "http://10.0.2.2:18080" });
   const c = operatorClient(hub, CatalogService);
   const publish = async (name: string, priority: number, version: string, digit: string, oci = true) => {
     await c.createModule({ name, priority }).catch(() => undefined);

@@ -4,6 +4,7 @@
  * node must verify and where to pull each artifact from.
  */
 import { and, asc, desc, eq } from "drizzle-orm";
+import type { HubConfig } from "../config.ts";
 import type { Db } from "../db/client.ts";
 import { instances, type ModuleRefDocument, modules, moduleVersions, templates } from "../db/schema/index.ts";
 import type { Deps } from "../deps.ts";
@@ -147,11 +148,19 @@ export async function resolveNodeModules(
   return [...ownResolved, ...fromTemplate.filter((m) => !names.has(m.name))].sort(byPriority);
 }
 
+/**
+ * Where nodes pull module artifacts: POWERNODE_MODULE_REGISTRY_URL, else the mTLS listener as nodes
+ * reach it (`nodeUrl`), which serves the registry's reads over TLS (the node trusts the hub CA).
+ */
+export function moduleRegistryUrl(config: Pick<HubConfig, "moduleRegistryUrl" | "nodeUrl">): string {
+  return (config.moduleRegistryUrl ?? config.nodeUrl).replace(/\/+$/, "");
+}
+
 /** The `modules` section: the resolved assignments, with the digests the node must verify. */
 export const modulesSection = defineSection({
   section: "modules",
   async compile(tx, node, core) {
-    return { assignments: await resolveNodeModules(tx, node, core.config.nodeHttpUrl) };
+    return { assignments: await resolveNodeModules(tx, node, moduleRegistryUrl(core.config)) };
   },
 });
 
@@ -168,7 +177,7 @@ export async function applyModuleAssignment(
   const { version, state } = await deps.desiredState.change(instanceId, async (tx, node) => {
     if (mine === undefined) return;
     // Resolved before the write so a bad reference fails the call naming the request field.
-    await resolveNodeModules(tx, node, deps.config.nodeHttpUrl, mine);
+    await resolveNodeModules(tx, node, moduleRegistryUrl(deps.config), mine);
     await tx
       .update(instances)
       .set({ modules: mine, updatedAt: new Date() })

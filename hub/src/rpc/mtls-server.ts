@@ -2,11 +2,17 @@
  * The node-facing listener: `node:http2` createSecureServer with client certificates requested (not
  * required: Enroll comes without one) and verified against our CA, serving the same routes over gRPC,
  * Connect and gRPC-Web, HTTP/2 and HTTP/1.1. The peer certificate goes into the Connect context; the auth
- * interceptor turns it into the node identity.
+ * interceptor turns it into the node identity. Around Connect: connections per address and timeouts
+ * (node-connections.ts), body limits (body-limit.ts) and the features' `nodeHttp` routes (OCI reads).
  */
 
 import type { IncomingMessage } from "node:http";
-import { createSecureServer, type Http2SecureServer, type Http2ServerRequest } from "node:http2";
+import {
+  createSecureServer,
+  type Http2SecureServer,
+  type Http2ServerRequest,
+  type Http2ServerResponse,
+} from "node:http2";
 import type { AddressInfo } from "node:net";
 import type { TLSSocket } from "node:tls";
 import { createContextValues } from "@connectrpc/connect";
@@ -15,7 +21,10 @@ import type { PeerCertificate } from "../auth/node-identity.ts";
 import type { ServerIdentity } from "../ca/ca.ts";
 import type { Deps } from "../deps.ts";
 import type { Feature } from "../feature.ts";
+import { isOciPath, refuseOversizedBody } from "./body-limit.ts";
 import { kOrigin } from "./context.ts";
+import { guardNodeConnections } from "./node-connections.ts";
+import { serveFetch, writeSimple } from "./node-http.ts";
 import { routerOptions, routes } from "./routes.ts";
 
 /** A running mTLS listener. */
@@ -71,6 +80,23 @@ export async function startMtlsServer(
         peer: peerOf(req),
       }),
   });
+  const nodeHttp = opts.features
+    .flatMap((f) => f.nodeHttp ?? [])
+    .map((h) => h(deps, opts.shutdown ?? new AbortController().signal));
+  const log = deps.log.child({ component: "mtls" });
+  const serve = async (req: Http2ServerRequest, res: Http2ServerResponse) => {
+    guard.track(req, res);
+    const path = (req.url ?? "/").split("?")[0] ?? "/";
+    const over = refuseOversizedBody(
+      "mtls",
+      path,
+      req.headers["content-length"],
+      req.headers["content-type"],
+    );
+    if (over) return writeSimple(res, over.status, over.headers, over.body);
+    if (isOciPath(path) && (await serveFetch(nodeHttp, req, res))) return;
+    return handler(req, res);
+  };
   const server = createSecureServer(
     {
       key: identity.keyPem,
@@ -81,9 +107,14 @@ export async function startMtlsServer(
       allowHTTP1: true,
       minVersion: "TLSv1.2",
     },
-    (req: Http2ServerRequest, res) => handler(req, res),
+    (req: Http2ServerRequest, res) =>
+      void serve(req, res).catch((e: unknown) => {
+        log.error("serving a node listener request", { path: req.url, error: e });
+        res.destroy();
+      }),
   );
-  // Streams (WatchDesiredState, WatchEvents) are long-lived; keepalives keep proxies happy.
+  const guard = guardNodeConnections(server, deps.config.limits, deps.metrics);
+  // No socket idle timeout: node-connections.ts times headers and bodies; streams are long-lived.
   server.setTimeout(0);
   const sessions = new Set<{ destroy(): void }>();
   server.on("session", (s) => {

@@ -6,6 +6,7 @@ import type { ConnectRouter, ConnectRouterOptions } from "@connectrpc/connect";
 import type { Deps } from "../deps.ts";
 import { type Feature, principalsOf } from "../feature.ts";
 import { createAuthInterceptor, createErrorsInterceptor, createMetricsInterceptor } from "./interceptors.ts";
+import { createRequestGate } from "./request-gate.ts";
 
 /** Largest single message a client may send. */
 export const READ_MAX_BYTES = 4 * 1024 * 1024;
@@ -21,6 +22,7 @@ export function routerOptions(
   features: readonly Feature[],
   shutdown?: AbortSignal,
 ): Partial<ConnectRouterOptions> {
+  const principals = principalsOf(features);
   return {
     readMaxBytes: READ_MAX_BYTES,
     // Unknown JSON fields are an error: a typo in a field name must not be silently ignored.
@@ -28,8 +30,10 @@ export function routerOptions(
     interceptors: [
       createMetricsInterceptor(deps),
       createErrorsInterceptor(deps),
-      createAuthInterceptor(deps, principalsOf(features)),
+      createAuthInterceptor(deps, principals),
     ],
+    // Before the body is read: call rates and credentials (request-gate.ts).
+    requestGate: createRequestGate(deps, principals),
     shutdownSignal: shutdown,
   };
 }

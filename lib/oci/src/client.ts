@@ -65,6 +65,11 @@ export interface FetchedManifest {
 export interface FetchBlobOptions extends ClientOptions {
   /** Called after each chunk written, with the total bytes now in the file. */
   onProgress?: (bytes: number) => void;
+  /**
+   * The size the blob's descriptor names. A blob served longer is refused before its first byte past
+   * this size is written (and the rest is not read); a partial file already longer is started over.
+   */
+  size?: number;
 }
 
 /** What an error is about, for callers that branch on it. */
@@ -271,12 +276,11 @@ export async function fetchManifest(
   if (res.status !== 200) throw await httpError(`fetching manifest ${repo}@${reference}`, res);
   const declared = Number(res.headers.get("content-length") ?? "0");
   if (declared > MAX_MANIFEST_BYTES) {
+    await res.body?.cancel();
     throw new OciClientError("invalid", `manifest ${repo}@${reference} is ${declared} bytes, over the limit`);
   }
-  const bytes = new Uint8Array(await res.arrayBuffer());
-  if (bytes.byteLength > MAX_MANIFEST_BYTES) {
-    throw new OciClientError("invalid", `manifest ${repo}@${reference} is over ${MAX_MANIFEST_BYTES} bytes`);
-  }
+  // Read with the limit applied as bytes arrive: a chunked body announces no length.
+  const bytes = await readLimited(res, MAX_MANIFEST_BYTES, `manifest ${repo}@${reference}`);
   const digest = `sha256:${new Bun.CryptoHasher("sha256").update(bytes).digest("hex")}`;
   for (const expected of [
     SHA256_RE.test(reference) ? reference : undefined,
@@ -306,6 +310,27 @@ export async function fetchManifest(
   return { digest, mediaType: String(mediaType), bytes, json };
 }
 
+/** The body of `res`, refused (and the rest never read) as soon as it passes `limit` bytes. */
+async function readLimited(res: Response, limit: number, what: string): Promise<Uint8Array> {
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  if (res.body) {
+    for await (const chunk of res.body) {
+      total += chunk.byteLength;
+      // Leaving the loop cancels the stream: nothing more is read.
+      if (total > limit) throw new OciClientError("invalid", `${what} is over ${limit} bytes`);
+      chunks.push(chunk);
+    }
+  }
+  const out = new Uint8Array(total);
+  let at = 0;
+  for (const c of chunks) {
+    out.set(c, at);
+    at += c.byteLength;
+  }
+  return out;
+}
+
 /** What fetchBlobToFile did. */
 export interface FetchedBlob {
   digest: string;
@@ -318,7 +343,7 @@ export interface FetchedBlob {
  * Downloads blob `digest` to `destPath`, verified. Bytes go to `<destPath>.partial` first; a later call
  * after an interruption resumes from its size with `Range: bytes=<n>-`. The file is renamed into place
  * only when its sha256 equals `digest`; on a mismatch the partial file is removed and an error names the
- * expected and actual digests.
+ * expected and actual digests. With `size` (the descriptor's) nothing past it is written or read.
  */
 export async function fetchBlobToFile(
   baseUrl: string,
@@ -329,12 +354,19 @@ export async function fetchBlobToFile(
 ): Promise<FetchedBlob> {
   if (!SHA256_RE.test(digest))
     throw new OciClientError("invalid", `unsupported digest ${digest.slice(0, 80)}`);
+  const { size } = opts;
+  if (size !== undefined && !(Number.isSafeInteger(size) && size >= 0))
+    throw new OciClientError("invalid", `blob ${digest}: descriptor size ${size} is not a byte count`);
   const f = opts.fetch ?? fetch;
   const partial = `${destPath}.partial`;
-  const have = await stat(partial).then(
+  let have = await stat(partial).then(
     (s) => s.size,
     () => 0,
   );
+  if (size !== undefined && have > size) {
+    await rm(partial, { force: true });
+    have = 0;
+  }
   const hasher = new Bun.CryptoHasher("sha256");
   if (have > 0) {
     for await (const chunk of Bun.file(partial).stream()) hasher.update(chunk);
@@ -356,12 +388,32 @@ export async function fetchBlobToFile(
   } else if (res.status !== 200) {
     throw await httpError(`fetching blob ${digest}`, res);
   }
+  const tooLong = (n: number) =>
+    new OciClientError(
+      "invalid",
+      `blob ${repo}@${digest}: served with ${n} bytes or more, its descriptor says ${size}`,
+      { expected: String(size), actual: String(n) },
+    );
+  if (size !== undefined && res.status !== 416) {
+    const declared = Number(res.headers.get("content-length") ?? "-1");
+    if (declared >= 0 && position + declared > size) {
+      await res.body?.cancel();
+      await rm(partial, { force: true });
+      throw tooLong(position + declared);
+    }
+  }
   // A 200 means the registry ignored the Range (RFC 9110 allows it): start over with a fresh hash.
   const h = position === 0 ? new Bun.CryptoHasher("sha256") : hasher;
   const fh = await open(partial, position === 0 ? "w" : "r+");
+  let over: OciClientError | undefined;
   try {
     if (res.status !== 416 && res.body) {
       for await (const chunk of res.body) {
+        // Nothing past the descriptor's size reaches the disk; leaving the loop cancels the body.
+        if (size !== undefined && position + chunk.byteLength > size) {
+          over = tooLong(position + chunk.byteLength);
+          break;
+        }
         h.update(chunk);
         let off = 0;
         while (off < chunk.byteLength) {
@@ -374,6 +426,10 @@ export async function fetchBlobToFile(
     }
   } finally {
     await fh.close();
+  }
+  if (over) {
+    await rm(partial, { force: true });
+    throw over;
   }
   const actual = `sha256:${h.digest("hex")}`;
   if (actual !== digest) {

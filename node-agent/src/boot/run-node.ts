@@ -49,10 +49,11 @@ async function nodeOs(stateDir: string, exec: Exec, debug: boolean) {
  * The module set with the real OS: downloads under /persist when it is a disk (else /run). With
  * `powernode.debug=1` on the cmdline it honours the desired state's test-only debug hooks.
  */
-async function createNodeModuleSet(ctx: BootContext, owned: Set<number>): Promise<ModuleSet> {
-  const [{ createModuleSet }, { createModuleSys }] = await Promise.all([
+async function createNodeModuleSet(ctx: BootContext, owned: Set<number>, caPem: string): Promise<ModuleSet> {
+  const [{ createModuleSet }, { createModuleSys }, { createHubFetch }] = await Promise.all([
     import("../controllers/modules/module-set.ts"),
     import("../sys/module-sys.ts"),
+    import("../hub/hub-fetch.ts"),
   ]);
   const debug = debugEnabled();
   if (debug) ctx.log.warn("powernode.debug=1: test-only debug hooks (desired state `debug`) are enabled");
@@ -65,6 +66,8 @@ async function createNodeModuleSet(ctx: BootContext, owned: Set<number>): Promis
     sysroot: "/sysroot",
     arch: process.arch === "arm64" ? "arm64" : "amd64",
     debug,
+    // Module references point at the hub's mTLS listener by default: trust its CA, as the session does.
+    fetch: createHubFetch(caPem),
   });
 }
 
@@ -146,7 +149,7 @@ export async function runNode(): Promise<never> {
     loadControllers(),
     import("../runtime/engine.ts"),
   ]);
-  const modules = await createNodeModuleSet(ctx, owned);
+  const modules = await createNodeModuleSet(ctx, owned, identity.caPem);
   const os = await nodeOs(stateDir, exec, debugEnabled());
   startEngine({
     log,

@@ -11,6 +11,8 @@ import {
   publishModuleFake,
   startOciRegistryFake,
 } from "../../../test/oci-registry-fake.ts";
+import { createTestCa } from "../../../test/test-ca.ts";
+import { createHubFetch } from "../../hub/hub-fetch.ts";
 import { createModuleSys } from "../../sys/module-sys.ts";
 import { assignmentProblems, overlayOptions, parseOciReference } from "./assignment.ts";
 import { fetchModule, ModuleFetchError } from "./fetch-module.ts";
@@ -220,3 +222,106 @@ test("a real module (buildModuleImages) downloaded from the registry fake: fs-ve
     ok: true,
   });
 }, 30_000);
+
+/** A body of `head` then zeros up to `total` bytes, made as the client reads; `sent()` counts what was made. */
+function endless(head: Uint8Array, total: number, chunk = 64 * 1024) {
+  let made = 0;
+  const zeros = new Uint8Array(chunk);
+  const stream = new ReadableStream<Uint8Array>({
+    pull(c) {
+      if (made >= total) return c.close();
+      const next = made === 0 ? head : zeros.subarray(0, Math.min(chunk, total - made));
+      made += next.byteLength;
+      c.enqueue(next);
+    },
+  });
+  return { stream, sent: () => made };
+}
+
+const MiB = 1024 * 1024;
+
+test("a blob served longer than its descriptor stops at the descriptor size: refused, nothing kept, the rest not read", async () => {
+  const { reg, dir } = env();
+  const f = files();
+  const pub = publishModuleFake(reg, "modules/web", manifest(), f);
+  // A hostile registry: the real 12 KiB, then 256 MiB more under the same digest, chunked (no length).
+  const body = endless(f.blob, 256 * MiB);
+  reg.intercept(`/v2/modules/web/blobs/${pub.layers.blob}`, () => new Response(body.stream));
+  const err = (await fetchModule({
+    assignment: assign(pub.ociReference),
+    modulesDir: dir,
+    arch: "amd64",
+  }).catch((e: unknown) => e)) as ModuleFetchError;
+  expect(err).toBeInstanceOf(ModuleFetchError);
+  expect(err.reason).toBe("invalid");
+  expect(err.message).toContain(`its descriptor says ${f.blob.length}`);
+  const target = join(dir, "web", pub.manifestDigest.slice(7));
+  expect(statSync(join(target, "blob.erofs"), { throwIfNoEntry: false })).toBe(undefined);
+  expect(statSync(join(target, "blob.erofs.partial"), { throwIfNoEntry: false })).toBe(undefined);
+  // The client stopped reading: what the registry got to send is socket buffers, not 256 MiB.
+  expect(body.sent()).toBeLessThan(32 * MiB);
+});
+
+test("a blob whose Content-Length is over its descriptor is refused before a byte is written", async () => {
+  const { reg, dir } = env();
+  const f = files();
+  const pub = publishModuleFake(reg, "modules/web", manifest(), f);
+  const longer = new Uint8Array(f.blob.length + 5);
+  longer.set(f.blob);
+  reg.intercept(`/v2/modules/web/blobs/${pub.layers.blob}`, () => new Response(longer));
+  const err = (await fetchModule({
+    assignment: assign(pub.ociReference),
+    modulesDir: dir,
+    arch: "amd64",
+  }).catch((e: unknown) => e)) as ModuleFetchError;
+  expect(err.reason).toBe("invalid");
+  expect(err.message).toContain(
+    `served with ${longer.length} bytes or more, its descriptor says ${f.blob.length}`,
+  );
+  const target = join(dir, "web", pub.manifestDigest.slice(7));
+  expect(statSync(join(target, "blob.erofs.partial"), { throwIfNoEntry: false })).toBe(undefined);
+});
+
+test("a chunked manifest is refused once it passes 4 MiB, without reading the rest", async () => {
+  const { reg, dir } = env();
+  const digest = `sha256:${hex("e")}`;
+  const body = endless(new Uint8Array(MiB).fill(0x20), 600 * MiB, MiB);
+  reg.intercept(`/v2/modules/web/manifests/${digest}`, () => new Response(body.stream));
+  const err = (await fetchModule({
+    assignment: assign(`${reg.baseUrl}/modules/web@${digest}`),
+    modulesDir: dir,
+    arch: "amd64",
+  }).catch((e: unknown) => e)) as ModuleFetchError;
+  expect(err.reason).toBe("invalid");
+  expect(err.message).toContain(`is over ${4 * MiB} bytes`);
+  expect(body.sent()).toBeLessThan(64 * MiB);
+});
+
+test("module pulls over https trust the hub CA from the identity, and only it", async () => {
+  const ca = await createTestCa();
+  const other = await createTestCa("another CA");
+  const reg = startOciRegistryFake({ tls: await ca.issueServerCert(["127.0.0.1"]) });
+  const dir = mkdtempSync(join(tmpdir(), "pn-fetch-"));
+  cleanup.push(
+    () => reg.stop(),
+    () => rmSync(dir, { recursive: true, force: true }),
+  );
+  expect(reg.baseUrl).toStartWith("https://");
+  const f = files();
+  const pub = publishModuleFake(reg, "modules/web", manifest(), f);
+  const refused = (await fetchModule({
+    assignment: assign(pub.ociReference),
+    modulesDir: dir,
+    arch: "amd64",
+    fetch: createHubFetch(other.caPem),
+  }).catch((e: unknown) => e)) as ModuleFetchError;
+  expect(refused).toBeInstanceOf(ModuleFetchError);
+  expect(refused.reason).toBe("transient");
+  const got = await fetchModule({
+    assignment: assign(pub.ociReference),
+    modulesDir: dir,
+    arch: "amd64",
+    fetch: createHubFetch(ca.caPem),
+  });
+  expect(new Uint8Array(readFileSync(got.blob))).toEqual(f.blob);
+});

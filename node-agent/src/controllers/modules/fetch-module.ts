@@ -1,6 +1,7 @@
 /**
- * Downloads one assigned module: the OCI manifest by digest, its config (the module manifest, checked
- * against the assignment), and the three layers, each resumable and sha256-checked, into
+ * Downloads one assigned module: the OCI manifest by digest (read up to 4 MiB, never buffered past it),
+ * its config (the module manifest, checked against the assignment), and the three layers, each
+ * resumable, bounded by its descriptor's size and sha256-checked, into
  * `<modulesDir>/<name>/<manifest hex>/`. Files already complete (right size, renamed into place only
  * after their sha256 matched) are not fetched again.
  */
@@ -119,7 +120,8 @@ export async function fetchModule(o: FetchModuleOptions): Promise<ModuleFiles> {
     const have = statSync(files[k], { throwIfNoEntry: false });
     if (have?.size === want.size) continue;
     try {
-      await fetchBlobToFile(baseUrl, repository, want.digest, files[k], client);
+      // The descriptor's size bounds what is written: a longer blob is refused at that size.
+      await fetchBlobToFile(baseUrl, repository, want.digest, files[k], { ...client, size: want.size });
     } catch (err) {
       throw transient(`fetching ${k} ${want.digest}`, err);
     }
