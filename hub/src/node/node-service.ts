@@ -10,6 +10,7 @@ import { DomainError } from "../errors.ts";
 import { kOrigin, requireNode } from "../rpc/context.ts";
 import { watch } from "../rpc/watch.ts";
 import { enrollNode } from "./enroll.ts";
+import { toHeartbeatInput } from "./heartbeat-input.ts";
 import { renewNodeCertificate } from "./renewal.ts";
 import { reportStatus } from "./report-status.ts";
 
@@ -47,24 +48,9 @@ export function createNodeService(deps: Deps): ServiceImpl<typeof NodeService> {
     },
     async heartbeat(req, ctx) {
       const node = requireNode(ctx);
-      if (req.bootId === "" || req.bootId.length > 128) {
-        throw new DomainError("invalid_argument", "boot_id: required, at most 128 characters");
-      }
-      if (req.agentVersion.length > 128)
-        throw new DomainError("invalid_argument", "agent_version: longer than 128");
-      if (req.modules.length > 256) throw new DomainError("invalid_argument", "modules: more than 256");
       const now = deps.now();
-      const r = await deps.heartbeats.record({
-        instanceId: node.instanceId,
-        bootId: req.bootId,
-        agentVersion: req.agentVersion,
-        appliedVersion: Number(req.appliedVersion),
-        uptimeSeconds: Number.isFinite(req.uptimeSeconds) ? req.uptimeSeconds : 0,
-        zombieCount: req.zombieCount,
-        agentRssBytes: Number(req.agentRssBytes),
-        childrenSpawned: req.childrenSpawned,
-        at: now,
-      });
+      // Every field checked against its column before it joins a batch with other nodes' heartbeats.
+      const r = await deps.heartbeats.record(toHeartbeatInput(node.instanceId, req, now));
       if (req.modules.length > 0) {
         await deps.attestation.check(
           node.instanceId,
@@ -80,7 +66,6 @@ export function createNodeService(deps: Deps): ServiceImpl<typeof NodeService> {
           })),
         );
       }
-      if (req.meshes.length > 64) throw new DomainError("invalid_argument", "meshes: more than 64");
       for (const observe of deps.heartbeatObservers) await observe(deps, node.instanceId, req);
       return {
         serverTime: timestampFromDate(now),
