@@ -8,6 +8,7 @@
  */
 import { generateKeyPairSync } from "node:crypto";
 import { eq } from "../hub/node_modules/drizzle-orm/index.js";
+import { type KeyAtRest, networkKeyContext } from "../hub/src/ca/index.ts";
 import type { Db } from "../hub/src/db/client.ts";
 import { instances, membershipCredentials, networkMembers, networks } from "../hub/src/db/schema/index.ts";
 import { memberAddress } from "../hub/src/network/addresses.ts";
@@ -41,7 +42,7 @@ export function endpointOf(i: number): string {
 
 /** Writes `n` members of `network` (see the header); returns them in seeding order. */
 export async function seedMembers(
-  db: Db,
+  { db, keys }: { db: Db; keys: KeyAtRest },
   network: NetworkRow,
   n: number,
   opts: { batch?: number; now?: Date } = {},
@@ -50,6 +51,7 @@ export async function seedMembers(
   const now = opts.now ?? new Date();
   const iat = Math.floor(now.getTime() / 1000);
   const out: SeededMember[] = [];
+  const signingKeyPem = keys.open(network.signingKeyPem, networkKeyContext(network.id));
   for (let start = 0; start < n; start += batch) {
     const count = Math.min(batch, n - start);
     const chunk = Array.from({ length: count }, (_, j) => {
@@ -106,7 +108,7 @@ export async function seedMembers(
           revision: 1,
           status: "active" as const,
           envelope,
-          signature: signEnvelope(network.signingKeyPem, envelope),
+          signature: signEnvelope(signingKeyPem, envelope),
           notBefore: new Date((iat - CREDENTIAL_CLOCK_SKEW_SECONDS) * 1000),
           notAfter: new Date((iat + CREDENTIAL_TTL_SECONDS) * 1000),
           refreshAfter: new Date((iat + CREDENTIAL_REFRESH_SECONDS) * 1000),

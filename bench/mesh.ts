@@ -190,7 +190,7 @@ async function runOne(db: "pglite" | "postgres", n: number, databaseUrl?: string
   try {
     const network = await createNetwork(hub.deps, { name: `bench-${n}` });
     const t0 = performance.now();
-    const seeded = await seedMembers(hub.deps.db, network, n);
+    const seeded = await seedMembers(hub.deps, network, n);
     const seedS = (performance.now() - t0) / 1000;
     say(`  ${db}/${n}: seeded ${int(n)} members in ${seedS.toFixed(1)} s (not measured)`);
 

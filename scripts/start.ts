@@ -10,7 +10,13 @@
  * other, e.g. for an overlay network (docs/tutorials/02-mesh.md).
  */
 import { relative, resolve } from "node:path";
-import { ConfigError, parseHubConfig, startHubWithConfig } from "../hub/src/index.ts";
+import {
+  ConfigError,
+  isStartRefusal,
+  PRIVATE_UMASK,
+  parseHubConfig,
+  startHubWithConfig,
+} from "../hub/src/index.ts";
 import { buildImage } from "../initramfs/index.ts";
 import { NodeState } from "../proto/src/index.ts";
 import { operatorClients } from "../smokes/lib/hub.ts";
@@ -51,11 +57,23 @@ async function main(): Promise<number> {
     config.nodeUrl = `https://${lab.hostAddress}:${config.mtlsPort}`;
     config.nodeHttpUrl = `http://${lab.hostAddress}:${config.httpPort}`;
   }
-  const hub = await startHubWithConfig(config, {
-    nodeUrlGiven: true,
-    nodeHttpUrlGiven: true,
-    ...(lab ? { nodeHost: lab.hostAddress } : {}),
-  });
+  // From here on what the hub and QEMU write (the data dir, serial logs) is private to this user.
+  process.umask(PRIVATE_UMASK);
+  let hub: Awaited<ReturnType<typeof startHubWithConfig>>;
+  try {
+    hub = await startHubWithConfig(config, {
+      nodeUrlGiven: true,
+      nodeHttpUrlGiven: true,
+      ...(lab ? { nodeHost: lab.hostAddress } : {}),
+    });
+  } catch (e) {
+    await lab?.stop();
+    if (isStartRefusal(e)) {
+      process.stderr.write(`the hub cannot start: ${e.message}\n`);
+      return 2;
+    }
+    throw e;
+  }
   const ops = operatorClients(hub.httpUrl, hub.adminToken);
   let stopping = false;
   const shutdown = async (ids: readonly string[] = []) => {
@@ -107,6 +125,10 @@ async function main(): Promise<number> {
   }
   const seconds = ((performance.now() - t0) / 1000).toFixed(1);
   const data = resolve(config.dataDir);
+  // Where the operator token is, never the token itself (the console may be logged or shared).
+  const tokenWhere = config.adminToken
+    ? "the one in POWERNODE_ADMIN_TOKEN"
+    : `in ${data}/admin.token (mode 0600${hub.adminTokenCreated ? ", made on this first start" : ""}; pnctl reads it; more: ./pnctl tokens create NAME)`;
   const pnctl = `./pnctl --url ${hub.httpUrl}`;
   process.stdout.write(
     [
@@ -115,9 +137,9 @@ async function main(): Promise<number> {
         ? `powernode is up: one ${arch} node enrolled ${seconds} s after it was created.`
         : `powernode is up: ${count} ${arch} nodes on the lab network ${lab?.cidr}, all enrolled ${seconds} s after they were created.`,
       "",
-      `  hub (operator API)  ${hub.httpUrl}   health ${hub.httpUrl}/healthz   metrics ${hub.httpUrl}/metrics`,
+      `  hub (operator API)  ${hub.httpUrl}   health ${hub.httpUrl}/healthz   metrics ${hub.metricsUrl ? `${hub.metricsUrl}/metrics` : `${hub.httpUrl}/metrics (operator token)`}`,
       `  node mTLS listener  ${hub.mtlsUrl}   (nodes reach it as ${hub.nodeUrl})`,
-      `  admin token         ${hub.adminTokenCreated ? `${hub.adminToken} (shown once; ` : "("}kept in ${data}/admin.token)`,
+      `  admin token         ${tokenWhere}`,
       "",
       "  look at it:",
       `    ${pnctl} nodes ls`,

@@ -1,6 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import { ConfigError, parseHubConfig } from "./config.ts";
 import { DEFAULT_LIMITS } from "./limits.ts";
+import { DEFAULT_SECURITY } from "./security-config.ts";
 
 describe("parseHubConfig", () => {
   test("defaults", () => {
@@ -17,6 +18,7 @@ describe("parseHubConfig", () => {
       heartbeatSeconds: 10,
       adminToken: undefined,
       limits: DEFAULT_LIMITS,
+      security: DEFAULT_SECURITY,
     });
   });
 
@@ -46,6 +48,7 @@ describe("parseHubConfig", () => {
       heartbeatSeconds: 30,
       adminToken: "0123456789abcdef0123",
       limits: DEFAULT_LIMITS,
+      security: DEFAULT_SECURITY,
     });
   });
 

@@ -2,6 +2,7 @@
  * Hub configuration from the environment: every variable parsed once, every problem reported at once.
  */
 import { type HubLimits, parseLimits } from "./limits.ts";
+import { parseSecurityConfig, type SecurityConfig } from "./security-config.ts";
 
 /** The hub's typed configuration. */
 export interface HubConfig {
@@ -31,6 +32,8 @@ export interface HubConfig {
   adminToken: string | undefined;
   /** Call rates, connections per address, node listener timeouts (limits.ts). */
   limits: HubLimits;
+  /** The key-encryption key's source and the metrics listener (security-config.ts). */
+  security: SecurityConfig;
 }
 
 /** Thrown by {@link parseHubConfig}; `problems` lists every bad variable. */
@@ -119,6 +122,7 @@ export function parseHubConfig(env: Record<string, string | undefined>): HubConf
   }
 
   const limits = parseLimits(env, problems);
+  const security = parseSecurityConfig(env, problems);
 
   if (problems.length > 0) throw new ConfigError(problems);
   return {
@@ -134,6 +138,7 @@ export function parseHubConfig(env: Record<string, string | undefined>): HubConf
     heartbeatSeconds,
     adminToken,
     limits,
+    security,
   };
 }
 

@@ -1,10 +1,15 @@
 /**
  * The hub's core: what every feature stands on. The database (migrated), the internal CA, the logger,
- * metrics, the fleet event log and the clock; built once from the config by `createCore`.
+ * metrics, the fleet event log and the clock; built once from the config by `createCore`. The data dir
+ * is checked private first and everything under it made private once the database has opened
+ * (data-dir.ts); private keys in the database are sealed with `keys` (ca/key-at-rest.ts).
  */
 import { join } from "node:path";
 import { type CertificateAuthority, loadOrCreateCa } from "./ca/ca.ts";
+import type { KeyAtRest } from "./ca/key-at-rest.ts";
+import { openStoredKeys } from "./ca/stored-keys.ts";
 import type { HubConfig } from "./config.ts";
+import { assertPrivateDataDir, privatizeTree } from "./data-dir.ts";
 import { createDb, type Db, type DbHandle } from "./db/client.ts";
 import { migrateToLatest } from "./db/migrate.ts";
 import { createEventLog, type EventLog } from "./events/event-log.ts";
@@ -16,6 +21,8 @@ export interface Core {
   db: Db;
   dbDriver: DbHandle["driver"];
   ca: CertificateAuthority;
+  /** Seals and opens the private keys stored in the database (the CA's, constellation keys). */
+  keys: KeyAtRest;
   log: Logger;
   metrics: Metrics;
   events: EventLog;
@@ -33,20 +40,40 @@ export async function createCore(
   config: HubConfig,
   log: Logger = createLogger({ fields: { component: "hub" } }),
 ): Promise<BuiltCore> {
+  assertPrivateDataDir(config.dataDir);
   const target = config.databaseUrl ?? join(config.dataDir, "pglite");
   const handle = await createDb(target, { maxConnections: 10 });
+  // PGlite writes its files 0666 whatever the umask: strip group/other bits after it wrote them (and
+  // again at close, for files it made while running when the process umask is not PRIVATE_UMASK).
+  const privatize = () => {
+    const r = privatizeTree(config.dataDir);
+    if (r.changed > 0) log.debug("made data dir entries private", { dataDir: config.dataDir, ...r });
+  };
   try {
     await migrateToLatest(handle);
+    privatize();
     const db = handle.db;
-    const ca = await loadOrCreateCa(db);
+    const { keys } = await openStoredKeys(db, {
+      dataDir: config.dataDir,
+      envKek: config.security.caKek,
+      log,
+    });
+    const ca = await loadOrCreateCa(db, keys);
     const metrics = createMetrics();
     metrics.describe("powernode_events_total", "counter", "Fleet events written, by kind and severity");
     const events = createEventLog(db, log.child({ component: "events" }), (e) =>
       metrics.inc("powernode_events_total", { kind: e.kind, severity: e.severity }),
     );
     return {
-      core: { config, db, dbDriver: handle.driver, ca, log, metrics, events, now: () => new Date() },
-      close: () => handle.close(),
+      core: { config, db, dbDriver: handle.driver, ca, keys, log, metrics, events, now: () => new Date() },
+      close: async () => {
+        await handle.close();
+        try {
+          privatize();
+        } catch (e) {
+          log.warn("making the data dir private after close", { error: e });
+        }
+      },
     };
   } catch (e) {
     // Already failing: the start error is what matters; a close failure on top is only logged.

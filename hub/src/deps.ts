@@ -69,13 +69,17 @@ export async function createDeps(config: HubConfig, opts: CreateDepsOptions = {}
   try {
     const { db, events, metrics, log } = core;
     const adminToken = await ensureAdminToken(db, config.dataDir, config.adminToken);
+    if (adminToken.replacedEnvTokens > 0)
+      log.info("POWERNODE_ADMIN_TOKEN replaced the earlier env token", {
+        revoked: adminToken.replacedEnvTokens,
+      });
     metrics.describe("powernode_heartbeat_batches_total", "counter", "Heartbeat write batches committed");
     metrics.describe("powernode_heartbeat_rows_total", "counter", "Heartbeats written in batches");
     metrics.describe("powernode_heartbeat_batch_seconds", "histogram", "Time to write one heartbeat batch");
     const desired = createDesiredStateBus();
     const deps: Deps = {
       ...core,
-      adminAuth: createAdminAuth(db),
+      adminAuth: createAdminAuth(db, { log: log.child({ component: "auth" }) }),
       // Half a heartbeat interval: another process's revocation applies within one interval, on open
       // streams too (they re-check at this period, rpc/interceptors.ts).
       nodeIdentity: createNodeIdentityResolver(db, {

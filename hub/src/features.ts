@@ -11,6 +11,7 @@ import { nodeFeature } from "./node/feature.ts";
 import { observabilityFeature } from "./observability/feature.ts";
 import { ociFeature } from "./oci/feature.ts";
 import { provisionFeature } from "./provision/feature.ts";
+import { tokensFeature } from "./tokens/feature.ts";
 
 export const FEATURES: readonly Feature[] = [
   nodeFeature,
@@ -18,6 +19,7 @@ export const FEATURES: readonly Feature[] = [
   catalogFeature,
   provisionFeature,
   networkFeature,
+  tokensFeature,
   eventsFeature,
   ociFeature,
   observabilityFeature,

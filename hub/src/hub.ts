@@ -12,6 +12,7 @@ import type { Feature } from "./feature.ts";
 import { FEATURES } from "./features.ts";
 import { type Scheduler, startScheduler } from "./jobs/scheduler.ts";
 import type { Logger } from "./log.ts";
+import { startMetricsListener } from "./observability/metrics-listener.ts";
 import type { InstanceProvider } from "./providers/provider.ts";
 import { startMtlsServer } from "./rpc/mtls-server.ts";
 
@@ -34,7 +35,7 @@ const QEMU_USER_HOST = "10.0.2.2";
 
 /** A running hub. */
 export interface RunningHub {
-  /** Elysia listener: operator API (Connect, gRPC-Web, JSON), /healthz, /metrics, /events/stream. */
+  /** Elysia listener: operator API (Connect, gRPC-Web, JSON), /healthz, /metrics (token), /events/stream. */
   httpUrl: string;
   /** mTLS listener as reached from this host (https://127.0.0.1:<port>). */
   mtlsUrl: string;
@@ -44,6 +45,8 @@ export interface RunningHub {
   nodeHttpUrl: string;
   /** PEM of the internal CA (trust anchor for the mTLS listener). */
   caPem: string;
+  /** The metrics listener (POWERNODE_METRICS_LISTEN: `/metrics` without a token), when configured. */
+  metricsUrl: string | undefined;
   /** Operator bearer token ("" when an existing hub's token file is gone). */
   adminToken: string;
   /** True when this start made the admin token. */
@@ -173,12 +176,17 @@ export async function startHubWithConfig(
     if (httpPort === undefined)
       throw new Error(`http listener did not start on ${config.listenHost}:${config.httpPort}`);
     if (!opts.nodeHttpUrlGiven) config.nodeHttpUrl = `http://${urlHost(nodeHost)}:${httpPort}`;
+    const metricsListener = config.security.metricsListen
+      ? startMetricsListener(deps, config.security.metricsListen)
+      : undefined;
+    if (metricsListener) cleanups.push(() => metricsListener.stop());
 
     return {
       httpUrl: localUrl("http", config.listenHost, httpPort),
       mtlsUrl: localUrl("https", config.listenHost, mtls.port),
       nodeUrl: config.nodeUrl,
       nodeHttpUrl: config.nodeHttpUrl,
+      metricsUrl: metricsListener?.url,
       caPem: deps.ca.certPem,
       adminToken: built.adminToken.token,
       adminTokenCreated: built.adminToken.created,

@@ -1,6 +1,7 @@
 /** The hub's public surface: start one in process, its config and the types callers need. */
 export { createApp } from "./app.ts";
 export { ConfigError, type HubConfig, parseHubConfig } from "./config.ts";
+export { PRIVATE_UMASK } from "./data-dir.ts";
 export { createDeps, type Deps } from "./deps.ts";
 export { getDesiredState } from "./desired-state/index.ts";
 export { DomainError, type DomainErrorKind, toConnectError } from "./errors.ts";
@@ -19,3 +20,4 @@ export type {
 } from "./providers/provider.ts";
 export { createQemuProvider, type QemuProviderOptions } from "./providers/qemu/index.ts";
 export { setDebugSpec } from "./provision/debug-section.ts";
+export { isStartRefusal } from "./start-errors.ts";

@@ -1,11 +1,15 @@
 /**
- * `bun hub/src/main.ts`: starts the hub from the environment, prints the URLs (and the admin token on
- * first start), and stops cleanly on SIGINT/SIGTERM.
+ * `bun hub/src/main.ts`: starts the hub from the environment, prints the URLs (and, on first start,
+ * where the admin token file is: never the token), and stops cleanly on SIGINT/SIGTERM. The process
+ * umask is PRIVATE_UMASK, so what the hub and its children write under the data dir is private.
  */
 import { ConfigError, parseHubConfig } from "./config.ts";
+import { PRIVATE_UMASK } from "./data-dir.ts";
 import { startHubWithConfig } from "./hub.ts";
+import { isStartRefusal } from "./start-errors.ts";
 
 async function main(): Promise<number> {
+  process.umask(PRIVATE_UMASK);
   let config: ReturnType<typeof parseHubConfig>;
   try {
     config = parseHubConfig(process.env);
@@ -18,16 +22,26 @@ async function main(): Promise<number> {
     }
     throw e;
   }
-  const hub = await startHubWithConfig(config, { nodeUrlGiven: true, nodeHttpUrlGiven: true });
+  let hub: Awaited<ReturnType<typeof startHubWithConfig>>;
+  try {
+    hub = await startHubWithConfig(config, { nodeUrlGiven: true, nodeHttpUrlGiven: true });
+  } catch (e) {
+    if (isStartRefusal(e)) {
+      process.stderr.write(`powernode hub: cannot start: ${e.message}\n`);
+      return 2;
+    }
+    throw e;
+  }
   const out = [
     `powernode hub ready (database: ${hub.deps.dbDriver})`,
     `  operator API  ${hub.httpUrl}  (Connect, gRPC-Web, JSON; /healthz /metrics /events/stream)`,
     `  node mTLS     ${hub.mtlsUrl}  (gRPC, Connect)`,
     `  nodes use     ${hub.nodeUrl}`,
   ];
+  if (hub.metricsUrl) out.push(`  metrics       ${hub.metricsUrl}/metrics  (no token)`);
   if (hub.adminTokenCreated) {
     out.push(
-      `  admin token   ${hub.adminToken}  (shown once; also in ${config.dataDir}/admin.token, mode 0600)`,
+      `  admin token   made on this first start, in ${config.dataDir}/admin.token (mode 0600; pnctl reads it)`,
     );
   }
   process.stdout.write(`${out.join("\n")}\n`);

@@ -4,6 +4,7 @@
  * session per node, and measure. See bench/heartbeat.ts for what is measured and how.
  */
 import "reflect-metadata";
+import { randomBytes } from "node:crypto";
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { type ClientHttp2Session, connect } from "node:http2";
 import { tmpdir } from "node:os";
@@ -16,6 +17,8 @@ import postgres from "postgres";
 import { run } from "../../scripts/lib/exec.ts";
 import { type CertificateAuthority, createCertificateAuthority, loadOrCreateCa } from "../src/ca/ca.ts";
 import { parseCsr } from "../src/ca/csr.ts";
+import { createKeyAtRest } from "../src/ca/key-at-rest.ts";
+import { CA_KEY_CONTEXT } from "../src/ca/stored-keys.ts";
 import { createDb } from "../src/db/client.ts";
 import { migrateToLatest } from "../src/db/migrate.ts";
 import { ca as caTable, certificates, instances } from "../src/db/schema/index.ts";
@@ -63,15 +66,20 @@ function toPem(der: ArrayBuffer, label: string): string {
   return `-----BEGIN ${label}-----\n${b64.replace(/(.{64})/g, "$1\n").replace(/\n$/, "")}\n-----END ${label}-----\n`;
 }
 
-/** Makes the CA in a scratch PGlite with loadOrCreateCa, exactly as a hub does on first start. */
+/**
+ * Makes the CA in a scratch PGlite with loadOrCreateCa, exactly as a hub does on first start, and opens
+ * its sealed key: the bench seeds it in plain PEM, as an older hub stored it, and the hub seals it at
+ * start (ca/stored-keys.ts).
+ */
 export async function makeBenchRoot(): Promise<{ root: BenchRoot; ca: CertificateAuthority }> {
   const scratch = await createDb("memory://");
   await migrateToLatest(scratch);
-  await loadOrCreateCa(scratch.db);
+  const keys = createKeyAtRest(randomBytes(32), "bench scratch key");
+  await loadOrCreateCa(scratch.db, keys);
   const [row] = await scratch.db.select().from(caTable);
   await scratch.close();
   if (!row) throw new Error("scratch CA row missing");
-  const root = { keyPem: row.keyPem, certPem: row.certPem };
+  const root = { keyPem: keys.open(row.keyPem, CA_KEY_CONTEXT), certPem: row.certPem };
   return { root, ca: await createCertificateAuthority(root) };
 }
 

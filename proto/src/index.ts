@@ -99,6 +99,11 @@ export {
 } from "./gen/powernode/v1/status_pb.ts";
 export { type StorageSection, StorageSectionSchema } from "./gen/powernode/v1/storage_pb.ts";
 export {
+  type OperatorToken,
+  OperatorTokenSchema,
+  TokenService,
+} from "./gen/powernode/v1/tokens_pb.ts";
+export {
   type CredentialExpectations,
   canonicalEnvelope,
   constellationHandleOf,

@@ -2,7 +2,8 @@
  * The hub's internal CA. The root is an RSA-2048 key and self-signed certificate made by node-forge on
  * first start and kept in the `ca` table. Leaves (node client certificates from CSRs, and the hub's own
  * TLS server certificate) are issued with @peculiar/x509 over WebCrypto, because the agent's keys are
- * EC P-256 and forge cannot encode or sign certificates for EC public keys.
+ * EC P-256 and forge cannot encode or sign certificates for EC public keys. The root key is stored
+ * sealed (key-at-rest.ts) and opened only in memory.
  */
 import "reflect-metadata";
 import { createPrivateKey, X509Certificate as NodeX509Certificate } from "node:crypto";
@@ -13,6 +14,8 @@ import forge from "node-forge";
 import type { Db } from "../db/client.ts";
 import { ca as caTable } from "../db/schema/index.ts";
 import type { ParsedCsr } from "./csr.ts";
+import type { KeyAtRest } from "./key-at-rest.ts";
+import { CA_KEY_CONTEXT } from "./stored-keys.ts";
 
 /** Node certificates live 90 days (renewed by the agent at 75 %). */
 export const NODE_CERT_DAYS = 90;
@@ -187,16 +190,21 @@ export async function createCertificateAuthority(root: {
   };
 }
 
-/** Loads the CA from the database, making and storing it on first start (race-safe: first insert wins). */
-export async function loadOrCreateCa(db: Db): Promise<CertificateAuthority> {
+/**
+ * Loads the CA from the database, making and storing it on first start (race-safe: first insert wins).
+ * The key is stored sealed with `keys` (key-at-rest.ts) and opened here, once per start.
+ */
+export async function loadOrCreateCa(db: Db, keys: KeyAtRest): Promise<CertificateAuthority> {
+  const open = (row: { keyPem: string; certPem: string }) =>
+    createCertificateAuthority({ keyPem: keys.open(row.keyPem, CA_KEY_CONTEXT), certPem: row.certPem });
   const [existing] = await db.select().from(caTable).where(eq(caTable.id, "root"));
-  if (existing) return createCertificateAuthority(existing);
+  if (existing) return open(existing);
   const made = makeRootWithForge();
   await db
     .insert(caTable)
-    .values({ id: "root", ...made })
+    .values({ id: "root", certPem: made.certPem, keyPem: keys.seal(made.keyPem, CA_KEY_CONTEXT) })
     .onConflictDoNothing();
   const [row] = await db.select().from(caTable).where(eq(caTable.id, "root"));
   if (!row) throw new Error("CA row missing right after insert");
-  return createCertificateAuthority(row);
+  return open(row);
 }

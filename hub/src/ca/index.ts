@@ -9,3 +9,13 @@ export {
   type ServerIdentity,
 } from "./ca.ts";
 export { type CsrResult, type ParsedCsr, parseCsr } from "./csr.ts";
+export {
+  createKeyAtRest,
+  isSealed,
+  KEK_BYTES,
+  type KeyAtRest,
+  KeyAtRestError,
+  kekFile,
+  parseKek,
+} from "./key-at-rest.ts";
+export { CA_KEY_CONTEXT, networkKeyContext, openStoredKeys, type StoredKeysOpened } from "./stored-keys.ts";

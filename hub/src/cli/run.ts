@@ -12,6 +12,7 @@ import { moduleCommands } from "./module-commands.ts";
 import { netCommands } from "./net-commands.ts";
 import { nodesCommands } from "./nodes-commands.ts";
 import { type CliIo, type CommandGroup, commandContext, describeError, UsageError } from "./shared.ts";
+import { tokensCommands } from "./tokens-commands.ts";
 
 export type { CliIo } from "./shared.ts";
 
@@ -23,6 +24,7 @@ const GROUPS: readonly CommandGroup[] = [
   caCommands,
   moduleCommands,
   netCommands,
+  tokensCommands,
 ];
 
 const USAGE = `usage: pnctl [--url URL] [--token TOKEN] <command> [--json]

@@ -43,8 +43,8 @@ export async function createDb(target: string, opts: { maxConnections?: number }
   if (target === "memory://" || target === "") {
     client = new PGlite();
   } else {
-    // PGlite's NodeFS makes only the last directory level.
-    mkdirSync(target, { recursive: true });
+    // PGlite's NodeFS makes only the last directory level. Private: it holds the whole database.
+    mkdirSync(target, { recursive: true, mode: 0o700 });
     client = new PGlite(target);
   }
   await client.waitReady;

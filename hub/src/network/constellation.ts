@@ -1,7 +1,7 @@
 /**
  * A network's constellation key: the Ed25519 key the hub signs every member's credential with. The
- * private half stays in the hub's database (PKCS#8 PEM, like the CA key); members get the raw public
- * key and its handle in their MeshMembership.
+ * private half stays in the hub's database (PKCS#8 PEM sealed like the CA key, ca/key-at-rest.ts);
+ * members get the raw public key and its handle in their MeshMembership.
  */
 import { createPrivateKey, generateKeyPairSync, sign } from "node:crypto";
 import { constellationHandleOf } from "@powernode/proto";

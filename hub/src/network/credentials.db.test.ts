@@ -4,10 +4,11 @@
  * separate connections, for real), and every credential verifying with the network's constellation key.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { randomUUID } from "node:crypto";
+import { randomBytes, randomUUID } from "node:crypto";
 import { ENVELOPE_KEYS, EVENTS, verifyCredential } from "@powernode/proto";
 import { and, eq } from "drizzle-orm";
 import { createTestDb, quietLog, testDbKind } from "../../test/harness.ts";
+import { createKeyAtRest, networkKeyContext } from "../ca/index.ts";
 import {
   fleetEvents,
   instances,
@@ -37,7 +38,13 @@ beforeAll(async () => {
   h = await createTestDb();
   const events = createEventLog(h.db, quietLog);
   events.subscribe({ kindPrefix: "system.credential." }, (e) => published.push(e));
-  deps = { db: h.db, events, now: () => clock, log: quietLog };
+  deps = {
+    db: h.db,
+    events,
+    now: () => clock,
+    keys: createKeyAtRest(randomBytes(32), "test"),
+    log: quietLog,
+  };
 }, 30_000);
 afterAll(async () => {
   await h.close();
@@ -52,9 +59,17 @@ const advance = (seconds: number) => {
 async function fixture(opts: { publicKey?: string | null; endpoints?: string[] } = {}) {
   const key = createConstellationKey();
   const handle = randomUUID().replace(/-/g, "").slice(0, 6);
+  const id = randomUUID();
   const [network] = await h.db
     .insert(networks)
-    .values({ name: `cred-${handle}`, handle, prefix: "fd12:3456:789a:1::/64", ...key })
+    .values({
+      id,
+      name: `cred-${handle}`,
+      handle,
+      prefix: "fd12:3456:789a:1::/64",
+      ...key,
+      signingKeyPem: deps.keys.seal(key.signingKeyPem, networkKeyContext(id)),
+    })
     .returning();
   const [node] = await h.db
     .insert(instances)

@@ -16,6 +16,7 @@ import {
   parseEnvelope,
 } from "@powernode/proto";
 import { and, eq, lte, max, ne } from "drizzle-orm";
+import { networkKeyContext } from "../ca/stored-keys.ts";
 import type { Core } from "../core.ts";
 import type { Db } from "../db/client.ts";
 import { membershipCredentials, networkMembers, networks } from "../db/schema/index.ts";
@@ -35,7 +36,7 @@ export const CREDENTIAL_REFRESH_SECONDS = 1800;
 export const CREDENTIAL_CLOCK_SKEW_SECONDS = 30;
 
 /** What the credential functions use of the hub's deps. */
-export type CredentialDeps = Pick<Core, "db" | "events" | "now">;
+export type CredentialDeps = Pick<Core, "db" | "events" | "now" | "keys">;
 
 /**
  * Run inside the caller's transaction: events are inserted with `tx` and appended to `written`; the
@@ -173,7 +174,7 @@ async function issueLocked(
       revision: rev,
       status: "active",
       envelope: text,
-      signature: signEnvelope(network.signingKeyPem, text),
+      signature: signEnvelope(deps.keys.open(network.signingKeyPem, networkKeyContext(network.id)), text),
       notBefore: new Date(envelope.nbf * 1000),
       notAfter: new Date(envelope.exp * 1000),
       refreshAfter: new Date((iat + refresh) * 1000),

@@ -6,6 +6,7 @@
  */
 import { EVENTS } from "@powernode/proto";
 import { and, asc, count, eq, sql } from "drizzle-orm";
+import { networkKeyContext } from "../ca/stored-keys.ts";
 import type { Db } from "../db/client.ts";
 import { instances, networkMembers, networks } from "../db/schema/index.ts";
 import type { Deps } from "../deps.ts";
@@ -29,9 +30,12 @@ export interface CreateNetworkInput {
   mtu?: number;
 }
 
-/** Creates a network with a fresh constellation key; an empty prefix picks a random ULA /64. */
+/**
+ * Creates a network with a fresh constellation key (stored sealed, `deps.keys`); an empty prefix picks
+ * a random ULA /64.
+ */
 export async function createNetwork(
-  deps: Pick<Deps, "db" | "events">,
+  deps: Pick<Deps, "db" | "events" | "keys">,
   input: CreateNetworkInput,
 ): Promise<NetworkRow> {
   let prefix = randomUlaPrefix();
@@ -56,6 +60,7 @@ export async function createNetwork(
         listenPort: input.listenPort ?? 51820,
         mtu: input.mtu ?? 1420,
         ...key,
+        signingKeyPem: deps.keys.seal(key.signingKeyPem, networkKeyContext(id)),
       })
       .returning();
     return r as NetworkRow;

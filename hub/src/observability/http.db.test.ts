@@ -27,7 +27,10 @@ describe("plain HTTP endpoints", () => {
     await operatorClient(hub, FleetService).listNodes({});
     const node = await enrollTestNode(hub, "m-2");
     await node.client.heartbeat({ bootId: "b" });
-    const res = await fetch(`${hub.httpUrl}/metrics`);
+    const res = await fetch(`${hub.httpUrl}/metrics`, {
+      headers: { authorization: `Bearer ${hub.adminToken}` },
+    });
+    expect(res.status).toBe(200);
     expect(res.headers.get("content-type")).toStartWith("text/plain");
     const text = await res.text();
     expect(text).toContain(
@@ -48,6 +51,36 @@ describe("plain HTTP endpoints", () => {
       'powernode_rpc_requests_total{code="ok",method="powernode.v1.NodeService/Heartbeat"} 1',
     );
   });
+
+  test("/metrics without a token, or with a wrong one, is 401 and says how to scrape", async () => {
+    const cases: Record<string, string>[] = [{}, { authorization: "Bearer pna_not-a-token-of-this-hub" }];
+    for (const headers of cases) {
+      const res = await fetch(`${hub.httpUrl}/metrics`, { headers });
+      expect(res.status).toBe(401);
+      expect(res.headers.get("www-authenticate")).toBe("Bearer");
+      const text = await res.text();
+      expect(text).toContain("operator bearer token is required for /metrics");
+      expect(text).toContain("POWERNODE_METRICS_LISTEN");
+      expect(text).not.toContain("powernode_");
+    }
+  });
+
+  test("POWERNODE_METRICS_LISTEN: a listener serving only /metrics, without a token", async () => {
+    await using withListener = await startTestHub({
+      security: { caKek: undefined, metricsListen: { host: "127.0.0.1", port: 0 } },
+    });
+    const url = withListener.metricsUrl;
+    if (!url) throw new Error("no metricsUrl although POWERNODE_METRICS_LISTEN was given");
+    expect(url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+    const res = await fetch(`${url}/metrics`);
+    expect(res.status).toBe(200);
+    expect(await res.text()).toContain("# TYPE powernode_nodes gauge");
+    expect((await fetch(`${url}/healthz`)).status).toBe(404);
+    expect((await fetch(`${url}/powernode.v1.FleetService/ListNodes`, { method: "POST" })).status).toBe(404);
+    // The operator listener still wants the token.
+    expect((await fetch(`${withListener.httpUrl}/metrics`)).status).toBe(401);
+    expect(hub.metricsUrl).toBeUndefined();
+  }, 30_000);
 
   test("/events/stream needs the operator token and streams matching events as SSE", async () => {
     expect((await fetch(`${hub.httpUrl}/events/stream`)).status).toBe(401);

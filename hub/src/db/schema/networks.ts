@@ -35,7 +35,10 @@ export const networks = pgTable("networks", {
   mtu: integer().notNull().default(1420),
   /** Peer-list version: bumped (under this row's lock) by every change that reaches members. */
   version: bigint({ mode: "number" }).notNull().default(0),
-  /** The constellation key: Ed25519, PKCS#8 PEM (the hub's signing key), its raw public key (base64), handle. */
+  /**
+   * The constellation key: Ed25519, PKCS#8 PEM (the hub's signing key) sealed with the hub's
+   * key-encryption key (ca/key-at-rest.ts, context `network:<id>`), its raw public key (base64), handle.
+   */
   signingKeyPem: text().notNull(),
   signingPublicKey: text().notNull(),
   constellationHandle: text().notNull(),

@@ -1,0 +1,114 @@
+/**
+ * The private keys the hub keeps in its database (the CA key, every network's constellation key), at
+ * start: find the key-encryption key (or make one on a database that has no sealed key yet), check
+ * that every sealed key opens with it, and seal the ones an older hub stored as plain PEM (compare
+ * and set per row, so two hubs starting together seal each key once and nothing is lost).
+ */
+import { and, eq } from "drizzle-orm";
+import type { Db } from "../db/client.ts";
+import { ca, networks } from "../db/schema/index.ts";
+import type { Logger } from "../log.ts";
+import {
+  createKekFile,
+  isSealed,
+  type KeyAtRest,
+  KeyAtRestError,
+  kekFile,
+  readKek,
+  sealedKeyId,
+} from "./key-at-rest.ts";
+
+/** The CA key's place, as sealed text names it. */
+export const CA_KEY_CONTEXT = "ca:root";
+
+/** A network's constellation key's place. */
+export function networkKeyContext(networkId: string): string {
+  return `network:${networkId}`;
+}
+
+interface StoredKey {
+  context: string;
+  value: string;
+  /** Replaces the stored value with `sealed` if it is still `plain`. */
+  seal(sealed: string): Promise<void>;
+}
+
+async function storedKeys(db: Db): Promise<StoredKey[]> {
+  const out: StoredKey[] = [];
+  for (const row of await db.select({ id: ca.id, keyPem: ca.keyPem }).from(ca)) {
+    out.push({
+      context: `ca:${row.id}`,
+      value: row.keyPem,
+      seal: async (sealed) => {
+        await db
+          .update(ca)
+          .set({ keyPem: sealed, updatedAt: new Date() })
+          .where(and(eq(ca.id, row.id), eq(ca.keyPem, row.keyPem)));
+      },
+    });
+  }
+  const nets = await db.select({ id: networks.id, key: networks.signingKeyPem }).from(networks);
+  for (const row of nets) {
+    out.push({
+      context: networkKeyContext(row.id),
+      value: row.key,
+      seal: async (sealed) => {
+        await db
+          .update(networks)
+          .set({ signingKeyPem: sealed })
+          .where(and(eq(networks.id, row.id), eq(networks.signingKeyPem, row.key)));
+      },
+    });
+  }
+  return out;
+}
+
+/** What {@link openStoredKeys} found and did. */
+export interface StoredKeysOpened {
+  keys: KeyAtRest;
+  /** True when this start made the KEK file. */
+  createdKek: boolean;
+  /** Keys sealed now that an older hub had stored in plain text. */
+  sealedNow: number;
+}
+
+/**
+ * Finds the KEK (POWERNODE_CA_KEK, else `$POWERNODE_DATA/ca.kek`), or makes the file when the database
+ * holds no sealed key; refuses a start whose KEK is missing or does not open every sealed key; seals
+ * plain keys. Throws {@link KeyAtRestError} naming the key, the KEK ids and the fix.
+ */
+export async function openStoredKeys(
+  db: Db,
+  opts: { dataDir: string; envKek: string | undefined; log?: Logger },
+): Promise<StoredKeysOpened> {
+  const stored = await storedKeys(db);
+  const sealed = stored.filter((k) => isSealed(k.value));
+  let keys = readKek(opts);
+  let createdKek = false;
+  if (!keys) {
+    if (sealed.length > 0) {
+      const ids = [...new Set(sealed.map((k) => sealedKeyId(k.value)))].join(", ");
+      throw new KeyAtRestError(
+        `the database holds ${sealed.length} private key(s) sealed with key-encryption key ${ids}, but ` +
+          `POWERNODE_CA_KEK is unset and ${kekFile(opts.dataDir)} does not exist: restore that file ` +
+          "from a backup of the data dir, or set POWERNODE_CA_KEK to the key",
+      );
+    }
+    keys = createKekFile(opts.dataDir);
+    createdKek = true;
+  }
+  for (const k of sealed) keys.open(k.value, k.context);
+  let sealedNow = 0;
+  for (const k of stored) {
+    if (isSealed(k.value)) continue;
+    await k.seal(keys.seal(k.value, k.context));
+    sealedNow++;
+  }
+  if (sealedNow > 0)
+    opts.log?.info("sealed private keys stored in plain text by an older hub", {
+      count: sealedNow,
+      kek: keys.keyId,
+      kekSource: keys.source,
+    });
+  return { keys, createdKek, sealedNow };
+}
