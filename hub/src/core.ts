@@ -5,6 +5,7 @@
  * (data-dir.ts); private keys in the database are sealed with `keys` (ca/key-at-rest.ts).
  */
 import { join } from "node:path";
+import { eventKind } from "@powernode/proto";
 import { type CertificateAuthority, loadOrCreateCa } from "./ca/ca.ts";
 import type { KeyAtRest } from "./ca/key-at-rest.ts";
 import { openStoredKeys } from "./ca/stored-keys.ts";
@@ -60,9 +61,18 @@ export async function createCore(
     });
     const ca = await loadOrCreateCa(db, keys);
     const metrics = createMetrics();
-    metrics.describe("powernode_events_total", "counter", "Fleet events written, by kind and severity");
+    metrics.describe(
+      "powernode_events_total",
+      "counter",
+      "Fleet events written, by kind (the catalog's, or other) and severity",
+    );
+    // Labels come from the fixed catalog: node-chosen kinds (node.*) are counted as `other`, so what a
+    // node reports cannot grow /metrics.
     const events = createEventLog(db, log.child({ component: "events" }), (e) =>
-      metrics.inc("powernode_events_total", { kind: e.kind, severity: e.severity }),
+      metrics.inc("powernode_events_total", {
+        kind: eventKind(e.kind) ? e.kind : "other",
+        severity: e.severity,
+      }),
     );
     return {
       core: { config, db, dbDriver: handle.driver, ca, keys, log, metrics, events, now: () => new Date() },

@@ -2,9 +2,12 @@
  * One node's input never fails another's call, and nodes cannot speak for the hub (issue 23, B and C):
  * out-of-range and NUL heartbeat values are refused for the one node that sent them while five others
  * heartbeat through the same batched writer; node-reported kinds outside the catalog's agent kinds
- * are stored under `node.*`.
+ * are stored under `node.*`; /metrics labels stay in the catalog; payloads and events per call are
+ * bounded.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import type { JsonObject } from "@bufbuild/protobuf";
+import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { FleetService, type HeartbeatRequest, Severity } from "@powernode/proto";
 import { type EnrolledTestNode, enrollTestNode, operatorClient, startTestHub } from "../../test/harness.ts";
@@ -83,7 +86,7 @@ describe("Heartbeat: one bad node among good ones", () => {
   });
 });
 
-describe("ReportStatus: node kinds", () => {
+describe("ReportStatus: node kinds, payloads, limits", () => {
   test("the hub's own kinds and unknown kinds are stored under node.*, info; the catalog's agent kinds keep theirs", async () => {
     const n = await enrollTestNode(hub, "kinds");
     await n.client.reportStatus({
@@ -117,5 +120,77 @@ describe("ReportStatus: node kinds", () => {
       kindPrefix: "system.attestation.",
     });
     expect(system.events).toEqual([]);
+  });
+
+  test("10,000 distinct node kinds leave /metrics under 1,000 series", async () => {
+    const nodes = [];
+    for (let i = 0; i < 4; i++) nodes.push(await enrollTestNode(hub, `kinds-flood-${i}`));
+    const started = performance.now();
+    for (let call = 0; call < 100; call++) {
+      const node = nodes[call % nodes.length] as EnrolledTestNode;
+      await node.client.reportStatus({
+        bootId: `flood-${call}`,
+        events: Array.from({ length: 100 }, (_, i) => ({ kind: `flood.kind_${call}_${i}` })),
+      });
+    }
+    console.log(`100 ReportStatus calls of 100 new kinds: ${Math.round(performance.now() - started)} ms`);
+    const res = await fetch(`${hub.httpUrl}/metrics`, {
+      headers: { authorization: `Bearer ${hub.adminToken}` },
+    });
+    expect(res.status).toBe(200);
+    const text = await res.text();
+    const series = text.split("\n").filter((l) => l !== "" && !l.startsWith("#"));
+    console.log(`/metrics after 10,000 node kinds: ${series.length} series, ${text.length} bytes`);
+    expect(series.length).toBeLessThan(1000);
+    expect(text).not.toContain("flood.kind_");
+    expect(text).toContain('powernode_events_total{kind="other",severity="info"}');
+  }, 60_000);
+
+  test("payload bytes, events per call, NUL, depth and times are checked at the edge, naming the field", async () => {
+    const n = await enrollTestNode(hub, "limits");
+    const call = (
+      events: { kind: string; payload?: JsonObject; at?: ReturnType<typeof timestampFromDate> }[],
+    ) =>
+      n.client.reportStatus({ bootId: "lb", events }).then(
+        () => ({ code: "OK", message: "" }),
+        (e) => refusal(e),
+      );
+    const kind = "system.network.up";
+    expect(await call([{ kind, payload: { blob: "x".repeat(60_000) } }])).toEqual({
+      code: "OK",
+      message: "",
+    });
+    expect(
+      await call([{ kind }, { kind, payload: { a: "x".repeat(40_000), b: "y".repeat(40_000) } }]),
+    ).toEqual({
+      code: "ResourceExhausted",
+      message: "events[1].payload: 80015 bytes of JSON, at most 65536",
+    });
+    expect(await call(Array.from({ length: 101 }, () => ({ kind })))).toEqual({
+      code: "ResourceExhausted",
+      message: "events: more than 100 in one call",
+    });
+    expect(await call([{ kind, payload: { note: "a\u0000b" } }])).toEqual({
+      code: "InvalidArgument",
+      message: "events[0].payload.note: contains a NUL character",
+    });
+    expect(await call([{ kind, payload: { "k\u0000": 1 } }])).toEqual({
+      code: "InvalidArgument",
+      message: "events[0].payload: a key contains a NUL character",
+    });
+    let deep: JsonObject = {};
+    for (let i = 0; i < 40; i++) deep = { d: deep };
+    expect((await call([{ kind, payload: deep }])).message).toMatch(
+      /^events\[0\]\.payload(\.d)+: nested deeper than 32 levels$/,
+    );
+    const at = timestampFromDate(new Date());
+    at.seconds = 9_999_999_999_999n;
+    expect(await call([{ kind, at }])).toEqual({
+      code: "InvalidArgument",
+      message: "events[0].at: not a time between 0001-01-01 and 9999-12-31",
+    });
+    // None of the refused calls stored anything.
+    const stored = await operatorClient(hub, FleetService).listEvents({ nodeId: n.id, correlationId: "lb" });
+    expect(stored.events).toHaveLength(1);
   });
 });

@@ -1,19 +1,34 @@
 /**
  * Every ConnectRPC service of every feature on a router, and the router options both listeners share
- * (4 MiB message limit, strict JSON, the interceptor chain).
+ * (4 MiB message limit, strict JSON and UTF-8, the interceptor chain). Every handler is wrapped so that
+ * what fails before the interceptors (decoding) is mapped and counted (decode-errors.ts); the innermost
+ * interceptor applies the edge rule to every request message (input-rules.ts).
  */
 import type { ConnectRouter, ConnectRouterOptions } from "@connectrpc/connect";
 import type { Deps } from "../deps.ts";
 import { type Feature, principalsOf } from "../feature.ts";
+import { createMalformedRecorder, createReachedInterceptor, mapDecodeErrors } from "./decode-errors.ts";
+import { createInputInterceptor } from "./input-rules.ts";
 import { createAuthInterceptor, createErrorsInterceptor, createMetricsInterceptor } from "./interceptors.ts";
 import { createRequestGate } from "./request-gate.ts";
 
 /** Largest single message a client may send. */
 export const READ_MAX_BYTES = 4 * 1024 * 1024;
 
+/**
+ * Unknown JSON fields are an error: a typo in a field name must not be silently ignored. Invalid UTF-8
+ * in a JSON body is an error too (connect-es passes `textDecoder` on to its JSON serialization; the
+ * default decoder would replace bad bytes silently; bad-input.db.test.ts checks it holds).
+ */
+const JSON_OPTIONS: ConnectRouterOptions["jsonOptions"] & { textDecoder: TextDecoder } = {
+  ignoreUnknownFields: false,
+  textDecoder: new TextDecoder("utf-8", { fatal: true }),
+};
+
 /** Registers every feature's services on `router`. */
 export function routes(router: ConnectRouter, deps: Deps, features: readonly Feature[]): void {
   for (const f of features) for (const b of f.services ?? []) router.service(b.service, b.create(deps));
+  mapDecodeErrors(router, deps);
 }
 
 /** Router options shared by the Elysia and the http2 listener. */
@@ -25,12 +40,13 @@ export function routerOptions(
   const principals = principalsOf(features);
   return {
     readMaxBytes: READ_MAX_BYTES,
-    // Unknown JSON fields are an error: a typo in a field name must not be silently ignored.
-    jsonOptions: { ignoreUnknownFields: false },
+    jsonOptions: JSON_OPTIONS,
     interceptors: [
+      createReachedInterceptor(),
       createMetricsInterceptor(deps),
       createErrorsInterceptor(deps),
       createAuthInterceptor(deps, principals),
+      createInputInterceptor(createMalformedRecorder(deps)),
     ],
     // Before the body is read: call rates and credentials (request-gate.ts).
     requestGate: createRequestGate(deps, principals),
