@@ -118,7 +118,6 @@ export function createDesiredStateCompiler(
 /** The message schema of a section field of DesiredState. */
 function sectionSchema(_doc: unknown, section: SectionName): DescMessage {
   const field = DesiredStateSchema.fields.find((f) => f.localName === section);
-  if (field?.fieldKind !== "message")
-    throw new Error(`DesiredState has no message field ${section}`);
+  if (field?.fieldKind !== "message") throw new Error(`DesiredState has no message field ${section}`);
   return field.message;
 }
