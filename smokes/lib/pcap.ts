@@ -4,6 +4,8 @@
  * ARP). Enough for a smoke to say who talked to whom; not a dissector.
  */
 
+import { formatIpv6 as formatGroups } from "../../hub/src/network/addresses.ts";
+
 /** One captured frame. */
 export interface Packet {
   /** Capture time, seconds since the epoch (fractional). */
@@ -50,28 +52,9 @@ function ipv4(b: Uint8Array, at: number): string {
   return Array.from(b.subarray(at, at + 4)).join(".");
 }
 
-/** RFC 5952 text of 16 bytes: lower-case hex, the longest run (>= 2) of zero groups as `::`. */
+/** RFC 5952 text of 16 bytes (the hub's formatter over the eight groups). */
 export function formatIpv6(b: Uint8Array, at = 0): string {
-  const groups: number[] = [];
-  for (let i = 0; i < 8; i++) groups.push(u16(b, at + 2 * i));
-  let best = -1;
-  let bestLen = 1;
-  for (let i = 0; i < 8; ) {
-    if (groups[i] !== 0) {
-      i++;
-      continue;
-    }
-    let j = i;
-    while (j < 8 && groups[j] === 0) j++;
-    if (j - i > bestLen) {
-      best = i;
-      bestLen = j - i;
-    }
-    i = j;
-  }
-  const text = (gs: number[]) => gs.map((g) => g.toString(16)).join(":");
-  if (best < 0) return text(groups);
-  return `${text(groups.slice(0, best))}::${text(groups.slice(best + bestLen))}`;
+  return formatGroups(Array.from({ length: 8 }, (_, i) => u16(b, at + 2 * i)));
 }
 
 const IP_PROTOCOLS: Record<number, string> = { 1: "icmp", 6: "tcp", 17: "udp", 58: "icmpv6" };

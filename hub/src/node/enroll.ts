@@ -13,7 +13,7 @@ import { certificates, instances } from "../db/schema/index.ts";
 import type { Deps } from "../deps.ts";
 import { DomainError } from "../errors.ts";
 import { uuidField } from "../rpc/fields.ts";
-import { lockLiveCertificates, revokeSerials } from "./renewal.ts";
+import { issueAndRecord, lockLiveCertificates, revokeSerials } from "./renewal.ts";
 
 /** Checks an instance UUID field; returns it lowercased. */
 export function assertUuid(field: string, value: string): string {
@@ -46,16 +46,7 @@ export async function enrollNode(
     const live = await lockLiveCertificates(tx, instanceId, now);
     const revoked = live.slice(1).map((c) => c.serial);
     await revokeSerials(tx, revoked, now);
-    const cert = await deps.ca.issueNodeCertificate(parsed.value, instanceId, now);
-    await tx.insert(certificates).values({
-      serial: cert.serial,
-      instanceId,
-      notBefore: cert.notBefore,
-      notAfter: cert.notAfter,
-      pem: cert.pem,
-      createdAt: now,
-      updatedAt: now,
-    });
+    const cert = await issueAndRecord(deps, tx, parsed.value, instanceId, now);
     await tx
       .update(instances)
       .set({ enrolledAt: now, agentVersion: input.agentVersion || null, updatedAt: now })

@@ -7,8 +7,8 @@
  * (its answer was lost) may ask again, but not within {@link RENEWAL_RETRY_MS} of that successor.
  */
 import { EVENTS } from "@powernode/proto";
-import { and, asc, eq, gt, isNull } from "drizzle-orm";
-import { type IssuedCertificate, parseCsr } from "../ca/index.ts";
+import { and, asc, eq, gt, inArray, isNull } from "drizzle-orm";
+import { type IssuedCertificate, type ParsedCsr, parseCsr } from "../ca/index.ts";
 import { bootstrapTokens, certificates, instances } from "../db/schema/index.ts";
 import type { Deps } from "../deps.ts";
 import type { Tx } from "../desired-state/index.ts";
@@ -65,14 +65,34 @@ export async function lockLiveCertificates(
     .orderBy(asc(certificates.notBefore));
 }
 
-/** Revokes `serials` (in the issuing transaction). */
+/** Revokes `serials` (in the issuing transaction), in one statement. */
 export async function revokeSerials(tx: Tx, serials: readonly string[], now: Date): Promise<void> {
-  for (const serial of serials) {
-    await tx
-      .update(certificates)
-      .set({ revokedAt: now, updatedAt: now })
-      .where(and(eq(certificates.serial, serial), isNull(certificates.revokedAt)));
-  }
+  if (serials.length === 0) return;
+  await tx
+    .update(certificates)
+    .set({ revokedAt: now, updatedAt: now })
+    .where(and(inArray(certificates.serial, [...serials]), isNull(certificates.revokedAt)));
+}
+
+/** Issues a node certificate for the CSR and records it (in the issuing transaction). */
+export async function issueAndRecord(
+  deps: Pick<Deps, "ca">,
+  tx: Tx,
+  csr: ParsedCsr,
+  instanceId: string,
+  now: Date,
+): Promise<IssuedCertificate> {
+  const cert = await deps.ca.issueNodeCertificate(csr, instanceId, now);
+  await tx.insert(certificates).values({
+    serial: cert.serial,
+    instanceId,
+    notBefore: cert.notBefore,
+    notAfter: cert.notAfter,
+    pem: cert.pem,
+    createdAt: now,
+    updatedAt: now,
+  });
+  return cert;
 }
 
 /** What a renewal did, for the events written after it committed. */
@@ -119,16 +139,7 @@ export async function renewNodeCertificate(
     }
     const revoked = live.filter((c) => c.serial !== caller.serial).map((c) => c.serial);
     await revokeSerials(tx, revoked, now);
-    const cert = await deps.ca.issueNodeCertificate(parsed.value, instanceId, now);
-    await tx.insert(certificates).values({
-      serial: cert.serial,
-      instanceId,
-      notBefore: cert.notBefore,
-      notAfter: cert.notAfter,
-      pem: cert.pem,
-      createdAt: now,
-      updatedAt: now,
-    });
+    const cert = await issueAndRecord(deps, tx, parsed.value, instanceId, now);
     return { cert, revoked, early };
   });
   for (const serial of done.revoked) deps.nodeIdentity.invalidateSerial(serial);
