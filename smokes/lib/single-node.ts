@@ -51,6 +51,21 @@ export interface SingleNodeOptions {
   template?: string;
 }
 
+/**
+ * The QEMU provider of a smoke: instance dirs in a short temp dir (removed at the end), serial logs in
+ * the pass's out dir (kept on failure).
+ */
+export function smokeQemuProvider(
+  t: PassContext,
+  opts: Partial<QemuProviderOptions> = {},
+): { qemuDir: string; provider: ReturnType<typeof createQemuProvider> } {
+  // QMP sockets live in here: keep the path short (unix socket paths are limited to 107 bytes).
+  const qemuDir = mkdtempSync(join(tmpdir(), "pn-qemu-"));
+  t.defer(() => rmSync(qemuDir, { recursive: true, force: true }));
+  const provider = createQemuProvider({ stateDir: qemuDir, serialLogDir: join(t.outDir, "serial"), ...opts });
+  return { qemuDir, provider };
+}
+
 export async function bootSingleNode(t: PassContext, opts: SingleNodeOptions): Promise<SingleNode> {
   const image = await t.step(`image for ${opts.arch} built or reused`, () =>
     buildImage({ arch: opts.arch, log: (l) => t.info(`build: ${l}`) }),
@@ -58,14 +73,7 @@ export async function bootSingleNode(t: PassContext, opts: SingleNodeOptions): P
   t.info(
     `image ${image.reused ? "reused" : "built"}: initramfs ${(image.manifest.artifacts["initramfs.cpio.zst"].size / 2 ** 20).toFixed(1)} MiB compressed, ${(image.manifest.artifacts.uncompressedCpio.size / 2 ** 20).toFixed(1)} MiB uncompressed`,
   );
-  // QMP sockets live in here: keep the path short (unix socket paths are limited to 107 bytes).
-  const qemuDir = mkdtempSync(join(tmpdir(), "pn-qemu-"));
-  t.defer(() => rmSync(qemuDir, { recursive: true, force: true }));
-  const provider = createQemuProvider({
-    stateDir: qemuDir,
-    serialLogDir: join(t.outDir, "serial"),
-    ...opts.provider,
-  });
+  const { qemuDir, provider } = smokeQemuProvider(t, opts.provider);
   const hub = await t.step("start a hub with the QEMU provider", () =>
     startSmokeHub(t, { ...opts.hub, providers: [provider] }),
   );

@@ -3,17 +3,16 @@
  * L2 segment (the lab's bridge), get their addresses from the lab's udhcpd and reach the hub at the
  * lab's host end. Beside `single-node.ts`, which boots one node on QEMU user networking.
  */
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { StartHubOptions } from "@powernode/hub";
 import { EVENTS, NodeState } from "@powernode/proto";
-import { createQemuProvider, macFor, type QemuProviderOptions } from "../../hub/src/providers/qemu/index.ts";
+import { macFor, type QemuProviderOptions } from "../../hub/src/providers/qemu/index.ts";
 import { buildImage } from "../../initramfs/index.ts";
 import { nodeEvents } from "./events.ts";
 import { type SmokeHub, startSmokeHub } from "./hub.ts";
 import { createLab, type Lab } from "./lab.ts";
 import type { PassContext } from "./pass.ts";
+import { smokeQemuProvider } from "./single-node.ts";
 import { waitFor } from "./wait.ts";
 
 /** One node of the site. */
@@ -102,14 +101,7 @@ export async function bootSiteNodes(t: PassContext, opts: SiteNodesOptions): Pro
     `lab ${lab.netns}: bridge ${lab.bridge} ${lab.bridgeAddress}, host end ${lab.hostInterface} ${lab.hostAddress}, ${lab.cidr}`,
   );
 
-  // QMP sockets live in here: keep the path short (unix socket paths are limited to 107 bytes).
-  const qemuDir = mkdtempSync(join(tmpdir(), "pn-qemu-"));
-  t.defer(() => rmSync(qemuDir, { recursive: true, force: true }));
-  const provider = createQemuProvider({
-    stateDir: qemuDir,
-    serialLogDir: join(t.outDir, "serial"),
-    ...opts.provider,
-  });
+  const { provider } = smokeQemuProvider(t, opts.provider);
   const hub = await t.step("start a hub with the QEMU provider, nodes on the lab's host end", () =>
     startSmokeHub(t, { ...opts.hub, providers: [provider], nodeHost: lab.hostAddress }),
   );

@@ -2,7 +2,7 @@
  * The agent's resource vocabulary: what its controllers read and write (one writer per type, named
  * beside each). Ids are "node" for the per-node singletons.
  */
-import type { DesiredState, MeshPeer } from "@powernode/proto";
+import type { DesiredState, MeshPeer, MeshPeerObservation, MeshReport } from "@powernode/proto";
 import type { HubLink } from "../hub/hub-client.ts";
 import type { NodePki } from "../pki/pki-store.ts";
 import { defineResource } from "../runtime/resource-store.ts";
@@ -70,23 +70,11 @@ export const MeshPeers = defineResource<{
 /** Written by `mesh`, one per mesh (id = network id): what the heartbeat reports for it. */
 export const MeshStatus = defineResource<MeshReportShape>("MeshStatus");
 
-/** A MeshReport as the heartbeat sends it. */
-export interface MeshReportShape {
-  networkId: string;
-  interfaceName: string;
-  publicKey: string;
-  listenPort: number;
-  endpoints: string[];
-  peers: Array<{
-    publicKey: string;
-    nodeId: string;
-    endpoint: string;
-    latestHandshakeUnix: bigint;
-    rxBytes: bigint;
-    txBytes: bigint;
-  }>;
-  problem: string;
-}
+/** Plain fields of a generated message (what a resource holds and a request accepts). */
+type Fields<M> = Omit<M, "$typeName" | "$unknown">;
+
+/** A MeshReport as the heartbeat sends it (the generated type's fields, plain). */
+export type MeshReportShape = Omit<Fields<MeshReport>, "peers"> & { peers: Fields<MeshPeerObservation>[] };
 
 /** Written by `debug-probes`: the desired-state version whose probes ran. */
 export const DebugProbeStatus = defineResource<{ version: bigint; pings: number }>("DebugProbeStatus");
