@@ -31,6 +31,15 @@ export {
   type ModulesSection,
   ModulesSectionSchema,
 } from "./gen/powernode/v1/desired_state_pb.ts";
+export {
+  type DockerHost,
+  DockerHostSchema,
+  DockerHostStatus,
+  DockerNodeService,
+  type DockerSection,
+  DockerSectionSchema,
+  DockerService,
+} from "./gen/powernode/v1/docker_pb.ts";
 export { type FleetEvent, FleetEventSchema } from "./gen/powernode/v1/events_pb.ts";
 export {
   FleetService,
@@ -39,6 +48,7 @@ export {
   NodeState,
   NodeStateSchema,
 } from "./gen/powernode/v1/fleet_pb.ts";
+export { type K3sSection, K3sSectionSchema } from "./gen/powernode/v1/k3s_pb.ts";
 export {
   type ModuleAssignment,
   ModuleAssignmentSchema,
@@ -90,7 +100,6 @@ export {
   WatchDesiredStateResponseSchema,
 } from "./gen/powernode/v1/node_pb.ts";
 export { type Instance, InstanceSchema, ProvisionService } from "./gen/powernode/v1/provision_pb.ts";
-export { type RuntimesSection, RuntimesSectionSchema } from "./gen/powernode/v1/runtimes_pb.ts";
 export {
   type Condition,
   ConditionSchema,

@@ -11,9 +11,10 @@ import {
   type DebugSpecSchema,
   type DesiredState,
   DesiredStateSchema,
+  type DockerSectionSchema,
+  type K3sSectionSchema,
   type ModulesSectionSchema,
   type NetworkSectionSchema,
-  type RuntimesSectionSchema,
   type StorageSectionSchema,
 } from "@powernode/proto";
 import { eq, sql } from "drizzle-orm";
@@ -31,13 +32,22 @@ export type NodeRow = typeof instances.$inferSelect;
 interface Sections {
   modules: typeof ModulesSectionSchema;
   network: typeof NetworkSectionSchema;
-  runtimes: typeof RuntimesSectionSchema;
   storage: typeof StorageSectionSchema;
   agent: typeof AgentSectionSchema;
   debug: typeof DebugSpecSchema;
+  docker: typeof DockerSectionSchema;
+  k3s: typeof K3sSectionSchema;
 }
 export type SectionName = keyof Sections;
-const SECTION_NAMES: readonly SectionName[] = ["modules", "network", "runtimes", "storage", "agent", "debug"];
+const SECTION_NAMES: readonly SectionName[] = [
+  "modules",
+  "network",
+  "storage",
+  "agent",
+  "debug",
+  "docker",
+  "k3s",
+];
 
 /** Builds one section of a node's document from the database. */
 export interface SectionCompiler<K extends SectionName = SectionName> {

@@ -1,6 +1,7 @@
 /** The drizzle schema barrel (the one place `export *` is allowed: drizzle-kit needs every table). */
 export * from "./credentials.ts";
 export * from "./desired-states.ts";
+export * from "./docker-hosts.ts";
 export * from "./events.ts";
 export * from "./instances.ts";
 export * from "./modules.ts";

@@ -8,12 +8,14 @@ import type { AgentSection } from "./agent_pb";
 import { file_powernode_v1_agent } from "./agent_pb";
 import type { DebugSpec } from "./debug_pb";
 import { file_powernode_v1_debug } from "./debug_pb";
+import type { DockerSection } from "./docker_pb";
+import { file_powernode_v1_docker } from "./docker_pb";
+import type { K3sSection } from "./k3s_pb";
+import { file_powernode_v1_k3s } from "./k3s_pb";
 import type { ModuleAssignment } from "./modules_pb";
 import { file_powernode_v1_modules } from "./modules_pb";
 import type { NetworkSection } from "./network_pb";
 import { file_powernode_v1_network } from "./network_pb";
-import type { RuntimesSection } from "./runtimes_pb";
-import { file_powernode_v1_runtimes } from "./runtimes_pb";
 import type { StorageSection } from "./storage_pb";
 import { file_powernode_v1_storage } from "./storage_pb";
 import type { Message } from "@bufbuild/protobuf";
@@ -22,7 +24,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file powernode/v1/desired_state.proto.
  */
 export const file_powernode_v1_desired_state: GenFile = /*@__PURE__*/
-  fileDesc("CiBwb3dlcm5vZGUvdjEvZGVzaXJlZF9zdGF0ZS5wcm90bxIMcG93ZXJub2RlLnYxIucCCgxEZXNpcmVkU3RhdGUSDwoHdmVyc2lvbhgBIAEoBBIiChpoZWFydGJlYXRfaW50ZXJ2YWxfc2Vjb25kcxgCIAEoDRItCgdtb2R1bGVzGAUgASgLMhwucG93ZXJub2RlLnYxLk1vZHVsZXNTZWN0aW9uEi0KB25ldHdvcmsYBiABKAsyHC5wb3dlcm5vZGUudjEuTmV0d29ya1NlY3Rpb24SLwoIcnVudGltZXMYByABKAsyHS5wb3dlcm5vZGUudjEuUnVudGltZXNTZWN0aW9uEi0KB3N0b3JhZ2UYCCABKAsyHC5wb3dlcm5vZGUudjEuU3RvcmFnZVNlY3Rpb24SKQoFYWdlbnQYCSABKAsyGi5wb3dlcm5vZGUudjEuQWdlbnRTZWN0aW9uEiYKBWRlYnVnGAogASgLMhcucG93ZXJub2RlLnYxLkRlYnVnU3BlY0oECAMQBEoECAQQBVIFZXh0cmEiRQoOTW9kdWxlc1NlY3Rpb24SMwoLYXNzaWdubWVudHMYASADKAsyHi5wb3dlcm5vZGUudjEuTW9kdWxlQXNzaWdubWVudGIGcHJvdG8z", [file_powernode_v1_agent, file_powernode_v1_debug, file_powernode_v1_modules, file_powernode_v1_network, file_powernode_v1_runtimes, file_powernode_v1_storage]);
+  fileDesc("CiBwb3dlcm5vZGUvdjEvZGVzaXJlZF9zdGF0ZS5wcm90bxIMcG93ZXJub2RlLnYxIpoDCgxEZXNpcmVkU3RhdGUSDwoHdmVyc2lvbhgBIAEoBBIiChpoZWFydGJlYXRfaW50ZXJ2YWxfc2Vjb25kcxgCIAEoDRItCgdtb2R1bGVzGAUgASgLMhwucG93ZXJub2RlLnYxLk1vZHVsZXNTZWN0aW9uEi0KB25ldHdvcmsYBiABKAsyHC5wb3dlcm5vZGUudjEuTmV0d29ya1NlY3Rpb24SLQoHc3RvcmFnZRgIIAEoCzIcLnBvd2Vybm9kZS52MS5TdG9yYWdlU2VjdGlvbhIpCgVhZ2VudBgJIAEoCzIaLnBvd2Vybm9kZS52MS5BZ2VudFNlY3Rpb24SJgoFZGVidWcYCiABKAsyFy5wb3dlcm5vZGUudjEuRGVidWdTcGVjEisKBmRvY2tlchgLIAEoCzIbLnBvd2Vybm9kZS52MS5Eb2NrZXJTZWN0aW9uEiUKA2szcxgMIAEoCzIYLnBvd2Vybm9kZS52MS5LM3NTZWN0aW9uSgQIAxAESgQIBBAFSgQIBxAIUgVleHRyYVIIcnVudGltZXMiRQoOTW9kdWxlc1NlY3Rpb24SMwoLYXNzaWdubWVudHMYASADKAsyHi5wb3dlcm5vZGUudjEuTW9kdWxlQXNzaWdubWVudGIGcHJvdG8z", [file_powernode_v1_agent, file_powernode_v1_debug, file_powernode_v1_docker, file_powernode_v1_k3s, file_powernode_v1_modules, file_powernode_v1_network, file_powernode_v1_storage]);
 
 /**
  * A versioned desired-state document for one node. The hub compiles the whole document from its
@@ -53,11 +55,6 @@ export type DesiredState = Message<"powernode.v1.DesiredState"> & {
   network?: NetworkSection | undefined;
 
   /**
-   * @generated from field: powernode.v1.RuntimesSection runtimes = 7;
-   */
-  runtimes?: RuntimesSection | undefined;
-
-  /**
    * @generated from field: powernode.v1.StorageSection storage = 8;
    */
   storage?: StorageSection | undefined;
@@ -73,6 +70,16 @@ export type DesiredState = Message<"powernode.v1.DesiredState"> & {
    * @generated from field: powernode.v1.DebugSpec debug = 10;
    */
   debug?: DebugSpec | undefined;
+
+  /**
+   * @generated from field: powernode.v1.DockerSection docker = 11;
+   */
+  docker?: DockerSection | undefined;
+
+  /**
+   * @generated from field: powernode.v1.K3sSection k3s = 12;
+   */
+  k3s?: K3sSection | undefined;
 };
 
 /**
