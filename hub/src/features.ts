@@ -3,6 +3,7 @@
  * desired-state compiler iterate over it; a new feature is one folder plus one line here.
  */
 import { catalogFeature } from "./catalog/feature.ts";
+import { dockerFeature } from "./docker/feature.ts";
 import { eventsFeature } from "./events/feature.ts";
 import type { Feature } from "./feature.ts";
 import { fleetFeature } from "./fleet/feature.ts";
@@ -19,6 +20,7 @@ export const FEATURES: readonly Feature[] = [
   catalogFeature,
   provisionFeature,
   networkFeature,
+  dockerFeature,
   tokensFeature,
   eventsFeature,
   ociFeature,

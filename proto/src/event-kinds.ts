@@ -75,6 +75,13 @@ export const EVENTS = {
   qemuDomainStarted: k("system.qemu.domain_started", "info", "hub"),
   qemuDomainStopped: k("system.qemu.domain_stopped", "info", "hub"),
   qemuDomainDestroyed: k("system.qemu.domain_destroyed", "info", "hub"),
+  // Managed Docker hosts.
+  dockerHostProvisioned: k("system.docker.host_provisioned", "info", "hub"),
+  dockerDaemonCertificateIssued: k("system.docker.daemon_certificate_issued", "info", "hub"),
+  dockerHostConnected: k("system.docker.host_connected", "info", "hub"),
+  dockerHostDisconnected: k("system.docker.host_disconnected", "warn", "hub"),
+  dockerHostDecommissioned: k("system.docker.host_decommissioned", "info", "hub"),
+  dockerClientCertificateIssued: k("system.docker.client_certificate_issued", "info", "hub"),
   // Catalog.
   catalogModuleCreated: k("system.catalog.module_created", "info", "hub"),
   catalogVersionPublished: k("system.catalog.version_published", "info", "hub"),

@@ -15,22 +15,13 @@ import type { Db } from "../db/client.ts";
 import { ca as caTable } from "../db/schema/index.ts";
 import type { ParsedCsr } from "./csr.ts";
 import type { KeyAtRest } from "./key-at-rest.ts";
+import { BACKDATE_MS, createSigner, DAY_MS, type IssuedCertificate, randomSerial, toPem } from "./signer.ts";
 import { CA_KEY_CONTEXT } from "./stored-keys.ts";
 
 /** Node certificates live 90 days (renewed by the agent at 75 %). */
 export const NODE_CERT_DAYS = 90;
-const DAY_MS = 86_400_000;
-/** Tolerate clock skew between hub and node. */
-const BACKDATE_MS = 5 * 60_000;
 
-/** An issued certificate. */
-export interface IssuedCertificate {
-  pem: string;
-  /** Lowercase hex, no leading zeros stripped beyond what openssl prints. */
-  serial: string;
-  notBefore: Date;
-  notAfter: Date;
-}
+export { type IssuedCertificate, normaliseSerial } from "./signer.ts";
 
 /** The hub's own TLS server identity for the mTLS listener. */
 export interface ServerIdentity {
@@ -46,19 +37,8 @@ export interface CertificateAuthority {
   issueNodeCertificate(csr: ParsedCsr, instanceId: string, now?: Date): Promise<IssuedCertificate>;
   /** Makes a fresh P-256 key and a serverAuth certificate with the given names as SANs. */
   issueServerCertificate(names: string[]): Promise<ServerIdentity>;
-}
-
-/** Normalises a serial as openssl and node:tls print it: uppercase hex without colons, stripped. */
-export function normaliseSerial(serial: string): string {
-  const s = serial.replace(/:/g, "").toLowerCase().replace(/^0+/, "");
-  return s === "" ? "0" : s;
-}
-
-function randomSerial(): string {
-  const b = crypto.getRandomValues(new Uint8Array(16));
-  // Positive INTEGER with a non-zero first byte, so no DER/openssl normalisation changes it.
-  b[0] = ((b[0] ?? 0) & 0x7f) | 0x10;
-  return Buffer.from(b).toString("hex");
+  /** Issues an intermediate CA certificate (path length 0) for `publicKey`, valid `days`. */
+  issueIntermediate(commonName: string, publicKey: CryptoKey, days: number): Promise<IssuedCertificate>;
 }
 
 function makeRootWithForge(): { keyPem: string; certPem: string } {
@@ -91,11 +71,6 @@ function rsaKeyPemToPkcs8(keyPem: string): ArrayBuffer {
   return der.buffer.slice(der.byteOffset, der.byteOffset + der.byteLength) as ArrayBuffer;
 }
 
-function toPem(der: ArrayBuffer, label: string): string {
-  const b64 = Buffer.from(der).toString("base64");
-  return `-----BEGIN ${label}-----\n${b64.replace(/(.{64})/g, "$1\n").replace(/\n$/, "")}\n-----END ${label}-----\n`;
-}
-
 const SIGNING_ALG = { name: "RSASSA-PKCS1-v1_5", hash: "SHA-256" } as const;
 
 /** Wraps a stored root (PEM key + cert) as a CertificateAuthority. */
@@ -111,38 +86,19 @@ export async function createCertificateAuthority(root: {
     false,
     ["sign"],
   );
-  const authorityKeyId = await x509.AuthorityKeyIdentifierExtension.create(caCert);
   // Sanity check the pair once, so a corrupted row fails at start rather than at the first enrollment.
   if (!new NodeX509Certificate(root.certPem).checkPrivateKey(createPrivateKey(root.keyPem))) {
     throw new Error("CA key does not match the CA certificate");
   }
 
-  const issue = async (
+  const sign = await createSigner(caCert, signingKey, SIGNING_ALG);
+  const issue = (
     subject: string,
     publicKey: x509.PublicKeyType,
     extensions: x509.Extension[],
     notBefore: Date,
     notAfter: Date,
-  ): Promise<IssuedCertificate> => {
-    const serialNumber = randomSerial();
-    const cert = await x509.X509CertificateGenerator.create({
-      serialNumber,
-      subject,
-      issuer: caCert.subject,
-      notBefore,
-      notAfter,
-      publicKey,
-      signingKey,
-      signingAlgorithm: SIGNING_ALG,
-      extensions: [
-        authorityKeyId,
-        await x509.SubjectKeyIdentifierExtension.create(publicKey),
-        new x509.BasicConstraintsExtension(false, undefined, true),
-        ...extensions,
-      ],
-    });
-    return { pem: cert.toString("pem"), serial: normaliseSerial(serialNumber), notBefore, notAfter };
-  };
+  ) => sign({ subject, publicKey, extensions, notBefore, notAfter });
 
   return {
     certPem: root.certPem,
@@ -186,6 +142,19 @@ export async function createCertificateAuthority(root: {
       );
       const keyPem = toPem(await crypto.subtle.exportKey("pkcs8", keys.privateKey), "PRIVATE KEY");
       return { certPem: issued.pem, keyPem };
+    },
+    async issueIntermediate(commonName, publicKey, days) {
+      const now = Date.now();
+      return sign({
+        subject: `CN=${commonName}, O=powernode`,
+        publicKey,
+        ca: true,
+        extensions: [
+          new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign, true),
+        ],
+        notBefore: new Date(now - BACKDATE_MS),
+        notAfter: new Date(now + days * DAY_MS),
+      });
     },
   };
 }

@@ -22,8 +22,14 @@ const MAX_CSR_BYTES = 16 * 1024;
  * Parses `pem` and checks it is a CSR for `expectedCn`.
  *
  * @param field the request field name used in error messages, e.g. "csr_pem".
+ * @param what how errors name the expected CN.
  */
-export async function parseCsr(pem: string, expectedCn: string, field = "csr_pem"): Promise<CsrResult> {
+export async function parseCsr(
+  pem: string,
+  expectedCn: string,
+  field = "csr_pem",
+  what = "the instance UUID",
+): Promise<CsrResult> {
   if (pem.length === 0) return { ok: false, error: `${field}: required` };
   if (pem.length > MAX_CSR_BYTES) return { ok: false, error: `${field}: larger than ${MAX_CSR_BYTES} bytes` };
   if (!pem.includes("-----BEGIN CERTIFICATE REQUEST-----")) {
@@ -57,7 +63,7 @@ export async function parseCsr(pem: string, expectedCn: string, field = "csr_pem
   if (cns.length !== 1) return { ok: false, error: `${field}: subject must have exactly one CN` };
   const commonName = cns[0] ?? "";
   if (commonName.toLowerCase() !== expectedCn.toLowerCase()) {
-    return { ok: false, error: `${field}: subject CN "${commonName.slice(0, 64)}" is not the instance UUID` };
+    return { ok: false, error: `${field}: subject CN "${commonName.slice(0, 64)}" is not ${what}` };
   }
   return { ok: true, value: { csr, commonName: expectedCn, keyType } };
 }

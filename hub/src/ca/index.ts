@@ -18,4 +18,10 @@ export {
   kekFile,
   parseKek,
 } from "./key-at-rest.ts";
-export { CA_KEY_CONTEXT, networkKeyContext, openStoredKeys, type StoredKeysOpened } from "./stored-keys.ts";
+export {
+  CA_KEY_CONTEXT,
+  dockerHostKeyContext,
+  networkKeyContext,
+  openStoredKeys,
+  type StoredKeysOpened,
+} from "./stored-keys.ts";

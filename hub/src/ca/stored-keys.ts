@@ -6,7 +6,7 @@
  */
 import { and, eq } from "drizzle-orm";
 import type { Db } from "../db/client.ts";
-import { ca, networks } from "../db/schema/index.ts";
+import { ca, dockerHosts, networks } from "../db/schema/index.ts";
 import type { Logger } from "../log.ts";
 import {
   createKekFile,
@@ -60,7 +60,25 @@ async function storedKeys(db: Db): Promise<StoredKey[]> {
       },
     });
   }
+  const hosts = await db.select({ id: dockerHosts.id, key: dockerHosts.clientKeyPem }).from(dockerHosts);
+  for (const row of hosts) {
+    out.push({
+      context: dockerHostKeyContext(row.id),
+      value: row.key,
+      seal: async (sealed) => {
+        await db
+          .update(dockerHosts)
+          .set({ clientKeyPem: sealed })
+          .where(and(eq(dockerHosts.id, row.id), eq(dockerHosts.clientKeyPem, row.key)));
+      },
+    });
+  }
   return out;
+}
+
+/** A managed Docker host's client key's place (the hub's own key for talking to that daemon). */
+export function dockerHostKeyContext(hostId: string): string {
+  return `docker-host:${hostId}`;
 }
 
 /** What {@link openStoredKeys} found and did. */

@@ -14,6 +14,7 @@ import { resolveClosure } from "./resolve.ts";
 import {
   copyRecipeFiles,
   dropDocs,
+  dropPaths,
   type Generator,
   makeDirsAndLinks,
   mergeTree,
@@ -56,6 +57,8 @@ export interface BuildModuleInput {
   symlinks?: Record<string, string>;
   /** Create the merged-/usr links /bin, /sbin, /lib (and /lib64 on amd64): system-base only. */
   usrLinks?: boolean;
+  /** Paths removed from the staged source before the recipe's files are copied; each must exist. */
+  drop?: string[];
   /** Build-time generators (see stage.ts). */
   generate?: Generator[];
   /** Every entry's mtime, seconds (default 0). */
@@ -126,6 +129,7 @@ export async function buildModule(input: BuildModuleInput): Promise<BuiltModule>
     const root = join(staging, "root");
     mkdirSync(root);
     const { source, defaultVersion } = await stageSource(exec, input, root);
+    dropPaths(root, input.drop ?? []);
     if (input.files) copyRecipeFiles(input.files, root);
     makeDirsAndLinks(root, input.dirs ?? [], input.symlinks ?? {});
     runGenerators(root, input.generate ?? []);

@@ -25,6 +25,8 @@ export interface ModuleRecipe {
   dirs: string[];
   symlinks: Record<string, string>;
   usrLinks: boolean;
+  /** Paths removed from the unpacked packages (tools a node never runs); each must exist. */
+  drop: string[];
   generate: Generator[];
   services: ModuleService[];
   /** The recipe's directory. */
@@ -59,6 +61,7 @@ export function parseRecipe(
     "dirs",
     "symlinks",
     "usrLinks",
+    "drop",
     "generate",
     "services",
   ]);
@@ -90,6 +93,8 @@ export function parseRecipe(
   )
     problems.push("symlinks: must map absolute paths to targets");
   if (r.usrLinks !== undefined && typeof r.usrLinks !== "boolean") problems.push("usrLinks: not a boolean");
+  if (r.drop !== undefined && !(isStrArray(r.drop) && r.drop.every((d) => /^\/[^\0]+$/.test(d) && !d.includes(".."))))
+    problems.push("drop: must be absolute paths without '..'");
   if (r.services !== undefined && !Array.isArray(r.services)) problems.push("services: not an array");
 
   let source: ModuleSource | undefined;
@@ -126,6 +131,7 @@ export function parseRecipe(
       dirs: (r.dirs as string[] | undefined) ?? [],
       symlinks: (r.symlinks as Record<string, string> | undefined) ?? {},
       usrLinks: (r.usrLinks as boolean | undefined) ?? false,
+      drop: (r.drop as string[] | undefined) ?? [],
       generate: (r.generate as Generator[] | undefined) ?? [],
       services: (r.services as ModuleService[] | undefined) ?? [],
       dir,
@@ -183,6 +189,7 @@ export function recipeToBuildInput(
     dirs: recipe.dirs,
     symlinks: recipe.symlinks,
     usrLinks: recipe.usrLinks,
+    drop: recipe.drop,
     generate: recipe.generate,
   };
 }

@@ -29,6 +29,15 @@ export const USRMERGE_DIRS = ["bin", "sbin", "lib", "lib32", "lib64", "libx32"] 
 /** What {@link dropDocs} removes below /usr/share (doc keeps each package's copyright file). */
 export const DROPPED_SHARE_DIRS = ["man", "info", "lintian", "doc-base", "bug", "locale"] as const;
 
+function lexists(p: string): boolean {
+  try {
+    lstatSync(p);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 function isDir(p: string): boolean {
   try {
     const st = lstatSync(p);
@@ -106,6 +115,18 @@ export function dropDocs(root: string): void {
     for (const f of readdirSync(dir))
       if (f !== "copyright") rmSync(join(dir, f), { recursive: true, force: true });
     if (readdirSync(dir).length === 0) rmSync(dir, { recursive: true });
+  }
+}
+
+/**
+ * Removes a recipe's `drop` paths (tools a node never runs, e.g. test binaries). A path that is not there
+ * is an error: the packages changed and the recipe should say so.
+ */
+export function dropPaths(root: string, paths: readonly string[]): void {
+  for (const p of paths) {
+    const at = join(root, p);
+    if (!lexists(at)) throw new Error(`drop: ${p} is not in the unpacked packages`);
+    rmSync(at, { recursive: true, force: true });
   }
 }
 
