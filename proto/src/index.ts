@@ -48,7 +48,17 @@ export {
   NodeState,
   NodeStateSchema,
 } from "./gen/powernode/v1/fleet_pb.ts";
-export { type K3sSection, K3sSectionSchema } from "./gen/powernode/v1/k3s_pb.ts";
+export {
+  type K3sBootstrapEvent,
+  type K3sCluster,
+  K3sClusterSchema,
+  type K3sNode,
+  K3sNodeSchema,
+  K3sNodeService,
+  type K3sSection,
+  K3sSectionSchema,
+  K3sService,
+} from "./gen/powernode/v1/k3s_pb.ts";
 export {
   type ModuleAssignment,
   ModuleAssignmentSchema,

@@ -4,6 +4,8 @@ export * from "./desired-states.ts";
 export * from "./docker-hosts.ts";
 export * from "./events.ts";
 export * from "./instances.ts";
+export * from "./k3s.ts";
 export * from "./modules.ts";
+export * from "./network-vips.ts";
 export * from "./networks.ts";
 export * from "./templates.ts";

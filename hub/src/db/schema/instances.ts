@@ -28,6 +28,9 @@ export const instanceState = pgEnum("instance_state", [
   "deleted",
 ]);
 
+/** How much a node can carry on its network: heavyweight nodes may run ovn_kubernetes (decision 0013). */
+export const networkProfile = pgEnum("network_profile", ["heavyweight", "lightweight"]);
+
 export const instances = pgTable(
   "instances",
   {
@@ -56,6 +59,8 @@ export const instances = pgTable(
     modules: jsonb().$type<ModuleRefDocument[]>().notNull().default([]),
     /** Test-only hooks for the desired state's `debug` section (protobuf JSON of DebugSpec). */
     debug: jsonb().$type<JsonValue>(),
+    /** Null: unknown (treated as lightweight). */
+    networkProfile: networkProfile(),
     lastHeartbeatAt: timestamp({ withTimezone: true }),
     enrolledAt: timestamp({ withTimezone: true }),
     desiredVersion: bigint({ mode: "number" }).notNull().default(0),

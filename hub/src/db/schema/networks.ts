@@ -42,6 +42,8 @@ export const networks = pgTable("networks", {
   signingKeyPem: text().notNull(),
   signingPublicKey: text().notNull(),
   constellationHandle: text().notNull(),
+  /** An IPv4 CIDR the network lends to its flannel K3s clusters as their pod CIDR (k3s/pod-subnet.ts). */
+  podSubnetPrefix: text(),
   ...timestamps,
 });
 

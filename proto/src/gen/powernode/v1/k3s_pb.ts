@@ -2,23 +2,132 @@
 // @generated from file powernode/v1/k3s.proto (package powernode.v1, syntax proto3)
 /* eslint-disable */
 
-import type { GenFile, GenMessage } from "@bufbuild/protobuf/codegenv2";
-import { fileDesc, messageDesc } from "@bufbuild/protobuf/codegenv2";
+import type { GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
+import { fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
+import type { Timestamp } from "@bufbuild/protobuf/wkt";
+import { file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
 import type { Message } from "@bufbuild/protobuf";
 
 /**
  * Describes the file powernode/v1/k3s.proto.
  */
 export const file_powernode_v1_k3s: GenFile = /*@__PURE__*/
-  fileDesc("ChZwb3dlcm5vZGUvdjEvazNzLnByb3RvEgxwb3dlcm5vZGUudjEiDAoKSzNzU2VjdGlvbmIGcHJvdG8z");
+  fileDesc("ChZwb3dlcm5vZGUvdjEvazNzLnByb3RvEgxwb3dlcm5vZGUudjEi3AIKCkszc1NlY3Rpb24SDwoHZW5hYmxlZBgBIAEoCBISCgpjbHVzdGVyX2lkGAIgASgJEhQKDGNsdXN0ZXJfbmFtZRgDIAEoCRIMCgRyb2xlGAQgASgJEhQKDGNsdXN0ZXJfaW5pdBgFIAEoCBISCgpzZXJ2ZXJfdXJsGAYgASgJEg8KB25vZGVfaXAYByABKAkSEQoJbm9kZV9uYW1lGAggASgJEhYKDmludGVyZmFjZV9uYW1lGAkgASgJEhAKCHRsc19zYW5zGAogAygJEgsKA2NuaRgLIAEoCRIVCg1mbGFubmVsX2lmYWNlGAwgASgJEhcKD2ZsYW5uZWxfYmFja2VuZBgNIAEoCRIUCgxjbHVzdGVyX2NpZHIYDiABKAkSEQoJY25pX2ZsYWdzGA8gAygJEg8KB3ZlcnNpb24YECABKAkSFgoOdG9rZW5fcmV2aXNpb24YESABKAkiyAMKCkszc0NsdXN0ZXISCgoCaWQYASABKAkSDAoEbmFtZRgCIAEoCRIOCgZmbGF2b3IYAyABKAkSDgoGc3RhdHVzGAQgASgJEgsKA2NuaRgFIAEoCRIPCgd2ZXJzaW9uGAYgASgJEhQKDGFwaV9lbmRwb2ludBgHIAEoCRISCgpuZXR3b3JrX2lkGAggASgJEg8KB2FwaV92aXAYCSABKAkSEAoIcG9kX2NpZHIYCiABKAkSEgoKbm9kZV9jb3VudBgLIAEoDRIZChFib290c3RyYXBfbm9kZV9pZBgMIAEoCRIzCg9ib290c3RyYXBwZWRfYXQYDSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhYKDmhhc19rdWJlY29uZmlnGA4gASgIEjkKEGJvb3RzdHJhcF9ldmVudHMYDyADKAsyHy5wb3dlcm5vZGUudjEuSzNzQm9vdHN0cmFwRXZlbnQSLgoKY3JlYXRlZF9hdBgQIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLgoKdXBkYXRlZF9hdBgRIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiawoRSzNzQm9vdHN0cmFwRXZlbnQSJgoCYXQYASABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEg0KBXBoYXNlGAIgASgJEg4KBnN0YXR1cxgDIAEoCRIPCgdtZXNzYWdlGAQgASgJIq4BCgdLM3NOb2RlEgoKAmlkGAEgASgJEhIKCmNsdXN0ZXJfaWQYAiABKAkSDwoHbm9kZV9pZBgDIAEoCRIMCgRuYW1lGAQgASgJEgwKBHJvbGUYBSABKAkSDgoGc3RhdHVzGAYgASgJEg8KB3ZlcnNpb24YByABKAkSNQoRbGFzdF9oZWFydGJlYXRfYXQYCCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIlMKFENyZWF0ZUNsdXN0ZXJSZXF1ZXN0Eg8KB25vZGVfaWQYASABKAkSDAoEbmFtZRgCIAEoCRILCgNjbmkYAyABKAkSDwoHbmV0d29yaxgEIAEoCSJCChVDcmVhdGVDbHVzdGVyUmVzcG9uc2USKQoHY2x1c3RlchgBIAEoCzIYLnBvd2Vybm9kZS52MS5LM3NDbHVzdGVyIkAKDkFkZE5vZGVSZXF1ZXN0Eg8KB2NsdXN0ZXIYASABKAkSDwoHbm9kZV9pZBgCIAEoCRIMCgRyb2xlGAMgASgJIjYKD0FkZE5vZGVSZXNwb25zZRIjCgRub2RlGAEgASgLMhUucG93ZXJub2RlLnYxLkszc05vZGUiFQoTTGlzdENsdXN0ZXJzUmVxdWVzdCJCChRMaXN0Q2x1c3RlcnNSZXNwb25zZRIqCghjbHVzdGVycxgBIAMoCzIYLnBvd2Vybm9kZS52MS5LM3NDbHVzdGVyIiQKEUdldENsdXN0ZXJSZXF1ZXN0Eg8KB2NsdXN0ZXIYASABKAkiPwoSR2V0Q2x1c3RlclJlc3BvbnNlEikKB2NsdXN0ZXIYASABKAsyGC5wb3dlcm5vZGUudjEuSzNzQ2x1c3RlciIqChdMaXN0Q2x1c3Rlck5vZGVzUmVxdWVzdBIPCgdjbHVzdGVyGAEgASgJIkAKGExpc3RDbHVzdGVyTm9kZXNSZXNwb25zZRIkCgVub2RlcxgBIAMoCzIVLnBvd2Vybm9kZS52MS5LM3NOb2RlIicKFEdldEt1YmVjb25maWdSZXF1ZXN0Eg8KB2NsdXN0ZXIYASABKAkiQQoVR2V0S3ViZWNvbmZpZ1Jlc3BvbnNlEhIKCmt1YmVjb25maWcYASABKAkSFAoMYXBpX2VuZHBvaW50GAIgASgJIi0KGkRlY29tbWlzc2lvbkNsdXN0ZXJSZXF1ZXN0Eg8KB2NsdXN0ZXIYASABKAkiSwobRGVjb21taXNzaW9uQ2x1c3RlclJlc3BvbnNlEhIKCmNsdXN0ZXJfaWQYASABKAkSGAoQZnJlZWRfbm9kZV9jb3VudBgCIAEoDSI8ChhTZXROZXR3b3JrUHJvZmlsZVJlcXVlc3QSDwoHbm9kZV9pZBgBIAEoCRIPCgdwcm9maWxlGAIgASgJIiwKGVNldE5ldHdvcmtQcm9maWxlUmVzcG9uc2USDwoHcHJvZmlsZRgBIAEoCSI8ChlTZXRQb2RTdWJuZXRQcmVmaXhSZXF1ZXN0Eg8KB25ldHdvcmsYASABKAkSDgoGcHJlZml4GAIgASgJIiwKGlNldFBvZFN1Ym5ldFByZWZpeFJlc3BvbnNlEg4KBnByZWZpeBgBIAEoCSIkChFHZXROb2RlQ25pUmVxdWVzdBIPCgdub2RlX2lkGAEgASgJIjEKEkdldE5vZGVDbmlSZXNwb25zZRILCgNjbmkYASABKAkSDgoGc291cmNlGAIgASgJInMKEEJvb3RzdHJhcFJlcXVlc3QSEgoKa3ViZWNvbmZpZxgBIAEoCRIUCgxzZXJ2ZXJfdG9rZW4YAiABKAkSEwoLYWdlbnRfdG9rZW4YAyABKAkSEwoLazNzX3ZlcnNpb24YBCABKAkSCwoDY25pGAUgASgJIk8KEUJvb3RzdHJhcFJlc3BvbnNlEikKB2NsdXN0ZXIYASABKAsyGC5wb3dlcm5vZGUudjEuSzNzQ2x1c3RlchIPCgdjcmVhdGVkGAIgASgIIjYKEkpvaW5SZXF1ZXN0UmVxdWVzdBISCgpjbHVzdGVyX2lkGAEgASgJEgwKBHJvbGUYAiABKAkiXgoTSm9pblJlcXVlc3RSZXNwb25zZRISCgpjbHVzdGVyX2lkGAEgASgJEhQKDGFwaV9lbmRwb2ludBgCIAEoCRINCgV0b2tlbhgDIAEoCRIOCgZjYV9wZW0YBCABKAkiTAoTUmVnaXN0ZXJOb2RlUmVxdWVzdBISCgpjbHVzdGVyX2lkGAEgASgJEgwKBHJvbGUYAiABKAkSEwoLazNzX3ZlcnNpb24YAyABKAkiTwoUUmVnaXN0ZXJOb2RlUmVzcG9uc2USIwoEbm9kZRgBIAEoCzIVLnBvd2Vybm9kZS52MS5LM3NOb2RlEhIKCm5vZGVfY291bnQYAiABKA0iJwoQTWFya1JlYWR5UmVxdWVzdBITCgtrM3NfdmVyc2lvbhgBIAEoCSJQChFNYXJrUmVhZHlSZXNwb25zZRIjCgRub2RlGAEgASgLMhUucG93ZXJub2RlLnYxLkszc05vZGUSFgoOY2x1c3Rlcl9zdGF0dXMYAiABKAkiJAoSTWFya1N0b3BwZWRSZXF1ZXN0Eg4KBnJlYXNvbhgBIAEoCSI6ChNNYXJrU3RvcHBlZFJlc3BvbnNlEiMKBG5vZGUYASABKAsyFS5wb3dlcm5vZGUudjEuSzNzTm9kZTKfBwoKSzNzU2VydmljZRJYCg1DcmVhdGVDbHVzdGVyEiIucG93ZXJub2RlLnYxLkNyZWF0ZUNsdXN0ZXJSZXF1ZXN0GiMucG93ZXJub2RlLnYxLkNyZWF0ZUNsdXN0ZXJSZXNwb25zZRJGCgdBZGROb2RlEhwucG93ZXJub2RlLnYxLkFkZE5vZGVSZXF1ZXN0Gh0ucG93ZXJub2RlLnYxLkFkZE5vZGVSZXNwb25zZRJVCgxMaXN0Q2x1c3RlcnMSIS5wb3dlcm5vZGUudjEuTGlzdENsdXN0ZXJzUmVxdWVzdBoiLnBvd2Vybm9kZS52MS5MaXN0Q2x1c3RlcnNSZXNwb25zZRJPCgpHZXRDbHVzdGVyEh8ucG93ZXJub2RlLnYxLkdldENsdXN0ZXJSZXF1ZXN0GiAucG93ZXJub2RlLnYxLkdldENsdXN0ZXJSZXNwb25zZRJhChBMaXN0Q2x1c3Rlck5vZGVzEiUucG93ZXJub2RlLnYxLkxpc3RDbHVzdGVyTm9kZXNSZXF1ZXN0GiYucG93ZXJub2RlLnYxLkxpc3RDbHVzdGVyTm9kZXNSZXNwb25zZRJYCg1HZXRLdWJlY29uZmlnEiIucG93ZXJub2RlLnYxLkdldEt1YmVjb25maWdSZXF1ZXN0GiMucG93ZXJub2RlLnYxLkdldEt1YmVjb25maWdSZXNwb25zZRJqChNEZWNvbW1pc3Npb25DbHVzdGVyEigucG93ZXJub2RlLnYxLkRlY29tbWlzc2lvbkNsdXN0ZXJSZXF1ZXN0GikucG93ZXJub2RlLnYxLkRlY29tbWlzc2lvbkNsdXN0ZXJSZXNwb25zZRJkChFTZXROZXR3b3JrUHJvZmlsZRImLnBvd2Vybm9kZS52MS5TZXROZXR3b3JrUHJvZmlsZVJlcXVlc3QaJy5wb3dlcm5vZGUudjEuU2V0TmV0d29ya1Byb2ZpbGVSZXNwb25zZRJnChJTZXRQb2RTdWJuZXRQcmVmaXgSJy5wb3dlcm5vZGUudjEuU2V0UG9kU3VibmV0UHJlZml4UmVxdWVzdBooLnBvd2Vybm9kZS52MS5TZXRQb2RTdWJuZXRQcmVmaXhSZXNwb25zZRJPCgpHZXROb2RlQ25pEh8ucG93ZXJub2RlLnYxLkdldE5vZGVDbmlSZXF1ZXN0GiAucG93ZXJub2RlLnYxLkdldE5vZGVDbmlSZXNwb25zZTKrAwoOSzNzTm9kZVNlcnZpY2USTAoJQm9vdHN0cmFwEh4ucG93ZXJub2RlLnYxLkJvb3RzdHJhcFJlcXVlc3QaHy5wb3dlcm5vZGUudjEuQm9vdHN0cmFwUmVzcG9uc2USUgoLSm9pblJlcXVlc3QSIC5wb3dlcm5vZGUudjEuSm9pblJlcXVlc3RSZXF1ZXN0GiEucG93ZXJub2RlLnYxLkpvaW5SZXF1ZXN0UmVzcG9uc2USVQoMUmVnaXN0ZXJOb2RlEiEucG93ZXJub2RlLnYxLlJlZ2lzdGVyTm9kZVJlcXVlc3QaIi5wb3dlcm5vZGUudjEuUmVnaXN0ZXJOb2RlUmVzcG9uc2USTAoJTWFya1JlYWR5Eh4ucG93ZXJub2RlLnYxLk1hcmtSZWFkeVJlcXVlc3QaHy5wb3dlcm5vZGUudjEuTWFya1JlYWR5UmVzcG9uc2USUgoLTWFya1N0b3BwZWQSIC5wb3dlcm5vZGUudjEuTWFya1N0b3BwZWRSZXF1ZXN0GiEucG93ZXJub2RlLnYxLk1hcmtTdG9wcGVkUmVzcG9uc2ViBnByb3RvMw", [file_google_protobuf_timestamp]);
 
 /**
- * The desired state's `k3s` section: the K3s server or agent this node runs (empty = none).
- * Filled by the K3s work.
+ * The desired state's `k3s` section: the K3s server or agent this node runs (`enabled` false = none:
+ * the k3s controller stops k3s). Secrets are not in the document: the node fetches its token with
+ * K3sNodeService.JoinRequest and keeps it in a 0600 file that config.yaml names (`token-file`).
  *
  * @generated from message powernode.v1.K3sSection
  */
 export type K3sSection = Message<"powernode.v1.K3sSection"> & {
+  /**
+   * @generated from field: bool enabled = 1;
+   */
+  enabled: boolean;
+
+  /**
+   * @generated from field: string cluster_id = 2;
+   */
+  clusterId: string;
+
+  /**
+   * @generated from field: string cluster_name = 3;
+   */
+  clusterName: string;
+
+  /**
+   * "server" or "agent".
+   *
+   * @generated from field: string role = 4;
+   */
+  role: string;
+
+  /**
+   * The server that initialised the cluster (no `server_url`); every other node joins `server_url`.
+   *
+   * @generated from field: bool cluster_init = 5;
+   */
+  clusterInit: boolean;
+
+  /**
+   * `https://[<API VIP>]:6443` for nodes that join; empty for the initialising server.
+   *
+   * @generated from field: string server_url = 6;
+   */
+  serverUrl: string;
+
+  /**
+   * The node's overlay /128 (without a length): k3s `node-ip`.
+   *
+   * @generated from field: string node_ip = 7;
+   */
+  nodeIp: string;
+
+  /**
+   * @generated from field: string node_name = 8;
+   */
+  nodeName: string;
+
+  /**
+   * `wg-sdwan-<handle>` of the cluster's network.
+   *
+   * @generated from field: string interface_name = 9;
+   */
+  interfaceName: string;
+
+  /**
+   * Extra names of the API server's certificate (the API VIP), servers only.
+   *
+   * @generated from field: repeated string tls_sans = 10;
+   */
+  tlsSans: string[];
+
+  /**
+   * "flannel" or "ovn_kubernetes".
+   *
+   * @generated from field: string cni = 11;
+   */
+  cni: string;
+
+  /**
+   * Flannel over SDWAN: the mesh interface, `host-gw`, and the network's pod subnet prefix.
+   *
+   * @generated from field: string flannel_iface = 12;
+   */
+  flannelIface: string;
+
+  /**
+   * @generated from field: string flannel_backend = 13;
+   */
+  flannelBackend: string;
+
+  /**
+   * @generated from field: string cluster_cidr = 14;
+   */
+  clusterCidr: string;
+
+  /**
+   * The CNI's k3s flags (`--flannel-backend=none --disable-network-policy` for ovn_kubernetes).
+   *
+   * @generated from field: repeated string cni_flags = 15;
+   */
+  cniFlags: string[];
+
+  /**
+   * The cluster's K3s version as its servers reported it (informational).
+   *
+   * @generated from field: string version = 16;
+   */
+  version: string;
+
+  /**
+   * Changes when the node's token changes (the agent fetches it again).
+   *
+   * @generated from field: string token_revision = 17;
+   */
+  tokenRevision: string;
 };
 
 /**
@@ -27,4 +136,1018 @@ export type K3sSection = Message<"powernode.v1.K3sSection"> & {
  */
 export const K3sSectionSchema: GenMessage<K3sSection> = /*@__PURE__*/
   messageDesc(file_powernode_v1_k3s, 0);
+
+/**
+ * A K3s cluster. Statuses: pending (created, no server reported yet), bootstrapping (a server
+ * reported kubeconfig and tokens), active (a server is ready), degraded, disconnected, error.
+ *
+ * @generated from message powernode.v1.K3sCluster
+ */
+export type K3sCluster = Message<"powernode.v1.K3sCluster"> & {
+  /**
+   * @generated from field: string id = 1;
+   */
+  id: string;
+
+  /**
+   * @generated from field: string name = 2;
+   */
+  name: string;
+
+  /**
+   * "k3s".
+   *
+   * @generated from field: string flavor = 3;
+   */
+  flavor: string;
+
+  /**
+   * @generated from field: string status = 4;
+   */
+  status: string;
+
+  /**
+   * "flannel" or "ovn_kubernetes".
+   *
+   * @generated from field: string cni = 5;
+   */
+  cni: string;
+
+  /**
+   * @generated from field: string version = 6;
+   */
+  version: string;
+
+  /**
+   * `https://[<API VIP>]:6443`.
+   *
+   * @generated from field: string api_endpoint = 7;
+   */
+  apiEndpoint: string;
+
+  /**
+   * @generated from field: string network_id = 8;
+   */
+  networkId: string;
+
+  /**
+   * The API VIP /128, without a length.
+   *
+   * @generated from field: string api_vip = 9;
+   */
+  apiVip: string;
+
+  /**
+   * The pod CIDR lent by the network (flannel over SDWAN); empty otherwise.
+   *
+   * @generated from field: string pod_cidr = 10;
+   */
+  podCidr: string;
+
+  /**
+   * @generated from field: uint32 node_count = 11;
+   */
+  nodeCount: number;
+
+  /**
+   * @generated from field: string bootstrap_node_id = 12;
+   */
+  bootstrapNodeId: string;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp bootstrapped_at = 13;
+   */
+  bootstrappedAt?: Timestamp | undefined;
+
+  /**
+   * @generated from field: bool has_kubeconfig = 14;
+   */
+  hasKubeconfig: boolean;
+
+  /**
+   * The last bootstrap steps (at most 50, oldest first).
+   *
+   * @generated from field: repeated powernode.v1.K3sBootstrapEvent bootstrap_events = 15;
+   */
+  bootstrapEvents: K3sBootstrapEvent[];
+
+  /**
+   * @generated from field: google.protobuf.Timestamp created_at = 16;
+   */
+  createdAt?: Timestamp | undefined;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp updated_at = 17;
+   */
+  updatedAt?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message powernode.v1.K3sCluster.
+ * Use `create(K3sClusterSchema)` to create a new message.
+ */
+export const K3sClusterSchema: GenMessage<K3sCluster> = /*@__PURE__*/
+  messageDesc(file_powernode_v1_k3s, 1);
+
+/**
+ * @generated from message powernode.v1.K3sBootstrapEvent
+ */
+export type K3sBootstrapEvent = Message<"powernode.v1.K3sBootstrapEvent"> & {
+  /**
+   * @generated from field: google.protobuf.Timestamp at = 1;
+   */
+  at?: Timestamp | undefined;
+
+  /**
+   * @generated from field: string phase = 2;
+   */
+  phase: string;
+
+  /**
+   * @generated from field: string status = 3;
+   */
+  status: string;
+
+  /**
+   * @generated from field: string message = 4;
+   */
+  message: string;
+};
+
+/**
+ * Describes the message powernode.v1.K3sBootstrapEvent.
+ * Use `create(K3sBootstrapEventSchema)` to create a new message.
+ */
+export const K3sBootstrapEventSchema: GenMessage<K3sBootstrapEvent> = /*@__PURE__*/
+  messageDesc(file_powernode_v1_k3s, 2);
+
+/**
+ * One node of a cluster. Statuses: joining, active, disconnected.
+ *
+ * @generated from message powernode.v1.K3sNode
+ */
+export type K3sNode = Message<"powernode.v1.K3sNode"> & {
+  /**
+   * @generated from field: string id = 1;
+   */
+  id: string;
+
+  /**
+   * @generated from field: string cluster_id = 2;
+   */
+  clusterId: string;
+
+  /**
+   * @generated from field: string node_id = 3;
+   */
+  nodeId: string;
+
+  /**
+   * @generated from field: string name = 4;
+   */
+  name: string;
+
+  /**
+   * "server" or "agent".
+   *
+   * @generated from field: string role = 5;
+   */
+  role: string;
+
+  /**
+   * @generated from field: string status = 6;
+   */
+  status: string;
+
+  /**
+   * @generated from field: string version = 7;
+   */
+  version: string;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp last_heartbeat_at = 8;
+   */
+  lastHeartbeatAt?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message powernode.v1.K3sNode.
+ * Use `create(K3sNodeSchema)` to create a new message.
+ */
+export const K3sNodeSchema: GenMessage<K3sNode> = /*@__PURE__*/
+  messageDesc(file_powernode_v1_k3s, 3);
+
+/**
+ * @generated from message powernode.v1.CreateClusterRequest
+ */
+export type CreateClusterRequest = Message<"powernode.v1.CreateClusterRequest"> & {
+  /**
+   * @generated from field: string node_id = 1;
+   */
+  nodeId: string;
+
+  /**
+   * Default `<node name>-k8s`.
+   *
+   * @generated from field: string name = 2;
+   */
+  name: string;
+
+  /**
+   * "", "flannel" or "ovn_kubernetes".
+   *
+   * @generated from field: string cni = 3;
+   */
+  cni: string;
+
+  /**
+   * The overlay network (id or name); default the node's only (or first by name) network.
+   *
+   * @generated from field: string network = 4;
+   */
+  network: string;
+};
+
+/**
+ * Describes the message powernode.v1.CreateClusterRequest.
+ * Use `create(CreateClusterRequestSchema)` to create a new message.
+ */
+export const CreateClusterRequestSchema: GenMessage<CreateClusterRequest> = /*@__PURE__*/
+  messageDesc(file_powernode_v1_k3s, 4);
+
+/**
+ * @generated from message powernode.v1.CreateClusterResponse
+ */
+export type CreateClusterResponse = Message<"powernode.v1.CreateClusterResponse"> & {
+  /**
+   * @generated from field: powernode.v1.K3sCluster cluster = 1;
+   */
+  cluster?: K3sCluster | undefined;
+};
+
+/**
+ * Describes the message powernode.v1.CreateClusterResponse.
+ * Use `create(CreateClusterResponseSchema)` to create a new message.
+ */
+export const CreateClusterResponseSchema: GenMessage<CreateClusterResponse> = /*@__PURE__*/
+  messageDesc(file_powernode_v1_k3s, 5);
+
+/**
+ * @generated from message powernode.v1.AddNodeRequest
+ */
+export type AddNodeRequest = Message<"powernode.v1.AddNodeRequest"> & {
+  /**
+   * Cluster id or name.
+   *
+   * @generated from field: string cluster = 1;
+   */
+  cluster: string;
+
+  /**
+   * @generated from field: string node_id = 2;
+   */
+  nodeId: string;
+
+  /**
+   * "agent" (default) or "server".
+   *
+   * @generated from field: string role = 3;
+   */
+  role: string;
+};
+
+/**
+ * Describes the message powernode.v1.AddNodeRequest.
+ * Use `create(AddNodeRequestSchema)` to create a new message.
+ */
+export const AddNodeRequestSchema: GenMessage<AddNodeRequest> = /*@__PURE__*/
+  messageDesc(file_powernode_v1_k3s, 6);
+
+/**
+ * @generated from message powernode.v1.AddNodeResponse
+ */
+export type AddNodeResponse = Message<"powernode.v1.AddNodeResponse"> & {
+  /**
+   * @generated from field: powernode.v1.K3sNode node = 1;
+   */
+  node?: K3sNode | undefined;
+};
+
+/**
+ * Describes the message powernode.v1.AddNodeResponse.
+ * Use `create(AddNodeResponseSchema)` to create a new message.
+ */
+export const AddNodeResponseSchema: GenMessage<AddNodeResponse> = /*@__PURE__*/
+  messageDesc(file_powernode_v1_k3s, 7);
+
+/**
+ * @generated from message powernode.v1.ListClustersRequest
+ */
+export type ListClustersRequest = Message<"powernode.v1.ListClustersRequest"> & {
+};
+
+/**
+ * Describes the message powernode.v1.ListClustersRequest.
+ * Use `create(ListClustersRequestSchema)` to create a new message.
+ */
+export const ListClustersRequestSchema: GenMessage<ListClustersRequest> = /*@__PURE__*/
+  messageDesc(file_powernode_v1_k3s, 8);
+
+/**
+ * @generated from message powernode.v1.ListClustersResponse
+ */
+export type ListClustersResponse = Message<"powernode.v1.ListClustersResponse"> & {
+  /**
+   * @generated from field: repeated powernode.v1.K3sCluster clusters = 1;
+   */
+  clusters: K3sCluster[];
+};
+
+/**
+ * Describes the message powernode.v1.ListClustersResponse.
+ * Use `create(ListClustersResponseSchema)` to create a new message.
+ */
+export const ListClustersResponseSchema: GenMessage<ListClustersResponse> = /*@__PURE__*/
+  messageDesc(file_powernode_v1_k3s, 9);
+
+/**
+ * @generated from message powernode.v1.GetClusterRequest
+ */
+export type GetClusterRequest = Message<"powernode.v1.GetClusterRequest"> & {
+  /**
+   * @generated from field: string cluster = 1;
+   */
+  cluster: string;
+};
+
+/**
+ * Describes the message powernode.v1.GetClusterRequest.
+ * Use `create(GetClusterRequestSchema)` to create a new message.
+ */
+export const GetClusterRequestSchema: GenMessage<GetClusterRequest> = /*@__PURE__*/
+  messageDesc(file_powernode_v1_k3s, 10);
+
+/**
+ * @generated from message powernode.v1.GetClusterResponse
+ */
+export type GetClusterResponse = Message<"powernode.v1.GetClusterResponse"> & {
+  /**
+   * @generated from field: powernode.v1.K3sCluster cluster = 1;
+   */
+  cluster?: K3sCluster | undefined;
+};
+
+/**
+ * Describes the message powernode.v1.GetClusterResponse.
+ * Use `create(GetClusterResponseSchema)` to create a new message.
+ */
+export const GetClusterResponseSchema: GenMessage<GetClusterResponse> = /*@__PURE__*/
+  messageDesc(file_powernode_v1_k3s, 11);
+
+/**
+ * @generated from message powernode.v1.ListClusterNodesRequest
+ */
+export type ListClusterNodesRequest = Message<"powernode.v1.ListClusterNodesRequest"> & {
+  /**
+   * @generated from field: string cluster = 1;
+   */
+  cluster: string;
+};
+
+/**
+ * Describes the message powernode.v1.ListClusterNodesRequest.
+ * Use `create(ListClusterNodesRequestSchema)` to create a new message.
+ */
+export const ListClusterNodesRequestSchema: GenMessage<ListClusterNodesRequest> = /*@__PURE__*/
+  messageDesc(file_powernode_v1_k3s, 12);
+
+/**
+ * @generated from message powernode.v1.ListClusterNodesResponse
+ */
+export type ListClusterNodesResponse = Message<"powernode.v1.ListClusterNodesResponse"> & {
+  /**
+   * @generated from field: repeated powernode.v1.K3sNode nodes = 1;
+   */
+  nodes: K3sNode[];
+};
+
+/**
+ * Describes the message powernode.v1.ListClusterNodesResponse.
+ * Use `create(ListClusterNodesResponseSchema)` to create a new message.
+ */
+export const ListClusterNodesResponseSchema: GenMessage<ListClusterNodesResponse> = /*@__PURE__*/
+  messageDesc(file_powernode_v1_k3s, 13);
+
+/**
+ * @generated from message powernode.v1.GetKubeconfigRequest
+ */
+export type GetKubeconfigRequest = Message<"powernode.v1.GetKubeconfigRequest"> & {
+  /**
+   * @generated from field: string cluster = 1;
+   */
+  cluster: string;
+};
+
+/**
+ * Describes the message powernode.v1.GetKubeconfigRequest.
+ * Use `create(GetKubeconfigRequestSchema)` to create a new message.
+ */
+export const GetKubeconfigRequestSchema: GenMessage<GetKubeconfigRequest> = /*@__PURE__*/
+  messageDesc(file_powernode_v1_k3s, 14);
+
+/**
+ * @generated from message powernode.v1.GetKubeconfigResponse
+ */
+export type GetKubeconfigResponse = Message<"powernode.v1.GetKubeconfigResponse"> & {
+  /**
+   * As the bootstrap server reported it (its `server:` is the server's own address).
+   *
+   * @generated from field: string kubeconfig = 1;
+   */
+  kubeconfig: string;
+
+  /**
+   * @generated from field: string api_endpoint = 2;
+   */
+  apiEndpoint: string;
+};
+
+/**
+ * Describes the message powernode.v1.GetKubeconfigResponse.
+ * Use `create(GetKubeconfigResponseSchema)` to create a new message.
+ */
+export const GetKubeconfigResponseSchema: GenMessage<GetKubeconfigResponse> = /*@__PURE__*/
+  messageDesc(file_powernode_v1_k3s, 15);
+
+/**
+ * @generated from message powernode.v1.DecommissionClusterRequest
+ */
+export type DecommissionClusterRequest = Message<"powernode.v1.DecommissionClusterRequest"> & {
+  /**
+   * @generated from field: string cluster = 1;
+   */
+  cluster: string;
+};
+
+/**
+ * Describes the message powernode.v1.DecommissionClusterRequest.
+ * Use `create(DecommissionClusterRequestSchema)` to create a new message.
+ */
+export const DecommissionClusterRequestSchema: GenMessage<DecommissionClusterRequest> = /*@__PURE__*/
+  messageDesc(file_powernode_v1_k3s, 16);
+
+/**
+ * @generated from message powernode.v1.DecommissionClusterResponse
+ */
+export type DecommissionClusterResponse = Message<"powernode.v1.DecommissionClusterResponse"> & {
+  /**
+   * @generated from field: string cluster_id = 1;
+   */
+  clusterId: string;
+
+  /**
+   * @generated from field: uint32 freed_node_count = 2;
+   */
+  freedNodeCount: number;
+};
+
+/**
+ * Describes the message powernode.v1.DecommissionClusterResponse.
+ * Use `create(DecommissionClusterResponseSchema)` to create a new message.
+ */
+export const DecommissionClusterResponseSchema: GenMessage<DecommissionClusterResponse> = /*@__PURE__*/
+  messageDesc(file_powernode_v1_k3s, 17);
+
+/**
+ * @generated from message powernode.v1.SetNetworkProfileRequest
+ */
+export type SetNetworkProfileRequest = Message<"powernode.v1.SetNetworkProfileRequest"> & {
+  /**
+   * @generated from field: string node_id = 1;
+   */
+  nodeId: string;
+
+  /**
+   * "heavyweight", "lightweight" or "" (unknown).
+   *
+   * @generated from field: string profile = 2;
+   */
+  profile: string;
+};
+
+/**
+ * Describes the message powernode.v1.SetNetworkProfileRequest.
+ * Use `create(SetNetworkProfileRequestSchema)` to create a new message.
+ */
+export const SetNetworkProfileRequestSchema: GenMessage<SetNetworkProfileRequest> = /*@__PURE__*/
+  messageDesc(file_powernode_v1_k3s, 18);
+
+/**
+ * @generated from message powernode.v1.SetNetworkProfileResponse
+ */
+export type SetNetworkProfileResponse = Message<"powernode.v1.SetNetworkProfileResponse"> & {
+  /**
+   * @generated from field: string profile = 1;
+   */
+  profile: string;
+};
+
+/**
+ * Describes the message powernode.v1.SetNetworkProfileResponse.
+ * Use `create(SetNetworkProfileResponseSchema)` to create a new message.
+ */
+export const SetNetworkProfileResponseSchema: GenMessage<SetNetworkProfileResponse> = /*@__PURE__*/
+  messageDesc(file_powernode_v1_k3s, 19);
+
+/**
+ * @generated from message powernode.v1.SetPodSubnetPrefixRequest
+ */
+export type SetPodSubnetPrefixRequest = Message<"powernode.v1.SetPodSubnetPrefixRequest"> & {
+  /**
+   * Network id or name.
+   *
+   * @generated from field: string network = 1;
+   */
+  network: string;
+
+  /**
+   * An IPv4 CIDR such as 10.42.0.0/16, or "" to clear.
+   *
+   * @generated from field: string prefix = 2;
+   */
+  prefix: string;
+};
+
+/**
+ * Describes the message powernode.v1.SetPodSubnetPrefixRequest.
+ * Use `create(SetPodSubnetPrefixRequestSchema)` to create a new message.
+ */
+export const SetPodSubnetPrefixRequestSchema: GenMessage<SetPodSubnetPrefixRequest> = /*@__PURE__*/
+  messageDesc(file_powernode_v1_k3s, 20);
+
+/**
+ * @generated from message powernode.v1.SetPodSubnetPrefixResponse
+ */
+export type SetPodSubnetPrefixResponse = Message<"powernode.v1.SetPodSubnetPrefixResponse"> & {
+  /**
+   * @generated from field: string prefix = 1;
+   */
+  prefix: string;
+};
+
+/**
+ * Describes the message powernode.v1.SetPodSubnetPrefixResponse.
+ * Use `create(SetPodSubnetPrefixResponseSchema)` to create a new message.
+ */
+export const SetPodSubnetPrefixResponseSchema: GenMessage<SetPodSubnetPrefixResponse> = /*@__PURE__*/
+  messageDesc(file_powernode_v1_k3s, 21);
+
+/**
+ * @generated from message powernode.v1.GetNodeCniRequest
+ */
+export type GetNodeCniRequest = Message<"powernode.v1.GetNodeCniRequest"> & {
+  /**
+   * @generated from field: string node_id = 1;
+   */
+  nodeId: string;
+};
+
+/**
+ * Describes the message powernode.v1.GetNodeCniRequest.
+ * Use `create(GetNodeCniRequestSchema)` to create a new message.
+ */
+export const GetNodeCniRequestSchema: GenMessage<GetNodeCniRequest> = /*@__PURE__*/
+  messageDesc(file_powernode_v1_k3s, 22);
+
+/**
+ * @generated from message powernode.v1.GetNodeCniResponse
+ */
+export type GetNodeCniResponse = Message<"powernode.v1.GetNodeCniResponse"> & {
+  /**
+   * @generated from field: string cni = 1;
+   */
+  cni: string;
+
+  /**
+   * Why: `cluster <name>`, `profile heavyweight`, `default`.
+   *
+   * @generated from field: string source = 2;
+   */
+  source: string;
+};
+
+/**
+ * Describes the message powernode.v1.GetNodeCniResponse.
+ * Use `create(GetNodeCniResponseSchema)` to create a new message.
+ */
+export const GetNodeCniResponseSchema: GenMessage<GetNodeCniResponse> = /*@__PURE__*/
+  messageDesc(file_powernode_v1_k3s, 23);
+
+/**
+ * @generated from message powernode.v1.BootstrapRequest
+ */
+export type BootstrapRequest = Message<"powernode.v1.BootstrapRequest"> & {
+  /**
+   * @generated from field: string kubeconfig = 1;
+   */
+  kubeconfig: string;
+
+  /**
+   * `K10...` from the server's node-token file.
+   *
+   * @generated from field: string server_token = 2;
+   */
+  serverToken: string;
+
+  /**
+   * Empty: the server token.
+   *
+   * @generated from field: string agent_token = 3;
+   */
+  agentToken: string;
+
+  /**
+   * @generated from field: string k3s_version = 4;
+   */
+  k3sVersion: string;
+
+  /**
+   * Only for a new cluster: "", "flannel" or "ovn_kubernetes".
+   *
+   * @generated from field: string cni = 5;
+   */
+  cni: string;
+};
+
+/**
+ * Describes the message powernode.v1.BootstrapRequest.
+ * Use `create(BootstrapRequestSchema)` to create a new message.
+ */
+export const BootstrapRequestSchema: GenMessage<BootstrapRequest> = /*@__PURE__*/
+  messageDesc(file_powernode_v1_k3s, 24);
+
+/**
+ * @generated from message powernode.v1.BootstrapResponse
+ */
+export type BootstrapResponse = Message<"powernode.v1.BootstrapResponse"> & {
+  /**
+   * @generated from field: powernode.v1.K3sCluster cluster = 1;
+   */
+  cluster?: K3sCluster | undefined;
+
+  /**
+   * @generated from field: bool created = 2;
+   */
+  created: boolean;
+};
+
+/**
+ * Describes the message powernode.v1.BootstrapResponse.
+ * Use `create(BootstrapResponseSchema)` to create a new message.
+ */
+export const BootstrapResponseSchema: GenMessage<BootstrapResponse> = /*@__PURE__*/
+  messageDesc(file_powernode_v1_k3s, 25);
+
+/**
+ * @generated from message powernode.v1.JoinRequestRequest
+ */
+export type JoinRequestRequest = Message<"powernode.v1.JoinRequestRequest"> & {
+  /**
+   * @generated from field: string cluster_id = 1;
+   */
+  clusterId: string;
+
+  /**
+   * "agent" (default) or "server".
+   *
+   * @generated from field: string role = 2;
+   */
+  role: string;
+};
+
+/**
+ * Describes the message powernode.v1.JoinRequestRequest.
+ * Use `create(JoinRequestRequestSchema)` to create a new message.
+ */
+export const JoinRequestRequestSchema: GenMessage<JoinRequestRequest> = /*@__PURE__*/
+  messageDesc(file_powernode_v1_k3s, 26);
+
+/**
+ * @generated from message powernode.v1.JoinRequestResponse
+ */
+export type JoinRequestResponse = Message<"powernode.v1.JoinRequestResponse"> & {
+  /**
+   * @generated from field: string cluster_id = 1;
+   */
+  clusterId: string;
+
+  /**
+   * @generated from field: string api_endpoint = 2;
+   */
+  apiEndpoint: string;
+
+  /**
+   * @generated from field: string token = 3;
+   */
+  token: string;
+
+  /**
+   * The cluster's CA, when known (empty: k3s checks the server with the token's CA hash).
+   *
+   * @generated from field: string ca_pem = 4;
+   */
+  caPem: string;
+};
+
+/**
+ * Describes the message powernode.v1.JoinRequestResponse.
+ * Use `create(JoinRequestResponseSchema)` to create a new message.
+ */
+export const JoinRequestResponseSchema: GenMessage<JoinRequestResponse> = /*@__PURE__*/
+  messageDesc(file_powernode_v1_k3s, 27);
+
+/**
+ * @generated from message powernode.v1.RegisterNodeRequest
+ */
+export type RegisterNodeRequest = Message<"powernode.v1.RegisterNodeRequest"> & {
+  /**
+   * @generated from field: string cluster_id = 1;
+   */
+  clusterId: string;
+
+  /**
+   * @generated from field: string role = 2;
+   */
+  role: string;
+
+  /**
+   * @generated from field: string k3s_version = 3;
+   */
+  k3sVersion: string;
+};
+
+/**
+ * Describes the message powernode.v1.RegisterNodeRequest.
+ * Use `create(RegisterNodeRequestSchema)` to create a new message.
+ */
+export const RegisterNodeRequestSchema: GenMessage<RegisterNodeRequest> = /*@__PURE__*/
+  messageDesc(file_powernode_v1_k3s, 28);
+
+/**
+ * @generated from message powernode.v1.RegisterNodeResponse
+ */
+export type RegisterNodeResponse = Message<"powernode.v1.RegisterNodeResponse"> & {
+  /**
+   * @generated from field: powernode.v1.K3sNode node = 1;
+   */
+  node?: K3sNode | undefined;
+
+  /**
+   * @generated from field: uint32 node_count = 2;
+   */
+  nodeCount: number;
+};
+
+/**
+ * Describes the message powernode.v1.RegisterNodeResponse.
+ * Use `create(RegisterNodeResponseSchema)` to create a new message.
+ */
+export const RegisterNodeResponseSchema: GenMessage<RegisterNodeResponse> = /*@__PURE__*/
+  messageDesc(file_powernode_v1_k3s, 29);
+
+/**
+ * @generated from message powernode.v1.MarkReadyRequest
+ */
+export type MarkReadyRequest = Message<"powernode.v1.MarkReadyRequest"> & {
+  /**
+   * @generated from field: string k3s_version = 1;
+   */
+  k3sVersion: string;
+};
+
+/**
+ * Describes the message powernode.v1.MarkReadyRequest.
+ * Use `create(MarkReadyRequestSchema)` to create a new message.
+ */
+export const MarkReadyRequestSchema: GenMessage<MarkReadyRequest> = /*@__PURE__*/
+  messageDesc(file_powernode_v1_k3s, 30);
+
+/**
+ * @generated from message powernode.v1.MarkReadyResponse
+ */
+export type MarkReadyResponse = Message<"powernode.v1.MarkReadyResponse"> & {
+  /**
+   * @generated from field: powernode.v1.K3sNode node = 1;
+   */
+  node?: K3sNode | undefined;
+
+  /**
+   * @generated from field: string cluster_status = 2;
+   */
+  clusterStatus: string;
+};
+
+/**
+ * Describes the message powernode.v1.MarkReadyResponse.
+ * Use `create(MarkReadyResponseSchema)` to create a new message.
+ */
+export const MarkReadyResponseSchema: GenMessage<MarkReadyResponse> = /*@__PURE__*/
+  messageDesc(file_powernode_v1_k3s, 31);
+
+/**
+ * @generated from message powernode.v1.MarkStoppedRequest
+ */
+export type MarkStoppedRequest = Message<"powernode.v1.MarkStoppedRequest"> & {
+  /**
+   * @generated from field: string reason = 1;
+   */
+  reason: string;
+};
+
+/**
+ * Describes the message powernode.v1.MarkStoppedRequest.
+ * Use `create(MarkStoppedRequestSchema)` to create a new message.
+ */
+export const MarkStoppedRequestSchema: GenMessage<MarkStoppedRequest> = /*@__PURE__*/
+  messageDesc(file_powernode_v1_k3s, 32);
+
+/**
+ * @generated from message powernode.v1.MarkStoppedResponse
+ */
+export type MarkStoppedResponse = Message<"powernode.v1.MarkStoppedResponse"> & {
+  /**
+   * @generated from field: powernode.v1.K3sNode node = 1;
+   */
+  node?: K3sNode | undefined;
+};
+
+/**
+ * Describes the message powernode.v1.MarkStoppedResponse.
+ * Use `create(MarkStoppedResponseSchema)` to create a new message.
+ */
+export const MarkStoppedResponseSchema: GenMessage<MarkStoppedResponse> = /*@__PURE__*/
+  messageDesc(file_powernode_v1_k3s, 33);
+
+/**
+ * Operator API of the K3s clusters.
+ *
+ * @generated from service powernode.v1.K3sService
+ */
+export const K3sService: GenService<{
+  /**
+   * Makes a cluster whose first server is `node_id` (a member of an overlay network): the API VIP in
+   * that network, the server's desired state. `cni` "" is chosen from the node's network profile.
+   *
+   * @generated from rpc powernode.v1.K3sService.CreateCluster
+   */
+  createCluster: {
+    methodKind: "unary";
+    input: typeof CreateClusterRequestSchema;
+    output: typeof CreateClusterResponseSchema;
+  },
+  /**
+   * Adds a node to a cluster (its desired state gets the k3s section; the node then joins).
+   *
+   * @generated from rpc powernode.v1.K3sService.AddNode
+   */
+  addNode: {
+    methodKind: "unary";
+    input: typeof AddNodeRequestSchema;
+    output: typeof AddNodeResponseSchema;
+  },
+  /**
+   * @generated from rpc powernode.v1.K3sService.ListClusters
+   */
+  listClusters: {
+    methodKind: "unary";
+    input: typeof ListClustersRequestSchema;
+    output: typeof ListClustersResponseSchema;
+  },
+  /**
+   * @generated from rpc powernode.v1.K3sService.GetCluster
+   */
+  getCluster: {
+    methodKind: "unary";
+    input: typeof GetClusterRequestSchema;
+    output: typeof GetClusterResponseSchema;
+  },
+  /**
+   * @generated from rpc powernode.v1.K3sService.ListClusterNodes
+   */
+  listClusterNodes: {
+    methodKind: "unary";
+    input: typeof ListClusterNodesRequestSchema;
+    output: typeof ListClusterNodesResponseSchema;
+  },
+  /**
+   * @generated from rpc powernode.v1.K3sService.GetKubeconfig
+   */
+  getKubeconfig: {
+    methodKind: "unary";
+    input: typeof GetKubeconfigRequestSchema;
+    output: typeof GetKubeconfigResponseSchema;
+  },
+  /**
+   * Deletes the cluster, its nodes, its API VIP and its pod subnet advertisement; the nodes stop k3s.
+   *
+   * @generated from rpc powernode.v1.K3sService.DecommissionCluster
+   */
+  decommissionCluster: {
+    methodKind: "unary";
+    input: typeof DecommissionClusterRequestSchema;
+    output: typeof DecommissionClusterResponseSchema;
+  },
+  /**
+   * Heavyweight nodes may run ovn_kubernetes; lightweight ones only flannel.
+   *
+   * @generated from rpc powernode.v1.K3sService.SetNetworkProfile
+   */
+  setNetworkProfile: {
+    methodKind: "unary";
+    input: typeof SetNetworkProfileRequestSchema;
+    output: typeof SetNetworkProfileResponseSchema;
+  },
+  /**
+   * The IPv4 prefix a network lends to its flannel clusters as their pod CIDR ("" clears it).
+   *
+   * @generated from rpc powernode.v1.K3sService.SetPodSubnetPrefix
+   */
+  setPodSubnetPrefix: {
+    methodKind: "unary";
+    input: typeof SetPodSubnetPrefixRequestSchema;
+    output: typeof SetPodSubnetPrefixResponseSchema;
+  },
+  /**
+   * The CNI a node runs: its cluster's, else the default for its network profile.
+   *
+   * @generated from rpc powernode.v1.K3sService.GetNodeCni
+   */
+  getNodeCni: {
+    methodKind: "unary";
+    input: typeof GetNodeCniRequestSchema;
+    output: typeof GetNodeCniResponseSchema;
+  },
+}> = /*@__PURE__*/
+  serviceDesc(file_powernode_v1_k3s, 0);
+
+/**
+ * Node-facing (mTLS): a node's half of its K3s cluster. The node is the caller (its certificate).
+ *
+ * @generated from service powernode.v1.K3sNodeService
+ */
+export const K3sNodeService: GenService<{
+  /**
+   * A server reports its cluster's kubeconfig and tokens once k3s runs: the cluster (created when the
+   * node has none; refreshed when it is already its server) is then bootstrapping.
+   *
+   * @generated from rpc powernode.v1.K3sNodeService.Bootstrap
+   */
+  bootstrap: {
+    methodKind: "unary";
+    input: typeof BootstrapRequestSchema;
+    output: typeof BootstrapResponseSchema;
+  },
+  /**
+   * The endpoint and token to join with: the cluster's agent token for agents, its server token for
+   * servers. `cluster_id` "" picks the node's cluster, else the newest usable one.
+   *
+   * @generated from rpc powernode.v1.K3sNodeService.JoinRequest
+   */
+  joinRequest: {
+    methodKind: "unary";
+    input: typeof JoinRequestRequestSchema;
+    output: typeof JoinRequestResponseSchema;
+  },
+  /**
+   * The node is joining (k3s started): its node row, joining.
+   *
+   * @generated from rpc powernode.v1.K3sNodeService.RegisterNode
+   */
+  registerNode: {
+    methodKind: "unary";
+    input: typeof RegisterNodeRequestSchema;
+    output: typeof RegisterNodeResponseSchema;
+  },
+  /**
+   * k3s on the node is ready: node active; a ready server makes the cluster active.
+   *
+   * @generated from rpc powernode.v1.K3sNodeService.MarkReady
+   */
+  markReady: {
+    methodKind: "unary";
+    input: typeof MarkReadyRequestSchema;
+    output: typeof MarkReadyResponseSchema;
+  },
+  /**
+   * k3s on the node stopped: node disconnected.
+   *
+   * @generated from rpc powernode.v1.K3sNodeService.MarkStopped
+   */
+  markStopped: {
+    methodKind: "unary";
+    input: typeof MarkStoppedRequestSchema;
+    output: typeof MarkStoppedResponseSchema;
+  },
+}> = /*@__PURE__*/
+  serviceDesc(file_powernode_v1_k3s, 1);
 
