@@ -122,7 +122,7 @@ function envelopeFor(
 ): Omit<MembershipEnvelope, "iat" | "nbf" | "exp" | "rev"> {
   return {
     iss: network.constellationHandle,
-    sub: member.instanceId,
+    sub: member.instanceId ?? member.id,
     aud: `net-${network.handle}`,
     wg_pubkey: member.publicKey,
     addr_v6: member.address,
@@ -144,7 +144,7 @@ async function issueLocked(
   if (!publicKey)
     throw new DomainError(
       "precondition",
-      `member ${member.id} (node ${member.instanceId}): has reported no WireGuard public key yet`,
+      `member ${member.id} (${member.instanceId ? `node ${member.instanceId}` : "operator peer"}): has reported no WireGuard public key yet`,
     );
   const [last] = await tx
     .select({ revision: max(membershipCredentials.revision) })
@@ -192,7 +192,7 @@ async function issueLocked(
         supersededRevision: superseded[0]?.revision ?? null,
         notAfter: row.notAfter.toISOString(),
       },
-      opts: { nodeId: member.instanceId },
+      opts: member.instanceId ? { nodeId: member.instanceId } : {},
     },
   ]);
   return row;
@@ -283,7 +283,7 @@ export async function revokeCredentials(
             revoked: revoked.length,
             revisions: revoked.map((r) => r.revision).sort((a, b) => a - b),
           },
-          opts: { nodeId: member.instanceId },
+          opts: member.instanceId ? { nodeId: member.instanceId } : {},
         },
       ]);
     }

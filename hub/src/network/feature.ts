@@ -27,6 +27,8 @@ export const networkFeature: Feature = {
         revokeCredential: "operator",
         issueCredential: "operator",
         getMeshHealth: "operator",
+        joinOperatorPeer: "operator",
+        leaveOperatorPeer: "operator",
       },
       create: createNetworkService,
     }),

@@ -59,7 +59,10 @@ export async function meshHealth(
     const peers = m.observed.map((o): PeerHealth => {
       const age = o.latestHandshakeUnix > 0 ? Math.max(0, nowS - o.latestHandshakeUnix) : -1;
       return {
-        nodeId: byKey.get(o.publicKey)?.instanceId ?? o.nodeId,
+        nodeId: (() => {
+          const m = byKey.get(o.publicKey);
+          return m ? (m.instanceId ?? m.id) : o.nodeId;
+        })(),
         publicKey: o.publicKey,
         endpoint: o.endpoint,
         handshakeAgeSeconds: age,
@@ -73,7 +76,7 @@ export async function meshHealth(
       if (!expected.every((p: MemberRow) => up.has(p.publicKey ?? ""))) full = false;
     }
     return {
-      nodeId: m.instanceId,
+      nodeId: m.instanceId ?? m.id,
       nodeName: m.nodeName,
       address: m.address,
       expectedPeers: expected.length,

@@ -13,11 +13,11 @@ import { ensureFresh } from "./credentials.ts";
 import { changeNetwork, setMemberKey } from "./networks.ts";
 import { peerChangeOf } from "./peers.ts";
 
-const MAX_ENDPOINTS = 8;
+export const MAX_ENDPOINTS = 8;
 const MAX_PEERS = 4096;
-const WG_KEY_RE = /^[A-Za-z0-9+/]{43}=$/;
+export const WG_KEY_RE = /^[A-Za-z0-9+/]{43}=$/;
 /** "a.b.c.d:port" or "[v6]:port". */
-const ENDPOINT_RE = /^(?:\d{1,3}(?:\.\d{1,3}){3}|\[[0-9a-fA-F:]+\]):(\d{1,5})$/;
+export const ENDPOINT_RE = /^(?:\d{1,3}(?:\.\d{1,3}){3}|\[[0-9a-fA-F:]+\]):(\d{1,5})$/;
 
 /** A report's key fields, checked; throws invalid_argument naming `meshes[i].<field>`. */
 export function parseMeshReport(r: MeshReport, i: number) {

@@ -10,6 +10,7 @@ import { intField, nameField, textField, uuidField } from "../rpc/fields.ts";
 import { toWire } from "./credentials.ts";
 import { meshHealth } from "./health.ts";
 import { reissueMember, revokeMember } from "./member-credentials.ts";
+import { ENDPOINT_RE, MAX_ENDPOINTS, WG_KEY_RE } from "./mesh-reports.ts";
 import {
   createNetwork,
   deleteNetwork,
@@ -21,6 +22,7 @@ import {
   type NetworkRow,
   resolveNetwork,
 } from "./networks.ts";
+import { joinOperatorPeer, leaveOperatorPeer } from "./operator-peers.ts";
 
 const topologyOf = (t: NetworkRow["topology"]) =>
   t === "hub_and_spoke" ? MeshTopology.HUB_AND_SPOKE : MeshTopology.FULL_MESH;
@@ -52,7 +54,7 @@ export function createNetworkService(deps: Deps): ServiceImpl<typeof NetworkServ
       .where(and(eq(membershipCredentials.memberId, m.id), eq(membershipCredentials.status, "active")));
     return {
       networkId: m.networkId,
-      nodeId: m.instanceId,
+      nodeId: m.instanceId ?? m.id,
       nodeName: m.nodeName ?? "",
       address: m.address,
       publicKey: m.publicKey ?? "",
@@ -101,6 +103,31 @@ export function createNetworkService(deps: Deps): ServiceImpl<typeof NetworkServ
     },
     async leaveNetwork(req) {
       await leaveNetwork(deps, { network: network(req.network), nodeId: nodeId(req.nodeId) });
+      return {};
+    },
+    async joinOperatorPeer(req) {
+      const name = nameField("name", req.name);
+      if (!WG_KEY_RE.test(req.publicKey))
+        throw new DomainError("invalid_argument", "public_key: not a base64 WireGuard key (32 bytes)");
+      if (req.endpoints.length > MAX_ENDPOINTS)
+        throw new DomainError("invalid_argument", `endpoints: more than ${MAX_ENDPOINTS}`);
+      for (const [i, e] of req.endpoints.entries())
+        if (!ENDPOINT_RE.test(e))
+          throw new DomainError("invalid_argument", `endpoints[${i}]: "${e.slice(0, 64)}" is not host:port`);
+      const joined = await joinOperatorPeer(deps, {
+        network: network(req.network),
+        name,
+        publicKey: req.publicKey,
+        endpoints: [...req.endpoints],
+      });
+      return {
+        member: await toProtoMember({ ...joined.member, nodeName: name }),
+        membership: joined.membership,
+        peers: joined.peers,
+      };
+    },
+    async leaveOperatorPeer(req) {
+      await leaveOperatorPeer(deps, { network: network(req.network), name: nameField("name", req.name) });
       return {};
     },
     async listMembers(req) {

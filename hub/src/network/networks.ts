@@ -22,6 +22,9 @@ export type NetworkRow = typeof networks.$inferSelect;
 export type MemberRow = typeof networkMembers.$inferSelect;
 export type Topology = NetworkRow["topology"];
 
+/** A member's id in peer lists and credentials: its node's id, or for an operator peer the member id. */
+export const memberNodeId = (m: Pick<MemberRow, "id" | "instanceId">): string => m.instanceId ?? m.id;
+
 export interface CreateNetworkInput {
   name: string;
   prefix?: string;
@@ -101,10 +104,10 @@ export async function listMembers(
   const rows = await db
     .select({ m: networkMembers, nodeName: instances.name })
     .from(networkMembers)
-    .innerJoin(instances, eq(instances.id, networkMembers.instanceId))
+    .leftJoin(instances, eq(instances.id, networkMembers.instanceId))
     .where(eq(networkMembers.networkId, networkId))
     .orderBy(asc(networkMembers.createdAt));
-  return rows.map((r) => ({ ...r.m, nodeName: r.nodeName }));
+  return rows.map((r) => ({ ...r.m, nodeName: r.nodeName ?? r.m.operatorName ?? "" }));
 }
 
 /**
@@ -198,7 +201,7 @@ export async function leaveNetwork(
     const r = rows[0];
     return {
       result: r,
-      changes: r ? [{ kind: "remove" as const, nodeId: r.instanceId, hub: r.hub }] : [],
+      changes: r ? [{ kind: "remove" as const, nodeId: memberNodeId(r), hub: r.hub }] : [],
     };
   });
   if (!removed)
@@ -223,7 +226,7 @@ export async function deleteNetwork(
     .where(eq(networkMembers.networkId, network.id));
   await deps.db.delete(networks).where(eq(networks.id, network.id));
   peerBusOf(deps).close(network.id);
-  for (const m of members) await deps.desiredState.change(m.id);
+  for (const m of members) if (m.id) await deps.desiredState.change(m.id);
   await deps.events.emit(EVENTS.networkDeleted, {
     networkId: network.id,
     name: network.name,

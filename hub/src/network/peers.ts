@@ -10,7 +10,7 @@ import type { Db } from "../db/client.ts";
 import { membershipCredentials, networkMembers } from "../db/schema/index.ts";
 import type { Tx } from "../desired-state/index.ts";
 import { activeCredential, toWire } from "./credentials.ts";
-import type { MemberRow, NetworkRow } from "./networks.ts";
+import { type MemberRow, memberNodeId, type NetworkRow } from "./networks.ts";
 import type { PeerChange } from "./peer-bus.ts";
 
 /** WireGuard keepalive for every peer (Talos KubeSpan's and the predecessor's value). */
@@ -22,7 +22,7 @@ export type MeshPeerInit = MessageInitShape<typeof MeshPeerSchema>;
 /** The entry other members get for `member`. */
 export function peerEntry(member: MemberRow, credential: CredentialRow): MeshPeerInit {
   return {
-    nodeId: member.instanceId,
+    nodeId: memberNodeId(member),
     publicKey: member.publicKey ?? "",
     address: member.address,
     allowedIps: [`${member.address}/128`],
@@ -47,8 +47,8 @@ export async function peerChangeOf(tx: Db | Tx, memberId: string): Promise<PeerC
   if (!member) return undefined;
   const credential = member.publicKey ? await activeCredential(tx as Db, member.id) : undefined;
   return credential
-    ? { kind: "upsert", nodeId: member.instanceId, hub: member.hub, peer: peerEntry(member, credential) }
-    : { kind: "remove", nodeId: member.instanceId, hub: member.hub };
+    ? { kind: "upsert", nodeId: memberNodeId(member), hub: member.hub, peer: peerEntry(member, credential) }
+    : { kind: "remove", nodeId: memberNodeId(member), hub: member.hub };
 }
 
 /** Every peer `receiver` sees, for the start of its stream. */
@@ -66,6 +66,6 @@ export async function snapshotFor(
     )
     .where(and(eq(networkMembers.networkId, network.id), isNotNull(networkMembers.publicKey)));
   return rows
-    .filter((r) => r.m.instanceId !== receiver.instanceId && sees(network, receiver, r.m))
+    .filter((r) => memberNodeId(r.m) !== memberNodeId(receiver) && sees(network, receiver, r.m))
     .map((r) => peerEntry(r.m, r.c));
 }

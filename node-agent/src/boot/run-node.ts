@@ -32,15 +32,27 @@ function debugEnabled(): boolean {
   }
 }
 
-/** The OS sides of the mesh and (with debug) the probes controllers. */
-async function nodeOs(stateDir: string, exec: Exec, debug: boolean) {
-  const [{ createWireguard }, { createPing }, { underlayAddresses }] = await Promise.all([
+/** The OS sides of the mesh, docker and (with debug) the probes controllers. */
+async function nodeOs(stateDir: string, exec: Exec, debug: boolean, owned: Set<number>) {
+  const [
+    { createWireguard },
+    { createPing },
+    { underlayAddresses },
+    { createDockerOs },
+    { createModuleSys },
+  ] = await Promise.all([
     import("../sys/wireguard.ts"),
     import("../sys/ping.ts"),
     import("../sys/underlay.ts"),
+    import("../sys/docker-daemon.ts"),
+    import("../sys/module-sys.ts"),
   ]);
+  const sys = createModuleSys({
+    children: { add: (pid) => owned.add(pid), delete: (pid) => owned.delete(pid) },
+  });
   return {
     mesh: { wireguard: createWireguard(exec), keyDir: join(stateDir, "wireguard"), underlayAddresses },
+    docker: createDockerOs(sys),
     ...(debug ? { debugProbes: createPing(exec) } : {}),
   };
 }
@@ -150,7 +162,7 @@ export async function runNode(): Promise<never> {
     import("../runtime/engine.ts"),
   ]);
   const modules = await createNodeModuleSet(ctx, owned, identity.caPem);
-  const os = await nodeOs(stateDir, exec, debugEnabled());
+  const os = await nodeOs(stateDir, exec, debugEnabled(), owned);
   startEngine({
     log,
     clock,

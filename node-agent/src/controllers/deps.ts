@@ -2,6 +2,7 @@
 import { Arch } from "@powernode/proto";
 import type { BackoffOptions } from "../runtime/backoff.ts";
 import type { PhaseRecorder } from "../runtime/phases.ts";
+import type { DockerOs } from "../sys/docker-daemon.ts";
 import type { RenewalOptions } from "./credentials/renew.ts";
 import type { DebugProbesOs } from "./debug-probes/debug-probes-controller.ts";
 import type { MeshOs } from "./mesh/mesh-controller.ts";
@@ -45,6 +46,8 @@ export interface AgentDeps {
   moduleObserveMs?: number;
   /** The OS side of the WireGuard meshes; none: no `mesh` controller (in process without WireGuard). */
   mesh?: MeshOs;
+  /** The OS side of the managed Docker host; none: no `docker` controller (in process). */
+  docker?: DockerOs;
   /** Test-only probes of the desired state's `debug` section (`powernode.debug=1`); none: not honoured. */
   debugProbes?: DebugProbesOs;
 }

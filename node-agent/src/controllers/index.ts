@@ -9,6 +9,7 @@
  * | modules         | DesiredNodeState                                   | ModuleSetStatus               |
  * | mesh-peers      | HubConnection, DesiredNodeState                    | MeshPeers                     |
  * | mesh            | DesiredNodeState, MeshPeers                        | MeshStatus                    |
+ * | docker          | DesiredNodeState, ModuleSetStatus, HubConnection, HubCredentials | DockerStatus     |
  * | debug-probes    | DesiredNodeState                                   | DebugProbeStatus              |
  * | status-report   | HubConnection, ControllerStatus                    | StatusReportStatus            |
  */
@@ -20,6 +21,7 @@ import { credentialsController } from "./credentials/credentials-controller.ts";
 import { debugProbesController } from "./debug-probes/debug-probes-controller.ts";
 import type { AgentDeps } from "./deps.ts";
 import { desiredStateController } from "./desired-state/desired-state-controller.ts";
+import { dockerController } from "./docker/docker-controller.ts";
 import { heartbeatController } from "./heartbeat/heartbeat-controller.ts";
 import { meshController } from "./mesh/mesh-controller.ts";
 import { meshPeersController } from "./mesh-peers/mesh-peers-controller.ts";
@@ -31,7 +33,7 @@ import { statusReportController } from "./status-report/status-report-controller
  * without the WireGuard OS side, no `debug-probes` unless debug hooks are honoured).
  */
 export function agentControllers(deps: AgentDeps): Controller[] {
-  const { modules, mesh, debugProbes } = deps;
+  const { modules, mesh, docker, debugProbes } = deps;
   return [
     credentialsController(deps),
     desiredStateController(deps),
@@ -39,6 +41,7 @@ export function agentControllers(deps: AgentDeps): Controller[] {
     ...(modules ? [modulesController({ ...deps, modules })] : []),
     meshPeersController(deps),
     ...(mesh ? [meshController({ ...deps, mesh })] : []),
+    ...(docker ? [dockerController({ ...deps, docker })] : []),
     ...(debugProbes ? [debugProbesController({ ...deps, debugProbes })] : []),
     statusReportController(deps),
   ];

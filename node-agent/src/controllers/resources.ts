@@ -78,3 +78,8 @@ export type MeshReportShape = Omit<Fields<MeshReport>, "peers"> & { peers: Field
 
 /** Written by `debug-probes`: the desired-state version whose probes ran. */
 export const DebugProbeStatus = defineResource<{ version: bigint; pings: number }>("DebugProbeStatus");
+
+/** Written by `docker`: the node's managed Docker host as the agent runs it. */
+export const DockerStatus = defineResource<{ hostId: string; running: boolean; version: string }>(
+  "DockerStatus",
+);

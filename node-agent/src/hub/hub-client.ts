@@ -4,12 +4,14 @@
  */
 import { type Client, createClient } from "@connectrpc/connect";
 import { createGrpcTransport, Http2SessionManager } from "@connectrpc/connect-node";
-import { MeshSyncService, NodeService } from "@powernode/proto";
+import { DockerNodeService, MeshSyncService, NodeService } from "@powernode/proto";
 
 export interface HubConnection {
   client: Client<typeof NodeService>;
   /** The mesh peer lists (MeshSyncService), on the same connection. */
   mesh: Client<typeof MeshSyncService>;
+  /** The node's managed Docker host (DockerNodeService), on the same connection. */
+  docker: Client<typeof DockerNodeService>;
   /** Closes the HTTP/2 connection (in-flight calls fail). */
   close(): void;
 }
@@ -73,6 +75,7 @@ export function connectHub(opts: HubConnectionOptions): HubConnection {
   return {
     client: createClient(NodeService, transport),
     mesh: createClient(MeshSyncService, transport),
+    docker: createClient(DockerNodeService, transport),
     close: () => sessionManager.abort(),
   };
 }

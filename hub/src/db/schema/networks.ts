@@ -8,6 +8,7 @@ import { sql } from "drizzle-orm";
 import {
   bigint,
   boolean,
+  check,
   index,
   integer,
   jsonb,
@@ -64,9 +65,13 @@ export const networkMembers = pgTable(
     networkId: uuid()
       .notNull()
       .references(() => networks.id, { onDelete: "cascade" }),
-    instanceId: uuid()
-      .notNull()
-      .references(() => instances.id, { onDelete: "cascade" }),
+    /** The node, for a node member; null for an operator peer (a machine without an agent). */
+    instanceId: uuid().references(() => instances.id, { onDelete: "cascade" }),
+    /**
+     * An operator peer's name (`pnctl net join <network>`: the operator's machine, its own key); its id in
+     * peer lists and credentials is the member id. Exactly one of instanceId and operatorName is set.
+     */
+    operatorName: text(),
     /** The stable overlay /128, canonical text without a length. */
     address: text().notNull(),
     hub: boolean().notNull().default(false),
@@ -82,8 +87,10 @@ export const networkMembers = pgTable(
   },
   (t) => [
     uniqueIndex().on(t.networkId, t.instanceId),
+    uniqueIndex().on(t.networkId, t.operatorName),
     uniqueIndex().on(t.networkId, t.address),
     index().on(t.instanceId),
+    check("network_members_node_or_operator", sql`(${t.instanceId} is null) <> (${t.operatorName} is null)`),
   ],
 );
 

@@ -28,7 +28,7 @@ export function startSupervisor(
   root: string,
   services: readonly SupervisedService[],
   deps: {
-    sys: ModuleSys;
+    sys: Pick<ModuleSys, "spawnService">;
     log: Log;
     now?: () => number;
     backoff?: { initialMs: number; maxMs: number; resetAfterMs: number };

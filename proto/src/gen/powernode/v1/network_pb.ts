@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file powernode/v1/network.proto.
  */
 export const file_powernode_v1_network: GenFile = /*@__PURE__*/
-  fileDesc("Chpwb3dlcm5vZGUvdjEvbmV0d29yay5wcm90bxIMcG93ZXJub2RlLnYxIj4KDk5ldHdvcmtTZWN0aW9uEiwKBm1lc2hlcxgBIAMoCzIcLnBvd2Vybm9kZS52MS5NZXNoTWVtYmVyc2hpcCKKAgoOTWVzaE1lbWJlcnNoaXASEgoKbmV0d29ya19pZBgBIAEoCRIOCgZoYW5kbGUYAiABKAkSFgoOaW50ZXJmYWNlX25hbWUYAyABKAkSDwoHYWRkcmVzcxgEIAEoCRIOCgZwcmVmaXgYBSABKAkSEwoLbGlzdGVuX3BvcnQYBiABKA0SLAoIdG9wb2xvZ3kYByABKA4yGi5wb3dlcm5vZGUudjEuTWVzaFRvcG9sb2d5EgsKA2h1YhgIIAEoCBIgChhjb25zdGVsbGF0aW9uX3B1YmxpY19rZXkYCSABKAkSHAoUY29uc3RlbGxhdGlvbl9oYW5kbGUYCiABKAkSCwoDbXR1GAsgASgNIv0BChRNZW1iZXJzaGlwQ3JlZGVudGlhbBIQCghlbnZlbG9wZRgBIAEoCRIRCglzaWduYXR1cmUYAiABKAkSHAoUY29uc3RlbGxhdGlvbl9oYW5kbGUYAyABKAkSEAoIcmV2aXNpb24YBCABKAQSLgoKbm90X2JlZm9yZRgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLQoJbm90X2FmdGVyGAYgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIxCg1yZWZyZXNoX2FmdGVyGAcgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCLGAQoITWVzaFBlZXISDwoHbm9kZV9pZBgBIAEoCRISCgpwdWJsaWNfa2V5GAIgASgJEg8KB2FkZHJlc3MYAyABKAkSEwoLYWxsb3dlZF9pcHMYBCADKAkSEQoJZW5kcG9pbnRzGAUgAygJEiQKHHBlcnNpc3RlbnRfa2VlcGFsaXZlX3NlY29uZHMYBiABKA0SNgoKY3JlZGVudGlhbBgHIAEoCzIiLnBvd2Vybm9kZS52MS5NZW1iZXJzaGlwQ3JlZGVudGlhbCIrChVXYXRjaE1lc2hQZWVyc1JlcXVlc3QSEgoKbmV0d29ya19pZBgBIAEoCSKSAQoWV2F0Y2hNZXNoUGVlcnNSZXNwb25zZRISCgpuZXR3b3JrX2lkGAEgASgJEg8KB3ZlcnNpb24YAiABKAQSEAoIc25hcHNob3QYAyABKAgSJwoHdXBzZXJ0cxgEIAMoCzIWLnBvd2Vybm9kZS52MS5NZXNoUGVlchIYChByZW1vdmVkX25vZGVfaWRzGAUgAygJIrcBCgpNZXNoUmVwb3J0EhIKCm5ldHdvcmtfaWQYASABKAkSFgoOaW50ZXJmYWNlX25hbWUYAiABKAkSEgoKcHVibGljX2tleRgDIAEoCRITCgtsaXN0ZW5fcG9ydBgEIAEoDRIRCgllbmRwb2ludHMYBSADKAkSMAoFcGVlcnMYBiADKAsyIS5wb3dlcm5vZGUudjEuTWVzaFBlZXJPYnNlcnZhdGlvbhIPCgdwcm9ibGVtGAcgASgJIo8BChNNZXNoUGVlck9ic2VydmF0aW9uEhIKCnB1YmxpY19rZXkYASABKAkSDwoHbm9kZV9pZBgCIAEoCRIQCghlbmRwb2ludBgDIAEoCRIdChVsYXRlc3RfaGFuZHNoYWtlX3VuaXgYBCABKAMSEAoIcnhfYnl0ZXMYBSABKAQSEAoIdHhfYnl0ZXMYBiABKAQiqgIKB05ldHdvcmsSCgoCaWQYASABKAkSDAoEbmFtZRgCIAEoCRIOCgZoYW5kbGUYAyABKAkSDgoGcHJlZml4GAQgASgJEiwKCHRvcG9sb2d5GAUgASgOMhoucG93ZXJub2RlLnYxLk1lc2hUb3BvbG9neRITCgtsaXN0ZW5fcG9ydBgGIAEoDRILCgNtdHUYByABKA0SHAoUY29uc3RlbGxhdGlvbl9oYW5kbGUYCCABKAkSIAoYY29uc3RlbGxhdGlvbl9wdWJsaWNfa2V5GAkgASgJEg8KB3ZlcnNpb24YCiABKAQSFAoMbWVtYmVyX2NvdW50GAsgASgNEi4KCmNyZWF0ZWRfYXQYDCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIsQBCg1OZXR3b3JrTWVtYmVyEhIKCm5ldHdvcmtfaWQYASABKAkSDwoHbm9kZV9pZBgCIAEoCRIRCglub2RlX25hbWUYAyABKAkSDwoHYWRkcmVzcxgEIAEoCRISCgpwdWJsaWNfa2V5GAUgASgJEhEKCWVuZHBvaW50cxgGIAMoCRILCgNodWIYByABKAgSGQoRY3JlZGVudGlhbF9zdGF0dXMYCCABKAkSGwoTY3JlZGVudGlhbF9yZXZpc2lvbhgJIAEoBCKEAQoUQ3JlYXRlTmV0d29ya1JlcXVlc3QSDAoEbmFtZRgBIAEoCRIOCgZwcmVmaXgYAiABKAkSLAoIdG9wb2xvZ3kYAyABKA4yGi5wb3dlcm5vZGUudjEuTWVzaFRvcG9sb2d5EhMKC2xpc3Rlbl9wb3J0GAQgASgNEgsKA210dRgFIAEoDSI/ChVDcmVhdGVOZXR3b3JrUmVzcG9uc2USJgoHbmV0d29yaxgBIAEoCzIVLnBvd2Vybm9kZS52MS5OZXR3b3JrIhUKE0xpc3ROZXR3b3Jrc1JlcXVlc3QiPwoUTGlzdE5ldHdvcmtzUmVzcG9uc2USJwoIbmV0d29ya3MYASADKAsyFS5wb3dlcm5vZGUudjEuTmV0d29yayIkChFHZXROZXR3b3JrUmVxdWVzdBIPCgduZXR3b3JrGAEgASgJIjwKEkdldE5ldHdvcmtSZXNwb25zZRImCgduZXR3b3JrGAEgASgLMhUucG93ZXJub2RlLnYxLk5ldHdvcmsiJwoURGVsZXRlTmV0d29ya1JlcXVlc3QSDwoHbmV0d29yaxgBIAEoCSIXChVEZWxldGVOZXR3b3JrUmVzcG9uc2UiQwoSSm9pbk5ldHdvcmtSZXF1ZXN0Eg8KB25ldHdvcmsYASABKAkSDwoHbm9kZV9pZBgCIAEoCRILCgNodWIYAyABKAgiQgoTSm9pbk5ldHdvcmtSZXNwb25zZRIrCgZtZW1iZXIYASABKAsyGy5wb3dlcm5vZGUudjEuTmV0d29ya01lbWJlciI3ChNMZWF2ZU5ldHdvcmtSZXF1ZXN0Eg8KB25ldHdvcmsYASABKAkSDwoHbm9kZV9pZBgCIAEoCSIWChRMZWF2ZU5ldHdvcmtSZXNwb25zZSIlChJMaXN0TWVtYmVyc1JlcXVlc3QSDwoHbmV0d29yaxgBIAEoCSJDChNMaXN0TWVtYmVyc1Jlc3BvbnNlEiwKB21lbWJlcnMYASADKAsyGy5wb3dlcm5vZGUudjEuTmV0d29ya01lbWJlciI7ChdSZXZva2VDcmVkZW50aWFsUmVxdWVzdBIPCgduZXR3b3JrGAEgASgJEg8KB25vZGVfaWQYAiABKAkiKwoYUmV2b2tlQ3JlZGVudGlhbFJlc3BvbnNlEg8KB3Jldm9rZWQYASABKA0iOgoWSXNzdWVDcmVkZW50aWFsUmVxdWVzdBIPCgduZXR3b3JrGAEgASgJEg8KB25vZGVfaWQYAiABKAkiUQoXSXNzdWVDcmVkZW50aWFsUmVzcG9uc2USNgoKY3JlZGVudGlhbBgBIAEoCzIiLnBvd2Vybm9kZS52MS5NZW1iZXJzaGlwQ3JlZGVudGlhbCInChRHZXRNZXNoSGVhbHRoUmVxdWVzdBIPCgduZXR3b3JrGAEgASgJIpYBCg5NZXNoUGVlckhlYWx0aBIPCgdub2RlX2lkGAEgASgJEhIKCnB1YmxpY19rZXkYAiABKAkSEAoIZW5kcG9pbnQYAyABKAkSHQoVaGFuZHNoYWtlX2FnZV9zZWNvbmRzGAQgASgDEhAKCHJ4X2J5dGVzGAUgASgEEhAKCHR4X2J5dGVzGAYgASgEEgoKAnVwGAcgASgIIs4BChBNZXNoTWVtYmVySGVhbHRoEg8KB25vZGVfaWQYASABKAkSEQoJbm9kZV9uYW1lGAIgASgJEg8KB2FkZHJlc3MYAyABKAkSFgoOZXhwZWN0ZWRfcGVlcnMYBCABKA0SKwoFcGVlcnMYBSADKAsyHC5wb3dlcm5vZGUudjEuTWVzaFBlZXJIZWFsdGgSLwoLcmVwb3J0ZWRfYXQYBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEg8KB3Byb2JsZW0YByABKAkiWwoVR2V0TWVzaEhlYWx0aFJlc3BvbnNlEi8KB21lbWJlcnMYASADKAsyHi5wb3dlcm5vZGUudjEuTWVzaE1lbWJlckhlYWx0aBIRCglmdWxsX21lc2gYAiABKAgqawoMTWVzaFRvcG9sb2d5Eh0KGU1FU0hfVE9QT0xPR1lfVU5TUEVDSUZJRUQQABIbChdNRVNIX1RPUE9MT0dZX0ZVTExfTUVTSBABEh8KG01FU0hfVE9QT0xPR1lfSFVCX0FORF9TUE9LRRACMnAKD01lc2hTeW5jU2VydmljZRJdCg5XYXRjaE1lc2hQZWVycxIjLnBvd2Vybm9kZS52MS5XYXRjaE1lc2hQZWVyc1JlcXVlc3QaJC5wb3dlcm5vZGUudjEuV2F0Y2hNZXNoUGVlcnNSZXNwb25zZTABMogHCg5OZXR3b3JrU2VydmljZRJYCg1DcmVhdGVOZXR3b3JrEiIucG93ZXJub2RlLnYxLkNyZWF0ZU5ldHdvcmtSZXF1ZXN0GiMucG93ZXJub2RlLnYxLkNyZWF0ZU5ldHdvcmtSZXNwb25zZRJVCgxMaXN0TmV0d29ya3MSIS5wb3dlcm5vZGUudjEuTGlzdE5ldHdvcmtzUmVxdWVzdBoiLnBvd2Vybm9kZS52MS5MaXN0TmV0d29ya3NSZXNwb25zZRJPCgpHZXROZXR3b3JrEh8ucG93ZXJub2RlLnYxLkdldE5ldHdvcmtSZXF1ZXN0GiAucG93ZXJub2RlLnYxLkdldE5ldHdvcmtSZXNwb25zZRJYCg1EZWxldGVOZXR3b3JrEiIucG93ZXJub2RlLnYxLkRlbGV0ZU5ldHdvcmtSZXF1ZXN0GiMucG93ZXJub2RlLnYxLkRlbGV0ZU5ldHdvcmtSZXNwb25zZRJSCgtKb2luTmV0d29yaxIgLnBvd2Vybm9kZS52MS5Kb2luTmV0d29ya1JlcXVlc3QaIS5wb3dlcm5vZGUudjEuSm9pbk5ldHdvcmtSZXNwb25zZRJVCgxMZWF2ZU5ldHdvcmsSIS5wb3dlcm5vZGUudjEuTGVhdmVOZXR3b3JrUmVxdWVzdBoiLnBvd2Vybm9kZS52MS5MZWF2ZU5ldHdvcmtSZXNwb25zZRJSCgtMaXN0TWVtYmVycxIgLnBvd2Vybm9kZS52MS5MaXN0TWVtYmVyc1JlcXVlc3QaIS5wb3dlcm5vZGUudjEuTGlzdE1lbWJlcnNSZXNwb25zZRJhChBSZXZva2VDcmVkZW50aWFsEiUucG93ZXJub2RlLnYxLlJldm9rZUNyZWRlbnRpYWxSZXF1ZXN0GiYucG93ZXJub2RlLnYxLlJldm9rZUNyZWRlbnRpYWxSZXNwb25zZRJeCg9Jc3N1ZUNyZWRlbnRpYWwSJC5wb3dlcm5vZGUudjEuSXNzdWVDcmVkZW50aWFsUmVxdWVzdBolLnBvd2Vybm9kZS52MS5Jc3N1ZUNyZWRlbnRpYWxSZXNwb25zZRJYCg1HZXRNZXNoSGVhbHRoEiIucG93ZXJub2RlLnYxLkdldE1lc2hIZWFsdGhSZXF1ZXN0GiMucG93ZXJub2RlLnYxLkdldE1lc2hIZWFsdGhSZXNwb25zZWIGcHJvdG8z", [file_google_protobuf_timestamp]);
+  fileDesc("Chpwb3dlcm5vZGUvdjEvbmV0d29yay5wcm90bxIMcG93ZXJub2RlLnYxIj4KDk5ldHdvcmtTZWN0aW9uEiwKBm1lc2hlcxgBIAMoCzIcLnBvd2Vybm9kZS52MS5NZXNoTWVtYmVyc2hpcCKKAgoOTWVzaE1lbWJlcnNoaXASEgoKbmV0d29ya19pZBgBIAEoCRIOCgZoYW5kbGUYAiABKAkSFgoOaW50ZXJmYWNlX25hbWUYAyABKAkSDwoHYWRkcmVzcxgEIAEoCRIOCgZwcmVmaXgYBSABKAkSEwoLbGlzdGVuX3BvcnQYBiABKA0SLAoIdG9wb2xvZ3kYByABKA4yGi5wb3dlcm5vZGUudjEuTWVzaFRvcG9sb2d5EgsKA2h1YhgIIAEoCBIgChhjb25zdGVsbGF0aW9uX3B1YmxpY19rZXkYCSABKAkSHAoUY29uc3RlbGxhdGlvbl9oYW5kbGUYCiABKAkSCwoDbXR1GAsgASgNIv0BChRNZW1iZXJzaGlwQ3JlZGVudGlhbBIQCghlbnZlbG9wZRgBIAEoCRIRCglzaWduYXR1cmUYAiABKAkSHAoUY29uc3RlbGxhdGlvbl9oYW5kbGUYAyABKAkSEAoIcmV2aXNpb24YBCABKAQSLgoKbm90X2JlZm9yZRgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLQoJbm90X2FmdGVyGAYgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIxCg1yZWZyZXNoX2FmdGVyGAcgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCLGAQoITWVzaFBlZXISDwoHbm9kZV9pZBgBIAEoCRISCgpwdWJsaWNfa2V5GAIgASgJEg8KB2FkZHJlc3MYAyABKAkSEwoLYWxsb3dlZF9pcHMYBCADKAkSEQoJZW5kcG9pbnRzGAUgAygJEiQKHHBlcnNpc3RlbnRfa2VlcGFsaXZlX3NlY29uZHMYBiABKA0SNgoKY3JlZGVudGlhbBgHIAEoCzIiLnBvd2Vybm9kZS52MS5NZW1iZXJzaGlwQ3JlZGVudGlhbCIrChVXYXRjaE1lc2hQZWVyc1JlcXVlc3QSEgoKbmV0d29ya19pZBgBIAEoCSKSAQoWV2F0Y2hNZXNoUGVlcnNSZXNwb25zZRISCgpuZXR3b3JrX2lkGAEgASgJEg8KB3ZlcnNpb24YAiABKAQSEAoIc25hcHNob3QYAyABKAgSJwoHdXBzZXJ0cxgEIAMoCzIWLnBvd2Vybm9kZS52MS5NZXNoUGVlchIYChByZW1vdmVkX25vZGVfaWRzGAUgAygJIrcBCgpNZXNoUmVwb3J0EhIKCm5ldHdvcmtfaWQYASABKAkSFgoOaW50ZXJmYWNlX25hbWUYAiABKAkSEgoKcHVibGljX2tleRgDIAEoCRITCgtsaXN0ZW5fcG9ydBgEIAEoDRIRCgllbmRwb2ludHMYBSADKAkSMAoFcGVlcnMYBiADKAsyIS5wb3dlcm5vZGUudjEuTWVzaFBlZXJPYnNlcnZhdGlvbhIPCgdwcm9ibGVtGAcgASgJIo8BChNNZXNoUGVlck9ic2VydmF0aW9uEhIKCnB1YmxpY19rZXkYASABKAkSDwoHbm9kZV9pZBgCIAEoCRIQCghlbmRwb2ludBgDIAEoCRIdChVsYXRlc3RfaGFuZHNoYWtlX3VuaXgYBCABKAMSEAoIcnhfYnl0ZXMYBSABKAQSEAoIdHhfYnl0ZXMYBiABKAQiXwoXSm9pbk9wZXJhdG9yUGVlclJlcXVlc3QSDwoHbmV0d29yaxgBIAEoCRIMCgRuYW1lGAIgASgJEhIKCnB1YmxpY19rZXkYAyABKAkSEQoJZW5kcG9pbnRzGAQgAygJIqABChhKb2luT3BlcmF0b3JQZWVyUmVzcG9uc2USKwoGbWVtYmVyGAEgASgLMhsucG93ZXJub2RlLnYxLk5ldHdvcmtNZW1iZXISMAoKbWVtYmVyc2hpcBgCIAEoCzIcLnBvd2Vybm9kZS52MS5NZXNoTWVtYmVyc2hpcBIlCgVwZWVycxgDIAMoCzIWLnBvd2Vybm9kZS52MS5NZXNoUGVlciI5ChhMZWF2ZU9wZXJhdG9yUGVlclJlcXVlc3QSDwoHbmV0d29yaxgBIAEoCRIMCgRuYW1lGAIgASgJIhsKGUxlYXZlT3BlcmF0b3JQZWVyUmVzcG9uc2UiqgIKB05ldHdvcmsSCgoCaWQYASABKAkSDAoEbmFtZRgCIAEoCRIOCgZoYW5kbGUYAyABKAkSDgoGcHJlZml4GAQgASgJEiwKCHRvcG9sb2d5GAUgASgOMhoucG93ZXJub2RlLnYxLk1lc2hUb3BvbG9neRITCgtsaXN0ZW5fcG9ydBgGIAEoDRILCgNtdHUYByABKA0SHAoUY29uc3RlbGxhdGlvbl9oYW5kbGUYCCABKAkSIAoYY29uc3RlbGxhdGlvbl9wdWJsaWNfa2V5GAkgASgJEg8KB3ZlcnNpb24YCiABKAQSFAoMbWVtYmVyX2NvdW50GAsgASgNEi4KCmNyZWF0ZWRfYXQYDCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIsQBCg1OZXR3b3JrTWVtYmVyEhIKCm5ldHdvcmtfaWQYASABKAkSDwoHbm9kZV9pZBgCIAEoCRIRCglub2RlX25hbWUYAyABKAkSDwoHYWRkcmVzcxgEIAEoCRISCgpwdWJsaWNfa2V5GAUgASgJEhEKCWVuZHBvaW50cxgGIAMoCRILCgNodWIYByABKAgSGQoRY3JlZGVudGlhbF9zdGF0dXMYCCABKAkSGwoTY3JlZGVudGlhbF9yZXZpc2lvbhgJIAEoBCKEAQoUQ3JlYXRlTmV0d29ya1JlcXVlc3QSDAoEbmFtZRgBIAEoCRIOCgZwcmVmaXgYAiABKAkSLAoIdG9wb2xvZ3kYAyABKA4yGi5wb3dlcm5vZGUudjEuTWVzaFRvcG9sb2d5EhMKC2xpc3Rlbl9wb3J0GAQgASgNEgsKA210dRgFIAEoDSI/ChVDcmVhdGVOZXR3b3JrUmVzcG9uc2USJgoHbmV0d29yaxgBIAEoCzIVLnBvd2Vybm9kZS52MS5OZXR3b3JrIhUKE0xpc3ROZXR3b3Jrc1JlcXVlc3QiPwoUTGlzdE5ldHdvcmtzUmVzcG9uc2USJwoIbmV0d29ya3MYASADKAsyFS5wb3dlcm5vZGUudjEuTmV0d29yayIkChFHZXROZXR3b3JrUmVxdWVzdBIPCgduZXR3b3JrGAEgASgJIjwKEkdldE5ldHdvcmtSZXNwb25zZRImCgduZXR3b3JrGAEgASgLMhUucG93ZXJub2RlLnYxLk5ldHdvcmsiJwoURGVsZXRlTmV0d29ya1JlcXVlc3QSDwoHbmV0d29yaxgBIAEoCSIXChVEZWxldGVOZXR3b3JrUmVzcG9uc2UiQwoSSm9pbk5ldHdvcmtSZXF1ZXN0Eg8KB25ldHdvcmsYASABKAkSDwoHbm9kZV9pZBgCIAEoCRILCgNodWIYAyABKAgiQgoTSm9pbk5ldHdvcmtSZXNwb25zZRIrCgZtZW1iZXIYASABKAsyGy5wb3dlcm5vZGUudjEuTmV0d29ya01lbWJlciI3ChNMZWF2ZU5ldHdvcmtSZXF1ZXN0Eg8KB25ldHdvcmsYASABKAkSDwoHbm9kZV9pZBgCIAEoCSIWChRMZWF2ZU5ldHdvcmtSZXNwb25zZSIlChJMaXN0TWVtYmVyc1JlcXVlc3QSDwoHbmV0d29yaxgBIAEoCSJDChNMaXN0TWVtYmVyc1Jlc3BvbnNlEiwKB21lbWJlcnMYASADKAsyGy5wb3dlcm5vZGUudjEuTmV0d29ya01lbWJlciI7ChdSZXZva2VDcmVkZW50aWFsUmVxdWVzdBIPCgduZXR3b3JrGAEgASgJEg8KB25vZGVfaWQYAiABKAkiKwoYUmV2b2tlQ3JlZGVudGlhbFJlc3BvbnNlEg8KB3Jldm9rZWQYASABKA0iOgoWSXNzdWVDcmVkZW50aWFsUmVxdWVzdBIPCgduZXR3b3JrGAEgASgJEg8KB25vZGVfaWQYAiABKAkiUQoXSXNzdWVDcmVkZW50aWFsUmVzcG9uc2USNgoKY3JlZGVudGlhbBgBIAEoCzIiLnBvd2Vybm9kZS52MS5NZW1iZXJzaGlwQ3JlZGVudGlhbCInChRHZXRNZXNoSGVhbHRoUmVxdWVzdBIPCgduZXR3b3JrGAEgASgJIpYBCg5NZXNoUGVlckhlYWx0aBIPCgdub2RlX2lkGAEgASgJEhIKCnB1YmxpY19rZXkYAiABKAkSEAoIZW5kcG9pbnQYAyABKAkSHQoVaGFuZHNoYWtlX2FnZV9zZWNvbmRzGAQgASgDEhAKCHJ4X2J5dGVzGAUgASgEEhAKCHR4X2J5dGVzGAYgASgEEgoKAnVwGAcgASgIIs4BChBNZXNoTWVtYmVySGVhbHRoEg8KB25vZGVfaWQYASABKAkSEQoJbm9kZV9uYW1lGAIgASgJEg8KB2FkZHJlc3MYAyABKAkSFgoOZXhwZWN0ZWRfcGVlcnMYBCABKA0SKwoFcGVlcnMYBSADKAsyHC5wb3dlcm5vZGUudjEuTWVzaFBlZXJIZWFsdGgSLwoLcmVwb3J0ZWRfYXQYBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEg8KB3Byb2JsZW0YByABKAkiWwoVR2V0TWVzaEhlYWx0aFJlc3BvbnNlEi8KB21lbWJlcnMYASADKAsyHi5wb3dlcm5vZGUudjEuTWVzaE1lbWJlckhlYWx0aBIRCglmdWxsX21lc2gYAiABKAgqawoMTWVzaFRvcG9sb2d5Eh0KGU1FU0hfVE9QT0xPR1lfVU5TUEVDSUZJRUQQABIbChdNRVNIX1RPUE9MT0dZX0ZVTExfTUVTSBABEh8KG01FU0hfVE9QT0xPR1lfSFVCX0FORF9TUE9LRRACMnAKD01lc2hTeW5jU2VydmljZRJdCg5XYXRjaE1lc2hQZWVycxIjLnBvd2Vybm9kZS52MS5XYXRjaE1lc2hQZWVyc1JlcXVlc3QaJC5wb3dlcm5vZGUudjEuV2F0Y2hNZXNoUGVlcnNSZXNwb25zZTABMtEICg5OZXR3b3JrU2VydmljZRJYCg1DcmVhdGVOZXR3b3JrEiIucG93ZXJub2RlLnYxLkNyZWF0ZU5ldHdvcmtSZXF1ZXN0GiMucG93ZXJub2RlLnYxLkNyZWF0ZU5ldHdvcmtSZXNwb25zZRJVCgxMaXN0TmV0d29ya3MSIS5wb3dlcm5vZGUudjEuTGlzdE5ldHdvcmtzUmVxdWVzdBoiLnBvd2Vybm9kZS52MS5MaXN0TmV0d29ya3NSZXNwb25zZRJPCgpHZXROZXR3b3JrEh8ucG93ZXJub2RlLnYxLkdldE5ldHdvcmtSZXF1ZXN0GiAucG93ZXJub2RlLnYxLkdldE5ldHdvcmtSZXNwb25zZRJYCg1EZWxldGVOZXR3b3JrEiIucG93ZXJub2RlLnYxLkRlbGV0ZU5ldHdvcmtSZXF1ZXN0GiMucG93ZXJub2RlLnYxLkRlbGV0ZU5ldHdvcmtSZXNwb25zZRJSCgtKb2luTmV0d29yaxIgLnBvd2Vybm9kZS52MS5Kb2luTmV0d29ya1JlcXVlc3QaIS5wb3dlcm5vZGUudjEuSm9pbk5ldHdvcmtSZXNwb25zZRJVCgxMZWF2ZU5ldHdvcmsSIS5wb3dlcm5vZGUudjEuTGVhdmVOZXR3b3JrUmVxdWVzdBoiLnBvd2Vybm9kZS52MS5MZWF2ZU5ldHdvcmtSZXNwb25zZRJSCgtMaXN0TWVtYmVycxIgLnBvd2Vybm9kZS52MS5MaXN0TWVtYmVyc1JlcXVlc3QaIS5wb3dlcm5vZGUudjEuTGlzdE1lbWJlcnNSZXNwb25zZRJhChBSZXZva2VDcmVkZW50aWFsEiUucG93ZXJub2RlLnYxLlJldm9rZUNyZWRlbnRpYWxSZXF1ZXN0GiYucG93ZXJub2RlLnYxLlJldm9rZUNyZWRlbnRpYWxSZXNwb25zZRJeCg9Jc3N1ZUNyZWRlbnRpYWwSJC5wb3dlcm5vZGUudjEuSXNzdWVDcmVkZW50aWFsUmVxdWVzdBolLnBvd2Vybm9kZS52MS5Jc3N1ZUNyZWRlbnRpYWxSZXNwb25zZRJYCg1HZXRNZXNoSGVhbHRoEiIucG93ZXJub2RlLnYxLkdldE1lc2hIZWFsdGhSZXF1ZXN0GiMucG93ZXJub2RlLnYxLkdldE1lc2hIZWFsdGhSZXNwb25zZRJhChBKb2luT3BlcmF0b3JQZWVyEiUucG93ZXJub2RlLnYxLkpvaW5PcGVyYXRvclBlZXJSZXF1ZXN0GiYucG93ZXJub2RlLnYxLkpvaW5PcGVyYXRvclBlZXJSZXNwb25zZRJkChFMZWF2ZU9wZXJhdG9yUGVlchImLnBvd2Vybm9kZS52MS5MZWF2ZU9wZXJhdG9yUGVlclJlcXVlc3QaJy5wb3dlcm5vZGUudjEuTGVhdmVPcGVyYXRvclBlZXJSZXNwb25zZWIGcHJvdG8z", [file_google_protobuf_timestamp]);
 
 /**
  * The node's network plan: the WireGuard meshes it is a member of. Bounded per node; the peer lists
@@ -388,6 +388,107 @@ export const MeshPeerObservationSchema: GenMessage<MeshPeerObservation> = /*@__P
   messageDesc(file_powernode_v1_network, 7);
 
 /**
+ * @generated from message powernode.v1.JoinOperatorPeerRequest
+ */
+export type JoinOperatorPeerRequest = Message<"powernode.v1.JoinOperatorPeerRequest"> & {
+  /**
+   * @generated from field: string network = 1;
+   */
+  network: string;
+
+  /**
+   * DNS label: names the peer in member lists.
+   *
+   * @generated from field: string name = 2;
+   */
+  name: string;
+
+  /**
+   * The operator's WireGuard public key (base64, 32 bytes); the private key stays with the operator.
+   *
+   * @generated from field: string public_key = 3;
+   */
+  publicKey: string;
+
+  /**
+   * Underlay endpoints "host:port" members may use to reach the operator (may be empty: the operator
+   * initiates, and members answer the address a handshake came from).
+   *
+   * @generated from field: repeated string endpoints = 4;
+   */
+  endpoints: string[];
+};
+
+/**
+ * Describes the message powernode.v1.JoinOperatorPeerRequest.
+ * Use `create(JoinOperatorPeerRequestSchema)` to create a new message.
+ */
+export const JoinOperatorPeerRequestSchema: GenMessage<JoinOperatorPeerRequest> = /*@__PURE__*/
+  messageDesc(file_powernode_v1_network, 8);
+
+/**
+ * @generated from message powernode.v1.JoinOperatorPeerResponse
+ */
+export type JoinOperatorPeerResponse = Message<"powernode.v1.JoinOperatorPeerResponse"> & {
+  /**
+   * @generated from field: powernode.v1.NetworkMember member = 1;
+   */
+  member?: NetworkMember | undefined;
+
+  /**
+   * @generated from field: powernode.v1.MeshMembership membership = 2;
+   */
+  membership?: MeshMembership | undefined;
+
+  /**
+   * @generated from field: repeated powernode.v1.MeshPeer peers = 3;
+   */
+  peers: MeshPeer[];
+};
+
+/**
+ * Describes the message powernode.v1.JoinOperatorPeerResponse.
+ * Use `create(JoinOperatorPeerResponseSchema)` to create a new message.
+ */
+export const JoinOperatorPeerResponseSchema: GenMessage<JoinOperatorPeerResponse> = /*@__PURE__*/
+  messageDesc(file_powernode_v1_network, 9);
+
+/**
+ * @generated from message powernode.v1.LeaveOperatorPeerRequest
+ */
+export type LeaveOperatorPeerRequest = Message<"powernode.v1.LeaveOperatorPeerRequest"> & {
+  /**
+   * @generated from field: string network = 1;
+   */
+  network: string;
+
+  /**
+   * @generated from field: string name = 2;
+   */
+  name: string;
+};
+
+/**
+ * Describes the message powernode.v1.LeaveOperatorPeerRequest.
+ * Use `create(LeaveOperatorPeerRequestSchema)` to create a new message.
+ */
+export const LeaveOperatorPeerRequestSchema: GenMessage<LeaveOperatorPeerRequest> = /*@__PURE__*/
+  messageDesc(file_powernode_v1_network, 10);
+
+/**
+ * @generated from message powernode.v1.LeaveOperatorPeerResponse
+ */
+export type LeaveOperatorPeerResponse = Message<"powernode.v1.LeaveOperatorPeerResponse"> & {
+};
+
+/**
+ * Describes the message powernode.v1.LeaveOperatorPeerResponse.
+ * Use `create(LeaveOperatorPeerResponseSchema)` to create a new message.
+ */
+export const LeaveOperatorPeerResponseSchema: GenMessage<LeaveOperatorPeerResponse> = /*@__PURE__*/
+  messageDesc(file_powernode_v1_network, 11);
+
+/**
  * @generated from message powernode.v1.Network
  */
 export type Network = Message<"powernode.v1.Network"> & {
@@ -457,7 +558,7 @@ export type Network = Message<"powernode.v1.Network"> & {
  * Use `create(NetworkSchema)` to create a new message.
  */
 export const NetworkSchema: GenMessage<Network> = /*@__PURE__*/
-  messageDesc(file_powernode_v1_network, 8);
+  messageDesc(file_powernode_v1_network, 12);
 
 /**
  * @generated from message powernode.v1.NetworkMember
@@ -518,7 +619,7 @@ export type NetworkMember = Message<"powernode.v1.NetworkMember"> & {
  * Use `create(NetworkMemberSchema)` to create a new message.
  */
 export const NetworkMemberSchema: GenMessage<NetworkMember> = /*@__PURE__*/
-  messageDesc(file_powernode_v1_network, 9);
+  messageDesc(file_powernode_v1_network, 13);
 
 /**
  * @generated from message powernode.v1.CreateNetworkRequest
@@ -561,7 +662,7 @@ export type CreateNetworkRequest = Message<"powernode.v1.CreateNetworkRequest"> 
  * Use `create(CreateNetworkRequestSchema)` to create a new message.
  */
 export const CreateNetworkRequestSchema: GenMessage<CreateNetworkRequest> = /*@__PURE__*/
-  messageDesc(file_powernode_v1_network, 10);
+  messageDesc(file_powernode_v1_network, 14);
 
 /**
  * @generated from message powernode.v1.CreateNetworkResponse
@@ -578,7 +679,7 @@ export type CreateNetworkResponse = Message<"powernode.v1.CreateNetworkResponse"
  * Use `create(CreateNetworkResponseSchema)` to create a new message.
  */
 export const CreateNetworkResponseSchema: GenMessage<CreateNetworkResponse> = /*@__PURE__*/
-  messageDesc(file_powernode_v1_network, 11);
+  messageDesc(file_powernode_v1_network, 15);
 
 /**
  * @generated from message powernode.v1.ListNetworksRequest
@@ -591,7 +692,7 @@ export type ListNetworksRequest = Message<"powernode.v1.ListNetworksRequest"> & 
  * Use `create(ListNetworksRequestSchema)` to create a new message.
  */
 export const ListNetworksRequestSchema: GenMessage<ListNetworksRequest> = /*@__PURE__*/
-  messageDesc(file_powernode_v1_network, 12);
+  messageDesc(file_powernode_v1_network, 16);
 
 /**
  * @generated from message powernode.v1.ListNetworksResponse
@@ -608,7 +709,7 @@ export type ListNetworksResponse = Message<"powernode.v1.ListNetworksResponse"> 
  * Use `create(ListNetworksResponseSchema)` to create a new message.
  */
 export const ListNetworksResponseSchema: GenMessage<ListNetworksResponse> = /*@__PURE__*/
-  messageDesc(file_powernode_v1_network, 13);
+  messageDesc(file_powernode_v1_network, 17);
 
 /**
  * @generated from message powernode.v1.GetNetworkRequest
@@ -627,7 +728,7 @@ export type GetNetworkRequest = Message<"powernode.v1.GetNetworkRequest"> & {
  * Use `create(GetNetworkRequestSchema)` to create a new message.
  */
 export const GetNetworkRequestSchema: GenMessage<GetNetworkRequest> = /*@__PURE__*/
-  messageDesc(file_powernode_v1_network, 14);
+  messageDesc(file_powernode_v1_network, 18);
 
 /**
  * @generated from message powernode.v1.GetNetworkResponse
@@ -644,7 +745,7 @@ export type GetNetworkResponse = Message<"powernode.v1.GetNetworkResponse"> & {
  * Use `create(GetNetworkResponseSchema)` to create a new message.
  */
 export const GetNetworkResponseSchema: GenMessage<GetNetworkResponse> = /*@__PURE__*/
-  messageDesc(file_powernode_v1_network, 15);
+  messageDesc(file_powernode_v1_network, 19);
 
 /**
  * @generated from message powernode.v1.DeleteNetworkRequest
@@ -661,7 +762,7 @@ export type DeleteNetworkRequest = Message<"powernode.v1.DeleteNetworkRequest"> 
  * Use `create(DeleteNetworkRequestSchema)` to create a new message.
  */
 export const DeleteNetworkRequestSchema: GenMessage<DeleteNetworkRequest> = /*@__PURE__*/
-  messageDesc(file_powernode_v1_network, 16);
+  messageDesc(file_powernode_v1_network, 20);
 
 /**
  * @generated from message powernode.v1.DeleteNetworkResponse
@@ -674,7 +775,7 @@ export type DeleteNetworkResponse = Message<"powernode.v1.DeleteNetworkResponse"
  * Use `create(DeleteNetworkResponseSchema)` to create a new message.
  */
 export const DeleteNetworkResponseSchema: GenMessage<DeleteNetworkResponse> = /*@__PURE__*/
-  messageDesc(file_powernode_v1_network, 17);
+  messageDesc(file_powernode_v1_network, 21);
 
 /**
  * @generated from message powernode.v1.JoinNetworkRequest
@@ -701,7 +802,7 @@ export type JoinNetworkRequest = Message<"powernode.v1.JoinNetworkRequest"> & {
  * Use `create(JoinNetworkRequestSchema)` to create a new message.
  */
 export const JoinNetworkRequestSchema: GenMessage<JoinNetworkRequest> = /*@__PURE__*/
-  messageDesc(file_powernode_v1_network, 18);
+  messageDesc(file_powernode_v1_network, 22);
 
 /**
  * @generated from message powernode.v1.JoinNetworkResponse
@@ -718,7 +819,7 @@ export type JoinNetworkResponse = Message<"powernode.v1.JoinNetworkResponse"> & 
  * Use `create(JoinNetworkResponseSchema)` to create a new message.
  */
 export const JoinNetworkResponseSchema: GenMessage<JoinNetworkResponse> = /*@__PURE__*/
-  messageDesc(file_powernode_v1_network, 19);
+  messageDesc(file_powernode_v1_network, 23);
 
 /**
  * @generated from message powernode.v1.LeaveNetworkRequest
@@ -740,7 +841,7 @@ export type LeaveNetworkRequest = Message<"powernode.v1.LeaveNetworkRequest"> & 
  * Use `create(LeaveNetworkRequestSchema)` to create a new message.
  */
 export const LeaveNetworkRequestSchema: GenMessage<LeaveNetworkRequest> = /*@__PURE__*/
-  messageDesc(file_powernode_v1_network, 20);
+  messageDesc(file_powernode_v1_network, 24);
 
 /**
  * @generated from message powernode.v1.LeaveNetworkResponse
@@ -753,7 +854,7 @@ export type LeaveNetworkResponse = Message<"powernode.v1.LeaveNetworkResponse"> 
  * Use `create(LeaveNetworkResponseSchema)` to create a new message.
  */
 export const LeaveNetworkResponseSchema: GenMessage<LeaveNetworkResponse> = /*@__PURE__*/
-  messageDesc(file_powernode_v1_network, 21);
+  messageDesc(file_powernode_v1_network, 25);
 
 /**
  * @generated from message powernode.v1.ListMembersRequest
@@ -770,7 +871,7 @@ export type ListMembersRequest = Message<"powernode.v1.ListMembersRequest"> & {
  * Use `create(ListMembersRequestSchema)` to create a new message.
  */
 export const ListMembersRequestSchema: GenMessage<ListMembersRequest> = /*@__PURE__*/
-  messageDesc(file_powernode_v1_network, 22);
+  messageDesc(file_powernode_v1_network, 26);
 
 /**
  * @generated from message powernode.v1.ListMembersResponse
@@ -787,7 +888,7 @@ export type ListMembersResponse = Message<"powernode.v1.ListMembersResponse"> & 
  * Use `create(ListMembersResponseSchema)` to create a new message.
  */
 export const ListMembersResponseSchema: GenMessage<ListMembersResponse> = /*@__PURE__*/
-  messageDesc(file_powernode_v1_network, 23);
+  messageDesc(file_powernode_v1_network, 27);
 
 /**
  * @generated from message powernode.v1.RevokeCredentialRequest
@@ -809,7 +910,7 @@ export type RevokeCredentialRequest = Message<"powernode.v1.RevokeCredentialRequ
  * Use `create(RevokeCredentialRequestSchema)` to create a new message.
  */
 export const RevokeCredentialRequestSchema: GenMessage<RevokeCredentialRequest> = /*@__PURE__*/
-  messageDesc(file_powernode_v1_network, 24);
+  messageDesc(file_powernode_v1_network, 28);
 
 /**
  * @generated from message powernode.v1.RevokeCredentialResponse
@@ -826,7 +927,7 @@ export type RevokeCredentialResponse = Message<"powernode.v1.RevokeCredentialRes
  * Use `create(RevokeCredentialResponseSchema)` to create a new message.
  */
 export const RevokeCredentialResponseSchema: GenMessage<RevokeCredentialResponse> = /*@__PURE__*/
-  messageDesc(file_powernode_v1_network, 25);
+  messageDesc(file_powernode_v1_network, 29);
 
 /**
  * @generated from message powernode.v1.IssueCredentialRequest
@@ -848,7 +949,7 @@ export type IssueCredentialRequest = Message<"powernode.v1.IssueCredentialReques
  * Use `create(IssueCredentialRequestSchema)` to create a new message.
  */
 export const IssueCredentialRequestSchema: GenMessage<IssueCredentialRequest> = /*@__PURE__*/
-  messageDesc(file_powernode_v1_network, 26);
+  messageDesc(file_powernode_v1_network, 30);
 
 /**
  * @generated from message powernode.v1.IssueCredentialResponse
@@ -865,7 +966,7 @@ export type IssueCredentialResponse = Message<"powernode.v1.IssueCredentialRespo
  * Use `create(IssueCredentialResponseSchema)` to create a new message.
  */
 export const IssueCredentialResponseSchema: GenMessage<IssueCredentialResponse> = /*@__PURE__*/
-  messageDesc(file_powernode_v1_network, 27);
+  messageDesc(file_powernode_v1_network, 31);
 
 /**
  * @generated from message powernode.v1.GetMeshHealthRequest
@@ -882,7 +983,7 @@ export type GetMeshHealthRequest = Message<"powernode.v1.GetMeshHealthRequest"> 
  * Use `create(GetMeshHealthRequestSchema)` to create a new message.
  */
 export const GetMeshHealthRequestSchema: GenMessage<GetMeshHealthRequest> = /*@__PURE__*/
-  messageDesc(file_powernode_v1_network, 28);
+  messageDesc(file_powernode_v1_network, 32);
 
 /**
  * @generated from message powernode.v1.MeshPeerHealth
@@ -931,7 +1032,7 @@ export type MeshPeerHealth = Message<"powernode.v1.MeshPeerHealth"> & {
  * Use `create(MeshPeerHealthSchema)` to create a new message.
  */
 export const MeshPeerHealthSchema: GenMessage<MeshPeerHealth> = /*@__PURE__*/
-  messageDesc(file_powernode_v1_network, 29);
+  messageDesc(file_powernode_v1_network, 33);
 
 /**
  * @generated from message powernode.v1.MeshMemberHealth
@@ -980,7 +1081,7 @@ export type MeshMemberHealth = Message<"powernode.v1.MeshMemberHealth"> & {
  * Use `create(MeshMemberHealthSchema)` to create a new message.
  */
 export const MeshMemberHealthSchema: GenMessage<MeshMemberHealth> = /*@__PURE__*/
-  messageDesc(file_powernode_v1_network, 30);
+  messageDesc(file_powernode_v1_network, 34);
 
 /**
  * @generated from message powernode.v1.GetMeshHealthResponse
@@ -1004,7 +1105,7 @@ export type GetMeshHealthResponse = Message<"powernode.v1.GetMeshHealthResponse"
  * Use `create(GetMeshHealthResponseSchema)` to create a new message.
  */
 export const GetMeshHealthResponseSchema: GenMessage<GetMeshHealthResponse> = /*@__PURE__*/
-  messageDesc(file_powernode_v1_network, 31);
+  messageDesc(file_powernode_v1_network, 35);
 
 /**
  * @generated from enum powernode.v1.MeshTopology
@@ -1150,6 +1251,26 @@ export const NetworkService: GenService<{
     methodKind: "unary";
     input: typeof GetMeshHealthRequestSchema;
     output: typeof GetMeshHealthResponseSchema;
+  },
+  /**
+   * Makes an operator's machine (no agent) a member with its own WireGuard key: `pnctl net join
+   * <network>`. Idempotent per name (a new key replaces the old one). The peers are a snapshot: join
+   * again to pick up members added later.
+   *
+   * @generated from rpc powernode.v1.NetworkService.JoinOperatorPeer
+   */
+  joinOperatorPeer: {
+    methodKind: "unary";
+    input: typeof JoinOperatorPeerRequestSchema;
+    output: typeof JoinOperatorPeerResponseSchema;
+  },
+  /**
+   * @generated from rpc powernode.v1.NetworkService.LeaveOperatorPeer
+   */
+  leaveOperatorPeer: {
+    methodKind: "unary";
+    input: typeof LeaveOperatorPeerRequestSchema;
+    output: typeof LeaveOperatorPeerResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_powernode_v1_network, 1);
