@@ -7,6 +7,7 @@ import { dockerFeature } from "./docker/feature.ts";
 import { eventsFeature } from "./events/feature.ts";
 import type { Feature } from "./feature.ts";
 import { fleetFeature } from "./fleet/feature.ts";
+import { k3sFeature } from "./k3s/feature.ts";
 import { networkFeature } from "./network/feature.ts";
 import { nodeFeature } from "./node/feature.ts";
 import { observabilityFeature } from "./observability/feature.ts";
@@ -20,6 +21,7 @@ export const FEATURES: readonly Feature[] = [
   catalogFeature,
   provisionFeature,
   networkFeature,
+  k3sFeature,
   dockerFeature,
   tokensFeature,
   eventsFeature,

@@ -53,6 +53,20 @@ export const EVENTS = {
   meshPeerRemoved: k("system.mesh.peer_removed", "info", "agent"),
   /** A peer whose credential does not verify (signature, window, key or address) is not configured. */
   meshPeerRejected: k("system.mesh.peer_rejected", "warn", "agent"),
+  // K3s clusters: the hub's model (bootstrap, joins, readiness) and the agent's k3s controller.
+  k3sClusterCreated: k("system.k3s.cluster_created", "info", "hub"),
+  k3sClusterBootstrapped: k("system.k3s.cluster_bootstrapped", "info", "hub"),
+  k3sCredentialsRefreshed: k("system.k3s.credentials_refreshed", "info", "hub"),
+  k3sClusterActive: k("system.k3s.cluster_active", "info", "hub"),
+  k3sClusterDecommissioned: k("system.k3s.cluster_decommissioned", "warn", "hub"),
+  k3sNodeJoining: k("system.k3s.node_joining", "info", "hub"),
+  k3sNodeReady: k("system.k3s.node_ready", "info", "hub"),
+  k3sNodeStopped: k("system.k3s.node_stopped", "warn", "hub"),
+  /** An ovn_kubernetes cluster in a network with a pod subnet prefix: the prefix is not used. */
+  podSubnetPrefixIgnored: k("system.cluster_bootstrap.pod_subnet_prefix_ignored", "warn", "hub"),
+  k3sConfigWritten: k("system.k3s.config_written", "info", "agent"),
+  k3sStarted: k("system.k3s.started", "info", "agent"),
+  k3sStopped: k("system.k3s.stopped", "info", "agent"),
   // Attestation challenges.
   attestationRequested: k("system.attestation.requested", "info", "hub"),
   attestationVerified: k("system.attestation.verified", "info", "hub"),

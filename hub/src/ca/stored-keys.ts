@@ -1,12 +1,12 @@
 /**
- * The private keys the hub keeps in its database (the CA key, every network's constellation key), at
- * start: find the key-encryption key (or make one on a database that has no sealed key yet), check
+ * The private keys the hub keeps in its database (the CA key, every network's constellation key, each
+ * Docker host's client key, each K3s cluster's kubeconfig and tokens), at start: find the key-encryption key (or make one on a database that has no sealed key yet), check
  * that every sealed key opens with it, and seal the ones an older hub stored as plain PEM (compare
  * and set per row, so two hubs starting together seal each key once and nothing is lost).
  */
 import { and, eq } from "drizzle-orm";
 import type { Db } from "../db/client.ts";
-import { ca, dockerHosts, networks } from "../db/schema/index.ts";
+import { ca, dockerHosts, k3sClusters, networks } from "../db/schema/index.ts";
 import type { Logger } from "../log.ts";
 import {
   createKekFile,
@@ -72,6 +72,42 @@ async function storedKeys(db: Db): Promise<StoredKey[]> {
           .where(and(eq(dockerHosts.id, row.id), eq(dockerHosts.clientKeyPem, row.key)));
       },
     });
+  }
+  out.push(...(await k3sSecrets(db)));
+  return out;
+}
+
+/** The sealed columns of a K3s cluster row. */
+export type K3sSecretColumn = "kubeconfig" | "server-token" | "agent-token";
+
+/** A K3s cluster secret's place. */
+export function k3sSecretContext(clusterId: string, column: K3sSecretColumn): string {
+  return `k3s-cluster:${clusterId}:${column}`;
+}
+
+const K3S_SECRET_COLUMNS = [
+  ["kubeconfig", "kubeconfig"],
+  ["server-token", "serverToken"],
+  ["agent-token", "agentToken"],
+] as const;
+
+async function k3sSecrets(db: Db): Promise<StoredKey[]> {
+  const out: StoredKey[] = [];
+  for (const row of await db.select().from(k3sClusters)) {
+    for (const [column, key] of K3S_SECRET_COLUMNS) {
+      const value = row[key];
+      if (value === null) continue;
+      out.push({
+        context: k3sSecretContext(row.id, column),
+        value,
+        seal: async (sealed) => {
+          await db
+            .update(k3sClusters)
+            .set({ [key]: sealed })
+            .where(and(eq(k3sClusters.id, row.id), eq(k3sClusters[key], value)));
+        },
+      });
+    }
   }
   return out;
 }

@@ -8,8 +8,8 @@ import { sql } from "drizzle-orm";
 import { index, integer, jsonb, pgEnum, pgTable, text, timestamp, uuid } from "drizzle-orm/pg-core";
 import { timestamps } from "./common.ts";
 import { instances } from "./instances.ts";
-import { networks } from "./networks.ts";
 import { networkVips, subnetAdvertisements } from "./network-vips.ts";
+import { networks } from "./networks.ts";
 
 export const clusterFlavor = pgEnum("cluster_flavor", ["k3s"]);
 export const clusterStatus = pgEnum("cluster_status", [

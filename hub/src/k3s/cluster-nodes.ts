@@ -1,0 +1,250 @@
+/**
+ * Nodes joining and leaving clusters: the join request (endpoint + token), registration (node row
+ * joining, node_count), readiness (active; a ready server makes its cluster active) and stop
+ * (disconnected; a cluster whose servers are all disconnected is disconnected). Every joining node
+ * needs an SDWAN peer in the cluster's network and a profile that fits the cluster's CNI.
+ */
+import { EVENTS } from "@powernode/proto";
+import { and, eq, sql } from "drizzle-orm";
+import type { Db } from "../db/client.ts";
+import { k3sClusterNodes, k3sClusters } from "../db/schema/index.ts";
+import type { Deps } from "../deps.ts";
+import type { Tx } from "../desired-state/index.ts";
+import { DomainError } from "../errors.ts";
+import { addVipHolder } from "../network/vips.ts";
+import { appendBootstrapEvent } from "./bootstrap-events.ts";
+import { assertCniFitsProfile } from "./cni.ts";
+import { openSecret } from "./secrets.ts";
+import {
+  type ClusterNodeRow,
+  type ClusterRow,
+  clusterNodeOf,
+  clusterToJoin,
+  type Emit,
+  type InstanceRow,
+  lockNode,
+  resolveCluster,
+  sdwanPeerOf,
+  transact,
+} from "./store.ts";
+
+type NodeDeps = Pick<Deps, "db" | "events" | "keys" | "desiredState" | "now">;
+export type Role = ClusterNodeRow["role"];
+
+/** Checks that `node` may be in `cluster`: its SDWAN peer there, its profile against the CNI. */
+async function assertMayJoin(tx: Db | Tx, node: InstanceRow, cluster: ClusterRow): Promise<void> {
+  await sdwanPeerOf(tx, node, cluster.networkId);
+  assertCniFitsProfile(cluster.cni, node, cluster.name);
+}
+
+/** JoinRequest: the cluster's endpoint and the token for `role` (agent token, or server token). */
+export async function joinRequest(
+  deps: NodeDeps,
+  nodeId: string,
+  input: { clusterId?: string; role: Role },
+): Promise<{ clusterId: string; apiEndpoint: string; token: string }> {
+  const cluster = await deps.db.transaction(async (tx) => {
+    const node = await lockNode(tx, nodeId);
+    const c = await clusterToJoin(tx, nodeId, input.clusterId);
+    await assertMayJoin(tx, node, c);
+    return c;
+  });
+  const sealed = input.role === "server" ? cluster.serverToken : cluster.agentToken;
+  const column = input.role === "server" ? "server-token" : "agent-token";
+  return {
+    clusterId: cluster.id,
+    apiEndpoint: cluster.apiEndpoint,
+    token: openSecret(deps.keys, cluster.id, column, sealed),
+  };
+}
+
+/** Inserts or updates the node's row in `cluster` (status joining); node_count follows the rows. */
+async function upsertNode(
+  tx: Tx,
+  emit: Emit,
+  node: InstanceRow,
+  cluster: ClusterRow,
+  input: { role: Role; version?: string },
+  now: Date,
+): Promise<{ row: ClusterNodeRow; nodeCount: number }> {
+  await assertMayJoin(tx, node, cluster);
+  const own = await clusterNodeOf(tx, node.id);
+  if (own && own.cluster.id !== cluster.id)
+    throw new DomainError(
+      "already_exists",
+      `node_id: node ${node.name} is already in cluster ${own.cluster.name}`,
+    );
+  let row: ClusterNodeRow | undefined;
+  let nodeCount = cluster.nodeCount;
+  if (own) {
+    [row] = await tx
+      .update(k3sClusterNodes)
+      .set({
+        role: input.role,
+        status: "joining",
+        version: input.version || own.node.version,
+        updatedAt: now,
+      })
+      .where(eq(k3sClusterNodes.id, own.node.id))
+      .returning();
+  } else {
+    [row] = await tx
+      .insert(k3sClusterNodes)
+      .values({
+        clusterId: cluster.id,
+        instanceId: node.id,
+        name: node.name,
+        role: input.role,
+        version: input.version || null,
+      })
+      .returning();
+    const [c] = await tx
+      .update(k3sClusters)
+      .set({
+        nodeCount: sql`${k3sClusters.nodeCount} + 1`,
+        bootstrapEvents: appendBootstrapEvent(cluster.bootstrapEvents, {
+          at: now,
+          phase: "join",
+          status: "joining",
+          message: `${node.name} joins as ${input.role}`,
+        }),
+        updatedAt: now,
+      })
+      .where(eq(k3sClusters.id, cluster.id))
+      .returning({ nodeCount: k3sClusters.nodeCount });
+    nodeCount = c?.nodeCount ?? nodeCount + 1;
+  }
+  if (!row) throw new Error(`cluster node ${node.name}: no row returned`);
+  if (input.role === "server" && cluster.apiVipId) {
+    const { member } = await sdwanPeerOf(tx, node, cluster.networkId);
+    await addVipHolder(tx, cluster.apiVipId, member.id);
+  }
+  emit(
+    EVENTS.k3sNodeJoining,
+    { clusterId: cluster.id, cluster: cluster.name, role: input.role, nodeCount },
+    { nodeId: node.id },
+  );
+  return { row, nodeCount };
+}
+
+/** AddNode (operator): puts a node in a cluster; its desired state gets the k3s section. */
+export async function addNode(
+  deps: NodeDeps,
+  input: { cluster: string; nodeId: string; role: Role },
+): Promise<ClusterNodeRow> {
+  const out = await transact(deps, async (tx, emit) => {
+    const cluster = await resolveCluster(tx, input.cluster);
+    const node = await lockNode(tx, input.nodeId);
+    return upsertNode(tx, emit, node, cluster, { role: input.role }, deps.now());
+  });
+  await deps.desiredState.change(input.nodeId);
+  return out.row;
+}
+
+/** RegisterNode (node): the node's k3s started joining; node row joining, node_count. */
+export async function registerNode(
+  deps: NodeDeps,
+  nodeId: string,
+  input: { clusterId?: string; role: Role; version: string },
+): Promise<{ row: ClusterNodeRow; nodeCount: number }> {
+  const out = await transact(deps, async (tx, emit) => {
+    const node = await lockNode(tx, nodeId);
+    const cluster = await clusterToJoin(tx, nodeId, input.clusterId);
+    return upsertNode(tx, emit, node, cluster, input, deps.now());
+  });
+  await deps.desiredState.change(nodeId);
+  return out;
+}
+
+/** The node's row and cluster, or precondition saying it is in no Kubernetes cluster. */
+async function ownRow(
+  tx: Tx,
+  nodeId: string,
+): Promise<{ node: ClusterNodeRow; cluster: ClusterRow; inst: InstanceRow }> {
+  const inst = await lockNode(tx, nodeId);
+  const own = await clusterNodeOf(tx, nodeId);
+  if (!own) throw new DomainError("precondition", `node ${inst.name} is in no Kubernetes cluster`);
+  return { ...own, inst };
+}
+
+/** MarkReady (node): node active with its version; a ready server makes the cluster active. */
+export async function markReady(
+  deps: NodeDeps,
+  nodeId: string,
+  input: { version: string },
+): Promise<{ row: ClusterNodeRow; clusterStatus: ClusterRow["status"] }> {
+  return transact(deps, async (tx, emit) => {
+    const { node, cluster } = await ownRow(tx, nodeId);
+    const now = deps.now();
+    const [row] = await tx
+      .update(k3sClusterNodes)
+      .set({ status: "active", version: input.version || node.version, lastHeartbeatAt: now, updatedAt: now })
+      .where(eq(k3sClusterNodes.id, node.id))
+      .returning();
+    if (!row) throw new Error(`cluster node ${node.name}: no row returned`);
+    emit(EVENTS.k3sNodeReady, { clusterId: cluster.id, role: node.role, version: input.version }, { nodeId });
+    let status = cluster.status;
+    if (node.role === "server" && status !== "active" && status !== "error") {
+      status = "active";
+      await tx
+        .update(k3sClusters)
+        .set({
+          status,
+          version: input.version || cluster.version,
+          bootstrapEvents: appendBootstrapEvent(cluster.bootstrapEvents, {
+            at: now,
+            phase: "ready",
+            status: "active",
+            message: `server ${node.name} ready`,
+          }),
+          updatedAt: now,
+        })
+        .where(eq(k3sClusters.id, cluster.id));
+      emit(EVENTS.k3sClusterActive, { clusterId: cluster.id, name: cluster.name }, { nodeId });
+    }
+    return { row, clusterStatus: status };
+  });
+}
+
+/** MarkStopped (node): node disconnected; with no server left running the cluster is disconnected. */
+export async function markStopped(
+  deps: NodeDeps,
+  nodeId: string,
+  input: { reason: string },
+): Promise<ClusterNodeRow> {
+  return transact(deps, async (tx, emit) => {
+    const { node, cluster } = await ownRow(tx, nodeId);
+    const now = deps.now();
+    const [row] = await tx
+      .update(k3sClusterNodes)
+      .set({ status: "disconnected", updatedAt: now })
+      .where(eq(k3sClusterNodes.id, node.id))
+      .returning();
+    if (!row) throw new Error(`cluster node ${node.name}: no row returned`);
+    emit(EVENTS.k3sNodeStopped, { clusterId: cluster.id, role: node.role, reason: input.reason }, { nodeId });
+    const [running] = await tx
+      .select({ id: k3sClusterNodes.id })
+      .from(k3sClusterNodes)
+      .where(
+        and(
+          eq(k3sClusterNodes.clusterId, cluster.id),
+          eq(k3sClusterNodes.role, "server"),
+          eq(k3sClusterNodes.status, "active"),
+        ),
+      )
+      .limit(1);
+    if (!running && cluster.status === "active")
+      await tx
+        .update(k3sClusters)
+        .set({ status: "disconnected", updatedAt: now })
+        .where(eq(k3sClusters.id, cluster.id));
+    return row;
+  });
+}
+
+/** `role` from a request: "" -> `fallback`, server or agent, else invalid_argument naming the field. */
+export function parseRole(field: string, v: string, fallback: Role = "agent"): Role {
+  if (v === "") return fallback;
+  if (v === "server" || v === "agent") return v;
+  throw new DomainError("invalid_argument", `${field}: "${v.slice(0, 64)}" is not a role (server or agent)`);
+}

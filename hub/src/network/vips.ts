@@ -1,0 +1,91 @@
+/**
+ * Virtual IPs of a network: a /128 in the network's /64 that one or more members hold (a K3s cluster's
+ * API address, later storage and SDWAN service addresses). The address of a named VIP is fixed by its
+ * name: `<prefix /64>:dead:beef:0:<16-bit hash of the name>`, so it stays the same across re-creation.
+ * Routing a VIP to its holders (their peers' AllowedIPs) is not done yet (docs/k3s.md).
+ */
+import { createHash } from "node:crypto";
+import { and, eq } from "drizzle-orm";
+import type { Db } from "../db/client.ts";
+import { networkVips } from "../db/schema/index.ts";
+import type { Tx } from "../desired-state/index.ts";
+import { DomainError } from "../errors.ts";
+import { formatIpv6, parseUlaPrefix } from "./addresses.ts";
+
+export type VipRow = typeof networkVips.$inferSelect;
+
+/** The first 16 bits of sha256(name). */
+export function vipHash(name: string): number {
+  const h = createHash("sha256").update(name, "utf8").digest();
+  return ((h[0] ?? 0) << 8) | (h[1] ?? 0);
+}
+
+/** The VIP address of `name` in a network's /64, RFC 5952 text without a length. */
+export function vipAddress(prefix: string, name: string): string {
+  const parsed = parseUlaPrefix(prefix);
+  if ("error" in parsed) throw new Error(`prefix: ${parsed.error}`);
+  return formatIpv6([...parsed.groups.slice(0, 4), 0xdead, 0xbeef, 0, vipHash(name)]);
+}
+
+/**
+ * Makes the VIP `name` at `address` (see {@link vipAddress}) in a network, held by `holderMemberIds`
+ * (primary first), state active. Another VIP on that address (two names with the same hash) is
+ * `already_exists`, naming both.
+ */
+export async function createVip(
+  tx: Tx,
+  input: { networkId: string; address: string; name: string; holderMemberIds: string[] },
+): Promise<VipRow> {
+  const { address } = input;
+  const [clash] = await tx
+    .select()
+    .from(networkVips)
+    .where(and(eq(networkVips.networkId, input.networkId), eq(networkVips.address, address)));
+  if (clash)
+    throw new DomainError(
+      "already_exists",
+      `name: VIP "${input.name}" would be ${address}, which VIP "${clash.name}" holds (its name hashes alike)`,
+    );
+  const [row] = await tx
+    .insert(networkVips)
+    .values({
+      networkId: input.networkId,
+      name: input.name,
+      address,
+      holderMemberIds: input.holderMemberIds,
+      state: "active",
+    })
+    .returning();
+  if (!row) throw new Error(`VIP ${input.name}: no row returned`);
+  return row;
+}
+
+/** Makes `memberId` the primary holder (first) of a VIP, keeping the others as failover candidates. */
+export async function setVipPrimary(tx: Tx, vipId: string, memberId: string): Promise<void> {
+  const [vip] = await tx.select().from(networkVips).where(eq(networkVips.id, vipId));
+  if (!vip) return;
+  const holders = [memberId, ...vip.holderMemberIds.filter((m) => m !== memberId)];
+  await tx
+    .update(networkVips)
+    .set({ holderMemberIds: holders, state: "active", updatedAt: new Date() })
+    .where(eq(networkVips.id, vipId));
+}
+
+/** Appends `memberId` to a VIP's holders (a failover candidate) unless it holds it already. */
+export async function addVipHolder(tx: Tx, vipId: string, memberId: string): Promise<void> {
+  const [vip] = await tx.select().from(networkVips).where(eq(networkVips.id, vipId));
+  if (!vip || vip.holderMemberIds.includes(memberId)) return;
+  await tx
+    .update(networkVips)
+    .set({ holderMemberIds: [...vip.holderMemberIds, memberId], updatedAt: new Date() })
+    .where(eq(networkVips.id, vipId));
+}
+
+export async function getVip(db: Db | Tx, vipId: string): Promise<VipRow | undefined> {
+  const [vip] = await db.select().from(networkVips).where(eq(networkVips.id, vipId));
+  return vip;
+}
+
+export async function deleteVip(tx: Tx, vipId: string): Promise<void> {
+  await tx.delete(networkVips).where(eq(networkVips.id, vipId));
+}
