@@ -6,6 +6,7 @@
 import { type ParsedArgs, parseArgs } from "./args.ts";
 import { caCommands } from "./ca-commands.ts";
 import { catalogCommands } from "./catalog-commands.ts";
+import { dockerCommands } from "./docker-commands.ts";
 import { eventsCommands } from "./events-commands.ts";
 import { instancesCommands } from "./instances-commands.ts";
 import { moduleCommands } from "./module-commands.ts";
@@ -25,6 +26,7 @@ const GROUPS: readonly CommandGroup[] = [
   moduleCommands,
   netCommands,
   tokensCommands,
+  dockerCommands,
 ];
 
 const USAGE = `usage: pnctl [--url URL] [--token TOKEN] <command> [--json]
