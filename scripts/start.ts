@@ -7,7 +7,8 @@
  * plus POWERNODE_START_ARCH (amd64|arm64, default amd64), POWERNODE_START_EXIT=1 to stop once enrolled,
  * and POWERNODE_START_NODES (1-5, default 1): with more than one, the nodes boot on a lab network
  * (smokes/lib/lab.ts: namespace pnlab-start, 10.203.9.0/24, removed at the end) where they reach each
- * other, e.g. for an overlay network (docs/tutorials/02-mesh.md).
+ * other, e.g. for an overlay network (docs/tutorials/02-mesh.md), and POWERNODE_START_MEMORY_MIB
+ * (256-65536, default 1024) per node (2048 for the docker-engine module, docs/tutorials/03-docker-runtime.md).
  */
 import { relative, resolve } from "node:path";
 import {
@@ -44,6 +45,13 @@ async function main(): Promise<number> {
   const count = Number(process.env.POWERNODE_START_NODES ?? "1");
   if (!Number.isInteger(count) || count < 1 || count > 5) {
     process.stderr.write(`POWERNODE_START_NODES: "${process.env.POWERNODE_START_NODES}" must be 1 to 5\n`);
+    return 2;
+  }
+  const memoryMib = Number(process.env.POWERNODE_START_MEMORY_MIB ?? "1024");
+  if (!Number.isInteger(memoryMib) || memoryMib < 256 || memoryMib > 65536) {
+    process.stderr.write(
+      `POWERNODE_START_MEMORY_MIB: "${process.env.POWERNODE_START_MEMORY_MIB}" must be 256 to 65536\n`,
+    );
     return 2;
   }
   say(`building the ${arch} node image (reused when nothing changed)`);
@@ -100,7 +108,7 @@ async function main(): Promise<number> {
       name: count === 1 ? `${DEMO_PREFIX}${arch}-${stamp}` : `${DEMO_PREFIX}${arch}-${i}-${stamp}`,
       arch: arch === "arm64" ? 2 : 1,
       provider: "qemu",
-      memoryMib: 1024,
+      memoryMib,
       // TCG runs one host thread per vCPU: one node starts ~2 s sooner with two; several share the cores.
       vcpus: count === 1 ? 2 : 1,
       start: true,
