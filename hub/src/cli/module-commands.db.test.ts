@@ -76,6 +76,19 @@ describe("pnctl module", () => {
     expect(lsJson[0]?.ociDigest).toMatch(/^sha256:/);
   }, 30_000);
 
+  test("build k3s: from POWERNODE_K3S_BINARY, or an error saying to set it", async () => {
+    const unset = await pnctl(["module", "build", "k3s"], { POWERNODE_K3S_BINARY: "" });
+    expect(unset.code).toBe(1);
+    expect(unset.err).toStartWith("pnctl: POWERNODE_K3S_BINARY is unset: set it to a k3s binary for amd64");
+    const out = join(work, "k3s-out");
+    const arch = process.arch === "arm64" ? "arm64" : "amd64";
+    const argv = ["module", "build", "k3s", "--arch", arch, "--version", "v1.30.4+k3s1", "--out", out];
+    // Any executable of the host's arch stands in for k3s (this machine has none).
+    const b = await pnctl(argv, { POWERNODE_K3S_BINARY: process.execPath });
+    expect(b).toMatchObject({ code: 0, err: "" });
+    expect(b.out).toContain(`built k3s v1.30.4+k3s1 (${arch}) in ${out}`);
+  }, 60_000);
+
   test("clear errors: usage, missing input, not a build dir, wrong token, unreachable hub", async () => {
     expect(await pnctl(["module", "build"])).toMatchObject({
       code: 2,

@@ -8,6 +8,7 @@ import type { DebArch } from "@powernode/debian";
 import { Arch } from "@powernode/proto";
 import { type BuiltModule, buildModule } from "../modules/build-module.ts";
 import { buildRecipe } from "../modules/build-recipe.ts";
+import { buildK3sModule, K3S_BINARY_ENV, K3S_MODULE_NAME } from "../modules/k3s-module.ts";
 import { catalogClient, loadBuiltModule, publishModule } from "../modules/publish.ts";
 import { loadRecipe, MODULES_DIR, recipePath } from "../modules/recipe.ts";
 import { flag, type ParsedArgs } from "./args.ts";
@@ -22,6 +23,7 @@ import {
 
 const USAGE = `  module build <recipe.json|recipe dir|rootfs dir|rootfs.tar> [--arch amd64|arm64] [--out DIR]
                [--name N --version V --priority P]   (name/version required for a rootfs dir or tar)
+  module build k3s [--arch amd64|arm64] [--out DIR] [--version V]   (the binary: $POWERNODE_K3S_BINARY)
   module publish <build dir> [--registry URL] [--description TEXT]   (registry default: the hub URL)
   module ls`;
 
@@ -47,13 +49,31 @@ function printBuilt(b: BuiltModule, outDir: string, json: boolean, io: CliIo): v
   io.out(`  verity root hash ${m.verityRootHash}`);
 }
 
-async function build(args: ParsedArgs, rest: string[], io: CliIo): Promise<number> {
+async function build(
+  args: ParsedArgs,
+  rest: string[],
+  io: CliIo,
+  env: Record<string, string | undefined>,
+): Promise<number> {
   const input = rest[0];
   if (!input) throw new UsageError("module build: missing <recipe.json|dir|tar>");
-  const path = resolve(input);
-  if (!existsSync(path)) throw new UsageError(`module build: ${input} does not exist`);
   const arch = archFlag(args);
   const json = args.flags.has("json");
+  if (input === K3S_MODULE_NAME) {
+    // No package ships k3s: the module is built from the upstream binary the environment names.
+    const outDir = resolve(flag(args, "out") ?? join(MODULES_DIR, ".out", `k3s-${arch}`));
+    const version = flag(args, "version");
+    const b = await buildK3sModule({
+      binary: env[K3S_BINARY_ENV],
+      arch,
+      outDir,
+      ...(version ? { version } : {}),
+    });
+    printBuilt(b, outDir, json, io);
+    return 0;
+  }
+  const path = resolve(input);
+  if (!existsSync(path)) throw new UsageError(`module build: ${input} does not exist`);
   const isDir = statSync(path).isDirectory();
   const recipeFile = path.endsWith(".json")
     ? path
@@ -155,7 +175,7 @@ export const moduleCommands: CommandGroup = {
   async run(ctx) {
     switch (ctx.verb) {
       case "build":
-        return build(ctx.args, ctx.rest, ctx.io);
+        return build(ctx.args, ctx.rest, ctx.io, ctx.env);
       case "publish":
         return publish(ctx);
       case "ls":

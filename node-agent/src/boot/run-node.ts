@@ -32,7 +32,7 @@ function debugEnabled(): boolean {
   }
 }
 
-/** The OS sides of the mesh, docker and (with debug) the probes controllers. */
+/** The OS sides of the mesh, docker, k3s and (with debug) the probes controllers. */
 async function nodeOs(stateDir: string, exec: Exec, debug: boolean, owned: Set<number>) {
   const [
     { createWireguard },
@@ -40,12 +40,14 @@ async function nodeOs(stateDir: string, exec: Exec, debug: boolean, owned: Set<n
     { underlayAddresses },
     { createDockerOs },
     { createModuleSys },
+    { createK3sOs },
   ] = await Promise.all([
     import("../sys/wireguard.ts"),
     import("../sys/ping.ts"),
     import("../sys/underlay.ts"),
     import("../sys/docker-daemon.ts"),
     import("../sys/module-sys.ts"),
+    import("../sys/k3s.ts"),
   ]);
   const sys = createModuleSys({
     children: { add: (pid) => owned.add(pid), delete: (pid) => owned.delete(pid) },
@@ -53,6 +55,7 @@ async function nodeOs(stateDir: string, exec: Exec, debug: boolean, owned: Set<n
   return {
     mesh: { wireguard: createWireguard(exec), keyDir: join(stateDir, "wireguard"), underlayAddresses },
     docker: createDockerOs(sys),
+    k3s: createK3sOs(sys),
     ...(debug ? { debugProbes: createPing(exec) } : {}),
   };
 }

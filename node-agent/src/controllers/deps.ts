@@ -3,6 +3,7 @@ import { Arch } from "@powernode/proto";
 import type { BackoffOptions } from "../runtime/backoff.ts";
 import type { PhaseRecorder } from "../runtime/phases.ts";
 import type { DockerOs } from "../sys/docker-daemon.ts";
+import type { K3sOs } from "../sys/k3s.ts";
 import type { RenewalOptions } from "./credentials/renew.ts";
 import type { DebugProbesOs } from "./debug-probes/debug-probes-controller.ts";
 import type { MeshOs } from "./mesh/mesh-controller.ts";
@@ -48,6 +49,8 @@ export interface AgentDeps {
   mesh?: MeshOs;
   /** The OS side of the managed Docker host; none: no `docker` controller (in process). */
   docker?: DockerOs;
+  /** The OS side of K3s (runs only with a module set: k3s comes from the k3s module); none: no `k3s`. */
+  k3s?: K3sOs;
   /** Test-only probes of the desired state's `debug` section (`powernode.debug=1`); none: not honoured. */
   debugProbes?: DebugProbesOs;
 }

@@ -10,6 +10,7 @@
  * | mesh-peers      | HubConnection, DesiredNodeState                    | MeshPeers                     |
  * | mesh            | DesiredNodeState, MeshPeers                        | MeshStatus                    |
  * | docker          | DesiredNodeState, ModuleSetStatus, HubConnection, HubCredentials | DockerStatus     |
+ * | k3s             | DesiredNodeState, ModuleSetStatus, HubConnection   | K3sStatus                     |
  * | debug-probes    | DesiredNodeState                                   | DebugProbeStatus              |
  * | status-report   | HubConnection, ControllerStatus                    | StatusReportStatus            |
  */
@@ -23,6 +24,7 @@ import type { AgentDeps } from "./deps.ts";
 import { desiredStateController } from "./desired-state/desired-state-controller.ts";
 import { dockerController } from "./docker/docker-controller.ts";
 import { heartbeatController } from "./heartbeat/heartbeat-controller.ts";
+import { k3sController } from "./k3s/k3s-controller.ts";
 import { meshController } from "./mesh/mesh-controller.ts";
 import { meshPeersController } from "./mesh-peers/mesh-peers-controller.ts";
 import { modulesController } from "./modules/modules-controller.ts";
@@ -33,7 +35,7 @@ import { statusReportController } from "./status-report/status-report-controller
  * without the WireGuard OS side, no `debug-probes` unless debug hooks are honoured).
  */
 export function agentControllers(deps: AgentDeps): Controller[] {
-  const { modules, mesh, docker, debugProbes } = deps;
+  const { modules, mesh, docker, k3s, debugProbes } = deps;
   return [
     credentialsController(deps),
     desiredStateController(deps),
@@ -42,6 +44,7 @@ export function agentControllers(deps: AgentDeps): Controller[] {
     meshPeersController(deps),
     ...(mesh ? [meshController({ ...deps, mesh })] : []),
     ...(docker ? [dockerController({ ...deps, docker })] : []),
+    ...(k3s && modules ? [k3sController({ ...deps, k3s })] : []),
     ...(debugProbes ? [debugProbesController({ ...deps, debugProbes })] : []),
     statusReportController(deps),
   ];

@@ -83,3 +83,14 @@ export const DebugProbeStatus = defineResource<{ version: bigint; pings: number 
 export const DockerStatus = defineResource<{ hostId: string; running: boolean; version: string }>(
   "DockerStatus",
 );
+
+/** Written by `k3s`: the node's k3s as the agent runs it. */
+export const K3sStatus = defineResource<{
+  clusterId: string;
+  role: string;
+  /** off (none desired), missing (no binary or root), running (started), ready. */
+  state: "off" | "missing" | "running" | "ready";
+  /** sha256 of the config.yaml written (empty before). */
+  configSha256: string;
+  version: string;
+}>("K3sStatus");

@@ -4,7 +4,7 @@
  */
 import { type Client, createClient } from "@connectrpc/connect";
 import { createGrpcTransport, Http2SessionManager } from "@connectrpc/connect-node";
-import { DockerNodeService, MeshSyncService, NodeService } from "@powernode/proto";
+import { DockerNodeService, K3sNodeService, MeshSyncService, NodeService } from "@powernode/proto";
 
 export interface HubConnection {
   client: Client<typeof NodeService>;
@@ -12,6 +12,8 @@ export interface HubConnection {
   mesh: Client<typeof MeshSyncService>;
   /** The node's managed Docker host (DockerNodeService), on the same connection. */
   docker: Client<typeof DockerNodeService>;
+  /** The node's K3s cluster (K3sNodeService), on the same connection. */
+  k3s: Client<typeof K3sNodeService>;
   /** Closes the HTTP/2 connection (in-flight calls fail). */
   close(): void;
 }
@@ -76,6 +78,7 @@ export function connectHub(opts: HubConnectionOptions): HubConnection {
     client: createClient(NodeService, transport),
     mesh: createClient(MeshSyncService, transport),
     docker: createClient(DockerNodeService, transport),
+    k3s: createClient(K3sNodeService, transport),
     close: () => sessionManager.abort(),
   };
 }
