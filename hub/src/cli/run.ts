@@ -9,6 +9,7 @@ import { catalogCommands } from "./catalog-commands.ts";
 import { dockerCommands } from "./docker-commands.ts";
 import { eventsCommands } from "./events-commands.ts";
 import { instancesCommands } from "./instances-commands.ts";
+import { k3sCommands } from "./k3s-commands.ts";
 import { moduleCommands } from "./module-commands.ts";
 import { netCommands } from "./net-commands.ts";
 import { nodesCommands } from "./nodes-commands.ts";
@@ -27,6 +28,7 @@ const GROUPS: readonly CommandGroup[] = [
   netCommands,
   tokensCommands,
   dockerCommands,
+  k3sCommands,
 ];
 
 const USAGE = `usage: pnctl [--url URL] [--token TOKEN] <command> [--json]
