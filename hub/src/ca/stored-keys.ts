@@ -1,8 +1,9 @@
 /**
  * The private keys the hub keeps in its database (the CA key, every network's constellation key, each
- * Docker host's client key, each K3s cluster's kubeconfig and tokens), at start: find the key-encryption key (or make one on a database that has no sealed key yet), check
- * that every sealed key opens with it, and seal the ones an older hub stored as plain PEM (compare
- * and set per row, so two hubs starting together seal each key once and nothing is lost).
+ * Docker host's client key, each K3s cluster's kubeconfig and tokens), at start: find the
+ * key-encryption key (or make one on a database that has no sealed key yet), check that every sealed
+ * key opens with it, and seal the ones an older hub stored as plain PEM (compare and set per row, so
+ * two hubs starting together seal each key once and nothing is lost).
  */
 import { and, eq } from "drizzle-orm";
 import type { Db } from "../db/client.ts";
