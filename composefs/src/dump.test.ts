@@ -1,13 +1,37 @@
 import { describe, expect, test } from "bun:test";
 import { randomTree } from "../test/harness.ts";
-import { escapeField, parseDump, toDump } from "./dump.ts";
+import { parseDump, toDump } from "./dump.ts";
+import { escapeDumpField, escapeOptional } from "./dump-escape.ts";
 
 describe("composefs-dump text", () => {
-  test("escapes separators, backslashes, '=' in keys and a lone '-'", () => {
-    expect(escapeField("a b\\c\n")).toBe("a\\x20b\\\\c\\x0a");
-    expect(escapeField("k=v", true)).toBe("k\\x3dv");
-    expect(escapeField("-")).toBe("\\x2d");
-    expect(escapeField("")).toBe("-");
+  test("escapes as composefs-info dump: \\n \\r \\t \\\\, \\xNN outside '!'..'~', '=' in xattrs, '-' only where optional", () => {
+    expect(escapeDumpField("a b\\c\n\t\r\x7f\xff")).toBe("a\\x20b\\\\c\\n\\t\\r\\x7f\\xff");
+    expect(escapeDumpField("k=v", { equal: true })).toBe("k\\x3dv");
+    expect(escapeDumpField("k=v")).toBe("k=v");
+    expect([
+      escapeOptional("-"),
+      escapeOptional(undefined),
+      escapeOptional(""),
+      escapeDumpField("-"),
+    ]).toEqual(["\\x2d", "-", "", "-"]);
+  });
+
+  test("xattr values '-' and empty are values (key=- and key=), payload '-' is absent", () => {
+    const r = parseDump(
+      "/ 0 40755 2 0 0 0 -5.7 - - - user.a=- user.b= user.c=\\x2d\n/-x 1 120777 1 0 0 0 0.0 \\x2d - -\n",
+    );
+    if (!r.ok) throw r.error;
+    expect(r.value.xattrs.map((x) => [x.name, Buffer.from(x.value).toString()])).toEqual([
+      ["user.a", "-"],
+      ["user.b", ""],
+      ["user.c", "-"],
+    ]);
+    expect(r.value.mtimeSec).toBe(-5);
+    const link = r.value.children.get("-x");
+    expect(link?.type === "symlink" && link.target).toBe("-");
+    expect(toDump(r.value)).toBe(
+      "/ 0 40755 2 0 0 0 -5.7 - - - user.a=- user.b= user.c=-\n/-x 1 120777 1 0 0 0 0.0 \\x2d - -\n",
+    );
   });
 
   test("random trees survive toDump -> parseDump -> toDump", () => {

@@ -78,7 +78,9 @@ export const OVL = {
 } as const;
 
 /** chunkbits for an external file of `size` bytes: one chunk if possible, at least a block, at most 2^43. */
-export function chunkBitsFor(size: number): number {
+export function chunkBitsFor(size: number | bigint): number {
+  if (typeof size === "bigint")
+    return size > 1n << 43n ? CHUNK_BLKBITS_MASK + BLOCK_BITS : chunkBitsFor(Number(size));
   let bits = size <= 1 ? 0 : Math.ceil(Math.log2(size));
   // Math.log2 is exact for powers of two; guard the rounding either way.
   while (bits > 0 && 2 ** (bits - 1) >= size) bits--;
@@ -86,6 +88,13 @@ export function chunkBitsFor(size: number): number {
   if (bits < BLOCK_BITS) bits = BLOCK_BITS;
   if (bits - BLOCK_BITS > CHUNK_BLKBITS_MASK) bits = CHUNK_BLKBITS_MASK + BLOCK_BITS;
   return bits;
+}
+
+/** Number of chunk index entries of an external file of `size` bytes (see {@link chunkBitsFor}). */
+export function chunkCount(size: number | bigint): number {
+  const bits = chunkBitsFor(size);
+  if (typeof size === "number") return Math.ceil(size / 2 ** bits);
+  return Number((size + (1n << BigInt(bits)) - 1n) >> BigInt(bits));
 }
 
 /** Rounds `n` up to a multiple of `a`. */

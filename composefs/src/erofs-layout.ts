@@ -1,72 +1,18 @@
 /**
- * Layout pass of the composefs writer: BFS inode order, overlay xattrs, shared-xattr table, inode sizes and
- * placement (libcomposefs' rules; see erofs-writer.ts for credits). Produces a {@link Layout} that
- * erofs-serialize.ts turns into bytes.
+ * Layout pass of the composefs writer: inode order (erofs-order.ts), per-inode xattrs in `strcmp` order,
+ * the shared-xattr table, inode sizes and placement (libcomposefs' rules; see erofs-writer.ts for credits).
+ * Produces a {@link Layout} that erofs-serialize.ts turns into bytes.
  */
 import * as F from "./erofs-format.ts";
-import { prefixIndex, validateName, validateNode, WriterError } from "./erofs-validate.ts";
+import { orderInodes } from "./erofs-order.ts";
+import { prefixIndex, WriterError } from "./erofs-validate.ts";
+import { type WNode, type WXattr, XATTR_LIMIT } from "./erofs-wnode.ts";
 import type { WriteImageOptions } from "./erofs-writer.ts";
 import type { DirNode, TreeNode } from "./tree.ts";
-import { compareBytes, modeOf, TYPE_BITS } from "./tree.ts";
+import { compareBytes } from "./tree.ts";
 import { xxh32 } from "./xxh32.ts";
 
-/** One (name, value) xattr of the image, shared between inodes that carry the same pair. */
-export interface WXattr {
-  name: string;
-  /** Value as a byte string (one char per byte): cheap to key, compare and write. */
-  value: string;
-  key: string;
-  index: number;
-  suffix: string;
-  entrySize: number;
-  sharedOffset: number;
-  /** Bit of the inode's xattr name filter (xxh32 of the suffix, seeded by the prefix index). */
-  filterBit: number;
-}
-
-/** One inode of the image being laid out. */
-export interface WNode {
-  src: TreeNode | undefined;
-  type: TreeNode["type"];
-  mode: number;
-  uid: number;
-  gid: number;
-  sec: number;
-  nsec: number;
-  nlink: number;
-  size: number;
-  rdev: number;
-  xattrs: WXattr[];
-  entries: { name: string; target: WNode }[];
-  inline: Uint8Array | undefined;
-  chunked: boolean;
-  /** Source directory (directories only), parent WNode, xattrs by name, and path for error messages. */
-  dir: DirNode | undefined;
-  parent: WNode | undefined;
-  xm: Map<string, string>;
-  /** Name under the parent (first name met); the path is rebuilt from it only for error messages. */
-  name: string;
-  /** Already given its place in the inode order (at its canonical name). */
-  placed: boolean;
-  ino: number;
-  nid: number;
-  nBlocks: number;
-  tail: number;
-  compact: boolean;
-  ipad: number;
-  xattrSize: number;
-  nShared: number;
-}
-
-const latin1 = (s: string): Uint8Array => Buffer.from(s, "latin1");
-
-/**
- * Byte string of a value. Copying into a Buffer avoids touching `.buffer` of small typed arrays (which makes
- * the engine materialize them) and yields a flat string that hashes fast as a map key.
- */
-function valueString(v: Uint8Array): string {
-  return v.length === 0 ? "" : Buffer.from(v).toString("latin1");
-}
+export type { WNode, WXattr } from "./erofs-wnode.ts";
 
 function hasWhiteout(root: DirNode): boolean {
   const seen = new Set<TreeNode>();
@@ -81,13 +27,6 @@ function hasWhiteout(root: DirNode): boolean {
     }
   }
   return false;
-}
-
-/** Path of a node for error messages (rebuilt from names; never computed on the hot path). */
-function pathOf(w: WNode): string {
-  const parts: string[] = [];
-  for (let x: WNode | undefined = w; x?.parent && x.parent !== x; x = x.parent) parts.push(x.name);
-  return `/${parts.reverse().join("/")}`;
 }
 
 /** Everything serialize() needs: inodes in order and the computed offsets. */
@@ -107,165 +46,18 @@ export interface Layout {
 /** Computes the image layout of `root`. Throws a WriterError naming the path for invalid trees. */
 export function layoutTree(root: DirNode, opts: WriteImageOptions): Layout {
   const version = opts.version ?? (hasWhiteout(root) ? 1 : 0);
-  const byNode = new Map<TreeNode, WNode>();
-  const sortedNames = new Map<DirNode, string[]>();
-  const firstParent = firstDfsParents(root, sortedNames);
-  const nodes: WNode[] = [];
+  const nodes = orderInodes(root, version);
+  const rootW = nodes[0] as WNode;
 
-  const make = (src: TreeNode | undefined, name: string, parent: WNode | undefined, proto?: WNode): WNode => {
-    const n: WNode = {
-      src,
-      type: src?.type ?? "whiteout",
-      mode: src ? modeOf(src) : TYPE_BITS.chardev | 0o644,
-      uid: src?.uid ?? proto?.uid ?? 0,
-      gid: src?.gid ?? proto?.gid ?? 0,
-      sec: src?.mtimeSec ?? proto?.sec ?? 0,
-      nsec: src?.mtimeNsec ?? proto?.nsec ?? 0,
-      nlink: 0,
-      size: 0,
-      rdev: 0,
-      xattrs: [],
-      entries: [],
-      inline: undefined,
-      chunked: false,
-      ino: 0,
-      nid: 0,
-      nBlocks: 0,
-      tail: 0,
-      compact: true,
-      ipad: 0,
-      xattrSize: 0,
-      nShared: 0,
-      dir: undefined,
-      parent,
-      xm: new Map(),
-      name,
-      placed: false,
-    };
-    if (src) validateNode(src, () => pathOf(n));
-    const xm = n.xm;
-    for (const x of src?.xattrs ?? []) {
-      const name = x.name.startsWith(F.OVL.prefix)
-        ? F.OVL.escapePrefix + x.name.slice(F.OVL.prefix.length)
-        : x.name;
-      xm.set(name, valueString(x.value));
-    }
-    if (src?.type === "file") {
-      n.size = src.size;
-      if (src.content && src.size > 0) n.inline = src.content;
-      else if (src.size > 0) {
-        n.chunked = true;
-        xm.set(F.OVL.metacopy, src.digest ? metacopyValue(src.digest) : "");
-        if (src.redirect) xm.set(F.OVL.redirect, `/${src.redirect}`);
-      }
-    } else if (src?.type === "symlink") {
-      n.inline = latin1(src.target);
-      n.size = src.target.length;
-    } else if (src?.type === "chardev" || src?.type === "blockdev") {
-      n.rdev = src.rdev;
-    } else if (src?.type === "whiteout") {
-      // Escaped whiteout: an empty regular file the overlay stack interprets (xwhiteouts).
-      n.mode = TYPE_BITS.file | (src.perm & 0o7777);
-      n.type = "file";
-      xm.set(F.OVL.escWhiteout, "");
-      xm.set(F.OVL.userWhiteout, "");
-    }
-    return n;
-  };
-
-  // BFS over the tree: the queue order is the inode order; children sorted by byte-wise name.
-  const rootW = make(root, "", undefined);
-  byNode.set(root, rootW);
-  nodes.push(rootW);
-  rootW.dir = root;
-  rootW.parent = rootW;
-  for (let qi = 0; qi < nodes.length; qi++) {
-    const w = nodes[qi] as WNode;
-    const dir = w.dir;
-    if (!dir) continue;
-    // Already sorted by the depth-first pre-pass; "." and ".." (and the root whiteouts) are merged in by a
-    // sort that is linear on nearly sorted input.
-    const names = [...(sortedNames.get(dir) ?? [...dir.children.keys()])];
-    if (w === rootW) {
-      for (let i = 0; i < 256; i++) {
-        const hx = i.toString(16).padStart(2, "0");
-        if (!dir.children.has(hx)) names.push(hx);
-      }
-    }
-    names.push(".", "..");
-    names.sort(compareBytes);
-    const xm = w.xm;
-    let subdirs = 0;
-    for (const name of names) {
-      if (name === ".") {
-        w.entries.push({ name, target: w });
-        continue;
-      }
-      if (name === "..") {
-        w.entries.push({ name, target: w.parent as WNode });
-        continue;
-      }
-      const child = dir.children.get(name);
-      const path = (): string => `${pathOf(w)}/${name}`;
-      let cw: WNode;
-      if (!child) {
-        // One of the 256 root whiteouts hiding the object directories on kernels without data-only layers.
-        cw = make(undefined, name, w, rootW);
-        const selinux = xm.get("security.selinux");
-        if (selinux !== undefined) cw.xm.set("security.selinux", selinux);
-        nodes.push(cw);
-      } else {
-        validateName(name, path);
-        const existing = byNode.get(child);
-        if (child.type === "dir") {
-          if (existing)
-            throw new WriterError(
-              path(),
-              "directory reachable under two names (hardlinked directory or cycle)",
-            );
-          cw = make(child, name, w);
-          byNode.set(child, cw);
-          nodes.push(cw);
-          cw.dir = child;
-          cw.parent = w;
-        } else {
-          // A hardlinked node takes its inode slot where its first name in depth-first sorted order
-          // sits (that is the "original" when mkcomposefs parses a dump); other names only refer to it.
-          const canonicalDir = firstParent.get(child);
-          cw = existing ?? make(child, name, w);
-          if (!existing) byNode.set(child, cw);
-          if ((canonicalDir === undefined || canonicalDir === dir) && !cw.placed) {
-            cw.placed = true;
-            nodes.push(cw);
-            if (child.type === "whiteout") {
-              xm.set(F.OVL.escWhiteouts, "");
-              xm.set(F.OVL.userWhiteouts, "");
-              if (version >= 1) {
-                xm.set(F.OVL.escOpaque, "x");
-                xm.set(F.OVL.userOpaque, "x");
-              }
-            }
-          }
-        }
-        if (child.type === "dir") subdirs++;
-      }
-      cw.nlink++;
-      w.entries.push({ name, target: cw });
-    }
-    w.nlink = 2 + subdirs;
-  }
-  for (const w of byNode.values()) {
-    if (w.type !== "dir" && !w.placed)
-      throw new WriterError(pathOf(w), "internal error: hardlinked node never placed");
-  }
-  rootW.xm.set(F.OVL.opaque, "y");
-
-  // Per-node xattrs in canonical (strcmp) order; min mtime; ACL flag.
+  // Per-node xattrs in canonical (strcmp) order; min mtime; ACL flag; use counts of (name, value) pairs.
   let minSec = rootW.sec;
   let minNsec = rootW.nsec;
   let hasAcl = false;
-  const filterCache = new Map<string, number>();
-  const counts = new Map<string, { x: WXattr; count: number }>();
+  const byName = new Map<
+    string,
+    { index: number; suffix: string; filterBit: number; values: Map<string, WXattr> }
+  >();
+  const all: WXattr[] = [];
   for (let i = 0; i < nodes.length; i++) {
     const w = nodes[i] as WNode;
     w.ino = i;
@@ -273,32 +65,53 @@ export function layoutTree(root: DirNode, opts: WriteImageOptions): Layout {
       minSec = w.sec;
       minNsec = w.nsec;
     }
-    const xm = w.xm;
-    if (xm.size === 0) continue;
-    const names = [...xm.keys()].sort(compareBytes);
-    for (const name of names) {
-      if (name === "system.posix_acl_access" || name === "system.posix_acl_default") hasAcl = true;
-      const value = xm.get(name) as string;
-      const key = `${name}\0${value}`;
-      let ent = counts.get(key);
-      if (!ent) {
+    const n = w.xn.length;
+    if (n === 0) continue;
+    if (F.XATTR_IBODY_HEADER + w.xattrBytes > XATTR_LIMIT)
+      throw new WriterError(
+        w.path(),
+        `xattrs take ${F.XATTR_IBODY_HEADER + w.xattrBytes} bytes, more than the ${XATTR_LIMIT} mkcomposefs allows per inode`,
+      );
+    let order: number[] | undefined;
+    if (n > 1) {
+      order = Array.from({ length: n }, (_, k) => k);
+      order.sort((a, b) => compareBytes(w.xn[a] as string, w.xn[b] as string));
+    }
+    for (let k = 0; k < n; k++) {
+      const j = order ? (order[k] as number) : k;
+      const name = w.xn[j] as string;
+      const value = w.xv[j] as string;
+      let nm = byName.get(name);
+      if (!nm) {
         const [index, suffix] = prefixIndex(name);
-        const entrySize = F.roundUp(F.XATTR_ENTRY_HEADER + suffix.length + value.length, 4);
-        let filterBit = filterCache.get(name);
-        if (filterBit === undefined) {
-          filterBit = xxh32(latin1(suffix), F.XATTR_FILTER_SEED + index) & 31;
-          filterCache.set(name, filterBit);
-        }
-        ent = { x: { name, value, key, index, suffix, entrySize, sharedOffset: -1, filterBit }, count: 0 };
-        counts.set(key, ent);
+        const filterBit = xxh32(Buffer.from(suffix, "latin1"), F.XATTR_FILTER_SEED + index) & 31;
+        nm = { index, suffix, filterBit, values: new Map() };
+        byName.set(name, nm);
+        if (name === "system.posix_acl_access" || name === "system.posix_acl_default") hasAcl = true;
       }
-      ent.count++;
-      w.xattrs.push(ent.x);
+      let x = nm.values.get(value);
+      if (!x) {
+        const entrySize = F.roundUp(F.XATTR_ENTRY_HEADER + nm.suffix.length + value.length, 4);
+        x = {
+          name,
+          value,
+          index: nm.index,
+          suffix: nm.suffix,
+          entrySize,
+          sharedOffset: -1,
+          filterBit: nm.filterBit,
+          count: 0,
+        };
+        nm.values.set(value, x);
+        all.push(x);
+      }
+      x.count++;
+      w.xattrs.push(x);
     }
   }
 
   // Shared xattrs: multi-use (name, value) pairs, sorted descending as libcomposefs does.
-  const shared = [...counts.values()].filter((e) => e.count > 1).map((e) => e.x);
+  const shared = all.filter((x) => x.count > 1);
   shared.sort((a, b) => {
     if (a.name !== b.name) return a.name < b.name ? 1 : -1;
     if (a.value.length !== b.value.length) return b.value.length - a.value.length;
@@ -324,8 +137,6 @@ export function layoutTree(root: DirNode, opts: WriteImageOptions): Layout {
     w.nShared = nShared;
     w.xattrSize =
       nShared === 0 && unshared === 0 ? 0 : F.roundUp(F.XATTR_IBODY_HEADER + nShared * 4 + unshared, 4);
-    if (w.xattrSize > F.XATTR_IBODY_HEADER + 0xffff * 4)
-      throw new WriterError(String(w.ino), "too many xattrs");
     const isize = w.compact ? F.COMPACT_INODE_SIZE : F.EXTENDED_INODE_SIZE;
     const p0 = pos;
     pos = F.roundUp(pos, F.SLOT_SIZE);
@@ -345,8 +156,8 @@ export function layoutTree(root: DirNode, opts: WriteImageOptions): Layout {
     if (w.type === "dir") {
       let blocks = 0;
       let fill = 0;
-      for (const e of w.entries) {
-        const len = F.DIRENT_SIZE + e.name.length;
+      for (const name of w.names) {
+        const len = F.DIRENT_SIZE + name.length;
         if (fill + len > F.BLOCK_SIZE) {
           blocks++;
           fill = 0;
@@ -361,19 +172,17 @@ export function layoutTree(root: DirNode, opts: WriteImageOptions): Layout {
       w.tail = fill;
       w.size = blocks * F.BLOCK_SIZE + fill;
     } else if (w.type === "symlink") {
-      w.tail = w.size;
+      w.tail = Number(w.size);
     } else if (w.type === "file" && w.size > 0) {
       if (w.inline) {
-        w.nBlocks = Math.floor(w.size / F.BLOCK_SIZE);
-        w.tail = w.size % F.BLOCK_SIZE;
+        const size = w.inline.length;
+        w.nBlocks = Math.floor(size / F.BLOCK_SIZE);
+        w.tail = size % F.BLOCK_SIZE;
         if (w.tail > F.BLOCK_SIZE / 2) {
           w.nBlocks++;
           w.tail = 0;
         }
-      } else {
-        const bits = F.chunkBitsFor(w.size);
-        w.tail = Math.ceil(w.size / 2 ** bits) * 4;
-      }
+      } else w.tail = F.chunkCount(w.size) * 4;
     }
     // Compactness depends on min mtime, known only after the BFS; decide it here with the final value.
     w.compact = fitsCompact(w, { minSec, minNsec });
@@ -386,7 +195,7 @@ export function layoutTree(root: DirNode, opts: WriteImageOptions): Layout {
       // block start when they would straddle one. When they cannot fit a block at all (>= 4096 bytes),
       // the target moves to a data block (FLAT_PLAIN), and the padding decision still uses the original
       // total, as mkcomposefs 1.0.8 does.
-      const total = nonTail + w.size;
+      const total = nonTail + Number(w.size);
       if (total >= F.BLOCK_SIZE) {
         w.nBlocks = 1;
         w.tail = 0;
@@ -401,9 +210,14 @@ export function layoutTree(root: DirNode, opts: WriteImageOptions): Layout {
       const extra = F.roundUp(remainder, F.SLOT_SIZE);
       remainder = F.BLOCK_SIZE - ((p + nonTail + extra) % F.BLOCK_SIZE);
       if (w.tail <= remainder) return extra;
-      if (w.chunked) throw new WriterError(String(w.ino), "chunk index does not fit in one block");
+      // A chunk index longer than a block (over 1024 chunks: files over 2^53 bytes, which mkcomposefs
+      // refuses) simply continues after the inode: the kernel reads each 4-byte entry where it lies.
+      if (w.chunked && w.tail > F.BLOCK_SIZE) return 0;
+      // Otherwise the tail goes to a block of its own and the inode starts a block, as mkcomposefs 1.0.8
+      // does (for a chunk index of 1017..1024 entries too: it then writes a block of 1024 null chunks).
       w.nBlocks++;
       w.tail = 0;
+      return F.roundUp(p, F.BLOCK_SIZE) - p;
     }
     return 0;
   }
@@ -414,42 +228,4 @@ function fitsCompact(w: WNode, m: { minSec: number; minNsec: number }): boolean 
   if (w.nlink > 0xffff || w.uid > 0xffff || w.gid > 0xffff) return false;
   const size = w.type === "dir" ? w.nBlocks * F.BLOCK_SIZE + w.tail : w.size;
   return size <= 0xffffffff;
-}
-
-/** trusted.overlay.metacopy value: version 0, length 36, flags 0, algorithm 1 (sha256), digest. */
-function metacopyValue(digest: Uint8Array): string {
-  const v = Buffer.allocUnsafe(36);
-  v.writeUInt32LE(0x01002400, 0);
-  v.set(digest.subarray(0, 32), 4);
-  return v.toString("latin1");
-}
-
-/**
- * For every non-directory node reachable under more than one name: the directory holding its first name in
- * depth-first, byte-sorted order (how mkcomposefs' dump parser picks the original among hardlinks).
- */
-function firstDfsParents(root: DirNode, sortedNames: Map<DirNode, string[]>): Map<TreeNode, DirNode> {
-  const first = new Map<TreeNode, DirNode>();
-  const multi = new Map<TreeNode, DirNode>();
-  // Pre-order with an explicit stack (entries pushed in reverse sorted order), so depth is unbounded.
-  const stack: [TreeNode, DirNode, string][] = [[root, root, ""]];
-  for (let top = stack.pop(); top; top = stack.pop()) {
-    const [c, d, name] = top;
-    if (c.type === "dir") {
-      if (sortedNames.has(c))
-        throw new WriterError(name, "directory reachable under two names (hardlinked directory or cycle)");
-      const names = [...c.children.keys()].sort(compareBytes);
-      sortedNames.set(c, names);
-      for (let i = names.length - 1; i >= 0; i--) {
-        const n = names[i] as string;
-        stack.push([c.children.get(n) as TreeNode, c, n]);
-      }
-      continue;
-    }
-    const prior = first.get(c);
-    if (prior === undefined) first.set(c, d);
-    else if (c.type === "whiteout") throw new WriterError(name, "a whiteout cannot be hardlinked");
-    else if (!multi.has(c)) multi.set(c, prior);
-  }
-  return multi;
 }

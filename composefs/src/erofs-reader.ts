@@ -7,8 +7,8 @@
 
 import * as F from "./erofs-format.ts";
 import { ComposefsFormatError, isComposefsFormatError, type ParseResult } from "./errors.ts";
-import type { DirNode, NodeMeta, TreeNode, Xattr } from "./tree.ts";
-import { compareBytes } from "./tree.ts";
+import type { DirNode, FileSize, NodeMeta, TreeNode, Xattr } from "./tree.ts";
+import { compareBytes, normalizeSize } from "./tree.ts";
 
 /** What {@link readImage} returns. */
 export interface ReadImage {
@@ -41,7 +41,7 @@ interface RawInode {
   off: number;
   mode: number;
   nlink: number;
-  size: number;
+  size: FileSize;
   uid: number;
   gid: number;
   sec: number;
@@ -71,7 +71,7 @@ function parseImage(img: Uint8Array): ReadImage {
   if (incompat !== 0) fail(sb + 80, `unsupported EROFS incompat features 0x${incompat.toString(16)}`);
   const rootNid = dv.getUint16(sb + 14, true);
   const inodes = Number(dv.getBigUint64(sb + 16, true));
-  const buildSec = Number(dv.getBigUint64(sb + 24, true));
+  const buildSec = toSafe(dv.getBigInt64(sb + 24, true), sb + 24, "build time");
   const buildNsec = dv.getUint32(sb + 32, true);
   const metaBase = dv.getUint32(sb + 40, true) * F.BLOCK_SIZE;
   const xattrBase = dv.getUint32(sb + 44, true) * F.BLOCK_SIZE;
@@ -128,10 +128,10 @@ function parseImage(img: Uint8Array): ReadImage {
           off,
           mode,
           nlink: dv.getUint32(off + 44, true),
-          size: toSafe(dv.getBigUint64(off + 8, true), off + 8, "i_size"),
+          size: normalizeSize(dv.getBigUint64(off + 8, true)),
           uid: dv.getUint32(off + 24, true),
           gid: dv.getUint32(off + 28, true),
-          sec: toSafe(dv.getBigUint64(off + 32, true), off + 32, "mtime"),
+          sec: toSafe(dv.getBigInt64(off + 32, true), off + 32, "mtime"),
           nsec: dv.getUint32(off + 40, true),
           iu: dv.getUint32(off + 16, true),
           layout,
@@ -175,6 +175,12 @@ function parseImage(img: Uint8Array): ReadImage {
     return r;
   };
 
+  /** The size of an inode whose bytes are in the image (directory, symlink, inline file): at most the image. */
+  const smallSize = (r: RawInode, what: string): number => {
+    if (r.size > len) fail(r.off + 8, `${what} size ${r.size} exceeds the image size`);
+    return Number(r.size);
+  };
+
   const dataOf = (r: RawInode, size: number): Uint8Array => {
     // FLAT_PLAIN: all blocks at raw_blkaddr. FLAT_INLINE: full blocks there, the last partial block inline.
     const tailLen = r.layout === F.LAYOUT_FLAT_INLINE ? size % F.BLOCK_SIZE : 0;
@@ -196,14 +202,19 @@ function parseImage(img: Uint8Array): ReadImage {
     return out;
   };
 
-  const metaOf = (r: RawInode, xattrs: Xattr[]): NodeMeta => ({
-    perm: r.mode & 0o7777,
-    uid: r.uid,
-    gid: r.gid,
-    mtimeSec: r.sec,
-    mtimeNsec: r.nsec,
-    xattrs: xattrs.sort((a, b) => compareBytes(a.name, b.name)),
-  });
+  const metaOf = (r: RawInode, xattrs: Xattr[]): NodeMeta => {
+    const m: NodeMeta = {
+      perm: r.mode & 0o7777,
+      uid: r.uid,
+      gid: r.gid,
+      mtimeSec: r.sec,
+      mtimeNsec: r.nsec,
+      xattrs: xattrs.sort((a, b) => compareBytes(a.name, b.name)),
+    };
+    // The image's link count, as composefs-info dump shows it (directories' is derived).
+    if ((r.mode & S_IFMT) !== 0o040000) m.nlink = r.nlink;
+    return m;
+  };
 
   const seen = new Map<number, TreeNode>();
   const visitedDirs = new Set<number>();
@@ -220,9 +231,9 @@ function parseImage(img: Uint8Array): ReadImage {
     const [nid, raw, dir] = queue[qi] as [number, RawInode, DirNode];
     if (raw.layout === F.LAYOUT_CHUNK_BASED)
       fail(raw.off, `directory nid ${nid} uses the chunk-based layout`);
-    if (raw.size > len) fail(raw.off + 8, `directory size ${raw.size} exceeds the image size`);
-    spend(raw.size, raw.off);
-    const data = dataOf(raw, raw.size);
+    const dirSize = smallSize(raw, "directory");
+    spend(dirSize, raw.off);
+    const data = dataOf(raw, dirSize);
     for (let b = 0; b < data.length; b += F.BLOCK_SIZE) {
       const blockLen = Math.min(F.BLOCK_SIZE, data.length - b);
       const blockAt =
@@ -281,13 +292,14 @@ function parseImage(img: Uint8Array): ReadImage {
         }
         if (r.size > F.INLINE_CONTENT_MAX)
           fail(r.off + 8, `inline file of ${r.size} bytes exceeds ${F.INLINE_CONTENT_MAX}`);
-        if (r.size === 0) return { ...meta, type: "file", size: 0 };
-        return { ...meta, type: "file", size: r.size, content: dataOf(r, r.size) };
+        const size = Number(r.size);
+        if (size === 0) return { ...meta, type: "file", size: 0 };
+        return { ...meta, type: "file", size, content: dataOf(r, size) };
       }
       case 0o120000: {
         if (r.size === 0 || r.size > 4095) fail(r.off + 8, `symlink length ${r.size} not in 1..4095`);
         if (r.layout === F.LAYOUT_CHUNK_BASED) fail(r.off, "chunk-based symlink");
-        const t = dataOf(r, r.size);
+        const t = dataOf(r, Number(r.size));
         if (t.includes(0)) fail(r.off, "symlink target contains NUL");
         return {
           ...metaOf(r, decodeOverlayXattrs(r.xattrs, "other").xattrs),
@@ -317,8 +329,11 @@ function parseImage(img: Uint8Array): ReadImage {
     const fmt = r.iu & 0xffff;
     if ((fmt & ~F.CHUNK_BLKBITS_MASK) !== 0)
       fail(r.off + 16, `nid ${nid}: unsupported chunk format 0x${fmt.toString(16)}`);
-    const bits = F.BLOCK_BITS + (fmt & F.CHUNK_BLKBITS_MASK);
-    const count = Math.ceil(r.size / 2 ** bits);
+    const bits = BigInt(F.BLOCK_BITS + (fmt & F.CHUNK_BLKBITS_MASK));
+    const count = Number((BigInt(r.size) + (1n << bits) - 1n) >> bits);
+    // mkcomposefs 1.0.8 puts an index of 1017..1024 chunks that does not fit its block in a data block of
+    // null chunks, where the kernel does not look; the bytes after such an inode are not an index.
+    if (count > 1016 && count <= 1024) return;
     if (r.tailOff + count * 4 > len)
       fail(r.tailOff, `nid ${nid}: ${count} chunk indexes run past the end of the image`);
     for (let i = 0; i < count; i++) {
@@ -358,7 +373,8 @@ function parseImage(img: Uint8Array): ReadImage {
 }
 
 function toSafe(v: bigint, at: number, what: string): number {
-  if (v > BigInt(Number.MAX_SAFE_INTEGER)) throw new ComposefsFormatError(at, `${what} ${v} is too large`);
+  if (v > BigInt(Number.MAX_SAFE_INTEGER) || v < BigInt(Number.MIN_SAFE_INTEGER))
+    throw new ComposefsFormatError(at, `${what} ${v} is too large`);
   return Number(v);
 }
 

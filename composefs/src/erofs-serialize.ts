@@ -38,6 +38,13 @@ export function serialize(l: Layout): Uint8Array {
     if (w.chunked) {
       layout = F.LAYOUT_CHUNK_BASED;
       iu = F.chunkBitsFor(w.size) - F.BLOCK_BITS;
+      if (w.nBlocks > 0) {
+        // mkcomposefs' chunk index in a block of its own: the block address set, then its low half
+        // overwritten by the chunk format (one union), the block filled with 1024 null chunks.
+        iu = ((dataEnd / F.BLOCK_SIZE) & 0xffff0000) | iu;
+        blkaddr.set(w, dataEnd);
+        dataEnd += w.nBlocks * F.BLOCK_SIZE;
+      }
     } else if (w.type === "chardev" || w.type === "blockdev") {
       iu = w.rdev;
     } else if (w.nBlocks > 0) {
@@ -54,14 +61,15 @@ export function serialize(l: Layout): Uint8Array {
     dv.setUint16(pos + 4, w.mode, true);
     if (w.compact) {
       dv.setUint16(pos + 6, w.nlink, true);
-      dv.setUint32(pos + 8, size, true);
+      dv.setUint32(pos + 8, Number(size), true);
       dv.setUint32(pos + 16, iu, true);
       dv.setUint32(pos + 20, w.ino, true);
       dv.setUint16(pos + 24, w.uid, true);
       dv.setUint16(pos + 26, w.gid, true);
       pos += F.COMPACT_INODE_SIZE;
     } else {
-      setU64(dv, pos + 8, size);
+      if (typeof size === "bigint") dv.setBigUint64(pos + 8, size, true);
+      else setU64(dv, pos + 8, size);
       dv.setUint32(pos + 16, iu, true);
       dv.setUint32(pos + 20, w.ino, true);
       dv.setUint32(pos + 24, w.uid, true);
@@ -96,8 +104,7 @@ export function serialize(l: Layout): Uint8Array {
       pos += w.xattrSize;
     }
     if (w.tail > 0) {
-      if (w.type === "dir")
-        writeDirents(buf, dv, pos, w, w.entries.length - tailEntryCount(w), w.entries.length);
+      if (w.type === "dir") writeDirents(buf, dv, pos, w, w.names.length - tailEntryCount(w), w.names.length);
       else if (w.chunked) buf.fill(0xff, pos, pos + w.tail);
       else if (w.inline) buf.set(w.inline.subarray(w.inline.length - w.tail), pos);
       pos += w.tail;
@@ -115,9 +122,9 @@ export function serialize(l: Layout): Uint8Array {
       let start = 0;
       let fill = 0;
       let block = 0;
-      const fullBlocks = w.entries.length - tailEntryCount(w);
+      const fullBlocks = w.names.length - tailEntryCount(w);
       for (let i = 0; i < fullBlocks; i++) {
-        const len = F.DIRENT_SIZE + (w.entries[i] as { name: string }).name.length;
+        const len = F.DIRENT_SIZE + (w.names[i] as string).length;
         if (fill + len > F.BLOCK_SIZE) {
           writeDirents(buf, dv, at + block * F.BLOCK_SIZE, w, start, i);
           block++;
@@ -127,7 +134,8 @@ export function serialize(l: Layout): Uint8Array {
         fill += len;
       }
       if (start < fullBlocks) writeDirents(buf, dv, at + block * F.BLOCK_SIZE, w, start, fullBlocks);
-    } else if (w.inline) {
+    } else if (w.chunked) buf.fill(0xff, at, at + F.BLOCK_SIZE);
+    else if (w.inline) {
       buf.set(w.inline.subarray(0, Math.min(w.inline.length, w.nBlocks * F.BLOCK_SIZE)), at);
     }
   }
@@ -139,15 +147,15 @@ function tailEntryCount(w: WNode): number {
   if (w.tail === 0) return 0;
   let fill = 0;
   let first = 0;
-  for (let i = 0; i < w.entries.length; i++) {
-    const len = F.DIRENT_SIZE + (w.entries[i] as { name: string }).name.length;
+  for (let i = 0; i < w.names.length; i++) {
+    const len = F.DIRENT_SIZE + (w.names[i] as string).length;
     if (fill + len > F.BLOCK_SIZE) {
       fill = 0;
       first = i;
     }
     fill += len;
   }
-  return w.entries.length - first;
+  return w.names.length - first;
 }
 
 function writeXattr(buf: Buffer, dv: DataView, p: number, x: WXattr): number {
@@ -173,17 +181,18 @@ const FILE_TYPE: Record<string, number> = {
 function writeDirents(buf: Buffer, dv: DataView, at: number, w: WNode, from: number, to: number): void {
   let nameoff = (to - from) * F.DIRENT_SIZE;
   for (let i = from; i < to; i++) {
-    const e = w.entries[i] as { name: string; target: WNode };
+    const name = w.names[i] as string;
+    const target = w.targets[i] as WNode;
     const d = at + (i - from) * F.DIRENT_SIZE;
-    setU64(dv, d, e.target.nid);
+    setU64(dv, d, target.nid);
     dv.setUint16(d + 8, nameoff, true);
-    buf[d + 10] = FILE_TYPE[e.target.type] ?? 0;
-    buf.write(e.name, at + nameoff, "latin1");
-    nameoff += e.name.length;
+    buf[d + 10] = FILE_TYPE[target.type] ?? 0;
+    buf.write(name, at + nameoff, "latin1");
+    nameoff += name.length;
   }
 }
 
-/** Writes a little-endian u64 from a safe integer without allocating a BigInt. */
+/** Writes a little-endian u64 (two's complement for negative mtimes) from a safe integer, no BigInt. */
 function setU64(dv: DataView, at: number, v: number): void {
   dv.setUint32(at, v >>> 0, true);
   dv.setUint32(at + 4, Math.floor(v / 0x100000000), true);

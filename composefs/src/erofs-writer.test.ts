@@ -138,7 +138,7 @@ export function extractProjection(root: DirNode): DirNode {
 
 /** Reads an extracted directory back and undoes the overlay encoding, for comparison with {@link extractProjection}. */
 export function readExtracted(dir: string): DirNode {
-  const t = treeFromDirectory(dir, { inlineMax: 1 << 20 });
+  const t = treeFromDirectory(dir, { inlineMax: 1 << 20, hardlinks: true });
   const mapped = mapTree(t, (n) => {
     const kind = n.type === "dir" ? "dir" : n.type === "file" ? "file" : "other";
     const d = decodeOverlayXattrs(n.xattrs, kind);
@@ -197,7 +197,7 @@ describe("writeImage", () => {
     tree.children.set("nodigest", file({ size: 5000, digest: new Uint8Array(32).fill(1) }));
     const wide = tree.children.get("wide") as DirNode;
     for (const f of wide.children.values())
-      if (f.type === "file" && f.size > 0) f.content = new Uint8Array(f.size).fill(7);
+      if (f.type === "file" && f.size > 0) f.content = new Uint8Array(Number(f.size)).fill(7);
     for (const f of wide.children.values())
       if (f.type === "file" && f.size > 64) {
         f.content = undefined;

@@ -5,6 +5,8 @@
  */
 import { closeSync, openSync, readSync } from "node:fs";
 
+import { normalizeSize } from "./tree.ts";
+
 const BLOCK = 4096;
 const HASH = 32;
 
@@ -17,10 +19,12 @@ export interface FsVerityOptions {
 /** Incremental fs-verity hasher: feed bytes with `update`, read the 32-byte digest with `digest`. */
 export interface FsVerityHasher {
   update(data: Uint8Array): void;
+  /** Feeds `n` zero bytes (a hole of a sparse file) in time proportional to the tree height, not to `n`. */
+  updateZeros(n: number | bigint): void;
   /** The fs-verity file digest (sha256 of the descriptor). The hasher must not be used afterwards. */
   digest(): Uint8Array;
-  /** Bytes consumed so far. */
-  readonly size: number;
+  /** Bytes consumed so far (a bigint once above 2^53 - 1). */
+  readonly size: number | bigint;
 }
 
 interface Level {
@@ -43,7 +47,11 @@ export function createFsVerityHasher(opts: FsVerityOptions = {}): FsVerityHasher
   const block = new Uint8Array(BLOCK);
   let blockFill = 0;
   let size = 0;
+  /** Bytes fed by updateZeros beyond `size`, kept exact for files over 2^53 bytes. */
+  let zeroBytes = 0n;
   const levels: Level[] = [];
+  /** Hash of an all-zero block of each level (level 0: a zero data block), computed when first needed. */
+  const zeroHashes: Uint8Array[] = [];
 
   const hashInto = (data: Uint8Array, out: Uint8Array, at: number): void => {
     const target = out.subarray(at, at + HASH);
@@ -69,9 +77,79 @@ export function createFsVerityHasher(opts: FsVerityOptions = {}): FsVerityHasher
     }
   };
 
+  const levelAt = (lvl: number): Level => {
+    let level = levels[lvl];
+    if (!level) {
+      level = { buf: new Uint8Array(BLOCK), fill: 0, emitted: 0 };
+      levels[lvl] = level;
+    }
+    return level;
+  };
+
+  const zeroHash = (lvl: number): Uint8Array => {
+    let z = zeroHashes[lvl];
+    if (!z) {
+      const block = new Uint8Array(BLOCK);
+      if (lvl > 0) {
+        const below = zeroHash(lvl - 1);
+        for (let i = 0; i < BLOCK; i += HASH) block.set(below, i);
+      }
+      z = new Uint8Array(HASH);
+      hashInto(block, z, 0);
+      zeroHashes[lvl] = z;
+    }
+    return z;
+  };
+
+  /** Appends `count` hashes of all-zero blocks of the level below `lvl` to level `lvl`. */
+  const pushZeroRun = (lvl: number, count: number): void => {
+    const level = levelAt(lvl);
+    const per = BLOCK / HASH;
+    while (count > 0) {
+      if (level.fill === 0 && count >= per) {
+        const blocks = Math.floor(count / per);
+        pushZeroRun(lvl + 1, blocks);
+        level.emitted += blocks;
+        count -= blocks * per;
+        continue;
+      }
+      level.buf.set(zeroHash(lvl), level.fill);
+      level.fill += HASH;
+      count--;
+      if (level.fill === BLOCK) {
+        pushHash(lvl + 1, level.buf);
+        level.fill = 0;
+        level.emitted++;
+        level.buf.fill(0);
+      }
+    }
+  };
+
   return {
     get size() {
-      return size;
+      return zeroBytes === 0n ? size : normalizeSize(BigInt(size) + zeroBytes);
+    },
+    updateZeros(n) {
+      let left = BigInt(n);
+      if (left <= 0n) return;
+      zeroBytes += left;
+      if (blockFill > 0) {
+        const take = Number(left < BigInt(BLOCK - blockFill) ? left : BigInt(BLOCK - blockFill));
+        block.fill(0, blockFill, blockFill + take);
+        blockFill += take;
+        left -= BigInt(take);
+        if (blockFill === BLOCK) {
+          pushHash(0, block);
+          blockFill = 0;
+        }
+      }
+      const whole = Number(left / BigInt(BLOCK));
+      if (whole > 0) pushZeroRun(0, whole);
+      const rest = Number(left % BigInt(BLOCK));
+      if (rest > 0) {
+        block.fill(0, 0, rest);
+        blockFill = rest;
+      }
     },
     update(data) {
       size += data.length;
@@ -97,7 +175,7 @@ export function createFsVerityHasher(opts: FsVerityOptions = {}): FsVerityHasher
     },
     digest() {
       const root = new Uint8Array(64);
-      if (size > 0) {
+      if (size > 0 || zeroBytes > 0n) {
         if (blockFill > 0) {
           block.fill(0, blockFill);
           pushHash(0, block);
@@ -127,7 +205,7 @@ export function createFsVerityHasher(opts: FsVerityOptions = {}): FsVerityHasher
       desc[1] = 1;
       desc[2] = 12;
       desc[3] = salt.length;
-      dv.setBigUint64(8, BigInt(size), true);
+      dv.setBigUint64(8, BigInt(size) + zeroBytes, true);
       desc.set(root, 16);
       desc.set(salt, 80);
       return new Uint8Array(Bun.SHA256.hash(desc) as Uint8Array);

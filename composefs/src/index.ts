@@ -37,6 +37,7 @@ export type {
   DeviceNode,
   DirNode,
   FileNode,
+  FileSize,
   NodeMeta,
   SpecialNode,
   SymlinkNode,
@@ -44,7 +45,17 @@ export type {
   WhiteoutNode,
   Xattr,
 } from "./tree.ts";
-export { bytesToName, createDir, digestToPath, modeOf, nameToBytes, utf8Name, walkTree } from "./tree.ts";
+export {
+  bytesToName,
+  createDir,
+  digestToPath,
+  MAX_FILE_SIZE,
+  modeOf,
+  nameToBytes,
+  sizeToBigInt,
+  utf8Name,
+  walkTree,
+} from "./tree.ts";
 export { type TreeFromDirectoryOptions, treeFromDirectory } from "./tree-from-directory.ts";
 export {
   createTarTreeBuilder,

@@ -52,9 +52,9 @@ function materialize(tree: DirNode, objects: string, seed: number): Map<FileNode
     let digest: Uint8Array;
     if (n.size > 4 << 20) {
       digest = rng.bytes(32); // not checked without verity=require; the object is a sparse file
-      contents.set(n, n.size);
+      contents.set(n, Number(n.size));
     } else {
-      const data = rng.bytes(n.size);
+      const data = rng.bytes(Number(n.size));
       digest = fsVerityDigest(data);
       contents.set(n, data);
     }

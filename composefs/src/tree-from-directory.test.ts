@@ -34,7 +34,12 @@ describe("treeFromDirectory", () => {
     expect(ext.redirect).toBe(
       `${toHex(ext.digest as Uint8Array).slice(0, 2)}/${toHex(ext.digest as Uint8Array).slice(2)}`,
     );
-    expect(t.children.get("hl")).toBe(ext);
+    // Every name its own node by default (as mkcomposefs); hardlinks: true keeps one node.
+    const hl = t.children.get("hl");
+    expect(hl).not.toBe(ext);
+    expect(hl?.type === "file" && toHex(hl.digest as Uint8Array)).toBe(toHex(ext.digest as Uint8Array));
+    const kept = treeFromDirectory(src, { hardlinks: true });
+    expect(kept.children.get("hl")).toBe((kept.children.get("d") as typeof d).children.get("external"));
     expect(t.children.get("wh")?.type).toBe("whiteout");
     const nul = t.children.get("null");
     expect(nul?.type === "chardev" && nul.rdev).toBe(0x103);

@@ -1,15 +1,35 @@
 /**
- * Builds a tree from a directory on disk, as `mkcomposefs --digest-store` does: lstat metadata with
- * nanosecond mtimes, xattrs through libc, symlinks, devices, FIFOs, sockets, hardlinks (same inode → same
- * node), 0:0 character devices as whiteouts, small files inline and larger files by fs-verity digest,
- * optionally copied into an object store.
+ * Builds a tree from a directory on disk, as `mkcomposefs --digest-store` (containers/composefs 1.0.8)
+ * does, so that both give the same image and digest: lstat metadata with signed, nanosecond mtimes, xattrs,
+ * symlinks, devices, FIFOs, sockets, 0:0 character devices as whiteouts, files of at most 64 bytes inline
+ * and larger ones by fs-verity digest (holes of sparse files hashed without reading them), optionally
+ * copied into an object store.
+ *
+ * Hardlinks: like mkcomposefs, every name is its own inode (link count 1) by default. `hardlinks: true`
+ * keeps names of one inode as one node (one inode in the image, link count = its names); the image then
+ * differs from what mkcomposefs makes for the same directory, from the superblock's inode count on.
+ *
+ * Syscalls go through fs-ffi.ts relative to open directories; regular files are read and digested by
+ * file-digests.ts.
  */
-import { closeSync, lstatSync, openSync, readdirSync, readlinkSync, readSync } from "node:fs";
+import { lstatSync } from "node:fs";
 import { RECOMMENDED_INLINE_MAX } from "./erofs-format.ts";
-import { createFsVerityHasher, fsVerityDigest } from "./fsverity.ts";
-import { lstatx, readXattrs, type StatX } from "./libc-ffi.ts";
+import { digestFileAt } from "./file-digests.ts";
+import {
+  AT_FDCWD,
+  closeFd,
+  O_DIRECTORY,
+  O_RDONLY_NOFOLLOW,
+  openAt,
+  readDirFd,
+  readLinkAt,
+  readXattrsFd,
+  type Stat,
+  statAt,
+} from "./fs-ffi.ts";
+import { readXattrs } from "./libc-ffi.ts";
 import type { ObjectStore } from "./object-store.ts";
-import type { DirNode, NodeMeta, TreeNode } from "./tree.ts";
+import type { DirNode, NodeMeta, TreeNode, Xattr } from "./tree.ts";
 import { digestToPath } from "./tree.ts";
 
 /** Options for {@link treeFromDirectory}. */
@@ -20,107 +40,79 @@ export interface TreeFromDirectoryOptions {
   inlineMax?: number;
   /** Read xattrs (default true). */
   xattrs?: boolean;
+  /**
+   * Keep hardlinks: names of one inode become one node (default false: every name its own node, as
+   * mkcomposefs does; only then are image and digest mkcomposefs').
+   */
+  hardlinks?: boolean;
 }
 
 const S_IFMT = 0o170000;
-const enc = (p: string): Buffer => Buffer.from(p, "latin1");
+const S_IFDIR = 0o040000;
+const S_IFREG = 0o100000;
 
 /** Reads `dir` (a byte-string or ordinary path) into a tree. Throws with the offending path on I/O errors. */
 export function treeFromDirectory(dir: string, opts: TreeFromDirectoryOptions = {}): DirNode {
   const inlineMax = opts.inlineMax ?? RECOMMENDED_INLINE_MAX;
   const withXattrs = opts.xattrs ?? true;
-  const byIno = new Map<string, TreeNode>();
-  const buf = new Uint8Array(1 << 20);
+  const byIno = opts.hardlinks ? new Map<string, TreeNode>() : undefined;
+  const top = dir.replace(/\/+$/, "") || "/";
 
-  const meta = (path: string, st: StatX): NodeMeta => {
-    return {
-      perm: st.mode & 0o7777,
-      uid: st.uid,
-      gid: st.gid,
-      mtimeSec: st.mtimeSec,
-      mtimeNsec: st.mtimeNsec,
-      xattrs: withXattrs ? readXattrs(path) : [],
-    };
-  };
+  const meta = (st: Stat, xattrs: Xattr[]): NodeMeta => ({
+    perm: st.mode & 0o7777,
+    uid: st.uid,
+    gid: st.gid,
+    mtimeSec: st.mtimeSec,
+    mtimeNsec: st.mtimeNsec,
+    xattrs,
+  });
 
-  const readFile = (path: string, size: number): { digest: Uint8Array; content?: Uint8Array } => {
-    const fd = openSync(enc(path), "r");
-    let content: Uint8Array | undefined;
-    if (size < buf.length) {
-      // Common case: one read of size+1 bytes proves the size and gives the whole content.
-      try {
-        const n = readSync(fd, buf, 0, size + 1, 0);
-        if (n !== size) throw new Error(`${path}: size changed while reading (${size} -> ${n}+)`);
-      } finally {
-        closeSync(fd);
-      }
-      const data = buf.subarray(0, size);
-      const digest = fsVerityDigest(data);
-      if (size <= inlineMax) return { digest, content: data.slice() };
-      opts.store?.addBytes(digest, data);
-      return { digest };
-    }
-    const h = createFsVerityHasher();
-    try {
-      // Large file: stream it (the store copies it by path afterwards).
-      if (size <= inlineMax) content = new Uint8Array(size);
-      let off = 0;
-      for (;;) {
-        const n = readSync(fd, buf, 0, buf.length, null);
-        if (n <= 0) break;
-        if (content && off + n <= size) content.set(buf.subarray(0, n), off);
-        h.update(buf.subarray(0, n));
-        off += n;
-      }
-      if (off !== size) throw new Error(`${path}: size changed while reading (${size} -> ${off})`);
-    } finally {
-      closeSync(fd);
-    }
-    return { digest: h.digest(), ...(content ? { content } : {}) };
-  };
-
-  const node = (path: string): TreeNode => {
-    const st = lstatx(path) ?? failStat(path);
-    const fmt = st.mode & S_IFMT;
-    if (fmt !== 0o040000 && st.nlink > 1) {
-      const key = `${st.dev}:${st.ino}`;
-      const prior = byIno.get(key);
-      if (prior) return prior;
-      const made = leaf(path, st, fmt);
-      byIno.set(key, made);
-      return made;
-    }
-    if (fmt === 0o040000) {
-      const d: DirNode = { ...meta(path, st), type: "dir", children: new Map() };
-      for (const name of readdirSync(enc(path), { encoding: "buffer" })) {
-        const n = name.toString("latin1");
-        d.children.set(n, node(`${path}/${n}`));
-      }
-      return d;
-    }
-    return leaf(path, st, fmt);
-  };
-
-  const leaf = (path: string, st: StatX, fmt: number): TreeNode => {
-    const m = meta(path, st);
-    switch (fmt) {
-      case 0o100000: {
-        const size = st.size;
-        if (size === 0) return { ...m, type: "file", size: 0 };
-        if (size <= inlineMax) {
-          const { content } = readFile(path, size);
-          return { ...m, type: "file", size, content: content as Uint8Array };
+  const readDir = (fd: number, path: string, st: Stat): DirNode => {
+    const d: DirNode = { ...meta(st, withXattrs ? readXattrsFd(fd) : []), type: "dir", children: new Map() };
+    for (const [name] of readDirFd(fd)) {
+      const p = `${path}/${name}`;
+      const cst = statAt(fd, name) ?? failStat(p);
+      const fmt = cst.mode & S_IFMT;
+      if (fmt === S_IFDIR) {
+        const cfd = openAt(fd, name, O_DIRECTORY | O_RDONLY_NOFOLLOW);
+        if (cfd < 0) failStat(p, "open");
+        try {
+          d.children.set(name, readDir(cfd, p, cst));
+        } finally {
+          closeFd(cfd);
         }
-        const { digest } = readFile(path, size);
-        if (size >= buf.length) opts.store?.addFile(digest, enc(path));
-        return { ...m, type: "file", size, digest, redirect: digestToPath(digest) };
+        continue;
       }
+      if (byIno && cst.nlink > 1) {
+        const key = `${cst.dev}:${cst.ino}`;
+        const prior = byIno.get(key);
+        if (prior) {
+          d.children.set(name, prior);
+          continue;
+        }
+        const made = leaf(fd, name, p, cst, fmt);
+        byIno.set(key, made);
+        d.children.set(name, made);
+      } else d.children.set(name, leaf(fd, name, p, cst, fmt));
+    }
+    return d;
+  };
+
+  const leaf = (dirfd: number, name: string, path: string, st: Stat, fmt: number): TreeNode => {
+    if (fmt === S_IFREG) {
+      const r = digestFileAt(dirfd, name, path, st.size, inlineMax, withXattrs, opts.store);
+      const m = meta(st, r.xattrs);
+      if (st.size === 0) return { ...m, type: "file", size: 0 };
+      if (r.content) return { ...m, type: "file", size: st.size, content: r.content };
+      const digest = r.digest as Uint8Array;
+      return { ...m, type: "file", size: st.size, digest, redirect: digestToPath(digest) };
+    }
+    // Not opened (symlinks, devices, FIFOs, sockets): xattrs by path, never following a symlink; the
+    // kernel lists but refuses to read user.* on symlinks and devices, as for mkcomposefs.
+    const m = meta(st, withXattrs ? readXattrs(path) : []);
+    switch (fmt) {
       case 0o120000:
-        return {
-          ...m,
-          type: "symlink",
-          target: readlinkSync(enc(path), { encoding: "buffer" }).toString("latin1"),
-        };
+        return { ...m, type: "symlink", target: readLinkAt(dirfd, name) };
       case 0o020000:
         return st.rdev === 0 ? { ...m, type: "whiteout" } : { ...m, type: "chardev", rdev: st.rdev };
       case 0o060000:
@@ -134,13 +126,19 @@ export function treeFromDirectory(dir: string, opts: TreeFromDirectoryOptions = 
     }
   };
 
-  const root = node(dir.replace(/\/+$/, "") || "/");
-  if (root.type !== "dir") throw new Error(`${dir}: not a directory`);
-  return root;
+  const st = statAt(AT_FDCWD, top) ?? failStat(top);
+  if ((st.mode & S_IFMT) !== S_IFDIR) throw new Error(`${dir}: not a directory`);
+  const fd = openAt(AT_FDCWD, top, O_DIRECTORY | O_RDONLY_NOFOLLOW);
+  if (fd < 0) failStat(top, "open");
+  try {
+    return readDir(fd, top, st);
+  } finally {
+    closeFd(fd);
+  }
 }
 
-/** statx failed: let lstat throw the real error (with errno and path); Bun's FFI does not expose errno. */
-function failStat(path: string): never {
-  lstatSync(enc(path));
-  throw new Error(`${path}: statx failed but lstat succeeded`);
+/** A syscall failed: let node:fs throw the real error (with errno and path); Bun's FFI does not expose errno. */
+function failStat(path: string, what = "statx"): never {
+  lstatSync(Buffer.from(path, "latin1"));
+  throw new Error(`${path}: ${what} failed`);
 }

@@ -29,18 +29,36 @@ function cstring(b: Uint8Array): string {
   return latin1(z < 0 ? b : b.subarray(0, z));
 }
 
-function num(b: Uint8Array, at: number, what: string): number {
+/** A numeric header field: octal, or base-256 (first byte 0x80; 0xff: negative, for `signed` fields). */
+function num(b: Uint8Array, at: number, what: string, signed = false): number {
   if (((b[0] ?? 0) & 0x80) !== 0) {
     let v = 0n;
     for (let i = 0; i < b.length; i++)
       v = (v << 8n) | BigInt(i === 0 ? (b[0] as number) & 0x7f : (b[i] as number));
-    if (v > BigInt(Number.MAX_SAFE_INTEGER)) throw new ComposefsFormatError(at, `${what} too large`);
+    if (signed && b[0] === 0xff) v -= 1n << BigInt(8 * b.length - 1);
+    if (v > BigInt(Number.MAX_SAFE_INTEGER) || v < BigInt(Number.MIN_SAFE_INTEGER) || (!signed && v < 0n))
+      throw new ComposefsFormatError(at, `${what} out of range`);
     return Number(v);
   }
   const s = cstring(b).trim();
   if (s === "") return 0;
   if (!/^[0-7]+$/.test(s)) throw new ComposefsFormatError(at, `${what} is not octal: ${JSON.stringify(s)}`);
   return Number.parseInt(s, 8);
+}
+
+/** A PAX time (`[-]seconds[.fraction]`) as seconds and nanoseconds; `-1.5` is 2 s minus 0.5 s before 1970. */
+function paxTime(s: string, at: number): [number, number] {
+  const m = /^(-?)(\d{1,16})(?:\.(\d*))?$/.exec(s);
+  if (!m) throw new ComposefsFormatError(at, `bad PAX mtime ${JSON.stringify(s)}`);
+  const sec = Number(m[2]);
+  const nsec = Number(`${m[3] ?? ""}000000000`.slice(0, 9));
+  if (m[1] !== "-") return [sec, nsec];
+  return nsec === 0 ? [-sec, 0] : [-sec - 1, 1_000_000_000 - nsec];
+}
+
+/** GNU tar escapes `=` and `%` in SCHILY.xattr keywords (`user.a%3Db` is `user.a=b`). */
+function decodeXattrKeyword(k: string): string {
+  return k.includes("%") ? k.replace(/%(3D|25)/g, (_, c: string) => (c === "3D" ? "=" : "%")) : k;
 }
 
 function makedev(major: number, minor: number): number {
@@ -208,12 +226,12 @@ export function createTarTreeBuilder(opts: TreeFromTarOptions = {}): TarTreeBuil
       ? latin1(pax.get("linkpath") as Uint8Array)
       : (longLink ?? cstring(h.subarray(157, 257)));
     const xattrs: Xattr[] = [];
-    for (const [k, v] of pax) if (k.startsWith("SCHILY.xattr.")) xattrs.push({ name: k.slice(13), value: v });
+    for (const [k, v] of pax)
+      if (k.startsWith("SCHILY.xattr.")) xattrs.push({ name: decodeXattrKeyword(k.slice(13)), value: v });
     xattrs.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-    const mtimeStr = pax.has("mtime")
-      ? latin1(pax.get("mtime") as Uint8Array)
-      : String(num(h.subarray(136, 148), at + 136, "mtime"));
-    const [secS = "0", fracS = ""] = mtimeStr.split(".");
+    const [mtimeSec, mtimeNsec] = pax.has("mtime")
+      ? paxTime(latin1(pax.get("mtime") as Uint8Array), at)
+      : [num(h.subarray(136, 148), at + 136, "mtime", true), 0];
     const meta: NodeMeta = {
       perm: num(h.subarray(100, 108), at + 100, "mode") & 0o7777,
       uid: pax.has("uid")
@@ -222,8 +240,8 @@ export function createTarTreeBuilder(opts: TreeFromTarOptions = {}): TarTreeBuil
       gid: pax.has("gid")
         ? Number(latin1(pax.get("gid") as Uint8Array))
         : num(h.subarray(116, 124), at + 116, "gid"),
-      mtimeSec: Math.max(0, Number(secS)),
-      mtimeNsec: Number(`${fracS}000000000`.slice(0, 9)),
+      mtimeSec,
+      mtimeNsec,
       xattrs,
     };
     pax = new Map();

@@ -19,9 +19,15 @@ export interface NodeMeta {
   perm: number;
   uid: number;
   gid: number;
+  /** Seconds since the epoch; negative before 1970 (EROFS stores it as a signed 64-bit value). */
   mtimeSec: number;
   mtimeNsec: number;
   xattrs: Xattr[];
+  /**
+   * Link count to record for a non-directory, as a source states it (a dump line's nlink field, an image's
+   * inode). Unset: the number of names the node has in the tree. Ignored for directories (2 + subdirectories).
+   */
+  nlink?: number;
 }
 
 /** A directory; `children` maps a byte-string name to a node (never `.` or `..`). */
@@ -33,13 +39,40 @@ export interface DirNode extends NodeMeta {
 /** A regular file: inline `content`, or external data named by `redirect` / `digest`. */
 export interface FileNode extends NodeMeta {
   type: "file";
-  size: number;
+  /**
+   * Size in bytes, 0..2^64-1. A `number` up to `Number.MAX_SAFE_INTEGER`; larger sizes (sparse files, dump
+   * text) are a `bigint`, so every size EROFS can record is exact. Use {@link sizeToBigInt} for arithmetic.
+   */
+  size: FileSize;
   /** Inline content (stored in the image); its length equals `size`. */
   content?: Uint8Array;
   /** fs-verity sha256 digest of the content (32 bytes), written as `trusted.overlay.metacopy`. */
   digest?: Uint8Array;
   /** Path of the data in the object store, e.g. `ab/cdef…` (written as redirect `"/" + redirect`). */
   redirect?: string;
+}
+
+/**
+ * For a node under several names: the directory of the name that defined it (a dump's non-`@` line), where
+ * mkcomposefs gives it its inode slot. Set by parseDump; without it the writer uses the first name in
+ * depth-first byte order (which is that line whenever the targets of hardlink lines come first).
+ */
+export const ORIGINAL_DIR = new WeakMap<TreeNode, DirNode>();
+
+/** A file size: a number when safe, a bigint above 2^53 - 1 (see {@link FileNode.size}). */
+export type FileSize = number | bigint;
+
+/** Largest file size EROFS records (its i_size is 64 bits). */
+export const MAX_FILE_SIZE = (1n << 64n) - 1n;
+
+/** A size as a bigint. */
+export function sizeToBigInt(s: FileSize): bigint {
+  return typeof s === "bigint" ? s : BigInt(s);
+}
+
+/** The canonical form of a size: a number when it is a safe integer, else a bigint. */
+export function normalizeSize(s: bigint): FileSize {
+  return s <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(s) : s;
 }
 
 /** A symbolic link; `target` is a byte string of 1..4095 bytes. */

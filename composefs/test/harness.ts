@@ -11,9 +11,9 @@ import { digestToPath } from "../src/tree.ts";
 
 export const exec = createExec();
 
-/** A temp directory removed (after unmounting anything under it) on dispose. */
-export function tempDir(prefix = "cfs-"): { path: string; [Symbol.dispose](): void } {
-  const path = mkdtempSync(join(tmpdir(), prefix));
+/** A temp directory (under `base`, default the OS temp dir) removed on dispose. */
+export function tempDir(prefix = "cfs-", base = tmpdir()): { path: string; [Symbol.dispose](): void } {
+  const path = mkdtempSync(join(base, prefix));
   return {
     path,
     [Symbol.dispose]() {

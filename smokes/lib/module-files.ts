@@ -36,7 +36,7 @@ export function listModuleFiles(
       const path = `${prefix}/${name}`;
       if (node.type === "dir") walk(node, path);
       else if (node.type === "file" && node.redirect)
-        out.push({ path, size: node.size, object: node.redirect });
+        out.push({ path, size: Number(node.size), object: node.redirect });
     }
   };
   walk(r.value.root, "");
