@@ -2,7 +2,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { enrollTestNode, startTestHub } from "../../test/harness.ts";
 import type { RunningHub } from "../hub.ts";
-import { runCli } from "./run.ts";
+import { cliFor } from "./test-cli.ts";
 
 let hub: RunningHub;
 beforeAll(async () => {
@@ -10,16 +10,7 @@ beforeAll(async () => {
 }, 30_000);
 afterAll(() => hub.stop());
 
-async function cli(...argv: string[]) {
-  const out: string[] = [];
-  const err: string[] = [];
-  const code = await runCli(
-    ["--url", hub.httpUrl, ...argv],
-    { POWERNODE_TOKEN: hub.adminToken },
-    { out: (l) => out.push(l), err: (l) => err.push(l) },
-  );
-  return { code, out: out.join("\n"), err: err.join("\n") };
-}
+const cli = cliFor(() => hub);
 
 describe("pnctl k3s", () => {
   test("a cluster from the command line", async () => {

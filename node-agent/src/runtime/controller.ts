@@ -84,3 +84,45 @@ export function defineReconciler(spec: ReconcilerSpec): Controller {
     },
   };
 }
+
+/** A controller that owns something running (a process): see {@link definePollingController}. */
+export interface PollingSpec {
+  name: string;
+  inputs: readonly AnyResourceType[];
+  outputs: readonly AnyResourceType[];
+  /** Also reconcile this often with no input change. */
+  pollMs: number;
+  /** One pass; it sets its own Condition. */
+  reconcile(ctx: ControllerContext): Promise<void>;
+  /** Undoes what the passes started, when the controller ends. */
+  stop(ctx: ControllerContext): Promise<void>;
+}
+
+/**
+ * A {@link Controller} that reconciles on every input change and every `pollMs`. A pass that throws
+ * becomes the Condition (`Error`) and is retried at the next pass instead of restarting the
+ * controller, so what it runs (a daemon) keeps running through a hub outage; `stop` runs at the end.
+ */
+export function definePollingController(spec: PollingSpec): Controller {
+  return {
+    name: spec.name,
+    inputs: spec.inputs,
+    outputs: spec.outputs,
+    async run(ctx) {
+      try {
+        while (!ctx.signal.aborted) {
+          try {
+            await spec.reconcile(ctx);
+          } catch (err) {
+            const message = err instanceof Error ? err.message : String(err);
+            ctx.condition(false, "Error", message);
+            ctx.log.warn(`${spec.name}: ${message}`);
+          }
+          await ctx.changed({ timeoutMs: spec.pollMs });
+        }
+      } finally {
+        await spec.stop(ctx);
+      }
+    },
+  };
+}

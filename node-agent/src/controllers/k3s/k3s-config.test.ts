@@ -1,23 +1,10 @@
 import { describe, expect, test } from "bun:test";
 import { create } from "@bufbuild/protobuf";
 import { K3sSectionSchema } from "@powernode/proto";
+import { serverSection } from "../../../test/k3s-fixtures.ts";
 import { flagsToConfig, k3sArgv, k3sConfigYaml } from "./k3s-config.ts";
 
-const server = create(K3sSectionSchema, {
-  enabled: true,
-  clusterId: "c1",
-  clusterName: "lab-k8s",
-  role: "server",
-  clusterInit: true,
-  nodeIp: "fd00:1:2:3::5",
-  nodeName: "srv",
-  interfaceName: "wg-sdwan-abc123",
-  tlsSans: ["fd00:1:2:3:dead:beef:0:1234"],
-  cni: "flannel",
-  flannelIface: "wg-sdwan-abc123",
-  flannelBackend: "host-gw",
-  clusterCidr: "10.42.0.0/16",
-});
+const server = serverSection({ flannelBackend: "host-gw", clusterCidr: "10.42.0.0/16" });
 
 describe("k3s config.yaml", () => {
   test("the initialising server with flannel over SDWAN", () => {

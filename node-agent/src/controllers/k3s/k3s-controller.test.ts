@@ -14,6 +14,7 @@ import { create } from "@bufbuild/protobuf";
 import { createClient, createRouterTransport } from "@connectrpc/connect";
 import { DesiredStateSchema, EVENTS, K3sNodeService } from "@powernode/proto";
 import { assertResource, startTestEngine } from "../../../test/engine-harness.ts";
+import { serverSection } from "../../../test/k3s-fixtures.ts";
 import { createRecordingModuleSysFake } from "../../../test/module-sys-fake.ts";
 import type { HubLink } from "../../hub/hub-client.ts";
 import { createSystemClock } from "../../runtime/clock.ts";
@@ -32,20 +33,7 @@ import {
 } from "./k3s-config.ts";
 import { k3sController } from "./k3s-controller.ts";
 
-const section = {
-  enabled: true,
-  clusterId: "0b5c4a1e-0000-4000-8000-000000000001",
-  clusterName: "lab-k8s",
-  role: "server",
-  clusterInit: true,
-  nodeIp: "fd00:1:2:3::5",
-  nodeName: "srv",
-  interfaceName: "wg-sdwan-abc123",
-  tlsSans: ["fd00:1:2:3:dead:beef:0:1234"],
-  cni: "flannel",
-  flannelIface: "wg-sdwan-abc123",
-  tokenRevision: "1",
-};
+const section = serverSection();
 
 /** A hub that answers the node calls and records them. */
 function recordingK3sHub() {

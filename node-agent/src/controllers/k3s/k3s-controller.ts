@@ -10,7 +10,11 @@
  */
 import { createHash } from "node:crypto";
 import { EVENTS, type K3sSection } from "@powernode/proto";
-import type { Controller, ControllerContext } from "../../runtime/controller.ts";
+import {
+  type Controller,
+  type ControllerContext,
+  definePollingController,
+} from "../../runtime/controller.ts";
 import type { K3sOs } from "../../sys/k3s.ts";
 import type { AgentDeps } from "../deps.ts";
 import { type Supervisor, startSupervisor } from "../modules/supervisor.ts";
@@ -185,24 +189,12 @@ export function k3sController(deps: AgentDeps & { k3s: K3sOs }): Controller {
     else ctx.condition(true, "Starting", `k3s ${s.role} of ${s.clusterName} starting`);
   };
 
-  return {
+  return definePollingController({
     name: "k3s",
     inputs: [DesiredNodeState, ModuleSetStatus, HubConnection],
     outputs: [K3sStatus],
-    async run(ctx) {
-      try {
-        while (!ctx.signal.aborted) {
-          try {
-            await reconcile(ctx);
-          } catch (err) {
-            ctx.condition(false, "Error", errText(err));
-            ctx.log.warn(`k3s: ${errText(err)}`);
-          }
-          await ctx.changed({ timeoutMs: K3S_POLL_MS });
-        }
-      } finally {
-        await stop(ctx, "agent stopping");
-      }
-    },
-  };
+    pollMs: K3S_POLL_MS,
+    reconcile,
+    stop: (ctx) => stop(ctx, "agent stopping"),
+  });
 }

@@ -1,0 +1,24 @@
+/** For the CLI's tests: `pnctl --url <hub> ...` in process with the hub's operator token, output captured. */
+import type { RunningHub } from "../hub.ts";
+import { runCli } from "./run.ts";
+
+export interface CliRun {
+  code: number;
+  out: string;
+  err: string;
+}
+
+/** A `pnctl` against `hub()` (a function: the hub is usually started in beforeAll). */
+export function cliFor(hub: () => RunningHub): (...argv: string[]) => Promise<CliRun> {
+  return async (...argv) => {
+    const out: string[] = [];
+    const err: string[] = [];
+    const h = hub();
+    const code = await runCli(
+      ["--url", h.httpUrl, ...argv],
+      { POWERNODE_TOKEN: h.adminToken },
+      { out: (l) => out.push(l), err: (l) => err.push(l) },
+    );
+    return { code, out: out.join("\n"), err: err.join("\n") };
+  };
+}
