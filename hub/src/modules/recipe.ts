@@ -93,7 +93,10 @@ export function parseRecipe(
   )
     problems.push("symlinks: must map absolute paths to targets");
   if (r.usrLinks !== undefined && typeof r.usrLinks !== "boolean") problems.push("usrLinks: not a boolean");
-  if (r.drop !== undefined && !(isStrArray(r.drop) && r.drop.every((d) => /^\/[^\0]+$/.test(d) && !d.includes(".."))))
+  if (
+    r.drop !== undefined &&
+    !(isStrArray(r.drop) && r.drop.every((d) => /^\/[^\0]+$/.test(d) && !d.includes("..")))
+  )
     problems.push("drop: must be absolute paths without '..'");
   if (r.services !== undefined && !Array.isArray(r.services)) problems.push("services: not an array");
 

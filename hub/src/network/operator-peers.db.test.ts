@@ -74,10 +74,12 @@ describe("operator peers", () => {
       [{ network: "ops-net", name: "Bad Name", publicKey: key }, "name"],
       [{ network: "ops-net", name: "laptop", publicKey: key, endpoints: ["nohost"] }, "endpoints[0]"],
     ] as const) {
-      const err = await net.joinOperatorPeer(req).then(
-        () => undefined,
-        (e) => e as ConnectError,
-      );
+      const err = await net
+        .joinOperatorPeer({ ...req, endpoints: [...("endpoints" in req ? req.endpoints : [])] })
+        .then(
+          () => undefined,
+          (e) => e as ConnectError,
+        );
       expect(err?.code).toBe(Code.InvalidArgument);
       expect(err?.rawMessage).toContain(field);
     }
