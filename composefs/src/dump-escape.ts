@@ -42,28 +42,45 @@ export function escapeOptional(s: string | undefined): string {
   return s === undefined ? "-" : escapeDumpField(s, { loneDash: true });
 }
 
+/** Undoes {@link escapeDumpField} into bytes; `at` is the line offset for errors. */
+export function unescapeBytes(s: string, at: number): Uint8Array {
+  if (!s.includes("\\")) return Buffer.from(s, "latin1");
+  const out = new Uint8Array(s.length);
+  let n = 0;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c !== 0x5c) {
+      out[n++] = c;
+      continue;
+    }
+    const e = s.charCodeAt(++i);
+    if (e === 0x5c) out[n++] = 0x5c;
+    else if (e === 0x6e) out[n++] = 0x0a;
+    else if (e === 0x72) out[n++] = 0x0d;
+    else if (e === 0x74) out[n++] = 0x09;
+    else {
+      const hi = e === 0x78 ? hexValue(s.charCodeAt(i + 1)) : -1;
+      const lo = hi < 0 ? -1 : hexValue(s.charCodeAt(i + 2));
+      if (lo < 0) throw new ComposefsFormatError(at, `bad escape in ${JSON.stringify(s)}`);
+      out[n++] = (hi << 4) | lo;
+      i += 2;
+    }
+  }
+  return out.subarray(0, n);
+}
+
+function hexValue(c: number): number {
+  if (c >= 0x30 && c <= 0x39) return c - 0x30;
+  if (c >= 0x61 && c <= 0x66) return c - 0x57;
+  if (c >= 0x41 && c <= 0x46) return c - 0x37;
+  return -1;
+}
+
 /** Undoes {@link escapeDumpField}; `at` is the line offset for errors. */
 export function unescapeDumpField(s: string, at: number): string {
   if (!s.includes("\\")) return s;
-  let out = "";
-  for (let i = 0; i < s.length; i++) {
-    const ch = s[i] as string;
-    if (ch !== "\\") {
-      out += ch;
-      continue;
-    }
-    const n = s[i + 1];
-    if (n === "\\") out += "\\";
-    else if (n === "n") out += "\n";
-    else if (n === "r") out += "\r";
-    else if (n === "t") out += "\t";
-    else if (n === "x" && /^[0-9a-fA-F]{2}$/.test(s.slice(i + 2, i + 4))) {
-      out += String.fromCharCode(Number.parseInt(s.slice(i + 2, i + 4), 16));
-      i += 2;
-    } else throw new ComposefsFormatError(at, `bad escape in ${JSON.stringify(s)}`);
-    i++;
-  }
-  return out;
+  const b = unescapeBytes(s, at);
+  return Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString("latin1");
 }
 
 /** An optional field: undefined for `-`, else the unescaped value. */

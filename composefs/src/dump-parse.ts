@@ -6,7 +6,7 @@
  * Built for speed: one pass, fields without a backslash taken as they are, parents found from the last
  * directory seen (dumps are depth-first).
  */
-import { unescapeDumpField, unescapeOptional } from "./dump-escape.ts";
+import { unescapeBytes, unescapeDumpField, unescapeOptional } from "./dump-escape.ts";
 import { ComposefsFormatError, isComposefsFormatError, type ParseResult } from "./errors.ts";
 import type { DirNode, FileNode, FileSize, NodeMeta, TreeNode, Xattr } from "./tree.ts";
 import { MAX_FILE_SIZE, normalizeSize, ORIGINAL_DIR } from "./tree.ts";
@@ -32,8 +32,25 @@ interface PendingLink {
 const SMALL_UINT = /^\d{1,15}$/;
 const BIG_UINT = /^\d{16,20}$/;
 const HEX64 = /^[0-9a-fA-F]{64}$/;
+const MODE = /^[0-7]{1,6}$/;
 /** Paths needing normalization: repeated or trailing slashes, `.`/`..` components, NUL. */
 const ODD_PATH = /\/\/|\/\.\.?(\/|$)|.\/$|\0/;
+
+/** Where the parser is, for errors. */
+interface Cursor {
+  at: number;
+  line: number;
+}
+
+function fail(c: Cursor, problem: string): never {
+  throw new ComposefsFormatError(c.at, `line ${c.line}: ${problem}`);
+}
+
+function uint(s: string, what: string, c: Cursor, max = 0xffffffff): number {
+  const v = SMALL_UINT.test(s) ? Number(s) : -1;
+  if (v < 0 || v > max) fail(c, `bad ${what} ${JSON.stringify(s)}`);
+  return v;
+}
 
 function parseDumpOrThrow(text: string): DirNode {
   let root: DirNode | undefined;
@@ -41,46 +58,38 @@ function parseDumpOrThrow(text: string): DirNode {
   const pending: PendingLink[] = [];
   let lastDirPath = "";
   let lastDir: DirNode | undefined;
-  let at = 0;
-  let lineNo = 0;
+  const c: Cursor = { at: 0, line: 0 };
+  let next = 0;
   for (const raw of text.split("\n")) {
-    const lineAt = at;
-    at += raw.length + 1;
-    lineNo++;
-    if (raw.length === 0 || raw.trim() === "") continue;
-    const bad = (problem: string): never => {
-      throw new ComposefsFormatError(lineAt, `line ${lineNo}: ${problem}`);
-    };
+    c.at = next;
+    next += raw.length + 1;
+    c.line++;
+    if (raw.length === 0 || (raw.charCodeAt(0) <= 0x20 && raw.trim() === "")) continue;
     const f = raw.split(" ");
-    if (f.length < 11) bad(`expected at least 11 fields, got ${f.length}`);
-    const path = normalizePath(unescapeDumpField(f[0] as string, lineAt), bad);
+    if (f.length < 11) fail(c, `expected at least 11 fields, got ${f.length}`);
+    const path = normalizePath(unescapeDumpField(f[0] as string, c.at), c);
     const modeF = f[2] as string;
     const hardlink = modeF.charCodeAt(0) === 0x40;
     const modeS = hardlink ? modeF.slice(1) : modeF;
-    const mode = /^[0-7]{1,6}$/.test(modeS) ? Number.parseInt(modeS, 8) : -1;
-    if (mode < 0 || mode > 0o177777) bad(`bad mode ${modeF}`);
-    const uint = (s: string, what: string, max = 0xffffffff): number => {
-      const v = SMALL_UINT.test(s) ? Number(s) : -1;
-      if (v < 0 || v > max) bad(`bad ${what} ${JSON.stringify(s)}`);
-      return v;
-    };
+    const mode = MODE.test(modeS) ? Number.parseInt(modeS, 8) : -1;
+    if (mode < 0 || mode > 0o177777) fail(c, `bad mode ${modeF}`);
 
     const slash = path.lastIndexOf("/");
-    const parentPath = slash === 0 ? "/" : path.slice(0, slash);
     const name = path.slice(slash + 1);
     let parent: DirNode | undefined;
     if (path !== "/") {
+      const parentPath = slash === 0 ? "/" : path.slice(0, slash);
       parent = parentPath === lastDirPath ? lastDir : dirs.get(parentPath);
-      if (!parent) bad(`parent ${JSON.stringify(parentPath)} is not a directory defined earlier`);
-      if ((parent as DirNode).children.has(name)) bad(`duplicate path ${JSON.stringify(path)}`);
+      if (!parent) fail(c, `parent ${JSON.stringify(parentPath)} is not a directory defined earlier`);
+      if (parent.children.has(name)) fail(c, `duplicate path ${JSON.stringify(path)}`);
     }
     if (hardlink) {
-      if ((mode & 0o170000) === 0o040000) bad("directories can't be hardlinked");
-      const target = unescapeOptional(f[8] as string, lineAt);
-      if (target === undefined || path === "/") bad("hardlink without a target path");
-      pending.push({ dir: parent as DirNode, name, path, target: target as string, at: lineAt });
+      if ((mode & 0o170000) === 0o040000) fail(c, "directories can't be hardlinked");
+      const target = unescapeOptional(f[8] as string, c.at);
+      if (target === undefined || !parent) return fail(c, "hardlink without a target path");
+      pending.push({ dir: parent, name, path, target, at: c.at });
       // Reserve the name; the node is put in place once every line is read.
-      (parent as DirNode).children.set(name, RESERVED);
+      parent.children.set(name, RESERVED);
       continue;
     }
 
@@ -88,39 +97,24 @@ function parseDumpOrThrow(text: string): DirNode {
     const dot = secF.indexOf(".");
     const secS = dot < 0 ? secF : secF.slice(0, dot);
     const neg = secS.charCodeAt(0) === 0x2d;
-    const sec = uint(neg ? secS.slice(1) : secS, "mtime", Number.MAX_SAFE_INTEGER);
-    const xattrs: Xattr[] = [];
-    let xattrText = 0;
-    for (let i = 11; i < f.length; i++) {
-      const xf = f[i] as string;
-      if (xf === "") continue;
-      xattrText += xf.length + 1;
-      const eq = xf.indexOf("=");
-      if (eq <= 0) bad(`bad xattr field ${JSON.stringify(xf)}`);
-      const xname = unescapeDumpField(xf.slice(0, eq), lineAt);
-      const value = Buffer.from(unescapeDumpField(xf.slice(eq + 1), lineAt), "latin1");
-      const prior = xattrs.findIndex((x) => x.name === xname);
-      if (prior >= 0) xattrs.splice(prior, 1);
-      xattrs.push({ name: xname, value });
-    }
-    // mkcomposefs caps the xattr text of one line (its duplicate check is quadratic).
-    if (xattrText > 0xffff) bad(`xattrs take ${xattrText} bytes of text, more than 65535`);
+    const sec = uint(neg ? secS.slice(1) : secS, "mtime", c, Number.MAX_SAFE_INTEGER);
+    const xattrs: Xattr[] = f.length > 11 ? parseXattrs(f, c) : [];
     const meta: NodeMeta = {
       perm: mode & 0o7777,
-      uid: uint(f[4] as string, "uid"),
-      gid: uint(f[5] as string, "gid"),
+      uid: uint(f[4] as string, "uid", c),
+      gid: uint(f[5] as string, "gid", c),
       mtimeSec: neg ? -sec : sec,
-      mtimeNsec: dot < 0 ? 0 : uint(secF.slice(dot + 1), "mtime nsec"),
+      mtimeNsec: dot < 0 ? 0 : uint(secF.slice(dot + 1), "mtime nsec", c),
       xattrs,
     };
     const type = mode & 0o170000;
-    if (type !== 0o040000) meta.nlink = uint(f[3] as string, "nlink");
-    const node = makeNode(type, meta, f, lineAt, bad);
-    if (path === "/") {
-      if (node.type !== "dir") bad("root is not a directory");
-      if (root) bad("root defined twice");
-      root = node as DirNode;
-    } else (parent as DirNode).children.set(name, node);
+    if (type !== 0o040000) meta.nlink = uint(f[3] as string, "nlink", c);
+    const node = makeNode(type, meta, f, c);
+    if (!parent) {
+      if (node.type !== "dir") fail(c, "root is not a directory");
+      if (root) fail(c, "root defined twice");
+      root = node;
+    } else parent.children.set(name, node);
     if (node.type === "dir") {
       dirs.set(path, node);
       lastDirPath = path;
@@ -132,66 +126,79 @@ function parseDumpOrThrow(text: string): DirNode {
   return root;
 }
 
+function parseXattrs(f: string[], c: Cursor): Xattr[] {
+  const xattrs: Xattr[] = [];
+  let text = 0;
+  for (let i = 11; i < f.length; i++) {
+    const xf = f[i] as string;
+    if (xf === "") continue;
+    text += xf.length + 1;
+    const eq = xf.indexOf("=");
+    if (eq <= 0) fail(c, `bad xattr field ${JSON.stringify(xf)}`);
+    const name = unescapeDumpField(xf.slice(0, eq), c.at);
+    const value = unescapeBytes(xf.slice(eq + 1), c.at);
+    const prior = xattrs.findIndex((x) => x.name === name);
+    if (prior >= 0) xattrs.splice(prior, 1);
+    xattrs.push({ name, value });
+  }
+  // mkcomposefs caps the xattr text of one line (its duplicate check is quadratic).
+  if (text > 0xffff) fail(c, `xattrs take ${text} bytes of text, more than 65535`);
+  return xattrs;
+}
+
 /** Placeholder for a hardlink name until its target is known (never left in a returned tree). */
 const RESERVED: TreeNode = { type: "fifo", perm: 0, uid: 0, gid: 0, mtimeSec: 0, mtimeNsec: 0, xattrs: [] };
 
-function makeNode(
-  type: number,
-  meta: NodeMeta,
-  f: string[],
-  lineAt: number,
-  bad: (problem: string) => never,
-): TreeNode {
-  const rdev = (): number => {
-    const s = f[6] as string;
-    const v = SMALL_UINT.test(s) ? Number(s) : -1;
-    if (v < 0 || v > 0xffffffff) bad(`bad rdev ${JSON.stringify(s)}`);
-    return v;
-  };
+function makeNode(type: number, meta: NodeMeta, f: string[], c: Cursor): TreeNode {
   switch (type) {
     case 0o040000:
       return { ...meta, type: "dir", children: new Map() };
     case 0o100000: {
-      const size = parseSize(f[1] as string, bad);
-      const file: FileNode = { ...meta, type: "file", size };
-      const content = unescapeOptional(f[9] as string, lineAt);
-      if (content !== undefined && content.length > 0) {
-        if (content.length !== size) bad(`inline content is ${content.length} bytes, size says ${size}`);
-        file.content = Buffer.from(content, "latin1");
+      const size = parseSize(f[1] as string, c);
+      const file = meta as FileNode;
+      file.type = "file";
+      file.size = size;
+      const content = f[9] as string;
+      if (content !== "-") {
+        const bytes = unescapeBytes(content, c.at);
+        if (bytes.length > 0) {
+          if (bytes.length !== size) fail(c, `inline content is ${bytes.length} bytes, size says ${size}`);
+          file.content = bytes;
+        }
       }
       const digest = f[10] as string;
       if (digest !== "-") {
-        if (!HEX64.test(digest)) bad(`bad digest ${JSON.stringify(digest)}`);
-        file.digest = new Uint8Array(Buffer.from(digest, "hex"));
+        if (!HEX64.test(digest)) fail(c, `bad digest ${JSON.stringify(digest)}`);
+        file.digest = Buffer.from(digest, "hex");
       }
-      const payload = unescapeOptional(f[8] as string, lineAt);
+      const payload = unescapeOptional(f[8] as string, c.at);
       if (payload) file.redirect = payload;
       return file;
     }
     case 0o120000: {
-      const target = unescapeOptional(f[8] as string, lineAt);
-      if (!target) return bad("symlink without target");
+      const target = unescapeOptional(f[8] as string, c.at);
+      if (!target) return fail(c, "symlink without target");
       return { ...meta, type: "symlink", target };
     }
     case 0o020000: {
-      const r = rdev();
+      const r = uint(f[6] as string, "rdev", c);
       return r === 0 ? { ...meta, type: "whiteout" } : { ...meta, type: "chardev", rdev: r };
     }
     case 0o060000:
-      return { ...meta, type: "blockdev", rdev: rdev() };
+      return { ...meta, type: "blockdev", rdev: uint(f[6] as string, "rdev", c) };
     case 0o010000:
       return { ...meta, type: "fifo" };
     case 0o140000:
       return { ...meta, type: "socket" };
     default:
-      return bad(`unknown file type in mode 0${type.toString(8)}`);
+      return fail(c, `unknown file type in mode 0${type.toString(8)}`);
   }
 }
 
-function parseSize(s: string, bad: (problem: string) => never): FileSize {
+function parseSize(s: string, c: Cursor): FileSize {
   if (SMALL_UINT.test(s)) return Number(s);
   const v = BIG_UINT.test(s) ? BigInt(s) : -1n;
-  if (v < 0n || v > MAX_FILE_SIZE) bad(`bad size ${JSON.stringify(s)}`);
+  if (v < 0n || v > MAX_FILE_SIZE) fail(c, `bad size ${JSON.stringify(s)}`);
   return normalizeSize(v);
 }
 
@@ -236,13 +243,13 @@ function lookup(root: DirNode, path: string): [TreeNode | undefined, DirNode | u
   return [n, parent];
 }
 
-function normalizePath(p: string, bad: (problem: string) => never): string {
-  if (p.charCodeAt(0) !== 0x2f) bad(`path ${JSON.stringify(p)} is not absolute`);
+function normalizePath(p: string, c: Cursor): string {
+  if (p.charCodeAt(0) !== 0x2f) fail(c, `path ${JSON.stringify(p)} is not absolute`);
   if (!ODD_PATH.test(p)) return p;
   const parts = p.split("/").filter((x) => x !== "");
   for (const part of parts) {
     if (part === "." || part === ".." || part.includes("\0"))
-      bad(`bad path component in ${JSON.stringify(p)}`);
+      fail(c, `bad path component in ${JSON.stringify(p)}`);
   }
   return `/${parts.join("/")}`;
 }

@@ -9,7 +9,6 @@ import { prefixIndex, WriterError } from "./erofs-validate.ts";
 import { type WNode, type WXattr, XATTR_LIMIT } from "./erofs-wnode.ts";
 import type { WriteImageOptions } from "./erofs-writer.ts";
 import type { DirNode, TreeNode } from "./tree.ts";
-import { compareBytes } from "./tree.ts";
 import { xxh32 } from "./xxh32.ts";
 
 export type { WNode, WXattr } from "./erofs-wnode.ts";
@@ -74,8 +73,9 @@ export function layoutTree(root: DirNode, opts: WriteImageOptions): Layout {
       );
     let order: number[] | undefined;
     if (n > 1) {
+      const xn = w.xn;
       order = Array.from({ length: n }, (_, k) => k);
-      order.sort((a, b) => compareBytes(w.xn[a] as string, w.xn[b] as string));
+      order.sort((a, b) => ((xn[a] as string) < (xn[b] as string) ? -1 : 1));
     }
     for (let k = 0; k < n; k++) {
       const j = order ? (order[k] as number) : k;

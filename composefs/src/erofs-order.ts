@@ -9,7 +9,7 @@ import * as F from "./erofs-format.ts";
 import { validateName, validateNode, WriterError } from "./erofs-validate.ts";
 import { WNode } from "./erofs-wnode.ts";
 import type { DirNode, TreeNode } from "./tree.ts";
-import { compareBytes, ORIGINAL_DIR } from "./tree.ts";
+import { ORIGINAL_DIR } from "./tree.ts";
 
 const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, "0"));
 
@@ -42,7 +42,8 @@ export function orderInodes(root: DirNode, version: number): WNode[] {
       names = [...own];
       for (const hx of HEX) if (!dir.children.has(hx)) names.push(hx);
     }
-    names = [...names, ".", ".."].sort(compareBytes);
+    // Byte strings: the default (UTF-16 code unit) sort is strcmp order.
+    names = [...names, ".", ".."].sort();
     let subdirs = 0;
     for (const name of names) {
       let cw: WNode;
@@ -108,7 +109,7 @@ function hardlinkParents(root: DirNode, sorted: Map<DirNode, string[]>): Map<Tre
   const seen = new Set<TreeNode>();
   let multi: Set<TreeNode> | undefined;
   const dirs: DirNode[] = [root];
-  sorted.set(root, [...root.children.keys()].sort(compareBytes));
+  sorted.set(root, [...root.children.keys()].sort());
   for (let d = dirs.pop(); d; d = dirs.pop()) {
     for (const c of d.children.values()) {
       if (c.type === "dir") {
@@ -117,7 +118,7 @@ function hardlinkParents(root: DirNode, sorted: Map<DirNode, string[]>): Map<Tre
             [...d.children].find(([, v]) => v === c)?.[0] ?? "",
             "directory reachable under two names (hardlinked directory or cycle)",
           );
-        sorted.set(c, [...c.children.keys()].sort(compareBytes));
+        sorted.set(c, [...c.children.keys()].sort());
         dirs.push(c);
       } else if (!seen.has(c)) seen.add(c);
       else {

@@ -35,7 +35,7 @@ export function validateNode(n: TreeNode): string | undefined {
   if (!Number.isSafeInteger(n.mtimeSec)) return `mtime ${n.mtimeSec} out of range`;
   if (n.nlink !== undefined && n.type !== "dir" && !u32(n.nlink)) return `nlink ${n.nlink} out of range`;
   for (const x of n.xattrs) {
-    if (x.name.length === 0 || prefixIndex(x.name)[1].length > 255)
+    if (x.name.length === 0 || (x.name.length > 255 && prefixIndex(x.name)[1].length > 255))
       return `xattr name ${JSON.stringify(x.name)} too long`;
     if (x.value.length > 0xffff) return `xattr ${x.name} value too long`;
   }

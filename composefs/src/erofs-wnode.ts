@@ -80,7 +80,7 @@ export class WNode {
       // Counted under the source name: mkcomposefs escapes trusted.overlay.* by renaming after counting.
       const escaped = x.name.startsWith(F.OVL.prefix);
       const name = escaped ? F.OVL.escapePrefix + x.name.slice(F.OVL.prefix.length) : x.name;
-      this.setXattr(name, x.value.length === 0 ? "" : Buffer.from(x.value).toString("latin1"), x.name.length);
+      this.setXattr(name, latin1(x.value), x.name.length);
     }
     switch (src.type) {
       case "file":
@@ -138,8 +138,12 @@ export class WNode {
 
 /** trusted.overlay.metacopy value: version 0, length 36, flags 0, algorithm 1 (sha256), digest. */
 function metacopyValue(digest: Uint8Array): string {
-  const v = Buffer.allocUnsafe(36);
-  v.writeUInt32LE(0x01002400, 0);
-  v.set(digest.subarray(0, 32), 4);
-  return v.toString("latin1");
+  return `\x00\x24\x00\x01${latin1(digest.subarray(0, 32))}`;
+}
+
+/** Bytes as a byte string; short values (most xattrs) without a Buffer. */
+function latin1(b: Uint8Array): string {
+  if (b.length === 0) return "";
+  if (b.length <= 64) return String.fromCharCode.apply(null, b as unknown as number[]);
+  return Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString("latin1");
 }
