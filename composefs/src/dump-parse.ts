@@ -31,7 +31,6 @@ interface PendingLink {
 
 const SMALL_UINT = /^\d{1,15}$/;
 const BIG_UINT = /^\d{16,20}$/;
-const HEX64 = /^[0-9a-fA-F]{64}$/;
 const MODE = /^[0-7]{1,6}$/;
 /** Paths needing normalization: repeated or trailing slashes, `.`/`..` components, NUL. */
 const ODD_PATH = /\/\/|\/\.\.?(\/|$)|.\/$|\0/;
@@ -168,8 +167,12 @@ function makeNode(type: number, meta: NodeMeta, f: string[], c: Cursor): TreeNod
       }
       const digest = f[10] as string;
       if (digest !== "-") {
-        if (!HEX64.test(digest)) fail(c, `bad digest ${JSON.stringify(digest)}`);
-        file.digest = Buffer.from(digest, "hex");
+        if (digest.length !== 64) fail(c, `bad digest ${JSON.stringify(digest)}`);
+        try {
+          file.digest = Uint8Array.fromHex(digest);
+        } catch {
+          fail(c, `bad digest ${JSON.stringify(digest)}`);
+        }
       }
       const payload = unescapeOptional(f[8] as string, c.at);
       if (payload) file.redirect = payload;

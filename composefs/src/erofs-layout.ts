@@ -106,6 +106,7 @@ export function layoutTree(root: DirNode, opts: WriteImageOptions): Layout {
         all.push(x);
       }
       x.count++;
+      if (k === 0) w.xattrs = [];
       w.xattrs.push(x);
     }
   }

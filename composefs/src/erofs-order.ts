@@ -37,13 +37,14 @@ export function orderInodes(root: DirNode, version: number): WNode[] {
     const dir = w.dir;
     if (!dir) continue;
     const own = sorted.get(dir) as string[];
-    let names = own;
+    let names: string[];
     if (w === rootW) {
-      names = [...own];
+      names = [...own, ".", ".."];
       for (const hx of HEX) if (!dir.children.has(hx)) names.push(hx);
-    }
-    // Byte strings: the default (UTF-16 code unit) sort is strcmp order.
-    names = [...names, ".", ".."].sort();
+      names.sort(); // byte strings: the default (UTF-16 code unit) sort is strcmp order
+    } else names = withDots(own);
+    w.names = [];
+    w.targets = [];
     let subdirs = 0;
     for (const name of names) {
       let cw: WNode;
@@ -98,6 +99,18 @@ export function orderInodes(root: DirNode, version: number): WNode[] {
   for (const w of nodes) if (w.type !== "dir" && w.src?.nlink !== undefined) w.nlink = w.src.nlink;
   rootW.setXattr(F.OVL.opaque, "y");
   return nodes;
+}
+
+/** `sorted` (strcmp order) with "." and ".." merged in at their places. */
+function withDots(sorted: string[]): string[] {
+  let i = 0;
+  while (i < sorted.length && (sorted[i] as string) < ".") i++;
+  const out = sorted.slice(0, i);
+  out.push(".");
+  while (i < sorted.length && (sorted[i] as string) < "..") out.push(sorted[i++] as string);
+  out.push("..");
+  for (; i < sorted.length; i++) out.push(sorted[i] as string);
+  return out;
 }
 
 /**

@@ -1,6 +1,7 @@
 /**
  * Serialization pass of the composefs writer: writes header, superblock, inodes with xattrs and inline
- * tails, the shared xattr table and the data blocks into one buffer through a DataView.
+ * tails, the shared xattr table and the data blocks into one buffer (aligned fields through 16- and 32-bit
+ * views of it: this machine and the format are little-endian; a DataView for the superblock).
  */
 import * as F from "./erofs-format.ts";
 import type { Layout, WNode, WXattr } from "./erofs-layout.ts";
@@ -8,8 +9,11 @@ import type { Layout, WNode, WXattr } from "./erofs-layout.ts";
 /** Writes the image bytes for a computed layout. */
 export function serialize(l: Layout): Uint8Array {
   const total = l.dataStart + l.nDataBlocks * F.BLOCK_SIZE;
-  const buf = Buffer.alloc(total);
-  const dv = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+  const ab = new ArrayBuffer(total);
+  const buf = Buffer.from(ab);
+  const dv = new DataView(ab);
+  const u16 = new Uint16Array(ab);
+  const u32 = new Uint32Array(ab);
 
   dv.setUint32(0, F.COMPOSEFS_MAGIC, true);
   dv.setUint32(4, F.COMPOSEFS_HEADER_VERSION, true);
@@ -56,39 +60,41 @@ export function serialize(l: Layout): Uint8Array {
     const format = (layout << 1) | (w.compact ? 0 : 1);
     // Directories report their dirent bytes (full blocks + tail); everything else its own size.
     const size = w.type === "dir" ? w.nBlocks * F.BLOCK_SIZE + w.tail : w.size;
-    dv.setUint16(pos, format, true);
-    dv.setUint16(pos + 2, icount, true);
-    dv.setUint16(pos + 4, w.mode, true);
+    const h = pos >> 1;
+    const g = pos >> 2;
+    u16[h] = format;
+    u16[h + 1] = icount;
+    u16[h + 2] = w.mode;
     if (w.compact) {
-      dv.setUint16(pos + 6, w.nlink, true);
-      dv.setUint32(pos + 8, Number(size), true);
-      dv.setUint32(pos + 16, iu, true);
-      dv.setUint32(pos + 20, w.ino, true);
-      dv.setUint16(pos + 24, w.uid, true);
-      dv.setUint16(pos + 26, w.gid, true);
+      u16[h + 3] = w.nlink;
+      u32[g + 2] = Number(size);
+      u32[g + 4] = iu;
+      u32[g + 5] = w.ino;
+      u16[h + 12] = w.uid;
+      u16[h + 13] = w.gid;
       pos += F.COMPACT_INODE_SIZE;
     } else {
       if (typeof size === "bigint") dv.setBigUint64(pos + 8, size, true);
-      else setU64(dv, pos + 8, size);
-      dv.setUint32(pos + 16, iu, true);
-      dv.setUint32(pos + 20, w.ino, true);
-      dv.setUint32(pos + 24, w.uid, true);
-      dv.setUint32(pos + 28, w.gid, true);
-      setU64(dv, pos + 32, w.sec);
-      dv.setUint32(pos + 40, w.nsec, true);
-      dv.setUint32(pos + 44, w.nlink, true);
+      else setU64(u32, g + 2, size);
+      u32[g + 4] = iu;
+      u32[g + 5] = w.ino;
+      u32[g + 6] = w.uid;
+      u32[g + 7] = w.gid;
+      setU64(u32, g + 8, w.sec);
+      u32[g + 10] = w.nsec;
+      u32[g + 11] = w.nlink;
       pos += F.EXTENDED_INODE_SIZE;
     }
     if (w.xattrSize > 0) {
       let filter = 0;
       for (const x of w.xattrs) filter |= 1 << x.filterBit;
-      dv.setUint32(pos, ~filter >>> 0, true);
+      u32[pos >> 2] = ~filter >>> 0;
       buf[pos + 4] = w.nShared;
       let p = pos + F.XATTR_IBODY_HEADER;
       let nShared = 0;
       for (const x of w.xattrs) {
         if (x.sharedOffset >= 0 && nShared < w.nShared) {
-          dv.setUint32(p, ((l.inodesEnd % F.BLOCK_SIZE) + x.sharedOffset) / 4, true);
+          u32[p >> 2] = ((l.inodesEnd % F.BLOCK_SIZE) + x.sharedOffset) / 4;
           p += 4;
           nShared++;
         }
@@ -99,21 +105,23 @@ export function serialize(l: Layout): Uint8Array {
           nShared++;
           continue;
         }
-        p = writeXattr(buf, dv, p, x);
+        p = writeXattr(buf, u16, p, x);
       }
       pos += w.xattrSize;
     }
     if (w.tail > 0) {
-      if (w.type === "dir") writeDirents(buf, dv, pos, w, w.names.length - tailEntryCount(w), w.names.length);
+      if (w.type === "dir")
+        writeDirents(buf, u16, u32, pos, w, w.names.length - tailEntryCount(w), w.names.length);
       else if (w.chunked) buf.fill(0xff, pos, pos + w.tail);
-      else if (w.inline) buf.set(w.inline.subarray(w.inline.length - w.tail), pos);
+      else if (w.inline)
+        buf.set(w.nBlocks === 0 ? w.inline : w.inline.subarray(w.inline.length - w.tail), pos);
       pos += w.tail;
     }
   }
   if (F.roundUp(pos, F.SLOT_SIZE) !== l.inodesEnd)
     throw new Error("composefs writer: inode table size mismatch");
   let p = l.inodesEnd;
-  for (const x of l.shared) p = writeXattr(buf, dv, p, x);
+  for (const x of l.shared) p = writeXattr(buf, u16, p, x);
 
   for (const w of l.nodes) {
     const at = blkaddr.get(w);
@@ -126,14 +134,14 @@ export function serialize(l: Layout): Uint8Array {
       for (let i = 0; i < fullBlocks; i++) {
         const len = F.DIRENT_SIZE + (w.names[i] as string).length;
         if (fill + len > F.BLOCK_SIZE) {
-          writeDirents(buf, dv, at + block * F.BLOCK_SIZE, w, start, i);
+          writeDirents(buf, u16, u32, at + block * F.BLOCK_SIZE, w, start, i);
           block++;
           start = i;
           fill = 0;
         }
         fill += len;
       }
-      if (start < fullBlocks) writeDirents(buf, dv, at + block * F.BLOCK_SIZE, w, start, fullBlocks);
+      if (start < fullBlocks) writeDirents(buf, u16, u32, at + block * F.BLOCK_SIZE, w, start, fullBlocks);
     } else if (w.chunked) buf.fill(0xff, at, at + F.BLOCK_SIZE);
     else if (w.inline) {
       buf.set(w.inline.subarray(0, Math.min(w.inline.length, w.nBlocks * F.BLOCK_SIZE)), at);
@@ -158,10 +166,10 @@ function tailEntryCount(w: WNode): number {
   return w.names.length - first;
 }
 
-function writeXattr(buf: Buffer, dv: DataView, p: number, x: WXattr): number {
+function writeXattr(buf: Buffer, u16: Uint16Array, p: number, x: WXattr): number {
   buf[p] = x.suffix.length;
   buf[p + 1] = x.index;
-  dv.setUint16(p + 2, x.value.length, true);
+  u16[(p + 2) >> 1] = x.value.length;
   buf.write(x.suffix, p + 4, "latin1");
   buf.write(x.value, p + 4 + x.suffix.length, "latin1");
   return p + x.entrySize;
@@ -178,22 +186,30 @@ const FILE_TYPE: Record<string, number> = {
   whiteout: F.FT.chardev,
 };
 
-function writeDirents(buf: Buffer, dv: DataView, at: number, w: WNode, from: number, to: number): void {
+function writeDirents(
+  buf: Buffer,
+  u16: Uint16Array,
+  u32: Uint32Array,
+  at: number,
+  w: WNode,
+  from: number,
+  to: number,
+): void {
   let nameoff = (to - from) * F.DIRENT_SIZE;
   for (let i = from; i < to; i++) {
     const name = w.names[i] as string;
     const target = w.targets[i] as WNode;
     const d = at + (i - from) * F.DIRENT_SIZE;
-    setU64(dv, d, target.nid);
-    dv.setUint16(d + 8, nameoff, true);
+    setU64(u32, d >> 2, target.nid); // dirents are 12 bytes from a block start: 4-aligned
+    u16[(d + 8) >> 1] = nameoff;
     buf[d + 10] = FILE_TYPE[target.type] ?? 0;
     buf.write(name, at + nameoff, "latin1");
     nameoff += name.length;
   }
 }
 
-/** Writes a little-endian u64 (two's complement for negative mtimes) from a safe integer, no BigInt. */
-function setU64(dv: DataView, at: number, v: number): void {
-  dv.setUint32(at, v >>> 0, true);
-  dv.setUint32(at + 4, Math.floor(v / 0x100000000), true);
+/** Writes a little-endian u64 (two's complement for negative mtimes) from a safe integer at u32 index `i`. */
+function setU64(u32: Uint32Array, i: number, v: number): void {
+  u32[i] = v >>> 0;
+  u32[i + 1] = Math.floor(v / 0x100000000);
 }
