@@ -20,6 +20,9 @@ export const SYSTEM_PACKAGES = [
   "busybox-static",
   "iproute2",
   "tcpdump",
+  // An operator peer on this machine (`pnctl net join <network>`): the host kernel may lack WireGuard.
+  "wireguard-go",
+  "wireguard-tools",
   "e2fsprogs",
   "kmod",
   "skopeo",

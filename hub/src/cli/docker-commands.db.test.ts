@@ -6,7 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { enrollTestNode, startTestHub } from "../../test/harness.ts";
 import type { RunningHub } from "../hub.ts";
-import { runCli } from "./run.ts";
+import { cliFor } from "./test-cli.ts";
 
 let hub: RunningHub;
 const dir = mkdtempSync(join(tmpdir(), "pnctl-docker-"));
@@ -18,16 +18,7 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-async function cli(...argv: string[]) {
-  const out: string[] = [];
-  const err: string[] = [];
-  const code = await runCli(
-    ["--url", hub.httpUrl, ...argv],
-    { POWERNODE_TOKEN: hub.adminToken },
-    { out: (l) => out.push(l), err: (l) => err.push(l) },
-  );
-  return { code, out: out.join("\n"), err: err.join("\n") };
-}
+const cli = cliFor(() => hub);
 
 describe("pnctl docker", () => {
   test("provision, ls, client-cert, rm", async () => {

@@ -1,6 +1,7 @@
 /** `pnctl net ...`: overlay networks, members, credentials and mesh health. */
 import { MeshTopology, NetworkService } from "@powernode/proto";
 import { flag } from "./args.ts";
+import { joinAsOperator, leaveAsOperator } from "./net-operator.ts";
 import { type CommandGroup, fields, required, table, ts, UsageError, unknownVerb } from "./shared.ts";
 
 const topologyName = (t: MeshTopology) => (t === MeshTopology.HUB_AND_SPOKE ? "hub_and_spoke" : "full_mesh");
@@ -21,6 +22,9 @@ export const netCommands: CommandGroup = {
   net create NAME [--prefix fdXX:XXXX:XXXX:XXXX::/64] [--topology full_mesh|hub_and_spoke] [--port N] [--mtu N]
   net show|rm NET
   net join|leave NET NODE [--hub]
+  net join NET [--as NAME] [--netns NS] [--ifname IF] [--port N] [--endpoint HOST:PORT]
+                                 (this machine as an operator peer: its own key, wg-sdwan-<handle> here)
+  net leave NET [--as NAME] [--netns NS] [--ifname IF]
   net members NET
   net revoke|issue NET NODE      (a member's credential: its peers drop it / get it back)
   net health NET                 (peers per node, handshake age; down after 275 s)`,
@@ -91,6 +95,7 @@ export const netCommands: CommandGroup = {
         ctx.print({ deleted: ctx.rest[0] }, () => [`deleted ${ctx.rest[0]}`]);
         return 0;
       case "join": {
+        if (ctx.rest[1] === undefined) return joinAsOperator(ctx);
         const { member: m } = await net.joinNetwork({
           network: required(ctx, 0, "NET"),
           nodeId: required(ctx, 1, "NODE"),
@@ -101,6 +106,7 @@ export const netCommands: CommandGroup = {
         return 0;
       }
       case "leave":
+        if (ctx.rest[1] === undefined) return leaveAsOperator(ctx);
         await net.leaveNetwork({ network: required(ctx, 0, "NET"), nodeId: required(ctx, 1, "NODE") });
         ctx.print({ left: ctx.rest[1] }, () => [`${ctx.rest[1]} left ${ctx.rest[0]}`]);
         return 0;

@@ -8,15 +8,18 @@ export interface CliRun {
   err: string;
 }
 
-/** A `pnctl` against `hub()` (a function: the hub is usually started in beforeAll). */
-export function cliFor(hub: () => RunningHub): (...argv: string[]) => Promise<CliRun> {
+/** A `pnctl` against `hub()` (a function: the hub is usually started in beforeAll), with extra `env`. */
+export function cliFor(
+  hub: () => RunningHub,
+  env: Record<string, string> = {},
+): (...argv: string[]) => Promise<CliRun> {
   return async (...argv) => {
     const out: string[] = [];
     const err: string[] = [];
     const h = hub();
     const code = await runCli(
       ["--url", h.httpUrl, ...argv],
-      { POWERNODE_TOKEN: h.adminToken },
+      { POWERNODE_TOKEN: h.adminToken, ...env },
       { out: (l) => out.push(l), err: (l) => err.push(l) },
     );
     return { code, out: out.join("\n"), err: err.join("\n") };
