@@ -69,7 +69,7 @@ const sha256 = (s: string) => createHash("sha256").update(s, "utf8").digest("hex
 
 export async function k3sSingleChecks(
   t: PassContext,
-  node: SingleNode,
+  node: Pick<SingleNode, "hub" | "instanceId" | "serialLog">,
   opts: K3sSingleOptions,
 ): Promise<void> {
   const s = node.hub;

@@ -9,7 +9,11 @@
 import { mkdirSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import type { DockerSection } from "@powernode/proto";
-import type { Controller, ControllerContext } from "../../runtime/controller.ts";
+import {
+  type Controller,
+  type ControllerContext,
+  definePollingController,
+} from "../../runtime/controller.ts";
 import { DOCKERD, type DockerOs } from "../../sys/docker-daemon.ts";
 import { writeFileAtomic } from "../../sys/files.ts";
 import type { AgentDeps } from "../deps.ts";
@@ -189,24 +193,12 @@ export function dockerController(deps: AgentDeps & { docker: DockerOs }): Contro
     if (state.running || exit !== undefined) await report(ctx, section, state);
   };
 
-  return {
+  return definePollingController({
     name: "docker",
     inputs: [DesiredNodeState, ModuleSetStatus, HubConnection, HubCredentials],
     outputs: [DockerStatus],
-    async run(ctx) {
-      try {
-        while (!ctx.signal.aborted) {
-          try {
-            await reconcile(ctx);
-          } catch (err) {
-            ctx.condition(false, "Error", err instanceof Error ? err.message : String(err));
-            ctx.log.warn(`docker: ${err instanceof Error ? err.message : String(err)}`);
-          }
-          await ctx.changed({ timeoutMs: DOCKER_POLL_MS });
-        }
-      } finally {
-        await stop(ctx);
-      }
-    },
-  };
+    pollMs: DOCKER_POLL_MS,
+    reconcile,
+    stop,
+  });
 }
