@@ -57,6 +57,7 @@ export {
   walkTree,
 } from "./tree.ts";
 export { type TreeFromDirectoryOptions, treeFromDirectory } from "./tree-from-directory.ts";
+export { type ParallelTreeOptions, treeFromDirectoryParallel } from "./tree-from-directory-parallel.ts";
 export {
   createTarTreeBuilder,
   type TarTreeBuilder,

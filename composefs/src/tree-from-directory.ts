@@ -14,7 +14,7 @@
  */
 import { lstatSync } from "node:fs";
 import { RECOMMENDED_INLINE_MAX } from "./erofs-format.ts";
-import { digestFileAt } from "./file-digests.ts";
+import { digestFileAt, type FileRead } from "./file-digests.ts";
 import {
   AT_FDCWD,
   closeFd,
@@ -29,7 +29,7 @@ import {
 } from "./fs-ffi.ts";
 import { readXattrs } from "./libc-ffi.ts";
 import type { ObjectStore } from "./object-store.ts";
-import type { DirNode, NodeMeta, TreeNode, Xattr } from "./tree.ts";
+import type { DirNode, FileNode, NodeMeta, TreeNode, Xattr } from "./tree.ts";
 import { digestToPath } from "./tree.ts";
 
 /** Options for {@link treeFromDirectory}. */
@@ -55,20 +55,53 @@ const S_IFREG = 0o100000;
 export function treeFromDirectory(dir: string, opts: TreeFromDirectoryOptions = {}): DirNode {
   const inlineMax = opts.inlineMax ?? RECOMMENDED_INLINE_MAX;
   const withXattrs = opts.xattrs ?? true;
-  const byIno = opts.hardlinks ? new Map<string, TreeNode>() : undefined;
-  const top = dir.replace(/\/+$/, "") || "/";
+  return walkDirectory(dir, opts, (dirfd, name, path, st) =>
+    fileNode(st, digestFileAt(dirfd, name, path, st.size, inlineMax, withXattrs, opts.store)),
+  );
+}
 
-  const meta = (st: Stat, xattrs: Xattr[]): NodeMeta => ({
+/** Builds a regular file's node from what was read of it. */
+export function fileNode(st: Stat, r: FileRead): FileNode {
+  const m = nodeMeta(st, r.xattrs);
+  if (st.size === 0) return { ...m, type: "file", size: 0 };
+  if (r.content) return { ...m, type: "file", size: st.size, content: r.content };
+  const digest = r.digest as Uint8Array;
+  return { ...m, type: "file", size: st.size, digest, redirect: digestToPath(digest) };
+}
+
+export function nodeMeta(st: Stat, xattrs: Xattr[]): NodeMeta {
+  return {
     perm: st.mode & 0o7777,
     uid: st.uid,
     gid: st.gid,
     mtimeSec: st.mtimeSec,
     mtimeNsec: st.mtimeNsec,
     xattrs,
-  });
+  };
+}
+
+/** Makes the node of a regular file (`path` names it; it is `name` in the open directory `dirfd`). */
+export type RegularFileReader = (dirfd: number, name: string, path: string, st: Stat) => FileNode;
+
+/**
+ * The walk itself: every entry lstat'ed, directories and the non-regular types read here, regular files
+ * made by `regular` (read at once, or queued for other threads: tree-from-directory-parallel.ts).
+ */
+export function walkDirectory(
+  dir: string,
+  opts: TreeFromDirectoryOptions,
+  regular: RegularFileReader,
+): DirNode {
+  const withXattrs = opts.xattrs ?? true;
+  const byIno = opts.hardlinks ? new Map<string, TreeNode>() : undefined;
+  const top = dir.replace(/\/+$/, "") || "/";
 
   const readDir = (fd: number, path: string, st: Stat): DirNode => {
-    const d: DirNode = { ...meta(st, withXattrs ? readXattrsFd(fd) : []), type: "dir", children: new Map() };
+    const d: DirNode = {
+      ...nodeMeta(st, withXattrs ? readXattrsFd(fd) : []),
+      type: "dir",
+      children: new Map(),
+    };
     for (const [name] of readDirFd(fd)) {
       const p = `${path}/${name}`;
       const cst = statAt(fd, name) ?? failStat(p);
@@ -99,17 +132,10 @@ export function treeFromDirectory(dir: string, opts: TreeFromDirectoryOptions = 
   };
 
   const leaf = (dirfd: number, name: string, path: string, st: Stat, fmt: number): TreeNode => {
-    if (fmt === S_IFREG) {
-      const r = digestFileAt(dirfd, name, path, st.size, inlineMax, withXattrs, opts.store);
-      const m = meta(st, r.xattrs);
-      if (st.size === 0) return { ...m, type: "file", size: 0 };
-      if (r.content) return { ...m, type: "file", size: st.size, content: r.content };
-      const digest = r.digest as Uint8Array;
-      return { ...m, type: "file", size: st.size, digest, redirect: digestToPath(digest) };
-    }
+    if (fmt === S_IFREG) return regular(dirfd, name, path, st);
     // Not opened (symlinks, devices, FIFOs, sockets): xattrs by path, never following a symlink; the
     // kernel lists but refuses to read user.* on symlinks and devices, as for mkcomposefs.
-    const m = meta(st, withXattrs ? readXattrs(path) : []);
+    const m = nodeMeta(st, withXattrs ? readXattrs(path) : []);
     switch (fmt) {
       case 0o120000:
         return { ...m, type: "symlink", target: readLinkAt(dirfd, name) };
