@@ -190,8 +190,14 @@ async function renewal(
   await t.step("the operator allows one early renewal (IssueBootstrapToken)", () =>
     provision.issueBootstrapToken({ instanceId: id }),
   );
+  const identity = {
+    instanceUuid: id,
+    bootstrapToken: usedToken,
+    platformUrl: hub.mtlsUrl,
+    caPem: hub.caPem,
+  };
   const session = await startAgentSession({
-    identity: { instanceUuid: id, bootstrapToken: usedToken, platformUrl: hub.mtlsUrl, caPem: hub.caPem },
+    identity,
     stateDir,
     log: createMemoryLog(),
     backoff: { initialMs: 200, maxMs: 2000 },
@@ -221,6 +227,24 @@ async function renewal(
     }
     throw new Error("the old certificate still heartbeats");
   });
+  await t.check(
+    "RevokeNodeCertificates: the node's calls are refused and the agent enrolls again",
+    async () => {
+      const before = session.certificatePem();
+      const { serials } = await fleet.revokeNodeCertificates({ nodeId: id });
+      if (serials.length === 0) throw new Error("no live certificate revoked");
+      // What a restart through the provider does: the node's identity carries a fresh bootstrap token.
+      identity.bootstrapToken = (await provision.issueBootstrapToken({ instanceId: id })).bootstrapToken;
+      await session.waitFor(
+        "a new certificate after the revocation",
+        (x) => x.certificatePem() !== before,
+        60_000,
+      );
+      const acked = session.heartbeatsAcked();
+      await session.waitFor("a heartbeat on it", (x) => x.heartbeatsAcked() > acked, 30_000);
+      return `${serials.length} revoked; enrolled again: ${assertCertificateCn(session.certificatePem() ?? "", id)}`;
+    },
+  );
   await session.stop();
 }
 

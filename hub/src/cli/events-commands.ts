@@ -19,7 +19,7 @@ const line = (v: ReturnType<typeof view>) =>
 
 export const eventsCommands: CommandGroup = {
   name: "events",
-  usage: `  events ls [--kind PREFIX] [--node ID] [--limit N]
+  usage: `  events ls [--kind PREFIX] [--node ID] [--limit N] [--page TOKEN]   (TOKEN: printed when older events exist)
   events watch [--kind PREFIX] [--node ID]`,
   async run(ctx) {
     const fleet = ctx.client(FleetService);
@@ -28,8 +28,13 @@ export const eventsCommands: CommandGroup = {
       case "ls": {
         const limit = Number(flag(ctx.args, "limit") ?? 100);
         if (!Number.isInteger(limit) || limit < 1) throw new UsageError("--limit: a positive integer");
-        const evs = (await fleet.listEvents({ ...filter, limit })).events.map(view);
-        ctx.print(evs, () => evs.map(line));
+        const page = await fleet.listEvents({ ...filter, limit, pageToken: flag(ctx.args, "page") ?? "" });
+        const evs = page.events.map(view);
+        // --json stays the array of events; the text form says how to get older ones.
+        ctx.print(evs, () => [
+          ...evs.map(line),
+          ...(page.nextPageToken ? [`(older events: --page ${page.nextPageToken})`] : []),
+        ]);
         return 0;
       }
       case "watch": {

@@ -23,7 +23,8 @@ function parseState(v: string | undefined): NodeState {
 export const nodesCommands: CommandGroup = {
   name: "nodes",
   usage: `  nodes ls [--state pending|starting|running|degraded|stopped|deleted]
-  nodes get <id>`,
+  nodes get <id>
+  nodes revoke-certs <id>     (every live certificate of the node; its agent then enrolls again)`,
   async run(ctx) {
     const fleet = ctx.client(FleetService);
     switch (ctx.verb) {
@@ -53,6 +54,17 @@ export const nodesCommands: CommandGroup = {
             ...rows.map((r) => [r.id, r.name, r.arch, r.state, r.provider, r.lastHeartbeatAt]),
           ]),
         );
+        return 0;
+      }
+      case "revoke-certs": {
+        const id = required(ctx, 0, "id");
+        const { serials } = await fleet.revokeNodeCertificates({ nodeId: id });
+        ctx.print({ node: id, revoked: serials }, () => [
+          serials.length > 0
+            ? `revoked ${serials.length} certificate(s) of ${id}: ${serials.join(", ")}`
+            : `${id} had no live certificate`,
+          "the node enrolls again with a fresh bootstrap token (StopInstance + StartInstance gives it one)",
+        ]);
         return 0;
       }
       case "get": {

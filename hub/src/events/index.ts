@@ -9,5 +9,5 @@ export {
   type NewEvent,
   type Severity,
 } from "./event-log.ts";
-export { type EventQuery, listEvents, MAX_PAGE_BYTES } from "./query.ts";
+export { type EventQuery, listEventPage, listEvents, MAX_PAGE_BYTES } from "./query.ts";
 export { CRITICAL_RETENTION_DAYS, pruneEvents, ROUTINE_RETENTION_DAYS } from "./retention.ts";

@@ -12,6 +12,7 @@ export const fleetFeature: Feature = {
         listNodes: "operator",
         getNode: "operator",
         listEvents: "operator",
+        revokeNodeCertificates: "operator",
         watchEvents: "operator",
         requestAttestation: "operator",
         getCaCertificate: "operator",

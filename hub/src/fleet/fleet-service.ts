@@ -6,8 +6,9 @@ import type { FleetService } from "@powernode/proto";
 import { EVENTS } from "@powernode/proto";
 import type { Deps } from "../deps.ts";
 import { DomainError } from "../errors.ts";
-import { type FleetEventRecord, listEvents } from "../events/index.ts";
-import { optionalUuidField } from "../rpc/fields.ts";
+import { type FleetEventRecord, listEventPage, listEvents } from "../events/index.ts";
+import { revokeInstanceCertificates } from "../node/enroll.ts";
+import { optionalUuidField, uuidField } from "../rpc/fields.ts";
 import {
   fromProtoSeverity,
   fromProtoState,
@@ -17,6 +18,14 @@ import {
 } from "../rpc/proto-convert.ts";
 import { watch } from "../rpc/watch.ts";
 import { getNode, listNodes, type NodeRecord } from "./nodes.ts";
+
+/** ListEvents' page token: `b<seq>` (events before that sequence number), as an answer gave it. */
+function parsePageToken(token: string): number | undefined {
+  if (token === "") return undefined;
+  const m = /^b(\d{1,15})$/.exec(token);
+  if (!m) throw new DomainError("invalid_argument", "page_token: not a next_page_token from ListEvents");
+  return Number(m[1]);
+}
 
 function toProtoNode(n: NodeRecord) {
   const ts = (d: Date | null) => (d ? timestampFromDate(d) : undefined);
@@ -76,18 +85,30 @@ export function createFleetService(deps: Deps): ServiceImpl<typeof FleetService>
       );
       return { nonce: c.nonce, expiresAt: timestampFromDate(c.expiresAt) };
     },
+    async revokeNodeCertificates(req) {
+      const nodeId = uuidField("node_id", req.nodeId);
+      await getNode(deps.db, nodeId); // NotFound for an unknown node
+      const serials = await revokeInstanceCertificates(deps, nodeId);
+      for (const serial of serials)
+        await deps.events.emit(EVENTS.certificateRevoked, { serial, reason: "operator" }, { nodeId });
+      return { serials };
+    },
     async listEvents(req) {
       if (req.limit > 1000) throw new DomainError("invalid_argument", "limit: at most 1000");
       const minSeverity = req.minSeverity === 0 ? undefined : fromProtoSeverity(req.minSeverity);
-      const events = await listEvents(deps.db, {
+      const page = await listEventPage(deps.db, {
         kindPrefix: req.kindPrefix || undefined,
         nodeId: optionalUuidField("node_id", req.nodeId),
         correlationId: req.correlationId || undefined,
         since: req.since ? timestampDate(req.since) : undefined,
         minSeverity,
         limit: req.limit,
+        beforeSeq: parsePageToken(req.pageToken),
       });
-      return { events: events.map(toProtoEvent) };
+      return {
+        events: page.events.map(toProtoEvent),
+        nextPageToken: page.olderBeforeSeq === undefined ? "" : `b${page.olderBeforeSeq}`,
+      };
     },
     async *watchEvents(req, ctx) {
       const filter = {

@@ -69,6 +69,30 @@ describe("FleetService", () => {
     expect((nf as ConnectError).code).toBe(Code.NotFound);
   });
 
+  test("ListEvents pages back through every event exactly once (count and byte limits); bad tokens are refused", async () => {
+    const ev = hub.deps.events;
+    const blob = "y".repeat(700 * 1024); // nine of these: more than one 4 MiB page
+    for (let i = 0; i < 25; i++)
+      await ev.emit({ kind: "test.page.e", severity: "info" }, i % 3 === 0 ? { i, blob } : { i });
+    const fleet = operatorClient(hub, FleetService);
+    for (const limit of [7, 1000]) {
+      const seen: number[] = [];
+      let token = "";
+      let pages = 0;
+      do {
+        const r = await fleet.listEvents({ kindPrefix: "test.page.", limit, pageToken: token });
+        seen.unshift(...r.events.map((e) => (e.payload?.i as number) ?? -1));
+        token = r.nextPageToken;
+        pages++;
+      } while (token !== "" && pages < 50);
+      expect(seen).toEqual(Array.from({ length: 25 }, (_, i) => i));
+      expect(pages).toBeGreaterThan(1);
+    }
+    const bad = await fleet.listEvents({ pageToken: "nope" }).catch((e) => ConnectError.from(e));
+    expect((bad as ConnectError).code).toBe(Code.InvalidArgument);
+    expect((bad as ConnectError).rawMessage).toContain("page_token");
+  });
+
   test("WatchEvents replays from `since`, then streams live events matching the filter", async () => {
     const fleet = operatorClient(hub, FleetService);
     const before = new Date(Date.now() - 1);

@@ -98,11 +98,11 @@ export async function revokeCertificate(
   await deps.events.emit(EVENTS.certificateRevoked, { serial, reason }, { nodeId: row.instanceId });
 }
 
-/** Revokes every certificate of an instance (on delete). */
+/** Revokes every live certificate of an instance (on delete, or an operator's RevokeNodeCertificates). */
 export async function revokeInstanceCertificates(
   deps: Pick<Deps, "db" | "now" | "nodeIdentity">,
   instanceId: string,
-): Promise<number> {
+): Promise<string[]> {
   const now = deps.now();
   const rows = await deps.db
     .update(certificates)
@@ -110,5 +110,5 @@ export async function revokeInstanceCertificates(
     .where(and(eq(certificates.instanceId, instanceId), isNull(certificates.revokedAt)))
     .returning({ serial: certificates.serial });
   deps.nodeIdentity.invalidateInstance(instanceId);
-  return rows.length;
+  return rows.map((r) => r.serial);
 }

@@ -266,7 +266,7 @@ export async function deleteInstance(deps: ProvisionDeps, id: string): Promise<v
   const revoked = await revokeInstanceCertificates(deps, inst.id);
   await deps.events.emit(
     EVENTS.instanceDeleted,
-    { name: inst.name, revokedCertificates: revoked },
+    { name: inst.name, revokedCertificates: revoked.length },
     { nodeId: inst.id, correlationId: inst.id },
   );
 }

@@ -24,6 +24,12 @@ export const HubConnection = defineResource<{ link: HubLink; generation: number 
 /** Written by `desired-state`: the last desired-state document received from the hub. */
 export const DesiredNodeState = defineResource<DesiredState>("DesiredNodeState");
 
+/**
+ * Written by `heartbeat` when the hub refused the connection's certificate as revoked: `credentials`
+ * drops it and enrolls again (when `generation` is still the connection in use).
+ */
+export const HubRefusal = defineResource<{ generation: number; message: string }>("HubRefusal");
+
 /** Written by `heartbeat`. */
 export const HeartbeatStatus = defineResource<{
   acked: number;

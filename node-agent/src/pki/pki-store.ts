@@ -4,7 +4,7 @@
  * The certificate is written last, so a crash mid-save leaves no usable cert and the node re-enrolls.
  */
 import { createPublicKey, X509Certificate } from "node:crypto";
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { writeFileAtomic } from "../sys/files.ts";
 import { x509 } from "./x509.ts";
@@ -119,4 +119,9 @@ export function loadPki(
   const [keyPem = "", certificatePem = "", caChainPem = ""] = files.map((f) => readFileSync(f, "utf8"));
   const r = checkPki({ instanceUuid, keyPem, certificatePem, caChainPem }, now, minRemainingMs);
   return r.ok ? r : { ok: false, reason: `saved ${r.reason}` };
+}
+
+/** Removes the saved credentials (the hub revoked the certificate): the next start enrolls. */
+export function removePki(stateDir: string): void {
+  rmSync(pkiDir(stateDir), { recursive: true, force: true });
 }

@@ -4,24 +4,26 @@
  * with backoff). Then, at 75 % of each certificate's lifetime, RenewCertificate over the current
  * connection: the new credentials are saved and the connection is replaced (loops on the old one
  * reconnect). If the certificate runs out first, the next start falls back to Enroll (which needs a
- * fresh bootstrap token).
+ * fresh bootstrap token). When the hub refuses the certificate in use as revoked (HubRefusal, from
+ * `heartbeat`), the saved credentials are dropped and the node enrolls again with its identity's token.
  */
 
 import { describeError } from "../../hub/describe-error.ts";
 import { connectHub, createHubLink, type HubLink } from "../../hub/hub-client.ts";
 import { waitBeforeRetry } from "../../hub/retry.ts";
+import { removePki } from "../../pki/pki-store.ts";
 import { createBackoff } from "../../runtime/backoff.ts";
 import type { Controller } from "../../runtime/controller.ts";
 import { PHASES } from "../../runtime/phases.ts";
 import type { AgentDeps } from "../deps.ts";
-import { HubConnection, HubCredentials } from "../resources.ts";
+import { HubConnection, HubCredentials, HubRefusal } from "../resources.ts";
 import { obtainCredentials } from "./enroll.ts";
-import { renewalTime, renewOnce, retryTimeOf, sleepUntil } from "./renew.ts";
+import { renewalTime, renewOnce, retryTimeOf, sleepUntil, sleepUntilOr } from "./renew.ts";
 
 export function credentialsController(deps: AgentDeps): Controller {
   return {
     name: "credentials",
-    inputs: [],
+    inputs: [HubRefusal],
     outputs: [HubCredentials, HubConnection],
     async run(ctx) {
       const first = await obtainCredentials(deps, ctx);
@@ -32,6 +34,7 @@ export function credentialsController(deps: AgentDeps): Controller {
         },
       });
       let pki = first.pki;
+      let issued = first.issued;
       let renewals = 0;
       const connect = () =>
         connectHub({ platformUrl: deps.identity.platformUrl, caPem: deps.identity.caPem, clientCert: pki });
@@ -39,7 +42,7 @@ export function credentialsController(deps: AgentDeps): Controller {
       const publish = () => {
         ctx.set(HubCredentials, "node", {
           pki,
-          issued: first.issued,
+          issued,
           heartbeatSeconds: first.heartbeatSeconds,
           renewals,
         });
@@ -51,10 +54,31 @@ export function credentialsController(deps: AgentDeps): Controller {
       const minInterval = deps.renewal?.minIntervalMs ?? 60_000;
       let last: number | undefined;
       try {
+        const refused = () => {
+          const r = ctx.get(HubRefusal, "node")?.spec;
+          return r && r.generation === link.generation() ? r : undefined;
+        };
         while (!ctx.signal.aborted) {
           const due = renewalTime(pki, deps.renewal?.fraction).getTime();
-          await sleepUntil(ctx, last === undefined ? due : Math.max(due, last + minInterval));
+          await sleepUntilOr(ctx, last === undefined ? due : Math.max(due, last + minInterval), refused);
           if (ctx.signal.aborted) return;
+          const refusal = refused();
+          if (refusal) {
+            ctx.log.warn(`the hub refused this node's certificate (${refusal.message}): enrolling again`);
+            ctx.condition(false, "Revoked", refusal.message);
+            removePki(deps.stateDir);
+            const again = await obtainCredentials(deps, ctx);
+            pki = again.pki;
+            issued = again.issued;
+            link.replace(connect());
+            publish();
+            ctx.condition(
+              true,
+              "Enrolled",
+              `again after a revocation; valid until ${pki.notAfter.toISOString()}`,
+            );
+            continue;
+          }
           try {
             pki = await renewOnce(deps, ctx, link, pki);
             renewals++;

@@ -41,6 +41,26 @@ export async function sleepUntil(
   }
 }
 
+/** Like {@link sleepUntil}, but also wakes on an input change and returns early once `stop()` holds. */
+export async function sleepUntilOr(
+  ctx: Pick<ControllerContext, "clock" | "signal" | "changed">,
+  at: number,
+  stop: () => unknown,
+): Promise<void> {
+  for (let left = at - ctx.clock.now().getTime(); left > 0 && !ctx.signal.aborted && !stop(); ) {
+    const ms = Math.min(left, MAX_SLEEP_MS);
+    const woken = new AbortController();
+    const signal = AbortSignal.any([ctx.signal, woken.signal]);
+    // The clock's sleep (a test clock may run fast) or an input change, whichever comes first.
+    await Promise.race([
+      ctx.clock.sleep(ms, signal).catch(() => undefined),
+      ctx.changed({ timeoutMs: ms, signal }),
+    ]);
+    woken.abort();
+    left = at - ctx.clock.now().getTime();
+  }
+}
+
 /** Trades a fresh key and CSR (same CN) for a new certificate over the current connection; saves it. */
 export async function renewOnce(
   deps: AgentDeps,

@@ -4,6 +4,7 @@
  * names a newer desired version than the node holds or is reachable again after an outage.
  */
 import { timestampDate } from "@bufbuild/protobuf/wkt";
+import { Code, ConnectError } from "@connectrpc/connect";
 import { waitBeforeRetry } from "../../hub/retry.ts";
 import { createBackoff } from "../../runtime/backoff.ts";
 import type { Controller, ControllerContext } from "../../runtime/controller.ts";
@@ -14,6 +15,7 @@ import {
   HeartbeatStatus,
   HubConnection,
   HubCredentials,
+  HubRefusal,
   MeshStatus,
   type ModuleObservation,
   ModuleSetStatus,
@@ -64,6 +66,15 @@ async function waitForNextBeat(ctx: ControllerContext, ms: number, withMesh: boo
   }
 }
 
+/** The hub refused the certificate this node presents as revoked (an operator's RevokeNodeCertificates). */
+export function isRevokedRefusal(err: unknown): err is ConnectError {
+  return (
+    err instanceof ConnectError &&
+    err.code === Code.Unauthenticated &&
+    err.rawMessage.includes("certificate revoked")
+  );
+}
+
 export function heartbeatController(deps: AgentDeps): Controller {
   const withModules = deps.modules !== undefined;
   const withMesh = deps.mesh !== undefined;
@@ -76,7 +87,7 @@ export function heartbeatController(deps: AgentDeps): Controller {
       ...(withModules ? [ModuleSetStatus] : []),
       ...(withMesh ? [MeshStatus] : []),
     ],
-    outputs: [HeartbeatStatus],
+    outputs: [HeartbeatStatus, HubRefusal],
     async run(ctx) {
       const backoff = createBackoff(deps.backoff);
       let failing = false;
@@ -145,6 +156,7 @@ export function heartbeatController(deps: AgentDeps): Controller {
           // Cut off by a connection replacement (certificate renewed): send again on the new one.
           if (link.generation() !== generation) continue;
           failing = true;
+          if (isRevokedRefusal(err)) ctx.set(HubRefusal, "node", { generation, message: err.rawMessage });
           ctx.condition(false, "Unacknowledged", err instanceof Error ? err.message : String(err));
           await waitBeforeRetry(ctx, "heartbeat", err, backoff);
         }

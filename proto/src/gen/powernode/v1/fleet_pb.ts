@@ -16,7 +16,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file powernode/v1/fleet.proto.
  */
 export const file_powernode_v1_fleet: GenFile = /*@__PURE__*/
-  fileDesc("Chhwb3dlcm5vZGUvdjEvZmxlZXQucHJvdG8SDHBvd2Vybm9kZS52MSIZChdHZXRDYUNlcnRpZmljYXRlUmVxdWVzdCIqChhHZXRDYUNlcnRpZmljYXRlUmVzcG9uc2USDgoGY2FfcGVtGAEgASgJIiwKGVJlcXVlc3RBdHRlc3RhdGlvblJlcXVlc3QSDwoHbm9kZV9pZBgBIAEoCSJbChpSZXF1ZXN0QXR0ZXN0YXRpb25SZXNwb25zZRINCgVub25jZRgBIAEoDBIuCgpleHBpcmVzX2F0GAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCKmBAoETm9kZRIKCgJpZBgBIAEoCRIMCgRuYW1lGAIgASgJEiAKBGFyY2gYAyABKA4yEi5wb3dlcm5vZGUudjEuQXJjaBImCgVzdGF0ZRgEIAEoDjIXLnBvd2Vybm9kZS52MS5Ob2RlU3RhdGUSEAoIcHJvdmlkZXIYBSABKAkSFQoNYWdlbnRfdmVyc2lvbhgGIAEoCRIPCgdib290X2lkGAcgASgJEjUKEWxhc3RfaGVhcnRiZWF0X2F0GAggASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIvCgtlbnJvbGxlZF9hdBgJIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASGgoSY2VydGlmaWNhdGVfc2VyaWFsGAogASgJEjkKFWNlcnRpZmljYXRlX25vdF9hZnRlchgLIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLgoKY3JlYXRlZF9hdBgMIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASFwoPZGVzaXJlZF92ZXJzaW9uGA0gASgEEhcKD2FwcGxpZWRfdmVyc2lvbhgOIAEoBBIUCgx6b21iaWVfY291bnQYDyABKA0SFwoPYWdlbnRfcnNzX2J5dGVzGBAgASgEEhgKEGNoaWxkcmVuX3NwYXduZWQYESABKA0SFgoOdXB0aW1lX3NlY29uZHMYEiABKAEiYQoQTGlzdE5vZGVzUmVxdWVzdBImCgVzdGF0ZRgBIAEoDjIXLnBvd2Vybm9kZS52MS5Ob2RlU3RhdGUSEQoJcGFnZV9zaXplGAIgASgNEhIKCnBhZ2VfdG9rZW4YAyABKAkiTwoRTGlzdE5vZGVzUmVzcG9uc2USIQoFbm9kZXMYASADKAsyEi5wb3dlcm5vZGUudjEuTm9kZRIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiHAoOR2V0Tm9kZVJlcXVlc3QSCgoCaWQYASABKAkiMwoPR2V0Tm9kZVJlc3BvbnNlEiAKBG5vZGUYASABKAsyEi5wb3dlcm5vZGUudjEuTm9kZSK5AQoRTGlzdEV2ZW50c1JlcXVlc3QSEwoLa2luZF9wcmVmaXgYASABKAkSDwoHbm9kZV9pZBgCIAEoCRIWCg5jb3JyZWxhdGlvbl9pZBgDIAEoCRIpCgVzaW5jZRgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLAoMbWluX3NldmVyaXR5GAUgASgOMhYucG93ZXJub2RlLnYxLlNldmVyaXR5Eg0KBWxpbWl0GAYgASgNIj4KEkxpc3RFdmVudHNSZXNwb25zZRIoCgZldmVudHMYASADKAsyGC5wb3dlcm5vZGUudjEuRmxlZXRFdmVudCJlChJXYXRjaEV2ZW50c1JlcXVlc3QSEwoLa2luZF9wcmVmaXgYASABKAkSDwoHbm9kZV9pZBgCIAEoCRIpCgVzaW5jZRgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiPgoTV2F0Y2hFdmVudHNSZXNwb25zZRInCgVldmVudBgBIAEoCzIYLnBvd2Vybm9kZS52MS5GbGVldEV2ZW50KrkBCglOb2RlU3RhdGUSGgoWTk9ERV9TVEFURV9VTlNQRUNJRklFRBAAEhYKEk5PREVfU1RBVEVfUEVORElORxABEhcKE05PREVfU1RBVEVfU1RBUlRJTkcQAhIWChJOT0RFX1NUQVRFX1JVTk5JTkcQAxIXChNOT0RFX1NUQVRFX0RFR1JBREVEEAQSFgoSTk9ERV9TVEFURV9TVE9QUEVEEAUSFgoSTk9ERV9TVEFURV9ERUxFVEVEEAYylwQKDEZsZWV0U2VydmljZRJMCglMaXN0Tm9kZXMSHi5wb3dlcm5vZGUudjEuTGlzdE5vZGVzUmVxdWVzdBofLnBvd2Vybm9kZS52MS5MaXN0Tm9kZXNSZXNwb25zZRJGCgdHZXROb2RlEhwucG93ZXJub2RlLnYxLkdldE5vZGVSZXF1ZXN0Gh0ucG93ZXJub2RlLnYxLkdldE5vZGVSZXNwb25zZRJPCgpMaXN0RXZlbnRzEh8ucG93ZXJub2RlLnYxLkxpc3RFdmVudHNSZXF1ZXN0GiAucG93ZXJub2RlLnYxLkxpc3RFdmVudHNSZXNwb25zZRJUCgtXYXRjaEV2ZW50cxIgLnBvd2Vybm9kZS52MS5XYXRjaEV2ZW50c1JlcXVlc3QaIS5wb3dlcm5vZGUudjEuV2F0Y2hFdmVudHNSZXNwb25zZTABEmcKElJlcXVlc3RBdHRlc3RhdGlvbhInLnBvd2Vybm9kZS52MS5SZXF1ZXN0QXR0ZXN0YXRpb25SZXF1ZXN0GigucG93ZXJub2RlLnYxLlJlcXVlc3RBdHRlc3RhdGlvblJlc3BvbnNlEmEKEEdldENhQ2VydGlmaWNhdGUSJS5wb3dlcm5vZGUudjEuR2V0Q2FDZXJ0aWZpY2F0ZVJlcXVlc3QaJi5wb3dlcm5vZGUudjEuR2V0Q2FDZXJ0aWZpY2F0ZVJlc3BvbnNlYgZwcm90bzM", [file_google_protobuf_timestamp, file_powernode_v1_common, file_powernode_v1_events]);
+  fileDesc("Chhwb3dlcm5vZGUvdjEvZmxlZXQucHJvdG8SDHBvd2Vybm9kZS52MSIZChdHZXRDYUNlcnRpZmljYXRlUmVxdWVzdCIwCh1SZXZva2VOb2RlQ2VydGlmaWNhdGVzUmVxdWVzdBIPCgdub2RlX2lkGAEgASgJIjEKHlJldm9rZU5vZGVDZXJ0aWZpY2F0ZXNSZXNwb25zZRIPCgdzZXJpYWxzGAEgAygJIioKGEdldENhQ2VydGlmaWNhdGVSZXNwb25zZRIOCgZjYV9wZW0YASABKAkiLAoZUmVxdWVzdEF0dGVzdGF0aW9uUmVxdWVzdBIPCgdub2RlX2lkGAEgASgJIlsKGlJlcXVlc3RBdHRlc3RhdGlvblJlc3BvbnNlEg0KBW5vbmNlGAEgASgMEi4KCmV4cGlyZXNfYXQYAiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIqYECgROb2RlEgoKAmlkGAEgASgJEgwKBG5hbWUYAiABKAkSIAoEYXJjaBgDIAEoDjISLnBvd2Vybm9kZS52MS5BcmNoEiYKBXN0YXRlGAQgASgOMhcucG93ZXJub2RlLnYxLk5vZGVTdGF0ZRIQCghwcm92aWRlchgFIAEoCRIVCg1hZ2VudF92ZXJzaW9uGAYgASgJEg8KB2Jvb3RfaWQYByABKAkSNQoRbGFzdF9oZWFydGJlYXRfYXQYCCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi8KC2Vucm9sbGVkX2F0GAkgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIaChJjZXJ0aWZpY2F0ZV9zZXJpYWwYCiABKAkSOQoVY2VydGlmaWNhdGVfbm90X2FmdGVyGAsgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIuCgpjcmVhdGVkX2F0GAwgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIXCg9kZXNpcmVkX3ZlcnNpb24YDSABKAQSFwoPYXBwbGllZF92ZXJzaW9uGA4gASgEEhQKDHpvbWJpZV9jb3VudBgPIAEoDRIXCg9hZ2VudF9yc3NfYnl0ZXMYECABKAQSGAoQY2hpbGRyZW5fc3Bhd25lZBgRIAEoDRIWCg51cHRpbWVfc2Vjb25kcxgSIAEoASJhChBMaXN0Tm9kZXNSZXF1ZXN0EiYKBXN0YXRlGAEgASgOMhcucG93ZXJub2RlLnYxLk5vZGVTdGF0ZRIRCglwYWdlX3NpemUYAiABKA0SEgoKcGFnZV90b2tlbhgDIAEoCSJPChFMaXN0Tm9kZXNSZXNwb25zZRIhCgVub2RlcxgBIAMoCzISLnBvd2Vybm9kZS52MS5Ob2RlEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSIcCg5HZXROb2RlUmVxdWVzdBIKCgJpZBgBIAEoCSIzCg9HZXROb2RlUmVzcG9uc2USIAoEbm9kZRgBIAEoCzISLnBvd2Vybm9kZS52MS5Ob2RlIs0BChFMaXN0RXZlbnRzUmVxdWVzdBITCgtraW5kX3ByZWZpeBgBIAEoCRIPCgdub2RlX2lkGAIgASgJEhYKDmNvcnJlbGF0aW9uX2lkGAMgASgJEikKBXNpbmNlGAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIsCgxtaW5fc2V2ZXJpdHkYBSABKA4yFi5wb3dlcm5vZGUudjEuU2V2ZXJpdHkSDQoFbGltaXQYBiABKA0SEgoKcGFnZV90b2tlbhgHIAEoCSJXChJMaXN0RXZlbnRzUmVzcG9uc2USKAoGZXZlbnRzGAEgAygLMhgucG93ZXJub2RlLnYxLkZsZWV0RXZlbnQSFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJImUKEldhdGNoRXZlbnRzUmVxdWVzdBITCgtraW5kX3ByZWZpeBgBIAEoCRIPCgdub2RlX2lkGAIgASgJEikKBXNpbmNlGAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCI+ChNXYXRjaEV2ZW50c1Jlc3BvbnNlEicKBWV2ZW50GAEgASgLMhgucG93ZXJub2RlLnYxLkZsZWV0RXZlbnQquQEKCU5vZGVTdGF0ZRIaChZOT0RFX1NUQVRFX1VOU1BFQ0lGSUVEEAASFgoSTk9ERV9TVEFURV9QRU5ESU5HEAESFwoTTk9ERV9TVEFURV9TVEFSVElORxACEhYKEk5PREVfU1RBVEVfUlVOTklORxADEhcKE05PREVfU1RBVEVfREVHUkFERUQQBBIWChJOT0RFX1NUQVRFX1NUT1BQRUQQBRIWChJOT0RFX1NUQVRFX0RFTEVURUQQBjKMBQoMRmxlZXRTZXJ2aWNlEkwKCUxpc3ROb2RlcxIeLnBvd2Vybm9kZS52MS5MaXN0Tm9kZXNSZXF1ZXN0Gh8ucG93ZXJub2RlLnYxLkxpc3ROb2Rlc1Jlc3BvbnNlEkYKB0dldE5vZGUSHC5wb3dlcm5vZGUudjEuR2V0Tm9kZVJlcXVlc3QaHS5wb3dlcm5vZGUudjEuR2V0Tm9kZVJlc3BvbnNlEk8KCkxpc3RFdmVudHMSHy5wb3dlcm5vZGUudjEuTGlzdEV2ZW50c1JlcXVlc3QaIC5wb3dlcm5vZGUudjEuTGlzdEV2ZW50c1Jlc3BvbnNlEnMKFlJldm9rZU5vZGVDZXJ0aWZpY2F0ZXMSKy5wb3dlcm5vZGUudjEuUmV2b2tlTm9kZUNlcnRpZmljYXRlc1JlcXVlc3QaLC5wb3dlcm5vZGUudjEuUmV2b2tlTm9kZUNlcnRpZmljYXRlc1Jlc3BvbnNlElQKC1dhdGNoRXZlbnRzEiAucG93ZXJub2RlLnYxLldhdGNoRXZlbnRzUmVxdWVzdBohLnBvd2Vybm9kZS52MS5XYXRjaEV2ZW50c1Jlc3BvbnNlMAESZwoSUmVxdWVzdEF0dGVzdGF0aW9uEicucG93ZXJub2RlLnYxLlJlcXVlc3RBdHRlc3RhdGlvblJlcXVlc3QaKC5wb3dlcm5vZGUudjEuUmVxdWVzdEF0dGVzdGF0aW9uUmVzcG9uc2USYQoQR2V0Q2FDZXJ0aWZpY2F0ZRIlLnBvd2Vybm9kZS52MS5HZXRDYUNlcnRpZmljYXRlUmVxdWVzdBomLnBvd2Vybm9kZS52MS5HZXRDYUNlcnRpZmljYXRlUmVzcG9uc2ViBnByb3RvMw", [file_google_protobuf_timestamp, file_powernode_v1_common, file_powernode_v1_events]);
 
 /**
  * @generated from message powernode.v1.GetCaCertificateRequest
@@ -30,6 +30,42 @@ export type GetCaCertificateRequest = Message<"powernode.v1.GetCaCertificateRequ
  */
 export const GetCaCertificateRequestSchema: GenMessage<GetCaCertificateRequest> = /*@__PURE__*/
   messageDesc(file_powernode_v1_fleet, 0);
+
+/**
+ * @generated from message powernode.v1.RevokeNodeCertificatesRequest
+ */
+export type RevokeNodeCertificatesRequest = Message<"powernode.v1.RevokeNodeCertificatesRequest"> & {
+  /**
+   * @generated from field: string node_id = 1;
+   */
+  nodeId: string;
+};
+
+/**
+ * Describes the message powernode.v1.RevokeNodeCertificatesRequest.
+ * Use `create(RevokeNodeCertificatesRequestSchema)` to create a new message.
+ */
+export const RevokeNodeCertificatesRequestSchema: GenMessage<RevokeNodeCertificatesRequest> = /*@__PURE__*/
+  messageDesc(file_powernode_v1_fleet, 1);
+
+/**
+ * @generated from message powernode.v1.RevokeNodeCertificatesResponse
+ */
+export type RevokeNodeCertificatesResponse = Message<"powernode.v1.RevokeNodeCertificatesResponse"> & {
+  /**
+   * Serials revoked now (lowercase hex); empty when none was live.
+   *
+   * @generated from field: repeated string serials = 1;
+   */
+  serials: string[];
+};
+
+/**
+ * Describes the message powernode.v1.RevokeNodeCertificatesResponse.
+ * Use `create(RevokeNodeCertificatesResponseSchema)` to create a new message.
+ */
+export const RevokeNodeCertificatesResponseSchema: GenMessage<RevokeNodeCertificatesResponse> = /*@__PURE__*/
+  messageDesc(file_powernode_v1_fleet, 2);
 
 /**
  * @generated from message powernode.v1.GetCaCertificateResponse
@@ -46,7 +82,7 @@ export type GetCaCertificateResponse = Message<"powernode.v1.GetCaCertificateRes
  * Use `create(GetCaCertificateResponseSchema)` to create a new message.
  */
 export const GetCaCertificateResponseSchema: GenMessage<GetCaCertificateResponse> = /*@__PURE__*/
-  messageDesc(file_powernode_v1_fleet, 1);
+  messageDesc(file_powernode_v1_fleet, 3);
 
 /**
  * @generated from message powernode.v1.RequestAttestationRequest
@@ -63,7 +99,7 @@ export type RequestAttestationRequest = Message<"powernode.v1.RequestAttestation
  * Use `create(RequestAttestationRequestSchema)` to create a new message.
  */
 export const RequestAttestationRequestSchema: GenMessage<RequestAttestationRequest> = /*@__PURE__*/
-  messageDesc(file_powernode_v1_fleet, 2);
+  messageDesc(file_powernode_v1_fleet, 4);
 
 /**
  * @generated from message powernode.v1.RequestAttestationResponse
@@ -85,7 +121,7 @@ export type RequestAttestationResponse = Message<"powernode.v1.RequestAttestatio
  * Use `create(RequestAttestationResponseSchema)` to create a new message.
  */
 export const RequestAttestationResponseSchema: GenMessage<RequestAttestationResponse> = /*@__PURE__*/
-  messageDesc(file_powernode_v1_fleet, 3);
+  messageDesc(file_powernode_v1_fleet, 5);
 
 /**
  * @generated from message powernode.v1.Node
@@ -191,7 +227,7 @@ export type Node = Message<"powernode.v1.Node"> & {
  * Use `create(NodeSchema)` to create a new message.
  */
 export const NodeSchema: GenMessage<Node> = /*@__PURE__*/
-  messageDesc(file_powernode_v1_fleet, 4);
+  messageDesc(file_powernode_v1_fleet, 6);
 
 /**
  * @generated from message powernode.v1.ListNodesRequest
@@ -220,7 +256,7 @@ export type ListNodesRequest = Message<"powernode.v1.ListNodesRequest"> & {
  * Use `create(ListNodesRequestSchema)` to create a new message.
  */
 export const ListNodesRequestSchema: GenMessage<ListNodesRequest> = /*@__PURE__*/
-  messageDesc(file_powernode_v1_fleet, 5);
+  messageDesc(file_powernode_v1_fleet, 7);
 
 /**
  * @generated from message powernode.v1.ListNodesResponse
@@ -242,7 +278,7 @@ export type ListNodesResponse = Message<"powernode.v1.ListNodesResponse"> & {
  * Use `create(ListNodesResponseSchema)` to create a new message.
  */
 export const ListNodesResponseSchema: GenMessage<ListNodesResponse> = /*@__PURE__*/
-  messageDesc(file_powernode_v1_fleet, 6);
+  messageDesc(file_powernode_v1_fleet, 8);
 
 /**
  * @generated from message powernode.v1.GetNodeRequest
@@ -259,7 +295,7 @@ export type GetNodeRequest = Message<"powernode.v1.GetNodeRequest"> & {
  * Use `create(GetNodeRequestSchema)` to create a new message.
  */
 export const GetNodeRequestSchema: GenMessage<GetNodeRequest> = /*@__PURE__*/
-  messageDesc(file_powernode_v1_fleet, 7);
+  messageDesc(file_powernode_v1_fleet, 9);
 
 /**
  * @generated from message powernode.v1.GetNodeResponse
@@ -276,7 +312,7 @@ export type GetNodeResponse = Message<"powernode.v1.GetNodeResponse"> & {
  * Use `create(GetNodeResponseSchema)` to create a new message.
  */
 export const GetNodeResponseSchema: GenMessage<GetNodeResponse> = /*@__PURE__*/
-  messageDesc(file_powernode_v1_fleet, 8);
+  messageDesc(file_powernode_v1_fleet, 10);
 
 /**
  * @generated from message powernode.v1.ListEventsRequest
@@ -315,6 +351,13 @@ export type ListEventsRequest = Message<"powernode.v1.ListEventsRequest"> & {
    * @generated from field: uint32 limit = 6;
    */
   limit: number;
+
+  /**
+   * From a previous answer's `next_page_token`: the events older than that page.
+   *
+   * @generated from field: string page_token = 7;
+   */
+  pageToken: string;
 };
 
 /**
@@ -322,9 +365,12 @@ export type ListEventsRequest = Message<"powernode.v1.ListEventsRequest"> & {
  * Use `create(ListEventsRequestSchema)` to create a new message.
  */
 export const ListEventsRequestSchema: GenMessage<ListEventsRequest> = /*@__PURE__*/
-  messageDesc(file_powernode_v1_fleet, 9);
+  messageDesc(file_powernode_v1_fleet, 11);
 
 /**
+ * One page: the newest matching events (older than `page_token`) that fit `limit` and 4 MiB of
+ * payload, oldest first.
+ *
  * @generated from message powernode.v1.ListEventsResponse
  */
 export type ListEventsResponse = Message<"powernode.v1.ListEventsResponse"> & {
@@ -332,6 +378,13 @@ export type ListEventsResponse = Message<"powernode.v1.ListEventsResponse"> & {
    * @generated from field: repeated powernode.v1.FleetEvent events = 1;
    */
   events: FleetEvent[];
+
+  /**
+   * Set when older matching events exist: pass it as `page_token` for the page before this one.
+   *
+   * @generated from field: string next_page_token = 2;
+   */
+  nextPageToken: string;
 };
 
 /**
@@ -339,7 +392,7 @@ export type ListEventsResponse = Message<"powernode.v1.ListEventsResponse"> & {
  * Use `create(ListEventsResponseSchema)` to create a new message.
  */
 export const ListEventsResponseSchema: GenMessage<ListEventsResponse> = /*@__PURE__*/
-  messageDesc(file_powernode_v1_fleet, 10);
+  messageDesc(file_powernode_v1_fleet, 12);
 
 /**
  * @generated from message powernode.v1.WatchEventsRequest
@@ -368,7 +421,7 @@ export type WatchEventsRequest = Message<"powernode.v1.WatchEventsRequest"> & {
  * Use `create(WatchEventsRequestSchema)` to create a new message.
  */
 export const WatchEventsRequestSchema: GenMessage<WatchEventsRequest> = /*@__PURE__*/
-  messageDesc(file_powernode_v1_fleet, 11);
+  messageDesc(file_powernode_v1_fleet, 13);
 
 /**
  * @generated from message powernode.v1.WatchEventsResponse
@@ -385,7 +438,7 @@ export type WatchEventsResponse = Message<"powernode.v1.WatchEventsResponse"> & 
  * Use `create(WatchEventsResponseSchema)` to create a new message.
  */
 export const WatchEventsResponseSchema: GenMessage<WatchEventsResponse> = /*@__PURE__*/
-  messageDesc(file_powernode_v1_fleet, 12);
+  messageDesc(file_powernode_v1_fleet, 14);
 
 /**
  * @generated from enum powernode.v1.NodeState
@@ -470,6 +523,18 @@ export const FleetService: GenService<{
     methodKind: "unary";
     input: typeof ListEventsRequestSchema;
     output: typeof ListEventsResponseSchema;
+  },
+  /**
+   * Revokes every live certificate of a node (suspected compromise): its calls are refused at once; the
+   * agent then enrolls again with its identity's bootstrap token (a restart through the provider brings a
+   * fresh one; provider none: IssueBootstrapToken).
+   *
+   * @generated from rpc powernode.v1.FleetService.RevokeNodeCertificates
+   */
+  revokeNodeCertificates: {
+    methodKind: "unary";
+    input: typeof RevokeNodeCertificatesRequestSchema;
+    output: typeof RevokeNodeCertificatesResponseSchema;
   },
   /**
    * Streams events as they are written (after an optional replay from `since`).
