@@ -15,7 +15,7 @@ const base: VmSpec = {
 };
 
 describe("buildQemuArgv", () => {
-  test("amd64 under TCG: q35, -cpu max, ttyS0, serial file, QMP socket, rng, user net without iPXE ROM", () => {
+  test("amd64 under TCG: q35, -cpu max, ttyS0 and tsc=unstable, serial file, QMP socket, rng, user net without iPXE ROM", () => {
     expect(buildQemuArgv(base)).toEqual([
       "qemu-system-x86_64",
       "-machine", "q35",
@@ -29,7 +29,7 @@ describe("buildQemuArgv", () => {
       "-no-reboot",
       "-kernel", "/img/kernel",
       "-initrd", "/img/initramfs.cpio.zst",
-      "-append", "console=ttyS0 panic=-1",
+      "-append", "console=ttyS0 panic=-1 tsc=unstable",
       "-chardev", "file,id=serial0,path=/logs/n1.log,append=on",
       "-serial", "chardev:serial0",
       "-monitor", "none",
@@ -93,7 +93,7 @@ describe("buildQemuArgv", () => {
       "-no-reboot",
       "-kernel", "/img/kernel",
       "-initrd", "/img/initramfs.cpio.zst",
-      "-append", "console=ttyS0 panic=-1",
+      "-append", "console=ttyS0 panic=-1 tsc=unstable",
       "-chardev", "file,id=serial0,path=/logs/n1.log,append=on",
       "-serial", "chardev:serial0",
       "-monitor", "none",

@@ -82,6 +82,16 @@ export const CONSOLE: Record<VmArch, string> = { amd64: "ttyS0", arm64: "ttyAMA0
  */
 export const TCG_CPU: Record<VmArch, string> = { amd64: "max", arm64: "neoverse-n1" };
 
+/**
+ * Kernel arguments only TCG needs, per arch. amd64: `tsc=unstable`. With a stable TSC the kernel flips
+ * the `__sched_clock_stable` static key at late init, with every vCPU running; under multi-threaded TCG
+ * that live text patch (int3, then the new bytes) raced another vCPU in `sched_clock_cpu` about once in
+ * fifty boots (`Oops: int3` right after `sched_clock: Marking stable`, the node never enrolled). With
+ * the TSC unstable from the start the key is never flipped; the clocksource is the HPET (boots 0.4 s
+ * slower in the median, decision 0017). KVM guests use kvm-clock and need none of this.
+ */
+export const TCG_KERNEL_ARGS: Record<VmArch, readonly string[]> = { amd64: ["tsc=unstable"], arm64: [] };
+
 /** QEMU binary per arch. */
 export const QEMU_BINARY: Record<VmArch, string> = {
   amd64: "qemu-system-x86_64",
@@ -142,7 +152,12 @@ export function buildQemuArgv(s: VmSpec): string[] {
   if (s.tcgCpu !== undefined && !/^[A-Za-z0-9._=,+-]+$/.test(s.tcgCpu))
     throw new Error(`tcgCpu ${JSON.stringify(s.tcgCpu)}: not a CPU model`);
   const cpu = s.accel === "kvm" ? "host" : (s.tcgCpu ?? TCG_CPU[s.arch]);
-  const append = [`console=${CONSOLE[s.arch]}`, "panic=-1", ...(s.kernelArgs ?? [])].join(" ");
+  const append = [
+    `console=${CONSOLE[s.arch]}`,
+    "panic=-1",
+    ...(s.accel === "tcg" ? TCG_KERNEL_ARGS[s.arch] : []),
+    ...(s.kernelArgs ?? []),
+  ].join(" ");
   const fwCfg = (s.fwCfg ?? []).flatMap((f) => {
     assertFwCfgName(f.name);
     return ["-fw_cfg", `name=${f.name},file=${optValue(f.file)}`];
