@@ -11,6 +11,7 @@ import * as x509 from "@peculiar/x509";
 import { Arch, NodeService, ProvisionService } from "@powernode/proto";
 import { eq } from "drizzle-orm";
 import postgres from "postgres";
+import { toPem } from "../src/ca/signer.ts";
 import { createDb, type DbHandle } from "../src/db/client.ts";
 import { migrateToLatest } from "../src/db/migrate.ts";
 import { instances, modules, moduleVersions } from "../src/db/schema/index.ts";
@@ -83,11 +84,6 @@ export async function startTestHub(opts: StartHubOptions = {}): Promise<RunningH
 export interface TestCsr {
   csrPem: string;
   keyPem: string;
-}
-
-function toPem(der: ArrayBuffer, label: string): string {
-  const b64 = Buffer.from(der).toString("base64");
-  return `-----BEGIN ${label}-----\n${b64.replace(/(.{64})/g, "$1\n").replace(/\n$/, "")}\n-----END ${label}-----\n`;
 }
 
 /** Makes a key of `kind` and a CSR with subject `CN=<cn>`. */

@@ -5,25 +5,16 @@
  * certificate. Every check is one `ok` line.
  */
 import { createPrivateKey, createPublicKey, X509Certificate } from "node:crypto";
-import { Code, ConnectError, createClient } from "@connectrpc/connect";
+import { Code, createClient } from "@connectrpc/connect";
 import { DockerHostStatus, DockerNodeService, DockerService, NetworkService } from "@powernode/proto";
 import { eq } from "drizzle-orm";
 import { dockerHosts } from "../../hub/src/db/schema/index.ts";
 import { enrollTestNode, makeCsr, nodeTransport, operatorClient } from "../../hub/test/harness.ts";
 import { startSmokeHub } from "../lib/hub.ts";
 import type { PassContext } from "../lib/pass.ts";
+import { refusal } from "../lib/refusal.ts";
 
 const DAY_MS = 86_400_000;
-
-async function refusal(p: Promise<unknown>): Promise<ConnectError> {
-  try {
-    await p;
-  } catch (e) {
-    if (e instanceof ConnectError) return e;
-    throw e;
-  }
-  throw new Error("the call succeeded");
-}
 
 export async function dockerDbChecks(t: PassContext): Promise<void> {
   const s = await startSmokeHub(t);

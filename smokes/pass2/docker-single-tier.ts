@@ -10,7 +10,7 @@ import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { createExec } from "@powernode/exec";
 import { DockerHostStatus, DockerService } from "@powernode/proto";
-import { runCli } from "../../hub/src/cli/run.ts";
+import { cliFor } from "../../hub/src/cli/test-cli.ts";
 import {
   buildRecipe,
   builtModuleDir,
@@ -86,16 +86,11 @@ export async function runtimesSingleTier(t: PassContext): Promise<void> {
   const peers = join(t.outDir, "peers");
   const certs = join(t.outDir, "docker-client");
   mkdirSync(join(t.outDir, "docker-config"), { recursive: true });
+  const cli = cliFor(() => s.hub, { XDG_CONFIG_HOME: peers });
   const pnctl = async (...argv: string[]) => {
-    const out: string[] = [];
-    const err: string[] = [];
-    const code = await runCli(
-      ["--url", s.hub.httpUrl, ...argv],
-      { POWERNODE_TOKEN: s.hub.adminToken, XDG_CONFIG_HOME: peers },
-      { out: (l) => out.push(l), err: (l) => err.push(l) },
-    );
-    if (code !== 0) throw new Error(`pnctl ${argv.join(" ")}: exit ${code}: ${err.join("; ")}`);
-    return out.join("\n");
+    const r = await cli(...argv);
+    if (r.code !== 0) throw new Error(`pnctl ${argv.join(" ")}: exit ${r.code}: ${r.err}`);
+    return r.out;
   };
   const dockerCli = (args: string[], timeoutMs = 120_000) =>
     exec.run("ip", ["netns", "exec", site.lab.netns, docker, ...args], {

@@ -3,7 +3,7 @@
  * members of a network: their SDWAN peer) with a K3sNodeService client on their own certificate, the
  * k3s section a node is sent, and refusals as Connect errors.
  */
-import { type Client, ConnectError, createClient } from "@connectrpc/connect";
+import { type Client, createClient } from "@connectrpc/connect";
 import { K3sNodeService, type K3sSection, K3sService, NetworkService } from "@powernode/proto";
 import {
   type EnrolledTestNode,
@@ -64,15 +64,7 @@ export function k3sSmokeEnv(s: SmokeHub): K3sSmokeEnv {
   };
 }
 
-/** The Connect error a call ends in; throws when it succeeds. */
-export async function refusal(p: Promise<unknown>): Promise<ConnectError> {
-  try {
-    await p;
-  } catch (e) {
-    return ConnectError.from(e);
-  }
-  throw new Error("the call succeeded");
-}
+export { refusal } from "../lib/refusal.ts";
 
 /**
  * Throws `what: got <actual>, want <expected>` unless they are equal (as JSON); returns the value as

@@ -6,6 +6,7 @@
  * two hubs starting together seal each key once and nothing is lost).
  */
 import { and, eq } from "drizzle-orm";
+import type { PgColumn, PgTable } from "drizzle-orm/pg-core";
 import type { Db } from "../db/client.ts";
 import { ca, dockerHosts, k3sClusters, networks } from "../db/schema/index.ts";
 import type { Logger } from "../log.ts";
@@ -34,46 +35,59 @@ interface StoredKey {
   seal(sealed: string): Promise<void>;
 }
 
+/**
+ * The keys in one column of one table (one per row; null: none), each sealed back by compare and set.
+ * `touch` also sets `updated_at` on tables that have it.
+ */
+async function columnKeys<T extends PgTable>(
+  db: Db,
+  table: T,
+  id: PgColumn,
+  key: PgColumn,
+  field: keyof T["$inferInsert"] & string,
+  contextOf: (id: string) => string,
+  touch = false,
+): Promise<StoredKey[]> {
+  const rows = await db.select({ id, key }).from(table as PgTable);
+  return rows.flatMap((row) => {
+    const value = row.key as string | null;
+    if (value === null) return [];
+    return [
+      {
+        context: contextOf(String(row.id)),
+        value,
+        seal: async (sealed: string) => {
+          const set = { [field]: sealed, ...(touch ? { updatedAt: new Date() } : {}) };
+          await db
+            .update(table as PgTable)
+            .set(set as never)
+            .where(and(eq(id, row.id), eq(key, value)));
+        },
+      },
+    ];
+  });
+}
+
 async function storedKeys(db: Db): Promise<StoredKey[]> {
-  const out: StoredKey[] = [];
-  for (const row of await db.select({ id: ca.id, keyPem: ca.keyPem }).from(ca)) {
-    out.push({
-      context: `ca:${row.id}`,
-      value: row.keyPem,
-      seal: async (sealed) => {
-        await db
-          .update(ca)
-          .set({ keyPem: sealed, updatedAt: new Date() })
-          .where(and(eq(ca.id, row.id), eq(ca.keyPem, row.keyPem)));
-      },
-    });
-  }
-  const nets = await db.select({ id: networks.id, key: networks.signingKeyPem }).from(networks);
-  for (const row of nets) {
-    out.push({
-      context: networkKeyContext(row.id),
-      value: row.key,
-      seal: async (sealed) => {
-        await db
-          .update(networks)
-          .set({ signingKeyPem: sealed })
-          .where(and(eq(networks.id, row.id), eq(networks.signingKeyPem, row.key)));
-      },
-    });
-  }
-  const hosts = await db.select({ id: dockerHosts.id, key: dockerHosts.clientKeyPem }).from(dockerHosts);
-  for (const row of hosts) {
-    out.push({
-      context: dockerHostKeyContext(row.id),
-      value: row.key,
-      seal: async (sealed) => {
-        await db
-          .update(dockerHosts)
-          .set({ clientKeyPem: sealed })
-          .where(and(eq(dockerHosts.id, row.id), eq(dockerHosts.clientKeyPem, row.key)));
-      },
-    });
-  }
+  const out: StoredKey[] = [
+    ...(await columnKeys(db, ca, ca.id, ca.keyPem, "keyPem", (id) => `ca:${id}`, true)),
+    ...(await columnKeys(
+      db,
+      networks,
+      networks.id,
+      networks.signingKeyPem,
+      "signingKeyPem",
+      networkKeyContext,
+    )),
+    ...(await columnKeys(
+      db,
+      dockerHosts,
+      dockerHosts.id,
+      dockerHosts.clientKeyPem,
+      "clientKeyPem",
+      dockerHostKeyContext,
+    )),
+  ];
   out.push(...(await k3sSecrets(db)));
   return out;
 }

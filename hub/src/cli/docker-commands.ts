@@ -7,6 +7,7 @@ import { join } from "node:path";
 import "reflect-metadata";
 import * as x509 from "@peculiar/x509";
 import { type DockerHost, DockerHostStatus, DockerService } from "@powernode/proto";
+import { toPem } from "../ca/signer.ts";
 import { flag } from "./args.ts";
 import { type CommandGroup, required, table, ts, unknownVerb } from "./shared.ts";
 
@@ -38,8 +39,7 @@ async function keyAndCsr(cn: string): Promise<{ keyPem: string; csrPem: string }
     keys,
     signingAlgorithm: EC,
   });
-  const der = Buffer.from(await crypto.subtle.exportKey("pkcs8", keys.privateKey)).toString("base64");
-  const keyPem = `-----BEGIN PRIVATE KEY-----\n${der.replace(/(.{64})/g, "$1\n").replace(/\n$/, "")}\n-----END PRIVATE KEY-----\n`;
+  const keyPem = toPem(await crypto.subtle.exportKey("pkcs8", keys.privateKey), "PRIVATE KEY");
   return { keyPem, csrPem: csr.toString("pem") };
 }
 
