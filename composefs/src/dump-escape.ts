@@ -9,6 +9,7 @@
  * - xattr names and values are never optional: `key=` is an empty value and `key=-` the one byte `-`.
  */
 import { ComposefsFormatError } from "./errors.ts";
+import { bytesToName } from "./tree.ts";
 
 const HEX = "0123456789abcdef";
 const PLAIN = /^[!-~]*$/;
@@ -79,8 +80,7 @@ function hexValue(c: number): number {
 /** Undoes {@link escapeDumpField}; `at` is the line offset for errors. */
 export function unescapeDumpField(s: string, at: number): string {
   if (!s.includes("\\")) return s;
-  const b = unescapeBytes(s, at);
-  return Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString("latin1");
+  return bytesToName(unescapeBytes(s, at));
 }
 
 /** An optional field: undefined for `-`, else the unescaped value. */

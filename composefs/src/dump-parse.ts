@@ -8,6 +8,7 @@
  */
 import { unescapeBytes, unescapeDumpField, unescapeOptional } from "./dump-escape.ts";
 import { ComposefsFormatError, isComposefsFormatError, type ParseResult } from "./errors.ts";
+import { fromHex } from "./fsverity.ts";
 import type { DirNode, FileNode, FileSize, NodeMeta, TreeNode, Xattr } from "./tree.ts";
 import { MAX_FILE_SIZE, normalizeSize, ORIGINAL_DIR } from "./tree.ts";
 
@@ -169,7 +170,7 @@ function makeNode(type: number, meta: NodeMeta, f: string[], c: Cursor): TreeNod
       if (digest !== "-") {
         if (digest.length !== 64) fail(c, `bad digest ${JSON.stringify(digest)}`);
         try {
-          file.digest = Uint8Array.fromHex(digest);
+          file.digest = fromHex(digest);
         } catch {
           fail(c, `bad digest ${JSON.stringify(digest)}`);
         }

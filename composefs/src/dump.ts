@@ -8,12 +8,9 @@
 import { escapeDumpField, escapeOptional } from "./dump-escape.ts";
 import { toHex } from "./fsverity.ts";
 import type { DirNode, TreeNode } from "./tree.ts";
-import { compareBytes, modeOf } from "./tree.ts";
+import { bytesToName, compareBytes, modeOf } from "./tree.ts";
 
 export { parseDump } from "./dump-parse.ts";
-
-const latin1 = (b: Uint8Array): string =>
-  Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString("latin1");
 
 /**
  * Serializes a tree as composefs-dump text, depth-first in byte order. A node's second and later names are
@@ -35,7 +32,7 @@ export function toDump(root: DirNode): string {
     if (n.type === "file") {
       size = n.size;
       payload = n.redirect || undefined;
-      content = n.content && n.content.length > 0 ? latin1(n.content) : undefined;
+      content = n.content && n.content.length > 0 ? bytesToName(n.content) : undefined;
       digest = n.digest ? toHex(n.digest) : "-";
     } else if (n.type === "symlink") {
       size = n.target.length;
@@ -47,7 +44,7 @@ export function toDump(root: DirNode): string {
         : (n.nlink ?? nlinks.get(n) ?? 1);
     let xattrs = "";
     for (const x of [...n.xattrs].sort((a, b) => compareBytes(a.name, b.name)))
-      xattrs += ` ${escapeDumpField(x.name, EQ)}=${escapeDumpField(latin1(x.value), EQ)}`;
+      xattrs += ` ${escapeDumpField(x.name, EQ)}=${escapeDumpField(bytesToName(x.value), EQ)}`;
     const mode = `${prior === undefined ? "" : "@"}${modeOf(n).toString(8)}`;
     const ref = escapeOptional(prior ?? payload);
     lines.push(

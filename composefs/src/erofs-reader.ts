@@ -8,7 +8,7 @@
 import * as F from "./erofs-format.ts";
 import { ComposefsFormatError, isComposefsFormatError, type ParseResult } from "./errors.ts";
 import type { DirNode, FileSize, NodeMeta, TreeNode, Xattr } from "./tree.ts";
-import { compareBytes, normalizeSize } from "./tree.ts";
+import { bytesToName, compareBytes, normalizeSize } from "./tree.ts";
 
 /** What {@link readImage} returns. */
 export interface ReadImage {
@@ -86,8 +86,7 @@ function parseImage(img: Uint8Array): ReadImage {
       fail(at, "directory data exceeds the work budget for this image size (shared or looping blocks)");
   };
 
-  const decoder = (b: Uint8Array): string =>
-    Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString("latin1");
+  const decoder = bytesToName;
 
   const readXattrEntry = (p: number, end: number, what: string): [Xattr, number] => {
     if (p + F.XATTR_ENTRY_HEADER > end) fail(p, `${what} xattr entry header runs past its area`);

@@ -4,7 +4,7 @@
  */
 import * as F from "./erofs-format.ts";
 import type { DirNode, FileSize, TreeNode } from "./tree.ts";
-import { modeOf, normalizeSize, TYPE_BITS } from "./tree.ts";
+import { bytesToName, modeOf, normalizeSize, TYPE_BITS } from "./tree.ts";
 
 /** One (name, value) xattr of the image, shared between inodes that carry the same pair. */
 export interface WXattr {
@@ -83,7 +83,7 @@ export class WNode {
       // Counted under the source name: mkcomposefs escapes trusted.overlay.* by renaming after counting.
       const escaped = x.name.startsWith(F.OVL.prefix);
       const name = escaped ? F.OVL.escapePrefix + x.name.slice(F.OVL.prefix.length) : x.name;
-      this.setXattr(name, latin1(x.value), x.name.length);
+      this.setXattr(name, bytesToName(x.value), x.name.length);
     }
     switch (src.type) {
       case "file":
@@ -148,11 +148,4 @@ function metacopyValue(d: Uint8Array): string {
   const c = String.fromCharCode;
   // biome-ignore format: one call with the 32 digest bytes (no subarray, no apply: measured hot)
   return c(0, 0x24, 0, 1, d[0] as number, d[1] as number, d[2] as number, d[3] as number, d[4] as number, d[5] as number, d[6] as number, d[7] as number, d[8] as number, d[9] as number, d[10] as number, d[11] as number, d[12] as number, d[13] as number, d[14] as number, d[15] as number, d[16] as number, d[17] as number, d[18] as number, d[19] as number, d[20] as number, d[21] as number, d[22] as number, d[23] as number, d[24] as number, d[25] as number, d[26] as number, d[27] as number, d[28] as number, d[29] as number, d[30] as number, d[31] as number);
-}
-
-/** Bytes as a byte string; short values (most xattrs) without a Buffer. */
-function latin1(b: Uint8Array): string {
-  if (b.length === 0) return "";
-  if (b.length <= 64) return String.fromCharCode.apply(null, b as unknown as number[]);
-  return Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString("latin1");
 }

@@ -23,6 +23,12 @@ import type { FileSize, Xattr } from "./tree.ts";
 
 const BUF = new Uint8Array(new ArrayBuffer(1 << 20));
 
+/** A syscall failed: let node:fs throw the real error (with errno and path); Bun's FFI does not expose errno. */
+export function failStat(path: string, what = "statx"): never {
+  lstatSync(Buffer.from(path, "latin1"));
+  throw new Error(`${path}: ${what} failed`);
+}
+
 /** What {@link digestFileAt} read. */
 export interface FileRead {
   xattrs: Xattr[];
@@ -43,10 +49,7 @@ export function digestFileAt(
   store: ObjectStore | undefined,
 ): FileRead {
   const fd = openAt(dirfd, name, O_RDONLY_NOFOLLOW);
-  if (fd < 0) {
-    lstatSync(Buffer.from(path, "latin1"));
-    throw new Error(`${path}: open failed`);
-  }
+  if (fd < 0) failStat(path, "open");
   try {
     const xattrs = withXattrs ? readXattrsFd(fd) : [];
     if (size === 0) return { xattrs };

@@ -269,7 +269,9 @@ export function toHex(b: Uint8Array): string {
 
 /** Bytes from hex; throws RangeError on odd length or a non-hex character. */
 export function fromHex(s: string): Uint8Array {
-  if (s.length % 2 !== 0 || !/^[0-9a-fA-F]*$/.test(s))
-    throw new RangeError(`not a hex string: ${JSON.stringify(s)}`);
-  return new Uint8Array(Buffer.from(s, "hex"));
+  try {
+    return Uint8Array.fromHex(s);
+  } catch {
+    throw new RangeError(`not a hex string: ${JSON.stringify(s.slice(0, 80))}`);
+  }
 }

@@ -12,9 +12,8 @@
  * Syscalls go through fs-ffi.ts relative to open directories; regular files are read and digested by
  * file-digests.ts.
  */
-import { lstatSync } from "node:fs";
 import { RECOMMENDED_INLINE_MAX } from "./erofs-format.ts";
-import { digestFileAt, type FileRead } from "./file-digests.ts";
+import { digestFileAt, type FileRead, failStat } from "./file-digests.ts";
 import {
   AT_FDCWD,
   closeFd,
@@ -161,10 +160,4 @@ export function walkDirectory(
   } finally {
     closeFd(fd);
   }
-}
-
-/** A syscall failed: let node:fs throw the real error (with errno and path); Bun's FFI does not expose errno. */
-function failStat(path: string, what = "statx"): never {
-  lstatSync(Buffer.from(path, "latin1"));
-  throw new Error(`${path}: ${what} failed`);
 }

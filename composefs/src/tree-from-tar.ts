@@ -9,7 +9,7 @@ import { ComposefsFormatError, isComposefsFormatError, type ParseResult } from "
 import { createFsVerityHasher, type FsVerityHasher } from "./fsverity.ts";
 import type { ObjectStore, ObjectWriter } from "./object-store.ts";
 import type { DirNode, NodeMeta, TreeNode, Xattr } from "./tree.ts";
-import { createDir, digestToPath } from "./tree.ts";
+import { bytesToName, createDir, digestToPath } from "./tree.ts";
 
 /** Options for {@link treeFromTar}. */
 export interface TreeFromTarOptions {
@@ -21,12 +21,10 @@ export interface TreeFromTarOptions {
 }
 
 const BLOCK = 512;
-const latin1 = (b: Uint8Array): string =>
-  Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString("latin1");
 
 function cstring(b: Uint8Array): string {
   const z = b.indexOf(0);
-  return latin1(z < 0 ? b : b.subarray(0, z));
+  return bytesToName(z < 0 ? b : b.subarray(0, z));
 }
 
 /** A numeric header field: octal, or base-256 (first byte 0x80; 0xff: negative, for `signed` fields). */
@@ -201,7 +199,7 @@ export function createTarTreeBuilder(opts: TreeFromTarOptions = {}): TarTreeBuil
       throw new ComposefsFormatError(at + 148, "header checksum mismatch");
     const type = String.fromCharCode(h[156] as number);
     const paxSize = pax.get("size");
-    const size = paxSize ? Number(latin1(paxSize)) : num(h.subarray(124, 136), at + 124, "size");
+    const size = paxSize ? Number(bytesToName(paxSize)) : num(h.subarray(124, 136), at + 124, "size");
     if (!Number.isSafeInteger(size) || size < 0) throw new ComposefsFormatError(at + 124, "bad size");
 
     if (type === "x" || type === "g") {
@@ -217,28 +215,28 @@ export function createTarTreeBuilder(opts: TreeFromTarOptions = {}): TarTreeBuil
       });
       return;
     }
-    const ustar = latin1(h.subarray(257, 262)) === "ustar";
+    const ustar = bytesToName(h.subarray(257, 262)) === "ustar";
     const prefix = ustar ? cstring(h.subarray(345, 500)) : "";
     const rawName = pax.has("path")
-      ? latin1(pax.get("path") as Uint8Array)
+      ? bytesToName(pax.get("path") as Uint8Array)
       : (longName ?? (prefix ? `${prefix}/` : "") + cstring(h.subarray(0, 100)));
     const link = pax.has("linkpath")
-      ? latin1(pax.get("linkpath") as Uint8Array)
+      ? bytesToName(pax.get("linkpath") as Uint8Array)
       : (longLink ?? cstring(h.subarray(157, 257)));
     const xattrs: Xattr[] = [];
     for (const [k, v] of pax)
       if (k.startsWith("SCHILY.xattr.")) xattrs.push({ name: decodeXattrKeyword(k.slice(13)), value: v });
     xattrs.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
     const [mtimeSec, mtimeNsec] = pax.has("mtime")
-      ? paxTime(latin1(pax.get("mtime") as Uint8Array), at)
+      ? paxTime(bytesToName(pax.get("mtime") as Uint8Array), at)
       : [num(h.subarray(136, 148), at + 136, "mtime", true), 0];
     const meta: NodeMeta = {
       perm: num(h.subarray(100, 108), at + 100, "mode") & 0o7777,
       uid: pax.has("uid")
-        ? Number(latin1(pax.get("uid") as Uint8Array))
+        ? Number(bytesToName(pax.get("uid") as Uint8Array))
         : num(h.subarray(108, 116), at + 108, "uid"),
       gid: pax.has("gid")
-        ? Number(latin1(pax.get("gid") as Uint8Array))
+        ? Number(bytesToName(pax.get("gid") as Uint8Array))
         : num(h.subarray(116, 124), at + 116, "gid"),
       mtimeSec,
       mtimeNsec,
@@ -433,14 +431,14 @@ function parsePax(data: Uint8Array, at: number): Map<string, Uint8Array> {
   while (p < data.length) {
     const sp = data.indexOf(0x20, p);
     if (sp < 0) throw new ComposefsFormatError(at + p, "bad PAX record");
-    const len = Number(latin1(data.subarray(p, sp)));
+    const len = Number(bytesToName(data.subarray(p, sp)));
     if (!Number.isSafeInteger(len) || len <= sp - p || p + len > data.length)
       throw new ComposefsFormatError(at + p, "bad PAX record length");
     const rec = data.subarray(sp + 1, p + len - 1);
     const eq = rec.indexOf(0x3d);
     if (eq < 0) throw new ComposefsFormatError(at + p, "PAX record without '='");
     // Keys and paths are UTF-8 in PAX; keep byte strings (latin1) so names round-trip byte for byte.
-    out.set(latin1(rec.subarray(0, eq)), rec.slice(eq + 1));
+    out.set(bytesToName(rec.subarray(0, eq)), rec.slice(eq + 1));
     p += len;
   }
   return out;

@@ -118,8 +118,10 @@ export function modeOf(n: TreeNode): number {
   return TYPE_BITS[n.type] | (n.perm & 0o7777);
 }
 
-/** Byte string from raw bytes (one char per byte). */
+/** Byte string from raw bytes (one char per byte); short values (most names, xattrs) without a Buffer. */
 export function bytesToName(b: Uint8Array): string {
+  if (b.length === 0) return "";
+  if (b.length <= 64) return String.fromCharCode.apply(null, b as unknown as number[]);
   return Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString("latin1");
 }
 

@@ -68,8 +68,12 @@ async function columnKeys<T extends PgTable>(
   });
 }
 
+/** Every sealed key the database holds: the CA rows (root, docker), constellation keys, Docker hosts' client keys, K3s secrets. */
 async function storedKeys(db: Db): Promise<StoredKey[]> {
-  const out: StoredKey[] = [
+  const k3s = (key: "kubeconfig" | "serverToken" | "agentToken", column: K3sSecretColumn) =>
+    columnKeys(db, k3sClusters, k3sClusters.id, k3sClusters[key], key, (id) => k3sSecretContext(id, column));
+  return [
+    // One context per CA row: `ca:root`, `ca:docker`.
     ...(await columnKeys(db, ca, ca.id, ca.keyPem, "keyPem", (id) => `ca:${id}`, true)),
     ...(await columnKeys(
       db,
@@ -87,9 +91,10 @@ async function storedKeys(db: Db): Promise<StoredKey[]> {
       "clientKeyPem",
       dockerHostKeyContext,
     )),
+    ...(await k3s("kubeconfig", "kubeconfig")),
+    ...(await k3s("serverToken", "server-token")),
+    ...(await k3s("agentToken", "agent-token")),
   ];
-  out.push(...(await k3sSecrets(db)));
-  return out;
 }
 
 /** The sealed columns of a K3s cluster row. */
@@ -98,33 +103,6 @@ export type K3sSecretColumn = "kubeconfig" | "server-token" | "agent-token";
 /** A K3s cluster secret's place. */
 export function k3sSecretContext(clusterId: string, column: K3sSecretColumn): string {
   return `k3s-cluster:${clusterId}:${column}`;
-}
-
-const K3S_SECRET_COLUMNS = [
-  ["kubeconfig", "kubeconfig"],
-  ["server-token", "serverToken"],
-  ["agent-token", "agentToken"],
-] as const;
-
-async function k3sSecrets(db: Db): Promise<StoredKey[]> {
-  const out: StoredKey[] = [];
-  for (const row of await db.select().from(k3sClusters)) {
-    for (const [column, key] of K3S_SECRET_COLUMNS) {
-      const value = row[key];
-      if (value === null) continue;
-      out.push({
-        context: k3sSecretContext(row.id, column),
-        value,
-        seal: async (sealed) => {
-          await db
-            .update(k3sClusters)
-            .set({ [key]: sealed })
-            .where(and(eq(k3sClusters.id, row.id), eq(k3sClusters[key], value)));
-        },
-      });
-    }
-  }
-  return out;
 }
 
 /** A managed Docker host's client key's place (the hub's own key for talking to that daemon). */
@@ -152,6 +130,7 @@ export async function openStoredKeys(
 ): Promise<StoredKeysOpened> {
   const stored = await storedKeys(db);
   const sealed = stored.filter((k) => isSealed(k.value));
+  const plain = stored.filter((k) => !isSealed(k.value));
   let keys = readKek(opts);
   let createdKek = false;
   if (!keys) {
@@ -167,12 +146,8 @@ export async function openStoredKeys(
     createdKek = true;
   }
   for (const k of sealed) keys.open(k.value, k.context);
-  let sealedNow = 0;
-  for (const k of stored) {
-    if (isSealed(k.value)) continue;
-    await k.seal(keys.seal(k.value, k.context));
-    sealedNow++;
-  }
+  for (const k of plain) await k.seal(keys.seal(k.value, k.context));
+  const sealedNow = plain.length;
   if (sealedNow > 0)
     opts.log?.info("sealed private keys stored in plain text by an older hub", {
       count: sealedNow,

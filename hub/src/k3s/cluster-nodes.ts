@@ -32,9 +32,11 @@ type NodeDeps = Pick<Deps, "db" | "events" | "keys" | "desiredState" | "now">;
 export type Role = ClusterNodeRow["role"];
 
 /** Checks that `node` may be in `cluster`: its SDWAN peer there, its profile against the CNI. */
-async function assertMayJoin(tx: Db | Tx, node: InstanceRow, cluster: ClusterRow): Promise<void> {
-  await sdwanPeerOf(tx, node, cluster.networkId);
+/** Refuses a node without a peer in the cluster's network, or whose profile does not fit its CNI; returns the peer. */
+async function assertMayJoin(tx: Db | Tx, node: InstanceRow, cluster: ClusterRow) {
+  const peer = await sdwanPeerOf(tx, node, cluster.networkId);
   assertCniFitsProfile(cluster.cni, node, cluster.name);
+  return peer;
 }
 
 /** JoinRequest: the cluster's endpoint and the token for `role` (agent token, or server token). */
@@ -67,7 +69,7 @@ async function upsertNode(
   input: { role: Role; version?: string },
   now: Date,
 ): Promise<{ row: ClusterNodeRow; nodeCount: number }> {
-  await assertMayJoin(tx, node, cluster);
+  const { member } = await assertMayJoin(tx, node, cluster);
   const own = await clusterNodeOf(tx, node.id);
   if (own && own.cluster.id !== cluster.id)
     throw new DomainError(
@@ -115,10 +117,7 @@ async function upsertNode(
     nodeCount = c?.nodeCount ?? nodeCount + 1;
   }
   if (!row) throw new Error(`cluster node ${node.name}: no row returned`);
-  if (input.role === "server" && cluster.apiVipId) {
-    const { member } = await sdwanPeerOf(tx, node, cluster.networkId);
-    await addVipHolder(tx, cluster.apiVipId, member.id);
-  }
+  if (input.role === "server" && cluster.apiVipId) await addVipHolder(tx, cluster.apiVipId, member.id);
   emit(
     EVENTS.k3sNodeJoining,
     { clusterId: cluster.id, cluster: cluster.name, role: input.role, nodeCount },

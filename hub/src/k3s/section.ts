@@ -1,7 +1,6 @@
 /** The desired state's `k3s` section: the K3s server or agent a node runs, from its cluster node row. */
-import { and, eq } from "drizzle-orm";
-import { networkMembers, networks } from "../db/schema/index.ts";
 import { defineSection } from "../desired-state/index.ts";
+import { membershipsOf } from "../network/networks.ts";
 import { getVip } from "../network/vips.ts";
 import { k3sSectionFor } from "./section-config.ts";
 import { clusterNodeOf } from "./store.ts";
@@ -12,11 +11,7 @@ export const k3sSection = defineSection({
     const own = await clusterNodeOf(tx, node.id);
     if (!own) return {};
     const { cluster, node: row } = own;
-    const [peer] = await tx
-      .select({ network: networks, member: networkMembers })
-      .from(networkMembers)
-      .innerJoin(networks, eq(networks.id, networkMembers.networkId))
-      .where(and(eq(networkMembers.instanceId, node.id), eq(networkMembers.networkId, cluster.networkId)));
+    const peer = (await membershipsOf(tx, node.id)).find((m) => m.network.id === cluster.networkId);
     // A node that left the cluster's network has no overlay address to run k3s on: nothing to run.
     if (!peer) return {};
     const vip = cluster.apiVipId ? await getVip(tx, cluster.apiVipId) : undefined;

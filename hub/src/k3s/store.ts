@@ -4,13 +4,20 @@
  * missing ("SDWAN", "no Kubernetes cluster").
  */
 import type { EventKind } from "@powernode/proto";
-import { and, asc, desc, eq, ne } from "drizzle-orm";
+import { asc, desc, eq, ne } from "drizzle-orm";
 import type { Db } from "../db/client.ts";
-import { instances, k3sClusterNodes, k3sClusters, networkMembers, networks } from "../db/schema/index.ts";
+import {
+  instances,
+  k3sClusterNodes,
+  k3sClusters,
+  type networkMembers,
+  type networks,
+} from "../db/schema/index.ts";
 import type { Deps } from "../deps.ts";
 import type { Tx } from "../desired-state/index.ts";
 import { DomainError } from "../errors.ts";
 import type { EmitOptions, FleetEventRecord, NewEvent } from "../events/index.ts";
+import { membershipsOf } from "../network/networks.ts";
 import { isUuid } from "../rpc/fields.ts";
 
 export type ClusterRow = typeof k3sClusters.$inferSelect;
@@ -54,17 +61,7 @@ export async function sdwanPeerOf(
   node: Pick<InstanceRow, "id" | "name">,
   networkId?: string,
 ): Promise<{ network: NetworkRow; member: MemberRow }> {
-  const rows = await tx
-    .select({ network: networks, member: networkMembers })
-    .from(networkMembers)
-    .innerJoin(networks, eq(networks.id, networkMembers.networkId))
-    .where(
-      networkId
-        ? and(eq(networkMembers.instanceId, node.id), eq(networkMembers.networkId, networkId))
-        : eq(networkMembers.instanceId, node.id),
-    )
-    .orderBy(asc(networks.name));
-  const first = rows[0];
+  const first = (await membershipsOf(tx, node.id)).find((m) => !networkId || m.network.id === networkId);
   if (!first)
     throw new DomainError(
       "precondition",

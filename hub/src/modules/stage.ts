@@ -29,15 +29,6 @@ export const USRMERGE_DIRS = ["bin", "sbin", "lib", "lib32", "lib64", "libx32"] 
 /** What {@link dropDocs} removes below /usr/share (doc keeps each package's copyright file). */
 export const DROPPED_SHARE_DIRS = ["man", "info", "lintian", "doc-base", "bug", "locale"] as const;
 
-function lexists(p: string): boolean {
-  try {
-    lstatSync(p);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 function isDir(p: string): boolean {
   try {
     const st = lstatSync(p);
@@ -125,7 +116,7 @@ export function dropDocs(root: string): void {
 export function dropPaths(root: string, paths: readonly string[]): void {
   for (const p of paths) {
     const at = join(root, p);
-    if (!lexists(at)) throw new Error(`drop: ${p} is not in the unpacked packages`);
+    if (!existsSync(at) && !isSymlink(at)) throw new Error(`drop: ${p} is not in the unpacked packages`);
     rmSync(at, { recursive: true, force: true });
   }
 }

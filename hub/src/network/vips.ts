@@ -62,7 +62,7 @@ export async function createVip(
 
 /** Makes `memberId` the primary holder (first) of a VIP, keeping the others as failover candidates. */
 export async function setVipPrimary(tx: Tx, vipId: string, memberId: string): Promise<void> {
-  const [vip] = await tx.select().from(networkVips).where(eq(networkVips.id, vipId));
+  const vip = await getVip(tx, vipId);
   if (!vip) return;
   const holders = [memberId, ...vip.holderMemberIds.filter((m) => m !== memberId)];
   await tx
@@ -73,7 +73,7 @@ export async function setVipPrimary(tx: Tx, vipId: string, memberId: string): Pr
 
 /** Appends `memberId` to a VIP's holders (a failover candidate) unless it holds it already. */
 export async function addVipHolder(tx: Tx, vipId: string, memberId: string): Promise<void> {
-  const [vip] = await tx.select().from(networkVips).where(eq(networkVips.id, vipId));
+  const vip = await getVip(tx, vipId);
   if (!vip || vip.holderMemberIds.includes(memberId)) return;
   await tx
     .update(networkVips)

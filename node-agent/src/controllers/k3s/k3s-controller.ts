@@ -35,7 +35,6 @@ import {
 export const K3S_POLL_MS = 5_000;
 
 interface Running {
-  root: string;
   /** Root, config and token as started: a change restarts k3s. */
   fingerprint: string;
   section: K3sSection;
@@ -168,7 +167,7 @@ export function k3sController(deps: AgentDeps & { k3s: K3sOs }): Controller {
         [{ module: "k3s", service: { name: s.role, exec: k3sArgv(s.role), restart: "always" } }],
         { sys: os, log: ctx.log },
       );
-      running = { root, fingerprint, section: s, supervisor, registered: false, ready: false };
+      running = { fingerprint, section: s, supervisor, registered: false, ready: false };
       deps.phases.record(EVENTS.k3sStarted.kind, {
         payload: { clusterId: s.clusterId, role: s.role, version },
       });
