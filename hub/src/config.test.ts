@@ -15,6 +15,7 @@ describe("parseHubConfig", () => {
       nodeUrl: "https://10.0.2.2:8443",
       nodeHttpUrl: "http://10.0.2.2:8080",
       moduleRegistryUrl: undefined,
+      registryRepositories: ["modules/", "images/"],
       heartbeatSeconds: 10,
       adminToken: undefined,
       limits: DEFAULT_LIMITS,
@@ -34,6 +35,7 @@ describe("parseHubConfig", () => {
         POWERNODE_HEARTBEAT_SECONDS: "30",
         POWERNODE_ADMIN_TOKEN: "0123456789abcdef0123",
         POWERNODE_NODE_HTTP_URL: "http://hub.example:8080/",
+        POWERNODE_REGISTRY_REPOSITORIES: "modules/, apps/web/",
       }),
     ).toEqual({
       dataDir: "/srv/pn",
@@ -45,6 +47,7 @@ describe("parseHubConfig", () => {
       nodeUrl: "https://10.0.2.2:9443",
       nodeHttpUrl: "http://hub.example:8080",
       moduleRegistryUrl: undefined,
+      registryRepositories: ["modules/", "apps/web/"],
       heartbeatSeconds: 30,
       adminToken: "0123456789abcdef0123",
       limits: DEFAULT_LIMITS,
@@ -63,6 +66,7 @@ describe("parseHubConfig", () => {
         POWERNODE_HEARTBEAT_SECONDS: "0",
         POWERNODE_ADMIN_TOKEN: "short",
         POWERNODE_HOSTNAMES: "ok.example bad/host",
+        POWERNODE_REGISTRY_REPOSITORIES: "modules/,Bad",
       });
     } catch (e) {
       err = e;
@@ -74,6 +78,7 @@ describe("parseHubConfig", () => {
       'DATABASE_URL: must start with postgres:// or postgresql:// (got "mysql://u:***@x/db")',
       'POWERNODE_HOSTNAMES: "bad/host" is not a host name or IP',
       'POWERNODE_NODE_URL: must be https:// (got "http://10.0.2.2:1")',
+      'POWERNODE_REGISTRY_REPOSITORIES: "Bad" is not a repository prefix (lowercase path ending in "/")',
       'POWERNODE_HEARTBEAT_SECONDS: "0" must be an integer from 1 to 3600',
       "POWERNODE_ADMIN_TOKEN: must be at least 16 characters",
     ]);

@@ -27,6 +27,11 @@ export interface HubConfig {
    * undefined = `nodeUrl`, the mTLS listener, which serves `/v2/` reads over TLS too.
    */
   moduleRegistryUrl: string | undefined;
+  /**
+   * Repository prefixes the hub's registry takes pushes for: POWERNODE_REGISTRY_REPOSITORIES
+   * (comma-separated), default `modules/` and `images/` (container images for the nodes' runtimes).
+   */
+  registryRepositories: string[];
   heartbeatSeconds: number;
   /** An operator token to accept (and store hashed) instead of generating one. */
   adminToken: string | undefined;
@@ -108,6 +113,18 @@ export function parseHubConfig(env: Record<string, string | undefined>): HubConf
     }
   }
 
+  const registryRepositories = (env.POWERNODE_REGISTRY_REPOSITORIES ?? "modules/,images/")
+    .split(",")
+    .map((p) => p.trim())
+    .filter((p) => p !== "");
+  for (const p of registryRepositories)
+    if (!/^[a-z0-9]+([._-][a-z0-9]+)*(\/[a-z0-9]+([._-][a-z0-9]+)*)*\/$/.test(p))
+      problems.push(
+        `POWERNODE_REGISTRY_REPOSITORIES: "${p}" is not a repository prefix (lowercase path ending in "/")`,
+      );
+  if (registryRepositories.length === 0)
+    problems.push("POWERNODE_REGISTRY_REPOSITORIES: names no prefix (the registry would take no push)");
+
   let heartbeatSeconds = 10;
   const hb = env.POWERNODE_HEARTBEAT_SECONDS;
   if (hb !== undefined && hb !== "") {
@@ -135,6 +152,7 @@ export function parseHubConfig(env: Record<string, string | undefined>): HubConf
     nodeUrl,
     nodeHttpUrl,
     moduleRegistryUrl,
+    registryRepositories,
     heartbeatSeconds,
     adminToken,
     limits,

@@ -7,6 +7,7 @@ import { join } from "node:path";
 import type { Deps } from "../deps.ts";
 import type { Feature } from "../feature.ts";
 import { bearerToken } from "../rpc/interceptors.ts";
+import { basicPassword } from "./handler.ts";
 import { purgeStale } from "./purge.ts";
 import { createOciRegistry, type OciRegistry } from "./registry.ts";
 
@@ -19,10 +20,13 @@ function registryOf(deps: Deps): OciRegistry {
   if (!r) {
     r = createOciRegistry({
       dataDir: ociDir(deps),
+      // The operator token, as a Bearer token or as the password of basic credentials (any user).
       authorizePush: async (request) => {
-        const token = bearerToken(request.headers.get("authorization"));
+        const header = request.headers.get("authorization");
+        const token = bearerToken(header) ?? basicPassword(header);
         return token !== undefined && (await deps.adminAuth.verify(token));
       },
+      repositories: deps.config.registryRepositories,
       log: deps.log.child({ component: "oci" }),
     });
     registries.set(deps, r);

@@ -40,6 +40,20 @@ export interface OciRegistryOptions {
    * token endpoint below, so that standard clients (skopeo, containerd) can pull without credentials.
    */
   realm?: string;
+  /**
+   * Repository name prefixes writes may go to (`["modules/"]`: `modules/<anything>`); a write elsewhere
+   * is 403 DENIED. Default: any name.
+   */
+  repositories?: readonly string[];
+}
+
+/** The password of a `Basic` Authorization header (the user name is ignored). */
+export function basicPassword(header: string | null): string | undefined {
+  const m = /^Basic\s+([A-Za-z0-9+/=]+)\s*$/i.exec(header ?? "");
+  if (!m?.[1]) return undefined;
+  const decoded = Buffer.from(m[1], "base64").toString("utf8");
+  const colon = decoded.indexOf(":");
+  return colon < 0 ? undefined : decoded.slice(colon + 1);
 }
 
 /** A fetch-style request handler. */
@@ -102,6 +116,15 @@ export function createOciHandler(opts: OciRegistryOptions): OciHandle {
     "www-authenticate": `Bearer realm="${opts.realm ?? `${url.origin}/v2/token`}",service="powernode"`,
   });
 
+  const mayPush = async (req: Request, method: string, path: string): Promise<boolean> => {
+    try {
+      return await opts.authorizePush(req);
+    } catch (e) {
+      log.error("oci: authorizePush threw; denying", { err: e, method, path });
+      return false;
+    }
+  };
+
   const route = async (req: Request, url: URL): Promise<Response> => {
     let path: string;
     try {
@@ -118,7 +141,14 @@ export function createOciHandler(opts: OciRegistryOptions): OciHandle {
       if (!read) throw methodNotAllowed(m);
       // Anonymous token: reads are public, so the token grants nothing; it only lets clients that
       // follow the Bearer flow (skopeo without credentials) proceed. Writes check authorizePush.
-      if (r.kind === "token") return Response.json({ token: "anonymous", access_token: "anonymous" });
+      // With basic credentials that may push (any user name, the operator token as password: what
+      // `docker login` and `skopeo --creds` send), the token is that password, so the writes that
+      // follow carry it as their Bearer token.
+      if (r.kind === "token") {
+        const password = basicPassword(req.headers.get("authorization"));
+        const token = password !== undefined && (await mayPush(req, m, path)) ? password : "anonymous";
+        return Response.json({ token, access_token: token });
+      }
       // Ask for credentials on the ping when none came, so clients holding a token send it on every
       // request (skopeo only authenticates after a challenge on /v2/).
       if (!req.headers.has("authorization")) {
@@ -132,13 +162,7 @@ export function createOciHandler(opts: OciRegistryOptions): OciHandle {
     }
 
     if (WRITE_METHODS.has(m)) {
-      let allowed = false;
-      try {
-        allowed = await opts.authorizePush(req);
-      } catch (e) {
-        log.error("oci: authorizePush threw; denying", { err: e, method: m, path });
-      }
-      if (!allowed) {
+      if (!(await mayPush(req, m, path))) {
         log.warn("oci: write denied", { method: m, path });
         throw new OciError(401, "UNAUTHORIZED", "authentication required to push", undefined, challenge(url));
       }
@@ -148,6 +172,16 @@ export function createOciHandler(opts: OciRegistryOptions): OciHandle {
 
     const name = parseName(r.name);
     if (!name.ok) throw new OciError(400, "NAME_INVALID", name.error, { name: r.name.slice(0, 300) });
+    const allowed = opts.repositories;
+    if (WRITE_METHODS.has(m) && allowed && !allowed.some((p) => r.name.startsWith(p)))
+      throw new OciError(
+        403,
+        "DENIED",
+        `repository ${r.name}: pushes go to names under ${allowed.join(", ")}`,
+        {
+          name: r.name.slice(0, 300),
+        },
+      );
 
     switch (r.kind) {
       case "blob":

@@ -90,6 +90,55 @@ describe("skopeo against the registry", () => {
     expect((await fetch(`${reg.baseUrl}/v2/modules/denied/tags/list`)).status).toBe(404);
   });
 
+  test("basic credentials (any user, the token as password) push like the token does", async () => {
+    const digest = await writeOciLayout(src.path, "creds", {
+      config: { mediaType: MODULE_CONFIG_MEDIA_TYPE, bytes: enc('{"name":"creds"}') },
+      layers: [{ mediaType: MODULE_COMPOSEFS_MEDIA_TYPE, bytes: enc("creds layer") }],
+      artifactType: MODULE_ARTIFACT_TYPE,
+    });
+    await skopeo.copy(`oci:${src.path}:creds`, `docker://${reg.host}/modules/creds:v1`, {
+      destCreds: `operator:${TEST_TOKEN}`,
+      preserveDigests: true,
+    });
+    const tags = (await (await fetch(`${reg.baseUrl}/v2/modules/creds/tags/list`)).json()) as {
+      tags: string[];
+    };
+    expect(tags.tags).toEqual(["v1"]);
+    const info = JSON.parse(
+      (await skopeo.inspect(`docker://${reg.host}/modules/creds:v1`, { raw: true })).stdout,
+    );
+    expect(info.config.digest).toBe(sha256(enc('{"name":"creds"}')));
+    expect(digest).toMatch(/^sha256:/);
+    const wrong = await skopeo
+      .copy(`oci:${src.path}:creds`, `docker://${reg.host}/modules/creds:v2`, { destCreds: "operator:wrong" })
+      .catch((e: unknown) => e);
+    expect(String(wrong)).toContain("unauthorized");
+  });
+
+  test("a registry limited to modules/ refuses a push elsewhere with DENIED", async () => {
+    await using limited = await startTestRegistry({ repositories: ["modules/"] });
+    await writeOciLayout(src.path, "elsewhere", {
+      config: { mediaType: MODULE_CONFIG_MEDIA_TYPE, bytes: enc('{"name":"elsewhere"}') },
+      layers: [{ mediaType: MODULE_COMPOSEFS_MEDIA_TYPE, bytes: enc("y") }],
+      artifactType: MODULE_ARTIFACT_TYPE,
+    });
+    const err = await skopeo
+      .copy(`oci:${src.path}:elsewhere`, `docker://${limited.host}/other/thing:v1`, { destToken: TEST_TOKEN })
+      .catch((e: unknown) => e);
+    expect(String(err)).toMatch(/denied/i);
+    const res = await fetch(`${limited.baseUrl}/v2/other/thing/blobs/uploads/`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${TEST_TOKEN}` },
+    });
+    expect(res.status).toBe(403);
+    const body = (await res.json()) as { errors: { code: string; message: string }[] };
+    expect(body.errors[0]?.code).toBe("DENIED");
+    expect(body.errors[0]?.message).toContain("modules/");
+    await skopeo.copy(`oci:${src.path}:elsewhere`, `docker://${limited.host}/modules/thing:v1`, {
+      destToken: TEST_TOKEN,
+    });
+  });
+
   test("an image: copy in with the token, inspect, copy back out with the same digests", async () => {
     const layer = pattern(200_000, 1);
     const config = enc(

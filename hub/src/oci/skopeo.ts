@@ -1,6 +1,7 @@
 /**
  * A small typed wrapper over the `skopeo` CLI, the outside client the registry is tested against.
- * Tokens go in argv because skopeo has no stdin option for them; only throwaway test tokens are used.
+ * Tokens and credentials go in argv because skopeo has no stdin option for them; only throwaway test
+ * tokens are used.
  */
 import type { Exec, ExecResult } from "@powernode/exec";
 
@@ -22,6 +23,8 @@ export function skopeoInspectArgs(ref: string, opts: SkopeoAuth & { raw?: boolea
 export interface SkopeoCopyOptions {
   srcToken?: string;
   destToken?: string;
+  /** `user:password` for the destination (`--dest-creds`, what `docker login` users pass). */
+  destCreds?: string;
   /** Fail rather than recompress or convert (`--preserve-digests`). */
   preserveDigests?: boolean;
   /** Manifest type written to the destination (`--format`). */
@@ -35,6 +38,7 @@ export function skopeoCopyArgs(src: string, dest: string, opts: SkopeoCopyOption
   if (opts.format) args.push("--format", opts.format);
   if (opts.srcToken) args.push("--src-registry-token", opts.srcToken);
   if (opts.destToken) args.push("--dest-registry-token", opts.destToken);
+  if (opts.destCreds) args.push("--dest-creds", opts.destCreds);
   return [...args, src, dest];
 }
 

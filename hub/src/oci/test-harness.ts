@@ -6,7 +6,7 @@ import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Elysia } from "elysia";
-import type { OciLogger } from "./handler.ts";
+import { basicPassword, type OciLogger } from "./handler.ts";
 import { createOciRegistry, OCI_MAX_REQUEST_BODY_BYTES } from "./registry.ts";
 
 /** The admin token the test registry accepts for writes. */
@@ -27,14 +27,19 @@ export interface TestRegistry extends AsyncDisposable {
  * With `dataDir` (a restart over existing storage) the directory is left in place on dispose.
  */
 export async function startTestRegistry(
-  opts: { dataDir?: string; log?: OciLogger } = {},
+  opts: { dataDir?: string; log?: OciLogger; repositories?: readonly string[] } = {},
 ): Promise<TestRegistry> {
   const dataDir = opts.dataDir ?? (await mkdtemp(join(tmpdir(), "pn-oci-")));
   const requests: TestRegistry["requests"] = [];
   const oci = createOciRegistry({
     dataDir,
-    authorizePush: (r) => r.headers.get("authorization") === `Bearer ${TEST_TOKEN}`,
+    // As the hub: the token as a Bearer token or as the password of basic credentials.
+    authorizePush: (r) => {
+      const header = r.headers.get("authorization");
+      return header === `Bearer ${TEST_TOKEN}` || basicPassword(header) === TEST_TOKEN;
+    },
     log: opts.log,
+    repositories: opts.repositories,
   });
   const app = new Elysia({ serve: { maxRequestBodySize: OCI_MAX_REQUEST_BODY_BYTES } })
     .onRequest(({ request }) => {

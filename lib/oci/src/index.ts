@@ -27,3 +27,11 @@ export {
   type ModuleService,
   parseModuleManifest,
 } from "./module-manifest.ts";
+export {
+  type Challenge,
+  createRegistryFetch,
+  parseChallenge,
+  RegistryAuthError,
+  type RegistryCredential,
+  type RegistryFetchOptions,
+} from "./registry-fetch.ts";
