@@ -89,6 +89,7 @@ function tapObservations(s: SmokeHub): Map<string, Observed[]> {
       seen.set(instanceId, list.slice(-200));
       return inner.check(instanceId, bootId, desiredVersion, observed);
     },
+    lastObserved: (instanceId) => inner.lastObserved(instanceId),
   };
   return seen;
 }

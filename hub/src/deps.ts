@@ -102,7 +102,7 @@ export async function createDeps(config: HubConfig, opts: CreateDepsOptions = {}
           metrics.observe("powernode_heartbeat_batch_seconds", {}, seconds);
         },
       }),
-      attestation: createAttestationChecker(db, events),
+      attestation: createAttestationChecker(db, events, core.now),
       challenges: createAttestationChallenges(db, events),
       desired,
       desiredState: createDesiredStateCompiler(core, desired, opts.sections ?? []),

@@ -16,6 +16,7 @@ export const fleetFeature: Feature = {
         watchEvents: "operator",
         requestAttestation: "operator",
         getCaCertificate: "operator",
+        getNodeModules: "operator",
       },
       create: createFleetService,
     }),

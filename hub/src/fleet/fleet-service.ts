@@ -5,6 +5,7 @@ import type { ServiceImpl } from "@connectrpc/connect";
 import type { FleetService } from "@powernode/proto";
 import { EVENTS } from "@powernode/proto";
 import type { Deps } from "../deps.ts";
+import { getDesiredState } from "../desired-state/index.ts";
 import { DomainError } from "../errors.ts";
 import { type FleetEventRecord, listEventPage, listEvents } from "../events/index.ts";
 import { revokeInstanceCertificates } from "../node/enroll.ts";
@@ -17,6 +18,7 @@ import {
   toProtoState,
 } from "../rpc/proto-convert.ts";
 import { watch } from "../rpc/watch.ts";
+import { joinNodeModules } from "./node-modules.ts";
 import { getNode, listNodes, type NodeRecord } from "./nodes.ts";
 
 /** ListEvents' page token: `b<seq>` (events before that sequence number), as an answer gave it. */
@@ -84,6 +86,22 @@ export function createFleetService(deps: Deps): ServiceImpl<typeof FleetService>
         },
       );
       return { nonce: c.nonce, expiresAt: timestampFromDate(c.expiresAt) };
+    },
+    async getNodeModules(req) {
+      const nodeId = uuidField("node_id", req.nodeId);
+      await getNode(deps.db, nodeId); // NotFound for an unknown node
+      const desired = await getDesiredState(deps.db, nodeId);
+      const last = deps.attestation.lastObserved(nodeId);
+      const modules = joinNodeModules(desired.modules?.assignments ?? [], last?.modules ?? []);
+      return {
+        desiredVersion: desired.version,
+        modules: modules.map((m) => ({
+          assignment: m.assignment,
+          observed: m.observed && { ...m.observed, message: m.observed.message ?? "" },
+          verified: m.verified,
+        })),
+        observedAt: last ? timestampFromDate(last.at) : undefined,
+      };
     },
     async revokeNodeCertificates(req) {
       const nodeId = uuidField("node_id", req.nodeId);

@@ -87,6 +87,13 @@ export function compareObservations(
   return drifts;
 }
 
+/** A node's last reported observations (in memory: since the hub started). */
+export interface LastObservations {
+  bootId: string;
+  at: Date;
+  modules: readonly ModuleObservationInput[];
+}
+
 /** Checks reported observations when they changed; see the module comment. */
 export interface AttestationChecker {
   check(
@@ -95,13 +102,23 @@ export interface AttestationChecker {
     desiredVersion: number,
     observed: readonly ModuleObservationInput[],
   ): Promise<void>;
+  /** What the node's last heartbeat with modules observed (undefined: none since the hub started). */
+  lastObserved(instanceId: string): LastObservations | undefined;
 }
 
 /** Creates the checker. */
-export function createAttestationChecker(db: Db, events: EventLog): AttestationChecker {
+export function createAttestationChecker(
+  db: Db,
+  events: EventLog,
+  now: () => Date = () => new Date(),
+): AttestationChecker {
   const lastSeen = new Map<string, string>();
+  const observations = new Map<string, LastObservations>();
   return {
+    lastObserved: (instanceId) => observations.get(instanceId),
     async check(instanceId, bootId, desiredVersion, observed) {
+      if (observations.size > 100_000) observations.clear();
+      observations.set(instanceId, { bootId, at: now(), modules: observed });
       const fingerprint = `${bootId}|${desiredVersion}|${JSON.stringify(observed)}`;
       if (lastSeen.get(instanceId) === fingerprint) return;
       const desired = await getDesiredState(db, instanceId);

@@ -10,13 +10,92 @@ import type { Arch, Severity } from "./common_pb";
 import { file_powernode_v1_common } from "./common_pb";
 import type { FleetEvent } from "./events_pb";
 import { file_powernode_v1_events } from "./events_pb";
+import type { ModuleAssignment, ModuleObservation } from "./modules_pb";
+import { file_powernode_v1_modules } from "./modules_pb";
 import type { Message } from "@bufbuild/protobuf";
 
 /**
  * Describes the file powernode/v1/fleet.proto.
  */
 export const file_powernode_v1_fleet: GenFile = /*@__PURE__*/
-  fileDesc("Chhwb3dlcm5vZGUvdjEvZmxlZXQucHJvdG8SDHBvd2Vybm9kZS52MSIZChdHZXRDYUNlcnRpZmljYXRlUmVxdWVzdCIwCh1SZXZva2VOb2RlQ2VydGlmaWNhdGVzUmVxdWVzdBIPCgdub2RlX2lkGAEgASgJIjEKHlJldm9rZU5vZGVDZXJ0aWZpY2F0ZXNSZXNwb25zZRIPCgdzZXJpYWxzGAEgAygJIioKGEdldENhQ2VydGlmaWNhdGVSZXNwb25zZRIOCgZjYV9wZW0YASABKAkiLAoZUmVxdWVzdEF0dGVzdGF0aW9uUmVxdWVzdBIPCgdub2RlX2lkGAEgASgJIlsKGlJlcXVlc3RBdHRlc3RhdGlvblJlc3BvbnNlEg0KBW5vbmNlGAEgASgMEi4KCmV4cGlyZXNfYXQYAiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIqYECgROb2RlEgoKAmlkGAEgASgJEgwKBG5hbWUYAiABKAkSIAoEYXJjaBgDIAEoDjISLnBvd2Vybm9kZS52MS5BcmNoEiYKBXN0YXRlGAQgASgOMhcucG93ZXJub2RlLnYxLk5vZGVTdGF0ZRIQCghwcm92aWRlchgFIAEoCRIVCg1hZ2VudF92ZXJzaW9uGAYgASgJEg8KB2Jvb3RfaWQYByABKAkSNQoRbGFzdF9oZWFydGJlYXRfYXQYCCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi8KC2Vucm9sbGVkX2F0GAkgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIaChJjZXJ0aWZpY2F0ZV9zZXJpYWwYCiABKAkSOQoVY2VydGlmaWNhdGVfbm90X2FmdGVyGAsgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIuCgpjcmVhdGVkX2F0GAwgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIXCg9kZXNpcmVkX3ZlcnNpb24YDSABKAQSFwoPYXBwbGllZF92ZXJzaW9uGA4gASgEEhQKDHpvbWJpZV9jb3VudBgPIAEoDRIXCg9hZ2VudF9yc3NfYnl0ZXMYECABKAQSGAoQY2hpbGRyZW5fc3Bhd25lZBgRIAEoDRIWCg51cHRpbWVfc2Vjb25kcxgSIAEoASJhChBMaXN0Tm9kZXNSZXF1ZXN0EiYKBXN0YXRlGAEgASgOMhcucG93ZXJub2RlLnYxLk5vZGVTdGF0ZRIRCglwYWdlX3NpemUYAiABKA0SEgoKcGFnZV90b2tlbhgDIAEoCSJPChFMaXN0Tm9kZXNSZXNwb25zZRIhCgVub2RlcxgBIAMoCzISLnBvd2Vybm9kZS52MS5Ob2RlEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSIcCg5HZXROb2RlUmVxdWVzdBIKCgJpZBgBIAEoCSIzCg9HZXROb2RlUmVzcG9uc2USIAoEbm9kZRgBIAEoCzISLnBvd2Vybm9kZS52MS5Ob2RlIs0BChFMaXN0RXZlbnRzUmVxdWVzdBITCgtraW5kX3ByZWZpeBgBIAEoCRIPCgdub2RlX2lkGAIgASgJEhYKDmNvcnJlbGF0aW9uX2lkGAMgASgJEikKBXNpbmNlGAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIsCgxtaW5fc2V2ZXJpdHkYBSABKA4yFi5wb3dlcm5vZGUudjEuU2V2ZXJpdHkSDQoFbGltaXQYBiABKA0SEgoKcGFnZV90b2tlbhgHIAEoCSJXChJMaXN0RXZlbnRzUmVzcG9uc2USKAoGZXZlbnRzGAEgAygLMhgucG93ZXJub2RlLnYxLkZsZWV0RXZlbnQSFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJImUKEldhdGNoRXZlbnRzUmVxdWVzdBITCgtraW5kX3ByZWZpeBgBIAEoCRIPCgdub2RlX2lkGAIgASgJEikKBXNpbmNlGAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCI+ChNXYXRjaEV2ZW50c1Jlc3BvbnNlEicKBWV2ZW50GAEgASgLMhgucG93ZXJub2RlLnYxLkZsZWV0RXZlbnQquQEKCU5vZGVTdGF0ZRIaChZOT0RFX1NUQVRFX1VOU1BFQ0lGSUVEEAASFgoSTk9ERV9TVEFURV9QRU5ESU5HEAESFwoTTk9ERV9TVEFURV9TVEFSVElORxACEhYKEk5PREVfU1RBVEVfUlVOTklORxADEhcKE05PREVfU1RBVEVfREVHUkFERUQQBBIWChJOT0RFX1NUQVRFX1NUT1BQRUQQBRIWChJOT0RFX1NUQVRFX0RFTEVURUQQBjKMBQoMRmxlZXRTZXJ2aWNlEkwKCUxpc3ROb2RlcxIeLnBvd2Vybm9kZS52MS5MaXN0Tm9kZXNSZXF1ZXN0Gh8ucG93ZXJub2RlLnYxLkxpc3ROb2Rlc1Jlc3BvbnNlEkYKB0dldE5vZGUSHC5wb3dlcm5vZGUudjEuR2V0Tm9kZVJlcXVlc3QaHS5wb3dlcm5vZGUudjEuR2V0Tm9kZVJlc3BvbnNlEk8KCkxpc3RFdmVudHMSHy5wb3dlcm5vZGUudjEuTGlzdEV2ZW50c1JlcXVlc3QaIC5wb3dlcm5vZGUudjEuTGlzdEV2ZW50c1Jlc3BvbnNlEnMKFlJldm9rZU5vZGVDZXJ0aWZpY2F0ZXMSKy5wb3dlcm5vZGUudjEuUmV2b2tlTm9kZUNlcnRpZmljYXRlc1JlcXVlc3QaLC5wb3dlcm5vZGUudjEuUmV2b2tlTm9kZUNlcnRpZmljYXRlc1Jlc3BvbnNlElQKC1dhdGNoRXZlbnRzEiAucG93ZXJub2RlLnYxLldhdGNoRXZlbnRzUmVxdWVzdBohLnBvd2Vybm9kZS52MS5XYXRjaEV2ZW50c1Jlc3BvbnNlMAESZwoSUmVxdWVzdEF0dGVzdGF0aW9uEicucG93ZXJub2RlLnYxLlJlcXVlc3RBdHRlc3RhdGlvblJlcXVlc3QaKC5wb3dlcm5vZGUudjEuUmVxdWVzdEF0dGVzdGF0aW9uUmVzcG9uc2USYQoQR2V0Q2FDZXJ0aWZpY2F0ZRIlLnBvd2Vybm9kZS52MS5HZXRDYUNlcnRpZmljYXRlUmVxdWVzdBomLnBvd2Vybm9kZS52MS5HZXRDYUNlcnRpZmljYXRlUmVzcG9uc2ViBnByb3RvMw", [file_google_protobuf_timestamp, file_powernode_v1_common, file_powernode_v1_events]);
+  fileDesc("Chhwb3dlcm5vZGUvdjEvZmxlZXQucHJvdG8SDHBvd2Vybm9kZS52MSIoChVHZXROb2RlTW9kdWxlc1JlcXVlc3QSDwoHbm9kZV9pZBgBIAEoCSKFAQoKTm9kZU1vZHVsZRIyCgphc3NpZ25tZW50GAEgASgLMh4ucG93ZXJub2RlLnYxLk1vZHVsZUFzc2lnbm1lbnQSMQoIb2JzZXJ2ZWQYAiABKAsyHy5wb3dlcm5vZGUudjEuTW9kdWxlT2JzZXJ2YXRpb24SEAoIdmVyaWZpZWQYAyABKAgijQEKFkdldE5vZGVNb2R1bGVzUmVzcG9uc2USFwoPZGVzaXJlZF92ZXJzaW9uGAEgASgEEikKB21vZHVsZXMYAiADKAsyGC5wb3dlcm5vZGUudjEuTm9kZU1vZHVsZRIvCgtvYnNlcnZlZF9hdBgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiGQoXR2V0Q2FDZXJ0aWZpY2F0ZVJlcXVlc3QiMAodUmV2b2tlTm9kZUNlcnRpZmljYXRlc1JlcXVlc3QSDwoHbm9kZV9pZBgBIAEoCSIxCh5SZXZva2VOb2RlQ2VydGlmaWNhdGVzUmVzcG9uc2USDwoHc2VyaWFscxgBIAMoCSIqChhHZXRDYUNlcnRpZmljYXRlUmVzcG9uc2USDgoGY2FfcGVtGAEgASgJIiwKGVJlcXVlc3RBdHRlc3RhdGlvblJlcXVlc3QSDwoHbm9kZV9pZBgBIAEoCSJbChpSZXF1ZXN0QXR0ZXN0YXRpb25SZXNwb25zZRINCgVub25jZRgBIAEoDBIuCgpleHBpcmVzX2F0GAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCKmBAoETm9kZRIKCgJpZBgBIAEoCRIMCgRuYW1lGAIgASgJEiAKBGFyY2gYAyABKA4yEi5wb3dlcm5vZGUudjEuQXJjaBImCgVzdGF0ZRgEIAEoDjIXLnBvd2Vybm9kZS52MS5Ob2RlU3RhdGUSEAoIcHJvdmlkZXIYBSABKAkSFQoNYWdlbnRfdmVyc2lvbhgGIAEoCRIPCgdib290X2lkGAcgASgJEjUKEWxhc3RfaGVhcnRiZWF0X2F0GAggASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIvCgtlbnJvbGxlZF9hdBgJIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASGgoSY2VydGlmaWNhdGVfc2VyaWFsGAogASgJEjkKFWNlcnRpZmljYXRlX25vdF9hZnRlchgLIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLgoKY3JlYXRlZF9hdBgMIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASFwoPZGVzaXJlZF92ZXJzaW9uGA0gASgEEhcKD2FwcGxpZWRfdmVyc2lvbhgOIAEoBBIUCgx6b21iaWVfY291bnQYDyABKA0SFwoPYWdlbnRfcnNzX2J5dGVzGBAgASgEEhgKEGNoaWxkcmVuX3NwYXduZWQYESABKA0SFgoOdXB0aW1lX3NlY29uZHMYEiABKAEiYQoQTGlzdE5vZGVzUmVxdWVzdBImCgVzdGF0ZRgBIAEoDjIXLnBvd2Vybm9kZS52MS5Ob2RlU3RhdGUSEQoJcGFnZV9zaXplGAIgASgNEhIKCnBhZ2VfdG9rZW4YAyABKAkiTwoRTGlzdE5vZGVzUmVzcG9uc2USIQoFbm9kZXMYASADKAsyEi5wb3dlcm5vZGUudjEuTm9kZRIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiHAoOR2V0Tm9kZVJlcXVlc3QSCgoCaWQYASABKAkiMwoPR2V0Tm9kZVJlc3BvbnNlEiAKBG5vZGUYASABKAsyEi5wb3dlcm5vZGUudjEuTm9kZSLNAQoRTGlzdEV2ZW50c1JlcXVlc3QSEwoLa2luZF9wcmVmaXgYASABKAkSDwoHbm9kZV9pZBgCIAEoCRIWCg5jb3JyZWxhdGlvbl9pZBgDIAEoCRIpCgVzaW5jZRgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLAoMbWluX3NldmVyaXR5GAUgASgOMhYucG93ZXJub2RlLnYxLlNldmVyaXR5Eg0KBWxpbWl0GAYgASgNEhIKCnBhZ2VfdG9rZW4YByABKAkiVwoSTGlzdEV2ZW50c1Jlc3BvbnNlEigKBmV2ZW50cxgBIAMoCzIYLnBvd2Vybm9kZS52MS5GbGVldEV2ZW50EhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSJlChJXYXRjaEV2ZW50c1JlcXVlc3QSEwoLa2luZF9wcmVmaXgYASABKAkSDwoHbm9kZV9pZBgCIAEoCRIpCgVzaW5jZRgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiPgoTV2F0Y2hFdmVudHNSZXNwb25zZRInCgVldmVudBgBIAEoCzIYLnBvd2Vybm9kZS52MS5GbGVldEV2ZW50KrkBCglOb2RlU3RhdGUSGgoWTk9ERV9TVEFURV9VTlNQRUNJRklFRBAAEhYKEk5PREVfU1RBVEVfUEVORElORxABEhcKE05PREVfU1RBVEVfU1RBUlRJTkcQAhIWChJOT0RFX1NUQVRFX1JVTk5JTkcQAxIXChNOT0RFX1NUQVRFX0RFR1JBREVEEAQSFgoSTk9ERV9TVEFURV9TVE9QUEVEEAUSFgoSTk9ERV9TVEFURV9ERUxFVEVEEAYy6QUKDEZsZWV0U2VydmljZRJMCglMaXN0Tm9kZXMSHi5wb3dlcm5vZGUudjEuTGlzdE5vZGVzUmVxdWVzdBofLnBvd2Vybm9kZS52MS5MaXN0Tm9kZXNSZXNwb25zZRJGCgdHZXROb2RlEhwucG93ZXJub2RlLnYxLkdldE5vZGVSZXF1ZXN0Gh0ucG93ZXJub2RlLnYxLkdldE5vZGVSZXNwb25zZRJPCgpMaXN0RXZlbnRzEh8ucG93ZXJub2RlLnYxLkxpc3RFdmVudHNSZXF1ZXN0GiAucG93ZXJub2RlLnYxLkxpc3RFdmVudHNSZXNwb25zZRJzChZSZXZva2VOb2RlQ2VydGlmaWNhdGVzEisucG93ZXJub2RlLnYxLlJldm9rZU5vZGVDZXJ0aWZpY2F0ZXNSZXF1ZXN0GiwucG93ZXJub2RlLnYxLlJldm9rZU5vZGVDZXJ0aWZpY2F0ZXNSZXNwb25zZRJUCgtXYXRjaEV2ZW50cxIgLnBvd2Vybm9kZS52MS5XYXRjaEV2ZW50c1JlcXVlc3QaIS5wb3dlcm5vZGUudjEuV2F0Y2hFdmVudHNSZXNwb25zZTABEmcKElJlcXVlc3RBdHRlc3RhdGlvbhInLnBvd2Vybm9kZS52MS5SZXF1ZXN0QXR0ZXN0YXRpb25SZXF1ZXN0GigucG93ZXJub2RlLnYxLlJlcXVlc3RBdHRlc3RhdGlvblJlc3BvbnNlEmEKEEdldENhQ2VydGlmaWNhdGUSJS5wb3dlcm5vZGUudjEuR2V0Q2FDZXJ0aWZpY2F0ZVJlcXVlc3QaJi5wb3dlcm5vZGUudjEuR2V0Q2FDZXJ0aWZpY2F0ZVJlc3BvbnNlElsKDkdldE5vZGVNb2R1bGVzEiMucG93ZXJub2RlLnYxLkdldE5vZGVNb2R1bGVzUmVxdWVzdBokLnBvd2Vybm9kZS52MS5HZXROb2RlTW9kdWxlc1Jlc3BvbnNlYgZwcm90bzM", [file_google_protobuf_timestamp, file_powernode_v1_common, file_powernode_v1_events, file_powernode_v1_modules]);
+
+/**
+ * @generated from message powernode.v1.GetNodeModulesRequest
+ */
+export type GetNodeModulesRequest = Message<"powernode.v1.GetNodeModulesRequest"> & {
+  /**
+   * @generated from field: string node_id = 1;
+   */
+  nodeId: string;
+};
+
+/**
+ * Describes the message powernode.v1.GetNodeModulesRequest.
+ * Use `create(GetNodeModulesRequestSchema)` to create a new message.
+ */
+export const GetNodeModulesRequestSchema: GenMessage<GetNodeModulesRequest> = /*@__PURE__*/
+  messageDesc(file_powernode_v1_fleet, 0);
+
+/**
+ * @generated from message powernode.v1.NodeModule
+ */
+export type NodeModule = Message<"powernode.v1.NodeModule"> & {
+  /**
+   * @generated from field: powernode.v1.ModuleAssignment assignment = 1;
+   */
+  assignment?: ModuleAssignment | undefined;
+
+  /**
+   * From the node's last heartbeat since the hub started; unset when no heartbeat reported this module.
+   *
+   * @generated from field: powernode.v1.ModuleObservation observed = 2;
+   */
+  observed?: ModuleObservation | undefined;
+
+  /**
+   * Observed mounted with the assigned version, fs-verity digest and dm-verity root hash.
+   *
+   * @generated from field: bool verified = 3;
+   */
+  verified: boolean;
+};
+
+/**
+ * Describes the message powernode.v1.NodeModule.
+ * Use `create(NodeModuleSchema)` to create a new message.
+ */
+export const NodeModuleSchema: GenMessage<NodeModule> = /*@__PURE__*/
+  messageDesc(file_powernode_v1_fleet, 1);
+
+/**
+ * @generated from message powernode.v1.GetNodeModulesResponse
+ */
+export type GetNodeModulesResponse = Message<"powernode.v1.GetNodeModulesResponse"> & {
+  /**
+   * @generated from field: uint64 desired_version = 1;
+   */
+  desiredVersion: bigint;
+
+  /**
+   * @generated from field: repeated powernode.v1.NodeModule modules = 2;
+   */
+  modules: NodeModule[];
+
+  /**
+   * When the observations were reported; unset when no heartbeat carried modules since the hub started.
+   *
+   * @generated from field: google.protobuf.Timestamp observed_at = 3;
+   */
+  observedAt?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message powernode.v1.GetNodeModulesResponse.
+ * Use `create(GetNodeModulesResponseSchema)` to create a new message.
+ */
+export const GetNodeModulesResponseSchema: GenMessage<GetNodeModulesResponse> = /*@__PURE__*/
+  messageDesc(file_powernode_v1_fleet, 2);
 
 /**
  * @generated from message powernode.v1.GetCaCertificateRequest
@@ -29,7 +108,7 @@ export type GetCaCertificateRequest = Message<"powernode.v1.GetCaCertificateRequ
  * Use `create(GetCaCertificateRequestSchema)` to create a new message.
  */
 export const GetCaCertificateRequestSchema: GenMessage<GetCaCertificateRequest> = /*@__PURE__*/
-  messageDesc(file_powernode_v1_fleet, 0);
+  messageDesc(file_powernode_v1_fleet, 3);
 
 /**
  * @generated from message powernode.v1.RevokeNodeCertificatesRequest
@@ -46,7 +125,7 @@ export type RevokeNodeCertificatesRequest = Message<"powernode.v1.RevokeNodeCert
  * Use `create(RevokeNodeCertificatesRequestSchema)` to create a new message.
  */
 export const RevokeNodeCertificatesRequestSchema: GenMessage<RevokeNodeCertificatesRequest> = /*@__PURE__*/
-  messageDesc(file_powernode_v1_fleet, 1);
+  messageDesc(file_powernode_v1_fleet, 4);
 
 /**
  * @generated from message powernode.v1.RevokeNodeCertificatesResponse
@@ -65,7 +144,7 @@ export type RevokeNodeCertificatesResponse = Message<"powernode.v1.RevokeNodeCer
  * Use `create(RevokeNodeCertificatesResponseSchema)` to create a new message.
  */
 export const RevokeNodeCertificatesResponseSchema: GenMessage<RevokeNodeCertificatesResponse> = /*@__PURE__*/
-  messageDesc(file_powernode_v1_fleet, 2);
+  messageDesc(file_powernode_v1_fleet, 5);
 
 /**
  * @generated from message powernode.v1.GetCaCertificateResponse
@@ -82,7 +161,7 @@ export type GetCaCertificateResponse = Message<"powernode.v1.GetCaCertificateRes
  * Use `create(GetCaCertificateResponseSchema)` to create a new message.
  */
 export const GetCaCertificateResponseSchema: GenMessage<GetCaCertificateResponse> = /*@__PURE__*/
-  messageDesc(file_powernode_v1_fleet, 3);
+  messageDesc(file_powernode_v1_fleet, 6);
 
 /**
  * @generated from message powernode.v1.RequestAttestationRequest
@@ -99,7 +178,7 @@ export type RequestAttestationRequest = Message<"powernode.v1.RequestAttestation
  * Use `create(RequestAttestationRequestSchema)` to create a new message.
  */
 export const RequestAttestationRequestSchema: GenMessage<RequestAttestationRequest> = /*@__PURE__*/
-  messageDesc(file_powernode_v1_fleet, 4);
+  messageDesc(file_powernode_v1_fleet, 7);
 
 /**
  * @generated from message powernode.v1.RequestAttestationResponse
@@ -121,7 +200,7 @@ export type RequestAttestationResponse = Message<"powernode.v1.RequestAttestatio
  * Use `create(RequestAttestationResponseSchema)` to create a new message.
  */
 export const RequestAttestationResponseSchema: GenMessage<RequestAttestationResponse> = /*@__PURE__*/
-  messageDesc(file_powernode_v1_fleet, 5);
+  messageDesc(file_powernode_v1_fleet, 8);
 
 /**
  * @generated from message powernode.v1.Node
@@ -227,7 +306,7 @@ export type Node = Message<"powernode.v1.Node"> & {
  * Use `create(NodeSchema)` to create a new message.
  */
 export const NodeSchema: GenMessage<Node> = /*@__PURE__*/
-  messageDesc(file_powernode_v1_fleet, 6);
+  messageDesc(file_powernode_v1_fleet, 9);
 
 /**
  * @generated from message powernode.v1.ListNodesRequest
@@ -256,7 +335,7 @@ export type ListNodesRequest = Message<"powernode.v1.ListNodesRequest"> & {
  * Use `create(ListNodesRequestSchema)` to create a new message.
  */
 export const ListNodesRequestSchema: GenMessage<ListNodesRequest> = /*@__PURE__*/
-  messageDesc(file_powernode_v1_fleet, 7);
+  messageDesc(file_powernode_v1_fleet, 10);
 
 /**
  * @generated from message powernode.v1.ListNodesResponse
@@ -278,7 +357,7 @@ export type ListNodesResponse = Message<"powernode.v1.ListNodesResponse"> & {
  * Use `create(ListNodesResponseSchema)` to create a new message.
  */
 export const ListNodesResponseSchema: GenMessage<ListNodesResponse> = /*@__PURE__*/
-  messageDesc(file_powernode_v1_fleet, 8);
+  messageDesc(file_powernode_v1_fleet, 11);
 
 /**
  * @generated from message powernode.v1.GetNodeRequest
@@ -295,7 +374,7 @@ export type GetNodeRequest = Message<"powernode.v1.GetNodeRequest"> & {
  * Use `create(GetNodeRequestSchema)` to create a new message.
  */
 export const GetNodeRequestSchema: GenMessage<GetNodeRequest> = /*@__PURE__*/
-  messageDesc(file_powernode_v1_fleet, 9);
+  messageDesc(file_powernode_v1_fleet, 12);
 
 /**
  * @generated from message powernode.v1.GetNodeResponse
@@ -312,7 +391,7 @@ export type GetNodeResponse = Message<"powernode.v1.GetNodeResponse"> & {
  * Use `create(GetNodeResponseSchema)` to create a new message.
  */
 export const GetNodeResponseSchema: GenMessage<GetNodeResponse> = /*@__PURE__*/
-  messageDesc(file_powernode_v1_fleet, 10);
+  messageDesc(file_powernode_v1_fleet, 13);
 
 /**
  * @generated from message powernode.v1.ListEventsRequest
@@ -365,7 +444,7 @@ export type ListEventsRequest = Message<"powernode.v1.ListEventsRequest"> & {
  * Use `create(ListEventsRequestSchema)` to create a new message.
  */
 export const ListEventsRequestSchema: GenMessage<ListEventsRequest> = /*@__PURE__*/
-  messageDesc(file_powernode_v1_fleet, 11);
+  messageDesc(file_powernode_v1_fleet, 14);
 
 /**
  * One page: the newest matching events (older than `page_token`) that fit `limit` and 4 MiB of
@@ -392,7 +471,7 @@ export type ListEventsResponse = Message<"powernode.v1.ListEventsResponse"> & {
  * Use `create(ListEventsResponseSchema)` to create a new message.
  */
 export const ListEventsResponseSchema: GenMessage<ListEventsResponse> = /*@__PURE__*/
-  messageDesc(file_powernode_v1_fleet, 12);
+  messageDesc(file_powernode_v1_fleet, 15);
 
 /**
  * @generated from message powernode.v1.WatchEventsRequest
@@ -421,7 +500,7 @@ export type WatchEventsRequest = Message<"powernode.v1.WatchEventsRequest"> & {
  * Use `create(WatchEventsRequestSchema)` to create a new message.
  */
 export const WatchEventsRequestSchema: GenMessage<WatchEventsRequest> = /*@__PURE__*/
-  messageDesc(file_powernode_v1_fleet, 13);
+  messageDesc(file_powernode_v1_fleet, 16);
 
 /**
  * @generated from message powernode.v1.WatchEventsResponse
@@ -438,7 +517,7 @@ export type WatchEventsResponse = Message<"powernode.v1.WatchEventsResponse"> & 
  * Use `create(WatchEventsResponseSchema)` to create a new message.
  */
 export const WatchEventsResponseSchema: GenMessage<WatchEventsResponse> = /*@__PURE__*/
-  messageDesc(file_powernode_v1_fleet, 14);
+  messageDesc(file_powernode_v1_fleet, 17);
 
 /**
  * @generated from enum powernode.v1.NodeState
@@ -567,6 +646,17 @@ export const FleetService: GenService<{
     methodKind: "unary";
     input: typeof GetCaCertificateRequestSchema;
     output: typeof GetCaCertificateResponseSchema;
+  },
+  /**
+   * What a node should mount (its desired state's module assignments, with the catalog's digests) and
+   * what the node's last heartbeat since the hub started observed of each (the web console's Node view).
+   *
+   * @generated from rpc powernode.v1.FleetService.GetNodeModules
+   */
+  getNodeModules: {
+    methodKind: "unary";
+    input: typeof GetNodeModulesRequestSchema;
+    output: typeof GetNodeModulesResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_powernode_v1_fleet, 0);
