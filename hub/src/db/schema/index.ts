@@ -8,4 +8,5 @@ export * from "./k3s.ts";
 export * from "./modules.ts";
 export * from "./network-vips.ts";
 export * from "./networks.ts";
+export * from "./registries.ts";
 export * from "./templates.ts";

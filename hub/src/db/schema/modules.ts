@@ -22,6 +22,11 @@ export const moduleVersions = pgTable(
     fsverityDigest: text().notNull(),
     verityRootHash: text().notNull(),
     ociDigest: text().notNull().default(""),
+    /**
+     * The registry holding the artifact (`host[:port]` of a `registries` row, repository
+     * `modules/<name>`); "" = the hub's own registry.
+     */
+    origin: text().notNull().default(""),
     metadataSize: bigint({ mode: "number" }).notNull().default(0),
     blobSize: bigint({ mode: "number" }).notNull().default(0),
     ...timestamps,
