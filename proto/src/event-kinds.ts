@@ -34,6 +34,11 @@ export const EVENTS = {
   /** The hub served (or the node received) bytes that do not match the catalog: never routine. */
   moduleVerifyFailed: k("system.module_verify_failed", "critical", "agent"),
   moduleDrift: k("system.module_drift", "critical", "hub"),
+  /** Every pull location answered 404 for a digest the catalog names: not retried until the assignment changes. */
+  moduleArtifactMissing: k("system.module.artifact_missing", "error", "agent"),
+  /** The hub could not hand a node a registry's pull credential (names the registry and why). */
+  registryCredentialFailed: k("system.registry.credential_failed", "warn", "hub"),
+  registryChanged: k("system.registry.changed", "info", "hub"),
   // Test-only debug hooks (powernode.debug=1).
   debugRead: k("system.debug.read", "info", "agent"),
   debugTamper: k("system.debug.tamper", "warn", "agent"),

@@ -64,6 +64,8 @@ export {
   ModuleAssignmentSchema,
   type ModuleObservation,
   ModuleObservationSchema,
+  type PullLocation,
+  PullLocationSchema,
 } from "./gen/powernode/v1/modules_pb.ts";
 export {
   CreateNetworkRequestSchema,
@@ -110,6 +112,14 @@ export {
   WatchDesiredStateResponseSchema,
 } from "./gen/powernode/v1/node_pb.ts";
 export { type Instance, InstanceSchema, ProvisionService } from "./gen/powernode/v1/provision_pb.ts";
+export {
+  type GetPullCredentialResponse,
+  GetPullCredentialResponseSchema,
+  type Registry,
+  RegistryNodeService,
+  RegistrySchema,
+  RegistryService,
+} from "./gen/powernode/v1/registries_pb.ts";
 export {
   type Condition,
   ConditionSchema,

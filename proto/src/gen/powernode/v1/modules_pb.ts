@@ -10,7 +10,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file powernode/v1/modules.proto.
  */
 export const file_powernode_v1_modules: GenFile = /*@__PURE__*/
-  fileDesc("Chpwb3dlcm5vZGUvdjEvbW9kdWxlcy5wcm90bxIMcG93ZXJub2RlLnYxIo0BChBNb2R1bGVBc3NpZ25tZW50EgwKBG5hbWUYASABKAkSDwoHdmVyc2lvbhgCIAEoCRIQCghwcmlvcml0eRgDIAEoBRIVCg1vY2lfcmVmZXJlbmNlGAQgASgJEhcKD21ldGFkYXRhX2RpZ2VzdBgFIAEoCRIYChB2ZXJpdHlfcm9vdF9oYXNoGAYgASgJIoUBChFNb2R1bGVPYnNlcnZhdGlvbhIMCgRuYW1lGAEgASgJEg8KB3ZlcnNpb24YAiABKAkSFwoPbWV0YWRhdGFfZGlnZXN0GAMgASgJEhgKEHZlcml0eV9yb290X2hhc2gYBCABKAkSDQoFc3RhdGUYBSABKAkSDwoHbWVzc2FnZRgGIAEoCWIGcHJvdG8z");
+  fileDesc("Chpwb3dlcm5vZGUvdjEvbW9kdWxlcy5wcm90bxIMcG93ZXJub2RlLnYxIrwBChBNb2R1bGVBc3NpZ25tZW50EgwKBG5hbWUYASABKAkSDwoHdmVyc2lvbhgCIAEoCRIQCghwcmlvcml0eRgDIAEoBRIVCg1vY2lfcmVmZXJlbmNlGAQgASgJEhcKD21ldGFkYXRhX2RpZ2VzdBgFIAEoCRIYChB2ZXJpdHlfcm9vdF9oYXNoGAYgASgJEi0KCWxvY2F0aW9ucxgHIAMoCzIaLnBvd2Vybm9kZS52MS5QdWxsTG9jYXRpb24iXAoMUHVsbExvY2F0aW9uEhUKDW9jaV9yZWZlcmVuY2UYASABKAkSDAoEcm9sZRgCIAEoCRIXCg9jcmVkZW50aWFsX2hvc3QYAyABKAkSDgoGY2FfcGVtGAQgASgJIoUBChFNb2R1bGVPYnNlcnZhdGlvbhIMCgRuYW1lGAEgASgJEg8KB3ZlcnNpb24YAiABKAkSFwoPbWV0YWRhdGFfZGlnZXN0GAMgASgJEhgKEHZlcml0eV9yb290X2hhc2gYBCABKAkSDQoFc3RhdGUYBSABKAkSDwoHbWVzc2FnZRgGIAEoCWIGcHJvdG8z");
 
 /**
  * A module the node should mount, with the digests it must verify.
@@ -36,6 +36,8 @@ export type ModuleAssignment = Message<"powernode.v1.ModuleAssignment"> & {
   priority: number;
 
   /**
+   * The first of `locations` (kept for agents that know no other).
+   *
    * @generated from field: string oci_reference = 4;
    */
   ociReference: string;
@@ -49,6 +51,13 @@ export type ModuleAssignment = Message<"powernode.v1.ModuleAssignment"> & {
    * @generated from field: string verity_root_hash = 6;
    */
   verityRootHash: string;
+
+  /**
+   * Where the artifact can be pulled, in the order to try: mirrors, the origin registry, the hub.
+   *
+   * @generated from field: repeated powernode.v1.PullLocation locations = 7;
+   */
+  locations: PullLocation[];
 };
 
 /**
@@ -57,6 +66,49 @@ export type ModuleAssignment = Message<"powernode.v1.ModuleAssignment"> & {
  */
 export const ModuleAssignmentSchema: GenMessage<ModuleAssignment> = /*@__PURE__*/
   messageDesc(file_powernode_v1_modules, 0);
+
+/**
+ * One place a module artifact can be pulled from. The bytes are verified by digest wherever they come from.
+ *
+ * @generated from message powernode.v1.PullLocation
+ */
+export type PullLocation = Message<"powernode.v1.PullLocation"> & {
+  /**
+   * `<scheme>://<host>[:<port>]/<repository>@sha256:<manifest hex>`, as nodes reach it.
+   *
+   * @generated from field: string oci_reference = 1;
+   */
+  ociReference: string;
+
+  /**
+   * "mirror", "origin" or "hub".
+   *
+   * @generated from field: string role = 2;
+   */
+  role: string;
+
+  /**
+   * The registry's host as the catalog names it: ask RegistryNodeService.GetPullCredential for it
+   * when the registry asks for credentials. Empty for the hub (its reads are open).
+   *
+   * @generated from field: string credential_host = 3;
+   */
+  credentialHost: string;
+
+  /**
+   * PEM CA bundle for an https location (empty: the hub's CA for the hub, else the default roots).
+   *
+   * @generated from field: string ca_pem = 4;
+   */
+  caPem: string;
+};
+
+/**
+ * Describes the message powernode.v1.PullLocation.
+ * Use `create(PullLocationSchema)` to create a new message.
+ */
+export const PullLocationSchema: GenMessage<PullLocation> = /*@__PURE__*/
+  messageDesc(file_powernode_v1_modules, 1);
 
 /**
  * What the node observes of one mounted module (attestation input).
@@ -106,5 +158,5 @@ export type ModuleObservation = Message<"powernode.v1.ModuleObservation"> & {
  * Use `create(ModuleObservationSchema)` to create a new message.
  */
 export const ModuleObservationSchema: GenMessage<ModuleObservation> = /*@__PURE__*/
-  messageDesc(file_powernode_v1_modules, 1);
+  messageDesc(file_powernode_v1_modules, 2);
 
