@@ -101,6 +101,15 @@ export const EVENTS = {
   dockerHostDisconnected: k("system.docker.host_disconnected", "warn", "hub"),
   dockerHostDecommissioned: k("system.docker.host_decommissioned", "info", "hub"),
   dockerClientCertificateIssued: k("system.docker.client_certificate_issued", "info", "hub"),
+  // ACME certificates (hub/src/certs): preflight, issuance, renewal, revocation, and a failed order
+  // naming its step (account, order, dns-record, validate, finalize, store).
+  acmePreflightPassed: k("system.acme.preflight_passed", "info", "hub"),
+  acmePreflightFailed: k("system.acme.preflight_failed", "warn", "hub"),
+  acmeCertificateIssued: k("system.acme.certificate.issued", "info", "hub"),
+  acmeCertificateRenewed: k("system.acme.certificate.renewed", "info", "hub"),
+  acmeCertificateRevoked: k("system.acme.certificate.revoked", "warn", "hub"),
+  acmeCertificateFailed: k("system.acme.certificate.failed", "error", "hub"),
+  acmeCertificateRetired: k("system.acme.certificate.retired", "info", "hub"),
   // Catalog.
   catalogModuleCreated: k("system.catalog.module_created", "info", "hub"),
   catalogVersionPublished: k("system.catalog.version_published", "info", "hub"),

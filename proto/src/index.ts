@@ -13,6 +13,15 @@ export {
   type ModuleVersion,
   ModuleVersionSchema,
 } from "./gen/powernode/v1/catalog_pb.ts";
+export {
+  CertificateStatus,
+  type CertificateVersion,
+  CertificateVersionState,
+  CertService,
+  type DnsProvider,
+  type ManagedCertificate,
+  type PreflightCheck,
+} from "./gen/powernode/v1/certs_pb.ts";
 export { Arch, ArchSchema, Severity, SeveritySchema } from "./gen/powernode/v1/common_pb.ts";
 export {
   DebugLayer,
