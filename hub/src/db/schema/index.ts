@@ -1,4 +1,5 @@
 /** The drizzle schema barrel (the one place `export *` is allowed: drizzle-kit needs every table). */
+export * from "./acme.ts";
 export * from "./credentials.ts";
 export * from "./desired-states.ts";
 export * from "./docker-hosts.ts";
