@@ -13,6 +13,7 @@ import { nodeFeature } from "./node/feature.ts";
 import { observabilityFeature } from "./observability/feature.ts";
 import { ociFeature } from "./oci/feature.ts";
 import { provisionFeature } from "./provision/feature.ts";
+import { registriesFeature } from "./registries/feature.ts";
 import { tokensFeature } from "./tokens/feature.ts";
 
 export const FEATURES: readonly Feature[] = [
@@ -26,5 +27,6 @@ export const FEATURES: readonly Feature[] = [
   tokensFeature,
   eventsFeature,
   ociFeature,
+  registriesFeature,
   observabilityFeature,
 ];

@@ -38,6 +38,7 @@ function toProtoVersion(v: ModuleVersionRecord) {
     metadataSize: BigInt(v.metadataSize),
     blobSize: BigInt(v.blobSize),
     createdAt: timestampFromDate(v.createdAt),
+    origin: v.origin,
   };
 }
 
@@ -72,6 +73,7 @@ export function createCatalogService(deps: Deps): ServiceImpl<typeof CatalogServ
         ociDigest: req.ociDigest,
         metadataSize: Number(req.metadataSize),
         blobSize: Number(req.blobSize),
+        origin: req.origin,
       });
       return { version: toProtoVersion(v) };
     },

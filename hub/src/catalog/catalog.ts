@@ -2,7 +2,7 @@
 import { EVENTS } from "@powernode/proto";
 import { asc, eq } from "drizzle-orm";
 import type { Db } from "../db/client.ts";
-import { modules, moduleVersions } from "../db/schema/index.ts";
+import { modules, moduleVersions, registries } from "../db/schema/index.ts";
 import { DomainError } from "../errors.ts";
 import type { EventLog } from "../events/index.ts";
 import { isUuid } from "../rpc/fields.ts";
@@ -75,6 +75,8 @@ export interface ModuleVersionInput {
   ociDigest: string;
   metadataSize: number;
   blobSize: number;
+  /** The registry holding the artifact (a known registry's host); "" or absent: the hub. */
+  origin?: string;
 }
 
 /** Publishes a version of a module. */
@@ -102,8 +104,26 @@ export async function createModuleVersion(
   if (!Number.isSafeInteger(input.metadataSize) || !Number.isSafeInteger(input.blobSize)) {
     throw new DomainError("invalid_argument", "metadata_size/blob_size: too large");
   }
+  const origin = (input.origin ?? "").toLowerCase();
+  if (origin !== "") {
+    if (input.ociDigest === "")
+      throw new DomainError(
+        "invalid_argument",
+        `oci_digest: required with origin ${origin.slice(0, 200)} (nodes pull by digest)`,
+      );
+    const [known] = await db
+      .select({ host: registries.host })
+      .from(registries)
+      .where(eq(registries.host, origin));
+    if (!known)
+      throw new DomainError(
+        "invalid_argument",
+        `origin: no registry ${origin.slice(0, 200)} (add it first: pnctl registry add <url>)`,
+      );
+  }
   const mod = await getModule(db, input.moduleName);
-  const { moduleName: _, ...values } = input;
+  const { moduleName: _, ...rest } = input;
+  const values = { ...rest, origin };
   try {
     const [row] = await db
       .insert(moduleVersions)
@@ -116,6 +136,7 @@ export async function createModuleVersion(
       arch: row.arch,
       fsverityDigest: row.fsverityDigest,
       verityRootHash: row.verityRootHash,
+      ...(origin ? { origin } : {}),
     });
     return { ...row, moduleName: mod.name };
   } catch (e) {

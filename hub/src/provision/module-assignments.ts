@@ -3,6 +3,7 @@
  * them against the catalog for the instance's arch and writes a desired state carrying the digests the
  * node must verify and where to pull each artifact from.
  */
+import { join } from "node:path";
 import { and, asc, desc, eq } from "drizzle-orm";
 import type { HubConfig } from "../config.ts";
 import type { Db } from "../db/client.ts";
@@ -10,6 +11,10 @@ import { instances, type ModuleRefDocument, modules, moduleVersions, templates }
 import type { Deps } from "../deps.ts";
 import { defineSection, type NodeRow } from "../desired-state/index.ts";
 import { DomainError } from "../errors.ts";
+import { createManifestStore } from "../oci/manifest-store.ts";
+import { parseDigest } from "../oci/reference.ts";
+import { type LocationInit, pullLocations, UnknownOriginError } from "../registries/locations.ts";
+import { listRegistries, type RegistryRow } from "../registries/registries.ts";
 
 export type TemplateRecord = typeof templates.$inferSelect;
 /** One resolved module: what ModuleAssignment carries. */
@@ -20,6 +25,33 @@ export interface Assignment {
   ociReference: string;
   metadataDigest: string;
   verityRootHash: string;
+  /** Where to pull it, in order (mirrors, origin, hub); `ociReference` is the first. */
+  locations: LocationInit[];
+}
+
+/** Where artifacts can be pulled from: gathered once per compile. */
+export interface PullContext {
+  /** The hub's registry as nodes reach it. */
+  hubUrl: string;
+  registries: readonly RegistryRow[];
+  /** The hub's own registry holds manifest `digest` in `repository` (a copy of an external artifact). */
+  hubHolds(repository: string, digest: string): Promise<boolean>;
+}
+
+/** The pull context of a hub: its registry URL for nodes, the known registries, its OCI storage. */
+export async function pullContext(
+  db: Pick<Db, "select">,
+  config: Pick<HubConfig, "moduleRegistryUrl" | "nodeUrl" | "dataDir">,
+): Promise<PullContext> {
+  const store = createManifestStore(join(config.dataDir, "oci"));
+  return {
+    hubUrl: moduleRegistryUrl(config),
+    registries: await listRegistries(db),
+    hubHolds: async (repository, digest) => {
+      const d = parseDigest(digest);
+      return d.ok && (await store.get(repository, d.value).catch(() => undefined)) !== undefined;
+    },
+  };
 }
 
 const NAME_RE = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
@@ -81,7 +113,7 @@ export async function resolveModuleRefs(
   db: Pick<Db, "select">,
   arch: "amd64" | "arm64",
   refs: readonly ModuleRefDocument[],
-  registryUrl: string,
+  pull: PullContext,
   field = "modules",
 ): Promise<Assignment[]> {
   const out: Assignment[] = [];
@@ -112,13 +144,32 @@ export async function resolveModuleRefs(
         `${field}[${i}]: ${ref.name} ${v.version} (${arch}) is not in the registry (no OCI digest)`,
       );
     }
+    const repository = `modules/${mod.name}`;
+    let locations: LocationInit[];
+    try {
+      locations = pullLocations({
+        origin: v.origin,
+        repository,
+        digest: v.ociDigest,
+        hubUrl: pull.hubUrl,
+        hubHolds: v.origin === "" || (await pull.hubHolds(repository, v.ociDigest)),
+        registries: pull.registries,
+      });
+    } catch (e) {
+      if (!(e instanceof UnknownOriginError)) throw e;
+      throw new DomainError(
+        "precondition",
+        `${field}[${i}]: ${ref.name} ${v.version} (${arch}): ${e.message}`,
+      );
+    }
     out.push({
       name: mod.name,
       version: v.version,
       priority: mod.priority,
-      ociReference: `${registryUrl}/modules/${mod.name}@${v.ociDigest}`,
+      ociReference: locations[0]?.ociReference ?? "",
       metadataDigest: v.fsverityDigest,
       verityRootHash: v.verityRootHash,
+      locations,
     });
   }
   return out.sort(byPriority);
@@ -133,16 +184,16 @@ function byPriority(a: Assignment, b: Assignment): number {
 export async function resolveNodeModules(
   db: Pick<Db, "select">,
   node: Pick<NodeRow, "arch" | "modules" | "templateId">,
-  registryUrl: string,
+  pull: PullContext,
   own: readonly ModuleRefDocument[] = node.modules,
 ): Promise<Assignment[]> {
   const [tpl] = node.templateId
     ? await db.select().from(templates).where(eq(templates.id, node.templateId))
     : [];
   // Resolved apart so an error names the field it came from.
-  const ownResolved = await resolveModuleRefs(db, node.arch, own, registryUrl, "modules");
+  const ownResolved = await resolveModuleRefs(db, node.arch, own, pull, "modules");
   const fromTemplate = tpl
-    ? await resolveModuleRefs(db, node.arch, tpl.modules, registryUrl, `template "${tpl.name}" modules`)
+    ? await resolveModuleRefs(db, node.arch, tpl.modules, pull, `template "${tpl.name}" modules`)
     : [];
   const names = new Set(ownResolved.map((m) => m.name));
   return [...ownResolved, ...fromTemplate.filter((m) => !names.has(m.name))].sort(byPriority);
@@ -160,7 +211,7 @@ export function moduleRegistryUrl(config: Pick<HubConfig, "moduleRegistryUrl" | 
 export const modulesSection = defineSection({
   section: "modules",
   async compile(tx, node, core) {
-    return { assignments: await resolveNodeModules(tx, node, moduleRegistryUrl(core.config)) };
+    return { assignments: await resolveNodeModules(tx, node, await pullContext(tx, core.config)) };
   },
 });
 
@@ -177,11 +228,27 @@ export async function applyModuleAssignment(
   const { version, state } = await deps.desiredState.change(instanceId, async (tx, node) => {
     if (mine === undefined) return;
     // Resolved before the write so a bad reference fails the call naming the request field.
-    await resolveNodeModules(tx, node, moduleRegistryUrl(deps.config), mine);
+    await resolveNodeModules(tx, node, await pullContext(tx, deps.config), mine);
     await tx
       .update(instances)
       .set({ modules: mine, updatedAt: new Date() })
       .where(eq(instances.id, instanceId));
   });
-  return { version, modules: (state.modules?.assignments ?? []).map((m) => ({ ...m })) };
+  return {
+    version,
+    modules: (state.modules?.assignments ?? []).map((m) => ({
+      name: m.name,
+      version: m.version,
+      priority: m.priority,
+      ociReference: m.ociReference,
+      metadataDigest: m.metadataDigest,
+      verityRootHash: m.verityRootHash,
+      locations: m.locations.map((l) => ({
+        ociReference: l.ociReference,
+        role: l.role,
+        credentialHost: l.credentialHost,
+        caPem: l.caPem,
+      })),
+    })),
+  };
 }
