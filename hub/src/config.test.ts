@@ -1,4 +1,5 @@
 import { describe, expect, test } from "bun:test";
+import { DEFAULT_ACME } from "./certs/acme-config.ts";
 import { ConfigError, parseHubConfig } from "./config.ts";
 import { DEFAULT_LIMITS } from "./limits.ts";
 import { DEFAULT_SECURITY } from "./security-config.ts";
@@ -20,6 +21,7 @@ describe("parseHubConfig", () => {
       adminToken: undefined,
       limits: DEFAULT_LIMITS,
       security: DEFAULT_SECURITY,
+      acme: DEFAULT_ACME,
     });
   });
 
@@ -52,6 +54,7 @@ describe("parseHubConfig", () => {
       adminToken: "0123456789abcdef0123",
       limits: DEFAULT_LIMITS,
       security: DEFAULT_SECURITY,
+      acme: DEFAULT_ACME,
     });
   });
 

@@ -1,6 +1,7 @@
 /**
  * Hub configuration from the environment: every variable parsed once, every problem reported at once.
  */
+import { type AcmeConfig, parseAcmeConfig } from "./certs/acme-config.ts";
 import { type HubLimits, parseLimits } from "./limits.ts";
 import { parseSecurityConfig, type SecurityConfig } from "./security-config.ts";
 
@@ -39,6 +40,8 @@ export interface HubConfig {
   limits: HubLimits;
   /** The key-encryption key's source and the metrics listener (security-config.ts). */
   security: SecurityConfig;
+  /** The ACME directory, contact and server CA, the switch-over grace (certs/acme-config.ts). */
+  acme: AcmeConfig;
 }
 
 /** Thrown by {@link parseHubConfig}; `problems` lists every bad variable. */
@@ -140,6 +143,7 @@ export function parseHubConfig(env: Record<string, string | undefined>): HubConf
 
   const limits = parseLimits(env, problems);
   const security = parseSecurityConfig(env, problems);
+  const acme = parseAcmeConfig(env, problems);
 
   if (problems.length > 0) throw new ConfigError(problems);
   return {
@@ -157,6 +161,7 @@ export function parseHubConfig(env: Record<string, string | undefined>): HubConf
     adminToken,
     limits,
     security,
+    acme,
   };
 }
 

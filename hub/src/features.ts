@@ -3,6 +3,7 @@
  * desired-state compiler iterate over it; a new feature is one folder plus one line here.
  */
 import { catalogFeature } from "./catalog/feature.ts";
+import { certsFeature } from "./certs/feature.ts";
 import { dockerFeature } from "./docker/feature.ts";
 import { eventsFeature } from "./events/feature.ts";
 import type { Feature } from "./feature.ts";
@@ -25,6 +26,7 @@ export const FEATURES: readonly Feature[] = [
   k3sFeature,
   dockerFeature,
   tokensFeature,
+  certsFeature,
   eventsFeature,
   ociFeature,
   registriesFeature,

@@ -28,6 +28,10 @@ export const SYSTEM_PACKAGES = [
   "skopeo",
   "git",
   "ca-certificates",
+  // ACME tests (smokes/pass5.ts, bench/acme.ts): a test CA (pebble, pebble-challtestsrv) and an
+  // authoritative DNS server taking TSIG-signed updates for the rfc2136 solver.
+  "pebble",
+  "bind9",
 ];
 
 /** Files set-up writes under /etc/apt (the README lists them with how to undo them). */

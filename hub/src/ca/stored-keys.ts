@@ -8,7 +8,15 @@
 import { and, eq } from "drizzle-orm";
 import type { PgColumn, PgTable } from "drizzle-orm/pg-core";
 import type { Db } from "../db/client.ts";
-import { ca, dockerHosts, k3sClusters, networks } from "../db/schema/index.ts";
+import {
+  acmeAccounts,
+  acmeCertificateVersions,
+  ca,
+  dnsProviders,
+  dockerHosts,
+  k3sClusters,
+  networks,
+} from "../db/schema/index.ts";
 import type { Logger } from "../log.ts";
 import {
   createKekFile,
@@ -68,7 +76,7 @@ async function columnKeys<T extends PgTable>(
   });
 }
 
-/** Every sealed key the database holds: the CA rows (root, docker), constellation keys, Docker hosts' client keys, K3s secrets. */
+/** Every sealed key the database holds: the CA rows (root, docker), constellation keys, Docker hosts' client keys, K3s secrets, ACME keys and DNS provider secrets. */
 async function storedKeys(db: Db): Promise<StoredKey[]> {
   const k3s = (key: "kubeconfig" | "serverToken" | "agentToken", column: K3sSecretColumn) =>
     columnKeys(db, k3sClusters, k3sClusters.id, k3sClusters[key], key, (id) => k3sSecretContext(id, column));
@@ -94,6 +102,33 @@ async function storedKeys(db: Db): Promise<StoredKey[]> {
     ...(await k3s("kubeconfig", "kubeconfig")),
     ...(await k3s("serverToken", "server-token")),
     ...(await k3s("agentToken", "agent-token")),
+    // ACME (hub/src/certs): account keys, DNS provider secrets, certificate keys.
+    ...(await columnKeys(
+      db,
+      acmeAccounts,
+      acmeAccounts.id,
+      acmeAccounts.keyPem,
+      "keyPem",
+      (id) => `acme-account:${id}`,
+      true,
+    )),
+    ...(await columnKeys(
+      db,
+      dnsProviders,
+      dnsProviders.id,
+      dnsProviders.secret,
+      "secret",
+      (id) => `dns-provider:${id}`,
+      true,
+    )),
+    ...(await columnKeys(
+      db,
+      acmeCertificateVersions,
+      acmeCertificateVersions.id,
+      acmeCertificateVersions.keyPem,
+      "keyPem",
+      (id) => `acme-cert:${id}`,
+    )),
   ];
 }
 

@@ -6,6 +6,7 @@
 import { type ParsedArgs, parseArgs } from "./args.ts";
 import { caCommands } from "./ca-commands.ts";
 import { catalogCommands } from "./catalog-commands.ts";
+import { certsCommands } from "./certs-commands.ts";
 import { dockerCommands } from "./docker-commands.ts";
 import { eventsCommands } from "./events-commands.ts";
 import { instancesCommands } from "./instances-commands.ts";
@@ -29,6 +30,7 @@ const GROUPS: readonly CommandGroup[] = [
   tokensCommands,
   dockerCommands,
   k3sCommands,
+  certsCommands,
 ];
 
 const USAGE = `usage: pnctl [--url URL] [--token TOKEN] <command> [--json]

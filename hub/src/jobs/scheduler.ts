@@ -6,6 +6,22 @@
 import type { Deps } from "../deps.ts";
 import type { Feature, Job } from "../feature.ts";
 
+/** What the scheduler knows of one job (for checks such as the ACME preflight). */
+export interface JobState {
+  everyMs: number;
+  runs: number;
+  lastRunAt: Date | undefined;
+  /** The last run's error message; undefined after a success. */
+  lastError: string | undefined;
+}
+
+const scheduled = new WeakMap<Deps, Map<string, JobState>>();
+
+/** The state of a job scheduled for this hub's deps, or undefined when no scheduler runs it. */
+export function scheduledJob(deps: Deps, name: string): JobState | undefined {
+  return scheduled.get(deps)?.get(name);
+}
+
 export interface Scheduler {
   /** Runs a job now (tests, operators); resolves when it is done. */
   runNow(name: string): Promise<void>;
@@ -25,17 +41,26 @@ export async function startScheduler(deps: Deps, features: readonly Feature[]): 
   deps.metrics.describe("powernode_job_runs_total", "counter", "Scheduled job runs, by job");
   deps.metrics.describe("powernode_job_failures_total", "counter", "Scheduled job failures, by job");
   const running = new Map<string, Promise<void>>();
+  const states = new Map<string, JobState>();
+  for (const j of jobs.values())
+    states.set(j.name, { everyMs: j.everyMs, runs: 0, lastRunAt: undefined, lastError: undefined });
+  scheduled.set(deps, states);
   const run = (j: Job): Promise<void> => {
     const busy = running.get(j.name);
     if (busy) return busy;
+    const state = states.get(j.name);
     const p = (async () => {
       try {
         deps.metrics.inc("powernode_job_runs_total", { job: j.name });
+        if (state) state.lastRunAt = new Date();
         await j.run(deps, abort.signal);
+        if (state) state.lastError = undefined;
       } catch (e) {
         deps.metrics.inc("powernode_job_failures_total", { job: j.name });
         deps.log.error(`job ${j.name} failed`, { error: e });
+        if (state) state.lastError = (e as Error).message;
       } finally {
+        if (state) state.runs++;
         running.delete(j.name);
       }
     })();
@@ -57,6 +82,7 @@ export async function startScheduler(deps: Deps, features: readonly Feature[]): 
     },
     stop() {
       abort.abort();
+      scheduled.delete(deps);
       for (const t of timers) clearInterval(t);
     },
   };
