@@ -83,6 +83,8 @@ async function createNodeModuleSet(ctx: BootContext, owned: Set<number>, caPem: 
     debug,
     // Module references point at the hub's mTLS listener by default: trust its CA, as the session does.
     fetch: createHubFetch(caPem),
+    // Other registries (the operator's, mirrors): their own CA when the location names one, else Bun's roots.
+    registryFetch: (ca) => (ca ? createHubFetch(ca) : fetch),
   });
 }
 

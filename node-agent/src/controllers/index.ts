@@ -6,7 +6,7 @@
  * | credentials     | -                                                  | HubCredentials, HubConnection |
  * | desired-state   | HubConnection, HeartbeatStatus                     | DesiredNodeState              |
  * | heartbeat       | HubConnection, HubCredentials, DesiredNodeState, ModuleSetStatus, MeshStatus | HeartbeatStatus |
- * | modules         | DesiredNodeState                                   | ModuleSetStatus               |
+ * | modules         | DesiredNodeState, HubConnection                    | ModuleSetStatus               |
  * | mesh-peers      | HubConnection, DesiredNodeState                    | MeshPeers                     |
  * | mesh            | DesiredNodeState, MeshPeers                        | MeshStatus                    |
  * | docker          | DesiredNodeState, ModuleSetStatus, HubConnection, HubCredentials | DockerStatus     |

@@ -4,7 +4,13 @@
  */
 import { type Client, createClient } from "@connectrpc/connect";
 import { createGrpcTransport, Http2SessionManager } from "@connectrpc/connect-node";
-import { DockerNodeService, K3sNodeService, MeshSyncService, NodeService } from "@powernode/proto";
+import {
+  DockerNodeService,
+  K3sNodeService,
+  MeshSyncService,
+  NodeService,
+  RegistryNodeService,
+} from "@powernode/proto";
 
 export interface HubConnection {
   client: Client<typeof NodeService>;
@@ -14,6 +20,8 @@ export interface HubConnection {
   docker: Client<typeof DockerNodeService>;
   /** The node's K3s cluster (K3sNodeService), on the same connection. */
   k3s: Client<typeof K3sNodeService>;
+  /** Pull credentials of the registries in the node's module locations (RegistryNodeService). */
+  registry: Client<typeof RegistryNodeService>;
   /** Closes the HTTP/2 connection (in-flight calls fail). */
   close(): void;
 }
@@ -79,6 +87,7 @@ export function connectHub(opts: HubConnectionOptions): HubConnection {
     mesh: createClient(MeshSyncService, transport),
     docker: createClient(DockerNodeService, transport),
     k3s: createClient(K3sNodeService, transport),
+    registry: createClient(RegistryNodeService, transport),
     close: () => sessionManager.abort(),
   };
 }

@@ -41,6 +41,40 @@ export function parseOciReference(ref: string): Parsed<OciReference> {
   return { ok: true, value: { baseUrl: url.origin, repository, digest } };
 }
 
+/** One place to pull an assignment's artifact from, checked. */
+export interface CheckedLocation {
+  ref: OciReference;
+  role: string;
+  credentialHost: string;
+  caPem: string;
+}
+
+const MAX_LOCATIONS = 16;
+
+/**
+ * The assignment's pull locations in order, each reference checked; an assignment from a hub that sends
+ * none is pulled from its `oci_reference` (the hub). Every location must name the same digest.
+ */
+export function pullLocationsOf(a: ModuleAssignment): Parsed<CheckedLocation[]> {
+  const given =
+    a.locations.length > 0
+      ? a.locations
+      : [{ ociReference: a.ociReference, role: "hub", credentialHost: "", caPem: "" }];
+  if (given.length > MAX_LOCATIONS) return { ok: false, error: `locations: more than ${MAX_LOCATIONS}` };
+  const out: CheckedLocation[] = [];
+  for (const [i, l] of given.entries()) {
+    const r = parseOciReference(l.ociReference);
+    if (!r.ok) return { ok: false, error: a.locations.length > 0 ? `locations[${i}].${r.error}` : r.error };
+    if (out[0] && r.value.digest !== out[0].ref.digest)
+      return {
+        ok: false,
+        error: `locations[${i}]: digest ${r.value.digest}, locations[0] names ${out[0].ref.digest}`,
+      };
+    out.push({ ref: r.value, role: l.role || "hub", credentialHost: l.credentialHost, caPem: l.caPem });
+  }
+  return { ok: true, value: out };
+}
+
 /** Every problem of one assignment (empty when it is usable). */
 export function assignmentProblems(a: ModuleAssignment): string[] {
   const p: string[] = [];
@@ -48,7 +82,7 @@ export function assignmentProblems(a: ModuleAssignment): string[] {
   if (a.version === "") p.push("version is empty");
   if (!HEX64.test(a.metadataDigest)) p.push("metadata_digest is not 64 hex");
   if (!HEX64.test(a.verityRootHash)) p.push("verity_root_hash is not 64 hex");
-  const r = parseOciReference(a.ociReference);
+  const r = pullLocationsOf(a);
   if (!r.ok) p.push(r.error);
   return p;
 }

@@ -162,13 +162,13 @@ test("the module manifest must match the assignment (name, version, digests, arc
   );
 });
 
-test("an unreachable registry or unknown manifest is transient (retried later)", async () => {
+test("an unknown manifest is missing (not retried until the assignment changes); an unreachable registry is transient", async () => {
   const { reg, dir } = env();
   const ref = `${reg.baseUrl}/modules/web@sha256:${hex("d")}`;
   const e1 = (await fetchModule({ assignment: assign(ref), modulesDir: dir, arch: "amd64" }).catch(
     (e: unknown) => e,
   )) as ModuleFetchError;
-  expect(e1.reason).toBe("transient");
+  expect(e1.reason).toBe("missing");
   expect(e1.message).toContain("HTTP 404");
   const e2 = (await fetchModule({
     assignment: assign(`http://127.0.0.1:1/modules/web@sha256:${hex("d")}`),

@@ -4,11 +4,17 @@
  * resumable, bounded by its descriptor's size and sha256-checked, into
  * `<modulesDir>/<name>/<manifest hex>/`. Files already complete (right size, renamed into place only
  * after their sha256 matched) are not fetched again.
+ *
+ * The assignment's pull locations (mirrors, origin, the hub) are tried in order until one serves the
+ * whole artifact; a part fetched from one location is resumed from the next (every byte is checked by
+ * digest wherever it comes from). Registries that challenge get the node's pull credential from the
+ * hub (`pullCredential`), through the distribution auth flow (lib/oci createRegistryFetch).
  */
 
 import { mkdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import {
+  createRegistryFetch,
   fetchBlobToFile,
   fetchManifest,
   MODULE_COMPOSEFS_MEDIA_TYPE,
@@ -17,9 +23,10 @@ import {
   MODULE_VERITY_HASHTREE_MEDIA_TYPE,
   type ModuleManifest,
   parseModuleManifest,
+  type RegistryCredential,
 } from "@powernode/oci";
 import type { ModuleAssignment } from "@powernode/proto";
-import { manifestProblems, parseOciReference } from "./assignment.ts";
+import { manifestProblems, pullLocationsOf } from "./assignment.ts";
 
 export interface ModuleFiles {
   dir: string;
@@ -27,13 +34,20 @@ export interface ModuleFiles {
   metadata: string;
   blob: string;
   verity: string;
+  /** The location that served the artifact, and what the ones tried before it answered. */
+  source?: { role: string; reference: string; skipped: string[] };
 }
 
-/** Why a module could not be fetched: `transient` (retry later) or `invalid` (the artifact is wrong). */
+/**
+ * Why a module could not be fetched: `transient` (retry soon), `denied` (a registry refused the
+ * credential: retried on the slow tick, the operator may fix it in the hub), `missing` (every location
+ * answered 404 for the digest: retried only when the assignment changes) or `invalid` (the artifact is
+ * wrong).
+ */
 export class ModuleFetchError extends Error {
   readonly kind = "module_fetch";
   constructor(
-    readonly reason: "transient" | "invalid",
+    readonly reason: "transient" | "invalid" | "denied" | "missing",
     message: string,
     options?: ErrorOptions,
   ) {
@@ -66,27 +80,78 @@ export interface FetchModuleOptions {
   modulesDir: string;
   /** "amd64" | "arm64": the manifest's arch must match. */
   arch: string;
+  /** The fetch for the hub's own registry (trusts the hub CA). */
   fetch?: typeof fetch;
+  /** A fetch for another registry's location (its CA bundle, when the location names one). */
+  registryFetch?: (caPem: string) => typeof fetch;
+  /** The node's pull credential for `host`/`repository`, asked for when a registry challenges. */
+  pullCredential?: (host: string, repository: string) => Promise<RegistryCredential | undefined>;
   signal?: AbortSignal;
+}
+
+/** What one location's failure means (see {@link ModuleFetchError}). */
+export function classify(err: unknown): ModuleFetchError["reason"] {
+  if (err instanceof ModuleFetchError) return err.reason;
+  const e = err as { kind?: unknown; details?: { status?: unknown } };
+  if (e?.kind === "digest_mismatch" || e?.kind === "invalid") return "invalid";
+  const status = e?.details?.status;
+  if (status === 404) return "missing";
+  if (status === 401 || status === 403) return "denied";
+  return "transient";
+}
+
+/** The worst outcome of all locations, for the module's state: one transient failure means try again soon. */
+function overall(reasons: ModuleFetchError["reason"][]): ModuleFetchError["reason"] {
+  for (const r of ["transient", "denied", "invalid"] as const) if (reasons.includes(r)) return r;
+  return "missing";
 }
 
 /** Fetches (or finds complete on disk) one module's files. Throws {@link ModuleFetchError}. */
 export async function fetchModule(o: FetchModuleOptions): Promise<ModuleFiles> {
   const a = o.assignment;
-  const ref = parseOciReference(a.ociReference);
-  if (!ref.ok) throw new ModuleFetchError("invalid", ref.error);
-  const { baseUrl, repository, digest } = ref.value;
-  const client = { fetch: o.fetch, signal: o.signal };
+  const locations = pullLocationsOf(a);
+  if (!locations.ok) throw new ModuleFetchError("invalid", locations.error);
+  const skipped: string[] = [];
+  const reasons: ModuleFetchError["reason"][] = [];
+  let only: unknown;
+  for (const loc of locations.value) {
+    const { baseUrl, repository } = loc.ref;
+    const where = `${loc.role} ${baseUrl}`;
+    const credential = o.pullCredential;
+    const f =
+      loc.credentialHost === ""
+        ? o.fetch
+        : createRegistryFetch({
+            fetch: o.registryFetch?.(loc.caPem) ?? fetch,
+            credential: credential ? () => credential(loc.credentialHost, repository) : undefined,
+          });
+    try {
+      const files = await fetchFrom(o, loc.ref, f);
+      return { ...files, source: { role: loc.role, reference: `${baseUrl}/${repository}`, skipped } };
+    } catch (err) {
+      only = err;
+      reasons.push(classify(err));
+      skipped.push(`${where}: ${err instanceof Error ? err.message : String(err)}`);
+    }
+  }
+  // One location (a hub that sends no others): its own error, as it was.
+  if (locations.value.length === 1 && only instanceof ModuleFetchError) throw only;
+  throw new ModuleFetchError(overall(reasons), `no location served it: ${skipped.join("; ")}`);
+}
+
+async function fetchFrom(
+  o: FetchModuleOptions,
+  ref: { baseUrl: string; repository: string; digest: string },
+  f: typeof fetch | undefined,
+): Promise<Omit<ModuleFiles, "source">> {
+  const a = o.assignment;
+  const { baseUrl, repository, digest } = ref;
+  const client = { fetch: f, signal: o.signal };
   const dir = join(o.modulesDir, a.name, digest.slice("sha256:".length));
   mkdirSync(dir, { recursive: true });
   const transient = (what: string, err: unknown) => {
-    const kind = (err as { kind?: unknown })?.kind;
     const msg = err instanceof Error ? err.message : String(err);
-    return new ModuleFetchError(
-      kind === "digest_mismatch" || kind === "invalid" ? "invalid" : "transient",
-      `${what}: ${msg}`,
-      { cause: err },
-    );
+    return new ModuleFetchError(classify(err), `${what}: ${msg}`, { cause: err });
   };
   let manifestJson: unknown;
   try {

@@ -58,11 +58,19 @@ export interface ModuleSetOptions {
   /** `powernode.debug=1` on the cmdline: honour the desired state's `debug` section (test hooks). */
   debug: boolean;
   fetchModule?: (o: FetchModuleOptions) => Promise<ModuleFiles>;
+  /** The hub registry's fetch (trusts the hub CA). */
   fetch?: typeof fetch;
+  /** A fetch for other registries' locations, trusting `caPem` when a location names one. */
+  registryFetch?: (caPem: string) => typeof fetch;
+}
+
+/** What a reconcile may use beyond the desired state: the hub session's pull credentials. */
+export interface ReconcileOptions {
+  pullCredential?: FetchModuleOptions["pullCredential"];
 }
 
 export interface ModuleSet {
-  reconcile(desired: DesiredState | undefined): Promise<void>;
+  reconcile(desired: DesiredState | undefined, opts?: ReconcileOptions): Promise<void>;
   observe(): ModuleObservationValue[];
   /** The desired-state version whose module set is in effect (undefined before the first). */
   appliedVersion(): bigint | undefined;
@@ -97,7 +105,7 @@ export function createModuleSet(o: ModuleSetOptions): ModuleSet {
 
   const record = (kind: string, payload: JsonObject) => o.phases.record(kind, { payload });
 
-  const apply = async (desired: DesiredState) => {
+  const apply = async (desired: DesiredState, ro: ReconcileOptions) => {
     mounts.retryDmRemovals();
     const assignments = byPriority(desired.modules?.assignments ?? []);
     const setKey = assignments.map(moduleKey).join(",");
@@ -142,12 +150,27 @@ export function createModuleSet(o: ModuleSetOptions): ModuleSet {
       try {
         fetched.set(
           a.name,
-          await fetchOne({ assignment: a, modulesDir: o.modulesDir, arch: o.arch, fetch: o.fetch }),
+          await fetchOne({
+            assignment: a,
+            modulesDir: o.modulesDir,
+            arch: o.arch,
+            fetch: o.fetch,
+            registryFetch: o.registryFetch,
+            pullCredential: ro.pullCredential,
+          }),
         );
       } catch (err) {
-        const transient = err instanceof ModuleFetchError && err.reason === "transient";
+        const reason = err instanceof ModuleFetchError ? err.reason : "invalid";
+        const transient = reason === "transient";
         next.set(a.name, { state: transient ? "pending" : "failed", message: errMsg(err), assignment: a });
-        if (!transient) refusedKey = setKey;
+        // A refused credential may be fixed in the hub: tried again on the next tick, not refused.
+        if (reason === "invalid" || reason === "missing") refusedKey = setKey;
+        if (reason === "missing")
+          record(EVENTS.moduleArtifactMissing.kind, {
+            module: a.name,
+            version: a.version,
+            error: errMsg(err),
+          });
         // A registry that stays away is retried every tick: say it once per distinct message.
         const line = `module ${a.name} ${a.version}: ${errMsg(err)}${transient ? " (will retry)" : ""}`;
         if (fetchLogged.get(a.name) !== line) log.warn(line);
@@ -259,10 +282,10 @@ export function createModuleSet(o: ModuleSetOptions): ModuleSet {
   };
 
   return {
-    reconcile(desired) {
+    reconcile(desired, ro = {}) {
       const run = busy.then(async () => {
         if (!desired) return;
-        await apply(desired);
+        await apply(desired, ro);
         if (o.debug) runDebugHooks(desired, { sys, log, record, current, done: debugDone });
       });
       busy = run.catch((err) => log.error(`modules: reconcile failed: ${errMsg(err)}`));

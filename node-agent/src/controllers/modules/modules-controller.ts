@@ -4,10 +4,24 @@
  * observes the mounted modules every `observeMs` (fs-verity digest on change, dm-verity health), so the
  * heartbeat always carries a fresh ModuleSetStatus.
  */
-import type { Controller } from "../../runtime/controller.ts";
+import type { RegistryCredential } from "@powernode/oci";
+import type { Controller, ControllerContext } from "../../runtime/controller.ts";
 import type { AgentDeps } from "../deps.ts";
-import { DesiredNodeState, ModuleSetStatus } from "../resources.ts";
+import { DesiredNodeState, HubConnection, ModuleSetStatus } from "../resources.ts";
 import type { ModuleSet } from "./module-set.ts";
+
+/** The node's pull credential for one registry location, asked of the hub on its current connection. */
+function pullCredentialOf(ctx: ControllerContext) {
+  return async (host: string, repository: string): Promise<RegistryCredential | undefined> => {
+    const conn = ctx.get(HubConnection, "node")?.spec;
+    if (!conn) throw new Error(`registry ${host} asks for credentials and the hub is not connected yet`);
+    const r = await conn.link.current().registry.getPullCredential({ host, repository });
+    const c = r.credential;
+    if (c.case === "basic") return { kind: "basic", username: c.value.username, password: c.value.password };
+    if (c.case === "bearerToken") return { kind: "bearer", token: c.value };
+    return undefined;
+  };
+}
 
 export const DEFAULT_RECONCILE_MS = 30_000;
 export const DEFAULT_OBSERVE_MS = 2_000;
@@ -20,7 +34,7 @@ export function modulesController(
   const observeMs = deps.moduleObserveMs ?? DEFAULT_OBSERVE_MS;
   return {
     name: "modules",
-    inputs: [DesiredNodeState],
+    inputs: [DesiredNodeState, HubConnection],
     outputs: [ModuleSetStatus],
     async run(ctx) {
       let seen: bigint | undefined;
@@ -31,7 +45,7 @@ export function modulesController(
         if (desired && (desired.version !== seen || now - lastReconcile >= reconcileMs)) {
           seen = desired.version;
           lastReconcile = now;
-          await set.reconcile(desired);
+          await set.reconcile(desired, { pullCredential: pullCredentialOf(ctx) });
         }
         const observations = set.observe();
         ctx.set(ModuleSetStatus, "node", {

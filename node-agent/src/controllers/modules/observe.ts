@@ -17,6 +17,16 @@ export interface ModuleObservationValue {
   message: string;
 }
 
+/**
+ * Where a mounted module came from, when that is news: another location than the hub, or the hub after
+ * others failed (`from hub https://...; origin http://...: HTTP 401 ...`). Bounded for the heartbeat.
+ */
+export function sourceNote(source: LiveModule["files"]["source"] | undefined): string {
+  if (!source || (source.role === "hub" && source.skipped.length === 0)) return "";
+  const note = [`from ${source.role} ${source.reference}`, ...source.skipped].join("; ");
+  return note.length > 400 ? `${note.slice(0, 399)}…` : note;
+}
+
 const sameStamp = (a: FileStamp, b: FileStamp) =>
   a.ino === b.ino && a.dev === b.dev && a.mtimeMs === b.mtimeMs && a.size === b.size;
 
@@ -24,7 +34,7 @@ const sameStamp = (a: FileStamp, b: FileStamp) =>
 export function observeMounted(sys: ModuleSys, m: LiveModule): ModuleObservationValue {
   const a = m.assignment;
   let digest = m.digest.value;
-  let message = "";
+  let message = sourceNote(m.files.source);
   let state: ModuleObservationValue["state"] = "mounted";
   try {
     const stamp = sys.stampFd(m.metaFd);
