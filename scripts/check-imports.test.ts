@@ -42,3 +42,11 @@ test("hub tests may use the scripts' helpers; hub code may not", () => {
     "hub may not import scripts",
   );
 });
+
+test("web imports only proto; only the hub's console feature imports web", () => {
+  expect(forbidden("web/src/api.ts", "web", "proto", "proto")).toBeUndefined();
+  expect(forbidden("web/src/api.ts", "web", "hub", "hub")).toBe("web may not import hub");
+  expect(forbidden("web/src/api.ts", "web", "lib/exec", "lib/exec")).toBe("web may not import lib/exec");
+  expect(forbidden("hub/src/console/console-routes.ts", "hub", "web", "web")).toBeUndefined();
+  expect(forbidden("hub/src/fleet/fleet-service.ts", "hub", "web", "web")).toBe("hub may not import web");
+});

@@ -10,6 +10,7 @@
  * | composefs | lib/* |
  * | hub, node-agent | proto, lib/*, composefs; never each other. Their tests may use scripts/lib helpers |
  * | initramfs | proto, lib/*, composefs |
+ * | web | proto (the browser-safe `@powernode/proto/browser`); hub/src/console may import web's build |
  * | smokes, bench, scripts | anything |
  */
 import { readFileSync } from "node:fs";
@@ -35,6 +36,7 @@ const WORKSPACE: Record<string, string> = {
   "@powernode/node-agent": "node-agent",
   "@powernode/initramfs": "initramfs",
   "@powernode/smokes": "smokes",
+  "@powernode/web": "web",
 };
 
 const isLib = (p: string) => p.startsWith("lib/");
@@ -59,10 +61,15 @@ export function forbidden(file: string, from: string, to: string, target: string
     case "initramfs":
       allowed = (p) => isLib(p) || base.includes(p);
       break;
+    case "web":
+      allowed = (p) => p === "proto";
+      break;
     default:
       allowed = isLib(from) ? isLib : () => true;
   }
   if (allowed(to)) return undefined;
+  // The hub's console feature builds and serves the web console (web/build.ts).
+  if (from === "hub" && to === "web" && file.startsWith("hub/src/console/")) return undefined;
   // Tests of hub and node-agent may use the scripts' helpers (a throwaway PostgreSQL, exec).
   if ((from === "hub" || from === "node-agent") && isTestFile(file) && target.startsWith("scripts/lib/"))
     return undefined;

@@ -9,7 +9,8 @@
  * static   biome, tsc, buf lint, import rules (scripts/check-imports.ts), generated-code drift (proto, drizzle)
  * unit     `bun test <package>` for each workspace package with tests (PGlite for the database)
  * postgres the `*.db.test.ts` files again against a throwaway PostgreSQL 15
- * smoke    `bun smokes/passN.ts --tier db` for each pass, pass 1 at `--tier single` on amd64 and arm64,
+ * smoke    `bun smokes/passN.ts --tier db` for each pass, `bun smokes/console.ts` (the web console in
+ *          Chromium), pass 1 at `--tier single` on amd64 and arm64,
  *          the passes in SINGLE_PASSES at `--tier single` on amd64 (pass 2: Docker on a node),
  *          `bun smokes/modules.ts --tier single` (modules on a QEMU node) on amd64, and the site tier
  *          (several QEMU nodes on a lab network) of the passes listed in SITE_PASSES, on amd64
@@ -21,7 +22,7 @@ import { parseBunTest, parseClosingLine, runSuite, type SuiteResult, type SuiteS
 
 const root = join(import.meta.dir, "..");
 const bun = process.execPath;
-const PACKAGES = ["proto", "lib", "composefs", "hub", "node-agent", "initramfs", "smokes", "scripts"];
+const PACKAGES = ["proto", "lib", "composefs", "hub", "node-agent", "initramfs", "smokes", "scripts", "web"];
 
 function hasTests(dir: string, suffix = ".test.ts"): boolean {
   const abs = join(root, dir);
@@ -39,6 +40,14 @@ function staticSuites(): SuiteSpec[] {
       name: "tsc",
       cmd: bin("tsc"),
       args: ["--noEmit", "-p", "tsconfig.json"],
+      cwd: root,
+      timeoutMs: 300_000,
+    },
+    {
+      // The web console is typed against the DOM (its own tsconfig: the rest of the repo has no DOM lib).
+      name: "tsc web",
+      cmd: bin("tsc"),
+      args: ["--noEmit", "-p", "web/tsconfig.json"],
       cwd: root,
       timeoutMs: 300_000,
     },
@@ -98,6 +107,17 @@ function smokeSuites(): SuiteSpec[] {
     timeoutMs: 600_000,
     parse: parseClosingLine,
   }));
+  if (existsSync(join(dir, "console.ts"))) {
+    // The web console in Debian's Chromium, headless, against a hub with one in-process node (~10 s).
+    specs.push({
+      name: "smoke console.ts --tier db",
+      cmd: bun,
+      args: ["smokes/console.ts", "--tier", "db"],
+      cwd: root,
+      timeoutMs: 300_000,
+      parse: parseClosingLine,
+    });
+  }
   if (passes.includes("pass1.ts")) {
     // The boot chain on real QEMU nodes, both architectures (arm64 adds about 1.5-3 min with its build).
     for (const arch of ["amd64", "arm64"]) {

@@ -4,6 +4,7 @@
  */
 import { catalogFeature } from "./catalog/feature.ts";
 import { certsFeature } from "./certs/feature.ts";
+import { consoleFeature } from "./console/feature.ts";
 import { dockerFeature } from "./docker/feature.ts";
 import { eventsFeature } from "./events/feature.ts";
 import type { Feature } from "./feature.ts";
@@ -31,4 +32,5 @@ export const FEATURES: readonly Feature[] = [
   ociFeature,
   registriesFeature,
   observabilityFeature,
+  consoleFeature,
 ];

@@ -32,6 +32,8 @@ export const SYSTEM_PACKAGES = [
   // authoritative DNS server taking TSIG-signed updates for the rfc2136 solver.
   "pebble",
   "bind9",
+  // The web console's smoke (smokes/console.ts) drives Debian's Chromium headless (playwright-core).
+  "chromium",
 ];
 
 /** Files set-up writes under /etc/apt (the README lists them with how to undo them). */
