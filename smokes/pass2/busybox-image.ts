@@ -9,7 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createExec } from "@powernode/exec";
 import { pushArtifact } from "@powernode/oci";
-import { debRoot } from "../lib/deb-files.ts";
+import { debRoot } from "../../scripts/lib/deb-root.ts";
 
 export const IMAGE_REPO = "images/busybox";
 

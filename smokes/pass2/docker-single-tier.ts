@@ -20,7 +20,7 @@ import {
   recipePath,
 } from "../../hub/src/modules/index.ts";
 import { operatorClient } from "../../hub/test/harness.ts";
-import { debRoot } from "../lib/deb-files.ts";
+import { debRoot } from "../../scripts/lib/deb-root.ts";
 import type { PassContext } from "../lib/pass.ts";
 import { bootSiteNodes } from "../lib/site-nodes.ts";
 import { waitFor } from "../lib/wait.ts";

@@ -1,15 +1,19 @@
 /**
- * publishModule: a built module -> the OCI artifact in the hub's registry (repository `modules/<name>`,
- * tag `<version>-<arch>`) and its catalog rows (CreateModule when missing, CreateModuleVersion with the
- * digests nodes verify). The catalog is checked first: the same build again is a no-op success, a
- * different build under an existing version is refused before anything is pushed (so the tag is never
- * re-pointed at unrecorded content).
+ * publishModule: a built module -> the OCI artifact (repository `modules/<name>`, tag
+ * `<version>-<arch>`) in the hub's registry, or in another registry the hub knows (RegistryService)
+ * with a copy in the hub's as the nodes' fallback, and its catalog rows (CreateModule when missing,
+ * CreateModuleVersion with the digests nodes verify and the registry that holds the artifact). The
+ * catalog is checked first: the same build again is a no-op success, a different build under an
+ * existing version is refused before anything is pushed (so the tag is never re-pointed at unrecorded
+ * content).
  */
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { Code, ConnectError, createClient, type Interceptor } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-node";
 import {
+  type ClientOptions,
+  createRegistryFetch,
   fetchManifest,
   MODULE_ARTIFACT_TYPE,
   MODULE_COMPOSEFS_MEDIA_TYPE,
@@ -20,8 +24,9 @@ import {
   OciClientError,
   parseModuleManifest,
   pushArtifact,
+  type RegistryCredential,
 } from "@powernode/oci";
-import { Arch, CatalogService, type ModuleVersion } from "@powernode/proto";
+import { Arch, CatalogService, type ModuleVersion, RegistryService } from "@powernode/proto";
 import { type BuiltModule, sha256File } from "./build-module.ts";
 
 /** Where to publish. */
@@ -34,6 +39,10 @@ export interface PublishTarget {
   token: string;
   /** Description for a newly created catalog module. */
   description?: string;
+  /** The push credential of `registryUrl` when it is not the hub (never stored by the hub). */
+  registryCredential?: RegistryCredential;
+  /** Also push to the hub's registry when `registryUrl` is another one (the nodes' fallback). Default true. */
+  hubCopy?: boolean;
 }
 
 /** What publication did. */
@@ -43,6 +52,10 @@ export interface PublishResult {
   /** OCI manifest digest, "sha256:<hex>". */
   ociDigest: string;
   version: ModuleVersion;
+  /** The registry holding it (`host[:port]`), "" for the hub. */
+  origin: string;
+  /** The hub's registry holds a copy too. */
+  hubCopy: boolean;
   /** False when this exact build was already published (nothing changed). */
   created: boolean;
   moduleCreated: boolean;
@@ -82,16 +95,25 @@ export function loadBuiltModule(outDir: string): BuiltModule {
   return { manifest: m.value, files };
 }
 
-/** The Connect client of the catalog with the bearer token. */
-export function catalogClient(hubUrl: string, token: string) {
+/** The operator's Connect client of `service` with the bearer token. */
+function operatorClient<T extends typeof CatalogService | typeof RegistryService>(
+  service: T,
+  hubUrl: string,
+  token: string,
+) {
   const auth: Interceptor = (next) => (req) => {
     req.header.set("authorization", `Bearer ${token}`);
     return next(req);
   };
   return createClient(
-    CatalogService,
+    service,
     createConnectTransport({ baseUrl: hubUrl, httpVersion: "1.1", interceptors: [auth] }),
   );
+}
+
+/** The Connect client of the catalog with the bearer token. */
+export function catalogClient(hubUrl: string, token: string) {
+  return operatorClient(CatalogService, hubUrl, token);
 }
 
 const protoArch = (a: ModuleManifest["arch"]) => (a === "amd64" ? Arch.AMD64 : Arch.ARM64);
@@ -130,6 +152,23 @@ export async function publishModule(built: BuiltModule, target: PublishTarget): 
   if (bad.length > 0)
     throw new PublishError(`${m.name}: ${bad.join(", ")} file(s) do not match module.json sha256`);
 
+  // Another registry than the hub's: it must be known to the hub (nodes are sent its node URL).
+  const hubOrigin = new URL(target.hubUrl).origin;
+  const registryOrigin = new URL(target.registryUrl).origin;
+  const origin = registryOrigin === hubOrigin ? "" : new URL(target.registryUrl).host;
+  const hubCopy = origin === "" || target.hubCopy !== false;
+  if (origin !== "") {
+    const known = await operatorClient(RegistryService, target.hubUrl, target.token).listRegistries({});
+    if (!known.registries.some((r) => r.host === origin))
+      throw new PublishError(
+        `${origin}: not a registry the hub knows; add it first (pnctl registry add ${registryOrigin} ...) so nodes can be sent it`,
+      );
+  }
+  const to = (url: string): ClientOptions =>
+    new URL(url).origin === hubOrigin
+      ? { token: target.token }
+      : { fetch: createRegistryFetch({ credential: () => target.registryCredential }) };
+
   let moduleCreated = false;
   let existing: ModuleVersion | undefined;
   try {
@@ -149,10 +188,30 @@ export async function publishModule(built: BuiltModule, target: PublishTarget): 
     }
   }
   if (existing && !sameBuild(existing, m)) throw refuse(existing, m);
+  if (existing && existing.ociDigest !== "" && existing.origin !== origin)
+    throw new PublishError(
+      `${m.name} ${m.version} (${m.arch}) is published in ${existing.origin || "the hub's registry"} already; ` +
+        "a version lives in one registry (publish a new version to move it)",
+    );
   const configBytes = readFileSync(built.files.config);
+  const result = (ociDigest: string, version: ModuleVersion, created: boolean): PublishResult => ({
+    repository,
+    tag,
+    ociDigest,
+    version,
+    origin,
+    hubCopy,
+    created,
+    moduleCreated,
+  });
   if (existing?.ociDigest) {
     // Same images: a true no-op when the registry still holds the recorded manifest with this config.
-    const recorded = await fetchManifest(target.registryUrl, repository, existing.ociDigest).catch((e) => {
+    const recorded = await fetchManifest(
+      target.registryUrl,
+      repository,
+      existing.ociDigest,
+      to(target.registryUrl),
+    ).catch((e) => {
       if (e instanceof OciClientError && e.details.status === 404) return undefined; // re-push below
       throw e;
     });
@@ -165,19 +224,66 @@ export async function publishModule(built: BuiltModule, target: PublishTarget): 
             `one (config ${cfg}, this build ${ours}: services, priority or source changed); publish under a new version`,
         );
       }
-      return {
-        repository,
-        tag,
-        ociDigest: existing.ociDigest,
-        version: existing,
-        created: false,
-        moduleCreated,
-      };
+      if (!hubCopy || origin === "") return result(existing.ociDigest, existing, false);
     }
   }
 
-  const ociDigest = await pushArtifact(
-    target.registryUrl,
+  const push = (url: string) => pushModuleArtifact(built, url, repository, tag, configBytes, to(url));
+  const ociDigest = await push(target.registryUrl);
+  if (origin !== "" && hubCopy) {
+    const copy = await push(target.hubUrl);
+    if (copy !== ociDigest)
+      throw new PublishError(
+        `the hub stored the copy as ${copy}, ${origin} as ${ociDigest}: the manifests differ`,
+      );
+  }
+
+  if (existing) {
+    if (existing.ociDigest !== "" && existing.ociDigest !== ociDigest) {
+      throw new PublishError(
+        `${m.name} ${m.version} (${m.arch}): same images but the catalog records OCI manifest ${existing.ociDigest}, ` +
+          `this push gave ${ociDigest} (module.json differs: services, priority or source)`,
+      );
+    }
+    return result(ociDigest, existing, false);
+  }
+  try {
+    const r = await catalog.createModuleVersion({
+      moduleName: m.name,
+      version: m.version,
+      arch: protoArch(m.arch),
+      fsverityDigest: m.metadataDigest,
+      verityRootHash: m.verityRootHash,
+      ociDigest,
+      metadataSize: BigInt(m.sizes.metadata),
+      blobSize: BigInt(m.sizes.blob),
+      origin,
+    });
+    if (!r.version) throw new Error("CreateModuleVersion returned no version");
+    return result(ociDigest, r.version, true);
+  } catch (e) {
+    if (ConnectError.from(e).code !== Code.AlreadyExists) throw e;
+    // Published concurrently: the same build is fine, another one is refused.
+    const got = await catalog.getModule({ name: m.name });
+    const v = got.versions.find((x) => x.version === m.version && x.arch === protoArch(m.arch));
+    if (!v) throw e;
+    if (!sameBuild(v, m)) throw refuse(v, m);
+    return result(ociDigest, v, false);
+  }
+}
+
+/** Pushes the module's OCI artifact (config, three layers, annotations) to one registry; its digest. */
+function pushModuleArtifact(
+  built: BuiltModule,
+  baseUrl: string,
+  repository: string,
+  tag: string,
+  configBytes: Uint8Array,
+  opts: ClientOptions,
+): Promise<string> {
+  const m = built.manifest;
+  return pushArtifact(
+    baseUrl,
     repository,
     tag,
     {
@@ -208,38 +314,6 @@ export async function publishModule(built: BuiltModule, target: PublishTarget): 
         "com.powernode.module.verity-root-hash": m.verityRootHash,
       },
     },
-    { token: target.token },
+    opts,
   );
-
-  if (existing) {
-    if (existing.ociDigest !== "" && existing.ociDigest !== ociDigest) {
-      throw new PublishError(
-        `${m.name} ${m.version} (${m.arch}): same images but the catalog records OCI manifest ${existing.ociDigest}, ` +
-          `this push gave ${ociDigest} (module.json differs: services, priority or source)`,
-      );
-    }
-    return { repository, tag, ociDigest, version: existing, created: false, moduleCreated };
-  }
-  try {
-    const r = await catalog.createModuleVersion({
-      moduleName: m.name,
-      version: m.version,
-      arch: protoArch(m.arch),
-      fsverityDigest: m.metadataDigest,
-      verityRootHash: m.verityRootHash,
-      ociDigest,
-      metadataSize: BigInt(m.sizes.metadata),
-      blobSize: BigInt(m.sizes.blob),
-    });
-    if (!r.version) throw new Error("CreateModuleVersion returned no version");
-    return { repository, tag, ociDigest, version: r.version, created: true, moduleCreated };
-  } catch (e) {
-    if (ConnectError.from(e).code !== Code.AlreadyExists) throw e;
-    // Published concurrently: the same build is fine, another one is refused.
-    const got = await catalog.getModule({ name: m.name });
-    const v = got.versions.find((x) => x.version === m.version && x.arch === protoArch(m.arch));
-    if (!v) throw e;
-    if (!sameBuild(v, m)) throw refuse(v, m);
-    return { repository, tag, ociDigest, version: v, created: false, moduleCreated };
-  }
 }

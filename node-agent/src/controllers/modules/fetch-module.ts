@@ -134,8 +134,8 @@ export async function fetchModule(o: FetchModuleOptions): Promise<ModuleFiles> {
       skipped.push(`${where}: ${err instanceof Error ? err.message : String(err)}`);
     }
   }
-  // One location (a hub that sends no others): its own error, as it was.
-  if (locations.value.length === 1 && only instanceof ModuleFetchError) throw only;
+  // A hub that sends no locations (only oci_reference): the error as it was.
+  if (a.locations.length === 0 && only instanceof ModuleFetchError) throw only;
   throw new ModuleFetchError(overall(reasons), `no location served it: ${skipped.join("; ")}`);
 }
 
@@ -151,7 +151,9 @@ async function fetchFrom(
   mkdirSync(dir, { recursive: true });
   const transient = (what: string, err: unknown) => {
     const msg = err instanceof Error ? err.message : String(err);
-    return new ModuleFetchError(classify(err), `${what}: ${msg}`, { cause: err });
+    return new ModuleFetchError(classify(err), msg.startsWith(what) ? msg : `${what}: ${msg}`, {
+      cause: err,
+    });
   };
   let manifestJson: unknown;
   try {

@@ -1,11 +1,11 @@
 /**
- * A Debian package's files for a smoke, from the same index and download cache the module builder uses
+ * A Debian package's files for a test or a smoke, from the same index and download cache the module builder uses
  * (checked against the index's sha256): the docker CLI from docker.io, busybox from busybox-static.
  */
 import { existsSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
-import { type DebArch, extractDeb, fetchDebs, loadAptIndex } from "@powernode/debian";
 import { createExec } from "@powernode/exec";
+import { type DebArch, extractDeb, fetchDebs, loadAptIndex } from "../../lib/debian/src/index.ts";
 
 /** Unpacks `pkg` of `arch` into `<dir>/<pkg>-<arch>` (once) and returns that root. */
 export async function debRoot(pkg: string, arch: DebArch, dir: string): Promise<string> {
