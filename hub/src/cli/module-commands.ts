@@ -5,6 +5,7 @@
 import { existsSync, statSync } from "node:fs";
 import { join, resolve } from "node:path";
 import type { DebArch } from "@powernode/debian";
+import type { RegistryCredential } from "@powernode/oci";
 import { Arch } from "@powernode/proto";
 import { type BuiltModule, buildModule } from "../modules/build-module.ts";
 import { buildRecipe } from "../modules/build-recipe.ts";
@@ -12,6 +13,7 @@ import { buildK3sModule, K3S_BINARY_ENV, K3S_MODULE_NAME } from "../modules/k3s-
 import { catalogClient, loadBuiltModule, publishModule } from "../modules/publish.ts";
 import { loadRecipe, MODULES_DIR, recipePath } from "../modules/recipe.ts";
 import { flag, type ParsedArgs } from "./args.ts";
+import { registrySecret } from "./registry-commands.ts";
 import {
   type CliIo,
   type CommandContext,
@@ -24,7 +26,10 @@ import {
 const USAGE = `  module build <recipe.json|recipe dir|rootfs dir|rootfs.tar> [--arch amd64|arm64] [--out DIR]
                [--name N --version V --priority P]   (name/version required for a rootfs dir or tar)
   module build k3s [--arch amd64|arm64] [--out DIR] [--version V]   (the binary: $POWERNODE_K3S_BINARY)
-  module publish <build dir> [--registry URL] [--description TEXT]   (registry default: the hub URL)
+  module publish <build dir> [--registry URL [--user NAME] [--password-file FILE] [--no-hub-copy]]
+               [--description TEXT]   (default: the hub's registry; another registry must be known to the hub
+               (registry add) and gets the push credential from --user and --password-file or
+               $POWERNODE_REGISTRY_PASSWORD; the hub keeps a copy as the nodes' fallback unless --no-hub-copy)
   module ls`;
 
 function archFlag(args: ParsedArgs): DebArch {
@@ -116,13 +121,30 @@ async function publish(ctx: CommandContext): Promise<number> {
   const recipeFile = recipePath(built.manifest.name);
   const description =
     flag(args, "description") ?? (existsSync(recipeFile) ? loadRecipe(recipeFile).description : "");
-  const r = await publishModule(built, { registryUrl, hubUrl: url, token: ctx.token(), description });
+  const user = flag(args, "user");
+  const secret = registrySecret(args, ctx.env);
+  const registryCredential: RegistryCredential | undefined =
+    secret === undefined
+      ? undefined
+      : user
+        ? { kind: "basic", username: user, password: secret }
+        : { kind: "bearer", token: secret };
+  const r = await publishModule(built, {
+    registryUrl,
+    hubUrl: url,
+    token: ctx.token(),
+    description,
+    registryCredential,
+    hubCopy: !args.flags.has("no-hub-copy"),
+  });
   const view = {
     module: built.manifest.name,
     version: built.manifest.version,
     arch: built.manifest.arch,
     reference: `${registryUrl.replace(/^https?:\/\//, "")}/${r.repository}:${r.tag}`,
     ociDigest: r.ociDigest,
+    origin: r.origin || "hub",
+    hubCopy: r.hubCopy,
     fsverityDigest: r.version.fsverityDigest,
     verityRootHash: r.version.verityRootHash,
     result: r.created ? "published" : "already published (no change)",

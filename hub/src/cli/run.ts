@@ -14,6 +14,7 @@ import { k3sCommands } from "./k3s-commands.ts";
 import { moduleCommands } from "./module-commands.ts";
 import { netCommands } from "./net-commands.ts";
 import { nodesCommands } from "./nodes-commands.ts";
+import { registryCommands } from "./registry-commands.ts";
 import { type CliIo, type CommandGroup, commandContext, describeError, UsageError } from "./shared.ts";
 import { tokensCommands } from "./tokens-commands.ts";
 
@@ -31,6 +32,7 @@ const GROUPS: readonly CommandGroup[] = [
   dockerCommands,
   k3sCommands,
   certsCommands,
+  registryCommands,
 ];
 
 const USAGE = `usage: pnctl [--url URL] [--token TOKEN] <command> [--json]
