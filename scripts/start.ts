@@ -8,7 +8,11 @@
  * and POWERNODE_START_NODES (1-5, default 1): with more than one, the nodes boot on a lab network
  * (smokes/lib/lab.ts: namespace pnlab-start, 10.203.9.0/24, removed at the end) where they reach each
  * other, e.g. for an overlay network (docs/tutorials/02-mesh.md), and POWERNODE_START_MEMORY_MIB
- * (256-65536, default 1024) per node (2048 for the docker-engine module, docs/tutorials/03-docker-runtime.md).
+ * (256-65536, default 1024) per node (2048 for the docker-engine module, docs/tutorials/03-docker-runtime.md),
+ * and POWERNODE_START_MODULES (default `system-base,nginx-light`; `none` for none): in-tree module recipes
+ * built (or reused) and published on start, the nodes created from a template of them.
+ *
+ * The web console's URL is printed first, as soon as the hub listens (docs/console.md).
  */
 import { relative, resolve } from "node:path";
 import {
@@ -23,6 +27,7 @@ import { NodeState } from "../proto/src/index.ts";
 import { operatorClients } from "../smokes/lib/hub.ts";
 import { createLab, type Lab } from "../smokes/lib/lab.ts";
 import { waitFor } from "../smokes/lib/wait.ts";
+import { parseStartModules, prepareStartModules, startTemplateName } from "./lib/start-modules.ts";
 
 const DEMO_PREFIX = "demo-";
 
@@ -54,9 +59,13 @@ async function main(): Promise<number> {
     );
     return 2;
   }
-  say(`building the ${arch} node image (reused when nothing changed)`);
-  const image = await buildImage({ arch, log: (l) => say(`  ${l}`) });
-  say(`image ${image.reused ? "reused" : "built"}: ${relative(process.cwd(), image.initramfsPath)}`);
+  let moduleNames: string[];
+  try {
+    moduleNames = parseStartModules(process.env.POWERNODE_START_MODULES);
+  } catch (e) {
+    process.stderr.write(`${(e as Error).message}\n`);
+    return 2;
+  }
 
   let lab: Lab | undefined;
   if (count > 1) {
@@ -82,6 +91,7 @@ async function main(): Promise<number> {
     }
     throw e;
   }
+  say(`web console: ${hub.httpUrl}/ (sign in with the operator token; docs/console.md)`);
   const ops = operatorClients(hub.httpUrl, hub.adminToken);
   let stopping = false;
   const shutdown = async (ids: readonly string[] = []) => {
@@ -93,6 +103,28 @@ async function main(): Promise<number> {
     await lab?.stop();
     say("stopped");
   };
+
+  let template = "";
+  try {
+    say(`building the ${arch} node image (reused when nothing changed)`);
+    const image = await buildImage({ arch, log: (l) => say(`  ${l}`) });
+    say(`image ${image.reused ? "reused" : "built"}: ${relative(process.cwd(), image.initramfsPath)}`);
+    if (moduleNames.length > 0) {
+      template = await prepareStartModules({
+        names: moduleNames,
+        arch,
+        hubUrl: hub.httpUrl,
+        token: hub.adminToken,
+        provision: ops.provision,
+        template: startTemplateName(moduleNames),
+        say,
+      });
+    }
+  } catch (err) {
+    say(`${(err as Error).message}`);
+    await shutdown();
+    return 1;
+  }
 
   // Earlier demo nodes of this data dir died with the previous run: remove their records and VMs.
   for (const i of (await ops.provision.listInstances({})).instances) {
@@ -112,6 +144,7 @@ async function main(): Promise<number> {
       // TCG runs one host thread per vCPU: one node starts ~2 s sooner with two; several share the cores.
       vcpus: count === 1 ? 2 : 1,
       start: true,
+      ...(template ? { template } : {}),
       ...(lab ? { network: lab.network } : {}),
     });
     const id = created.instance?.id ?? "";
@@ -132,6 +165,27 @@ async function main(): Promise<number> {
     return 1;
   }
   const seconds = ((performance.now() - t0) / 1000).toFixed(1);
+  if (template) {
+    for (const id of ids) {
+      try {
+        const r = await waitFor(
+          `node ${id} to mount and verify ${moduleNames.join(", ")}`,
+          async () => {
+            const m = await ops.fleet.getNodeModules({ nodeId: id });
+            return m.modules.length === moduleNames.length && m.modules.every((x) => x.verified)
+              ? m
+              : undefined;
+          },
+          { timeoutMs: 180_000, intervalMs: 500 },
+        );
+        say(
+          `node ${id}: ${r.modules.map((m) => `${m.assignment?.name} ${m.assignment?.version}`).join(", ")} mounted and verified`,
+        );
+      } catch (err) {
+        say(`${(err as Error).message}; the console's Node view shows where it stands`);
+      }
+    }
+  }
   const data = resolve(config.dataDir);
   // Where the operator token is, never the token itself (the console may be logged or shared).
   const tokenWhere = config.adminToken
@@ -145,9 +199,11 @@ async function main(): Promise<number> {
         ? `powernode is up: one ${arch} node enrolled ${seconds} s after it was created.`
         : `powernode is up: ${count} ${arch} nodes on the lab network ${lab?.cidr}, all enrolled ${seconds} s after they were created.`,
       "",
+      `  web console         ${hub.httpUrl}/`,
       `  hub (operator API)  ${hub.httpUrl}   health ${hub.httpUrl}/healthz   metrics ${hub.metricsUrl ? `${hub.metricsUrl}/metrics` : `${hub.httpUrl}/metrics (operator token)`}`,
       `  node mTLS listener  ${hub.mtlsUrl}   (nodes reach it as ${hub.nodeUrl})`,
       `  admin token         ${tokenWhere}`,
+      ...(template ? [`  modules             ${moduleNames.join(", ")} (template ${template})`] : []),
       "",
       "  look at it:",
       `    ${pnctl} nodes ls`,
