@@ -16,8 +16,10 @@ import {
   dockerHosts,
   k3sClusters,
   networks,
+  registries,
 } from "../db/schema/index.ts";
 import type { Logger } from "../log.ts";
+import { registryKeyContext } from "../registries/registries.ts";
 import {
   createKekFile,
   isSealed,
@@ -76,7 +78,7 @@ async function columnKeys<T extends PgTable>(
   });
 }
 
-/** Every sealed key the database holds: the CA rows (root, docker), constellation keys, Docker hosts' client keys, K3s secrets, ACME keys and DNS provider secrets. */
+/** Every sealed key the database holds: the CA rows (root, docker), constellation keys, Docker hosts' client keys, registries' pull credentials, K3s secrets, ACME keys and DNS provider secrets. */
 async function storedKeys(db: Db): Promise<StoredKey[]> {
   const k3s = (key: "kubeconfig" | "serverToken" | "agentToken", column: K3sSecretColumn) =>
     columnKeys(db, k3sClusters, k3sClusters.id, k3sClusters[key], key, (id) => k3sSecretContext(id, column));
@@ -98,6 +100,15 @@ async function storedKeys(db: Db): Promise<StoredKey[]> {
       dockerHosts.clientKeyPem,
       "clientKeyPem",
       dockerHostKeyContext,
+    )),
+    ...(await columnKeys(
+      db,
+      registries,
+      registries.host,
+      registries.secret,
+      "secret",
+      registryKeyContext,
+      true,
     )),
     ...(await k3s("kubeconfig", "kubeconfig")),
     ...(await k3s("serverToken", "server-token")),
