@@ -12,7 +12,8 @@
  * smoke    `bun smokes/passN.ts --tier db` for each pass, `bun smokes/console.ts` (the web console in
  *          Chromium), pass 1 at `--tier single` on amd64 and arm64,
  *          the passes in SINGLE_PASSES at `--tier single` on amd64 (pass 2: Docker on a node),
- *          `bun smokes/modules.ts --tier single` (modules on a QEMU node) on amd64, and the site tier
+ *          `bun smokes/modules.ts --tier single` (modules on a QEMU node) and `bun smokes/registries.ts
+ *          --tier single` (modules from an operator's registry) on amd64, and the site tier
  *          (several QEMU nodes on a lab network) of the passes listed in SITE_PASSES, on amd64
  */
 import { existsSync, readdirSync } from "node:fs";
@@ -157,6 +158,17 @@ function smokeSuites(): SuiteSpec[] {
       name: "smoke modules.ts --tier single --arch amd64",
       cmd: bun,
       args: ["smokes/modules.ts", "--tier", "single", "--arch", "amd64"],
+      cwd: root,
+      timeoutMs: 900_000,
+      parse: parseClosingLine,
+    });
+  }
+  if (existsSync(join(dir, "registries.ts"))) {
+    // Modules from an operator's registry (docker-registry, htpasswd) on a QEMU node (about 1.5 min).
+    specs.push({
+      name: "smoke registries.ts --tier single --arch amd64",
+      cmd: bun,
+      args: ["smokes/registries.ts", "--tier", "single", "--arch", "amd64"],
       cwd: root,
       timeoutMs: 900_000,
       parse: parseClosingLine,

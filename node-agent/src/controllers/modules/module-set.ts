@@ -146,7 +146,14 @@ export function createModuleSet(o: ModuleSetOptions): ModuleSet {
     }
     // 1. fetch everything first: nothing is touched until all files are here.
     const fetched = new Map<string, ModuleFiles>();
+    // A module live in the current root keeps its verified files: its registry is not asked again.
+    const live = new Map(current?.modules.map((m) => [m.key, m.files]) ?? []);
     for (const a of assignments) {
+      const have = live.get(moduleKey(a));
+      if (have) {
+        fetched.set(a.name, have);
+        continue;
+      }
       try {
         fetched.set(
           a.name,
