@@ -298,6 +298,30 @@ test("fetch failures: transient ones leave the set pending (retried), invalid on
   await c.stop();
 });
 
+test("fetch failures: missing everywhere fails once with an event and waits for a new assignment; denied is retried", async () => {
+  const { c, fetchErrors, phases } = setup();
+  const missing = new ModuleFetchError("missing", "no location served it: origin http://r: HTTP 404");
+  fetchErrors.set("web", missing);
+  const web = assignment("web", "1.0", "a");
+  await c.reconcile(desired(1, [web]));
+  expect(c.observe()[0]).toMatchObject({ state: "failed", message: missing.message });
+  const events = () => phases.all().filter((p) => p.kind === "system.module.artifact_missing");
+  expect(events().map((e) => e.payload)).toEqual([{ module: "web", version: "1.0", error: missing.message }]);
+  // The same set again: not fetched again, no second event.
+  fetchErrors.set("web", new ModuleFetchError("missing", "counted"));
+  await c.reconcile(desired(1, [web]));
+  expect(events()).toHaveLength(1);
+  expect(c.observe()[0]?.message).toBe(missing.message);
+  // A refused credential: failed, and tried again on the next reconcile (the operator may fix it).
+  fetchErrors.set("web", new ModuleFetchError("denied", "origin http://r: HTTP 401"));
+  await c.reconcile(desired(2, [assignment("web", "1.1", "b")]));
+  expect(c.observe()[0]).toMatchObject({ state: "failed", message: "origin http://r: HTTP 401" });
+  fetchErrors.clear();
+  await c.reconcile(desired(2, [assignment("web", "1.1", "b")]));
+  expect(c.observe()[0]).toMatchObject({ state: "mounted", version: "1.1" });
+  await c.stop();
+});
+
 test("observations: kernel root hash read back, corruption (C) fails the module, a changed metadata image is re-hashed", async () => {
   const { sys, c } = setup();
   await c.reconcile(desired(1, [assignment("web", "1.0", "a")]));
