@@ -92,13 +92,15 @@ export async function pullCredentialFor(
     const got = await exchange(row.url, repository, cred, fetchFn, now);
     if (got !== "basic") return { kind: "bearer", ...got };
   } catch (e) {
-    const message = e instanceof Error ? e.message : String(e);
-    await deps.events.emit(
-      EVENTS.registryCredentialFailed,
-      { registry: host, repository, error: message.slice(0, 500) },
-      { nodeId },
-    );
-    if (e instanceof DomainError) throw e;
+    if (e instanceof DomainError) {
+      // The registry refused the stored credential: the operator has something to fix.
+      await deps.events.emit(
+        EVENTS.registryCredentialFailed,
+        { registry: host, repository, error: e.message.slice(0, 500) },
+        { nodeId },
+      );
+      throw e;
+    }
     // The hub cannot reach the registry (it may sit where only nodes can): the node tries itself.
     deps.log.warn("registry: probing for a token endpoint failed; handing the credential as it is", {
       registry: host,

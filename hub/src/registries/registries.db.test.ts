@@ -11,7 +11,7 @@ import {
 } from "@powernode/proto";
 import { eq } from "drizzle-orm";
 import { makeCsr, nodeTransport, operatorClient, startTestHub } from "../../test/harness.ts";
-import { registries } from "../db/schema/index.ts";
+import { fleetEvents, registries } from "../db/schema/index.ts";
 import type { RunningHub } from "../hub.ts";
 
 let hub: RunningHub;
@@ -164,6 +164,71 @@ describe("registries", () => {
     expect(message(del)).toContain("holds the artifacts of 1 catalog version(s) (1)");
     await reg.deleteRegistry({ host: "mirror.site:5000" });
     expect((await node.state())?.modules?.assignments[0]?.locations.map((l) => l.role)).toEqual(["origin"]);
+  });
+
+  test("a token-mode registry: the hub trades the credential for a pull-scoped token; a refusal is an event", async () => {
+    // fake-token-registry: distribution behind a token server (Harbor, cloud registries; none on this
+    // machine), as the distribution token spec describes it: /v2/ challenges, the realm hands tokens.
+    const asked: string[] = [];
+    const fake = Bun.serve({
+      port: 0,
+      hostname: "127.0.0.1",
+      fetch(req) {
+        const url = new URL(req.url);
+        if (url.pathname === "/v2/")
+          return new Response("{}", {
+            status: 401,
+            headers: { "www-authenticate": `Bearer realm="${url.origin}/auth",service="fake-registry"` },
+          });
+        if (url.pathname === "/auth") {
+          asked.push(`${url.searchParams.get("service")} ${url.searchParams.get("scope")}`);
+          const ok =
+            req.headers.get("authorization") ===
+            `Basic ${Buffer.from("robot:robot-secret").toString("base64")}`;
+          return ok
+            ? Response.json({ token: "short-lived-pull-token", expires_in: 300 })
+            : new Response("{}", { status: 401 });
+        }
+        return new Response("{}", { status: 404 });
+      },
+    });
+    try {
+      const host = `127.0.0.1:${fake.port}`;
+      await reg.putRegistry({ url: `http://${host}`, username: "robot", secret: "robot-secret" });
+      const catalog = operatorClient(hub, CatalogService);
+      await catalog.createModule({ name: "tok-mod" });
+      await catalog.createModuleVersion({
+        moduleName: "tok-mod",
+        version: "1",
+        arch: Arch.AMD64,
+        fsverityDigest: "c".repeat(64),
+        verityRootHash: "d".repeat(64),
+        ociDigest: DIGEST,
+        origin: host,
+      });
+      const node = await enrolledNode("tok-1", [{ name: "tok-mod" }]);
+      const before = Date.now();
+      const c = await node.registry.getPullCredential({ host, repository: "modules/tok-mod" });
+      expect(c.credential).toEqual({ case: "bearerToken", value: "short-lived-pull-token" });
+      const expires = Number(c.expiresAt?.seconds ?? 0n) * 1000;
+      expect(expires).toBeGreaterThan(before + 290_000);
+      expect(expires).toBeLessThan(before + 310_000);
+      expect(asked).toEqual(["fake-registry repository:modules/tok-mod:pull"]);
+
+      await reg.putRegistry({ url: `http://${host}`, username: "robot", secret: "wrong" });
+      const err = await node.registry
+        .getPullCredential({ host, repository: "modules/tok-mod" })
+        .catch((e: unknown) => e);
+      expect(code(err)).toBe(Code.FailedPrecondition);
+      expect(message(err)).toBe(`registry token endpoint http://${host}/auth: HTTP 401`);
+      const rows = await hub.deps.db
+        .select({ payload: fleetEvents.payload })
+        .from(fleetEvents)
+        .where(eq(fleetEvents.kind, "system.registry.credential_failed"));
+      expect(rows.map((e) => (e.payload as { registry?: string }).registry)).toEqual([host]);
+    } finally {
+      fake.stop(true);
+    }
   });
 
   test("the node service needs a node certificate", async () => {
