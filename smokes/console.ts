@@ -15,11 +15,9 @@
  */
 import { appendFileSync, existsSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
-import { type Client, createClient, type Interceptor } from "@connectrpc/connect";
-import { createConnectTransport } from "@connectrpc/connect-node";
 import { createLogger } from "@powernode/hub";
 import { createMemoryLog, startAgentSession } from "@powernode/node-agent";
-import { Arch, CatalogService, NodeState, TokenService } from "@powernode/proto";
+import { Arch, NodeState } from "@powernode/proto";
 import { type Browser, type BrowserContext, chromium, type Page } from "playwright-core";
 import { type SmokeHub, startSmokeHub } from "./lib/hub.ts";
 import { definePass, type PassContext, runPass } from "./lib/pass.ts";
@@ -130,8 +128,6 @@ async function signIn(page: Page, token: string): Promise<void> {
 
 interface Fixture {
   s: SmokeHub;
-  catalog: Client<typeof CatalogService>;
-  tokens: Client<typeof TokenService>;
   nodeId: string;
   nodeName: string;
 }
@@ -141,17 +137,7 @@ async function setUp(t: PassContext): Promise<Fixture> {
   t.keepOnFailure("hub log", logPath);
   const log = createLogger({ level: "info", sink: (line) => appendFileSync(logPath, `${line}\n`) });
   const s = await t.step("start a hub (in-memory PGlite)", () => startSmokeHub(t, { log }));
-  const bearer: Interceptor = (next) => (req) => {
-    req.header.set("authorization", `Bearer ${s.hub.adminToken}`);
-    return next(req);
-  };
-  const transport = createConnectTransport({
-    baseUrl: s.hub.httpUrl,
-    httpVersion: "1.1",
-    interceptors: [bearer],
-  });
-  const catalog = createClient(CatalogService, transport);
-  const tokens = createClient(TokenService, transport);
+  const { catalog } = s;
   const nodeName = `console-${Date.now()}`;
   const created = await t.step(
     "catalog rows for system-base and nginx-light, a template, an instance",
@@ -206,7 +192,7 @@ async function setUp(t: PassContext): Promise<Fixture> {
       { timeoutMs: 15_000 },
     );
   });
-  return { s, catalog, tokens, nodeId, nodeName };
+  return { s, nodeId, nodeName };
 }
 
 async function launch(t: PassContext): Promise<Browser> {
@@ -244,10 +230,10 @@ async function refusals(t: PassContext, browser: Browser, f: Fixture): Promise<v
     return (await page.textContent('.signin-status [role="alert"]')) ?? "";
   });
   await t.check("a token revoked while signed in: the next call returns to sign-in", async () => {
-    const made = await f.tokens.createToken({ name: "console-smoke" });
+    const made = await f.s.tokens.createToken({ name: "console-smoke" });
     await signIn(page, made.secret);
     await page.waitForSelector(`[data-node="${f.nodeId}"]`, { timeout: 10_000 });
-    await f.tokens.revokeToken({ token: "console-smoke" });
+    await f.s.tokens.revokeToken({ token: "console-smoke" });
     const started = Date.now();
     await waitFor(
       "the sign-in form after the revocation",
@@ -410,8 +396,14 @@ export const consolePass = definePass({
       const cancelled = (await s.fleet.listEvents({ nodeId, kindPrefix: "system.attestation.requested" }))
         .events.length;
       if (cancelled !== before) throw new Error("cancelling still requested an attestation");
-      await page.click('[data-action="attest"]');
-      await page.click('dialog [data-action="confirm"]');
+      // Keyboard only: Enter opens, Tab moves from Cancel to the confirm button, Enter acts.
+      await page.focus('[data-action="attest"]');
+      await page.keyboard.press("Enter");
+      await page.waitForSelector("dialog[open]", { timeout: 5000 });
+      await page.keyboard.press("Tab");
+      const onConfirm = await page.evaluate(() => document.activeElement?.dataset.action);
+      if (onConfirm !== "confirm") throw new Error(`Tab in the dialog went to ${onConfirm}, not confirm`);
+      await page.keyboard.press("Enter");
       await waitFor(
         "system.attestation.requested after confirming",
         async () =>
@@ -419,7 +411,7 @@ export const consolePass = definePass({
           before,
         { timeoutMs: 5000 },
       );
-      return `dialog opened with focus on ${focused}; cancel: no request; confirm: requested`;
+      return `dialog opened with focus on ${focused}; Escape: no request; Tab + Enter on confirm: requested`;
     });
     await t.check("Node: every badge carries its word", () => badgesSpeak(page));
     await t.check("Node screenshot is not blank", () => shoot(t, page, "node", shots));
@@ -462,6 +454,9 @@ export const consolePass = definePass({
       await page.click('[data-action="apply-filters"]');
       return "system.agent.* only, kept in the hash";
     });
+    await t.check("Events: Tab reaches every filter, Apply and Follow", () =>
+      tabThrough(page, ["ev-kind", "ev-sev", "ev-node", "ev-corr", "apply-filters", "follow"]),
+    );
     await t.check("Events: every badge carries its word", () => badgesSpeak(page));
     await t.check("Events screenshot is not blank", () => shoot(t, page, "events", shots));
 

@@ -5,7 +5,13 @@
 import { type Client, createClient, type Interceptor } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-node";
 import { type RunningHub, type StartHubOptions, startHub } from "@powernode/hub";
-import { FleetService, NetworkService, ProvisionService } from "@powernode/proto";
+import {
+  CatalogService,
+  FleetService,
+  NetworkService,
+  ProvisionService,
+  TokenService,
+} from "@powernode/proto";
 import type { PassContext } from "./pass.ts";
 
 export interface SmokeHub {
@@ -13,6 +19,8 @@ export interface SmokeHub {
   fleet: Client<typeof FleetService>;
   provision: Client<typeof ProvisionService>;
   network: Client<typeof NetworkService>;
+  catalog: Client<typeof CatalogService>;
+  tokens: Client<typeof TokenService>;
 }
 
 /** Operator clients (Connect protocol over HTTP/1.1) for a hub URL and token. */
@@ -26,6 +34,8 @@ export function operatorClients(httpUrl: string, token: string): Omit<SmokeHub, 
     fleet: createClient(FleetService, transport),
     provision: createClient(ProvisionService, transport),
     network: createClient(NetworkService, transport),
+    catalog: createClient(CatalogService, transport),
+    tokens: createClient(TokenService, transport),
   };
 }
 
