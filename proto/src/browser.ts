@@ -14,6 +14,8 @@ export {
   type Node,
   type NodeModule,
   NodeState,
+  type WatchEventsRequest,
+  type WatchEventsResponse,
 } from "./gen/powernode/v1/fleet_pb.ts";
 export type { ModuleAssignment, ModuleObservation } from "./gen/powernode/v1/modules_pb.ts";
 export {
