@@ -49,6 +49,10 @@ describe("module assignment", () => {
       template: "web",
     });
     const id = created.instance?.id ?? "";
+    // The instance names its template in every answer (the console's Node view shows it).
+    expect(created.instance?.template).toBe("web");
+    expect((await p.getInstance({ id })).instance?.template).toBe("web");
+    expect((await p.listInstances({})).instances.find((i) => i.id === id)?.template).toBe("web");
     const csr = await makeCsr(id);
     const enrolled = await createClient(NodeService, nodeTransport(hub)).enroll({
       bootstrapToken: created.bootstrapToken,

@@ -2,6 +2,8 @@
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import type { ServiceImpl } from "@connectrpc/connect";
 import type { ProvisionService } from "@powernode/proto";
+import { inArray } from "drizzle-orm";
+import { templates } from "../db/schema/index.ts";
 import type { Deps } from "../deps.ts";
 import { DomainError } from "../errors.ts";
 import { fromProtoArch, toProtoArch, toProtoState } from "../rpc/proto-convert.ts";
@@ -26,8 +28,9 @@ function toProtoTemplate(t: TemplateRecord) {
   return { id: t.id, name: t.name, modules: t.modules, createdAt: timestampFromDate(t.createdAt) };
 }
 
-function toProtoInstance(r: InstanceRecord) {
+function toProtoInstance(r: InstanceRecord, template = "") {
   return {
+    template,
     id: r.id,
     name: r.name,
     arch: toProtoArch(r.arch),
@@ -41,6 +44,24 @@ function toProtoInstance(r: InstanceRecord) {
     modules: r.modules,
   };
 }
+
+/** The instances as the API shows them, each with its template's name (one query for all). */
+async function toProtoInstances(deps: Deps, rows: readonly InstanceRecord[]) {
+  const ids = [...new Set(rows.flatMap((r) => (r.templateId ? [r.templateId] : [])))];
+  const names = new Map(
+    ids.length === 0
+      ? []
+      : (
+          await deps.db
+            .select({ id: templates.id, name: templates.name })
+            .from(templates)
+            .where(inArray(templates.id, ids))
+        ).map((t) => [t.id, t.name] as const),
+  );
+  return rows.map((r) => toProtoInstance(r, r.templateId ? (names.get(r.templateId) ?? "") : ""));
+}
+
+const oneInstance = async (deps: Deps, r: InstanceRecord) => (await toProtoInstances(deps, [r]))[0];
 
 /** Creates the ProvisionService implementation. */
 export function createProvisionService(deps: Deps): ServiceImpl<typeof ProvisionService> {
@@ -60,22 +81,22 @@ export function createProvisionService(deps: Deps): ServiceImpl<typeof Provision
         template: req.template,
       });
       return {
-        instance: toProtoInstance(instance),
+        instance: await oneInstance(deps, instance),
         bootstrapToken: token?.token ?? "",
         tokenExpiresAt: token ? timestampFromDate(token.expiresAt) : undefined,
       };
     },
     async getInstance(req) {
-      return { instance: toProtoInstance(await getInstance(deps, req.id)) };
+      return { instance: await oneInstance(deps, await getInstance(deps, req.id)) };
     },
     async listInstances() {
-      return { instances: (await listInstances(deps)).map(toProtoInstance) };
+      return { instances: await toProtoInstances(deps, await listInstances(deps)) };
     },
     async startInstance(req) {
-      return { instance: toProtoInstance((await startInstance(deps, req.id)).instance) };
+      return { instance: await oneInstance(deps, (await startInstance(deps, req.id)).instance) };
     },
     async stopInstance(req) {
-      return { instance: toProtoInstance(await stopInstance(deps, req.id)) };
+      return { instance: await oneInstance(deps, await stopInstance(deps, req.id)) };
     },
     async deleteInstance(req) {
       await deleteInstance(deps, req.id);
