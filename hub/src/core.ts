@@ -9,6 +9,7 @@ import { eventKind } from "@powernode/proto";
 import { type CertificateAuthority, loadOrCreateCa } from "./ca/ca.ts";
 import type { KeyAtRest } from "./ca/key-at-rest.ts";
 import { openStoredKeys } from "./ca/stored-keys.ts";
+import { type ClusterBus, createClusterBus } from "./cluster/cluster-bus.ts";
 import type { HubConfig } from "./config.ts";
 import { assertPrivateDataDir, privatizeTree } from "./data-dir.ts";
 import { createDb, type Db, type DbHandle } from "./db/client.ts";
@@ -27,6 +28,8 @@ export interface Core {
   log: Logger;
   metrics: Metrics;
   events: EventLog;
+  /** Wake-ups to and from other hub processes on the same PostgreSQL (cluster/cluster-bus.ts). */
+  cluster: ClusterBus;
   now: () => Date;
 }
 
@@ -68,15 +71,33 @@ export async function createCore(
     );
     // Labels come from the fixed catalog: node-chosen kinds (node.*) are counted as `other`, so what a
     // node reports cannot grow /metrics.
-    const events = createEventLog(db, log.child({ component: "events" }), (e) =>
-      metrics.inc("powernode_events_total", {
-        kind: eventKind(e.kind) ? e.kind : "other",
-        severity: e.severity,
-      }),
+    // Hubs sharing this PostgreSQL hear each other's changes (nothing to hear on PGlite).
+    const cluster = await createClusterBus(handle, log.child({ component: "cluster" }));
+    const events = createEventLog(
+      db,
+      log.child({ component: "events" }),
+      (e) =>
+        metrics.inc("powernode_events_total", {
+          kind: eventKind(e.kind) ? e.kind : "other",
+          severity: e.severity,
+        }),
+      cluster,
     );
     return {
-      core: { config, db, dbDriver: handle.driver, ca, keys, log, metrics, events, now: () => new Date() },
+      core: {
+        config,
+        db,
+        dbDriver: handle.driver,
+        ca,
+        keys,
+        log,
+        metrics,
+        events,
+        cluster,
+        now: () => new Date(),
+      },
       close: async () => {
+        await cluster.close();
         await handle.close();
         try {
           privatize();

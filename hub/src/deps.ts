@@ -77,6 +77,10 @@ export async function createDeps(config: HubConfig, opts: CreateDepsOptions = {}
     metrics.describe("powernode_heartbeat_rows_total", "counter", "Heartbeats written in batches");
     metrics.describe("powernode_heartbeat_batch_seconds", "histogram", "Time to write one heartbeat batch");
     const desired = createDesiredStateBus();
+    // Another hub wrote a node's new desired state: wake this hub's watchers of that node.
+    core.cluster.subscribe((m) => {
+      if (m.k === "desired") desired.publish(m.node, m.version);
+    });
     const deps: Deps = {
       ...core,
       adminAuth: createAdminAuth(db, { log: log.child({ component: "auth" }) }),

@@ -15,6 +15,8 @@ export interface DbHandle {
   driver: "pglite" | "postgres";
   /** Runs drizzle's migrator for this driver over `folder`. */
   migrate(folder: string): Promise<void>;
+  /** PostgreSQL only: LISTEN on `channel` (its own connection, re-established by the driver); the unlisten. */
+  listen?(channel: string, fn: (payload: string) => void): Promise<() => Promise<void>>;
   close(): Promise<void>;
 }
 
@@ -34,6 +36,10 @@ export async function createDb(target: string, opts: { maxConnections?: number }
       db: pgDb,
       driver: "postgres",
       migrate: (migrationsFolder) => migrate(pgDb, { migrationsFolder }),
+      listen: async (channel, fn) => {
+        const { unlisten } = await client.listen(channel, fn);
+        return unlisten;
+      },
       close: () => client.end({ timeout: 5 }),
     };
   }

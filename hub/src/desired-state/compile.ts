@@ -117,6 +117,8 @@ export function createDesiredStateCompiler(
           .insert(desiredStates)
           .values({ instanceId: nodeId, version: node.desiredVersion, document: toStoredDocument(doc) });
         doc.version = BigInt(node.desiredVersion);
+        // Hubs on the same PostgreSQL wake their watchers of this node at commit.
+        await core.cluster.notify(tx, { k: "desired", node: nodeId, version: node.desiredVersion });
         return { version: node.desiredVersion, state: doc };
       });
       bus.publish(nodeId, compiled.version);

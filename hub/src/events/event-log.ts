@@ -3,7 +3,8 @@
  * (WatchEvents streams and the SSE endpoint). Every state change in the hub goes through here.
  */
 import type { EventKind } from "@powernode/proto";
-import { sql } from "drizzle-orm";
+import { and, asc, gte, lte, sql } from "drizzle-orm";
+import type { ClusterBus } from "../cluster/cluster-bus.ts";
 import type { Db } from "../db/client.ts";
 import { fleetEvents } from "../db/schema/index.ts";
 import type { Logger } from "../log.ts";
@@ -81,11 +82,16 @@ export const EVENTS_LOCK_KEY = 0x706e5f657674; // "pn_evt"
 /** Kinds are dotted lowercase words, e.g. `system.agent.enrolled`. */
 const KIND_RE = /^[a-z0-9_]+(\.[a-z0-9_-]+)*$/;
 
-/** Creates the event log over `db`; `onEmit` sees every stored event (metrics). */
+/**
+ * Creates the event log over `db`; `onEmit` sees every stored event (metrics). With `cluster`, every
+ * inserting transaction also tells the other hub processes the seq range it wrote (cluster/), and
+ * their events reach this log's subscribers.
+ */
 export function createEventLog(
   db: Db,
   log: Logger,
   onEmit: (e: FleetEventRecord) => void = () => {},
+  cluster?: ClusterBus,
 ): EventLog {
   const subs = new Set<{ filter: EventFilter; fn: (e: FleetEventRecord) => void }>();
   const insert = async (
@@ -97,7 +103,7 @@ export function createEventLog(
       if (!KIND_RE.test(e.kind)) throw new Error(`event kind "${e.kind}" is not dotted lowercase`);
     }
     await q.execute(sql`select pg_advisory_xact_lock(${EVENTS_LOCK_KEY})`);
-    return q
+    const rows = await q
       .insert(fleetEvents)
       .values(
         events.map((e) => ({
@@ -109,10 +115,13 @@ export function createEventLog(
         })),
       )
       .returning();
+    const first = rows[0];
+    const last = rows.at(-1);
+    if (cluster && first && last) await cluster.notify(q, { k: "events", from: first.seq, to: last.seq });
+    return rows;
   };
-  const publish = (rows: readonly FleetEventRecord[]): void => {
+  const fanOut = (rows: readonly FleetEventRecord[]): void => {
     for (const row of rows) {
-      onEmit(row);
       for (const s of subs) {
         if (!matchesFilter(row, s.filter)) continue;
         try {
@@ -124,6 +133,28 @@ export function createEventLog(
       }
     }
   };
+  const publish = (rows: readonly FleetEventRecord[]): void => {
+    for (const row of rows) onEmit(row);
+    fanOut(rows);
+  };
+  // Another hub's events: read back by seq (a NOTIFY payload is too small for them) and handed to this
+  // hub's subscribers in order; the other hub counted them in its metrics.
+  let remote = Promise.resolve();
+  cluster?.subscribe((m) => {
+    if (m.k !== "events") return;
+    remote = remote.then(async () => {
+      try {
+        const rows = await db
+          .select()
+          .from(fleetEvents)
+          .where(and(gte(fleetEvents.seq, m.from), lte(fleetEvents.seq, m.to)))
+          .orderBy(asc(fleetEvents.seq));
+        fanOut(rows);
+      } catch (e) {
+        log.warn("reading another hub's events", { from: m.from, to: m.to, error: e });
+      }
+    });
+  });
   const emitMany = async (events: readonly NewEvent[]): Promise<FleetEventRecord[]> => {
     if (events.length === 0) return [];
     const rows = await db.transaction((tx) => insert(tx, events));

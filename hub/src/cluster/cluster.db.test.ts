@@ -1,0 +1,143 @@
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { createClient } from "@connectrpc/connect";
+import { Arch, CatalogService, EVENTS, FleetService, NodeService, ProvisionService } from "@powernode/proto";
+import {
+  createTestDb,
+  makeCsr,
+  nodeTransport,
+  operatorClient,
+  startTestHub,
+  testDbKind,
+} from "../../test/harness.ts";
+import type { RunningHub } from "../hub.ts";
+import { parseClusterMessage } from "./cluster-bus.ts";
+
+describe("parseClusterMessage", () => {
+  test("reads the two kinds, ignores its own and anything else", () => {
+    const m = (x: unknown) => JSON.stringify(x);
+    expect(parseClusterMessage(m({ h: "b", k: "desired", node: "n", version: 3 }), "a")).toEqual({
+      k: "desired",
+      node: "n",
+      version: 3,
+    });
+    expect(parseClusterMessage(m({ h: "b", k: "events", from: 1, to: 4 }), "a")).toEqual({
+      k: "events",
+      from: 1,
+      to: 4,
+    });
+    expect(parseClusterMessage(m({ h: "a", k: "events", from: 1, to: 4 }), "a")).toBeUndefined();
+    expect(parseClusterMessage(m({ h: "b", k: "desired", node: "n", version: "3" }), "a")).toBeUndefined();
+    expect(parseClusterMessage("not json", "a")).toBeUndefined();
+  });
+});
+
+// Several hub processes share a database only on PostgreSQL: the PGlite run checks that the bus is
+// inert there, the PostgreSQL run (npm test's postgres suite) checks the fan-out between two hubs.
+describe.if(testDbKind === "pglite")("on PGlite", () => {
+  test("the cluster bus is not shared", async () => {
+    await using hub = await startTestHub();
+    expect(hub.deps.cluster.shared).toBe(false);
+  });
+});
+
+describe.if(testDbKind === "postgres")("two hubs on one PostgreSQL", () => {
+  let db: Awaited<ReturnType<typeof createTestDb>>;
+  let one: RunningHub;
+  let two: RunningHub;
+  let dataDir: string;
+  beforeAll(async () => {
+    db = await createTestDb();
+    // One data dir: the key-encryption key, the operator token file and the OCI store are shared.
+    dataDir = mkdtempSync(join(tmpdir(), "pn-cluster-"));
+    one = await startTestHub({ databaseUrl: db.url, dataDir });
+    two = await startTestHub({ databaseUrl: db.url, dataDir });
+  }, 60_000);
+  afterAll(async () => {
+    await two?.stop();
+    await one?.stop();
+    await db?.[Symbol.asyncDispose]();
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  test("an assignment made through hub 1 reaches a node watching on hub 2 within 1 s", async () => {
+    expect(one.deps.cluster.shared && two.deps.cluster.shared).toBe(true);
+    const catalog = operatorClient(one, CatalogService);
+    await catalog.createModule({ name: "shared-mod" });
+    await catalog.createModuleVersion({
+      moduleName: "shared-mod",
+      version: "1",
+      arch: Arch.AMD64,
+      fsverityDigest: "a".repeat(64),
+      verityRootHash: "b".repeat(64),
+      ociDigest: `sha256:${"c".repeat(64)}`,
+    });
+    const provision = operatorClient(one, ProvisionService);
+    const created = await provision.createInstance({ name: "watcher", arch: Arch.AMD64, provider: "none" });
+    const id = created.instance?.id ?? "";
+    const csr = await makeCsr(id);
+    const enrolled = await createClient(NodeService, nodeTransport(one)).enroll({
+      bootstrapToken: created.bootstrapToken,
+      csrPem: csr.csrPem,
+      instanceUuid: id,
+    });
+    const onTwo = createClient(
+      NodeService,
+      nodeTransport(two, { certPem: enrolled.certificatePem, keyPem: csr.keyPem }),
+    );
+    const abort = new AbortController();
+    const seen: { version: bigint; at: number; modules: string[] }[] = [];
+    const watching = (async () => {
+      for await (const m of onTwo.watchDesiredState({ knownVersion: 0n }, { signal: abort.signal }))
+        if (m.state)
+          seen.push({
+            version: m.state.version,
+            at: performance.now(),
+            modules: m.state.modules?.assignments.map((a) => a.name) ?? [],
+          });
+    })().catch(() => undefined);
+    const until = async (what: string, ok: () => boolean, ms: number) => {
+      const end = performance.now() + ms;
+      while (!ok()) {
+        if (performance.now() > end) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
+        await Bun.sleep(10);
+      }
+    };
+    await until("the first document on hub 2", () => seen.length > 0, 5_000);
+    const sent = performance.now();
+    await provision.assignModules({ instanceId: id, modules: [{ name: "shared-mod" }] });
+    await until("the assignment on hub 2", () => seen.some((s) => s.modules.includes("shared-mod")), 1_000);
+    const got = seen.find((s) => s.modules.includes("shared-mod"));
+    expect((got?.at ?? 0) - sent).toBeLessThan(1_000);
+    abort.abort();
+    await watching;
+  });
+
+  test("an event emitted by hub 1 reaches a WatchEvents stream on hub 2, in order, none lost", async () => {
+    const abort = new AbortController();
+    const got: string[] = [];
+    const stream = operatorClient(two, FleetService).watchEvents(
+      { kindPrefix: "system.registry.changed" },
+      { signal: abort.signal },
+    );
+    const reading = (async () => {
+      for await (const m of stream) if (m.event) got.push(String(m.event.payload?.registry));
+    })().catch(() => undefined);
+    const hosts = Array.from({ length: 20 }, (_, i) => `r${i}.example`);
+    const arrived = async (n: number) => {
+      const end = performance.now() + 5_000;
+      while (got.length < n && performance.now() < end) await Bun.sleep(10);
+    };
+    // The first one may come by replay; once it is here the stream is subscribed, so the rest can
+    // only come live, through hub 2's LISTEN.
+    await one.deps.events.emit(EVENTS.registryChanged, { registry: hosts[0] });
+    await arrived(1);
+    for (const h of hosts.slice(1)) await one.deps.events.emit(EVENTS.registryChanged, { registry: h });
+    await arrived(hosts.length);
+    expect(got).toEqual(hosts);
+    abort.abort();
+    await reading;
+  });
+});
