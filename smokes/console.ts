@@ -37,6 +37,7 @@ interface PageElement {
   querySelector(selector: string): PageElement | null;
   querySelectorAll(selector: string): Iterable<PageElement>;
   getAttribute(name: string): string | null;
+  nextElementSibling: PageElement | null;
 }
 declare const document: { activeElement: PageElement | null; cookie: string };
 declare const sessionStorage: { length: number };
@@ -376,6 +377,11 @@ export const consolePass = definePass({
         if (!r || r.digests[0] !== m.digest || r.digests[1] !== m.root)
           throw new Error(`${m.name}: ${JSON.stringify(r)}`);
       }
+      const template = await page.$$eval(
+        ".facts dt",
+        (dts) => dts.find((dt) => dt.textContent === "template")?.nextElementSibling?.textContent ?? "",
+      );
+      if (template !== "web") throw new Error(`identity says template "${template}", want web`);
       // The agent in process has no module set (no OS): it reports none, and the view says so.
       return rows.map((r) => `${r.name} ${r.verification}`).join(", ");
     });

@@ -165,6 +165,7 @@ export function nodeView(ctx: Ctx, _params: URLSearchParams, id: string): View {
           ["name", node.name],
           ["arch", archName(node.arch)],
           ["provider", node.provider],
+          ["template", data.instance?.template || "none"],
           ["agent version", node.agentVersion || "—"],
           ["boot id", node.bootId || "—"],
           ["uptime", node.uptimeSeconds > 0 ? duration(node.uptimeSeconds) : "—"],
