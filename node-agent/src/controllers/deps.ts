@@ -14,6 +14,8 @@ export interface NodeIdentity {
   instanceUuid: string;
   bootstrapToken: string;
   platformUrl: string;
+  /** Every hub to try, in order (a scaled-out hub); the first is `platformUrl`. */
+  platformUrls?: string[];
   caPem: string;
 }
 

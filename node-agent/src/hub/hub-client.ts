@@ -46,24 +46,35 @@ export interface HubLink {
   generation(): number;
   /** Switches to `next` and closes the previous connection. */
   replace(next: HubConnection): void;
+  /**
+   * Moves to the next hub of a scaled-out hub when the connection of `generation` is still the
+   * current one (two callers seeing one failure move it once); false when there is no other hub.
+   */
+  failover(generation: number): boolean;
   close(): void;
 }
 
-/** A link starting at `first`. */
-export function createHubLink(first: HubConnection): HubLink {
+/** A link starting at `first`; `next` opens the connection to the next hub (none: a single hub). */
+export function createHubLink(first: HubConnection, next?: () => HubConnection): HubLink {
   let conn = first;
   let gen = 0;
-  return {
+  const link: HubLink = {
     current: () => conn,
     generation: () => gen,
-    replace(next) {
+    replace(n) {
       const old = conn;
-      conn = next;
+      conn = n;
       gen++;
       old.close();
     },
+    failover(generation) {
+      if (!next || generation !== gen) return false;
+      link.replace(next());
+      return true;
+    },
     close: () => conn.close(),
   };
+  return link;
 }
 
 /** Opens (lazily) a connection to the hub. */

@@ -18,6 +18,18 @@ function good(): Record<string, string> {
   };
 }
 
+test("platform_url may list the hubs of a scaled-out hub, in order; each is checked", () => {
+  const r = parseIdentity({ ...good(), platform_url: "https://a:8443/, https://b:9443" }, "cmdline");
+  expect(r).toMatchObject({
+    ok: true,
+    value: { platformUrl: "https://a:8443", platformUrls: ["https://a:8443", "https://b:9443"] },
+  });
+  const bad = parseIdentity({ ...good(), platform_url: "https://a:8443,http://b" }, "cmdline");
+  expect(bad.ok ? [] : bad.error.problems).toEqual(['platform_url: "http://b" must be https://']);
+  const many = parseIdentity({ ...good(), platform_url: Array(9).fill("https://a").join(",") }, "cmdline");
+  expect(many.ok ? [] : many.error.problems).toEqual(["platform_url: more than 8 hub URLs"]);
+});
+
 test("a good identity parses (UUID lower-cased, URL normalised, DHCP by default)", () => {
   expect(parseIdentity(good(), "fw-cfg")).toEqual({
     ok: true,

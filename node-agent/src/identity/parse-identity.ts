@@ -18,6 +18,11 @@ export interface Identity {
   bootstrapToken: string;
   /** `https://host:port` of the hub's agent (mTLS) listener, without a trailing slash. */
   platformUrl: string;
+  /**
+   * Every hub of a scaled-out hub (several processes on one database), in the order to try them;
+   * the first is `platformUrl`. Given as `platform_url=https://a:8443,https://b:8443`.
+   */
+  platformUrls?: string[];
   /** PEM of the CA(s) the node trusts for the hub's TLS certificate. */
   caPem: string;
   /** Static network configuration; DHCP when absent. */
@@ -91,19 +96,22 @@ export function parseIdentity(raw: RawIdentity, source: IdentitySource): ParseId
   else if (/\s/.test(bootstrapToken) || bootstrapToken.length > 4096)
     problems.push("bootstrap_token: must be at most 4096 characters without whitespace");
 
-  let platformUrl = get("platform_url");
-  if (platformUrl === "") problems.push("platform_url: missing");
-  else {
+  const platformUrls: string[] = [];
+  const rawUrls = get("platform_url");
+  if (rawUrls === "") problems.push("platform_url: missing");
+  for (const raw of rawUrls === "" ? [] : rawUrls.split(",").slice(0, 9)) {
     try {
-      const u = new URL(platformUrl);
-      if (u.protocol !== "https:") problems.push(`platform_url: "${platformUrl}" must be https://`);
+      const u = new URL(raw.trim());
+      if (u.protocol !== "https:") problems.push(`platform_url: "${raw}" must be https://`);
       else if (u.pathname !== "/" || u.search !== "")
-        problems.push(`platform_url: "${platformUrl}" must have no path or query`);
-      platformUrl = u.origin;
+        problems.push(`platform_url: "${raw}" must have no path or query`);
+      else platformUrls.push(u.origin);
     } catch {
-      problems.push(`platform_url: "${platformUrl}" is not a URL`);
+      problems.push(`platform_url: "${raw}" is not a URL`);
     }
   }
+  if (rawUrls.split(",").length > 8) problems.push("platform_url: more than 8 hub URLs");
+  const platformUrl = platformUrls[0] ?? rawUrls;
 
   let caPem = "";
   const caRaw = get("ca_pem");
@@ -125,6 +133,7 @@ export function parseIdentity(raw: RawIdentity, source: IdentitySource): ParseId
 
   if (problems.length > 0) return { ok: false, error: new IdentityError(source, problems) };
   const value: Identity = { instanceUuid, bootstrapToken, platformUrl, caPem };
+  if (platformUrls.length > 1) value.platformUrls = platformUrls;
   if (ip) value.ip = ip;
   return { ok: true, value };
 }

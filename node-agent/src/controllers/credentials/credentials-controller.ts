@@ -36,9 +36,22 @@ export function credentialsController(deps: AgentDeps): Controller {
       let pki = first.pki;
       let issued = first.issued;
       let renewals = 0;
+      // A scaled-out hub: every URL, tried in turn when the current one stops answering (heartbeat).
+      const urls = deps.identity.platformUrls ?? [deps.identity.platformUrl];
+      let at = 0;
       const connect = () =>
-        connectHub({ platformUrl: deps.identity.platformUrl, caPem: deps.identity.caPem, clientCert: pki });
-      const link: HubLink = createHubLink(connect());
+        connectHub({
+          platformUrl: urls[at] ?? deps.identity.platformUrl,
+          caPem: deps.identity.caPem,
+          clientCert: pki,
+        });
+      const nextHub = () => {
+        at = (at + 1) % urls.length;
+        ctx.log.warn(`moving to hub ${urls[at]}`);
+        ctx.condition(true, "FailedOver", `connected to ${urls[at]}`);
+        return connect();
+      };
+      const link: HubLink = createHubLink(connect(), urls.length > 1 ? nextHub : undefined);
       const publish = () => {
         ctx.set(HubCredentials, "node", {
           pki,

@@ -75,6 +75,15 @@ export function isRevokedRefusal(err: unknown): err is ConnectError {
   );
 }
 
+/** Heartbeats in a row the hub must miss (unreachable) before a scaled-out node moves to the next hub. */
+export const FAILOVER_AFTER = 2;
+
+/** The hub did not answer at all (gone, refused, timed out), as opposed to answering no. */
+export function isUnreachable(err: unknown): boolean {
+  if (!(err instanceof ConnectError)) return true;
+  return err.code === Code.Unavailable || err.code === Code.DeadlineExceeded || err.code === Code.Unknown;
+}
+
 export function heartbeatController(deps: AgentDeps): Controller {
   const withModules = deps.modules !== undefined;
   const withMesh = deps.mesh !== undefined;
@@ -91,6 +100,7 @@ export function heartbeatController(deps: AgentDeps): Controller {
     async run(ctx) {
       const backoff = createBackoff(deps.backoff);
       let failing = false;
+      let unreachable = 0;
       let answered = 0;
       let acked = 0;
       let recoveries = 0;
@@ -132,6 +142,7 @@ export function heartbeatController(deps: AgentDeps): Controller {
             { signal: ctx.signal, timeoutMs: 15_000 },
           );
           backoff.reset();
+          unreachable = 0;
           if (failing) {
             ctx.log.info("heartbeat: hub reachable again");
             // The desired-state stream may have died silently with the old connection.
@@ -157,6 +168,12 @@ export function heartbeatController(deps: AgentDeps): Controller {
           if (link.generation() !== generation) continue;
           failing = true;
           if (isRevokedRefusal(err)) ctx.set(HubRefusal, "node", { generation, message: err.rawMessage });
+          // A hub that stopped answering: the next one of a scaled-out hub takes over at once.
+          else if (isUnreachable(err) && ++unreachable >= FAILOVER_AFTER && link.failover(generation)) {
+            unreachable = 0;
+            ctx.log.warn(`heartbeat: hub unreachable ${FAILOVER_AFTER} times: moved to the next hub`);
+            continue;
+          }
           ctx.condition(false, "Unacknowledged", err instanceof Error ? err.message : String(err));
           await waitBeforeRetry(ctx, "heartbeat", err, backoff);
         }
