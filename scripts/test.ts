@@ -119,6 +119,17 @@ function smokeSuites(): SuiteSpec[] {
       parse: parseClosingLine,
     });
   }
+  if (existsSync(join(dir, "ha.ts"))) {
+    // The hub scaled out: two hub processes on one throwaway PostgreSQL, a node failing over (~15 s).
+    specs.push({
+      name: "smoke ha.ts --tier db",
+      cmd: bun,
+      args: ["smokes/ha.ts", "--tier", "db"],
+      cwd: root,
+      timeoutMs: 300_000,
+      parse: parseClosingLine,
+    });
+  }
   if (passes.includes("pass1.ts")) {
     // The boot chain on real QEMU nodes, both architectures (arm64 adds about 1.5-3 min with its build).
     for (const arch of ["amd64", "arm64"]) {

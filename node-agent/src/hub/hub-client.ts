@@ -13,6 +13,8 @@ import {
 } from "@powernode/proto";
 
 export interface HubConnection {
+  /** The hub this connection goes to (`https://host:port`). */
+  url: string;
   client: Client<typeof NodeService>;
   /** The mesh peer lists (MeshSyncService), on the same connection. */
   mesh: Client<typeof MeshSyncService>;
@@ -94,6 +96,7 @@ export function connectHub(opts: HubConnectionOptions): HubConnection {
   );
   const transport = createGrpcTransport({ baseUrl: opts.platformUrl, sessionManager });
   return {
+    url: opts.platformUrl,
     client: createClient(NodeService, transport),
     mesh: createClient(MeshSyncService, transport),
     docker: createClient(DockerNodeService, transport),

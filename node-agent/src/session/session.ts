@@ -10,7 +10,7 @@ import { currentArch, type NodeIdentity, type NodeMetrics } from "../controllers
 import { agentControllers } from "../controllers/index.ts";
 import type { MeshOs } from "../controllers/mesh/mesh-controller.ts";
 import type { ModuleSet } from "../controllers/modules/module-set.ts";
-import { DesiredNodeState, HeartbeatStatus, HubCredentials } from "../controllers/resources.ts";
+import { DesiredNodeState, HeartbeatStatus, HubConnection, HubCredentials } from "../controllers/resources.ts";
 import { createLog, type Log, stderrSink } from "../log.ts";
 import type { BackoffOptions } from "../runtime/backoff.ts";
 import { type Clock, createSystemClock } from "../runtime/clock.ts";
@@ -60,6 +60,8 @@ export interface AgentSession {
   certificateRenewals(): number;
   /** The last desired-state document received. */
   desiredState(): DesiredState | undefined;
+  /** The hub the session talks to now (several with a scaled-out hub). */
+  hubUrl(): string | undefined;
   conditions(): ConditionValue[];
   /** Resolves when `condition` holds (checked after every change); rejects naming `what` on timeout. */
   waitFor(what: string, condition: (s: AgentSession) => boolean, timeoutMs?: number): Promise<void>;
@@ -112,6 +114,7 @@ export async function startAgentSession(opts: AgentSessionOptions): Promise<Agen
     heartbeatsAcked: () => store.get(HeartbeatStatus, "node")?.spec.acked ?? 0,
     certificateRenewals: () => store.get(HubCredentials, "node")?.spec.renewals ?? 0,
     desiredState: () => store.get(DesiredNodeState, "node")?.spec,
+    hubUrl: () => store.get(HubConnection, "node")?.spec.link.current().url,
     conditions: () => engine.conditions(),
     waitFor(what, condition, timeoutMs = 30_000) {
       return new Promise((resolve, reject) => {
