@@ -109,7 +109,7 @@ function smokeSuites(): SuiteSpec[] {
     parse: parseClosingLine,
   }));
   if (existsSync(join(dir, "console.ts"))) {
-    // The web console in Debian's Chromium, headless, against a hub with one in-process node (~10 s).
+    // The web console in Debian's Chromium, headless, against a hub with two in-process nodes (~20 s).
     specs.push({
       name: "smoke console.ts --tier db",
       cmd: bun,

@@ -4,210 +4,40 @@
  *
  *   bun smokes/console.ts [--tier db]      ($CHROMIUM overrides /usr/lib/chromium/chromium)
  *
- * A real hub with one enrolled node (the agent session in process, as pass 1's db tier) created from a
- * template of two catalog modules. The browser: a wrong token is refused with an error; sign-in; the
+ * A real hub with two enrolled nodes (the agent session in process, as pass 1's db tier; WireGuard
+ * faked in memory, as pass 3's), one created from a template of two catalog modules, both on one
+ * overlay network (smokes/console/fixture.ts). The browser: a wrong token is refused with an error; sign-in; the
  * node in Fleet; the Node view's phase timeline and modules (digests as the catalog has them); an event
- * emitted on the hub shows in Events within 2 s; Catalog and Network render; Tab reaches every action;
+ * emitted on the hub shows in Events within 2 s; Catalog; Network draws the mesh with its handshake age; Tab reaches every action;
  * every badge says its state in words; sign-out; a revoked token returns to sign-in. The page is
  * served with a CSP and has no inline script. Screenshots of each view go to the run's out dir and
  * must not be blank; no console error or failed request may happen (the expected 401s are in a second
  * browser context of their own).
  */
-import { appendFileSync, existsSync, mkdirSync } from "node:fs";
-import { join } from "node:path";
-import { createLogger } from "@powernode/hub";
-import { createMemoryLog, startAgentSession } from "@powernode/node-agent";
-import { Arch, NodeState } from "@powernode/proto";
-import { type Browser, type BrowserContext, chromium, type Page } from "playwright-core";
-import { type SmokeHub, startSmokeHub } from "./lib/hub.ts";
+import type { Browser, BrowserContext } from "playwright-core";
+import {
+  badgesSpeak,
+  CHROMIUM,
+  launch,
+  type PageElement,
+  shoot,
+  signIn,
+  tabThrough,
+  watchProblems,
+} from "./console/browser.ts";
+import { type Fixture, MODULES, meshOfBoth, setUp } from "./console/fixture.ts";
 import { definePass, type PassContext, runPass } from "./lib/pass.ts";
-import { decodePng, pixelVariety } from "./lib/png.ts";
 import { waitFor } from "./lib/wait.ts";
 
-/**
- * The browser globals the `page.evaluate` callbacks use: they run in Chromium, but this file is typed
- * with the repo's tsconfig, which has no DOM lib.
- */
-interface PageElement {
-  dataset: Record<string, string | undefined>;
-  textContent: string | null;
-  children: { length: number };
-  blur(): void;
-  closest(selector: string): PageElement | null;
-  querySelector(selector: string): PageElement | null;
-  querySelectorAll(selector: string): Iterable<PageElement>;
-  getAttribute(name: string): string | null;
-  nextElementSibling: PageElement | null;
-}
+/** The browser globals this file's `page.evaluate` callbacks use (the repo's tsconfig has no DOM lib). */
 declare const document: { activeElement: PageElement | null; cookie: string };
 declare const sessionStorage: { length: number };
 declare const localStorage: { length: number };
 declare const location: { hash: string; href: string };
 declare const window: { scrollTo(x: number, y: number): void };
 
-const CHROMIUM = process.env.CHROMIUM ?? "/usr/lib/chromium/chromium";
-const MODULES = [
-  { name: "system-base", digest: "1a".repeat(32), root: "2b".repeat(32), meta: 1_200_000, blob: 48_000_000 },
-  { name: "nginx-light", digest: "3c".repeat(32), root: "4d".repeat(32), meta: 90_000, blob: 2_500_000 },
-];
 /** The Events view must show a new event this soon after it was written. */
 const EVENT_WITHIN_MS = 2000;
-/** Tab presses allowed to reach every action of a view. */
-const MAX_TABS = 60;
-
-/** What went wrong in a browser context: console errors, page errors, failed and refused requests. */
-interface Problems {
-  list: string[];
-  /** Requests allowed to fail (pattern on `<url> <reason>`), e.g. the event stream cut at sign-out. */
-  allowed: RegExp[];
-}
-
-function watchProblems(page: Page): Problems {
-  const p: Problems = { list: [], allowed: [] };
-  const add = (what: string) => {
-    if (!p.allowed.some((r) => r.test(what))) p.list.push(what);
-  };
-  page.on("console", (m) => {
-    if (m.type() === "error") add(`console error: ${m.text()}`);
-  });
-  page.on("pageerror", (e) => add(`page error: ${e.message}`));
-  page.on("requestfailed", (r) => add(`request failed: ${r.url()} ${r.failure()?.errorText ?? ""}`));
-  page.on("response", (r) => {
-    if (r.status() >= 400) add(`response ${r.status()}: ${r.url()}`);
-  });
-  return p;
-}
-
-async function shoot(t: PassContext, page: Page, name: string, shots: string[]): Promise<string> {
-  const path = join(t.outDir, `console-${name}.png`);
-  const png = await page.screenshot({ path, fullPage: true });
-  const v = pixelVariety(decodePng(new Uint8Array(png)));
-  if (v.colours < 16 || v.lumaStdDev < 8)
-    throw new Error(
-      `${path} looks blank: ${v.colours} colours, luminance std dev ${v.lumaStdDev.toFixed(1)}`,
-    );
-  shots.push(path);
-  return `${path}: ${v.colours} colours, luminance std dev ${v.lumaStdDev.toFixed(1)}`;
-}
-
-/** Presses Tab until every `[data-action]` of `want` had focus (or MAX_TABS); returns what was reached. */
-async function tabThrough(page: Page, want: readonly string[]): Promise<string> {
-  await page.evaluate(() => document.activeElement?.blur());
-  const reached = new Set<string>();
-  let presses = 0;
-  while (presses < MAX_TABS && !want.every((w) => reached.has(w))) {
-    await page.keyboard.press("Tab");
-    presses++;
-    const id = await page.evaluate(() => {
-      const el = document.activeElement;
-      return (
-        el?.dataset.action ?? (el?.dataset.nav ? `nav:${el.dataset.nav}` : el?.dataset.node ? "node" : "")
-      );
-    });
-    if (id) reached.add(id);
-  }
-  const missing = want.filter((w) => !reached.has(w));
-  if (missing.length > 0) throw new Error(`Tab never reached ${missing.join(", ")} in ${presses} presses`);
-  return `${want.length} targets in ${presses} Tab presses`;
-}
-
-/** Every badge says its state in words: its text holds its value (colour is never the only carrier). */
-async function badgesSpeak(page: Page): Promise<string> {
-  const badges = await page.$$eval("[data-badge]", (els) =>
-    els.map((e) => ({ value: (e as unknown as PageElement).dataset.value ?? "", text: e.textContent ?? "" })),
-  );
-  if (badges.length === 0) throw new Error("no badge on the page");
-  const mute = badges.filter((b) => !b.value || !b.text.includes(b.value));
-  if (mute.length > 0) throw new Error(`badges without their word: ${JSON.stringify(mute.slice(0, 3))}`);
-  return `${badges.length} badges, each with its word`;
-}
-
-async function signIn(page: Page, token: string): Promise<void> {
-  await page.fill("#token", token);
-  await page.click('[data-action="sign-in"]');
-}
-
-interface Fixture {
-  s: SmokeHub;
-  nodeId: string;
-  nodeName: string;
-}
-
-async function setUp(t: PassContext): Promise<Fixture> {
-  const logPath = join(t.outDir, "hub.log");
-  t.keepOnFailure("hub log", logPath);
-  const log = createLogger({ level: "info", sink: (line) => appendFileSync(logPath, `${line}\n`) });
-  const s = await t.step("start a hub (in-memory PGlite)", () => startSmokeHub(t, { log }));
-  const { catalog } = s;
-  const nodeName = `console-${Date.now()}`;
-  const created = await t.step(
-    "catalog rows for system-base and nginx-light, a template, an instance",
-    async () => {
-      for (const m of MODULES) {
-        await catalog.createModule({ name: m.name, description: `${m.name} (console smoke)` });
-        await catalog.createModuleVersion({
-          moduleName: m.name,
-          version: "1.0.0",
-          arch: Arch.AMD64,
-          fsverityDigest: m.digest,
-          verityRootHash: m.root,
-          ociDigest: `sha256:${"0".repeat(64)}`,
-          metadataSize: BigInt(m.meta),
-          blobSize: BigInt(m.blob),
-        });
-      }
-      await s.provision.createTemplate({ name: "web", modules: MODULES.map((m) => ({ name: m.name })) });
-      return s.provision.createInstance({
-        name: nodeName,
-        arch: Arch.AMD64,
-        provider: "none",
-        start: true,
-        template: "web",
-      });
-    },
-  );
-  const nodeId = created.instance?.id ?? "";
-  const stateDir = join(t.outDir, "agent");
-  mkdirSync(stateDir, { recursive: true });
-  const session = await startAgentSession({
-    identity: {
-      instanceUuid: nodeId,
-      bootstrapToken: created.bootstrapToken,
-      platformUrl: s.hub.mtlsUrl,
-      caPem: s.hub.caPem,
-    },
-    stateDir,
-    log: createMemoryLog(),
-    backoff: { initialMs: 200, maxMs: 2000 },
-  });
-  t.defer(() => session.stop());
-  await t.step("the agent session enrolls, heartbeats and reports its phases", async () => {
-    await session.waitFor("first heartbeat ack", (x) => x.heartbeatsAcked() > 0, 30_000);
-    await waitFor(
-      "node running with agent phases on the hub",
-      async () => {
-        const n = (await s.fleet.getNode({ id: nodeId })).node;
-        const { events } = await s.fleet.listEvents({ nodeId, kindPrefix: "system.agent.started" });
-        return n?.state === NodeState.RUNNING && events.length > 0;
-      },
-      { timeoutMs: 15_000 },
-    );
-  });
-  return { s, nodeId, nodeName };
-}
-
-async function launch(t: PassContext): Promise<Browser> {
-  if (!existsSync(CHROMIUM))
-    throw new Error(`no Chromium at ${CHROMIUM}: npm run setup installs Debian's chromium`);
-  const browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    headless: true,
-    // Root in a container: Chromium's sandbox needs user namespaces it may not have here.
-    args: ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"],
-  });
-  t.defer(() => browser.close());
-  return browser;
-}
 
 /** A second context for what is meant to be refused: a wrong token, then a token revoked while in use. */
 async function refusals(t: PassContext, browser: Browser, f: Fixture): Promise<void> {
@@ -233,7 +63,7 @@ async function refusals(t: PassContext, browser: Browser, f: Fixture): Promise<v
   await t.check("a token revoked while signed in: the next call returns to sign-in", async () => {
     const made = await f.s.tokens.createToken({ name: "console-smoke" });
     await signIn(page, made.secret);
-    await page.waitForSelector(`[data-node="${f.nodeId}"]`, { timeout: 10_000 });
+    await page.waitForSelector(`[data-node="${f.node.id}"]`, { timeout: 10_000 });
     await f.s.tokens.revokeToken({ token: "console-smoke" });
     const started = Date.now();
     await waitFor(
@@ -265,7 +95,9 @@ export const consolePass = definePass({
   minTier: "db",
   async run(t) {
     const f = await setUp(t);
-    const { s, nodeId, nodeName } = f;
+    const { s } = f;
+    const nodeId = f.node.id;
+    const nodeName = f.node.name;
     const browser = await t.step(`launch Chromium headless (${CHROMIUM})`, () => launch(t));
     const url = `${s.hub.httpUrl}/`;
 
@@ -319,7 +151,7 @@ export const consolePass = definePass({
       return `sessionStorage key ${where.session[0]}`;
     });
 
-    await t.check("Fleet lists the node, running, with counts by state", async () => {
+    await t.check("Fleet lists both nodes, running, with counts by state; the search filters", async () => {
       const link = await page.waitForSelector(`[data-node="${nodeId}"]`, { timeout: 10_000 });
       const row = await link.evaluate((a) => {
         const tr = a.closest("tr");
@@ -328,8 +160,14 @@ export const consolePass = definePass({
       });
       if (row.name !== nodeName || row.state !== "running") throw new Error(`row: ${JSON.stringify(row)}`);
       const running = await page.textContent('[data-count="running"]');
-      if (!running?.includes(": 1")) throw new Error(`running count: "${running}"`);
-      return `${row.name}: ${row.state}, ${row.cells} columns; counts "${running?.trim()}"`;
+      if (!running?.includes(": 2")) throw new Error(`running count: "${running}"`);
+      await page.fill("#fleet-search", "console-peer-");
+      const shown = await page.$$eval("[data-node]", (as) => as.map((a) => a.textContent));
+      if (shown.length !== 1 || shown[0] !== f.peer.name)
+        throw new Error(`search shows ${JSON.stringify(shown)}`);
+      await page.fill("#fleet-search", "");
+      await page.waitForSelector(`[data-node="${nodeId}"]`, { timeout: 5000 });
+      return `${row.name}: ${row.state}, ${row.cells} columns; counts "${running?.trim()}"; search keeps ${shown[0]}`;
     });
     await t.check("Fleet: Tab reaches the views, the search, the state filter, the node and sign-out", () =>
       tabThrough(page, [
@@ -480,11 +318,23 @@ export const consolePass = definePass({
     });
     await t.check("Catalog screenshot is not blank", () => shoot(t, page, "catalog", shots));
 
-    await t.check("Network: an overlay network renders as a graph and a table", async () => {
-      await s.network.createNetwork({ name: "console-net" });
+    await t.check("Network: both nodes' mesh as a graph with the handshake age, and as a table", async () => {
+      await meshOfBoth(f, "console-net");
       await page.click('[data-nav="network"]');
-      await page.waitForSelector('svg[aria-label="mesh of console-net"]', { timeout: 10_000 });
-      return undefined;
+      const edge = await page.waitForSelector('svg[aria-label="mesh of console-net"] .edge-ok', {
+        timeout: 10_000,
+      });
+      const label = (await edge.textContent()) ?? "";
+      if (!/^ok: \d+ s ago$/.test(label)) throw new Error(`edge label "${label}"`);
+      const rows = await page.$$eval('table[aria-label="peers of console-net"] tbody tr', (trs) =>
+        trs.map((tr) => [...tr.querySelectorAll("td")].map((td) => td.textContent ?? "")),
+      );
+      if (
+        rows.length !== 2 ||
+        rows.some((r) => !/^\d+ s ago$/.test(r[3] ?? "") || !(r[4] ?? "").includes("ok"))
+      )
+        throw new Error(`peer rows ${JSON.stringify(rows)}`);
+      return `edge "${label}"; ${rows.length} peer rows`;
     });
     await t.check("Network screenshot is not blank", () => shoot(t, page, "network", shots));
 

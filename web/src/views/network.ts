@@ -95,7 +95,7 @@ export function networkView(ctx: Ctx): View {
             h(
               "p",
               {},
-              badge("state", hl?.fullMesh ? "running" : "degraded"),
+              badge("cond", hl?.fullMesh ? "ok" : "degraded"),
               hl?.fullMesh ? " full mesh" : " not a full mesh yet",
             ),
             h("div", { class: "graph" }, graph(n, members)),
