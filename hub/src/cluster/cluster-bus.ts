@@ -2,7 +2,8 @@
  * Wake-ups between hub processes that share one PostgreSQL: `NOTIFY` on one channel, sent inside the
  * transaction that made the change (PostgreSQL delivers it at commit, in commit order, and never for a
  * rolled-back transaction), `LISTEN`ed on by every hub. A message carries only what the receivers need
- * to read the change back from the database: a node's new desired-state version, an event seq range.
+ * to read the change back from the database: a node's new desired-state version, an event seq range,
+ * a network's new version (its peer streams send a fresh snapshot).
  * Each hub ignores its own messages (it has already published them in process). On PGlite (one
  * process) the bus sends and hears nothing.
  */
@@ -15,7 +16,8 @@ export const CLUSTER_CHANNEL = "powernode_hub";
 /** What one hub tells the others. */
 export type ClusterMessage =
   | { k: "desired"; node: string; version: number }
-  | { k: "events"; from: number; to: number };
+  | { k: "events"; from: number; to: number }
+  | { k: "network"; id: string; version: number };
 
 export interface ClusterBus {
   /** This process's id in messages (random per start). */
@@ -50,6 +52,9 @@ export function parseClusterMessage(payload: string, self: string): ClusterMessa
     return { k: "desired", node: m.node, version: m.version as number };
   if (m.k === "events" && Number.isSafeInteger(m.from) && Number.isSafeInteger(m.to))
     return { k: "events", from: m.from as number, to: m.to as number };
+  const n = v as { id?: unknown };
+  if (m.k === "network" && typeof n.id === "string" && Number.isSafeInteger(m.version))
+    return { k: "network", id: n.id, version: m.version as number };
   return undefined;
 }
 

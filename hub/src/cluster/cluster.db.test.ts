@@ -1,11 +1,22 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { generateKeyPairSync } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createClient } from "@connectrpc/connect";
-import { Arch, CatalogService, EVENTS, FleetService, NodeService, ProvisionService } from "@powernode/proto";
+import {
+  Arch,
+  CatalogService,
+  EVENTS,
+  FleetService,
+  MeshSyncService,
+  NetworkService,
+  NodeService,
+  ProvisionService,
+} from "@powernode/proto";
 import {
   createTestDb,
+  enrollTestNode,
   makeCsr,
   nodeTransport,
   operatorClient,
@@ -137,6 +148,53 @@ describe.if(testDbKind === "postgres")("two hubs on one PostgreSQL", () => {
     for (const h of hosts.slice(1)) await one.deps.events.emit(EVENTS.registryChanged, { registry: h });
     await arrived(hosts.length);
     expect(got).toEqual(hosts);
+    abort.abort();
+    await reading;
+  });
+  test("a member joining through hub 1: a peer stream on hub 2 resends its snapshot with the new peer", async () => {
+    const wg = () => {
+      const { publicKey } = generateKeyPairSync("x25519");
+      return Buffer.from(publicKey.export({ format: "jwk" }).x ?? "", "base64url").toString("base64");
+    };
+    const ops = operatorClient(one, NetworkService);
+    const { network } = await ops.createNetwork({ name: "cross-hub" });
+    const networkId = network?.id ?? "";
+    const a = await enrollTestNode(one, "mesh-a");
+    const b = await enrollTestNode(one, "mesh-b");
+    const report = (n: typeof a) =>
+      n.client.heartbeat({
+        bootId: "b",
+        agentVersion: "test",
+        meshes: [{ networkId, publicKey: wg(), listenPort: 51820, endpoints: ["192.0.2.1:51820"] }],
+      });
+    await ops.joinNetwork({ network: networkId, nodeId: a.id });
+    await report(a);
+    const abort = new AbortController();
+    const messages: { snapshot: boolean; peers: string[] }[] = [];
+    const stream = createClient(MeshSyncService, nodeTransport(two, a)).watchMeshPeers(
+      { networkId },
+      { signal: abort.signal },
+    );
+    const reading = (async () => {
+      for await (const m of stream)
+        messages.push({ snapshot: m.snapshot, peers: m.upserts.map((p) => p.nodeId) });
+    })().catch(() => undefined);
+    const until = async (what: string, ok: () => boolean, ms: number) => {
+      const end = performance.now() + ms;
+      while (!ok()) {
+        if (performance.now() > end) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
+        await Bun.sleep(10);
+      }
+    };
+    await until("the first snapshot on hub 2", () => messages.length > 0, 5_000);
+    expect(messages[0]).toEqual({ snapshot: true, peers: [] });
+    await ops.joinNetwork({ network: networkId, nodeId: b.id });
+    await report(b);
+    await until(
+      "b in a snapshot on hub 2",
+      () => messages.some((m) => m.snapshot && m.peers.includes(b.id)),
+      2_000,
+    );
     abort.abort();
     await reading;
   });

@@ -53,6 +53,7 @@ export function createMeshSyncService(deps: Deps): ServiceImpl<typeof MeshSyncSe
             networkId,
             (change) => push({ kind: "change", change }),
             () => push({ kind: "closed" }),
+            () => push({ kind: "snapshot" }),
           ),
         replay: async () => [{ kind: "snapshot" }],
         keepaliveMs: MESH_PEERS_KEEPALIVE_MS,

@@ -116,7 +116,7 @@ export async function listMembers(
  * are gap-free and a stream's snapshot + deltas never miss one.
  */
 export async function changeNetwork<T>(
-  deps: Pick<Deps, "db" | "events">,
+  deps: Pick<Deps, "db" | "events" | "cluster">,
   networkId: string,
   fn: (tx: Tx, network: NetworkRow, within: InTransaction) => Promise<{ result: T; changes: PeerChange[] }>,
 ): Promise<T> {
@@ -129,6 +129,8 @@ export async function changeNetwork<T>(
     if (changes.length > 0) {
       version += 1;
       await tx.update(networks).set({ version, updatedAt: new Date() }).where(eq(networks.id, networkId));
+      // Other hub processes resend snapshots to their streams of this network at commit.
+      await deps.cluster.notify(tx, { k: "network", id: networkId, version });
     }
     return { result, changes, version, network };
   });
@@ -140,7 +142,7 @@ export async function changeNetwork<T>(
 
 /** Makes a node a member (idempotent: an existing member is returned as it is). */
 export async function joinNetwork(
-  deps: Pick<Deps, "db" | "events" | "desiredState">,
+  deps: Pick<Deps, "db" | "events" | "desiredState" | "cluster">,
   input: { network: string; nodeId: string; hub?: boolean },
 ): Promise<MemberRow> {
   const network = await resolveNetwork(deps.db, input.network);
@@ -189,7 +191,7 @@ export async function joinNetwork(
 
 /** Removes a node from a network: its peers drop it, its interface goes at its next desired state. */
 export async function leaveNetwork(
-  deps: Pick<Deps, "db" | "events" | "desiredState">,
+  deps: Pick<Deps, "db" | "events" | "desiredState" | "cluster">,
   input: { network: string; nodeId: string },
 ): Promise<void> {
   const network = await resolveNetwork(deps.db, input.network);
@@ -216,7 +218,7 @@ export async function leaveNetwork(
 
 /** Deletes a network and every membership; each member's desired state loses it. */
 export async function deleteNetwork(
-  deps: Pick<Deps, "db" | "events" | "desiredState">,
+  deps: Pick<Deps, "db" | "events" | "desiredState" | "cluster">,
   ref: string,
 ): Promise<void> {
   const network = await resolveNetwork(deps.db, ref);

@@ -30,7 +30,7 @@ export interface JoinedOperatorPeer {
 
 /** Joins (or re-joins with a new key) an operator peer; returns its membership and current peers. */
 export async function joinOperatorPeer(
-  deps: Pick<Deps, "db" | "events" | "keys" | "now">,
+  deps: Pick<Deps, "db" | "events" | "keys" | "now" | "cluster">,
   input: OperatorPeerInput,
 ): Promise<JoinedOperatorPeer> {
   const network0 = await resolveNetwork(deps.db, input.network);
@@ -102,7 +102,7 @@ export async function joinOperatorPeer(
 
 /** Removes an operator peer: every member drops it. */
 export async function leaveOperatorPeer(
-  deps: Pick<Deps, "db" | "events">,
+  deps: Pick<Deps, "db" | "events" | "cluster">,
   input: { network: string; name: string },
 ): Promise<void> {
   const network = await resolveNetwork(deps.db, input.network);

@@ -6,6 +6,7 @@
  */
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import type { MeshPeerSchema } from "@powernode/proto";
+import type { ClusterBus } from "../cluster/cluster-bus.ts";
 import type { networks } from "../db/schema/index.ts";
 
 /** One change of one member as its peers see it. */
@@ -21,20 +22,33 @@ export interface NetworkChange {
 
 export interface PeerBus {
   publish(change: NetworkChange): void;
-  /** Calls `fn` for every change of the network; `onClose` when the network is deleted. Returns the unsubscribe. */
-  subscribe(networkId: string, fn: (c: NetworkChange) => void, onClose?: () => void): () => void;
+  /**
+   * Calls `fn` for every change of the network; `onClose` when the network is deleted; `onResync` when
+   * another hub process changed it (the stream sends a fresh snapshot). Returns the unsubscribe.
+   */
+  subscribe(
+    networkId: string,
+    fn: (c: NetworkChange) => void,
+    onClose?: () => void,
+    onResync?: () => void,
+  ): () => void;
+  /** Another hub changed the network: every stream of it resends its snapshot. */
+  resync(networkId: string): void;
   close(networkId: string): void;
   subscriberCount(networkId?: string): number;
 }
 
 export function createPeerBus(): PeerBus {
-  const subs = new Map<string, Set<{ fn: (c: NetworkChange) => void; onClose?: () => void }>>();
+  const subs = new Map<
+    string,
+    Set<{ fn: (c: NetworkChange) => void; onClose?: () => void; onResync?: () => void }>
+  >();
   return {
     publish(change) {
       for (const s of subs.get(change.network.id) ?? []) s.fn(change);
     },
-    subscribe(networkId, fn, onClose) {
-      const entry = { fn, onClose };
+    subscribe(networkId, fn, onClose, onResync) {
+      const entry = { fn, onClose, onResync };
       const set = subs.get(networkId) ?? new Set();
       subs.set(networkId, set);
       set.add(entry);
@@ -42,6 +56,9 @@ export function createPeerBus(): PeerBus {
         set.delete(entry);
         if (set.size === 0) subs.delete(networkId);
       };
+    },
+    resync(networkId) {
+      for (const s of subs.get(networkId) ?? []) s.onResync?.();
     },
     close(networkId) {
       for (const s of subs.get(networkId) ?? []) s.onClose?.();
@@ -58,9 +75,19 @@ export function createPeerBus(): PeerBus {
 
 const buses = new WeakMap<object, PeerBus>();
 
-/** The peer bus of the hub that owns `deps.db`. */
-export function peerBusOf(deps: { db: object }): PeerBus {
-  const bus = buses.get(deps.db) ?? createPeerBus();
-  buses.set(deps.db, bus);
+/**
+ * The peer bus of the hub that owns `deps.db`; with `deps.cluster`, other hub processes' changes of a
+ * network make its streams here resend their snapshot.
+ */
+export function peerBusOf(deps: { db: object; cluster?: ClusterBus }): PeerBus {
+  let bus = buses.get(deps.db);
+  if (!bus) {
+    const created = createPeerBus();
+    deps.cluster?.subscribe((m) => {
+      if (m.k === "network") created.resync(m.id);
+    });
+    buses.set(deps.db, created);
+    bus = created;
+  }
   return bus;
 }
