@@ -107,7 +107,7 @@ export async function createDeps(config: HubConfig, opts: CreateDepsOptions = {}
         },
       }),
       attestation: createAttestationChecker(db, events, core.now),
-      challenges: createAttestationChallenges(db, events),
+      challenges: createAttestationChallenges(db, events, core.cluster),
       desired,
       desiredState: createDesiredStateCompiler(core, desired, opts.sections ?? []),
       providers: createProviderRegistry(opts.providers ?? defaultProviders(config.dataDir, log)),

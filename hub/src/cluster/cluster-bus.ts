@@ -17,7 +17,9 @@ export const CLUSTER_CHANNEL = "powernode_hub";
 export type ClusterMessage =
   | { k: "desired"; node: string; version: number }
   | { k: "events"; from: number; to: number }
-  | { k: "network"; id: string; version: number };
+  | { k: "network"; id: string; version: number }
+  /** An attestation challenge opened (`nonce` hex) or consumed (`nonce` empty) on another hub. */
+  | { k: "attest"; node: string; nonce: string; expires: number };
 
 export interface ClusterBus {
   /** This process's id in messages (random per start). */
@@ -52,7 +54,15 @@ export function parseClusterMessage(payload: string, self: string): ClusterMessa
     return { k: "desired", node: m.node, version: m.version as number };
   if (m.k === "events" && Number.isSafeInteger(m.from) && Number.isSafeInteger(m.to))
     return { k: "events", from: m.from as number, to: m.to as number };
-  const n = v as { id?: unknown };
+  const n = v as { id?: unknown; nonce?: unknown; expires?: unknown };
+  if (
+    m.k === "attest" &&
+    typeof m.node === "string" &&
+    typeof n.nonce === "string" &&
+    /^([0-9a-f]{64})?$/.test(n.nonce) &&
+    Number.isSafeInteger(n.expires)
+  )
+    return { k: "attest", node: m.node, nonce: n.nonce, expires: n.expires as number };
   if (m.k === "network" && typeof n.id === "string" && Number.isSafeInteger(m.version))
     return { k: "network", id: n.id, version: m.version as number };
   return undefined;

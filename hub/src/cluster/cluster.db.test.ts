@@ -198,4 +198,17 @@ describe.if(testDbKind === "postgres")("two hubs on one PostgreSQL", () => {
     abort.abort();
     await reading;
   });
+  test("an attestation requested through hub 1 rides the node's next heartbeat answer on hub 2", async () => {
+    const n = await enrollTestNode(one, "attested");
+    const onTwo = createClient(NodeService, nodeTransport(two, n));
+    await onTwo.heartbeat({ bootId: "b", agentVersion: "test" }); // RUNNING: attestable
+    const asked = await operatorClient(one, FleetService).requestAttestation({ nodeId: n.id });
+    const end = performance.now() + 2_000;
+    let nonce: Uint8Array = new Uint8Array();
+    while (nonce.length === 0 && performance.now() < end) {
+      nonce = (await onTwo.heartbeat({ bootId: "b", agentVersion: "test" })).attestNonce;
+      if (nonce.length === 0) await Bun.sleep(20);
+    }
+    expect(Buffer.from(nonce).toString("hex")).toBe(Buffer.from(asked.nonce).toString("hex"));
+  });
 });

@@ -2,11 +2,14 @@
  * Attestation challenges: an operator asks (RequestAttestation), the node's next heartbeat answer carries
  * a fresh nonce, the node signs the nonce with its observed module digests (Attest), and the hub checks
  * the signature against the node's certificate, the nonce, and the digests against the assignment.
- * Nonces live in memory: a hub restart drops open challenges (the operator asks again).
+ * Nonces live in memory: a hub restart drops open challenges (the operator asks again). Hubs sharing
+ * one PostgreSQL tell each other (cluster/): a challenge opened on one and its consumption reach the
+ * others, so the node gets it on whichever hub it heartbeats to.
  */
 import { createPublicKey, verify } from "node:crypto";
 import { attestationPayload, EVENTS } from "@powernode/proto";
 import { eq } from "drizzle-orm";
+import type { ClusterBus } from "../cluster/cluster-bus.ts";
 import type { Db } from "../db/client.ts";
 import { certificates } from "../db/schema/index.ts";
 import { getDesiredState } from "../desired-state/index.ts";
@@ -38,13 +41,25 @@ export interface AttestationChallenges {
 
 const equalBytes = (a: Uint8Array, b: Uint8Array) => a.length === b.length && a.every((x, i) => x === b[i]);
 
-export function createAttestationChallenges(db: Db, events: EventLog): AttestationChallenges {
+export function createAttestationChallenges(
+  db: Db,
+  events: EventLog,
+  cluster?: ClusterBus,
+): AttestationChallenges {
   const open = new Map<string, { nonce: Uint8Array; expires: number }>();
+  const tell = (node: string, nonce: string, expires: number) =>
+    cluster?.notify(db, { k: "attest", node, nonce, expires }).catch(() => undefined);
+  cluster?.subscribe((m) => {
+    if (m.k !== "attest") return;
+    if (m.nonce === "") open.delete(m.node);
+    else open.set(m.node, { nonce: Uint8Array.fromHex(m.nonce), expires: m.expires });
+  });
   return {
     issue(instanceId, now) {
       const nonce = crypto.getRandomValues(new Uint8Array(32));
       const expires = now.getTime() + ATTEST_NONCE_TTL_MS;
       open.set(instanceId, { nonce, expires });
+      void tell(instanceId, nonce.toHex(), expires);
       return { nonce, expiresAt: new Date(expires) };
     },
     pending(instanceId, now) {
@@ -60,6 +75,7 @@ export function createAttestationChallenges(db: Db, events: EventLog): Attestati
         );
       }
       open.delete(input.instanceId);
+      void tell(input.instanceId, "", 0);
       const opts = { nodeId: input.instanceId, correlationId: input.bootId };
       const [cert] = await db
         .select({ pem: certificates.pem })
