@@ -1,8 +1,9 @@
 /**
  * The hub side of bench/heartbeat.ts, as its own process (so hub and clients each have their own file
  * descriptor table: 10,000 node sessions need 10,000 sockets on each side). Reads PN_BENCH_DATA and
- * PN_BENCH_DATABASE_URL, starts the hub, writes `<data>/ready.json` with its URLs, and stops when
- * `<data>/stop` appears.
+ * PN_BENCH_DATABASE_URL, starts the hub, writes `<data>/ready-<PN_BENCH_NAME>.json` with its URLs, and
+ * stops when `<data>/stop` appears. Several of these on one PostgreSQL and one data dir are a scaled-out
+ * hub (`bench/heartbeat.ts --hubs 2`).
  *
  *   PN_BENCH_DATA=/tmp/x bun hub/test/heartbeat-hub-process.ts
  */
@@ -21,7 +22,7 @@ const hub = await startHub({
   log: createLogger({ level: "warn", fields: { component: "bench-hub" } }),
 });
 writeFileSync(
-  join(dataDir, "ready.json"),
+  join(dataDir, `ready-${process.env.PN_BENCH_NAME || "hub"}.json`),
   JSON.stringify({ mtlsUrl: hub.mtlsUrl, httpUrl: hub.httpUrl, pid: process.pid }),
 );
 await new Promise<void>((resolve) => {

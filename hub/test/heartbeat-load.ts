@@ -43,6 +43,8 @@ export interface BenchRoot {
 /** One measured run. */
 export interface BenchResult {
   db: "pglite" | "postgres";
+  /** "1 hub", "2 hubs", or "node:http2" (the baseline). */
+  target: string;
   nodes: number;
   sessions: number;
   concurrency: number;
@@ -51,6 +53,8 @@ export interface BenchResult {
   "p99 ms": number;
   "max ms": number;
   errors: number;
+  /** Heartbeats acknowledged by each server process, in order. */
+  "served by each": string;
   "connect s": number;
   "first-beat/s": number;
   /** CPU the hub process used during the measured loop, as % of one core. */
@@ -220,7 +224,48 @@ function percentile(sorted: Float64Array, p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? Number.NaN;
 }
 
-/** Seeds a database, starts a hub process on it, connects every node and measures. */
+/** What answers the heartbeats: N hub processes on one database, or the bare node:http2 baseline. */
+export type BenchTarget =
+  | { kind: "hub"; hubs: number }
+  | { kind: "baseline"; server: { certPem: string; keyPem: string } };
+
+/** Starts one server process of the run; resolves with its URL and pid once it wrote its ready file. */
+async function startServer(
+  entry: string,
+  name: string,
+  dataDir: string,
+  databaseUrl: string | undefined,
+  exits: Promise<unknown>[],
+): Promise<{ mtlsUrl: string; pid: number }> {
+  // PN_BENCH_PROFILE=<dir> writes a markdown CPU profile of each server process there.
+  const profile = process.env.PN_BENCH_PROFILE
+    ? ["--cpu-prof-md", `--cpu-prof-dir=${process.env.PN_BENCH_PROFILE}`]
+    : [];
+  const exit = run(process.execPath, [...profile, fileURLToPath(new URL(entry, import.meta.url))], {
+    env: {
+      ...process.env,
+      PN_BENCH_DATA: dataDir,
+      PN_BENCH_NAME: name,
+      PN_BENCH_DATABASE_URL: databaseUrl ?? "",
+    },
+    timeoutMs: 30 * 60_000,
+  });
+  exit.catch(() => {});
+  exits.push(exit);
+  const ready = join(dataDir, `ready-${name}.json`);
+  await waitFor(
+    `bench server ${name} to write its ready file`,
+    () => (existsSync(ready) ? true : undefined),
+    60_000,
+  );
+  return JSON.parse(readFileSync(ready, "utf8")) as { mtlsUrl: string; pid: number };
+}
+
+/**
+ * Seeds a database, starts the target's server processes (hubs: one after the other, the first
+ * migrates; node i talks to server i mod N), connects every node and measures. CPU is summed over
+ * the server processes.
+ */
 export async function runHeartbeatBench(opts: {
   db: "pglite" | "postgres";
   databaseUrl: string | undefined;
@@ -228,30 +273,36 @@ export async function runHeartbeatBench(opts: {
   nodes: readonly BenchNode[];
   seconds: number;
   concurrency: number;
+  target?: BenchTarget;
 }): Promise<BenchResult> {
+  const target = opts.target ?? { kind: "hub", hubs: 1 };
   const dataDir = mkdtempSync(join(tmpdir(), "pn-bench-"));
   const sessions: ClientHttp2Session[] = [];
-  let hubExit: Promise<unknown> | undefined;
+  const exits: Promise<unknown>[] = [];
   try {
-    await seed(opts.databaseUrl ?? join(dataDir, "pglite"), opts.root, opts.nodes);
-    // The hub runs as its own process: each side needs one socket per node, and 2 x 10,000 sockets do not
-    // fit one process's descriptor limit. It stops when the "stop" file appears (safety timeout 30 min).
-    // PN_BENCH_PROFILE=<dir> writes a markdown CPU profile of the hub process there.
-    const profile = process.env.PN_BENCH_PROFILE
-      ? ["--cpu-prof-md", `--cpu-prof-dir=${process.env.PN_BENCH_PROFILE}`]
-      : [];
-    const entry = fileURLToPath(new URL("./heartbeat-hub-process.ts", import.meta.url));
-    hubExit = run(process.execPath, [...profile, entry], {
-      env: { ...process.env, PN_BENCH_DATA: dataDir, PN_BENCH_DATABASE_URL: opts.databaseUrl ?? "" },
-      timeoutMs: 30 * 60_000,
-    });
-    hubExit.catch(() => {});
-    const ready = join(dataDir, "ready.json");
-    await waitFor("the bench hub to write ready.json", () => (existsSync(ready) ? true : undefined), 60_000);
-    const { mtlsUrl, pid } = JSON.parse(readFileSync(ready, "utf8")) as { mtlsUrl: string; pid: number };
+    const servers: { mtlsUrl: string; pid: number }[] = [];
+    if (target.kind === "baseline") {
+      writeFileSync(
+        join(dataDir, "baseline-tls.json"),
+        JSON.stringify({ ...target.server, caPem: opts.root.certPem }),
+      );
+      servers.push(
+        await startServer("./heartbeat-baseline-process.ts", "baseline", dataDir, undefined, exits),
+      );
+    } else {
+      if (target.hubs > 1 && opts.db !== "postgres") throw new Error("several hubs need PostgreSQL");
+      await seed(opts.databaseUrl ?? join(dataDir, "pglite"), opts.root, opts.nodes);
+      // The hubs run as their own processes: each side needs one socket per node, and 2 x 10,000 sockets
+      // do not fit one process's descriptor limit. They stop when the "stop" file appears.
+      for (let h = 0; h < target.hubs; h++)
+        servers.push(
+          await startServer("./heartbeat-hub-process.ts", `hub${h + 1}`, dataDir, opts.databaseUrl, exits),
+        );
+    }
+    const server = (i: number) => servers[i % servers.length] as { mtlsUrl: string; pid: number };
     const t0 = performance.now();
     await pool(opts.nodes, 64, async (n, i) => {
-      sessions[i] = await openSession(mtlsUrl, opts.root.certPem, n);
+      sessions[i] = await openSession(server(i).mtlsUrl, opts.root.certPem, n);
     });
     const connectS = (performance.now() - t0) / 1000;
     const t1 = performance.now();
@@ -264,8 +315,10 @@ export async function runHeartbeatBench(opts: {
     let errors = 0;
     let firstError = "";
     let cursor = 0;
+    const served = new Array<number>(servers.length).fill(0);
     const body = heartbeatBody("boot-1", 2);
-    const hubCpu0 = cpuSecondsOf(pid);
+    const serverCpu = () => servers.reduce((sum, x) => sum + cpuSecondsOf(x.pid), 0);
+    const hubCpu0 = serverCpu();
     const clientCpu0 = cpuSecondsOf(process.pid);
     const start = performance.now();
     const deadline = start + opts.seconds * 1000;
@@ -277,6 +330,7 @@ export async function runHeartbeatBench(opts: {
           try {
             await heartbeat(sessions[i] as ClientHttp2Session, body);
             latencies[count++] = performance.now() - t;
+            served[i % servers.length] = (served[i % servers.length] ?? 0) + 1;
           } catch (e) {
             errors++;
             firstError ||= (e as Error).message;
@@ -285,12 +339,13 @@ export async function runHeartbeatBench(opts: {
       }),
     );
     const elapsed = (performance.now() - start) / 1000;
-    const hubCpu = cpuSecondsOf(pid) - hubCpu0;
+    const hubCpu = serverCpu() - hubCpu0;
     const clientCpu = cpuSecondsOf(process.pid) - clientCpu0;
     if (firstError) process.stderr.write(`first error: ${firstError}\n`);
     const sorted = latencies.subarray(0, count).sort();
     return {
       db: opts.db,
+      target: target.kind === "baseline" ? "node:http2" : `${target.hubs} hub${target.hubs > 1 ? "s" : ""}`,
       nodes: opts.nodes.length,
       sessions: sessions.length,
       concurrency: opts.concurrency,
@@ -299,6 +354,7 @@ export async function runHeartbeatBench(opts: {
       "p99 ms": Number(percentile(sorted, 99).toFixed(2)),
       "max ms": Number((sorted[sorted.length - 1] ?? Number.NaN).toFixed(1)),
       errors,
+      "served by each": served.join("/"),
       "connect s": Number(connectS.toFixed(1)),
       "first-beat/s": Math.round(opts.nodes.length / warmS),
       "hub CPU %": Math.round((100 * hubCpu) / elapsed),
@@ -308,7 +364,8 @@ export async function runHeartbeatBench(opts: {
   } finally {
     for (const s of sessions) s?.close();
     writeFileSync(join(dataDir, "stop"), "");
-    await hubExit?.catch((e: Error) => process.stderr.write(`bench hub: ${e.message}\n`));
+    for (const e of exits)
+      await e.catch((err: Error) => process.stderr.write(`bench server: ${err.message}\n`));
     rmSync(dataDir, { recursive: true, force: true });
   }
 }
