@@ -117,14 +117,28 @@ export function createHeartbeatWriter(
     const byId = new Map<string, HeartbeatInput>();
     for (const p of batch) byId.set(p.hb.instanceId, p.hb);
     const hbs = [...byId.values()].sort((a, b) => (a.instanceId < b.instanceId ? -1 : 1));
-    const values = hbs.map(
-      (h) =>
-        sql`(${h.instanceId}::uuid, ${h.bootId}::text, ${h.agentVersion}::text, ${h.appliedVersion}::bigint, ${h.uptimeSeconds}::float8, ${h.zombieCount}::int, ${h.agentRssBytes}::bigint, ${h.childrenSpawned}::int, ${h.at.toISOString()}::timestamptz)`,
+    // One JSON parameter for the whole batch (jsonb_to_recordset below): the statement text is the same
+    // for every batch, so building it costs nothing per row and the server parses one value.
+    const batchJson = JSON.stringify(
+      hbs.map((h) => ({
+        id: h.instanceId,
+        boot_id: h.bootId,
+        agent_version: h.agentVersion,
+        applied_version: h.appliedVersion,
+        uptime: h.uptimeSeconds,
+        zombies: h.zombieCount,
+        rss: h.agentRssBytes,
+        children: h.childrenSpawned,
+        at: h.at.toISOString(),
+      })),
     );
     // The heartbeats and their events commit together; subscribers hear of the events after the commit.
     const { out, rows } = await db.transaction(async (tx) => {
       const result = await tx.execute(sql`
-      WITH v(id, boot_id, agent_version, applied_version, uptime, zombies, rss, children, at) AS (VALUES ${sql.join(values, sql`, `)}),
+      WITH v AS (
+        SELECT * FROM jsonb_to_recordset(${batchJson}::jsonb) AS x(id uuid, boot_id text, agent_version text,
+          applied_version bigint, uptime float8, zombies int, rss bigint, children int, at timestamptz)
+      ),
       old AS (
         SELECT i.id, i.boot_id, i.state, i.desired_version FROM instances i
         WHERE i.id IN (SELECT id FROM v) AND i.state <> 'deleted'
