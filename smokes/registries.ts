@@ -69,8 +69,9 @@ export const registriesPass = definePass({
       if (r.code !== 0) throw new Error(`pnctl ${argv.join(" ")} -> ${r.code}: ${r.err}`);
       return r.out;
     };
-    const setPullPassword = (password: string) =>
-      cliFor(() => node.hub.hub, { POWERNODE_REGISTRY_PASSWORD: password })(
+    /** `pnctl registry add` of the registry with the nodes' URL and a pull password. */
+    const setPullPassword = (password: string, hub = node.hub.hub, ...extra: string[]) =>
+      cliFor(() => hub, { POWERNODE_REGISTRY_PASSWORD: password })(
         "registry",
         "add",
         reg.url,
@@ -78,6 +79,7 @@ export const registriesPass = definePass({
         nodeUrl,
         "--user",
         PULL.user,
+        ...extra,
       );
 
     const node = await bootSingleNode(t, {
@@ -89,16 +91,7 @@ export const registriesPass = definePass({
         await t.check(
           "pnctl registry add: the node URL and a pull credential (secret never shown)",
           async () => {
-            const r = await cliFor(() => s.hub, { POWERNODE_REGISTRY_PASSWORD: PULL.password })(
-              "registry",
-              "add",
-              reg.url,
-              "--node-url",
-              nodeUrl,
-              "--user",
-              PULL.user,
-              "--json",
-            );
+            const r = await setPullPassword(PULL.password, s.hub, "--json");
             if (r.code !== 0) throw new Error(r.err);
             const v = JSON.parse(r.out) as { host: string; nodeUrl: string; credential: string };
             if (v.nodeUrl !== nodeUrl || v.credential !== "basic") throw new Error(r.out);

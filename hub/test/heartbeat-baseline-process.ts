@@ -7,11 +7,12 @@
  *   PN_BENCH_DATA=/tmp/x PN_BENCH_NAME=baseline bun hub/test/heartbeat-baseline-process.ts
  * reads <data>/baseline-tls.json ({ certPem, keyPem, caPem }), writes <data>/ready-<name>.json.
  */
-import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { createSecureServer, type ServerHttp2Stream } from "node:http2";
 import { join } from "node:path";
 import { create, toBinary } from "@bufbuild/protobuf";
 import { HeartbeatResponseSchema } from "@powernode/proto";
+import { untilStopFile, writeReady } from "./bench-process.ts";
 
 const dataDir = process.env.PN_BENCH_DATA;
 if (!dataDir) throw new Error("PN_BENCH_DATA is not set");
@@ -48,16 +49,6 @@ server.on("stream", (stream: ServerHttp2Stream, headers) => {
 await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
 const address = server.address();
 const port = typeof address === "object" && address ? address.port : 0;
-writeFileSync(
-  join(dataDir, `ready-${name}.json`),
-  JSON.stringify({ mtlsUrl: `https://127.0.0.1:${port}`, pid: process.pid }),
-);
-await new Promise<void>((resolve) => {
-  const timer = setInterval(() => {
-    if (existsSync(join(dataDir, "stop"))) {
-      clearInterval(timer);
-      resolve();
-    }
-  }, 200);
-});
+writeReady(dataDir, name, { mtlsUrl: `https://127.0.0.1:${port}`, pid: process.pid });
+await untilStopFile(dataDir);
 server.close();

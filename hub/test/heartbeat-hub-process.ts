@@ -7,10 +7,9 @@
  *
  *   PN_BENCH_DATA=/tmp/x bun hub/test/heartbeat-hub-process.ts
  */
-import { existsSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
 import { startHub } from "../src/hub.ts";
 import { createLogger } from "../src/log.ts";
+import { untilStopFile, writeReady } from "./bench-process.ts";
 
 const dataDir = process.env.PN_BENCH_DATA;
 if (!dataDir) throw new Error("PN_BENCH_DATA is not set");
@@ -21,16 +20,6 @@ const hub = await startHub({
   providers: [],
   log: createLogger({ level: "warn", fields: { component: "bench-hub" } }),
 });
-writeFileSync(
-  join(dataDir, `ready-${process.env.PN_BENCH_NAME || "hub"}.json`),
-  JSON.stringify({ mtlsUrl: hub.mtlsUrl, httpUrl: hub.httpUrl, pid: process.pid }),
-);
-await new Promise<void>((resolve) => {
-  const timer = setInterval(() => {
-    if (existsSync(join(dataDir, "stop"))) {
-      clearInterval(timer);
-      resolve();
-    }
-  }, 200);
-});
+writeReady(dataDir, process.env.PN_BENCH_NAME || "hub", { mtlsUrl: hub.mtlsUrl, pid: process.pid });
+await untilStopFile(dataDir);
 await hub.stop();

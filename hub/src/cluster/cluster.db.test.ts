@@ -17,11 +17,11 @@ import {
 import {
   createTestDb,
   enrollTestNode,
-  makeCsr,
   nodeTransport,
   operatorClient,
   startTestHub,
   testDbKind,
+  waitFor,
 } from "../../test/harness.ts";
 import type { RunningHub } from "../hub.ts";
 import { parseClusterMessage } from "./cluster-bus.ts";
@@ -86,18 +86,9 @@ describe.if(testDbKind === "postgres")("two hubs on one PostgreSQL", () => {
       ociDigest: `sha256:${"c".repeat(64)}`,
     });
     const provision = operatorClient(one, ProvisionService);
-    const created = await provision.createInstance({ name: "watcher", arch: Arch.AMD64, provider: "none" });
-    const id = created.instance?.id ?? "";
-    const csr = await makeCsr(id);
-    const enrolled = await createClient(NodeService, nodeTransport(one)).enroll({
-      bootstrapToken: created.bootstrapToken,
-      csrPem: csr.csrPem,
-      instanceUuid: id,
-    });
-    const onTwo = createClient(
-      NodeService,
-      nodeTransport(two, { certPem: enrolled.certificatePem, keyPem: csr.keyPem }),
-    );
+    const node = await enrollTestNode(one, "watcher");
+    const id = node.id;
+    const onTwo = createClient(NodeService, nodeTransport(two, node));
     const abort = new AbortController();
     const seen: { version: bigint; at: number; modules: string[] }[] = [];
     const watching = (async () => {
@@ -109,17 +100,14 @@ describe.if(testDbKind === "postgres")("two hubs on one PostgreSQL", () => {
             modules: m.state.modules?.assignments.map((a) => a.name) ?? [],
           });
     })().catch(() => undefined);
-    const until = async (what: string, ok: () => boolean, ms: number) => {
-      const end = performance.now() + ms;
-      while (!ok()) {
-        if (performance.now() > end) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-        await Bun.sleep(10);
-      }
-    };
-    await until("the first document on hub 2", () => seen.length > 0, 5_000);
+    await waitFor("the first document on hub 2", () => seen.length > 0 || undefined, 5_000);
     const sent = performance.now();
     await provision.assignModules({ instanceId: id, modules: [{ name: "shared-mod" }] });
-    await until("the assignment on hub 2", () => seen.some((s) => s.modules.includes("shared-mod")), 1_000);
+    await waitFor(
+      "the assignment on hub 2",
+      () => seen.some((s) => s.modules.includes("shared-mod")) || undefined,
+      1_000,
+    );
     const got = seen.find((s) => s.modules.includes("shared-mod"));
     expect((got?.at ?? 0) - sent).toBeLessThan(1_000);
     abort.abort();
@@ -179,20 +167,13 @@ describe.if(testDbKind === "postgres")("two hubs on one PostgreSQL", () => {
       for await (const m of stream)
         messages.push({ snapshot: m.snapshot, peers: m.upserts.map((p) => p.nodeId) });
     })().catch(() => undefined);
-    const until = async (what: string, ok: () => boolean, ms: number) => {
-      const end = performance.now() + ms;
-      while (!ok()) {
-        if (performance.now() > end) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-        await Bun.sleep(10);
-      }
-    };
-    await until("the first snapshot on hub 2", () => messages.length > 0, 5_000);
+    await waitFor("the first snapshot on hub 2", () => messages.length > 0 || undefined, 5_000);
     expect(messages[0]).toEqual({ snapshot: true, peers: [] });
     await ops.joinNetwork({ network: networkId, nodeId: b.id });
     await report(b);
-    await until(
+    await waitFor(
       "b in a snapshot on hub 2",
-      () => messages.some((m) => m.snapshot && m.peers.includes(b.id)),
+      () => messages.some((m) => m.snapshot && m.peers.includes(b.id)) || undefined,
       2_000,
     );
     abort.abort();
