@@ -10,4 +10,5 @@ export * from "./modules.ts";
 export * from "./network-vips.ts";
 export * from "./networks.ts";
 export * from "./registries.ts";
+export * from "./storages.ts";
 export * from "./templates.ts";
