@@ -39,6 +39,11 @@ export const EVENTS = {
   /** The hub could not hand a node a registry's pull credential (names the registry and why). */
   registryCredentialFailed: k("system.registry.credential_failed", "warn", "hub"),
   registryChanged: k("system.registry.changed", "info", "hub"),
+  // Storage (hub/src/storage).
+  storageCreated: k("system.storage.created", "info", "hub"),
+  storageDeleted: k("system.storage.deleted", "info", "hub"),
+  storageAssigned: k("system.storage.assigned", "info", "hub"),
+  storageUnassigned: k("system.storage.unassigned", "info", "hub"),
   // Test-only debug hooks (powernode.debug=1).
   debugRead: k("system.debug.read", "info", "agent"),
   debugTamper: k("system.debug.tamper", "warn", "agent"),

@@ -135,7 +135,15 @@ export {
   type PhaseEvent,
   PhaseEventSchema,
 } from "./gen/powernode/v1/status_pb.ts";
-export { type StorageSection, StorageSectionSchema } from "./gen/powernode/v1/storage_pb.ts";
+export {
+  type NfsExport,
+  type NfsMount,
+  type Storage,
+  type StorageSection,
+  StorageSectionSchema,
+  StorageService,
+  StorageShape,
+} from "./gen/powernode/v1/storage_pb.ts";
 export {
   type OperatorToken,
   OperatorTokenSchema,

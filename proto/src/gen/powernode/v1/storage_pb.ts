@@ -2,22 +2,39 @@
 // @generated from file powernode/v1/storage.proto (package powernode.v1, syntax proto3)
 /* eslint-disable */
 
-import type { GenFile, GenMessage } from "@bufbuild/protobuf/codegenv2";
-import { fileDesc, messageDesc } from "@bufbuild/protobuf/codegenv2";
+import type { GenEnum, GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
+import { enumDesc, fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
+import type { Timestamp } from "@bufbuild/protobuf/wkt";
+import { file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
 import type { Message } from "@bufbuild/protobuf";
 
 /**
  * Describes the file powernode/v1/storage.proto.
  */
 export const file_powernode_v1_storage: GenFile = /*@__PURE__*/
-  fileDesc("Chpwb3dlcm5vZGUvdjEvc3RvcmFnZS5wcm90bxIMcG93ZXJub2RlLnYxIhAKDlN0b3JhZ2VTZWN0aW9uYgZwcm90bzM");
+  fileDesc("Chpwb3dlcm5vZGUvdjEvc3RvcmFnZS5wcm90bxIMcG93ZXJub2RlLnYxIpcBCg5TdG9yYWdlU2VjdGlvbhIoCgdleHBvcnRzGAEgAygLMhcucG93ZXJub2RlLnYxLk5mc0V4cG9ydBIzCgl1cHN0cmVhbXMYAiADKAsyIC5wb3dlcm5vZGUudjEuTmZzR2F0ZXdheVVwc3RyZWFtEiYKBm1vdW50cxgDIAMoCzIWLnBvd2Vybm9kZS52MS5OZnNNb3VudCLeAQoJTmZzRXhwb3J0EhIKCnN0b3JhZ2VfaWQYASABKAkSDAoEbmFtZRgCIAEoCRITCgtleHBvcnRfcGF0aBgDIAEoCRIYChBkZXBsb3ltZW50X3NoYXBlGAQgASgJEi4KB2NsaWVudHMYBSADKAsyHS5wb3dlcm5vZGUudjEuTmZzRXhwb3J0Q2xpZW50EgsKA3ZpcBgGIAEoCRIWCg5pbnRlcmZhY2VfbmFtZRgHIAEoCRISCgplbmNyeXB0aW9uGAggASgJEhcKD2FsbG93ZWRfc291cmNlcxgJIAMoCSJECg9OZnNFeHBvcnRDbGllbnQSDwoHbm9kZV9pZBgBIAEoCRIPCgdhZGRyZXNzGAIgASgJEg8KB29wdGlvbnMYAyABKAkijAEKEk5mc0dhdGV3YXlVcHN0cmVhbRISCgpzdG9yYWdlX2lkGAEgASgJEgwKBG5hbWUYAiABKAkSEAoIdXBzdHJlYW0YAyABKAkSDwoHb3B0aW9ucxgEIAEoCRIWCg5yZV9leHBvcnRfcGF0aBgFIAEoCRIZChFnYXRld2F5X3VuaXRfbmFtZRgGIAEoCSJ1CghOZnNNb3VudBISCgpzdG9yYWdlX2lkGAEgASgJEgwKBG5hbWUYAiABKAkSDgoGc291cmNlGAMgASgJEhIKCm1vdW50X3BhdGgYBCABKAkSDwoHb3B0aW9ucxgFIAEoCRISCgplbmNyeXB0aW9uGAYgASgJItACCgdTdG9yYWdlEgoKAmlkGAEgASgJEgwKBG5hbWUYAiABKAkSDAoEa2luZBgDIAEoCRIpCgVzaGFwZRgEIAEoDjIaLnBvd2Vybm9kZS52MS5TdG9yYWdlU2hhcGUSEgoKZW5jcnlwdGlvbhgFIAEoCRISCgpuZXR3b3JrX2lkGAYgASgJEhYKDmV4cG9ydF9ob3N0X2lkGAcgASgJEhMKC2V4cG9ydF9wYXRoGAggASgJEhUKDXVwc3RyZWFtX2hvc3QYCSABKAkSFQoNdXBzdHJlYW1fcGF0aBgKIAEoCRIYChB1cHN0cmVhbV9vcHRpb25zGAsgASgJEgsKA3ZpcBgMIAEoCRIYChBhc3NpZ25tZW50X2NvdW50GA0gASgNEi4KCmNyZWF0ZWRfYXQYDiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIs0BChFTdG9yYWdlQXNzaWdubWVudBIKCgJpZBgBIAEoCRISCgpzdG9yYWdlX2lkGAIgASgJEhEKCWNsaWVudF9pZBgDIAEoCRISCgptb3VudF9wYXRoGAQgASgJEg8KB29wdGlvbnMYBSABKAkSEgoKZW5jcnlwdGlvbhgGIAEoCRIcChRlZmZlY3RpdmVfZW5jcnlwdGlvbhgHIAEoCRIuCgpjcmVhdGVkX2F0GAggASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCLpAQoUQ3JlYXRlU3RvcmFnZVJlcXVlc3QSDAoEbmFtZRgBIAEoCRIpCgVzaGFwZRgCIAEoDjIaLnBvd2Vybm9kZS52MS5TdG9yYWdlU2hhcGUSDwoHbmV0d29yaxgDIAEoCRIWCg5leHBvcnRfaG9zdF9pZBgEIAEoCRITCgtleHBvcnRfcGF0aBgFIAEoCRISCgplbmNyeXB0aW9uGAYgASgJEhUKDXVwc3RyZWFtX2hvc3QYByABKAkSFQoNdXBzdHJlYW1fcGF0aBgIIAEoCRIYChB1cHN0cmVhbV9vcHRpb25zGAkgASgJIj8KFUNyZWF0ZVN0b3JhZ2VSZXNwb25zZRImCgdzdG9yYWdlGAEgASgLMhUucG93ZXJub2RlLnYxLlN0b3JhZ2UiFQoTTGlzdFN0b3JhZ2VzUmVxdWVzdCI/ChRMaXN0U3RvcmFnZXNSZXNwb25zZRInCghzdG9yYWdlcxgBIAMoCzIVLnBvd2Vybm9kZS52MS5TdG9yYWdlIiQKEUdldFN0b3JhZ2VSZXF1ZXN0Eg8KB3N0b3JhZ2UYASABKAkicgoSR2V0U3RvcmFnZVJlc3BvbnNlEiYKB3N0b3JhZ2UYASABKAsyFS5wb3dlcm5vZGUudjEuU3RvcmFnZRI0Cgthc3NpZ25tZW50cxgCIAMoCzIfLnBvd2Vybm9kZS52MS5TdG9yYWdlQXNzaWdubWVudCInChREZWxldGVTdG9yYWdlUmVxdWVzdBIPCgdzdG9yYWdlGAEgASgJIhcKFURlbGV0ZVN0b3JhZ2VSZXNwb25zZSJzChRBc3NpZ25TdG9yYWdlUmVxdWVzdBIPCgdzdG9yYWdlGAEgASgJEhEKCWNsaWVudF9pZBgCIAEoCRISCgptb3VudF9wYXRoGAMgASgJEg8KB29wdGlvbnMYBCABKAkSEgoKZW5jcnlwdGlvbhgFIAEoCSJdChVBc3NpZ25TdG9yYWdlUmVzcG9uc2USMwoKYXNzaWdubWVudBgBIAEoCzIfLnBvd2Vybm9kZS52MS5TdG9yYWdlQXNzaWdubWVudBIPCgdjcmVhdGVkGAIgASgIIjwKFlVuYXNzaWduU3RvcmFnZVJlcXVlc3QSDwoHc3RvcmFnZRgBIAEoCRIRCgljbGllbnRfaWQYAiABKAkiGQoXVW5hc3NpZ25TdG9yYWdlUmVzcG9uc2UqbQoMU3RvcmFnZVNoYXBlEh0KGVNUT1JBR0VfU0hBUEVfVU5TUEVDSUZJRUQQABIdChlTVE9SQUdFX1NIQVBFX1NFTEZfSE9TVEVEEAESHwobU1RPUkFHRV9TSEFQRV9HQVRFV0FZX1BST1hZEAIypgQKDlN0b3JhZ2VTZXJ2aWNlElgKDUNyZWF0ZVN0b3JhZ2USIi5wb3dlcm5vZGUudjEuQ3JlYXRlU3RvcmFnZVJlcXVlc3QaIy5wb3dlcm5vZGUudjEuQ3JlYXRlU3RvcmFnZVJlc3BvbnNlElUKDExpc3RTdG9yYWdlcxIhLnBvd2Vybm9kZS52MS5MaXN0U3RvcmFnZXNSZXF1ZXN0GiIucG93ZXJub2RlLnYxLkxpc3RTdG9yYWdlc1Jlc3BvbnNlEk8KCkdldFN0b3JhZ2USHy5wb3dlcm5vZGUudjEuR2V0U3RvcmFnZVJlcXVlc3QaIC5wb3dlcm5vZGUudjEuR2V0U3RvcmFnZVJlc3BvbnNlElgKDURlbGV0ZVN0b3JhZ2USIi5wb3dlcm5vZGUudjEuRGVsZXRlU3RvcmFnZVJlcXVlc3QaIy5wb3dlcm5vZGUudjEuRGVsZXRlU3RvcmFnZVJlc3BvbnNlElgKDUFzc2lnblN0b3JhZ2USIi5wb3dlcm5vZGUudjEuQXNzaWduU3RvcmFnZVJlcXVlc3QaIy5wb3dlcm5vZGUudjEuQXNzaWduU3RvcmFnZVJlc3BvbnNlEl4KD1VuYXNzaWduU3RvcmFnZRIkLnBvd2Vybm9kZS52MS5VbmFzc2lnblN0b3JhZ2VSZXF1ZXN0GiUucG93ZXJub2RlLnYxLlVuYXNzaWduU3RvcmFnZVJlc3BvbnNlYgZwcm90bzM", [file_google_protobuf_timestamp]);
 
 /**
- * Storage the node exports or mounts (NFS). Filled by the storage work.
+ * The desired state's `storage` section: the NFS shares this node exports (server or gateway), the
+ * upstream shares a gateway re-exports, and the shares it mounts as a client.
  *
  * @generated from message powernode.v1.StorageSection
  */
 export type StorageSection = Message<"powernode.v1.StorageSection"> & {
+  /**
+   * @generated from field: repeated powernode.v1.NfsExport exports = 1;
+   */
+  exports: NfsExport[];
+
+  /**
+   * @generated from field: repeated powernode.v1.NfsGatewayUpstream upstreams = 2;
+   */
+  upstreams: NfsGatewayUpstream[];
+
+  /**
+   * @generated from field: repeated powernode.v1.NfsMount mounts = 3;
+   */
+  mounts: NfsMount[];
 };
 
 /**
@@ -26,4 +43,704 @@ export type StorageSection = Message<"powernode.v1.StorageSection"> & {
  */
 export const StorageSectionSchema: GenMessage<StorageSection> = /*@__PURE__*/
   messageDesc(file_powernode_v1_storage, 0);
+
+/**
+ * One export of this node (`storage.exports.apply`): the directory, who may mount it, where.
+ *
+ * @generated from message powernode.v1.NfsExport
+ */
+export type NfsExport = Message<"powernode.v1.NfsExport"> & {
+  /**
+   * @generated from field: string storage_id = 1;
+   */
+  storageId: string;
+
+  /**
+   * @generated from field: string name = 2;
+   */
+  name: string;
+
+  /**
+   * The exported directory (a gateway's re-export path).
+   *
+   * @generated from field: string export_path = 3;
+   */
+  exportPath: string;
+
+  /**
+   * "self_hosted" or "gateway_proxy".
+   *
+   * @generated from field: string deployment_shape = 4;
+   */
+  deploymentShape: string;
+
+  /**
+   * The assigned clients, one `/etc/exports` entry each (their overlay /128 only).
+   *
+   * @generated from field: repeated powernode.v1.NfsExportClient clients = 5;
+   */
+  clients: NfsExportClient[];
+
+  /**
+   * The VIP this node holds for the share (on `interface_name`), without a length.
+   *
+   * @generated from field: string vip = 6;
+   */
+  vip: string;
+
+  /**
+   * @generated from field: string interface_name = 7;
+   */
+  interfaceName: string;
+
+  /**
+   * "none" or "fscrypt" (the export directory is encrypted on this node).
+   *
+   * @generated from field: string encryption = 8;
+   */
+  encryption: string;
+
+  /**
+   * The only source addresses the node's firewall admits to NFS (2049/tcp) on the VIP.
+   *
+   * @generated from field: repeated string allowed_sources = 9;
+   */
+  allowedSources: string[];
+};
+
+/**
+ * Describes the message powernode.v1.NfsExport.
+ * Use `create(NfsExportSchema)` to create a new message.
+ */
+export const NfsExportSchema: GenMessage<NfsExport> = /*@__PURE__*/
+  messageDesc(file_powernode_v1_storage, 1);
+
+/**
+ * @generated from message powernode.v1.NfsExportClient
+ */
+export type NfsExportClient = Message<"powernode.v1.NfsExportClient"> & {
+  /**
+   * @generated from field: string node_id = 1;
+   */
+  nodeId: string;
+
+  /**
+   * The client's overlay address in the storage's network.
+   *
+   * @generated from field: string address = 2;
+   */
+  address: string;
+
+  /**
+   * Export options, e.g. "rw,sync,no_subtree_check,root_squash".
+   *
+   * @generated from field: string options = 3;
+   */
+  options: string;
+};
+
+/**
+ * Describes the message powernode.v1.NfsExportClient.
+ * Use `create(NfsExportClientSchema)` to create a new message.
+ */
+export const NfsExportClientSchema: GenMessage<NfsExportClient> = /*@__PURE__*/
+  messageDesc(file_powernode_v1_storage, 2);
+
+/**
+ * What a gateway mounts from outside the mesh and re-exports (`storage.gateway.provision`).
+ *
+ * @generated from message powernode.v1.NfsGatewayUpstream
+ */
+export type NfsGatewayUpstream = Message<"powernode.v1.NfsGatewayUpstream"> & {
+  /**
+   * @generated from field: string storage_id = 1;
+   */
+  storageId: string;
+
+  /**
+   * @generated from field: string name = 2;
+   */
+  name: string;
+
+  /**
+   * `host:/path` of the upstream server.
+   *
+   * @generated from field: string upstream = 3;
+   */
+  upstream: string;
+
+  /**
+   * Mount options, default "vers=4.2,proto=tcp,hard".
+   *
+   * @generated from field: string options = 4;
+   */
+  options: string;
+
+  /**
+   * @generated from field: string re_export_path = 5;
+   */
+  reExportPath: string;
+
+  /**
+   * The supervised unit that keeps the upstream mounted.
+   *
+   * @generated from field: string gateway_unit_name = 6;
+   */
+  gatewayUnitName: string;
+};
+
+/**
+ * Describes the message powernode.v1.NfsGatewayUpstream.
+ * Use `create(NfsGatewayUpstreamSchema)` to create a new message.
+ */
+export const NfsGatewayUpstreamSchema: GenMessage<NfsGatewayUpstream> = /*@__PURE__*/
+  messageDesc(file_powernode_v1_storage, 3);
+
+/**
+ * A share this node mounts (`storage.mount`): always at the exporting node's VIP, never upstream.
+ *
+ * @generated from message powernode.v1.NfsMount
+ */
+export type NfsMount = Message<"powernode.v1.NfsMount"> & {
+  /**
+   * @generated from field: string storage_id = 1;
+   */
+  storageId: string;
+
+  /**
+   * @generated from field: string name = 2;
+   */
+  name: string;
+
+  /**
+   * `[<vip>]:<export path>`.
+   *
+   * @generated from field: string source = 3;
+   */
+  source: string;
+
+  /**
+   * @generated from field: string mount_path = 4;
+   */
+  mountPath: string;
+
+  /**
+   * @generated from field: string options = 5;
+   */
+  options: string;
+
+  /**
+   * The effective encryption ("none" or "fscrypt": the data is encrypted at rest on the server).
+   *
+   * @generated from field: string encryption = 6;
+   */
+  encryption: string;
+};
+
+/**
+ * Describes the message powernode.v1.NfsMount.
+ * Use `create(NfsMountSchema)` to create a new message.
+ */
+export const NfsMountSchema: GenMessage<NfsMount> = /*@__PURE__*/
+  messageDesc(file_powernode_v1_storage, 4);
+
+/**
+ * @generated from message powernode.v1.Storage
+ */
+export type Storage = Message<"powernode.v1.Storage"> & {
+  /**
+   * @generated from field: string id = 1;
+   */
+  id: string;
+
+  /**
+   * @generated from field: string name = 2;
+   */
+  name: string;
+
+  /**
+   * @generated from field: string kind = 3;
+   */
+  kind: string;
+
+  /**
+   * @generated from field: powernode.v1.StorageShape shape = 4;
+   */
+  shape: StorageShape;
+
+  /**
+   * "none" or "fscrypt".
+   *
+   * @generated from field: string encryption = 5;
+   */
+  encryption: string;
+
+  /**
+   * @generated from field: string network_id = 6;
+   */
+  networkId: string;
+
+  /**
+   * @generated from field: string export_host_id = 7;
+   */
+  exportHostId: string;
+
+  /**
+   * @generated from field: string export_path = 8;
+   */
+  exportPath: string;
+
+  /**
+   * gateway_proxy only.
+   *
+   * @generated from field: string upstream_host = 9;
+   */
+  upstreamHost: string;
+
+  /**
+   * @generated from field: string upstream_path = 10;
+   */
+  upstreamPath: string;
+
+  /**
+   * @generated from field: string upstream_options = 11;
+   */
+  upstreamOptions: string;
+
+  /**
+   * The VIP clients mount from.
+   *
+   * @generated from field: string vip = 12;
+   */
+  vip: string;
+
+  /**
+   * @generated from field: uint32 assignment_count = 13;
+   */
+  assignmentCount: number;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp created_at = 14;
+   */
+  createdAt?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message powernode.v1.Storage.
+ * Use `create(StorageSchema)` to create a new message.
+ */
+export const StorageSchema: GenMessage<Storage> = /*@__PURE__*/
+  messageDesc(file_powernode_v1_storage, 5);
+
+/**
+ * @generated from message powernode.v1.StorageAssignment
+ */
+export type StorageAssignment = Message<"powernode.v1.StorageAssignment"> & {
+  /**
+   * @generated from field: string id = 1;
+   */
+  id: string;
+
+  /**
+   * @generated from field: string storage_id = 2;
+   */
+  storageId: string;
+
+  /**
+   * @generated from field: string client_id = 3;
+   */
+  clientId: string;
+
+  /**
+   * @generated from field: string mount_path = 4;
+   */
+  mountPath: string;
+
+  /**
+   * @generated from field: string options = 5;
+   */
+  options: string;
+
+  /**
+   * "inherit" or "none".
+   *
+   * @generated from field: string encryption = 6;
+   */
+  encryption: string;
+
+  /**
+   * The mode in effect: the storage's when inherited.
+   *
+   * @generated from field: string effective_encryption = 7;
+   */
+  effectiveEncryption: string;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp created_at = 8;
+   */
+  createdAt?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message powernode.v1.StorageAssignment.
+ * Use `create(StorageAssignmentSchema)` to create a new message.
+ */
+export const StorageAssignmentSchema: GenMessage<StorageAssignment> = /*@__PURE__*/
+  messageDesc(file_powernode_v1_storage, 6);
+
+/**
+ * @generated from message powernode.v1.CreateStorageRequest
+ */
+export type CreateStorageRequest = Message<"powernode.v1.CreateStorageRequest"> & {
+  /**
+   * @generated from field: string name = 1;
+   */
+  name: string;
+
+  /**
+   * @generated from field: powernode.v1.StorageShape shape = 2;
+   */
+  shape: StorageShape;
+
+  /**
+   * @generated from field: string network = 3;
+   */
+  network: string;
+
+  /**
+   * @generated from field: string export_host_id = 4;
+   */
+  exportHostId: string;
+
+  /**
+   * @generated from field: string export_path = 5;
+   */
+  exportPath: string;
+
+  /**
+   * @generated from field: string encryption = 6;
+   */
+  encryption: string;
+
+  /**
+   * @generated from field: string upstream_host = 7;
+   */
+  upstreamHost: string;
+
+  /**
+   * @generated from field: string upstream_path = 8;
+   */
+  upstreamPath: string;
+
+  /**
+   * @generated from field: string upstream_options = 9;
+   */
+  upstreamOptions: string;
+};
+
+/**
+ * Describes the message powernode.v1.CreateStorageRequest.
+ * Use `create(CreateStorageRequestSchema)` to create a new message.
+ */
+export const CreateStorageRequestSchema: GenMessage<CreateStorageRequest> = /*@__PURE__*/
+  messageDesc(file_powernode_v1_storage, 7);
+
+/**
+ * @generated from message powernode.v1.CreateStorageResponse
+ */
+export type CreateStorageResponse = Message<"powernode.v1.CreateStorageResponse"> & {
+  /**
+   * @generated from field: powernode.v1.Storage storage = 1;
+   */
+  storage?: Storage | undefined;
+};
+
+/**
+ * Describes the message powernode.v1.CreateStorageResponse.
+ * Use `create(CreateStorageResponseSchema)` to create a new message.
+ */
+export const CreateStorageResponseSchema: GenMessage<CreateStorageResponse> = /*@__PURE__*/
+  messageDesc(file_powernode_v1_storage, 8);
+
+/**
+ * @generated from message powernode.v1.ListStoragesRequest
+ */
+export type ListStoragesRequest = Message<"powernode.v1.ListStoragesRequest"> & {
+};
+
+/**
+ * Describes the message powernode.v1.ListStoragesRequest.
+ * Use `create(ListStoragesRequestSchema)` to create a new message.
+ */
+export const ListStoragesRequestSchema: GenMessage<ListStoragesRequest> = /*@__PURE__*/
+  messageDesc(file_powernode_v1_storage, 9);
+
+/**
+ * @generated from message powernode.v1.ListStoragesResponse
+ */
+export type ListStoragesResponse = Message<"powernode.v1.ListStoragesResponse"> & {
+  /**
+   * @generated from field: repeated powernode.v1.Storage storages = 1;
+   */
+  storages: Storage[];
+};
+
+/**
+ * Describes the message powernode.v1.ListStoragesResponse.
+ * Use `create(ListStoragesResponseSchema)` to create a new message.
+ */
+export const ListStoragesResponseSchema: GenMessage<ListStoragesResponse> = /*@__PURE__*/
+  messageDesc(file_powernode_v1_storage, 10);
+
+/**
+ * @generated from message powernode.v1.GetStorageRequest
+ */
+export type GetStorageRequest = Message<"powernode.v1.GetStorageRequest"> & {
+  /**
+   * @generated from field: string storage = 1;
+   */
+  storage: string;
+};
+
+/**
+ * Describes the message powernode.v1.GetStorageRequest.
+ * Use `create(GetStorageRequestSchema)` to create a new message.
+ */
+export const GetStorageRequestSchema: GenMessage<GetStorageRequest> = /*@__PURE__*/
+  messageDesc(file_powernode_v1_storage, 11);
+
+/**
+ * @generated from message powernode.v1.GetStorageResponse
+ */
+export type GetStorageResponse = Message<"powernode.v1.GetStorageResponse"> & {
+  /**
+   * @generated from field: powernode.v1.Storage storage = 1;
+   */
+  storage?: Storage | undefined;
+
+  /**
+   * @generated from field: repeated powernode.v1.StorageAssignment assignments = 2;
+   */
+  assignments: StorageAssignment[];
+};
+
+/**
+ * Describes the message powernode.v1.GetStorageResponse.
+ * Use `create(GetStorageResponseSchema)` to create a new message.
+ */
+export const GetStorageResponseSchema: GenMessage<GetStorageResponse> = /*@__PURE__*/
+  messageDesc(file_powernode_v1_storage, 12);
+
+/**
+ * @generated from message powernode.v1.DeleteStorageRequest
+ */
+export type DeleteStorageRequest = Message<"powernode.v1.DeleteStorageRequest"> & {
+  /**
+   * @generated from field: string storage = 1;
+   */
+  storage: string;
+};
+
+/**
+ * Describes the message powernode.v1.DeleteStorageRequest.
+ * Use `create(DeleteStorageRequestSchema)` to create a new message.
+ */
+export const DeleteStorageRequestSchema: GenMessage<DeleteStorageRequest> = /*@__PURE__*/
+  messageDesc(file_powernode_v1_storage, 13);
+
+/**
+ * @generated from message powernode.v1.DeleteStorageResponse
+ */
+export type DeleteStorageResponse = Message<"powernode.v1.DeleteStorageResponse"> & {
+};
+
+/**
+ * Describes the message powernode.v1.DeleteStorageResponse.
+ * Use `create(DeleteStorageResponseSchema)` to create a new message.
+ */
+export const DeleteStorageResponseSchema: GenMessage<DeleteStorageResponse> = /*@__PURE__*/
+  messageDesc(file_powernode_v1_storage, 14);
+
+/**
+ * @generated from message powernode.v1.AssignStorageRequest
+ */
+export type AssignStorageRequest = Message<"powernode.v1.AssignStorageRequest"> & {
+  /**
+   * @generated from field: string storage = 1;
+   */
+  storage: string;
+
+  /**
+   * @generated from field: string client_id = 2;
+   */
+  clientId: string;
+
+  /**
+   * @generated from field: string mount_path = 3;
+   */
+  mountPath: string;
+
+  /**
+   * @generated from field: string options = 4;
+   */
+  options: string;
+
+  /**
+   * @generated from field: string encryption = 5;
+   */
+  encryption: string;
+};
+
+/**
+ * Describes the message powernode.v1.AssignStorageRequest.
+ * Use `create(AssignStorageRequestSchema)` to create a new message.
+ */
+export const AssignStorageRequestSchema: GenMessage<AssignStorageRequest> = /*@__PURE__*/
+  messageDesc(file_powernode_v1_storage, 15);
+
+/**
+ * @generated from message powernode.v1.AssignStorageResponse
+ */
+export type AssignStorageResponse = Message<"powernode.v1.AssignStorageResponse"> & {
+  /**
+   * @generated from field: powernode.v1.StorageAssignment assignment = 1;
+   */
+  assignment?: StorageAssignment | undefined;
+
+  /**
+   * @generated from field: bool created = 2;
+   */
+  created: boolean;
+};
+
+/**
+ * Describes the message powernode.v1.AssignStorageResponse.
+ * Use `create(AssignStorageResponseSchema)` to create a new message.
+ */
+export const AssignStorageResponseSchema: GenMessage<AssignStorageResponse> = /*@__PURE__*/
+  messageDesc(file_powernode_v1_storage, 16);
+
+/**
+ * @generated from message powernode.v1.UnassignStorageRequest
+ */
+export type UnassignStorageRequest = Message<"powernode.v1.UnassignStorageRequest"> & {
+  /**
+   * @generated from field: string storage = 1;
+   */
+  storage: string;
+
+  /**
+   * @generated from field: string client_id = 2;
+   */
+  clientId: string;
+};
+
+/**
+ * Describes the message powernode.v1.UnassignStorageRequest.
+ * Use `create(UnassignStorageRequestSchema)` to create a new message.
+ */
+export const UnassignStorageRequestSchema: GenMessage<UnassignStorageRequest> = /*@__PURE__*/
+  messageDesc(file_powernode_v1_storage, 17);
+
+/**
+ * @generated from message powernode.v1.UnassignStorageResponse
+ */
+export type UnassignStorageResponse = Message<"powernode.v1.UnassignStorageResponse"> & {
+};
+
+/**
+ * Describes the message powernode.v1.UnassignStorageResponse.
+ * Use `create(UnassignStorageResponseSchema)` to create a new message.
+ */
+export const UnassignStorageResponseSchema: GenMessage<UnassignStorageResponse> = /*@__PURE__*/
+  messageDesc(file_powernode_v1_storage, 18);
+
+/**
+ * @generated from enum powernode.v1.StorageShape
+ */
+export enum StorageShape {
+  /**
+   * @generated from enum value: STORAGE_SHAPE_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * @generated from enum value: STORAGE_SHAPE_SELF_HOSTED = 1;
+   */
+  SELF_HOSTED = 1,
+
+  /**
+   * @generated from enum value: STORAGE_SHAPE_GATEWAY_PROXY = 2;
+   */
+  GATEWAY_PROXY = 2,
+}
+
+/**
+ * Describes the enum powernode.v1.StorageShape.
+ */
+export const StorageShapeSchema: GenEnum<StorageShape> = /*@__PURE__*/
+  enumDesc(file_powernode_v1_storage, 0);
+
+/**
+ * Operator API of storage.
+ *
+ * @generated from service powernode.v1.StorageService
+ */
+export const StorageService: GenService<{
+  /**
+   * Creates a storage on a network with its VIP on the export host (which must be a member).
+   *
+   * @generated from rpc powernode.v1.StorageService.CreateStorage
+   */
+  createStorage: {
+    methodKind: "unary";
+    input: typeof CreateStorageRequestSchema;
+    output: typeof CreateStorageResponseSchema;
+  },
+  /**
+   * @generated from rpc powernode.v1.StorageService.ListStorages
+   */
+  listStorages: {
+    methodKind: "unary";
+    input: typeof ListStoragesRequestSchema;
+    output: typeof ListStoragesResponseSchema;
+  },
+  /**
+   * @generated from rpc powernode.v1.StorageService.GetStorage
+   */
+  getStorage: {
+    methodKind: "unary";
+    input: typeof GetStorageRequestSchema;
+    output: typeof GetStorageResponseSchema;
+  },
+  /**
+   * Refused while assignments exist.
+   *
+   * @generated from rpc powernode.v1.StorageService.DeleteStorage
+   */
+  deleteStorage: {
+    methodKind: "unary";
+    input: typeof DeleteStorageRequestSchema;
+    output: typeof DeleteStorageResponseSchema;
+  },
+  /**
+   * Grants a client (a member of the storage's network) the share at a mount path.
+   *
+   * @generated from rpc powernode.v1.StorageService.AssignStorage
+   */
+  assignStorage: {
+    methodKind: "unary";
+    input: typeof AssignStorageRequestSchema;
+    output: typeof AssignStorageResponseSchema;
+  },
+  /**
+   * @generated from rpc powernode.v1.StorageService.UnassignStorage
+   */
+  unassignStorage: {
+    methodKind: "unary";
+    input: typeof UnassignStorageRequestSchema;
+    output: typeof UnassignStorageResponseSchema;
+  },
+}> = /*@__PURE__*/
+  serviceDesc(file_powernode_v1_storage, 0);
 
