@@ -124,6 +124,6 @@ describe("pnctl module", () => {
     expect(JSON.parse(out.join("\n"))).toBeInstanceOf(Array);
     out.length = 0;
     expect(await runCli(["--help", "x"], env2, io)).toBe(0);
-    expect(out.join("\n")).toContain("module publish <build dir> [--registry URL]");
+    expect(out.join("\n")).toContain("module publish <build dir> [--registry URL");
   }, 30_000);
 });
