@@ -16,6 +16,7 @@ import { observabilityFeature } from "./observability/feature.ts";
 import { ociFeature } from "./oci/feature.ts";
 import { provisionFeature } from "./provision/feature.ts";
 import { registriesFeature } from "./registries/feature.ts";
+import { storageFeature } from "./storage/feature.ts";
 import { tokensFeature } from "./tokens/feature.ts";
 
 export const FEATURES: readonly Feature[] = [
@@ -31,6 +32,7 @@ export const FEATURES: readonly Feature[] = [
   eventsFeature,
   ociFeature,
   registriesFeature,
+  storageFeature,
   observabilityFeature,
   consoleFeature,
 ];

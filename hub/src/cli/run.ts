@@ -16,6 +16,7 @@ import { netCommands } from "./net-commands.ts";
 import { nodesCommands } from "./nodes-commands.ts";
 import { registryCommands } from "./registry-commands.ts";
 import { type CliIo, type CommandGroup, commandContext, describeError, UsageError } from "./shared.ts";
+import { storageCommands } from "./storage-commands.ts";
 import { tokensCommands } from "./tokens-commands.ts";
 
 export type { CliIo } from "./shared.ts";
@@ -33,6 +34,7 @@ const GROUPS: readonly CommandGroup[] = [
   k3sCommands,
   certsCommands,
   registryCommands,
+  storageCommands,
 ];
 
 const USAGE = `usage: pnctl [--url URL] [--token TOKEN] <command> [--json]
