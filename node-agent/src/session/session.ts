@@ -10,7 +10,12 @@ import { currentArch, type NodeIdentity, type NodeMetrics } from "../controllers
 import { agentControllers } from "../controllers/index.ts";
 import type { MeshOs } from "../controllers/mesh/mesh-controller.ts";
 import type { ModuleSet } from "../controllers/modules/module-set.ts";
-import { DesiredNodeState, HeartbeatStatus, HubConnection, HubCredentials } from "../controllers/resources.ts";
+import {
+  DesiredNodeState,
+  HeartbeatStatus,
+  HubConnection,
+  HubCredentials,
+} from "../controllers/resources.ts";
 import { createLog, type Log, stderrSink } from "../log.ts";
 import type { BackoffOptions } from "../runtime/backoff.ts";
 import { type Clock, createSystemClock } from "../runtime/clock.ts";
