@@ -39,6 +39,10 @@ export const EVENTS = {
   /** The hub could not hand a node a registry's pull credential (names the registry and why). */
   registryCredentialFailed: k("system.registry.credential_failed", "warn", "hub"),
   registryChanged: k("system.registry.changed", "info", "hub"),
+  // Unknown hardware in claim mode (hub/src/claims): discovered with a code, then claimed or rejected.
+  physicalDeviceDiscovered: k("system.physical_device.discovered", "info", "hub"),
+  physicalDeviceClaimed: k("system.physical_device.claimed", "info", "hub"),
+  physicalDeviceRejected: k("system.physical_device.rejected", "warn", "hub"),
   // Storage (hub/src/storage).
   storageCreated: k("system.storage.created", "info", "hub"),
   storageDeleted: k("system.storage.deleted", "info", "hub"),

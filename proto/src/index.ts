@@ -22,6 +22,14 @@ export {
   type ManagedCertificate,
   type PreflightCheck,
 } from "./gen/powernode/v1/certs_pb.ts";
+export {
+  type ClaimedDevice,
+  ClaimService,
+  ClaimStatus,
+  DeviceClaimService,
+  type DeviceFacts,
+  DeviceFactsSchema,
+} from "./gen/powernode/v1/claims_pb.ts";
 export { Arch, ArchSchema, Severity, SeveritySchema } from "./gen/powernode/v1/common_pb.ts";
 export {
   DebugLayer,
