@@ -9,6 +9,7 @@ export * from "./k3s.ts";
 export * from "./modules.ts";
 export * from "./network-vips.ts";
 export * from "./networks.ts";
+export * from "./physical-devices.ts";
 export * from "./registries.ts";
 export * from "./storages.ts";
 export * from "./templates.ts";
