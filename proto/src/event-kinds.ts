@@ -48,6 +48,10 @@ export const EVENTS = {
   storageDeleted: k("system.storage.deleted", "info", "hub"),
   storageAssigned: k("system.storage.assigned", "info", "hub"),
   storageUnassigned: k("system.storage.unassigned", "info", "hub"),
+  // Federation (hub/src/federation): hub-to-hub peerings.
+  federationPeerProposed: k("system.federation.peer.proposed", "info", "hub"),
+  federationPeerAccepted: k("system.federation.peer.accepted", "info", "hub"),
+  federationPeerRevoked: k("system.federation.peer.revoked", "warn", "hub"),
   // Test-only debug hooks (powernode.debug=1).
   debugRead: k("system.debug.read", "info", "agent"),
   debugTamper: k("system.debug.tamper", "warn", "agent"),

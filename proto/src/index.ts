@@ -59,6 +59,16 @@ export {
 } from "./gen/powernode/v1/docker_pb.ts";
 export { type FleetEvent, FleetEventSchema } from "./gen/powernode/v1/events_pb.ts";
 export {
+  type FederationPeer,
+  FederationPeerSchema,
+  FederationPeerService,
+  FederationService,
+  type PeerCatalogEntry,
+  type PeerFleetSummary,
+  PeerRole,
+  PeerState,
+} from "./gen/powernode/v1/federation_pb.ts";
+export {
   FleetService,
   type Node,
   NodeSchema,
