@@ -4,6 +4,7 @@ export * from "./credentials.ts";
 export * from "./desired-states.ts";
 export * from "./docker-hosts.ts";
 export * from "./events.ts";
+export * from "./federation.ts";
 export * from "./instances.ts";
 export * from "./k3s.ts";
 export * from "./modules.ts";
