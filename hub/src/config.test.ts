@@ -1,5 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import { DEFAULT_ACME } from "./certs/acme-config.ts";
+import { DEFAULT_CLAIMS } from "./claims/claims-config.ts";
 import { ConfigError, parseHubConfig } from "./config.ts";
 import { DEFAULT_LIMITS } from "./limits.ts";
 import { DEFAULT_SECURITY } from "./security-config.ts";
@@ -22,6 +23,7 @@ describe("parseHubConfig", () => {
       limits: DEFAULT_LIMITS,
       security: DEFAULT_SECURITY,
       acme: DEFAULT_ACME,
+      claims: DEFAULT_CLAIMS,
     });
   });
 
@@ -55,6 +57,7 @@ describe("parseHubConfig", () => {
       limits: DEFAULT_LIMITS,
       security: DEFAULT_SECURITY,
       acme: DEFAULT_ACME,
+      claims: DEFAULT_CLAIMS,
     });
   });
 

@@ -2,6 +2,7 @@
  * Hub configuration from the environment: every variable parsed once, every problem reported at once.
  */
 import { type AcmeConfig, parseAcmeConfig } from "./certs/acme-config.ts";
+import { type ClaimsConfig, parseClaimsConfig } from "./claims/claims-config.ts";
 import { type HubLimits, parseLimits } from "./limits.ts";
 import { parseSecurityConfig, type SecurityConfig } from "./security-config.ts";
 
@@ -42,6 +43,8 @@ export interface HubConfig {
   security: SecurityConfig;
   /** The ACME directory, contact and server CA, the switch-over grace (certs/acme-config.ts). */
   acme: AcmeConfig;
+  /** Claim mode: code lifetime, poll interval, discoveries per source (claims/claims-config.ts). */
+  claims: ClaimsConfig;
 }
 
 /** Thrown by {@link parseHubConfig}; `problems` lists every bad variable. */
@@ -144,6 +147,7 @@ export function parseHubConfig(env: Record<string, string | undefined>): HubConf
   const limits = parseLimits(env, problems);
   const security = parseSecurityConfig(env, problems);
   const acme = parseAcmeConfig(env, problems);
+  const claims = parseClaimsConfig(env, problems);
 
   if (problems.length > 0) throw new ConfigError(problems);
   return {
@@ -162,6 +166,7 @@ export function parseHubConfig(env: Record<string, string | undefined>): HubConf
     limits,
     security,
     acme,
+    claims,
   };
 }
 

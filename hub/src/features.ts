@@ -4,6 +4,7 @@
  */
 import { catalogFeature } from "./catalog/feature.ts";
 import { certsFeature } from "./certs/feature.ts";
+import { claimsFeature } from "./claims/feature.ts";
 import { consoleFeature } from "./console/feature.ts";
 import { dockerFeature } from "./docker/feature.ts";
 import { eventsFeature } from "./events/feature.ts";
@@ -32,6 +33,7 @@ export const FEATURES: readonly Feature[] = [
   eventsFeature,
   ociFeature,
   registriesFeature,
+  claimsFeature,
   storageFeature,
   observabilityFeature,
   consoleFeature,
