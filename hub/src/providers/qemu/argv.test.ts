@@ -15,11 +15,11 @@ const base: VmSpec = {
 };
 
 describe("buildQemuArgv", () => {
-  test("amd64 under TCG: q35, -cpu max, ttyS0 and tsc=unstable, serial file, QMP socket, rng, user net without iPXE ROM", () => {
+  test("amd64 under TCG: q35, single-threaded TCG, -cpu max, ttyS0 and tsc=unstable, serial file, QMP socket, rng, user net without iPXE ROM", () => {
     expect(buildQemuArgv(base)).toEqual([
       "qemu-system-x86_64",
       "-machine", "q35",
-      "-accel", "tcg",
+      "-accel", "tcg,thread=single",
       "-cpu", "max",
       "-m", "1024",
       "-smp", "2",
@@ -83,7 +83,7 @@ describe("buildQemuArgv", () => {
       "ip", "netns", "exec", "pnlab-site",
       "qemu-system-x86_64",
       "-machine", "q35",
-      "-accel", "tcg",
+      "-accel", "tcg,thread=single",
       "-cpu", "max",
       "-m", "1024",
       "-smp", "2",

@@ -92,6 +92,17 @@ export const TCG_CPU: Record<VmArch, string> = { amd64: "max", arm64: "neoverse-
  */
 export const TCG_KERNEL_ARGS: Record<VmArch, readonly string[]> = { amd64: ["tsc=unstable"], arm64: [] };
 
+/**
+ * The `-accel` value under TCG, per arch. amd64 runs single-threaded TCG: x86 live text patching
+ * (static keys, jump labels) puts an int3 on the site, writes the new bytes and syncs the other CPUs;
+ * multi-threaded TCG can still run a stale translation of the half-patched code on another vCPU, and
+ * the kernel dies on an int3 nobody owns. After `tsc=unstable` fixed the boot-time case, the same
+ * oops hit at run time (`Oops: int3` in kmem_cache_free as runc created a container's cgroup, smoke
+ * pass 2, 2026-12-05). One TCG thread runs every vCPU in turn, so no vCPU ever sees a half-done patch
+ * (decision 0021). arm64 patches text under stop_machine and keeps multi-threaded TCG.
+ */
+export const TCG_ACCEL: Record<VmArch, string> = { amd64: "tcg,thread=single", arm64: "tcg" };
+
 /** QEMU binary per arch. */
 export const QEMU_BINARY: Record<VmArch, string> = {
   amd64: "qemu-system-x86_64",
@@ -168,7 +179,7 @@ export function buildQemuArgv(s: VmSpec): string[] {
     "-machine",
     machine,
     "-accel",
-    s.accel,
+    s.accel === "tcg" ? TCG_ACCEL[s.arch] : s.accel,
     "-cpu",
     cpu,
     "-m",
