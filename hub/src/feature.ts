@@ -14,9 +14,10 @@ import type { SectionCompiler } from "./desired-state/compile.ts";
 /**
  * Who may call a method: anyone (`public`), anyone but only on the TLS listener (`bootstrap`: Enroll,
  * whose bootstrap token must not cross the network in clear), a node with its mTLS client certificate
- * (`node`), an operator with a bearer token (`operator`). Later: `peer-hub` (federation), `webhook`.
+ * (`node`), an operator with a bearer token (`operator`), another hub we federate with, by the client
+ * certificate our CA issued to it when the peering was accepted (`peer-hub`, federation/peer-identity.ts).
  */
-export type Principal = "public" | "bootstrap" | "node" | "operator";
+export type Principal = "public" | "bootstrap" | "node" | "operator" | "peer-hub";
 
 /** One ConnectRPC service: every method's principal (a missing one does not compile) and its implementation. */
 export interface ServiceBinding<S extends DescService = DescService> {

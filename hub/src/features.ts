@@ -9,6 +9,7 @@ import { consoleFeature } from "./console/feature.ts";
 import { dockerFeature } from "./docker/feature.ts";
 import { eventsFeature } from "./events/feature.ts";
 import type { Feature } from "./feature.ts";
+import { federationFeature } from "./federation/feature.ts";
 import { fleetFeature } from "./fleet/feature.ts";
 import { k3sFeature } from "./k3s/feature.ts";
 import { networkFeature } from "./network/feature.ts";
@@ -35,6 +36,7 @@ export const FEATURES: readonly Feature[] = [
   registriesFeature,
   claimsFeature,
   storageFeature,
+  federationFeature,
   observabilityFeature,
   consoleFeature,
 ];

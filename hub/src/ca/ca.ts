@@ -21,6 +21,9 @@ import { CA_KEY_CONTEXT } from "./stored-keys.ts";
 /** Node certificates live 90 days (renewed by the agent at 75 %). */
 export const NODE_CERT_DAYS = 90;
 
+/** A peer hub's client certificate lives a year (a peering is re-made, not renewed, for now). */
+export const PEER_HUB_CERT_DAYS = 365;
+
 export { type IssuedCertificate, normaliseSerial } from "./signer.ts";
 
 /** The hub's own TLS server identity for the mTLS listener. */
@@ -35,6 +38,11 @@ export interface CertificateAuthority {
   readonly certPem: string;
   /** Issues a clientAuth certificate with CN = `instanceId` for the CSR's public key. */
   issueNodeCertificate(csr: ParsedCsr, instanceId: string, now?: Date): Promise<IssuedCertificate>;
+  /**
+   * Issues a clientAuth certificate to a federation peer hub (CN = `peer-hub:<peerId>`, SAN
+   * `urn:powernode:peer-hub:<peerId>`) for the CSR's public key, valid {@link PEER_HUB_CERT_DAYS}.
+   */
+  issuePeerHubCertificate(csr: ParsedCsr, peerId: string, now?: Date): Promise<IssuedCertificate>;
   /** Makes a fresh P-256 key and a serverAuth certificate with the given names as SANs. */
   issueServerCertificate(names: string[]): Promise<ServerIdentity>;
   /** Issues an intermediate CA certificate (path length 0) for `publicKey`, valid `days`. */
@@ -117,6 +125,25 @@ export async function createCertificateAuthority(root: {
         ],
         new Date(now.getTime() - BACKDATE_MS),
         new Date(now.getTime() + NODE_CERT_DAYS * DAY_MS),
+      );
+    },
+    async issuePeerHubCertificate(parsed, peerId, now = new Date()) {
+      const usages =
+        parsed.keyType === "rsa"
+          ? x509.KeyUsageFlags.digitalSignature | x509.KeyUsageFlags.keyEncipherment
+          : x509.KeyUsageFlags.digitalSignature;
+      return issue(
+        `CN=peer-hub:${peerId}`,
+        parsed.csr.publicKey,
+        [
+          new x509.KeyUsagesExtension(usages, true),
+          new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.clientAuth]),
+          new x509.SubjectAlternativeNameExtension([
+            { type: "url", value: `urn:powernode:peer-hub:${peerId}` },
+          ]),
+        ],
+        new Date(now.getTime() - BACKDATE_MS),
+        new Date(now.getTime() + PEER_HUB_CERT_DAYS * DAY_MS),
       );
     },
     async issueServerCertificate(names) {

@@ -9,6 +9,7 @@ import { catalogCommands } from "./catalog-commands.ts";
 import { certsCommands } from "./certs-commands.ts";
 import { dockerCommands } from "./docker-commands.ts";
 import { eventsCommands } from "./events-commands.ts";
+import { federationCommands } from "./federation-commands.ts";
 import { instancesCommands } from "./instances-commands.ts";
 import { k3sCommands } from "./k3s-commands.ts";
 import { moduleCommands } from "./module-commands.ts";
@@ -35,6 +36,7 @@ const GROUPS: readonly CommandGroup[] = [
   certsCommands,
   registryCommands,
   storageCommands,
+  federationCommands,
 ];
 
 const USAGE = `usage: pnctl [--url URL] [--token TOKEN] <command> [--json]

@@ -26,6 +26,18 @@ export const kNodeIdentity = createContextKey<NodeIdentity | undefined>(undefine
   description: "node identity",
 });
 
+/** Set by the auth interceptor for `peer-hub` methods: the federation peer calling (its row's id and name). */
+export const kPeerHub = createContextKey<{ peerId: string; name: string } | undefined>(undefined, {
+  description: "peer hub identity",
+});
+
+/** The authenticated peer hub of a `peer-hub` call; throws if the interceptor did not set one. */
+export function requirePeerHub(ctx: HandlerContext): { peerId: string; name: string } {
+  const id = ctx.values.get(kPeerHub);
+  if (!id) throw new DomainError("unauthenticated", "client certificate: a peer hub's is required");
+  return id;
+}
+
 /** The authenticated node of a NodeService call; throws if the interceptor did not set one. */
 export function requireNode(ctx: HandlerContext): NodeIdentity {
   const id = ctx.values.get(kNodeIdentity);

@@ -2,13 +2,15 @@
  * The interceptors every route shares, outermost first: metrics (count + latency per method and code),
  * errors (DomainError -> Connect code by the one table; unexpected errors logged and answered Internal),
  * auth (the principal each feature declared for the method: public, node = mTLS identity, operator =
- * bearer token; a method without a declared principal is refused).
+ * bearer token, peer-hub = a federation peer's client certificate; a method without a declared
+ * principal is refused).
  */
 import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
 import type { Deps } from "../deps.ts";
 import { toConnectError } from "../errors.ts";
 import type { Principal } from "../feature.ts";
-import { kNodeIdentity, kOrigin } from "./context.ts";
+import { resolvePeerHub } from "../federation/peer-identity.ts";
+import { kNodeIdentity, kOrigin, kPeerHub } from "./context.ts";
 import { whileIdentityHolds } from "./while-identity-holds.ts";
 
 /** Counts calls and observes latency (unary: until the answer; streams: until the stream ends). */
@@ -90,7 +92,7 @@ export function bearerToken(header: string | null): string | undefined {
  * re-checks it on their open server streams (`whileIdentityHolds`, every identity-cache period).
  */
 export function createAuthInterceptor(
-  deps: Pick<Deps, "adminAuth" | "nodeIdentity" | "config">,
+  deps: Pick<Deps, "adminAuth" | "nodeIdentity" | "config" | "db">,
   principals: ReadonlyMap<string, Principal>,
 ): Interceptor {
   return (next) => async (req) => {
@@ -126,6 +128,17 @@ export function createAuthInterceptor(
           deps.nodeIdentity.ttlMs,
         ),
       };
+    }
+    if (principal === "peer-hub") {
+      const origin = req.contextValues.get(kOrigin);
+      if (origin.listener !== "mtls")
+        throw new ConnectError(
+          "client certificate: peer-hub methods need the mTLS listener",
+          Code.Unauthenticated,
+        );
+      const peer = await resolvePeerHub(deps.db, origin.peer);
+      req.contextValues.set(kPeerHub, { peerId: peer.peerId, name: peer.name });
+      return next(req);
     }
     if (principal !== "operator")
       throw new ConnectError(`${method}: no principal declared`, Code.PermissionDenied);
