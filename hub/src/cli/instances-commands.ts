@@ -18,7 +18,9 @@ export const instancesCommands: CommandGroup = {
   usage: `  instances ls
   instances create --name NAME --arch amd64|arm64 [--provider qemu|none] [--memory MIB] [--vcpus N] [--start]
   instances start|stop|delete <id>
-  instances token <id>            (a fresh bootstrap token, 1 hour)`,
+  instances token <id>            (a fresh bootstrap token, 1 hour)
+  instances assign <id> [<module>[@<version>]...]   (the node's own modules, on top of its template's;
+                                  none: only the template's)`,
   async run(ctx) {
     const prov = ctx.client(ProvisionService);
     switch (ctx.verb) {
@@ -84,6 +86,23 @@ export const instancesCommands: CommandGroup = {
         const r = ctx.verb === "start" ? await prov.startInstance({ id }) : await prov.stopInstance({ id });
         const state = r.instance ? stateName(r.instance.state) : "";
         ctx.print({ id, state }, () => [`${id} ${state}`]);
+        return 0;
+      }
+      case "assign": {
+        const id = required(ctx, 0, "id");
+        const modules = ctx.rest.slice(1).map((ref) => {
+          const at = ref.indexOf("@");
+          return at < 0 ? { name: ref, version: "" } : { name: ref.slice(0, at), version: ref.slice(at + 1) };
+        });
+        const r = await prov.assignModules({ instanceId: id, modules });
+        const assigned = r.modules.map((m) => ({
+          name: m.name,
+          version: m.version,
+          ociReference: m.ociReference,
+        }));
+        ctx.print({ id, desiredVersion: Number(r.desiredVersion), modules: assigned }, () => [
+          `${id}: desired version ${r.desiredVersion}, modules ${assigned.map((m) => `${m.name} ${m.version}`).join(", ") || "none"}`,
+        ]);
         return 0;
       }
       default:
