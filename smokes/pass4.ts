@@ -241,7 +241,9 @@ export const pass4 = definePass({
       const e = await refusal(asB.getFleetSummary({}));
       const onB = (await fedB.getPeer({ peer: "hub-a" })).peer;
       if (onB?.state !== PeerState.REVOKED) throw new Error(`B's row is ${onB?.state}, want revoked`);
-      return `${expectCode(e, Code.PermissionDenied, "after revoke")}; peer notified ${v.peerNotified}`;
+      const own = await refusal(fedB.getPeerFleetSummary({ peer: "hub-a" }));
+      expectCode(own, Code.FailedPrecondition, "B reading its revoked peer");
+      return `${expectCode(e, Code.PermissionDenied, "after revoke")}; peer notified ${v.peerNotified}; B's own read ${codeOf(own)}`;
     });
     await t.check("events: revoked on A and on B", async () => {
       for (const [h, f] of [

@@ -62,6 +62,7 @@ export async function callPeer<T>(
   try {
     return await fn();
   } catch (e) {
+    if (e instanceof DomainError) throw e;
     if (e instanceof ConnectError) {
       throw new ConnectError(
         `peer ${row.name} (${row.remoteUrl}): ${e.rawMessage}`,
