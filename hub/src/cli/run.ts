@@ -7,6 +7,7 @@ import { type ParsedArgs, parseArgs } from "./args.ts";
 import { caCommands } from "./ca-commands.ts";
 import { catalogCommands } from "./catalog-commands.ts";
 import { certsCommands } from "./certs-commands.ts";
+import { claimsCommands } from "./claims-commands.ts";
 import { dockerCommands } from "./docker-commands.ts";
 import { eventsCommands } from "./events-commands.ts";
 import { federationCommands } from "./federation-commands.ts";
@@ -36,6 +37,7 @@ const GROUPS: readonly CommandGroup[] = [
   certsCommands,
   registryCommands,
   storageCommands,
+  claimsCommands,
   federationCommands,
 ];
 

@@ -1,4 +1,5 @@
 /** What boot tasks get: injected OS access (so tests use fakes and a temp root) and what earlier tasks found. */
+import type { ClaimTarget } from "../claim/claim-params.ts";
 import type { Identity } from "../identity/parse-identity.ts";
 import type { Log } from "../log.ts";
 import type { BackoffOptions } from "../runtime/backoff.ts";
@@ -37,6 +38,8 @@ export interface BootDeps {
 export interface BootState {
   identity?: Identity;
   identitySource?: string;
+  /** No identity source answered and the cmdline names a hub to claim from: the claim phase runs. */
+  claim?: ClaimTarget;
   /** `<persist>/powernode`: where credentials live. */
   stateDir?: string;
   persistent?: boolean;

@@ -192,3 +192,37 @@ test("no identity anywhere: the boot stops in the identity phase listing what wa
     "boot phase identity, task discoverIdentity: identity from any source: no source answered: tried fw-cfg (no instance_uuid), kernel cmdline (no instance_uuid)",
   );
 }, 30_000);
+
+test("no identity but powernode.claim_url with the CA: the identity phase passes and the claim phase is armed", async () => {
+  const pem = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n";
+  await using t = await createTestRoot({
+    interfaces: ["eth0"],
+    cmdline: `console=ttyS0 powernode.claim_url=https://10.0.2.2:8443 powernode.ca_pem=${Buffer.from(pem).toString("base64")}`,
+  });
+  const { ctx, log } = bootContext(t.root);
+  const upToIdentity = bootSequence().slice(0, bootSequence().findIndex((p) => p.name === "identity") + 1);
+  await runSequence(upToIdentity, ctx);
+  expect(ctx.state.identity).toBeUndefined();
+  expect(ctx.state.claim).toEqual({ url: "https://10.0.2.2:8443", caPem: pem });
+  expect(log.lines.some((l) => l.includes("claim mode with https://10.0.2.2:8443"))).toBe(true);
+  expect(bootSequence().map((p) => p.name)).toEqual([
+    "early",
+    "init",
+    "kmods",
+    "identity",
+    "storage",
+    "network",
+    "claim",
+  ]);
+}, 30_000);
+
+test("claim mode without the hub's CA: the boot stops naming ca_pem", async () => {
+  await using t = await createTestRoot({
+    interfaces: ["eth0"],
+    cmdline: "powernode.claim_url=https://10.0.2.2:8443",
+  });
+  const { ctx } = bootContext(t.root);
+  await expect(runSequence(bootSequence(), ctx)).rejects.toThrow(
+    "claim mode from the kernel cmdline: ca_pem: missing (claim mode needs the hub's CA)",
+  );
+}, 30_000);

@@ -1,6 +1,7 @@
 /** The boot of a node, as a list of phases (reads like a table of contents). */
 import type { BootPhase } from "./sequencer.ts";
 import { announceAgentStarted } from "./tasks/agent-started.ts";
+import { claimNodeIdentity } from "./tasks/claim-identity.ts";
 import { discoverNodeIdentity } from "./tasks/discover-identity.ts";
 import { loadKmodsTask } from "./tasks/load-kmods.ts";
 import { mountPersist } from "./tasks/mount-persist.ts";
@@ -19,5 +20,7 @@ export function bootSequence(): BootPhase[] {
     { name: "identity", fatal: true, tasks: [discoverNodeIdentity] },
     { name: "storage", fatal: true, tasks: [mountPersist] },
     { name: "network", fatal: true, tasks: [bringUpNetwork] },
+    // Only in claim mode (no identity found): waits for an operator, then has one.
+    { name: "claim", fatal: true, tasks: [claimNodeIdentity] },
   ];
 }
