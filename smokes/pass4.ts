@@ -1,6 +1,6 @@
 /**
- * Pass 4: federation. Two hubs peer over mutual TLS; later tiers put a hub on a node and replicate its
- * PostgreSQL to a cluster member.
+ * Pass 4: federation. Two hubs peer over mutual TLS; a cluster member replicates a hub's PostgreSQL and
+ * takes over when the parent is lost; the full tier (not built) puts a hub on a QEMU node.
  *
  *   bun smokes/pass4.ts --tier db|full
  *
@@ -12,10 +12,11 @@
  *     tokens: reused AlreadyExists, expired FailedPrecondition, foreign Unauthenticated (three distinct
  *     codes), a token whose CA pin does not match the hub at its URL PermissionDenied. No certificate,
  *     and a node certificate of A, cannot call peer-hub methods; B's peer certificate cannot call node
- *     or operator methods.
- * full: not built yet (a hub on a QEMU node from a `powernode-hub` template, a cluster member replicating
- *     PostgreSQL with promotion): below --tier full the db part runs and this part prints
- *     `skipped (needs --tier full)`; at --tier full it is a failed check saying what is missing.
+ *     or operator methods. Then the cluster member on two real PostgreSQL servers
+ *     (smokes/pass4/cluster-member.ts): slot, pg_basebackup, synchronous streaming with lag under a write
+ *     load, read-only member, parent stopped, promotion, a node continuing on the member's hub.
+ * full: not built yet (a hub on a QEMU node from a `powernode-hub` template): below --tier full it
+ *     prints `skipped (needs --tier full)`; at --tier full it is a failed check saying what is missing.
  */
 import { Code, type ConnectError, createClient } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-node";
@@ -32,6 +33,7 @@ import { bearer, enrollTestNode, nodeTransport } from "../hub/test/harness.ts";
 import { startSmokeHub } from "./lib/hub.ts";
 import { definePass, runPass } from "./lib/pass.ts";
 import { refusal } from "./lib/refusal.ts";
+import { runClusterMember } from "./pass4/cluster-member.ts";
 
 function federation(hub: RunningHub) {
   const transport = createConnectTransport({
@@ -257,15 +259,16 @@ export const pass4 = definePass({
       return "both";
     });
 
+    // The cluster member: two real PostgreSQL servers, streaming replication, promotion.
+    await runClusterMember(t);
+
     // The full tier: not built.
     if (t.args.tier !== "full") {
-      t.info("hub on a node, cluster member replication: skipped (needs --tier full)");
+      t.info("the hub on a QEMU node (powernode-hub template): skipped (needs --tier full)");
       return;
     }
-    await t.check("full tier: hub on a node, cluster member replication", () => {
-      throw new Error(
-        "not built yet: the powernode-hub template and the PostgreSQL cluster member (issue 13, items 1 and 3)",
-      );
+    await t.check("full tier: the hub on a QEMU node, federating with this one", () => {
+      throw new Error("not built yet: the powernode-hub template (issue 13, item 1)");
     });
   },
 });

@@ -52,6 +52,10 @@ export const EVENTS = {
   federationPeerProposed: k("system.federation.peer.proposed", "info", "hub"),
   federationPeerAccepted: k("system.federation.peer.accepted", "info", "hub"),
   federationPeerRevoked: k("system.federation.peer.revoked", "warn", "hub"),
+  /** A physical replication slot for a cluster member was made on this hub's PostgreSQL. */
+  federationReplicationSlotCreated: k("system.federation.replication.slot_created", "info", "hub"),
+  /** A cluster member's PostgreSQL was promoted (it left recovery and takes writes). */
+  federationReplicationPromoted: k("system.federation.replication.promoted", "warn", "hub"),
   // Test-only debug hooks (powernode.debug=1).
   debugRead: k("system.debug.read", "info", "agent"),
   debugTamper: k("system.debug.tamper", "warn", "agent"),

@@ -43,7 +43,13 @@ async function uidOf(user: string): Promise<{ uid: number; gid: number }> {
 }
 
 /** Starts a fresh cluster; throws with initdb/pg_ctl's stderr if it cannot. */
-export async function startThrowawayPostgres(opts: { database?: string } = {}): Promise<ThrowawayPostgres> {
+export async function startThrowawayPostgres(
+  opts: {
+    database?: string;
+    /** More `-c name=value` settings, after (and so overriding) the fast defaults below. */
+    settings?: readonly string[];
+  } = {},
+): Promise<ThrowawayPostgres> {
   if (!existsSync(join(PG_BIN, "initdb"))) {
     throw new Error(
       `PostgreSQL 15 server binaries not found in ${PG_BIN}: install the postgresql-15 package`,
@@ -66,7 +72,7 @@ export async function startThrowawayPostgres(opts: { database?: string } = {}): 
     },
   );
   const port = await freePort();
-  const options = `-p ${port} -k ${base} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200`;
+  const options = `-p ${port} -k ${base} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200${(opts.settings ?? []).map((x) => ` -c ${x}`).join("")}`;
   await run(
     join(PG_BIN, "pg_ctl"),
     ["-D", dataDir, "-o", options, "-l", join(base, "server.log"), "-w", "start"],
