@@ -2,7 +2,7 @@
  * Whether a node with no identity may enter claim mode, and where: `powernode.claim_url=https://host:port`
  * (the hub's TLS listener) with `powernode.ca_pem=` (the hub's CA, as for an identity on the cmdline:
  * PEM, base64 of it, or URL-encoded). The CA is required: a claimed device's poll carries its
- * bootstrap token, which must not go to a hub the node cannot verify (decision 0020).
+ * bootstrap token, which must not go to a hub the node cannot verify (decision 0023).
  */
 import { decodeCaPem } from "../identity/parse-identity.ts";
 
