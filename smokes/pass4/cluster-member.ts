@@ -167,6 +167,20 @@ export async function runClusterMember(t: PassContext): Promise<void> {
       return { n: Number(r?.n), max: r?.max ?? "0" };
     });
 
+  await t.check("hub P's /metrics shows the member's lag, synchronous", async () => {
+    const res = await fetch(`${p.hub.httpUrl}/metrics`, {
+      headers: { authorization: `Bearer ${p.hub.adminToken}` },
+      tls: { ca: p.hub.caPem },
+    });
+    const text = await res.text();
+    const line = (name: string) => text.split("\n").find((l) => l.startsWith(`${name}{slot="${SLOT}"}`));
+    const bytes = line("powernode_replication_lag_bytes");
+    const seconds = line("powernode_replication_lag_seconds");
+    const sync = line("powernode_replication_synchronous");
+    if (!bytes || !seconds || sync?.split(" ")[1] !== "1")
+      throw new Error(`HTTP ${res.status}: ${bytes} / ${seconds} / ${sync}`);
+    return `${bytes}; ${seconds}`;
+  });
   await t.check("the member is read-only while the parent lives", async () => {
     if (!(await inRecovery(memberUrl))) throw new Error("the member is not in recovery");
     const wrote = await withSql(

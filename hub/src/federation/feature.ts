@@ -3,11 +3,13 @@
  * (propose, accept, list, get, revoke, read a peer); FederationPeerService for other hubs on the TLS
  * listener: Hello is public (a CA certificate), Accept needs the acceptance token on the TLS listener
  * (`bootstrap`), everything else the `peer-hub` principal (federation/peer-identity.ts). What a peer
- * may read is listed in peer-reads.ts.
+ * may read is listed in peer-reads.ts. Cluster members' replication lag is in `/metrics`
+ * (replication-metrics.ts).
  */
 import { FederationPeerService, FederationService } from "@powernode/proto";
 import { bindService, type Feature } from "../feature.ts";
 import { createFederationPeerService, createFederationService } from "./federation-service.ts";
+import { replicationMetrics } from "./replication-metrics.ts";
 
 export const federationFeature: Feature = {
   name: "federation",
@@ -38,4 +40,5 @@ export const federationFeature: Feature = {
       create: createFederationPeerService,
     }),
   ],
+  http: [replicationMetrics],
 };

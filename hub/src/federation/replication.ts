@@ -90,23 +90,38 @@ export interface ReplicationLag {
   synchronous: boolean;
 }
 
+/** Every physical slot with its lag, as the parent sees it (shared with replication-metrics.ts). */
+export const SLOTS_SQL = `select sl.slot_name as slot,
+       pg_wal_lsn_diff(pg_current_wal_lsn(), coalesce(s.replay_lsn, sl.restart_lsn))::text as bytes,
+       extract(epoch from s.replay_lag)::float8 as seconds, s.state, s.sync_state as sync
+  from pg_replication_slots sl left join pg_stat_replication s on s.pid = sl.active_pid
+ where sl.slot_type = 'physical'`;
+
+/** A row of {@link SLOTS_SQL}. */
+export interface SlotRow {
+  slot: string;
+  bytes: string | null;
+  seconds: number | null;
+  state: string | null;
+  sync: string | null;
+}
+
+/** The row as a lag. */
+export function toLag(r: SlotRow): ReplicationLag {
+  return {
+    bytes: Number(r.bytes ?? 0),
+    seconds: r.seconds ?? 0,
+    streaming: r.state === "streaming",
+    synchronous: r.sync === "sync",
+  };
+}
+
 export async function replicationLag(parentUrl: string, slot: string): Promise<ReplicationLag> {
   const name = slotField("slot", slot);
   return withSql(parentUrl, async (sql) => {
-    const [r] = await sql<
-      { bytes: string | null; seconds: number | null; state: string | null; sync: string | null }[]
-    >`
-      select pg_wal_lsn_diff(pg_current_wal_lsn(), coalesce(s.replay_lsn, sl.restart_lsn))::text as bytes,
-             extract(epoch from s.replay_lag)::float8 as seconds, s.state, s.sync_state as sync
-        from pg_replication_slots sl left join pg_stat_replication s on s.pid = sl.active_pid
-       where sl.slot_name = ${name}`;
+    const [r] = await sql.unsafe<SlotRow[]>(`${SLOTS_SQL} and sl.slot_name = $1`, [name]);
     if (!r) throw new DomainError("not_found", `slot: no replication slot ${name} on the parent`);
-    return {
-      bytes: Number(r.bytes ?? 0),
-      seconds: r.seconds ?? 0,
-      streaming: r.state === "streaming",
-      synchronous: r.sync === "sync",
-    };
+    return toLag(r);
   });
 }
 
