@@ -63,6 +63,7 @@ export {
   FederationPeerSchema,
   FederationPeerService,
   FederationService,
+  type MemberSlot,
   type PeerCatalogEntry,
   type PeerFleetSummary,
   PeerRole,

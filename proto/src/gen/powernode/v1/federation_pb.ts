@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file powernode/v1/federation.proto.
  */
 export const file_powernode_v1_federation: GenFile = /*@__PURE__*/
-  fileDesc("Ch1wb3dlcm5vZGUvdjEvZmVkZXJhdGlvbi5wcm90bxIMcG93ZXJub2RlLnYxIucDCg5GZWRlcmF0aW9uUGVlchIKCgJpZBgBIAEoCRIMCgRuYW1lGAIgASgJEiQKBHJvbGUYAyABKA4yFi5wb3dlcm5vZGUudjEuUGVlclJvbGUSJgoFc3RhdGUYBCABKA4yFy5wb3dlcm5vZGUudjEuUGVlclN0YXRlEhIKCnJlbW90ZV91cmwYBSABKAkSFwoPcmVtb3RlX2h1Yl9uYW1lGAYgASgJEhgKEHJlbW90ZV9jYV9zaGEyNTYYByABKAkSFQoNaXNzdWVkX3NlcmlhbBgIIAEoCRI0ChB0b2tlbl9leHBpcmVzX2F0GAkgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIvCgthY2NlcHRlZF9hdBgKIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLgoKcmV2b2tlZF9hdBgLIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASFgoOcmV2b2tlZF9yZWFzb24YDCABKAkSMAoMbGFzdF9zZWVuX2F0GA0gASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIuCgpjcmVhdGVkX2F0GA4gASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCLrAQoQUGVlckZsZWV0U3VtbWFyeRIQCghodWJfbmFtZRgBIAEoCRITCgtub2Rlc190b3RhbBgCIAEoDRJICg5ub2Rlc19ieV9zdGF0ZRgDIAMoCzIwLnBvd2Vybm9kZS52MS5QZWVyRmxlZXRTdW1tYXJ5Lk5vZGVzQnlTdGF0ZUVudHJ5EhoKEm5vZGVzX2hlYXJ0YmVhdGluZxgEIAEoDRIVCg1tb2R1bGVzX3RvdGFsGAUgASgNGjMKEU5vZGVzQnlTdGF0ZUVudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoDToCOAEiWgoQUGVlckNhdGFsb2dFbnRyeRIOCgZtb2R1bGUYASABKAkSDwoHdmVyc2lvbhgCIAEoCRIMCgRhcmNoGAMgASgJEhcKD2ZzdmVyaXR5X2RpZ2VzdBgEIAEoCSJMChVQcm9wb3NlUGVlcmluZ1JlcXVlc3QSDAoEbmFtZRgBIAEoCRISCgpyZW1vdGVfdXJsGAIgASgJEhEKCWxvY2FsX3VybBgDIAEoCSJeChZQcm9wb3NlUGVlcmluZ1Jlc3BvbnNlEioKBHBlZXIYASABKAsyHC5wb3dlcm5vZGUudjEuRmVkZXJhdGlvblBlZXISGAoQYWNjZXB0YW5jZV90b2tlbhgCIAEoCSJGChRBY2NlcHRQZWVyaW5nUmVxdWVzdBINCgV0b2tlbhgBIAEoCRIMCgRuYW1lGAIgASgJEhEKCWxvY2FsX3VybBgDIAEoCSJDChVBY2NlcHRQZWVyaW5nUmVzcG9uc2USKgoEcGVlchgBIAEoCzIcLnBvd2Vybm9kZS52MS5GZWRlcmF0aW9uUGVlciISChBMaXN0UGVlcnNSZXF1ZXN0IkAKEUxpc3RQZWVyc1Jlc3BvbnNlEisKBXBlZXJzGAEgAygLMhwucG93ZXJub2RlLnYxLkZlZGVyYXRpb25QZWVyIh4KDkdldFBlZXJSZXF1ZXN0EgwKBHBlZXIYASABKAkiPQoPR2V0UGVlclJlc3BvbnNlEioKBHBlZXIYASABKAsyHC5wb3dlcm5vZGUudjEuRmVkZXJhdGlvblBlZXIiMQoRUmV2b2tlUGVlclJlcXVlc3QSDAoEcGVlchgBIAEoCRIOCgZyZWFzb24YAiABKAkiVwoSUmV2b2tlUGVlclJlc3BvbnNlEioKBHBlZXIYASABKAsyHC5wb3dlcm5vZGUudjEuRmVkZXJhdGlvblBlZXISFQoNcGVlcl9ub3RpZmllZBgCIAEoCCIqChpHZXRQZWVyRmxlZXRTdW1tYXJ5UmVxdWVzdBIMCgRwZWVyGAEgASgJIk4KG0dldFBlZXJGbGVldFN1bW1hcnlSZXNwb25zZRIvCgdzdW1tYXJ5GAEgASgLMh4ucG93ZXJub2RlLnYxLlBlZXJGbGVldFN1bW1hcnkiJgoWTGlzdFBlZXJDYXRhbG9nUmVxdWVzdBIMCgRwZWVyGAEgASgJIkoKF0xpc3RQZWVyQ2F0YWxvZ1Jlc3BvbnNlEi8KB2VudHJpZXMYASADKAsyHi5wb3dlcm5vZGUudjEuUGVlckNhdGFsb2dFbnRyeSIOCgxIZWxsb1JlcXVlc3QiMQoNSGVsbG9SZXNwb25zZRIQCghodWJfbmFtZRgBIAEoCRIOCgZjYV9wZW0YAiABKAkiYgoRUGVlckFjY2VwdFJlcXVlc3QSDQoFdG9rZW4YASABKAkSEAoIaHViX25hbWUYAiABKAkSDgoGY2FfcGVtGAMgASgJEgsKA3VybBgEIAEoCRIPCgdjc3JfcGVtGAUgASgJImEKElBlZXJBY2NlcHRSZXNwb25zZRIPCgdwZWVyX2lkGAEgASgJEhAKCGh1Yl9uYW1lGAIgASgJEhcKD2NsaWVudF9jZXJ0X3BlbRgDIAEoCRIPCgdjc3JfcGVtGAQgASgJIi4KE1BlZXJDb21wbGV0ZVJlcXVlc3QSFwoPY2xpZW50X2NlcnRfcGVtGAEgASgJIhYKFFBlZXJDb21wbGV0ZVJlc3BvbnNlIhwKGlBlZXJHZXRGbGVldFN1bW1hcnlSZXF1ZXN0Ik4KG1BlZXJHZXRGbGVldFN1bW1hcnlSZXNwb25zZRIvCgdzdW1tYXJ5GAEgASgLMh4ucG93ZXJub2RlLnYxLlBlZXJGbGVldFN1bW1hcnkiGAoWUGVlckxpc3RDYXRhbG9nUmVxdWVzdCJKChdQZWVyTGlzdENhdGFsb2dSZXNwb25zZRIvCgdlbnRyaWVzGAEgAygLMh4ucG93ZXJub2RlLnYxLlBlZXJDYXRhbG9nRW50cnkiJAoSUGVlclJldm9rZWRSZXF1ZXN0Eg4KBnJlYXNvbhgBIAEoCSIVChNQZWVyUmV2b2tlZFJlc3BvbnNlKogBCglQZWVyU3RhdGUSGgoWUEVFUl9TVEFURV9VTlNQRUNJRklFRBAAEhcKE1BFRVJfU1RBVEVfUFJPUE9TRUQQARIXChNQRUVSX1NUQVRFX0FDQ0VQVEVEEAISFQoRUEVFUl9TVEFURV9BQ1RJVkUQAxIWChJQRUVSX1NUQVRFX1JFVk9LRUQQBCpVCghQZWVyUm9sZRIZChVQRUVSX1JPTEVfVU5TUEVDSUZJRUQQABIWChJQRUVSX1JPTEVfUFJPUE9TRVIQARIWChJQRUVSX1JPTEVfQUNDRVBUT1IQAjL9BAoRRmVkZXJhdGlvblNlcnZpY2USWwoOUHJvcG9zZVBlZXJpbmcSIy5wb3dlcm5vZGUudjEuUHJvcG9zZVBlZXJpbmdSZXF1ZXN0GiQucG93ZXJub2RlLnYxLlByb3Bvc2VQZWVyaW5nUmVzcG9uc2USWAoNQWNjZXB0UGVlcmluZxIiLnBvd2Vybm9kZS52MS5BY2NlcHRQZWVyaW5nUmVxdWVzdBojLnBvd2Vybm9kZS52MS5BY2NlcHRQZWVyaW5nUmVzcG9uc2USTAoJTGlzdFBlZXJzEh4ucG93ZXJub2RlLnYxLkxpc3RQZWVyc1JlcXVlc3QaHy5wb3dlcm5vZGUudjEuTGlzdFBlZXJzUmVzcG9uc2USRgoHR2V0UGVlchIcLnBvd2Vybm9kZS52MS5HZXRQZWVyUmVxdWVzdBodLnBvd2Vybm9kZS52MS5HZXRQZWVyUmVzcG9uc2USTwoKUmV2b2tlUGVlchIfLnBvd2Vybm9kZS52MS5SZXZva2VQZWVyUmVxdWVzdBogLnBvd2Vybm9kZS52MS5SZXZva2VQZWVyUmVzcG9uc2USagoTR2V0UGVlckZsZWV0U3VtbWFyeRIoLnBvd2Vybm9kZS52MS5HZXRQZWVyRmxlZXRTdW1tYXJ5UmVxdWVzdBopLnBvd2Vybm9kZS52MS5HZXRQZWVyRmxlZXRTdW1tYXJ5UmVzcG9uc2USXgoPTGlzdFBlZXJDYXRhbG9nEiQucG93ZXJub2RlLnYxLkxpc3RQZWVyQ2F0YWxvZ1JlcXVlc3QaJS5wb3dlcm5vZGUudjEuTGlzdFBlZXJDYXRhbG9nUmVzcG9uc2UyjQQKFUZlZGVyYXRpb25QZWVyU2VydmljZRJACgVIZWxsbxIaLnBvd2Vybm9kZS52MS5IZWxsb1JlcXVlc3QaGy5wb3dlcm5vZGUudjEuSGVsbG9SZXNwb25zZRJLCgZBY2NlcHQSHy5wb3dlcm5vZGUudjEuUGVlckFjY2VwdFJlcXVlc3QaIC5wb3dlcm5vZGUudjEuUGVlckFjY2VwdFJlc3BvbnNlElEKCENvbXBsZXRlEiEucG93ZXJub2RlLnYxLlBlZXJDb21wbGV0ZVJlcXVlc3QaIi5wb3dlcm5vZGUudjEuUGVlckNvbXBsZXRlUmVzcG9uc2USZgoPR2V0RmxlZXRTdW1tYXJ5EigucG93ZXJub2RlLnYxLlBlZXJHZXRGbGVldFN1bW1hcnlSZXF1ZXN0GikucG93ZXJub2RlLnYxLlBlZXJHZXRGbGVldFN1bW1hcnlSZXNwb25zZRJaCgtMaXN0Q2F0YWxvZxIkLnBvd2Vybm9kZS52MS5QZWVyTGlzdENhdGFsb2dSZXF1ZXN0GiUucG93ZXJub2RlLnYxLlBlZXJMaXN0Q2F0YWxvZ1Jlc3BvbnNlEk4KB1Jldm9rZWQSIC5wb3dlcm5vZGUudjEuUGVlclJldm9rZWRSZXF1ZXN0GiEucG93ZXJub2RlLnYxLlBlZXJSZXZva2VkUmVzcG9uc2ViBnByb3RvMw", [file_google_protobuf_timestamp]);
+  fileDesc("Ch1wb3dlcm5vZGUvdjEvZmVkZXJhdGlvbi5wcm90bxIMcG93ZXJub2RlLnYxIucDCg5GZWRlcmF0aW9uUGVlchIKCgJpZBgBIAEoCRIMCgRuYW1lGAIgASgJEiQKBHJvbGUYAyABKA4yFi5wb3dlcm5vZGUudjEuUGVlclJvbGUSJgoFc3RhdGUYBCABKA4yFy5wb3dlcm5vZGUudjEuUGVlclN0YXRlEhIKCnJlbW90ZV91cmwYBSABKAkSFwoPcmVtb3RlX2h1Yl9uYW1lGAYgASgJEhgKEHJlbW90ZV9jYV9zaGEyNTYYByABKAkSFQoNaXNzdWVkX3NlcmlhbBgIIAEoCRI0ChB0b2tlbl9leHBpcmVzX2F0GAkgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIvCgthY2NlcHRlZF9hdBgKIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLgoKcmV2b2tlZF9hdBgLIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASFgoOcmV2b2tlZF9yZWFzb24YDCABKAkSMAoMbGFzdF9zZWVuX2F0GA0gASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIuCgpjcmVhdGVkX2F0GA4gASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCLrAQoQUGVlckZsZWV0U3VtbWFyeRIQCghodWJfbmFtZRgBIAEoCRITCgtub2Rlc190b3RhbBgCIAEoDRJICg5ub2Rlc19ieV9zdGF0ZRgDIAMoCzIwLnBvd2Vybm9kZS52MS5QZWVyRmxlZXRTdW1tYXJ5Lk5vZGVzQnlTdGF0ZUVudHJ5EhoKEm5vZGVzX2hlYXJ0YmVhdGluZxgEIAEoDRIVCg1tb2R1bGVzX3RvdGFsGAUgASgNGjMKEU5vZGVzQnlTdGF0ZUVudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoDToCOAEiWgoQUGVlckNhdGFsb2dFbnRyeRIOCgZtb2R1bGUYASABKAkSDwoHdmVyc2lvbhgCIAEoCRIMCgRhcmNoGAMgASgJEhcKD2ZzdmVyaXR5X2RpZ2VzdBgEIAEoCSJqCgpNZW1iZXJTbG90EgwKBHNsb3QYASABKAkSEQoJbGFnX2J5dGVzGAIgASgEEhMKC2xhZ19zZWNvbmRzGAMgASgBEhEKCXN0cmVhbWluZxgEIAEoCBITCgtzeW5jaHJvbm91cxgFIAEoCCI8ChdDcmVhdGVNZW1iZXJTbG90UmVxdWVzdBIMCgRzbG90GAEgASgJEhMKC3N5bmNocm9ub3VzGAIgASgIImwKGENyZWF0ZU1lbWJlclNsb3RSZXNwb25zZRImCgRzbG90GAEgASgLMhgucG93ZXJub2RlLnYxLk1lbWJlclNsb3QSDwoHY3JlYXRlZBgCIAEoCBIXCg9iYXNlYmFja3VwX2FyZ3MYAyADKAkiGAoWTGlzdE1lbWJlclNsb3RzUmVxdWVzdCJCChdMaXN0TWVtYmVyU2xvdHNSZXNwb25zZRInCgVzbG90cxgBIAMoCzIYLnBvd2Vybm9kZS52MS5NZW1iZXJTbG90IkwKFVByb3Bvc2VQZWVyaW5nUmVxdWVzdBIMCgRuYW1lGAEgASgJEhIKCnJlbW90ZV91cmwYAiABKAkSEQoJbG9jYWxfdXJsGAMgASgJIl4KFlByb3Bvc2VQZWVyaW5nUmVzcG9uc2USKgoEcGVlchgBIAEoCzIcLnBvd2Vybm9kZS52MS5GZWRlcmF0aW9uUGVlchIYChBhY2NlcHRhbmNlX3Rva2VuGAIgASgJIkYKFEFjY2VwdFBlZXJpbmdSZXF1ZXN0Eg0KBXRva2VuGAEgASgJEgwKBG5hbWUYAiABKAkSEQoJbG9jYWxfdXJsGAMgASgJIkMKFUFjY2VwdFBlZXJpbmdSZXNwb25zZRIqCgRwZWVyGAEgASgLMhwucG93ZXJub2RlLnYxLkZlZGVyYXRpb25QZWVyIhIKEExpc3RQZWVyc1JlcXVlc3QiQAoRTGlzdFBlZXJzUmVzcG9uc2USKwoFcGVlcnMYASADKAsyHC5wb3dlcm5vZGUudjEuRmVkZXJhdGlvblBlZXIiHgoOR2V0UGVlclJlcXVlc3QSDAoEcGVlchgBIAEoCSI9Cg9HZXRQZWVyUmVzcG9uc2USKgoEcGVlchgBIAEoCzIcLnBvd2Vybm9kZS52MS5GZWRlcmF0aW9uUGVlciIxChFSZXZva2VQZWVyUmVxdWVzdBIMCgRwZWVyGAEgASgJEg4KBnJlYXNvbhgCIAEoCSJXChJSZXZva2VQZWVyUmVzcG9uc2USKgoEcGVlchgBIAEoCzIcLnBvd2Vybm9kZS52MS5GZWRlcmF0aW9uUGVlchIVCg1wZWVyX25vdGlmaWVkGAIgASgIIioKGkdldFBlZXJGbGVldFN1bW1hcnlSZXF1ZXN0EgwKBHBlZXIYASABKAkiTgobR2V0UGVlckZsZWV0U3VtbWFyeVJlc3BvbnNlEi8KB3N1bW1hcnkYASABKAsyHi5wb3dlcm5vZGUudjEuUGVlckZsZWV0U3VtbWFyeSImChZMaXN0UGVlckNhdGFsb2dSZXF1ZXN0EgwKBHBlZXIYASABKAkiSgoXTGlzdFBlZXJDYXRhbG9nUmVzcG9uc2USLwoHZW50cmllcxgBIAMoCzIeLnBvd2Vybm9kZS52MS5QZWVyQ2F0YWxvZ0VudHJ5Ig4KDEhlbGxvUmVxdWVzdCIxCg1IZWxsb1Jlc3BvbnNlEhAKCGh1Yl9uYW1lGAEgASgJEg4KBmNhX3BlbRgCIAEoCSJiChFQZWVyQWNjZXB0UmVxdWVzdBINCgV0b2tlbhgBIAEoCRIQCghodWJfbmFtZRgCIAEoCRIOCgZjYV9wZW0YAyABKAkSCwoDdXJsGAQgASgJEg8KB2Nzcl9wZW0YBSABKAkiYQoSUGVlckFjY2VwdFJlc3BvbnNlEg8KB3BlZXJfaWQYASABKAkSEAoIaHViX25hbWUYAiABKAkSFwoPY2xpZW50X2NlcnRfcGVtGAMgASgJEg8KB2Nzcl9wZW0YBCABKAkiLgoTUGVlckNvbXBsZXRlUmVxdWVzdBIXCg9jbGllbnRfY2VydF9wZW0YASABKAkiFgoUUGVlckNvbXBsZXRlUmVzcG9uc2UiHAoaUGVlckdldEZsZWV0U3VtbWFyeVJlcXVlc3QiTgobUGVlckdldEZsZWV0U3VtbWFyeVJlc3BvbnNlEi8KB3N1bW1hcnkYASABKAsyHi5wb3dlcm5vZGUudjEuUGVlckZsZWV0U3VtbWFyeSIYChZQZWVyTGlzdENhdGFsb2dSZXF1ZXN0IkoKF1BlZXJMaXN0Q2F0YWxvZ1Jlc3BvbnNlEi8KB2VudHJpZXMYASADKAsyHi5wb3dlcm5vZGUudjEuUGVlckNhdGFsb2dFbnRyeSIkChJQZWVyUmV2b2tlZFJlcXVlc3QSDgoGcmVhc29uGAEgASgJIhUKE1BlZXJSZXZva2VkUmVzcG9uc2UqiAEKCVBlZXJTdGF0ZRIaChZQRUVSX1NUQVRFX1VOU1BFQ0lGSUVEEAASFwoTUEVFUl9TVEFURV9QUk9QT1NFRBABEhcKE1BFRVJfU1RBVEVfQUNDRVBURUQQAhIVChFQRUVSX1NUQVRFX0FDVElWRRADEhYKElBFRVJfU1RBVEVfUkVWT0tFRBAEKlUKCFBlZXJSb2xlEhkKFVBFRVJfUk9MRV9VTlNQRUNJRklFRBAAEhYKElBFRVJfUk9MRV9QUk9QT1NFUhABEhYKElBFRVJfUk9MRV9BQ0NFUFRPUhACMsAGChFGZWRlcmF0aW9uU2VydmljZRJbCg5Qcm9wb3NlUGVlcmluZxIjLnBvd2Vybm9kZS52MS5Qcm9wb3NlUGVlcmluZ1JlcXVlc3QaJC5wb3dlcm5vZGUudjEuUHJvcG9zZVBlZXJpbmdSZXNwb25zZRJYCg1BY2NlcHRQZWVyaW5nEiIucG93ZXJub2RlLnYxLkFjY2VwdFBlZXJpbmdSZXF1ZXN0GiMucG93ZXJub2RlLnYxLkFjY2VwdFBlZXJpbmdSZXNwb25zZRJMCglMaXN0UGVlcnMSHi5wb3dlcm5vZGUudjEuTGlzdFBlZXJzUmVxdWVzdBofLnBvd2Vybm9kZS52MS5MaXN0UGVlcnNSZXNwb25zZRJGCgdHZXRQZWVyEhwucG93ZXJub2RlLnYxLkdldFBlZXJSZXF1ZXN0Gh0ucG93ZXJub2RlLnYxLkdldFBlZXJSZXNwb25zZRJPCgpSZXZva2VQZWVyEh8ucG93ZXJub2RlLnYxLlJldm9rZVBlZXJSZXF1ZXN0GiAucG93ZXJub2RlLnYxLlJldm9rZVBlZXJSZXNwb25zZRJqChNHZXRQZWVyRmxlZXRTdW1tYXJ5EigucG93ZXJub2RlLnYxLkdldFBlZXJGbGVldFN1bW1hcnlSZXF1ZXN0GikucG93ZXJub2RlLnYxLkdldFBlZXJGbGVldFN1bW1hcnlSZXNwb25zZRJeCg9MaXN0UGVlckNhdGFsb2cSJC5wb3dlcm5vZGUudjEuTGlzdFBlZXJDYXRhbG9nUmVxdWVzdBolLnBvd2Vybm9kZS52MS5MaXN0UGVlckNhdGFsb2dSZXNwb25zZRJhChBDcmVhdGVNZW1iZXJTbG90EiUucG93ZXJub2RlLnYxLkNyZWF0ZU1lbWJlclNsb3RSZXF1ZXN0GiYucG93ZXJub2RlLnYxLkNyZWF0ZU1lbWJlclNsb3RSZXNwb25zZRJeCg9MaXN0TWVtYmVyU2xvdHMSJC5wb3dlcm5vZGUudjEuTGlzdE1lbWJlclNsb3RzUmVxdWVzdBolLnBvd2Vybm9kZS52MS5MaXN0TWVtYmVyU2xvdHNSZXNwb25zZTKNBAoVRmVkZXJhdGlvblBlZXJTZXJ2aWNlEkAKBUhlbGxvEhoucG93ZXJub2RlLnYxLkhlbGxvUmVxdWVzdBobLnBvd2Vybm9kZS52MS5IZWxsb1Jlc3BvbnNlEksKBkFjY2VwdBIfLnBvd2Vybm9kZS52MS5QZWVyQWNjZXB0UmVxdWVzdBogLnBvd2Vybm9kZS52MS5QZWVyQWNjZXB0UmVzcG9uc2USUQoIQ29tcGxldGUSIS5wb3dlcm5vZGUudjEuUGVlckNvbXBsZXRlUmVxdWVzdBoiLnBvd2Vybm9kZS52MS5QZWVyQ29tcGxldGVSZXNwb25zZRJmCg9HZXRGbGVldFN1bW1hcnkSKC5wb3dlcm5vZGUudjEuUGVlckdldEZsZWV0U3VtbWFyeVJlcXVlc3QaKS5wb3dlcm5vZGUudjEuUGVlckdldEZsZWV0U3VtbWFyeVJlc3BvbnNlEloKC0xpc3RDYXRhbG9nEiQucG93ZXJub2RlLnYxLlBlZXJMaXN0Q2F0YWxvZ1JlcXVlc3QaJS5wb3dlcm5vZGUudjEuUGVlckxpc3RDYXRhbG9nUmVzcG9uc2USTgoHUmV2b2tlZBIgLnBvd2Vybm9kZS52MS5QZWVyUmV2b2tlZFJlcXVlc3QaIS5wb3dlcm5vZGUudjEuUGVlclJldm9rZWRSZXNwb25zZWIGcHJvdG8z", [file_google_protobuf_timestamp]);
 
 /**
  * @generated from message powernode.v1.FederationPeer
@@ -188,6 +188,140 @@ export const PeerCatalogEntrySchema: GenMessage<PeerCatalogEntry> = /*@__PURE__*
   messageDesc(file_powernode_v1_federation, 2);
 
 /**
+ * A cluster member's replication slot on the parent's PostgreSQL, with the member's lag.
+ *
+ * @generated from message powernode.v1.MemberSlot
+ */
+export type MemberSlot = Message<"powernode.v1.MemberSlot"> & {
+  /**
+   * @generated from field: string slot = 1;
+   */
+  slot: string;
+
+  /**
+   * WAL the member has not replayed yet.
+   *
+   * @generated from field: uint64 lag_bytes = 2;
+   */
+  lagBytes: bigint;
+
+  /**
+   * PostgreSQL's replay lag (0 when idle or not streaming).
+   *
+   * @generated from field: double lag_seconds = 3;
+   */
+  lagSeconds: number;
+
+  /**
+   * A walsender streams to the member now.
+   *
+   * @generated from field: bool streaming = 4;
+   */
+  streaming: boolean;
+
+  /**
+   * The parent waits for this member on commit.
+   *
+   * @generated from field: bool synchronous = 5;
+   */
+  synchronous: boolean;
+};
+
+/**
+ * Describes the message powernode.v1.MemberSlot.
+ * Use `create(MemberSlotSchema)` to create a new message.
+ */
+export const MemberSlotSchema: GenMessage<MemberSlot> = /*@__PURE__*/
+  messageDesc(file_powernode_v1_federation, 3);
+
+/**
+ * @generated from message powernode.v1.CreateMemberSlotRequest
+ */
+export type CreateMemberSlotRequest = Message<"powernode.v1.CreateMemberSlotRequest"> & {
+  /**
+   * a-z 0-9 _, at most 63 (the member's pg_basebackup uses it as -S and application_name).
+   *
+   * @generated from field: string slot = 1;
+   */
+  slot: string;
+
+  /**
+   * Make the parent wait for this member on every commit (no acknowledged write lost at failover).
+   *
+   * @generated from field: bool synchronous = 2;
+   */
+  synchronous: boolean;
+};
+
+/**
+ * Describes the message powernode.v1.CreateMemberSlotRequest.
+ * Use `create(CreateMemberSlotRequestSchema)` to create a new message.
+ */
+export const CreateMemberSlotRequestSchema: GenMessage<CreateMemberSlotRequest> = /*@__PURE__*/
+  messageDesc(file_powernode_v1_federation, 4);
+
+/**
+ * @generated from message powernode.v1.CreateMemberSlotResponse
+ */
+export type CreateMemberSlotResponse = Message<"powernode.v1.CreateMemberSlotResponse"> & {
+  /**
+   * @generated from field: powernode.v1.MemberSlot slot = 1;
+   */
+  slot?: MemberSlot | undefined;
+
+  /**
+   * False when the slot existed.
+   *
+   * @generated from field: bool created = 2;
+   */
+  created: boolean;
+
+  /**
+   * The pg_basebackup arguments for the member (without the parent's password).
+   *
+   * @generated from field: repeated string basebackup_args = 3;
+   */
+  basebackupArgs: string[];
+};
+
+/**
+ * Describes the message powernode.v1.CreateMemberSlotResponse.
+ * Use `create(CreateMemberSlotResponseSchema)` to create a new message.
+ */
+export const CreateMemberSlotResponseSchema: GenMessage<CreateMemberSlotResponse> = /*@__PURE__*/
+  messageDesc(file_powernode_v1_federation, 5);
+
+/**
+ * @generated from message powernode.v1.ListMemberSlotsRequest
+ */
+export type ListMemberSlotsRequest = Message<"powernode.v1.ListMemberSlotsRequest"> & {
+};
+
+/**
+ * Describes the message powernode.v1.ListMemberSlotsRequest.
+ * Use `create(ListMemberSlotsRequestSchema)` to create a new message.
+ */
+export const ListMemberSlotsRequestSchema: GenMessage<ListMemberSlotsRequest> = /*@__PURE__*/
+  messageDesc(file_powernode_v1_federation, 6);
+
+/**
+ * @generated from message powernode.v1.ListMemberSlotsResponse
+ */
+export type ListMemberSlotsResponse = Message<"powernode.v1.ListMemberSlotsResponse"> & {
+  /**
+   * @generated from field: repeated powernode.v1.MemberSlot slots = 1;
+   */
+  slots: MemberSlot[];
+};
+
+/**
+ * Describes the message powernode.v1.ListMemberSlotsResponse.
+ * Use `create(ListMemberSlotsResponseSchema)` to create a new message.
+ */
+export const ListMemberSlotsResponseSchema: GenMessage<ListMemberSlotsResponse> = /*@__PURE__*/
+  messageDesc(file_powernode_v1_federation, 7);
+
+/**
  * @generated from message powernode.v1.ProposePeeringRequest
  */
 export type ProposePeeringRequest = Message<"powernode.v1.ProposePeeringRequest"> & {
@@ -216,7 +350,7 @@ export type ProposePeeringRequest = Message<"powernode.v1.ProposePeeringRequest"
  * Use `create(ProposePeeringRequestSchema)` to create a new message.
  */
 export const ProposePeeringRequestSchema: GenMessage<ProposePeeringRequest> = /*@__PURE__*/
-  messageDesc(file_powernode_v1_federation, 3);
+  messageDesc(file_powernode_v1_federation, 8);
 
 /**
  * @generated from message powernode.v1.ProposePeeringResponse
@@ -240,7 +374,7 @@ export type ProposePeeringResponse = Message<"powernode.v1.ProposePeeringRespons
  * Use `create(ProposePeeringResponseSchema)` to create a new message.
  */
 export const ProposePeeringResponseSchema: GenMessage<ProposePeeringResponse> = /*@__PURE__*/
-  messageDesc(file_powernode_v1_federation, 4);
+  messageDesc(file_powernode_v1_federation, 9);
 
 /**
  * @generated from message powernode.v1.AcceptPeeringRequest
@@ -271,7 +405,7 @@ export type AcceptPeeringRequest = Message<"powernode.v1.AcceptPeeringRequest"> 
  * Use `create(AcceptPeeringRequestSchema)` to create a new message.
  */
 export const AcceptPeeringRequestSchema: GenMessage<AcceptPeeringRequest> = /*@__PURE__*/
-  messageDesc(file_powernode_v1_federation, 5);
+  messageDesc(file_powernode_v1_federation, 10);
 
 /**
  * @generated from message powernode.v1.AcceptPeeringResponse
@@ -288,7 +422,7 @@ export type AcceptPeeringResponse = Message<"powernode.v1.AcceptPeeringResponse"
  * Use `create(AcceptPeeringResponseSchema)` to create a new message.
  */
 export const AcceptPeeringResponseSchema: GenMessage<AcceptPeeringResponse> = /*@__PURE__*/
-  messageDesc(file_powernode_v1_federation, 6);
+  messageDesc(file_powernode_v1_federation, 11);
 
 /**
  * @generated from message powernode.v1.ListPeersRequest
@@ -301,7 +435,7 @@ export type ListPeersRequest = Message<"powernode.v1.ListPeersRequest"> & {
  * Use `create(ListPeersRequestSchema)` to create a new message.
  */
 export const ListPeersRequestSchema: GenMessage<ListPeersRequest> = /*@__PURE__*/
-  messageDesc(file_powernode_v1_federation, 7);
+  messageDesc(file_powernode_v1_federation, 12);
 
 /**
  * @generated from message powernode.v1.ListPeersResponse
@@ -318,7 +452,7 @@ export type ListPeersResponse = Message<"powernode.v1.ListPeersResponse"> & {
  * Use `create(ListPeersResponseSchema)` to create a new message.
  */
 export const ListPeersResponseSchema: GenMessage<ListPeersResponse> = /*@__PURE__*/
-  messageDesc(file_powernode_v1_federation, 8);
+  messageDesc(file_powernode_v1_federation, 13);
 
 /**
  * @generated from message powernode.v1.GetPeerRequest
@@ -337,7 +471,7 @@ export type GetPeerRequest = Message<"powernode.v1.GetPeerRequest"> & {
  * Use `create(GetPeerRequestSchema)` to create a new message.
  */
 export const GetPeerRequestSchema: GenMessage<GetPeerRequest> = /*@__PURE__*/
-  messageDesc(file_powernode_v1_federation, 9);
+  messageDesc(file_powernode_v1_federation, 14);
 
 /**
  * @generated from message powernode.v1.GetPeerResponse
@@ -354,7 +488,7 @@ export type GetPeerResponse = Message<"powernode.v1.GetPeerResponse"> & {
  * Use `create(GetPeerResponseSchema)` to create a new message.
  */
 export const GetPeerResponseSchema: GenMessage<GetPeerResponse> = /*@__PURE__*/
-  messageDesc(file_powernode_v1_federation, 10);
+  messageDesc(file_powernode_v1_federation, 15);
 
 /**
  * @generated from message powernode.v1.RevokePeerRequest
@@ -376,7 +510,7 @@ export type RevokePeerRequest = Message<"powernode.v1.RevokePeerRequest"> & {
  * Use `create(RevokePeerRequestSchema)` to create a new message.
  */
 export const RevokePeerRequestSchema: GenMessage<RevokePeerRequest> = /*@__PURE__*/
-  messageDesc(file_powernode_v1_federation, 11);
+  messageDesc(file_powernode_v1_federation, 16);
 
 /**
  * @generated from message powernode.v1.RevokePeerResponse
@@ -400,7 +534,7 @@ export type RevokePeerResponse = Message<"powernode.v1.RevokePeerResponse"> & {
  * Use `create(RevokePeerResponseSchema)` to create a new message.
  */
 export const RevokePeerResponseSchema: GenMessage<RevokePeerResponse> = /*@__PURE__*/
-  messageDesc(file_powernode_v1_federation, 12);
+  messageDesc(file_powernode_v1_federation, 17);
 
 /**
  * @generated from message powernode.v1.GetPeerFleetSummaryRequest
@@ -417,7 +551,7 @@ export type GetPeerFleetSummaryRequest = Message<"powernode.v1.GetPeerFleetSumma
  * Use `create(GetPeerFleetSummaryRequestSchema)` to create a new message.
  */
 export const GetPeerFleetSummaryRequestSchema: GenMessage<GetPeerFleetSummaryRequest> = /*@__PURE__*/
-  messageDesc(file_powernode_v1_federation, 13);
+  messageDesc(file_powernode_v1_federation, 18);
 
 /**
  * @generated from message powernode.v1.GetPeerFleetSummaryResponse
@@ -434,7 +568,7 @@ export type GetPeerFleetSummaryResponse = Message<"powernode.v1.GetPeerFleetSumm
  * Use `create(GetPeerFleetSummaryResponseSchema)` to create a new message.
  */
 export const GetPeerFleetSummaryResponseSchema: GenMessage<GetPeerFleetSummaryResponse> = /*@__PURE__*/
-  messageDesc(file_powernode_v1_federation, 14);
+  messageDesc(file_powernode_v1_federation, 19);
 
 /**
  * @generated from message powernode.v1.ListPeerCatalogRequest
@@ -451,7 +585,7 @@ export type ListPeerCatalogRequest = Message<"powernode.v1.ListPeerCatalogReques
  * Use `create(ListPeerCatalogRequestSchema)` to create a new message.
  */
 export const ListPeerCatalogRequestSchema: GenMessage<ListPeerCatalogRequest> = /*@__PURE__*/
-  messageDesc(file_powernode_v1_federation, 15);
+  messageDesc(file_powernode_v1_federation, 20);
 
 /**
  * @generated from message powernode.v1.ListPeerCatalogResponse
@@ -468,7 +602,7 @@ export type ListPeerCatalogResponse = Message<"powernode.v1.ListPeerCatalogRespo
  * Use `create(ListPeerCatalogResponseSchema)` to create a new message.
  */
 export const ListPeerCatalogResponseSchema: GenMessage<ListPeerCatalogResponse> = /*@__PURE__*/
-  messageDesc(file_powernode_v1_federation, 16);
+  messageDesc(file_powernode_v1_federation, 21);
 
 /**
  * @generated from message powernode.v1.HelloRequest
@@ -481,7 +615,7 @@ export type HelloRequest = Message<"powernode.v1.HelloRequest"> & {
  * Use `create(HelloRequestSchema)` to create a new message.
  */
 export const HelloRequestSchema: GenMessage<HelloRequest> = /*@__PURE__*/
-  messageDesc(file_powernode_v1_federation, 17);
+  messageDesc(file_powernode_v1_federation, 22);
 
 /**
  * @generated from message powernode.v1.HelloResponse
@@ -503,7 +637,7 @@ export type HelloResponse = Message<"powernode.v1.HelloResponse"> & {
  * Use `create(HelloResponseSchema)` to create a new message.
  */
 export const HelloResponseSchema: GenMessage<HelloResponse> = /*@__PURE__*/
-  messageDesc(file_powernode_v1_federation, 18);
+  messageDesc(file_powernode_v1_federation, 23);
 
 /**
  * @generated from message powernode.v1.PeerAcceptRequest
@@ -546,7 +680,7 @@ export type PeerAcceptRequest = Message<"powernode.v1.PeerAcceptRequest"> & {
  * Use `create(PeerAcceptRequestSchema)` to create a new message.
  */
 export const PeerAcceptRequestSchema: GenMessage<PeerAcceptRequest> = /*@__PURE__*/
-  messageDesc(file_powernode_v1_federation, 19);
+  messageDesc(file_powernode_v1_federation, 24);
 
 /**
  * @generated from message powernode.v1.PeerAcceptResponse
@@ -584,7 +718,7 @@ export type PeerAcceptResponse = Message<"powernode.v1.PeerAcceptResponse"> & {
  * Use `create(PeerAcceptResponseSchema)` to create a new message.
  */
 export const PeerAcceptResponseSchema: GenMessage<PeerAcceptResponse> = /*@__PURE__*/
-  messageDesc(file_powernode_v1_federation, 20);
+  messageDesc(file_powernode_v1_federation, 25);
 
 /**
  * @generated from message powernode.v1.PeerCompleteRequest
@@ -601,7 +735,7 @@ export type PeerCompleteRequest = Message<"powernode.v1.PeerCompleteRequest"> & 
  * Use `create(PeerCompleteRequestSchema)` to create a new message.
  */
 export const PeerCompleteRequestSchema: GenMessage<PeerCompleteRequest> = /*@__PURE__*/
-  messageDesc(file_powernode_v1_federation, 21);
+  messageDesc(file_powernode_v1_federation, 26);
 
 /**
  * @generated from message powernode.v1.PeerCompleteResponse
@@ -614,7 +748,7 @@ export type PeerCompleteResponse = Message<"powernode.v1.PeerCompleteResponse"> 
  * Use `create(PeerCompleteResponseSchema)` to create a new message.
  */
 export const PeerCompleteResponseSchema: GenMessage<PeerCompleteResponse> = /*@__PURE__*/
-  messageDesc(file_powernode_v1_federation, 22);
+  messageDesc(file_powernode_v1_federation, 27);
 
 /**
  * @generated from message powernode.v1.PeerGetFleetSummaryRequest
@@ -627,7 +761,7 @@ export type PeerGetFleetSummaryRequest = Message<"powernode.v1.PeerGetFleetSumma
  * Use `create(PeerGetFleetSummaryRequestSchema)` to create a new message.
  */
 export const PeerGetFleetSummaryRequestSchema: GenMessage<PeerGetFleetSummaryRequest> = /*@__PURE__*/
-  messageDesc(file_powernode_v1_federation, 23);
+  messageDesc(file_powernode_v1_federation, 28);
 
 /**
  * @generated from message powernode.v1.PeerGetFleetSummaryResponse
@@ -644,7 +778,7 @@ export type PeerGetFleetSummaryResponse = Message<"powernode.v1.PeerGetFleetSumm
  * Use `create(PeerGetFleetSummaryResponseSchema)` to create a new message.
  */
 export const PeerGetFleetSummaryResponseSchema: GenMessage<PeerGetFleetSummaryResponse> = /*@__PURE__*/
-  messageDesc(file_powernode_v1_federation, 24);
+  messageDesc(file_powernode_v1_federation, 29);
 
 /**
  * @generated from message powernode.v1.PeerListCatalogRequest
@@ -657,7 +791,7 @@ export type PeerListCatalogRequest = Message<"powernode.v1.PeerListCatalogReques
  * Use `create(PeerListCatalogRequestSchema)` to create a new message.
  */
 export const PeerListCatalogRequestSchema: GenMessage<PeerListCatalogRequest> = /*@__PURE__*/
-  messageDesc(file_powernode_v1_federation, 25);
+  messageDesc(file_powernode_v1_federation, 30);
 
 /**
  * @generated from message powernode.v1.PeerListCatalogResponse
@@ -674,7 +808,7 @@ export type PeerListCatalogResponse = Message<"powernode.v1.PeerListCatalogRespo
  * Use `create(PeerListCatalogResponseSchema)` to create a new message.
  */
 export const PeerListCatalogResponseSchema: GenMessage<PeerListCatalogResponse> = /*@__PURE__*/
-  messageDesc(file_powernode_v1_federation, 26);
+  messageDesc(file_powernode_v1_federation, 31);
 
 /**
  * @generated from message powernode.v1.PeerRevokedRequest
@@ -691,7 +825,7 @@ export type PeerRevokedRequest = Message<"powernode.v1.PeerRevokedRequest"> & {
  * Use `create(PeerRevokedRequestSchema)` to create a new message.
  */
 export const PeerRevokedRequestSchema: GenMessage<PeerRevokedRequest> = /*@__PURE__*/
-  messageDesc(file_powernode_v1_federation, 27);
+  messageDesc(file_powernode_v1_federation, 32);
 
 /**
  * @generated from message powernode.v1.PeerRevokedResponse
@@ -704,7 +838,7 @@ export type PeerRevokedResponse = Message<"powernode.v1.PeerRevokedResponse"> & 
  * Use `create(PeerRevokedResponseSchema)` to create a new message.
  */
 export const PeerRevokedResponseSchema: GenMessage<PeerRevokedResponse> = /*@__PURE__*/
-  messageDesc(file_powernode_v1_federation, 28);
+  messageDesc(file_powernode_v1_federation, 33);
 
 /**
  * Federation: two hubs that peer. Hub A proposes a peering (to hub B's URL) and gets a single-use
@@ -858,6 +992,27 @@ export const FederationService: GenService<{
     methodKind: "unary";
     input: typeof ListPeerCatalogRequestSchema;
     output: typeof ListPeerCatalogResponseSchema;
+  },
+  /**
+   * Cluster members: makes a physical replication slot on this hub's PostgreSQL for a member (its
+   * pg_basebackup streams through it), optionally making this hub wait for that member on commit.
+   *
+   * @generated from rpc powernode.v1.FederationService.CreateMemberSlot
+   */
+  createMemberSlot: {
+    methodKind: "unary";
+    input: typeof CreateMemberSlotRequestSchema;
+    output: typeof CreateMemberSlotResponseSchema;
+  },
+  /**
+   * Cluster members: every physical slot on this hub's PostgreSQL with the member's lag.
+   *
+   * @generated from rpc powernode.v1.FederationService.ListMemberSlots
+   */
+  listMemberSlots: {
+    methodKind: "unary";
+    input: typeof ListMemberSlotsRequestSchema;
+    output: typeof ListMemberSlotsResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_powernode_v1_federation, 0);
