@@ -14,15 +14,9 @@ import { join } from "node:path";
 import { startHub } from "@powernode/hub";
 import { createMemoryLog, startAgentSession } from "@powernode/node-agent";
 import { Arch, EVENTS } from "@powernode/proto";
-import {
-  basebackupArgv,
-  createReplicationSlot,
-  inRecovery,
-  promote,
-  replicationLag,
-  requireSynchronousMember,
-  withSql,
-} from "../../hub/src/federation/replication.ts";
+import { cliFor } from "../../hub/src/cli/test-cli.ts";
+import { inRecovery, promote, replicationLag, withSql } from "../../hub/src/federation/replication.ts";
+import { waitFor } from "../../hub/test/harness.ts";
 import { run } from "../../scripts/lib/exec.ts";
 import { freePort, startThrowawayPostgres } from "../../scripts/lib/postgres.ts";
 import { operatorClients, startSmokeHub } from "../lib/hub.ts";
@@ -62,14 +56,21 @@ export async function runClusterMember(t: PassContext): Promise<void> {
   t.defer(stopP);
   const p = { hub: pHub, ...operatorClients(pHub.httpUrl, pHub.adminToken) };
 
-  const slot = await t.step("replication slot on the parent", () =>
-    createReplicationSlot(p.hub.deps, parent.url, SLOT),
+  const pnctl = cliFor(() => pHub);
+  const pnctlJson = async <T>(...argv: string[]): Promise<T> => {
+    const r = await pnctl(...argv, "--json");
+    if (r.code !== 0) throw new Error(`pnctl ${argv.join(" ")} -> ${r.code}: ${r.err}`);
+    return JSON.parse(r.out) as T;
+  };
+  type SlotView = { slot: string; created: boolean; synchronous: boolean; basebackupArgs: string[] };
+  const slot = await t.step("replication slot on the parent (pnctl federation member-slot)", () =>
+    pnctlJson<SlotView>("federation", "member-slot", SLOT),
   );
   await t.check("slot created, event system.federation.replication.slot_created", async () => {
     const ev = await p.fleet.listEvents({ kindPrefix: EVENTS.federationReplicationSlotCreated.kind });
     if (!slot.created || ev.events.length !== 1)
       throw new Error(`created ${slot.created}, ${ev.events.length} events`);
-    return `${slot.slot} at ${slot.restartLsn}`;
+    return `${slot.slot}; pg_basebackup ${slot.basebackupArgs.join(" ")}`;
   });
 
   const pg = await asPostgres();
@@ -86,19 +87,35 @@ export async function runClusterMember(t: PassContext): Promise<void> {
     rmSync(base, { recursive: true, force: true });
   });
   await t.step("pg_basebackup through the slot, start the member", async () => {
-    await run(
-      join(PG_BIN, "pg_basebackup"),
-      basebackupArgv({ parentUrl: parent.url, slot: SLOT, dataDir: memberDir }),
-      {
-        user: pg.user,
-        timeoutMs: 120_000,
-      },
-    );
+    const args = slot.basebackupArgs.map((a) => (a === "<member data dir>" ? memberDir : a));
+    await run(join(PG_BIN, "pg_basebackup"), args, {
+      user: pg.user,
+      timeoutMs: 120_000,
+    });
     const o = `-p ${memberPort} -k ${base} -c listen_addresses=127.0.0.1 -c fsync=off -c hot_standby=on -c max_connections=200`;
     await pgCtl(["-o", o, "-l", join(base, "server.log"), "-w", "start"]);
     memberUp = true;
-    await requireSynchronousMember(parent.url, SLOT);
   });
+  await t.check(
+    "the member streams; pnctl federation member-slot --synchronous makes P wait for it",
+    async () => {
+      const again = await pnctlJson<SlotView>("federation", "member-slot", SLOT, "--synchronous");
+      if (again.created) throw new Error("the slot was made twice");
+      const listed = await waitFor(
+        "the member listed streaming and synchronous",
+        async () => {
+          const rows = await pnctlJson<{ slot: string; streaming: boolean; synchronous: boolean }[]>(
+            "federation",
+            "member-slots",
+          );
+          const r = rows.find((x) => x.slot === SLOT);
+          return r?.streaming && r.synchronous ? r : undefined;
+        },
+        30_000,
+      );
+      return JSON.stringify(listed);
+    },
+  );
   t.keepOnFailure("member PostgreSQL log", join(base, "server.log"));
 
   // A node on hub P that knows both URLs.

@@ -7,7 +7,16 @@ export interface ParsedArgs {
 }
 
 /** Flags that never take a value. */
-const BOOLEAN_FLAGS = new Set(["json", "start", "persistent", "help", "all", "no-hub-copy", "no-credential"]);
+const BOOLEAN_FLAGS = new Set([
+  "json",
+  "start",
+  "persistent",
+  "help",
+  "all",
+  "no-hub-copy",
+  "no-credential",
+  "synchronous",
+]);
 
 /** Splits argv into positionals and flags; throws on a flag that needs a value and has none. */
 export function parseArgs(argv: readonly string[]): ParsedArgs {

@@ -4,7 +4,13 @@
  * never from argv; `propose` prints it once (or writes it to `--token-out FILE`, mode 0600).
  */
 import { readFileSync, writeFileSync } from "node:fs";
-import { type FederationPeer, FederationService, PeerRole, PeerState } from "@powernode/proto";
+import {
+  type FederationPeer,
+  FederationService,
+  type MemberSlot,
+  PeerRole,
+  PeerState,
+} from "@powernode/proto";
 import { flag } from "./args.ts";
 import {
   type CommandContext,
@@ -37,6 +43,16 @@ function view(p: FederationPeer) {
   };
 }
 
+function slotView(s: MemberSlot | undefined) {
+  return {
+    slot: s?.slot ?? "",
+    streaming: s?.streaming ?? false,
+    synchronous: s?.synchronous ?? false,
+    lagBytes: Number(s?.lagBytes ?? 0n),
+    lagSeconds: s?.lagSeconds ?? 0,
+  };
+}
+
 function acceptanceToken(ctx: CommandContext): string {
   const file = flag(ctx.args, "token-file");
   if (file !== undefined) {
@@ -63,7 +79,11 @@ export const federationCommands: CommandGroup = {
   federation show <peer>
   federation revoke <peer> [--reason TEXT]
   federation fleet <peer>          (the peer's fleet summary, over mutual TLS)
-  federation catalog <peer>        (the peer's module catalog, over mutual TLS)`,
+  federation catalog <peer>        (the peer's module catalog, over mutual TLS)
+  federation member-slot <slot> [--synchronous]
+                                  (a replication slot on this hub's PostgreSQL for a cluster member;
+                                   prints the member's pg_basebackup arguments)
+  federation member-slots          (each slot with the member's lag)`,
   async run(ctx) {
     const fed = ctx.client(FederationService);
     switch (ctx.verb) {
@@ -140,6 +160,34 @@ export const federationCommands: CommandGroup = {
           table([
             ["MODULE", "VERSION", "ARCH", "FS-VERITY"],
             ...rows.map((e) => [e.module, e.version, e.arch, e.fsverityDigest]),
+          ]),
+        );
+        return 0;
+      }
+      case "member-slot": {
+        const r = await fed.createMemberSlot({
+          slot: required(ctx, 0, "slot"),
+          synchronous: ctx.args.flags.has("synchronous"),
+        });
+        const v = { ...slotView(r.slot), created: r.created, basebackupArgs: r.basebackupArgs };
+        ctx.print(v, () => [
+          `${r.created ? "created" : "kept"} slot ${v.slot}${v.synchronous ? " (synchronous)" : ""}`,
+          `on the member: pg_basebackup ${r.basebackupArgs.join(" ")}`,
+        ]);
+        return 0;
+      }
+      case "member-slots": {
+        const rows = (await fed.listMemberSlots({})).slots.map(slotView);
+        ctx.print(rows, () =>
+          table([
+            ["SLOT", "STREAMING", "SYNCHRONOUS", "LAG BYTES", "LAG SECONDS"],
+            ...rows.map((r) => [
+              r.slot,
+              String(r.streaming),
+              String(r.synchronous),
+              String(r.lagBytes),
+              r.lagSeconds.toFixed(3),
+            ]),
           ]),
         );
         return 0;

@@ -24,6 +24,8 @@ export const federationFeature: Feature = {
         revokePeer: "operator",
         getPeerFleetSummary: "operator",
         listPeerCatalog: "operator",
+        createMemberSlot: "operator",
+        listMemberSlots: "operator",
       },
       create: createFederationService,
     }),

@@ -9,6 +9,15 @@ import { callPeer, peerClient } from "./peer-client.ts";
 import { catalogEntries, fleetSummary, hubNameOf } from "./peer-reads.ts";
 import { accept, propose, revoke, serveAccept, serveComplete } from "./peering.ts";
 import { getPeer, listPeers, type PeerRow } from "./peers.ts";
+import {
+  basebackupArgv,
+  createReplicationSlot,
+  memberSlots,
+  ownDatabaseUrl,
+  type ReplicationLag,
+  requireSynchronousMember,
+  slotField,
+} from "./replication.ts";
 
 const STATE: Record<PeerRow["state"], PeerState> = {
   proposed: PeerState.PROPOSED,
@@ -16,6 +25,16 @@ const STATE: Record<PeerRow["state"], PeerState> = {
   active: PeerState.ACTIVE,
   revoked: PeerState.REVOKED,
 };
+
+function toSlotProto(s: ReplicationLag & { slot: string }) {
+  return {
+    slot: s.slot,
+    lagBytes: BigInt(Math.max(0, Math.round(s.bytes))),
+    lagSeconds: s.seconds,
+    streaming: s.streaming,
+    synchronous: s.synchronous,
+  };
+}
 
 const ts = (d: Date | null) => (d ? timestampFromDate(d) : undefined);
 
@@ -77,6 +96,34 @@ export function createFederationService(deps: Deps): ServiceImpl<typeof Federati
       const row = await peerOf(req.peer);
       const r = await callPeer(row, () => peerClient(deps, row).listCatalog({}));
       return { entries: r.entries };
+    },
+    async createMemberSlot(req) {
+      const url = ownDatabaseUrl(deps);
+      const made = await createReplicationSlot(deps, url, slotField("slot", req.slot));
+      if (req.synchronous) await requireSynchronousMember(url, made.slot);
+      const lag = (await memberSlots(deps)).find((s) => s.slot === made.slot);
+      const withoutPassword = new URL(url);
+      withoutPassword.password = "";
+      return {
+        slot: toSlotProto({
+          slot: made.slot,
+          bytes: 0,
+          seconds: 0,
+          streaming: false,
+          synchronous: false,
+          ...lag,
+        }),
+        created: made.created,
+        basebackupArgs: basebackupArgv({
+          parentUrl: withoutPassword.toString(),
+          slot: made.slot,
+          dataDir: "<member data dir>",
+        }),
+      };
+    },
+    async listMemberSlots() {
+      ownDatabaseUrl(deps);
+      return { slots: (await memberSlots(deps)).map(toSlotProto) };
     },
   };
 }

@@ -5,34 +5,26 @@
  * `powernode_replication_synchronous` (1 when the parent waits for that member on commit). Nothing on
  * PGlite, which has no replication.
  */
-import { sql } from "drizzle-orm";
 import { Elysia } from "elysia";
-import { rowsOf } from "../db/client.ts";
 import type { Deps } from "../deps.ts";
-import { SLOTS_SQL, type SlotRow, toLag } from "./replication.ts";
-
-async function slotLags(deps: Pick<Deps, "db" | "dbDriver">) {
-  if (deps.dbDriver !== "postgres") return [];
-  const rows = rowsOf<SlotRow>(await deps.db.execute(sql.raw(SLOTS_SQL)));
-  return rows.map((r) => ({ slot: r.slot, ...toLag(r) }));
-}
+import { memberSlots } from "./replication.ts";
 
 /** An HTTP plugin with no routes: it registers the scrape-time gauges once per hub. */
 export function replicationMetrics(deps: Deps) {
   deps.metrics.collect(
     "powernode_replication_lag_bytes",
     "Cluster member WAL not yet replayed, per slot",
-    async () => (await slotLags(deps)).map((r) => [{ slot: r.slot }, r.bytes]),
+    async () => (await memberSlots(deps)).map((r) => [{ slot: r.slot }, r.bytes]),
   );
   deps.metrics.collect(
     "powernode_replication_lag_seconds",
     "Cluster member replay lag in seconds, per slot",
-    async () => (await slotLags(deps)).map((r) => [{ slot: r.slot }, r.seconds]),
+    async () => (await memberSlots(deps)).map((r) => [{ slot: r.slot }, r.seconds]),
   );
   deps.metrics.collect(
     "powernode_replication_synchronous",
     "1 when this hub's PostgreSQL waits for the member of that slot on commit",
-    async () => (await slotLags(deps)).map((r) => [{ slot: r.slot }, r.synchronous ? 1 : 0]),
+    async () => (await memberSlots(deps)).map((r) => [{ slot: r.slot }, r.synchronous ? 1 : 0]),
   );
   return new Elysia({ name: "federation-replication-metrics" });
 }

@@ -7,7 +7,9 @@
  * The connections are short-lived postgres.js clients on URLs the operator gives.
  */
 import { EVENTS } from "@powernode/proto";
+import { sql as drizzleSql } from "drizzle-orm";
 import postgres from "postgres";
+import { rowsOf } from "../db/client.ts";
 import type { Deps } from "../deps.ts";
 import { DomainError } from "../errors.ts";
 
@@ -123,6 +125,26 @@ export async function replicationLag(parentUrl: string, slot: string): Promise<R
     if (!r) throw new DomainError("not_found", `slot: no replication slot ${name} on the parent`);
     return toLag(r);
   });
+}
+
+/** Every physical slot on this hub's own PostgreSQL with its member's lag (none on PGlite). */
+export async function memberSlots(
+  deps: Pick<Deps, "db" | "dbDriver">,
+): Promise<(ReplicationLag & { slot: string })[]> {
+  if (deps.dbDriver !== "postgres") return [];
+  const rows = rowsOf<SlotRow>(await deps.db.execute(drizzleSql.raw(SLOTS_SQL)));
+  return rows.map((r) => ({ slot: r.slot, ...toLag(r) }));
+}
+
+/** This hub's own PostgreSQL URL, or why cluster members cannot have one. */
+export function ownDatabaseUrl(deps: Pick<Deps, "config" | "dbDriver">): string {
+  const url = deps.config.databaseUrl;
+  if (deps.dbDriver !== "postgres" || !url)
+    throw new DomainError(
+      "precondition",
+      "cluster members replicate PostgreSQL: this hub runs on PGlite (set DATABASE_URL to a PostgreSQL server)",
+    );
+  return url;
 }
 
 /** True while the server at `url` is a standby (read-only, replaying WAL). */
