@@ -12,6 +12,7 @@ import type { Feature } from "./feature.ts";
 import { federationFeature } from "./federation/feature.ts";
 import { fleetFeature } from "./fleet/feature.ts";
 import { k3sFeature } from "./k3s/feature.ts";
+import { netbootFeature } from "./netboot/feature.ts";
 import { networkFeature } from "./network/feature.ts";
 import { nodeFeature } from "./node/feature.ts";
 import { observabilityFeature } from "./observability/feature.ts";
@@ -35,6 +36,7 @@ export const FEATURES: readonly Feature[] = [
   ociFeature,
   registriesFeature,
   claimsFeature,
+  netbootFeature,
   storageFeature,
   federationFeature,
   observabilityFeature,

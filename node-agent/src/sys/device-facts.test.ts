@@ -70,4 +70,12 @@ describe("device facts", () => {
     expect(f.macs).toEqual(["52:54:00:12:34:56"]);
     expect(f.cpus).toBe(2);
   });
+
+  test("the nil SMBIOS UUID counts as none", () => {
+    const root = tree({
+      "sys/class/net/eth0/address": "52:54:00:12:34:56\n",
+      "sys/class/dmi/id/product_uuid": "00000000-0000-0000-0000-000000000000\n",
+    });
+    expect(readDeviceFacts(root, "amd64").dmiUuid).toBe("");
+  });
 });

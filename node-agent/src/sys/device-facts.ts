@@ -85,7 +85,8 @@ export function readDeviceFacts(root: string, arch: "amd64" | "arm64"): DeviceFa
   const dmiSerial = dmi("product_serial");
   return {
     macs: readMacs(sys),
-    dmiUuid: UUID_RE.test(uuid) ? uuid : "",
+    // The nil and all-ones UUIDs are what boards without one report.
+    dmiUuid: UUID_RE.test(uuid) && !/^[0-]+$|^[f-]+$/.test(uuid) ? uuid : "",
     serial: (/^[A-Za-z0-9._:-]{1,64}$/.test(dmiSerial) ? dmiSerial : "") || cpu.serial,
     arch,
     platformHint: platformHintOf(model, arch),
