@@ -34,6 +34,13 @@ export const SYSTEM_PACKAGES = [
   "bind9",
   // The web console's smoke (smokes/console.ts) drives Debian's Chromium headless (playwright-core).
   "chromium",
+  // Disk images (pnctl image build, smokes/pass8.ts): GPT, a FAT boot partition written without
+  // mounting, the EFI stub a kernel + initramfs + cmdline become one UKI with, UEFI firmware for QEMU.
+  "fdisk",
+  "dosfstools",
+  "mtools",
+  "systemd-boot-efi",
+  "ovmf",
 ];
 
 /** Files set-up writes under /etc/apt (the README lists them with how to undo them). */
