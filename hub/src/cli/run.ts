@@ -11,6 +11,7 @@ import { claimsCommands } from "./claims-commands.ts";
 import { dockerCommands } from "./docker-commands.ts";
 import { eventsCommands } from "./events-commands.ts";
 import { federationCommands } from "./federation-commands.ts";
+import { imageCommands } from "./image-commands.ts";
 import { instancesCommands } from "./instances-commands.ts";
 import { k3sCommands } from "./k3s-commands.ts";
 import { moduleCommands } from "./module-commands.ts";
@@ -38,6 +39,7 @@ const GROUPS: readonly CommandGroup[] = [
   registryCommands,
   storageCommands,
   claimsCommands,
+  imageCommands,
   federationCommands,
 ];
 
