@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file powernode/v1/federation.proto.
  */
 export const file_powernode_v1_federation: GenFile = /*@__PURE__*/
-  fileDesc("Ch1wb3dlcm5vZGUvdjEvZmVkZXJhdGlvbi5wcm90bxIMcG93ZXJub2RlLnYxIucDCg5GZWRlcmF0aW9uUGVlchIKCgJpZBgBIAEoCRIMCgRuYW1lGAIgASgJEiQKBHJvbGUYAyABKA4yFi5wb3dlcm5vZGUudjEuUGVlclJvbGUSJgoFc3RhdGUYBCABKA4yFy5wb3dlcm5vZGUudjEuUGVlclN0YXRlEhIKCnJlbW90ZV91cmwYBSABKAkSFwoPcmVtb3RlX2h1Yl9uYW1lGAYgASgJEhgKEHJlbW90ZV9jYV9zaGEyNTYYByABKAkSFQoNaXNzdWVkX3NlcmlhbBgIIAEoCRI0ChB0b2tlbl9leHBpcmVzX2F0GAkgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIvCgthY2NlcHRlZF9hdBgKIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLgoKcmV2b2tlZF9hdBgLIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASFgoOcmV2b2tlZF9yZWFzb24YDCABKAkSMAoMbGFzdF9zZWVuX2F0GA0gASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIuCgpjcmVhdGVkX2F0GA4gASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCLrAQoQUGVlckZsZWV0U3VtbWFyeRIQCghodWJfbmFtZRgBIAEoCRITCgtub2Rlc190b3RhbBgCIAEoDRJICg5ub2Rlc19ieV9zdGF0ZRgDIAMoCzIwLnBvd2Vybm9kZS52MS5QZWVyRmxlZXRTdW1tYXJ5Lk5vZGVzQnlTdGF0ZUVudHJ5EhoKEm5vZGVzX2hlYXJ0YmVhdGluZxgEIAEoDRIVCg1tb2R1bGVzX3RvdGFsGAUgASgNGjMKEU5vZGVzQnlTdGF0ZUVudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoDToCOAEiWgoQUGVlckNhdGFsb2dFbnRyeRIOCgZtb2R1bGUYASABKAkSDwoHdmVyc2lvbhgCIAEoCRIMCgRhcmNoGAMgASgJEhcKD2ZzdmVyaXR5X2RpZ2VzdBgEIAEoCSJqCgpNZW1iZXJTbG90EgwKBHNsb3QYASABKAkSEQoJbGFnX2J5dGVzGAIgASgEEhMKC2xhZ19zZWNvbmRzGAMgASgBEhEKCXN0cmVhbWluZxgEIAEoCBITCgtzeW5jaHJvbm91cxgFIAEoCCI8ChdDcmVhdGVNZW1iZXJTbG90UmVxdWVzdBIMCgRzbG90GAEgASgJEhMKC3N5bmNocm9ub3VzGAIgASgIImwKGENyZWF0ZU1lbWJlclNsb3RSZXNwb25zZRImCgRzbG90GAEgASgLMhgucG93ZXJub2RlLnYxLk1lbWJlclNsb3QSDwoHY3JlYXRlZBgCIAEoCBIXCg9iYXNlYmFja3VwX2FyZ3MYAyADKAkiGAoWTGlzdE1lbWJlclNsb3RzUmVxdWVzdCJCChdMaXN0TWVtYmVyU2xvdHNSZXNwb25zZRInCgVzbG90cxgBIAMoCzIYLnBvd2Vybm9kZS52MS5NZW1iZXJTbG90IkwKFVByb3Bvc2VQZWVyaW5nUmVxdWVzdBIMCgRuYW1lGAEgASgJEhIKCnJlbW90ZV91cmwYAiABKAkSEQoJbG9jYWxfdXJsGAMgASgJIl4KFlByb3Bvc2VQZWVyaW5nUmVzcG9uc2USKgoEcGVlchgBIAEoCzIcLnBvd2Vybm9kZS52MS5GZWRlcmF0aW9uUGVlchIYChBhY2NlcHRhbmNlX3Rva2VuGAIgASgJIkYKFEFjY2VwdFBlZXJpbmdSZXF1ZXN0Eg0KBXRva2VuGAEgASgJEgwKBG5hbWUYAiABKAkSEQoJbG9jYWxfdXJsGAMgASgJIkMKFUFjY2VwdFBlZXJpbmdSZXNwb25zZRIqCgRwZWVyGAEgASgLMhwucG93ZXJub2RlLnYxLkZlZGVyYXRpb25QZWVyIhIKEExpc3RQZWVyc1JlcXVlc3QiQAoRTGlzdFBlZXJzUmVzcG9uc2USKwoFcGVlcnMYASADKAsyHC5wb3dlcm5vZGUudjEuRmVkZXJhdGlvblBlZXIiHgoOR2V0UGVlclJlcXVlc3QSDAoEcGVlchgBIAEoCSI9Cg9HZXRQZWVyUmVzcG9uc2USKgoEcGVlchgBIAEoCzIcLnBvd2Vybm9kZS52MS5GZWRlcmF0aW9uUGVlciIxChFSZXZva2VQZWVyUmVxdWVzdBIMCgRwZWVyGAEgASgJEg4KBnJlYXNvbhgCIAEoCSJXChJSZXZva2VQZWVyUmVzcG9uc2USKgoEcGVlchgBIAEoCzIcLnBvd2Vybm9kZS52MS5GZWRlcmF0aW9uUGVlchIVCg1wZWVyX25vdGlmaWVkGAIgASgIIioKGkdldFBlZXJGbGVldFN1bW1hcnlSZXF1ZXN0EgwKBHBlZXIYASABKAkiTgobR2V0UGVlckZsZWV0U3VtbWFyeVJlc3BvbnNlEi8KB3N1bW1hcnkYASABKAsyHi5wb3dlcm5vZGUudjEuUGVlckZsZWV0U3VtbWFyeSImChZMaXN0UGVlckNhdGFsb2dSZXF1ZXN0EgwKBHBlZXIYASABKAkiSgoXTGlzdFBlZXJDYXRhbG9nUmVzcG9uc2USLwoHZW50cmllcxgBIAMoCzIeLnBvd2Vybm9kZS52MS5QZWVyQ2F0YWxvZ0VudHJ5Ig4KDEhlbGxvUmVxdWVzdCIxCg1IZWxsb1Jlc3BvbnNlEhAKCGh1Yl9uYW1lGAEgASgJEg4KBmNhX3BlbRgCIAEoCSJiChFQZWVyQWNjZXB0UmVxdWVzdBINCgV0b2tlbhgBIAEoCRIQCghodWJfbmFtZRgCIAEoCRIOCgZjYV9wZW0YAyABKAkSCwoDdXJsGAQgASgJEg8KB2Nzcl9wZW0YBSABKAkiYQoSUGVlckFjY2VwdFJlc3BvbnNlEg8KB3BlZXJfaWQYASABKAkSEAoIaHViX25hbWUYAiABKAkSFwoPY2xpZW50X2NlcnRfcGVtGAMgASgJEg8KB2Nzcl9wZW0YBCABKAkiLgoTUGVlckNvbXBsZXRlUmVxdWVzdBIXCg9jbGllbnRfY2VydF9wZW0YASABKAkiFgoUUGVlckNvbXBsZXRlUmVzcG9uc2UiHAoaUGVlckdldEZsZWV0U3VtbWFyeVJlcXVlc3QiTgobUGVlckdldEZsZWV0U3VtbWFyeVJlc3BvbnNlEi8KB3N1bW1hcnkYASABKAsyHi5wb3dlcm5vZGUudjEuUGVlckZsZWV0U3VtbWFyeSIYChZQZWVyTGlzdENhdGFsb2dSZXF1ZXN0IkoKF1BlZXJMaXN0Q2F0YWxvZ1Jlc3BvbnNlEi8KB2VudHJpZXMYASADKAsyHi5wb3dlcm5vZGUudjEuUGVlckNhdGFsb2dFbnRyeSIkChJQZWVyUmV2b2tlZFJlcXVlc3QSDgoGcmVhc29uGAEgASgJIhUKE1BlZXJSZXZva2VkUmVzcG9uc2UqiAEKCVBlZXJTdGF0ZRIaChZQRUVSX1NUQVRFX1VOU1BFQ0lGSUVEEAASFwoTUEVFUl9TVEFURV9QUk9QT1NFRBABEhcKE1BFRVJfU1RBVEVfQUNDRVBURUQQAhIVChFQRUVSX1NUQVRFX0FDVElWRRADEhYKElBFRVJfU1RBVEVfUkVWT0tFRBAEKlUKCFBlZXJSb2xlEhkKFVBFRVJfUk9MRV9VTlNQRUNJRklFRBAAEhYKElBFRVJfUk9MRV9QUk9QT1NFUhABEhYKElBFRVJfUk9MRV9BQ0NFUFRPUhACMsAGChFGZWRlcmF0aW9uU2VydmljZRJbCg5Qcm9wb3NlUGVlcmluZxIjLnBvd2Vybm9kZS52MS5Qcm9wb3NlUGVlcmluZ1JlcXVlc3QaJC5wb3dlcm5vZGUudjEuUHJvcG9zZVBlZXJpbmdSZXNwb25zZRJYCg1BY2NlcHRQZWVyaW5nEiIucG93ZXJub2RlLnYxLkFjY2VwdFBlZXJpbmdSZXF1ZXN0GiMucG93ZXJub2RlLnYxLkFjY2VwdFBlZXJpbmdSZXNwb25zZRJMCglMaXN0UGVlcnMSHi5wb3dlcm5vZGUudjEuTGlzdFBlZXJzUmVxdWVzdBofLnBvd2Vybm9kZS52MS5MaXN0UGVlcnNSZXNwb25zZRJGCgdHZXRQZWVyEhwucG93ZXJub2RlLnYxLkdldFBlZXJSZXF1ZXN0Gh0ucG93ZXJub2RlLnYxLkdldFBlZXJSZXNwb25zZRJPCgpSZXZva2VQZWVyEh8ucG93ZXJub2RlLnYxLlJldm9rZVBlZXJSZXF1ZXN0GiAucG93ZXJub2RlLnYxLlJldm9rZVBlZXJSZXNwb25zZRJqChNHZXRQZWVyRmxlZXRTdW1tYXJ5EigucG93ZXJub2RlLnYxLkdldFBlZXJGbGVldFN1bW1hcnlSZXF1ZXN0GikucG93ZXJub2RlLnYxLkdldFBlZXJGbGVldFN1bW1hcnlSZXNwb25zZRJeCg9MaXN0UGVlckNhdGFsb2cSJC5wb3dlcm5vZGUudjEuTGlzdFBlZXJDYXRhbG9nUmVxdWVzdBolLnBvd2Vybm9kZS52MS5MaXN0UGVlckNhdGFsb2dSZXNwb25zZRJhChBDcmVhdGVNZW1iZXJTbG90EiUucG93ZXJub2RlLnYxLkNyZWF0ZU1lbWJlclNsb3RSZXF1ZXN0GiYucG93ZXJub2RlLnYxLkNyZWF0ZU1lbWJlclNsb3RSZXNwb25zZRJeCg9MaXN0TWVtYmVyU2xvdHMSJC5wb3dlcm5vZGUudjEuTGlzdE1lbWJlclNsb3RzUmVxdWVzdBolLnBvd2Vybm9kZS52MS5MaXN0TWVtYmVyU2xvdHNSZXNwb25zZTKNBAoVRmVkZXJhdGlvblBlZXJTZXJ2aWNlEkAKBUhlbGxvEhoucG93ZXJub2RlLnYxLkhlbGxvUmVxdWVzdBobLnBvd2Vybm9kZS52MS5IZWxsb1Jlc3BvbnNlEksKBkFjY2VwdBIfLnBvd2Vybm9kZS52MS5QZWVyQWNjZXB0UmVxdWVzdBogLnBvd2Vybm9kZS52MS5QZWVyQWNjZXB0UmVzcG9uc2USUQoIQ29tcGxldGUSIS5wb3dlcm5vZGUudjEuUGVlckNvbXBsZXRlUmVxdWVzdBoiLnBvd2Vybm9kZS52MS5QZWVyQ29tcGxldGVSZXNwb25zZRJmCg9HZXRGbGVldFN1bW1hcnkSKC5wb3dlcm5vZGUudjEuUGVlckdldEZsZWV0U3VtbWFyeVJlcXVlc3QaKS5wb3dlcm5vZGUudjEuUGVlckdldEZsZWV0U3VtbWFyeVJlc3BvbnNlEloKC0xpc3RDYXRhbG9nEiQucG93ZXJub2RlLnYxLlBlZXJMaXN0Q2F0YWxvZ1JlcXVlc3QaJS5wb3dlcm5vZGUudjEuUGVlckxpc3RDYXRhbG9nUmVzcG9uc2USTgoHUmV2b2tlZBIgLnBvd2Vybm9kZS52MS5QZWVyUmV2b2tlZFJlcXVlc3QaIS5wb3dlcm5vZGUudjEuUGVlclJldm9rZWRSZXNwb25zZWIGcHJvdG8z", [file_google_protobuf_timestamp]);
+  fileDesc("Ch1wb3dlcm5vZGUvdjEvZmVkZXJhdGlvbi5wcm90bxIMcG93ZXJub2RlLnYxIucDCg5GZWRlcmF0aW9uUGVlchIKCgJpZBgBIAEoCRIMCgRuYW1lGAIgASgJEiQKBHJvbGUYAyABKA4yFi5wb3dlcm5vZGUudjEuUGVlclJvbGUSJgoFc3RhdGUYBCABKA4yFy5wb3dlcm5vZGUudjEuUGVlclN0YXRlEhIKCnJlbW90ZV91cmwYBSABKAkSFwoPcmVtb3RlX2h1Yl9uYW1lGAYgASgJEhgKEHJlbW90ZV9jYV9zaGEyNTYYByABKAkSFQoNaXNzdWVkX3NlcmlhbBgIIAEoCRI0ChB0b2tlbl9leHBpcmVzX2F0GAkgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIvCgthY2NlcHRlZF9hdBgKIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLgoKcmV2b2tlZF9hdBgLIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASFgoOcmV2b2tlZF9yZWFzb24YDCABKAkSMAoMbGFzdF9zZWVuX2F0GA0gASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIuCgpjcmVhdGVkX2F0GA4gASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCLrAQoQUGVlckZsZWV0U3VtbWFyeRIQCghodWJfbmFtZRgBIAEoCRITCgtub2Rlc190b3RhbBgCIAEoDRJICg5ub2Rlc19ieV9zdGF0ZRgDIAMoCzIwLnBvd2Vybm9kZS52MS5QZWVyRmxlZXRTdW1tYXJ5Lk5vZGVzQnlTdGF0ZUVudHJ5EhoKEm5vZGVzX2hlYXJ0YmVhdGluZxgEIAEoDRIVCg1tb2R1bGVzX3RvdGFsGAUgASgNGjMKEU5vZGVzQnlTdGF0ZUVudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoDToCOAEiWgoQUGVlckNhdGFsb2dFbnRyeRIOCgZtb2R1bGUYASABKAkSDwoHdmVyc2lvbhgCIAEoCRIMCgRhcmNoGAMgASgJEhcKD2ZzdmVyaXR5X2RpZ2VzdBgEIAEoCSJqCgpNZW1iZXJTbG90EgwKBHNsb3QYASABKAkSEQoJbGFnX2J5dGVzGAIgASgEEhMKC2xhZ19zZWNvbmRzGAMgASgBEhEKCXN0cmVhbWluZxgEIAEoCBITCgtzeW5jaHJvbm91cxgFIAEoCCI8ChdDcmVhdGVNZW1iZXJTbG90UmVxdWVzdBIMCgRzbG90GAEgASgJEhMKC3N5bmNocm9ub3VzGAIgASgIImwKGENyZWF0ZU1lbWJlclNsb3RSZXNwb25zZRImCgRzbG90GAEgASgLMhgucG93ZXJub2RlLnYxLk1lbWJlclNsb3QSDwoHY3JlYXRlZBgCIAEoCBIXCg9iYXNlYmFja3VwX2FyZ3MYAyADKAkiGAoWTGlzdE1lbWJlclNsb3RzUmVxdWVzdCJCChdMaXN0TWVtYmVyU2xvdHNSZXNwb25zZRInCgVzbG90cxgBIAMoCzIYLnBvd2Vybm9kZS52MS5NZW1iZXJTbG90IkwKFVByb3Bvc2VQZWVyaW5nUmVxdWVzdBIMCgRuYW1lGAEgASgJEhIKCnJlbW90ZV91cmwYAiABKAkSEQoJbG9jYWxfdXJsGAMgASgJIl4KFlByb3Bvc2VQZWVyaW5nUmVzcG9uc2USKgoEcGVlchgBIAEoCzIcLnBvd2Vybm9kZS52MS5GZWRlcmF0aW9uUGVlchIYChBhY2NlcHRhbmNlX3Rva2VuGAIgASgJIkYKFEFjY2VwdFBlZXJpbmdSZXF1ZXN0Eg0KBXRva2VuGAEgASgJEgwKBG5hbWUYAiABKAkSEQoJbG9jYWxfdXJsGAMgASgJIkMKFUFjY2VwdFBlZXJpbmdSZXNwb25zZRIqCgRwZWVyGAEgASgLMhwucG93ZXJub2RlLnYxLkZlZGVyYXRpb25QZWVyIhIKEExpc3RQZWVyc1JlcXVlc3QiQAoRTGlzdFBlZXJzUmVzcG9uc2USKwoFcGVlcnMYASADKAsyHC5wb3dlcm5vZGUudjEuRmVkZXJhdGlvblBlZXIiHgoOR2V0UGVlclJlcXVlc3QSDAoEcGVlchgBIAEoCSI9Cg9HZXRQZWVyUmVzcG9uc2USKgoEcGVlchgBIAEoCzIcLnBvd2Vybm9kZS52MS5GZWRlcmF0aW9uUGVlciIxChFSZXZva2VQZWVyUmVxdWVzdBIMCgRwZWVyGAEgASgJEg4KBnJlYXNvbhgCIAEoCSJXChJSZXZva2VQZWVyUmVzcG9uc2USKgoEcGVlchgBIAEoCzIcLnBvd2Vybm9kZS52MS5GZWRlcmF0aW9uUGVlchIVCg1wZWVyX25vdGlmaWVkGAIgASgIIioKGkdldFBlZXJGbGVldFN1bW1hcnlSZXF1ZXN0EgwKBHBlZXIYASABKAkiTgobR2V0UGVlckZsZWV0U3VtbWFyeVJlc3BvbnNlEi8KB3N1bW1hcnkYASABKAsyHi5wb3dlcm5vZGUudjEuUGVlckZsZWV0U3VtbWFyeSImChZMaXN0UGVlckNhdGFsb2dSZXF1ZXN0EgwKBHBlZXIYASABKAkiSgoXTGlzdFBlZXJDYXRhbG9nUmVzcG9uc2USLwoHZW50cmllcxgBIAMoCzIeLnBvd2Vybm9kZS52MS5QZWVyQ2F0YWxvZ0VudHJ5Ig4KDEhlbGxvUmVxdWVzdCIxCg1IZWxsb1Jlc3BvbnNlEhAKCGh1Yl9uYW1lGAEgASgJEg4KBmNhX3BlbRgCIAEoCSJzCiJGZWRlcmF0aW9uUGVlclNlcnZpY2VBY2NlcHRSZXF1ZXN0Eg0KBXRva2VuGAEgASgJEhAKCGh1Yl9uYW1lGAIgASgJEg4KBmNhX3BlbRgDIAEoCRILCgN1cmwYBCABKAkSDwoHY3NyX3BlbRgFIAEoCSJyCiNGZWRlcmF0aW9uUGVlclNlcnZpY2VBY2NlcHRSZXNwb25zZRIPCgdwZWVyX2lkGAEgASgJEhAKCGh1Yl9uYW1lGAIgASgJEhcKD2NsaWVudF9jZXJ0X3BlbRgDIAEoCRIPCgdjc3JfcGVtGAQgASgJIj8KJEZlZGVyYXRpb25QZWVyU2VydmljZUNvbXBsZXRlUmVxdWVzdBIXCg9jbGllbnRfY2VydF9wZW0YASABKAkiJwolRmVkZXJhdGlvblBlZXJTZXJ2aWNlQ29tcGxldGVSZXNwb25zZSItCitGZWRlcmF0aW9uUGVlclNlcnZpY2VHZXRGbGVldFN1bW1hcnlSZXF1ZXN0Il8KLEZlZGVyYXRpb25QZWVyU2VydmljZUdldEZsZWV0U3VtbWFyeVJlc3BvbnNlEi8KB3N1bW1hcnkYASABKAsyHi5wb3dlcm5vZGUudjEuUGVlckZsZWV0U3VtbWFyeSIpCidGZWRlcmF0aW9uUGVlclNlcnZpY2VMaXN0Q2F0YWxvZ1JlcXVlc3QiWwooRmVkZXJhdGlvblBlZXJTZXJ2aWNlTGlzdENhdGFsb2dSZXNwb25zZRIvCgdlbnRyaWVzGAEgAygLMh4ucG93ZXJub2RlLnYxLlBlZXJDYXRhbG9nRW50cnkiNQojRmVkZXJhdGlvblBlZXJTZXJ2aWNlUmV2b2tlZFJlcXVlc3QSDgoGcmVhc29uGAEgASgJIiYKJEZlZGVyYXRpb25QZWVyU2VydmljZVJldm9rZWRSZXNwb25zZSqIAQoJUGVlclN0YXRlEhoKFlBFRVJfU1RBVEVfVU5TUEVDSUZJRUQQABIXChNQRUVSX1NUQVRFX1BST1BPU0VEEAESFwoTUEVFUl9TVEFURV9BQ0NFUFRFRBACEhUKEVBFRVJfU1RBVEVfQUNUSVZFEAMSFgoSUEVFUl9TVEFURV9SRVZPS0VEEAQqVQoIUGVlclJvbGUSGQoVUEVFUl9ST0xFX1VOU1BFQ0lGSUVEEAASFgoSUEVFUl9ST0xFX1BST1BPU0VSEAESFgoSUEVFUl9ST0xFX0FDQ0VQVE9SEAIywAYKEUZlZGVyYXRpb25TZXJ2aWNlElsKDlByb3Bvc2VQZWVyaW5nEiMucG93ZXJub2RlLnYxLlByb3Bvc2VQZWVyaW5nUmVxdWVzdBokLnBvd2Vybm9kZS52MS5Qcm9wb3NlUGVlcmluZ1Jlc3BvbnNlElgKDUFjY2VwdFBlZXJpbmcSIi5wb3dlcm5vZGUudjEuQWNjZXB0UGVlcmluZ1JlcXVlc3QaIy5wb3dlcm5vZGUudjEuQWNjZXB0UGVlcmluZ1Jlc3BvbnNlEkwKCUxpc3RQZWVycxIeLnBvd2Vybm9kZS52MS5MaXN0UGVlcnNSZXF1ZXN0Gh8ucG93ZXJub2RlLnYxLkxpc3RQZWVyc1Jlc3BvbnNlEkYKB0dldFBlZXISHC5wb3dlcm5vZGUudjEuR2V0UGVlclJlcXVlc3QaHS5wb3dlcm5vZGUudjEuR2V0UGVlclJlc3BvbnNlEk8KClJldm9rZVBlZXISHy5wb3dlcm5vZGUudjEuUmV2b2tlUGVlclJlcXVlc3QaIC5wb3dlcm5vZGUudjEuUmV2b2tlUGVlclJlc3BvbnNlEmoKE0dldFBlZXJGbGVldFN1bW1hcnkSKC5wb3dlcm5vZGUudjEuR2V0UGVlckZsZWV0U3VtbWFyeVJlcXVlc3QaKS5wb3dlcm5vZGUudjEuR2V0UGVlckZsZWV0U3VtbWFyeVJlc3BvbnNlEl4KD0xpc3RQZWVyQ2F0YWxvZxIkLnBvd2Vybm9kZS52MS5MaXN0UGVlckNhdGFsb2dSZXF1ZXN0GiUucG93ZXJub2RlLnYxLkxpc3RQZWVyQ2F0YWxvZ1Jlc3BvbnNlEmEKEENyZWF0ZU1lbWJlclNsb3QSJS5wb3dlcm5vZGUudjEuQ3JlYXRlTWVtYmVyU2xvdFJlcXVlc3QaJi5wb3dlcm5vZGUudjEuQ3JlYXRlTWVtYmVyU2xvdFJlc3BvbnNlEl4KD0xpc3RNZW1iZXJTbG90cxIkLnBvd2Vybm9kZS52MS5MaXN0TWVtYmVyU2xvdHNSZXF1ZXN0GiUucG93ZXJub2RlLnYxLkxpc3RNZW1iZXJTbG90c1Jlc3BvbnNlMrgFChVGZWRlcmF0aW9uUGVlclNlcnZpY2USQAoFSGVsbG8SGi5wb3dlcm5vZGUudjEuSGVsbG9SZXF1ZXN0GhsucG93ZXJub2RlLnYxLkhlbGxvUmVzcG9uc2USbQoGQWNjZXB0EjAucG93ZXJub2RlLnYxLkZlZGVyYXRpb25QZWVyU2VydmljZUFjY2VwdFJlcXVlc3QaMS5wb3dlcm5vZGUudjEuRmVkZXJhdGlvblBlZXJTZXJ2aWNlQWNjZXB0UmVzcG9uc2UScwoIQ29tcGxldGUSMi5wb3dlcm5vZGUudjEuRmVkZXJhdGlvblBlZXJTZXJ2aWNlQ29tcGxldGVSZXF1ZXN0GjMucG93ZXJub2RlLnYxLkZlZGVyYXRpb25QZWVyU2VydmljZUNvbXBsZXRlUmVzcG9uc2USiAEKD0dldEZsZWV0U3VtbWFyeRI5LnBvd2Vybm9kZS52MS5GZWRlcmF0aW9uUGVlclNlcnZpY2VHZXRGbGVldFN1bW1hcnlSZXF1ZXN0GjoucG93ZXJub2RlLnYxLkZlZGVyYXRpb25QZWVyU2VydmljZUdldEZsZWV0U3VtbWFyeVJlc3BvbnNlEnwKC0xpc3RDYXRhbG9nEjUucG93ZXJub2RlLnYxLkZlZGVyYXRpb25QZWVyU2VydmljZUxpc3RDYXRhbG9nUmVxdWVzdBo2LnBvd2Vybm9kZS52MS5GZWRlcmF0aW9uUGVlclNlcnZpY2VMaXN0Q2F0YWxvZ1Jlc3BvbnNlEnAKB1Jldm9rZWQSMS5wb3dlcm5vZGUudjEuRmVkZXJhdGlvblBlZXJTZXJ2aWNlUmV2b2tlZFJlcXVlc3QaMi5wb3dlcm5vZGUudjEuRmVkZXJhdGlvblBlZXJTZXJ2aWNlUmV2b2tlZFJlc3BvbnNlYgZwcm90bzM", [file_google_protobuf_timestamp]);
 
 /**
  * @generated from message powernode.v1.FederationPeer
@@ -640,9 +640,9 @@ export const HelloResponseSchema: GenMessage<HelloResponse> = /*@__PURE__*/
   messageDesc(file_powernode_v1_federation, 23);
 
 /**
- * @generated from message powernode.v1.PeerAcceptRequest
+ * @generated from message powernode.v1.FederationPeerServiceAcceptRequest
  */
-export type PeerAcceptRequest = Message<"powernode.v1.PeerAcceptRequest"> & {
+export type FederationPeerServiceAcceptRequest = Message<"powernode.v1.FederationPeerServiceAcceptRequest"> & {
   /**
    * @generated from field: string token = 1;
    */
@@ -676,16 +676,16 @@ export type PeerAcceptRequest = Message<"powernode.v1.PeerAcceptRequest"> & {
 };
 
 /**
- * Describes the message powernode.v1.PeerAcceptRequest.
- * Use `create(PeerAcceptRequestSchema)` to create a new message.
+ * Describes the message powernode.v1.FederationPeerServiceAcceptRequest.
+ * Use `create(FederationPeerServiceAcceptRequestSchema)` to create a new message.
  */
-export const PeerAcceptRequestSchema: GenMessage<PeerAcceptRequest> = /*@__PURE__*/
+export const FederationPeerServiceAcceptRequestSchema: GenMessage<FederationPeerServiceAcceptRequest> = /*@__PURE__*/
   messageDesc(file_powernode_v1_federation, 24);
 
 /**
- * @generated from message powernode.v1.PeerAcceptResponse
+ * @generated from message powernode.v1.FederationPeerServiceAcceptResponse
  */
-export type PeerAcceptResponse = Message<"powernode.v1.PeerAcceptResponse"> & {
+export type FederationPeerServiceAcceptResponse = Message<"powernode.v1.FederationPeerServiceAcceptResponse"> & {
   /**
    * Our id for this peering.
    *
@@ -714,16 +714,16 @@ export type PeerAcceptResponse = Message<"powernode.v1.PeerAcceptResponse"> & {
 };
 
 /**
- * Describes the message powernode.v1.PeerAcceptResponse.
- * Use `create(PeerAcceptResponseSchema)` to create a new message.
+ * Describes the message powernode.v1.FederationPeerServiceAcceptResponse.
+ * Use `create(FederationPeerServiceAcceptResponseSchema)` to create a new message.
  */
-export const PeerAcceptResponseSchema: GenMessage<PeerAcceptResponse> = /*@__PURE__*/
+export const FederationPeerServiceAcceptResponseSchema: GenMessage<FederationPeerServiceAcceptResponse> = /*@__PURE__*/
   messageDesc(file_powernode_v1_federation, 25);
 
 /**
- * @generated from message powernode.v1.PeerCompleteRequest
+ * @generated from message powernode.v1.FederationPeerServiceCompleteRequest
  */
-export type PeerCompleteRequest = Message<"powernode.v1.PeerCompleteRequest"> & {
+export type FederationPeerServiceCompleteRequest = Message<"powernode.v1.FederationPeerServiceCompleteRequest"> & {
   /**
    * @generated from field: string client_cert_pem = 1;
    */
@@ -731,42 +731,42 @@ export type PeerCompleteRequest = Message<"powernode.v1.PeerCompleteRequest"> & 
 };
 
 /**
- * Describes the message powernode.v1.PeerCompleteRequest.
- * Use `create(PeerCompleteRequestSchema)` to create a new message.
+ * Describes the message powernode.v1.FederationPeerServiceCompleteRequest.
+ * Use `create(FederationPeerServiceCompleteRequestSchema)` to create a new message.
  */
-export const PeerCompleteRequestSchema: GenMessage<PeerCompleteRequest> = /*@__PURE__*/
+export const FederationPeerServiceCompleteRequestSchema: GenMessage<FederationPeerServiceCompleteRequest> = /*@__PURE__*/
   messageDesc(file_powernode_v1_federation, 26);
 
 /**
- * @generated from message powernode.v1.PeerCompleteResponse
+ * @generated from message powernode.v1.FederationPeerServiceCompleteResponse
  */
-export type PeerCompleteResponse = Message<"powernode.v1.PeerCompleteResponse"> & {
+export type FederationPeerServiceCompleteResponse = Message<"powernode.v1.FederationPeerServiceCompleteResponse"> & {
 };
 
 /**
- * Describes the message powernode.v1.PeerCompleteResponse.
- * Use `create(PeerCompleteResponseSchema)` to create a new message.
+ * Describes the message powernode.v1.FederationPeerServiceCompleteResponse.
+ * Use `create(FederationPeerServiceCompleteResponseSchema)` to create a new message.
  */
-export const PeerCompleteResponseSchema: GenMessage<PeerCompleteResponse> = /*@__PURE__*/
+export const FederationPeerServiceCompleteResponseSchema: GenMessage<FederationPeerServiceCompleteResponse> = /*@__PURE__*/
   messageDesc(file_powernode_v1_federation, 27);
 
 /**
- * @generated from message powernode.v1.PeerGetFleetSummaryRequest
+ * @generated from message powernode.v1.FederationPeerServiceGetFleetSummaryRequest
  */
-export type PeerGetFleetSummaryRequest = Message<"powernode.v1.PeerGetFleetSummaryRequest"> & {
+export type FederationPeerServiceGetFleetSummaryRequest = Message<"powernode.v1.FederationPeerServiceGetFleetSummaryRequest"> & {
 };
 
 /**
- * Describes the message powernode.v1.PeerGetFleetSummaryRequest.
- * Use `create(PeerGetFleetSummaryRequestSchema)` to create a new message.
+ * Describes the message powernode.v1.FederationPeerServiceGetFleetSummaryRequest.
+ * Use `create(FederationPeerServiceGetFleetSummaryRequestSchema)` to create a new message.
  */
-export const PeerGetFleetSummaryRequestSchema: GenMessage<PeerGetFleetSummaryRequest> = /*@__PURE__*/
+export const FederationPeerServiceGetFleetSummaryRequestSchema: GenMessage<FederationPeerServiceGetFleetSummaryRequest> = /*@__PURE__*/
   messageDesc(file_powernode_v1_federation, 28);
 
 /**
- * @generated from message powernode.v1.PeerGetFleetSummaryResponse
+ * @generated from message powernode.v1.FederationPeerServiceGetFleetSummaryResponse
  */
-export type PeerGetFleetSummaryResponse = Message<"powernode.v1.PeerGetFleetSummaryResponse"> & {
+export type FederationPeerServiceGetFleetSummaryResponse = Message<"powernode.v1.FederationPeerServiceGetFleetSummaryResponse"> & {
   /**
    * @generated from field: powernode.v1.PeerFleetSummary summary = 1;
    */
@@ -774,29 +774,29 @@ export type PeerGetFleetSummaryResponse = Message<"powernode.v1.PeerGetFleetSumm
 };
 
 /**
- * Describes the message powernode.v1.PeerGetFleetSummaryResponse.
- * Use `create(PeerGetFleetSummaryResponseSchema)` to create a new message.
+ * Describes the message powernode.v1.FederationPeerServiceGetFleetSummaryResponse.
+ * Use `create(FederationPeerServiceGetFleetSummaryResponseSchema)` to create a new message.
  */
-export const PeerGetFleetSummaryResponseSchema: GenMessage<PeerGetFleetSummaryResponse> = /*@__PURE__*/
+export const FederationPeerServiceGetFleetSummaryResponseSchema: GenMessage<FederationPeerServiceGetFleetSummaryResponse> = /*@__PURE__*/
   messageDesc(file_powernode_v1_federation, 29);
 
 /**
- * @generated from message powernode.v1.PeerListCatalogRequest
+ * @generated from message powernode.v1.FederationPeerServiceListCatalogRequest
  */
-export type PeerListCatalogRequest = Message<"powernode.v1.PeerListCatalogRequest"> & {
+export type FederationPeerServiceListCatalogRequest = Message<"powernode.v1.FederationPeerServiceListCatalogRequest"> & {
 };
 
 /**
- * Describes the message powernode.v1.PeerListCatalogRequest.
- * Use `create(PeerListCatalogRequestSchema)` to create a new message.
+ * Describes the message powernode.v1.FederationPeerServiceListCatalogRequest.
+ * Use `create(FederationPeerServiceListCatalogRequestSchema)` to create a new message.
  */
-export const PeerListCatalogRequestSchema: GenMessage<PeerListCatalogRequest> = /*@__PURE__*/
+export const FederationPeerServiceListCatalogRequestSchema: GenMessage<FederationPeerServiceListCatalogRequest> = /*@__PURE__*/
   messageDesc(file_powernode_v1_federation, 30);
 
 /**
- * @generated from message powernode.v1.PeerListCatalogResponse
+ * @generated from message powernode.v1.FederationPeerServiceListCatalogResponse
  */
-export type PeerListCatalogResponse = Message<"powernode.v1.PeerListCatalogResponse"> & {
+export type FederationPeerServiceListCatalogResponse = Message<"powernode.v1.FederationPeerServiceListCatalogResponse"> & {
   /**
    * @generated from field: repeated powernode.v1.PeerCatalogEntry entries = 1;
    */
@@ -804,16 +804,16 @@ export type PeerListCatalogResponse = Message<"powernode.v1.PeerListCatalogRespo
 };
 
 /**
- * Describes the message powernode.v1.PeerListCatalogResponse.
- * Use `create(PeerListCatalogResponseSchema)` to create a new message.
+ * Describes the message powernode.v1.FederationPeerServiceListCatalogResponse.
+ * Use `create(FederationPeerServiceListCatalogResponseSchema)` to create a new message.
  */
-export const PeerListCatalogResponseSchema: GenMessage<PeerListCatalogResponse> = /*@__PURE__*/
+export const FederationPeerServiceListCatalogResponseSchema: GenMessage<FederationPeerServiceListCatalogResponse> = /*@__PURE__*/
   messageDesc(file_powernode_v1_federation, 31);
 
 /**
- * @generated from message powernode.v1.PeerRevokedRequest
+ * @generated from message powernode.v1.FederationPeerServiceRevokedRequest
  */
-export type PeerRevokedRequest = Message<"powernode.v1.PeerRevokedRequest"> & {
+export type FederationPeerServiceRevokedRequest = Message<"powernode.v1.FederationPeerServiceRevokedRequest"> & {
   /**
    * @generated from field: string reason = 1;
    */
@@ -821,23 +821,23 @@ export type PeerRevokedRequest = Message<"powernode.v1.PeerRevokedRequest"> & {
 };
 
 /**
- * Describes the message powernode.v1.PeerRevokedRequest.
- * Use `create(PeerRevokedRequestSchema)` to create a new message.
+ * Describes the message powernode.v1.FederationPeerServiceRevokedRequest.
+ * Use `create(FederationPeerServiceRevokedRequestSchema)` to create a new message.
  */
-export const PeerRevokedRequestSchema: GenMessage<PeerRevokedRequest> = /*@__PURE__*/
+export const FederationPeerServiceRevokedRequestSchema: GenMessage<FederationPeerServiceRevokedRequest> = /*@__PURE__*/
   messageDesc(file_powernode_v1_federation, 32);
 
 /**
- * @generated from message powernode.v1.PeerRevokedResponse
+ * @generated from message powernode.v1.FederationPeerServiceRevokedResponse
  */
-export type PeerRevokedResponse = Message<"powernode.v1.PeerRevokedResponse"> & {
+export type FederationPeerServiceRevokedResponse = Message<"powernode.v1.FederationPeerServiceRevokedResponse"> & {
 };
 
 /**
- * Describes the message powernode.v1.PeerRevokedResponse.
- * Use `create(PeerRevokedResponseSchema)` to create a new message.
+ * Describes the message powernode.v1.FederationPeerServiceRevokedResponse.
+ * Use `create(FederationPeerServiceRevokedResponseSchema)` to create a new message.
  */
-export const PeerRevokedResponseSchema: GenMessage<PeerRevokedResponse> = /*@__PURE__*/
+export const FederationPeerServiceRevokedResponseSchema: GenMessage<FederationPeerServiceRevokedResponse> = /*@__PURE__*/
   messageDesc(file_powernode_v1_federation, 33);
 
 /**
@@ -1043,8 +1043,8 @@ export const FederationPeerService: GenService<{
    */
   accept: {
     methodKind: "unary";
-    input: typeof PeerAcceptRequestSchema;
-    output: typeof PeerAcceptResponseSchema;
+    input: typeof FederationPeerServiceAcceptRequestSchema;
+    output: typeof FederationPeerServiceAcceptResponseSchema;
   },
   /**
    * The acceptor (now calling with its peer-hub certificate) hands us the certificate its CA issued for us.
@@ -1053,24 +1053,24 @@ export const FederationPeerService: GenService<{
    */
   complete: {
     methodKind: "unary";
-    input: typeof PeerCompleteRequestSchema;
-    output: typeof PeerCompleteResponseSchema;
+    input: typeof FederationPeerServiceCompleteRequestSchema;
+    output: typeof FederationPeerServiceCompleteResponseSchema;
   },
   /**
    * @generated from rpc powernode.v1.FederationPeerService.GetFleetSummary
    */
   getFleetSummary: {
     methodKind: "unary";
-    input: typeof PeerGetFleetSummaryRequestSchema;
-    output: typeof PeerGetFleetSummaryResponseSchema;
+    input: typeof FederationPeerServiceGetFleetSummaryRequestSchema;
+    output: typeof FederationPeerServiceGetFleetSummaryResponseSchema;
   },
   /**
    * @generated from rpc powernode.v1.FederationPeerService.ListCatalog
    */
   listCatalog: {
     methodKind: "unary";
-    input: typeof PeerListCatalogRequestSchema;
-    output: typeof PeerListCatalogResponseSchema;
+    input: typeof FederationPeerServiceListCatalogRequestSchema;
+    output: typeof FederationPeerServiceListCatalogResponseSchema;
   },
   /**
    * The caller revoked us: we mark it revoked too.
@@ -1079,8 +1079,8 @@ export const FederationPeerService: GenService<{
    */
   revoked: {
     methodKind: "unary";
-    input: typeof PeerRevokedRequestSchema;
-    output: typeof PeerRevokedResponseSchema;
+    input: typeof FederationPeerServiceRevokedRequestSchema;
+    output: typeof FederationPeerServiceRevokedResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_powernode_v1_federation, 1);
