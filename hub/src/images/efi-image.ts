@@ -58,6 +58,21 @@ export function sfdiskScript(sizeBytes: number, digest: string): string {
   ].join("\n");
 }
 
+/**
+ * objcopy writes the current time into the UKI's PE header (COFF TimeDateStamp) and a checksum over
+ * it; both are set here (the epoch, and 0: firmware does not check PE checksums) so the same inputs
+ * give the same bytes.
+ */
+export function stampPe(path: string, epoch: number): void {
+  const b = readFileSync(path);
+  const pe = b.readUInt32LE(0x3c);
+  if (b.toString("latin1", pe, pe + 4) !== "PE\0\0")
+    throw new Error(`${path}: no PE header at 0x${pe.toString(16)}`);
+  b.writeUInt32LE(epoch >>> 0, pe + 8);
+  b.writeUInt32LE(0, pe + 24 + 64);
+  writeFileSync(path, b);
+}
+
 function digestOf(input: EfiImageInput, stub: string): string {
   const h = createHash("sha256");
   for (const f of [stub, input.kernel, input.initrd]) h.update(readFileSync(f));
@@ -84,26 +99,31 @@ export async function buildEfiImage(input: EfiImageInput): Promise<{ sha256: str
     // Section addresses past the stub's own (systemd 252 has no ukify to place them).
     const kernelEnd = 0x2000000 + statSync(input.kernel).size;
     const initrdAt = Math.ceil(kernelEnd / 0x100000) * 0x100000 + 0x100000;
-    await exec.run("objcopy", [
-      "--add-section",
-      `.osrel=${osrel}`,
-      "--change-section-vma",
-      ".osrel=0x20000",
-      "--add-section",
-      `.cmdline=${cmdline}`,
-      "--change-section-vma",
-      ".cmdline=0x30000",
-      "--add-section",
-      `.linux=${input.kernel}`,
-      "--change-section-vma",
-      ".linux=0x2000000",
-      "--add-section",
-      `.initrd=${input.initrd}`,
-      "--change-section-vma",
-      `.initrd=0x${initrdAt.toString(16)}`,
-      stub,
-      uki,
-    ]);
+    await exec.run(
+      "objcopy",
+      [
+        "--add-section",
+        `.osrel=${osrel}`,
+        "--change-section-vma",
+        ".osrel=0x20000",
+        "--add-section",
+        `.cmdline=${cmdline}`,
+        "--change-section-vma",
+        ".cmdline=0x30000",
+        "--add-section",
+        `.linux=${input.kernel}`,
+        "--change-section-vma",
+        ".linux=0x2000000",
+        "--add-section",
+        `.initrd=${input.initrd}`,
+        "--change-section-vma",
+        `.initrd=0x${initrdAt.toString(16)}`,
+        stub,
+        uki,
+      ],
+      { env },
+    );
+    stampPe(uki, epoch);
     const ukiSize = statSync(uki).size;
     const extras = Object.entries(input.extraFiles ?? {});
     // The partition: the UKI, extras, 25 % and 16 MiB of room, in whole MiB; FAT32 needs 64 MiB or so.
