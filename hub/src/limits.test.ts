@@ -29,6 +29,10 @@ describe("limits", () => {
           POWERNODE_NODE_HEADERS_TIMEOUT_SECONDS: "5",
           POWERNODE_NODE_BODY_TIMEOUT_SECONDS: "6",
           POWERNODE_NODE_IDLE_TIMEOUT_SECONDS: "60",
+          POWERNODE_OPERATOR_CONNECTIONS_PER_ADDRESS: "9",
+          POWERNODE_OPERATOR_HEADERS_TIMEOUT_SECONDS: "7",
+          POWERNODE_OPERATOR_BODY_TIMEOUT_SECONDS: "900",
+          POWERNODE_OPERATOR_IDLE_TIMEOUT_SECONDS: "120",
         },
         [],
       ),
@@ -42,6 +46,10 @@ describe("limits", () => {
       headersTimeoutMs: 5000,
       bodyTimeoutMs: 6000,
       idleTimeoutMs: 60_000,
+      operatorConnectionsPerAddress: 9,
+      operatorHeadersTimeoutMs: 7000,
+      operatorBodyTimeoutMs: 900_000,
+      operatorIdleTimeoutMs: 120_000,
     });
     expect(parseLimits({ POWERNODE_LIMIT_EXEMPT_ADDRESSES: "none" }, []).exemptAddresses).toEqual([]);
   });

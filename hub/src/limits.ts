@@ -1,6 +1,6 @@
 /**
  * The hub's load limits (issue 23): call rates per node and per source address, connections per source
- * address and the node listener's timeouts, parsed from the environment with the rest of the config.
+ * address and the timeouts of the node listener and of the operator TLS listener (decision 0016), parsed from the environment with the rest of the config.
  * Every limit and its default is listed in docs/security.md ("Limits and timeouts").
  */
 
@@ -26,6 +26,14 @@ export interface HubLimits {
   bodyTimeoutMs: number;
   /** Node listener: an HTTP/2 session with a verified client certificate and no open stream. */
   idleTimeoutMs: number;
+  /** Operator (TLS) listener: concurrent connections per source address; 0 = no limit. */
+  operatorConnectionsPerAddress: number;
+  /** Operator listener: from accept (or the end of the previous request) until a request's headers are in. */
+  operatorHeadersTimeoutMs: number;
+  /** Operator listener: from a request's headers until its body has arrived (module blobs are large). */
+  operatorBodyTimeoutMs: number;
+  /** Operator listener: an HTTP/2 session with no open stream (a console tab, a pnctl watch between calls). */
+  operatorIdleTimeoutMs: number;
 }
 
 /** The defaults: far above what an agent does (a heartbeat every few seconds, status bursts at boot). */
@@ -39,6 +47,10 @@ export const DEFAULT_LIMITS: HubLimits = {
   headersTimeoutMs: 20_000,
   bodyTimeoutMs: 20_000,
   idleTimeoutMs: 300_000,
+  operatorConnectionsPerAddress: 64,
+  operatorHeadersTimeoutMs: 20_000,
+  operatorBodyTimeoutMs: 3_600_000,
+  operatorIdleTimeoutMs: 300_000,
 };
 
 /** No rate or connection limits (timeouts kept): for suites that send thousands of calls as one node. */
@@ -47,6 +59,7 @@ export const UNLIMITED: HubLimits = {
   nodeCallsPerSecond: 0,
   anonymousCallsPerSecond: 0,
   maxConnectionsPerAddress: 0,
+  operatorConnectionsPerAddress: 0,
 };
 
 /** `::ffff:10.0.0.1` -> `10.0.0.1`, so one client is one address whichever socket family saw it. */
@@ -120,6 +133,19 @@ export function parseLimits(env: Record<string, string | undefined>, problems: s
     headersTimeoutMs: seconds("POWERNODE_NODE_HEADERS_TIMEOUT_SECONDS", d.headersTimeoutMs),
     bodyTimeoutMs: seconds("POWERNODE_NODE_BODY_TIMEOUT_SECONDS", d.bodyTimeoutMs),
     idleTimeoutMs: seconds("POWERNODE_NODE_IDLE_TIMEOUT_SECONDS", d.idleTimeoutMs),
+    operatorConnectionsPerAddress: int(
+      env,
+      "POWERNODE_OPERATOR_CONNECTIONS_PER_ADDRESS",
+      d.operatorConnectionsPerAddress,
+      [0, 1_000_000],
+      problems,
+    ),
+    operatorHeadersTimeoutMs: seconds(
+      "POWERNODE_OPERATOR_HEADERS_TIMEOUT_SECONDS",
+      d.operatorHeadersTimeoutMs,
+    ),
+    operatorBodyTimeoutMs: seconds("POWERNODE_OPERATOR_BODY_TIMEOUT_SECONDS", d.operatorBodyTimeoutMs),
+    operatorIdleTimeoutMs: seconds("POWERNODE_OPERATOR_IDLE_TIMEOUT_SECONDS", d.operatorIdleTimeoutMs),
   };
   return limits;
 }

@@ -13,7 +13,6 @@ import {
   type Http2ServerRequest,
   type Http2ServerResponse,
 } from "node:http2";
-import type { AddressInfo } from "node:net";
 import type { TLSSocket } from "node:tls";
 import { createContextValues } from "@connectrpc/connect";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
@@ -23,6 +22,7 @@ import type { Deps } from "../deps.ts";
 import type { Feature } from "../feature.ts";
 import { isOciPath, refuseOversizedBody } from "./body-limit.ts";
 import { kOrigin } from "./context.ts";
+import { listenTracked } from "./http2-listen.ts";
 import { guardNodeConnections } from "./node-connections.ts";
 import { serveFetch, writeSimple } from "./node-http.ts";
 import { routerOptions, routes } from "./routes.ts";
@@ -116,32 +116,10 @@ export async function startMtlsServer(
   const guard = guardNodeConnections(server, deps.config.limits, deps.metrics);
   // No socket idle timeout: node-connections.ts times headers and bodies; streams are long-lived.
   server.setTimeout(0);
-  const sessions = new Set<{ destroy(): void }>();
-  server.on("session", (s) => {
-    sessions.add(s);
-    s.on("close", () => sessions.delete(s));
-  });
-  const sockets = new Set<{ destroy(): void }>();
-  server.on("secureConnection", (s) => {
-    sockets.add(s);
-    s.on("close", () => sockets.delete(s));
-  });
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(opts.port, opts.host, () => {
-      server.off("error", reject);
-      resolve();
-    });
-  });
-  const port = (server.address() as AddressInfo).port;
+  const { port, close } = await listenTracked(server, opts.host, opts.port);
   return {
     port,
     server,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        for (const s of sessions) s.destroy();
-        for (const s of sockets) s.destroy();
-      }),
+    close,
   };
 }

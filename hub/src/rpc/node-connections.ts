@@ -1,5 +1,6 @@
 /**
- * Connection limits of the node (mTLS) listener, at the socket level, below Connect:
+ * Connection limits of the node (mTLS) listener and of the operator TLS listener (decision 0016), at
+ * the socket level, below Connect; each listener has its own numbers (HubLimits):
  * - at most `maxConnectionsPerAddress` open connections per source address (others are closed at once);
  * - headers: from accept, and again whenever a connection has no request in flight, a request's headers
  *   must be complete within `headersTimeoutMs` (this covers the TLS handshake, a half-sent request line
@@ -9,7 +10,9 @@
  *   has a streaming request, so this never cuts an RPC stream: WatchDesiredState and the other server
  *   streams send one request message and then only receive, and a response in flight keeps its
  *   connection open for as long as it lasts.
- * Source addresses in `exemptAddresses` have no connection cap (timeouts still apply).
+ * Source addresses in `exemptAddresses` have no connection cap (timeouts still apply). On the operator
+ * listener no client has a certificate: every HTTP/2 session gets the idle limit, and the body limit is
+ * long (module blobs are uploaded there).
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
 import {
@@ -63,33 +66,84 @@ function bodyReceived(req: AnyRequest): boolean {
   return (req as IncomingMessage).complete;
 }
 
-/** Applies the limits to `server`'s connections. */
+/** One listener's connection rules. */
+export interface ConnectionRules {
+  /** `node` or `operator`: the metrics' prefix. */
+  listener: "node" | "operator";
+  maxConnectionsPerAddress: number;
+  exemptAddresses: readonly string[];
+  headersTimeoutMs: number;
+  bodyTimeoutMs: number;
+  idleTimeoutMs: number;
+  /** True: only an HTTP/2 session with a verified client certificate may idle `idleTimeoutMs`. */
+  idleNeedsClientCert: boolean;
+}
+
+/** The node listener's rules from the hub's limits. */
+export function nodeConnectionRules(limits: HubLimits): ConnectionRules {
+  return {
+    listener: "node",
+    maxConnectionsPerAddress: limits.maxConnectionsPerAddress,
+    exemptAddresses: limits.exemptAddresses,
+    headersTimeoutMs: limits.headersTimeoutMs,
+    bodyTimeoutMs: limits.bodyTimeoutMs,
+    idleTimeoutMs: limits.idleTimeoutMs,
+    idleNeedsClientCert: true,
+  };
+}
+
+/** The operator TLS listener's rules from the hub's limits. */
+export function operatorConnectionRules(limits: HubLimits): ConnectionRules {
+  return {
+    listener: "operator",
+    maxConnectionsPerAddress: limits.operatorConnectionsPerAddress,
+    exemptAddresses: limits.exemptAddresses,
+    headersTimeoutMs: limits.operatorHeadersTimeoutMs,
+    bodyTimeoutMs: limits.operatorBodyTimeoutMs,
+    idleTimeoutMs: limits.operatorIdleTimeoutMs,
+    idleNeedsClientCert: false,
+  };
+}
+
+/** Applies the node listener's limits to `server`'s connections. */
 export function guardNodeConnections(
   server: Http2SecureServer,
   limits: HubLimits,
   metrics: Metrics,
 ): NodeConnectionGuard {
+  return guardConnections(server, nodeConnectionRules(limits), metrics);
+}
+
+/** Applies `rules` to `server`'s connections. */
+export function guardConnections(
+  server: Http2SecureServer,
+  limits: ConnectionRules,
+  metrics: Metrics,
+): NodeConnectionGuard {
+  const name = limits.listener;
+  const refused = `powernode_${name}_connections_refused_total`;
+  const timeouts = `powernode_${name}_timeouts_total`;
   metrics.describe(
-    "powernode_node_connections_refused_total",
+    refused,
     "counter",
-    "Connections to the node listener closed at once: their source address had too many open",
+    `Connections to the ${name} listener closed at once: their source address had too many open`,
   );
   metrics.describe(
-    "powernode_node_timeouts_total",
+    timeouts,
     "counter",
-    "Node listener connections or requests dropped by a timeout (kind: headers, body, idle)",
+    `${name === "node" ? "Node" : "Operator"} listener connections or requests dropped by a timeout (kind: headers, body, idle)`,
   );
   const exempt = new Set(limits.exemptAddresses.map(normaliseAddress));
   const perAddress = new Map<string, number>();
 
   const arm = (c: Conn) => {
     if (c.timer) clearTimeout(c.timer);
-    const idle = c.h2 && c.authorized;
+    const idle = c.h2 && (c.authorized || !limits.idleNeedsClientCert);
     c.timer = setTimeout(
       () => {
         c.timer = undefined;
         if (c.inFlight > 0) return;
-        metrics.inc("powernode_node_timeouts_total", { kind: idle ? "idle" : "headers" });
+        metrics.inc(timeouts, { kind: idle ? "idle" : "headers" });
         if (c.session) {
           // HTTP/2: GOAWAY, so a client about to send opens a new session; the socket goes a second later.
           c.session.close();
@@ -109,7 +163,7 @@ export function guardNodeConnections(
       !exempt.has(address) &&
       open >= limits.maxConnectionsPerAddress
     ) {
-      metrics.inc("powernode_node_connections_refused_total", {});
+      metrics.inc(refused, {});
       socket.destroy();
       return;
     }
@@ -159,7 +213,7 @@ export function guardNodeConnections(
         body = setTimeout(() => {
           body = undefined;
           if (bodyReceived(req)) return;
-          metrics.inc("powernode_node_timeouts_total", { kind: "body" });
+          metrics.inc(timeouts, { kind: "body" });
           if ("stream" in req && req.stream) req.stream.close(constants.NGHTTP2_CANCEL);
           else req.socket.destroy();
         }, limits.bodyTimeoutMs);

@@ -87,6 +87,15 @@ export async function serveFetch(
     if (answer) break;
   }
   if (!answer) return false;
+  await writeFetchResponse(res, answer, method);
+  return true;
+}
+
+/**
+ * Writes a fetch Response to a `node:http2` (or HTTP/1.1) response: status, headers the version
+ * allows, the body streamed with backpressure and cancelled when the client goes away.
+ */
+export async function writeFetchResponse(res: AnyResponse, answer: Response, method: string): Promise<void> {
   const h2 = isH2(res);
   const headers: Record<string, string> = {};
   answer.headers.forEach((v, k) => {
@@ -96,7 +105,7 @@ export async function serveFetch(
   if (method === "HEAD" || !answer.body) {
     await answer.body?.cancel();
     res.end();
-    return true;
+    return;
   }
   const reader = answer.body.getReader();
   let gone = false;
@@ -118,5 +127,4 @@ export async function serveFetch(
     if (gone) await reader.cancel().catch(() => {});
     reader.releaseLock();
   }
-  return true;
 }
