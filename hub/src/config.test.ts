@@ -13,9 +13,12 @@ describe("parseHubConfig", () => {
       httpPort: 8080,
       mtlsPort: 8443,
       listenHost: "0.0.0.0",
+      operatorTls: true,
+      operatorHost: "0.0.0.0",
+      bootHttpPort: undefined,
       hostnames: [],
       nodeUrl: "https://10.0.2.2:8443",
-      nodeHttpUrl: "http://10.0.2.2:8080",
+      nodeHttpUrl: "https://10.0.2.2:8080",
       moduleRegistryUrl: undefined,
       registryRepositories: ["modules/", "images/"],
       heartbeatSeconds: 10,
@@ -35,6 +38,9 @@ describe("parseHubConfig", () => {
         POWERNODE_HTTP_PORT: "80",
         POWERNODE_MTLS_PORT: "9443",
         POWERNODE_LISTEN_HOST: "127.0.0.1",
+        POWERNODE_OPERATOR_PLAIN_HTTP: "1",
+        POWERNODE_OPERATOR_LISTEN_HOST: "127.0.0.2",
+        POWERNODE_BOOT_HTTP_PORT: "8081",
         POWERNODE_HOSTNAMES: "hub.example, 192.0.2.1",
         POWERNODE_HEARTBEAT_SECONDS: "30",
         POWERNODE_ADMIN_TOKEN: "0123456789abcdef0123",
@@ -47,6 +53,9 @@ describe("parseHubConfig", () => {
       httpPort: 80,
       mtlsPort: 9443,
       listenHost: "127.0.0.1",
+      operatorTls: false,
+      operatorHost: "127.0.0.2",
+      bootHttpPort: 8081,
       hostnames: ["hub.example", "192.0.2.1"],
       nodeUrl: "https://10.0.2.2:9443",
       nodeHttpUrl: "http://hub.example:8080",
@@ -59,6 +68,30 @@ describe("parseHubConfig", () => {
       acme: DEFAULT_ACME,
       claims: DEFAULT_CLAIMS,
     });
+  });
+
+  test("plain HTTP: loopback only, by default 127.0.0.1; the flag takes 1 or 0", () => {
+    const plain = parseHubConfig({ POWERNODE_OPERATOR_PLAIN_HTTP: "1" });
+    expect([plain.operatorTls, plain.operatorHost, plain.listenHost]).toEqual([
+      false,
+      "127.0.0.1",
+      "0.0.0.0",
+    ]);
+    expect(plain.nodeHttpUrl).toBe("http://10.0.2.2:8080");
+    expect(parseHubConfig({ POWERNODE_OPERATOR_PLAIN_HTTP: "0" }).operatorTls).toBe(true);
+    // A boot listener: netbooting machines fetch /boot/ from it, over plain HTTP.
+    expect(parseHubConfig({ POWERNODE_BOOT_HTTP_PORT: "8081" }).nodeHttpUrl).toBe("http://10.0.2.2:8081");
+    expect(() => parseHubConfig({ POWERNODE_BOOT_HTTP_PORT: "boot" })).toThrow(
+      'POWERNODE_BOOT_HTTP_PORT: "boot" is not a port number',
+    );
+    expect(() =>
+      parseHubConfig({ POWERNODE_OPERATOR_PLAIN_HTTP: "1", POWERNODE_OPERATOR_LISTEN_HOST: "0.0.0.0" }),
+    ).toThrow(
+      'POWERNODE_OPERATOR_LISTEN_HOST: plain HTTP (POWERNODE_OPERATOR_PLAIN_HTTP=1) binds only to loopback, not "0.0.0.0"',
+    );
+    expect(() => parseHubConfig({ POWERNODE_OPERATOR_PLAIN_HTTP: "yes" })).toThrow(
+      'POWERNODE_OPERATOR_PLAIN_HTTP: "yes" must be 1 or 0',
+    );
   });
 
   test("lists every problem at once, without leaking the database password", () => {

@@ -15,13 +15,29 @@ export interface HubConfig {
   httpPort: number;
   mtlsPort: number;
   listenHost: string;
+  /**
+   * The operator listener speaks HTTPS (the default: an ACME certificate for the hub's name when one is
+   * active, else one from the internal CA, decision 0026); false only with POWERNODE_OPERATOR_PLAIN_HTTP=1.
+   */
+  operatorTls: boolean;
+  /**
+   * Where the operator listener binds: POWERNODE_OPERATOR_LISTEN_HOST, default `listenHost`; with plain
+   * HTTP only a loopback address (default 127.0.0.1).
+   */
+  operatorHost: string;
+  /**
+   * POWERNODE_BOOT_HTTP_PORT: a plain-HTTP listener on `listenHost` serving only the features' boot
+   * routes (`/boot/`, netboot); undefined = none. The default node HTTP URL then points at it.
+   */
+  bootHttpPort: number | undefined;
   /** Extra DNS names / IPs for the hub's TLS certificate. */
   hostnames: string[];
   /** The URL nodes use to reach the mTLS listener (handed to providers as `platformUrl`). */
   nodeUrl: string;
   /**
-   * The operator listener as nodes reach it (module artifacts at `/v2/`): POWERNODE_NODE_HTTP_URL,
-   * default `http://10.0.2.2:<http port>`. Plain HTTP is fine: nodes verify every byte by digest.
+   * Where netbooting machines fetch `/boot/` (the iPXE script's base): POWERNODE_NODE_HTTP_URL, default
+   * `http://10.0.2.2:<boot port>` with a boot listener, else the operator listener's URL
+   * (`https://` unless plain HTTP).
    */
   nodeHttpUrl: string;
   /**
@@ -97,7 +113,27 @@ export function parseHubConfig(env: Record<string, string | undefined>): HubConf
     problems.push(`POWERNODE_NODE_URL: "${nodeUrl}" is not a URL`);
   }
 
-  const nodeHttpUrl = (env.POWERNODE_NODE_HTTP_URL || `http://10.0.2.2:${httpPort}`).replace(/\/+$/, "");
+  const listenHost = env.POWERNODE_LISTEN_HOST || "0.0.0.0";
+  const plain = env.POWERNODE_OPERATOR_PLAIN_HTTP ?? "";
+  if (!["", "0", "1", "false", "true"].includes(plain))
+    problems.push(`POWERNODE_OPERATOR_PLAIN_HTTP: "${plain}" must be 1 or 0`);
+  const operatorTls = plain !== "1" && plain !== "true";
+  const operatorHost = env.POWERNODE_OPERATOR_LISTEN_HOST || (operatorTls ? listenHost : "127.0.0.1");
+  if (!operatorTls && !isLoopback(operatorHost))
+    problems.push(
+      `POWERNODE_OPERATOR_LISTEN_HOST: plain HTTP (POWERNODE_OPERATOR_PLAIN_HTTP=1) binds only to loopback, not "${operatorHost}"`,
+    );
+
+  const bootHttpPort =
+    env.POWERNODE_BOOT_HTTP_PORT === undefined || env.POWERNODE_BOOT_HTTP_PORT === ""
+      ? undefined
+      : parsePort("POWERNODE_BOOT_HTTP_PORT", env.POWERNODE_BOOT_HTTP_PORT, 0, problems);
+  const nodeHttpUrl = (
+    env.POWERNODE_NODE_HTTP_URL ||
+    (bootHttpPort !== undefined
+      ? `http://10.0.2.2:${bootHttpPort}`
+      : `${operatorTls ? "https" : "http"}://10.0.2.2:${httpPort}`)
+  ).replace(/\/+$/, "");
   try {
     const u = new URL(nodeHttpUrl);
     if (u.protocol !== "http:" && u.protocol !== "https:")
@@ -155,7 +191,10 @@ export function parseHubConfig(env: Record<string, string | undefined>): HubConf
     databaseUrl,
     httpPort,
     mtlsPort,
-    listenHost: env.POWERNODE_LISTEN_HOST || "0.0.0.0",
+    listenHost,
+    operatorTls,
+    operatorHost,
+    bootHttpPort,
     hostnames,
     nodeUrl,
     nodeHttpUrl,
@@ -168,6 +207,11 @@ export function parseHubConfig(env: Record<string, string | undefined>): HubConf
     acme,
     claims,
   };
+}
+
+/** 127.0.0.0/8, ::1 or `localhost`: the only binds plain HTTP may have. */
+export function isLoopback(host: string): boolean {
+  return host === "localhost" || host === "::1" || /^127(\.\d{1,3}){3}$/.test(host);
 }
 
 /** Hides the password of a database URL for messages and logs. */

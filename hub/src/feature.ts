@@ -58,6 +58,11 @@ export interface Feature {
   heartbeat?: HeartbeatObserver;
   services?: readonly ServiceBinding[];
   http?: readonly HttpPlugin[];
+  /**
+   * Plugins also served on the plain-HTTP boot listener (POWERNODE_BOOT_HTTP_PORT, decision 0026):
+   * public, unauthenticated routes with nothing secret, for firmware that cannot speak TLS (iPXE).
+   */
+  bootHttp?: readonly HttpPlugin[];
   nodeHttp?: readonly NodeHttpHandler[];
   jobs?: readonly Job[];
   sections?: readonly SectionCompiler[];

@@ -5,7 +5,7 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { createApp } from "./app.ts";
+import { startBootListener } from "./boot-listener.ts";
 import { type HubConfig, parseHubConfig } from "./config.ts";
 import { createDeps, type Deps } from "./deps.ts";
 import type { Feature } from "./feature.ts";
@@ -13,6 +13,7 @@ import { FEATURES } from "./features.ts";
 import { type Scheduler, startScheduler } from "./jobs/scheduler.ts";
 import type { Logger } from "./log.ts";
 import { startMetricsListener } from "./observability/metrics-listener.ts";
+import { startOperatorListener } from "./operator-listener.ts";
 import type { InstanceProvider } from "./providers/provider.ts";
 import { startMtlsServer } from "./rpc/mtls-server.ts";
 
@@ -24,7 +25,7 @@ export type StartHubOptions = Partial<HubConfig> & {
   /**
    * The address nodes reach this hub at (default 10.0.2.2, QEMU user networking's host): unless
    * `nodeUrl`/`nodeHttpUrl` are given they become `https://<nodeHost>:<mtls port>` and
-   * `http://<nodeHost>:<http port>` on the ports actually bound, and the TLS certificate names it.
+   * `http(s)://<nodeHost>:<http port>` on the ports actually bound, and the TLS certificate names it.
    * A lab network's host end, e.g. 10.203.1.1 (smokes/lib/lab.ts).
    */
   nodeHost?: string;
@@ -35,15 +36,22 @@ const QEMU_USER_HOST = "10.0.2.2";
 
 /** A running hub. */
 export interface RunningHub {
-  /** Elysia listener: operator API (Connect, gRPC-Web, JSON), /healthz, /metrics (token), /events/stream. */
+  /**
+   * The operator listener: API (Connect, gRPC-Web, JSON), /healthz, /metrics (token), /events/stream,
+   * the web console; `https://` unless plain HTTP was asked for (the test harness's default).
+   */
   httpUrl: string;
+  /** True when the operator listener speaks HTTPS (trust `caPem`, or the ACME chain of `operatorSource`). */
+  operatorTls: boolean;
+  /** The operator listener's certificate at start: `internal-ca`, `acme:<name>:<serial>`, or `plain-http`. */
+  operatorSource: string;
   /** mTLS listener as reached from this host (https://127.0.0.1:<port>). */
   mtlsUrl: string;
   /** mTLS listener as nodes reach it (POWERNODE_NODE_URL, default https://<nodeHost>:<port>). */
   nodeUrl: string;
-  /** Operator listener as nodes reach it for module artifacts (POWERNODE_NODE_HTTP_URL). */
+  /** Where netbooting machines fetch `/boot/` (POWERNODE_NODE_HTTP_URL): the boot listener when there is one. */
   nodeHttpUrl: string;
-  /** PEM of the internal CA (trust anchor for the mTLS listener). */
+  /** PEM of the internal CA (trust anchor for the mTLS listener and, without ACME, the operator listener). */
   caPem: string;
   /** The metrics listener (POWERNODE_METRICS_LISTEN: `/metrics` without a token), when configured. */
   metricsUrl: string | undefined;
@@ -73,7 +81,8 @@ function localUrl(scheme: string, host: string, port: number): string {
 
 /**
  * Starts a hub. Without `dataDir` a temporary one is made (and removed by `stop()`); without
- * `databaseUrl` the database is an in-memory PGlite. Ports default to 0 (any free port).
+ * `databaseUrl` the database is an in-memory PGlite. Ports default to 0 (any free port). Unlike a
+ * configured hub, the operator listener is plain HTTP on the listen host unless `operatorTls: true`.
  *
  * @example
  * const hub = await startHub({ providers: [myProvider] });
@@ -88,7 +97,10 @@ export async function startHub(opts: StartHubOptions = {}): Promise<RunningHub> 
     httpPort: 0,
     mtlsPort: 0,
     databaseUrl: "memory://",
+    // The harness serves plain HTTP on the listen host unless a test asks for TLS (operatorTls: true).
+    operatorTls: false,
     ...overrides,
+    operatorHost: overrides.operatorHost ?? overrides.listenHost ?? "0.0.0.0",
     dataDir: overrides.dataDir ?? (tempDir as string),
   };
   if ("databaseUrl" in overrides && overrides.databaseUrl === undefined) config.databaseUrl = undefined;
@@ -165,24 +177,23 @@ export async function startHubWithConfig(
     cleanups.push(() => mtls.close());
     if (!opts.nodeUrlGiven) config.nodeUrl = `https://${urlHost(nodeHost)}:${mtls.port}`;
 
-    const app = createApp(deps, features, shutdown.signal).listen({
-      port: config.httpPort,
-      hostname: config.listenHost,
-    });
-    cleanups.push(async () => {
-      await app.stop(true);
-    });
-    const httpPort = app.server?.port;
-    if (httpPort === undefined)
-      throw new Error(`http listener did not start on ${config.listenHost}:${config.httpPort}`);
-    if (!opts.nodeHttpUrlGiven) config.nodeHttpUrl = `http://${urlHost(nodeHost)}:${httpPort}`;
+    const operator = await startOperatorListener(deps, features, shutdown.signal, identity);
+    cleanups.push(operator.close);
+    const boot = startBootListener(deps, features, shutdown.signal);
+    if (boot) cleanups.push(boot.close);
+    if (!opts.nodeHttpUrlGiven)
+      config.nodeHttpUrl = boot
+        ? `http://${urlHost(nodeHost)}:${boot.port}`
+        : `${config.operatorTls ? "https" : "http"}://${urlHost(nodeHost)}:${operator.port}`;
     const metricsListener = config.security.metricsListen
       ? startMetricsListener(deps, config.security.metricsListen)
       : undefined;
     if (metricsListener) cleanups.push(() => metricsListener.stop());
 
     return {
-      httpUrl: localUrl("http", config.listenHost, httpPort),
+      httpUrl: localUrl(config.operatorTls ? "https" : "http", config.operatorHost, operator.port),
+      operatorTls: config.operatorTls,
+      operatorSource: operator.source,
       mtlsUrl: localUrl("https", config.listenHost, mtls.port),
       nodeUrl: config.nodeUrl,
       nodeHttpUrl: config.nodeHttpUrl,

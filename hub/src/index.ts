@@ -10,6 +10,7 @@ export { FEATURES } from "./features.ts";
 export { type RunningHub, type StartHubOptions, startHub, startHubWithConfig } from "./hub.ts";
 export { createLogger, type Logger } from "./log.ts";
 export { revokeCertificate } from "./node/enroll.ts";
+export { caFile } from "./operator-listener.ts";
 export { createNoneProvider } from "./providers/none-provider.ts";
 export type {
   BootMaterial,

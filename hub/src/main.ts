@@ -6,6 +6,7 @@
 import { ConfigError, parseHubConfig } from "./config.ts";
 import { PRIVATE_UMASK } from "./data-dir.ts";
 import { startHubWithConfig } from "./hub.ts";
+import { caFile } from "./operator-listener.ts";
 import { isStartRefusal } from "./start-errors.ts";
 
 async function main(): Promise<number> {
@@ -34,10 +35,16 @@ async function main(): Promise<number> {
   }
   const out = [
     `powernode hub ready (database: ${hub.deps.dbDriver})`,
-    `  operator API  ${hub.httpUrl}  (Connect, gRPC-Web, JSON; /healthz /metrics /events/stream)`,
+    `  operator API  ${hub.httpUrl}  (Connect, gRPC-Web, JSON; /healthz /metrics /events/stream; web console)`,
     `  node mTLS     ${hub.mtlsUrl}  (gRPC, Connect)`,
     `  nodes use     ${hub.nodeUrl}`,
   ];
+  if (hub.operatorSource === "internal-ca")
+    out.push(
+      `  certificate   from the hub's internal CA: trust ${caFile(config.dataDir)} (pnctl reads it; docs/certs.md)`,
+    );
+  else if (hub.operatorTls) out.push(`  certificate   ${hub.operatorSource}`);
+  else out.push("  plain HTTP    on loopback only (POWERNODE_OPERATOR_PLAIN_HTTP=1)");
   if (hub.metricsUrl) out.push(`  metrics       ${hub.metricsUrl}/metrics  (no token)`);
   if (hub.adminTokenCreated) {
     out.push(

@@ -135,7 +135,7 @@ export function bearer(token: string): Interceptor {
   };
 }
 
-/** An operator client on the Elysia listener (Connect protocol, HTTP/1.1). */
+/** An operator client on the operator listener (Connect protocol, HTTP/1.1; the hub's CA when it is HTTPS). */
 export function operatorClient<T extends DescService>(
   hub: RunningHub,
   service: T,
@@ -145,6 +145,7 @@ export function operatorClient<T extends DescService>(
     baseUrl: hub.httpUrl,
     httpVersion: "1.1",
     interceptors: [bearer(token)],
+    ...(hub.operatorTls ? { nodeOptions: { ca: hub.caPem } } : {}),
   });
   return createClient(service, transport);
 }

@@ -1,7 +1,7 @@
 /**
  * The ACME part of the hub's configuration: which directory to order from, the contact, the CA that
  * signs the ACME server's own TLS certificate (a test CA such as Pebble's), how long a renewed
- * certificate's predecessor is kept, and which managed certificate the operator listener serves.
+ * certificate's predecessor is kept. (Which certificate the operator listener presents: operator-identity.ts.)
  */
 import { existsSync, readFileSync } from "node:fs";
 

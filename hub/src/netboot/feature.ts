@@ -9,4 +9,6 @@ import { netbootRoutes } from "./netboot-routes.ts";
 export const netbootFeature: Feature = {
   name: "netboot",
   http: [(deps) => netbootRoutes(deps)],
+  // iPXE without the hub's CA fetches over plain HTTP: the boot listener when the operator one is HTTPS.
+  bootHttp: [(deps) => netbootRoutes(deps)],
 };

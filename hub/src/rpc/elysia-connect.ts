@@ -12,6 +12,7 @@ import { Elysia } from "elysia";
 import type { Deps } from "../deps.ts";
 import type { Feature } from "../feature.ts";
 import { kOrigin } from "./context.ts";
+import { requestAddress } from "./request-origin.ts";
 import { routerOptions, routes } from "./routes.ts";
 
 /** An Elysia plugin serving every RPC route. */
@@ -29,7 +30,7 @@ export function connectRoutes(deps: Deps, features: readonly Feature[], shutdown
         const uReq = universalServerRequestFromFetch(request, {});
         uReq.contextValues = createContextValues().set(kOrigin, {
           listener: "http",
-          remoteIp: server?.requestIP(request)?.address,
+          remoteIp: requestAddress(request, server),
           peer: undefined,
         });
         return universalServerResponseToFetch(await handler(uReq));
