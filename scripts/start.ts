@@ -17,6 +17,7 @@
 import { relative, resolve } from "node:path";
 import {
   ConfigError,
+  caFile,
   isStartRefusal,
   PRIVATE_UMASK,
   parseHubConfig,
@@ -92,7 +93,12 @@ async function main(): Promise<number> {
     throw e;
   }
   say(`web console: ${hub.httpUrl}/ (sign in with the operator token; docs/console.md)`);
-  const ops = operatorClients(hub.httpUrl, hub.adminToken);
+  const hubCa = hub.operatorSource === "internal-ca" ? hub.caPem : undefined;
+  if (hubCa)
+    say(
+      `its certificate is from the hub's internal CA: trust ${caFile(config.dataDir)} in the browser, or pass it as --hub-ca / --cacert (docs/certs.md)`,
+    );
+  const ops = operatorClients(hub.httpUrl, hub.adminToken, hubCa);
   let stopping = false;
   const shutdown = async (ids: readonly string[] = []) => {
     if (stopping) return;
@@ -114,6 +120,7 @@ async function main(): Promise<number> {
         names: moduleNames,
         arch,
         hubUrl: hub.httpUrl,
+        ...(hubCa ? { hubCa } : {}),
         token: hub.adminToken,
         provision: ops.provision,
         template: startTemplateName(moduleNames),

@@ -53,6 +53,8 @@ export const haPass = definePass({
           POWERNODE_MTLS_PORT: String(mtls),
           POWERNODE_NODE_URL: `https://127.0.0.1:${mtls}`,
           POWERNODE_HEARTBEAT_SECONDS: "1",
+          // Both hubs on loopback; this smoke is about the shared database, not the operator TLS.
+          POWERNODE_OPERATOR_PLAIN_HTTP: "1",
         },
       });
       t.defer(() => proc.stop().then(() => undefined));

@@ -39,6 +39,8 @@ export interface StartModulesOptions {
   names: readonly string[];
   arch: "amd64" | "arm64";
   hubUrl: string;
+  /** The hub's CA (PEM) when its operator listener has an internal-CA certificate. */
+  hubCa?: string;
   token: string;
   provision: ReturnType<typeof operatorClients>["provision"];
   /** Template to create (or reuse when it already has these modules): {@link startTemplateName}. */
@@ -60,7 +62,12 @@ export async function prepareStartModules(o: StartModulesOptions): Promise<strin
     );
     const s = ((performance.now() - t0) / 1000).toFixed(1);
     o.say(`${step}: ${built.manifest.version} ready in ${s} s; publishing to the hub`);
-    const r = await publishModule(built, { registryUrl: o.hubUrl, hubUrl: o.hubUrl, token: o.token });
+    const r = await publishModule(built, {
+      registryUrl: o.hubUrl,
+      hubUrl: o.hubUrl,
+      token: o.token,
+      ...(o.hubCa ? { hubCa: o.hubCa } : {}),
+    });
     o.say(`${step}: published ${r.ociDigest.slice(0, 19)}…`);
   }
   const { templates } = await o.provision.listTemplates({});

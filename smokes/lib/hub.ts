@@ -24,12 +24,17 @@ export interface SmokeHub {
 }
 
 /** Operator clients (Connect protocol over HTTP/1.1) for a hub URL and token. */
-export function operatorClients(httpUrl: string, token: string): Omit<SmokeHub, "hub"> {
+export function operatorClients(httpUrl: string, token: string, ca?: string): Omit<SmokeHub, "hub"> {
   const bearer: Interceptor = (next) => (req) => {
     req.header.set("authorization", `Bearer ${token}`);
     return next(req);
   };
-  const transport = createConnectTransport({ baseUrl: httpUrl, httpVersion: "1.1", interceptors: [bearer] });
+  const transport = createConnectTransport({
+    baseUrl: httpUrl,
+    httpVersion: "1.1",
+    interceptors: [bearer],
+    ...(ca ? { nodeOptions: { ca } } : {}),
+  });
   return {
     fleet: createClient(FleetService, transport),
     provision: createClient(ProvisionService, transport),
@@ -44,5 +49,5 @@ export async function startSmokeHub(t: PassContext, opts: StartHubOptions = {}):
   const hub = await startHub(opts);
   t.defer(() => hub.stop());
   t.info(`hub: ${hub.httpUrl} (operator), ${hub.mtlsUrl} (mTLS), nodes use ${hub.nodeUrl}`);
-  return { hub, ...operatorClients(hub.httpUrl, hub.adminToken) };
+  return { hub, ...operatorClients(hub.httpUrl, hub.adminToken, hub.operatorTls ? hub.caPem : undefined) };
 }

@@ -132,6 +132,7 @@ async function publish(ctx: CommandContext): Promise<number> {
   const r = await publishModule(built, {
     registryUrl,
     hubUrl: url,
+    hubCa: ctx.ca(),
     token: ctx.token(),
     description,
     registryCredential,
@@ -154,7 +155,7 @@ async function publish(ctx: CommandContext): Promise<number> {
 }
 
 async function list(ctx: CommandContext): Promise<number> {
-  const catalog = catalogClient(ctx.url, ctx.token());
+  const catalog = catalogClient(ctx.url, ctx.token(), ctx.ca());
   const rows: Record<string, string>[] = [];
   for (const mod of (await catalog.listModules({})).modules) {
     const { versions } = await catalog.getModule({ name: mod.name });

@@ -43,9 +43,10 @@ const GROUPS: readonly CommandGroup[] = [
   federationCommands,
 ];
 
-const USAGE = `usage: pnctl [--url URL] [--token TOKEN] <command> [--json]
+const USAGE = `usage: pnctl [--url URL] [--hub-ca FILE] [--token TOKEN] <command> [--json]
 ${GROUPS.map((g) => g.usage).join("\n")}
-URL: --url, $POWERNODE_URL, default http://127.0.0.1:8080
+URL: --url, $POWERNODE_URL, default https://127.0.0.1:8080
+CA: --hub-ca, $POWERNODE_CA_FILE, or $POWERNODE_DATA/ca.pem (the hub's internal CA; none: system trust)
 TOKEN: --token, $POWERNODE_TOKEN, or $POWERNODE_DATA/admin.token (default ./var/admin.token)`;
 
 /** Runs pnctl with `argv` (without the program name); returns the exit code. */

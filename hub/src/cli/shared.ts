@@ -6,7 +6,14 @@ import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { DescService } from "@bufbuild/protobuf";
 import { type Timestamp, timestampDate } from "@bufbuild/protobuf/wkt";
-import { type Client, Code, ConnectError, createClient, type Interceptor } from "@connectrpc/connect";
+import {
+  type Client,
+  Code,
+  ConnectError,
+  createClient,
+  type Interceptor,
+  type Transport,
+} from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-node";
 import { Arch, NodeState, Severity } from "@powernode/proto";
 import { flag, type ParsedArgs } from "./args.ts";
@@ -31,8 +38,13 @@ export interface CommandContext {
   env: Record<string, string | undefined>;
   io: CliIo;
   signal?: AbortSignal;
-  /** The hub's operator API URL (--url, $POWERNODE_URL, default http://127.0.0.1:8080). */
+  /** The hub's operator API URL (--url, $POWERNODE_URL, default https://127.0.0.1:8080). */
   url: string;
+  /**
+   * The CA (PEM) the hub's certificate is checked against (--hub-ca FILE, $POWERNODE_CA_FILE, else
+   * $POWERNODE_DATA/ca.pem when it exists); undefined: the system's trust store (an ACME certificate).
+   */
+  ca(): string | undefined;
   json: boolean;
   /** A client of one service, with the operator token (resolved on first use). */
   client<S extends DescService>(service: S): Client<S>;
@@ -60,6 +72,39 @@ export function resolveToken(args: ParsedArgs, env: Record<string, string | unde
   );
 }
 
+/** The CA file to trust for an https:// hub URL, read (see {@link CommandContext.ca}). */
+export function resolveCa(
+  args: ParsedArgs,
+  env: Record<string, string | undefined>,
+  url: string,
+): string | undefined {
+  if (!url.startsWith("https://")) return undefined;
+  const explicit = flag(args, "hub-ca") ?? env.POWERNODE_CA_FILE;
+  const file = explicit || join(env.POWERNODE_DATA || "./var", "ca.pem");
+  if (!explicit && !existsSync(file)) return undefined;
+  try {
+    const pem = readFileSync(file, "utf8");
+    if (!pem.includes("-----BEGIN CERTIFICATE-----"))
+      throw new CliError(`--hub-ca ${file}: not a PEM certificate`);
+    return pem;
+  } catch (e) {
+    if (e instanceof CliError) throw e;
+    throw new CliError(
+      `--hub-ca ${file}: ${(e as NodeJS.ErrnoException).code === "ENOENT" ? "no such file" : (e as Error).message}`,
+    );
+  }
+}
+
+/** Socket-level TLS failures: the hub's certificate is not trusted, or the wrong scheme. */
+const UNTRUSTED = new Set([
+  "UNABLE_TO_VERIFY_LEAF_SIGNATURE",
+  "SELF_SIGNED_CERT_IN_CHAIN",
+  "DEPTH_ZERO_SELF_SIGNED_CERT",
+  "UNABLE_TO_GET_ISSUER_CERT_LOCALLY",
+  "CERT_SIGNATURE_FAILURE",
+  "ERR_TLS_CERT_ALTNAME_INVALID",
+]);
+
 /** One line for any failure: usage, phrased errors, hub refusals, unreachable hubs. */
 export function describeError(e: unknown, url: string): string {
   if (e instanceof CliError || e instanceof UsageError) return e.message;
@@ -76,6 +121,10 @@ export function describeError(e: unknown, url: string): string {
       return `cannot reach hub at ${url}: connection refused`;
     if (code === "ENOTFOUND") return `cannot reach hub at ${url}: host not found`;
     if (code === "ETIMEDOUT") return `cannot reach hub at ${url}: timed out`;
+    if (typeof code === "string" && UNTRUSTED.has(code))
+      return `hub at ${url}: its certificate is not trusted (${code}); pass --hub-ca <hub data dir>/ca.pem or set POWERNODE_CA_FILE (docs/certs.md)`;
+    if ((code === "ECONNRESET" || code === "EPROTO") && url.startsWith("http://"))
+      return `hub at ${url} closed the connection: the operator listener speaks HTTPS by default, use https://`;
   }
   if (
     ce.code === Code.Unavailable ||
@@ -90,7 +139,7 @@ export function describeError(e: unknown, url: string): string {
 export function commandContext(
   o: Pick<CommandContext, "verb" | "rest" | "args" | "env" | "io" | "signal">,
 ): CommandContext {
-  const url = (flag(o.args, "url") ?? o.env.POWERNODE_URL ?? "http://127.0.0.1:8080").replace(/\/$/, "");
+  const url = (flag(o.args, "url") ?? o.env.POWERNODE_URL ?? "https://127.0.0.1:8080").replace(/\/$/, "");
   const json = o.args.flags.has("json");
   let token: string | undefined;
   const getToken = () => {
@@ -101,17 +150,42 @@ export function commandContext(
     req.header.set("authorization", `Bearer ${getToken()}`);
     return next(req);
   };
-  const transport = createConnectTransport({ baseUrl: url, httpVersion: "1.1", interceptors: [auth] });
+  let ca: { pem: string | undefined } | undefined;
+  const getCa = () => {
+    ca ??= { pem: resolveCa(o.args, o.env, url) };
+    return ca.pem;
+  };
+  // The transport is made on first use, so a bad --hub-ca is reported by the command that needs it.
+  let transport: ReturnType<typeof createConnectTransport> | undefined;
+  const getTransport = () => {
+    const pem = getCa();
+    transport ??= createConnectTransport({
+      baseUrl: url,
+      httpVersion: "1.1",
+      interceptors: [auth],
+      ...(pem ? { nodeOptions: { ca: pem } } : {}),
+    });
+    return transport;
+  };
   return {
     ...o,
     url,
+    ca: getCa,
     json,
-    client: (service) => createClient(service, transport),
+    client: (service) => createClient(service, lazyTransport(getTransport)),
     token: getToken,
     print(value, lines) {
       if (json) o.io.out(JSON.stringify(value, (_k, v) => (typeof v === "bigint" ? v.toString() : v), 2));
       else for (const l of lines()) o.io.out(l);
     },
+  };
+}
+
+/** A transport that builds the real one when the first call goes out. */
+function lazyTransport(make: () => Transport): Transport {
+  return {
+    unary: (...a) => make().unary(...a),
+    stream: (...a) => make().stream(...a),
   };
 }
 

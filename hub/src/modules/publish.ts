@@ -43,6 +43,8 @@ export interface PublishTarget {
   registryCredential?: RegistryCredential;
   /** Also push to the hub's registry when `registryUrl` is another one (the nodes' fallback). Default true. */
   hubCopy?: boolean;
+  /** The CA (PEM) the hub's HTTPS certificate is checked against (its internal CA); default: system trust. */
+  hubCa?: string;
 }
 
 /** What publication did. */
@@ -100,6 +102,7 @@ function operatorClient<T extends typeof CatalogService | typeof RegistryService
   service: T,
   hubUrl: string,
   token: string,
+  ca?: string,
 ) {
   const auth: Interceptor = (next) => (req) => {
     req.header.set("authorization", `Bearer ${token}`);
@@ -107,13 +110,25 @@ function operatorClient<T extends typeof CatalogService | typeof RegistryService
   };
   return createClient(
     service,
-    createConnectTransport({ baseUrl: hubUrl, httpVersion: "1.1", interceptors: [auth] }),
+    createConnectTransport({
+      baseUrl: hubUrl,
+      httpVersion: "1.1",
+      interceptors: [auth],
+      ...(ca ? { nodeOptions: { ca } } : {}),
+    }),
   );
 }
 
+/** fetch that trusts `ca` (the hub's internal CA) for TLS; plain fetch without one. */
+export function fetchTrusting(ca: string | undefined): typeof fetch {
+  if (!ca) return fetch;
+  return ((input: string | URL | Request, init?: RequestInit) =>
+    fetch(input, { ...init, tls: { ca } } as RequestInit)) as typeof fetch;
+}
+
 /** The Connect client of the catalog with the bearer token. */
-export function catalogClient(hubUrl: string, token: string) {
-  return operatorClient(CatalogService, hubUrl, token);
+export function catalogClient(hubUrl: string, token: string, ca?: string) {
+  return operatorClient(CatalogService, hubUrl, token, ca);
 }
 
 const protoArch = (a: ModuleManifest["arch"]) => (a === "amd64" ? Arch.AMD64 : Arch.ARM64);
@@ -134,7 +149,7 @@ function refuse(v: ModuleVersion, m: ModuleManifest): PublishError {
 /** Publishes a built module; idempotent for the same build. */
 export async function publishModule(built: BuiltModule, target: PublishTarget): Promise<PublishResult> {
   const m = built.manifest;
-  const catalog = catalogClient(target.hubUrl, target.token);
+  const catalog = catalogClient(target.hubUrl, target.token, target.hubCa);
   const repository = `modules/${m.name}`;
   const tag = moduleTag(m.version, m.arch);
 
@@ -158,7 +173,12 @@ export async function publishModule(built: BuiltModule, target: PublishTarget): 
   const origin = registryOrigin === hubOrigin ? "" : new URL(target.registryUrl).host;
   const hubCopy = origin === "" || target.hubCopy !== false;
   if (origin !== "") {
-    const known = await operatorClient(RegistryService, target.hubUrl, target.token).listRegistries({});
+    const known = await operatorClient(
+      RegistryService,
+      target.hubUrl,
+      target.token,
+      target.hubCa,
+    ).listRegistries({});
     if (!known.registries.some((r) => r.host === origin))
       throw new PublishError(
         `${origin}: not a registry the hub knows; add it first (pnctl registry add ${registryOrigin} ...) so nodes can be sent it`,
@@ -166,7 +186,7 @@ export async function publishModule(built: BuiltModule, target: PublishTarget): 
   }
   const to = (url: string): ClientOptions =>
     new URL(url).origin === hubOrigin
-      ? { token: target.token }
+      ? { token: target.token, fetch: fetchTrusting(target.hubCa) }
       : { fetch: createRegistryFetch({ credential: () => target.registryCredential }) };
 
   let moduleCreated = false;
