@@ -11,7 +11,8 @@
  *     step, no version and no files, a retry after a longer backoff; the cloudflare, hetzner and
  *     digitalocean solvers issue through their local fakes (mirrored into challtestsrv). Then a second
  *     Pebble resolving through a real bind9 (named) started here: the rfc2136 solver issues with a
- *     TSIG-signed update; a wrong TSIG secret fails preflight and the order with BADSIG.
+ *     TSIG-signed update; a wrong TSIG secret fails preflight and the order with BADSIG. Between them,
+ *     the operator listener over HTTPS with pnctl, buf curl and curl (pass5/operator-tls.ts).
  *     Higher tiers run the same checks (nothing here needs a VM).
  */
 import { createPrivateKey, createPublicKey, X509Certificate } from "node:crypto";
@@ -35,6 +36,7 @@ import { run } from "../scripts/lib/exec.ts";
 import { type Pebble, startPebble } from "../scripts/lib/pebble.ts";
 import { type SmokeHub, startSmokeHub } from "./lib/hub.ts";
 import { definePass, type PassContext, runPass } from "./lib/pass.ts";
+import { operatorTlsChecks } from "./pass5/operator-tls.ts";
 
 const EMAIL = "smoke@example.test";
 const DOMAINS = ["hub.example.test", "*.nodes.example.test"];
@@ -46,7 +48,12 @@ function certClient(s: SmokeHub): Client<typeof CertService> {
   };
   return createClient(
     CertService,
-    createConnectTransport({ baseUrl: s.hub.httpUrl, httpVersion: "1.1", interceptors: [bearer] }),
+    createConnectTransport({
+      baseUrl: s.hub.httpUrl,
+      httpVersion: "1.1",
+      interceptors: [bearer],
+      ...(s.hub.operatorTls ? { nodeOptions: { ca: s.hub.caPem } } : {}),
+    }),
   );
 }
 
@@ -342,6 +349,7 @@ export const pass5 = definePass({
     t.defer(() => pebble.stop());
     t.keepOnFailure("pebble log", pebble.logFile);
     await challtestsrvChecks(t, pebble, pebble.listenerCaPem);
+    await operatorTlsChecks(t, pebble, pebble.listenerCaPem);
     // The second hub trusts both Pebbles' listeners: acme-client's HTTP client is process-wide.
     await rfc2136Checks(t, pebble.listenerCaPem);
   },
