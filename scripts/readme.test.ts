@@ -29,7 +29,7 @@ let dir: string;
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), "pn-readme-"));
   for (const f of ["pnctl", "proto", "package.json"]) symlinkSync(join(repo, f), join(dir, f));
-  hub = await startTestHub({ dataDir: join(dir, "var") });
+  hub = await startTestHub({ dataDir: join(dir, "var"), operatorTls: true });
   await operatorClient(hub, ProvisionService).createInstance({
     name: "readme-node",
     arch: Arch.AMD64,
