@@ -43,6 +43,8 @@ export const EVENTS = {
   physicalDeviceDiscovered: k("system.physical_device.discovered", "info", "hub"),
   physicalDeviceClaimed: k("system.physical_device.claimed", "info", "hub"),
   physicalDeviceRejected: k("system.physical_device.rejected", "warn", "hub"),
+  diskImagePublished: k("system.disk_image_published", "info", "hub"),
+  diskImagePublishFailed: k("system.disk_image_publish_failed", "error", "hub"),
   // Storage (hub/src/storage).
   storageCreated: k("system.storage.created", "info", "hub"),
   storageDeleted: k("system.storage.deleted", "info", "hub"),

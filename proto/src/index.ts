@@ -49,6 +49,11 @@ export {
   ModulesSectionSchema,
 } from "./gen/powernode/v1/desired_state_pb.ts";
 export {
+  type DiskImagePublication,
+  DiskImageService,
+  type DiskImageWebhook,
+} from "./gen/powernode/v1/disk_images_pb.ts";
+export {
   type DockerHost,
   DockerHostSchema,
   DockerHostStatus,

@@ -2,6 +2,7 @@
 export * from "./acme.ts";
 export * from "./credentials.ts";
 export * from "./desired-states.ts";
+export * from "./disk-images.ts";
 export * from "./docker-hosts.ts";
 export * from "./events.ts";
 export * from "./federation.ts";
