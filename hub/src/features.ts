@@ -6,6 +6,7 @@ import { catalogFeature } from "./catalog/feature.ts";
 import { certsFeature } from "./certs/feature.ts";
 import { claimsFeature } from "./claims/feature.ts";
 import { consoleFeature } from "./console/feature.ts";
+import { diskImagesFeature } from "./disk-images/feature.ts";
 import { dockerFeature } from "./docker/feature.ts";
 import { eventsFeature } from "./events/feature.ts";
 import type { Feature } from "./feature.ts";
@@ -37,6 +38,7 @@ export const FEATURES: readonly Feature[] = [
   registriesFeature,
   claimsFeature,
   netbootFeature,
+  diskImagesFeature,
   storageFeature,
   federationFeature,
   observabilityFeature,

@@ -176,9 +176,11 @@ export async function startHubWithConfig(
     });
     cleanups.push(() => mtls.close());
     if (!opts.nodeUrlGiven) config.nodeUrl = `https://${urlHost(nodeHost)}:${mtls.port}`;
+    config.mtlsPort = mtls.port; // the bound port (0 asked for any): features name the hub by it
 
     const operator = await startOperatorListener(deps, features, shutdown.signal, identity);
     cleanups.push(operator.close);
+    config.httpPort = operator.port;
     const boot = startBootListener(deps, features, shutdown.signal);
     if (boot) cleanups.push(boot.close);
     if (!opts.nodeHttpUrlGiven)

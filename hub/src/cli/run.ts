@@ -8,6 +8,7 @@ import { caCommands } from "./ca-commands.ts";
 import { catalogCommands } from "./catalog-commands.ts";
 import { certsCommands } from "./certs-commands.ts";
 import { claimsCommands } from "./claims-commands.ts";
+import { diskImagesCommands } from "./disk-images-commands.ts";
 import { dockerCommands } from "./docker-commands.ts";
 import { eventsCommands } from "./events-commands.ts";
 import { federationCommands } from "./federation-commands.ts";
@@ -40,6 +41,7 @@ const GROUPS: readonly CommandGroup[] = [
   storageCommands,
   claimsCommands,
   imageCommands,
+  diskImagesCommands,
   federationCommands,
 ];
 

@@ -34,6 +34,11 @@ function registryOf(deps: Deps): OciRegistry {
   return r;
 }
 
+/** The hub's registry as a fetch-style handler (reads need no token): for in-process readers. */
+export function hubRegistryHandle(deps: Deps): OciRegistry["handle"] {
+  return registryOf(deps).handle;
+}
+
 export const ociFeature: Feature = {
   name: "oci",
   http: [(deps) => registryOf(deps).plugin],

@@ -42,7 +42,9 @@ export function refuseOversizedBody(
   contentLength: string | null | undefined,
   contentType: string | null | undefined,
 ): BodyRefusal | undefined {
-  if (!contentLength) return undefined;
+  // Webhooks answer every request with HTTP 200 and a reason, oversized ones too: they read at most
+  // their own small limit and stop (disk-images/webhook-route.ts).
+  if (!contentLength || pathname.startsWith("/webhooks/")) return undefined;
   const declared = Number(contentLength);
   const limit = bodyLimitFor(listener, pathname);
   if (!Number.isFinite(declared) || declared <= limit) return undefined;
