@@ -5,7 +5,8 @@
  * `pnctl claims confirm <code> --template` creates and binds its instance; the claim loop returns the
  * identity (token >= 32 characters, the instance uuid) and the agent session enrolls and heartbeats.
  * Then: a rejected device hears so and may not ask again; an expired code makes the device ask for a
- * new one; discoveries past the per-source burst are refused; bad facts are refused by field.
+ * new one; discoveries past the per-source burst are refused; bad facts are refused by field. The
+ * disk-image CI webhook: every outcome and 1,000 malformed requests (pass8/disk-image-webhook.ts).
  *
  * Single tier: a QEMU node with no -kernel and no fw-cfg boots from its NIC's iPXE ROM (Debian
  * ipxe-qemu); QEMU user networking's DHCP hands it `bootfile=` the hub's `/boot/ipxe`; it fetches the
@@ -35,6 +36,7 @@ import { tierAtLeast } from "./lib/args.ts";
 import { type SmokeHub, startSmokeHub } from "./lib/hub.ts";
 import { definePass, type PassContext, runPass } from "./lib/pass.ts";
 import { waitFor } from "./lib/wait.ts";
+import { diskImageWebhookChecks } from "./pass8/disk-image-webhook.ts";
 
 /** A node-shaped root holding what the facts reader reads (a Pi 4 or a PC). */
 function deviceRoot(n: number, pi: boolean): string {
@@ -476,6 +478,7 @@ export const pass8 = definePass({
     );
     await claimFlow(t, s);
     await expiryAndLimits(t);
+    await diskImageWebhookChecks(t, s);
     if (tierAtLeast(t.args.tier, "single")) await netbootSingle(t);
   },
 });
