@@ -23,7 +23,6 @@ import { DEFAULT_CLAIMS } from "../hub/src/claims/claims-config.ts";
 import { cliFor } from "../hub/src/cli/test-cli.ts";
 import { fleetEvents, instances, physicalDevices } from "../hub/src/db/schema/index.ts";
 import type { RunningHub } from "../hub/src/hub.ts";
-import { TCG_KERNEL_ARGS } from "../hub/src/providers/qemu/argv.ts";
 import { createQemuExec, detectAccel } from "../hub/src/providers/qemu/index.ts";
 import { buildImage } from "../initramfs/index.ts";
 import { claimIdentity, createDeviceClaimClient } from "../node-agent/src/claim/claim-client.ts";
@@ -37,6 +36,7 @@ import { type SmokeHub, startSmokeHub } from "./lib/hub.ts";
 import { definePass, type PassContext, runPass } from "./lib/pass.ts";
 import { waitFor } from "./lib/wait.ts";
 import { diskImageWebhookChecks } from "./pass8/disk-image-webhook.ts";
+import { efiImageNodes } from "./pass8/efi-image.ts";
 
 /** A node-shaped root holding what the facts reader reads (a Pi 4 or a PC). */
 function deviceRoot(n: number, pi: boolean): string {
@@ -366,106 +366,7 @@ async function netbootSingle(t: PassContext) {
   });
   vm.kill();
   await vm.exited;
-  await efiImageNode(t, s, accel);
-}
-
-/** The x86-efi disk image (pnctl image build) boots under OVMF from the image alone into claim mode. */
-async function efiImageNode(t: PassContext, s: SmokeHub, accel: "kvm" | "tcg") {
-  const pnctl = cliFor(() => s.hub);
-  const image = join(t.outDir, "x86-efi.img");
-  const build = (out: string) =>
-    pnctl(
-      "image",
-      "build",
-      "--platform",
-      "x86-efi",
-      "--out",
-      out,
-      "--claim-url",
-      s.hub.nodeUrl,
-      ...(accel === "tcg" ? ["--cmdline", TCG_KERNEL_ARGS.amd64.join(" ")] : []),
-      "--json",
-    );
-  const built = await t.step("pnctl image build --platform x86-efi (claim mode, the hub's CA)", async () => {
-    const r = await build(image);
-    if (r.code !== 0) throw new Error(r.err);
-    return JSON.parse(r.out) as { sha256: string; sizeBytes: number };
-  });
-  await t.check("the image is reproducible: built again, the same sha256", async () => {
-    const r = await build(join(t.outDir, "x86-efi-again.img"));
-    const again = JSON.parse(r.out) as { sha256: string };
-    if (again.sha256 !== built.sha256) throw new Error(`${again.sha256} != ${built.sha256}`);
-    return `sha256 ${built.sha256.slice(0, 16)}..., ${(built.sizeBytes / 1024 / 1024).toFixed(0)} MiB`;
-  });
-  const vars = join(t.outDir, "OVMF_VARS.fd");
-  writeFileSync(vars, readFileSync("/usr/share/OVMF/OVMF_VARS_4M.fd"));
-  const serial = join(t.outDir, "efi-node.serial.log");
-  t.keepOnFailure("disk-image node serial log", serial);
-  const started = Date.now();
-  const vm = Bun.spawn(
-    [
-      "qemu-system-x86_64",
-      "-machine",
-      "q35",
-      "-accel",
-      accel,
-      "-cpu",
-      accel === "kvm" ? "host" : "max",
-      "-m",
-      "1024",
-      "-nodefaults",
-      "-no-user-config",
-      "-display",
-      "none",
-      "-no-reboot",
-      "-serial",
-      `file:${serial}`,
-      "-drive",
-      "if=pflash,format=raw,unit=0,readonly=on,file=/usr/share/OVMF/OVMF_CODE_4M.fd",
-      "-drive",
-      `if=pflash,format=raw,unit=1,file=${vars}`,
-      "-drive",
-      `file=${image},format=raw,if=virtio`,
-      "-netdev",
-      "user,id=n1",
-      "-device",
-      "virtio-net-pci,netdev=n1,romfile=,mac=52:54:00:08:0e:f1",
-    ],
-    { stdout: "ignore", stderr: "ignore" },
-  );
-  t.defer(() => {
-    vm.kill();
-  });
-  const read = () => {
-    try {
-      return readFileSync(serial, "utf8");
-    } catch {
-      return "";
-    }
-  };
-  const code = await t.step("the image boots under OVMF (no -kernel) and prints a claim code", () =>
-    waitFor(
-      `a claim code in ${serial}`,
-      () => {
-        if (vm.exitCode !== null) throw new Error(`qemu exited ${vm.exitCode}`);
-        return /claim code: ([2-9A-Z]{4}-[2-9A-Z]{4})/.exec(read())?.[1];
-      },
-      { timeoutMs: accel === "kvm" ? 120_000 : 300_000, intervalMs: 500 },
-    ),
-  );
-  const codeSeconds = ((Date.now() - started) / 1000).toFixed(1);
-  const r = await pnctl("claims", "confirm", code, "--name", "efi-node", "--json");
-  if (r.code !== 0) throw new Error(`pnctl claims confirm: ${r.err}`);
-  const id = (JSON.parse(r.out) as { instance: { id: string } }).instance.id;
-  await t.check("confirmed: the disk-image node enrolls and heartbeats (RUNNING)", async () => {
-    await waitFor(
-      `instance ${id} RUNNING (serial log ${serial})`,
-      async () => ((await s.fleet.getNode({ id })).node?.state === NodeState.RUNNING ? true : undefined),
-      { timeoutMs: 120_000, intervalMs: 500 },
-    );
-    return `code ${code} after ${codeSeconds} s, RUNNING ${((Date.now() - started) / 1000).toFixed(1)} s after QEMU started`;
-  });
-  vm.kill();
+  await efiImageNodes(t, s, accel);
 }
 
 export const pass8 = definePass({

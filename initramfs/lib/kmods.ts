@@ -32,6 +32,12 @@ export const KMOD_ROOTS = [
   "dm_verity",
   "wireguard",
   "ext4",
+  // identity.cfg on a disk image's FAT boot partition: the kernel's defaults are codepage 437 and
+  // iocharset ascii (a vfat mount without nls_ascii fails with EINVAL), UTF-8 long names
+  "vfat",
+  "nls_cp437",
+  "nls_ascii",
+  "nls_utf8",
 ] as const;
 
 /** Name of the load-order file written beside modules.dep. */

@@ -1,4 +1,7 @@
-/** Block devices: finds the persistent disk, an ext4 filesystem labelled "persist". */
+/**
+ * Block devices: finds the persistent disk (an ext4 filesystem labelled "persist") and a FAT boot
+ * partition (where a disk image carries identity.cfg), by their superblocks; nothing is mounted here.
+ */
 import { closeSync, existsSync, openSync, readdirSync, readSync } from "node:fs";
 import { join } from "node:path";
 
@@ -40,6 +43,36 @@ export function findExtByLabel(label: string, sysRoot = "/sys", devRoot = "/dev"
   for (const name of listBlockDevices(sysRoot)) {
     const dev = join(devRoot, name);
     if (readExtLabel(dev) === label) return dev;
+  }
+  return undefined;
+}
+
+/** True when `path` starts with a FAT12/16/32 boot sector (0x55AA and the FAT type string). */
+export function isFat(path: string): boolean {
+  const buf = Buffer.alloc(512);
+  let fd: number;
+  try {
+    fd = openSync(path, "r");
+  } catch {
+    return false;
+  }
+  try {
+    if (readSync(fd, buf, 0, 512, 0) < 512) return false;
+  } finally {
+    closeSync(fd);
+  }
+  if (buf[510] !== 0x55 || buf[511] !== 0xaa) return false;
+  const fat32 = buf.subarray(82, 87).toString("latin1");
+  const fat16 = buf.subarray(54, 59).toString("latin1");
+  return fat32 === "FAT32" || fat16 === "FAT12" || fat16 === "FAT16";
+}
+
+/** The first partition (a device with a `partition` file in sysfs) holding a FAT filesystem. */
+export function findFatPartition(sysRoot = "/sys", devRoot = "/dev"): string | undefined {
+  for (const name of listBlockDevices(sysRoot)) {
+    if (!existsSync(join(sysRoot, "class/block", name, "partition"))) continue;
+    const dev = join(devRoot, name);
+    if (isFat(dev)) return dev;
   }
   return undefined;
 }

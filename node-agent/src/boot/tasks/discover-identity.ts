@@ -1,10 +1,12 @@
 /**
- * Finds who this node is: QEMU fw-cfg first, then the kernel command line. When none answers and the
+ * Finds who this node is: QEMU fw-cfg first, then the kernel command line, then identity.cfg on the
+ * boot partition (a disk image's). When none answers and the
  * cmdline has `powernode.claim_url`, the node is unknown hardware: the claim phase (after the network)
  * gets its identity from the hub (claim-identity.ts).
  */
 import { join } from "node:path";
 import { parseClaimParams } from "../../claim/claim-params.ts";
+import { bootPartitionSource } from "../../identity/boot-partition.ts";
 import { powernodeParams } from "../../identity/cmdline.ts";
 import { cmdlineSource, discoverIdentity } from "../../identity/discover.ts";
 import { readFwCfgIdentity } from "../../sys/fw-cfg.ts";
@@ -18,6 +20,7 @@ export const discoverNodeIdentity: BootTask = {
     const r = discoverIdentity([
       { name: "fw-cfg", read: () => readFwCfgIdentity(join(ctx.root, "sys")) },
       cmdlineSource(cmdline),
+      bootPartitionSource(ctx.root, ctx.mounter),
     ]);
     if (!r.ok) {
       let claim: ReturnType<typeof parseClaimParams>;
