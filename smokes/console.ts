@@ -25,6 +25,7 @@ import {
   tabThrough,
   watchProblems,
 } from "./console/browser.ts";
+import { claimsChecks } from "./console/claims.ts";
 import { type Fixture, MODULES, meshOfBoth, setUp } from "./console/fixture.ts";
 import { definePass, type PassContext, runPass } from "./lib/pass.ts";
 import { waitFor } from "./lib/wait.ts";
@@ -337,6 +338,8 @@ export const consolePass = definePass({
       return `edge "${label}"; ${rows.length} peer rows`;
     });
     await t.check("Network screenshot is not blank", () => shoot(t, page, "network", shots));
+
+    await claimsChecks(t, page, f, shots);
 
     await t.check("sign-out returns to sign-in and forgets the token", async () => {
       // Signing out ends the live event stream on purpose.

@@ -6,6 +6,7 @@
 
 export { EVENTS, type EventKind, type EventSeverity, eventKind } from "./event-kinds.ts";
 export { CatalogService, type Module, type ModuleVersion } from "./gen/powernode/v1/catalog_pb.ts";
+export { type ClaimedDevice, ClaimService } from "./gen/powernode/v1/claims_pb.ts";
 export { Arch, Severity } from "./gen/powernode/v1/common_pb.ts";
 export type { FleetEvent } from "./gen/powernode/v1/events_pb.ts";
 export {

@@ -5,7 +5,13 @@
  */
 import { type Client, Code, ConnectError, createClient, type Interceptor } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-web";
-import { CatalogService, FleetService, NetworkService, ProvisionService } from "@powernode/proto/browser";
+import {
+  CatalogService,
+  ClaimService,
+  FleetService,
+  NetworkService,
+  ProvisionService,
+} from "@powernode/proto/browser";
 
 const KEY = "powernode.operatorToken";
 
@@ -21,6 +27,7 @@ export interface Api {
   provision: Client<typeof ProvisionService>;
   catalog: Client<typeof CatalogService>;
   network: Client<typeof NetworkService>;
+  claims: Client<typeof ClaimService>;
 }
 
 /** The base URL of the hub: where the page came from (no host or scheme of its own). */
@@ -53,6 +60,7 @@ export function createApi(
     provision: createClient(ProvisionService, transport),
     catalog: createClient(CatalogService, transport),
     network: createClient(NetworkService, transport),
+    claims: createClient(ClaimService, transport),
   };
 }
 

@@ -1,6 +1,6 @@
 /**
  * The console's entry: sign-in when no token is kept, else the shell (navigation, live state, sign-out)
- * and the view the hash names: #/fleet, #/node/<id>, #/events?…, #/catalog, #/network.
+ * and the view the hash names: #/fleet, #/node/<id>, #/events?…, #/catalog, #/network, #/claims.
  */
 import "./style.css";
 import { createApi, session } from "./api.ts";
@@ -8,6 +8,7 @@ import { h } from "./dom.ts";
 import { type Live, type LiveState, startLive } from "./live.ts";
 import type { Ctx, ViewFactory } from "./view.ts";
 import { catalogView } from "./views/catalog.ts";
+import { claimsView } from "./views/claims.ts";
 import { eventsView } from "./views/events.ts";
 import { fleetView } from "./views/fleet.ts";
 import { networkView } from "./views/network.ts";
@@ -20,12 +21,14 @@ const ROUTES: Record<string, ViewFactory> = {
   events: eventsView,
   catalog: catalogView,
   network: networkView,
+  claims: claimsView,
 };
 const NAV = [
   ["fleet", "Fleet"],
   ["events", "Events"],
   ["catalog", "Catalog"],
   ["network", "Network"],
+  ["claims", "Claims"],
 ] as const;
 
 const app = document.getElementById("app") as HTMLElement;
