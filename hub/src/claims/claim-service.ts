@@ -132,7 +132,13 @@ export function createClaimService(deps: Deps): ServiceImpl<typeof ClaimService>
       const code = claimCodeField("claim_code", req.claimCode);
       const template = req.template === "" ? "" : nameField("template", req.template, "template name");
       const name = req.name === "" ? "" : nameField("name", req.name, "instance name");
-      const { row, instance } = await confirmClaim(deps, code, { template, name });
+      const instanceId = req.instanceId === "" ? undefined : uuidField("instance_id", req.instanceId);
+      if (instanceId && (template || name))
+        throw new DomainError(
+          "invalid_argument",
+          `${template ? "template" : "name"}: not with instance_id (the existing instance keeps its own)`,
+        );
+      const { row, instance } = await confirmClaim(deps, code, { template, name, instanceId });
       return { device: toProto(row, deps.now()), instance: toProtoInstance(instance, template) };
     },
     async rejectClaim(req) {

@@ -124,6 +124,46 @@ describe("claim flow", () => {
     expect(unknown.message).toBe(wrong.message);
   });
 
+  test("known hardware: confirm --instance binds the instance made beforehand; the checks name why not", async () => {
+    // Its own hub: the four discoveries here would eat the shared hub's per-source burst.
+    await using own = await startTestHub();
+    const provision = operatorClient(own, ProvisionService);
+    const devices = () => createClient(DeviceClaimService, nodeTransport(own));
+    const operator = () => operatorClient(own, ClaimService);
+    const made = await provision.createInstance({
+      name: "rack-3-slot-7",
+      arch: Arch.AMD64,
+      provider: "none",
+    });
+    const id = made.instance?.id ?? "";
+    const d = await devices().discoverDevice({ facts: facts() });
+    const withName = await refusal(
+      operator().confirmClaim({ claimCode: d.claimCode, instanceId: id, name: "x" }),
+    );
+    expect(withName).toEqual({
+      code: Code.InvalidArgument,
+      message: "name: not with instance_id (the existing instance keeps its own)",
+    });
+    const arm = await provision.createInstance({ name: "rack-3-slot-8", arch: Arch.ARM64, provider: "none" });
+    const wrongArch = await refusal(
+      operator().confirmClaim({ claimCode: d.claimCode, instanceId: arm.instance?.id ?? "" }),
+    );
+    expect(wrongArch.message).toBe(`instance_id: ${arm.instance?.id} is arm64, the machine reports amd64`);
+
+    const before = (await provision.listInstances({})).instances.length;
+    const c = await operator().confirmClaim({ claimCode: d.claimCode, instanceId: id });
+    expect(c.instance?.id).toBe(id);
+    expect((await provision.listInstances({})).instances.length).toBe(before); // none created
+    const poll = await devices().pollClaim({ deviceId: d.deviceId, pollSecret: d.pollSecret });
+    expect([poll.status, poll.instanceUuid]).toEqual([ClaimStatus.CLAIMED, id]);
+    expect(poll.bootstrapToken.length).toBeGreaterThanOrEqual(32);
+
+    // Bound now: a second machine cannot take it.
+    const other = await devices().discoverDevice({ facts: facts() });
+    const taken = await refusal(operator().confirmClaim({ claimCode: other.claimCode, instanceId: id }));
+    expect(taken.message).toBe(`instance_id: ${id} is bound to machine ${d.claimCode} already`);
+  }, 30_000);
+
   test("rediscovery makes a new code and expires the old one", async () => {
     const f = facts();
     const a = await devices().discoverDevice({ facts: f });

@@ -148,13 +148,39 @@ async function pendingByCode(deps: Pick<Deps, "db" | "now">, code: string): Prom
 
 const clamp = (v: number, min: number, max: number) => Math.min(max, Math.max(min, v));
 
-/** Confirms a pending code: creates the instance (provider "none") and binds the device to it. */
-export async function confirmClaim(
+/**
+ * The instance a confirm binds: an existing one (known hardware, made beforehand, never enrolled, of
+ * the machine's arch, bound to no other machine) or a new one (provider "none") from the facts.
+ */
+async function instanceToBind(
   deps: Deps,
+  row: DeviceRow,
   code: string,
-  opts: { template: string; name: string },
-): Promise<{ row: DeviceRow; instance: InstanceRecord }> {
-  const row = await pendingByCode(deps, code);
+  opts: { template: string; name: string; instanceId?: string },
+): Promise<{ instance: InstanceRecord; created: boolean }> {
+  if (opts.instanceId) {
+    const instance = await getInstance(deps, opts.instanceId, "instance_id");
+    if (instance.state !== "pending")
+      throw new DomainError(
+        "precondition",
+        `instance_id: ${instance.id} is ${instance.state}; only an instance that never enrolled can be bound`,
+      );
+    if (instance.arch !== row.facts.arch)
+      throw new DomainError(
+        "precondition",
+        `instance_id: ${instance.id} is ${instance.arch}, the machine reports ${row.facts.arch}`,
+      );
+    const [other] = await deps.db
+      .select({ code: physicalDevices.claimCode })
+      .from(physicalDevices)
+      .where(and(eq(physicalDevices.instanceId, instance.id), eq(physicalDevices.status, "claimed")));
+    if (other)
+      throw new DomainError(
+        "precondition",
+        `instance_id: ${instance.id} is bound to machine ${other.code} already`,
+      );
+    return { instance, created: false };
+  }
   const { instance } = await createInstance(deps, {
     name: opts.name || `dev-${code.toLowerCase()}`,
     arch: row.facts.arch,
@@ -166,6 +192,17 @@ export async function confirmClaim(
     network: "user",
     template: opts.template,
   });
+  return { instance, created: true };
+}
+
+/** Confirms a pending code: binds the device to an instance, a new one unless `instanceId` names one. */
+export async function confirmClaim(
+  deps: Deps,
+  code: string,
+  opts: { template: string; name: string; instanceId?: string },
+): Promise<{ row: DeviceRow; instance: InstanceRecord }> {
+  const row = await pendingByCode(deps, code);
+  const { instance, created } = await instanceToBind(deps, row, code, opts);
   const now = deps.now();
   const [claimed] = await deps.db
     .update(physicalDevices)
@@ -173,11 +210,12 @@ export async function confirmClaim(
     .where(and(eq(physicalDevices.id, row.id), eq(physicalDevices.status, "pending")))
     .returning();
   if (!claimed) {
-    // Another confirm or a reject won the race: the record made for this one is not wanted.
-    await deps.db
-      .update(instances)
-      .set({ state: "deleted", updatedAt: now })
-      .where(eq(instances.id, instance.id));
+    // Another confirm or a reject won the race: a record made for this one is not wanted.
+    if (created)
+      await deps.db
+        .update(instances)
+        .set({ state: "deleted", updatedAt: now })
+        .where(eq(instances.id, instance.id));
     throw new DomainError("conflict", `claim_code: ${code} was decided meanwhile`);
   }
   const providerInfo = { claim_code: code, device_id: row.id, mac: row.facts.macs[0] ?? "" };
@@ -194,6 +232,7 @@ export async function confirmClaim(
       instanceId: instance.id,
       template: opts.template,
       mac: providerInfo.mac,
+      existingInstance: !created,
     },
     { nodeId: instance.id, correlationId: row.id },
   );

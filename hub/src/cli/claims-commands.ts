@@ -31,8 +31,9 @@ function view(d: ClaimedDevice) {
 export const claimsCommands: CommandGroup = {
   name: "claims",
   usage: `  claims ls [--all]             (devices in claim mode: their code, MACs, DMI UUID, platform)
-  claims confirm <code> [--template T] [--name N]
-                                  (creates the device's instance and binds it; the device enrolls)
+  claims confirm <code> [--template T] [--name N] | [--instance ID]
+                                  (creates the device's instance, or binds the one made for it
+                                   beforehand with --instance; the device enrolls)
   claims reject <code> [--reason TEXT]`,
   async run(ctx) {
     const claims = ctx.client(ClaimService);
@@ -75,6 +76,7 @@ export const claimsCommands: CommandGroup = {
           claimCode: code,
           template: flag(ctx.args, "template") ?? "",
           name: flag(ctx.args, "name") ?? "",
+          instanceId: flag(ctx.args, "instance") ?? "",
         });
         const v = r.device ? view(r.device) : undefined;
         ctx.print({ device: v, instance: { id: r.instance?.id, name: r.instance?.name } }, () => [
