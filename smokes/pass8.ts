@@ -37,6 +37,7 @@ import { definePass, type PassContext, runPass } from "./lib/pass.ts";
 import { waitFor } from "./lib/wait.ts";
 import { diskImageWebhookChecks } from "./pass8/disk-image-webhook.ts";
 import { efiImageNodes } from "./pass8/efi-image.ts";
+import { q35Argv } from "./pass8/q35.ts";
 
 /** A node-shaped root holding what the facts reader reads (a Pi 4 or a PC). */
 function deviceRoot(n: number, pi: boolean): string {
@@ -294,22 +295,7 @@ async function netbootSingle(t: PassContext) {
   const bootfile = `${s.hub.nodeHttpUrl}/boot/ipxe`;
   const dmiUuid = crypto.randomUUID();
   const argv = [
-    "qemu-system-x86_64",
-    "-machine",
-    "q35",
-    "-accel",
-    accel,
-    "-cpu",
-    accel === "kvm" ? "host" : "max",
-    "-m",
-    "1024",
-    "-nodefaults",
-    "-no-user-config",
-    "-display",
-    "none",
-    "-no-reboot",
-    "-serial",
-    `file:${serial}`,
+    ...q35Argv(accel, serial),
     "-netdev",
     `user,id=n0,bootfile=${bootfile}`,
     "-device",

@@ -13,6 +13,7 @@ import { TCG_KERNEL_ARGS } from "../../hub/src/providers/qemu/argv.ts";
 import type { SmokeHub } from "../lib/hub.ts";
 import type { PassContext } from "../lib/pass.ts";
 import { waitFor } from "../lib/wait.ts";
+import { q35Argv } from "./q35.ts";
 
 type Accel = "kvm" | "tcg";
 
@@ -24,22 +25,7 @@ function bootUnderOvmf(t: PassContext, image: string, name: string, accel: Accel
   t.keepOnFailure(`${name} serial log`, serial);
   const vm = Bun.spawn(
     [
-      "qemu-system-x86_64",
-      "-machine",
-      "q35",
-      "-accel",
-      accel,
-      "-cpu",
-      accel === "kvm" ? "host" : "max",
-      "-m",
-      "1024",
-      "-nodefaults",
-      "-no-user-config",
-      "-display",
-      "none",
-      "-no-reboot",
-      "-serial",
-      `file:${serial}`,
+      ...q35Argv(accel, serial),
       "-drive",
       "if=pflash,format=raw,unit=0,readonly=on,file=/usr/share/OVMF/OVMF_CODE_4M.fd",
       "-drive",
