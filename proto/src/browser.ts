@@ -9,6 +9,7 @@ export { CatalogService, type Module, type ModuleVersion } from "./gen/powernode
 export { type ClaimedDevice, ClaimService } from "./gen/powernode/v1/claims_pb.ts";
 export { Arch, Severity } from "./gen/powernode/v1/common_pb.ts";
 export type { FleetEvent } from "./gen/powernode/v1/events_pb.ts";
+export { FederationService, type MemberSlot } from "./gen/powernode/v1/federation_pb.ts";
 export {
   FleetService,
   type GetNodeModulesResponse,

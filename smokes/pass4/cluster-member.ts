@@ -19,6 +19,7 @@ import { inRecovery, promote, replicationLag, withSql } from "../../hub/src/fede
 import { waitFor } from "../../hub/test/harness.ts";
 import { run } from "../../scripts/lib/exec.ts";
 import { freePort, startThrowawayPostgres } from "../../scripts/lib/postgres.ts";
+import { launch, signIn } from "../console/browser.ts";
 import { operatorClients, startSmokeHub } from "../lib/hub.ts";
 import type { PassContext } from "../lib/pass.ts";
 
@@ -198,6 +199,27 @@ export async function runClusterMember(t: PassContext): Promise<void> {
       throw new Error(`HTTP ${res.status}: ${bytes} / ${seconds} / ${sync}`);
     return `${bytes}; ${seconds}`;
   });
+  await t.check(
+    "the console's Fleet view shows the member's slot, streaming and synchronous, with its lag",
+    async () => {
+      const browser = await launch(t);
+      const page = await (await browser.newContext()).newPage();
+      await page.goto(`${p.hub.httpUrl}/`);
+      await signIn(page, p.hub.adminToken);
+      await page.waitForSelector(`table[aria-label="cluster members"] [data-slot="${SLOT}"]`, {
+        timeout: 15_000,
+      });
+      const row = await page.$$eval('table[aria-label="cluster members"] tbody tr', (trs) =>
+        trs.map((tr) => [...tr.querySelectorAll("td")].map((td) => (td.textContent ?? "").trim())),
+      );
+      const cells = row[0] ?? [];
+      if (!cells[1]?.includes("running") || !cells[2]?.startsWith("yes") || !/ s$/.test(cells[4] ?? ""))
+        throw new Error(`row ${JSON.stringify(cells)}`);
+      await browser.close();
+      return cells.join(" | ");
+    },
+  );
+
   await t.check("the member is read-only while the parent lives", async () => {
     if (!(await inRecovery(memberUrl))) throw new Error("the member is not in recovery");
     const wrote = await withSql(

@@ -8,6 +8,7 @@ import { createConnectTransport } from "@connectrpc/connect-web";
 import {
   CatalogService,
   ClaimService,
+  FederationService,
   FleetService,
   NetworkService,
   ProvisionService,
@@ -28,6 +29,7 @@ export interface Api {
   catalog: Client<typeof CatalogService>;
   network: Client<typeof NetworkService>;
   claims: Client<typeof ClaimService>;
+  federation: Client<typeof FederationService>;
 }
 
 /** The base URL of the hub: where the page came from (no host or scheme of its own). */
@@ -61,7 +63,15 @@ export function createApi(
     catalog: createClient(CatalogService, transport),
     network: createClient(NetworkService, transport),
     claims: createClient(ClaimService, transport),
+    federation: createClient(FederationService, transport),
   };
+}
+
+/** The hub's database driver from `/healthz` (`pglite` or `postgres`), undefined when it does not say. */
+export async function hubDatabase(): Promise<string | undefined> {
+  const r = await fetch(`${baseUrl()}/healthz`);
+  const body = (await r.json().catch(() => ({}))) as { database?: unknown };
+  return typeof body.database === "string" ? body.database : undefined;
 }
 
 /** A one-off check of a candidate token before it is kept: resolves, or rejects with the hub's refusal. */

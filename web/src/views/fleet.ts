@@ -1,7 +1,7 @@
 /**
  * Fleet: every node with state, arch, agent version, uptime, heartbeat age and attestation; counts by
- * state; a state filter and a search box. Live: reloaded on node events and every 10 s (heartbeats
- * are not events); ages tick every second.
+ * state; a state filter and a search box; on PostgreSQL, the cluster members' replication lag. Live:
+ * reloaded on node events and every 10 s (heartbeats are not events); ages tick every second.
  */
 import type { Node as FleetNode } from "@powernode/proto/browser";
 import { NodeState } from "@powernode/proto/browser";
@@ -11,6 +11,7 @@ import { h, replaceKeepingFocus } from "../dom.ts";
 import { age, archName, dateOf, duration, stateName } from "../format.ts";
 import type { Ctx, View } from "../view.ts";
 import { badge, liveText, note, refreshLive, table } from "../widgets.ts";
+import { clusterMembers } from "./cluster-members.ts";
 
 const STATES = [
   NodeState.PENDING,
@@ -50,6 +51,7 @@ export function fleetView(ctx: Ctx, params: URLSearchParams): View {
   );
   stateFilter.value = params.get("state") ?? "";
   const counts = h("ul", { class: "counts", "aria-label": "nodes by state" });
+  const members = clusterMembers(ctx);
   const body = h("div", { class: "fleet-table" });
   const el = h(
     "div",
@@ -65,6 +67,7 @@ export function fleetView(ctx: Ctx, params: URLSearchParams): View {
       stateFilter,
     ),
     body,
+    members.el,
   );
 
   const render = () => {
@@ -121,6 +124,7 @@ export function fleetView(ctx: Ctx, params: URLSearchParams): View {
         problem = `Could not load nodes: ${errorText(err)}`;
       }
       render();
+      await members.load();
     })();
     await loading;
     loading = undefined;
