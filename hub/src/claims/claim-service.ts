@@ -5,10 +5,9 @@ import { Arch, type ClaimService, ClaimStatus, type DeviceClaimService } from "@
 import type { Deps } from "../deps.ts";
 import { DomainError } from "../errors.ts";
 import { normaliseAddress } from "../limits.ts";
-import type { InstanceRecord } from "../provision/instances.ts";
+import { oneInstance } from "../provision/instance-proto.ts";
 import { kOrigin } from "../rpc/context.ts";
 import { nameField, textField, uuidField } from "../rpc/fields.ts";
-import { toProtoArch, toProtoState } from "../rpc/proto-convert.ts";
 import { createTokenBuckets } from "../rpc/token-bucket.ts";
 import { claimCodeField } from "./claim-code.ts";
 import {
@@ -45,24 +44,6 @@ function toProto(r: DeviceRow, now: Date) {
     instanceId: r.instanceId ?? "",
     decidedAt: r.decidedAt ? timestampFromDate(r.decidedAt) : undefined,
     rejectReason: r.rejectReason ?? "",
-  };
-}
-
-/** The new instance as ProvisionService shows it (template by the name the operator gave). */
-function toProtoInstance(r: InstanceRecord, template: string) {
-  return {
-    template,
-    id: r.id,
-    name: r.name,
-    arch: toProtoArch(r.arch),
-    memoryMib: r.memoryMib,
-    vcpus: r.vcpus,
-    provider: r.provider,
-    state: toProtoState(r.state),
-    providerInfo: r.providerInfo,
-    persistent: r.persistent,
-    createdAt: timestampFromDate(r.createdAt),
-    modules: r.modules,
   };
 }
 
@@ -139,7 +120,7 @@ export function createClaimService(deps: Deps): ServiceImpl<typeof ClaimService>
           `${template ? "template" : "name"}: not with instance_id (the existing instance keeps its own)`,
         );
       const { row, instance } = await confirmClaim(deps, code, { template, name, instanceId });
-      return { device: toProto(row, deps.now()), instance: toProtoInstance(instance, template) };
+      return { device: toProto(row, deps.now()), instance: await oneInstance(deps, instance) };
     },
     async rejectClaim(req) {
       const code = claimCodeField("claim_code", req.claimCode);

@@ -2,16 +2,14 @@
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import type { ServiceImpl } from "@connectrpc/connect";
 import type { ProvisionService } from "@powernode/proto";
-import { inArray } from "drizzle-orm";
-import { templates } from "../db/schema/index.ts";
 import type { Deps } from "../deps.ts";
 import { DomainError } from "../errors.ts";
-import { fromProtoArch, toProtoArch, toProtoState } from "../rpc/proto-convert.ts";
+import { fromProtoArch } from "../rpc/proto-convert.ts";
+import { oneInstance, toProtoInstances } from "./instance-proto.ts";
 import {
   createInstance,
   deleteInstance,
   getInstance,
-  type InstanceRecord,
   issueTokenFor,
   listInstances,
   startInstance,
@@ -27,41 +25,6 @@ import {
 function toProtoTemplate(t: TemplateRecord) {
   return { id: t.id, name: t.name, modules: t.modules, createdAt: timestampFromDate(t.createdAt) };
 }
-
-function toProtoInstance(r: InstanceRecord, template = "") {
-  return {
-    template,
-    id: r.id,
-    name: r.name,
-    arch: toProtoArch(r.arch),
-    memoryMib: r.memoryMib,
-    vcpus: r.vcpus,
-    provider: r.provider,
-    state: toProtoState(r.state),
-    providerInfo: r.providerInfo,
-    persistent: r.persistent,
-    createdAt: timestampFromDate(r.createdAt),
-    modules: r.modules,
-  };
-}
-
-/** The instances as the API shows them, each with its template's name (one query for all). */
-async function toProtoInstances(deps: Deps, rows: readonly InstanceRecord[]) {
-  const ids = [...new Set(rows.flatMap((r) => (r.templateId ? [r.templateId] : [])))];
-  const names = new Map(
-    ids.length === 0
-      ? []
-      : (
-          await deps.db
-            .select({ id: templates.id, name: templates.name })
-            .from(templates)
-            .where(inArray(templates.id, ids))
-        ).map((t) => [t.id, t.name] as const),
-  );
-  return rows.map((r) => toProtoInstance(r, r.templateId ? (names.get(r.templateId) ?? "") : ""));
-}
-
-const oneInstance = async (deps: Deps, r: InstanceRecord) => (await toProtoInstances(deps, [r]))[0];
 
 /** Creates the ProvisionService implementation. */
 export function createProvisionService(deps: Deps): ServiceImpl<typeof ProvisionService> {
