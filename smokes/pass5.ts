@@ -18,14 +18,7 @@
 import { createPrivateKey, createPublicKey, X509Certificate } from "node:crypto";
 import { existsSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { type Client, createClient, type Interceptor } from "@connectrpc/connect";
-import { createConnectTransport } from "@connectrpc/connect-node";
-import {
-  CertificateStatus,
-  CertificateVersionState,
-  CertService,
-  type ManagedCertificate,
-} from "@powernode/proto";
+import { CertificateStatus, CertificateVersionState, type ManagedCertificate } from "@powernode/proto";
 import { eq } from "drizzle-orm";
 import { isSealed } from "../hub/src/ca/key-at-rest.ts";
 import { runRenewalPass } from "../hub/src/certs/index.ts";
@@ -40,22 +33,6 @@ import { operatorTlsChecks } from "./pass5/operator-tls.ts";
 
 const EMAIL = "smoke@example.test";
 const DOMAINS = ["hub.example.test", "*.nodes.example.test"];
-
-function certClient(s: SmokeHub): Client<typeof CertService> {
-  const bearer: Interceptor = (next) => (req) => {
-    req.header.set("authorization", `Bearer ${s.hub.adminToken}`);
-    return next(req);
-  };
-  return createClient(
-    CertService,
-    createConnectTransport({
-      baseUrl: s.hub.httpUrl,
-      httpVersion: "1.1",
-      interceptors: [bearer],
-      ...(s.hub.operatorTls ? { nodeOptions: { ca: s.hub.caPem } } : {}),
-    }),
-  );
-}
 
 /** `openssl verify` of the leaf with the chain as untrusted and Pebble's root as the only anchor. */
 async function verifyChain(dir: string, pebble: Pebble, certPem: string, chainPem: string): Promise<string> {
@@ -84,7 +61,7 @@ async function challtestsrvChecks(t: PassContext, pebble: Pebble, serverCaPem: s
   const s = await startSmokeHub(t, {
     acme: { directoryUrl: pebble.directoryUrl, email: EMAIL, serverCaPem, retireSeconds: 3600 },
   });
-  const certs = certClient(s);
+  const certs = s.certs;
   const deps = s.hub.deps;
   await t.step("dns provider challtestsrv", () =>
     certs.createDnsProvider({
@@ -297,7 +274,7 @@ async function rfc2136Checks(t: PassContext, otherListenerCaPem: string): Promis
       retireSeconds: 3600,
     },
   });
-  const certs = certClient(s);
+  const certs = s.certs;
   const settings = { server: dns.server, zone: dns.zone, key_name: dns.keyName, algorithm: dns.algorithm };
   await certs.createDnsProvider({ name: "bind", type: "rfc2136", settings, secret: dns.secret });
 

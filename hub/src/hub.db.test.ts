@@ -2,25 +2,9 @@ import { describe, expect, test } from "bun:test";
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { connect } from "node:tls";
 import { Arch, FleetService, ProvisionService } from "@powernode/proto";
-import { operatorClient, quietLog, startTestHub } from "../test/harness.ts";
+import { operatorClient, peerCertificate, quietLog, startTestHub } from "../test/harness.ts";
 import { startHub } from "./hub.ts";
-
-function serverCertificate(url: string, ca: string): Promise<{ subjectaltname?: string }> {
-  const u = new URL(url);
-  return new Promise((resolve, reject) => {
-    const socket = connect(
-      { host: u.hostname, port: Number(u.port), ca, servername: "localhost", ALPNProtocols: ["h2"] },
-      () => {
-        const cert = socket.getPeerCertificate();
-        socket.end();
-        resolve(cert);
-      },
-    );
-    socket.once("error", reject);
-  });
-}
 
 describe("startHub", () => {
   test("reports real ports, a node URL on the real mTLS port, and a server certificate with every SAN", async () => {
@@ -33,7 +17,7 @@ describe("startHub", () => {
       expect(hub.nodeUrl).toBe(`https://10.0.2.2:${mtls.port}`);
       expect(hub.adminToken).toMatch(/^pna_/);
       expect(hub.adminTokenCreated).toBe(true);
-      const cert = await serverCertificate(hub.mtlsUrl, hub.caPem);
+      const cert = await peerCertificate(hub.mtlsUrl, hub.caPem);
       expect(cert.subjectaltname?.split(", ").sort()).toEqual(
         [
           "DNS:hub.example",
@@ -60,7 +44,7 @@ describe("startHub", () => {
       expect(hub.nodeUrl).toBe(`https://10.203.1.1:${mtls.port}`);
       expect(hub.nodeHttpUrl).toBe(`http://10.203.1.1:${http.port}`);
       expect(hub.deps.config.nodeHttpUrl).toBe(hub.nodeHttpUrl);
-      const cert = await serverCertificate(hub.mtlsUrl, hub.caPem);
+      const cert = await peerCertificate(hub.mtlsUrl, hub.caPem);
       expect(cert.subjectaltname?.split(", ")).toContain("IP Address:10.203.1.1");
       expect(cert.subjectaltname?.split(", ")).toContain("IP Address:10.0.2.2");
     } finally {

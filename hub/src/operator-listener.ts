@@ -7,7 +7,8 @@
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { createApp } from "./app.ts";
-import { operatorIdentity, type TlsIdentity, watchOperatorIdentity } from "./certs/operator-identity.ts";
+import type { ServerIdentity } from "./ca/ca.ts";
+import { operatorIdentity, watchOperatorIdentity } from "./certs/operator-identity.ts";
 import type { Deps } from "./deps.ts";
 import type { Feature } from "./feature.ts";
 import { startOperatorTlsServer } from "./rpc/operator-server.ts";
@@ -28,7 +29,7 @@ export async function startOperatorListener(
   deps: Deps,
   features: readonly Feature[],
   shutdown: AbortSignal,
-  internal: TlsIdentity,
+  internal: ServerIdentity,
 ): Promise<OperatorListener> {
   const { config } = deps;
   const app = createApp(deps, features, shutdown);
@@ -47,12 +48,12 @@ export async function startOperatorListener(
   }
   writeFileSync(caFile(config.dataDir), deps.ca.certPem);
   const chosen = await operatorIdentity(deps, internal);
-  const server = await startOperatorTlsServer(deps, (r) => app.handle(r), chosen.identity, {
+  const server = await startOperatorTlsServer(deps, (r) => app.handle(r), chosen.identity(), {
     host: config.operatorHost,
     port: config.httpPort,
   });
   const stopWatching = watchOperatorIdentity(deps, internal, chosen.source, (next) =>
-    server.setIdentity(next.identity),
+    server.setIdentity(next.identity()),
   );
   deps.log.info("operator listener: HTTPS", { port: server.port, certificate: chosen.source });
   return {

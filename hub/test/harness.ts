@@ -2,6 +2,7 @@
  * Test helpers shared by the hub's suites: a database (in-memory PGlite, or a fresh database on
  * TEST_DATABASE_URL), an in-process hub on port 0, CSRs and clients for both listeners.
  */
+import { type PeerCertificate, connect as tlsConnect } from "node:tls";
 import "reflect-metadata";
 import { randomUUID } from "node:crypto";
 import type { DescService } from "@bufbuild/protobuf";
@@ -247,4 +248,23 @@ export async function assignTestModules(
     mods.map((m) => ({ name: m.name, version: m.version })),
   );
   return r.version;
+}
+
+/**
+ * The certificate a TLS listener at `url` presents for `servername`, checked against `ca` (the
+ * handshake fails when it does not verify).
+ */
+export function peerCertificate(url: string, ca: string, servername = "localhost"): Promise<PeerCertificate> {
+  const u = new URL(url);
+  return new Promise((resolve, reject) => {
+    const socket = tlsConnect(
+      { host: u.hostname, port: Number(u.port), ca, servername, ALPNProtocols: ["h2", "http/1.1"] },
+      () => {
+        const cert = socket.getPeerCertificate();
+        socket.end();
+        resolve(cert);
+      },
+    );
+    socket.once("error", reject);
+  });
 }

@@ -7,6 +7,7 @@ import { createConnectTransport } from "@connectrpc/connect-node";
 import { type RunningHub, type StartHubOptions, startHub } from "@powernode/hub";
 import {
   CatalogService,
+  CertService,
   FleetService,
   NetworkService,
   ProvisionService,
@@ -21,6 +22,7 @@ export interface SmokeHub {
   network: Client<typeof NetworkService>;
   catalog: Client<typeof CatalogService>;
   tokens: Client<typeof TokenService>;
+  certs: Client<typeof CertService>;
 }
 
 /** Operator clients (Connect protocol over HTTP/1.1) for a hub URL and token. */
@@ -41,6 +43,7 @@ export function operatorClients(httpUrl: string, token: string, ca?: string): Om
     network: createClient(NetworkService, transport),
     catalog: createClient(CatalogService, transport),
     tokens: createClient(TokenService, transport),
+    certs: createClient(CertService, transport),
   };
 }
 

@@ -8,11 +8,9 @@
  */
 import { X509Certificate } from "node:crypto";
 import { join } from "node:path";
-import { connect } from "node:tls";
-import { createClient, type Interceptor } from "@connectrpc/connect";
-import { createConnectTransport } from "@connectrpc/connect-node";
 import { caFile } from "@powernode/hub";
-import { Arch, CertService } from "@powernode/proto";
+import { Arch } from "@powernode/proto";
+import { peerCertificate } from "../../hub/test/harness.ts";
 import { run } from "../../scripts/lib/exec.ts";
 import type { Pebble } from "../../scripts/lib/pebble.ts";
 import { startSmokeHub } from "../lib/hub.ts";
@@ -21,23 +19,6 @@ import { waitFor } from "../lib/wait.ts";
 
 const repo = join(import.meta.dir, "../..");
 const HUB_NAME = "hub.example.test";
-
-/** The leaf the listener at `url` presents for `servername`, checked against `ca` alone. */
-function presentedLeaf(
-  url: string,
-  ca: string,
-  servername: string,
-): Promise<{ serial: string; issuer: string }> {
-  const u = new URL(url);
-  return new Promise((resolve, reject) => {
-    const socket = connect({ host: u.hostname, port: Number(u.port), servername, ca }, () => {
-      const cert = socket.getPeerCertificate();
-      socket.end();
-      resolve({ serial: cert.serialNumber.toLowerCase(), issuer: String(cert.issuer?.CN ?? "") });
-    });
-    socket.once("error", reject);
-  });
-}
 
 export async function operatorTlsChecks(t: PassContext, pebble: Pebble, serverCaPem: string): Promise<void> {
   const s = await startSmokeHub(t, {
@@ -131,19 +112,7 @@ export async function operatorTlsChecks(t: PassContext, pebble: Pebble, serverCa
   await t.check(
     `an ACME certificate for ${HUB_NAME} from Pebble is presented without a restart`,
     async () => {
-      const bearer: Interceptor = (next) => (req) => {
-        req.header.set("authorization", `Bearer ${hub.adminToken}`);
-        return next(req);
-      };
-      const certs = createClient(
-        CertService,
-        createConnectTransport({
-          baseUrl: hub.httpUrl,
-          httpVersion: "1.1",
-          interceptors: [bearer],
-          nodeOptions: { ca: hub.caPem },
-        }),
-      );
+      const { certs } = s;
       await certs.createDnsProvider({
         name: "challtestsrv",
         type: "challtestsrv",
@@ -161,12 +130,12 @@ export async function operatorTlsChecks(t: PassContext, pebble: Pebble, serverCa
       const leaf = await waitFor(
         "the operator listener to present the ACME certificate",
         async () => {
-          const l = await presentedLeaf(hub.httpUrl, root, HUB_NAME).catch(() => undefined);
-          return l?.serial === want ? l : undefined;
+          const l = await peerCertificate(hub.httpUrl, root, HUB_NAME).catch(() => undefined);
+          return l?.serialNumber.toLowerCase() === want ? l : undefined;
         },
         { timeoutMs: 15_000, intervalMs: 200 },
       );
-      return `serial ${issued.certificate?.active?.serial} issued by ${leaf.issuer}, verified against Pebble's root`;
+      return `serial ${issued.certificate?.active?.serial} issued by ${leaf.issuer?.CN}, verified against Pebble's root`;
     },
   );
 }

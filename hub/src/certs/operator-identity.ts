@@ -6,18 +6,14 @@
  * listener's certificate when the answer changes.
  */
 import { EVENTS } from "@powernode/proto";
+import type { ServerIdentity } from "../ca/ca.ts";
 import type { Deps } from "../deps.ts";
 import { activeVersion, listCertificates, openKey } from "./certificates.ts";
 
-/** A certificate chain and key (PEM) a TLS listener presents. */
-export interface TlsIdentity {
-  certPem: string;
-  keyPem: string;
-}
-
 /** The identity chosen and where it came from (logged, and the smoke checks it). */
 export interface OperatorIdentity {
-  identity: TlsIdentity;
+  /** The chain and key; the key is unsealed only when this is called (a change, or the start). */
+  identity(): ServerIdentity;
   /** `acme:<certificate name>:<serial>` or `internal-ca`. */
   source: string;
 }
@@ -42,7 +38,10 @@ export async function acmeIdentity(
       const active = activeVersion(view);
       if (!active || !view.cert.domains.some((d) => domainCovers(d, host))) continue;
       return {
-        identity: { certPem: `${active.certPem.trim()}\n${active.chainPem}`, keyPem: openKey(deps, active) },
+        identity: () => ({
+          certPem: `${active.certPem.trim()}\n${active.chainPem}`,
+          keyPem: openKey(deps, active),
+        }),
         source: `acme:${view.cert.name}:${active.serial}`,
       };
     }
@@ -51,8 +50,10 @@ export async function acmeIdentity(
 }
 
 /** The identity to present now: ACME when one covers the hub's name, else `fallback` (the internal CA's). */
-export async function operatorIdentity(deps: Deps, fallback: TlsIdentity): Promise<OperatorIdentity> {
-  return (await acmeIdentity(deps, deps.config.hostnames)) ?? { identity: fallback, source: "internal-ca" };
+export async function operatorIdentity(deps: Deps, fallback: ServerIdentity): Promise<OperatorIdentity> {
+  return (
+    (await acmeIdentity(deps, deps.config.hostnames)) ?? { identity: () => fallback, source: "internal-ca" }
+  );
 }
 
 /**
@@ -61,7 +62,7 @@ export async function operatorIdentity(deps: Deps, fallback: TlsIdentity): Promi
  */
 export function watchOperatorIdentity(
   deps: Deps,
-  fallback: TlsIdentity,
+  fallback: ServerIdentity,
   current: string,
   apply: (next: OperatorIdentity) => void,
   pollMs = 60_000,

@@ -4,12 +4,12 @@
  * The hub's own registry is read in process; another registry over HTTPS (or its `pnctl registry add`
  * URL and CA). Unreachable or mismatched: `failed` with the reason and `system.disk_image_publish_failed`.
  */
-import { createHash } from "node:crypto";
 import { EVENTS } from "@powernode/proto";
 import { and, eq } from "drizzle-orm";
 import { diskImagePublications, registries } from "../db/schema/index.ts";
 import type { Deps } from "../deps.ts";
 import { hubRegistryHandle } from "../oci/feature.ts";
+import { fetchManifest } from "../oci/index.ts";
 import type { DiskImageReport } from "./webhook-input.ts";
 
 export type PublicationRow = typeof diskImagePublications.$inferSelect;
@@ -64,11 +64,6 @@ export function splitRef(ref: string): { host: string; repository: string; refer
   return { host, repository: rest.slice(0, colon), reference: rest.slice(colon + 1) };
 }
 
-const MANIFEST_ACCEPT = [
-  "application/vnd.oci.image.manifest.v1+json",
-  "application/vnd.docker.distribution.manifest.v2+json",
-].join(", ");
-
 /** The hub's own `host:port` names: its listeners' ports on its loopback, node and configured names. */
 function ownAuthorities(deps: Pick<Deps, "config">): Set<string> {
   const { config } = deps;
@@ -78,36 +73,34 @@ function ownAuthorities(deps: Pick<Deps, "config">): Set<string> {
   return new Set(hosts.flatMap((h) => ports.map((p) => `${h}:${p}`)));
 }
 
-/** The manifest bytes at `ref`, from the hub's registry or over HTTPS; throws naming what failed. */
-async function fetchManifestBytes(deps: Deps, ref: string): Promise<Uint8Array> {
+/**
+ * The manifest at `ref` (lib/oci's fetchManifest: bounded, digest-checked), from the hub's registry
+ * in process or over HTTPS at the URL and CA the registry was added with; throws naming what failed.
+ */
+async function manifestAt(deps: Deps, ref: string): Promise<unknown> {
   const { host, repository, reference } = splitRef(ref);
-  const path = `/v2/${repository}/manifests/${reference}`;
-  let res: Response | undefined;
+  let base = "http://hub";
+  let f: typeof fetch;
   if (ownAuthorities(deps).has(host)) {
-    res = await hubRegistryHandle(deps)(
-      new Request(`http://hub${path}`, { headers: { accept: MANIFEST_ACCEPT } }),
-    );
-    if (!res) throw new Error(`${ref}: the hub's registry did not answer ${path}`);
+    const handle = hubRegistryHandle(deps);
+    // fetchManifest calls with a URL string.
+    f = (async (input: string, init?: RequestInit) =>
+      (await handle(new Request(input, init))) ?? new Response(null, { status: 404 })) as typeof fetch;
   } else {
     const [known] = await deps.db.select().from(registries).where(eq(registries.host, host));
-    const base = known?.url ?? `https://${host}`;
-    try {
-      res = await fetch(`${base}${path}`, {
-        headers: { accept: MANIFEST_ACCEPT },
+    base = known?.url ?? `https://${host}`;
+    f = ((input: string, init?: RequestInit) =>
+      fetch(input, {
+        ...init,
         signal: AbortSignal.timeout(10_000),
         ...(known?.caPem ? { tls: { ca: known.caPem } } : {}),
-      } as RequestInit);
-    } catch (e) {
-      throw new Error(`${base}${path}: ${(e as Error).message}`);
-    }
+      } as RequestInit)) as typeof fetch;
   }
-  if (!res.ok) throw new Error(`${ref}: the registry answered HTTP ${res.status}`);
-  const bytes = new Uint8Array(await res.arrayBuffer());
-  if (reference.startsWith("sha256:")) {
-    const got = `sha256:${createHash("sha256").update(bytes).digest("hex")}`;
-    if (got !== reference) throw new Error(`${ref}: the manifest served hashes to ${got}`);
+  try {
+    return (await fetchManifest(base, repository, reference, { fetch: f })).json;
+  } catch (e) {
+    throw new Error(`${ref}: ${(e as Error).message}`);
   }
-  return bytes;
 }
 
 /** Verifies one queued publication and records the outcome (and its event). */
@@ -116,7 +109,7 @@ export async function verifyPublication(deps: Deps, id: string): Promise<Publica
   if (row?.status !== "queued") return row;
   let failure: string | undefined;
   try {
-    const manifest = JSON.parse(new TextDecoder().decode(await fetchManifestBytes(deps, row.ociRef))) as {
+    const manifest = (await manifestAt(deps, row.ociRef)) as {
       layers?: { digest?: unknown; size?: unknown }[];
     };
     const layer = (manifest.layers ?? []).find((l) => l.digest === `sha256:${row.sha256}`);

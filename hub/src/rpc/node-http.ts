@@ -32,14 +32,19 @@ export function writeSimple(
   res.end(body);
 }
 
-function toRequest(req: AnyRequest): Request {
+/** The fetch Request of a `node:http2` request (pseudo-headers dropped); `init` adds a body or signal. */
+export function toRequest(req: AnyRequest, init: RequestInit = {}): Request {
   const authority = req.headers[":authority"] ?? req.headers.host ?? "localhost";
   const headers = new Headers();
   for (const [k, v] of Object.entries(req.headers)) {
     if (k.startsWith(":") || v === undefined) continue;
     headers.set(k, Array.isArray(v) ? v.join(", ") : v);
   }
-  return new Request(`https://${authority}${req.url ?? "/"}`, { method: req.method ?? "GET", headers });
+  return new Request(`https://${authority}${req.url ?? "/"}`, {
+    ...init,
+    method: req.method ?? "GET",
+    headers,
+  });
 }
 
 /** Waits for room in `res`'s buffer (or its end), leaving no listener behind. */

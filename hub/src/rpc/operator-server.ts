@@ -12,18 +12,18 @@ import {
   type Http2ServerRequest,
   type Http2ServerResponse,
 } from "node:http2";
-import type { TlsIdentity } from "../certs/operator-identity.ts";
+import type { ServerIdentity } from "../ca/ca.ts";
 import type { Deps } from "../deps.ts";
 import { OCI_MAX_REQUEST_BODY_BYTES } from "../oci/index.ts";
 import { listenTracked } from "./http2-listen.ts";
 import { guardConnections, operatorConnectionRules } from "./node-connections.ts";
-import { writeFetchResponse, writeSimple } from "./node-http.ts";
+import { toRequest, writeFetchResponse, writeSimple } from "./node-http.ts";
 import { setRequestAddress } from "./request-origin.ts";
 
 export interface OperatorTlsServer {
   port: number;
   server: Http2SecureServer;
-  setIdentity(identity: TlsIdentity): void;
+  setIdentity(identity: ServerIdentity): void;
   close(): Promise<void>;
 }
 
@@ -55,17 +55,9 @@ function bodyStream(req: Http2ServerRequest, max: number): ReadableStream<Uint8A
 }
 
 function toFetchRequest(req: Http2ServerRequest, signal: AbortSignal): Request {
-  const authority = req.headers[":authority"] ?? req.headers.host ?? "localhost";
-  const headers = new Headers();
-  for (const [k, v] of Object.entries(req.headers)) {
-    if (k.startsWith(":") || v === undefined) continue;
-    headers.set(k, Array.isArray(v) ? v.join(", ") : v);
-  }
   const method = req.method ?? "GET";
   const withBody = method !== "GET" && method !== "HEAD";
-  const request = new Request(`https://${authority}${req.url ?? "/"}`, {
-    method,
-    headers,
+  const request = toRequest(req, {
     signal,
     ...(withBody ? { body: bodyStream(req, OCI_MAX_REQUEST_BODY_BYTES), duplex: "half" } : {}),
   } as RequestInit);
@@ -77,7 +69,7 @@ function toFetchRequest(req: Http2ServerRequest, signal: AbortSignal): Request {
 export async function startOperatorTlsServer(
   deps: Deps,
   handle: (request: Request) => Promise<Response> | Response,
-  identity: TlsIdentity,
+  identity: ServerIdentity,
   opts: { host: string; port: number },
 ): Promise<OperatorTlsServer> {
   const log = deps.log.child({ component: "operator-tls" });
