@@ -2,6 +2,7 @@
  * Every hub feature, in one list. Routes, the auth interceptor, the HTTP app, the scheduler and the
  * desired-state compiler iterate over it; a new feature is one folder plus one line here.
  */
+import { agentBuildsFeature } from "./agent-builds/feature.ts";
 import { catalogFeature } from "./catalog/feature.ts";
 import { certsFeature } from "./certs/feature.ts";
 import { claimsFeature } from "./claims/feature.ts";
@@ -39,6 +40,7 @@ export const FEATURES: readonly Feature[] = [
   claimsFeature,
   netbootFeature,
   diskImagesFeature,
+  agentBuildsFeature,
   storageFeature,
   federationFeature,
   observabilityFeature,

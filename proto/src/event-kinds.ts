@@ -28,6 +28,11 @@ export const EVENTS = {
   agentEnrolled: k("system.agent.enrolled", "info", "both"),
   heartbeatReceived: k("system.heartbeat.received", "info", "both"),
   agentConditions: k("system.agent.conditions", "info", "hub"),
+  // Agent self-update (hub/src/agent-builds): builds, assignments, what heartbeats reported.
+  agentBuildRegistered: k("system.agent.build_registered", "info", "hub"),
+  agentAssigned: k("system.agent.assigned", "info", "hub"),
+  agentUpdated: k("system.agent.updated", "info", "hub"),
+  agentUpdateFailed: k("system.agent.update_failed", "error", "hub"),
   // Modules on the node.
   moduleSetApplied: k("system.module_set.applied", "info", "agent"),
   moduleSetRolledBack: k("system.module_set.rolled_back", "warn", "agent"),

@@ -5,7 +5,14 @@
 
 export { type AttestedModule, attestationPayload } from "./attestation.ts";
 export { EVENTS, type EventKind, type EventSeverity, eventKind, withSeverity } from "./event-kinds.ts";
-export { type AgentSection, AgentSectionSchema } from "./gen/powernode/v1/agent_pb.ts";
+export {
+  type AgentBuild,
+  type AgentSection,
+  AgentSectionSchema,
+  AgentService,
+  type AgentUpdateReport,
+  type NodeAgent,
+} from "./gen/powernode/v1/agent_pb.ts";
 export {
   CatalogService,
   type Module,

@@ -11,6 +11,9 @@ import { basicPassword } from "./handler.ts";
 import { purgeStale } from "./purge.ts";
 import { createOciRegistry, type OciRegistry } from "./registry.ts";
 
+/** Repositories under this prefix are the hub's own (agent builds: `powernode/agent`). */
+export const HUB_REPOSITORY_PREFIX = "powernode/";
+
 const ociDir = (deps: Pick<Deps, "config">) => join(deps.config.dataDir, "oci");
 
 /** One registry per hub, shared by both listeners. */
@@ -26,7 +29,8 @@ function registryOf(deps: Deps): OciRegistry {
         const token = bearerToken(header) ?? basicPassword(header);
         return token !== undefined && (await deps.adminAuth.verify(token));
       },
-      repositories: deps.config.registryRepositories,
+      // `powernode/` holds the hub's own artifacts (agent builds), whatever the operator allows besides.
+      repositories: [...deps.config.registryRepositories, HUB_REPOSITORY_PREFIX],
       log: deps.log.child({ component: "oci" }),
     });
     registries.set(deps, r);

@@ -2,22 +2,51 @@
 // @generated from file powernode/v1/agent.proto (package powernode.v1, syntax proto3)
 /* eslint-disable */
 
-import type { GenFile, GenMessage } from "@bufbuild/protobuf/codegenv2";
-import { fileDesc, messageDesc } from "@bufbuild/protobuf/codegenv2";
+import type { GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
+import { fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
+import type { Timestamp } from "@bufbuild/protobuf/wkt";
+import { file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
+import type { Arch } from "./common_pb";
+import { file_powernode_v1_common } from "./common_pb";
 import type { Message } from "@bufbuild/protobuf";
 
 /**
  * Describes the file powernode/v1/agent.proto.
  */
 export const file_powernode_v1_agent: GenFile = /*@__PURE__*/
-  fileDesc("Chhwb3dlcm5vZGUvdjEvYWdlbnQucHJvdG8SDHBvd2Vybm9kZS52MSIOCgxBZ2VudFNlY3Rpb25iBnByb3RvMw");
+  fileDesc("Chhwb3dlcm5vZGUvdjEvYWdlbnQucHJvdG8SDHBvd2Vybm9kZS52MSJKCgxBZ2VudFNlY3Rpb24SDwoHdmVyc2lvbhgBIAEoCRIOCgZzaGEyNTYYAiABKAkSDAoEc2l6ZRgDIAEoBBILCgN1cmwYBCABKAkiZgoRQWdlbnRVcGRhdGVSZXBvcnQSFgoOZmFpbGVkX3ZlcnNpb24YASABKAkSFQoNZmFpbGVkX3NoYTI1NhgCIAEoCRIVCg1mYWlsZWRfcmVhc29uGAMgASgJEgsKA3BpZBgEIAEoDSKmAQoKQWdlbnRCdWlsZBIPCgd2ZXJzaW9uGAEgASgJEiAKBGFyY2gYAiABKA4yEi5wb3dlcm5vZGUudjEuQXJjaBIOCgZzaGEyNTYYAyABKAkSDAoEc2l6ZRgEIAEoBBIXCg9tYW5pZmVzdF9kaWdlc3QYBSABKAkSLgoKY3JlYXRlZF9hdBgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiyAEKCU5vZGVBZ2VudBIPCgdub2RlX2lkGAEgASgJEhcKD3J1bm5pbmdfdmVyc2lvbhgCIAEoCRILCgNwaWQYAyABKA0SFwoPZGVzaXJlZF92ZXJzaW9uGAQgASgJEhsKE2xhc3RfZmFpbGVkX3ZlcnNpb24YBSABKAkSGgoSbGFzdF9mYWlsZWRfcmVhc29uGAYgASgJEjIKDmxhc3RfZmFpbGVkX2F0GAcgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCJnChlSZWdpc3RlckFnZW50QnVpbGRSZXF1ZXN0Eg8KB3ZlcnNpb24YASABKAkSIAoEYXJjaBgCIAEoDjISLnBvd2Vybm9kZS52MS5BcmNoEhcKD21hbmlmZXN0X2RpZ2VzdBgDIAEoCSJWChpSZWdpc3RlckFnZW50QnVpbGRSZXNwb25zZRInCgVidWlsZBgBIAEoCzIYLnBvd2Vybm9kZS52MS5BZ2VudEJ1aWxkEg8KB2NyZWF0ZWQYAiABKAgiGAoWTGlzdEFnZW50QnVpbGRzUmVxdWVzdCJDChdMaXN0QWdlbnRCdWlsZHNSZXNwb25zZRIoCgZidWlsZHMYASADKAsyGC5wb3dlcm5vZGUudjEuQWdlbnRCdWlsZCI3ChNTZXROb2RlQWdlbnRSZXF1ZXN0Eg8KB25vZGVfaWQYASABKAkSDwoHdmVyc2lvbhgCIAEoCSJXChRTZXROb2RlQWdlbnRSZXNwb25zZRImCgVhZ2VudBgBIAEoCzIXLnBvd2Vybm9kZS52MS5Ob2RlQWdlbnQSFwoPZGVzaXJlZF92ZXJzaW9uGAIgASgEIiYKE0dldE5vZGVBZ2VudFJlcXVlc3QSDwoHbm9kZV9pZBgBIAEoCSI+ChRHZXROb2RlQWdlbnRSZXNwb25zZRImCgVhZ2VudBgBIAEoCzIXLnBvd2Vybm9kZS52MS5Ob2RlQWdlbnQyhQMKDEFnZW50U2VydmljZRJnChJSZWdpc3RlckFnZW50QnVpbGQSJy5wb3dlcm5vZGUudjEuUmVnaXN0ZXJBZ2VudEJ1aWxkUmVxdWVzdBooLnBvd2Vybm9kZS52MS5SZWdpc3RlckFnZW50QnVpbGRSZXNwb25zZRJeCg9MaXN0QWdlbnRCdWlsZHMSJC5wb3dlcm5vZGUudjEuTGlzdEFnZW50QnVpbGRzUmVxdWVzdBolLnBvd2Vybm9kZS52MS5MaXN0QWdlbnRCdWlsZHNSZXNwb25zZRJVCgxTZXROb2RlQWdlbnQSIS5wb3dlcm5vZGUudjEuU2V0Tm9kZUFnZW50UmVxdWVzdBoiLnBvd2Vybm9kZS52MS5TZXROb2RlQWdlbnRSZXNwb25zZRJVCgxHZXROb2RlQWdlbnQSIS5wb3dlcm5vZGUudjEuR2V0Tm9kZUFnZW50UmVxdWVzdBoiLnBvd2Vybm9kZS52MS5HZXROb2RlQWdlbnRSZXNwb25zZWIGcHJvdG8z", [file_google_protobuf_timestamp, file_powernode_v1_common]);
 
 /**
- * The agent build the node should run (self-update). Filled by the agent self-update work.
+ * The desired state's `agent` section: the agent build the node should run. Empty `version`: the one
+ * its image carries (no update). The agent downloads `url`, checks size and sha256, runs it once as a
+ * preflight, then re-executes itself into it as PID 1 (docs/runbooks/agent-update.md).
  *
  * @generated from message powernode.v1.AgentSection
  */
 export type AgentSection = Message<"powernode.v1.AgentSection"> & {
+  /**
+   * @generated from field: string version = 1;
+   */
+  version: string;
+
+  /**
+   * The binary's sha256, 64 lower-case hex (also its blob digest in the hub registry).
+   *
+   * @generated from field: string sha256 = 2;
+   */
+  sha256: string;
+
+  /**
+   * @generated from field: uint64 size = 3;
+   */
+  size: bigint;
+
+  /**
+   * The blob on the hub's node listener: `https://<hub>/v2/powernode/agent/blobs/sha256:<hex>`.
+   *
+   * @generated from field: string url = 4;
+   */
+  url: string;
 };
 
 /**
@@ -26,4 +55,349 @@ export type AgentSection = Message<"powernode.v1.AgentSection"> & {
  */
 export const AgentSectionSchema: GenMessage<AgentSection> = /*@__PURE__*/
   messageDesc(file_powernode_v1_agent, 0);
+
+/**
+ * What a node's agent tells the hub about updates, in every heartbeat while it holds.
+ *
+ * @generated from message powernode.v1.AgentUpdateReport
+ */
+export type AgentUpdateReport = Message<"powernode.v1.AgentUpdateReport"> & {
+  /**
+   * The last build that was refused or rolled back (empty: none since boot).
+   *
+   * @generated from field: string failed_version = 1;
+   */
+  failedVersion: string;
+
+  /**
+   * @generated from field: string failed_sha256 = 2;
+   */
+  failedSha256: string;
+
+  /**
+   * e.g. "preflight: exited with code 70", "no heartbeat within 90 s after re-exec: rolled back".
+   *
+   * @generated from field: string failed_reason = 3;
+   */
+  failedReason: string;
+
+  /**
+   * The agent's process id (1 on a node: the update kept PID 1).
+   *
+   * @generated from field: uint32 pid = 4;
+   */
+  pid: number;
+};
+
+/**
+ * Describes the message powernode.v1.AgentUpdateReport.
+ * Use `create(AgentUpdateReportSchema)` to create a new message.
+ */
+export const AgentUpdateReportSchema: GenMessage<AgentUpdateReport> = /*@__PURE__*/
+  messageDesc(file_powernode_v1_agent, 1);
+
+/**
+ * One published agent build (OCI artifact `powernode/agent:<version>-<arch>` in the hub registry).
+ *
+ * @generated from message powernode.v1.AgentBuild
+ */
+export type AgentBuild = Message<"powernode.v1.AgentBuild"> & {
+  /**
+   * @generated from field: string version = 1;
+   */
+  version: string;
+
+  /**
+   * @generated from field: powernode.v1.Arch arch = 2;
+   */
+  arch: Arch;
+
+  /**
+   * @generated from field: string sha256 = 3;
+   */
+  sha256: string;
+
+  /**
+   * @generated from field: uint64 size = 4;
+   */
+  size: bigint;
+
+  /**
+   * The OCI manifest digest ("sha256:<hex>").
+   *
+   * @generated from field: string manifest_digest = 5;
+   */
+  manifestDigest: string;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp created_at = 6;
+   */
+  createdAt?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message powernode.v1.AgentBuild.
+ * Use `create(AgentBuildSchema)` to create a new message.
+ */
+export const AgentBuildSchema: GenMessage<AgentBuild> = /*@__PURE__*/
+  messageDesc(file_powernode_v1_agent, 2);
+
+/**
+ * What the hub knows of one node's agent.
+ *
+ * @generated from message powernode.v1.NodeAgent
+ */
+export type NodeAgent = Message<"powernode.v1.NodeAgent"> & {
+  /**
+   * @generated from field: string node_id = 1;
+   */
+  nodeId: string;
+
+  /**
+   * From the last heartbeat.
+   *
+   * @generated from field: string running_version = 2;
+   */
+  runningVersion: string;
+
+  /**
+   * @generated from field: uint32 pid = 3;
+   */
+  pid: number;
+
+  /**
+   * The version the node is told to run; empty: its image's.
+   *
+   * @generated from field: string desired_version = 4;
+   */
+  desiredVersion: string;
+
+  /**
+   * @generated from field: string last_failed_version = 5;
+   */
+  lastFailedVersion: string;
+
+  /**
+   * @generated from field: string last_failed_reason = 6;
+   */
+  lastFailedReason: string;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp last_failed_at = 7;
+   */
+  lastFailedAt?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message powernode.v1.NodeAgent.
+ * Use `create(NodeAgentSchema)` to create a new message.
+ */
+export const NodeAgentSchema: GenMessage<NodeAgent> = /*@__PURE__*/
+  messageDesc(file_powernode_v1_agent, 3);
+
+/**
+ * @generated from message powernode.v1.RegisterAgentBuildRequest
+ */
+export type RegisterAgentBuildRequest = Message<"powernode.v1.RegisterAgentBuildRequest"> & {
+  /**
+   * @generated from field: string version = 1;
+   */
+  version: string;
+
+  /**
+   * @generated from field: powernode.v1.Arch arch = 2;
+   */
+  arch: Arch;
+
+  /**
+   * @generated from field: string manifest_digest = 3;
+   */
+  manifestDigest: string;
+};
+
+/**
+ * Describes the message powernode.v1.RegisterAgentBuildRequest.
+ * Use `create(RegisterAgentBuildRequestSchema)` to create a new message.
+ */
+export const RegisterAgentBuildRequestSchema: GenMessage<RegisterAgentBuildRequest> = /*@__PURE__*/
+  messageDesc(file_powernode_v1_agent, 4);
+
+/**
+ * @generated from message powernode.v1.RegisterAgentBuildResponse
+ */
+export type RegisterAgentBuildResponse = Message<"powernode.v1.RegisterAgentBuildResponse"> & {
+  /**
+   * @generated from field: powernode.v1.AgentBuild build = 1;
+   */
+  build?: AgentBuild | undefined;
+
+  /**
+   * False: the same build was registered already (a no-op).
+   *
+   * @generated from field: bool created = 2;
+   */
+  created: boolean;
+};
+
+/**
+ * Describes the message powernode.v1.RegisterAgentBuildResponse.
+ * Use `create(RegisterAgentBuildResponseSchema)` to create a new message.
+ */
+export const RegisterAgentBuildResponseSchema: GenMessage<RegisterAgentBuildResponse> = /*@__PURE__*/
+  messageDesc(file_powernode_v1_agent, 5);
+
+/**
+ * @generated from message powernode.v1.ListAgentBuildsRequest
+ */
+export type ListAgentBuildsRequest = Message<"powernode.v1.ListAgentBuildsRequest"> & {
+};
+
+/**
+ * Describes the message powernode.v1.ListAgentBuildsRequest.
+ * Use `create(ListAgentBuildsRequestSchema)` to create a new message.
+ */
+export const ListAgentBuildsRequestSchema: GenMessage<ListAgentBuildsRequest> = /*@__PURE__*/
+  messageDesc(file_powernode_v1_agent, 6);
+
+/**
+ * @generated from message powernode.v1.ListAgentBuildsResponse
+ */
+export type ListAgentBuildsResponse = Message<"powernode.v1.ListAgentBuildsResponse"> & {
+  /**
+   * @generated from field: repeated powernode.v1.AgentBuild builds = 1;
+   */
+  builds: AgentBuild[];
+};
+
+/**
+ * Describes the message powernode.v1.ListAgentBuildsResponse.
+ * Use `create(ListAgentBuildsResponseSchema)` to create a new message.
+ */
+export const ListAgentBuildsResponseSchema: GenMessage<ListAgentBuildsResponse> = /*@__PURE__*/
+  messageDesc(file_powernode_v1_agent, 7);
+
+/**
+ * @generated from message powernode.v1.SetNodeAgentRequest
+ */
+export type SetNodeAgentRequest = Message<"powernode.v1.SetNodeAgentRequest"> & {
+  /**
+   * @generated from field: string node_id = 1;
+   */
+  nodeId: string;
+
+  /**
+   * @generated from field: string version = 2;
+   */
+  version: string;
+};
+
+/**
+ * Describes the message powernode.v1.SetNodeAgentRequest.
+ * Use `create(SetNodeAgentRequestSchema)` to create a new message.
+ */
+export const SetNodeAgentRequestSchema: GenMessage<SetNodeAgentRequest> = /*@__PURE__*/
+  messageDesc(file_powernode_v1_agent, 8);
+
+/**
+ * @generated from message powernode.v1.SetNodeAgentResponse
+ */
+export type SetNodeAgentResponse = Message<"powernode.v1.SetNodeAgentResponse"> & {
+  /**
+   * @generated from field: powernode.v1.NodeAgent agent = 1;
+   */
+  agent?: NodeAgent | undefined;
+
+  /**
+   * @generated from field: uint64 desired_version = 2;
+   */
+  desiredVersion: bigint;
+};
+
+/**
+ * Describes the message powernode.v1.SetNodeAgentResponse.
+ * Use `create(SetNodeAgentResponseSchema)` to create a new message.
+ */
+export const SetNodeAgentResponseSchema: GenMessage<SetNodeAgentResponse> = /*@__PURE__*/
+  messageDesc(file_powernode_v1_agent, 9);
+
+/**
+ * @generated from message powernode.v1.GetNodeAgentRequest
+ */
+export type GetNodeAgentRequest = Message<"powernode.v1.GetNodeAgentRequest"> & {
+  /**
+   * @generated from field: string node_id = 1;
+   */
+  nodeId: string;
+};
+
+/**
+ * Describes the message powernode.v1.GetNodeAgentRequest.
+ * Use `create(GetNodeAgentRequestSchema)` to create a new message.
+ */
+export const GetNodeAgentRequestSchema: GenMessage<GetNodeAgentRequest> = /*@__PURE__*/
+  messageDesc(file_powernode_v1_agent, 10);
+
+/**
+ * @generated from message powernode.v1.GetNodeAgentResponse
+ */
+export type GetNodeAgentResponse = Message<"powernode.v1.GetNodeAgentResponse"> & {
+  /**
+   * @generated from field: powernode.v1.NodeAgent agent = 1;
+   */
+  agent?: NodeAgent | undefined;
+};
+
+/**
+ * Describes the message powernode.v1.GetNodeAgentResponse.
+ * Use `create(GetNodeAgentResponseSchema)` to create a new message.
+ */
+export const GetNodeAgentResponseSchema: GenMessage<GetNodeAgentResponse> = /*@__PURE__*/
+  messageDesc(file_powernode_v1_agent, 11);
+
+/**
+ * Operators: agent builds and which one a node runs.
+ *
+ * @generated from service powernode.v1.AgentService
+ */
+export const AgentService: GenService<{
+  /**
+   * Records a build pushed to the hub registry as `powernode/agent:<version>-<arch>` (pnctl agent
+   * publish pushes, then calls this). The manifest must hold one agent binary layer whose digest is
+   * the config's sha256.
+   *
+   * @generated from rpc powernode.v1.AgentService.RegisterAgentBuild
+   */
+  registerAgentBuild: {
+    methodKind: "unary";
+    input: typeof RegisterAgentBuildRequestSchema;
+    output: typeof RegisterAgentBuildResponseSchema;
+  },
+  /**
+   * @generated from rpc powernode.v1.AgentService.ListAgentBuilds
+   */
+  listAgentBuilds: {
+    methodKind: "unary";
+    input: typeof ListAgentBuildsRequestSchema;
+    output: typeof ListAgentBuildsResponseSchema;
+  },
+  /**
+   * Tells a node to run `version` (a build of its arch must exist); empty: its image's agent.
+   *
+   * @generated from rpc powernode.v1.AgentService.SetNodeAgent
+   */
+  setNodeAgent: {
+    methodKind: "unary";
+    input: typeof SetNodeAgentRequestSchema;
+    output: typeof SetNodeAgentResponseSchema;
+  },
+  /**
+   * @generated from rpc powernode.v1.AgentService.GetNodeAgent
+   */
+  getNodeAgent: {
+    methodKind: "unary";
+    input: typeof GetNodeAgentRequestSchema;
+    output: typeof GetNodeAgentResponseSchema;
+  },
+}> = /*@__PURE__*/
+  serviceDesc(file_powernode_v1_agent, 0);
 
