@@ -19,6 +19,9 @@ As PID 1 (the initramfs /init) it boots the node and runs its hub session. Other
       The identity file is JSON with the fw-cfg keys:
       {"instance_uuid": "...", "bootstrap_token": "...", "platform_url": "https://host:port", "ca_pem": "-----BEGIN..."}
   powernode-agent version
+  powernode-agent preflight
+      Load everything PID 1 runs and print {"version", "arch"} as JSON (the self-update check a
+      running agent makes of a new build before it re-executes into it).
   powernode-agent --help
 `;
 
@@ -34,6 +37,17 @@ export async function runCli(
   }
   if (cmd === "version" || cmd === "--version") {
     out(`${AGENT_VERSION}\n`);
+    return 0;
+  }
+  if (cmd === "preflight") {
+    // The code PID 1 evaluates after boot: a build that cannot load it fails here, not as PID 1.
+    const [{ agentControllers }] = await Promise.all([
+      import("./controllers/index.ts"),
+      import("./runtime/engine.ts"),
+      import("./boot/run-node.ts"),
+    ]);
+    if (typeof agentControllers !== "function") return 1;
+    out(`${JSON.stringify({ version: AGENT_VERSION, arch: process.arch })}\n`);
     return 0;
   }
   if (cmd !== "session") {

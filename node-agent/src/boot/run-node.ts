@@ -20,6 +20,7 @@ import { AGENT_VERSION } from "../version.ts";
 import type { BootContext } from "./boot-context.ts";
 import { startDhcpRenewal } from "./dhcp-renewal.ts";
 import { panic } from "./panic.ts";
+import { AGENT_UPDATE_DIR, HANDOFF_PATH, type Handoff, takeHandoff, watchForReexec } from "./reexec.ts";
 import { runSequence } from "./sequencer.ts";
 import { bootSequence } from "./sequences.ts";
 
@@ -88,7 +89,33 @@ async function createNodeModuleSet(ctx: BootContext, owned: Set<number>, caPem: 
   });
 }
 
-/** Boots the node and runs its hub session; never returns. */
+/** Takes over a booted node from the agent that re-executed into this one (boot/reexec.ts). */
+function resume(ctx: BootContext, h: Handoff): void {
+  ctx.state = { ...h.state };
+  if (ctx.startReaper) ctx.state.reaper = ctx.startReaper();
+  ctx.log.info(
+    `resumed after re-exec from ${h.from.version} (${h.from.path}): boot id ${h.bootId}, no second boot`,
+  );
+}
+
+/** The OS side of agent self-update: builds under /run/powernode/agent, fetched from the hub registry. */
+async function agentUpdateOs(exec: Exec, caPem: string) {
+  const [{ downloadAgentBuild, preflightAgentBuild }, { createHubFetch }] = await Promise.all([
+    import("../sys/agent-binary.ts"),
+    import("../hub/hub-fetch.ts"),
+  ]);
+  const hubFetch = createHubFetch(caPem);
+  return {
+    dir: AGENT_UPDATE_DIR,
+    self: process.execPath,
+    pid: process.pid,
+    download: (s: Parameters<typeof downloadAgentBuild>[0], dest: string, signal: AbortSignal) =>
+      downloadAgentBuild(s, dest, hubFetch, signal),
+    preflight: (path: string, signal: AbortSignal) => preflightAgentBuild(exec, path, signal),
+  };
+}
+
+/** Boots the node (or, after a re-exec, takes over from the previous agent) and runs its hub session; never returns. */
 export async function runNode(): Promise<never> {
   const log = createLog(createConsoleSink("/dev"));
   // The init shim mounted /proc already; without it this fails quietly and kmsg stays rate-limited.
@@ -119,7 +146,9 @@ export async function runNode(): Promise<never> {
   });
   const phases = createPhaseRecorder(clock, log);
   const owned = new Set<number>();
-  let spawned = 0;
+  // A re-exec (self-update) hands over what the boot found: no second boot.
+  const handoff = takeHandoff(HANDOFF_PATH);
+  let spawned = handoff?.spawned ?? 0;
   const exec = createExeca({
     add(pid) {
       owned.add(pid);
@@ -148,7 +177,8 @@ export async function runNode(): Promise<never> {
     state: {},
   };
   try {
-    await runSequence(bootSequence(), ctx);
+    if (handoff) resume(ctx, handoff);
+    else await runSequence(bootSequence(), ctx);
   } catch (err) {
     let reboot = false;
     try {
@@ -168,13 +198,14 @@ export async function runNode(): Promise<never> {
   ]);
   const modules = await createNodeModuleSet(ctx, owned, identity.caPem);
   const os = await nodeOs(stateDir, exec, debugEnabled(), owned);
-  startEngine({
+  const bootId = handoff?.bootId ?? crypto.randomUUID();
+  const engine = startEngine({
     log,
     clock,
     controllers: agentControllers({
       identity,
       stateDir,
-      bootId: crypto.randomUUID(),
+      bootId,
       agentVersion: AGENT_VERSION,
       arch: currentArch(),
       backoff: {},
@@ -185,7 +216,30 @@ export async function runNode(): Promise<never> {
         childrenSpawned: () => spawned,
       },
       modules,
+      agentUpdate: await agentUpdateOs(exec, identity.caPem),
       ...os,
+    }),
+  });
+  const { execve } = await import("../sys/libc.ts");
+  watchForReexec({
+    engine,
+    modules,
+    log,
+    execve,
+    self: process.execPath,
+    fatal: (err) => void panic(err, log, { exec, reboot: true }),
+    handoff: (): Handoff => ({
+      bootId,
+      spawned,
+      from: { version: AGENT_VERSION, path: process.execPath },
+      state: {
+        identity,
+        identitySource: ctx.state.identitySource,
+        stateDir,
+        persistent: ctx.state.persistent,
+        network: ctx.state.network,
+        lease: ctx.state.lease,
+      },
     }),
   });
   // The address outlives its lease only if someone renews it.

@@ -4,6 +4,7 @@ import type { BackoffOptions } from "../runtime/backoff.ts";
 import type { PhaseRecorder } from "../runtime/phases.ts";
 import type { DockerOs } from "../sys/docker-daemon.ts";
 import type { K3sOs } from "../sys/k3s.ts";
+import type { AgentUpdateOs } from "./agent-update/agent-update-controller.ts";
 import type { RenewalOptions } from "./credentials/renew.ts";
 import type { DebugProbesOs } from "./debug-probes/debug-probes-controller.ts";
 import type { MeshOs } from "./mesh/mesh-controller.ts";
@@ -53,6 +54,8 @@ export interface AgentDeps {
   docker?: DockerOs;
   /** The OS side of K3s (runs only with a module set: k3s comes from the k3s module); none: no `k3s`. */
   k3s?: K3sOs;
+  /** Agent self-update (a node's PID 1 only); none: no `agent-update` controller (in process). */
+  agentUpdate?: AgentUpdateOs;
   /** Test-only probes of the desired state's `debug` section (`powernode.debug=1`); none: not honoured. */
   debugProbes?: DebugProbesOs;
 }

@@ -13,11 +13,13 @@
  * | k3s             | DesiredNodeState, ModuleSetStatus, HubConnection   | K3sStatus                     |
  * | debug-probes    | DesiredNodeState                                   | DebugProbeStatus              |
  * | status-report   | HubConnection, ControllerStatus                    | StatusReportStatus            |
+ * | agent-update    | DesiredNodeState, HeartbeatStatus                  | AgentUpdateStatus, AgentReexec |
  */
 import type { Controller } from "../runtime/controller.ts";
 
 export { currentArch } from "./deps.ts";
 
+import { agentUpdateController } from "./agent-update/agent-update-controller.ts";
 import { credentialsController } from "./credentials/credentials-controller.ts";
 import { debugProbesController } from "./debug-probes/debug-probes-controller.ts";
 import type { AgentDeps } from "./deps.ts";
@@ -32,10 +34,11 @@ import { statusReportController } from "./status-report/status-report-controller
 
 /**
  * The controllers of a node with these deps (no `modules` controller without a module set, no `mesh`
- * without the WireGuard OS side, no `debug-probes` unless debug hooks are honoured).
+ * without the WireGuard OS side, no `debug-probes` unless debug hooks are honoured, no `agent-update`
+ * outside PID 1).
  */
 export function agentControllers(deps: AgentDeps): Controller[] {
-  const { modules, mesh, docker, k3s, debugProbes } = deps;
+  const { modules, mesh, docker, k3s, debugProbes, agentUpdate } = deps;
   return [
     credentialsController(deps),
     desiredStateController(deps),
@@ -47,5 +50,6 @@ export function agentControllers(deps: AgentDeps): Controller[] {
     ...(k3s && modules ? [k3sController({ ...deps, k3s })] : []),
     ...(debugProbes ? [debugProbesController({ ...deps, debugProbes })] : []),
     statusReportController(deps),
+    ...(agentUpdate ? [agentUpdateController({ ...deps, agentUpdate })] : []),
   ];
 }

@@ -100,3 +100,26 @@ export const K3sStatus = defineResource<{
   configSha256: string;
   version: string;
 }>("K3sStatus");
+
+/** A build the agent refused (download, digest or preflight) or rolled back from (no heartbeat). */
+export interface FailedAgentBuild {
+  version: string;
+  sha256: string;
+  reason: string;
+}
+
+/** Written by `agent-update`: what the heartbeat reports (the pid, the last failed build). */
+export const AgentUpdateStatus = defineResource<{ pid: number; failed?: FailedAgentBuild }>(
+  "AgentUpdateStatus",
+);
+
+/**
+ * Written by `agent-update`: re-execute as PID 1 into `path` (the agent's owner stops the controllers
+ * and the module set first, then calls execve; see boot/reexec.ts).
+ */
+export const AgentReexec = defineResource<{
+  path: string;
+  version: string;
+  sha256: string;
+  why: "update" | "rollback";
+}>("AgentReexec");

@@ -1,6 +1,6 @@
 /**
  * The few libc calls the agent needs as PID 1, through `bun:ffi`: waitpid (zombie reaping), prctl
- * (child subreaper, for tests), mount(2) and finit_module(2). Loaded lazily, so code paths that never
+ * (child subreaper, for tests), mount(2), finit_module(2) and execve(2) (agent self-update). Loaded lazily, so code paths that never
  * touch the kernel (the in-process session) never open libc.
  */
 import { dlopen, FFIType, ptr, read } from "bun:ffi";
@@ -10,6 +10,7 @@ const ERRNO_NAMES: Record<number, string> = {
   2: "ENOENT",
   5: "EIO",
   6: "ENXIO",
+  8: "ENOEXEC",
   9: "EBADF",
   11: "EAGAIN",
   12: "ENOMEM",
@@ -58,6 +59,7 @@ function open() {
     umount2: { args: [FFIType.ptr, FFIType.i32], returns: FFIType.i32 },
     ioctl: { args: [FFIType.i32, FFIType.u64, FFIType.ptr], returns: FFIType.i32 },
     syscall: { args: [FFIType.i64, FFIType.i64, FFIType.ptr, FFIType.i64], returns: FFIType.i64 },
+    execve: { args: [FFIType.ptr, FFIType.ptr, FFIType.ptr], returns: FFIType.i32 },
     __errno_location: { args: [], returns: FFIType.ptr },
   });
 }
@@ -139,4 +141,31 @@ export function finitModule(fd: number, flags: number): void {
   if (nr === undefined) throw new Error(`finit_module: unsupported arch ${process.arch}`);
   const r = libc().symbols.syscall(nr, fd, ptr(cstr("")), flags);
   if (Number(r) !== 0) throw new LibcError("finit_module", errno());
+}
+
+/** A NULL-terminated `char *[]` of C strings; `keep` holds the buffers alive while the array is used. */
+function cstrArray(list: readonly string[]): { array: BigUint64Array; keep: Buffer[] } {
+  const keep = list.map(cstr);
+  const array = new BigUint64Array(list.length + 1);
+  keep.forEach((b, i) => {
+    array[i] = BigInt(ptr(b));
+  });
+  return { array, keep };
+}
+
+/**
+ * execve(2): replaces this process (same pid, mounts, open descriptors without O_CLOEXEC) with `path`.
+ * Returns only on failure, by throwing LibcError.
+ */
+export function execve(
+  path: string,
+  argv: readonly string[],
+  env: Readonly<Record<string, string | undefined>>,
+): never {
+  const a = cstrArray(argv);
+  const e = cstrArray(Object.entries(env).flatMap(([k, v]) => (v === undefined ? [] : [`${k}=${v}`])));
+  const file = cstr(path);
+  libc().symbols.execve(ptr(file), ptr(a.array), ptr(e.array));
+  // Still here: it failed (the buffers above stayed referenced until this point).
+  throw new LibcError(`execve ${path} (${a.keep.length} args, ${e.keep.length} env)`, errno());
 }

@@ -11,6 +11,7 @@ import type { Controller, ControllerContext } from "../../runtime/controller.ts"
 import { PHASES } from "../../runtime/phases.ts";
 import type { AgentDeps } from "../deps.ts";
 import {
+  AgentUpdateStatus,
   DesiredNodeState,
   HeartbeatStatus,
   HubConnection,
@@ -84,9 +85,22 @@ export function isUnreachable(err: unknown): boolean {
   return err.code === Code.Unavailable || err.code === Code.DeadlineExceeded || err.code === Code.Unknown;
 }
 
+/** The agent-update part of a heartbeat: the pid and the last failed build. */
+function updateReport(ctx: ControllerContext) {
+  const s = ctx.get(AgentUpdateStatus, "node")?.spec;
+  if (!s) return undefined;
+  return {
+    pid: s.pid,
+    failedVersion: s.failed?.version ?? "",
+    failedSha256: s.failed?.sha256 ?? "",
+    failedReason: s.failed?.reason ?? "",
+  };
+}
+
 export function heartbeatController(deps: AgentDeps): Controller {
   const withModules = deps.modules !== undefined;
   const withMesh = deps.mesh !== undefined;
+  const withUpdate = deps.agentUpdate !== undefined;
   return {
     name: "heartbeat",
     inputs: [
@@ -95,6 +109,7 @@ export function heartbeatController(deps: AgentDeps): Controller {
       DesiredNodeState,
       ...(withModules ? [ModuleSetStatus] : []),
       ...(withMesh ? [MeshStatus] : []),
+      ...(withUpdate ? [AgentUpdateStatus] : []),
     ],
     outputs: [HeartbeatStatus, HubRefusal],
     async run(ctx) {
@@ -138,6 +153,7 @@ export function heartbeatController(deps: AgentDeps): Controller {
               agentRssBytes: BigInt(deps.metrics.rssBytes()),
               childrenSpawned: deps.metrics.childrenSpawned?.() ?? 0,
               meshes: withMesh ? ctx.list(MeshStatus).map((r) => r.spec) : [],
+              agentUpdate: withUpdate ? updateReport(ctx) : undefined,
             },
             { signal: ctx.signal, timeoutMs: 15_000 },
           );
