@@ -16,6 +16,7 @@ const BOOLEAN_FLAGS = new Set([
   "no-hub-copy",
   "no-credential",
   "synchronous",
+  "image",
 ]);
 
 /** Splits argv into positionals and flags; throws on a flag that needs a value and has none. */

@@ -3,6 +3,8 @@
  * (testable in process); `main.ts` only wires it to the process. Each command group is a file here and
  * one entry in GROUPS.
  */
+
+import { agentCommands } from "./agent-commands.ts";
 import { type ParsedArgs, parseArgs } from "./args.ts";
 import { caCommands } from "./ca-commands.ts";
 import { catalogCommands } from "./catalog-commands.ts";
@@ -42,6 +44,7 @@ const GROUPS: readonly CommandGroup[] = [
   claimsCommands,
   imageCommands,
   diskImagesCommands,
+  agentCommands,
   federationCommands,
 ];
 
