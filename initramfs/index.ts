@@ -1,4 +1,5 @@
 /** Image builder: Debian kernel + modules + agent + minimal userland -> initramfs.cpio.zst. */
+export { type AgentBuildOptions, compileAgentBuild } from "./agent-build.ts";
 export { type BuildImageOptions, type BuildImageResult, buildImage, imageDir } from "./build-image.ts";
 export type { CpioEntry } from "./lib/cpio.ts";
 export { writeCpio } from "./lib/cpio.ts";

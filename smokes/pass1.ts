@@ -7,7 +7,8 @@
  *         desired state, then renews its certificate (one early renewal the operator allows; the old
  *         one is refused once the new one is used); the hub is stopped during enrollment and the agent
  *         must get in within one backoff period after it returns.
- * single: the image is built (or reused), one QEMU node boots it and must enroll and heartbeat by itself.
+ * single: the image is built (or reused), one QEMU node boots it and must enroll and heartbeat by itself;
+ *         then it updates its agent in place (pass1/agent-update.ts) and refuses a broken build.
  */
 import { X509Certificate } from "node:crypto";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
@@ -24,6 +25,7 @@ import { operatorClients, type SmokeHub, startSmokeHub } from "./lib/hub.ts";
 import { definePass, type PassContext, runPass } from "./lib/pass.ts";
 import { bootSingleNode } from "./lib/single-node.ts";
 import { waitFor } from "./lib/wait.ts";
+import { agentUpdateChecks } from "./pass1/agent-update.ts";
 
 const BOOT_PHASES = [
   "system.kernel.booted",
@@ -345,6 +347,7 @@ export const pass1 = definePass({
       return `0 zombies after ${hb.childrenRun} children`;
     });
     await node.printTimings();
+    await agentUpdateChecks(t, node, t.args.arch);
     await node.stopAndCheck();
   },
 });

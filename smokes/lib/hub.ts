@@ -6,6 +6,7 @@ import { type Client, createClient, type Interceptor } from "@connectrpc/connect
 import { createConnectTransport } from "@connectrpc/connect-node";
 import { type RunningHub, type StartHubOptions, startHub } from "@powernode/hub";
 import {
+  AgentService,
   CatalogService,
   CertService,
   FleetService,
@@ -23,6 +24,7 @@ export interface SmokeHub {
   catalog: Client<typeof CatalogService>;
   tokens: Client<typeof TokenService>;
   certs: Client<typeof CertService>;
+  agents: Client<typeof AgentService>;
 }
 
 /** Operator clients (Connect protocol over HTTP/1.1) for a hub URL and token. */
@@ -44,6 +46,7 @@ export function operatorClients(httpUrl: string, token: string, ca?: string): Om
     catalog: createClient(CatalogService, transport),
     tokens: createClient(TokenService, transport),
     certs: createClient(CertService, transport),
+    agents: createClient(AgentService, transport),
   };
 }
 

@@ -23,8 +23,11 @@ export const AGENT_REPOSITORY = "powernode/agent";
 export type AgentArch = "amd64" | "arm64";
 export type AgentBuildRow = typeof agentBuilds.$inferSelect;
 
-/** The tag of a build: `<version>-<arch>`. */
-export const agentTag = (version: string, arch: AgentArch) => `${version}-${arch}`;
+/**
+ * The tag of a build: `<version>-<arch>`, with `+` and `~` (not allowed in OCI tags) as `_`. The tag is
+ * only a name for people; the registration records the manifest digest.
+ */
+export const agentTag = (version: string, arch: AgentArch) => `${version}-${arch}`.replace(/[+~]/g, "_");
 
 const VERSION_RE = /^[A-Za-z0-9][A-Za-z0-9._+~-]{0,127}$/;
 

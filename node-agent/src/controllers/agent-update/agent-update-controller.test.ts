@@ -34,7 +34,7 @@ function setup(o: {
   preflight?: (path: string) => Promise<string>;
   download?: (dest: string) => Promise<void>;
 }) {
-  const dir = mkdtempSync(join(tmpdir(), "agent-update-"));
+  const dir = join(mkdtempSync(join(tmpdir(), "agent-update-")), "agent");
   const calls = { download: 0, preflight: 0 };
   const controller = agentUpdateController({
     agentVersion: o.running ?? "1.0.0",

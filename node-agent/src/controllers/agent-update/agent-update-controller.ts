@@ -6,7 +6,7 @@
  * acknowledged within the gate, else it records the build as failed and re-executes the previous one.
  * A failed build is reported in every heartbeat and never retried; a different build is.
  */
-import { existsSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, rmSync } from "node:fs";
 import type { AgentSection } from "@powernode/proto";
 import { createBackoff } from "../../runtime/backoff.ts";
 import type { Controller, ControllerContext } from "../../runtime/controller.ts";
@@ -119,6 +119,7 @@ export function agentUpdateController(deps: AgentDeps & { agentUpdate: AgentUpda
         const dest = records.binaryPath(want.sha256);
         try {
           ctx.condition(false, "Staging", `${want.version}: downloading and trying it`);
+          mkdirSync(os.dir, { recursive: true, mode: 0o700 });
           if (!existsSync(dest)) await os.download(want, dest, ctx.signal);
           const reported = await os.preflight(dest, ctx.signal);
           if (reported !== want.version)

@@ -53,17 +53,27 @@ function meshIdentity(ctx: ControllerContext): string {
   );
 }
 
+/** What the hub needs at once from the agent-update report: a build refused or rolled back. */
+function updateIdentity(ctx: ControllerContext): string {
+  return ctx.get(AgentUpdateStatus, "node")?.spec.failed?.sha256 ?? "";
+}
+
 /**
  * Sleeps one interval, but sends early when a mesh's key, port or endpoints changed (a node that joined
- * a network is a peer of nobody until the hub has its key).
+ * a network is a peer of nobody until the hub has its key) or a new agent build was refused.
  */
-async function waitForNextBeat(ctx: ControllerContext, ms: number, withMesh: boolean): Promise<void> {
-  if (!withMesh) return ctx.clock.sleep(ms, ctx.signal);
-  const sent = meshIdentity(ctx);
+async function waitForNextBeat(
+  ctx: ControllerContext,
+  ms: number,
+  urgent: { mesh: boolean; update: boolean },
+): Promise<void> {
+  if (!urgent.mesh && !urgent.update) return ctx.clock.sleep(ms, ctx.signal);
+  const news = () => `${urgent.mesh ? meshIdentity(ctx) : ""}|${urgent.update ? updateIdentity(ctx) : ""}`;
+  const sent = news();
   const until = Date.now() + ms;
   while (!ctx.signal.aborted && Date.now() < until) {
     await ctx.changed({ timeoutMs: until - Date.now() });
-    if (meshIdentity(ctx) !== sent) return;
+    if (news() !== sent) return;
   }
 }
 
@@ -177,7 +187,7 @@ export function heartbeatController(deps: AgentDeps): Controller {
           // The hub asks for a signed attestation of exactly what this heartbeat reported.
           if (r.attestNonce.length > 0)
             await answerAttestation({ ...ctx, bootId: deps.bootId, keyPem }, link, r.attestNonce, modules);
-          await waitForNextBeat(ctx, interval(ctx, answered) * 1000, withMesh);
+          await waitForNextBeat(ctx, interval(ctx, answered) * 1000, { mesh: withMesh, update: withUpdate });
         } catch (err) {
           if (ctx.signal.aborted) return;
           // Cut off by a connection replacement (certificate renewed): send again on the new one.
