@@ -35,3 +35,21 @@ export async function compileAgentBuild(o: AgentBuildOptions): Promise<string> {
     version: o.version,
   });
 }
+
+// `bun initramfs/agent-build.ts --arch amd64|arm64 --version V [--out DIR]`: prints the binary's path.
+if (import.meta.main) {
+  const { values } = (await import("node:util")).parseArgs({
+    options: { arch: { type: "string" }, version: { type: "string" }, out: { type: "string" } },
+  });
+  const arch = values.arch ?? "amd64";
+  if ((arch !== "amd64" && arch !== "arm64") || !values.version) {
+    process.stderr.write("usage: bun initramfs/agent-build.ts --arch amd64|arm64 --version V [--out DIR]\n");
+    process.exit(2);
+  }
+  const path = await compileAgentBuild({
+    arch,
+    version: values.version,
+    outDir: values.out ?? `agent-${arch}`,
+  });
+  process.stdout.write(`${path}\n`);
+}
