@@ -1,4 +1,5 @@
 import { describe, expect, test } from "bun:test";
+import { DEFAULT_AGENT_ROLLOUTS } from "./agent-builds/rollout-config.ts";
 import { DEFAULT_ACME } from "./certs/acme-config.ts";
 import { DEFAULT_CLAIMS } from "./claims/claims-config.ts";
 import { ConfigError, parseHubConfig } from "./config.ts";
@@ -27,6 +28,7 @@ describe("parseHubConfig", () => {
       security: DEFAULT_SECURITY,
       acme: DEFAULT_ACME,
       claims: DEFAULT_CLAIMS,
+      agentRollouts: DEFAULT_AGENT_ROLLOUTS,
     });
   });
 
@@ -46,6 +48,7 @@ describe("parseHubConfig", () => {
         POWERNODE_ADMIN_TOKEN: "0123456789abcdef0123",
         POWERNODE_NODE_HTTP_URL: "http://hub.example:8080/",
         POWERNODE_REGISTRY_REPOSITORIES: "modules/, apps/web/",
+        POWERNODE_AGENT_ROLLOUT_STEP_SECONDS: "600",
       }),
     ).toEqual({
       dataDir: "/srv/pn",
@@ -67,6 +70,7 @@ describe("parseHubConfig", () => {
       security: DEFAULT_SECURITY,
       acme: DEFAULT_ACME,
       claims: DEFAULT_CLAIMS,
+      agentRollouts: { stepTimeoutSeconds: 600 },
     });
   });
 

@@ -1,6 +1,7 @@
 /**
  * Hub configuration from the environment: every variable parsed once, every problem reported at once.
  */
+import { type AgentRolloutConfig, parseAgentRolloutConfig } from "./agent-builds/rollout-config.ts";
 import { type AcmeConfig, parseAcmeConfig } from "./certs/acme-config.ts";
 import { type ClaimsConfig, parseClaimsConfig } from "./claims/claims-config.ts";
 import { type HubLimits, parseLimits } from "./limits.ts";
@@ -61,6 +62,8 @@ export interface HubConfig {
   acme: AcmeConfig;
   /** Claim mode: code lifetime, poll interval, discoveries per source (claims/claims-config.ts). */
   claims: ClaimsConfig;
+  /** Agent rollouts: the default step timeout (agent-builds/rollout-config.ts). */
+  agentRollouts: AgentRolloutConfig;
 }
 
 /** Thrown by {@link parseHubConfig}; `problems` lists every bad variable. */
@@ -184,6 +187,7 @@ export function parseHubConfig(env: Record<string, string | undefined>): HubConf
   const security = parseSecurityConfig(env, problems);
   const acme = parseAcmeConfig(env, problems);
   const claims = parseClaimsConfig(env, problems);
+  const agentRollouts = parseAgentRolloutConfig(env, problems);
 
   if (problems.length > 0) throw new ConfigError(problems);
   return {
@@ -206,6 +210,7 @@ export function parseHubConfig(env: Record<string, string | undefined>): HubConf
     security,
     acme,
     claims,
+    agentRollouts,
   };
 }
 

@@ -33,6 +33,11 @@ export const EVENTS = {
   agentAssigned: k("system.agent.assigned", "info", "hub"),
   agentUpdated: k("system.agent.updated", "info", "hub"),
   agentUpdateFailed: k("system.agent.update_failed", "error", "hub"),
+  // Rolling updates over a template (hub/src/agent-builds/rollouts.ts); a failed rollout's
+  // `rollout_finished` is emitted as error.
+  agentRolloutStarted: k("system.agent.rollout_started", "info", "hub"),
+  agentRolloutStep: k("system.agent.rollout_step", "info", "hub"),
+  agentRolloutFinished: k("system.agent.rollout_finished", "info", "hub"),
   // Modules on the node.
   moduleSetApplied: k("system.module_set.applied", "info", "agent"),
   moduleSetRolledBack: k("system.module_set.rolled_back", "warn", "agent"),

@@ -7,6 +7,10 @@ export { type AttestedModule, attestationPayload } from "./attestation.ts";
 export { EVENTS, type EventKind, type EventSeverity, eventKind, withSeverity } from "./event-kinds.ts";
 export {
   type AgentBuild,
+  type AgentRollout,
+  AgentRolloutState,
+  type AgentRolloutStep,
+  AgentRolloutStepState,
   type AgentSection,
   AgentSectionSchema,
   AgentService,

@@ -8,7 +8,7 @@ import { eq } from "drizzle-orm";
 import type { Db } from "../db/client.ts";
 import { instances, nodeAgents } from "../db/schema/index.ts";
 import type { Deps } from "../deps.ts";
-import { defineSection } from "../desired-state/index.ts";
+import { defineSection, type Tx } from "../desired-state/index.ts";
 import { DomainError } from "../errors.ts";
 import { moduleRegistryUrl } from "../provision/module-assignments.ts";
 import { AGENT_REPOSITORY, buildOf, versionField } from "./builds.ts";
@@ -34,8 +34,17 @@ export async function getNodeAgent(db: Db, nodeId: string): Promise<NodeAgentVie
   return { nodeId, runningVersion: node.agentVersion ?? "", row };
 }
 
-/** Tells a node to run `version` ("" = its image's agent); returns the new desired-state version. */
-export async function setNodeAgent(deps: Deps, nodeId: string, version: string): Promise<number> {
+/**
+ * Tells a node to run `version` ("" = its image's agent); returns the new desired-state version.
+ * `within` runs in the same transaction, after the node's row lock (a rollout claims its step there,
+ * so the claim and the assignment commit together or not at all).
+ */
+export async function setNodeAgent(
+  deps: Deps,
+  nodeId: string,
+  version: string,
+  within?: (tx: Tx) => Promise<void>,
+): Promise<number> {
   const node = await liveNode(deps.db, nodeId);
   const want = version === "" ? null : versionField("version", version);
   if (want !== null && (await buildOf(deps.db, want, node.arch)).length === 0)
@@ -44,6 +53,7 @@ export async function setNodeAgent(deps: Deps, nodeId: string, version: string):
       `version: no agent build ${want} for ${node.arch} (publish it: pnctl agent publish <binary> --version ${want} --arch ${node.arch})`,
     );
   const { version: desired } = await deps.desiredState.change(nodeId, async (tx) => {
+    if (within) await within(tx);
     await tx
       .insert(nodeAgents)
       .values({ nodeId, desiredVersion: want })
@@ -86,9 +96,15 @@ const seen = new WeakMap<Deps, Map<string, string>>();
 /**
  * The heartbeat observer: records the agent's pid, emits `system.agent.update_failed` once per
  * refused build and `system.agent.updated` when the node first reports its assigned version.
- * Malformed reports are logged and skipped (never fail the heartbeat).
+ * Malformed reports are logged and skipped (never fail the heartbeat). True when the report differs
+ * from what this process saw last of the node in version or refused build (or it is the first it saw):
+ * only then can a rollout step of the node move.
  */
-export async function observeAgentReport(deps: Deps, nodeId: string, req: HeartbeatRequest): Promise<void> {
+export async function observeAgentReport(
+  deps: Deps,
+  nodeId: string,
+  req: HeartbeatRequest,
+): Promise<boolean> {
   const r = req.agentUpdate;
   const key = `${req.agentVersion}|${r?.pid ?? 0}|${r?.failedSha256 ?? ""}`;
   let cache = seen.get(deps);
@@ -96,7 +112,8 @@ export async function observeAgentReport(deps: Deps, nodeId: string, req: Heartb
     cache = new Map();
     seen.set(deps, cache);
   }
-  if (cache.get(nodeId) === key) return;
+  const prevKey = cache.get(nodeId);
+  if (prevKey === key) return false;
   const failed = r?.failedSha256 ?? "";
   if (
     failed !== "" &&
@@ -106,7 +123,7 @@ export async function observeAgentReport(deps: Deps, nodeId: string, req: Heartb
   ) {
     deps.log.warn("agent report: malformed failed build in a heartbeat; ignored", { nodeId });
     cache.set(nodeId, key);
-    return;
+    return false;
   }
   const pid = r && r.pid <= 2_147_483_647 ? r.pid : null;
   const [row] = await deps.db.select().from(nodeAgents).where(eq(nodeAgents.nodeId, nodeId));
@@ -135,7 +152,7 @@ export async function observeAgentReport(deps: Deps, nodeId: string, req: Heartb
       },
       { nodeId },
     );
-  const prevVersion = cache.get(nodeId)?.split("|")[0];
+  const prevVersion = prevKey?.split("|")[0];
   // Only a change this process saw (a hub restart does not announce what was running already).
   if (
     row?.desiredVersion &&
@@ -145,4 +162,5 @@ export async function observeAgentReport(deps: Deps, nodeId: string, req: Heartb
   )
     await deps.events.emit(EVENTS.agentUpdated, { version: req.agentVersion, pid: pid ?? 0 }, { nodeId });
   cache.set(nodeId, key);
+  return newFailure || prevVersion !== req.agentVersion;
 }

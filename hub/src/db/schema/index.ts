@@ -1,6 +1,7 @@
 /** The drizzle schema barrel (the one place `export *` is allowed: drizzle-kit needs every table). */
 export * from "./acme.ts";
 export * from "./agent-builds.ts";
+export * from "./agent-rollouts.ts";
 export * from "./credentials.ts";
 export * from "./desired-states.ts";
 export * from "./disk-images.ts";

@@ -2,8 +2,8 @@
 // @generated from file powernode/v1/agent.proto (package powernode.v1, syntax proto3)
 /* eslint-disable */
 
-import type { GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
-import { fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
+import type { GenEnum, GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
+import { enumDesc, fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
 import type { Timestamp } from "@bufbuild/protobuf/wkt";
 import { file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
 import type { Arch } from "./common_pb";
@@ -14,7 +14,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file powernode/v1/agent.proto.
  */
 export const file_powernode_v1_agent: GenFile = /*@__PURE__*/
-  fileDesc("Chhwb3dlcm5vZGUvdjEvYWdlbnQucHJvdG8SDHBvd2Vybm9kZS52MSJKCgxBZ2VudFNlY3Rpb24SDwoHdmVyc2lvbhgBIAEoCRIOCgZzaGEyNTYYAiABKAkSDAoEc2l6ZRgDIAEoBBILCgN1cmwYBCABKAkiZgoRQWdlbnRVcGRhdGVSZXBvcnQSFgoOZmFpbGVkX3ZlcnNpb24YASABKAkSFQoNZmFpbGVkX3NoYTI1NhgCIAEoCRIVCg1mYWlsZWRfcmVhc29uGAMgASgJEgsKA3BpZBgEIAEoDSKmAQoKQWdlbnRCdWlsZBIPCgd2ZXJzaW9uGAEgASgJEiAKBGFyY2gYAiABKA4yEi5wb3dlcm5vZGUudjEuQXJjaBIOCgZzaGEyNTYYAyABKAkSDAoEc2l6ZRgEIAEoBBIXCg9tYW5pZmVzdF9kaWdlc3QYBSABKAkSLgoKY3JlYXRlZF9hdBgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiyAEKCU5vZGVBZ2VudBIPCgdub2RlX2lkGAEgASgJEhcKD3J1bm5pbmdfdmVyc2lvbhgCIAEoCRILCgNwaWQYAyABKA0SFwoPZGVzaXJlZF92ZXJzaW9uGAQgASgJEhsKE2xhc3RfZmFpbGVkX3ZlcnNpb24YBSABKAkSGgoSbGFzdF9mYWlsZWRfcmVhc29uGAYgASgJEjIKDmxhc3RfZmFpbGVkX2F0GAcgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCJnChlSZWdpc3RlckFnZW50QnVpbGRSZXF1ZXN0Eg8KB3ZlcnNpb24YASABKAkSIAoEYXJjaBgCIAEoDjISLnBvd2Vybm9kZS52MS5BcmNoEhcKD21hbmlmZXN0X2RpZ2VzdBgDIAEoCSJWChpSZWdpc3RlckFnZW50QnVpbGRSZXNwb25zZRInCgVidWlsZBgBIAEoCzIYLnBvd2Vybm9kZS52MS5BZ2VudEJ1aWxkEg8KB2NyZWF0ZWQYAiABKAgiGAoWTGlzdEFnZW50QnVpbGRzUmVxdWVzdCJDChdMaXN0QWdlbnRCdWlsZHNSZXNwb25zZRIoCgZidWlsZHMYASADKAsyGC5wb3dlcm5vZGUudjEuQWdlbnRCdWlsZCI3ChNTZXROb2RlQWdlbnRSZXF1ZXN0Eg8KB25vZGVfaWQYASABKAkSDwoHdmVyc2lvbhgCIAEoCSJXChRTZXROb2RlQWdlbnRSZXNwb25zZRImCgVhZ2VudBgBIAEoCzIXLnBvd2Vybm9kZS52MS5Ob2RlQWdlbnQSFwoPZGVzaXJlZF92ZXJzaW9uGAIgASgEIiYKE0dldE5vZGVBZ2VudFJlcXVlc3QSDwoHbm9kZV9pZBgBIAEoCSI+ChRHZXROb2RlQWdlbnRSZXNwb25zZRImCgVhZ2VudBgBIAEoCzIXLnBvd2Vybm9kZS52MS5Ob2RlQWdlbnQyhQMKDEFnZW50U2VydmljZRJnChJSZWdpc3RlckFnZW50QnVpbGQSJy5wb3dlcm5vZGUudjEuUmVnaXN0ZXJBZ2VudEJ1aWxkUmVxdWVzdBooLnBvd2Vybm9kZS52MS5SZWdpc3RlckFnZW50QnVpbGRSZXNwb25zZRJeCg9MaXN0QWdlbnRCdWlsZHMSJC5wb3dlcm5vZGUudjEuTGlzdEFnZW50QnVpbGRzUmVxdWVzdBolLnBvd2Vybm9kZS52MS5MaXN0QWdlbnRCdWlsZHNSZXNwb25zZRJVCgxTZXROb2RlQWdlbnQSIS5wb3dlcm5vZGUudjEuU2V0Tm9kZUFnZW50UmVxdWVzdBoiLnBvd2Vybm9kZS52MS5TZXROb2RlQWdlbnRSZXNwb25zZRJVCgxHZXROb2RlQWdlbnQSIS5wb3dlcm5vZGUudjEuR2V0Tm9kZUFnZW50UmVxdWVzdBoiLnBvd2Vybm9kZS52MS5HZXROb2RlQWdlbnRSZXNwb25zZWIGcHJvdG8z", [file_google_protobuf_timestamp, file_powernode_v1_common]);
+  fileDesc("Chhwb3dlcm5vZGUvdjEvYWdlbnQucHJvdG8SDHBvd2Vybm9kZS52MSJKCgxBZ2VudFNlY3Rpb24SDwoHdmVyc2lvbhgBIAEoCRIOCgZzaGEyNTYYAiABKAkSDAoEc2l6ZRgDIAEoBBILCgN1cmwYBCABKAkiZgoRQWdlbnRVcGRhdGVSZXBvcnQSFgoOZmFpbGVkX3ZlcnNpb24YASABKAkSFQoNZmFpbGVkX3NoYTI1NhgCIAEoCRIVCg1mYWlsZWRfcmVhc29uGAMgASgJEgsKA3BpZBgEIAEoDSKmAQoKQWdlbnRCdWlsZBIPCgd2ZXJzaW9uGAEgASgJEiAKBGFyY2gYAiABKA4yEi5wb3dlcm5vZGUudjEuQXJjaBIOCgZzaGEyNTYYAyABKAkSDAoEc2l6ZRgEIAEoBBIXCg9tYW5pZmVzdF9kaWdlc3QYBSABKAkSLgoKY3JlYXRlZF9hdBgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiyAEKCU5vZGVBZ2VudBIPCgdub2RlX2lkGAEgASgJEhcKD3J1bm5pbmdfdmVyc2lvbhgCIAEoCRILCgNwaWQYAyABKA0SFwoPZGVzaXJlZF92ZXJzaW9uGAQgASgJEhsKE2xhc3RfZmFpbGVkX3ZlcnNpb24YBSABKAkSGgoSbGFzdF9mYWlsZWRfcmVhc29uGAYgASgJEjIKDmxhc3RfZmFpbGVkX2F0GAcgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCJnChlSZWdpc3RlckFnZW50QnVpbGRSZXF1ZXN0Eg8KB3ZlcnNpb24YASABKAkSIAoEYXJjaBgCIAEoDjISLnBvd2Vybm9kZS52MS5BcmNoEhcKD21hbmlmZXN0X2RpZ2VzdBgDIAEoCSJWChpSZWdpc3RlckFnZW50QnVpbGRSZXNwb25zZRInCgVidWlsZBgBIAEoCzIYLnBvd2Vybm9kZS52MS5BZ2VudEJ1aWxkEg8KB2NyZWF0ZWQYAiABKAgiGAoWTGlzdEFnZW50QnVpbGRzUmVxdWVzdCJDChdMaXN0QWdlbnRCdWlsZHNSZXNwb25zZRIoCgZidWlsZHMYASADKAsyGC5wb3dlcm5vZGUudjEuQWdlbnRCdWlsZCI3ChNTZXROb2RlQWdlbnRSZXF1ZXN0Eg8KB25vZGVfaWQYASABKAkSDwoHdmVyc2lvbhgCIAEoCSJXChRTZXROb2RlQWdlbnRSZXNwb25zZRImCgVhZ2VudBgBIAEoCzIXLnBvd2Vybm9kZS52MS5Ob2RlQWdlbnQSFwoPZGVzaXJlZF92ZXJzaW9uGAIgASgEIiYKE0dldE5vZGVBZ2VudFJlcXVlc3QSDwoHbm9kZV9pZBgBIAEoCSI+ChRHZXROb2RlQWdlbnRSZXNwb25zZRImCgVhZ2VudBgBIAEoCzIXLnBvd2Vybm9kZS52MS5Ob2RlQWdlbnQi8AEKEEFnZW50Um9sbG91dFN0ZXASDwoHbm9kZV9pZBgBIAEoCRIRCglub2RlX25hbWUYAiABKAkSMgoFc3RhdGUYAyABKA4yIy5wb3dlcm5vZGUudjEuQWdlbnRSb2xsb3V0U3RlcFN0YXRlEhQKDGZyb21fdmVyc2lvbhgEIAEoCRIuCgpzdGFydGVkX2F0GAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIvCgtmaW5pc2hlZF9hdBgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDQoFZXJyb3IYByABKAki7AIKDEFnZW50Um9sbG91dBIKCgJpZBgBIAEoCRITCgt0ZW1wbGF0ZV9pZBgCIAEoCRIVCg10ZW1wbGF0ZV9uYW1lGAMgASgJEg8KB3ZlcnNpb24YBCABKAkSLgoFc3RhdGUYBSABKA4yHy5wb3dlcm5vZGUudjEuQWdlbnRSb2xsb3V0U3RhdGUSFAoMbWF4X2ZhaWx1cmVzGAYgASgNEhAKCGZhaWx1cmVzGAcgASgNEhwKFHN0ZXBfdGltZW91dF9zZWNvbmRzGAggASgNEi0KBXN0ZXBzGAkgAygLMh4ucG93ZXJub2RlLnYxLkFnZW50Um9sbG91dFN0ZXASDQoFZXJyb3IYCiABKAkSLgoKY3JlYXRlZF9hdBgLIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLwoLZmluaXNoZWRfYXQYDCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wInEKGFN0YXJ0QWdlbnRSb2xsb3V0UmVxdWVzdBIQCgh0ZW1wbGF0ZRgBIAEoCRIPCgd2ZXJzaW9uGAIgASgJEhQKDG1heF9mYWlsdXJlcxgDIAEoDRIcChRzdGVwX3RpbWVvdXRfc2Vjb25kcxgEIAEoDSJIChlTdGFydEFnZW50Um9sbG91dFJlc3BvbnNlEisKB3JvbGxvdXQYASABKAsyGi5wb3dlcm5vZGUudjEuQWdlbnRSb2xsb3V0IiQKFkdldEFnZW50Um9sbG91dFJlcXVlc3QSCgoCaWQYASABKAkiRgoXR2V0QWdlbnRSb2xsb3V0UmVzcG9uc2USKwoHcm9sbG91dBgBIAEoCzIaLnBvd2Vybm9kZS52MS5BZ2VudFJvbGxvdXQiLAoYTGlzdEFnZW50Um9sbG91dHNSZXF1ZXN0EhAKCHRlbXBsYXRlGAEgASgJIkkKGUxpc3RBZ2VudFJvbGxvdXRzUmVzcG9uc2USLAoIcm9sbG91dHMYASADKAsyGi5wb3dlcm5vZGUudjEuQWdlbnRSb2xsb3V0IiYKGEFib3J0QWdlbnRSb2xsb3V0UmVxdWVzdBIKCgJpZBgBIAEoCSJIChlBYm9ydEFnZW50Um9sbG91dFJlc3BvbnNlEisKB3JvbGxvdXQYASABKAsyGi5wb3dlcm5vZGUudjEuQWdlbnRSb2xsb3V0Kr0BChFBZ2VudFJvbGxvdXRTdGF0ZRIjCh9BR0VOVF9ST0xMT1VUX1NUQVRFX1VOU1BFQ0lGSUVEEAASHwobQUdFTlRfUk9MTE9VVF9TVEFURV9SVU5OSU5HEAESIQodQUdFTlRfUk9MTE9VVF9TVEFURV9TVUNDRUVERUQQAhIeChpBR0VOVF9ST0xMT1VUX1NUQVRFX0ZBSUxFRBADEh8KG0FHRU5UX1JPTExPVVRfU1RBVEVfQUJPUlRFRBAEKv8BChVBZ2VudFJvbGxvdXRTdGVwU3RhdGUSKAokQUdFTlRfUk9MTE9VVF9TVEVQX1NUQVRFX1VOU1BFQ0lGSUVEEAASJAogQUdFTlRfUk9MTE9VVF9TVEVQX1NUQVRFX1BFTkRJTkcQARIlCiFBR0VOVF9ST0xMT1VUX1NURVBfU1RBVEVfVVBEQVRJTkcQAhIkCiBBR0VOVF9ST0xMT1VUX1NURVBfU1RBVEVfVVBEQVRFRBADEiMKH0FHRU5UX1JPTExPVVRfU1RFUF9TVEFURV9GQUlMRUQQBBIkCiBBR0VOVF9ST0xMT1VUX1NURVBfU1RBVEVfU0tJUFBFRBAFMpcGCgxBZ2VudFNlcnZpY2USZwoSUmVnaXN0ZXJBZ2VudEJ1aWxkEicucG93ZXJub2RlLnYxLlJlZ2lzdGVyQWdlbnRCdWlsZFJlcXVlc3QaKC5wb3dlcm5vZGUudjEuUmVnaXN0ZXJBZ2VudEJ1aWxkUmVzcG9uc2USXgoPTGlzdEFnZW50QnVpbGRzEiQucG93ZXJub2RlLnYxLkxpc3RBZ2VudEJ1aWxkc1JlcXVlc3QaJS5wb3dlcm5vZGUudjEuTGlzdEFnZW50QnVpbGRzUmVzcG9uc2USVQoMU2V0Tm9kZUFnZW50EiEucG93ZXJub2RlLnYxLlNldE5vZGVBZ2VudFJlcXVlc3QaIi5wb3dlcm5vZGUudjEuU2V0Tm9kZUFnZW50UmVzcG9uc2USVQoMR2V0Tm9kZUFnZW50EiEucG93ZXJub2RlLnYxLkdldE5vZGVBZ2VudFJlcXVlc3QaIi5wb3dlcm5vZGUudjEuR2V0Tm9kZUFnZW50UmVzcG9uc2USZAoRU3RhcnRBZ2VudFJvbGxvdXQSJi5wb3dlcm5vZGUudjEuU3RhcnRBZ2VudFJvbGxvdXRSZXF1ZXN0GicucG93ZXJub2RlLnYxLlN0YXJ0QWdlbnRSb2xsb3V0UmVzcG9uc2USXgoPR2V0QWdlbnRSb2xsb3V0EiQucG93ZXJub2RlLnYxLkdldEFnZW50Um9sbG91dFJlcXVlc3QaJS5wb3dlcm5vZGUudjEuR2V0QWdlbnRSb2xsb3V0UmVzcG9uc2USZAoRTGlzdEFnZW50Um9sbG91dHMSJi5wb3dlcm5vZGUudjEuTGlzdEFnZW50Um9sbG91dHNSZXF1ZXN0GicucG93ZXJub2RlLnYxLkxpc3RBZ2VudFJvbGxvdXRzUmVzcG9uc2USZAoRQWJvcnRBZ2VudFJvbGxvdXQSJi5wb3dlcm5vZGUudjEuQWJvcnRBZ2VudFJvbGxvdXRSZXF1ZXN0GicucG93ZXJub2RlLnYxLkFib3J0QWdlbnRSb2xsb3V0UmVzcG9uc2ViBnByb3RvMw", [file_google_protobuf_timestamp, file_powernode_v1_common]);
 
 /**
  * The desired state's `agent` section: the agent build the node should run. Empty `version`: the one
@@ -355,6 +355,386 @@ export const GetNodeAgentResponseSchema: GenMessage<GetNodeAgentResponse> = /*@_
   messageDesc(file_powernode_v1_agent, 11);
 
 /**
+ * One node of a rollout.
+ *
+ * @generated from message powernode.v1.AgentRolloutStep
+ */
+export type AgentRolloutStep = Message<"powernode.v1.AgentRolloutStep"> & {
+  /**
+   * @generated from field: string node_id = 1;
+   */
+  nodeId: string;
+
+  /**
+   * @generated from field: string node_name = 2;
+   */
+  nodeName: string;
+
+  /**
+   * @generated from field: powernode.v1.AgentRolloutStepState state = 3;
+   */
+  state: AgentRolloutStepState;
+
+  /**
+   * The version the node reported when its turn came (empty: not reached).
+   *
+   * @generated from field: string from_version = 4;
+   */
+  fromVersion: string;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp started_at = 5;
+   */
+  startedAt?: Timestamp | undefined;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp finished_at = 6;
+   */
+  finishedAt?: Timestamp | undefined;
+
+  /**
+   * Why the step failed or was skipped.
+   *
+   * @generated from field: string error = 7;
+   */
+  error: string;
+};
+
+/**
+ * Describes the message powernode.v1.AgentRolloutStep.
+ * Use `create(AgentRolloutStepSchema)` to create a new message.
+ */
+export const AgentRolloutStepSchema: GenMessage<AgentRolloutStep> = /*@__PURE__*/
+  messageDesc(file_powernode_v1_agent, 12);
+
+/**
+ * A rolling update of one agent version over a template's nodes.
+ *
+ * @generated from message powernode.v1.AgentRollout
+ */
+export type AgentRollout = Message<"powernode.v1.AgentRollout"> & {
+  /**
+   * @generated from field: string id = 1;
+   */
+  id: string;
+
+  /**
+   * @generated from field: string template_id = 2;
+   */
+  templateId: string;
+
+  /**
+   * @generated from field: string template_name = 3;
+   */
+  templateName: string;
+
+  /**
+   * @generated from field: string version = 4;
+   */
+  version: string;
+
+  /**
+   * @generated from field: powernode.v1.AgentRolloutState state = 5;
+   */
+  state: AgentRolloutState;
+
+  /**
+   * @generated from field: uint32 max_failures = 6;
+   */
+  maxFailures: number;
+
+  /**
+   * @generated from field: uint32 failures = 7;
+   */
+  failures: number;
+
+  /**
+   * @generated from field: uint32 step_timeout_seconds = 8;
+   */
+  stepTimeoutSeconds: number;
+
+  /**
+   * In the order they are updated (node name, then id).
+   *
+   * @generated from field: repeated powernode.v1.AgentRolloutStep steps = 9;
+   */
+  steps: AgentRolloutStep[];
+
+  /**
+   * Why the rollout failed or was aborted.
+   *
+   * @generated from field: string error = 10;
+   */
+  error: string;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp created_at = 11;
+   */
+  createdAt?: Timestamp | undefined;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp finished_at = 12;
+   */
+  finishedAt?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message powernode.v1.AgentRollout.
+ * Use `create(AgentRolloutSchema)` to create a new message.
+ */
+export const AgentRolloutSchema: GenMessage<AgentRollout> = /*@__PURE__*/
+  messageDesc(file_powernode_v1_agent, 13);
+
+/**
+ * @generated from message powernode.v1.StartAgentRolloutRequest
+ */
+export type StartAgentRolloutRequest = Message<"powernode.v1.StartAgentRolloutRequest"> & {
+  /**
+   * The template's id or name: the rollout covers its live nodes at the start.
+   *
+   * @generated from field: string template = 1;
+   */
+  template: string;
+
+  /**
+   * The build's version; each node gets the build of its arch (every arch of the template's nodes
+   * must have one).
+   *
+   * @generated from field: string version = 2;
+   */
+  version: string;
+
+  /**
+   * Failed steps tolerated before the rollout fails (default 0: the first failure stops it).
+   *
+   * @generated from field: uint32 max_failures = 3;
+   */
+  maxFailures: number;
+
+  /**
+   * 0: the hub's POWERNODE_AGENT_ROLLOUT_STEP_SECONDS (default 300).
+   *
+   * @generated from field: uint32 step_timeout_seconds = 4;
+   */
+  stepTimeoutSeconds: number;
+};
+
+/**
+ * Describes the message powernode.v1.StartAgentRolloutRequest.
+ * Use `create(StartAgentRolloutRequestSchema)` to create a new message.
+ */
+export const StartAgentRolloutRequestSchema: GenMessage<StartAgentRolloutRequest> = /*@__PURE__*/
+  messageDesc(file_powernode_v1_agent, 14);
+
+/**
+ * @generated from message powernode.v1.StartAgentRolloutResponse
+ */
+export type StartAgentRolloutResponse = Message<"powernode.v1.StartAgentRolloutResponse"> & {
+  /**
+   * @generated from field: powernode.v1.AgentRollout rollout = 1;
+   */
+  rollout?: AgentRollout | undefined;
+};
+
+/**
+ * Describes the message powernode.v1.StartAgentRolloutResponse.
+ * Use `create(StartAgentRolloutResponseSchema)` to create a new message.
+ */
+export const StartAgentRolloutResponseSchema: GenMessage<StartAgentRolloutResponse> = /*@__PURE__*/
+  messageDesc(file_powernode_v1_agent, 15);
+
+/**
+ * @generated from message powernode.v1.GetAgentRolloutRequest
+ */
+export type GetAgentRolloutRequest = Message<"powernode.v1.GetAgentRolloutRequest"> & {
+  /**
+   * @generated from field: string id = 1;
+   */
+  id: string;
+};
+
+/**
+ * Describes the message powernode.v1.GetAgentRolloutRequest.
+ * Use `create(GetAgentRolloutRequestSchema)` to create a new message.
+ */
+export const GetAgentRolloutRequestSchema: GenMessage<GetAgentRolloutRequest> = /*@__PURE__*/
+  messageDesc(file_powernode_v1_agent, 16);
+
+/**
+ * @generated from message powernode.v1.GetAgentRolloutResponse
+ */
+export type GetAgentRolloutResponse = Message<"powernode.v1.GetAgentRolloutResponse"> & {
+  /**
+   * @generated from field: powernode.v1.AgentRollout rollout = 1;
+   */
+  rollout?: AgentRollout | undefined;
+};
+
+/**
+ * Describes the message powernode.v1.GetAgentRolloutResponse.
+ * Use `create(GetAgentRolloutResponseSchema)` to create a new message.
+ */
+export const GetAgentRolloutResponseSchema: GenMessage<GetAgentRolloutResponse> = /*@__PURE__*/
+  messageDesc(file_powernode_v1_agent, 17);
+
+/**
+ * @generated from message powernode.v1.ListAgentRolloutsRequest
+ */
+export type ListAgentRolloutsRequest = Message<"powernode.v1.ListAgentRolloutsRequest"> & {
+  /**
+   * @generated from field: string template = 1;
+   */
+  template: string;
+};
+
+/**
+ * Describes the message powernode.v1.ListAgentRolloutsRequest.
+ * Use `create(ListAgentRolloutsRequestSchema)` to create a new message.
+ */
+export const ListAgentRolloutsRequestSchema: GenMessage<ListAgentRolloutsRequest> = /*@__PURE__*/
+  messageDesc(file_powernode_v1_agent, 18);
+
+/**
+ * @generated from message powernode.v1.ListAgentRolloutsResponse
+ */
+export type ListAgentRolloutsResponse = Message<"powernode.v1.ListAgentRolloutsResponse"> & {
+  /**
+   * @generated from field: repeated powernode.v1.AgentRollout rollouts = 1;
+   */
+  rollouts: AgentRollout[];
+};
+
+/**
+ * Describes the message powernode.v1.ListAgentRolloutsResponse.
+ * Use `create(ListAgentRolloutsResponseSchema)` to create a new message.
+ */
+export const ListAgentRolloutsResponseSchema: GenMessage<ListAgentRolloutsResponse> = /*@__PURE__*/
+  messageDesc(file_powernode_v1_agent, 19);
+
+/**
+ * @generated from message powernode.v1.AbortAgentRolloutRequest
+ */
+export type AbortAgentRolloutRequest = Message<"powernode.v1.AbortAgentRolloutRequest"> & {
+  /**
+   * @generated from field: string id = 1;
+   */
+  id: string;
+};
+
+/**
+ * Describes the message powernode.v1.AbortAgentRolloutRequest.
+ * Use `create(AbortAgentRolloutRequestSchema)` to create a new message.
+ */
+export const AbortAgentRolloutRequestSchema: GenMessage<AbortAgentRolloutRequest> = /*@__PURE__*/
+  messageDesc(file_powernode_v1_agent, 20);
+
+/**
+ * @generated from message powernode.v1.AbortAgentRolloutResponse
+ */
+export type AbortAgentRolloutResponse = Message<"powernode.v1.AbortAgentRolloutResponse"> & {
+  /**
+   * @generated from field: powernode.v1.AgentRollout rollout = 1;
+   */
+  rollout?: AgentRollout | undefined;
+};
+
+/**
+ * Describes the message powernode.v1.AbortAgentRolloutResponse.
+ * Use `create(AbortAgentRolloutResponseSchema)` to create a new message.
+ */
+export const AbortAgentRolloutResponseSchema: GenMessage<AbortAgentRolloutResponse> = /*@__PURE__*/
+  messageDesc(file_powernode_v1_agent, 21);
+
+/**
+ * @generated from enum powernode.v1.AgentRolloutState
+ */
+export enum AgentRolloutState {
+  /**
+   * @generated from enum value: AGENT_ROLLOUT_STATE_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * @generated from enum value: AGENT_ROLLOUT_STATE_RUNNING = 1;
+   */
+  RUNNING = 1,
+
+  /**
+   * Every step ended, with at most max_failures failed.
+   *
+   * @generated from enum value: AGENT_ROLLOUT_STATE_SUCCEEDED = 2;
+   */
+  SUCCEEDED = 2,
+
+  /**
+   * More than max_failures steps failed; later nodes were not touched.
+   *
+   * @generated from enum value: AGENT_ROLLOUT_STATE_FAILED = 3;
+   */
+  FAILED = 3,
+
+  /**
+   * @generated from enum value: AGENT_ROLLOUT_STATE_ABORTED = 4;
+   */
+  ABORTED = 4,
+}
+
+/**
+ * Describes the enum powernode.v1.AgentRolloutState.
+ */
+export const AgentRolloutStateSchema: GenEnum<AgentRolloutState> = /*@__PURE__*/
+  enumDesc(file_powernode_v1_agent, 0);
+
+/**
+ * @generated from enum powernode.v1.AgentRolloutStepState
+ */
+export enum AgentRolloutStepState {
+  /**
+   * @generated from enum value: AGENT_ROLLOUT_STEP_STATE_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * Not reached (in a finished rollout: never assigned).
+   *
+   * @generated from enum value: AGENT_ROLLOUT_STEP_STATE_PENDING = 1;
+   */
+  PENDING = 1,
+
+  /**
+   * Assigned; waiting for the node's heartbeat to report the version.
+   *
+   * @generated from enum value: AGENT_ROLLOUT_STEP_STATE_UPDATING = 2;
+   */
+  UPDATING = 2,
+
+  /**
+   * @generated from enum value: AGENT_ROLLOUT_STEP_STATE_UPDATED = 3;
+   */
+  UPDATED = 3,
+
+  /**
+   * The node refused the build, or did not report it within the step timeout.
+   *
+   * @generated from enum value: AGENT_ROLLOUT_STEP_STATE_FAILED = 4;
+   */
+  FAILED = 4,
+
+  /**
+   * Already on the build, offline or deleted at its turn, or still updating when the rollout was aborted.
+   *
+   * @generated from enum value: AGENT_ROLLOUT_STEP_STATE_SKIPPED = 5;
+   */
+  SKIPPED = 5,
+}
+
+/**
+ * Describes the enum powernode.v1.AgentRolloutStepState.
+ */
+export const AgentRolloutStepStateSchema: GenEnum<AgentRolloutStepState> = /*@__PURE__*/
+  enumDesc(file_powernode_v1_agent, 1);
+
+/**
  * Operators: agent builds and which one a node runs.
  *
  * @generated from service powernode.v1.AgentService
@@ -397,6 +777,46 @@ export const AgentService: GenService<{
     methodKind: "unary";
     input: typeof GetNodeAgentRequestSchema;
     output: typeof GetNodeAgentResponseSchema;
+  },
+  /**
+   * Rolls `version` out over a template's nodes, one node at a time in name order: assign, wait for
+   * the node's heartbeat to report it, next (docs/decisions/0030-agent-rollouts.md). One running
+   * rollout per template.
+   *
+   * @generated from rpc powernode.v1.AgentService.StartAgentRollout
+   */
+  startAgentRollout: {
+    methodKind: "unary";
+    input: typeof StartAgentRolloutRequestSchema;
+    output: typeof StartAgentRolloutResponseSchema;
+  },
+  /**
+   * @generated from rpc powernode.v1.AgentService.GetAgentRollout
+   */
+  getAgentRollout: {
+    methodKind: "unary";
+    input: typeof GetAgentRolloutRequestSchema;
+    output: typeof GetAgentRolloutResponseSchema;
+  },
+  /**
+   * Newest first; `template` (id or name) optional.
+   *
+   * @generated from rpc powernode.v1.AgentService.ListAgentRollouts
+   */
+  listAgentRollouts: {
+    methodKind: "unary";
+    input: typeof ListAgentRolloutsRequestSchema;
+    output: typeof ListAgentRolloutsResponseSchema;
+  },
+  /**
+   * Stops further assignments; nodes already updated keep the build.
+   *
+   * @generated from rpc powernode.v1.AgentService.AbortAgentRollout
+   */
+  abortAgentRollout: {
+    methodKind: "unary";
+    input: typeof AbortAgentRolloutRequestSchema;
+    output: typeof AbortAgentRolloutResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_powernode_v1_agent, 0);
