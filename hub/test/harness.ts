@@ -182,12 +182,20 @@ export interface EnrolledTestNode {
   client: Client<typeof NodeService>;
 }
 
-/** Creates an instance (provider "none") and enrolls it with a fresh EC CSR over the mTLS listener. */
-export async function enrollTestNode(hub: RunningHub, name: string): Promise<EnrolledTestNode> {
+/**
+ * Creates an instance (provider "none", of `template` when given) and enrolls it with a fresh EC CSR
+ * over the mTLS listener.
+ */
+export async function enrollTestNode(
+  hub: RunningHub,
+  name: string,
+  opts: { template?: string } = {},
+): Promise<EnrolledTestNode> {
   const created = await operatorClient(hub, ProvisionService).createInstance({
     name,
     arch: Arch.AMD64,
     provider: "none",
+    template: opts.template ?? "",
   });
   const id = created.instance?.id ?? "";
   const csr = await makeCsr(id);

@@ -1,10 +1,12 @@
 /**
- * `pnctl agent publish|builds|set|show`: agent self-update. Publish pushes a Bun-compiled agent to
- * the hub registry and registers it; `set` tells a node to run it (docs/runbooks/agent-update.md).
+ * `pnctl agent publish|builds|set|show|rollout`: agent self-update. Publish pushes a Bun-compiled
+ * agent to the hub registry and registers it; `set` tells a node to run it, `rollout` a template's
+ * nodes one at a time (docs/runbooks/agent-update.md).
  */
 import { existsSync } from "node:fs";
 import { type AgentBuild, AgentService, Arch, type NodeAgent } from "@powernode/proto";
 import { pushAgentBuild } from "../agent-builds/publish.ts";
+import { agentRolloutUsage, runAgentRollout } from "./agent-rollout-commands.ts";
 import { flag } from "./args.ts";
 import { type CommandGroup, required, table, ts, UsageError, unknownVerb } from "./shared.ts";
 
@@ -38,7 +40,8 @@ export const agentCommands: CommandGroup = {
   usage: `  agent publish <binary> --version V [--arch amd64|arm64]   (push to powernode/agent and register)
   agent builds
   agent set NODE VERSION | --image   (the node re-executes into VERSION; --image: back to its image's agent)
-  agent show NODE                    (running and desired version, pid, the last refused build)`,
+  agent show NODE                    (running and desired version, pid, the last refused build)
+${agentRolloutUsage}`,
   async run(ctx) {
     const svc = ctx.client(AgentService);
     switch (ctx.verb) {
@@ -102,6 +105,8 @@ export const agentCommands: CommandGroup = {
         ctx.print(v, () => Object.entries(v).map(([k, x]) => `${k}: ${x ?? ""}`));
         return 0;
       }
+      case "rollout":
+        return runAgentRollout(ctx);
       default:
         return unknownVerb(ctx, agentCommands);
     }
