@@ -58,6 +58,74 @@ describe("heartbeat writer", () => {
     await writer.drain();
   });
 
+  test("one batch mixing steady heartbeats, a new boot and a stopped node: each row gets its path and its events", async () => {
+    const ids = Array.from({ length: 3 }, () => crypto.randomUUID());
+    await db.db.insert(instances).values(
+      ids.map((id, i) => ({
+        id,
+        name: `mix-${i}`,
+        arch: "amd64" as const,
+        provider: "none",
+        state: "running" as const,
+        bootId: "boot-a",
+        desiredVersion: 7,
+      })),
+    );
+    const [steady, reboot, stopped] = ids as [string, string, string];
+    await db.db.update(instances).set({ state: "stopped" }).where(eq(instances.id, stopped));
+    const writer = createHeartbeatWriter(db.db, createEventLog(db.db, quietLog));
+    const hb = (instanceId: string, bootId: string, uptime: number) => ({
+      instanceId,
+      bootId,
+      agentVersion: "v2",
+      appliedVersion: 7,
+      uptimeSeconds: uptime,
+      zombieCount: 0,
+      agentRssBytes: 1,
+      childrenSpawned: 0,
+      at: new Date(),
+    });
+    const [a, b, c] = await Promise.all([
+      writer.record(hb(steady, "boot-a", 100)),
+      writer.record(hb(reboot, "boot-b", 1)),
+      writer.record(hb(stopped, "boot-a", 100)),
+    ]);
+    expect(a).toEqual({ desiredVersion: 7, firstOfBoot: false });
+    expect(b).toEqual({ desiredVersion: 7, firstOfBoot: true });
+    expect(c).toEqual({ desiredVersion: 7, firstOfBoot: false });
+    const rows = await db.db
+      .select({
+        id: instances.id,
+        state: instances.state,
+        bootId: instances.bootId,
+        uptime: instances.uptimeSeconds,
+      })
+      .from(instances)
+      .where(
+        sql`${instances.id} IN (${sql.join(
+          ids.map((id) => sql`${id}::uuid`),
+          sql`, `,
+        )})`,
+      );
+    const byId = new Map(rows.map((r) => [r.id, r]));
+    expect(byId.get(steady)).toMatchObject({ state: "running", bootId: "boot-a", uptime: 100 });
+    expect(byId.get(reboot)).toMatchObject({ state: "running", bootId: "boot-b", uptime: 1 });
+    expect(byId.get(stopped)).toMatchObject({ state: "running", bootId: "boot-a", uptime: 100 });
+    const events = await db.db
+      .select({ kind: fleetEvents.kind, nodeId: fleetEvents.nodeId })
+      .from(fleetEvents)
+      .where(
+        sql`${fleetEvents.nodeId} IN (${sql.join(
+          ids.map((id) => sql`${id}::uuid`),
+          sql`, `,
+        )})`,
+      );
+    expect(events.map((e) => `${e.kind} ${e.nodeId}`).sort()).toEqual(
+      [`system.heartbeat.received ${reboot}`, `system.instance.running ${stopped}`].sort(),
+    );
+    await writer.drain();
+  });
+
   test("a heartbeat for an unknown or deleted instance is refused as not_found", async () => {
     const writer = createHeartbeatWriter(db.db, createEventLog(db.db, quietLog));
     const hb = {

@@ -1,10 +1,12 @@
 /**
- * Heartbeat persistence, batched. Heartbeats are queued and written together by one statement that
- * locks the rows in id order (no deadlocks between concurrent batches), records each node's heartbeat,
- * moves pending/starting/stopped -> running, and returns the previous boot id and state. A new boot id
- * yields `system.heartbeat.received` (once per boot), a state change `system.instance.running`; those
- * events are written in one INSERT. Every caller's promise resolves only after its batch (and its events)
- * committed: an acknowledged heartbeat is stored.
+ * Heartbeat persistence, batched. Heartbeats are queued and written together; every statement locks
+ * the rows in id order (no deadlocks between concurrent batches or hubs). Most heartbeats repeat their
+ * node's boot id on a running node: one statement without a transaction records those and produces no
+ * event (the common case costs one round trip). The rest of the batch goes through a transaction whose
+ * statement records each heartbeat, moves pending/starting/stopped -> running and returns the previous
+ * boot id and state: a new boot id yields `system.heartbeat.received` (once per boot), a state change
+ * `system.instance.running`, written in one INSERT in that transaction. Every caller's promise resolves
+ * only after its rows (and their events) committed: an acknowledged heartbeat is stored.
  *
  * One node's data never fails another node's call: a row that would not fit its column is refused alone
  * before it is queued ({@link heartbeatRowProblem}; the RPC edge checks the same ranges first, naming the
@@ -12,7 +14,7 @@
  * and written again until the offending rows are alone; only those are refused (`invalid_argument`).
  */
 import { EVENTS } from "@powernode/proto";
-import { sql } from "drizzle-orm";
+import { type SQL, sql } from "drizzle-orm";
 import { type Db, rowsOf } from "../db/client.ts";
 import { DomainError } from "../errors.ts";
 import type { EventLog, NewEvent } from "../events/index.ts";
@@ -100,6 +102,33 @@ function isDataError(e: unknown): boolean {
   return state !== undefined && (state.startsWith("22") || state.startsWith("23"));
 }
 
+/** The columns every heartbeat sets, from the recordset `v`. */
+const SET_FROM_V = sql.raw(`last_heartbeat_at = v.at, boot_id = v.boot_id, agent_version = v.agent_version,
+        applied_version = v.applied_version, uptime_seconds = v.uptime, updated_at = v.at,
+        zombie_count = v.zombies, agent_rss_bytes = v.rss, children_spawned = v.children`);
+
+/**
+ * The batch as one JSON parameter read by jsonb_to_recordset: the statement text is the same for every
+ * batch, so building it costs nothing per row and the server parses one value.
+ */
+function recordsOf(hbs: readonly HeartbeatInput[]): SQL {
+  const json = JSON.stringify(
+    hbs.map((h) => ({
+      id: h.instanceId,
+      boot_id: h.bootId,
+      agent_version: h.agentVersion,
+      applied_version: h.appliedVersion,
+      uptime: h.uptimeSeconds,
+      zombies: h.zombieCount,
+      rss: h.agentRssBytes,
+      children: h.childrenSpawned,
+      at: h.at.toISOString(),
+    })),
+  );
+  return sql`SELECT * FROM jsonb_to_recordset(${json}::text::jsonb) AS x(id uuid, boot_id text, agent_version text,
+          applied_version bigint, uptime float8, zombies int, rss bigint, children int, at timestamptz)`;
+}
+
 /** Creates the writer. `maxInFlight` bounds concurrent batch statements (PGlite serialises them anyway). */
 export function createHeartbeatWriter(
   db: Db,
@@ -112,47 +141,40 @@ export function createHeartbeatWriter(
   let scheduled = false;
   const idle: (() => void)[] = [];
 
-  const writeBatch = async (batch: Pending[]): Promise<Map<string, HeartbeatResult>> => {
-    // Last heartbeat per instance wins within a batch; ids sorted so row locks are taken in one order.
-    const byId = new Map<string, HeartbeatInput>();
-    for (const p of batch) byId.set(p.hb.instanceId, p.hb);
-    const hbs = [...byId.values()].sort((a, b) => (a.instanceId < b.instanceId ? -1 : 1));
-    // One JSON parameter for the whole batch (jsonb_to_recordset below): the statement text is the same
-    // for every batch, so building it costs nothing per row and the server parses one value.
-    const batchJson = JSON.stringify(
-      hbs.map((h) => ({
-        id: h.instanceId,
-        boot_id: h.bootId,
-        agent_version: h.agentVersion,
-        applied_version: h.appliedVersion,
-        uptime: h.uptimeSeconds,
-        zombies: h.zombieCount,
-        rss: h.agentRssBytes,
-        children: h.childrenSpawned,
-        at: h.at.toISOString(),
-      })),
-    );
-    // The heartbeats and their events commit together; subscribers hear of the events after the commit.
-    const { out, rows } = await db.transaction(async (tx) => {
+  /** Steady state (same boot, already running): one statement, no transaction, no events. */
+  const writeSteady = async (hbs: HeartbeatInput[], out: Map<string, HeartbeatResult>) => {
+    const result = await db.execute(sql`
+      WITH v AS (${recordsOf(hbs)}),
+      old AS (
+        SELECT i.id FROM instances i JOIN v ON v.id = i.id
+        WHERE i.boot_id = v.boot_id AND i.state NOT IN ('pending', 'starting', 'stopped', 'deleted')
+        ORDER BY i.id FOR UPDATE OF i
+      )
+      UPDATE instances AS i SET ${SET_FROM_V}
+      FROM v JOIN old ON old.id = v.id
+      WHERE i.id = v.id
+      RETURNING i.id, i.desired_version`);
+    for (const r of rowsOf<{ id: string; desired_version: string | number }>(result))
+      out.set(r.id, { desiredVersion: Number(r.desired_version), firstOfBoot: false });
+  };
+
+  /** A new boot or a state change: the heartbeats and their events commit together. */
+  const writeWithEvents = async (hbs: HeartbeatInput[], out: Map<string, HeartbeatResult>) => {
+    const byId = new Map(hbs.map((h) => [h.instanceId, h]));
+    // Subscribers hear of the events after the commit.
+    const rows = await db.transaction(async (tx) => {
       const result = await tx.execute(sql`
-      WITH v AS (
-        SELECT * FROM jsonb_to_recordset(${batchJson}::jsonb) AS x(id uuid, boot_id text, agent_version text,
-          applied_version bigint, uptime float8, zombies int, rss bigint, children int, at timestamptz)
-      ),
+      WITH v AS (${recordsOf(hbs)}),
       old AS (
         SELECT i.id, i.boot_id, i.state, i.desired_version FROM instances i
         WHERE i.id IN (SELECT id FROM v) AND i.state <> 'deleted'
         ORDER BY i.id FOR UPDATE
       )
-      UPDATE instances AS i SET
-        last_heartbeat_at = v.at, boot_id = v.boot_id, agent_version = v.agent_version,
-        applied_version = v.applied_version, uptime_seconds = v.uptime, updated_at = v.at,
-        zombie_count = v.zombies, agent_rss_bytes = v.rss, children_spawned = v.children,
+      UPDATE instances AS i SET ${SET_FROM_V},
         state = CASE WHEN old.state IN ('pending', 'starting', 'stopped') THEN 'running'::instance_state ELSE old.state END
       FROM v JOIN old ON old.id = v.id
       WHERE i.id = v.id
       RETURNING i.id, old.boot_id AS old_boot_id, old.state AS old_state, i.state AS new_state, i.desired_version`);
-      const out = new Map<string, HeartbeatResult>();
       const toEmit: NewEvent[] = [];
       for (const r of rowsOf<Row>(result)) {
         const hb = byId.get(r.id);
@@ -180,12 +202,27 @@ export function createHeartbeatWriter(
           });
         }
       }
-      return { out, rows: await events.insert(tx, toEmit) };
+      return events.insert(tx, toEmit);
     });
     events.publish(rows);
-    return out;
   };
 
+  /**
+   * Most heartbeats repeat their node's boot and state: those are written by one statement without a
+   * transaction (3 round trips fewer); the rest (a new boot, a state change, a deleted or unknown
+   * instance) go through the transaction that also writes their events.
+   */
+  const writeBatch = async (batch: Pending[]): Promise<Map<string, HeartbeatResult>> => {
+    // Last heartbeat per instance wins within a batch; ids sorted so row locks are taken in one order.
+    const byId = new Map<string, HeartbeatInput>();
+    for (const p of batch) byId.set(p.hb.instanceId, p.hb);
+    const hbs = [...byId.values()].sort((a, b) => (a.instanceId < b.instanceId ? -1 : 1));
+    const out = new Map<string, HeartbeatResult>();
+    await writeSteady(hbs, out);
+    const rest = hbs.filter((h) => !out.has(h.instanceId));
+    if (rest.length > 0) await writeWithEvents(rest, out);
+    return out;
+  };
   /**
    * Writes `batch` and settles each caller. A batch the database refuses for its data is split in
    * halves, written in order (a later heartbeat of a node still wins), until the offending rows are
