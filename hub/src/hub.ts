@@ -29,6 +29,8 @@ export type StartHubOptions = Partial<HubConfig> & {
    * A lab network's host end, e.g. 10.203.1.1 (smokes/lib/lab.ts).
    */
   nodeHost?: string;
+  /** False: unary node calls go through Connect too, not the direct path (tests compare the two). */
+  directNodeCalls?: boolean;
 };
 
 /** The default {@link StartHubOptions.nodeHost}: the host as QEMU user networking shows it. */
@@ -90,7 +92,7 @@ function localUrl(scheme: string, host: string, port: number): string {
  * await hub.stop();
  */
 export async function startHub(opts: StartHubOptions = {}): Promise<RunningHub> {
-  const { providers, log, nodeHost, ...overrides } = opts;
+  const { providers, log, nodeHost, directNodeCalls, ...overrides } = opts;
   const tempDir = overrides.dataDir ? undefined : mkdtempSync(join(tmpdir(), "powernode-hub-"));
   const config: HubConfig = {
     ...parseHubConfig({}),
@@ -111,6 +113,7 @@ export async function startHub(opts: StartHubOptions = {}): Promise<RunningHub> 
     nodeHttpUrlGiven: overrides.nodeHttpUrl !== undefined,
     nodeHost,
     tempDir,
+    directNodeCalls,
   });
 }
 
@@ -125,6 +128,8 @@ export async function startHubWithConfig(
     /** See {@link StartHubOptions.nodeHost}. */
     nodeHost?: string;
     tempDir?: string;
+    /** See {@link StartHubOptions.directNodeCalls}. */
+    directNodeCalls?: boolean;
     /** The features to serve (default: all of `features.ts`). */
     features?: readonly Feature[];
   } = {},
@@ -173,6 +178,7 @@ export async function startHubWithConfig(
       port: config.mtlsPort,
       features,
       shutdown: shutdown.signal,
+      directNodeCalls: opts.directNodeCalls,
     });
     cleanups.push(() => mtls.close());
     if (!opts.nodeUrlGiven) config.nodeUrl = `https://${urlHost(nodeHost)}:${mtls.port}`;

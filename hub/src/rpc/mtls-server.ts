@@ -4,6 +4,7 @@
  * Connect and gRPC-Web, HTTP/2 and HTTP/1.1. The peer certificate goes into the Connect context; the auth
  * interceptor turns it into the node identity. Around Connect: connections per address and timeouts
  * (node-connections.ts), body limits (body-limit.ts) and the features' `nodeHttp` routes (OCI reads).
+ * Unary node calls in Connect's binary form take the direct path (node-unary.ts) on the same services.
  */
 
 import type { IncomingMessage } from "node:http";
@@ -12,6 +13,9 @@ import {
   type Http2SecureServer,
   type Http2ServerRequest,
   type Http2ServerResponse,
+  type Http2Session,
+  type IncomingHttpHeaders,
+  type ServerHttp2Stream,
 } from "node:http2";
 import type { TLSSocket } from "node:tls";
 import { createContextValues } from "@connectrpc/connect";
@@ -19,13 +23,14 @@ import { connectNodeAdapter } from "@connectrpc/connect-node";
 import type { PeerCertificate } from "../auth/node-identity.ts";
 import type { ServerIdentity } from "../ca/ca.ts";
 import type { Deps } from "../deps.ts";
-import type { Feature } from "../feature.ts";
+import { type Feature, principalsOf } from "../feature.ts";
 import { isOciPath, refuseOversizedBody } from "./body-limit.ts";
 import { kOrigin } from "./context.ts";
 import { listenTracked } from "./http2-listen.ts";
 import { guardNodeConnections } from "./node-connections.ts";
 import { serveFetch, writeSimple } from "./node-http.ts";
-import { routerOptions, routes } from "./routes.ts";
+import { createNodeUnaryPath } from "./node-unary.ts";
+import { routerOptions, routes, serviceImpls } from "./routes.ts";
 
 /** A running mTLS listener. */
 export interface MtlsServer {
@@ -43,7 +48,15 @@ const peerByConnection = new WeakMap<object, PeerCertificate | null>();
 
 function peerOf(req: IncomingMessage | Http2ServerRequest): PeerCertificate | undefined {
   const socket = req.socket as TLSSocket;
-  const key: object = ("stream" in req && req.stream?.session) || socket;
+  return cachedPeer(("stream" in req && req.stream?.session) || socket, socket);
+}
+
+function peerOfSession(session: Http2Session | undefined): PeerCertificate | undefined {
+  const socket = session?.socket as TLSSocket | undefined;
+  return session && socket ? cachedPeer(session, socket) : undefined;
+}
+
+function cachedPeer(key: object, socket: TLSSocket): PeerCertificate | undefined {
   let peer = peerByConnection.get(key);
   if (peer === undefined) {
     peer = readPeer(socket) ?? null;
@@ -68,11 +81,20 @@ function readPeer(socket: TLSSocket): PeerCertificate | undefined {
 export async function startMtlsServer(
   deps: Deps,
   identity: ServerIdentity,
-  opts: { host: string; port: number; features: readonly Feature[]; shutdown?: AbortSignal },
+  opts: {
+    host: string;
+    port: number;
+    features: readonly Feature[];
+    shutdown?: AbortSignal;
+    /** False: every call through Connect (node-unary.db.test.ts compares the two paths). */
+    directNodeCalls?: boolean;
+  },
 ): Promise<MtlsServer> {
+  const options = routerOptions(deps, opts.features, opts.shutdown);
+  const services = serviceImpls(deps, opts.features);
   const handler = connectNodeAdapter({
-    ...routerOptions(deps, opts.features, opts.shutdown),
-    routes: (router) => routes(router, deps, opts.features),
+    ...options,
+    routes: (router) => routes(router, deps, opts.features, services),
     contextValues: (req) =>
       createContextValues().set(kOrigin, {
         listener: "mtls",
@@ -114,6 +136,27 @@ export async function startMtlsServer(
       }),
   );
   const guard = guardNodeConnections(server, deps.config.limits, deps.metrics);
+  if (opts.directNodeCalls !== false) {
+    const direct = createNodeUnaryPath(deps, {
+      services,
+      principals: principalsOf(opts.features),
+      router: options,
+      guard,
+      contextValues: (stream) =>
+        createContextValues().set(kOrigin, {
+          listener: "mtls",
+          remoteIp: stream.session?.socket?.remoteAddress,
+          peer: peerOfSession(stream.session),
+        }),
+    });
+    // The compatibility layer's own "stream" listener serves what the direct path does not take.
+    const [compat] = server.listeners("stream") as ((...args: unknown[]) => void)[];
+    if (!compat) throw new Error("node:http2 server without its compatibility stream listener");
+    server.removeListener("stream", compat);
+    server.on("stream", (stream: ServerHttp2Stream, headers: IncomingHttpHeaders, ...rest: unknown[]) => {
+      if (!direct.serve(stream, headers)) compat.call(server, stream, headers, ...rest);
+    });
+  }
   // No socket idle timeout: node-connections.ts times headers and bodies; streams are long-lived.
   server.setTimeout(0);
   const { port, close } = await listenTracked(server, opts.host, opts.port);

@@ -21,6 +21,7 @@ import {
   type Http2ServerRequest,
   type Http2ServerResponse,
   type Http2Session,
+  type ServerHttp2Stream,
 } from "node:http2";
 import type { Socket } from "node:net";
 import type { TLSSocket } from "node:tls";
@@ -52,6 +53,8 @@ type AnyResponse = ServerResponse | Http2ServerResponse;
 export interface NodeConnectionGuard {
   /** Tracks one request: in flight until its response closes, dropped if its body is not in by then. */
   track(req: AnyRequest, res: AnyResponse): void;
+  /** The same for a raw HTTP/2 stream (node-unary.ts): in flight until the stream closes. */
+  trackStream(stream: ServerHttp2Stream): void;
   /** Open connections from `address` (tests). */
   connections(address: string): number;
 }
@@ -200,31 +203,56 @@ export function guardConnections(
     if (c.inFlight === 0) arm(c);
   });
 
+  /** Counts a request in flight on its connection; drops it if its body is not in within the limit. */
+  const begin = (
+    socket: unknown,
+    received: () => boolean,
+    cancel: () => void,
+    onClose: (f: () => void) => void,
+  ) => {
+    const c = connOf(socket);
+    if (c) {
+      c.inFlight++;
+      if (c.timer) clearTimeout(c.timer);
+      c.timer = undefined;
+    }
+    let body: ReturnType<typeof setTimeout> | undefined;
+    if (!received()) {
+      body = setTimeout(() => {
+        body = undefined;
+        if (received()) return;
+        metrics.inc(timeouts, { kind: "body" });
+        cancel();
+      }, limits.bodyTimeoutMs);
+      body.unref?.();
+    }
+    onClose(() => {
+      if (body) clearTimeout(body);
+      if (!c) return;
+      c.inFlight--;
+      if (c.inFlight === 0 && !c.socket.destroyed) arm(c);
+    });
+  };
+
   return {
     track(req, res) {
-      const c = connOf(req.socket);
-      if (c) {
-        c.inFlight++;
-        if (c.timer) clearTimeout(c.timer);
-        c.timer = undefined;
-      }
-      let body: ReturnType<typeof setTimeout> | undefined;
-      if (!bodyReceived(req)) {
-        body = setTimeout(() => {
-          body = undefined;
-          if (bodyReceived(req)) return;
-          metrics.inc(timeouts, { kind: "body" });
+      begin(
+        req.socket,
+        () => bodyReceived(req),
+        () => {
           if ("stream" in req && req.stream) req.stream.close(constants.NGHTTP2_CANCEL);
           else req.socket.destroy();
-        }, limits.bodyTimeoutMs);
-        body.unref?.();
-      }
-      res.once("close", () => {
-        if (body) clearTimeout(body);
-        if (!c) return;
-        c.inFlight--;
-        if (c.inFlight === 0 && !c.socket.destroyed) arm(c);
-      });
+        },
+        (f) => res.once("close", f),
+      );
+    },
+    trackStream(stream) {
+      begin(
+        stream.session?.socket,
+        () => stream.state?.remoteClose === 1 || stream.readableEnded,
+        () => stream.close(constants.NGHTTP2_CANCEL),
+        (f) => stream.once("close", f),
+      );
     },
     connections: (address) => perAddress.get(normaliseAddress(address)) ?? 0,
   };

@@ -4,7 +4,8 @@
  * what fails before the interceptors (decoding) is mapped and counted (decode-errors.ts); the innermost
  * interceptor applies the edge rule to every request message (input-rules.ts).
  */
-import type { ConnectRouter, ConnectRouterOptions } from "@connectrpc/connect";
+import type { DescService } from "@bufbuild/protobuf";
+import type { ConnectRouter, ConnectRouterOptions, ServiceImpl } from "@connectrpc/connect";
 import type { Deps } from "../deps.ts";
 import { type Feature, principalsOf } from "../feature.ts";
 import { createMalformedRecorder, createReachedInterceptor, mapDecodeErrors } from "./decode-errors.ts";
@@ -25,9 +26,27 @@ const JSON_OPTIONS: ConnectRouterOptions["jsonOptions"] & { textDecoder: TextDec
   textDecoder: new TextDecoder("utf-8", { fatal: true }),
 };
 
+/** A service and its implementation. */
+export interface BoundService {
+  service: DescService;
+  impl: Partial<ServiceImpl<DescService>>;
+}
+
+/** Every feature's services, implemented once per listener (the node listener's direct path shares them). */
+export function serviceImpls(deps: Deps, features: readonly Feature[]): BoundService[] {
+  return features.flatMap((f) =>
+    (f.services ?? []).map((b) => ({ service: b.service, impl: b.create(deps) as BoundService["impl"] })),
+  );
+}
+
 /** Registers every feature's services on `router`. */
-export function routes(router: ConnectRouter, deps: Deps, features: readonly Feature[]): void {
-  for (const f of features) for (const b of f.services ?? []) router.service(b.service, b.create(deps));
+export function routes(
+  router: ConnectRouter,
+  deps: Deps,
+  features: readonly Feature[],
+  impls: readonly BoundService[] = serviceImpls(deps, features),
+): void {
+  for (const b of impls) router.service(b.service, b.impl);
   mapDecodeErrors(router, deps);
 }
 
