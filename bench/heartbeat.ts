@@ -12,9 +12,10 @@
  *
  * Client: one TLS session per node, each presenting that node's own client certificate (identity is the
  * certificate, so a session never carries another node's calls): 1,000 nodes = 1,000 sessions, 10,000
- * nodes = 10,000 sessions. Heartbeat goes as a Connect unary call over HTTP/2 (`application/proto`), what
- * the agent's connect-node transport sends. Each node first sends its first heartbeat of the boot (slow
- * path: state starting -> running and a `system.heartbeat.received` event), then a closed loop keeps
+ * nodes = 10,000 sessions. Heartbeat goes as a Connect unary call over HTTP/2 (`application/proto`, a
+ * `connect-timeout-ms` of 15 s), what the agent's connect-node transport sends. Each node first sends
+ * its first heartbeat of the boot (slow path: state starting -> running and a
+ * `system.heartbeat.received` event), then a closed loop keeps
  * `--concurrency` calls in flight, cycling through all nodes, each call on its own node's session, for
  * `--seconds`. Printed: heartbeats/s, p50/p99/max latency (ms), errors, time to connect all sessions, and
  * the first-heartbeat rate. Goal on 2 cores: >= 5,000 heartbeats/s on PostgreSQL with p99 < 50 ms.

@@ -174,6 +174,8 @@ function heartbeat(session: ClientHttp2Session, body: Uint8Array): Promise<void>
       ":path": "/powernode.v1.NodeService/Heartbeat",
       "content-type": "application/proto",
       "connect-protocol-version": "1",
+      // The agent's heartbeat deadline (heartbeat-controller.ts).
+      "connect-timeout-ms": "15000",
     });
     let status = 0;
     const chunks: Buffer[] = [];

@@ -3,7 +3,7 @@
  * certificate must chain to the CA from the identity; with a node certificate the calls are mTLS.
  */
 import { type Client, createClient } from "@connectrpc/connect";
-import { createGrpcTransport, Http2SessionManager } from "@connectrpc/connect-node";
+import { createConnectTransport, Http2SessionManager } from "@connectrpc/connect-node";
 import {
   DockerNodeService,
   K3sNodeService,
@@ -94,7 +94,14 @@ export function connectHub(opts: HubConnectionOptions): HubConnection {
     { pingIntervalMs: opts.pingIntervalMs ?? 15_000, pingTimeoutMs: 10_000, pingIdleConnection: false },
     tls,
   );
-  const transport = createGrpcTransport({ baseUrl: opts.platformUrl, sessionManager });
+  // Connect's binary protocol over the HTTP/2 session: the hub serves its unary node calls on a direct
+  // path (hub/src/rpc/node-unary.ts, decision 0029); streams are Connect streams on the same session.
+  const transport = createConnectTransport({
+    baseUrl: opts.platformUrl,
+    httpVersion: "2",
+    useBinaryFormat: true,
+    sessionManager,
+  });
   return {
     url: opts.platformUrl,
     client: createClient(NodeService, transport),
