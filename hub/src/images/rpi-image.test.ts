@@ -98,6 +98,7 @@ describe("buildRpiImage", () => {
     expect(bs.readUInt32LE(32)).toBe((a.sizeBytes - RPI_BOOT_OFFSET) / 512);
     expect(bs.toString("latin1", 82, 87)).toBe("FAT32");
     expect(bs.toString("latin1", 71, 82)).toBe("PNBOOT     ");
+    expect(bs.readUInt32LE(67)).not.toBe(0x1234abcd); // the volume id comes from the inputs, not --invariant's
 
     // The files, read back through mtools.
     const img = `${join(dir, "a.img")}@@${RPI_BOOT_OFFSET}`;

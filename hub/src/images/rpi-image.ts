@@ -149,16 +149,17 @@ export async function buildRpiImage(input: RpiImageInput): Promise<{ sha256: str
     });
     const volumeId = createHash("sha256").update(`fat:${digest}`).digest("hex").slice(0, 8);
     // -h: the boot sector's hidden-sectors field is the partition's LBA (--offset alone leaves it 0).
+    // --invariant before -i: it sets the volume id to 1234ABCD, and the later option wins.
     await exec.run(
       "mkfs.fat",
       [
+        "--invariant",
         "-F",
         "32",
         "-n",
         "PNBOOT",
         "-i",
         volumeId,
-        "--invariant",
         "-h",
         "2048",
         "--offset",
