@@ -125,13 +125,19 @@ function writeIfDifferent(path, text) {
   return true;
 }
 
-/** The backports source (the node kernel), and arm64 package lists; true when something changed. */
+/**
+ * The backports source (the node kernel), the release's non-free-firmware component (raspi-firmware,
+ * the Raspberry Pi boot blobs of `pnctl image build --platform rpi4|rpi5`; only downloaded, never
+ * installed), and arm64 package lists; true when something changed.
+ */
 function ensureSources(release) {
   const { uri, signedBy } = mainSource(release.codename);
   const sig = signedBy ? `Signed-By: ${signedBy}\n` : "";
   const sources =
     "# written by powernode scripts/setup/apt.mjs: the node kernel comes from backports\n" +
-    `Types: deb\nURIs: ${uri}\nSuites: ${release.codename}-backports\nComponents: main\n${sig}`;
+    `Types: deb\nURIs: ${uri}\nSuites: ${release.codename}-backports\nComponents: main\n${sig}` +
+    "\n# the Raspberry Pi firmware (raspi-firmware) for the Pi disk images\n" +
+    `Types: deb\nURIs: ${uri}\nSuites: ${release.codename}\nComponents: non-free-firmware\n${sig}`;
   let changed = writeIfDifferent(APT_SOURCES_FILE, sources);
   if (existsSync(OLD_TRIXIE_PIN)) {
     rmSync(OLD_TRIXIE_PIN);
