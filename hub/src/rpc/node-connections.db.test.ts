@@ -111,6 +111,29 @@ describe("timeouts on the node listener", () => {
     }
   });
 
+  test("a node call on the direct path whose body stops halfway is reset the same way, and counted", async () => {
+    const node = await enrollTestNode(hub, "stalled-body");
+    const before = await timeouts("body");
+    const session = connectH2(hub.mtlsUrl, { ca: hub.caPem, cert: node.certPem, key: node.keyPem });
+    try {
+      const req = session.request({
+        ":method": "POST",
+        ":path": "/powernode.v1.NodeService/Heartbeat",
+        "content-type": "application/proto",
+        "connect-protocol-version": "1",
+      });
+      req.on("error", () => {});
+      const done = closed(req);
+      req.write(new Uint8Array([0x0a, 0x05]));
+      expect(await done).toBeLessThan(30_000);
+      expect(req.rstCode).toBe(8); // NGHTTP2_CANCEL
+      expect(session.destroyed).toBe(false);
+      expect(await timeouts("body")).toBe(before + 1);
+    } finally {
+      session.close();
+    }
+  });
+
   test("an HTTP/2 session without a client certificate that sends no request is closed with GOAWAY", async () => {
     const session = connectH2(hub.mtlsUrl, { ca: hub.caPem });
     session.on("error", () => {});
