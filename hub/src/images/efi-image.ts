@@ -124,48 +124,75 @@ export async function buildEfiImage(input: EfiImageInput): Promise<{ sha256: str
       { env },
     );
     stampPe(uki, epoch);
-    const ukiSize = statSync(uki).size;
-    const extras = Object.entries(input.extraFiles ?? {});
-    // The partition: the UKI, extras, 25 % and 16 MiB of room, in whole MiB; FAT32 needs 64 MiB or so.
-    const espBytes = Math.max(64 * MiB, Math.ceil((ukiSize * 1.25 + 16 * MiB) / MiB) * MiB);
-    const sizeBytes = ESP_OFFSET + espBytes + MiB;
-    rmSync(input.out, { force: true });
-    writeFileSync(input.out, "");
-    truncateSync(input.out, sizeBytes);
-    await exec.run("sfdisk", ["--no-reread", "--no-tell-kernel", "-q", input.out], {
-      input: sfdiskScript(sizeBytes, digest),
-    });
-    const volumeId = createHash("sha256").update(`fat:${digest}`).digest("hex").slice(0, 8);
-    await exec.run(
-      "mkfs.fat",
-      [
-        "-F",
-        "32",
-        "-n",
-        "POWERNODE",
-        "-i",
-        volumeId,
-        "--invariant",
-        "--offset",
-        "2048",
-        input.out,
-        String(espBytes / 1024),
-      ],
-      { env },
-    );
-    const img = `${input.out}@@${ESP_OFFSET}`;
-    const files: Array<[string, string]> = [[uki, "::/EFI/BOOT/BOOTX64.EFI"]];
-    for (const [name, text] of extras) {
+    const files: Array<[string, string]> = [[uki, "EFI/BOOT/BOOTX64.EFI"]];
+    for (const [name, text] of Object.entries(input.extraFiles ?? {})) {
       const p = join(work, name.replaceAll("/", "_"));
       writeFileSync(p, text);
-      files.push([p, `::/${name}`]);
+      files.push([p, name]);
     }
-    for (const [p] of files) utimesSync(p, epoch, epoch);
-    await exec.run("mmd", ["-i", img, "::/EFI", "::/EFI/BOOT"], { env });
-    for (const [p, dest] of files) await exec.run("mcopy", ["-m", "-i", img, p, dest], { env });
-    const sha256 = createHash("sha256").update(readFileSync(input.out)).digest("hex");
-    return { sha256, sizeBytes };
+    return await writeEspImage({ exec, out: input.out, files, digest, epoch });
   } finally {
     rmSync(work, { recursive: true, force: true });
   }
+}
+
+export interface EspImageInput {
+  exec: Exec;
+  out: string;
+  /** [source path, path on the ESP] in copy order; parent directories are made first. */
+  files: Array<[string, string]>;
+  /** The inputs' digest: the GUIDs and the volume id come from it. */
+  digest: string;
+  epoch: number;
+}
+
+/**
+ * The raw image: a GPT with one FAT32 ESP at 1 MiB holding `files` (the sources' mtimes are set to the
+ * epoch). Shared by the x86 UKI image and the arm64 systemd-boot image.
+ */
+export async function writeEspImage(input: EspImageInput): Promise<{ sha256: string; sizeBytes: number }> {
+  const { exec, out, files, digest, epoch } = input;
+  const env = { SOURCE_DATE_EPOCH: String(epoch), MTOOLS_SKIP_CHECK: "1", TZ: "UTC" };
+  const payload = files.reduce((n, [p]) => n + statSync(p).size, 0);
+  // The partition: the files, 25 % and 16 MiB of room, in whole MiB; FAT32 needs 64 MiB or so.
+  const espBytes = Math.max(64 * MiB, Math.ceil((payload * 1.25 + 16 * MiB) / MiB) * MiB);
+  const sizeBytes = ESP_OFFSET + espBytes + MiB;
+  rmSync(out, { force: true });
+  writeFileSync(out, "");
+  truncateSync(out, sizeBytes);
+  await exec.run("sfdisk", ["--no-reread", "--no-tell-kernel", "-q", out], {
+    input: sfdiskScript(sizeBytes, digest),
+  });
+  const volumeId = createHash("sha256").update(`fat:${digest}`).digest("hex").slice(0, 8);
+  await exec.run(
+    "mkfs.fat",
+    [
+      "-F",
+      "32",
+      "-n",
+      "POWERNODE",
+      "-i",
+      volumeId,
+      "--invariant",
+      "--offset",
+      "2048",
+      out,
+      String(espBytes / 1024),
+    ],
+    { env },
+  );
+  const img = `${out}@@${ESP_OFFSET}`;
+  const dirs: string[] = [];
+  for (const [, dest] of files) {
+    const parts = dest.split("/").slice(0, -1);
+    for (let i = 1; i <= parts.length; i++) {
+      const d = `::/${parts.slice(0, i).join("/")}`;
+      if (!dirs.includes(d)) dirs.push(d);
+    }
+  }
+  for (const [p] of files) utimesSync(p, epoch, epoch);
+  if (dirs.length > 0) await exec.run("mmd", ["-i", img, ...dirs], { env });
+  for (const [p, dest] of files) await exec.run("mcopy", ["-m", "-i", img, p, `::/${dest}`], { env });
+  const sha256 = createHash("sha256").update(readFileSync(out)).digest("hex");
+  return { sha256, sizeBytes };
 }
