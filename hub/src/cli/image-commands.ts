@@ -1,14 +1,16 @@
 /**
- * `pnctl image build --platform x86-efi|rpi4|rpi5 --out FILE`: a bootable disk image of the node image
- * (hub/src/images/efi-image.ts for x86-efi, rpi-image.ts for the Raspberry Pi 4/5; the Pi's DTBs and
- * GPU firmware are fetched from Debian by rpi-boot-files.ts). `--claim-url` puts the node in claim mode
- * with the hub's CA (fetched from the hub); `--cmdline` adds kernel arguments; `--identity-file` copies an
- * `identity.cfg` onto the boot partition. arm64-efi is refused saying so.
+ * `pnctl image build --platform x86-efi|arm64-efi|rpi4|rpi5 --out FILE`: a bootable disk image of the
+ * node image (hub/src/images/efi-image.ts for x86-efi, arm64-efi-image.ts for arm64 UEFI with Debian's
+ * arm64 systemd-boot, rpi-image.ts for the Raspberry Pi 4/5; the Pi's DTBs and GPU firmware are fetched
+ * from Debian by rpi-boot-files.ts). `--claim-url` puts the node in claim mode with the hub's CA
+ * (fetched from the hub); `--cmdline` adds kernel arguments; `--identity-file` copies an `identity.cfg`
+ * onto the boot partition.
  */
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { createExec } from "@powernode/exec";
 import { FleetService } from "@powernode/proto";
+import { buildArm64EfiImage, fetchSystemdBootAa64 } from "../images/arm64-efi-image.ts";
 import { buildEfiImage } from "../images/efi-image.ts";
 import { fetchRpiBootFiles, readManifestKernel } from "../images/rpi-boot-files.ts";
 import { buildRpiImage, RPI_CONSOLE, type RpiPlatform } from "../images/rpi-image.ts";
@@ -20,9 +22,10 @@ const PLATFORMS = ["x86-efi", "arm64-efi", "rpi4", "rpi5"] as const;
 
 export const imageCommands: CommandGroup = {
   name: "image",
-  usage: `  image build --platform x86-efi|rpi4|rpi5 --out FILE [--claim-url https://HUB:8443] [--cmdline ARGS]
+  usage: `  image build --platform x86-efi|arm64-efi|rpi4|rpi5 --out FILE [--claim-url https://HUB:8443] [--cmdline ARGS]
               [--identity-file FILE] [--image-dir DIR]
                                   (x86-efi: a GPT raw image, FAT ESP with one UKI of the node image;
+                                   arm64-efi: the same GPT + ESP with systemd-boot and one entry;
                                    rpi4|rpi5: an MBR raw image, FAT boot partition in the Pi firmware's
                                    layout with the arm64 node image; reproducible)`,
   async run(ctx) {
@@ -30,8 +33,6 @@ export const imageCommands: CommandGroup = {
     const platform = flag(ctx.args, "platform") ?? "";
     if (!(PLATFORMS as readonly string[]).includes(platform))
       throw new UsageError(`--platform: "${platform}" is not one of ${PLATFORMS.join(", ")}`);
-    if (platform === "arm64-efi")
-      throw new UsageError(`--platform ${platform}: not built yet (x86-efi, rpi4, rpi5; see docs/claims.md)`);
     const arch = platform === "x86-efi" ? "amd64" : "arm64";
     const out = flag(ctx.args, "out");
     if (!out) throw new UsageError("--out: required (the image file to write)");
@@ -41,7 +42,8 @@ export const imageCommands: CommandGroup = {
     for (const f of [kernel, initrd])
       if (!existsSync(f)) throw new UsageError(`${f} is missing: run bun initramfs/build.ts --arch ${arch}`);
     const rpi = platform === "rpi4" || platform === "rpi5" ? (platform as RpiPlatform) : undefined;
-    const args = [`console=${rpi ? RPI_CONSOLE[rpi] : "ttyS0,115200"}`, "panic=-1"];
+    const console = rpi ? RPI_CONSOLE[rpi] : arch === "arm64" ? "ttyAMA0,115200" : "ttyS0,115200";
+    const args = [`console=${console}`, "panic=-1"];
     const claimUrl = flag(ctx.args, "claim-url");
     if (claimUrl) {
       if (!/^https:\/\/[^/\s]+$/.test(claimUrl))
@@ -67,6 +69,9 @@ export const imageCommands: CommandGroup = {
       const exec = createExec({ defaultTimeoutMs: 600_000 });
       const boot = await fetchRpiBootFiles(exec, readManifestKernel(dir));
       r = await buildRpiImage({ ...common, platform: rpi, dtbs: boot.dtbs, firmware: boot.firmware, exec });
+    } else if (platform === "arm64-efi") {
+      const exec = createExec({ defaultTimeoutMs: 600_000 });
+      r = await buildArm64EfiImage({ ...common, bootloader: await fetchSystemdBootAa64(exec), exec });
     } else {
       r = await buildEfiImage(common);
     }
