@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createExec } from "@powernode/exec";
@@ -31,6 +31,8 @@ describe("buildEfiImage", () => {
     expect(table.partitiontable.partitions.map((p) => [p.start, p.type, p.name])).toEqual([
       [ESP_OFFSET / 512, "C12A7328-F81F-11D2-BA4B-00A0C93EC93B", "POWERNODE-EFI"],
     ]);
+    // The FAT32 volume id comes from the inputs (not mkfs.fat --invariant's 1234ABCD).
+    expect(readFileSync(join(dir, "a.img")).readUInt32LE(ESP_OFFSET + 67)).not.toBe(0x1234abcd);
     const img = `${join(dir, "a.img")}@@${ESP_OFFSET}`;
     const env = { MTOOLS_SKIP_CHECK: "1" };
     const listing = (await exec.run("mdir", ["-b", "-/", "-i", img, "::/"], { env })).stdout;

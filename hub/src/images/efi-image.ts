@@ -164,16 +164,17 @@ export async function writeEspImage(input: EspImageInput): Promise<{ sha256: str
     input: sfdiskScript(sizeBytes, digest),
   });
   const volumeId = createHash("sha256").update(`fat:${digest}`).digest("hex").slice(0, 8);
+  // --invariant before -i: it sets the volume id to 1234ABCD, and the later option wins.
   await exec.run(
     "mkfs.fat",
     [
+      "--invariant",
       "-F",
       "32",
       "-n",
       "POWERNODE",
       "-i",
       volumeId,
-      "--invariant",
       "--offset",
       "2048",
       out,
