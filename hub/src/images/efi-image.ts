@@ -12,20 +12,19 @@ import {
   readFileSync,
   rmSync,
   statSync,
-  truncateSync,
-  utimesSync,
   writeFileSync,
 } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createExec, type Exec } from "@powernode/exec";
+import { PARTITION_OFFSET, writeFatDiskImage } from "./fat-disk-image.ts";
 
 /** Debian's systemd-boot-efi. */
 export const EFI_STUB = { amd64: "/usr/lib/systemd/boot/efi/linuxx64.efi.stub" } as const;
 const ESP_TYPE = "C12A7328-F81F-11D2-BA4B-00A0C93EC93B";
 const MiB = 1024 * 1024;
 /** The ESP starts at 1 MiB (sector 2048). */
-export const ESP_OFFSET = MiB;
+export const ESP_OFFSET = PARTITION_OFFSET;
 
 export interface EfiImageInput {
   kernel: string;
@@ -150,50 +149,12 @@ export interface EspImageInput {
  * The raw image: a GPT with one FAT32 ESP at 1 MiB holding `files` (the sources' mtimes are set to the
  * epoch). Shared by the x86 UKI image and the arm64 systemd-boot image.
  */
-export async function writeEspImage(input: EspImageInput): Promise<{ sha256: string; sizeBytes: number }> {
-  const { exec, out, files, digest, epoch } = input;
-  const env = { SOURCE_DATE_EPOCH: String(epoch), MTOOLS_SKIP_CHECK: "1", TZ: "UTC" };
-  const payload = files.reduce((n, [p]) => n + statSync(p).size, 0);
-  // The partition: the files, 25 % and 16 MiB of room, in whole MiB; FAT32 needs 64 MiB or so.
-  const espBytes = Math.max(64 * MiB, Math.ceil((payload * 1.25 + 16 * MiB) / MiB) * MiB);
-  const sizeBytes = ESP_OFFSET + espBytes + MiB;
-  rmSync(out, { force: true });
-  writeFileSync(out, "");
-  truncateSync(out, sizeBytes);
-  await exec.run("sfdisk", ["--no-reread", "--no-tell-kernel", "-q", out], {
-    input: sfdiskScript(sizeBytes, digest),
+export function writeEspImage(input: EspImageInput): Promise<{ sha256: string; sizeBytes: number }> {
+  return writeFatDiskImage({
+    ...input,
+    table: (sizeBytes) => sfdiskScript(sizeBytes, input.digest),
+    label: "POWERNODE",
+    // The GPT's backup table.
+    tailBytes: MiB,
   });
-  const volumeId = createHash("sha256").update(`fat:${digest}`).digest("hex").slice(0, 8);
-  // --invariant before -i: it sets the volume id to 1234ABCD, and the later option wins.
-  await exec.run(
-    "mkfs.fat",
-    [
-      "--invariant",
-      "-F",
-      "32",
-      "-n",
-      "POWERNODE",
-      "-i",
-      volumeId,
-      "--offset",
-      "2048",
-      out,
-      String(espBytes / 1024),
-    ],
-    { env },
-  );
-  const img = `${out}@@${ESP_OFFSET}`;
-  const dirs: string[] = [];
-  for (const [, dest] of files) {
-    const parts = dest.split("/").slice(0, -1);
-    for (let i = 1; i <= parts.length; i++) {
-      const d = `::/${parts.slice(0, i).join("/")}`;
-      if (!dirs.includes(d)) dirs.push(d);
-    }
-  }
-  for (const [p] of files) utimesSync(p, epoch, epoch);
-  if (dirs.length > 0) await exec.run("mmd", ["-i", img, ...dirs], { env });
-  for (const [p, dest] of files) await exec.run("mcopy", ["-m", "-i", img, p, `::/${dest}`], { env });
-  const sha256 = createHash("sha256").update(readFileSync(out)).digest("hex");
-  return { sha256, sizeBytes };
 }

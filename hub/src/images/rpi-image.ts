@@ -13,14 +13,12 @@ import {
   mkdtempSync,
   readFileSync,
   rmSync,
-  statSync,
-  truncateSync,
-  utimesSync,
   writeFileSync,
 } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createExec, type Exec } from "@powernode/exec";
+import { PARTITION_OFFSET, writeFatDiskImage } from "./fat-disk-image.ts";
 
 export const RPI_PLATFORMS = ["rpi4", "rpi5"] as const;
 export type RpiPlatform = (typeof RPI_PLATFORMS)[number];
@@ -35,9 +33,8 @@ export const RPI_CONSOLE: Record<RpiPlatform, string> = { rpi4: "ttyS0,115200", 
 export const RPI_KERNEL = "kernel8.img";
 export const RPI_INITRAMFS = "initramfs.img";
 
-const MiB = 1024 * 1024;
 /** The boot partition starts at 1 MiB (sector 2048). */
-export const RPI_BOOT_OFFSET = MiB;
+export const RPI_BOOT_OFFSET = PARTITION_OFFSET;
 
 export interface RpiImageInput {
   platform: RpiPlatform;
@@ -133,52 +130,26 @@ export async function buildRpiImage(input: RpiImageInput): Promise<{ sha256: str
   for (const f of files)
     if ("path" in f && !existsSync(f.path)) throw new Error(`${f.name}: ${f.path} is missing`);
   const epoch = input.sourceDateEpoch ?? 315_532_800;
-  const env = { SOURCE_DATE_EPOCH: String(epoch), MTOOLS_SKIP_CHECK: "1", TZ: "UTC" };
   const digest = digestOf(input, files);
   const work = mkdtempSync(join(tmpdir(), "rpi-image-"));
   try {
-    const payload = files.reduce((n, f) => n + ("path" in f ? statSync(f.path).size : f.text.length), 0);
-    // The files, 25 % and 16 MiB of room, in whole MiB; FAT32 needs 64 MiB or so.
-    const partBytes = Math.max(64 * MiB, Math.ceil((payload * 1.25 + 16 * MiB) / MiB) * MiB);
-    const sizeBytes = RPI_BOOT_OFFSET + partBytes;
-    rmSync(input.out, { force: true });
-    writeFileSync(input.out, "");
-    truncateSync(input.out, sizeBytes);
-    await exec.run("sfdisk", ["--no-reread", "--no-tell-kernel", "-q", input.out], {
-      input: mbrSfdiskScript(sizeBytes, digest),
-    });
-    const volumeId = createHash("sha256").update(`fat:${digest}`).digest("hex").slice(0, 8);
-    // -h: the boot sector's hidden-sectors field is the partition's LBA (--offset alone leaves it 0).
-    // --invariant before -i: it sets the volume id to 1234ABCD, and the later option wins.
-    await exec.run(
-      "mkfs.fat",
-      [
-        "--invariant",
-        "-F",
-        "32",
-        "-n",
-        "PNBOOT",
-        "-i",
-        volumeId,
-        "-h",
-        "2048",
-        "--offset",
-        "2048",
-        input.out,
-        String(partBytes / 1024),
-      ],
-      { env },
-    );
-    const img = `${input.out}@@${RPI_BOOT_OFFSET}`;
-    for (const f of files) {
-      // mcopy takes a file's mtime (-m): a copy in the work dir gets the epoch without touching the input.
+    // mcopy takes a file's mtime (-m): copies in the work dir get the epoch without touching the inputs.
+    const copies: Array<[string, string]> = files.map((f) => {
       const p = join(work, f.name);
       writeFileSync(p, "path" in f ? readFileSync(f.path) : f.text);
-      utimesSync(p, epoch, epoch);
-      await exec.run("mcopy", ["-m", "-i", img, p, `::/${f.name}`], { env });
-    }
-    const sha256 = createHash("sha256").update(readFileSync(input.out)).digest("hex");
-    return { sha256, sizeBytes };
+      return [p, f.name];
+    });
+    return await writeFatDiskImage({
+      exec,
+      out: input.out,
+      files: copies,
+      digest,
+      epoch,
+      table: (sizeBytes) => mbrSfdiskScript(sizeBytes, digest),
+      label: "PNBOOT",
+      tailBytes: 0,
+      hiddenSectors: true,
+    });
   } finally {
     rmSync(work, { recursive: true, force: true });
   }
