@@ -6,7 +6,13 @@ import { type PeerCertificate, connect as tlsConnect } from "node:tls";
 import "reflect-metadata";
 import { randomUUID } from "node:crypto";
 import type { DescService } from "@bufbuild/protobuf";
-import { type Client, createClient, type Interceptor, type Transport } from "@connectrpc/connect";
+import {
+  type Client,
+  ConnectError,
+  createClient,
+  type Interceptor,
+  type Transport,
+} from "@connectrpc/connect";
 import { createConnectTransport, createGrpcTransport } from "@connectrpc/connect-node";
 import * as x509 from "@peculiar/x509";
 import { Arch, NodeService, ProvisionService } from "@powernode/proto";
@@ -189,7 +195,7 @@ export interface EnrolledTestNode {
 export async function enrollTestNode(
   hub: RunningHub,
   name: string,
-  opts: { template?: string } = {},
+  opts: { template?: string; agentVersion?: string } = {},
 ): Promise<EnrolledTestNode> {
   const created = await operatorClient(hub, ProvisionService).createInstance({
     name,
@@ -203,7 +209,7 @@ export async function enrollTestNode(
     bootstrapToken: created.bootstrapToken,
     csrPem: csr.csrPem,
     instanceUuid: id,
-    agentVersion: "test",
+    agentVersion: opts.agentVersion ?? "test",
   });
   const cert = { certPem: res.certificatePem, keyPem: csr.keyPem };
   return { id, ...cert, client: createClient(NodeService, nodeTransport(hub, cert)) };
@@ -275,4 +281,15 @@ export function peerCertificate(url: string, ca: string, servername = "localhost
     );
     socket.once("error", reject);
   });
+}
+
+/** Awaits `p`: undefined when it resolves, else the refusal's code and raw message. */
+export async function refusalOf(p: Promise<unknown>): Promise<{ code: number; message: string } | undefined> {
+  try {
+    await p;
+    return undefined;
+  } catch (e) {
+    const c = ConnectError.from(e);
+    return { code: c.code, message: c.rawMessage };
+  }
 }

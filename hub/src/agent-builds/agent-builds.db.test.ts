@@ -10,7 +10,7 @@ import { createHash } from "node:crypto";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { Code, ConnectError } from "@connectrpc/connect";
+import { Code } from "@connectrpc/connect";
 import {
   AGENT_ARTIFACT_TYPE,
   AGENT_BINARY_MEDIA_TYPE,
@@ -18,7 +18,7 @@ import {
   pushArtifact,
 } from "@powernode/oci";
 import { AgentService, Arch, FleetService } from "@powernode/proto";
-import { enrollTestNode, operatorClient, startTestHub } from "../../test/harness.ts";
+import { enrollTestNode, operatorClient, refusalOf, startTestHub } from "../../test/harness.ts";
 import { getDesiredState } from "../desired-state/index.ts";
 import type { RunningHub } from "../hub.ts";
 import { AGENT_REPOSITORY, agentTag } from "./builds.ts";
@@ -53,15 +53,7 @@ async function push(version: string, arch: "amd64" | "arm64", bytes: Buffer, con
   return { digest, sha256 };
 }
 
-const refusal = async (p: Promise<unknown>) => {
-  try {
-    await p;
-    return undefined;
-  } catch (e) {
-    const c = ConnectError.from(e);
-    return { code: c.code, message: c.rawMessage };
-  }
-};
+const refusal = refusalOf;
 
 describe("agent builds", () => {
   const agents = () => operatorClient(hub, AgentService);

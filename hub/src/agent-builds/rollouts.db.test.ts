@@ -11,7 +11,7 @@ import { createHash } from "node:crypto";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { Code, ConnectError, createClient } from "@connectrpc/connect";
+import { Code, createClient } from "@connectrpc/connect";
 import {
   AGENT_ARTIFACT_TYPE,
   AGENT_BINARY_MEDIA_TYPE,
@@ -29,9 +29,10 @@ import {
 } from "@powernode/proto";
 import {
   createTestDb,
-  makeCsr,
+  enrollTestNode,
   nodeTransport,
   operatorClient,
+  refusalOf,
   startTestHub,
   waitFor,
 } from "../../test/harness.ts";
@@ -78,21 +79,8 @@ interface FakeNode {
 
 /** An instance of `template` (provider none), enrolled; `online` sends a first heartbeat on 1.0.0. */
 async function node(hub: RunningHub, name: string, template: string, online = true): Promise<FakeNode> {
-  const created = await operatorClient(hub, ProvisionService).createInstance({
-    name,
-    arch: Arch.AMD64,
-    provider: "none",
-    template,
-  });
-  const id = created.instance?.id ?? "";
-  const csr = await makeCsr(id);
-  const res = await createClient(NodeService, nodeTransport(hub)).enroll({
-    bootstrapToken: created.bootstrapToken,
-    csrPem: csr.csrPem,
-    instanceUuid: id,
-    agentVersion: "1.0.0",
-  });
-  const cert = { certPem: res.certificatePem, keyPem: csr.keyPem };
+  const { id, certPem, keyPem } = await enrollTestNode(hub, name, { template, agentVersion: "1.0.0" });
+  const cert = { certPem, keyPem };
   const n: FakeNode = {
     id,
     cert,
@@ -124,15 +112,7 @@ async function fleet(hub: RunningHub, name: string, count: number): Promise<Fake
 const desiredAgent = async (hub: RunningHub, n: FakeNode) =>
   (await getDesiredState(hub.deps.db, n.id)).agent?.version ?? "";
 
-const refusal = async (p: Promise<unknown>) => {
-  try {
-    await p;
-    return undefined;
-  } catch (e) {
-    const c = ConnectError.from(e);
-    return { code: c.code, message: c.rawMessage };
-  }
-};
+const refusal = refusalOf;
 
 describe("agent rollouts", () => {
   let hub: RunningHub;
