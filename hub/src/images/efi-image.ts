@@ -6,14 +6,7 @@
  * FAT volume id are derived from the inputs' digest, and every timestamp is SOURCE_DATE_EPOCH.
  */
 import { createHash } from "node:crypto";
-import {
-  existsSync,
-  mkdtempSync,
-  readFileSync,
-  rmSync,
-  statSync,
-  writeFileSync,
-} from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createExec, type Exec } from "@powernode/exec";

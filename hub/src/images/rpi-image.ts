@@ -8,13 +8,7 @@
  * the MBR disk id and FAT volume id come from the inputs' digest, every timestamp is the epoch.
  */
 import { createHash } from "node:crypto";
-import {
-  existsSync,
-  mkdtempSync,
-  readFileSync,
-  rmSync,
-  writeFileSync,
-} from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createExec, type Exec } from "@powernode/exec";
