@@ -11,6 +11,8 @@ import {
   MeshSyncService,
   MeshTopology,
   NetworkService,
+  StorageService,
+  StorageShape,
   verifyCredential,
   type WatchMeshPeersResponse,
   WatchMeshPeersResponseSchema,
@@ -198,6 +200,42 @@ describe(`mesh: networks, credentials and peer streams (${testDbKind})`, () => {
     expect((await wa.nth(4)).removedNodeIds).toEqual([d.id]);
     await wa.stop();
     await wb.stop();
+  });
+
+  test("a storage's VIP is routed to its export host (peers' AllowedIPs, its own interface) until deleted", async () => {
+    const [a, b] = nodes as [MeshNode, MeshNode];
+    const wa = watchPeers(a, networkId);
+    const snap = await wa.nth(0);
+    const storage = operatorClient(hub, StorageService);
+    const created = await storage.createStorage({
+      name: "mesh-vip",
+      shape: StorageShape.SELF_HOSTED,
+      network: networkId,
+      exportHostId: b.id,
+      exportPath: "/srv/mesh-vip",
+    });
+    const vip = created.storage?.vip ?? "-";
+    const up = await wa.nth(1);
+    expect(up.version).toBe(snap.version + 1n);
+    const bAddress = snap.upserts.find((p) => p.nodeId === b.id)?.address;
+    expect(up.upserts.map((p) => [p.nodeId, p.allowedIps])).toEqual([
+      [b.id, [`${bAddress}/128`, `${vip}/128`]],
+    ]);
+    expect((await getDesiredState(hub.deps.db, b.id)).network?.meshes[0]?.vips).toEqual([vip]);
+    expect((await getDesiredState(hub.deps.db, a.id)).network?.meshes[0]?.vips).toEqual([]);
+    const again = watchPeers(a, networkId);
+    const fresh = await again.nth(0);
+    expect(fresh.upserts.find((p) => p.nodeId === b.id)?.allowedIps).toEqual([
+      `${bAddress}/128`,
+      `${vip}/128`,
+    ]);
+    await again.stop();
+
+    await storage.deleteStorage({ storage: "mesh-vip" });
+    const down = await wa.nth(2);
+    expect(down.upserts.map((p) => [p.nodeId, p.allowedIps])).toEqual([[b.id, [`${bAddress}/128`]]]);
+    expect((await getDesiredState(hub.deps.db, b.id)).network?.meshes[0]?.vips).toEqual([]);
+    await wa.stop();
   });
 
   test("WatchMeshPeers refuses a node that is not a member; bad mesh reports are named by field", async () => {

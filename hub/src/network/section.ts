@@ -3,13 +3,15 @@ import { MeshTopology } from "@powernode/proto";
 import { defineSection } from "../desired-state/index.ts";
 import { interfaceName } from "./addresses.ts";
 import { membershipsOf } from "./networks.ts";
+import { vipsByPrimary } from "./peers.ts";
 
 export const networkSection = defineSection({
   section: "network",
   async compile(tx, node) {
     const rows = await membershipsOf(tx, node.id);
+    const vips = await Promise.all(rows.map(({ network }) => vipsByPrimary(tx, network.id)));
     return {
-      meshes: rows.map(({ network, member }) => ({
+      meshes: rows.map(({ network, member }, i) => ({
         networkId: network.id,
         handle: network.handle,
         interfaceName: interfaceName(network.handle),
@@ -21,6 +23,7 @@ export const networkSection = defineSection({
         constellationPublicKey: network.signingPublicKey,
         constellationHandle: network.constellationHandle,
         mtu: network.mtu,
+        vips: [...(vips[i]?.get(member.id) ?? [])].sort(),
       })),
     };
   },

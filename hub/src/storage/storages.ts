@@ -11,7 +11,8 @@ import type { Deps } from "../deps.ts";
 import type { Tx } from "../desired-state/index.ts";
 import { DomainError } from "../errors.ts";
 import { interfaceName } from "../network/addresses.ts";
-import { resolveNetwork } from "../network/networks.ts";
+import { changeNetwork, resolveNetwork } from "../network/networks.ts";
+import { peerChangeOf } from "../network/peers.ts";
 import { createVip, deleteVip, getVip, vipAddress } from "../network/vips.ts";
 import { isUuid } from "../rpc/fields.ts";
 import type { StorageView } from "./section.ts";
@@ -44,7 +45,7 @@ export function optionsField(field: string, v: string): string {
   return v;
 }
 
-type StorageDeps = Pick<Deps, "db" | "events" | "desiredState">;
+type StorageDeps = Pick<Deps, "db" | "events" | "desiredState" | "cluster">;
 
 /** A storage by id or name. */
 export async function resolveStorage(db: Db | Tx, ref: string, field = "storage"): Promise<StorageRow> {
@@ -93,8 +94,9 @@ export async function createStorage(deps: StorageDeps, input: CreateStorageInput
     };
   } else if (input.upstreamHost || input.upstreamPath)
     throw new DomainError("invalid_argument", "upstream_host: only a gateway_proxy storage has an upstream");
-  const row = await deps.db.transaction(async (tx) => {
-    const network = await resolveNetwork(tx, input.network);
+  // A network change: the VIP is routed to the export host in its peers' AllowedIPs at commit.
+  const network = await resolveNetwork(deps.db, input.network);
+  const row = await changeNetwork(deps, network.id, async (tx) => {
     const host = await memberOf(tx, network.id, input.exportHostId);
     if (!host)
       throw new DomainError(
@@ -126,7 +128,8 @@ export async function createStorage(deps: StorageDeps, input: CreateStorageInput
       })
       .returning();
     if (!created) throw new Error(`creating storage ${input.name}: no row returned`);
-    return created;
+    const change = await peerChangeOf(tx, host.id);
+    return { result: created, changes: change ? [change] : [] };
   });
   await deps.events.emit(
     EVENTS.storageCreated,
@@ -158,9 +161,13 @@ export async function deleteStorage(deps: StorageDeps, ref: string): Promise<voi
       "precondition",
       `storage: ${s.name} is assigned to ${assigned.length} client(s); unassign them first`,
     );
-  await deps.db.transaction(async (tx) => {
+  await changeNetwork(deps, s.networkId, async (tx) => {
+    const vip = s.vipId ? await getVip(tx, s.vipId) : undefined;
     await tx.delete(storages).where(eq(storages.id, s.id));
-    if (s.vipId) await deleteVip(tx, s.vipId);
+    if (!vip) return { result: undefined, changes: [] };
+    await deleteVip(tx, vip.id);
+    const change = vip.holderMemberIds[0] ? await peerChangeOf(tx, vip.holderMemberIds[0]) : undefined;
+    return { result: undefined, changes: change ? [change] : [] };
   });
   await deps.events.emit(EVENTS.storageDeleted, { storage: s.name }, { nodeId: s.exportHostId });
   await deps.desiredState.change(s.exportHostId);
