@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { buildQemuArgv, labTapName, macFor, parseNetwork, type VmSpec } from "./argv.ts";
+import { buildQemuArgv, labTapName, macFor, parseNetwork, persistMkfsArgv, type VmSpec } from "./argv.ts";
 
 const base: VmSpec = {
   arch: "amd64",
@@ -61,6 +61,20 @@ describe("buildQemuArgv", () => {
       "-fw_cfg",
       "name=opt/com.powernode/instance_uuid,file=/s/instance_uuid",
     ]);
+  });
+
+  test("disks: one virtio raw drive each, in order, commas escaped; the /persist image's mkfs", () => {
+    const argv = buildQemuArgv({ ...base, disks: ["/i/persist.img", "/i/a,b.img"] });
+    const drives = argv.flatMap((a, i) => (a === "-drive" ? [argv[i + 1]] : []));
+    expect(drives).toEqual([
+      "file=/i/persist.img,if=virtio,format=raw",
+      "file=/i/a,,b.img,if=virtio,format=raw",
+    ]);
+    expect(buildQemuArgv(base)).not.toContain("-drive");
+    expect(persistMkfsArgv("/i/persist.img.part")).toEqual([
+      "mkfs.ext4", "-q", "-F", "-b", "4096", "-O", "encrypt,verity", "-L", "persist", "/i/persist.img.part",
+    ]); // biome-ignore format: flag/value pairs
+    expect(() => persistMkfsArgv("-rf")).toThrow("bad path");
   });
 
   test("user networking with host forwards; tap networking", () => {

@@ -69,6 +69,8 @@ export interface VmSpec {
   extraArgs?: readonly string[];
   /** The CPU model under TCG (default {@link TCG_CPU}); KVM always uses `host`. */
   tcgCpu?: string;
+  /** Raw disk images attached as virtio disks, in order (/dev/vda, /dev/vdb, ...). */
+  disks?: readonly string[];
 }
 
 /** Serial console device the kernel writes to, per arch. */
@@ -209,6 +211,7 @@ export function buildQemuArgv(s: VmSpec): string[] {
     "-device",
     "virtio-rng-pci",
     ...netArgs(s.network, s.mac ?? "52:54:00:12:34:56"),
+    ...(s.disks ?? []).flatMap((file) => ["-drive", `file=${optValue(file)},if=virtio,format=raw`]),
     ...fwCfg,
     ...(s.extraArgs ?? []),
   ];
@@ -250,4 +253,17 @@ export function macFor(id: string): string {
   const h = new Bun.CryptoHasher("sha256").update(id).digest();
   const b = [h[0], h[1], h[2]].map((x) => (x ?? 0).toString(16).padStart(2, "0"));
   return `52:54:00:${b.join(":")}`;
+}
+
+/** The label the agent mounts at /persist (node-agent boot/tasks/mount-persist.ts). */
+export const PERSIST_LABEL = "persist";
+
+/**
+ * `mkfs.ext4` for a persistent instance's /persist disk image: labelled {@link PERSIST_LABEL}, with
+ * `encrypt` (fscrypt for storage exports) and `verity` (fs-verity); the image file exists at its size.
+ */
+export function persistMkfsArgv(image: string): string[] {
+  if (image === "" || image.startsWith("-"))
+    throw new Error(`persist image ${JSON.stringify(image)}: bad path`);
+  return ["mkfs.ext4", "-q", "-F", "-b", "4096", "-O", "encrypt,verity", "-L", PERSIST_LABEL, image];
 }

@@ -4,7 +4,7 @@
  * platform_url,ca_pem}, files 0600 under the instance dir; the token never appears in argv).
  */
 
-import { rmSync } from "node:fs";
+import { existsSync, mkdirSync, renameSync, rmSync, truncateSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { EVENTS, withSeverity } from "@powernode/proto";
 import type { Logger } from "../../log.ts";
@@ -15,7 +15,7 @@ import type {
   ProviderInstance,
   ProviderStatus,
 } from "../provider.ts";
-import { type Accel, type HostForward, macFor, parseNetwork } from "./argv.ts";
+import { type Accel, type HostForward, macFor, parseNetwork, persistMkfsArgv } from "./argv.ts";
 import { createQemuExec, type QemuExec } from "./exec.ts";
 import { type LabNetwork, removeLabTap, setUpLabTap } from "./lab-tap.ts";
 import { defaultImageDir, isVmAlive, launchVm, stopVm, type VmRef, vmStatus } from "./vm.ts";
@@ -41,6 +41,8 @@ export interface QemuProviderOptions {
   kernelArgs?: readonly string[];
   /** Extra QEMU arguments for every instance (debugging, tests: e.g. "-S" to start paused). */
   extraArgs?: readonly string[];
+  /** Size of a persistent instance's /persist disk (sparse); default 2048 MiB. */
+  persistDiskMib?: number;
   /** How long a guest gets to act on the ACPI power button before `quit`; default 5000 ms. */
   stopGraceMs?: number;
   exec?: QemuExec;
@@ -82,6 +84,25 @@ export function createQemuProvider(opts: QemuProviderOptions): InstanceProvider 
     );
   };
 
+  /**
+   * A persistent instance's /persist disk: `<instance dir>/persist.img`, made once (sparse, ext4
+   * labelled persist) and kept across stops and starts; removed with the instance.
+   */
+  const persistDisk = async (instance: ProviderInstance): Promise<string | undefined> => {
+    if (!instance.persistent) return undefined;
+    const dir = instanceDir(instance);
+    const image = join(dir, "persist.img");
+    if (existsSync(image)) return image;
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    const part = `${image}.part`;
+    writeFileSync(part, "", { mode: 0o600 });
+    truncateSync(part, (opts.persistDiskMib ?? 2048) * 2 ** 20);
+    const [bin, ...args] = persistMkfsArgv(part) as [string, ...string[]];
+    await exec.run(bin, args, { timeoutMs: 60_000 });
+    renameSync(part, image);
+    return image;
+  };
+
   return {
     name: "qemu",
 
@@ -96,6 +117,7 @@ export function createQemuProvider(opts: QemuProviderOptions): InstanceProvider 
         if (replaced)
           opts.log?.info("qemu: replaced a stale lab tap", { instance: instance.id, tap: network.tap });
       }
+      const disk = await persistDisk(instance);
       const vm = await launchVm({
         arch: instance.arch,
         name: instance.name,
@@ -111,6 +133,7 @@ export function createQemuProvider(opts: QemuProviderOptions): InstanceProvider 
         kernelArgs: opts.kernelArgs,
         ...(opts.tcgCpu?.[instance.arch] ? { tcgCpu: opts.tcgCpu[instance.arch] } : {}),
         extraArgs: opts.extraArgs,
+        ...(disk ? { disks: [disk] } : {}),
         fwCfg: {
           instance_uuid: boot.instanceUuid,
           bootstrap_token: boot.bootstrapToken,
@@ -145,6 +168,7 @@ export function createQemuProvider(opts: QemuProviderOptions): InstanceProvider 
         accel: vm.accel,
         arch: vm.arch,
         initrd: vm.initrd,
+        ...(disk ? { persistDisk: disk } : {}),
         ...(network.kind === "lab" ? { netns: network.netns, tap: network.tap } : {}),
       };
     },

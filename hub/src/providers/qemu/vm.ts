@@ -188,6 +188,8 @@ export interface LaunchSpec {
   mac?: string;
   kernelArgs?: readonly string[];
   extraArgs?: readonly string[];
+  /** Raw disk images attached as virtio disks (a persistent instance's /persist). */
+  disks?: readonly string[];
   /** CPU model under TCG (default: argv.ts TCG_CPU). */
   tcgCpu?: string;
   exec?: QemuExec;
@@ -295,6 +297,7 @@ export async function launchVm(spec: LaunchSpec): Promise<VmHandle> {
     mac: spec.mac,
     fwCfg,
     extraArgs: spec.extraArgs,
+    ...(spec.disks?.length ? { disks: spec.disks } : {}),
     ...(spec.tcgCpu ? { tcgCpu: spec.tcgCpu } : {}),
   });
   const [bin, ...args] = argv as [string, ...string[]];
