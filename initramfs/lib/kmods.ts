@@ -38,6 +38,13 @@ export const KMOD_ROOTS = [
   "nls_cp437",
   "nls_ascii",
   "nls_utf8",
+  // storage: the NFS v4 server and client (the nfs-server module's user space drives nfsd), and the
+  // ciphers of ext4 fscrypt's default v2 policy (AES-256-XTS contents, AES-256-CTS names): the crypto
+  // API would ask modprobe for them, and the node has none
+  "nfsd",
+  "nfsv4",
+  "xts",
+  "cts",
 ] as const;
 
 /** Name of the load-order file written beside modules.dep. */

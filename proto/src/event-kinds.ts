@@ -60,6 +60,13 @@ export const EVENTS = {
   storageDeleted: k("system.storage.deleted", "info", "hub"),
   storageAssigned: k("system.storage.assigned", "info", "hub"),
   storageUnassigned: k("system.storage.unassigned", "info", "hub"),
+  /** The node serves its exports: /etc/exports written and applied, nfsd running. */
+  storageExportsApplied: k("system.storage.exports_applied", "info", "agent"),
+  /** A share (or a gateway's upstream) was mounted on the node. */
+  storageMounted: k("system.storage.mounted", "info", "agent"),
+  /** Mounting a share failed (the reason in `error`); the agent tries again. */
+  storageMountFailed: k("system.storage.mount_failed", "warn", "agent"),
+  storageUnmounted: k("system.storage.unmounted", "info", "agent"),
   // Federation (hub/src/federation): hub-to-hub peerings.
   federationPeerProposed: k("system.federation.peer.proposed", "info", "hub"),
   federationPeerAccepted: k("system.federation.peer.accepted", "info", "hub"),
@@ -73,6 +80,8 @@ export const EVENTS = {
   debugTamper: k("system.debug.tamper", "warn", "agent"),
   debugFsverity: k("system.debug.fsverity", "info", "agent"),
   debugPing: k("system.debug.ping", "info", "agent"),
+  debugFile: k("system.debug.file", "info", "agent"),
+  debugMount: k("system.debug.mount", "info", "agent"),
   // Overlay networks (the WireGuard mesh): the hub's plan and credentials, the agent's interface.
   networkCreated: k("system.network.created", "info", "hub"),
   networkDeleted: k("system.network.deleted", "warn", "hub"),

@@ -172,6 +172,7 @@ export {
 } from "./gen/powernode/v1/status_pb.ts";
 export {
   type NfsExport,
+  type NfsGatewayUpstream,
   type NfsMount,
   type Storage,
   type StorageSection,

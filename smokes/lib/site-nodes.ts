@@ -59,6 +59,8 @@ export interface SiteNodesOptions {
   beforeCreate?: (hub: SmokeHub, lab: Lab) => Promise<void>;
   /** Create every node from this template. */
   template?: string;
+  /** Names of the nodes created persistent (a /persist disk that survives reboots). */
+  persistent?: readonly string[];
 }
 
 /** Generous, per node under TCG on 2 shared cores: the wait grows with the number of nodes. */
@@ -119,6 +121,7 @@ export async function bootSiteNodes(t: PassContext, opts: SiteNodesOptions): Pro
           memoryMib: opts.memoryMib ?? 1024,
           vcpus: opts.vcpus ?? 1,
           network: lab.network,
+          persistent: opts.persistent?.includes(name) ?? false,
           start: true,
           ...(opts.template ? { template: opts.template } : {}),
         });

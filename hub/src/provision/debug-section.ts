@@ -1,7 +1,7 @@
 /**
  * The `debug` section: test-only hooks (DebugSpec) a node honours only when booted with
- * `powernode.debug=1`. They are kept on the instance row, so every later version carries them (each
- * runs once per version on the node) until they are cleared. Not part of the operator API: smokes and
+ * `powernode.debug=1`. They are kept on the instance row, so every later version carries them until
+ * they are cleared (the module hooks run once per version on the node, the probes once per call here). Not part of the operator API: smokes and
  * tests call `setDebugSpec` in process.
  */
 import { create, fromJson, type MessageInitShape, toJson } from "@bufbuild/protobuf";
@@ -24,7 +24,10 @@ export async function setDebugSpec(
   nodeId: string,
   spec: MessageInitShape<typeof DebugSpecSchema> | undefined,
 ): Promise<number> {
-  const debug = spec ? toJson(DebugSpecSchema, create(DebugSpecSchema, spec)) : null;
+  // A fresh stamp: the node runs the probes of this call once, even when the spec repeats an earlier one.
+  const debug = spec
+    ? toJson(DebugSpecSchema, create(DebugSpecSchema, { ...spec, run: process.hrtime.bigint() }))
+    : null;
   return (
     await deps.desiredState.change(nodeId, async (tx) => {
       await tx.update(instances).set({ debug, updatedAt: new Date() }).where(eq(instances.id, nodeId));

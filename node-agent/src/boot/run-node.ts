@@ -33,8 +33,8 @@ function debugEnabled(): boolean {
   }
 }
 
-/** The OS sides of the mesh, docker, k3s and (with debug) the probes controllers. */
-async function nodeOs(stateDir: string, exec: Exec, debug: boolean, owned: Set<number>) {
+/** The OS sides of the mesh, docker, k3s, storage and (with debug) the probes controllers. */
+async function nodeOs(stateDir: string, exec: Exec, debug: boolean, owned: Set<number>, persistent: boolean) {
   const [
     { createWireguard },
     { createPing },
@@ -42,6 +42,8 @@ async function nodeOs(stateDir: string, exec: Exec, debug: boolean, owned: Set<n
     { createDockerOs },
     { createModuleSys },
     { createK3sOs },
+    { createStorageOs },
+    { createDebugProbesOs },
   ] = await Promise.all([
     import("../sys/wireguard.ts"),
     import("../sys/ping.ts"),
@@ -49,6 +51,8 @@ async function nodeOs(stateDir: string, exec: Exec, debug: boolean, owned: Set<n
     import("../sys/docker-daemon.ts"),
     import("../sys/module-sys.ts"),
     import("../sys/k3s.ts"),
+    import("../sys/nfs.ts"),
+    import("../sys/debug-probes.ts"),
   ]);
   const sys = createModuleSys({
     children: { add: (pid) => owned.add(pid), delete: (pid) => owned.delete(pid) },
@@ -57,7 +61,8 @@ async function nodeOs(stateDir: string, exec: Exec, debug: boolean, owned: Set<n
     mesh: { wireguard: createWireguard(exec), keyDir: join(stateDir, "wireguard"), underlayAddresses },
     docker: createDockerOs(sys),
     k3s: createK3sOs(sys),
-    ...(debug ? { debugProbes: createPing(exec) } : {}),
+    storage: createStorageOs({ sys, exec, persistent }),
+    ...(debug ? { debugProbes: createDebugProbesOs(exec, createPing(exec)) } : {}),
   };
 }
 
@@ -197,7 +202,7 @@ export async function runNode(): Promise<never> {
     import("../runtime/engine.ts"),
   ]);
   const modules = await createNodeModuleSet(ctx, owned, identity.caPem);
-  const os = await nodeOs(stateDir, exec, debugEnabled(), owned);
+  const os = await nodeOs(stateDir, exec, debugEnabled(), owned, ctx.state.persistent === true);
   const bootId = handoff?.bootId ?? crypto.randomUUID();
   const engine = startEngine({
     log,

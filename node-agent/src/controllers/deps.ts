@@ -4,6 +4,7 @@ import type { BackoffOptions } from "../runtime/backoff.ts";
 import type { PhaseRecorder } from "../runtime/phases.ts";
 import type { DockerOs } from "../sys/docker-daemon.ts";
 import type { K3sOs } from "../sys/k3s.ts";
+import type { StorageOs } from "../sys/nfs.ts";
 import type { AgentUpdateOs } from "./agent-update/agent-update-controller.ts";
 import type { RenewalOptions } from "./credentials/renew.ts";
 import type { DebugProbesOs } from "./debug-probes/debug-probes-controller.ts";
@@ -52,6 +53,8 @@ export interface AgentDeps {
   mesh?: MeshOs;
   /** The OS side of the managed Docker host; none: no `docker` controller (in process). */
   docker?: DockerOs;
+  /** The OS side of NFS exports and mounts (needs a module set: a composed root); none: no `storage`. */
+  storage?: StorageOs;
   /** The OS side of K3s (runs only with a module set: k3s comes from the k3s module); none: no `k3s`. */
   k3s?: K3sOs;
   /** Agent self-update (a node's PID 1 only); none: no `agent-update` controller (in process). */

@@ -11,7 +11,8 @@
  * | mesh            | DesiredNodeState, MeshPeers                        | MeshStatus                    |
  * | docker          | DesiredNodeState, ModuleSetStatus, HubConnection, HubCredentials | DockerStatus     |
  * | k3s             | DesiredNodeState, ModuleSetStatus, HubConnection   | K3sStatus                     |
- * | debug-probes    | DesiredNodeState                                   | DebugProbeStatus              |
+ * | storage         | DesiredNodeState, ModuleSetStatus (DebugNasExports) | StorageStatus                |
+ * | debug-probes    | DesiredNodeState, ModuleSetStatus                  | DebugProbeStatus, DebugNasExports |
  * | status-report   | HubConnection, ControllerStatus                    | StatusReportStatus            |
  * | agent-update    | DesiredNodeState, HeartbeatStatus                  | AgentUpdateStatus, AgentReexec |
  */
@@ -31,6 +32,7 @@ import { meshController } from "./mesh/mesh-controller.ts";
 import { meshPeersController } from "./mesh-peers/mesh-peers-controller.ts";
 import { modulesController } from "./modules/modules-controller.ts";
 import { statusReportController } from "./status-report/status-report-controller.ts";
+import { storageController } from "./storage/storage-controller.ts";
 
 /**
  * The controllers of a node with these deps (no `modules` controller without a module set, no `mesh`
@@ -38,7 +40,7 @@ import { statusReportController } from "./status-report/status-report-controller
  * outside PID 1).
  */
 export function agentControllers(deps: AgentDeps): Controller[] {
-  const { modules, mesh, docker, k3s, debugProbes, agentUpdate } = deps;
+  const { modules, mesh, docker, k3s, storage, debugProbes, agentUpdate } = deps;
   return [
     credentialsController(deps),
     desiredStateController(deps),
@@ -48,6 +50,9 @@ export function agentControllers(deps: AgentDeps): Controller[] {
     ...(mesh ? [meshController({ ...deps, mesh })] : []),
     ...(docker ? [dockerController({ ...deps, docker })] : []),
     ...(k3s && modules ? [k3sController({ ...deps, k3s })] : []),
+    ...(storage && modules
+      ? [storageController({ ...deps, storage }, { debugNas: debugProbes !== undefined })]
+      : []),
     ...(debugProbes ? [debugProbesController({ ...deps, debugProbes })] : []),
     statusReportController(deps),
     ...(agentUpdate ? [agentUpdateController({ ...deps, agentUpdate })] : []),

@@ -2,7 +2,7 @@
  * The agent's resource vocabulary: what its controllers read and write (one writer per type, named
  * beside each). Ids are "node" for the per-node singletons.
  */
-import type { DesiredState, MeshPeer, MeshPeerObservation, MeshReport } from "@powernode/proto";
+import type { DesiredState, MeshPeer, MeshPeerObservation, MeshReport, NfsExport } from "@powernode/proto";
 import type { HubLink } from "../hub/hub-client.ts";
 import type { NodePki } from "../pki/pki-store.ts";
 import { defineResource } from "../runtime/resource-store.ts";
@@ -89,6 +89,18 @@ export const DebugProbeStatus = defineResource<{ version: bigint; pings: number 
 export const DockerStatus = defineResource<{ hostId: string; running: boolean; version: string }>(
   "DockerStatus",
 );
+
+/**
+ * Written by `debug-probes` (test-only): exports the node serves beside its storage section's, a
+ * stand-in for a NAS outside the mesh (the desired state's `debug.nas`).
+ */
+export const DebugNasExports = defineResource<{ exports: NfsExport[] }>("DebugNasExports");
+
+/** Written by `storage`: how many exports this node serves and the state of each share it mounts. */
+export const StorageStatus = defineResource<{
+  exports: number;
+  mounts: { name: string; path: string; mounted: boolean; error: string }[];
+}>("StorageStatus");
 
 /** Written by `k3s`: the node's k3s as the agent runs it. */
 export const K3sStatus = defineResource<{

@@ -31,6 +31,8 @@ export interface FakeWgInterface {
   listenPort: number;
   /** By public key, in the order they were added (wg's dump order). */
   peers: Map<string, WgPeerState>;
+  /** VIP addresses held (each a /128). */
+  vips?: string[];
 }
 
 export type WireguardMethod = Exclude<keyof WireguardSys, "listInterfaces">;
@@ -95,7 +97,16 @@ export function createRecordingWireguardFake(): RecordingWireguardFake {
         listenPort: 0,
         peers: new Map(),
       };
-      Object.assign(next, { address: want.address, prefixLen: want.prefixLen, mtu: spec.mtu, up: true });
+      const vips = (spec.vips ?? []).map((v) => parseCidr(`${v}/128`).address);
+      for (const v of next.vips ?? []) if (!vips.includes(v)) changes.push(`removed ${v}/128`);
+      for (const v of vips) if (!(next.vips ?? []).includes(v)) changes.push(`address ${v}/128`);
+      Object.assign(next, {
+        address: want.address,
+        prefixLen: want.prefixLen,
+        mtu: spec.mtu,
+        up: true,
+        vips,
+      });
       interfaces.set(iface, next);
       return { created: !have, changes };
     },

@@ -370,6 +370,27 @@ test("ensureInterface: an existing link gets only what differs; other global add
   expect(s.addrs.get("wg0")).toEqual(["fe80::1/64", "fd00:aaaa::1/64"]);
 });
 
+test("ensureInterface: held VIPs are /128s beside the address; a VIP no longer held goes", async () => {
+  const s = fakeSystem({ wg0: { devtype: "wireguard", mtu: 1420, up: true } });
+  s.addrs.set("wg0", ["fd00:aaaa::1/64"]);
+  const spec = { address: "fd00:aaaa::1", prefixLen: 64, mtu: 1420 };
+  expect(await s.wg.ensureInterface("wg0", { ...spec, vips: ["fd00:aaaa:0:0:dead:beef:0:1a2b"] })).toEqual({
+    created: false,
+    changes: ["address fd00:aaaa::dead:beef:0:1a2b/128"],
+  });
+  expect(s.addrs.get("wg0")).toEqual(["fd00:aaaa::1/64", "fd00:aaaa::dead:beef:0:1a2b/128"]);
+  s.exec.calls.length = 0;
+  expect(await s.wg.ensureInterface("wg0", { ...spec, vips: ["fd00:aaaa::dead:beef:0:1a2b"] })).toEqual({
+    created: false,
+    changes: [],
+  });
+  expect(await s.wg.ensureInterface("wg0", spec)).toEqual({
+    created: false,
+    changes: ["removed fd00:aaaa::dead:beef:0:1a2b/128"],
+  });
+  expect(s.addrs.get("wg0")).toEqual(["fd00:aaaa::1/64"]);
+});
+
 test("ensureInterface: a link of that name that is not wireguard is refused, untouched", async () => {
   const s = fakeSystem({ eth0: { mtu: 1500, up: true }, br0: { devtype: "bridge", mtu: 1500, up: true } });
   const spec = { address: "fd00::1", prefixLen: 64, mtu: 1420 };

@@ -262,6 +262,8 @@ export interface EnsureInterfaceSpec {
   /** The network's prefix length (64): the kernel then routes the prefix into the interface. */
   prefixLen: number;
   mtu: number;
+  /** VIPs this node holds (addresses without a length), each added as a /128. */
+  vips?: readonly string[];
 }
 
 export interface EnsureInterfaceResult {
@@ -272,7 +274,7 @@ export interface EnsureInterfaceResult {
 
 /** The OS side of a WireGuard mesh interface. */
 export interface WireguardSys {
-  /** Creates the link if missing; then sets what differs: mtu and up, the address (other global ones go). */
+  /** Creates the link if missing; then sets what differs: mtu and up, the address and VIPs (other global ones go). */
   ensureInterface(iface: string, spec: EnsureInterfaceSpec): Promise<EnsureInterfaceResult>;
   setConfig(iface: string, config: Omit<WgConfig, "iface">): Promise<void>;
   removePeer(iface: string, publicKey: string): Promise<void>;
@@ -320,16 +322,20 @@ export function createWireguard(exec: Exec, opts: WireguardOptions = {}): Wiregu
         await exec.run("ip", linkUpArgs(iface, spec.mtu), t);
         changes.push(`mtu ${spec.mtu} up`);
       }
-      const want = cidrOf(spec.address, spec.prefixLen);
+      const want = [
+        [spec.address, spec.prefixLen] as const,
+        ...(spec.vips ?? []).map((v) => [v, 128] as const),
+      ].map(([a, len]) => ({ address: a, len, cidr: cidrOf(a, len) }));
       const have = parseIp6Addrs((await exec.run("ip", addrShowArgs(iface), t)).stdout);
       for (const a of have) {
-        if (a.scope !== "global" || sameCidr(a.cidr, want)) continue;
+        if (a.scope !== "global" || want.some((w) => sameCidr(a.cidr, w.cidr))) continue;
         await exec.run("ip", addrDelArgs(iface, a.cidr), t);
         changes.push(`removed ${a.cidr}`);
       }
-      if (!have.some((a) => sameCidr(a.cidr, want))) {
-        await exec.run("ip", addrAddArgs(iface, spec.address, spec.prefixLen), t);
-        changes.push(`address ${want}`);
+      for (const w of want) {
+        if (have.some((a) => sameCidr(a.cidr, w.cidr))) continue;
+        await exec.run("ip", addrAddArgs(iface, w.address, w.len), t);
+        changes.push(`address ${w.cidr}`);
       }
       return { created, changes };
     },

@@ -53,6 +53,7 @@ export function meshController(deps: AgentDeps & { mesh: MeshOs }): Controller {
         address: mesh.address,
         prefixLen: 64,
         mtu: mesh.mtu || 1420,
+        vips: mesh.vips,
       });
       const peers = ctx.get(MeshPeers, mesh.networkId)?.spec.peers ?? [];
       const decision = decidePeers(mesh, peers, ctx.clock.now(), (nodeId) =>

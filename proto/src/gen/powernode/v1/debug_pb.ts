@@ -4,13 +4,15 @@
 
 import type { GenEnum, GenFile, GenMessage } from "@bufbuild/protobuf/codegenv2";
 import { enumDesc, fileDesc, messageDesc } from "@bufbuild/protobuf/codegenv2";
+import type { NfsExport } from "./storage_pb";
+import { file_powernode_v1_storage } from "./storage_pb";
 import type { Message } from "@bufbuild/protobuf";
 
 /**
  * Describes the file powernode/v1/debug.proto.
  */
 export const file_powernode_v1_debug: GenFile = /*@__PURE__*/
-  fileDesc("Chhwb3dlcm5vZGUvdjEvZGVidWcucHJvdG8SDHBvd2Vybm9kZS52MSKvAQoJRGVidWdTcGVjEikKBnRhbXBlchgBIAMoCzIZLnBvd2Vybm9kZS52MS5EZWJ1Z1RhbXBlchIlCgRyZWFkGAIgAygLMhcucG93ZXJub2RlLnYxLkRlYnVnUmVhZBIpCghmc3Zlcml0eRgDIAMoCzIXLnBvd2Vybm9kZS52MS5EZWJ1Z1JlYWQSJQoEcGluZxgEIAMoCzIXLnBvd2Vybm9kZS52MS5EZWJ1Z1BpbmciPQoJRGVidWdQaW5nEg4KBnRhcmdldBgBIAEoCRIRCglpbnRlcmZhY2UYAiABKAkSDQoFY291bnQYAyABKA0iVgoLRGVidWdUYW1wZXISDgoGbW9kdWxlGAEgASgJEicKBWxheWVyGAIgASgOMhgucG93ZXJub2RlLnYxLkRlYnVnTGF5ZXISDgoGb2Zmc2V0GAMgASgEIhkKCURlYnVnUmVhZBIMCgRwYXRoGAEgASgJKlkKCkRlYnVnTGF5ZXISGwoXREVCVUdfTEFZRVJfVU5TUEVDSUZJRUQQABIUChBERUJVR19MQVlFUl9CTE9CEAESGAoUREVCVUdfTEFZRVJfTUVUQURBVEEQAmIGcHJvdG8z");
+  fileDesc("Chhwb3dlcm5vZGUvdjEvZGVidWcucHJvdG8SDHBvd2Vybm9kZS52MSLbAgoJRGVidWdTcGVjEikKBnRhbXBlchgBIAMoCzIZLnBvd2Vybm9kZS52MS5EZWJ1Z1RhbXBlchIlCgRyZWFkGAIgAygLMhcucG93ZXJub2RlLnYxLkRlYnVnUmVhZBIpCghmc3Zlcml0eRgDIAMoCzIXLnBvd2Vybm9kZS52MS5EZWJ1Z1JlYWQSJQoEcGluZxgEIAMoCzIXLnBvd2Vybm9kZS52MS5EZWJ1Z1BpbmcSJwoFd3JpdGUYBSADKAsyGC5wb3dlcm5vZGUudjEuRGVidWdXcml0ZRIlCgRoYXNoGAYgAygLMhcucG93ZXJub2RlLnYxLkRlYnVnUmVhZBInCgVtb3VudBgHIAMoCzIYLnBvd2Vybm9kZS52MS5EZWJ1Z01vdW50EiQKA25hcxgIIAMoCzIXLnBvd2Vybm9kZS52MS5OZnNFeHBvcnQSCwoDcnVuGAkgASgEIicKCkRlYnVnV3JpdGUSDAoEcGF0aBgBIAEoCRILCgNtaWIYAiABKA0iKgoKRGVidWdNb3VudBIOCgZzb3VyY2UYASABKAkSDAoEcGF0aBgCIAEoCSI9CglEZWJ1Z1BpbmcSDgoGdGFyZ2V0GAEgASgJEhEKCWludGVyZmFjZRgCIAEoCRINCgVjb3VudBgDIAEoDSJWCgtEZWJ1Z1RhbXBlchIOCgZtb2R1bGUYASABKAkSJwoFbGF5ZXIYAiABKA4yGC5wb3dlcm5vZGUudjEuRGVidWdMYXllchIOCgZvZmZzZXQYAyABKAQiGQoJRGVidWdSZWFkEgwKBHBhdGgYASABKAkqWQoKRGVidWdMYXllchIbChdERUJVR19MQVlFUl9VTlNQRUNJRklFRBAAEhQKEERFQlVHX0xBWUVSX0JMT0IQARIYChRERUJVR19MQVlFUl9NRVRBREFUQRACYgZwcm90bzM", [file_powernode_v1_storage]);
 
 /**
  * Test-only hooks for the smokes, honoured only on a node booted with `powernode.debug=1`: corrupt a
@@ -43,6 +45,44 @@ export type DebugSpec = Message<"powernode.v1.DebugSpec"> & {
    * @generated from field: repeated powernode.v1.DebugPing ping = 4;
    */
   ping: DebugPing[];
+
+  /**
+   * Files of random bytes written in the composed root, reported as `system.debug.file` with their
+   * sha256; each runs in a child process, so a hung NFS mount never blocks the agent.
+   *
+   * @generated from field: repeated powernode.v1.DebugWrite write = 5;
+   */
+  write: DebugWrite[];
+
+  /**
+   * Files in the composed root hashed (sha256) in a child process, reported as `system.debug.file`.
+   *
+   * @generated from field: repeated powernode.v1.DebugRead hash = 6;
+   */
+  hash: DebugRead[];
+
+  /**
+   * An NFS mount tried from the node as the storage controller would, reported as `system.debug.mount`.
+   *
+   * @generated from field: repeated powernode.v1.DebugMount mount = 7;
+   */
+  mount: DebugMount[];
+
+  /**
+   * Exports this node serves beside its storage section's, to the addresses given: a stand-in for a
+   * NAS outside the mesh (pass 6's upstream). Served by the storage controller like any export.
+   *
+   * @generated from field: repeated powernode.v1.NfsExport nas = 8;
+   */
+  nas: NfsExport[];
+
+  /**
+   * Stamped by the hub on every SetDebugSpec: the probes run once per stamp, not again when an
+   * unrelated change of the desired state re-delivers the same section.
+   *
+   * @generated from field: uint64 run = 9;
+   */
+  run: bigint;
 };
 
 /**
@@ -51,6 +91,58 @@ export type DebugSpec = Message<"powernode.v1.DebugSpec"> & {
  */
 export const DebugSpecSchema: GenMessage<DebugSpec> = /*@__PURE__*/
   messageDesc(file_powernode_v1_debug, 0);
+
+/**
+ * @generated from message powernode.v1.DebugWrite
+ */
+export type DebugWrite = Message<"powernode.v1.DebugWrite"> & {
+  /**
+   * Absolute, without "..", in the composed root.
+   *
+   * @generated from field: string path = 1;
+   */
+  path: string;
+
+  /**
+   * Size in MiB, 1..256.
+   *
+   * @generated from field: uint32 mib = 2;
+   */
+  mib: number;
+};
+
+/**
+ * Describes the message powernode.v1.DebugWrite.
+ * Use `create(DebugWriteSchema)` to create a new message.
+ */
+export const DebugWriteSchema: GenMessage<DebugWrite> = /*@__PURE__*/
+  messageDesc(file_powernode_v1_debug, 1);
+
+/**
+ * @generated from message powernode.v1.DebugMount
+ */
+export type DebugMount = Message<"powernode.v1.DebugMount"> & {
+  /**
+   * `[<address>]:<path>` or `<ipv4>:<path>`.
+   *
+   * @generated from field: string source = 1;
+   */
+  source: string;
+
+  /**
+   * Absolute, without "..", in the composed root.
+   *
+   * @generated from field: string path = 2;
+   */
+  path: string;
+};
+
+/**
+ * Describes the message powernode.v1.DebugMount.
+ * Use `create(DebugMountSchema)` to create a new message.
+ */
+export const DebugMountSchema: GenMessage<DebugMount> = /*@__PURE__*/
+  messageDesc(file_powernode_v1_debug, 2);
 
 /**
  * @generated from message powernode.v1.DebugPing
@@ -83,7 +175,7 @@ export type DebugPing = Message<"powernode.v1.DebugPing"> & {
  * Use `create(DebugPingSchema)` to create a new message.
  */
 export const DebugPingSchema: GenMessage<DebugPing> = /*@__PURE__*/
-  messageDesc(file_powernode_v1_debug, 1);
+  messageDesc(file_powernode_v1_debug, 3);
 
 /**
  * @generated from message powernode.v1.DebugTamper
@@ -110,7 +202,7 @@ export type DebugTamper = Message<"powernode.v1.DebugTamper"> & {
  * Use `create(DebugTamperSchema)` to create a new message.
  */
 export const DebugTamperSchema: GenMessage<DebugTamper> = /*@__PURE__*/
-  messageDesc(file_powernode_v1_debug, 2);
+  messageDesc(file_powernode_v1_debug, 4);
 
 /**
  * @generated from message powernode.v1.DebugRead
@@ -129,7 +221,7 @@ export type DebugRead = Message<"powernode.v1.DebugRead"> & {
  * Use `create(DebugReadSchema)` to create a new message.
  */
 export const DebugReadSchema: GenMessage<DebugRead> = /*@__PURE__*/
-  messageDesc(file_powernode_v1_debug, 3);
+  messageDesc(file_powernode_v1_debug, 5);
 
 /**
  * @generated from enum powernode.v1.DebugLayer

@@ -1,0 +1,207 @@
+/**
+ * The storage controller against a recording fake of the OS side (the kernel's nfsd and NFS mounts are
+ * proven in QEMU by pass 6's site tier): what a server writes and runs, how a client mounts, retries
+ * and reports, and what goes when the section empties.
+ */
+import { expect, setDefaultTimeout, test } from "bun:test";
+
+setDefaultTimeout(20_000);
+
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { create } from "@bufbuild/protobuf";
+import { DesiredStateSchema, EVENTS } from "@powernode/proto";
+import { assertResource, startTestEngine } from "../../../test/engine-harness.ts";
+import { createSystemClock } from "../../runtime/clock.ts";
+import { createPhaseRecorder } from "../../runtime/phases.ts";
+import type { StorageOs } from "../../sys/nfs.ts";
+import type { AgentDeps } from "../deps.ts";
+import { DesiredNodeState, ModuleSetStatus, StorageStatus } from "../resources.ts";
+import { storageController } from "./storage-controller.ts";
+
+const id = "0b7e6c2a-1f3d-4c5e-9a8b-7c6d5e4f3a2b";
+const vip = "fd12:3456:789a:1:dead:beef:0:1a2b";
+
+/** Records every call; mounts live in a set; `refuse` makes a mount of that source fail. */
+function fakeStorageOs(opts: { nfsServer?: boolean } = {}) {
+  const calls: string[] = [];
+  const mounted = new Map<string, string>(); // target -> fstype
+  const refuse = new Map<string, string>();
+  let threads = 0;
+  const live = new Set<{ kill(): void }>();
+  let exportsText = "";
+  const os: StorageOs = {
+    hasNfsServer: () => opts.nfsServer ?? true,
+    prepareServer(_root, text) {
+      const changed = text !== exportsText;
+      exportsText = text;
+      return changed;
+    },
+    nfsdThreads: () => threads,
+    programArgv: (_root, argv) => [...argv],
+    async runProgram(_root, argv) {
+      calls.push(argv.join(" "));
+      if (argv[0] === "/usr/sbin/rpc.nfsd") threads = Number(argv.at(-1));
+      return "";
+    },
+    spawnService(s) {
+      calls.push(`spawn ${s.argv.join(" ")}`);
+      let done: (code: number) => void = () => {};
+      const p = { pid: 4242, exited: new Promise<number>((r) => (done = r)), kill: () => done(143) };
+      live.add(p);
+      return p;
+    },
+    prepareExportDir(root, path) {
+      mounted.set(join(root, path), "tmpfs");
+      return "tmpfs";
+    },
+    publish(_source, nfsRoot, path) {
+      mounted.set(join(nfsRoot, path), "bind");
+    },
+    unmount(target) {
+      calls.push(`umount ${target}`);
+      return mounted.delete(target);
+    },
+    isMounted: (t) => mounted.has(t),
+    async mountNfs(spec, target) {
+      calls.push(`mount ${spec.source} ${target} ${spec.options}`);
+      const why = refuse.get(spec.source);
+      if (why) throw new Error(why);
+      mounted.set(target, spec.fstype);
+    },
+    nfsMounts: () =>
+      [...mounted]
+        .filter(([, f]) => f === "nfs4")
+        .map(([target, fstype]) => ({ source: "?", target, fstype })),
+  };
+  return { os, calls, mounted, refuse, live, exportsText: () => exportsText };
+}
+
+/** Polls `ok` (what the store does not show: calls made without a status change). */
+async function until(what: string, ok: () => boolean, timeoutMs = 5_000) {
+  const end = Date.now() + timeoutMs;
+  while (!ok()) {
+    if (Date.now() > end) throw new Error(`${what}: not after ${timeoutMs} ms`);
+    await Bun.sleep(10);
+  }
+}
+
+const section = (over: object) => create(DesiredStateSchema, { version: 2n, storage: over });
+
+test("server: export dir, /etc/exports with the granted client only, mountd, exportfs -r, nfsd; a change re-exports", async () => {
+  const root = mkdtempSync(join(tmpdir(), "storage-root-"));
+  const f = fakeStorageOs();
+  const phases = createPhaseRecorder(createSystemClock());
+  const deps = { phases } as unknown as AgentDeps;
+  const exp = {
+    storageId: id,
+    name: "data",
+    exportPath: "/srv/data",
+    deploymentShape: "self_hosted",
+    clients: [
+      { nodeId: "c", address: "fd12:3456:789a:1::c", options: "rw,sync,no_subtree_check,root_squash" },
+    ],
+    vip,
+  };
+  await using engine = startTestEngine(
+    [storageController({ ...deps, storage: f.os })],
+    [
+      { type: DesiredNodeState, id: "node", spec: section({ exports: [exp] }) },
+      { type: ModuleSetStatus, id: "node", spec: { observations: [], appliedVersion: 2n, root } },
+    ],
+  );
+  await assertResource(engine, StorageStatus, "node", { exports: 1, mounts: [] });
+  expect(f.exportsText()).toContain(
+    `/run/powernode/nfs4/srv/data fd12:3456:789a:1::c(rw,sync,no_subtree_check,root_squash,fsid=${id})`,
+  );
+  expect(f.mounted.get(join(root, "srv/data"))).toBe("tmpfs");
+  expect(f.mounted.get("/run/powernode/nfs4/srv/data")).toBe("bind");
+  expect(f.calls).toEqual([
+    "spawn /usr/sbin/rpc.mountd --foreground --no-nfs-version 2 --no-nfs-version 3 --no-udp",
+    "/usr/sbin/exportfs -r",
+    expect.stringMatching(/^\/usr\/sbin\/rpc\.nfsd .* 8$/),
+  ]);
+  expect(phases.all().filter((p) => p.kind === EVENTS.storageExportsApplied.kind)).toHaveLength(1);
+
+  // The client is unassigned: the line goes, exportfs runs again, nfsd keeps running.
+  f.calls.length = 0;
+  engine.store.set(DesiredNodeState, "node", section({ exports: [{ ...exp, clients: [] }] }));
+  await until("exportfs after the change", () => f.calls.length > 0);
+  expect(f.exportsText()).not.toContain("fd12");
+  expect(f.calls).toEqual(["/usr/sbin/exportfs -r"]);
+
+  // No storage left: nfsd is stopped, mountd killed.
+  f.calls.length = 0;
+  engine.store.set(DesiredNodeState, "node", create(DesiredStateSchema, { version: 3n }));
+  await assertResource(engine, StorageStatus, "node", { exports: 0, mounts: [] });
+  expect(f.calls).toEqual(["/usr/sbin/rpc.nfsd 0"]);
+  rmSync(root, { recursive: true, force: true });
+});
+
+test("server without the nfs-server module: nothing runs, the condition says which module", async () => {
+  const root = mkdtempSync(join(tmpdir(), "storage-root-"));
+  const f = fakeStorageOs({ nfsServer: false });
+  const deps = { phases: createPhaseRecorder(createSystemClock()) } as unknown as AgentDeps;
+  await using engine = startTestEngine(
+    [storageController({ ...deps, storage: f.os })],
+    [
+      {
+        type: DesiredNodeState,
+        id: "node",
+        spec: section({ exports: [{ storageId: id, name: "d", exportPath: "/srv/d", clients: [] }] }),
+      },
+      { type: ModuleSetStatus, id: "node", spec: { observations: [], appliedVersion: 2n, root } },
+    ],
+  );
+  await assertResource(engine, StorageStatus, "node", { exports: 1, mounts: [] });
+  expect(f.calls).toEqual([]);
+  const status = engine.store.get(StorageStatus, "node");
+  expect(status?.spec.exports).toBe(1);
+  rmSync(root, { recursive: true, force: true });
+});
+
+test("client: a refused mount is named and retried; once it mounts the status says so; unassigned, it is unmounted", async () => {
+  const root = mkdtempSync(join(tmpdir(), "storage-root-"));
+  const f = fakeStorageOs();
+  const phases = createPhaseRecorder(createSystemClock());
+  const deps = { phases } as unknown as AgentDeps;
+  const source = `[${vip}]:/srv/data`;
+  f.refuse.set(source, "mount: permission denied");
+  const mount = {
+    storageId: id,
+    name: "data",
+    source,
+    mountPath: "/mnt/data",
+    options: "vers=4.2,proto=tcp,hard",
+  };
+  await using engine = startTestEngine(
+    [storageController({ ...deps, storage: f.os })],
+    [
+      { type: DesiredNodeState, id: "node", spec: section({ mounts: [mount] }) },
+      { type: ModuleSetStatus, id: "node", spec: { observations: [], appliedVersion: 2n, root } },
+    ],
+  );
+  await assertResource(engine, StorageStatus, "node", {
+    exports: 0,
+    mounts: [{ name: "data", path: "/mnt/data", mounted: false, error: "mount: permission denied" }],
+  });
+  expect(f.calls).toEqual([`mount ${source} ${join(root, "mnt/data")} vers=4.2,proto=tcp6,hard,addr=${vip}`]);
+  expect(phases.all().filter((p) => p.kind === EVENTS.storageMountFailed.kind)).toHaveLength(1);
+
+  // The grant arrives on the server: the next pass (woken here by a new root status) mounts it.
+  f.refuse.clear();
+  engine.store.set(ModuleSetStatus, "node", { observations: [], appliedVersion: 3n, root });
+  await assertResource(engine, StorageStatus, "node", {
+    exports: 0,
+    mounts: [{ name: "data", path: "/mnt/data", mounted: true, error: "" }],
+  });
+  expect(phases.all().filter((p) => p.kind === EVENTS.storageMounted.kind)).toHaveLength(1);
+
+  engine.store.set(DesiredNodeState, "node", create(DesiredStateSchema, { version: 4n }));
+  await assertResource(engine, StorageStatus, "node", { exports: 0, mounts: [] });
+  expect(f.calls.at(-1)).toBe(`umount ${join(root, "mnt/data")}`);
+  expect(f.mounted.has(join(root, "mnt/data"))).toBe(false);
+  expect(phases.all().filter((p) => p.kind === EVENTS.storageUnmounted.kind)).toHaveLength(1);
+  rmSync(root, { recursive: true, force: true });
+});

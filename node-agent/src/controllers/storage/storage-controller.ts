@@ -1,0 +1,290 @@
+/**
+ * `storage`: makes the desired state's `storage` section real on the node, level-triggered every pass.
+ *
+ * - Server (`storage.exports.apply`): with the nfs-server module in the composed root, each export's
+ *   directory (on /persist when it is a disk, else a tmpfs), `/etc/exports` with the granted clients'
+ *   overlay addresses only, rpc.mountd supervised, `exportfs -r` on every change, the kernel's nfsd
+ *   started (v4.1/4.2, no rpcbind). The VIP is the mesh controller's (the network section lists it).
+ * - Gateway (`storage.gateway.provision`): the upstream share mounted at the re-export path before it is
+ *   exported; the clients only ever see this node's VIP.
+ * - Client (`storage.mount`): each share mounted at its path in the composed root; a failed mount is
+ *   retried every pass and named in the condition; `hard` mounts ride out server reboots in the kernel;
+ *   shares no longer assigned are unmounted.
+ * A module swap composes a new root: everything is set up again in it.
+ */
+import { join } from "node:path";
+import {
+  EVENTS,
+  type NfsExport,
+  type NfsGatewayUpstream,
+  type NfsMount,
+  type StorageSection,
+} from "@powernode/proto";
+import {
+  type Controller,
+  type ControllerContext,
+  definePollingController,
+} from "../../runtime/controller.ts";
+import type { StorageOs } from "../../sys/nfs.ts";
+import type { AgentDeps } from "../deps.ts";
+import { type Supervisor, startSupervisor } from "../modules/supervisor.ts";
+import { DebugNasExports, DesiredNodeState, ModuleSetStatus, StorageStatus } from "../resources.ts";
+import {
+  exportfsArgv,
+  exportsFile,
+  NFS_ROOT,
+  nfsMountSpec,
+  rpcMountdArgv,
+  rpcNfsdArgv,
+  rpcNfsdStopArgv,
+  safePath,
+} from "./nfs-config.ts";
+
+export const STORAGE_POLL_MS = 5_000;
+/** A mount that has not finished by then is killed and tried again next pass. */
+export const MOUNT_TIMEOUT_MS = 30_000;
+
+interface Server {
+  root: string;
+  exports: string;
+  mountd: Supervisor;
+  /** Export paths bound into the NFS root. */
+  published: Set<string>;
+}
+
+const errMsg = (e: unknown) => (e instanceof Error ? e.message : String(e));
+
+/**
+ * `debugNas`: also serve the test-only `debug.nas` exports (only where the debug-probes controller
+ * runs, which writes them: the engine refuses an input nothing writes).
+ */
+export function storageController(
+  deps: AgentDeps & { storage: StorageOs },
+  opts: { debugNas?: boolean } = {},
+): Controller {
+  const os = deps.storage;
+  let server: Server | undefined;
+  /** Per mount target: the last error reported (an event per new error, not per pass). */
+  const failed = new Map<string, string>();
+  /** The last server failure logged (once per distinct message). */
+  let serverError = "";
+
+  const stopServer = async (ctx: ControllerContext) => {
+    if (!server) return;
+    const { root } = server;
+    await os
+      .runProgram(root, rpcNfsdStopArgv())
+      .catch((e: unknown) => ctx.log.warn(`storage: stopping nfsd: ${errMsg(e)}`));
+    await server.mountd.stop();
+    server = undefined;
+    ctx.log.info("storage: NFS server stopped");
+  };
+
+  /** Mounts `source` at `target` unless something is there; returns the error, if any. */
+  const ensureMount = async (
+    ctx: ControllerContext,
+    what: string,
+    m: Pick<NfsMount, "source" | "options" | "name">,
+    target: string,
+  ): Promise<string | undefined> => {
+    if (os.isMounted(target)) {
+      failed.delete(target);
+      return undefined;
+    }
+    try {
+      const spec = nfsMountSpec(what, m);
+      await os.mountNfs(spec, target, MOUNT_TIMEOUT_MS);
+      failed.delete(target);
+      ctx.log.info(`storage: ${what} ${spec.source} mounted at ${target} (${spec.options})`);
+      deps.phases.record(EVENTS.storageMounted.kind, {
+        payload: { storage: m.name, target, source: spec.source },
+      });
+      return undefined;
+    } catch (err) {
+      const msg = errMsg(err);
+      if (failed.get(target) !== msg) {
+        ctx.log.warn(`storage: ${what} at ${target}: ${msg}`);
+        deps.phases.record(EVENTS.storageMountFailed.kind, {
+          payload: { storage: m.name, target, error: msg },
+        });
+      }
+      failed.set(target, msg);
+      return msg;
+    }
+  };
+
+  /** Serves `exports` from `root`; returns what the condition says. */
+  const serve = async (
+    ctx: ControllerContext,
+    root: string,
+    exports: readonly NfsExport[],
+    upstreams: readonly NfsGatewayUpstream[],
+  ): Promise<{ ok: boolean; reason: string; message: string }> => {
+    if (!os.hasNfsServer(root))
+      return {
+        ok: false,
+        reason: "ModuleMissing",
+        message: "missing: rpc.nfsd (assign the nfs-server module)",
+      };
+    const problems: string[] = [];
+    const upstreamAt = new Map(upstreams.map((u) => [u.reExportPath, u]));
+    for (const u of upstreams) {
+      const target = join(root, safePath(`upstreams[${u.name}].re_export_path`, u.reExportPath));
+      const err = await ensureMount(
+        ctx,
+        `gateway ${u.name}`,
+        { name: u.name, source: u.upstream, options: u.options },
+        target,
+      );
+      if (err) problems.push(`upstream ${u.name}: ${err}`);
+    }
+    if (server && server.root !== root) {
+      ctx.log.info("storage: the composed root changed; restarting the NFS server in the new one");
+      await stopServer(ctx);
+    }
+    const ready = exports.filter((e) => {
+      const path = safePath(`exports[${e.name}].export_path`, e.exportPath);
+      if (e.deploymentShape === "gateway_proxy" || upstreamAt.has(path)) {
+        // The upstream first: never export the empty directory under it.
+        if (!os.isMounted(join(root, path))) return false;
+      } else os.prepareExportDir(root, path, e.storageId);
+      os.publish(join(root, path), NFS_ROOT, path);
+      return true;
+    });
+    const text = exportsFile(ready);
+    os.prepareServer(root, text);
+    if (!server) {
+      const exec = os.programArgv(root, rpcMountdArgv());
+      const mountd = startSupervisor(
+        "/",
+        [{ module: "nfs-server", service: { name: "rpc.mountd", exec, restart: "always" } }],
+        {
+          sys: os,
+          log: ctx.log,
+        },
+      );
+      server = { root, exports: "", mountd, published: new Set() };
+    }
+    const changed = server.exports !== text;
+    if (changed) {
+      await os.runProgram(root, exportfsArgv());
+      server.exports = text;
+    }
+    if (os.nfsdThreads() === 0) {
+      await os.runProgram(root, rpcNfsdArgv());
+      ctx.log.info(`storage: nfsd started (${os.nfsdThreads()} threads)`);
+    }
+    const paths = new Set(ready.map((e) => e.exportPath));
+    for (const p of server.published) {
+      if (paths.has(p)) continue;
+      os.unmount(join(NFS_ROOT, p));
+      if (!upstreamAt.has(p)) os.unmount(join(root, p));
+      ctx.log.info(`storage: ${p} is no longer exported`);
+    }
+    server.published = paths;
+    if (changed) {
+      const served = ready.filter((e) => e.clients.length > 0);
+      ctx.log.info(
+        `storage: ${served.length} export(s) applied${
+          served.length
+            ? `: ${text
+                .split("\n")
+                .filter((l) => l.startsWith("/"))
+                .join("; ")}`
+            : ""
+        }`,
+      );
+      deps.phases.record(EVENTS.storageExportsApplied.kind, {
+        payload: {
+          exports: served.map((e) => e.name),
+          clients: served.reduce((n, e) => n + e.clients.length, 0),
+        },
+      });
+    }
+    const waiting = exports.length - ready.length;
+    if (waiting > 0) problems.push(`${waiting} re-export(s) wait for their upstream`);
+    return problems.length > 0
+      ? { ok: false, reason: "Degraded", message: problems.join("; ") }
+      : { ok: true, reason: "Serving", message: `${ready.length} export(s) served` };
+  };
+
+  /** Unmounts NFS mounts in `root` that nothing wants any more (a share unassigned, an upstream gone). */
+  const unmountStale = (ctx: ControllerContext, root: string | undefined, wanted: ReadonlySet<string>) => {
+    for (const m of os.nfsMounts()) {
+      if (wanted.has(m.target)) continue;
+      if (root === undefined || !m.target.startsWith(`${root}/`)) continue;
+      if (os.unmount(m.target)) {
+        failed.delete(m.target);
+        ctx.log.info(`storage: ${m.source} unmounted from ${m.target} (no longer assigned)`);
+        deps.phases.record(EVENTS.storageUnmounted.kind, { payload: { source: m.source, target: m.target } });
+      }
+    }
+  };
+
+  const reconcile = async (ctx: ControllerContext): Promise<void> => {
+    const section: StorageSection | undefined = ctx.get(DesiredNodeState, "node")?.spec.storage;
+    // With powernode.debug=1, a test's stand-in NAS exports beside the hub's (debug.nas).
+    const nas = opts.debugNas ? (ctx.get(DebugNasExports, "node")?.spec.exports ?? []) : [];
+    const exports = [...(section?.exports ?? []), ...nas];
+    const upstreams = section?.upstreams ?? [];
+    const mounts = section?.mounts ?? [];
+    const root = ctx.get(ModuleSetStatus, "node")?.spec.root;
+    if (exports.length + upstreams.length + mounts.length === 0) {
+      await stopServer(ctx);
+      unmountStale(ctx, root, new Set());
+      ctx.set(StorageStatus, "node", { exports: 0, mounts: [] });
+      ctx.condition(true, "NoStorage", "");
+      return;
+    }
+    if (!root) {
+      ctx.condition(false, "NoRoot", "storage needs a composed root (assign system-base)");
+      return;
+    }
+    const wanted = new Set([
+      ...upstreams.map((u) => join(root, u.reExportPath)),
+      ...mounts.map((m) => join(root, m.mountPath)),
+    ]);
+    unmountStale(ctx, root, wanted);
+    const parts: string[] = [];
+    let ok = true;
+    if (exports.length + upstreams.length > 0) {
+      const s = await serve(ctx, root, exports, upstreams).catch((e: unknown) => {
+        const message = `NFS server: ${errMsg(e)}`;
+        if (message !== serverError) ctx.log.warn(`storage: ${message}`);
+        return { ok: false, reason: "ServerFailed", message };
+      });
+      serverError = s.ok ? "" : s.message;
+      ok &&= s.ok;
+      parts.push(s.message);
+    } else await stopServer(ctx);
+    const states: { name: string; path: string; mounted: boolean; error: string }[] = [];
+    for (const m of mounts) {
+      let path = m.mountPath;
+      let error: string | undefined;
+      try {
+        path = safePath(`mounts[${m.name}].mount_path`, m.mountPath);
+        error = await ensureMount(ctx, `share ${m.name}`, m, join(root, path));
+      } catch (e) {
+        error = errMsg(e);
+      }
+      states.push({ name: m.name, path, mounted: error === undefined, error: error ?? "" });
+    }
+    const bad = states.filter((s) => !s.mounted);
+    if (mounts.length > 0) {
+      parts.push(`${states.length - bad.length}/${states.length} share(s) mounted`);
+      for (const b of bad) parts.push(`${b.name} at ${b.path}: ${b.error}`);
+    }
+    ok &&= bad.length === 0;
+    ctx.set(StorageStatus, "node", { exports: exports.length, mounts: states });
+    ctx.condition(ok, ok ? "Ready" : bad.length > 0 ? "MountFailed" : "Degraded", parts.join("; "));
+  };
+
+  return definePollingController({
+    name: "storage",
+    inputs: [DesiredNodeState, ModuleSetStatus, ...(opts.debugNas ? [DebugNasExports] : [])],
+    outputs: [StorageStatus],
+    pollMs: STORAGE_POLL_MS,
+    reconcile,
+    stop: stopServer,
+  });
+}

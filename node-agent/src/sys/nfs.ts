@@ -1,0 +1,224 @@
+/**
+ * The OS side of storage: the kernel NFS server driven by the nfs-server module's programs, export
+ * directories (a directory on the /persist disk, or a tmpfs of its own), and NFS mounts.
+ *
+ * The server's programs run in the node's own root, not chrooted into the composed root: nfsd's
+ * kernel threads name paths from the node's root in their upcalls to rpc.mountd, so mountd, exportfs
+ * and /etc/exports must see the same tree (decision 0032). The programs and their libraries come from
+ * the composed root, run by its dynamic loader with its library directory; /etc/exports, /etc/netconfig
+ * and /var/lib/nfs are the node root's.
+ *
+ * Everything that may touch a remote server (mount, the programs) runs as a child process with a
+ * timeout: a server that does not answer never blocks the agent's event loop. Nothing here stats a path
+ * inside a share.
+ */
+import { chownSync, copyFileSync, existsSync, mkdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import type { Exec } from "./exec.ts";
+import { writeFileAtomic } from "./files.ts";
+import type { ModuleSys } from "./module-sys.ts";
+import { mountedTargets } from "./mount.ts";
+
+/** nobody:nogroup, what root on a client is squashed to (`root_squash`): it owns a new export's root. */
+const NOBODY = 65534;
+
+/** The dynamic loader and library directory of a Debian root, per arch (merged /usr). */
+const LOADER = {
+  x64: { triplet: "x86_64-linux-gnu", ld: "ld-linux-x86-64.so.2" },
+  arm64: { triplet: "aarch64-linux-gnu", ld: "ld-linux-aarch64.so.1" },
+} as const;
+
+/**
+ * The argv that runs `<root><program>` from the node's root with the composed root's loader and
+ * libraries: `<root>/usr/lib/<triplet>/<ld> --library-path <root>/usr/lib/<triplet> <root><program> ...`.
+ */
+export function moduleProgramArgv(root: string, argv: readonly string[], arch: "x64" | "arm64"): string[] {
+  const [program, ...args] = argv;
+  if (!program?.startsWith("/"))
+    throw new Error(`module program ${JSON.stringify(program)}: need an absolute path`);
+  const l = LOADER[arch];
+  const lib = join(root, "usr/lib", l.triplet);
+  return [join(lib, l.ld), "--library-path", lib, join(root, program), ...args];
+}
+
+/** One mounted NFS filesystem, from /proc/self/mounts. */
+export interface NfsMounted {
+  source: string;
+  target: string;
+  fstype: string;
+}
+
+/** Parses /proc/self/mounts for NFS filesystems (`nfs`, `nfs4`); paths keep their octal escapes. */
+export function parseNfsMounts(text: string): NfsMounted[] {
+  return text
+    .split("\n")
+    .map((l) => l.split(" "))
+    .filter((f) => f.length >= 3 && (f[2] === "nfs" || f[2] === "nfs4"))
+    .map((f) => ({ source: f[0] as string, target: f[1] as string, fstype: f[2] as string }));
+}
+
+/** busybox `mount` of a share: `-t <fstype> -o <options> <source> <target>`. */
+export function nfsMountArgv(
+  spec: { fstype: string; source: string; options: string },
+  target: string,
+): string[] {
+  return ["mount", "-t", spec.fstype, "-o", spec.options, spec.source, target];
+}
+
+export interface StorageOs {
+  /** True when the composed root has the NFS server's programs (the nfs-server module is mounted). */
+  hasNfsServer(root: string): boolean;
+  /**
+   * Readies the node root for the server: /etc/netconfig (from the composed root), /var/lib/nfs (on
+   * /persist when it is a disk: client state survives a reboot), /etc/exports written when it differs
+   * (true when it did), the nfsd control filesystem at /proc/fs/nfsd.
+   */
+  prepareServer(root: string, exportsText: string): boolean;
+  /** nfsd's running thread count (0: stopped). */
+  nfsdThreads(): number;
+  /** Runs a program of the composed root to its end (see {@link moduleProgramArgv}); throws with its output. */
+  runProgram(root: string, argv: readonly string[], timeoutMs?: number): Promise<string>;
+  /** The argv of a long-running program of the composed root, for the supervisor (root "/"). */
+  programArgv(root: string, argv: readonly string[]): string[];
+  /** Starts a long-running process (the supervisor's way). */
+  spawnService: ModuleSys["spawnService"];
+  /**
+   * Makes `<root>/<path>` the export directory of storage `id`: a bind of `/persist/storage/<id>` when
+   * /persist is a disk, else its own tmpfs; a new one belongs to nobody (root is squashed to it).
+   * Returns what backs it.
+   */
+  prepareExportDir(root: string, path: string, id: string): "persist" | "tmpfs";
+  /** Binds `source` into the NFS v4 root `nfsRoot` (a tmpfs, mounted here first) at `path`. */
+  publish(source: string, nfsRoot: string, path: string): void;
+  /** Unmounts `target` lazily (what uses it keeps it until done); false when nothing was mounted. */
+  unmount(target: string): boolean;
+  /** Whether something is mounted at `target`. */
+  isMounted(target: string): boolean;
+  /** Mounts an NFS share at `target` (made if missing) in a child process; throws with the reason. */
+  mountNfs(
+    spec: { fstype: string; source: string; options: string },
+    target: string,
+    timeoutMs: number,
+  ): Promise<void>;
+  /** Every NFS filesystem mounted on the node. */
+  nfsMounts(): NfsMounted[];
+}
+
+export interface StorageOsOptions {
+  sys: Pick<ModuleSys, "mount" | "bind" | "umount" | "spawnService">;
+  exec: Exec;
+  /** /persist is a disk (export data survives reboots); else exports live in tmpfs. */
+  persistent: boolean;
+  /** Default "/persist/storage". */
+  persistDir?: string;
+  /** Default "/run/powernode/storage". */
+  runDir?: string;
+  /** Default "/proc/self/mounts". */
+  mountsFile?: string;
+  /** Default: the agent's arch. */
+  arch?: "x64" | "arm64";
+}
+
+export function createStorageOs(o: StorageOsOptions): StorageOs {
+  const persistDir = o.persistDir ?? "/persist/storage";
+  const runDir = o.runDir ?? "/run/powernode/storage";
+  const mountsFile = o.mountsFile ?? "/proc/self/mounts";
+  const mounted = () => mountedTargets();
+  const owned = (dir: string) => {
+    mkdirSync(dir, { recursive: true, mode: 0o755 });
+    chownSync(dir, NOBODY, NOBODY);
+  };
+  const arch = o.arch ?? (process.arch === "arm64" ? "arm64" : "x64");
+  return {
+    hasNfsServer: (root) =>
+      existsSync(join(root, "usr/sbin/rpc.nfsd")) && existsSync(join(root, "usr/sbin/rpc.mountd")),
+    prepareServer(root, exportsText) {
+      mkdirSync("/etc", { recursive: true });
+      copyFileSync(join(root, "etc/netconfig"), "/etc/netconfig");
+      const state = "/var/lib/nfs";
+      mkdirSync(state, { recursive: true });
+      if (o.persistent && !mounted().has(state)) {
+        const kept = join(persistDir, ".nfs-state");
+        mkdirSync(kept, { recursive: true, mode: 0o755 });
+        o.sys.bind(kept, state);
+      }
+      mkdirSync(join(state, "v4recovery"), { recursive: true, mode: 0o700 });
+      if (!mounted().has("/proc/fs/nfsd")) o.sys.mount("nfsd", "/proc/fs/nfsd", "nfsd", false);
+      let same = false;
+      try {
+        same = readFileSync("/etc/exports", "utf8") === exportsText;
+      } catch {}
+      if (!same) writeFileAtomic("/etc/exports", exportsText, 0o644);
+      return !same;
+    },
+    nfsdThreads() {
+      try {
+        return Number.parseInt(readFileSync("/proc/fs/nfsd/threads", "utf8").trim(), 10) || 0;
+      } catch {
+        return 0;
+      }
+    },
+    programArgv: (root, argv) => moduleProgramArgv(root, argv, arch),
+    async runProgram(root, argv, timeoutMs = 30_000) {
+      const [cmd, ...args] = moduleProgramArgv(root, argv, arch) as [string, ...string[]];
+      const r = await o.exec.run(cmd, args, { timeoutMs, allowFailure: true });
+      const out = `${r.stdout}${r.stderr}`.trim();
+      if (r.exitCode !== 0) throw new Error(`${argv.join(" ")}: exit ${r.exitCode}: ${out.slice(-400)}`);
+      return out;
+    },
+    spawnService: (s) => o.sys.spawnService(s),
+    prepareExportDir(root, path, id) {
+      const target = join(root, path);
+      if (mounted().has(target)) return o.persistent ? "persist" : "tmpfs";
+      mkdirSync(target, { recursive: true });
+      if (o.persistent) {
+        const dir = join(persistDir, id);
+        if (!existsSync(dir)) owned(dir);
+        o.sys.bind(dir, target);
+        return "persist";
+      }
+      const dir = join(runDir, id);
+      mkdirSync(dir, { recursive: true });
+      if (!mounted().has(dir)) {
+        o.sys.mount("tmpfs", dir, "tmpfs", false, "mode=0755");
+        chownSync(dir, NOBODY, NOBODY);
+      }
+      o.sys.bind(dir, target);
+      return "tmpfs";
+    },
+    publish(source, nfsRoot, path) {
+      if (!mounted().has(nfsRoot)) {
+        mkdirSync(nfsRoot, { recursive: true });
+        o.sys.mount("tmpfs", nfsRoot, "tmpfs", false, "mode=0755,size=1m");
+      }
+      const target = join(nfsRoot, path);
+      if (mounted().has(target)) return;
+      mkdirSync(target, { recursive: true });
+      o.sys.bind(source, target);
+    },
+    unmount(target) {
+      if (!mounted().has(target)) return false;
+      o.sys.umount(target, true);
+      return true;
+    },
+    isMounted: (target) => mounted().has(target),
+    async mountNfs(spec, target, timeoutMs) {
+      mkdirSync(target, { recursive: true });
+      const r = await o.exec.run("/bin/busybox", nfsMountArgv(spec, target), {
+        timeoutMs,
+        allowFailure: true,
+      });
+      if (r.exitCode !== 0)
+        throw new Error(
+          `mount ${spec.source}: ${`${r.stderr}${r.stdout}`.trim().slice(-300) || `exit ${r.exitCode}`}`,
+        );
+    },
+    nfsMounts() {
+      try {
+        return parseNfsMounts(readFileSync(mountsFile, "utf8"));
+      } catch {
+        return [];
+      }
+    },
+  };
+}

@@ -1,0 +1,263 @@
+/**
+ * Pass 6, site tier: four QEMU nodes on a lab network. Three are members of one overlay network: the
+ * server (persistent: a /persist disk) exports a share with the kernel's nfsd from the nfs-server
+ * module at its VIP; the client mounts it and writes random files, the server's agent hashes the same
+ * bytes; the gateway, a member never granted that share, is refused by the server. The fourth node is
+ * a NAS outside the mesh (gateway-tier.ts). Then the client's mount rides out the server's reboot, and
+ * unassigning unmounts. What nodes read and write is proven from the nodes (test-only debug hooks,
+ * `powernode.debug=1`).
+ */
+import { join } from "node:path";
+import { setDebugSpec } from "@powernode/hub";
+import { EVENTS, type FleetEvent, NodeState } from "@powernode/proto";
+import { cliFor } from "../../hub/src/cli/test-cli.ts";
+import {
+  buildRecipe,
+  builtModuleDir,
+  loadRecipe,
+  MODULES_DIR,
+  publishModule,
+  recipePath,
+} from "../../hub/src/modules/index.ts";
+import { nodeEvents } from "../lib/events.ts";
+import type { PassContext } from "../lib/pass.ts";
+import { bootSiteNodes, type SiteNode, type SiteNodes } from "../lib/site-nodes.ts";
+import { waitFor } from "../lib/wait.ts";
+import { gatewayChecks } from "./gateway-tier.ts";
+
+const NETWORK = "pass6-net";
+const SHARE = "pass6-data";
+const EXPORT_PATH = "/srv/exports/pass6-data";
+const MOUNT_PATH = "/mnt/pass6-data";
+/** 64 MiB of random files, in four. */
+const FILES = ["f1", "f2", "f3", "f4"] as const;
+const FILE_MIB = 16;
+/** Generous under TCG: three emulated nodes share two host cores. */
+const TIMEOUT_MS = 240_000;
+
+/** The node's events of `kind` for debug-spec version `version` (or any, when undefined). */
+export async function eventsOf(
+  site: SiteNodes,
+  n: SiteNode,
+  kind: string,
+  version?: number,
+): Promise<FleetEvent[]> {
+  return (await nodeEvents(site.hub.fleet, n.instanceId)).filter(
+    (e) => e.kind === kind && (version === undefined || e.payload?.version === String(version)),
+  );
+}
+
+/** Sets `n`'s debug spec and waits for `count` events of `kind` for it; returns their payloads. */
+export async function probe(
+  site: SiteNodes,
+  n: SiteNode,
+  spec: Parameters<typeof setDebugSpec>[2],
+  kind: string,
+  count: number,
+  timeoutMs = TIMEOUT_MS,
+): Promise<Record<string, unknown>[]> {
+  const version = await setDebugSpec(site.hub.hub.deps, n.instanceId, spec);
+  const events = await waitFor(
+    `${n.name}: ${count} ${kind} for debug version ${version} (serial log ${n.serialLog})`,
+    async () => {
+      const e = await eventsOf(site, n, kind, version);
+      return e.length >= count ? e : undefined;
+    },
+    { timeoutMs, intervalMs: 1000 },
+  );
+  return events.map((e) => (e.payload ?? {}) as Record<string, unknown>);
+}
+
+export async function storageSiteTier(t: PassContext): Promise<void> {
+  const arch = t.args.arch;
+  const built = await t.step(`build (or reuse) system-base and nfs-server for ${arch}`, async () => {
+    const out = [];
+    for (const name of ["system-base", "nfs-server"])
+      out.push(
+        await buildRecipe(
+          loadRecipe(recipePath(name)),
+          arch,
+          builtModuleDir(join(MODULES_DIR, ".out"), name, arch),
+        ),
+      );
+    return out;
+  });
+  const site = await bootSiteNodes(t, {
+    arch,
+    count: 4,
+    names: ["nfs-server", "nfs-client", "nfs-gateway", "nas"],
+    persistent: ["nfs-server"],
+    template: "nfs",
+    hub: { heartbeatSeconds: 5 },
+    provider: { kernelArgs: ["powernode.debug=1"] },
+    lab: { name: "pass6", index: 6 },
+    async beforeCreate(s) {
+      await t.step("publish system-base and nfs-server; template nfs = both", async () => {
+        for (const b of built)
+          await publishModule(b, {
+            registryUrl: s.hub.httpUrl,
+            hubUrl: s.hub.httpUrl,
+            token: s.hub.adminToken,
+          });
+        await s.provision.createTemplate({
+          name: "nfs",
+          modules: [{ name: "system-base" }, { name: "nfs-server" }],
+        });
+      });
+    },
+  });
+  const [server, client, gateway, nas] = site.nodes as [SiteNode, SiteNode, SiteNode, SiteNode];
+  const s = site.hub;
+  const cli = cliFor(() => s.hub);
+  const pnctl = async (...argv: string[]) => {
+    const r = await cli(...argv);
+    if (r.code !== 0) throw new Error(`pnctl ${argv.join(" ")}: exit ${r.code}: ${r.err}`);
+    return r.out;
+  };
+
+  await t.step(`server, client and gateway join ${NETWORK} (the NAS does not); full mesh`, async () => {
+    await pnctl("net", "create", NETWORK);
+    for (const n of [server, client, gateway]) await pnctl("net", "join", NETWORK, n.instanceId);
+    await waitFor(
+      "every peer of every node up (GetMeshHealth)",
+      async () => (await s.network.getMeshHealth({ network: NETWORK })).fullMesh || undefined,
+      { timeoutMs: TIMEOUT_MS, intervalMs: 1000 },
+    );
+  });
+
+  const vip = await t.step(
+    `storage create ${SHARE} on the server; assign the client at ${MOUNT_PATH}`,
+    async () => {
+      const created = JSON.parse(
+        await pnctl(
+          "storage",
+          "create",
+          SHARE,
+          "--network",
+          NETWORK,
+          "--host",
+          server.instanceId,
+          "--path",
+          EXPORT_PATH,
+          "--json",
+        ),
+      ) as { vip: string };
+      await pnctl("storage", "assign", SHARE, client.instanceId, "--mount", MOUNT_PATH);
+      return created.vip;
+    },
+  );
+
+  // A step: nothing after it means anything without the share mounted.
+  await t.step(
+    "the server exports at its VIP and the client mounts it (system.storage.mounted)",
+    async () => {
+      const started = performance.now();
+      const [applied] = await waitFor(
+        "the server's system.storage.exports_applied",
+        async () => {
+          const e = await eventsOf(site, server, EVENTS.storageExportsApplied.kind);
+          return e.some((x) => Number(x.payload?.clients ?? 0) > 0) ? e : undefined;
+        },
+        { timeoutMs: TIMEOUT_MS, intervalMs: 1000 },
+      );
+      const mounted = await waitFor(
+        "the client's system.storage.mounted",
+        async () => (await eventsOf(site, client, EVENTS.storageMounted.kind))[0],
+        { timeoutMs: TIMEOUT_MS, intervalMs: 1000 },
+      );
+      if (mounted.payload?.source !== `[${vip}]:${EXPORT_PATH}`)
+        throw new Error(`mounted ${JSON.stringify(mounted.payload)}`);
+      t.info(
+        `${String(mounted.payload?.source)} at ${MOUNT_PATH} ${((performance.now() - started) / 1000).toFixed(1)} s after the assignment (exports ${JSON.stringify(applied?.payload?.exports)})`,
+      );
+    },
+  );
+
+  const written = await t.step(
+    `the client writes ${FILES.length} x ${FILE_MIB} MiB of random bytes to the share`,
+    async () => {
+      const started = performance.now();
+      const r = await probe(
+        site,
+        client,
+        { write: FILES.map((f) => ({ path: `${MOUNT_PATH}/${f}`, mib: FILE_MIB })) },
+        EVENTS.debugFile.kind,
+        FILES.length,
+      );
+      const seconds = (performance.now() - started) / 1000;
+      t.info(
+        `written in ${seconds.toFixed(1)} s (${((FILES.length * FILE_MIB) / seconds).toFixed(1)} MiB/s incl. the hook's round trip)`,
+      );
+      return r;
+    },
+  );
+
+  await t.check("the server's agent reads the same sha256 in its export directory", async () => {
+    const bad = written.filter((w) => w.result !== "ok");
+    if (bad.length > 0) throw new Error(`client writes failed: ${JSON.stringify(bad)}`);
+    const read = await probe(
+      site,
+      server,
+      { hash: FILES.map((f) => ({ path: `${EXPORT_PATH}/${f}` })) },
+      EVENTS.debugFile.kind,
+      FILES.length,
+    );
+    for (const f of FILES) {
+      const w = written.find((x) => x.path === `${MOUNT_PATH}/${f}`);
+      const r = read.find((x) => x.path === `${EXPORT_PATH}/${f}`);
+      if (!w || !r || r.result !== "ok" || r.sha256 !== w.sha256 || r.bytes !== FILE_MIB * 2 ** 20)
+        throw new Error(`${f}: client ${JSON.stringify(w)} server ${JSON.stringify(r)}`);
+    }
+    const total = read.reduce((n, r) => n + Number(r.bytes), 0);
+    return `${FILES.length} files, ${total / 2 ** 20} MiB: sha256 equal on both sides (${String(read[0]?.sha256).slice(0, 12)}.. ...)`;
+  });
+
+  await t.check("a member never granted (the gateway) is refused by the server", async () => {
+    const [r] = await probe(
+      site,
+      gateway,
+      { mount: [{ source: `[${vip}]:${EXPORT_PATH}`, path: "/mnt/try" }] },
+      EVENTS.debugMount.kind,
+      1,
+    );
+    if (r?.result !== "error") throw new Error(`the ungranted node mounted the share: ${JSON.stringify(r)}`);
+    // Refused by the server (mountd: not in the export's client list), not a malformed mount.
+    if (!/permission denied|access denied/i.test(String(r.error)))
+      throw new Error(`not a refusal: ${String(r.error)}`);
+    return `refused: ${String(r.error)}`;
+  });
+
+  await gatewayChecks(t, site, { client, gateway, nas, network: NETWORK, pnctl, probe, eventsOf });
+
+  await t.check(
+    "the client's mount survives the server rebooting: reads succeed again (seconds printed)",
+    async () => {
+      const started = performance.now();
+      await s.provision.stopInstance({ id: server.instanceId });
+      await s.provision.startInstance({ id: server.instanceId });
+      const [r] = await probe(
+        site,
+        client,
+        { hash: [{ path: `${MOUNT_PATH}/${FILES[0]}` }] },
+        EVENTS.debugFile.kind,
+        1,
+      );
+      const seconds = (performance.now() - started) / 1000;
+      const w = written.find((x) => x.path === `${MOUNT_PATH}/${FILES[0]}`);
+      if (r?.result !== "ok" || r.sha256 !== w?.sha256)
+        throw new Error(`after the reboot: ${JSON.stringify(r)}`);
+      const running = (await s.fleet.getNode({ id: server.instanceId })).node?.state === NodeState.RUNNING;
+      return `${FILES[0]} read with the same sha256 ${seconds.toFixed(1)} s after the reboot began (server ${running ? "RUNNING" : "not yet RUNNING"})`;
+    },
+  );
+
+  await t.check("unassign: the client unmounts the share (system.storage.unmounted)", async () => {
+    await pnctl("storage", "unassign", SHARE, client.instanceId);
+    const e = await waitFor(
+      "the client's system.storage.unmounted",
+      async () => (await eventsOf(site, client, EVENTS.storageUnmounted.kind))[0],
+      { timeoutMs: 120_000, intervalMs: 1000 },
+    );
+    return `${String(e.payload?.target)} unmounted`;
+  });
+}
