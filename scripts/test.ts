@@ -82,8 +82,11 @@ function unitSuites(): SuiteSpec[] {
   }));
 }
 
-/** Passes whose site tier is in `npm test` (three QEMU nodes on a lab: the mesh). */
-const SITE_PASSES = ["pass3.ts"];
+/**
+ * Passes whose site tier is in `npm test`: pass 3 (three QEMU nodes on a lab: the mesh), pass 6 (four:
+ * NFS server, client, gateway and a NAS outside the mesh; about 10 minutes).
+ */
+const SITE_PASSES = ["pass3.ts", "pass6.ts"];
 
 /**
  * Passes whose single tier is in `npm test` (pass 1's is above, on both arches), on amd64, with the
@@ -95,6 +98,8 @@ const SINGLE_PASSES: readonly { file: string; flags: string[] }[] = [
   // Pass 8: a node netboots by iPXE from the hub, another boots the x86-efi disk image under OVMF;
   // both enter claim mode, are confirmed and enroll (about 2.5 min under TCG with an image rebuild).
   { file: "pass8.ts", flags: [] },
+  // Pass 6: a persistent node keeps /var across a module swap and a reboot (about 2 min).
+  { file: "pass6.ts", flags: [] },
 ];
 
 function smokeSuites(): SuiteSpec[] {

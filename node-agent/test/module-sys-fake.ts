@@ -103,6 +103,10 @@ export function createRecordingModuleSysFake(): RecordingModuleSysFake {
       calls.push(`umount${lazy ? " -l" : ""} ${target}`);
       fake.mounted.delete(target);
     },
+    seedTree(from, to) {
+      calls.push(`seed ${from} ${to}`);
+      return 0;
+    },
     pruneDownloads(modulesDir, keep) {
       calls.push(`prune ${modulesDir} keep ${[...keep].join(" ")}`);
       return [];

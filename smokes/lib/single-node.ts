@@ -49,6 +49,8 @@ export interface SingleNodeOptions {
   beforeCreate?: (hub: SmokeHub) => Promise<void>;
   /** CreateInstance from this template (its modules are assigned at creation). */
   template?: string;
+  /** A persistent instance (a /persist disk that survives reboots). */
+  persistent?: boolean;
 }
 
 /**
@@ -88,6 +90,7 @@ export async function bootSingleNode(t: PassContext, opts: SingleNodeOptions): P
       memoryMib: opts.memoryMib ?? 1024,
       vcpus: 2, // TCG runs one host thread per vCPU: Bun starts and enrolls ~2 s sooner with two
       start: true,
+      persistent: opts.persistent ?? false,
       ...(opts.template ? { template: opts.template } : {}),
     }),
   );

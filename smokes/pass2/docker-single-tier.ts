@@ -11,16 +11,9 @@ import { join } from "node:path";
 import { createExec } from "@powernode/exec";
 import { DockerHostStatus, DockerService } from "@powernode/proto";
 import { cliFor } from "../../hub/src/cli/test-cli.ts";
-import {
-  buildRecipe,
-  builtModuleDir,
-  loadRecipe,
-  MODULES_DIR,
-  publishModule,
-  recipePath,
-} from "../../hub/src/modules/index.ts";
 import { operatorClient } from "../../hub/test/harness.ts";
 import { debRoot } from "../../scripts/lib/deb-root.ts";
+import { buildModules, publishModules } from "../lib/built-modules.ts";
 import type { PassContext } from "../lib/pass.ts";
 import { bootSiteNodes } from "../lib/site-nodes.ts";
 import { waitFor } from "../lib/wait.ts";
@@ -34,18 +27,7 @@ const CACHE = join(import.meta.dir, "..", "out", "cache");
 
 export async function runtimesSingleTier(t: PassContext): Promise<void> {
   const arch = t.args.arch;
-  const built = await t.step(`build (or reuse) system-base and docker-engine for ${arch}`, async () => {
-    const out = [];
-    for (const name of ["system-base", "docker-engine"])
-      out.push(
-        await buildRecipe(
-          loadRecipe(recipePath(name)),
-          arch,
-          builtModuleDir(join(MODULES_DIR, ".out"), name, arch),
-        ),
-      );
-    return out;
-  });
+  const built = await buildModules(t, arch, ["system-base", "docker-engine"]);
   const docker = await t.step("the docker CLI (Debian's docker.io, this machine's arch)", async () =>
     join(await debRoot("docker.io", "amd64", CACHE), "usr/bin/docker"),
   );
@@ -62,12 +44,7 @@ export async function runtimesSingleTier(t: PassContext): Promise<void> {
     template: "docker",
     async beforeCreate(s) {
       await t.step("publish system-base and docker-engine; template docker = both", async () => {
-        for (const b of built)
-          await publishModule(b, {
-            registryUrl: s.hub.httpUrl,
-            hubUrl: s.hub.httpUrl,
-            token: s.hub.adminToken,
-          });
+        await publishModules(s, built);
         await s.provision.createTemplate({
           name: "docker",
           modules: [{ name: "system-base" }, { name: "docker-engine" }],

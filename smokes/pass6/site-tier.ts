@@ -7,18 +7,10 @@
  * unassigning unmounts. What nodes read and write is proven from the nodes (test-only debug hooks,
  * `powernode.debug=1`).
  */
-import { join } from "node:path";
 import { setDebugSpec } from "@powernode/hub";
 import { EVENTS, type FleetEvent, NodeState } from "@powernode/proto";
 import { cliFor } from "../../hub/src/cli/test-cli.ts";
-import {
-  buildRecipe,
-  builtModuleDir,
-  loadRecipe,
-  MODULES_DIR,
-  publishModule,
-  recipePath,
-} from "../../hub/src/modules/index.ts";
+import { buildModules, publishModules } from "../lib/built-modules.ts";
 import { nodeEvents } from "../lib/events.ts";
 import type { PassContext } from "../lib/pass.ts";
 import { bootSiteNodes, type SiteNode, type SiteNodes } from "../lib/site-nodes.ts";
@@ -70,18 +62,7 @@ export async function probe(
 
 export async function storageSiteTier(t: PassContext): Promise<void> {
   const arch = t.args.arch;
-  const built = await t.step(`build (or reuse) system-base and nfs-server for ${arch}`, async () => {
-    const out = [];
-    for (const name of ["system-base", "nfs-server"])
-      out.push(
-        await buildRecipe(
-          loadRecipe(recipePath(name)),
-          arch,
-          builtModuleDir(join(MODULES_DIR, ".out"), name, arch),
-        ),
-      );
-    return out;
-  });
+  const built = await buildModules(t, arch, ["system-base", "nfs-server"]);
   const site = await bootSiteNodes(t, {
     arch,
     count: 4,
@@ -93,12 +74,7 @@ export async function storageSiteTier(t: PassContext): Promise<void> {
     lab: { name: "pass6", index: 6 },
     async beforeCreate(s) {
       await t.step("publish system-base and nfs-server; template nfs = both", async () => {
-        for (const b of built)
-          await publishModule(b, {
-            registryUrl: s.hub.httpUrl,
-            hubUrl: s.hub.httpUrl,
-            token: s.hub.adminToken,
-          });
+        await publishModules(s, built);
         await s.provision.createTemplate({
           name: "nfs",
           modules: [{ name: "system-base" }, { name: "nfs-server" }],

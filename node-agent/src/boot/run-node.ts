@@ -85,6 +85,7 @@ async function createNodeModuleSet(ctx: BootContext, owned: Set<number>, caPem: 
     modulesDir: ctx.state.persistent ? "/persist/powernode/modules" : "/run/powernode/modules",
     mountDir: "/run/powernode/mnt",
     sysroot: "/sysroot",
+    ...(ctx.state.persistent ? { persistVar: "/persist/var" } : {}),
     arch: process.arch === "arm64" ? "arm64" : "amd64",
     debug,
     // Module references point at the hub's mTLS listener by default: trust its CA, as the session does.

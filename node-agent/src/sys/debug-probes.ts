@@ -3,6 +3,7 @@
  * and their sha256, and a trial NFS mount. File work runs in busybox child processes with a timeout,
  * so a probe on a share whose server is away never blocks the agent (a `hard` mount waits for it).
  */
+import { dirname } from "node:path";
 import type { Exec } from "./exec.ts";
 import { nfsMountArgv } from "./nfs.ts";
 import type { Ping } from "./ping.ts";
@@ -14,7 +15,7 @@ export interface FileDigest {
 
 export interface DebugProbesOs {
   ping: Ping["ping"];
-  /** Writes `mib` MiB from /dev/urandom to `path` (fsync'd), then hashes it. */
+  /** Writes `mib` MiB from /dev/urandom to `path` (its directory made; fsync'd), then hashes it. */
   writeRandom(path: string, mib: number, timeoutMs: number): Promise<FileDigest>;
   /** sha256 and size of `path`. */
   hash(path: string, timeoutMs: number): Promise<FileDigest>;
@@ -48,6 +49,7 @@ export function createDebugProbesOs(exec: Exec, ping: Ping): DebugProbesOs {
   return {
     ping: (target, opts) => ping.ping(target, opts),
     async writeRandom(path, mib, timeoutMs) {
+      await bb(["mkdir", "-p", dirname(path)], timeoutMs);
       await bb(
         ["dd", "if=/dev/urandom", `of=${path}`, "bs=1048576", `count=${mib}`, "conv=fsync"],
         timeoutMs,

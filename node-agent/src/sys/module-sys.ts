@@ -5,14 +5,20 @@
  */
 
 import {
+  chmodSync,
   closeSync,
+  copyFileSync,
   fstatSync,
+  lchownSync,
+  lstatSync,
   mkdirSync,
   openSync,
   readdirSync,
+  readlinkSync,
   readSync,
   rmdirSync,
   rmSync,
+  symlinkSync,
   writeFileSync,
   writeSync,
 } from "node:fs";
@@ -69,6 +75,11 @@ export interface ModuleSys {
   bind(source: string, target: string): void;
   /** Lazy (MNT_DETACH) when asked. */
   umount(target: string, lazy: boolean): void;
+  /**
+   * Copies into `to` what `from` has and `to` lacks (directories, files, symlinks, with their modes and
+   * owners); what `to` already has is kept as it is. Returns how many entries were copied.
+   */
+  seedTree(from: string, to: string): number;
   /**
    * Removes download dirs `<modulesDir>/<name>/<manifest hex>` whose path is not in `keep` (and name dirs
    * left empty); returns the dirs removed.
@@ -152,6 +163,7 @@ export function createModuleSys(
       mount(source, target, fstype, readOnly ? MS_RDONLY : 0, data),
     bind: (source, target) => mount(source, target, "none", MS_BIND | MS_REC),
     umount: (target, lazy) => umount2(target, lazy ? MNT_DETACH : 0),
+    seedTree,
     pruneDownloads(modulesDir, keep) {
       const removed: string[] = [];
       const list = (d: string) => {
@@ -247,4 +259,37 @@ function signalNumber(name: string): number | undefined {
   return (
     { SIGHUP: 1, SIGINT: 2, SIGKILL: 9, SIGTERM: 15, SIGSEGV: 11, SIGABRT: 6 } as Record<string, number>
   )[name];
+}
+
+/** See {@link ModuleSys.seedTree}. */
+export function seedTree(from: string, to: string): number {
+  let copied = 0;
+  const walk = (src: string, dst: string) => {
+    for (const name of readdirSync(src)) {
+      const a = join(src, name);
+      const b = join(dst, name);
+      const st = lstatSync(a);
+      const have = lstatSync(b, { throwIfNoEntry: false });
+      if (st.isDirectory()) {
+        if (!have) {
+          mkdirSync(b, { mode: st.mode & 0o7777 });
+          chmodSync(b, st.mode & 0o7777);
+          lchownSync(b, st.uid, st.gid);
+          copied++;
+        }
+        if (!have || have.isDirectory()) walk(a, b);
+      } else if (!have) {
+        if (st.isSymbolicLink()) symlinkSync(readlinkSync(a), b);
+        else if (st.isFile()) {
+          copyFileSync(a, b);
+          chmodSync(b, st.mode & 0o7777);
+        } else continue; // sockets, fifos, devices: made by whoever needs them
+        lchownSync(b, st.uid, st.gid);
+        copied++;
+      }
+    }
+  };
+  mkdirSync(to, { recursive: true, mode: 0o755 });
+  walk(from, to);
+  return copied;
 }

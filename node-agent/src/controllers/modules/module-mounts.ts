@@ -1,7 +1,8 @@
 /**
  * The mount machinery of the module controller: verify and mount one module (fs-verity through the fd
  * that is then loop-attached, loops + dm-verity + erofs), tear it down, compose a generation's root
- * (tmpfs upper, one overlay, /proc /sys /dev bound in) and retire it. Every step that fails undoes the
+ * (tmpfs upper, one overlay, /proc /sys /dev bound in, /var from /persist on a persistent instance)
+ * and retire it. Every step that fails undoes the
  * steps before it.
  */
 
@@ -72,6 +73,8 @@ export function createModuleMounts(o: {
   log: Log;
   mountDir: string;
   sysroot: string;
+  /** A persistent instance's /var (`/persist/var`): bound over every generation's /var. */
+  persistVar?: string;
 }): ModuleMounts {
   const { sys, log } = o;
   const pendingDmRemovals = new Set<string>();
@@ -208,6 +211,16 @@ export function createModuleMounts(o: {
       sys.mount("overlay", root, "overlay", false, data);
       undo.push(`umount ${root}`, () => sys.umount(root, true));
       const binds: string[] = [];
+      if (o.persistVar) {
+        // What services write under /var survives reboots and module swaps: the modules' /var (its
+        // directories and files) seeds /persist/var where it lacks them, then /persist/var is /var.
+        const t = join(root, "var");
+        const seeded = sys.seedTree(t, o.persistVar);
+        sys.bind(o.persistVar, t);
+        binds.push(t);
+        undo.push(`umount ${t}`, () => sys.umount(t, true));
+        log.info(`root generation ${n}: /var is ${o.persistVar} (${seeded} entries seeded from the modules)`);
+      }
       for (const d of ["proc", "sys", "dev"]) {
         const t = join(root, d);
         sys.mkdir(t);

@@ -54,6 +54,8 @@ export interface ModuleSetOptions {
   mountDir: string;
   /** `/sysroot`; later generations at `/sysroot.<n>`. */
   sysroot: string;
+  /** A persistent instance's `/persist/var`: every generation's /var (absent: /var is the tmpfs upper's). */
+  persistVar?: string;
   arch: string;
   /** `powernode.debug=1` on the cmdline: honour the desired state's `debug` section (test hooks). */
   debug: boolean;
@@ -98,7 +100,13 @@ export function createModuleSet(o: ModuleSetOptions): ModuleSet {
   /** The set key of the last refused attempt: not retried until the assignment changes. */
   let refusedKey: string | undefined;
   /** dm devices whose removal failed (still busy after a lazy unmount): retried on each reconcile. */
-  const mounts = createModuleMounts({ sys, log, mountDir: o.mountDir, sysroot: o.sysroot });
+  const mounts = createModuleMounts({
+    sys,
+    log,
+    mountDir: o.mountDir,
+    sysroot: o.sysroot,
+    ...(o.persistVar ? { persistVar: o.persistVar } : {}),
+  });
   const debugDone = new Set<string>();
   const fetchLogged = new Map<string, string>();
   let busy: Promise<void> = Promise.resolve();
