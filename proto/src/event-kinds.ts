@@ -67,6 +67,10 @@ export const EVENTS = {
   /** Mounting a share failed (the reason in `error`); the agent tries again. */
   storageMountFailed: k("system.storage.mount_failed", "warn", "agent"),
   storageUnmounted: k("system.storage.unmounted", "info", "agent"),
+  /** An encrypted export's key went to its export host (StorageNodeService.GetExportKey). */
+  storageKeyDelivered: k("system.storage.key_delivered", "info", "hub"),
+  /** An export directory is fscrypt-encrypted (v2 policy) with its key added on the node. */
+  storageEncrypted: k("system.storage.encrypted", "info", "agent"),
   // Federation (hub/src/federation): hub-to-hub peerings.
   federationPeerProposed: k("system.federation.peer.proposed", "info", "hub"),
   federationPeerAccepted: k("system.federation.peer.accepted", "info", "hub"),

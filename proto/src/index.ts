@@ -175,6 +175,7 @@ export {
   type NfsGatewayUpstream,
   type NfsMount,
   type Storage,
+  StorageNodeService,
   type StorageSection,
   StorageSectionSchema,
   StorageService,

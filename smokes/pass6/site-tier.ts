@@ -22,7 +22,18 @@ const SHARE = "pass6-data";
 const EXPORT_PATH = "/srv/exports/pass6-data";
 const MOUNT_PATH = "/mnt/pass6-data";
 /** 64 MiB of random files, in four. */
-const FILES = ["f1", "f2", "f3", "f4"] as const;
+const FILES = [
+  "pass6-cleartext-name-1",
+  "pass6-cleartext-name-2",
+  "pass6-cleartext-name-3",
+  "pass6-cleartext-name-4",
+] as const;
+/** An encrypted storage on the server: names written into it must not reach its disk in the clear. */
+const SECRET = "pass6-secret";
+const SECRET_PATH = "/srv/exports/pass6-secret";
+const SECRET_NAME = "pass6-secret-cleartext-name";
+/** A file the server writes under /var (on /persist, not encrypted): the scan must find its name. */
+const CONTROL = "/var/lib/pass6/pass6-control-name";
 const FILE_MIB = 16;
 /** Generous under TCG: three emulated nodes share two host cores. */
 const TIMEOUT_MS = 240_000;
@@ -58,6 +69,26 @@ export async function probe(
     { timeoutMs, intervalMs: 1000 },
   );
   return events.map((e) => (e.payload ?? {}) as Record<string, unknown>);
+}
+
+/**
+ * Which of `needles` occur in a stopped node's persist disk image (read on the host, chunk by chunk,
+ * each chunk overlapping the last by a needle's length): a directory entry of an unencrypted directory
+ * holds its name in the clear, an fscrypt one does not.
+ */
+async function onDisk(site: SiteNodes, n: SiteNode, needles: readonly string[]): Promise<string[]> {
+  const info = (await site.hub.provision.getInstance({ id: n.instanceId })).instance?.providerInfo ?? {};
+  const disk = info.persistDisk;
+  if (!disk) throw new Error(`${n.name} has no persist disk in its provider info`);
+  const found = new Set<string>();
+  const keep = Math.max(...needles.map((x) => x.length));
+  let tail = Buffer.alloc(0);
+  for await (const chunk of Bun.file(disk).stream()) {
+    const buf = Buffer.concat([tail, Buffer.from(chunk)]);
+    for (const x of needles) if (buf.includes(x)) found.add(x);
+    tail = buf.subarray(Math.max(0, buf.length - keep));
+  }
+  return [...found];
 }
 
 export async function storageSiteTier(t: PassContext): Promise<void> {
@@ -101,7 +132,7 @@ export async function storageSiteTier(t: PassContext): Promise<void> {
     );
   });
 
-  const vip = await t.step(
+  const share = await t.step(
     `storage create ${SHARE} on the server; assign the client at ${MOUNT_PATH}`,
     async () => {
       const created = JSON.parse(
@@ -117,11 +148,14 @@ export async function storageSiteTier(t: PassContext): Promise<void> {
           EXPORT_PATH,
           "--json",
         ),
-      ) as { vip: string };
+      ) as { id: string; vip: string };
       await pnctl("storage", "assign", SHARE, client.instanceId, "--mount", MOUNT_PATH);
-      return created.vip;
+      return created;
     },
   );
+  const vip = share.vip;
+  /** Which file names the server's stopped persist disk holds in the clear (read during the reboot). */
+  let inClear: string[] = [];
 
   // A step: nothing after it means anything without the share mounted.
   await t.step(
@@ -188,6 +222,37 @@ export async function storageSiteTier(t: PassContext): Promise<void> {
     return `${FILES.length} files, ${total / 2 ** 20} MiB: sha256 equal on both sides (${String(read[0]?.sha256).slice(0, 12)}.. ...)`;
   });
 
+  await t.step(
+    `an fscrypt storage ${SECRET} on the server: its directory encrypted; a file in it, a control file under /var`,
+    async () => {
+      await pnctl(
+        ...["storage", "create", SECRET, "--network", NETWORK, "--host", server.instanceId],
+        ...["--path", SECRET_PATH, "--encryption", "fscrypt"],
+      );
+      await waitFor(
+        "the server's system.storage.encrypted",
+        async () =>
+          (await eventsOf(site, server, EVENTS.storageEncrypted.kind)).find(
+            (e) => e.payload?.storage === SECRET,
+          ),
+        { timeoutMs: TIMEOUT_MS, intervalMs: 1000 },
+      );
+      const w = await probe(
+        site,
+        server,
+        {
+          write: [
+            { path: `${SECRET_PATH}/${SECRET_NAME}`, mib: 1 },
+            { path: CONTROL, mib: 1 },
+          ],
+        },
+        EVENTS.debugFile.kind,
+        2,
+      );
+      if (w.some((x) => x.result !== "ok")) throw new Error(`writes: ${JSON.stringify(w)}`);
+    },
+  );
+
   await t.check("a member never granted (the gateway) is refused by the server", async () => {
     const [r] = await probe(
       site,
@@ -210,6 +275,7 @@ export async function storageSiteTier(t: PassContext): Promise<void> {
     async () => {
       const started = performance.now();
       await s.provision.stopInstance({ id: server.instanceId });
+      inClear = await onDisk(site, server, [SECRET_NAME, "pass6-control-name"]);
       await s.provision.startInstance({ id: server.instanceId });
       const [r] = await probe(
         site,
@@ -224,6 +290,21 @@ export async function storageSiteTier(t: PassContext): Promise<void> {
         throw new Error(`after the reboot: ${JSON.stringify(r)}`);
       const running = (await s.fleet.getNode({ id: server.instanceId })).node?.state === NodeState.RUNNING;
       return `${FILES[0]} read with the same sha256 ${seconds.toFixed(1)} s after the reboot began (server ${running ? "RUNNING" : "not yet RUNNING"})`;
+    },
+  );
+
+  await t.check(
+    "fscrypt: the server's stopped disk holds the encrypted directory's file name only as ciphertext",
+    async () => {
+      const e = (await eventsOf(site, server, EVENTS.storageEncrypted.kind)).find(
+        (x) => x.payload?.storage === SECRET,
+      );
+      if (!e) throw new Error("no system.storage.encrypted from the server");
+      if (inClear.includes(SECRET_NAME)) throw new Error(`${SECRET_NAME} is on the disk in the clear`);
+      // The control: a name under /var (same disk, not encrypted) is found, so the scan sees names at all.
+      if (!inClear.includes("pass6-control-name"))
+        throw new Error(`the control ${CONTROL} was not found on the disk`);
+      return `key ${String(e.payload?.keyIdentifier).slice(0, 8)}..: ${SECRET_NAME} not on the disk, the control under /var is`;
     },
   );
 

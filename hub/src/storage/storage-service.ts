@@ -1,10 +1,11 @@
 /** StorageService (operators): thin edges over storages.ts. */
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import type { ServiceImpl } from "@connectrpc/connect";
-import { type StorageService, StorageShape } from "@powernode/proto";
+import { type StorageNodeService, type StorageService, StorageShape } from "@powernode/proto";
 import type { Deps } from "../deps.ts";
 import { DomainError } from "../errors.ts";
 import { getVip } from "../network/vips.ts";
+import { requireNode } from "../rpc/context.ts";
 import { nameField, textField, uuidField } from "../rpc/fields.ts";
 import { effectiveEncryption } from "./section.ts";
 import {
@@ -13,6 +14,7 @@ import {
   assignStorage,
   createStorage,
   deleteStorage,
+  exportKeyFor,
   listStorages,
   resolveStorage,
   type StorageRow,
@@ -116,6 +118,16 @@ export function createStorageService(deps: Deps): ServiceImpl<typeof StorageServ
         uuidField("client_id", req.clientId),
       );
       return {};
+    },
+  };
+}
+
+/** StorageNodeService (nodes): an export host fetches its encrypted exports' keys. */
+export function createStorageNodeService(deps: Deps): ServiceImpl<typeof StorageNodeService> {
+  return {
+    async getExportKey(req, ctx) {
+      const node = requireNode(ctx);
+      return { key: await exportKeyFor(deps, node.instanceId, uuidField("storage_id", req.storageId)) };
     },
   };
 }

@@ -1,17 +1,22 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { Code, ConnectError } from "@connectrpc/connect";
-import { NetworkService, StorageService, StorageShape } from "@powernode/proto";
-import { enrollTestNode, operatorClient, startTestHub } from "../../test/harness.ts";
+import { Code, ConnectError, createClient } from "@connectrpc/connect";
+import { NetworkService, StorageNodeService, StorageService, StorageShape } from "@powernode/proto";
+import { eq } from "drizzle-orm";
+import { enrollTestNode, nodeTransport, operatorClient, startTestHub } from "../../test/harness.ts";
+import { storages } from "../db/schema/index.ts";
 import type { RunningHub } from "../hub.ts";
 
 let hub: RunningHub;
 let host = "";
+let hostCreds: { certPem: string; keyPem: string } = { certPem: "", keyPem: "" };
 let stranger = "";
 beforeAll(async () => {
   hub = await startTestHub();
   const net = operatorClient(hub, NetworkService);
   await net.createNetwork({ name: "st-net" });
-  host = (await enrollTestNode(hub, "st-host")).id;
+  const h = await enrollTestNode(hub, "st-host");
+  host = h.id;
+  hostCreds = h;
   stranger = (await enrollTestNode(hub, "st-stranger")).id;
   await net.joinNetwork({ network: "st-net", nodeId: host });
 }, 30_000);
@@ -119,5 +124,35 @@ describe("StorageService edge checks", () => {
       Code.NotFound,
       `client_id: ok-name is not assigned to ${stranger}`,
     ]);
+  });
+
+  test("an fscrypt storage's key: 64 bytes for its export host only, sealed at rest; none for a plain one", async () => {
+    const s = operatorClient(hub, StorageService);
+    const enc = (await s.createStorage({ ...base(), name: "enc", encryption: "fscrypt" })).storage;
+    const plain = (await s.createStorage({ ...base(), name: "plain", exportPath: "/srv/p" })).storage;
+    const hostNode = { ...hostCreds, id: host };
+    const keyOf = (node: { id: string; certPem: string; keyPem: string }, storageId: string) =>
+      createClient(StorageNodeService, nodeTransport(hub, node)).getExportKey({ storageId });
+    const got = await keyOf(hostNode, enc?.id ?? "");
+    expect(got.key.length).toBe(64);
+    expect((await keyOf(hostNode, enc?.id ?? "")).key).toEqual(got.key);
+    const other = await enrollTestNode(hub, "st-other");
+    expect(await refusal(keyOf(other, enc?.id ?? ""))).toEqual([
+      Code.PermissionDenied,
+      "storage_id: this node does not export enc",
+    ]);
+    expect(await refusal(keyOf(hostNode, plain?.id ?? ""))).toEqual([
+      Code.FailedPrecondition,
+      "storage_id: plain is not encrypted (encryption none)",
+    ]);
+    expect((await refusal(keyOf(hostNode, "nope")))[0]).toBe(Code.InvalidArgument);
+    const [row] = await hub.deps.db
+      .select()
+      .from(storages)
+      .where(eq(storages.id, enc?.id ?? ""));
+    expect(row?.encryptionKey).toBeTruthy();
+    expect(row?.encryptionKey).not.toContain(Buffer.from(got.key).toString("base64"));
+    await s.deleteStorage({ storage: "enc" });
+    await s.deleteStorage({ storage: "plain" });
   });
 });

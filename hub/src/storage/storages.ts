@@ -3,6 +3,7 @@
  * node holds (`storage-<name>`), mounted by the clients it is assigned to. Every change recompiles the
  * desired state of the nodes it concerns (the export host and the client).
  */
+import { randomBytes } from "node:crypto";
 import { EVENTS } from "@powernode/proto";
 import { and, asc, eq, inArray, or } from "drizzle-orm";
 import type { Db } from "../db/client.ts";
@@ -45,7 +46,12 @@ export function optionsField(field: string, v: string): string {
   return v;
 }
 
-type StorageDeps = Pick<Deps, "db" | "events" | "desiredState" | "cluster">;
+type StorageDeps = Pick<Deps, "db" | "events" | "desiredState" | "cluster" | "keys">;
+
+/** The sealing context of a storage's fscrypt master key. */
+export const fscryptKeyContext = (storageId: string) => `storage:${storageId}:fscrypt-key`;
+/** fscrypt v2 master keys: 64 random bytes (AES-256-XTS needs 512 bits of key material). */
+export const FSCRYPT_KEY_BYTES = 64;
 
 /** A storage by id or name. */
 export async function resolveStorage(db: Db | Tx, ref: string, field = "storage"): Promise<StorageRow> {
@@ -112,9 +118,16 @@ export async function createStorage(deps: StorageDeps, input: CreateStorageInput
       address: vipAddress(network.prefix, vipName),
       holderMemberIds: [host.id],
     });
+    const id = crypto.randomUUID();
+    const key =
+      input.encryption === "fscrypt"
+        ? deps.keys.seal(randomBytes(FSCRYPT_KEY_BYTES).toString("base64"), fscryptKeyContext(id))
+        : null;
     const [created] = await tx
       .insert(storages)
       .values({
+        id,
+        encryptionKey: key,
         name: input.name,
         shape: input.shape,
         encryption: input.encryption,
@@ -299,4 +312,28 @@ export async function storageViewsFor(tx: Db | Tx, nodeId: string): Promise<Stor
     });
   }
   return out;
+}
+
+/**
+ * The fscrypt master key of `storageId` for `nodeId`: only its export host gets it, and only when the
+ * storage is encrypted. Refusals name the storage, never the key.
+ */
+export async function exportKeyFor(
+  deps: Pick<Deps, "db" | "keys" | "events">,
+  nodeId: string,
+  storageId: string,
+): Promise<Uint8Array> {
+  if (!isUuid(storageId)) throw new DomainError("invalid_argument", "storage_id: not a uuid");
+  const [s] = await deps.db.select().from(storages).where(eq(storages.id, storageId));
+  if (!s) throw new DomainError("not_found", `storage_id: no storage ${storageId}`);
+  if (s.exportHostId !== nodeId)
+    throw new DomainError("permission", `storage_id: this node does not export ${s.name}`);
+  if (s.encryption !== "fscrypt" || !s.encryptionKey)
+    throw new DomainError(
+      "precondition",
+      `storage_id: ${s.name} is not encrypted (encryption ${s.encryption})`,
+    );
+  const key = Buffer.from(deps.keys.open(s.encryptionKey, fscryptKeyContext(s.id)), "base64");
+  await deps.events.emit(EVENTS.storageKeyDelivered, { storage: s.name }, { nodeId });
+  return new Uint8Array(key);
 }

@@ -10,6 +10,7 @@ import {
   MeshSyncService,
   NodeService,
   RegistryNodeService,
+  StorageNodeService,
 } from "@powernode/proto";
 
 export interface HubConnection {
@@ -24,6 +25,8 @@ export interface HubConnection {
   k3s: Client<typeof K3sNodeService>;
   /** Pull credentials of the registries in the node's module locations (RegistryNodeService). */
   registry: Client<typeof RegistryNodeService>;
+  /** Keys of the encrypted exports this node serves (StorageNodeService). */
+  storage: Client<typeof StorageNodeService>;
   /** Closes the HTTP/2 connection (in-flight calls fail). */
   close(): void;
 }
@@ -109,6 +112,7 @@ export function connectHub(opts: HubConnectionOptions): HubConnection {
     docker: createClient(DockerNodeService, transport),
     k3s: createClient(K3sNodeService, transport),
     registry: createClient(RegistryNodeService, transport),
+    storage: createClient(StorageNodeService, transport),
     close: () => sessionManager.abort(),
   };
 }

@@ -12,10 +12,11 @@
  * timeout: a server that does not answer never blocks the agent's event loop. Nothing here stats a path
  * inside a share.
  */
-import { chownSync, copyFileSync, existsSync, mkdirSync, readFileSync } from "node:fs";
-import { join } from "node:path";
+import { chownSync, copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync } from "node:fs";
+import { dirname, join } from "node:path";
 import type { Exec } from "./exec.ts";
 import { writeFileAtomic } from "./files.ts";
+import { type Fscrypt, fscrypt } from "./fscrypt.ts";
 import type { ModuleSys } from "./module-sys.ts";
 import { mountedTargets } from "./mount.ts";
 
@@ -88,6 +89,13 @@ export interface StorageOs {
    * Returns what backs it.
    */
   prepareExportDir(root: string, path: string, id: string): "persist" | "tmpfs";
+  /**
+   * Makes `/persist/storage/<id>` an fscrypt-encrypted directory (v2 policy) with `key` added to the
+   * /persist filesystem (every boot: the kernel forgets keys at unmount). A new directory gets the
+   * policy; an existing one must have this key's policy, or be empty. Only on a persistent instance.
+   * Returns the key identifier (hex) and whether the policy was set now.
+   */
+  encryptExportDir(id: string, key: Uint8Array): { identifier: string; created: boolean };
   /** Binds `source` into the NFS v4 root `nfsRoot` (a tmpfs, mounted here first) at `path`. */
   publish(source: string, nfsRoot: string, path: string): void;
   /** Unmounts `target` lazily (what uses it keeps it until done); false when nothing was mounted. */
@@ -117,6 +125,8 @@ export interface StorageOsOptions {
   mountsFile?: string;
   /** Default: the agent's arch. */
   arch?: "x64" | "arm64";
+  /** Default: the kernel's (sys/fscrypt.ts). */
+  fscrypt?: Fscrypt;
 }
 
 export function createStorageOs(o: StorageOsOptions): StorageOs {
@@ -185,6 +195,26 @@ export function createStorageOs(o: StorageOsOptions): StorageOs {
       }
       o.sys.bind(dir, target);
       return "tmpfs";
+    },
+    encryptExportDir(id, key) {
+      if (!o.persistent)
+        throw new Error(
+          "fscrypt needs a persistent instance (/persist on an ext4 disk made with -O encrypt)",
+        );
+      const fs = o.fscrypt ?? fscrypt;
+      const top = dirname(persistDir);
+      const identifier = fs.addKey(top, key);
+      const dir = join(persistDir, id);
+      mkdirSync(persistDir, { recursive: true, mode: 0o755 });
+      const existed = existsSync(dir);
+      if (!existed) owned(dir);
+      const have = fs.policyOf(dir);
+      if (have === identifier) return { identifier, created: false };
+      if (have) throw new Error(`${dir} is encrypted with another key (${have.slice(0, 8)}..)`);
+      if (readdirSync(dir).length > 0)
+        throw new Error(`${dir} holds files and is not encrypted; move them away first`);
+      fs.setPolicy(dir, identifier);
+      return { identifier, created: true };
     },
     publish(source, nfsRoot, path) {
       if (!mounted().has(nfsRoot)) {

@@ -37,6 +37,11 @@ export const storages = pgTable("storages", {
   upstreamOptions: text(),
   /** The network VIP the share is reached at (held by the export host). */
   vipId: uuid().references(() => networkVips.id, { onDelete: "set null" }),
+  /**
+   * fscrypt only: the export directory's 64-byte master key, sealed (`storage:<id>:fscrypt-key`); the
+   * export host's agent fetches it (StorageNodeService.GetExportKey), nobody else does.
+   */
+  encryptionKey: text(),
   ...timestamps,
 });
 

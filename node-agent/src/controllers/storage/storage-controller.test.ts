@@ -17,7 +17,7 @@ import { createSystemClock } from "../../runtime/clock.ts";
 import { createPhaseRecorder } from "../../runtime/phases.ts";
 import type { StorageOs } from "../../sys/nfs.ts";
 import type { AgentDeps } from "../deps.ts";
-import { DesiredNodeState, ModuleSetStatus, StorageStatus } from "../resources.ts";
+import { DesiredNodeState, HubConnection, ModuleSetStatus, StorageStatus } from "../resources.ts";
 import { storageController } from "./storage-controller.ts";
 
 const id = "0b7e6c2a-1f3d-4c5e-9a8b-7c6d5e4f3a2b";
@@ -56,6 +56,10 @@ function fakeStorageOs(opts: { nfsServer?: boolean } = {}) {
       mounted.set(join(root, path), "tmpfs");
       return "tmpfs";
     },
+    encryptExportDir(id) {
+      calls.push(`encrypt ${id}`);
+      return { identifier: "ab".repeat(16), created: true };
+    },
     publish(_source, nfsRoot, path) {
       mounted.set(join(nfsRoot, path), "bind");
     },
@@ -87,6 +91,20 @@ async function until(what: string, ok: () => boolean, timeoutMs = 5_000) {
   }
 }
 
+/** A connected hub whose StorageNodeService answers GetExportKey with `key` (and counts the calls). */
+function hubWithKey(key = new Uint8Array(64).fill(7)) {
+  let asked = 0;
+  const getExportKey = async () => {
+    asked++;
+    return { key };
+  };
+  const link = { current: () => ({ storage: { getExportKey } }) };
+  return {
+    seed: { type: HubConnection, id: "node", spec: { link, generation: 1 } as never },
+    asked: () => asked,
+  };
+}
+
 const section = (over: object) => create(DesiredStateSchema, { version: 2n, storage: over });
 
 test("server: export dir, /etc/exports with the granted client only, mountd, exportfs -r, nfsd; a change re-exports", async () => {
@@ -109,6 +127,7 @@ test("server: export dir, /etc/exports with the granted client only, mountd, exp
     [
       { type: DesiredNodeState, id: "node", spec: section({ exports: [exp] }) },
       { type: ModuleSetStatus, id: "node", spec: { observations: [], appliedVersion: 2n, root } },
+      hubWithKey().seed,
     ],
   );
   await assertResource(engine, StorageStatus, "node", { exports: 1, mounts: [] });
@@ -152,6 +171,7 @@ test("server without the nfs-server module: nothing runs, the condition says whi
         spec: section({ exports: [{ storageId: id, name: "d", exportPath: "/srv/d", clients: [] }] }),
       },
       { type: ModuleSetStatus, id: "node", spec: { observations: [], appliedVersion: 2n, root } },
+      hubWithKey().seed,
     ],
   );
   await assertResource(engine, StorageStatus, "node", { exports: 1, mounts: [] });
@@ -180,6 +200,7 @@ test("client: a refused mount is named and retried; once it mounts the status sa
     [
       { type: DesiredNodeState, id: "node", spec: section({ mounts: [mount] }) },
       { type: ModuleSetStatus, id: "node", spec: { observations: [], appliedVersion: 2n, root } },
+      hubWithKey().seed,
     ],
   );
   await assertResource(engine, StorageStatus, "node", {
@@ -203,5 +224,43 @@ test("client: a refused mount is named and retried; once it mounts the status sa
   expect(f.calls.at(-1)).toBe(`umount ${join(root, "mnt/data")}`);
   expect(f.mounted.has(join(root, "mnt/data"))).toBe(false);
   expect(phases.all().filter((p) => p.kind === EVENTS.storageUnmounted.kind)).toHaveLength(1);
+  rmSync(root, { recursive: true, force: true });
+});
+
+test("an fscrypt export: the key from the hub once, the directory encrypted, not served (no export line)", async () => {
+  const root = mkdtempSync(join(tmpdir(), "storage-root-"));
+  const f = fakeStorageOs();
+  const hub = hubWithKey();
+  const phases = createPhaseRecorder(createSystemClock());
+  const deps = { phases } as unknown as AgentDeps;
+  const exp = {
+    storageId: id,
+    name: "secret",
+    exportPath: "/srv/secret",
+    deploymentShape: "self_hosted",
+    encryption: "fscrypt",
+    clients: [{ nodeId: "c", address: "fd12:3456:789a:1::c", options: "" }],
+  };
+  await using engine = startTestEngine(
+    [storageController({ ...deps, storage: f.os })],
+    [
+      { type: DesiredNodeState, id: "node", spec: section({ exports: [exp] }) },
+      { type: ModuleSetStatus, id: "node", spec: { observations: [], appliedVersion: 2n, root } },
+      hub.seed,
+    ],
+  );
+  await assertResource(engine, StorageStatus, "node", { exports: 1, mounts: [] });
+  expect(f.calls[0]).toBe(`encrypt ${id}`);
+  expect(hub.asked()).toBe(1);
+  expect(f.mounted.has("/run/powernode/nfs4/srv/secret")).toBe(false);
+  expect(f.exportsText()).not.toContain("/srv/secret");
+  const e = phases.all().filter((p) => p.kind === EVENTS.storageEncrypted.kind);
+  expect(e.map((p) => p.payload)).toEqual([
+    { storage: "secret", keyIdentifier: "ab".repeat(16), policySetNow: true },
+  ]);
+  // A later pass (a new root status) checks again without asking the hub again.
+  engine.store.set(ModuleSetStatus, "node", { observations: [], appliedVersion: 3n, root });
+  await until("a second encrypt check", () => f.calls.filter((c) => c.startsWith("encrypt")).length >= 2);
+  expect(hub.asked()).toBe(1);
   rmSync(root, { recursive: true, force: true });
 });

@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file powernode/v1/storage.proto.
  */
 export const file_powernode_v1_storage: GenFile = /*@__PURE__*/
-  fileDesc("Chpwb3dlcm5vZGUvdjEvc3RvcmFnZS5wcm90bxIMcG93ZXJub2RlLnYxIpcBCg5TdG9yYWdlU2VjdGlvbhIoCgdleHBvcnRzGAEgAygLMhcucG93ZXJub2RlLnYxLk5mc0V4cG9ydBIzCgl1cHN0cmVhbXMYAiADKAsyIC5wb3dlcm5vZGUudjEuTmZzR2F0ZXdheVVwc3RyZWFtEiYKBm1vdW50cxgDIAMoCzIWLnBvd2Vybm9kZS52MS5OZnNNb3VudCLeAQoJTmZzRXhwb3J0EhIKCnN0b3JhZ2VfaWQYASABKAkSDAoEbmFtZRgCIAEoCRITCgtleHBvcnRfcGF0aBgDIAEoCRIYChBkZXBsb3ltZW50X3NoYXBlGAQgASgJEi4KB2NsaWVudHMYBSADKAsyHS5wb3dlcm5vZGUudjEuTmZzRXhwb3J0Q2xpZW50EgsKA3ZpcBgGIAEoCRIWCg5pbnRlcmZhY2VfbmFtZRgHIAEoCRISCgplbmNyeXB0aW9uGAggASgJEhcKD2FsbG93ZWRfc291cmNlcxgJIAMoCSJECg9OZnNFeHBvcnRDbGllbnQSDwoHbm9kZV9pZBgBIAEoCRIPCgdhZGRyZXNzGAIgASgJEg8KB29wdGlvbnMYAyABKAkijAEKEk5mc0dhdGV3YXlVcHN0cmVhbRISCgpzdG9yYWdlX2lkGAEgASgJEgwKBG5hbWUYAiABKAkSEAoIdXBzdHJlYW0YAyABKAkSDwoHb3B0aW9ucxgEIAEoCRIWCg5yZV9leHBvcnRfcGF0aBgFIAEoCRIZChFnYXRld2F5X3VuaXRfbmFtZRgGIAEoCSJ1CghOZnNNb3VudBISCgpzdG9yYWdlX2lkGAEgASgJEgwKBG5hbWUYAiABKAkSDgoGc291cmNlGAMgASgJEhIKCm1vdW50X3BhdGgYBCABKAkSDwoHb3B0aW9ucxgFIAEoCRISCgplbmNyeXB0aW9uGAYgASgJItACCgdTdG9yYWdlEgoKAmlkGAEgASgJEgwKBG5hbWUYAiABKAkSDAoEa2luZBgDIAEoCRIpCgVzaGFwZRgEIAEoDjIaLnBvd2Vybm9kZS52MS5TdG9yYWdlU2hhcGUSEgoKZW5jcnlwdGlvbhgFIAEoCRISCgpuZXR3b3JrX2lkGAYgASgJEhYKDmV4cG9ydF9ob3N0X2lkGAcgASgJEhMKC2V4cG9ydF9wYXRoGAggASgJEhUKDXVwc3RyZWFtX2hvc3QYCSABKAkSFQoNdXBzdHJlYW1fcGF0aBgKIAEoCRIYChB1cHN0cmVhbV9vcHRpb25zGAsgASgJEgsKA3ZpcBgMIAEoCRIYChBhc3NpZ25tZW50X2NvdW50GA0gASgNEi4KCmNyZWF0ZWRfYXQYDiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIs0BChFTdG9yYWdlQXNzaWdubWVudBIKCgJpZBgBIAEoCRISCgpzdG9yYWdlX2lkGAIgASgJEhEKCWNsaWVudF9pZBgDIAEoCRISCgptb3VudF9wYXRoGAQgASgJEg8KB29wdGlvbnMYBSABKAkSEgoKZW5jcnlwdGlvbhgGIAEoCRIcChRlZmZlY3RpdmVfZW5jcnlwdGlvbhgHIAEoCRIuCgpjcmVhdGVkX2F0GAggASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCLpAQoUQ3JlYXRlU3RvcmFnZVJlcXVlc3QSDAoEbmFtZRgBIAEoCRIpCgVzaGFwZRgCIAEoDjIaLnBvd2Vybm9kZS52MS5TdG9yYWdlU2hhcGUSDwoHbmV0d29yaxgDIAEoCRIWCg5leHBvcnRfaG9zdF9pZBgEIAEoCRITCgtleHBvcnRfcGF0aBgFIAEoCRISCgplbmNyeXB0aW9uGAYgASgJEhUKDXVwc3RyZWFtX2hvc3QYByABKAkSFQoNdXBzdHJlYW1fcGF0aBgIIAEoCRIYChB1cHN0cmVhbV9vcHRpb25zGAkgASgJIj8KFUNyZWF0ZVN0b3JhZ2VSZXNwb25zZRImCgdzdG9yYWdlGAEgASgLMhUucG93ZXJub2RlLnYxLlN0b3JhZ2UiFQoTTGlzdFN0b3JhZ2VzUmVxdWVzdCI/ChRMaXN0U3RvcmFnZXNSZXNwb25zZRInCghzdG9yYWdlcxgBIAMoCzIVLnBvd2Vybm9kZS52MS5TdG9yYWdlIiQKEUdldFN0b3JhZ2VSZXF1ZXN0Eg8KB3N0b3JhZ2UYASABKAkicgoSR2V0U3RvcmFnZVJlc3BvbnNlEiYKB3N0b3JhZ2UYASABKAsyFS5wb3dlcm5vZGUudjEuU3RvcmFnZRI0Cgthc3NpZ25tZW50cxgCIAMoCzIfLnBvd2Vybm9kZS52MS5TdG9yYWdlQXNzaWdubWVudCInChREZWxldGVTdG9yYWdlUmVxdWVzdBIPCgdzdG9yYWdlGAEgASgJIhcKFURlbGV0ZVN0b3JhZ2VSZXNwb25zZSJzChRBc3NpZ25TdG9yYWdlUmVxdWVzdBIPCgdzdG9yYWdlGAEgASgJEhEKCWNsaWVudF9pZBgCIAEoCRISCgptb3VudF9wYXRoGAMgASgJEg8KB29wdGlvbnMYBCABKAkSEgoKZW5jcnlwdGlvbhgFIAEoCSJdChVBc3NpZ25TdG9yYWdlUmVzcG9uc2USMwoKYXNzaWdubWVudBgBIAEoCzIfLnBvd2Vybm9kZS52MS5TdG9yYWdlQXNzaWdubWVudBIPCgdjcmVhdGVkGAIgASgIIjwKFlVuYXNzaWduU3RvcmFnZVJlcXVlc3QSDwoHc3RvcmFnZRgBIAEoCRIRCgljbGllbnRfaWQYAiABKAkiGQoXVW5hc3NpZ25TdG9yYWdlUmVzcG9uc2UqbQoMU3RvcmFnZVNoYXBlEh0KGVNUT1JBR0VfU0hBUEVfVU5TUEVDSUZJRUQQABIdChlTVE9SQUdFX1NIQVBFX1NFTEZfSE9TVEVEEAESHwobU1RPUkFHRV9TSEFQRV9HQVRFV0FZX1BST1hZEAIypgQKDlN0b3JhZ2VTZXJ2aWNlElgKDUNyZWF0ZVN0b3JhZ2USIi5wb3dlcm5vZGUudjEuQ3JlYXRlU3RvcmFnZVJlcXVlc3QaIy5wb3dlcm5vZGUudjEuQ3JlYXRlU3RvcmFnZVJlc3BvbnNlElUKDExpc3RTdG9yYWdlcxIhLnBvd2Vybm9kZS52MS5MaXN0U3RvcmFnZXNSZXF1ZXN0GiIucG93ZXJub2RlLnYxLkxpc3RTdG9yYWdlc1Jlc3BvbnNlEk8KCkdldFN0b3JhZ2USHy5wb3dlcm5vZGUudjEuR2V0U3RvcmFnZVJlcXVlc3QaIC5wb3dlcm5vZGUudjEuR2V0U3RvcmFnZVJlc3BvbnNlElgKDURlbGV0ZVN0b3JhZ2USIi5wb3dlcm5vZGUudjEuRGVsZXRlU3RvcmFnZVJlcXVlc3QaIy5wb3dlcm5vZGUudjEuRGVsZXRlU3RvcmFnZVJlc3BvbnNlElgKDUFzc2lnblN0b3JhZ2USIi5wb3dlcm5vZGUudjEuQXNzaWduU3RvcmFnZVJlcXVlc3QaIy5wb3dlcm5vZGUudjEuQXNzaWduU3RvcmFnZVJlc3BvbnNlEl4KD1VuYXNzaWduU3RvcmFnZRIkLnBvd2Vybm9kZS52MS5VbmFzc2lnblN0b3JhZ2VSZXF1ZXN0GiUucG93ZXJub2RlLnYxLlVuYXNzaWduU3RvcmFnZVJlc3BvbnNlYgZwcm90bzM", [file_google_protobuf_timestamp]);
+  fileDesc("Chpwb3dlcm5vZGUvdjEvc3RvcmFnZS5wcm90bxIMcG93ZXJub2RlLnYxIpcBCg5TdG9yYWdlU2VjdGlvbhIoCgdleHBvcnRzGAEgAygLMhcucG93ZXJub2RlLnYxLk5mc0V4cG9ydBIzCgl1cHN0cmVhbXMYAiADKAsyIC5wb3dlcm5vZGUudjEuTmZzR2F0ZXdheVVwc3RyZWFtEiYKBm1vdW50cxgDIAMoCzIWLnBvd2Vybm9kZS52MS5OZnNNb3VudCLeAQoJTmZzRXhwb3J0EhIKCnN0b3JhZ2VfaWQYASABKAkSDAoEbmFtZRgCIAEoCRITCgtleHBvcnRfcGF0aBgDIAEoCRIYChBkZXBsb3ltZW50X3NoYXBlGAQgASgJEi4KB2NsaWVudHMYBSADKAsyHS5wb3dlcm5vZGUudjEuTmZzRXhwb3J0Q2xpZW50EgsKA3ZpcBgGIAEoCRIWCg5pbnRlcmZhY2VfbmFtZRgHIAEoCRISCgplbmNyeXB0aW9uGAggASgJEhcKD2FsbG93ZWRfc291cmNlcxgJIAMoCSJECg9OZnNFeHBvcnRDbGllbnQSDwoHbm9kZV9pZBgBIAEoCRIPCgdhZGRyZXNzGAIgASgJEg8KB29wdGlvbnMYAyABKAkijAEKEk5mc0dhdGV3YXlVcHN0cmVhbRISCgpzdG9yYWdlX2lkGAEgASgJEgwKBG5hbWUYAiABKAkSEAoIdXBzdHJlYW0YAyABKAkSDwoHb3B0aW9ucxgEIAEoCRIWCg5yZV9leHBvcnRfcGF0aBgFIAEoCRIZChFnYXRld2F5X3VuaXRfbmFtZRgGIAEoCSJ1CghOZnNNb3VudBISCgpzdG9yYWdlX2lkGAEgASgJEgwKBG5hbWUYAiABKAkSDgoGc291cmNlGAMgASgJEhIKCm1vdW50X3BhdGgYBCABKAkSDwoHb3B0aW9ucxgFIAEoCRISCgplbmNyeXB0aW9uGAYgASgJItACCgdTdG9yYWdlEgoKAmlkGAEgASgJEgwKBG5hbWUYAiABKAkSDAoEa2luZBgDIAEoCRIpCgVzaGFwZRgEIAEoDjIaLnBvd2Vybm9kZS52MS5TdG9yYWdlU2hhcGUSEgoKZW5jcnlwdGlvbhgFIAEoCRISCgpuZXR3b3JrX2lkGAYgASgJEhYKDmV4cG9ydF9ob3N0X2lkGAcgASgJEhMKC2V4cG9ydF9wYXRoGAggASgJEhUKDXVwc3RyZWFtX2hvc3QYCSABKAkSFQoNdXBzdHJlYW1fcGF0aBgKIAEoCRIYChB1cHN0cmVhbV9vcHRpb25zGAsgASgJEgsKA3ZpcBgMIAEoCRIYChBhc3NpZ25tZW50X2NvdW50GA0gASgNEi4KCmNyZWF0ZWRfYXQYDiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIs0BChFTdG9yYWdlQXNzaWdubWVudBIKCgJpZBgBIAEoCRISCgpzdG9yYWdlX2lkGAIgASgJEhEKCWNsaWVudF9pZBgDIAEoCRISCgptb3VudF9wYXRoGAQgASgJEg8KB29wdGlvbnMYBSABKAkSEgoKZW5jcnlwdGlvbhgGIAEoCRIcChRlZmZlY3RpdmVfZW5jcnlwdGlvbhgHIAEoCRIuCgpjcmVhdGVkX2F0GAggASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCIpChNHZXRFeHBvcnRLZXlSZXF1ZXN0EhIKCnN0b3JhZ2VfaWQYASABKAkiIwoUR2V0RXhwb3J0S2V5UmVzcG9uc2USCwoDa2V5GAEgASgMIukBChRDcmVhdGVTdG9yYWdlUmVxdWVzdBIMCgRuYW1lGAEgASgJEikKBXNoYXBlGAIgASgOMhoucG93ZXJub2RlLnYxLlN0b3JhZ2VTaGFwZRIPCgduZXR3b3JrGAMgASgJEhYKDmV4cG9ydF9ob3N0X2lkGAQgASgJEhMKC2V4cG9ydF9wYXRoGAUgASgJEhIKCmVuY3J5cHRpb24YBiABKAkSFQoNdXBzdHJlYW1faG9zdBgHIAEoCRIVCg11cHN0cmVhbV9wYXRoGAggASgJEhgKEHVwc3RyZWFtX29wdGlvbnMYCSABKAkiPwoVQ3JlYXRlU3RvcmFnZVJlc3BvbnNlEiYKB3N0b3JhZ2UYASABKAsyFS5wb3dlcm5vZGUudjEuU3RvcmFnZSIVChNMaXN0U3RvcmFnZXNSZXF1ZXN0Ij8KFExpc3RTdG9yYWdlc1Jlc3BvbnNlEicKCHN0b3JhZ2VzGAEgAygLMhUucG93ZXJub2RlLnYxLlN0b3JhZ2UiJAoRR2V0U3RvcmFnZVJlcXVlc3QSDwoHc3RvcmFnZRgBIAEoCSJyChJHZXRTdG9yYWdlUmVzcG9uc2USJgoHc3RvcmFnZRgBIAEoCzIVLnBvd2Vybm9kZS52MS5TdG9yYWdlEjQKC2Fzc2lnbm1lbnRzGAIgAygLMh8ucG93ZXJub2RlLnYxLlN0b3JhZ2VBc3NpZ25tZW50IicKFERlbGV0ZVN0b3JhZ2VSZXF1ZXN0Eg8KB3N0b3JhZ2UYASABKAkiFwoVRGVsZXRlU3RvcmFnZVJlc3BvbnNlInMKFEFzc2lnblN0b3JhZ2VSZXF1ZXN0Eg8KB3N0b3JhZ2UYASABKAkSEQoJY2xpZW50X2lkGAIgASgJEhIKCm1vdW50X3BhdGgYAyABKAkSDwoHb3B0aW9ucxgEIAEoCRISCgplbmNyeXB0aW9uGAUgASgJIl0KFUFzc2lnblN0b3JhZ2VSZXNwb25zZRIzCgphc3NpZ25tZW50GAEgASgLMh8ucG93ZXJub2RlLnYxLlN0b3JhZ2VBc3NpZ25tZW50Eg8KB2NyZWF0ZWQYAiABKAgiPAoWVW5hc3NpZ25TdG9yYWdlUmVxdWVzdBIPCgdzdG9yYWdlGAEgASgJEhEKCWNsaWVudF9pZBgCIAEoCSIZChdVbmFzc2lnblN0b3JhZ2VSZXNwb25zZSptCgxTdG9yYWdlU2hhcGUSHQoZU1RPUkFHRV9TSEFQRV9VTlNQRUNJRklFRBAAEh0KGVNUT1JBR0VfU0hBUEVfU0VMRl9IT1NURUQQARIfChtTVE9SQUdFX1NIQVBFX0dBVEVXQVlfUFJPWFkQAjJrChJTdG9yYWdlTm9kZVNlcnZpY2USVQoMR2V0RXhwb3J0S2V5EiEucG93ZXJub2RlLnYxLkdldEV4cG9ydEtleVJlcXVlc3QaIi5wb3dlcm5vZGUudjEuR2V0RXhwb3J0S2V5UmVzcG9uc2UypgQKDlN0b3JhZ2VTZXJ2aWNlElgKDUNyZWF0ZVN0b3JhZ2USIi5wb3dlcm5vZGUudjEuQ3JlYXRlU3RvcmFnZVJlcXVlc3QaIy5wb3dlcm5vZGUudjEuQ3JlYXRlU3RvcmFnZVJlc3BvbnNlElUKDExpc3RTdG9yYWdlcxIhLnBvd2Vybm9kZS52MS5MaXN0U3RvcmFnZXNSZXF1ZXN0GiIucG93ZXJub2RlLnYxLkxpc3RTdG9yYWdlc1Jlc3BvbnNlEk8KCkdldFN0b3JhZ2USHy5wb3dlcm5vZGUudjEuR2V0U3RvcmFnZVJlcXVlc3QaIC5wb3dlcm5vZGUudjEuR2V0U3RvcmFnZVJlc3BvbnNlElgKDURlbGV0ZVN0b3JhZ2USIi5wb3dlcm5vZGUudjEuRGVsZXRlU3RvcmFnZVJlcXVlc3QaIy5wb3dlcm5vZGUudjEuRGVsZXRlU3RvcmFnZVJlc3BvbnNlElgKDUFzc2lnblN0b3JhZ2USIi5wb3dlcm5vZGUudjEuQXNzaWduU3RvcmFnZVJlcXVlc3QaIy5wb3dlcm5vZGUudjEuQXNzaWduU3RvcmFnZVJlc3BvbnNlEl4KD1VuYXNzaWduU3RvcmFnZRIkLnBvd2Vybm9kZS52MS5VbmFzc2lnblN0b3JhZ2VSZXF1ZXN0GiUucG93ZXJub2RlLnYxLlVuYXNzaWduU3RvcmFnZVJlc3BvbnNlYgZwcm90bzM", [file_google_protobuf_timestamp]);
 
 /**
  * The desired state's `storage` section: the NFS shares this node exports (server or gateway), the
@@ -389,6 +389,40 @@ export const StorageAssignmentSchema: GenMessage<StorageAssignment> = /*@__PURE_
   messageDesc(file_powernode_v1_storage, 6);
 
 /**
+ * @generated from message powernode.v1.GetExportKeyRequest
+ */
+export type GetExportKeyRequest = Message<"powernode.v1.GetExportKeyRequest"> & {
+  /**
+   * @generated from field: string storage_id = 1;
+   */
+  storageId: string;
+};
+
+/**
+ * Describes the message powernode.v1.GetExportKeyRequest.
+ * Use `create(GetExportKeyRequestSchema)` to create a new message.
+ */
+export const GetExportKeyRequestSchema: GenMessage<GetExportKeyRequest> = /*@__PURE__*/
+  messageDesc(file_powernode_v1_storage, 7);
+
+/**
+ * @generated from message powernode.v1.GetExportKeyResponse
+ */
+export type GetExportKeyResponse = Message<"powernode.v1.GetExportKeyResponse"> & {
+  /**
+   * @generated from field: bytes key = 1;
+   */
+  key: Uint8Array;
+};
+
+/**
+ * Describes the message powernode.v1.GetExportKeyResponse.
+ * Use `create(GetExportKeyResponseSchema)` to create a new message.
+ */
+export const GetExportKeyResponseSchema: GenMessage<GetExportKeyResponse> = /*@__PURE__*/
+  messageDesc(file_powernode_v1_storage, 8);
+
+/**
  * @generated from message powernode.v1.CreateStorageRequest
  */
 export type CreateStorageRequest = Message<"powernode.v1.CreateStorageRequest"> & {
@@ -443,7 +477,7 @@ export type CreateStorageRequest = Message<"powernode.v1.CreateStorageRequest"> 
  * Use `create(CreateStorageRequestSchema)` to create a new message.
  */
 export const CreateStorageRequestSchema: GenMessage<CreateStorageRequest> = /*@__PURE__*/
-  messageDesc(file_powernode_v1_storage, 7);
+  messageDesc(file_powernode_v1_storage, 9);
 
 /**
  * @generated from message powernode.v1.CreateStorageResponse
@@ -460,7 +494,7 @@ export type CreateStorageResponse = Message<"powernode.v1.CreateStorageResponse"
  * Use `create(CreateStorageResponseSchema)` to create a new message.
  */
 export const CreateStorageResponseSchema: GenMessage<CreateStorageResponse> = /*@__PURE__*/
-  messageDesc(file_powernode_v1_storage, 8);
+  messageDesc(file_powernode_v1_storage, 10);
 
 /**
  * @generated from message powernode.v1.ListStoragesRequest
@@ -473,7 +507,7 @@ export type ListStoragesRequest = Message<"powernode.v1.ListStoragesRequest"> & 
  * Use `create(ListStoragesRequestSchema)` to create a new message.
  */
 export const ListStoragesRequestSchema: GenMessage<ListStoragesRequest> = /*@__PURE__*/
-  messageDesc(file_powernode_v1_storage, 9);
+  messageDesc(file_powernode_v1_storage, 11);
 
 /**
  * @generated from message powernode.v1.ListStoragesResponse
@@ -490,7 +524,7 @@ export type ListStoragesResponse = Message<"powernode.v1.ListStoragesResponse"> 
  * Use `create(ListStoragesResponseSchema)` to create a new message.
  */
 export const ListStoragesResponseSchema: GenMessage<ListStoragesResponse> = /*@__PURE__*/
-  messageDesc(file_powernode_v1_storage, 10);
+  messageDesc(file_powernode_v1_storage, 12);
 
 /**
  * @generated from message powernode.v1.GetStorageRequest
@@ -507,7 +541,7 @@ export type GetStorageRequest = Message<"powernode.v1.GetStorageRequest"> & {
  * Use `create(GetStorageRequestSchema)` to create a new message.
  */
 export const GetStorageRequestSchema: GenMessage<GetStorageRequest> = /*@__PURE__*/
-  messageDesc(file_powernode_v1_storage, 11);
+  messageDesc(file_powernode_v1_storage, 13);
 
 /**
  * @generated from message powernode.v1.GetStorageResponse
@@ -529,7 +563,7 @@ export type GetStorageResponse = Message<"powernode.v1.GetStorageResponse"> & {
  * Use `create(GetStorageResponseSchema)` to create a new message.
  */
 export const GetStorageResponseSchema: GenMessage<GetStorageResponse> = /*@__PURE__*/
-  messageDesc(file_powernode_v1_storage, 12);
+  messageDesc(file_powernode_v1_storage, 14);
 
 /**
  * @generated from message powernode.v1.DeleteStorageRequest
@@ -546,7 +580,7 @@ export type DeleteStorageRequest = Message<"powernode.v1.DeleteStorageRequest"> 
  * Use `create(DeleteStorageRequestSchema)` to create a new message.
  */
 export const DeleteStorageRequestSchema: GenMessage<DeleteStorageRequest> = /*@__PURE__*/
-  messageDesc(file_powernode_v1_storage, 13);
+  messageDesc(file_powernode_v1_storage, 15);
 
 /**
  * @generated from message powernode.v1.DeleteStorageResponse
@@ -559,7 +593,7 @@ export type DeleteStorageResponse = Message<"powernode.v1.DeleteStorageResponse"
  * Use `create(DeleteStorageResponseSchema)` to create a new message.
  */
 export const DeleteStorageResponseSchema: GenMessage<DeleteStorageResponse> = /*@__PURE__*/
-  messageDesc(file_powernode_v1_storage, 14);
+  messageDesc(file_powernode_v1_storage, 16);
 
 /**
  * @generated from message powernode.v1.AssignStorageRequest
@@ -596,7 +630,7 @@ export type AssignStorageRequest = Message<"powernode.v1.AssignStorageRequest"> 
  * Use `create(AssignStorageRequestSchema)` to create a new message.
  */
 export const AssignStorageRequestSchema: GenMessage<AssignStorageRequest> = /*@__PURE__*/
-  messageDesc(file_powernode_v1_storage, 15);
+  messageDesc(file_powernode_v1_storage, 17);
 
 /**
  * @generated from message powernode.v1.AssignStorageResponse
@@ -618,7 +652,7 @@ export type AssignStorageResponse = Message<"powernode.v1.AssignStorageResponse"
  * Use `create(AssignStorageResponseSchema)` to create a new message.
  */
 export const AssignStorageResponseSchema: GenMessage<AssignStorageResponse> = /*@__PURE__*/
-  messageDesc(file_powernode_v1_storage, 16);
+  messageDesc(file_powernode_v1_storage, 18);
 
 /**
  * @generated from message powernode.v1.UnassignStorageRequest
@@ -640,7 +674,7 @@ export type UnassignStorageRequest = Message<"powernode.v1.UnassignStorageReques
  * Use `create(UnassignStorageRequestSchema)` to create a new message.
  */
 export const UnassignStorageRequestSchema: GenMessage<UnassignStorageRequest> = /*@__PURE__*/
-  messageDesc(file_powernode_v1_storage, 17);
+  messageDesc(file_powernode_v1_storage, 19);
 
 /**
  * @generated from message powernode.v1.UnassignStorageResponse
@@ -653,7 +687,7 @@ export type UnassignStorageResponse = Message<"powernode.v1.UnassignStorageRespo
  * Use `create(UnassignStorageResponseSchema)` to create a new message.
  */
 export const UnassignStorageResponseSchema: GenMessage<UnassignStorageResponse> = /*@__PURE__*/
-  messageDesc(file_powernode_v1_storage, 18);
+  messageDesc(file_powernode_v1_storage, 20);
 
 /**
  * @generated from enum powernode.v1.StorageShape
@@ -680,6 +714,26 @@ export enum StorageShape {
  */
 export const StorageShapeSchema: GenEnum<StorageShape> = /*@__PURE__*/
   enumDesc(file_powernode_v1_storage, 0);
+
+/**
+ * What export hosts ask of the hub (principal node).
+ *
+ * @generated from service powernode.v1.StorageNodeService
+ */
+export const StorageNodeService: GenService<{
+  /**
+   * The fscrypt master key of an encrypted storage this node exports (64 bytes). Refused for any other
+   * node (permission_denied) and for a storage that is not encrypted (failed_precondition).
+   *
+   * @generated from rpc powernode.v1.StorageNodeService.GetExportKey
+   */
+  getExportKey: {
+    methodKind: "unary";
+    input: typeof GetExportKeyRequestSchema;
+    output: typeof GetExportKeyResponseSchema;
+  },
+}> = /*@__PURE__*/
+  serviceDesc(file_powernode_v1_storage, 0);
 
 /**
  * Operator API of storage.
@@ -742,5 +796,5 @@ export const StorageService: GenService<{
     output: typeof UnassignStorageResponseSchema;
   },
 }> = /*@__PURE__*/
-  serviceDesc(file_powernode_v1_storage, 0);
+  serviceDesc(file_powernode_v1_storage, 1);
 
