@@ -6,7 +6,8 @@
  */
 import { join } from "node:path";
 import { setDebugSpec } from "@powernode/hub";
-import { EVENTS, type FleetEvent } from "@powernode/proto";
+import { EVENTS } from "@powernode/proto";
+import { eventsOf as nodeEventsOf, probe as probeNode } from "../lib/debug-probe.ts";
 import type { PassContext } from "../lib/pass.ts";
 import type { SiteNode, SiteNodes } from "../lib/site-nodes.ts";
 import { waitFor } from "../lib/wait.ts";
@@ -26,18 +27,13 @@ interface GatewayNodes {
   nas: SiteNode;
   network: string;
   pnctl(...argv: string[]): Promise<string>;
-  probe(
-    site: SiteNodes,
-    n: SiteNode,
-    spec: Parameters<typeof setDebugSpec>[2],
-    kind: string,
-    count: number,
-  ): Promise<Record<string, unknown>[]>;
-  eventsOf(site: SiteNodes, n: SiteNode, kind: string): Promise<FleetEvent[]>;
 }
 
 export async function gatewayChecks(t: PassContext, site: SiteNodes, g: GatewayNodes): Promise<void> {
-  const { client, gateway, nas, probe, eventsOf } = g;
+  const { client, gateway, nas } = g;
+  const eventsOf = (n: SiteNode, kind: string) => nodeEventsOf(site.hub, n, kind);
+  const probe = (n: SiteNode, spec: Parameters<typeof setDebugSpec>[2], kind: string, count: number) =>
+    probeNode(site.hub, n, spec, kind, count, TIMEOUT_MS);
   const nasExport = {
     storageId: NAS_ID,
     name: "nas",
@@ -60,13 +56,12 @@ export async function gatewayChecks(t: PassContext, site: SiteNodes, g: GatewayN
       await waitFor(
         "the NAS's system.storage.exports_applied",
         async () =>
-          (await eventsOf(site, nas, EVENTS.storageExportsApplied.kind)).find(
+          (await eventsOf(nas, EVENTS.storageExportsApplied.kind)).find(
             (e) => Number(e.payload?.clients) > 0,
           ),
         { timeoutMs: TIMEOUT_MS, intervalMs: 1000 },
       );
       const [w] = await probe(
-        site,
         nas,
         { nas: [nasExport], write: [{ path: `${NAS_PATH}/${NAS_FILE}`, mib: 16 }] },
         EVENTS.debugFile.kind,
@@ -90,12 +85,12 @@ export async function gatewayChecks(t: PassContext, site: SiteNodes, g: GatewayN
     await waitFor(
       "the client's system.storage.mounted of the gateway share",
       async () =>
-        (await eventsOf(site, client, EVENTS.storageMounted.kind)).find((e) => e.payload?.storage === SHARE),
+        (await eventsOf(client, EVENTS.storageMounted.kind)).find((e) => e.payload?.storage === SHARE),
       { timeoutMs: TIMEOUT_MS, intervalMs: 1000 },
     );
   });
   const [read] = await t.step("the client reads the NAS's file through the gateway", () =>
-    probe(site, client, { hash: [{ path: `${MOUNT}/${NAS_FILE}` }] }, EVENTS.debugFile.kind, 1),
+    probe(client, { hash: [{ path: `${MOUNT}/${NAS_FILE}` }] }, EVENTS.debugFile.kind, 1),
   );
   const packets = await capture.stop();
   await t.check("the client reads the NAS's bytes through the gateway (same sha256)", async () => {

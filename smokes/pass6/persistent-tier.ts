@@ -3,10 +3,10 @@
  * composed root across a module swap (a new root generation) and a reboot: /var is /persist/var,
  * seeded with the modules' /var. Proven from the node (test-only debug hooks, `powernode.debug=1`).
  */
-import { setDebugSpec } from "@powernode/hub";
+import type { setDebugSpec } from "@powernode/hub";
 import { EVENTS, NodeState } from "@powernode/proto";
 import { buildModules, publishModules } from "../lib/built-modules.ts";
-import { nodeEvents } from "../lib/events.ts";
+import { eventsOf, probe } from "../lib/debug-probe.ts";
 import type { PassContext } from "../lib/pass.ts";
 import { bootSingleNode } from "../lib/single-node.ts";
 import { waitFor } from "../lib/wait.ts";
@@ -31,17 +31,19 @@ export async function persistentTier(t: PassContext): Promise<void> {
   });
   const s = node.hub;
   const id = node.instanceId;
-  const events = async (kind: string) => (await nodeEvents(s.fleet, id)).filter((e) => e.kind === kind);
+  const events = (kind: string) => eventsOf(s, { instanceId: id }, kind);
   /** Sets the debug spec; resolves with the node's system.debug.file result for it. */
-  const file = async (spec: Parameters<typeof setDebugSpec>[2]) => {
-    const version = String(await setDebugSpec(s.hub.deps, id, spec));
-    const e = await waitFor(
-      `the node's system.debug.file for version ${version} (serial log ${node.serialLog})`,
-      async () => (await events(EVENTS.debugFile.kind)).find((x) => x.payload?.version === version),
-      { timeoutMs: TIMEOUT_MS, intervalMs: 1000 },
-    );
-    return (e.payload ?? {}) as Record<string, unknown>;
-  };
+  const file = async (spec: Parameters<typeof setDebugSpec>[2]) =>
+    (
+      await probe(
+        s,
+        { instanceId: id, serialLog: node.serialLog },
+        spec,
+        EVENTS.debugFile.kind,
+        1,
+        TIMEOUT_MS,
+      )
+    )[0] ?? {};
   /** Waits for a module set applied after `since` (ms since the epoch) at `root`. */
   const applied = (since: number, what: string) =>
     waitFor(

@@ -7,11 +7,11 @@
  * unassigning unmounts. What nodes read and write is proven from the nodes (test-only debug hooks,
  * `powernode.debug=1`).
  */
-import { setDebugSpec } from "@powernode/hub";
-import { EVENTS, type FleetEvent, NodeState } from "@powernode/proto";
+import type { setDebugSpec } from "@powernode/hub";
+import { EVENTS, NodeState } from "@powernode/proto";
 import { cliFor } from "../../hub/src/cli/test-cli.ts";
 import { buildModules, publishModules } from "../lib/built-modules.ts";
-import { nodeEvents } from "../lib/events.ts";
+import { eventsOf as nodeEventsOf, probe as probeNode } from "../lib/debug-probe.ts";
 import type { PassContext } from "../lib/pass.ts";
 import { bootSiteNodes, type SiteNode, type SiteNodes } from "../lib/site-nodes.ts";
 import { waitFor } from "../lib/wait.ts";
@@ -38,38 +38,19 @@ const FILE_MIB = 16;
 /** Generous under TCG: three emulated nodes share two host cores. */
 const TIMEOUT_MS = 240_000;
 
-/** The node's events of `kind` for debug-spec version `version` (or any, when undefined). */
-export async function eventsOf(
-  site: SiteNodes,
-  n: SiteNode,
-  kind: string,
-  version?: number,
-): Promise<FleetEvent[]> {
-  return (await nodeEvents(site.hub.fleet, n.instanceId)).filter(
-    (e) => e.kind === kind && (version === undefined || e.payload?.version === String(version)),
-  );
-}
+/** The node's events of `kind` (for debug-spec version `version`, when given). */
+const eventsOf = (site: SiteNodes, n: SiteNode, kind: string, version?: number) =>
+  nodeEventsOf(site.hub, n, kind, version);
 
 /** Sets `n`'s debug spec and waits for `count` events of `kind` for it; returns their payloads. */
-export async function probe(
+const probe = (
   site: SiteNodes,
   n: SiteNode,
   spec: Parameters<typeof setDebugSpec>[2],
   kind: string,
   count: number,
   timeoutMs = TIMEOUT_MS,
-): Promise<Record<string, unknown>[]> {
-  const version = await setDebugSpec(site.hub.hub.deps, n.instanceId, spec);
-  const events = await waitFor(
-    `${n.name}: ${count} ${kind} for debug version ${version} (serial log ${n.serialLog})`,
-    async () => {
-      const e = await eventsOf(site, n, kind, version);
-      return e.length >= count ? e : undefined;
-    },
-    { timeoutMs, intervalMs: 1000 },
-  );
-  return events.map((e) => (e.payload ?? {}) as Record<string, unknown>);
-}
+) => probeNode(site.hub, n, spec, kind, count, timeoutMs);
 
 /**
  * Which of `needles` occur in a stopped node's persist disk image (read on the host, chunk by chunk,
@@ -268,7 +249,7 @@ export async function storageSiteTier(t: PassContext): Promise<void> {
     return `refused: ${String(r.error)}`;
   });
 
-  await gatewayChecks(t, site, { client, gateway, nas, network: NETWORK, pnctl, probe, eventsOf });
+  await gatewayChecks(t, site, { client, gateway, nas, network: NETWORK, pnctl });
 
   await t.check(
     "the client's mount survives the server rebooting: reads succeed again (seconds printed)",

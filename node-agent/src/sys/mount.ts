@@ -54,16 +54,27 @@ export function earlyMounts(): MountSpec[] {
   ];
 }
 
+/** One line of /proc/self/mounts (paths keep their octal escapes). */
+export interface MountEntry {
+  source: string;
+  target: string;
+  fstype: string;
+}
+
+/** Parses /proc/self/mounts: `source target fstype options dump pass` per line. */
+export function parseMounts(text: string): MountEntry[] {
+  return text
+    .split("\n")
+    .map((l) => l.split(" "))
+    .filter((f) => f.length >= 3 && f[1] !== "")
+    .map((f) => ({ source: f[0] as string, target: f[1] as string, fstype: f[2] as string }));
+}
+
 /** Mount points already mounted, from <root>/proc/self/mounts (empty before /proc is up). */
 export function mountedTargets(root = "/"): Set<string> {
   const f = join(root, "proc/self/mounts");
   if (!existsSync(f)) return new Set();
-  return new Set(
-    readFileSync(f, "utf8")
-      .split("\n")
-      .map((l) => l.split(" ")[1] ?? "")
-      .filter((t) => t !== ""),
-  );
+  return new Set(parseMounts(readFileSync(f, "utf8")).map((m) => m.target));
 }
 
 export interface MountOutcome {

@@ -18,7 +18,7 @@ import type { Exec } from "./exec.ts";
 import { writeFileAtomic } from "./files.ts";
 import { type Fscrypt, fscrypt } from "./fscrypt.ts";
 import type { ModuleSys } from "./module-sys.ts";
-import { mountedTargets } from "./mount.ts";
+import { type MountEntry, mountedTargets, parseMounts } from "./mount.ts";
 
 /** nobody:nogroup, what root on a client is squashed to (`root_squash`): it owns a new export's root. */
 const NOBODY = 65534;
@@ -43,19 +43,11 @@ export function moduleProgramArgv(root: string, argv: readonly string[], arch: "
 }
 
 /** One mounted NFS filesystem, from /proc/self/mounts. */
-export interface NfsMounted {
-  source: string;
-  target: string;
-  fstype: string;
-}
+export type NfsMounted = MountEntry;
 
-/** Parses /proc/self/mounts for NFS filesystems (`nfs`, `nfs4`); paths keep their octal escapes. */
+/** The NFS filesystems (`nfs`, `nfs4`) of /proc/self/mounts. */
 export function parseNfsMounts(text: string): NfsMounted[] {
-  return text
-    .split("\n")
-    .map((l) => l.split(" "))
-    .filter((f) => f.length >= 3 && (f[2] === "nfs" || f[2] === "nfs4"))
-    .map((f) => ({ source: f[0] as string, target: f[1] as string, fstype: f[2] as string }));
+  return parseMounts(text).filter((m) => m.fstype === "nfs" || m.fstype === "nfs4");
 }
 
 /** busybox `mount` of a share: `-t <fstype> -o <options> <source> <target>`. */
@@ -144,7 +136,7 @@ export function createStorageOs(o: StorageOsOptions): StorageOs {
       existsSync(join(root, "usr/sbin/rpc.nfsd")) && existsSync(join(root, "usr/sbin/rpc.mountd")),
     prepareServer(root, exportsText) {
       mkdirSync("/etc", { recursive: true });
-      copyFileSync(join(root, "etc/netconfig"), "/etc/netconfig");
+      if (!existsSync("/etc/netconfig")) copyFileSync(join(root, "etc/netconfig"), "/etc/netconfig");
       const state = "/var/lib/nfs";
       mkdirSync(state, { recursive: true });
       if (o.persistent && !mounted().has(state)) {

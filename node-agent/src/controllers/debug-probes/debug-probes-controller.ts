@@ -16,6 +16,7 @@ import { DebugSpecSchema, type DesiredState, EVENTS } from "@powernode/proto";
 import { type Controller, type ControllerContext, defineReconciler } from "../../runtime/controller.ts";
 import type { DebugProbesOs } from "../../sys/debug-probes.ts";
 import type { AgentDeps } from "../deps.ts";
+import { errMsg } from "../modules/module-mounts.ts";
 import { DebugNasExports, DebugProbeStatus, DesiredNodeState, ModuleSetStatus } from "../resources.ts";
 import { nfsMountSpec } from "../storage/nfs-config.ts";
 
@@ -28,7 +29,6 @@ const PATH_RE = /^\/[A-Za-z0-9._/-]{1,254}$/;
 const FILE_TIMEOUT_MS = 180_000;
 
 const safePath = (p: string) => PATH_RE.test(p) && !p.split("/").includes("..");
-const errMsg = (e: unknown) => (e instanceof Error ? e.message : String(e));
 
 export function debugProbesController(deps: AgentDeps & { debugProbes: DebugProbesOs }): Controller {
   const os = deps.debugProbes;

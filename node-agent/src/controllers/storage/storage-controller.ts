@@ -27,6 +27,7 @@ import {
 } from "../../runtime/controller.ts";
 import type { StorageOs } from "../../sys/nfs.ts";
 import type { AgentDeps } from "../deps.ts";
+import { errMsg } from "../modules/module-mounts.ts";
 import { type Supervisor, startSupervisor } from "../modules/supervisor.ts";
 import {
   DebugNasExports,
@@ -57,8 +58,6 @@ interface Server {
   /** Export paths bound into the NFS root. */
   published: Set<string>;
 }
-
-const errMsg = (e: unknown) => (e instanceof Error ? e.message : String(e));
 
 /**
  * `debugNas`: also serve the test-only `debug.nas` exports (only where the debug-probes controller
