@@ -45,6 +45,9 @@ export const KMOD_ROOTS = [
   "nfsv4",
   "xts",
   "cts",
+  // the NFS server's firewall (nft from the nfs-server module): the table, and `reject` (TCP reset)
+  "nf_tables",
+  "nft_reject_inet",
 ] as const;
 
 /** Name of the load-order file written beside modules.dep. */

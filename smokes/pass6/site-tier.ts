@@ -2,14 +2,17 @@
  * Pass 6, site tier: four QEMU nodes on a lab network. Three are members of one overlay network: the
  * server (persistent: a /persist disk) exports a share with the kernel's nfsd from the nfs-server
  * module at its VIP; the client mounts it and writes random files, the server's agent hashes the same
- * bytes; the gateway, a member never granted that share, is refused by the server. The fourth node is
- * a NAS outside the mesh (gateway-tier.ts). Then the client's mount rides out the server's reboot, and
- * unassigning unmounts. What nodes read and write is proven from the nodes (test-only debug hooks,
+ * bytes; the gateway, a member never granted that share, is refused by the server's NFS firewall. The fourth node is
+ * a NAS outside the mesh (gateway-tier.ts). An fscrypt share is written over NFS by the client; the
+ * client's mount rides out the server's reboot; unassigning unmounts; last, the stopped server's disk
+ * holds the encrypted file's name only as ciphertext. What nodes read and write is proven from the nodes (test-only debug hooks,
  * `powernode.debug=1`).
  */
 import type { setDebugSpec } from "@powernode/hub";
 import { EVENTS, NodeState } from "@powernode/proto";
 import { cliFor } from "../../hub/src/cli/test-cli.ts";
+import { connectQmp } from "../../hub/src/providers/qemu/qmp.ts";
+import { exportFsid } from "../../node-agent/src/controllers/storage/nfs-config.ts";
 import { buildModules, publishModules } from "../lib/built-modules.ts";
 import { eventsOf as nodeEventsOf, probe as probeNode } from "../lib/debug-probe.ts";
 import type { PassContext } from "../lib/pass.ts";
@@ -31,10 +34,13 @@ const FILES = [
 /** An encrypted storage on the server: names written into it must not reach its disk in the clear. */
 const SECRET = "pass6-secret";
 const SECRET_PATH = "/srv/exports/pass6-secret";
+const SECRET_MOUNT = "/mnt/pass6-secret";
 const SECRET_NAME = "pass6-secret-cleartext-name";
 /** A file the server writes under /var (on /persist, not encrypted): the scan must find its name. */
 const CONTROL = "/var/lib/pass6/pass6-control-name";
 const FILE_MIB = 16;
+/** How long the client's network is cut in the blip check. */
+const BLIP_S = 20;
 /** Generous under TCG: three emulated nodes share two host cores. */
 const TIMEOUT_MS = 240_000;
 
@@ -135,8 +141,6 @@ export async function storageSiteTier(t: PassContext): Promise<void> {
     },
   );
   const vip = share.vip;
-  /** Which file names the server's stopped persist disk holds in the clear (read during the reboot). */
-  let inClear: string[] = [];
 
   // A step: nothing after it means anything without the share mounted.
   await t.step(
@@ -203,13 +207,40 @@ export async function storageSiteTier(t: PassContext): Promise<void> {
     return `${FILES.length} files, ${total / 2 ** 20} MiB: sha256 equal on both sides (${String(read[0]?.sha256).slice(0, 12)}.. ...)`;
   });
 
+  await t.check(
+    "the client's agent tells the export (fsid from the storage id) from the server's v4 root (fsid 0:0)",
+    async () => {
+      const tried = await probe(
+        site,
+        client,
+        {
+          mount: [
+            { source: `[${vip}]:${EXPORT_PATH}`, path: "/mnt/try-export" },
+            { source: `[${vip}]:/srv/exports`, path: "/mnt/try-root" },
+          ],
+        },
+        EVENTS.debugMount.kind,
+        2,
+      );
+      const inExport = tried.find((x) => x.path === "/mnt/try-export");
+      const inRoot = tried.find((x) => x.path === "/mnt/try-root");
+      const want = exportFsid(share.id);
+      if (inExport?.result !== "ok" || inExport.fsid !== want)
+        throw new Error(`${EXPORT_PATH}: ${JSON.stringify(inExport)}, want fsid ${want}`);
+      if (inRoot?.result !== "ok" || inRoot.fsid !== "0:0")
+        throw new Error(`/srv/exports: ${JSON.stringify(inRoot)}, want fsid 0:0`);
+      return `${EXPORT_PATH}: fsid ${String(inExport.fsid)}; /srv/exports: fsid 0:0`;
+    },
+  );
+
   await t.step(
-    `an fscrypt storage ${SECRET} on the server: its directory encrypted; a file in it, a control file under /var`,
+    `an fscrypt storage ${SECRET} on the server, assigned to the client (added to the running server)`,
     async () => {
       await pnctl(
         ...["storage", "create", SECRET, "--network", NETWORK, "--host", server.instanceId],
         ...["--path", SECRET_PATH, "--encryption", "fscrypt"],
       );
+      await pnctl("storage", "assign", SECRET, client.instanceId, "--mount", SECRET_MOUNT);
       await waitFor(
         "the server's system.storage.encrypted",
         async () =>
@@ -218,23 +249,47 @@ export async function storageSiteTier(t: PassContext): Promise<void> {
           ),
         { timeoutMs: TIMEOUT_MS, intervalMs: 1000 },
       );
-      const w = await probe(
-        site,
-        server,
-        {
-          write: [
-            { path: `${SECRET_PATH}/${SECRET_NAME}`, mib: 1 },
-            { path: CONTROL, mib: 1 },
-          ],
-        },
-        EVENTS.debugFile.kind,
-        2,
+      await waitFor(
+        `the client's system.storage.mounted for ${SECRET}`,
+        async () =>
+          (await eventsOf(site, client, EVENTS.storageMounted.kind)).find(
+            (e) => e.payload?.storage === SECRET,
+          ),
+        { timeoutMs: TIMEOUT_MS, intervalMs: 1000 },
       );
-      if (w.some((x) => x.result !== "ok")) throw new Error(`writes: ${JSON.stringify(w)}`);
     },
   );
 
-  await t.check("a member never granted (the gateway) is refused by the server", async () => {
+  await t.check(
+    "fscrypt share over NFS: the client writes a file, the server's agent reads its sha256 in the encrypted directory",
+    async () => {
+      const [w] = await probe(
+        site,
+        client,
+        { write: [{ path: `${SECRET_MOUNT}/${SECRET_NAME}`, mib: 1 }] },
+        EVENTS.debugFile.kind,
+        1,
+      );
+      if (w?.result !== "ok") throw new Error(`the client's write: ${JSON.stringify(w)}`);
+      const [r] = await probe(
+        site,
+        server,
+        { hash: [{ path: `${SECRET_PATH}/${SECRET_NAME}` }] },
+        EVENTS.debugFile.kind,
+        1,
+      );
+      if (r?.result !== "ok" || r.sha256 !== w.sha256)
+        throw new Error(`client ${JSON.stringify(w)} server ${JSON.stringify(r)}`);
+      return `1 MiB, sha256 ${String(r.sha256).slice(0, 12)}.. on both sides`;
+    },
+  );
+
+  await t.step("the server writes a control file under /var (on /persist, not encrypted)", async () => {
+    const [w] = await probe(site, server, { write: [{ path: CONTROL, mib: 1 }] }, EVENTS.debugFile.kind, 1);
+    if (w?.result !== "ok") throw new Error(`write: ${JSON.stringify(w)}`);
+  });
+
+  await t.check("a member never granted (the gateway) is refused by the server's NFS firewall", async () => {
     const [r] = await probe(
       site,
       gateway,
@@ -243,22 +298,48 @@ export async function storageSiteTier(t: PassContext): Promise<void> {
       1,
     );
     if (r?.result !== "error") throw new Error(`the ungranted node mounted the share: ${JSON.stringify(r)}`);
-    // Refused by the server (mountd: not in the export's client list), not a malformed mount.
-    if (!/permission denied|access denied/i.test(String(r.error)))
-      throw new Error(`not a refusal: ${String(r.error)}`);
+    // The firewall's TCP reset, on the VIP and port that serve the client (so nfsd is up): the
+    // gateway's address is in no export line of the server. Not a malformed mount, not a timeout.
+    if (!/connection refused/i.test(String(r.error))) throw new Error(`not a refusal: ${String(r.error)}`);
     return `refused: ${String(r.error)}`;
   });
 
   await gatewayChecks(t, site, { client, gateway, nas, network: NETWORK, pnctl });
 
   await t.check(
+    `the client's share rides out a ${BLIP_S} s network blip (its link to the lab cut): reads succeed again (seconds printed)`,
+    async () => {
+      const info = (await s.provision.getInstance({ id: client.instanceId })).instance?.providerInfo ?? {};
+      if (!info.qmpSocket) throw new Error(`${client.name}: no QMP socket in its provider info`);
+      const qmp = await connectQmp(info.qmpSocket);
+      try {
+        // The tap side of the NIC: packets are dropped both ways, the guest sees no carrier change.
+        await qmp.execute("set_link", { name: "net0", up: false });
+        await Bun.sleep(BLIP_S * 1000);
+        await qmp.execute("set_link", { name: "net0", up: true });
+      } finally {
+        qmp.close();
+      }
+      const started = performance.now();
+      const [r] = await probe(
+        site,
+        client,
+        { hash: [{ path: `${MOUNT_PATH}/${FILES[1]}` }] },
+        EVENTS.debugFile.kind,
+        1,
+      );
+      const w = written.find((x) => x.path === `${MOUNT_PATH}/${FILES[1]}`);
+      if (r?.result !== "ok" || r.sha256 !== w?.sha256)
+        throw new Error(`after the blip: ${JSON.stringify(r)}`);
+      return `${FILES[1]} read with the same sha256 ${((performance.now() - started) / 1000).toFixed(1)} s after the link came back`;
+    },
+  );
+
+  await t.check(
     "the client's mount survives the server rebooting: reads succeed again (seconds printed)",
     async () => {
       const started = performance.now();
       await s.provision.stopInstance({ id: server.instanceId });
-      const scanStarted = performance.now();
-      inClear = await onDisk(site, server, [SECRET_NAME, "pass6-control-name"]);
-      const scanSeconds = (performance.now() - scanStarted) / 1000;
       await s.provision.startInstance({ id: server.instanceId });
       const [r] = await probe(
         site,
@@ -272,22 +353,7 @@ export async function storageSiteTier(t: PassContext): Promise<void> {
       if (r?.result !== "ok" || r.sha256 !== w?.sha256)
         throw new Error(`after the reboot: ${JSON.stringify(r)}`);
       const running = (await s.fleet.getNode({ id: server.instanceId })).node?.state === NodeState.RUNNING;
-      return `${FILES[0]} read with the same sha256 ${seconds.toFixed(1)} s after the reboot began, ${(seconds - scanSeconds).toFixed(1)} s without the ${scanSeconds.toFixed(1)} s the host spent reading the stopped disk (server ${running ? "RUNNING" : "not yet RUNNING"})`;
-    },
-  );
-
-  await t.check(
-    "fscrypt: the server's stopped disk holds the encrypted directory's file name only as ciphertext",
-    async () => {
-      const e = (await eventsOf(site, server, EVENTS.storageEncrypted.kind)).find(
-        (x) => x.payload?.storage === SECRET,
-      );
-      if (!e) throw new Error("no system.storage.encrypted from the server");
-      if (inClear.includes(SECRET_NAME)) throw new Error(`${SECRET_NAME} is on the disk in the clear`);
-      // The control: a name under /var (same disk, not encrypted) is found, so the scan sees names at all.
-      if (!inClear.includes("pass6-control-name"))
-        throw new Error(`the control ${CONTROL} was not found on the disk`);
-      return `key ${String(e.payload?.keyIdentifier).slice(0, 8)}..: ${SECRET_NAME} not on the disk, the control under /var is`;
+      return `${FILES[0]} read with the same sha256 ${seconds.toFixed(1)} s after the reboot began (server ${running ? "RUNNING" : "not yet RUNNING"})`;
     },
   );
 
@@ -300,4 +366,22 @@ export async function storageSiteTier(t: PassContext): Promise<void> {
     );
     return `${String(e.payload?.target)} unmounted`;
   });
+
+  await t.check(
+    "fscrypt: the server's stopped disk holds the encrypted directory's file name only as ciphertext",
+    async () => {
+      // Last: the server stays stopped (the client's hard mount of the secret share then waits).
+      await s.provision.stopInstance({ id: server.instanceId });
+      const inClear = await onDisk(site, server, [SECRET_NAME, "pass6-control-name"]);
+      const e = (await eventsOf(site, server, EVENTS.storageEncrypted.kind)).find(
+        (x) => x.payload?.storage === SECRET,
+      );
+      if (!e) throw new Error("no system.storage.encrypted from the server");
+      if (inClear.includes(SECRET_NAME)) throw new Error(`${SECRET_NAME} is on the disk in the clear`);
+      // The control: a name under /var (same disk, not encrypted) is found, so the scan sees names at all.
+      if (!inClear.includes("pass6-control-name"))
+        throw new Error(`the control ${CONTROL} was not found on the disk`);
+      return `key ${String(e.payload?.keyIdentifier).slice(0, 8)}..: ${SECRET_NAME} not on the disk, the control under /var is`;
+    },
+  );
 }

@@ -57,12 +57,13 @@ async function nodeOs(stateDir: string, exec: Exec, debug: boolean, owned: Set<n
   const sys = createModuleSys({
     children: { add: (pid) => owned.add(pid), delete: (pid) => owned.delete(pid) },
   });
+  const storage = createStorageOs({ sys, exec, persistent });
   return {
     mesh: { wireguard: createWireguard(exec), keyDir: join(stateDir, "wireguard"), underlayAddresses },
     docker: createDockerOs(sys),
     k3s: createK3sOs(sys),
-    storage: createStorageOs({ sys, exec, persistent }),
-    ...(debug ? { debugProbes: createDebugProbesOs(exec, createPing(exec)) } : {}),
+    storage,
+    ...(debug ? { debugProbes: createDebugProbesOs(exec, createPing(exec), storage.nfsFsid) } : {}),
   };
 }
 

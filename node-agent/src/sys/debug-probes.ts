@@ -19,12 +19,15 @@ export interface DebugProbesOs {
   writeRandom(path: string, mib: number, timeoutMs: number): Promise<FileDigest>;
   /** sha256 and size of `path`. */
   hash(path: string, timeoutMs: number): Promise<FileDigest>;
-  /** Mounts an NFS share at `target` and unmounts it again; throws with the reason it failed. */
+  /**
+   * Mounts an NFS share at `target` and unmounts it again; returns the fsid the kernel reported for
+   * it (the server's v4 root is `0:0`); throws with the reason it failed.
+   */
   tryMount(
     spec: { fstype: string; source: string; options: string },
     target: string,
     timeoutMs: number,
-  ): Promise<void>;
+  ): Promise<{ fsid?: string }>;
 }
 
 /** `<64 hex>  <path>` (sha256sum's line) -> the digest. */
@@ -34,7 +37,11 @@ export function parseSha256sum(stdout: string): string {
   return m[1] as string;
 }
 
-export function createDebugProbesOs(exec: Exec, ping: Ping): DebugProbesOs {
+export function createDebugProbesOs(
+  exec: Exec,
+  ping: Ping,
+  fsidOf: (target: string) => string | undefined = () => undefined,
+): DebugProbesOs {
   const bb = async (args: string[], timeoutMs: number) => {
     const r = await exec.run("/bin/busybox", args, { timeoutMs, allowFailure: true });
     if (r.exitCode !== 0)
@@ -60,7 +67,9 @@ export function createDebugProbesOs(exec: Exec, ping: Ping): DebugProbesOs {
     async tryMount(spec, target, timeoutMs) {
       await bb(["mkdir", "-p", target], 5_000);
       await bb(nfsMountArgv(spec, target), timeoutMs);
+      const fsid = fsidOf(target);
       await bb(["umount", "-l", target], 5_000);
+      return fsid === undefined ? {} : { fsid };
     },
   };
 }

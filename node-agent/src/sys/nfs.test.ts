@@ -1,6 +1,16 @@
 import { expect, test } from "bun:test";
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { parseSha256sum } from "./debug-probes.ts";
-import { moduleProgramArgv, nfsMountArgv, parseNfsMounts } from "./nfs.ts";
+import {
+  createStorageOs,
+  moduleProgramArgv,
+  mountinfoDevice,
+  nfsMountArgv,
+  parseNfsMounts,
+  parseNfsVolumes,
+} from "./nfs.ts";
 
 test("a module's program runs from the node's root with the composed root's loader and libraries", () => {
   expect(moduleProgramArgv("/sysroot", ["/usr/sbin/exportfs", "-r"], "x64")).toEqual([
@@ -44,4 +54,49 @@ test("busybox mount argv and sha256sum output", () => {
   const hex = "a".repeat(64);
   expect(parseSha256sum(`${hex}  /sysroot/mnt/x/f1\n`)).toBe(hex);
   expect(() => parseSha256sum("sha256sum: can't open")).toThrow("sha256sum: unexpected output");
+});
+
+const MOUNTINFO = [
+  "22 1 0:21 / /sysroot rw,relatime - overlay overlay rw",
+  "61 22 0:53 / /sysroot/mnt/data rw,relatime - nfs4 [fd00::1]:/srv/data rw,vers=4.2",
+  "62 22 0:54 / /sysroot/mnt/other rw,relatime - nfs4 [fd00::1]:/srv/other rw,vers=4.2",
+  "",
+].join("\n");
+const VOLUMES = [
+  "NV SERVER   PORT DEV          FSID                              FSC",
+  "v4 fd000000000000000000000000000001  801 0:53         0:0                               no",
+  "v4 fd000000000000000000000000000001  801 0:54         b7e6c2a1f3d4c5e:9a8b7c6d5e4f3a2b  no",
+  "",
+].join("\n");
+
+test("procfs: the device mounted at a path, and each NFS superblock's fsid", () => {
+  expect(mountinfoDevice(MOUNTINFO, "/sysroot/mnt/data")).toBe("0:53");
+  expect(mountinfoDevice(MOUNTINFO, "/sysroot/mnt")).toBeUndefined();
+  expect(parseNfsVolumes(VOLUMES)).toEqual(
+    new Map([
+      ["0:53", "0:0"],
+      ["0:54", "b7e6c2a1f3d4c5e:9a8b7c6d5e4f3a2b"],
+    ]),
+  );
+});
+
+test("nfsFsid and answersUpcalls read a proc tree", () => {
+  const proc = mkdtempSync(join(tmpdir(), "proc-"));
+  mkdirSync(join(proc, "self"), { recursive: true });
+  mkdirSync(join(proc, "fs/nfsfs"), { recursive: true });
+  writeFileSync(join(proc, "self/mountinfo"), MOUNTINFO);
+  writeFileSync(join(proc, "fs/nfsfs/volumes"), VOLUMES);
+  mkdirSync(join(proc, "7/fd"), { recursive: true });
+  symlinkSync("/proc/7/net/rpc/auth.unix.ip/channel", join(proc, "7/fd/3"));
+  mkdirSync(join(proc, "8/fd"), { recursive: true });
+  symlinkSync("/proc/8/net/rpc/auth.unix.ip/channel", join(proc, "8/fd/3"));
+  symlinkSync("/proc/8/net/rpc/nfsd.export/channel", join(proc, "8/fd/4"));
+  const os = createStorageOs({ sys: {} as never, exec: {} as never, persistent: false, procDir: proc });
+  expect(os.nfsFsid("/sysroot/mnt/data")).toBe("0:0");
+  expect(os.nfsFsid("/sysroot/mnt/other")).toBe("b7e6c2a1f3d4c5e:9a8b7c6d5e4f3a2b");
+  expect(os.nfsFsid("/sysroot")).toBeUndefined();
+  expect(os.answersUpcalls(7)).toBe(false);
+  expect(os.answersUpcalls(8)).toBe(true);
+  expect(os.answersUpcalls(9)).toBe(false);
+  rmSync(proc, { recursive: true, force: true });
 });

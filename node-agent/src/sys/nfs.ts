@@ -12,7 +12,15 @@
  * timeout: a server that does not answer never blocks the agent's event loop. Nothing here stats a path
  * inside a share.
  */
-import { chownSync, copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync } from "node:fs";
+import {
+  chownSync,
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+} from "node:fs";
 import { dirname, join } from "node:path";
 import type { Exec } from "./exec.ts";
 import { writeFileAtomic } from "./files.ts";
@@ -50,6 +58,26 @@ export function parseNfsMounts(text: string): NfsMounted[] {
   return parseMounts(text).filter((m) => m.fstype === "nfs" || m.fstype === "nfs4");
 }
 
+/** The device (`major:minor`) of what is mounted at `target`, from /proc/self/mountinfo (the last one). */
+export function mountinfoDevice(text: string, target: string): string | undefined {
+  let dev: string | undefined;
+  for (const line of text.split("\n")) {
+    const f = line.split(" ");
+    if (f.length >= 5 && f[4] === target) dev = f[2];
+  }
+  return dev;
+}
+
+/** `DEV -> FSID` of every NFS superblock, from /proc/fs/nfsfs/volumes (`NV SERVER PORT DEV FSID FSC`). */
+export function parseNfsVolumes(text: string): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const line of text.split("\n").slice(1)) {
+    const f = line.trim().split(/\s+/);
+    if (f.length >= 5 && /^\d+:\d+$/.test(f[3] as string)) out.set(f[3] as string, f[4] as string);
+  }
+  return out;
+}
+
 /** busybox `mount` of a share: `-t <fstype> -o <options> <source> <target>`. */
 export function nfsMountArgv(
   spec: { fstype: string; source: string; options: string },
@@ -67,6 +95,10 @@ export interface StorageOs {
    * (true when it did), the nfsd control filesystem at /proc/fs/nfsd.
    */
   prepareServer(root: string, exportsText: string): boolean;
+  /** True when the composed root has nft (the server's firewall). */
+  hasNft(root: string): boolean;
+  /** Writes `text` to `<run dir>/<name>` (made if missing); returns its path. */
+  writeRunFile(name: string, text: string): string;
   /** nfsd's running thread count (0: stopped). */
   nfsdThreads(): number;
   /** Runs a program of the composed root to its end (see {@link moduleProgramArgv}); throws with its output. */
@@ -102,6 +134,13 @@ export interface StorageOs {
   ): Promise<void>;
   /** Every NFS filesystem mounted on the node. */
   nfsMounts(): NfsMounted[];
+  /**
+   * The server's fsid (`major:minor` hex) of the NFS filesystem mounted at `target`, read from procfs
+   * only (nothing asks the server); undefined when no NFS filesystem is mounted there.
+   */
+  nfsFsid(target: string): string | undefined;
+  /** Whether process `pid` has the kernel's nfsd.export upcall channel open (rpc.mountd is serving). */
+  answersUpcalls(pid: number): boolean;
 }
 
 export interface StorageOsOptions {
@@ -115,6 +154,8 @@ export interface StorageOsOptions {
   runDir?: string;
   /** Default "/proc/self/mounts". */
   mountsFile?: string;
+  /** Default "/proc" (mountinfo, nfsfs/volumes, a process's fds). */
+  procDir?: string;
   /** Default: the agent's arch. */
   arch?: "x64" | "arm64";
   /** Default: the kernel's (sys/fscrypt.ts). */
@@ -125,6 +166,14 @@ export function createStorageOs(o: StorageOsOptions): StorageOs {
   const persistDir = o.persistDir ?? "/persist/storage";
   const runDir = o.runDir ?? "/run/powernode/storage";
   const mountsFile = o.mountsFile ?? "/proc/self/mounts";
+  const proc = o.procDir ?? "/proc";
+  const read = (f: string) => {
+    try {
+      return readFileSync(join(proc, f), "utf8");
+    } catch {
+      return "";
+    }
+  };
   const mounted = () => mountedTargets();
   const owned = (dir: string) => {
     mkdirSync(dir, { recursive: true, mode: 0o755 });
@@ -134,6 +183,13 @@ export function createStorageOs(o: StorageOsOptions): StorageOs {
   return {
     hasNfsServer: (root) =>
       existsSync(join(root, "usr/sbin/rpc.nfsd")) && existsSync(join(root, "usr/sbin/rpc.mountd")),
+    hasNft: (root) => existsSync(join(root, "usr/sbin/nft")),
+    writeRunFile(name, text) {
+      mkdirSync(runDir, { recursive: true });
+      const f = join(runDir, name);
+      writeFileAtomic(f, text, 0o600);
+      return f;
+    },
     prepareServer(root, exportsText) {
       mkdirSync("/etc", { recursive: true });
       if (!existsSync("/etc/netconfig")) copyFileSync(join(root, "etc/netconfig"), "/etc/netconfig");
@@ -240,6 +296,24 @@ export function createStorageOs(o: StorageOsOptions): StorageOs {
         return parseNfsMounts(readFileSync(mountsFile, "utf8"));
       } catch {
         return [];
+      }
+    },
+    nfsFsid(target) {
+      const dev = mountinfoDevice(read("self/mountinfo"), target);
+      return dev === undefined ? undefined : parseNfsVolumes(read("fs/nfsfs/volumes")).get(dev);
+    },
+    answersUpcalls(pid) {
+      const fds = join(proc, String(pid), "fd");
+      try {
+        return readdirSync(fds).some((fd) => {
+          try {
+            return readlinkSync(join(fds, fd)).endsWith("/nfsd.export/channel");
+          } catch {
+            return false;
+          }
+        });
+      } catch {
+        return false;
       }
     },
   };

@@ -4,7 +4,7 @@
  * section changes (not again for an unrelated change of the desired state: a write is not idempotent)
  * and records each result as an event, with the desired-state version that brought the section: `system.debug.ping` {target, interface, transmitted,
  * received}, `system.debug.file` {op, path, result, sha256, bytes, ms | error}, `system.debug.mount`
- * {source, path, result, error}. The smokes use them to prove traffic between nodes and what a node
+ * {source, path, result, fsid | error} (the fsid the kernel reported for the mount). The smokes use them to prove traffic between nodes and what a node
  * reads and writes on a share, from the nodes themselves. File paths are in the composed root.
  * `debug.nas` is handed to the storage controller (DebugNasExports): exports to any address, a
  * stand-in for a NAS outside the mesh.
@@ -102,13 +102,13 @@ export function debugProbesController(deps: AgentDeps & { debugProbes: DebugProb
       try {
         if (!root || !safePath(m.path))
           throw new Error(root ? "path: absolute without .." : "no composed root");
-        await os.tryMount(
+        const r = await os.tryMount(
           nfsMountSpec("debug.mount", { source: m.source, options: "" }),
           join(root, m.path),
           30_000,
         );
-        ctx.log.info(`DEBUG MOUNT ${m.source} at ${m.path}: mounted (and unmounted)`);
-        record(EVENTS.debugMount.kind, { ...base, result: "ok" });
+        ctx.log.info(`DEBUG MOUNT ${m.source} at ${m.path}: mounted (fsid ${r.fsid ?? "?"}), unmounted`);
+        record(EVENTS.debugMount.kind, { ...base, result: "ok", ...(r.fsid ? { fsid: r.fsid } : {}) });
       } catch (err) {
         ctx.log.warn(`DEBUG MOUNT ${m.source} at ${m.path}: ${errMsg(err)}`);
         record(EVENTS.debugMount.kind, { ...base, result: "error", error: errMsg(err) });

@@ -2,6 +2,7 @@ import { expect, test } from "bun:test";
 import { create } from "@bufbuild/protobuf";
 import { type NfsExport, StorageSectionSchema } from "@powernode/proto";
 import {
+  exportFsid,
   exportLine,
   exportsFile,
   nfsMountSpec,
@@ -94,4 +95,10 @@ test("a share's kernel mount: nfs4, the source, the given options plus addr= (th
   );
   expect(() => parseNfsSource("m.source", "[fd00::1]:/../etc")).toThrow("m.source:");
   expect(() => nfsMountSpec("m", { source: "10.0.0.1:/a", options: "rw;reboot" })).toThrow("m.options:");
+});
+
+test("exportFsid: the uuid's two big-endian halves as the client's procfs prints them", () => {
+  expect(exportFsid(id)).toBe("b7e6c2a1f3d4c5e:9a8b7c6d5e4f3a2b");
+  expect(exportFsid("5e1f0000-0000-4000-8000-00000000000a")).toBe("5e1f000000004000:800000000000000a");
+  expect(() => exportFsid("nope")).toThrow("storage_id");
 });

@@ -122,6 +122,20 @@ export function rpcMountdArgv(): string[] {
 /** Re-reads /etc/exports into the kernel's export table (adds, changes and removes). */
 export const exportfsArgv = (): string[] => [EXPORTFS, "-r"];
 
+/**
+ * The fsid an NFS client sees for the export of storage `id` (`fsid=<id>`: nfsd sends the uuid's 16
+ * bytes, the client reads two big-endian 64-bit halves), as /proc/fs/nfsfs/volumes prints it
+ * (`%llx:%llx`). The v4 root (`fsid=0`) shows as `0:0`.
+ */
+export function exportFsid(id: string): string {
+  if (!UUID_RE.test(id)) throw new Error(`storage_id: ${JSON.stringify(id.slice(0, 60))} is not a uuid`);
+  const hex = id.replaceAll("-", "");
+  return `${BigInt(`0x${hex.slice(0, 16)}`).toString(16)}:${BigInt(`0x${hex.slice(16)}`).toString(16)}`;
+}
+
+/** The fsid of the NFS v4 root as a client sees it. */
+export const NFS_ROOT_FSID = "0:0";
+
 /** `[fd00::5]:/srv/x` or `10.0.0.5:/srv/x` -> address and path; throws naming the field. */
 export function parseNfsSource(what: string, source: string): { address: string; path: string } {
   const m = /^\[([0-9A-Fa-f:.]+)\]:(\/.*)$/.exec(source) ?? /^([0-9.]+):(\/.*)$/.exec(source);

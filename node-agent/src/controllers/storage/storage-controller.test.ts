@@ -18,21 +18,32 @@ import { createPhaseRecorder } from "../../runtime/phases.ts";
 import type { StorageOs } from "../../sys/nfs.ts";
 import type { AgentDeps } from "../deps.ts";
 import { DesiredNodeState, HubConnection, ModuleSetStatus, StorageStatus } from "../resources.ts";
+import { exportFsid } from "./nfs-config.ts";
 import { storageController } from "./storage-controller.ts";
 
 const id = "0b7e6c2a-1f3d-4c5e-9a8b-7c6d5e4f3a2b";
 const vip = "fd12:3456:789a:1:dead:beef:0:1a2b";
 
 /** Records every call; mounts live in a set; `refuse` makes a mount of that source fail. */
-function fakeStorageOs(opts: { nfsServer?: boolean } = {}) {
+function fakeStorageOs(opts: { nfsServer?: boolean; nft?: boolean } = {}) {
   const calls: string[] = [];
   const mounted = new Map<string, string>(); // target -> fstype
   const refuse = new Map<string, string>();
   let threads = 0;
   const live = new Set<{ kill(): void }>();
   let exportsText = "";
+  /** What the kernel reports a mounted share's fsid to be, by target (default: the export's). */
+  const fsids = new Map<string, string>();
+  /** Whether rpc.mountd has opened the kernel's upcall channel yet. */
+  const mountd = { listening: true };
+  const files = new Map<string, string>();
   const os: StorageOs = {
     hasNfsServer: () => opts.nfsServer ?? true,
+    hasNft: () => opts.nft ?? true,
+    writeRunFile(name, text) {
+      files.set(name, text);
+      return `/run/powernode/storage/${name}`;
+    },
     prepareServer(_root, text) {
       const changed = text !== exportsText;
       exportsText = text;
@@ -78,8 +89,10 @@ function fakeStorageOs(opts: { nfsServer?: boolean } = {}) {
       [...mounted]
         .filter(([, f]) => f === "nfs4")
         .map(([target, fstype]) => ({ source: "?", target, fstype })),
+    nfsFsid: (t) => (mounted.get(t) === "nfs4" ? (fsids.get(t) ?? exportFsid(id)) : undefined),
+    answersUpcalls: () => mountd.listening,
   };
-  return { os, calls, mounted, refuse, live, exportsText: () => exportsText };
+  return { os, calls, mounted, refuse, live, fsids, mountd, files, exportsText: () => exportsText };
 }
 
 /** Polls `ok` (what the store does not show: calls made without a status change). */
@@ -136,25 +149,31 @@ test("server: export dir, /etc/exports with the granted client only, mountd, exp
   );
   expect(f.mounted.get(join(root, "srv/data"))).toBe("tmpfs");
   expect(f.mounted.get("/run/powernode/nfs4/srv/data")).toBe("bind");
+  const nft = "/usr/sbin/nft -f /run/powernode/storage/nfs-firewall.nft";
   expect(f.calls).toEqual([
     "spawn /usr/sbin/rpc.mountd --foreground --no-nfs-version 2 --no-nfs-version 3 --no-udp",
+    nft,
     "/usr/sbin/exportfs -r",
     expect.stringMatching(/^\/usr\/sbin\/rpc\.nfsd .* 8$/),
   ]);
+  expect(f.files.get("nfs-firewall.nft")).toContain("elements = { fd12:3456:789a:1::c }");
   expect(phases.all().filter((p) => p.kind === EVENTS.storageExportsApplied.kind)).toHaveLength(1);
 
   // The client is unassigned: the line goes, exportfs runs again, nfsd keeps running.
   f.calls.length = 0;
   engine.store.set(DesiredNodeState, "node", section({ exports: [{ ...exp, clients: [] }] }));
-  await until("exportfs after the change", () => f.calls.length > 0);
+  await until("exportfs after the change", () => f.calls.length > 2);
   expect(f.exportsText()).not.toContain("fd12");
-  expect(f.calls).toEqual(["/usr/sbin/exportfs -r"]);
+  expect(f.files.get("nfs-firewall.nft")).not.toContain("fd12");
+  // Its mount point leaves the v4 root; the directory (and what is in it) stays.
+  expect(f.calls).toEqual([nft, "/usr/sbin/exportfs -r", "umount /run/powernode/nfs4/srv/data"]);
+  expect(f.mounted.get(join(root, "srv/data"))).toBe("tmpfs");
 
   // No storage left: nfsd is stopped, mountd killed.
   f.calls.length = 0;
   engine.store.set(DesiredNodeState, "node", create(DesiredStateSchema, { version: 3n }));
   await assertResource(engine, StorageStatus, "node", { exports: 0, mounts: [] });
-  expect(f.calls).toEqual(["/usr/sbin/rpc.nfsd 0"]);
+  expect(f.calls).toEqual(["/usr/sbin/rpc.nfsd 0", "/usr/sbin/nft delete table inet powernode_nfs"]);
   rmSync(root, { recursive: true, force: true });
 });
 
@@ -227,7 +246,7 @@ test("client: a refused mount is named and retried; once it mounts the status sa
   rmSync(root, { recursive: true, force: true });
 });
 
-test("an fscrypt export: the key from the hub once, the directory encrypted, not served (no export line)", async () => {
+test("an fscrypt export: the key from the hub once, the directory encrypted, then served", async () => {
   const root = mkdtempSync(join(tmpdir(), "storage-root-"));
   const f = fakeStorageOs();
   const hub = hubWithKey();
@@ -252,8 +271,8 @@ test("an fscrypt export: the key from the hub once, the directory encrypted, not
   await assertResource(engine, StorageStatus, "node", { exports: 1, mounts: [] });
   expect(f.calls[0]).toBe(`encrypt ${id}`);
   expect(hub.asked()).toBe(1);
-  expect(f.mounted.has("/run/powernode/nfs4/srv/secret")).toBe(false);
-  expect(f.exportsText()).not.toContain("/srv/secret");
+  expect(f.mounted.get("/run/powernode/nfs4/srv/secret")).toBe("bind");
+  expect(f.exportsText()).toContain(`/run/powernode/nfs4/srv/secret fd12:3456:789a:1::c(`);
   const e = phases.all().filter((p) => p.kind === EVENTS.storageEncrypted.kind);
   expect(e.map((p) => p.payload)).toEqual([
     { storage: "secret", keyIdentifier: "ab".repeat(16), policySetNow: true },
@@ -262,5 +281,129 @@ test("an fscrypt export: the key from the hub once, the directory encrypted, not
   engine.store.set(ModuleSetStatus, "node", { observations: [], appliedVersion: 3n, root });
   await until("a second encrypt check", () => f.calls.filter((c) => c.startsWith("encrypt")).length >= 2);
   expect(hub.asked()).toBe(1);
+  rmSync(root, { recursive: true, force: true });
+});
+
+test("server: nfsd starts only once rpc.mountd answers the kernel's upcalls", async () => {
+  const root = mkdtempSync(join(tmpdir(), "storage-root-"));
+  const f = fakeStorageOs();
+  f.mountd.listening = false;
+  const deps = { phases: createPhaseRecorder(createSystemClock()) } as unknown as AgentDeps;
+  const exp = {
+    storageId: id,
+    name: "data",
+    exportPath: "/srv/data",
+    clients: [{ nodeId: "c", address: "fd12:3456:789a:1::c", options: "" }],
+  };
+  await using engine = startTestEngine(
+    [storageController({ ...deps, storage: f.os })],
+    [
+      { type: DesiredNodeState, id: "node", spec: section({ exports: [exp] }) },
+      { type: ModuleSetStatus, id: "node", spec: { observations: [], appliedVersion: 2n, root } },
+      hubWithKey().seed,
+    ],
+  );
+  await until("exportfs", () => f.calls.includes("/usr/sbin/exportfs -r"));
+  await Bun.sleep(300);
+  expect(f.calls.some((c) => c.startsWith("/usr/sbin/rpc.nfsd"))).toBe(false);
+  f.mountd.listening = true;
+  await until("nfsd started", () => f.calls.some((c) => c.startsWith("/usr/sbin/rpc.nfsd")));
+  await assertResource(engine, StorageStatus, "node", { exports: 1, mounts: [] });
+  rmSync(root, { recursive: true, force: true });
+});
+
+test("server: an export without clients keeps its directory but stays out of the v4 root", async () => {
+  const root = mkdtempSync(join(tmpdir(), "storage-root-"));
+  const f = fakeStorageOs();
+  const deps = { phases: createPhaseRecorder(createSystemClock()) } as unknown as AgentDeps;
+  const exp = { storageId: id, name: "data", exportPath: "/srv/data", clients: [] };
+  await using engine = startTestEngine(
+    [storageController({ ...deps, storage: f.os })],
+    [
+      { type: DesiredNodeState, id: "node", spec: section({ exports: [exp] }) },
+      { type: ModuleSetStatus, id: "node", spec: { observations: [], appliedVersion: 2n, root } },
+      hubWithKey().seed,
+    ],
+  );
+  await assertResource(engine, StorageStatus, "node", { exports: 1, mounts: [] });
+  expect(f.mounted.get(join(root, "srv/data"))).toBe("tmpfs");
+  expect(f.mounted.has("/run/powernode/nfs4/srv/data")).toBe(false);
+  // The storage is deleted: its directory goes too.
+  engine.store.set(
+    DesiredNodeState,
+    "node",
+    section({
+      exports: [{ ...exp, storageId: "1b7e6c2a-1f3d-4c5e-9a8b-7c6d5e4f3a2b", exportPath: "/srv/other" }],
+    }),
+  );
+  await until("the old directory unmounted", () => !f.mounted.has(join(root, "srv/data")));
+  expect(f.mounted.get(join(root, "srv/other"))).toBe("tmpfs");
+  rmSync(root, { recursive: true, force: true });
+});
+
+test("client: a mount that landed on the server's v4 root (fsid 0:0) is unmounted, named and mounted again", async () => {
+  const root = mkdtempSync(join(tmpdir(), "storage-root-"));
+  const f = fakeStorageOs();
+  const phases = createPhaseRecorder(createSystemClock());
+  const deps = { phases } as unknown as AgentDeps;
+  const target = join(root, "mnt/data");
+  f.fsids.set(target, "0:0");
+  const mount = { storageId: id, name: "data", source: `[${vip}]:/srv/data`, mountPath: "/mnt/data" };
+  await using engine = startTestEngine(
+    [storageController({ ...deps, storage: f.os })],
+    [
+      { type: DesiredNodeState, id: "node", spec: section({ mounts: [mount] }) },
+      { type: ModuleSetStatus, id: "node", spec: { observations: [], appliedVersion: 2n, root } },
+      hubWithKey().seed,
+    ],
+  );
+  await assertResource(engine, StorageStatus, "node", {
+    exports: 0,
+    mounts: [
+      {
+        name: "data",
+        path: "/mnt/data",
+        mounted: false,
+        error: `the server served its NFS v4 root (fsid 0:0), not the export (fsid ${exportFsid(id)}); unmounted, mounting again`,
+      },
+    ],
+  });
+  expect(f.mounted.has(target)).toBe(false);
+  expect(f.calls.slice(0, 2)).toEqual([expect.stringMatching(/^mount /), `umount ${target}`]);
+  // The server crosses into the export now: the next pass mounts it and keeps it.
+  f.fsids.delete(target);
+  engine.store.set(ModuleSetStatus, "node", { observations: [], appliedVersion: 3n, root });
+  await assertResource(engine, StorageStatus, "node", {
+    exports: 0,
+    mounts: [{ name: "data", path: "/mnt/data", mounted: true, error: "" }],
+  });
+  // Later the kernel reports another filesystem there (the server swapped what it serves): unmounted.
+  f.fsids.set(target, "1:0");
+  engine.store.set(ModuleSetStatus, "node", { observations: [], appliedVersion: 4n, root });
+  await until("the wrong filesystem unmounted", () => f.calls.at(-1) === `umount ${target}`);
+  rmSync(root, { recursive: true, force: true });
+});
+
+test("server: a module without nft serves, and the condition says there is no firewall", async () => {
+  const root = mkdtempSync(join(tmpdir(), "storage-root-"));
+  const f = fakeStorageOs({ nft: false });
+  const deps = { phases: createPhaseRecorder(createSystemClock()) } as unknown as AgentDeps;
+  const exp = {
+    storageId: id,
+    name: "data",
+    exportPath: "/srv/data",
+    clients: [{ nodeId: "c", address: "fd12:3456:789a:1::c", options: "" }],
+  };
+  await using engine = startTestEngine(
+    [storageController({ ...deps, storage: f.os })],
+    [
+      { type: DesiredNodeState, id: "node", spec: section({ exports: [exp] }) },
+      { type: ModuleSetStatus, id: "node", spec: { observations: [], appliedVersion: 2n, root } },
+      hubWithKey().seed,
+    ],
+  );
+  await assertResource(engine, StorageStatus, "node", { exports: 1, mounts: [] });
+  await until("nfsd started", () => f.calls.some((c) => c.startsWith("/usr/sbin/rpc.nfsd")));
+  expect(f.calls.some((c) => c.includes("nft"))).toBe(false);
   rmSync(root, { recursive: true, force: true });
 });

@@ -3,12 +3,14 @@
  *
  * - Server (`storage.exports.apply`): with the nfs-server module in the composed root, each export's
  *   directory (on /persist when it is a disk, else a tmpfs), `/etc/exports` with the granted clients'
- *   overlay addresses only, rpc.mountd supervised, `exportfs -r` on every change, the kernel's nfsd
- *   started (v4.1/4.2, no rpcbind). The VIP is the mesh controller's (the network section lists it).
+ *   overlay addresses only, a firewall admitting NFS from those addresses alone (nfs-firewall.ts),
+ *   rpc.mountd supervised, `exportfs -r` on every change, the kernel's nfsd started (v4.1/4.2, no
+ *   rpcbind). The VIP is the mesh controller's (the network section lists it).
  * - Gateway (`storage.gateway.provision`): the upstream share mounted at the re-export path before it is
  *   exported; the clients only ever see this node's VIP.
- * - Client (`storage.mount`): each share mounted at its path in the composed root; a failed mount is
- *   retried every pass and named in the condition; `hard` mounts ride out server reboots in the kernel;
+ * - Client (`storage.mount`): each share mounted at its path in the composed root and checked to be
+ *   the export's filesystem (its fsid, from procfs): one that landed on the server's read-only v4 root
+ *   is unmounted; a failed mount is retried every pass and named in the condition; `hard` mounts ride out server reboots in the kernel;
  *   shares no longer assigned are unmounted.
  * A module swap composes a new root: everything is set up again in it.
  */
@@ -37,19 +39,24 @@ import {
   StorageStatus,
 } from "../resources.ts";
 import {
+  exportFsid,
   exportfsArgv,
   exportsFile,
   NFS_ROOT,
+  NFS_ROOT_FSID,
   nfsMountSpec,
   rpcMountdArgv,
   rpcNfsdArgv,
   rpcNfsdStopArgv,
   safePath,
 } from "./nfs-config.ts";
+import { nfsFirewallRuleset, nftApplyArgv, nftDeleteArgv } from "./nfs-firewall.ts";
 
 export const STORAGE_POLL_MS = 5_000;
 /** A mount that has not finished by then is killed and tried again next pass. */
 export const MOUNT_TIMEOUT_MS = 30_000;
+/** How long a new rpc.mountd may take to open the kernel's upcall channels (slow under emulation). */
+export const MOUNTD_START_MS = 15_000;
 
 interface Server {
   root: string;
@@ -57,6 +64,10 @@ interface Server {
   mountd: Supervisor;
   /** Export paths bound into the NFS root. */
   published: Set<string>;
+  /** Export directories made in the composed root (upstream mounts not included). */
+  dirs: Set<string>;
+  /** The firewall ruleset applied ("" none yet). */
+  firewall: string;
 }
 
 /**
@@ -104,25 +115,63 @@ export function storageController(
     await os
       .runProgram(root, rpcNfsdStopArgv())
       .catch((e: unknown) => ctx.log.warn(`storage: stopping nfsd: ${errMsg(e)}`));
+    if (server.firewall)
+      await os
+        .runProgram(root, nftDeleteArgv())
+        .catch((e: unknown) => ctx.log.warn(`storage: removing the NFS firewall: ${errMsg(e)}`));
     await server.mountd.stop();
     server = undefined;
     ctx.log.info("storage: NFS server stopped");
   };
 
-  /** Mounts `source` at `target` unless something is there; returns the error, if any. */
+  /** Waits until the supervised rpc.mountd has the kernel's upcall channel open; throws after a while. */
+  const mountdListening = async (mountd: Supervisor) => {
+    const until = Date.now() + MOUNTD_START_MS;
+    for (;;) {
+      const pid = mountd.status()[0]?.pid;
+      if (pid !== undefined && os.answersUpcalls(pid)) return;
+      if (Date.now() > until)
+        throw new Error(`rpc.mountd does not answer the kernel's upcalls after ${MOUNTD_START_MS / 1000} s`);
+      await Bun.sleep(100);
+    }
+  };
+
+  /**
+   * When the share at `target` is a filesystem other than the export's `fsid` (the server's v4 root,
+   * `0:0`, when it did not cross into the export at the time), unmounts it and returns why.
+   */
+  const wrongFilesystem = (target: string, fsid: string | undefined): string | undefined => {
+    if (fsid === undefined) return undefined;
+    const got = os.nfsFsid(target);
+    if (got === undefined || got === fsid) return undefined;
+    os.unmount(target);
+    return `the server served ${got === NFS_ROOT_FSID ? "its NFS v4 root (fsid 0:0)" : `fsid ${got}`}, not the export (fsid ${fsid}); unmounted, mounting again`;
+  };
+
+  /**
+   * Mounts `source` at `target` unless it is there; with `fsid` (a share of ours), also checks that the
+   * mount is that export's filesystem. Returns the error, if any.
+   */
   const ensureMount = async (
     ctx: ControllerContext,
     what: string,
     m: Pick<NfsMount, "source" | "options" | "name">,
     target: string,
+    fsid?: string,
   ): Promise<string | undefined> => {
     if (os.isMounted(target)) {
-      failed.delete(target);
-      return undefined;
+      const wrong = wrongFilesystem(target, fsid);
+      if (!wrong) {
+        failed.delete(target);
+        return undefined;
+      }
+      return reportMountError(ctx, what, m, target, wrong);
     }
     try {
       const spec = nfsMountSpec(what, m);
       await os.mountNfs(spec, target, MOUNT_TIMEOUT_MS);
+      const wrong = wrongFilesystem(target, fsid);
+      if (wrong) throw new Error(wrong);
       failed.delete(target);
       ctx.log.info(`storage: ${what} ${spec.source} mounted at ${target} (${spec.options})`);
       deps.phases.record(EVENTS.storageMounted.kind, {
@@ -130,16 +179,26 @@ export function storageController(
       });
       return undefined;
     } catch (err) {
-      const msg = errMsg(err);
-      if (failed.get(target) !== msg) {
-        ctx.log.warn(`storage: ${what} at ${target}: ${msg}`);
-        deps.phases.record(EVENTS.storageMountFailed.kind, {
-          payload: { storage: m.name, target, error: msg },
-        });
-      }
-      failed.set(target, msg);
-      return msg;
+      return reportMountError(ctx, what, m, target, errMsg(err));
     }
+  };
+
+  /** Logs and records a mount error once per distinct message; returns it. */
+  const reportMountError = (
+    ctx: ControllerContext,
+    what: string,
+    m: Pick<NfsMount, "name">,
+    target: string,
+    msg: string,
+  ): string => {
+    if (failed.get(target) !== msg) {
+      ctx.log.warn(`storage: ${what} at ${target}: ${msg}`);
+      deps.phases.record(EVENTS.storageMountFailed.kind, {
+        payload: { storage: m.name, target, error: msg },
+      });
+    }
+    failed.set(target, msg);
+    return msg;
   };
 
   /** Serves `exports` from `root`; returns what the condition says. */
@@ -180,14 +239,7 @@ export function storageController(
       } else {
         if (e.encryption === "fscrypt") await encrypt(ctx, e);
         os.prepareExportDir(root, path, e.storageId);
-        if (e.encryption === "fscrypt") {
-          // Encrypted at rest, and not served: this kernel's nfsd does not cross into the fscrypt
-          // directory (clients would get the read-only v4 root instead). Never served in the clear.
-          problems.push(`${e.name}: encrypted at rest, not served over NFS yet (fscrypt exports: issue 15)`);
-          continue;
-        }
       }
-      os.publish(join(root, path), NFS_ROOT, path);
       ready.push(e);
     }
     const text = exportsFile(ready);
@@ -202,27 +254,51 @@ export function storageController(
           log: ctx.log,
         },
       );
-      server = { root, exports: "", mountd, published: new Set() };
+      server = { root, exports: "", mountd, published: new Set(), dirs: new Set(), firewall: "" };
     }
+    // Only exports with clients appear in the v4 root: an empty mount point there is a directory of
+    // the read-only root to whoever can see it.
+    const served = ready.filter((e) => e.clients.length > 0);
+    // The firewall first: nfsd never listens without it (when the module has nft).
+    const sources = served.flatMap((e) => e.clients.map((c) => c.address));
+    if (!os.hasNft(root)) problems.push("missing: nft (an nfs-server module with nftables): no NFS firewall");
+    else {
+      const rules = nfsFirewallRuleset(sources);
+      if (server.firewall !== rules) {
+        await os.runProgram(root, nftApplyArgv(os.writeRunFile("nfs-firewall.nft", rules)));
+        server.firewall = rules;
+        ctx.log.info(`storage: NFS firewall admits ${new Set(sources).size} client address(es)`);
+      }
+    }
+    for (const e of served) os.publish(join(root, e.exportPath), NFS_ROOT, e.exportPath);
     const changed = server.exports !== text;
     if (changed) {
       await os.runProgram(root, exportfsArgv());
       server.exports = text;
     }
     if (os.nfsdThreads() === 0) {
+      // Before mountd listens, the kernel answers its own export upcalls "no such export" and caches
+      // that (a client would land on the read-only v4 root): nfsd waits for mountd.
+      await mountdListening(server.mountd);
       await os.runProgram(root, rpcNfsdArgv());
       ctx.log.info(`storage: nfsd started (${os.nfsdThreads()} threads)`);
     }
-    const paths = new Set(ready.map((e) => e.exportPath));
+    const paths = new Set(served.map((e) => e.exportPath));
     for (const p of server.published) {
       if (paths.has(p)) continue;
       os.unmount(join(NFS_ROOT, p));
-      if (!upstreamAt.has(p)) os.unmount(join(root, p));
       ctx.log.info(`storage: ${p} is no longer exported`);
     }
     server.published = paths;
+    // An export that is gone (not one without clients) gives its directory up too.
+    const dirs = new Set(
+      ready
+        .filter((e) => e.deploymentShape !== "gateway_proxy" && !upstreamAt.has(e.exportPath))
+        .map((e) => e.exportPath),
+    );
+    for (const p of server.dirs) if (!dirs.has(p) && !upstreamAt.has(p)) os.unmount(join(root, p));
+    server.dirs = dirs;
     if (changed) {
-      const served = ready.filter((e) => e.clients.length > 0);
       ctx.log.info(
         `storage: ${served.length} export(s) applied${
           served.length
@@ -302,7 +378,7 @@ export function storageController(
       let error: string | undefined;
       try {
         path = safePath(`mounts[${m.name}].mount_path`, m.mountPath);
-        error = await ensureMount(ctx, `share ${m.name}`, m, join(root, path));
+        error = await ensureMount(ctx, `share ${m.name}`, m, join(root, path), exportFsid(m.storageId));
       } catch (e) {
         error = errMsg(e);
       }
