@@ -4,7 +4,7 @@
  * directory's policy. The struct builders and parsers are pure; the ioctls need CAP_SYS_ADMIN and a
  * filesystem made with the `encrypt` feature (the /persist disk of a persistent instance).
  */
-import { closeSync, openSync } from "node:fs";
+import { closeSync, constants as fsConstants, openSync } from "node:fs";
 import { ioctl, LibcError } from "./libc.ts";
 
 /** _IOR('f', 19, struct fscrypt_policy_v1): the kernel reads the version byte, then a v2 policy. */
@@ -21,7 +21,8 @@ const POLICY_FLAGS_PAD_32 = 0x03;
 const ADD_KEY_ARG_SIZE = 80;
 const POLICY_V2_SIZE = 24;
 const ENODATA = 61;
-const O_DIRECTORY = 0o200000;
+/** The platform's value (x86-64 0o200000, arm64 0o40000: there 0o200000 is O_DIRECT, EINVAL on a directory). */
+const { O_DIRECTORY } = fsConstants;
 
 /** struct fscrypt_add_key_arg for a v2 key (spec type identifier, the kernel fills it in) + the raw key. */
 export function addKeyArg(key: Uint8Array): Uint8Array {
