@@ -7,12 +7,11 @@
  *       state, heartbeat, mesh peers, mesh) over a WireGuard fake (the host kernel has no WireGuard):
  *       every node configures the two others only after verifying their credentials; a fourth node
  *       joining is one delta per member; revocation drops a node, reissue brings it back; an agent
- *       restarted on its state dir keeps its address and key; no table holds a private key.
+ *       restarted on its state dir keeps its address and key; no table holds a private key. Then the
+ *       SDWAN compile checks (pass3/sdwan-db.ts): host bridges, network profiles, IPFIX telemetry.
  * site: three QEMU nodes on a lab network: the agents create wg-sdwan-<handle>, every pair pings over
  *       it both ways while a capture on the lab bridge sees only WireGuard UDP between underlay
  *       addresses; revocation and reissue on live nodes; a rebooted node rejoins by itself.
- *
- * The SDWAN compile checks of pass 3 join this file as a third part (`sdwanChecks`) in their issue.
  */
 import { tierAtLeast } from "./lib/args.ts";
 import { definePass, runPass } from "./lib/pass.ts";

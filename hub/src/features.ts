@@ -21,6 +21,7 @@ import { observabilityFeature } from "./observability/feature.ts";
 import { ociFeature } from "./oci/feature.ts";
 import { provisionFeature } from "./provision/feature.ts";
 import { registriesFeature } from "./registries/feature.ts";
+import { sdwanFeature } from "./sdwan/feature.ts";
 import { storageFeature } from "./storage/feature.ts";
 import { tokensFeature } from "./tokens/feature.ts";
 
@@ -30,6 +31,7 @@ export const FEATURES: readonly Feature[] = [
   catalogFeature,
   provisionFeature,
   networkFeature,
+  sdwanFeature,
   k3sFeature,
   dockerFeature,
   tokensFeature,

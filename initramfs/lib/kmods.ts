@@ -45,6 +45,8 @@ export const KMOD_ROOTS = [
   "nfsv4",
   "xts",
   "cts",
+  // host bridges (the sdwan controller's `pwnbr-<n>`)
+  "bridge",
   // the NFS server's firewall (nft from the nfs-server module): the table, and `reject` (TCP reset)
   "nf_tables",
   "nft_reject_inet",

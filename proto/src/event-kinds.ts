@@ -71,6 +71,17 @@ export const EVENTS = {
   storageKeyDelivered: k("system.storage.key_delivered", "info", "hub"),
   /** An export directory is fscrypt-encrypted (v2 policy) with its key added on the node. */
   storageEncrypted: k("system.storage.encrypted", "info", "agent"),
+  // SDWAN topology (hub/src/sdwan): host bridges and IPFIX collectors.
+  sdwanHostBridgeAllocated: k("system.sdwan.host_bridge.allocated", "info", "hub"),
+  sdwanHostBridgeDraining: k("system.sdwan.host_bridge.draining", "info", "hub"),
+  sdwanHostBridgeRemoved: k("system.sdwan.host_bridge.removed", "info", "hub"),
+  /** An IPFIX collector was enabled: OVS bridges export to it. */
+  sdwanIpfixCollectorAttached: k("system.sdwan.ipfix.collector_attached", "info", "hub"),
+  sdwanIpfixCollectorDetached: k("system.sdwan.ipfix.collector_detached", "info", "hub"),
+  /** A linux host bridge was created and set up on the node. */
+  sdwanBridgeUp: k("system.sdwan.bridge_up", "info", "agent"),
+  /** A draining (or no longer named) host bridge was deleted on the node. */
+  sdwanBridgeDeleted: k("system.sdwan.bridge_deleted", "info", "agent"),
   // Federation (hub/src/federation): hub-to-hub peerings.
   federationPeerProposed: k("system.federation.peer.proposed", "info", "hub"),
   federationPeerAccepted: k("system.federation.peer.accepted", "info", "hub"),

@@ -165,6 +165,15 @@ export {
   RegistryService,
 } from "./gen/powernode/v1/registries_pb.ts";
 export {
+  type HostBridge,
+  HostBridgeSchema,
+  type IpfixCollector,
+  type IpfixExport,
+  type SdwanSection,
+  SdwanSectionSchema,
+  SdwanService,
+} from "./gen/powernode/v1/sdwan_pb.ts";
+export {
   type Condition,
   ConditionSchema,
   type PhaseEvent,

@@ -12,6 +12,7 @@ import {
   FleetService,
   NetworkService,
   ProvisionService,
+  SdwanService,
   TokenService,
 } from "@powernode/proto";
 import type { PassContext } from "./pass.ts";
@@ -25,6 +26,7 @@ export interface SmokeHub {
   tokens: Client<typeof TokenService>;
   certs: Client<typeof CertService>;
   agents: Client<typeof AgentService>;
+  sdwan: Client<typeof SdwanService>;
 }
 
 /** Operator clients (Connect protocol over HTTP/1.1) for a hub URL and token. */
@@ -47,6 +49,7 @@ export function operatorClients(httpUrl: string, token: string, ca?: string): Om
     tokens: createClient(TokenService, transport),
     certs: createClient(CertService, transport),
     agents: createClient(AgentService, transport),
+    sdwan: createClient(SdwanService, transport),
   };
 }
 

@@ -21,6 +21,7 @@ import { type SmokeHub, startSmokeHub } from "../lib/hub.ts";
 import { scanForPrivateKeys } from "../lib/key-scan.ts";
 import type { PassContext } from "../lib/pass.ts";
 import { waitFor } from "../lib/wait.ts";
+import { sdwanChecks } from "./sdwan-db.ts";
 
 const HEARTBEAT_SECONDS = 2;
 
@@ -266,4 +267,6 @@ export async function meshDbTier(t: PassContext): Promise<void> {
     await waitFor("d's interface gone", () => !d.wg.interfaces.has(iface), { timeoutMs: 10_000 });
     return "3 members again; d has no wg-sdwan interface";
   });
+
+  await sdwanChecks(t, s, stamp);
 }

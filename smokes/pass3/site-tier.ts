@@ -12,6 +12,7 @@ import type { Packet } from "../lib/lab.ts";
 import type { PassContext } from "../lib/pass.ts";
 import { bootSiteNodes, type SiteNode, type SiteNodes } from "../lib/site-nodes.ts";
 import { waitFor } from "../lib/wait.ts";
+import { sdwanSiteChecks } from "./sdwan-site.ts";
 
 const HEARTBEAT_SECONDS = 5;
 /** Generous under TCG: three emulated nodes share two host cores. */
@@ -233,6 +234,8 @@ export async function meshSiteTier(t: PassContext): Promise<void> {
     );
     return `${fmt(r)} after ${((performance.now() - started) / 1000).toFixed(1)} s`;
   });
+
+  await sdwanSiteChecks(t, site, site.nodes);
 
   await t.check("a rebooted node keeps its address and rejoins without operator action", async () => {
     const before = (await addresses(site, net)).get(b.instanceId);

@@ -21,6 +21,7 @@ import { moduleCommands } from "./module-commands.ts";
 import { netCommands } from "./net-commands.ts";
 import { nodesCommands } from "./nodes-commands.ts";
 import { registryCommands } from "./registry-commands.ts";
+import { sdwanCommands } from "./sdwan-commands.ts";
 import { type CliIo, type CommandGroup, commandContext, describeError, UsageError } from "./shared.ts";
 import { storageCommands } from "./storage-commands.ts";
 import { tokensCommands } from "./tokens-commands.ts";
@@ -40,6 +41,7 @@ const GROUPS: readonly CommandGroup[] = [
   k3sCommands,
   certsCommands,
   registryCommands,
+  sdwanCommands,
   storageCommands,
   claimsCommands,
   imageCommands,

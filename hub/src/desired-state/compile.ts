@@ -15,6 +15,7 @@ import {
   type K3sSectionSchema,
   type ModulesSectionSchema,
   type NetworkSectionSchema,
+  type SdwanSectionSchema,
   type StorageSectionSchema,
 } from "@powernode/proto";
 import { eq, sql } from "drizzle-orm";
@@ -37,6 +38,7 @@ interface Sections {
   debug: typeof DebugSpecSchema;
   docker: typeof DockerSectionSchema;
   k3s: typeof K3sSectionSchema;
+  sdwan: typeof SdwanSectionSchema;
 }
 export type SectionName = keyof Sections;
 const SECTION_NAMES: readonly SectionName[] = [
@@ -47,6 +49,7 @@ const SECTION_NAMES: readonly SectionName[] = [
   "debug",
   "docker",
   "k3s",
+  "sdwan",
 ];
 
 /** Builds one section of a node's document from the database. */

@@ -33,7 +33,7 @@ function debugEnabled(): boolean {
   }
 }
 
-/** The OS sides of the mesh, docker, k3s, storage and (with debug) the probes controllers. */
+/** The OS sides of the mesh, docker, k3s, storage, sdwan and (with debug) the probes controllers. */
 async function nodeOs(stateDir: string, exec: Exec, debug: boolean, owned: Set<number>, persistent: boolean) {
   const [
     { createWireguard },
@@ -44,6 +44,7 @@ async function nodeOs(stateDir: string, exec: Exec, debug: boolean, owned: Set<n
     { createK3sOs },
     { createStorageOs },
     { createDebugProbesOs },
+    { createBridges },
   ] = await Promise.all([
     import("../sys/wireguard.ts"),
     import("../sys/ping.ts"),
@@ -53,6 +54,7 @@ async function nodeOs(stateDir: string, exec: Exec, debug: boolean, owned: Set<n
     import("../sys/k3s.ts"),
     import("../sys/nfs.ts"),
     import("../sys/debug-probes.ts"),
+    import("../sys/bridge.ts"),
   ]);
   const sys = createModuleSys({
     children: { add: (pid) => owned.add(pid), delete: (pid) => owned.delete(pid) },
@@ -63,6 +65,7 @@ async function nodeOs(stateDir: string, exec: Exec, debug: boolean, owned: Set<n
     docker: createDockerOs(sys),
     k3s: createK3sOs(sys),
     storage,
+    bridges: createBridges(exec),
     ...(debug ? { debugProbes: createDebugProbesOs(exec, createPing(exec), storage.nfsFsid) } : {}),
   };
 }

@@ -2,6 +2,7 @@
 import { Arch } from "@powernode/proto";
 import type { BackoffOptions } from "../runtime/backoff.ts";
 import type { PhaseRecorder } from "../runtime/phases.ts";
+import type { Bridges } from "../sys/bridge.ts";
 import type { DockerOs } from "../sys/docker-daemon.ts";
 import type { K3sOs } from "../sys/k3s.ts";
 import type { StorageOs } from "../sys/nfs.ts";
@@ -55,6 +56,8 @@ export interface AgentDeps {
   docker?: DockerOs;
   /** The OS side of NFS exports and mounts (needs a module set: a composed root); none: no `storage`. */
   storage?: StorageOs;
+  /** Kernel bridges (busybox `ip`); none: no `sdwan` controller (in process). */
+  bridges?: Bridges;
   /** The OS side of K3s (runs only with a module set: k3s comes from the k3s module); none: no `k3s`. */
   k3s?: K3sOs;
   /** Agent self-update (a node's PID 1 only); none: no `agent-update` controller (in process). */

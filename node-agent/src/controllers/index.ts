@@ -12,6 +12,7 @@
  * | docker          | DesiredNodeState, ModuleSetStatus, HubConnection, HubCredentials | DockerStatus     |
  * | k3s             | DesiredNodeState, ModuleSetStatus, HubConnection   | K3sStatus                     |
  * | storage         | DesiredNodeState, ModuleSetStatus (DebugNasExports) | StorageStatus                |
+ * | sdwan           | DesiredNodeState                                   | SdwanStatus                   |
  * | debug-probes    | DesiredNodeState, ModuleSetStatus                  | DebugProbeStatus, DebugNasExports |
  * | status-report   | HubConnection, ControllerStatus                    | StatusReportStatus            |
  * | agent-update    | DesiredNodeState, HeartbeatStatus                  | AgentUpdateStatus, AgentReexec |
@@ -31,6 +32,7 @@ import { k3sController } from "./k3s/k3s-controller.ts";
 import { meshController } from "./mesh/mesh-controller.ts";
 import { meshPeersController } from "./mesh-peers/mesh-peers-controller.ts";
 import { modulesController } from "./modules/modules-controller.ts";
+import { sdwanController } from "./sdwan/sdwan-controller.ts";
 import { statusReportController } from "./status-report/status-report-controller.ts";
 import { storageController } from "./storage/storage-controller.ts";
 
@@ -40,7 +42,7 @@ import { storageController } from "./storage/storage-controller.ts";
  * outside PID 1).
  */
 export function agentControllers(deps: AgentDeps): Controller[] {
-  const { modules, mesh, docker, k3s, storage, debugProbes, agentUpdate } = deps;
+  const { modules, mesh, docker, k3s, storage, bridges, debugProbes, agentUpdate } = deps;
   return [
     credentialsController(deps),
     desiredStateController(deps),
@@ -53,6 +55,7 @@ export function agentControllers(deps: AgentDeps): Controller[] {
     ...(storage && modules
       ? [storageController({ ...deps, storage }, { debugNas: debugProbes !== undefined })]
       : []),
+    ...(bridges ? [sdwanController({ ...deps, bridges })] : []),
     ...(debugProbes ? [debugProbesController({ ...deps, debugProbes })] : []),
     statusReportController(deps),
     ...(agentUpdate ? [agentUpdateController({ ...deps, agentUpdate })] : []),

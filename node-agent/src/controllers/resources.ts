@@ -102,6 +102,11 @@ export const StorageStatus = defineResource<{
   mounts: { name: string; path: string; mounted: boolean; error: string }[];
 }>("StorageStatus");
 
+/** Written by `sdwan`: the section's host bridges and whether each is on the node. */
+export const SdwanStatus = defineResource<{
+  bridges: { name: string; kind: string; state: string; present: boolean }[];
+}>("SdwanStatus");
+
 /** Written by `k3s`: the node's k3s as the agent runs it. */
 export const K3sStatus = defineResource<{
   clusterId: string;

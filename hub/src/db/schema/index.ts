@@ -15,5 +15,6 @@ export * from "./network-vips.ts";
 export * from "./networks.ts";
 export * from "./physical-devices.ts";
 export * from "./registries.ts";
+export * from "./sdwan.ts";
 export * from "./storages.ts";
 export * from "./templates.ts";

@@ -16,6 +16,8 @@ import type { ModuleAssignment } from "./modules_pb";
 import { file_powernode_v1_modules } from "./modules_pb";
 import type { NetworkSection } from "./network_pb";
 import { file_powernode_v1_network } from "./network_pb";
+import type { SdwanSection } from "./sdwan_pb";
+import { file_powernode_v1_sdwan } from "./sdwan_pb";
 import type { StorageSection } from "./storage_pb";
 import { file_powernode_v1_storage } from "./storage_pb";
 import type { Message } from "@bufbuild/protobuf";
@@ -24,7 +26,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file powernode/v1/desired_state.proto.
  */
 export const file_powernode_v1_desired_state: GenFile = /*@__PURE__*/
-  fileDesc("CiBwb3dlcm5vZGUvdjEvZGVzaXJlZF9zdGF0ZS5wcm90bxIMcG93ZXJub2RlLnYxIpoDCgxEZXNpcmVkU3RhdGUSDwoHdmVyc2lvbhgBIAEoBBIiChpoZWFydGJlYXRfaW50ZXJ2YWxfc2Vjb25kcxgCIAEoDRItCgdtb2R1bGVzGAUgASgLMhwucG93ZXJub2RlLnYxLk1vZHVsZXNTZWN0aW9uEi0KB25ldHdvcmsYBiABKAsyHC5wb3dlcm5vZGUudjEuTmV0d29ya1NlY3Rpb24SLQoHc3RvcmFnZRgIIAEoCzIcLnBvd2Vybm9kZS52MS5TdG9yYWdlU2VjdGlvbhIpCgVhZ2VudBgJIAEoCzIaLnBvd2Vybm9kZS52MS5BZ2VudFNlY3Rpb24SJgoFZGVidWcYCiABKAsyFy5wb3dlcm5vZGUudjEuRGVidWdTcGVjEisKBmRvY2tlchgLIAEoCzIbLnBvd2Vybm9kZS52MS5Eb2NrZXJTZWN0aW9uEiUKA2szcxgMIAEoCzIYLnBvd2Vybm9kZS52MS5LM3NTZWN0aW9uSgQIAxAESgQIBBAFSgQIBxAIUgVleHRyYVIIcnVudGltZXMiRQoOTW9kdWxlc1NlY3Rpb24SMwoLYXNzaWdubWVudHMYASADKAsyHi5wb3dlcm5vZGUudjEuTW9kdWxlQXNzaWdubWVudGIGcHJvdG8z", [file_powernode_v1_agent, file_powernode_v1_debug, file_powernode_v1_docker, file_powernode_v1_k3s, file_powernode_v1_modules, file_powernode_v1_network, file_powernode_v1_storage]);
+  fileDesc("CiBwb3dlcm5vZGUvdjEvZGVzaXJlZF9zdGF0ZS5wcm90bxIMcG93ZXJub2RlLnYxIsUDCgxEZXNpcmVkU3RhdGUSDwoHdmVyc2lvbhgBIAEoBBIiChpoZWFydGJlYXRfaW50ZXJ2YWxfc2Vjb25kcxgCIAEoDRItCgdtb2R1bGVzGAUgASgLMhwucG93ZXJub2RlLnYxLk1vZHVsZXNTZWN0aW9uEi0KB25ldHdvcmsYBiABKAsyHC5wb3dlcm5vZGUudjEuTmV0d29ya1NlY3Rpb24SLQoHc3RvcmFnZRgIIAEoCzIcLnBvd2Vybm9kZS52MS5TdG9yYWdlU2VjdGlvbhIpCgVhZ2VudBgJIAEoCzIaLnBvd2Vybm9kZS52MS5BZ2VudFNlY3Rpb24SJgoFZGVidWcYCiABKAsyFy5wb3dlcm5vZGUudjEuRGVidWdTcGVjEisKBmRvY2tlchgLIAEoCzIbLnBvd2Vybm9kZS52MS5Eb2NrZXJTZWN0aW9uEiUKA2szcxgMIAEoCzIYLnBvd2Vybm9kZS52MS5LM3NTZWN0aW9uEikKBXNkd2FuGA0gASgLMhoucG93ZXJub2RlLnYxLlNkd2FuU2VjdGlvbkoECAMQBEoECAQQBUoECAcQCFIFZXh0cmFSCHJ1bnRpbWVzIkUKDk1vZHVsZXNTZWN0aW9uEjMKC2Fzc2lnbm1lbnRzGAEgAygLMh4ucG93ZXJub2RlLnYxLk1vZHVsZUFzc2lnbm1lbnRiBnByb3RvMw", [file_powernode_v1_agent, file_powernode_v1_debug, file_powernode_v1_docker, file_powernode_v1_k3s, file_powernode_v1_modules, file_powernode_v1_network, file_powernode_v1_sdwan, file_powernode_v1_storage]);
 
 /**
  * A versioned desired-state document for one node. The hub compiles the whole document from its
@@ -80,6 +82,11 @@ export type DesiredState = Message<"powernode.v1.DesiredState"> & {
    * @generated from field: powernode.v1.K3sSection k3s = 12;
    */
   k3s?: K3sSection | undefined;
+
+  /**
+   * @generated from field: powernode.v1.SdwanSection sdwan = 13;
+   */
+  sdwan?: SdwanSection | undefined;
 };
 
 /**

@@ -1,0 +1,128 @@
+/** `pnctl sdwan ...`: host bridges (linux or OVS per node) and IPFIX collectors for the OVS bridges. */
+import { type HostBridge, type IpfixCollector, SdwanService } from "@powernode/proto";
+import { flag, type ParsedArgs } from "./args.ts";
+import { type CommandGroup, required, table, ts, UsageError, unknownVerb } from "./shared.ts";
+
+const bridgeView = (b: HostBridge) => ({
+  id: b.id,
+  nodeId: b.nodeId,
+  shortId: b.shortId,
+  name: b.name,
+  kind: b.kind,
+  state: b.state,
+  ipfix: b.ipfix ? { targets: b.ipfix.targets, sampling: b.ipfix.sampling } : undefined,
+});
+
+const collectorView = (c: IpfixCollector) => ({
+  id: c.id,
+  name: c.name,
+  target: c.target,
+  sampling: c.sampling,
+  enabled: c.enabled,
+  createdAt: ts(c.createdAt),
+});
+
+function numberFlag(args: ParsedArgs, name: string): number {
+  const v = flag(args, name);
+  if (v === undefined) return 0;
+  if (!/^\d{1,10}$/.test(v)) throw new UsageError(`--${name}: "${v}" is not a number`);
+  return Number(v);
+}
+
+export const sdwanCommands: CommandGroup = {
+  name: "sdwan",
+  usage: `  sdwan bridges <node>
+  sdwan bridge-allocate <node> [--kind linux|ovs]   (default: the node's network profile's kind)
+  sdwan bridge-drain <bridge id>
+  sdwan bridge-rm <bridge id>                       (a draining bridge only)
+  sdwan profile <node>                              (the profile the node's size suggests)
+  sdwan ipfix-ls
+  sdwan ipfix-add <name> --host HOST [--port 4739] [--sampling 64]
+  sdwan ipfix-enable|ipfix-disable|ipfix-rm <name>`,
+  async run(ctx) {
+    const sdwan = ctx.client(SdwanService);
+    const printBridge = (b: HostBridge | undefined, what: string) => {
+      const v = b ? bridgeView(b) : undefined;
+      ctx.print(v, () => [`${what} ${v?.name} (${v?.kind}, ${v?.state}) on ${v?.nodeId}: ${v?.id}`]);
+    };
+    switch (ctx.verb) {
+      case "bridges": {
+        const rows = (await sdwan.listHostBridges({ nodeId: required(ctx, 0, "node") })).bridges.map(
+          bridgeView,
+        );
+        ctx.print(rows, () =>
+          table([
+            ["NAME", "KIND", "STATE", "IPFIX", "ID"],
+            ...rows.map((r) => [r.name, r.kind, r.state, r.ipfix?.targets.join(",") ?? "-", r.id]),
+          ]),
+        );
+        return 0;
+      }
+      case "bridge-allocate": {
+        const r = await sdwan.allocateHostBridge({
+          nodeId: required(ctx, 0, "node"),
+          kind: flag(ctx.args, "kind") ?? "",
+        });
+        printBridge(r.bridge, r.created ? "allocated" : r.readopted ? "re-adopted" : "already active:");
+        return 0;
+      }
+      case "bridge-drain":
+        printBridge(
+          (await sdwan.drainHostBridge({ bridgeId: required(ctx, 0, "bridge id") })).bridge,
+          "draining",
+        );
+        return 0;
+      case "bridge-rm":
+        printBridge(
+          (await sdwan.removeHostBridge({ bridgeId: required(ctx, 0, "bridge id") })).bridge,
+          "removed",
+        );
+        return 0;
+      case "profile": {
+        const r = await sdwan.suggestNetworkProfile({ nodeId: required(ctx, 0, "node") });
+        const v = { suggested: r.profile, reason: r.reason, current: r.current };
+        ctx.print(v, () => [`suggested ${r.profile} (${r.reason}); set: ${r.current || "unknown"}`]);
+        return 0;
+      }
+      case "ipfix-ls": {
+        const rows = (await sdwan.listIpfixCollectors({})).collectors.map(collectorView);
+        ctx.print(rows, () =>
+          table([
+            ["NAME", "TARGET", "SAMPLING", "ENABLED"],
+            ...rows.map((r) => [r.name, r.target, String(r.sampling), r.enabled ? "yes" : "no"]),
+          ]),
+        );
+        return 0;
+      }
+      case "ipfix-add": {
+        const r = await sdwan.createIpfixCollector({
+          name: required(ctx, 0, "name"),
+          host: flag(ctx.args, "host") ?? "",
+          port: numberFlag(ctx.args, "port"),
+          sampling: numberFlag(ctx.args, "sampling"),
+        });
+        const v = r.collector ? collectorView(r.collector) : undefined;
+        ctx.print(v, () => [`created IPFIX collector ${v?.name} at ${v?.target} (1 in ${v?.sampling})`]);
+        return 0;
+      }
+      case "ipfix-enable":
+      case "ipfix-disable": {
+        const r = await sdwan.setIpfixCollectorEnabled({
+          collector: required(ctx, 0, "name"),
+          enabled: ctx.verb === "ipfix-enable",
+        });
+        const v = r.collector ? collectorView(r.collector) : undefined;
+        ctx.print(v, () => [`${v?.name} ${v?.enabled ? "enabled" : "disabled"}`]);
+        return 0;
+      }
+      case "ipfix-rm": {
+        const name = required(ctx, 0, "name");
+        await sdwan.deleteIpfixCollector({ collector: name });
+        ctx.print({ collector: name, deleted: true }, () => [`deleted IPFIX collector ${name}`]);
+        return 0;
+      }
+      default:
+        return unknownVerb(ctx, sdwanCommands);
+    }
+  },
+};

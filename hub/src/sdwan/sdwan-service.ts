@@ -1,0 +1,107 @@
+/** SdwanService (operators): thin edges over bridges.ts and collectors.ts. */
+import { timestampFromDate } from "@bufbuild/protobuf/wkt";
+import type { ServiceImpl } from "@connectrpc/connect";
+import type { SdwanService } from "@powernode/proto";
+import type { Deps } from "../deps.ts";
+import { DomainError } from "../errors.ts";
+import { getInstance } from "../provision/instances.ts";
+import { INT4_MAX, intField, nameField, uuidField } from "../rpc/fields.ts";
+import {
+  allocateHostBridge,
+  type BridgeRow,
+  bridgesOf,
+  drainHostBridge,
+  removeHostBridge,
+} from "./bridges.ts";
+import {
+  type CollectorRow,
+  createCollector,
+  deleteCollector,
+  enabledCollectors,
+  listCollectors,
+  setCollectorEnabled,
+} from "./collectors.ts";
+import { suggestNetworkProfile } from "./profile.ts";
+import { ipfixExport, ipfixTarget } from "./section.ts";
+
+const DEFAULT_IPFIX_PORT = 4739;
+const DEFAULT_SAMPLING = 64;
+
+async function toProto(deps: Deps, b: BridgeRow) {
+  const ipfix =
+    b.kind === "ovs" && b.state === "active" ? ipfixExport(await enabledCollectors(deps.db)) : undefined;
+  return {
+    id: b.id,
+    nodeId: b.nodeId,
+    shortId: b.shortId,
+    name: b.name,
+    kind: b.kind,
+    state: b.state,
+    ...(ipfix ? { ipfix } : {}),
+  };
+}
+
+const collectorProto = (c: CollectorRow) => ({
+  id: c.id,
+  name: c.name,
+  host: c.host,
+  port: c.port,
+  sampling: c.sampling,
+  enabled: c.enabled,
+  target: ipfixTarget(c.host, c.port),
+  createdAt: timestampFromDate(c.createdAt),
+});
+
+function kindField(v: string): "linux" | "ovs" | undefined {
+  if (v === "") return undefined;
+  if (v === "linux" || v === "ovs") return v;
+  throw new DomainError("invalid_argument", `kind: "${v.slice(0, 32)}" is not linux or ovs`);
+}
+
+export function createSdwanService(deps: Deps): ServiceImpl<typeof SdwanService> {
+  return {
+    async allocateHostBridge(req) {
+      const a = await allocateHostBridge(deps, uuidField("node_id", req.nodeId), kindField(req.kind));
+      return { bridge: await toProto(deps, a.bridge), created: a.created, readopted: a.readopted };
+    },
+    async drainHostBridge(req) {
+      return {
+        bridge: await toProto(deps, await drainHostBridge(deps, uuidField("bridge_id", req.bridgeId))),
+      };
+    },
+    async removeHostBridge(req) {
+      return {
+        bridge: await toProto(deps, await removeHostBridge(deps, uuidField("bridge_id", req.bridgeId))),
+      };
+    },
+    async listHostBridges(req) {
+      const node = await getInstance(deps, uuidField("node_id", req.nodeId), "node_id");
+      const rows = await bridgesOf(deps.db, node.id);
+      return { bridges: await Promise.all(rows.map((b) => toProto(deps, b))) };
+    },
+    async suggestNetworkProfile(req) {
+      const node = await getInstance(deps, uuidField("node_id", req.nodeId), "node_id");
+      const s = suggestNetworkProfile({ vcpus: node.vcpus, memoryMib: node.memoryMib });
+      return { profile: s.profile, reason: s.reason, current: node.networkProfile ?? "" };
+    },
+    async createIpfixCollector(req) {
+      const c = await createCollector(deps, {
+        name: nameField("name", req.name, "collector name"),
+        host: req.host,
+        port: req.port === 0 ? DEFAULT_IPFIX_PORT : intField("port", req.port, 1, 65535),
+        sampling: req.sampling === 0 ? DEFAULT_SAMPLING : intField("sampling", req.sampling, 1, INT4_MAX),
+      });
+      return { collector: collectorProto(c) };
+    },
+    async setIpfixCollectorEnabled(req) {
+      return { collector: collectorProto(await setCollectorEnabled(deps, req.collector, req.enabled)) };
+    },
+    async listIpfixCollectors() {
+      return { collectors: (await listCollectors(deps.db)).map(collectorProto) };
+    },
+    async deleteIpfixCollector(req) {
+      await deleteCollector(deps, req.collector);
+      return {};
+    },
+  };
+}

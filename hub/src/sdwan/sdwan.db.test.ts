@@ -1,0 +1,154 @@
+/**
+ * SdwanService against a real hub (PGlite, or PostgreSQL with the db suite): host bridge allocation
+ * and lifecycle, profiles, IPFIX collectors, and the `sdwan` section each node's desired state gets.
+ */
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { Code } from "@connectrpc/connect";
+import { EVENTS, K3sService, SdwanService } from "@powernode/proto";
+import { and, eq } from "drizzle-orm";
+import { enrollTestNode, operatorClient, refusalOf, startTestHub } from "../../test/harness.ts";
+import { fleetEvents } from "../db/schema/index.ts";
+import { getDesiredState } from "../desired-state/index.ts";
+import type { RunningHub } from "../hub.ts";
+
+let hub: RunningHub;
+let light = "";
+let heavy = "";
+beforeAll(async () => {
+  hub = await startTestHub();
+  light = (await enrollTestNode(hub, "sd-light")).id;
+  heavy = (await enrollTestNode(hub, "sd-heavy")).id;
+  await operatorClient(hub, K3sService).setNetworkProfile({ nodeId: heavy, profile: "heavyweight" });
+}, 30_000);
+afterAll(async () => {
+  await hub.stop();
+});
+
+const eventsOf = (kind: string, nodeId?: string) =>
+  hub.deps.db
+    .select()
+    .from(fleetEvents)
+    .where(
+      nodeId ? and(eq(fleetEvents.kind, kind), eq(fleetEvents.nodeId, nodeId)) : eq(fleetEvents.kind, kind),
+    );
+
+const sectionOf = async (nodeId: string) => (await getDesiredState(hub.deps.db, nodeId)).sdwan?.bridges ?? [];
+
+describe("host bridges", () => {
+  test("allocation: pwnbr-1 linux on a node of unknown profile, idempotent, in its desired state", async () => {
+    const s = operatorClient(hub, SdwanService);
+    const a = await s.allocateHostBridge({ nodeId: light });
+    expect(a.bridge).toMatchObject({
+      shortId: 1,
+      name: "pwnbr-1",
+      kind: "linux",
+      state: "active",
+      nodeId: light,
+    });
+    expect(a.created).toBe(true);
+    const again = await s.allocateHostBridge({ nodeId: light });
+    expect(again.bridge?.id).toBe(a.bridge?.id);
+    expect(again.created).toBe(false);
+    expect((await sectionOf(light)).map((b) => [b.name, b.kind, b.state])).toEqual([
+      ["pwnbr-1", "linux", "active"],
+    ]);
+    expect(await eventsOf(EVENTS.sdwanHostBridgeAllocated.kind, light)).toHaveLength(1);
+  });
+
+  test("profiles: heavyweight -> ovs, an explicit kind wins; a second kind gets the next short id", async () => {
+    const s = operatorClient(hub, SdwanService);
+    expect((await s.allocateHostBridge({ nodeId: heavy })).bridge).toMatchObject({ shortId: 1, kind: "ovs" });
+    expect((await s.allocateHostBridge({ nodeId: heavy, kind: "linux" })).bridge).toMatchObject({
+      shortId: 2,
+      name: "pwnbr-2",
+      kind: "linux",
+    });
+    expect((await sectionOf(heavy)).map((b) => b.kind)).toEqual(["ovs", "linux"]);
+    expect((await sectionOf(light)).map((b) => b.kind)).toEqual(["linux"]);
+    const h = await s.suggestNetworkProfile({ nodeId: heavy });
+    // Its size (1 vCPU, 1024 MiB) suggests lightweight; the profile set stays as it is.
+    expect([h.profile, h.current]).toEqual(["lightweight", "heavyweight"]);
+    expect((await s.suggestNetworkProfile({ nodeId: light })).current).toBe("");
+  });
+
+  test("lifecycle: draining stays in the section, removed leaves it; re-allocation re-adopts the row", async () => {
+    const s = operatorClient(hub, SdwanService);
+    const b = (await s.allocateHostBridge({ nodeId: light, kind: "ovs" })).bridge;
+    expect(b?.shortId).toBe(2);
+    expect(await refusalOf(s.removeHostBridge({ bridgeId: b?.id ?? "" }))).toEqual({
+      code: Code.FailedPrecondition,
+      message: "bridge_id: pwnbr-2 is active; only a draining bridge can become removed",
+    });
+    expect((await s.drainHostBridge({ bridgeId: b?.id ?? "" })).bridge?.state).toBe("draining");
+    expect((await sectionOf(light)).find((x) => x.id === b?.id)?.state).toBe("draining");
+    expect((await s.removeHostBridge({ bridgeId: b?.id ?? "" })).bridge?.state).toBe("removed");
+    expect((await sectionOf(light)).some((x) => x.id === b?.id)).toBe(false);
+    expect((await s.listHostBridges({ nodeId: light })).bridges.map((x) => x.state)).toEqual([
+      "active",
+      "removed",
+    ]);
+    const back = await s.allocateHostBridge({ nodeId: light, kind: "ovs" });
+    expect([back.bridge?.id, back.bridge?.shortId, back.bridge?.state, back.readopted]).toEqual([
+      b?.id,
+      2,
+      "active",
+      true,
+    ]);
+  });
+
+  test("bad input is named by field", async () => {
+    const s = operatorClient(hub, SdwanService);
+    expect(await refusalOf(s.allocateHostBridge({ nodeId: light, kind: "vxlan" }))).toEqual({
+      code: Code.InvalidArgument,
+      message: 'kind: "vxlan" is not linux or ovs',
+    });
+    expect((await refusalOf(s.allocateHostBridge({ nodeId: "nope" })))?.message).toStartWith("node_id:");
+    expect(await refusalOf(s.drainHostBridge({ bridgeId: "7b0d2e43-7c1a-4a38-9f7e-0a0b0c0d0e0f" }))).toEqual({
+      code: Code.NotFound,
+      message: "bridge_id: no host bridge 7b0d2e43-7c1a-4a38-9f7e-0a0b0c0d0e0f",
+    });
+  });
+});
+
+describe("IPFIX collectors", () => {
+  test("an enabled collector stamps active OVS bridges only; disabled it goes, enabled it comes back", async () => {
+    const s = operatorClient(hub, SdwanService);
+    const ovs = async () => (await sectionOf(heavy)).find((b) => b.kind === "ovs");
+    const linux = async () => (await sectionOf(heavy)).find((b) => b.kind === "linux");
+    expect((await ovs())?.ipfix).toBeUndefined();
+    const c = await s.createIpfixCollector({ name: "lab", host: "10.0.0.1", sampling: 64 });
+    expect(c.collector).toMatchObject({ port: 4739, enabled: true, target: "10.0.0.1:4739" });
+    expect((await ovs())?.ipfix).toMatchObject({ targets: ["10.0.0.1:4739"], sampling: 64 });
+    expect((await linux())?.ipfix).toBeUndefined();
+    await s.setIpfixCollectorEnabled({ collector: "lab", enabled: false });
+    expect((await ovs())?.ipfix).toBeUndefined();
+    await s.setIpfixCollectorEnabled({ collector: "lab", enabled: true });
+    expect((await ovs())?.ipfix?.targets).toEqual(["10.0.0.1:4739"]);
+    await s.deleteIpfixCollector({ collector: "lab" });
+    const v6 = await s.createIpfixCollector({ name: "lab6", host: "[fd00::1]" });
+    expect(v6.collector?.target).toBe("[fd00::1]:4739");
+    expect((await ovs())?.ipfix).toMatchObject({ targets: ["[fd00::1]:4739"], sampling: 64 });
+    expect(await eventsOf(EVENTS.sdwanIpfixCollectorAttached.kind)).toHaveLength(3);
+    await s.deleteIpfixCollector({ collector: "lab6" });
+  });
+
+  test("bad collectors are refused naming the field", async () => {
+    const s = operatorClient(hub, SdwanService);
+    expect((await refusalOf(s.createIpfixCollector({ name: "x", host: "a b" })))?.message).toBe(
+      'host: "a b" is not an address or host name',
+    );
+    expect((await refusalOf(s.createIpfixCollector({ name: "x", host: "h", port: 70000 })))?.message).toBe(
+      "port: must be 1 to 65535",
+    );
+    expect((await refusalOf(s.createIpfixCollector({ name: "Bad", host: "h" })))?.code).toBe(
+      Code.InvalidArgument,
+    );
+    await s.createIpfixCollector({ name: "dup", host: "h" });
+    expect((await refusalOf(s.createIpfixCollector({ name: "dup", host: "h" })))?.code).toBe(
+      Code.AlreadyExists,
+    );
+    expect((await refusalOf(s.setIpfixCollectorEnabled({ collector: "none", enabled: true })))?.code).toBe(
+      Code.NotFound,
+    );
+  });
+});

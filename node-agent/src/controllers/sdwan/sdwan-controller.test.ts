@@ -1,0 +1,74 @@
+/** The sdwan controller against a fake of the kernel's bridges: what it makes, deletes and reports. */
+import { expect, test } from "bun:test";
+import { create } from "@bufbuild/protobuf";
+import { DesiredStateSchema, EVENTS } from "@powernode/proto";
+import { assertResource, startTestEngine } from "../../../test/engine-harness.ts";
+import { createSystemClock } from "../../runtime/clock.ts";
+import { createPhaseRecorder } from "../../runtime/phases.ts";
+import type { Bridges } from "../../sys/bridge.ts";
+import type { AgentDeps } from "../deps.ts";
+import { DesiredNodeState, SdwanStatus } from "../resources.ts";
+import { sdwanController } from "./sdwan-controller.ts";
+
+function fakeBridges(present: string[]) {
+  const have = new Set(present);
+  const calls: string[] = [];
+  const os: Bridges = {
+    list: () => [...have].sort(),
+    async add(name) {
+      calls.push(`add ${name}`);
+      have.add(name);
+    },
+    async del(name) {
+      calls.push(`del ${name}`);
+      have.delete(name);
+    },
+  };
+  return { os, calls, have };
+}
+
+const state = (version: bigint, bridges: object[]) =>
+  create(DesiredStateSchema, { version, sdwan: { bridges } });
+
+test("linux bridges made and reported; an OVS bridge not applied; draining deleted; foreign bridges kept", async () => {
+  const f = fakeBridges(["docker0"]);
+  const phases = createPhaseRecorder(createSystemClock());
+  const deps = { phases } as unknown as AgentDeps;
+  await using engine = startTestEngine(
+    [sdwanController({ ...deps, bridges: f.os })],
+    [
+      {
+        type: DesiredNodeState,
+        id: "node",
+        spec: state(2n, [
+          { id: "a", shortId: 1, name: "pwnbr-1", kind: "linux", state: "active" },
+          { id: "b", shortId: 2, name: "pwnbr-2", kind: "ovs", state: "active" },
+        ]),
+      },
+    ],
+  );
+  await assertResource(engine, SdwanStatus, "node", {
+    bridges: [
+      { name: "pwnbr-1", kind: "linux", state: "active", present: true },
+      { name: "pwnbr-2", kind: "ovs", state: "active", present: false },
+    ],
+  });
+  expect(f.calls).toEqual(["add pwnbr-1"]);
+  expect(
+    phases
+      .all()
+      .filter((p) => p.kind === EVENTS.sdwanBridgeUp.kind)
+      .map((p) => p.payload),
+  ).toEqual([{ bridge: "pwnbr-1", kind: "linux" }]);
+  engine.store.set(
+    DesiredNodeState,
+    "node",
+    state(3n, [{ id: "a", shortId: 1, name: "pwnbr-1", kind: "linux", state: "draining" }]),
+  );
+  await assertResource(engine, SdwanStatus, "node", {
+    bridges: [{ name: "pwnbr-1", kind: "linux", state: "draining", present: false }],
+  });
+  expect(f.calls).toEqual(["add pwnbr-1", "del pwnbr-1"]);
+  expect(phases.all().filter((p) => p.kind === EVENTS.sdwanBridgeDeleted.kind)).toHaveLength(1);
+  expect(f.have.has("docker0")).toBe(true);
+});

@@ -1,0 +1,70 @@
+/**
+ * `sdwan`: makes the desired state's `sdwan` section real on the node, level-triggered every pass:
+ * linux host bridges created and set up, draining ones (and `pwnbr-<n>` bridges no longer named)
+ * deleted (bridge-plan.ts). OVS bridges are named in the condition as not applied (no Open vSwitch on
+ * nodes yet). Each bridge made or deleted is an event (`system.sdwan.bridge_up` / `.bridge_deleted`),
+ * which is how the hub reads the node's bridges back. Bridges outlive the agent (nothing is undone at
+ * stop): a restarted agent finds them in place.
+ */
+import { EVENTS } from "@powernode/proto";
+import { definePollingController } from "../../runtime/controller.ts";
+import type { Bridges } from "../../sys/bridge.ts";
+import type { AgentDeps } from "../deps.ts";
+import { errMsg } from "../modules/module-mounts.ts";
+import { DesiredNodeState, SdwanStatus } from "../resources.ts";
+import { planBridges } from "./bridge-plan.ts";
+
+export const SDWAN_POLL_MS = 10_000;
+
+export function sdwanController(deps: AgentDeps & { bridges: Bridges }) {
+  const os = deps.bridges;
+  /** The last error per bridge (an event per new error, not per pass). */
+  const failed = new Map<string, string>();
+  return definePollingController({
+    name: "sdwan",
+    inputs: [DesiredNodeState],
+    outputs: [SdwanStatus],
+    pollMs: SDWAN_POLL_MS,
+    async reconcile(ctx) {
+      const section = ctx.get(DesiredNodeState, "node")?.spec.sdwan;
+      const bridges = section?.bridges ?? [];
+      const plan = planBridges(bridges, os.list());
+      const kindOf = new Map(bridges.map((b) => [b.name, b.kind]));
+      const errors: string[] = [];
+      const attempt = async (name: string, what: "up" | "deleted", fn: () => Promise<void>) => {
+        try {
+          await fn();
+          failed.delete(name);
+          ctx.log.info(`sdwan: bridge ${name} ${what === "up" ? "created and up" : "deleted"}`);
+          deps.phases.record(what === "up" ? EVENTS.sdwanBridgeUp.kind : EVENTS.sdwanBridgeDeleted.kind, {
+            payload: { bridge: name, kind: kindOf.get(name) ?? "linux" },
+          });
+        } catch (err) {
+          const msg = `${name}: ${errMsg(err)}`;
+          if (failed.get(name) !== msg) ctx.log.warn(`sdwan: ${msg}`);
+          failed.set(name, msg);
+          errors.push(msg);
+        }
+      };
+      for (const name of plan.create) await attempt(name, "up", () => os.add(name));
+      for (const name of plan.delete) await attempt(name, "deleted", () => os.del(name));
+      const present = new Set(os.list());
+      ctx.set(SdwanStatus, "node", {
+        bridges: bridges.map((b) => ({
+          name: b.name,
+          kind: b.kind,
+          state: b.state,
+          present: present.has(b.name),
+        })),
+      });
+      const problems = [...errors, ...plan.unsupported.map((u) => `${u.name}: ${u.reason}`)];
+      const up = bridges.filter((b) => b.state === "active" && present.has(b.name)).length;
+      ctx.condition(
+        problems.length === 0,
+        problems.length === 0 ? (bridges.length === 0 ? "NoBridges" : "Ready") : "Degraded",
+        [`${up} bridge(s) up`, ...problems].join("; "),
+      );
+    },
+    async stop() {},
+  });
+}

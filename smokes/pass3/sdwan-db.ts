@@ -1,0 +1,112 @@
+/**
+ * Pass 3, db tier, the SDWAN compile checks (predecessor.md section 3 pass 3, seeds 6, 7 and 10):
+ * host bridges, network profiles and IPFIX telemetry, all through pnctl against the hub, each read
+ * back from the desired state the node would receive. Seeds 8 (OVN) and 9 (multi-VRF) are not built
+ * yet (issue 11).
+ */
+import { Arch, type HostBridge } from "@powernode/proto";
+import { cliFor } from "../../hub/src/cli/test-cli.ts";
+import { getDesiredState } from "../../hub/src/desired-state/index.ts";
+import type { SmokeHub } from "../lib/hub.ts";
+import type { PassContext } from "../lib/pass.ts";
+
+export async function sdwanChecks(t: PassContext, s: SmokeHub, stamp: string): Promise<void> {
+  const cli = cliFor(() => s.hub);
+  const pnctl = async <T>(...argv: string[]): Promise<T> => {
+    const r = await cli(...argv, "--json");
+    if (r.code !== 0) throw new Error(`pnctl ${argv.join(" ")}: exit ${r.code}: ${r.err}`);
+    return JSON.parse(r.out) as T;
+  };
+  const node = async (name: string, size: { vcpus: number; memoryMib: number }) =>
+    (await s.provision.createInstance({ name, arch: Arch.AMD64, provider: "none", start: false, ...size }))
+      .instance?.id ?? "";
+  const section = async (id: string) => (await getDesiredState(s.hub.deps.db, id)).sdwan?.bridges ?? [];
+  type Bridge = Pick<HostBridge, "id" | "shortId" | "name" | "kind" | "state">;
+
+  const [light, heavy] = await t.step(
+    "a lightweight-sized and a heavyweight-sized host (provider none)",
+    () =>
+      Promise.all([
+        node(`sdwan-light-${stamp}`, { vcpus: 1, memoryMib: 1024 }),
+        node(`sdwan-heavy-${stamp}`, { vcpus: 4, memoryMib: 8192 }),
+      ]),
+  );
+
+  await t.check(
+    "host_bridge: pwnbr-1 linux, idempotent, compiled active; a second kind pwnbr-2; drain, remove, re-adopt",
+    async () => {
+      const a = await pnctl<Bridge>("sdwan", "bridge-allocate", light);
+      if (a.shortId !== 1 || a.name !== "pwnbr-1" || a.kind !== "linux" || a.name.length > 15)
+        throw new Error(`first allocation: ${JSON.stringify(a)}`);
+      const again = await pnctl<Bridge>("sdwan", "bridge-allocate", light);
+      if (again.id !== a.id) throw new Error(`not idempotent: ${again.id} != ${a.id}`);
+      const compiled = await section(light);
+      const c = compiled.find((b) => b.id === a.id);
+      if (!c || c.name !== "pwnbr-1" || c.state !== "active" || c.shortId !== 1)
+        throw new Error(`compiled: ${JSON.stringify(compiled)}`);
+      const ovs = await pnctl<Bridge>("sdwan", "bridge-allocate", light, "--kind", "ovs");
+      if (ovs.shortId !== 2 || ovs.name !== "pwnbr-2") throw new Error(`ovs: ${JSON.stringify(ovs)}`);
+      if ((await pnctl<Bridge>("sdwan", "bridge-drain", ovs.id)).state !== "draining")
+        throw new Error("drain");
+      if ((await pnctl<Bridge>("sdwan", "bridge-rm", ovs.id)).state !== "removed") throw new Error("remove");
+      if ((await section(light)).some((b) => b.id === ovs.id))
+        throw new Error("a removed bridge is compiled");
+      const back = await pnctl<Bridge>("sdwan", "bridge-allocate", light, "--kind", "ovs");
+      if (back.id !== ovs.id || back.state !== "active") throw new Error(`re-adopt: ${JSON.stringify(back)}`);
+      // Back to one bridge for the next check.
+      await pnctl("sdwan", "bridge-drain", ovs.id);
+      await pnctl("sdwan", "bridge-rm", ovs.id);
+      return `${a.name} (${a.kind}) twice the same row; ${ovs.name} drained, removed (out of the section), re-adopted (same id)`;
+    },
+  );
+
+  await t.check(
+    "ovs_profile: heavyweight -> ovs, lightweight -> linux, explicit linux wins; profiles suggested without change",
+    async () => {
+      const suggested = {
+        heavy: await pnctl<{ suggested: string; current: string }>("sdwan", "profile", heavy),
+        light: await pnctl<{ suggested: string; current: string }>("sdwan", "profile", light),
+      };
+      if (suggested.heavy.suggested !== "heavyweight" || suggested.light.suggested !== "lightweight")
+        throw new Error(`suggested: ${JSON.stringify(suggested)}`);
+      if (suggested.heavy.current !== "") throw new Error("a suggestion changed the profile");
+      await pnctl("k3s", "profile", heavy, "heavyweight");
+      await pnctl("k3s", "profile", light, "lightweight");
+      const h = await pnctl<Bridge>("sdwan", "bridge-allocate", heavy);
+      const explicit = await pnctl<Bridge>("sdwan", "bridge-allocate", heavy, "--kind", "linux");
+      const kinds = {
+        heavy: (await section(heavy)).map((b) => b.kind).sort(),
+        light: (await section(light)).map((b) => b.kind).sort(),
+      };
+      if (h.kind !== "ovs" || explicit.kind !== "linux")
+        throw new Error(`kinds: ${h.kind}, ${explicit.kind}`);
+      if (JSON.stringify(kinds) !== JSON.stringify({ heavy: ["linux", "ovs"], light: ["linux"] }))
+        throw new Error(`compiled kinds: ${JSON.stringify(kinds)}`);
+      return `suggested heavyweight / lightweight; compiled kinds heavy [linux, ovs], light [linux]`;
+    },
+  );
+
+  await t.check(
+    "ipfix_telemetry: no collector, no ipfix; a collector stamps the ovs bridge only; [v6]:port; disable/enable",
+    async () => {
+      const ipfixOf = async (kind: string) => (await section(heavy)).find((b) => b.kind === kind)?.ipfix;
+      if (await ipfixOf("ovs")) throw new Error("ipfix without a collector");
+      const name = `ipfix-${stamp}`;
+      await pnctl("sdwan", "ipfix-add", name, "--host", "10.0.0.1", "--sampling", "64");
+      const on = await ipfixOf("ovs");
+      if (JSON.stringify(on?.targets) !== '["10.0.0.1:4739"]' || on?.sampling !== 64)
+        throw new Error(`ovs ipfix: ${JSON.stringify(on)}`);
+      if (await ipfixOf("linux")) throw new Error("the linux bridge got ipfix");
+      await pnctl("sdwan", "ipfix-disable", name);
+      if (await ipfixOf("ovs")) throw new Error("ipfix after disable");
+      await pnctl("sdwan", "ipfix-enable", name);
+      if (!(await ipfixOf("ovs"))) throw new Error("no ipfix after enable");
+      await pnctl("sdwan", "ipfix-rm", name);
+      await pnctl("sdwan", "ipfix-add", `${name}-6`, "--host", "fd00::1");
+      const v6 = await ipfixOf("ovs");
+      if (JSON.stringify(v6?.targets) !== '["[fd00::1]:4739"]') throw new Error(`v6: ${JSON.stringify(v6)}`);
+      await pnctl("sdwan", "ipfix-rm", `${name}-6`);
+      return `ovs: 10.0.0.1:4739 sampling 64, gone on disable, back on enable; [fd00::1]:4739; linux: none`;
+    },
+  );
+}
