@@ -42,7 +42,7 @@ export async function sdwanChecks(t: PassContext, s: SmokeHub, stamp: string): P
       if (again.id !== a.id) throw new Error(`not idempotent: ${again.id} != ${a.id}`);
       const compiled = await section(light);
       const c = compiled.find((b) => b.id === a.id);
-      if (!c || c.name !== "pwnbr-1" || c.state !== "active" || c.shortId !== 1)
+      if (c?.name !== "pwnbr-1" || c.state !== "active" || c.shortId !== 1)
         throw new Error(`compiled: ${JSON.stringify(compiled)}`);
       const ovs = await pnctl<Bridge>("sdwan", "bridge-allocate", light, "--kind", "ovs");
       if (ovs.shortId !== 2 || ovs.name !== "pwnbr-2") throw new Error(`ovs: ${JSON.stringify(ovs)}`);
