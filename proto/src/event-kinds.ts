@@ -78,6 +78,9 @@ export const EVENTS = {
   /** An IPFIX collector was enabled: OVS bridges export to it. */
   sdwanIpfixCollectorAttached: k("system.sdwan.ipfix.collector_attached", "info", "hub"),
   sdwanIpfixCollectorDetached: k("system.sdwan.ipfix.collector_detached", "info", "hub"),
+  sdwanVrfAllocated: k("system.sdwan.vrf.allocated", "info", "hub"),
+  sdwanRouteLeakCreated: k("system.sdwan.route_leak.created", "info", "hub"),
+  sdwanRouteLeakRevoked: k("system.sdwan.route_leak.revoked", "info", "hub"),
   /** A linux host bridge was created and set up on the node. */
   sdwanBridgeUp: k("system.sdwan.bridge_up", "info", "agent"),
   /** A draining (or no longer named) host bridge was deleted on the node. */

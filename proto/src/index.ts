@@ -169,9 +169,11 @@ export {
   HostBridgeSchema,
   type IpfixCollector,
   type IpfixExport,
+  type RouteLeak,
   type SdwanSection,
   SdwanSectionSchema,
   SdwanService,
+  type Vrf,
 } from "./gen/powernode/v1/sdwan_pb.ts";
 export {
   type Condition,

@@ -1,8 +1,8 @@
 /**
- * Pass 3, db tier, the SDWAN compile checks (predecessor.md section 3 pass 3, seeds 6, 7 and 10):
- * host bridges, network profiles and IPFIX telemetry, all through pnctl against the hub, each read
- * back from the desired state the node would receive. Seeds 8 (OVN) and 9 (multi-VRF) are not built
- * yet (issue 11).
+ * Pass 3, db tier, the SDWAN compile checks (predecessor.md section 3 pass 3, seeds 6, 7, 9 and 10):
+ * host bridges, network profiles, multi-VRF with FRR and route leaks, IPFIX telemetry, all through
+ * pnctl against the hub, each read back from the desired state the node would receive. Seed 8 (OVN)
+ * is not built yet (issue 11).
  */
 import { Arch, type HostBridge } from "@powernode/proto";
 import { cliFor } from "../../hub/src/cli/test-cli.ts";
@@ -107,6 +107,61 @@ export async function sdwanChecks(t: PassContext, s: SmokeHub, stamp: string): P
       if (JSON.stringify(v6?.targets) !== '["[fd00::1]:4739"]') throw new Error(`v6: ${JSON.stringify(v6)}`);
       await pnctl("sdwan", "ipfix-rm", `${name}-6`);
       return `ovs: 10.0.0.1:4739 sampling 64, gone on disable, back on enable; [fd00::1]:4739; linux: none`;
+    },
+  );
+
+  await t.check(
+    "multi_vrf: distinct (vrf, table) per network, idempotent, no reserved table; FRR blocks per VRF with the set ASNs; a leak a -> b imports a into b until revoked",
+    async () => {
+      type Vrf = { vrfName: string; tableId: number; asn: number; network: string };
+      const nets = [`vrf-a-${stamp}`, `vrf-b-${stamp}`];
+      const peer = await node(`sdwan-vrf-peer-${stamp}`, { vcpus: 1, memoryMib: 1024 });
+      for (const [i, n] of nets.entries()) {
+        await pnctl("net", "create", n, "--topology", "hub_and_spoke");
+        await pnctl("sdwan", "asn", n, String(65001 + i));
+        for (const id of [heavy, peer]) await pnctl("net", "join", n, id);
+      }
+      const va = await pnctl<Vrf>("sdwan", "vrf-allocate", heavy, nets[0] as string);
+      const vb = await pnctl<Vrf>("sdwan", "vrf-allocate", heavy, nets[1] as string);
+      const again = await pnctl<Vrf>("sdwan", "vrf-allocate", heavy, nets[0] as string);
+      await pnctl("sdwan", "vrf-allocate", peer, nets[0] as string);
+      if (va.vrfName === vb.vrfName || va.tableId === vb.tableId)
+        throw new Error(`not distinct: ${JSON.stringify([va, vb])}`);
+      if (again.vrfName !== va.vrfName || again.tableId !== va.tableId) throw new Error("not idempotent");
+      if ([va, vb].some((v) => [0, 253, 254, 255].includes(v.tableId))) throw new Error("a reserved table");
+      const frr = async () => (await getDesiredState(s.hub.deps.db, heavy)).sdwan?.frrConfig ?? "";
+      const text = await frr();
+      for (const want of [
+        `vrf ${va.vrfName}\n`,
+        `vrf ${vb.vrfName}\n`,
+        `router bgp 65001 vrf ${va.vrfName}\n`,
+        `router bgp 65002 vrf ${vb.vrfName}\n`,
+      ])
+        if (!text.includes(want)) throw new Error(`frr.conf lacks ${JSON.stringify(want)}:\n${text}`);
+      const mesh = (await getDesiredState(s.hub.deps.db, heavy)).network?.meshes ?? [];
+      const ifA = mesh.find((m) => m.vrfName === va.vrfName);
+      if (!ifA || ifA.vrfTable !== va.tableId)
+        throw new Error(`network section: ${JSON.stringify(mesh.map((m) => m.vrfName))}`);
+      const netA = (await pnctl<{ prefix: string }>("net", "show", nets[0] as string)).prefix;
+      const leak = await pnctl<{ id: string }>(
+        "sdwan",
+        "leak-add",
+        nets[0] as string,
+        nets[1] as string,
+        "--prefix",
+        netA,
+      );
+      const leaked = await frr();
+      const inB = leaked.slice(leaked.indexOf(`router bgp 65002 vrf ${vb.vrfName}`));
+      if (!inB.includes(`import vrf ${va.vrfName}`)) throw new Error(`no import in b:\n${leaked}`);
+      const inA = leaked.slice(
+        leaked.indexOf(`router bgp 65001 vrf ${va.vrfName}`),
+        leaked.indexOf("router bgp 65002"),
+      );
+      if (inA.includes("import vrf")) throw new Error("the leak went both ways");
+      await pnctl("sdwan", "leak-revoke", leak.id);
+      if ((await frr()).includes("import vrf")) throw new Error("import vrf after revoking");
+      return `${va.vrfName} table ${va.tableId}, ${vb.vrfName} table ${vb.tableId}; AS 65001/65002 honoured; leak ${netA} a -> b imported in b only, gone when revoked; the mesh entry names ${va.vrfName}`;
     },
   );
 }

@@ -1,5 +1,11 @@
-/** `pnctl sdwan ...`: host bridges (linux or OVS per node) and IPFIX collectors for the OVS bridges. */
-import { type HostBridge, type IpfixCollector, SdwanService } from "@powernode/proto";
+/** `pnctl sdwan ...`: host bridges, IPFIX collectors, VRFs per (node, network) and route leaks. */
+import {
+  type HostBridge,
+  type IpfixCollector,
+  type RouteLeak,
+  SdwanService,
+  type Vrf,
+} from "@powernode/proto";
 import { flag, type ParsedArgs } from "./args.ts";
 import { type CommandGroup, required, table, ts, UsageError, unknownVerb } from "./shared.ts";
 
@@ -22,6 +28,26 @@ const collectorView = (c: IpfixCollector) => ({
   createdAt: ts(c.createdAt),
 });
 
+const vrfView = (v: Vrf) => ({
+  id: v.id,
+  nodeId: v.nodeId,
+  networkId: v.networkId,
+  network: v.network,
+  vrfName: v.vrfName,
+  tableId: v.tableId,
+  interfaceName: v.interfaceName,
+  asn: v.asn,
+});
+
+const leakView = (l: RouteLeak) => ({
+  id: l.id,
+  fromNetworkId: l.fromNetworkId,
+  toNetworkId: l.toNetworkId,
+  prefix: l.prefix,
+  state: l.state,
+  createdAt: ts(l.createdAt),
+});
+
 function numberFlag(args: ParsedArgs, name: string): number {
   const v = flag(args, name);
   if (v === undefined) return 0;
@@ -38,7 +64,13 @@ export const sdwanCommands: CommandGroup = {
   sdwan profile <node>                              (the profile the node's size suggests)
   sdwan ipfix-ls
   sdwan ipfix-add <name> --host HOST [--port 4739] [--sampling 64]
-  sdwan ipfix-enable|ipfix-disable|ipfix-rm <name>`,
+  sdwan ipfix-enable|ipfix-disable|ipfix-rm <name>
+  sdwan vrf-allocate <node> <network>               (the node's VRF for that network: name, table)
+  sdwan vrfs <node>
+  sdwan asn <network> <asn|derived>                 (the network's BGP AS number)
+  sdwan leak-add <from network> <to network> --prefix CIDR
+  sdwan leak-revoke <leak id>
+  sdwan leaks`,
   async run(ctx) {
     const sdwan = ctx.client(SdwanService);
     const printBridge = (b: HostBridge | undefined, what: string) => {
@@ -119,6 +151,64 @@ export const sdwanCommands: CommandGroup = {
         const name = required(ctx, 0, "name");
         await sdwan.deleteIpfixCollector({ collector: name });
         ctx.print({ collector: name, deleted: true }, () => [`deleted IPFIX collector ${name}`]);
+        return 0;
+      }
+      case "vrf-allocate": {
+        const r = await sdwan.allocateVrf({
+          nodeId: required(ctx, 0, "node"),
+          network: required(ctx, 1, "network"),
+        });
+        const v = r.vrf ? vrfView(r.vrf) : undefined;
+        ctx.print(v, () => [
+          `${r.created ? "allocated" : "already allocated:"} ${v?.vrfName} table ${v?.tableId} (AS ${v?.asn}) for ${v?.network}`,
+        ]);
+        return 0;
+      }
+      case "vrfs": {
+        const rows = (await sdwan.listVrfs({ nodeId: required(ctx, 0, "node") })).vrfs.map(vrfView);
+        ctx.print(rows, () =>
+          table([
+            ["VRF", "TABLE", "NETWORK", "INTERFACE", "AS"],
+            ...rows.map((r) => [r.vrfName, String(r.tableId), r.network, r.interfaceName, String(r.asn)]),
+          ]),
+        );
+        return 0;
+      }
+      case "asn": {
+        const v = required(ctx, 1, "asn|derived");
+        if (v !== "derived" && !/^\d{1,10}$/.test(v))
+          throw new UsageError(`asn: "${v}" is not a number or "derived"`);
+        const r = await sdwan.setNetworkBgpAsn({
+          network: required(ctx, 0, "network"),
+          asn: v === "derived" ? 0 : Number(v),
+        });
+        ctx.print(r, () => [`AS ${r.asn}${r.derived ? " (derived from the network's id)" : ""}`]);
+        return 0;
+      }
+      case "leak-add": {
+        const r = await sdwan.createRouteLeak({
+          fromNetwork: required(ctx, 0, "from network"),
+          toNetwork: required(ctx, 1, "to network"),
+          prefix: flag(ctx.args, "prefix") ?? "",
+        });
+        const v = r.leak ? leakView(r.leak) : undefined;
+        ctx.print(v, () => [`leaking ${v?.prefix} one way: ${v?.id}`]);
+        return 0;
+      }
+      case "leak-revoke": {
+        const r = await sdwan.revokeRouteLeak({ leakId: required(ctx, 0, "leak id") });
+        const v = r.leak ? leakView(r.leak) : undefined;
+        ctx.print(v, () => [`revoked ${v?.id} (${v?.prefix})`]);
+        return 0;
+      }
+      case "leaks": {
+        const rows = (await sdwan.listRouteLeaks({})).leaks.map(leakView);
+        ctx.print(rows, () =>
+          table([
+            ["ID", "FROM", "TO", "PREFIX", "STATE"],
+            ...rows.map((r) => [r.id, r.fromNetworkId, r.toNetworkId, r.prefix, r.state]),
+          ]),
+        );
         return 0;
       }
       default:

@@ -1,5 +1,7 @@
 /** The desired state's `network` section: the meshes a node is a member of, with its own address. */
 import { MeshTopology } from "@powernode/proto";
+import { eq } from "drizzle-orm";
+import { vrfs } from "../db/schema/index.ts";
 import { defineSection } from "../desired-state/index.ts";
 import { interfaceName } from "./addresses.ts";
 import { membershipsOf } from "./networks.ts";
@@ -10,6 +12,9 @@ export const networkSection = defineSection({
   async compile(tx, node) {
     const rows = await membershipsOf(tx, node.id);
     const vips = await Promise.all(rows.map(({ network }) => vipsByPrimary(tx, network.id)));
+    const vrfOf = new Map(
+      (await tx.select().from(vrfs).where(eq(vrfs.nodeId, node.id))).map((v) => [v.networkId, v]),
+    );
     return {
       meshes: rows.map(({ network, member }, i) => ({
         networkId: network.id,
@@ -24,6 +29,8 @@ export const networkSection = defineSection({
         constellationHandle: network.constellationHandle,
         mtu: network.mtu,
         vips: [...(vips[i]?.get(member.id) ?? [])].sort(),
+        vrfName: vrfOf.get(network.id)?.vrfName ?? "",
+        vrfTable: vrfOf.get(network.id)?.tableId ?? 0,
       })),
     };
   },

@@ -1,15 +1,18 @@
 /**
- * The SDWAN feature: the topology the hub compiles for each node beyond its overlay networks. Today:
- * host bridges (linux or OVS, by the node's network profile) and IPFIX collectors for the OVS
- * bridges (docs/sdwan.md); SdwanService for operators and the desired state's `sdwan` section.
+ * The SDWAN feature: the topology the hub compiles for each node beyond its overlay networks: host
+ * bridges (linux or OVS, by the node's network profile), IPFIX collectors for the OVS bridges, VRFs
+ * per (node, network) with their FRR configuration and route leaks (docs/sdwan.md); SdwanService for
+ * operators and the desired state's `sdwan` section.
  */
 import { SdwanService } from "@powernode/proto";
 import { defineSection } from "../desired-state/index.ts";
 import { bindService, type Feature } from "../feature.ts";
 import { bridgesOf } from "./bridges.ts";
 import { enabledCollectors } from "./collectors.ts";
+import { frrConfig } from "./frr.ts";
 import { createSdwanService } from "./sdwan-service.ts";
 import { compileSdwanSection } from "./section.ts";
+import { frrInputsFor } from "./vrf.ts";
 
 export const sdwanFeature: Feature = {
   name: "sdwan",
@@ -26,6 +29,12 @@ export const sdwanFeature: Feature = {
         setIpfixCollectorEnabled: "operator",
         listIpfixCollectors: "operator",
         deleteIpfixCollector: "operator",
+        allocateVrf: "operator",
+        listVrfs: "operator",
+        setNetworkBgpAsn: "operator",
+        createRouteLeak: "operator",
+        revokeRouteLeak: "operator",
+        listRouteLeaks: "operator",
       },
       create: createSdwanService,
     }),
@@ -33,8 +42,23 @@ export const sdwanFeature: Feature = {
   sections: [
     defineSection({
       section: "sdwan",
-      compile: async (tx, node) =>
-        compileSdwanSection(await bridgesOf(tx, node.id), await enabledCollectors(tx)),
+      async compile(tx, node) {
+        const { vrfs, leaks } = await frrInputsFor(tx, node.id);
+        return {
+          bridges: compileSdwanSection(await bridgesOf(tx, node.id), await enabledCollectors(tx)).bridges,
+          vrfs: vrfs.map((v) => ({
+            id: v.id,
+            nodeId: node.id,
+            networkId: v.networkId,
+            network: v.networkName,
+            vrfName: v.vrfName,
+            tableId: v.tableId,
+            interfaceName: v.interfaceName,
+            asn: v.asn,
+          })),
+          frrConfig: frrConfig(node, vrfs, leaks),
+        };
+      },
     }),
   ],
 };

@@ -1,9 +1,12 @@
-/** SdwanService (operators): thin edges over bridges.ts and collectors.ts. */
+/** SdwanService (operators): thin edges over bridges.ts, collectors.ts and vrf.ts. */
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import type { ServiceImpl } from "@connectrpc/connect";
 import type { SdwanService } from "@powernode/proto";
+import { eq } from "drizzle-orm";
+import { networks } from "../db/schema/index.ts";
 import type { Deps } from "../deps.ts";
 import { DomainError } from "../errors.ts";
+import { interfaceName } from "../network/addresses.ts";
 import { getInstance } from "../provision/instances.ts";
 import { INT4_MAX, intField, nameField, uuidField } from "../rpc/fields.ts";
 import {
@@ -21,8 +24,42 @@ import {
   listCollectors,
   setCollectorEnabled,
 } from "./collectors.ts";
+import { derivedAsn } from "./frr.ts";
 import { suggestNetworkProfile } from "./profile.ts";
 import { ipfixExport, ipfixTarget } from "./section.ts";
+import {
+  allocateVrf,
+  createRouteLeak,
+  type LeakRow,
+  listRouteLeaks,
+  revokeRouteLeak,
+  setNetworkBgpAsn,
+  type VrfRow,
+  vrfsOf,
+} from "./vrf.ts";
+
+async function vrfProto(deps: Deps, v: VrfRow) {
+  const [n] = await deps.db.select().from(networks).where(eq(networks.id, v.networkId));
+  return {
+    id: v.id,
+    nodeId: v.nodeId,
+    networkId: v.networkId,
+    network: n?.name ?? "",
+    vrfName: v.vrfName,
+    tableId: v.tableId,
+    interfaceName: n ? interfaceName(n.handle) : "",
+    asn: n ? (n.bgpAsn ?? derivedAsn(n.id)) : 0,
+  };
+}
+
+const leakProto = (l: LeakRow) => ({
+  id: l.id,
+  fromNetworkId: l.fromNetworkId,
+  toNetworkId: l.toNetworkId,
+  prefix: l.prefix,
+  state: l.state,
+  createdAt: timestampFromDate(l.createdAt),
+});
 
 const DEFAULT_IPFIX_PORT = 4739;
 const DEFAULT_SAMPLING = 64;
@@ -102,6 +139,27 @@ export function createSdwanService(deps: Deps): ServiceImpl<typeof SdwanService>
     async deleteIpfixCollector(req) {
       await deleteCollector(deps, req.collector);
       return {};
+    },
+    async allocateVrf(req) {
+      const r = await allocateVrf(deps, uuidField("node_id", req.nodeId), req.network);
+      return { vrf: await vrfProto(deps, r.vrf), created: r.created };
+    },
+    async listVrfs(req) {
+      const node = await getInstance(deps, uuidField("node_id", req.nodeId), "node_id");
+      const rows = await vrfsOf(deps.db, node.id);
+      return { vrfs: await Promise.all(rows.map((v) => vrfProto(deps, v))) };
+    },
+    async setNetworkBgpAsn(req) {
+      return setNetworkBgpAsn(deps, req.network, req.asn);
+    },
+    async createRouteLeak(req) {
+      return { leak: leakProto(await createRouteLeak(deps, req.fromNetwork, req.toNetwork, req.prefix)) };
+    },
+    async revokeRouteLeak(req) {
+      return { leak: leakProto(await revokeRouteLeak(deps, req.leakId)) };
+    },
+    async listRouteLeaks() {
+      return { leaks: (await listRouteLeaks(deps.db)).map(leakProto) };
     },
   };
 }

@@ -4,7 +4,7 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { Code } from "@connectrpc/connect";
-import { EVENTS, K3sService, SdwanService } from "@powernode/proto";
+import { EVENTS, K3sService, NetworkService, SdwanService } from "@powernode/proto";
 import { and, eq } from "drizzle-orm";
 import { enrollTestNode, operatorClient, refusalOf, startTestHub } from "../../test/harness.ts";
 import { fleetEvents } from "../db/schema/index.ts";
@@ -150,5 +150,59 @@ describe("IPFIX collectors", () => {
     expect((await refusalOf(s.setIpfixCollectorEnabled({ collector: "none", enabled: true })))?.code).toBe(
       Code.NotFound,
     );
+  });
+});
+
+describe("VRFs and route leaks", () => {
+  test("a VRF needs membership; bad leaks and AS numbers are refused naming the field", async () => {
+    const s = operatorClient(hub, SdwanService);
+    const net = operatorClient(hub, NetworkService);
+    await net.createNetwork({ name: "sd-vrf-a" });
+    await net.createNetwork({ name: "sd-vrf-b" });
+    expect(await refusalOf(s.allocateVrf({ nodeId: light, network: "sd-vrf-a" }))).toEqual({
+      code: Code.FailedPrecondition,
+      message: `node_id: ${light} is not a member of network sd-vrf-a`,
+    });
+    await net.joinNetwork({ network: "sd-vrf-a", nodeId: light });
+    const v = await s.allocateVrf({ nodeId: light, network: "sd-vrf-a" });
+    expect(v.created).toBe(true);
+    expect(v.vrf).toMatchObject({ tableId: 1000, network: "sd-vrf-a" });
+    expect(v.vrf?.vrfName).toMatch(/^vrf-[0-9a-f]{6}$/);
+    expect(v.vrf?.asn).toBeGreaterThanOrEqual(4_200_000_000);
+    expect((await s.setNetworkBgpAsn({ network: "sd-vrf-a", asn: 65001 })).asn).toBe(65001);
+    expect((await s.listVrfs({ nodeId: light })).vrfs[0]?.asn).toBe(65001);
+    expect(await s.setNetworkBgpAsn({ network: "sd-vrf-a", asn: 0 })).toMatchObject({ derived: true });
+    expect((await refusalOf(s.setNetworkBgpAsn({ network: "sd-vrf-a", asn: 4_294_967_295 })))?.message).toBe(
+      "asn: 4294967295 is not 1 to 4294967294 (0: derived)",
+    );
+    expect(
+      (
+        await refusalOf(
+          s.createRouteLeak({ fromNetwork: "sd-vrf-a", toNetwork: "sd-vrf-a", prefix: "fd00::/64" }),
+        )
+      )?.message,
+    ).toBe("to_network: the same network as from_network");
+    expect(
+      (
+        await refusalOf(
+          s.createRouteLeak({ fromNetwork: "sd-vrf-a", toNetwork: "sd-vrf-b", prefix: "10.0.0.0/8" }),
+        )
+      )?.message,
+    ).toBe('prefix: "10.0.0.0/8" is not an IPv6 prefix (addr/len)');
+    expect(
+      (
+        await refusalOf(
+          s.createRouteLeak({ fromNetwork: "nope", toNetwork: "sd-vrf-b", prefix: "fd00::/64" }),
+        )
+      )?.code,
+    ).toBe(Code.NotFound);
+    const leak = await s.createRouteLeak({
+      fromNetwork: "sd-vrf-a",
+      toNetwork: "sd-vrf-b",
+      prefix: "FD00::/64",
+    });
+    expect(leak.leak).toMatchObject({ prefix: "fd00::/64", state: "active" });
+    expect((await s.revokeRouteLeak({ leakId: leak.leak?.id ?? "" })).leak?.state).toBe("revoked");
+    expect((await s.listRouteLeaks({})).leaks).toHaveLength(1);
   });
 });

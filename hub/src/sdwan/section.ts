@@ -7,7 +7,8 @@ import type { MessageInitShape } from "@bufbuild/protobuf";
 import type { SdwanSectionSchema } from "@powernode/proto";
 import type { BridgeKind } from "./profile.ts";
 
-type Section = MessageInitShape<typeof SdwanSectionSchema>;
+/** The bridges part of the section (plain init objects). */
+type Section = { bridges: NonNullable<MessageInitShape<typeof SdwanSectionSchema>["bridges"]> };
 
 export interface BridgeView {
   id: string;

@@ -45,6 +45,8 @@ export const networks = pgTable("networks", {
   constellationHandle: text().notNull(),
   /** An IPv4 CIDR the network lends to its flannel K3s clusters as their pod CIDR (k3s/pod-subnet.ts). */
   podSubnetPrefix: text(),
+  /** The network's BGP AS number (its VRFs' `router bgp`); null: derived from its id (sdwan/vrf.ts). */
+  bgpAsn: bigint({ mode: "number" }),
   ...timestamps,
 });
 

@@ -12,10 +12,11 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file powernode/v1/sdwan.proto.
  */
 export const file_powernode_v1_sdwan: GenFile = /*@__PURE__*/
-  fileDesc("Chhwb3dlcm5vZGUvdjEvc2R3YW4ucHJvdG8SDHBvd2Vybm9kZS52MSI5CgxTZHdhblNlY3Rpb24SKQoHYnJpZGdlcxgBIAMoCzIYLnBvd2Vybm9kZS52MS5Ib3N0QnJpZGdlIpABCgpIb3N0QnJpZGdlEgoKAmlkGAEgASgJEhAKCHNob3J0X2lkGAIgASgNEgwKBG5hbWUYAyABKAkSDAoEa2luZBgEIAEoCRINCgVzdGF0ZRgFIAEoCRIoCgVpcGZpeBgGIAEoCzIZLnBvd2Vybm9kZS52MS5JcGZpeEV4cG9ydBIPCgdub2RlX2lkGAcgASgJIjAKC0lwZml4RXhwb3J0Eg8KB3RhcmdldHMYASADKAkSEAoIc2FtcGxpbmcYAiABKA0iqQEKDklwZml4Q29sbGVjdG9yEgoKAmlkGAEgASgJEgwKBG5hbWUYAiABKAkSDAoEaG9zdBgDIAEoCRIMCgRwb3J0GAQgASgNEhAKCHNhbXBsaW5nGAUgASgNEg8KB2VuYWJsZWQYBiABKAgSDgoGdGFyZ2V0GAcgASgJEi4KCmNyZWF0ZWRfYXQYCCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIjoKGUFsbG9jYXRlSG9zdEJyaWRnZVJlcXVlc3QSDwoHbm9kZV9pZBgBIAEoCRIMCgRraW5kGAIgASgJImoKGkFsbG9jYXRlSG9zdEJyaWRnZVJlc3BvbnNlEigKBmJyaWRnZRgBIAEoCzIYLnBvd2Vybm9kZS52MS5Ib3N0QnJpZGdlEg8KB2NyZWF0ZWQYAiABKAgSEQoJcmVhZG9wdGVkGAMgASgIIisKFkRyYWluSG9zdEJyaWRnZVJlcXVlc3QSEQoJYnJpZGdlX2lkGAEgASgJIkMKF0RyYWluSG9zdEJyaWRnZVJlc3BvbnNlEigKBmJyaWRnZRgBIAEoCzIYLnBvd2Vybm9kZS52MS5Ib3N0QnJpZGdlIiwKF1JlbW92ZUhvc3RCcmlkZ2VSZXF1ZXN0EhEKCWJyaWRnZV9pZBgBIAEoCSJEChhSZW1vdmVIb3N0QnJpZGdlUmVzcG9uc2USKAoGYnJpZGdlGAEgASgLMhgucG93ZXJub2RlLnYxLkhvc3RCcmlkZ2UiKQoWTGlzdEhvc3RCcmlkZ2VzUmVxdWVzdBIPCgdub2RlX2lkGAEgASgJIkQKF0xpc3RIb3N0QnJpZGdlc1Jlc3BvbnNlEikKB2JyaWRnZXMYASADKAsyGC5wb3dlcm5vZGUudjEuSG9zdEJyaWRnZSIvChxTdWdnZXN0TmV0d29ya1Byb2ZpbGVSZXF1ZXN0Eg8KB25vZGVfaWQYASABKAkiUQodU3VnZ2VzdE5ldHdvcmtQcm9maWxlUmVzcG9uc2USDwoHcHJvZmlsZRgBIAEoCRIOCgZyZWFzb24YAiABKAkSDwoHY3VycmVudBgDIAEoCSJZChtDcmVhdGVJcGZpeENvbGxlY3RvclJlcXVlc3QSDAoEbmFtZRgBIAEoCRIMCgRob3N0GAIgASgJEgwKBHBvcnQYAyABKA0SEAoIc2FtcGxpbmcYBCABKA0iTwocQ3JlYXRlSXBmaXhDb2xsZWN0b3JSZXNwb25zZRIvCgljb2xsZWN0b3IYASABKAsyHC5wb3dlcm5vZGUudjEuSXBmaXhDb2xsZWN0b3IiRQofU2V0SXBmaXhDb2xsZWN0b3JFbmFibGVkUmVxdWVzdBIRCgljb2xsZWN0b3IYASABKAkSDwoHZW5hYmxlZBgCIAEoCCJTCiBTZXRJcGZpeENvbGxlY3RvckVuYWJsZWRSZXNwb25zZRIvCgljb2xsZWN0b3IYASABKAsyHC5wb3dlcm5vZGUudjEuSXBmaXhDb2xsZWN0b3IiHAoaTGlzdElwZml4Q29sbGVjdG9yc1JlcXVlc3QiTwobTGlzdElwZml4Q29sbGVjdG9yc1Jlc3BvbnNlEjAKCmNvbGxlY3RvcnMYASADKAsyHC5wb3dlcm5vZGUudjEuSXBmaXhDb2xsZWN0b3IiMAobRGVsZXRlSXBmaXhDb2xsZWN0b3JSZXF1ZXN0EhEKCWNvbGxlY3RvchgBIAEoCSIeChxEZWxldGVJcGZpeENvbGxlY3RvclJlc3BvbnNlMtEHCgxTZHdhblNlcnZpY2USZwoSQWxsb2NhdGVIb3N0QnJpZGdlEicucG93ZXJub2RlLnYxLkFsbG9jYXRlSG9zdEJyaWRnZVJlcXVlc3QaKC5wb3dlcm5vZGUudjEuQWxsb2NhdGVIb3N0QnJpZGdlUmVzcG9uc2USXgoPRHJhaW5Ib3N0QnJpZGdlEiQucG93ZXJub2RlLnYxLkRyYWluSG9zdEJyaWRnZVJlcXVlc3QaJS5wb3dlcm5vZGUudjEuRHJhaW5Ib3N0QnJpZGdlUmVzcG9uc2USYQoQUmVtb3ZlSG9zdEJyaWRnZRIlLnBvd2Vybm9kZS52MS5SZW1vdmVIb3N0QnJpZGdlUmVxdWVzdBomLnBvd2Vybm9kZS52MS5SZW1vdmVIb3N0QnJpZGdlUmVzcG9uc2USXgoPTGlzdEhvc3RCcmlkZ2VzEiQucG93ZXJub2RlLnYxLkxpc3RIb3N0QnJpZGdlc1JlcXVlc3QaJS5wb3dlcm5vZGUudjEuTGlzdEhvc3RCcmlkZ2VzUmVzcG9uc2UScAoVU3VnZ2VzdE5ldHdvcmtQcm9maWxlEioucG93ZXJub2RlLnYxLlN1Z2dlc3ROZXR3b3JrUHJvZmlsZVJlcXVlc3QaKy5wb3dlcm5vZGUudjEuU3VnZ2VzdE5ldHdvcmtQcm9maWxlUmVzcG9uc2USbQoUQ3JlYXRlSXBmaXhDb2xsZWN0b3ISKS5wb3dlcm5vZGUudjEuQ3JlYXRlSXBmaXhDb2xsZWN0b3JSZXF1ZXN0GioucG93ZXJub2RlLnYxLkNyZWF0ZUlwZml4Q29sbGVjdG9yUmVzcG9uc2USeQoYU2V0SXBmaXhDb2xsZWN0b3JFbmFibGVkEi0ucG93ZXJub2RlLnYxLlNldElwZml4Q29sbGVjdG9yRW5hYmxlZFJlcXVlc3QaLi5wb3dlcm5vZGUudjEuU2V0SXBmaXhDb2xsZWN0b3JFbmFibGVkUmVzcG9uc2USagoTTGlzdElwZml4Q29sbGVjdG9ycxIoLnBvd2Vybm9kZS52MS5MaXN0SXBmaXhDb2xsZWN0b3JzUmVxdWVzdBopLnBvd2Vybm9kZS52MS5MaXN0SXBmaXhDb2xsZWN0b3JzUmVzcG9uc2USbQoURGVsZXRlSXBmaXhDb2xsZWN0b3ISKS5wb3dlcm5vZGUudjEuRGVsZXRlSXBmaXhDb2xsZWN0b3JSZXF1ZXN0GioucG93ZXJub2RlLnYxLkRlbGV0ZUlwZml4Q29sbGVjdG9yUmVzcG9uc2ViBnByb3RvMw", [file_google_protobuf_timestamp]);
+  fileDesc("Chhwb3dlcm5vZGUvdjEvc2R3YW4ucHJvdG8SDHBvd2Vybm9kZS52MSJuCgxTZHdhblNlY3Rpb24SKQoHYnJpZGdlcxgBIAMoCzIYLnBvd2Vybm9kZS52MS5Ib3N0QnJpZGdlEh8KBHZyZnMYAiADKAsyES5wb3dlcm5vZGUudjEuVnJmEhIKCmZycl9jb25maWcYAyABKAkikAEKA1ZyZhIKCgJpZBgBIAEoCRIPCgdub2RlX2lkGAIgASgJEhIKCm5ldHdvcmtfaWQYAyABKAkSDwoHbmV0d29yaxgEIAEoCRIQCgh2cmZfbmFtZRgFIAEoCRIQCgh0YWJsZV9pZBgGIAEoDRIWCg5pbnRlcmZhY2VfbmFtZRgHIAEoCRILCgNhc24YCCABKA0ilgEKCVJvdXRlTGVhaxIKCgJpZBgBIAEoCRIXCg9mcm9tX25ldHdvcmtfaWQYAiABKAkSFQoNdG9fbmV0d29ya19pZBgDIAEoCRIOCgZwcmVmaXgYBCABKAkSDQoFc3RhdGUYBSABKAkSLgoKY3JlYXRlZF9hdBgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAikAEKCkhvc3RCcmlkZ2USCgoCaWQYASABKAkSEAoIc2hvcnRfaWQYAiABKA0SDAoEbmFtZRgDIAEoCRIMCgRraW5kGAQgASgJEg0KBXN0YXRlGAUgASgJEigKBWlwZml4GAYgASgLMhkucG93ZXJub2RlLnYxLklwZml4RXhwb3J0Eg8KB25vZGVfaWQYByABKAkiMAoLSXBmaXhFeHBvcnQSDwoHdGFyZ2V0cxgBIAMoCRIQCghzYW1wbGluZxgCIAEoDSKpAQoOSXBmaXhDb2xsZWN0b3ISCgoCaWQYASABKAkSDAoEbmFtZRgCIAEoCRIMCgRob3N0GAMgASgJEgwKBHBvcnQYBCABKA0SEAoIc2FtcGxpbmcYBSABKA0SDwoHZW5hYmxlZBgGIAEoCBIOCgZ0YXJnZXQYByABKAkSLgoKY3JlYXRlZF9hdBgIIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiNgoSQWxsb2NhdGVWcmZSZXF1ZXN0Eg8KB25vZGVfaWQYASABKAkSDwoHbmV0d29yaxgCIAEoCSJGChNBbGxvY2F0ZVZyZlJlc3BvbnNlEh4KA3ZyZhgBIAEoCzIRLnBvd2Vybm9kZS52MS5WcmYSDwoHY3JlYXRlZBgCIAEoCCIiCg9MaXN0VnJmc1JlcXVlc3QSDwoHbm9kZV9pZBgBIAEoCSIzChBMaXN0VnJmc1Jlc3BvbnNlEh8KBHZyZnMYASADKAsyES5wb3dlcm5vZGUudjEuVnJmIjcKF1NldE5ldHdvcmtCZ3BBc25SZXF1ZXN0Eg8KB25ldHdvcmsYASABKAkSCwoDYXNuGAIgASgNIjgKGFNldE5ldHdvcmtCZ3BBc25SZXNwb25zZRILCgNhc24YASABKA0SDwoHZGVyaXZlZBgCIAEoCCJSChZDcmVhdGVSb3V0ZUxlYWtSZXF1ZXN0EhQKDGZyb21fbmV0d29yaxgBIAEoCRISCgp0b19uZXR3b3JrGAIgASgJEg4KBnByZWZpeBgDIAEoCSJAChdDcmVhdGVSb3V0ZUxlYWtSZXNwb25zZRIlCgRsZWFrGAEgASgLMhcucG93ZXJub2RlLnYxLlJvdXRlTGVhayIpChZSZXZva2VSb3V0ZUxlYWtSZXF1ZXN0Eg8KB2xlYWtfaWQYASABKAkiQAoXUmV2b2tlUm91dGVMZWFrUmVzcG9uc2USJQoEbGVhaxgBIAEoCzIXLnBvd2Vybm9kZS52MS5Sb3V0ZUxlYWsiFwoVTGlzdFJvdXRlTGVha3NSZXF1ZXN0IkAKFkxpc3RSb3V0ZUxlYWtzUmVzcG9uc2USJgoFbGVha3MYASADKAsyFy5wb3dlcm5vZGUudjEuUm91dGVMZWFrIjoKGUFsbG9jYXRlSG9zdEJyaWRnZVJlcXVlc3QSDwoHbm9kZV9pZBgBIAEoCRIMCgRraW5kGAIgASgJImoKGkFsbG9jYXRlSG9zdEJyaWRnZVJlc3BvbnNlEigKBmJyaWRnZRgBIAEoCzIYLnBvd2Vybm9kZS52MS5Ib3N0QnJpZGdlEg8KB2NyZWF0ZWQYAiABKAgSEQoJcmVhZG9wdGVkGAMgASgIIisKFkRyYWluSG9zdEJyaWRnZVJlcXVlc3QSEQoJYnJpZGdlX2lkGAEgASgJIkMKF0RyYWluSG9zdEJyaWRnZVJlc3BvbnNlEigKBmJyaWRnZRgBIAEoCzIYLnBvd2Vybm9kZS52MS5Ib3N0QnJpZGdlIiwKF1JlbW92ZUhvc3RCcmlkZ2VSZXF1ZXN0EhEKCWJyaWRnZV9pZBgBIAEoCSJEChhSZW1vdmVIb3N0QnJpZGdlUmVzcG9uc2USKAoGYnJpZGdlGAEgASgLMhgucG93ZXJub2RlLnYxLkhvc3RCcmlkZ2UiKQoWTGlzdEhvc3RCcmlkZ2VzUmVxdWVzdBIPCgdub2RlX2lkGAEgASgJIkQKF0xpc3RIb3N0QnJpZGdlc1Jlc3BvbnNlEikKB2JyaWRnZXMYASADKAsyGC5wb3dlcm5vZGUudjEuSG9zdEJyaWRnZSIvChxTdWdnZXN0TmV0d29ya1Byb2ZpbGVSZXF1ZXN0Eg8KB25vZGVfaWQYASABKAkiUQodU3VnZ2VzdE5ldHdvcmtQcm9maWxlUmVzcG9uc2USDwoHcHJvZmlsZRgBIAEoCRIOCgZyZWFzb24YAiABKAkSDwoHY3VycmVudBgDIAEoCSJZChtDcmVhdGVJcGZpeENvbGxlY3RvclJlcXVlc3QSDAoEbmFtZRgBIAEoCRIMCgRob3N0GAIgASgJEgwKBHBvcnQYAyABKA0SEAoIc2FtcGxpbmcYBCABKA0iTwocQ3JlYXRlSXBmaXhDb2xsZWN0b3JSZXNwb25zZRIvCgljb2xsZWN0b3IYASABKAsyHC5wb3dlcm5vZGUudjEuSXBmaXhDb2xsZWN0b3IiRQofU2V0SXBmaXhDb2xsZWN0b3JFbmFibGVkUmVxdWVzdBIRCgljb2xsZWN0b3IYASABKAkSDwoHZW5hYmxlZBgCIAEoCCJTCiBTZXRJcGZpeENvbGxlY3RvckVuYWJsZWRSZXNwb25zZRIvCgljb2xsZWN0b3IYASABKAsyHC5wb3dlcm5vZGUudjEuSXBmaXhDb2xsZWN0b3IiHAoaTGlzdElwZml4Q29sbGVjdG9yc1JlcXVlc3QiTwobTGlzdElwZml4Q29sbGVjdG9yc1Jlc3BvbnNlEjAKCmNvbGxlY3RvcnMYASADKAsyHC5wb3dlcm5vZGUudjEuSXBmaXhDb2xsZWN0b3IiMAobRGVsZXRlSXBmaXhDb2xsZWN0b3JSZXF1ZXN0EhEKCWNvbGxlY3RvchgBIAEoCSIeChxEZWxldGVJcGZpeENvbGxlY3RvclJlc3BvbnNlMvALCgxTZHdhblNlcnZpY2USZwoSQWxsb2NhdGVIb3N0QnJpZGdlEicucG93ZXJub2RlLnYxLkFsbG9jYXRlSG9zdEJyaWRnZVJlcXVlc3QaKC5wb3dlcm5vZGUudjEuQWxsb2NhdGVIb3N0QnJpZGdlUmVzcG9uc2USXgoPRHJhaW5Ib3N0QnJpZGdlEiQucG93ZXJub2RlLnYxLkRyYWluSG9zdEJyaWRnZVJlcXVlc3QaJS5wb3dlcm5vZGUudjEuRHJhaW5Ib3N0QnJpZGdlUmVzcG9uc2USYQoQUmVtb3ZlSG9zdEJyaWRnZRIlLnBvd2Vybm9kZS52MS5SZW1vdmVIb3N0QnJpZGdlUmVxdWVzdBomLnBvd2Vybm9kZS52MS5SZW1vdmVIb3N0QnJpZGdlUmVzcG9uc2USXgoPTGlzdEhvc3RCcmlkZ2VzEiQucG93ZXJub2RlLnYxLkxpc3RIb3N0QnJpZGdlc1JlcXVlc3QaJS5wb3dlcm5vZGUudjEuTGlzdEhvc3RCcmlkZ2VzUmVzcG9uc2UScAoVU3VnZ2VzdE5ldHdvcmtQcm9maWxlEioucG93ZXJub2RlLnYxLlN1Z2dlc3ROZXR3b3JrUHJvZmlsZVJlcXVlc3QaKy5wb3dlcm5vZGUudjEuU3VnZ2VzdE5ldHdvcmtQcm9maWxlUmVzcG9uc2USbQoUQ3JlYXRlSXBmaXhDb2xsZWN0b3ISKS5wb3dlcm5vZGUudjEuQ3JlYXRlSXBmaXhDb2xsZWN0b3JSZXF1ZXN0GioucG93ZXJub2RlLnYxLkNyZWF0ZUlwZml4Q29sbGVjdG9yUmVzcG9uc2USeQoYU2V0SXBmaXhDb2xsZWN0b3JFbmFibGVkEi0ucG93ZXJub2RlLnYxLlNldElwZml4Q29sbGVjdG9yRW5hYmxlZFJlcXVlc3QaLi5wb3dlcm5vZGUudjEuU2V0SXBmaXhDb2xsZWN0b3JFbmFibGVkUmVzcG9uc2USagoTTGlzdElwZml4Q29sbGVjdG9ycxIoLnBvd2Vybm9kZS52MS5MaXN0SXBmaXhDb2xsZWN0b3JzUmVxdWVzdBopLnBvd2Vybm9kZS52MS5MaXN0SXBmaXhDb2xsZWN0b3JzUmVzcG9uc2USbQoURGVsZXRlSXBmaXhDb2xsZWN0b3ISKS5wb3dlcm5vZGUudjEuRGVsZXRlSXBmaXhDb2xsZWN0b3JSZXF1ZXN0GioucG93ZXJub2RlLnYxLkRlbGV0ZUlwZml4Q29sbGVjdG9yUmVzcG9uc2USUgoLQWxsb2NhdGVWcmYSIC5wb3dlcm5vZGUudjEuQWxsb2NhdGVWcmZSZXF1ZXN0GiEucG93ZXJub2RlLnYxLkFsbG9jYXRlVnJmUmVzcG9uc2USSQoITGlzdFZyZnMSHS5wb3dlcm5vZGUudjEuTGlzdFZyZnNSZXF1ZXN0Gh4ucG93ZXJub2RlLnYxLkxpc3RWcmZzUmVzcG9uc2USYQoQU2V0TmV0d29ya0JncEFzbhIlLnBvd2Vybm9kZS52MS5TZXROZXR3b3JrQmdwQXNuUmVxdWVzdBomLnBvd2Vybm9kZS52MS5TZXROZXR3b3JrQmdwQXNuUmVzcG9uc2USXgoPQ3JlYXRlUm91dGVMZWFrEiQucG93ZXJub2RlLnYxLkNyZWF0ZVJvdXRlTGVha1JlcXVlc3QaJS5wb3dlcm5vZGUudjEuQ3JlYXRlUm91dGVMZWFrUmVzcG9uc2USXgoPUmV2b2tlUm91dGVMZWFrEiQucG93ZXJub2RlLnYxLlJldm9rZVJvdXRlTGVha1JlcXVlc3QaJS5wb3dlcm5vZGUudjEuUmV2b2tlUm91dGVMZWFrUmVzcG9uc2USWwoOTGlzdFJvdXRlTGVha3MSIy5wb3dlcm5vZGUudjEuTGlzdFJvdXRlTGVha3NSZXF1ZXN0GiQucG93ZXJub2RlLnYxLkxpc3RSb3V0ZUxlYWtzUmVzcG9uc2ViBnByb3RvMw", [file_google_protobuf_timestamp]);
 
 /**
- * The desired state's `sdwan` section: the host bridges this node keeps (docs/sdwan.md).
+ * The desired state's `sdwan` section: the host bridges this node keeps, its VRFs and the FRR
+ * configuration that routes them (docs/sdwan.md).
  *
  * @generated from message powernode.v1.SdwanSection
  */
@@ -24,6 +25,20 @@ export type SdwanSection = Message<"powernode.v1.SdwanSection"> & {
    * @generated from field: repeated powernode.v1.HostBridge bridges = 1;
    */
   bridges: HostBridge[];
+
+  /**
+   * @generated from field: repeated powernode.v1.Vrf vrfs = 2;
+   */
+  vrfs: Vrf[];
+
+  /**
+   * frr.conf for this node ("" without VRFs): `vrf` definitions, one `router bgp <asn> vrf <name>` per
+   * VRF with the network's other VRF members as iBGP neighbours over the mesh, route leaks as
+   * `import vrf`.
+   *
+   * @generated from field: string frr_config = 3;
+   */
+  frrConfig: string;
 };
 
 /**
@@ -32,6 +47,114 @@ export type SdwanSection = Message<"powernode.v1.SdwanSection"> & {
  */
 export const SdwanSectionSchema: GenMessage<SdwanSection> = /*@__PURE__*/
   messageDesc(file_powernode_v1_sdwan, 0);
+
+/**
+ * One VRF of a node: the routing domain of one network it is a member of.
+ *
+ * @generated from message powernode.v1.Vrf
+ */
+export type Vrf = Message<"powernode.v1.Vrf"> & {
+  /**
+   * @generated from field: string id = 1;
+   */
+  id: string;
+
+  /**
+   * @generated from field: string node_id = 2;
+   */
+  nodeId: string;
+
+  /**
+   * @generated from field: string network_id = 3;
+   */
+  networkId: string;
+
+  /**
+   * @generated from field: string network = 4;
+   */
+  network: string;
+
+  /**
+   * `vrf-<network handle>`.
+   *
+   * @generated from field: string vrf_name = 5;
+   */
+  vrfName: string;
+
+  /**
+   * The kernel routing table (never 0, 253, 254, 255).
+   *
+   * @generated from field: uint32 table_id = 6;
+   */
+  tableId: number;
+
+  /**
+   * The network's interface (`wg-sdwan-<handle>`), enslaved to the VRF.
+   *
+   * @generated from field: string interface_name = 7;
+   */
+  interfaceName: string;
+
+  /**
+   * The network's AS number.
+   *
+   * @generated from field: uint32 asn = 8;
+   */
+  asn: number;
+};
+
+/**
+ * Describes the message powernode.v1.Vrf.
+ * Use `create(VrfSchema)` to create a new message.
+ */
+export const VrfSchema: GenMessage<Vrf> = /*@__PURE__*/
+  messageDesc(file_powernode_v1_sdwan, 1);
+
+/**
+ * @generated from message powernode.v1.RouteLeak
+ */
+export type RouteLeak = Message<"powernode.v1.RouteLeak"> & {
+  /**
+   * @generated from field: string id = 1;
+   */
+  id: string;
+
+  /**
+   * @generated from field: string from_network_id = 2;
+   */
+  fromNetworkId: string;
+
+  /**
+   * @generated from field: string to_network_id = 3;
+   */
+  toNetworkId: string;
+
+  /**
+   * Only routes within this IPv6 prefix leak.
+   *
+   * @generated from field: string prefix = 4;
+   */
+  prefix: string;
+
+  /**
+   * "active" or "revoked".
+   *
+   * @generated from field: string state = 5;
+   */
+  state: string;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp created_at = 6;
+   */
+  createdAt?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message powernode.v1.RouteLeak.
+ * Use `create(RouteLeakSchema)` to create a new message.
+ */
+export const RouteLeakSchema: GenMessage<RouteLeak> = /*@__PURE__*/
+  messageDesc(file_powernode_v1_sdwan, 2);
 
 /**
  * One host bridge of a node, as the agent applies it (and as operators see it).
@@ -89,7 +212,7 @@ export type HostBridge = Message<"powernode.v1.HostBridge"> & {
  * Use `create(HostBridgeSchema)` to create a new message.
  */
 export const HostBridgeSchema: GenMessage<HostBridge> = /*@__PURE__*/
-  messageDesc(file_powernode_v1_sdwan, 1);
+  messageDesc(file_powernode_v1_sdwan, 3);
 
 /**
  * Where an OVS bridge exports IPFIX flow records.
@@ -117,7 +240,7 @@ export type IpfixExport = Message<"powernode.v1.IpfixExport"> & {
  * Use `create(IpfixExportSchema)` to create a new message.
  */
 export const IpfixExportSchema: GenMessage<IpfixExport> = /*@__PURE__*/
-  messageDesc(file_powernode_v1_sdwan, 2);
+  messageDesc(file_powernode_v1_sdwan, 4);
 
 /**
  * @generated from message powernode.v1.IpfixCollector
@@ -171,7 +294,239 @@ export type IpfixCollector = Message<"powernode.v1.IpfixCollector"> & {
  * Use `create(IpfixCollectorSchema)` to create a new message.
  */
 export const IpfixCollectorSchema: GenMessage<IpfixCollector> = /*@__PURE__*/
-  messageDesc(file_powernode_v1_sdwan, 3);
+  messageDesc(file_powernode_v1_sdwan, 5);
+
+/**
+ * @generated from message powernode.v1.AllocateVrfRequest
+ */
+export type AllocateVrfRequest = Message<"powernode.v1.AllocateVrfRequest"> & {
+  /**
+   * @generated from field: string node_id = 1;
+   */
+  nodeId: string;
+
+  /**
+   * @generated from field: string network = 2;
+   */
+  network: string;
+};
+
+/**
+ * Describes the message powernode.v1.AllocateVrfRequest.
+ * Use `create(AllocateVrfRequestSchema)` to create a new message.
+ */
+export const AllocateVrfRequestSchema: GenMessage<AllocateVrfRequest> = /*@__PURE__*/
+  messageDesc(file_powernode_v1_sdwan, 6);
+
+/**
+ * @generated from message powernode.v1.AllocateVrfResponse
+ */
+export type AllocateVrfResponse = Message<"powernode.v1.AllocateVrfResponse"> & {
+  /**
+   * @generated from field: powernode.v1.Vrf vrf = 1;
+   */
+  vrf?: Vrf | undefined;
+
+  /**
+   * @generated from field: bool created = 2;
+   */
+  created: boolean;
+};
+
+/**
+ * Describes the message powernode.v1.AllocateVrfResponse.
+ * Use `create(AllocateVrfResponseSchema)` to create a new message.
+ */
+export const AllocateVrfResponseSchema: GenMessage<AllocateVrfResponse> = /*@__PURE__*/
+  messageDesc(file_powernode_v1_sdwan, 7);
+
+/**
+ * @generated from message powernode.v1.ListVrfsRequest
+ */
+export type ListVrfsRequest = Message<"powernode.v1.ListVrfsRequest"> & {
+  /**
+   * @generated from field: string node_id = 1;
+   */
+  nodeId: string;
+};
+
+/**
+ * Describes the message powernode.v1.ListVrfsRequest.
+ * Use `create(ListVrfsRequestSchema)` to create a new message.
+ */
+export const ListVrfsRequestSchema: GenMessage<ListVrfsRequest> = /*@__PURE__*/
+  messageDesc(file_powernode_v1_sdwan, 8);
+
+/**
+ * @generated from message powernode.v1.ListVrfsResponse
+ */
+export type ListVrfsResponse = Message<"powernode.v1.ListVrfsResponse"> & {
+  /**
+   * @generated from field: repeated powernode.v1.Vrf vrfs = 1;
+   */
+  vrfs: Vrf[];
+};
+
+/**
+ * Describes the message powernode.v1.ListVrfsResponse.
+ * Use `create(ListVrfsResponseSchema)` to create a new message.
+ */
+export const ListVrfsResponseSchema: GenMessage<ListVrfsResponse> = /*@__PURE__*/
+  messageDesc(file_powernode_v1_sdwan, 9);
+
+/**
+ * @generated from message powernode.v1.SetNetworkBgpAsnRequest
+ */
+export type SetNetworkBgpAsnRequest = Message<"powernode.v1.SetNetworkBgpAsnRequest"> & {
+  /**
+   * @generated from field: string network = 1;
+   */
+  network: string;
+
+  /**
+   * @generated from field: uint32 asn = 2;
+   */
+  asn: number;
+};
+
+/**
+ * Describes the message powernode.v1.SetNetworkBgpAsnRequest.
+ * Use `create(SetNetworkBgpAsnRequestSchema)` to create a new message.
+ */
+export const SetNetworkBgpAsnRequestSchema: GenMessage<SetNetworkBgpAsnRequest> = /*@__PURE__*/
+  messageDesc(file_powernode_v1_sdwan, 10);
+
+/**
+ * @generated from message powernode.v1.SetNetworkBgpAsnResponse
+ */
+export type SetNetworkBgpAsnResponse = Message<"powernode.v1.SetNetworkBgpAsnResponse"> & {
+  /**
+   * @generated from field: uint32 asn = 1;
+   */
+  asn: number;
+
+  /**
+   * True when derived from the network's id.
+   *
+   * @generated from field: bool derived = 2;
+   */
+  derived: boolean;
+};
+
+/**
+ * Describes the message powernode.v1.SetNetworkBgpAsnResponse.
+ * Use `create(SetNetworkBgpAsnResponseSchema)` to create a new message.
+ */
+export const SetNetworkBgpAsnResponseSchema: GenMessage<SetNetworkBgpAsnResponse> = /*@__PURE__*/
+  messageDesc(file_powernode_v1_sdwan, 11);
+
+/**
+ * @generated from message powernode.v1.CreateRouteLeakRequest
+ */
+export type CreateRouteLeakRequest = Message<"powernode.v1.CreateRouteLeakRequest"> & {
+  /**
+   * @generated from field: string from_network = 1;
+   */
+  fromNetwork: string;
+
+  /**
+   * @generated from field: string to_network = 2;
+   */
+  toNetwork: string;
+
+  /**
+   * @generated from field: string prefix = 3;
+   */
+  prefix: string;
+};
+
+/**
+ * Describes the message powernode.v1.CreateRouteLeakRequest.
+ * Use `create(CreateRouteLeakRequestSchema)` to create a new message.
+ */
+export const CreateRouteLeakRequestSchema: GenMessage<CreateRouteLeakRequest> = /*@__PURE__*/
+  messageDesc(file_powernode_v1_sdwan, 12);
+
+/**
+ * @generated from message powernode.v1.CreateRouteLeakResponse
+ */
+export type CreateRouteLeakResponse = Message<"powernode.v1.CreateRouteLeakResponse"> & {
+  /**
+   * @generated from field: powernode.v1.RouteLeak leak = 1;
+   */
+  leak?: RouteLeak | undefined;
+};
+
+/**
+ * Describes the message powernode.v1.CreateRouteLeakResponse.
+ * Use `create(CreateRouteLeakResponseSchema)` to create a new message.
+ */
+export const CreateRouteLeakResponseSchema: GenMessage<CreateRouteLeakResponse> = /*@__PURE__*/
+  messageDesc(file_powernode_v1_sdwan, 13);
+
+/**
+ * @generated from message powernode.v1.RevokeRouteLeakRequest
+ */
+export type RevokeRouteLeakRequest = Message<"powernode.v1.RevokeRouteLeakRequest"> & {
+  /**
+   * @generated from field: string leak_id = 1;
+   */
+  leakId: string;
+};
+
+/**
+ * Describes the message powernode.v1.RevokeRouteLeakRequest.
+ * Use `create(RevokeRouteLeakRequestSchema)` to create a new message.
+ */
+export const RevokeRouteLeakRequestSchema: GenMessage<RevokeRouteLeakRequest> = /*@__PURE__*/
+  messageDesc(file_powernode_v1_sdwan, 14);
+
+/**
+ * @generated from message powernode.v1.RevokeRouteLeakResponse
+ */
+export type RevokeRouteLeakResponse = Message<"powernode.v1.RevokeRouteLeakResponse"> & {
+  /**
+   * @generated from field: powernode.v1.RouteLeak leak = 1;
+   */
+  leak?: RouteLeak | undefined;
+};
+
+/**
+ * Describes the message powernode.v1.RevokeRouteLeakResponse.
+ * Use `create(RevokeRouteLeakResponseSchema)` to create a new message.
+ */
+export const RevokeRouteLeakResponseSchema: GenMessage<RevokeRouteLeakResponse> = /*@__PURE__*/
+  messageDesc(file_powernode_v1_sdwan, 15);
+
+/**
+ * @generated from message powernode.v1.ListRouteLeaksRequest
+ */
+export type ListRouteLeaksRequest = Message<"powernode.v1.ListRouteLeaksRequest"> & {
+};
+
+/**
+ * Describes the message powernode.v1.ListRouteLeaksRequest.
+ * Use `create(ListRouteLeaksRequestSchema)` to create a new message.
+ */
+export const ListRouteLeaksRequestSchema: GenMessage<ListRouteLeaksRequest> = /*@__PURE__*/
+  messageDesc(file_powernode_v1_sdwan, 16);
+
+/**
+ * @generated from message powernode.v1.ListRouteLeaksResponse
+ */
+export type ListRouteLeaksResponse = Message<"powernode.v1.ListRouteLeaksResponse"> & {
+  /**
+   * @generated from field: repeated powernode.v1.RouteLeak leaks = 1;
+   */
+  leaks: RouteLeak[];
+};
+
+/**
+ * Describes the message powernode.v1.ListRouteLeaksResponse.
+ * Use `create(ListRouteLeaksResponseSchema)` to create a new message.
+ */
+export const ListRouteLeaksResponseSchema: GenMessage<ListRouteLeaksResponse> = /*@__PURE__*/
+  messageDesc(file_powernode_v1_sdwan, 17);
 
 /**
  * @generated from message powernode.v1.AllocateHostBridgeRequest
@@ -195,7 +550,7 @@ export type AllocateHostBridgeRequest = Message<"powernode.v1.AllocateHostBridge
  * Use `create(AllocateHostBridgeRequestSchema)` to create a new message.
  */
 export const AllocateHostBridgeRequestSchema: GenMessage<AllocateHostBridgeRequest> = /*@__PURE__*/
-  messageDesc(file_powernode_v1_sdwan, 4);
+  messageDesc(file_powernode_v1_sdwan, 18);
 
 /**
  * @generated from message powernode.v1.AllocateHostBridgeResponse
@@ -226,7 +581,7 @@ export type AllocateHostBridgeResponse = Message<"powernode.v1.AllocateHostBridg
  * Use `create(AllocateHostBridgeResponseSchema)` to create a new message.
  */
 export const AllocateHostBridgeResponseSchema: GenMessage<AllocateHostBridgeResponse> = /*@__PURE__*/
-  messageDesc(file_powernode_v1_sdwan, 5);
+  messageDesc(file_powernode_v1_sdwan, 19);
 
 /**
  * @generated from message powernode.v1.DrainHostBridgeRequest
@@ -243,7 +598,7 @@ export type DrainHostBridgeRequest = Message<"powernode.v1.DrainHostBridgeReques
  * Use `create(DrainHostBridgeRequestSchema)` to create a new message.
  */
 export const DrainHostBridgeRequestSchema: GenMessage<DrainHostBridgeRequest> = /*@__PURE__*/
-  messageDesc(file_powernode_v1_sdwan, 6);
+  messageDesc(file_powernode_v1_sdwan, 20);
 
 /**
  * @generated from message powernode.v1.DrainHostBridgeResponse
@@ -260,7 +615,7 @@ export type DrainHostBridgeResponse = Message<"powernode.v1.DrainHostBridgeRespo
  * Use `create(DrainHostBridgeResponseSchema)` to create a new message.
  */
 export const DrainHostBridgeResponseSchema: GenMessage<DrainHostBridgeResponse> = /*@__PURE__*/
-  messageDesc(file_powernode_v1_sdwan, 7);
+  messageDesc(file_powernode_v1_sdwan, 21);
 
 /**
  * @generated from message powernode.v1.RemoveHostBridgeRequest
@@ -277,7 +632,7 @@ export type RemoveHostBridgeRequest = Message<"powernode.v1.RemoveHostBridgeRequ
  * Use `create(RemoveHostBridgeRequestSchema)` to create a new message.
  */
 export const RemoveHostBridgeRequestSchema: GenMessage<RemoveHostBridgeRequest> = /*@__PURE__*/
-  messageDesc(file_powernode_v1_sdwan, 8);
+  messageDesc(file_powernode_v1_sdwan, 22);
 
 /**
  * @generated from message powernode.v1.RemoveHostBridgeResponse
@@ -294,7 +649,7 @@ export type RemoveHostBridgeResponse = Message<"powernode.v1.RemoveHostBridgeRes
  * Use `create(RemoveHostBridgeResponseSchema)` to create a new message.
  */
 export const RemoveHostBridgeResponseSchema: GenMessage<RemoveHostBridgeResponse> = /*@__PURE__*/
-  messageDesc(file_powernode_v1_sdwan, 9);
+  messageDesc(file_powernode_v1_sdwan, 23);
 
 /**
  * @generated from message powernode.v1.ListHostBridgesRequest
@@ -311,7 +666,7 @@ export type ListHostBridgesRequest = Message<"powernode.v1.ListHostBridgesReques
  * Use `create(ListHostBridgesRequestSchema)` to create a new message.
  */
 export const ListHostBridgesRequestSchema: GenMessage<ListHostBridgesRequest> = /*@__PURE__*/
-  messageDesc(file_powernode_v1_sdwan, 10);
+  messageDesc(file_powernode_v1_sdwan, 24);
 
 /**
  * @generated from message powernode.v1.ListHostBridgesResponse
@@ -328,7 +683,7 @@ export type ListHostBridgesResponse = Message<"powernode.v1.ListHostBridgesRespo
  * Use `create(ListHostBridgesResponseSchema)` to create a new message.
  */
 export const ListHostBridgesResponseSchema: GenMessage<ListHostBridgesResponse> = /*@__PURE__*/
-  messageDesc(file_powernode_v1_sdwan, 11);
+  messageDesc(file_powernode_v1_sdwan, 25);
 
 /**
  * @generated from message powernode.v1.SuggestNetworkProfileRequest
@@ -345,7 +700,7 @@ export type SuggestNetworkProfileRequest = Message<"powernode.v1.SuggestNetworkP
  * Use `create(SuggestNetworkProfileRequestSchema)` to create a new message.
  */
 export const SuggestNetworkProfileRequestSchema: GenMessage<SuggestNetworkProfileRequest> = /*@__PURE__*/
-  messageDesc(file_powernode_v1_sdwan, 12);
+  messageDesc(file_powernode_v1_sdwan, 26);
 
 /**
  * @generated from message powernode.v1.SuggestNetworkProfileResponse
@@ -378,7 +733,7 @@ export type SuggestNetworkProfileResponse = Message<"powernode.v1.SuggestNetwork
  * Use `create(SuggestNetworkProfileResponseSchema)` to create a new message.
  */
 export const SuggestNetworkProfileResponseSchema: GenMessage<SuggestNetworkProfileResponse> = /*@__PURE__*/
-  messageDesc(file_powernode_v1_sdwan, 13);
+  messageDesc(file_powernode_v1_sdwan, 27);
 
 /**
  * @generated from message powernode.v1.CreateIpfixCollectorRequest
@@ -414,7 +769,7 @@ export type CreateIpfixCollectorRequest = Message<"powernode.v1.CreateIpfixColle
  * Use `create(CreateIpfixCollectorRequestSchema)` to create a new message.
  */
 export const CreateIpfixCollectorRequestSchema: GenMessage<CreateIpfixCollectorRequest> = /*@__PURE__*/
-  messageDesc(file_powernode_v1_sdwan, 14);
+  messageDesc(file_powernode_v1_sdwan, 28);
 
 /**
  * @generated from message powernode.v1.CreateIpfixCollectorResponse
@@ -431,7 +786,7 @@ export type CreateIpfixCollectorResponse = Message<"powernode.v1.CreateIpfixColl
  * Use `create(CreateIpfixCollectorResponseSchema)` to create a new message.
  */
 export const CreateIpfixCollectorResponseSchema: GenMessage<CreateIpfixCollectorResponse> = /*@__PURE__*/
-  messageDesc(file_powernode_v1_sdwan, 15);
+  messageDesc(file_powernode_v1_sdwan, 29);
 
 /**
  * @generated from message powernode.v1.SetIpfixCollectorEnabledRequest
@@ -453,7 +808,7 @@ export type SetIpfixCollectorEnabledRequest = Message<"powernode.v1.SetIpfixColl
  * Use `create(SetIpfixCollectorEnabledRequestSchema)` to create a new message.
  */
 export const SetIpfixCollectorEnabledRequestSchema: GenMessage<SetIpfixCollectorEnabledRequest> = /*@__PURE__*/
-  messageDesc(file_powernode_v1_sdwan, 16);
+  messageDesc(file_powernode_v1_sdwan, 30);
 
 /**
  * @generated from message powernode.v1.SetIpfixCollectorEnabledResponse
@@ -470,7 +825,7 @@ export type SetIpfixCollectorEnabledResponse = Message<"powernode.v1.SetIpfixCol
  * Use `create(SetIpfixCollectorEnabledResponseSchema)` to create a new message.
  */
 export const SetIpfixCollectorEnabledResponseSchema: GenMessage<SetIpfixCollectorEnabledResponse> = /*@__PURE__*/
-  messageDesc(file_powernode_v1_sdwan, 17);
+  messageDesc(file_powernode_v1_sdwan, 31);
 
 /**
  * @generated from message powernode.v1.ListIpfixCollectorsRequest
@@ -483,7 +838,7 @@ export type ListIpfixCollectorsRequest = Message<"powernode.v1.ListIpfixCollecto
  * Use `create(ListIpfixCollectorsRequestSchema)` to create a new message.
  */
 export const ListIpfixCollectorsRequestSchema: GenMessage<ListIpfixCollectorsRequest> = /*@__PURE__*/
-  messageDesc(file_powernode_v1_sdwan, 18);
+  messageDesc(file_powernode_v1_sdwan, 32);
 
 /**
  * @generated from message powernode.v1.ListIpfixCollectorsResponse
@@ -500,7 +855,7 @@ export type ListIpfixCollectorsResponse = Message<"powernode.v1.ListIpfixCollect
  * Use `create(ListIpfixCollectorsResponseSchema)` to create a new message.
  */
 export const ListIpfixCollectorsResponseSchema: GenMessage<ListIpfixCollectorsResponse> = /*@__PURE__*/
-  messageDesc(file_powernode_v1_sdwan, 19);
+  messageDesc(file_powernode_v1_sdwan, 33);
 
 /**
  * @generated from message powernode.v1.DeleteIpfixCollectorRequest
@@ -517,7 +872,7 @@ export type DeleteIpfixCollectorRequest = Message<"powernode.v1.DeleteIpfixColle
  * Use `create(DeleteIpfixCollectorRequestSchema)` to create a new message.
  */
 export const DeleteIpfixCollectorRequestSchema: GenMessage<DeleteIpfixCollectorRequest> = /*@__PURE__*/
-  messageDesc(file_powernode_v1_sdwan, 20);
+  messageDesc(file_powernode_v1_sdwan, 34);
 
 /**
  * @generated from message powernode.v1.DeleteIpfixCollectorResponse
@@ -530,7 +885,7 @@ export type DeleteIpfixCollectorResponse = Message<"powernode.v1.DeleteIpfixColl
  * Use `create(DeleteIpfixCollectorResponseSchema)` to create a new message.
  */
 export const DeleteIpfixCollectorResponseSchema: GenMessage<DeleteIpfixCollectorResponse> = /*@__PURE__*/
-  messageDesc(file_powernode_v1_sdwan, 21);
+  messageDesc(file_powernode_v1_sdwan, 35);
 
 /**
  * Operator API of the SDWAN topology.
@@ -623,6 +978,60 @@ export const SdwanService: GenService<{
     methodKind: "unary";
     input: typeof DeleteIpfixCollectorRequestSchema;
     output: typeof DeleteIpfixCollectorResponseSchema;
+  },
+  /**
+   * A VRF for a node in a network it is a member of: a distinct (name, table) per network, idempotent.
+   *
+   * @generated from rpc powernode.v1.SdwanService.AllocateVrf
+   */
+  allocateVrf: {
+    methodKind: "unary";
+    input: typeof AllocateVrfRequestSchema;
+    output: typeof AllocateVrfResponseSchema;
+  },
+  /**
+   * @generated from rpc powernode.v1.SdwanService.ListVrfs
+   */
+  listVrfs: {
+    methodKind: "unary";
+    input: typeof ListVrfsRequestSchema;
+    output: typeof ListVrfsResponseSchema;
+  },
+  /**
+   * The network's BGP AS number (0: derived from the network's id again).
+   *
+   * @generated from rpc powernode.v1.SdwanService.SetNetworkBgpAsn
+   */
+  setNetworkBgpAsn: {
+    methodKind: "unary";
+    input: typeof SetNetworkBgpAsnRequestSchema;
+    output: typeof SetNetworkBgpAsnResponseSchema;
+  },
+  /**
+   * Routes of `from_network` within `prefix` imported into `to_network`'s VRFs (one way).
+   *
+   * @generated from rpc powernode.v1.SdwanService.CreateRouteLeak
+   */
+  createRouteLeak: {
+    methodKind: "unary";
+    input: typeof CreateRouteLeakRequestSchema;
+    output: typeof CreateRouteLeakResponseSchema;
+  },
+  /**
+   * @generated from rpc powernode.v1.SdwanService.RevokeRouteLeak
+   */
+  revokeRouteLeak: {
+    methodKind: "unary";
+    input: typeof RevokeRouteLeakRequestSchema;
+    output: typeof RevokeRouteLeakResponseSchema;
+  },
+  /**
+   * @generated from rpc powernode.v1.SdwanService.ListRouteLeaks
+   */
+  listRouteLeaks: {
+    methodKind: "unary";
+    input: typeof ListRouteLeaksRequestSchema;
+    output: typeof ListRouteLeaksResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_powernode_v1_sdwan, 0);
