@@ -78,6 +78,8 @@ export const EVENTS = {
   /** An IPFIX collector was enabled: OVS bridges export to it. */
   sdwanIpfixCollectorAttached: k("system.sdwan.ipfix.collector_attached", "info", "hub"),
   sdwanIpfixCollectorDetached: k("system.sdwan.ipfix.collector_detached", "info", "hub"),
+  /** An OVN deployment changed state (`state` in the payload). */
+  sdwanOvnDeploymentState: k("system.sdwan.ovn.deployment_state", "info", "hub"),
   sdwanVrfAllocated: k("system.sdwan.vrf.allocated", "info", "hub"),
   sdwanRouteLeakCreated: k("system.sdwan.route_leak.created", "info", "hub"),
   sdwanRouteLeakRevoked: k("system.sdwan.route_leak.revoked", "info", "hub"),

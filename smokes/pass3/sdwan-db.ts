@@ -1,8 +1,8 @@
 /**
- * Pass 3, db tier, the SDWAN compile checks (predecessor.md section 3 pass 3, seeds 6, 7, 9 and 10):
- * host bridges, network profiles, multi-VRF with FRR and route leaks, IPFIX telemetry, all through
- * pnctl against the hub, each read back from the desired state the node would receive. Seed 8 (OVN)
- * is not built yet (issue 11).
+ * Pass 3, db tier, the SDWAN compile checks (predecessor.md section 3 pass 3, all five seeds: 6 to 10):
+ * host bridges, network profiles, OVN models, multi-VRF with FRR and route leaks, IPFIX telemetry, all
+ * through pnctl against the hub, each read back from the desired state the node would receive or the
+ * plan the hub compiles.
  */
 import { Arch, type HostBridge } from "@powernode/proto";
 import { cliFor } from "../../hub/src/cli/test-cli.ts";
@@ -162,6 +162,67 @@ export async function sdwanChecks(t: PassContext, s: SmokeHub, stamp: string): P
       await pnctl("sdwan", "leak-revoke", leak.id);
       if ((await frr()).includes("import vrf")) throw new Error("import vrf after revoking");
       return `${va.vrfName} table ${va.tableId}, ${vb.vrfName} table ${vb.tableId}; AS 65001/65002 honoured; leak ${netA} a -> b imported in b only, gone when revoked; the mesh entry names ${va.vrfName}`;
+    },
+  );
+
+  await ovnChecks(t, s, stamp, { heavy, light });
+}
+
+/** Seed 8 (ovn_models): a deployment, a switch and a VM port, the plan, and ovn_control per profile. */
+export async function ovnChecks(
+  t: PassContext,
+  s: SmokeHub,
+  stamp: string,
+  hosts: { heavy: string; light: string },
+): Promise<void> {
+  const cli = cliFor(() => s.hub);
+  const pnctl = async <T>(...argv: string[]): Promise<T> => {
+    const r = await cli(...argv, "--json");
+    if (r.code !== 0) throw new Error(`pnctl ${argv.join(" ")}: exit ${r.code}: ${r.err}`);
+    return JSON.parse(r.out) as T;
+  };
+  const control = async (id: string) => (await getDesiredState(s.hub.deps.db, id)).sdwan?.ovnControl;
+  await t.check(
+    "ovn_models: deployment bootstrapping -> active; a switch and a vm port (MAC 02:..); the plan ls-add before lsp-add, byte-equal on recompile; ovn_control for heavyweight only, none while degraded",
+    async () => {
+      const net = `ovn-net-${stamp}`;
+      await pnctl("net", "create", net);
+      for (const id of [hosts.heavy, hosts.light]) await pnctl("net", "join", net, id);
+      const name = `ovn-${stamp}`;
+      const d = await pnctl<{ state: string }>(
+        ...["sdwan", "ovn-add", name, "--nb", "tcp:10.0.0.1:6641", "--sb", "tcp:10.0.0.1:6642"],
+        ...["--northd", "ovn-central-01", "--network", net],
+      );
+      if (d.state !== "bootstrapping") throw new Error(`new deployment: ${d.state}`);
+      if (await control(hosts.heavy)) throw new Error("ovn_control while bootstrapping");
+      if ((await pnctl<{ state: string }>("sdwan", "ovn-state", name, "active")).state !== "active")
+        throw new Error("not active");
+      await pnctl("sdwan", "ovn-switch", name, "ls-smoke-test", "--subnet", "10.10.0.0/24");
+      const port = await pnctl<{ mac: string; address: string }>(
+        ...["sdwan", "ovn-port", name, "ls-smoke-test", "lsp-vm-001", "--node", hosts.heavy],
+        ...["--kind", "vm", "--address", "10.10.0.5"],
+      );
+      if (!port.mac.startsWith("02:") || port.address !== "10.10.0.5")
+        throw new Error(`port: ${JSON.stringify(port)}`);
+      type Plan = { commands: string[][]; sha256: string };
+      const plan = await pnctl<Plan>("sdwan", "ovn-plan", name);
+      const ls = plan.commands.findIndex((c) => c.includes("ls-add"));
+      const lsp = plan.commands.findIndex((c) => c.includes("lsp-add"));
+      if (ls < 0 || lsp < 0 || ls > lsp) throw new Error(`plan order: ${JSON.stringify(plan.commands)}`);
+      const again = await pnctl<Plan>("sdwan", "ovn-plan", name);
+      if (again.sha256 !== plan.sha256 || JSON.stringify(again.commands) !== JSON.stringify(plan.commands))
+        throw new Error("recompiling changed the plan");
+      const members = await pnctl<{ node: string; address: string }[]>("net", "members", net);
+      const heavyAddress = members.find((m) => m.node === hosts.heavy)?.address;
+      const c = await control(hosts.heavy);
+      if (c?.sbDbEndpoint !== "tcp:10.0.0.1:6642" || c.encapType !== "geneve" || c.encapIp !== heavyAddress)
+        throw new Error(`heavy ovn_control: ${JSON.stringify(c)} (address ${heavyAddress})`);
+      if (await control(hosts.light)) throw new Error("the lightweight host got ovn_control");
+      await pnctl("sdwan", "ovn-state", name, "degraded");
+      if (await control(hosts.heavy)) throw new Error("ovn_control while degraded");
+      await pnctl("sdwan", "ovn-state", name, "active");
+      if (!(await control(hosts.heavy))) throw new Error("ovn_control not back once active");
+      return `${plan.commands.length} commands (sha256 ${plan.sha256.slice(0, 12)}.. twice); port ${port.mac}; heavy: ${c.sbDbEndpoint} geneve ${c.encapIp}; light: none; degraded: none`;
     },
   );
 }

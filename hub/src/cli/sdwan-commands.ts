@@ -70,7 +70,14 @@ export const sdwanCommands: CommandGroup = {
   sdwan asn <network> <asn|derived>                 (the network's BGP AS number)
   sdwan leak-add <from network> <to network> --prefix CIDR
   sdwan leak-revoke <leak id>
-  sdwan leaks`,
+  sdwan leaks
+  sdwan ovn-add <name> --nb tcp:HOST:6641 --sb tcp:HOST:6642 --northd HOST --network NET
+  sdwan ovn-state <deployment> active|degraded
+  sdwan ovn-switch <deployment> <name> --subnet CIDR
+  sdwan ovn-router <deployment> <name>
+  sdwan ovn-port <deployment> <switch> <name> --address IP (--node NODE [--kind vm|container] | --router ROUTER)
+  sdwan ovn-acl <deployment> <switch> --direction from-lport|to-lport --priority N --match EXPR --action A
+  sdwan ovn-plan <deployment>                      (the ovn-nbctl commands, and their sha256)`,
   async run(ctx) {
     const sdwan = ctx.client(SdwanService);
     const printBridge = (b: HostBridge | undefined, what: string) => {
@@ -209,6 +216,83 @@ export const sdwanCommands: CommandGroup = {
             ...rows.map((r) => [r.id, r.fromNetworkId, r.toNetworkId, r.prefix, r.state]),
           ]),
         );
+        return 0;
+      }
+      case "ovn-add": {
+        const r = await sdwan.createOvnDeployment({
+          name: required(ctx, 0, "name"),
+          nbEndpoint: flag(ctx.args, "nb") ?? "",
+          sbEndpoint: flag(ctx.args, "sb") ?? "",
+          northdHost: flag(ctx.args, "northd") ?? "",
+          network: flag(ctx.args, "network") ?? "",
+        });
+        ctx.print(r.deployment, () => [
+          `created OVN deployment ${r.deployment?.name} (${r.deployment?.state})`,
+        ]);
+        return 0;
+      }
+      case "ovn-state": {
+        const r = await sdwan.setOvnDeploymentState({
+          deployment: required(ctx, 0, "deployment"),
+          state: required(ctx, 1, "state"),
+        });
+        ctx.print(r.deployment, () => [`${r.deployment?.name}: ${r.deployment?.state}`]);
+        return 0;
+      }
+      case "ovn-switch": {
+        const r = await sdwan.createLogicalSwitch({
+          deployment: required(ctx, 0, "deployment"),
+          name: required(ctx, 1, "name"),
+          subnet: flag(ctx.args, "subnet") ?? "",
+        });
+        ctx.print(r.switch, () => [`logical switch ${r.switch?.name} (${r.switch?.subnet})`]);
+        return 0;
+      }
+      case "ovn-router": {
+        const r = await sdwan.createLogicalRouter({
+          deployment: required(ctx, 0, "deployment"),
+          name: required(ctx, 1, "name"),
+        });
+        ctx.print(r.router, () => [`logical router ${r.router?.name}`]);
+        return 0;
+      }
+      case "ovn-port": {
+        const router = flag(ctx.args, "router") ?? "";
+        const r = await sdwan.createLogicalPort({
+          deployment: required(ctx, 0, "deployment"),
+          switch: required(ctx, 1, "switch"),
+          name: required(ctx, 2, "name"),
+          kind: router ? "router" : (flag(ctx.args, "kind") ?? "vm"),
+          nodeId: flag(ctx.args, "node") ?? "",
+          router,
+          address: flag(ctx.args, "address") ?? "",
+        });
+        ctx.print(r.port, () => [`port ${r.port?.name} (${r.port?.kind}) ${r.port?.mac} ${r.port?.address}`]);
+        return 0;
+      }
+      case "ovn-acl": {
+        const r = await sdwan.createOvnAcl({
+          deployment: required(ctx, 0, "deployment"),
+          switch: required(ctx, 1, "switch"),
+          direction: flag(ctx.args, "direction") ?? "",
+          priority: numberFlag(ctx.args, "priority"),
+          match: flag(ctx.args, "match") ?? "",
+          action: flag(ctx.args, "action") ?? "",
+        });
+        ctx.print(r.acl, () => [
+          `ACL ${r.acl?.direction} ${r.acl?.priority} ${r.acl?.match} ${r.acl?.action}`,
+        ]);
+        return 0;
+      }
+      case "ovn-plan": {
+        const r = await sdwan.getOvnPlan({ deployment: required(ctx, 0, "deployment") });
+        const v = { commands: r.commands.map((c) => c.argv), sha256: r.sha256 };
+        ctx.print(v, () => [
+          ...v.commands.map(
+            (c) => `ovn-nbctl ${c.map((a) => (/\s/.test(a) ? JSON.stringify(a) : a)).join(" ")}`,
+          ),
+          `# sha256 ${v.sha256}`,
+        ]);
         return 0;
       }
       default:

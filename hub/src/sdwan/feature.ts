@@ -1,7 +1,8 @@
 /**
  * The SDWAN feature: the topology the hub compiles for each node beyond its overlay networks: host
  * bridges (linux or OVS, by the node's network profile), IPFIX collectors for the OVS bridges, VRFs
- * per (node, network) with their FRR configuration and route leaks (docs/sdwan.md); SdwanService for
+ * per (node, network) with their FRR configuration and route leaks, OVN deployments with their logical
+ * topology and plan (docs/sdwan.md); SdwanService for
  * operators and the desired state's `sdwan` section.
  */
 import { SdwanService } from "@powernode/proto";
@@ -10,6 +11,7 @@ import { bindService, type Feature } from "../feature.ts";
 import { bridgesOf } from "./bridges.ts";
 import { enabledCollectors } from "./collectors.ts";
 import { frrConfig } from "./frr.ts";
+import { ovnControlFor } from "./ovn.ts";
 import { createSdwanService } from "./sdwan-service.ts";
 import { compileSdwanSection } from "./section.ts";
 import { frrInputsFor } from "./vrf.ts";
@@ -35,6 +37,13 @@ export const sdwanFeature: Feature = {
         createRouteLeak: "operator",
         revokeRouteLeak: "operator",
         listRouteLeaks: "operator",
+        createOvnDeployment: "operator",
+        setOvnDeploymentState: "operator",
+        createLogicalSwitch: "operator",
+        createLogicalRouter: "operator",
+        createLogicalPort: "operator",
+        createOvnAcl: "operator",
+        getOvnPlan: "operator",
       },
       create: createSdwanService,
     }),
@@ -57,6 +66,7 @@ export const sdwanFeature: Feature = {
             asn: v.asn,
           })),
           frrConfig: frrConfig(node, vrfs, leaks),
+          ovnControl: await ovnControlFor(tx, node),
         };
       },
     }),

@@ -1,4 +1,4 @@
-/** SdwanService (operators): thin edges over bridges.ts, collectors.ts and vrf.ts. */
+/** SdwanService (operators): thin edges over bridges.ts, collectors.ts, vrf.ts and ovn.ts. */
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import type { ServiceImpl } from "@connectrpc/connect";
 import type { SdwanService } from "@powernode/proto";
@@ -25,6 +25,17 @@ import {
   setCollectorEnabled,
 } from "./collectors.ts";
 import { derivedAsn } from "./frr.ts";
+import {
+  createAcl,
+  createDeployment,
+  createPort,
+  createRouter,
+  createSwitch,
+  type DeploymentRow,
+  planFor,
+  setDeploymentState,
+} from "./ovn.ts";
+import { planDigest } from "./ovn-plan.ts";
 import { suggestNetworkProfile } from "./profile.ts";
 import { ipfixExport, ipfixTarget } from "./section.ts";
 import {
@@ -59,6 +70,16 @@ const leakProto = (l: LeakRow) => ({
   prefix: l.prefix,
   state: l.state,
   createdAt: timestampFromDate(l.createdAt),
+});
+
+const deploymentProto = (d: DeploymentRow) => ({
+  id: d.id,
+  name: d.name,
+  nbEndpoint: d.nbEndpoint,
+  sbEndpoint: d.sbEndpoint,
+  northdHost: d.northdHost,
+  networkId: d.networkId,
+  state: d.state,
 });
 
 const DEFAULT_IPFIX_PORT = 4739;
@@ -160,6 +181,52 @@ export function createSdwanService(deps: Deps): ServiceImpl<typeof SdwanService>
     },
     async listRouteLeaks() {
       return { leaks: (await listRouteLeaks(deps.db)).map(leakProto) };
+    },
+    async createOvnDeployment(req) {
+      return { deployment: deploymentProto(await createDeployment(deps, req)) };
+    },
+    async setOvnDeploymentState(req) {
+      return { deployment: deploymentProto(await setDeploymentState(deps, req.deployment, req.state)) };
+    },
+    async createLogicalSwitch(req) {
+      const s = await createSwitch(deps, req.deployment, req.name, req.subnet);
+      return { switch: { id: s.id, deploymentId: s.deploymentId, name: s.name, subnet: s.subnet } };
+    },
+    async createLogicalRouter(req) {
+      const r = await createRouter(deps, req.deployment, req.name);
+      return { router: { id: r.id, deploymentId: r.deploymentId, name: r.name } };
+    },
+    async createLogicalPort(req) {
+      const p = await createPort(deps, req);
+      return {
+        port: {
+          id: p.id,
+          switchId: p.switchId,
+          name: p.name,
+          kind: p.kind,
+          nodeId: p.nodeId ?? "",
+          routerId: p.routerId ?? "",
+          address: p.address,
+          mac: p.mac,
+        },
+      };
+    },
+    async createOvnAcl(req) {
+      const a = await createAcl(deps, req);
+      return {
+        acl: {
+          id: a.id,
+          switchId: a.switchId,
+          direction: a.direction,
+          priority: a.priority,
+          match: a.match,
+          action: a.action,
+        },
+      };
+    },
+    async getOvnPlan(req) {
+      const plan = await planFor(deps.db, req.deployment);
+      return { commands: plan.map((argv) => ({ argv })), sha256: planDigest(plan) };
     },
   };
 }

@@ -206,3 +206,65 @@ describe("VRFs and route leaks", () => {
     expect((await s.listRouteLeaks({})).leaks).toHaveLength(1);
   });
 });
+
+describe("OVN", () => {
+  test("deployments, switches, ports and ACLs refuse bad input naming the field; states move in order", async () => {
+    const s = operatorClient(hub, SdwanService);
+    await operatorClient(hub, NetworkService).createNetwork({ name: "sd-ovn" });
+    const base = {
+      name: "d1",
+      nbEndpoint: "tcp:10.0.0.1:6641",
+      sbEndpoint: "tcp:10.0.0.1:6642",
+      northdHost: "c1",
+      network: "sd-ovn",
+    };
+    expect((await refusalOf(s.createOvnDeployment({ ...base, sbEndpoint: "10.0.0.1:6642" })))?.message).toBe(
+      'sb_endpoint: "10.0.0.1:6642" is not tcp:HOST:PORT or ssl:HOST:PORT',
+    );
+    expect((await s.createOvnDeployment(base)).deployment?.state).toBe("bootstrapping");
+    expect((await refusalOf(s.createOvnDeployment(base)))?.code).toBe(Code.AlreadyExists);
+    expect(await refusalOf(s.setOvnDeploymentState({ deployment: "d1", state: "degraded" }))).toEqual({
+      code: Code.FailedPrecondition,
+      message: "state: d1 is bootstrapping; it can become active",
+    });
+    expect(
+      (await refusalOf(s.createLogicalSwitch({ deployment: "d1", name: "ls", subnet: "10.0.0.0/33" })))
+        ?.message,
+    ).toBe('subnet: "10.0.0.0/33" is not a CIDR (addr/len)');
+    await s.createLogicalSwitch({ deployment: "d1", name: "ls", subnet: "10.0.0.0/24" });
+    const port = {
+      deployment: "d1",
+      switch: "ls",
+      name: "p1",
+      kind: "vm",
+      nodeId: light,
+      router: "",
+      address: "fd00::1",
+    };
+    expect((await refusalOf(s.createLogicalPort(port)))?.message).toBe(
+      'address: "fd00::1" is not an IPv4 address (the switch\'s subnet is 10.0.0.0/24)',
+    );
+    expect(
+      (await refusalOf(s.createLogicalPort({ ...port, kind: "router", router: "none", address: "10.0.0.1" })))
+        ?.code,
+    ).toBe(Code.NotFound);
+    expect((await s.createLogicalPort({ ...port, address: "10.0.0.5" })).port?.mac).toMatch(
+      /^02(:[0-9a-f]{2}){5}$/,
+    );
+    const acl = {
+      deployment: "d1",
+      switch: "ls",
+      direction: "to-lport",
+      priority: 100,
+      match: "ip4",
+      action: "drop",
+    };
+    expect((await refusalOf(s.createOvnAcl({ ...acl, match: 'ip4 && "x"' })))?.message).toStartWith("match:");
+    expect((await refusalOf(s.createOvnAcl({ ...acl, action: "permit" })))?.message).toStartWith(
+      'action: "permit"',
+    );
+    await s.createOvnAcl(acl);
+    const plan = await s.getOvnPlan({ deployment: "d1" });
+    expect(plan.commands.map((c) => c.argv[1] ?? c.argv[0])).toContain("acl-add");
+  });
+});

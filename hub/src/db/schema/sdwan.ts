@@ -89,3 +89,95 @@ export const routeLeaks = pgTable(
   },
   (t) => [index().on(t.toNetworkId, t.state)],
 );
+
+/** bootstrapping -> active; degraded while a database or northd is down (no ovn_control then). */
+export const ovnDeploymentState = pgEnum("ovn_deployment_state", ["bootstrapping", "active", "degraded"]);
+
+/** An OVN control plane: its northbound and southbound databases and northd, on one overlay network. */
+export const ovnDeployments = pgTable(
+  "ovn_deployments",
+  {
+    id: uuid().primaryKey().defaultRandom(),
+    name: text().notNull(),
+    /** `tcp:<host>:6641` / `ssl:...` */
+    nbEndpoint: text().notNull(),
+    sbEndpoint: text().notNull(),
+    northdHost: text().notNull(),
+    /** The overlay network whose addresses carry Geneve between chassis (`encap_ip`). */
+    networkId: uuid()
+      .notNull()
+      .references(() => networks.id, { onDelete: "restrict" }),
+    state: ovnDeploymentState().notNull().default("bootstrapping"),
+    ...timestamps,
+  },
+  (t) => [uniqueIndex().on(t.name)],
+);
+
+export const ovnLogicalSwitches = pgTable(
+  "ovn_logical_switches",
+  {
+    id: uuid().primaryKey().defaultRandom(),
+    deploymentId: uuid()
+      .notNull()
+      .references(() => ovnDeployments.id, { onDelete: "cascade" }),
+    name: text().notNull(),
+    /** IPv4 or IPv6 CIDR (`other_config:subnet`). */
+    subnet: text().notNull(),
+    ...timestamps,
+  },
+  (t) => [uniqueIndex().on(t.deploymentId, t.name)],
+);
+
+export const ovnLogicalRouters = pgTable(
+  "ovn_logical_routers",
+  {
+    id: uuid().primaryKey().defaultRandom(),
+    deploymentId: uuid()
+      .notNull()
+      .references(() => ovnDeployments.id, { onDelete: "cascade" }),
+    name: text().notNull(),
+    ...timestamps,
+  },
+  (t) => [uniqueIndex().on(t.deploymentId, t.name)],
+);
+
+export const ovnPortKind = pgEnum("ovn_port_kind", ["vm", "container", "router"]);
+
+/** A logical switch port: a workload's (on a node) or a router's attachment. */
+export const ovnLogicalPorts = pgTable(
+  "ovn_logical_ports",
+  {
+    id: uuid().primaryKey().defaultRandom(),
+    switchId: uuid()
+      .notNull()
+      .references(() => ovnLogicalSwitches.id, { onDelete: "cascade" }),
+    name: text().notNull(),
+    kind: ovnPortKind().notNull(),
+    /** The chassis (node) a vm/container port is bound on. */
+    nodeId: uuid().references(() => instances.id, { onDelete: "cascade" }),
+    /** router ports: the router. */
+    routerId: uuid().references(() => ovnLogicalRouters.id, { onDelete: "cascade" }),
+    /** The port's IP (no length). */
+    address: text().notNull(),
+    /** `02:..` (locally administered), allocated from the port's id. */
+    mac: text().notNull(),
+    ...timestamps,
+  },
+  (t) => [uniqueIndex().on(t.switchId, t.name)],
+);
+
+export const ovnAclDirection = pgEnum("ovn_acl_direction", ["from-lport", "to-lport"]);
+export const ovnAclAction = pgEnum("ovn_acl_action", ["allow", "allow-related", "drop", "reject"]);
+
+export const ovnAcls = pgTable("ovn_acls", {
+  id: uuid().primaryKey().defaultRandom(),
+  switchId: uuid()
+    .notNull()
+    .references(() => ovnLogicalSwitches.id, { onDelete: "cascade" }),
+  direction: ovnAclDirection().notNull(),
+  priority: integer().notNull(),
+  /** An OVN match expression (`ip4.src == 10.10.0.0/24 && tcp.dst == 22`). */
+  match: text().notNull(),
+  action: ovnAclAction().notNull(),
+  ...timestamps,
+});

@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file powernode/v1/sdwan.proto.
  */
 export const file_powernode_v1_sdwan: GenFile = /*@__PURE__*/
-  fileDesc("Chhwb3dlcm5vZGUvdjEvc2R3YW4ucHJvdG8SDHBvd2Vybm9kZS52MSJuCgxTZHdhblNlY3Rpb24SKQoHYnJpZGdlcxgBIAMoCzIYLnBvd2Vybm9kZS52MS5Ib3N0QnJpZGdlEh8KBHZyZnMYAiADKAsyES5wb3dlcm5vZGUudjEuVnJmEhIKCmZycl9jb25maWcYAyABKAkikAEKA1ZyZhIKCgJpZBgBIAEoCRIPCgdub2RlX2lkGAIgASgJEhIKCm5ldHdvcmtfaWQYAyABKAkSDwoHbmV0d29yaxgEIAEoCRIQCgh2cmZfbmFtZRgFIAEoCRIQCgh0YWJsZV9pZBgGIAEoDRIWCg5pbnRlcmZhY2VfbmFtZRgHIAEoCRILCgNhc24YCCABKA0ilgEKCVJvdXRlTGVhaxIKCgJpZBgBIAEoCRIXCg9mcm9tX25ldHdvcmtfaWQYAiABKAkSFQoNdG9fbmV0d29ya19pZBgDIAEoCRIOCgZwcmVmaXgYBCABKAkSDQoFc3RhdGUYBSABKAkSLgoKY3JlYXRlZF9hdBgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAikAEKCkhvc3RCcmlkZ2USCgoCaWQYASABKAkSEAoIc2hvcnRfaWQYAiABKA0SDAoEbmFtZRgDIAEoCRIMCgRraW5kGAQgASgJEg0KBXN0YXRlGAUgASgJEigKBWlwZml4GAYgASgLMhkucG93ZXJub2RlLnYxLklwZml4RXhwb3J0Eg8KB25vZGVfaWQYByABKAkiMAoLSXBmaXhFeHBvcnQSDwoHdGFyZ2V0cxgBIAMoCRIQCghzYW1wbGluZxgCIAEoDSKpAQoOSXBmaXhDb2xsZWN0b3ISCgoCaWQYASABKAkSDAoEbmFtZRgCIAEoCRIMCgRob3N0GAMgASgJEgwKBHBvcnQYBCABKA0SEAoIc2FtcGxpbmcYBSABKA0SDwoHZW5hYmxlZBgGIAEoCBIOCgZ0YXJnZXQYByABKAkSLgoKY3JlYXRlZF9hdBgIIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiNgoSQWxsb2NhdGVWcmZSZXF1ZXN0Eg8KB25vZGVfaWQYASABKAkSDwoHbmV0d29yaxgCIAEoCSJGChNBbGxvY2F0ZVZyZlJlc3BvbnNlEh4KA3ZyZhgBIAEoCzIRLnBvd2Vybm9kZS52MS5WcmYSDwoHY3JlYXRlZBgCIAEoCCIiCg9MaXN0VnJmc1JlcXVlc3QSDwoHbm9kZV9pZBgBIAEoCSIzChBMaXN0VnJmc1Jlc3BvbnNlEh8KBHZyZnMYASADKAsyES5wb3dlcm5vZGUudjEuVnJmIjcKF1NldE5ldHdvcmtCZ3BBc25SZXF1ZXN0Eg8KB25ldHdvcmsYASABKAkSCwoDYXNuGAIgASgNIjgKGFNldE5ldHdvcmtCZ3BBc25SZXNwb25zZRILCgNhc24YASABKA0SDwoHZGVyaXZlZBgCIAEoCCJSChZDcmVhdGVSb3V0ZUxlYWtSZXF1ZXN0EhQKDGZyb21fbmV0d29yaxgBIAEoCRISCgp0b19uZXR3b3JrGAIgASgJEg4KBnByZWZpeBgDIAEoCSJAChdDcmVhdGVSb3V0ZUxlYWtSZXNwb25zZRIlCgRsZWFrGAEgASgLMhcucG93ZXJub2RlLnYxLlJvdXRlTGVhayIpChZSZXZva2VSb3V0ZUxlYWtSZXF1ZXN0Eg8KB2xlYWtfaWQYASABKAkiQAoXUmV2b2tlUm91dGVMZWFrUmVzcG9uc2USJQoEbGVhaxgBIAEoCzIXLnBvd2Vybm9kZS52MS5Sb3V0ZUxlYWsiFwoVTGlzdFJvdXRlTGVha3NSZXF1ZXN0IkAKFkxpc3RSb3V0ZUxlYWtzUmVzcG9uc2USJgoFbGVha3MYASADKAsyFy5wb3dlcm5vZGUudjEuUm91dGVMZWFrIjoKGUFsbG9jYXRlSG9zdEJyaWRnZVJlcXVlc3QSDwoHbm9kZV9pZBgBIAEoCRIMCgRraW5kGAIgASgJImoKGkFsbG9jYXRlSG9zdEJyaWRnZVJlc3BvbnNlEigKBmJyaWRnZRgBIAEoCzIYLnBvd2Vybm9kZS52MS5Ib3N0QnJpZGdlEg8KB2NyZWF0ZWQYAiABKAgSEQoJcmVhZG9wdGVkGAMgASgIIisKFkRyYWluSG9zdEJyaWRnZVJlcXVlc3QSEQoJYnJpZGdlX2lkGAEgASgJIkMKF0RyYWluSG9zdEJyaWRnZVJlc3BvbnNlEigKBmJyaWRnZRgBIAEoCzIYLnBvd2Vybm9kZS52MS5Ib3N0QnJpZGdlIiwKF1JlbW92ZUhvc3RCcmlkZ2VSZXF1ZXN0EhEKCWJyaWRnZV9pZBgBIAEoCSJEChhSZW1vdmVIb3N0QnJpZGdlUmVzcG9uc2USKAoGYnJpZGdlGAEgASgLMhgucG93ZXJub2RlLnYxLkhvc3RCcmlkZ2UiKQoWTGlzdEhvc3RCcmlkZ2VzUmVxdWVzdBIPCgdub2RlX2lkGAEgASgJIkQKF0xpc3RIb3N0QnJpZGdlc1Jlc3BvbnNlEikKB2JyaWRnZXMYASADKAsyGC5wb3dlcm5vZGUudjEuSG9zdEJyaWRnZSIvChxTdWdnZXN0TmV0d29ya1Byb2ZpbGVSZXF1ZXN0Eg8KB25vZGVfaWQYASABKAkiUQodU3VnZ2VzdE5ldHdvcmtQcm9maWxlUmVzcG9uc2USDwoHcHJvZmlsZRgBIAEoCRIOCgZyZWFzb24YAiABKAkSDwoHY3VycmVudBgDIAEoCSJZChtDcmVhdGVJcGZpeENvbGxlY3RvclJlcXVlc3QSDAoEbmFtZRgBIAEoCRIMCgRob3N0GAIgASgJEgwKBHBvcnQYAyABKA0SEAoIc2FtcGxpbmcYBCABKA0iTwocQ3JlYXRlSXBmaXhDb2xsZWN0b3JSZXNwb25zZRIvCgljb2xsZWN0b3IYASABKAsyHC5wb3dlcm5vZGUudjEuSXBmaXhDb2xsZWN0b3IiRQofU2V0SXBmaXhDb2xsZWN0b3JFbmFibGVkUmVxdWVzdBIRCgljb2xsZWN0b3IYASABKAkSDwoHZW5hYmxlZBgCIAEoCCJTCiBTZXRJcGZpeENvbGxlY3RvckVuYWJsZWRSZXNwb25zZRIvCgljb2xsZWN0b3IYASABKAsyHC5wb3dlcm5vZGUudjEuSXBmaXhDb2xsZWN0b3IiHAoaTGlzdElwZml4Q29sbGVjdG9yc1JlcXVlc3QiTwobTGlzdElwZml4Q29sbGVjdG9yc1Jlc3BvbnNlEjAKCmNvbGxlY3RvcnMYASADKAsyHC5wb3dlcm5vZGUudjEuSXBmaXhDb2xsZWN0b3IiMAobRGVsZXRlSXBmaXhDb2xsZWN0b3JSZXF1ZXN0EhEKCWNvbGxlY3RvchgBIAEoCSIeChxEZWxldGVJcGZpeENvbGxlY3RvclJlc3BvbnNlMvALCgxTZHdhblNlcnZpY2USZwoSQWxsb2NhdGVIb3N0QnJpZGdlEicucG93ZXJub2RlLnYxLkFsbG9jYXRlSG9zdEJyaWRnZVJlcXVlc3QaKC5wb3dlcm5vZGUudjEuQWxsb2NhdGVIb3N0QnJpZGdlUmVzcG9uc2USXgoPRHJhaW5Ib3N0QnJpZGdlEiQucG93ZXJub2RlLnYxLkRyYWluSG9zdEJyaWRnZVJlcXVlc3QaJS5wb3dlcm5vZGUudjEuRHJhaW5Ib3N0QnJpZGdlUmVzcG9uc2USYQoQUmVtb3ZlSG9zdEJyaWRnZRIlLnBvd2Vybm9kZS52MS5SZW1vdmVIb3N0QnJpZGdlUmVxdWVzdBomLnBvd2Vybm9kZS52MS5SZW1vdmVIb3N0QnJpZGdlUmVzcG9uc2USXgoPTGlzdEhvc3RCcmlkZ2VzEiQucG93ZXJub2RlLnYxLkxpc3RIb3N0QnJpZGdlc1JlcXVlc3QaJS5wb3dlcm5vZGUudjEuTGlzdEhvc3RCcmlkZ2VzUmVzcG9uc2UScAoVU3VnZ2VzdE5ldHdvcmtQcm9maWxlEioucG93ZXJub2RlLnYxLlN1Z2dlc3ROZXR3b3JrUHJvZmlsZVJlcXVlc3QaKy5wb3dlcm5vZGUudjEuU3VnZ2VzdE5ldHdvcmtQcm9maWxlUmVzcG9uc2USbQoUQ3JlYXRlSXBmaXhDb2xsZWN0b3ISKS5wb3dlcm5vZGUudjEuQ3JlYXRlSXBmaXhDb2xsZWN0b3JSZXF1ZXN0GioucG93ZXJub2RlLnYxLkNyZWF0ZUlwZml4Q29sbGVjdG9yUmVzcG9uc2USeQoYU2V0SXBmaXhDb2xsZWN0b3JFbmFibGVkEi0ucG93ZXJub2RlLnYxLlNldElwZml4Q29sbGVjdG9yRW5hYmxlZFJlcXVlc3QaLi5wb3dlcm5vZGUudjEuU2V0SXBmaXhDb2xsZWN0b3JFbmFibGVkUmVzcG9uc2USagoTTGlzdElwZml4Q29sbGVjdG9ycxIoLnBvd2Vybm9kZS52MS5MaXN0SXBmaXhDb2xsZWN0b3JzUmVxdWVzdBopLnBvd2Vybm9kZS52MS5MaXN0SXBmaXhDb2xsZWN0b3JzUmVzcG9uc2USbQoURGVsZXRlSXBmaXhDb2xsZWN0b3ISKS5wb3dlcm5vZGUudjEuRGVsZXRlSXBmaXhDb2xsZWN0b3JSZXF1ZXN0GioucG93ZXJub2RlLnYxLkRlbGV0ZUlwZml4Q29sbGVjdG9yUmVzcG9uc2USUgoLQWxsb2NhdGVWcmYSIC5wb3dlcm5vZGUudjEuQWxsb2NhdGVWcmZSZXF1ZXN0GiEucG93ZXJub2RlLnYxLkFsbG9jYXRlVnJmUmVzcG9uc2USSQoITGlzdFZyZnMSHS5wb3dlcm5vZGUudjEuTGlzdFZyZnNSZXF1ZXN0Gh4ucG93ZXJub2RlLnYxLkxpc3RWcmZzUmVzcG9uc2USYQoQU2V0TmV0d29ya0JncEFzbhIlLnBvd2Vybm9kZS52MS5TZXROZXR3b3JrQmdwQXNuUmVxdWVzdBomLnBvd2Vybm9kZS52MS5TZXROZXR3b3JrQmdwQXNuUmVzcG9uc2USXgoPQ3JlYXRlUm91dGVMZWFrEiQucG93ZXJub2RlLnYxLkNyZWF0ZVJvdXRlTGVha1JlcXVlc3QaJS5wb3dlcm5vZGUudjEuQ3JlYXRlUm91dGVMZWFrUmVzcG9uc2USXgoPUmV2b2tlUm91dGVMZWFrEiQucG93ZXJub2RlLnYxLlJldm9rZVJvdXRlTGVha1JlcXVlc3QaJS5wb3dlcm5vZGUudjEuUmV2b2tlUm91dGVMZWFrUmVzcG9uc2USWwoOTGlzdFJvdXRlTGVha3MSIy5wb3dlcm5vZGUudjEuTGlzdFJvdXRlTGVha3NSZXF1ZXN0GiQucG93ZXJub2RlLnYxLkxpc3RSb3V0ZUxlYWtzUmVzcG9uc2ViBnByb3RvMw", [file_google_protobuf_timestamp]);
+  fileDesc("Chhwb3dlcm5vZGUvdjEvc2R3YW4ucHJvdG8SDHBvd2Vybm9kZS52MSKdAQoMU2R3YW5TZWN0aW9uEikKB2JyaWRnZXMYASADKAsyGC5wb3dlcm5vZGUudjEuSG9zdEJyaWRnZRIfCgR2cmZzGAIgAygLMhEucG93ZXJub2RlLnYxLlZyZhISCgpmcnJfY29uZmlnGAMgASgJEi0KC292bl9jb250cm9sGAQgASgLMhgucG93ZXJub2RlLnYxLk92bkNvbnRyb2wicQoKT3ZuQ29udHJvbBISCgpkZXBsb3ltZW50GAEgASgJEhYKDnNiX2RiX2VuZHBvaW50GAIgASgJEhIKCmVuY2FwX3R5cGUYAyABKAkSEAoIZW5jYXBfaXAYBCABKAkSEQoJc3lzdGVtX2lkGAUgASgJIosBCg1Pdm5EZXBsb3ltZW50EgoKAmlkGAEgASgJEgwKBG5hbWUYAiABKAkSEwoLbmJfZW5kcG9pbnQYAyABKAkSEwoLc2JfZW5kcG9pbnQYBCABKAkSEwoLbm9ydGhkX2hvc3QYBSABKAkSEgoKbmV0d29ya19pZBgGIAEoCRINCgVzdGF0ZRgHIAEoCSJQCg1Mb2dpY2FsU3dpdGNoEgoKAmlkGAEgASgJEhUKDWRlcGxveW1lbnRfaWQYAiABKAkSDAoEbmFtZRgDIAEoCRIOCgZzdWJuZXQYBCABKAkiQAoNTG9naWNhbFJvdXRlchIKCgJpZBgBIAEoCRIVCg1kZXBsb3ltZW50X2lkGAIgASgJEgwKBG5hbWUYAyABKAkiigEKC0xvZ2ljYWxQb3J0EgoKAmlkGAEgASgJEhEKCXN3aXRjaF9pZBgCIAEoCRIMCgRuYW1lGAMgASgJEgwKBGtpbmQYBCABKAkSDwoHbm9kZV9pZBgFIAEoCRIRCglyb3V0ZXJfaWQYBiABKAkSDwoHYWRkcmVzcxgHIAEoCRILCgNtYWMYCCABKAkiawoGT3ZuQWNsEgoKAmlkGAEgASgJEhEKCXN3aXRjaF9pZBgCIAEoCRIRCglkaXJlY3Rpb24YAyABKAkSEAoIcHJpb3JpdHkYBCABKA0SDQoFbWF0Y2gYBSABKAkSDgoGYWN0aW9uGAYgASgJIh4KDk92blBsYW5Db21tYW5kEgwKBGFyZ3YYASADKAkikAEKA1ZyZhIKCgJpZBgBIAEoCRIPCgdub2RlX2lkGAIgASgJEhIKCm5ldHdvcmtfaWQYAyABKAkSDwoHbmV0d29yaxgEIAEoCRIQCgh2cmZfbmFtZRgFIAEoCRIQCgh0YWJsZV9pZBgGIAEoDRIWCg5pbnRlcmZhY2VfbmFtZRgHIAEoCRILCgNhc24YCCABKA0ilgEKCVJvdXRlTGVhaxIKCgJpZBgBIAEoCRIXCg9mcm9tX25ldHdvcmtfaWQYAiABKAkSFQoNdG9fbmV0d29ya19pZBgDIAEoCRIOCgZwcmVmaXgYBCABKAkSDQoFc3RhdGUYBSABKAkSLgoKY3JlYXRlZF9hdBgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAikAEKCkhvc3RCcmlkZ2USCgoCaWQYASABKAkSEAoIc2hvcnRfaWQYAiABKA0SDAoEbmFtZRgDIAEoCRIMCgRraW5kGAQgASgJEg0KBXN0YXRlGAUgASgJEigKBWlwZml4GAYgASgLMhkucG93ZXJub2RlLnYxLklwZml4RXhwb3J0Eg8KB25vZGVfaWQYByABKAkiMAoLSXBmaXhFeHBvcnQSDwoHdGFyZ2V0cxgBIAMoCRIQCghzYW1wbGluZxgCIAEoDSKpAQoOSXBmaXhDb2xsZWN0b3ISCgoCaWQYASABKAkSDAoEbmFtZRgCIAEoCRIMCgRob3N0GAMgASgJEgwKBHBvcnQYBCABKA0SEAoIc2FtcGxpbmcYBSABKA0SDwoHZW5hYmxlZBgGIAEoCBIOCgZ0YXJnZXQYByABKAkSLgoKY3JlYXRlZF9hdBgIIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiegoaQ3JlYXRlT3ZuRGVwbG95bWVudFJlcXVlc3QSDAoEbmFtZRgBIAEoCRITCgtuYl9lbmRwb2ludBgCIAEoCRITCgtzYl9lbmRwb2ludBgDIAEoCRITCgtub3J0aGRfaG9zdBgEIAEoCRIPCgduZXR3b3JrGAUgASgJIk4KG0NyZWF0ZU92bkRlcGxveW1lbnRSZXNwb25zZRIvCgpkZXBsb3ltZW50GAEgASgLMhsucG93ZXJub2RlLnYxLk92bkRlcGxveW1lbnQiQQocU2V0T3ZuRGVwbG95bWVudFN0YXRlUmVxdWVzdBISCgpkZXBsb3ltZW50GAEgASgJEg0KBXN0YXRlGAIgASgJIlAKHVNldE92bkRlcGxveW1lbnRTdGF0ZVJlc3BvbnNlEi8KCmRlcGxveW1lbnQYASABKAsyGy5wb3dlcm5vZGUudjEuT3ZuRGVwbG95bWVudCJOChpDcmVhdGVMb2dpY2FsU3dpdGNoUmVxdWVzdBISCgpkZXBsb3ltZW50GAEgASgJEgwKBG5hbWUYAiABKAkSDgoGc3VibmV0GAMgASgJIkoKG0NyZWF0ZUxvZ2ljYWxTd2l0Y2hSZXNwb25zZRIrCgZzd2l0Y2gYASABKAsyGy5wb3dlcm5vZGUudjEuTG9naWNhbFN3aXRjaCI+ChpDcmVhdGVMb2dpY2FsUm91dGVyUmVxdWVzdBISCgpkZXBsb3ltZW50GAEgASgJEgwKBG5hbWUYAiABKAkiSgobQ3JlYXRlTG9naWNhbFJvdXRlclJlc3BvbnNlEisKBnJvdXRlchgBIAEoCzIbLnBvd2Vybm9kZS52MS5Mb2dpY2FsUm91dGVyIowBChhDcmVhdGVMb2dpY2FsUG9ydFJlcXVlc3QSEgoKZGVwbG95bWVudBgBIAEoCRIOCgZzd2l0Y2gYAiABKAkSDAoEbmFtZRgDIAEoCRIMCgRraW5kGAQgASgJEg8KB25vZGVfaWQYBSABKAkSDgoGcm91dGVyGAYgASgJEg8KB2FkZHJlc3MYByABKAkiRAoZQ3JlYXRlTG9naWNhbFBvcnRSZXNwb25zZRInCgRwb3J0GAEgASgLMhkucG93ZXJub2RlLnYxLkxvZ2ljYWxQb3J0In0KE0NyZWF0ZU92bkFjbFJlcXVlc3QSEgoKZGVwbG95bWVudBgBIAEoCRIOCgZzd2l0Y2gYAiABKAkSEQoJZGlyZWN0aW9uGAMgASgJEhAKCHByaW9yaXR5GAQgASgNEg0KBW1hdGNoGAUgASgJEg4KBmFjdGlvbhgGIAEoCSI5ChRDcmVhdGVPdm5BY2xSZXNwb25zZRIhCgNhY2wYASABKAsyFC5wb3dlcm5vZGUudjEuT3ZuQWNsIicKEUdldE92blBsYW5SZXF1ZXN0EhIKCmRlcGxveW1lbnQYASABKAkiVAoSR2V0T3ZuUGxhblJlc3BvbnNlEi4KCGNvbW1hbmRzGAEgAygLMhwucG93ZXJub2RlLnYxLk92blBsYW5Db21tYW5kEg4KBnNoYTI1NhgCIAEoCSI2ChJBbGxvY2F0ZVZyZlJlcXVlc3QSDwoHbm9kZV9pZBgBIAEoCRIPCgduZXR3b3JrGAIgASgJIkYKE0FsbG9jYXRlVnJmUmVzcG9uc2USHgoDdnJmGAEgASgLMhEucG93ZXJub2RlLnYxLlZyZhIPCgdjcmVhdGVkGAIgASgIIiIKD0xpc3RWcmZzUmVxdWVzdBIPCgdub2RlX2lkGAEgASgJIjMKEExpc3RWcmZzUmVzcG9uc2USHwoEdnJmcxgBIAMoCzIRLnBvd2Vybm9kZS52MS5WcmYiNwoXU2V0TmV0d29ya0JncEFzblJlcXVlc3QSDwoHbmV0d29yaxgBIAEoCRILCgNhc24YAiABKA0iOAoYU2V0TmV0d29ya0JncEFzblJlc3BvbnNlEgsKA2FzbhgBIAEoDRIPCgdkZXJpdmVkGAIgASgIIlIKFkNyZWF0ZVJvdXRlTGVha1JlcXVlc3QSFAoMZnJvbV9uZXR3b3JrGAEgASgJEhIKCnRvX25ldHdvcmsYAiABKAkSDgoGcHJlZml4GAMgASgJIkAKF0NyZWF0ZVJvdXRlTGVha1Jlc3BvbnNlEiUKBGxlYWsYASABKAsyFy5wb3dlcm5vZGUudjEuUm91dGVMZWFrIikKFlJldm9rZVJvdXRlTGVha1JlcXVlc3QSDwoHbGVha19pZBgBIAEoCSJAChdSZXZva2VSb3V0ZUxlYWtSZXNwb25zZRIlCgRsZWFrGAEgASgLMhcucG93ZXJub2RlLnYxLlJvdXRlTGVhayIXChVMaXN0Um91dGVMZWFrc1JlcXVlc3QiQAoWTGlzdFJvdXRlTGVha3NSZXNwb25zZRImCgVsZWFrcxgBIAMoCzIXLnBvd2Vybm9kZS52MS5Sb3V0ZUxlYWsiOgoZQWxsb2NhdGVIb3N0QnJpZGdlUmVxdWVzdBIPCgdub2RlX2lkGAEgASgJEgwKBGtpbmQYAiABKAkiagoaQWxsb2NhdGVIb3N0QnJpZGdlUmVzcG9uc2USKAoGYnJpZGdlGAEgASgLMhgucG93ZXJub2RlLnYxLkhvc3RCcmlkZ2USDwoHY3JlYXRlZBgCIAEoCBIRCglyZWFkb3B0ZWQYAyABKAgiKwoWRHJhaW5Ib3N0QnJpZGdlUmVxdWVzdBIRCglicmlkZ2VfaWQYASABKAkiQwoXRHJhaW5Ib3N0QnJpZGdlUmVzcG9uc2USKAoGYnJpZGdlGAEgASgLMhgucG93ZXJub2RlLnYxLkhvc3RCcmlkZ2UiLAoXUmVtb3ZlSG9zdEJyaWRnZVJlcXVlc3QSEQoJYnJpZGdlX2lkGAEgASgJIkQKGFJlbW92ZUhvc3RCcmlkZ2VSZXNwb25zZRIoCgZicmlkZ2UYASABKAsyGC5wb3dlcm5vZGUudjEuSG9zdEJyaWRnZSIpChZMaXN0SG9zdEJyaWRnZXNSZXF1ZXN0Eg8KB25vZGVfaWQYASABKAkiRAoXTGlzdEhvc3RCcmlkZ2VzUmVzcG9uc2USKQoHYnJpZGdlcxgBIAMoCzIYLnBvd2Vybm9kZS52MS5Ib3N0QnJpZGdlIi8KHFN1Z2dlc3ROZXR3b3JrUHJvZmlsZVJlcXVlc3QSDwoHbm9kZV9pZBgBIAEoCSJRCh1TdWdnZXN0TmV0d29ya1Byb2ZpbGVSZXNwb25zZRIPCgdwcm9maWxlGAEgASgJEg4KBnJlYXNvbhgCIAEoCRIPCgdjdXJyZW50GAMgASgJIlkKG0NyZWF0ZUlwZml4Q29sbGVjdG9yUmVxdWVzdBIMCgRuYW1lGAEgASgJEgwKBGhvc3QYAiABKAkSDAoEcG9ydBgDIAEoDRIQCghzYW1wbGluZxgEIAEoDSJPChxDcmVhdGVJcGZpeENvbGxlY3RvclJlc3BvbnNlEi8KCWNvbGxlY3RvchgBIAEoCzIcLnBvd2Vybm9kZS52MS5JcGZpeENvbGxlY3RvciJFCh9TZXRJcGZpeENvbGxlY3RvckVuYWJsZWRSZXF1ZXN0EhEKCWNvbGxlY3RvchgBIAEoCRIPCgdlbmFibGVkGAIgASgIIlMKIFNldElwZml4Q29sbGVjdG9yRW5hYmxlZFJlc3BvbnNlEi8KCWNvbGxlY3RvchgBIAEoCzIcLnBvd2Vybm9kZS52MS5JcGZpeENvbGxlY3RvciIcChpMaXN0SXBmaXhDb2xsZWN0b3JzUmVxdWVzdCJPChtMaXN0SXBmaXhDb2xsZWN0b3JzUmVzcG9uc2USMAoKY29sbGVjdG9ycxgBIAMoCzIcLnBvd2Vybm9kZS52MS5JcGZpeENvbGxlY3RvciIwChtEZWxldGVJcGZpeENvbGxlY3RvclJlcXVlc3QSEQoJY29sbGVjdG9yGAEgASgJIh4KHERlbGV0ZUlwZml4Q29sbGVjdG9yUmVzcG9uc2UytBEKDFNkd2FuU2VydmljZRJnChJBbGxvY2F0ZUhvc3RCcmlkZ2USJy5wb3dlcm5vZGUudjEuQWxsb2NhdGVIb3N0QnJpZGdlUmVxdWVzdBooLnBvd2Vybm9kZS52MS5BbGxvY2F0ZUhvc3RCcmlkZ2VSZXNwb25zZRJeCg9EcmFpbkhvc3RCcmlkZ2USJC5wb3dlcm5vZGUudjEuRHJhaW5Ib3N0QnJpZGdlUmVxdWVzdBolLnBvd2Vybm9kZS52MS5EcmFpbkhvc3RCcmlkZ2VSZXNwb25zZRJhChBSZW1vdmVIb3N0QnJpZGdlEiUucG93ZXJub2RlLnYxLlJlbW92ZUhvc3RCcmlkZ2VSZXF1ZXN0GiYucG93ZXJub2RlLnYxLlJlbW92ZUhvc3RCcmlkZ2VSZXNwb25zZRJeCg9MaXN0SG9zdEJyaWRnZXMSJC5wb3dlcm5vZGUudjEuTGlzdEhvc3RCcmlkZ2VzUmVxdWVzdBolLnBvd2Vybm9kZS52MS5MaXN0SG9zdEJyaWRnZXNSZXNwb25zZRJwChVTdWdnZXN0TmV0d29ya1Byb2ZpbGUSKi5wb3dlcm5vZGUudjEuU3VnZ2VzdE5ldHdvcmtQcm9maWxlUmVxdWVzdBorLnBvd2Vybm9kZS52MS5TdWdnZXN0TmV0d29ya1Byb2ZpbGVSZXNwb25zZRJtChRDcmVhdGVJcGZpeENvbGxlY3RvchIpLnBvd2Vybm9kZS52MS5DcmVhdGVJcGZpeENvbGxlY3RvclJlcXVlc3QaKi5wb3dlcm5vZGUudjEuQ3JlYXRlSXBmaXhDb2xsZWN0b3JSZXNwb25zZRJ5ChhTZXRJcGZpeENvbGxlY3RvckVuYWJsZWQSLS5wb3dlcm5vZGUudjEuU2V0SXBmaXhDb2xsZWN0b3JFbmFibGVkUmVxdWVzdBouLnBvd2Vybm9kZS52MS5TZXRJcGZpeENvbGxlY3RvckVuYWJsZWRSZXNwb25zZRJqChNMaXN0SXBmaXhDb2xsZWN0b3JzEigucG93ZXJub2RlLnYxLkxpc3RJcGZpeENvbGxlY3RvcnNSZXF1ZXN0GikucG93ZXJub2RlLnYxLkxpc3RJcGZpeENvbGxlY3RvcnNSZXNwb25zZRJtChREZWxldGVJcGZpeENvbGxlY3RvchIpLnBvd2Vybm9kZS52MS5EZWxldGVJcGZpeENvbGxlY3RvclJlcXVlc3QaKi5wb3dlcm5vZGUudjEuRGVsZXRlSXBmaXhDb2xsZWN0b3JSZXNwb25zZRJSCgtBbGxvY2F0ZVZyZhIgLnBvd2Vybm9kZS52MS5BbGxvY2F0ZVZyZlJlcXVlc3QaIS5wb3dlcm5vZGUudjEuQWxsb2NhdGVWcmZSZXNwb25zZRJJCghMaXN0VnJmcxIdLnBvd2Vybm9kZS52MS5MaXN0VnJmc1JlcXVlc3QaHi5wb3dlcm5vZGUudjEuTGlzdFZyZnNSZXNwb25zZRJhChBTZXROZXR3b3JrQmdwQXNuEiUucG93ZXJub2RlLnYxLlNldE5ldHdvcmtCZ3BBc25SZXF1ZXN0GiYucG93ZXJub2RlLnYxLlNldE5ldHdvcmtCZ3BBc25SZXNwb25zZRJeCg9DcmVhdGVSb3V0ZUxlYWsSJC5wb3dlcm5vZGUudjEuQ3JlYXRlUm91dGVMZWFrUmVxdWVzdBolLnBvd2Vybm9kZS52MS5DcmVhdGVSb3V0ZUxlYWtSZXNwb25zZRJeCg9SZXZva2VSb3V0ZUxlYWsSJC5wb3dlcm5vZGUudjEuUmV2b2tlUm91dGVMZWFrUmVxdWVzdBolLnBvd2Vybm9kZS52MS5SZXZva2VSb3V0ZUxlYWtSZXNwb25zZRJbCg5MaXN0Um91dGVMZWFrcxIjLnBvd2Vybm9kZS52MS5MaXN0Um91dGVMZWFrc1JlcXVlc3QaJC5wb3dlcm5vZGUudjEuTGlzdFJvdXRlTGVha3NSZXNwb25zZRJqChNDcmVhdGVPdm5EZXBsb3ltZW50EigucG93ZXJub2RlLnYxLkNyZWF0ZU92bkRlcGxveW1lbnRSZXF1ZXN0GikucG93ZXJub2RlLnYxLkNyZWF0ZU92bkRlcGxveW1lbnRSZXNwb25zZRJwChVTZXRPdm5EZXBsb3ltZW50U3RhdGUSKi5wb3dlcm5vZGUudjEuU2V0T3ZuRGVwbG95bWVudFN0YXRlUmVxdWVzdBorLnBvd2Vybm9kZS52MS5TZXRPdm5EZXBsb3ltZW50U3RhdGVSZXNwb25zZRJqChNDcmVhdGVMb2dpY2FsU3dpdGNoEigucG93ZXJub2RlLnYxLkNyZWF0ZUxvZ2ljYWxTd2l0Y2hSZXF1ZXN0GikucG93ZXJub2RlLnYxLkNyZWF0ZUxvZ2ljYWxTd2l0Y2hSZXNwb25zZRJqChNDcmVhdGVMb2dpY2FsUm91dGVyEigucG93ZXJub2RlLnYxLkNyZWF0ZUxvZ2ljYWxSb3V0ZXJSZXF1ZXN0GikucG93ZXJub2RlLnYxLkNyZWF0ZUxvZ2ljYWxSb3V0ZXJSZXNwb25zZRJkChFDcmVhdGVMb2dpY2FsUG9ydBImLnBvd2Vybm9kZS52MS5DcmVhdGVMb2dpY2FsUG9ydFJlcXVlc3QaJy5wb3dlcm5vZGUudjEuQ3JlYXRlTG9naWNhbFBvcnRSZXNwb25zZRJVCgxDcmVhdGVPdm5BY2wSIS5wb3dlcm5vZGUudjEuQ3JlYXRlT3ZuQWNsUmVxdWVzdBoiLnBvd2Vybm9kZS52MS5DcmVhdGVPdm5BY2xSZXNwb25zZRJPCgpHZXRPdm5QbGFuEh8ucG93ZXJub2RlLnYxLkdldE92blBsYW5SZXF1ZXN0GiAucG93ZXJub2RlLnYxLkdldE92blBsYW5SZXNwb25zZWIGcHJvdG8z", [file_google_protobuf_timestamp]);
 
 /**
  * The desired state's `sdwan` section: the host bridges this node keeps, its VRFs and the FRR
@@ -39,6 +39,13 @@ export type SdwanSection = Message<"powernode.v1.SdwanSection"> & {
    * @generated from field: string frr_config = 3;
    */
   frrConfig: string;
+
+  /**
+   * Heavyweight nodes on an active OVN deployment only: how ovn-controller joins it.
+   *
+   * @generated from field: powernode.v1.OvnControl ovn_control = 4;
+   */
+  ovnControl?: OvnControl | undefined;
 };
 
 /**
@@ -47,6 +54,282 @@ export type SdwanSection = Message<"powernode.v1.SdwanSection"> & {
  */
 export const SdwanSectionSchema: GenMessage<SdwanSection> = /*@__PURE__*/
   messageDesc(file_powernode_v1_sdwan, 0);
+
+/**
+ * What ovn-controller on this node needs (its Open_vSwitch external_ids).
+ *
+ * @generated from message powernode.v1.OvnControl
+ */
+export type OvnControl = Message<"powernode.v1.OvnControl"> & {
+  /**
+   * @generated from field: string deployment = 1;
+   */
+  deployment: string;
+
+  /**
+   * `ovn-remote`, e.g. `tcp:10.0.0.1:6642`.
+   *
+   * @generated from field: string sb_db_endpoint = 2;
+   */
+  sbDbEndpoint: string;
+
+  /**
+   * `ovn-encap-type`: "geneve".
+   *
+   * @generated from field: string encap_type = 3;
+   */
+  encapType: string;
+
+  /**
+   * `ovn-encap-ip`: the node's overlay address in the deployment's network, without a length.
+   *
+   * @generated from field: string encap_ip = 4;
+   */
+  encapIp: string;
+
+  /**
+   * `system-id`: the node's id (its chassis name).
+   *
+   * @generated from field: string system_id = 5;
+   */
+  systemId: string;
+};
+
+/**
+ * Describes the message powernode.v1.OvnControl.
+ * Use `create(OvnControlSchema)` to create a new message.
+ */
+export const OvnControlSchema: GenMessage<OvnControl> = /*@__PURE__*/
+  messageDesc(file_powernode_v1_sdwan, 1);
+
+/**
+ * @generated from message powernode.v1.OvnDeployment
+ */
+export type OvnDeployment = Message<"powernode.v1.OvnDeployment"> & {
+  /**
+   * @generated from field: string id = 1;
+   */
+  id: string;
+
+  /**
+   * @generated from field: string name = 2;
+   */
+  name: string;
+
+  /**
+   * @generated from field: string nb_endpoint = 3;
+   */
+  nbEndpoint: string;
+
+  /**
+   * @generated from field: string sb_endpoint = 4;
+   */
+  sbEndpoint: string;
+
+  /**
+   * @generated from field: string northd_host = 5;
+   */
+  northdHost: string;
+
+  /**
+   * @generated from field: string network_id = 6;
+   */
+  networkId: string;
+
+  /**
+   * "bootstrapping", "active" or "degraded".
+   *
+   * @generated from field: string state = 7;
+   */
+  state: string;
+};
+
+/**
+ * Describes the message powernode.v1.OvnDeployment.
+ * Use `create(OvnDeploymentSchema)` to create a new message.
+ */
+export const OvnDeploymentSchema: GenMessage<OvnDeployment> = /*@__PURE__*/
+  messageDesc(file_powernode_v1_sdwan, 2);
+
+/**
+ * @generated from message powernode.v1.LogicalSwitch
+ */
+export type LogicalSwitch = Message<"powernode.v1.LogicalSwitch"> & {
+  /**
+   * @generated from field: string id = 1;
+   */
+  id: string;
+
+  /**
+   * @generated from field: string deployment_id = 2;
+   */
+  deploymentId: string;
+
+  /**
+   * @generated from field: string name = 3;
+   */
+  name: string;
+
+  /**
+   * @generated from field: string subnet = 4;
+   */
+  subnet: string;
+};
+
+/**
+ * Describes the message powernode.v1.LogicalSwitch.
+ * Use `create(LogicalSwitchSchema)` to create a new message.
+ */
+export const LogicalSwitchSchema: GenMessage<LogicalSwitch> = /*@__PURE__*/
+  messageDesc(file_powernode_v1_sdwan, 3);
+
+/**
+ * @generated from message powernode.v1.LogicalRouter
+ */
+export type LogicalRouter = Message<"powernode.v1.LogicalRouter"> & {
+  /**
+   * @generated from field: string id = 1;
+   */
+  id: string;
+
+  /**
+   * @generated from field: string deployment_id = 2;
+   */
+  deploymentId: string;
+
+  /**
+   * @generated from field: string name = 3;
+   */
+  name: string;
+};
+
+/**
+ * Describes the message powernode.v1.LogicalRouter.
+ * Use `create(LogicalRouterSchema)` to create a new message.
+ */
+export const LogicalRouterSchema: GenMessage<LogicalRouter> = /*@__PURE__*/
+  messageDesc(file_powernode_v1_sdwan, 4);
+
+/**
+ * @generated from message powernode.v1.LogicalPort
+ */
+export type LogicalPort = Message<"powernode.v1.LogicalPort"> & {
+  /**
+   * @generated from field: string id = 1;
+   */
+  id: string;
+
+  /**
+   * @generated from field: string switch_id = 2;
+   */
+  switchId: string;
+
+  /**
+   * @generated from field: string name = 3;
+   */
+  name: string;
+
+  /**
+   * "vm", "container" or "router".
+   *
+   * @generated from field: string kind = 4;
+   */
+  kind: string;
+
+  /**
+   * @generated from field: string node_id = 5;
+   */
+  nodeId: string;
+
+  /**
+   * @generated from field: string router_id = 6;
+   */
+  routerId: string;
+
+  /**
+   * @generated from field: string address = 7;
+   */
+  address: string;
+
+  /**
+   * Allocated: `02:` then five bytes from the port's id.
+   *
+   * @generated from field: string mac = 8;
+   */
+  mac: string;
+};
+
+/**
+ * Describes the message powernode.v1.LogicalPort.
+ * Use `create(LogicalPortSchema)` to create a new message.
+ */
+export const LogicalPortSchema: GenMessage<LogicalPort> = /*@__PURE__*/
+  messageDesc(file_powernode_v1_sdwan, 5);
+
+/**
+ * @generated from message powernode.v1.OvnAcl
+ */
+export type OvnAcl = Message<"powernode.v1.OvnAcl"> & {
+  /**
+   * @generated from field: string id = 1;
+   */
+  id: string;
+
+  /**
+   * @generated from field: string switch_id = 2;
+   */
+  switchId: string;
+
+  /**
+   * "from-lport" or "to-lport".
+   *
+   * @generated from field: string direction = 3;
+   */
+  direction: string;
+
+  /**
+   * @generated from field: uint32 priority = 4;
+   */
+  priority: number;
+
+  /**
+   * @generated from field: string match = 5;
+   */
+  match: string;
+
+  /**
+   * "allow", "allow-related", "drop" or "reject".
+   *
+   * @generated from field: string action = 6;
+   */
+  action: string;
+};
+
+/**
+ * Describes the message powernode.v1.OvnAcl.
+ * Use `create(OvnAclSchema)` to create a new message.
+ */
+export const OvnAclSchema: GenMessage<OvnAcl> = /*@__PURE__*/
+  messageDesc(file_powernode_v1_sdwan, 6);
+
+/**
+ * One ovn-nbctl command of a deployment's plan (its argv after `ovn-nbctl`).
+ *
+ * @generated from message powernode.v1.OvnPlanCommand
+ */
+export type OvnPlanCommand = Message<"powernode.v1.OvnPlanCommand"> & {
+  /**
+   * @generated from field: repeated string argv = 1;
+   */
+  argv: string[];
+};
+
+/**
+ * Describes the message powernode.v1.OvnPlanCommand.
+ * Use `create(OvnPlanCommandSchema)` to create a new message.
+ */
+export const OvnPlanCommandSchema: GenMessage<OvnPlanCommand> = /*@__PURE__*/
+  messageDesc(file_powernode_v1_sdwan, 7);
 
 /**
  * One VRF of a node: the routing domain of one network it is a member of.
@@ -108,7 +391,7 @@ export type Vrf = Message<"powernode.v1.Vrf"> & {
  * Use `create(VrfSchema)` to create a new message.
  */
 export const VrfSchema: GenMessage<Vrf> = /*@__PURE__*/
-  messageDesc(file_powernode_v1_sdwan, 1);
+  messageDesc(file_powernode_v1_sdwan, 8);
 
 /**
  * @generated from message powernode.v1.RouteLeak
@@ -154,7 +437,7 @@ export type RouteLeak = Message<"powernode.v1.RouteLeak"> & {
  * Use `create(RouteLeakSchema)` to create a new message.
  */
 export const RouteLeakSchema: GenMessage<RouteLeak> = /*@__PURE__*/
-  messageDesc(file_powernode_v1_sdwan, 2);
+  messageDesc(file_powernode_v1_sdwan, 9);
 
 /**
  * One host bridge of a node, as the agent applies it (and as operators see it).
@@ -212,7 +495,7 @@ export type HostBridge = Message<"powernode.v1.HostBridge"> & {
  * Use `create(HostBridgeSchema)` to create a new message.
  */
 export const HostBridgeSchema: GenMessage<HostBridge> = /*@__PURE__*/
-  messageDesc(file_powernode_v1_sdwan, 3);
+  messageDesc(file_powernode_v1_sdwan, 10);
 
 /**
  * Where an OVS bridge exports IPFIX flow records.
@@ -240,7 +523,7 @@ export type IpfixExport = Message<"powernode.v1.IpfixExport"> & {
  * Use `create(IpfixExportSchema)` to create a new message.
  */
 export const IpfixExportSchema: GenMessage<IpfixExport> = /*@__PURE__*/
-  messageDesc(file_powernode_v1_sdwan, 4);
+  messageDesc(file_powernode_v1_sdwan, 11);
 
 /**
  * @generated from message powernode.v1.IpfixCollector
@@ -294,7 +577,345 @@ export type IpfixCollector = Message<"powernode.v1.IpfixCollector"> & {
  * Use `create(IpfixCollectorSchema)` to create a new message.
  */
 export const IpfixCollectorSchema: GenMessage<IpfixCollector> = /*@__PURE__*/
-  messageDesc(file_powernode_v1_sdwan, 5);
+  messageDesc(file_powernode_v1_sdwan, 12);
+
+/**
+ * @generated from message powernode.v1.CreateOvnDeploymentRequest
+ */
+export type CreateOvnDeploymentRequest = Message<"powernode.v1.CreateOvnDeploymentRequest"> & {
+  /**
+   * @generated from field: string name = 1;
+   */
+  name: string;
+
+  /**
+   * @generated from field: string nb_endpoint = 2;
+   */
+  nbEndpoint: string;
+
+  /**
+   * @generated from field: string sb_endpoint = 3;
+   */
+  sbEndpoint: string;
+
+  /**
+   * @generated from field: string northd_host = 4;
+   */
+  northdHost: string;
+
+  /**
+   * @generated from field: string network = 5;
+   */
+  network: string;
+};
+
+/**
+ * Describes the message powernode.v1.CreateOvnDeploymentRequest.
+ * Use `create(CreateOvnDeploymentRequestSchema)` to create a new message.
+ */
+export const CreateOvnDeploymentRequestSchema: GenMessage<CreateOvnDeploymentRequest> = /*@__PURE__*/
+  messageDesc(file_powernode_v1_sdwan, 13);
+
+/**
+ * @generated from message powernode.v1.CreateOvnDeploymentResponse
+ */
+export type CreateOvnDeploymentResponse = Message<"powernode.v1.CreateOvnDeploymentResponse"> & {
+  /**
+   * @generated from field: powernode.v1.OvnDeployment deployment = 1;
+   */
+  deployment?: OvnDeployment | undefined;
+};
+
+/**
+ * Describes the message powernode.v1.CreateOvnDeploymentResponse.
+ * Use `create(CreateOvnDeploymentResponseSchema)` to create a new message.
+ */
+export const CreateOvnDeploymentResponseSchema: GenMessage<CreateOvnDeploymentResponse> = /*@__PURE__*/
+  messageDesc(file_powernode_v1_sdwan, 14);
+
+/**
+ * @generated from message powernode.v1.SetOvnDeploymentStateRequest
+ */
+export type SetOvnDeploymentStateRequest = Message<"powernode.v1.SetOvnDeploymentStateRequest"> & {
+  /**
+   * @generated from field: string deployment = 1;
+   */
+  deployment: string;
+
+  /**
+   * @generated from field: string state = 2;
+   */
+  state: string;
+};
+
+/**
+ * Describes the message powernode.v1.SetOvnDeploymentStateRequest.
+ * Use `create(SetOvnDeploymentStateRequestSchema)` to create a new message.
+ */
+export const SetOvnDeploymentStateRequestSchema: GenMessage<SetOvnDeploymentStateRequest> = /*@__PURE__*/
+  messageDesc(file_powernode_v1_sdwan, 15);
+
+/**
+ * @generated from message powernode.v1.SetOvnDeploymentStateResponse
+ */
+export type SetOvnDeploymentStateResponse = Message<"powernode.v1.SetOvnDeploymentStateResponse"> & {
+  /**
+   * @generated from field: powernode.v1.OvnDeployment deployment = 1;
+   */
+  deployment?: OvnDeployment | undefined;
+};
+
+/**
+ * Describes the message powernode.v1.SetOvnDeploymentStateResponse.
+ * Use `create(SetOvnDeploymentStateResponseSchema)` to create a new message.
+ */
+export const SetOvnDeploymentStateResponseSchema: GenMessage<SetOvnDeploymentStateResponse> = /*@__PURE__*/
+  messageDesc(file_powernode_v1_sdwan, 16);
+
+/**
+ * @generated from message powernode.v1.CreateLogicalSwitchRequest
+ */
+export type CreateLogicalSwitchRequest = Message<"powernode.v1.CreateLogicalSwitchRequest"> & {
+  /**
+   * @generated from field: string deployment = 1;
+   */
+  deployment: string;
+
+  /**
+   * @generated from field: string name = 2;
+   */
+  name: string;
+
+  /**
+   * @generated from field: string subnet = 3;
+   */
+  subnet: string;
+};
+
+/**
+ * Describes the message powernode.v1.CreateLogicalSwitchRequest.
+ * Use `create(CreateLogicalSwitchRequestSchema)` to create a new message.
+ */
+export const CreateLogicalSwitchRequestSchema: GenMessage<CreateLogicalSwitchRequest> = /*@__PURE__*/
+  messageDesc(file_powernode_v1_sdwan, 17);
+
+/**
+ * @generated from message powernode.v1.CreateLogicalSwitchResponse
+ */
+export type CreateLogicalSwitchResponse = Message<"powernode.v1.CreateLogicalSwitchResponse"> & {
+  /**
+   * @generated from field: powernode.v1.LogicalSwitch switch = 1;
+   */
+  switch?: LogicalSwitch | undefined;
+};
+
+/**
+ * Describes the message powernode.v1.CreateLogicalSwitchResponse.
+ * Use `create(CreateLogicalSwitchResponseSchema)` to create a new message.
+ */
+export const CreateLogicalSwitchResponseSchema: GenMessage<CreateLogicalSwitchResponse> = /*@__PURE__*/
+  messageDesc(file_powernode_v1_sdwan, 18);
+
+/**
+ * @generated from message powernode.v1.CreateLogicalRouterRequest
+ */
+export type CreateLogicalRouterRequest = Message<"powernode.v1.CreateLogicalRouterRequest"> & {
+  /**
+   * @generated from field: string deployment = 1;
+   */
+  deployment: string;
+
+  /**
+   * @generated from field: string name = 2;
+   */
+  name: string;
+};
+
+/**
+ * Describes the message powernode.v1.CreateLogicalRouterRequest.
+ * Use `create(CreateLogicalRouterRequestSchema)` to create a new message.
+ */
+export const CreateLogicalRouterRequestSchema: GenMessage<CreateLogicalRouterRequest> = /*@__PURE__*/
+  messageDesc(file_powernode_v1_sdwan, 19);
+
+/**
+ * @generated from message powernode.v1.CreateLogicalRouterResponse
+ */
+export type CreateLogicalRouterResponse = Message<"powernode.v1.CreateLogicalRouterResponse"> & {
+  /**
+   * @generated from field: powernode.v1.LogicalRouter router = 1;
+   */
+  router?: LogicalRouter | undefined;
+};
+
+/**
+ * Describes the message powernode.v1.CreateLogicalRouterResponse.
+ * Use `create(CreateLogicalRouterResponseSchema)` to create a new message.
+ */
+export const CreateLogicalRouterResponseSchema: GenMessage<CreateLogicalRouterResponse> = /*@__PURE__*/
+  messageDesc(file_powernode_v1_sdwan, 20);
+
+/**
+ * @generated from message powernode.v1.CreateLogicalPortRequest
+ */
+export type CreateLogicalPortRequest = Message<"powernode.v1.CreateLogicalPortRequest"> & {
+  /**
+   * @generated from field: string deployment = 1;
+   */
+  deployment: string;
+
+  /**
+   * @generated from field: string switch = 2;
+   */
+  switch: string;
+
+  /**
+   * @generated from field: string name = 3;
+   */
+  name: string;
+
+  /**
+   * @generated from field: string kind = 4;
+   */
+  kind: string;
+
+  /**
+   * @generated from field: string node_id = 5;
+   */
+  nodeId: string;
+
+  /**
+   * @generated from field: string router = 6;
+   */
+  router: string;
+
+  /**
+   * @generated from field: string address = 7;
+   */
+  address: string;
+};
+
+/**
+ * Describes the message powernode.v1.CreateLogicalPortRequest.
+ * Use `create(CreateLogicalPortRequestSchema)` to create a new message.
+ */
+export const CreateLogicalPortRequestSchema: GenMessage<CreateLogicalPortRequest> = /*@__PURE__*/
+  messageDesc(file_powernode_v1_sdwan, 21);
+
+/**
+ * @generated from message powernode.v1.CreateLogicalPortResponse
+ */
+export type CreateLogicalPortResponse = Message<"powernode.v1.CreateLogicalPortResponse"> & {
+  /**
+   * @generated from field: powernode.v1.LogicalPort port = 1;
+   */
+  port?: LogicalPort | undefined;
+};
+
+/**
+ * Describes the message powernode.v1.CreateLogicalPortResponse.
+ * Use `create(CreateLogicalPortResponseSchema)` to create a new message.
+ */
+export const CreateLogicalPortResponseSchema: GenMessage<CreateLogicalPortResponse> = /*@__PURE__*/
+  messageDesc(file_powernode_v1_sdwan, 22);
+
+/**
+ * @generated from message powernode.v1.CreateOvnAclRequest
+ */
+export type CreateOvnAclRequest = Message<"powernode.v1.CreateOvnAclRequest"> & {
+  /**
+   * @generated from field: string deployment = 1;
+   */
+  deployment: string;
+
+  /**
+   * @generated from field: string switch = 2;
+   */
+  switch: string;
+
+  /**
+   * @generated from field: string direction = 3;
+   */
+  direction: string;
+
+  /**
+   * @generated from field: uint32 priority = 4;
+   */
+  priority: number;
+
+  /**
+   * @generated from field: string match = 5;
+   */
+  match: string;
+
+  /**
+   * @generated from field: string action = 6;
+   */
+  action: string;
+};
+
+/**
+ * Describes the message powernode.v1.CreateOvnAclRequest.
+ * Use `create(CreateOvnAclRequestSchema)` to create a new message.
+ */
+export const CreateOvnAclRequestSchema: GenMessage<CreateOvnAclRequest> = /*@__PURE__*/
+  messageDesc(file_powernode_v1_sdwan, 23);
+
+/**
+ * @generated from message powernode.v1.CreateOvnAclResponse
+ */
+export type CreateOvnAclResponse = Message<"powernode.v1.CreateOvnAclResponse"> & {
+  /**
+   * @generated from field: powernode.v1.OvnAcl acl = 1;
+   */
+  acl?: OvnAcl | undefined;
+};
+
+/**
+ * Describes the message powernode.v1.CreateOvnAclResponse.
+ * Use `create(CreateOvnAclResponseSchema)` to create a new message.
+ */
+export const CreateOvnAclResponseSchema: GenMessage<CreateOvnAclResponse> = /*@__PURE__*/
+  messageDesc(file_powernode_v1_sdwan, 24);
+
+/**
+ * @generated from message powernode.v1.GetOvnPlanRequest
+ */
+export type GetOvnPlanRequest = Message<"powernode.v1.GetOvnPlanRequest"> & {
+  /**
+   * @generated from field: string deployment = 1;
+   */
+  deployment: string;
+};
+
+/**
+ * Describes the message powernode.v1.GetOvnPlanRequest.
+ * Use `create(GetOvnPlanRequestSchema)` to create a new message.
+ */
+export const GetOvnPlanRequestSchema: GenMessage<GetOvnPlanRequest> = /*@__PURE__*/
+  messageDesc(file_powernode_v1_sdwan, 25);
+
+/**
+ * @generated from message powernode.v1.GetOvnPlanResponse
+ */
+export type GetOvnPlanResponse = Message<"powernode.v1.GetOvnPlanResponse"> & {
+  /**
+   * @generated from field: repeated powernode.v1.OvnPlanCommand commands = 1;
+   */
+  commands: OvnPlanCommand[];
+
+  /**
+   * @generated from field: string sha256 = 2;
+   */
+  sha256: string;
+};
+
+/**
+ * Describes the message powernode.v1.GetOvnPlanResponse.
+ * Use `create(GetOvnPlanResponseSchema)` to create a new message.
+ */
+export const GetOvnPlanResponseSchema: GenMessage<GetOvnPlanResponse> = /*@__PURE__*/
+  messageDesc(file_powernode_v1_sdwan, 26);
 
 /**
  * @generated from message powernode.v1.AllocateVrfRequest
@@ -316,7 +937,7 @@ export type AllocateVrfRequest = Message<"powernode.v1.AllocateVrfRequest"> & {
  * Use `create(AllocateVrfRequestSchema)` to create a new message.
  */
 export const AllocateVrfRequestSchema: GenMessage<AllocateVrfRequest> = /*@__PURE__*/
-  messageDesc(file_powernode_v1_sdwan, 6);
+  messageDesc(file_powernode_v1_sdwan, 27);
 
 /**
  * @generated from message powernode.v1.AllocateVrfResponse
@@ -338,7 +959,7 @@ export type AllocateVrfResponse = Message<"powernode.v1.AllocateVrfResponse"> & 
  * Use `create(AllocateVrfResponseSchema)` to create a new message.
  */
 export const AllocateVrfResponseSchema: GenMessage<AllocateVrfResponse> = /*@__PURE__*/
-  messageDesc(file_powernode_v1_sdwan, 7);
+  messageDesc(file_powernode_v1_sdwan, 28);
 
 /**
  * @generated from message powernode.v1.ListVrfsRequest
@@ -355,7 +976,7 @@ export type ListVrfsRequest = Message<"powernode.v1.ListVrfsRequest"> & {
  * Use `create(ListVrfsRequestSchema)` to create a new message.
  */
 export const ListVrfsRequestSchema: GenMessage<ListVrfsRequest> = /*@__PURE__*/
-  messageDesc(file_powernode_v1_sdwan, 8);
+  messageDesc(file_powernode_v1_sdwan, 29);
 
 /**
  * @generated from message powernode.v1.ListVrfsResponse
@@ -372,7 +993,7 @@ export type ListVrfsResponse = Message<"powernode.v1.ListVrfsResponse"> & {
  * Use `create(ListVrfsResponseSchema)` to create a new message.
  */
 export const ListVrfsResponseSchema: GenMessage<ListVrfsResponse> = /*@__PURE__*/
-  messageDesc(file_powernode_v1_sdwan, 9);
+  messageDesc(file_powernode_v1_sdwan, 30);
 
 /**
  * @generated from message powernode.v1.SetNetworkBgpAsnRequest
@@ -394,7 +1015,7 @@ export type SetNetworkBgpAsnRequest = Message<"powernode.v1.SetNetworkBgpAsnRequ
  * Use `create(SetNetworkBgpAsnRequestSchema)` to create a new message.
  */
 export const SetNetworkBgpAsnRequestSchema: GenMessage<SetNetworkBgpAsnRequest> = /*@__PURE__*/
-  messageDesc(file_powernode_v1_sdwan, 10);
+  messageDesc(file_powernode_v1_sdwan, 31);
 
 /**
  * @generated from message powernode.v1.SetNetworkBgpAsnResponse
@@ -418,7 +1039,7 @@ export type SetNetworkBgpAsnResponse = Message<"powernode.v1.SetNetworkBgpAsnRes
  * Use `create(SetNetworkBgpAsnResponseSchema)` to create a new message.
  */
 export const SetNetworkBgpAsnResponseSchema: GenMessage<SetNetworkBgpAsnResponse> = /*@__PURE__*/
-  messageDesc(file_powernode_v1_sdwan, 11);
+  messageDesc(file_powernode_v1_sdwan, 32);
 
 /**
  * @generated from message powernode.v1.CreateRouteLeakRequest
@@ -445,7 +1066,7 @@ export type CreateRouteLeakRequest = Message<"powernode.v1.CreateRouteLeakReques
  * Use `create(CreateRouteLeakRequestSchema)` to create a new message.
  */
 export const CreateRouteLeakRequestSchema: GenMessage<CreateRouteLeakRequest> = /*@__PURE__*/
-  messageDesc(file_powernode_v1_sdwan, 12);
+  messageDesc(file_powernode_v1_sdwan, 33);
 
 /**
  * @generated from message powernode.v1.CreateRouteLeakResponse
@@ -462,7 +1083,7 @@ export type CreateRouteLeakResponse = Message<"powernode.v1.CreateRouteLeakRespo
  * Use `create(CreateRouteLeakResponseSchema)` to create a new message.
  */
 export const CreateRouteLeakResponseSchema: GenMessage<CreateRouteLeakResponse> = /*@__PURE__*/
-  messageDesc(file_powernode_v1_sdwan, 13);
+  messageDesc(file_powernode_v1_sdwan, 34);
 
 /**
  * @generated from message powernode.v1.RevokeRouteLeakRequest
@@ -479,7 +1100,7 @@ export type RevokeRouteLeakRequest = Message<"powernode.v1.RevokeRouteLeakReques
  * Use `create(RevokeRouteLeakRequestSchema)` to create a new message.
  */
 export const RevokeRouteLeakRequestSchema: GenMessage<RevokeRouteLeakRequest> = /*@__PURE__*/
-  messageDesc(file_powernode_v1_sdwan, 14);
+  messageDesc(file_powernode_v1_sdwan, 35);
 
 /**
  * @generated from message powernode.v1.RevokeRouteLeakResponse
@@ -496,7 +1117,7 @@ export type RevokeRouteLeakResponse = Message<"powernode.v1.RevokeRouteLeakRespo
  * Use `create(RevokeRouteLeakResponseSchema)` to create a new message.
  */
 export const RevokeRouteLeakResponseSchema: GenMessage<RevokeRouteLeakResponse> = /*@__PURE__*/
-  messageDesc(file_powernode_v1_sdwan, 15);
+  messageDesc(file_powernode_v1_sdwan, 36);
 
 /**
  * @generated from message powernode.v1.ListRouteLeaksRequest
@@ -509,7 +1130,7 @@ export type ListRouteLeaksRequest = Message<"powernode.v1.ListRouteLeaksRequest"
  * Use `create(ListRouteLeaksRequestSchema)` to create a new message.
  */
 export const ListRouteLeaksRequestSchema: GenMessage<ListRouteLeaksRequest> = /*@__PURE__*/
-  messageDesc(file_powernode_v1_sdwan, 16);
+  messageDesc(file_powernode_v1_sdwan, 37);
 
 /**
  * @generated from message powernode.v1.ListRouteLeaksResponse
@@ -526,7 +1147,7 @@ export type ListRouteLeaksResponse = Message<"powernode.v1.ListRouteLeaksRespons
  * Use `create(ListRouteLeaksResponseSchema)` to create a new message.
  */
 export const ListRouteLeaksResponseSchema: GenMessage<ListRouteLeaksResponse> = /*@__PURE__*/
-  messageDesc(file_powernode_v1_sdwan, 17);
+  messageDesc(file_powernode_v1_sdwan, 38);
 
 /**
  * @generated from message powernode.v1.AllocateHostBridgeRequest
@@ -550,7 +1171,7 @@ export type AllocateHostBridgeRequest = Message<"powernode.v1.AllocateHostBridge
  * Use `create(AllocateHostBridgeRequestSchema)` to create a new message.
  */
 export const AllocateHostBridgeRequestSchema: GenMessage<AllocateHostBridgeRequest> = /*@__PURE__*/
-  messageDesc(file_powernode_v1_sdwan, 18);
+  messageDesc(file_powernode_v1_sdwan, 39);
 
 /**
  * @generated from message powernode.v1.AllocateHostBridgeResponse
@@ -581,7 +1202,7 @@ export type AllocateHostBridgeResponse = Message<"powernode.v1.AllocateHostBridg
  * Use `create(AllocateHostBridgeResponseSchema)` to create a new message.
  */
 export const AllocateHostBridgeResponseSchema: GenMessage<AllocateHostBridgeResponse> = /*@__PURE__*/
-  messageDesc(file_powernode_v1_sdwan, 19);
+  messageDesc(file_powernode_v1_sdwan, 40);
 
 /**
  * @generated from message powernode.v1.DrainHostBridgeRequest
@@ -598,7 +1219,7 @@ export type DrainHostBridgeRequest = Message<"powernode.v1.DrainHostBridgeReques
  * Use `create(DrainHostBridgeRequestSchema)` to create a new message.
  */
 export const DrainHostBridgeRequestSchema: GenMessage<DrainHostBridgeRequest> = /*@__PURE__*/
-  messageDesc(file_powernode_v1_sdwan, 20);
+  messageDesc(file_powernode_v1_sdwan, 41);
 
 /**
  * @generated from message powernode.v1.DrainHostBridgeResponse
@@ -615,7 +1236,7 @@ export type DrainHostBridgeResponse = Message<"powernode.v1.DrainHostBridgeRespo
  * Use `create(DrainHostBridgeResponseSchema)` to create a new message.
  */
 export const DrainHostBridgeResponseSchema: GenMessage<DrainHostBridgeResponse> = /*@__PURE__*/
-  messageDesc(file_powernode_v1_sdwan, 21);
+  messageDesc(file_powernode_v1_sdwan, 42);
 
 /**
  * @generated from message powernode.v1.RemoveHostBridgeRequest
@@ -632,7 +1253,7 @@ export type RemoveHostBridgeRequest = Message<"powernode.v1.RemoveHostBridgeRequ
  * Use `create(RemoveHostBridgeRequestSchema)` to create a new message.
  */
 export const RemoveHostBridgeRequestSchema: GenMessage<RemoveHostBridgeRequest> = /*@__PURE__*/
-  messageDesc(file_powernode_v1_sdwan, 22);
+  messageDesc(file_powernode_v1_sdwan, 43);
 
 /**
  * @generated from message powernode.v1.RemoveHostBridgeResponse
@@ -649,7 +1270,7 @@ export type RemoveHostBridgeResponse = Message<"powernode.v1.RemoveHostBridgeRes
  * Use `create(RemoveHostBridgeResponseSchema)` to create a new message.
  */
 export const RemoveHostBridgeResponseSchema: GenMessage<RemoveHostBridgeResponse> = /*@__PURE__*/
-  messageDesc(file_powernode_v1_sdwan, 23);
+  messageDesc(file_powernode_v1_sdwan, 44);
 
 /**
  * @generated from message powernode.v1.ListHostBridgesRequest
@@ -666,7 +1287,7 @@ export type ListHostBridgesRequest = Message<"powernode.v1.ListHostBridgesReques
  * Use `create(ListHostBridgesRequestSchema)` to create a new message.
  */
 export const ListHostBridgesRequestSchema: GenMessage<ListHostBridgesRequest> = /*@__PURE__*/
-  messageDesc(file_powernode_v1_sdwan, 24);
+  messageDesc(file_powernode_v1_sdwan, 45);
 
 /**
  * @generated from message powernode.v1.ListHostBridgesResponse
@@ -683,7 +1304,7 @@ export type ListHostBridgesResponse = Message<"powernode.v1.ListHostBridgesRespo
  * Use `create(ListHostBridgesResponseSchema)` to create a new message.
  */
 export const ListHostBridgesResponseSchema: GenMessage<ListHostBridgesResponse> = /*@__PURE__*/
-  messageDesc(file_powernode_v1_sdwan, 25);
+  messageDesc(file_powernode_v1_sdwan, 46);
 
 /**
  * @generated from message powernode.v1.SuggestNetworkProfileRequest
@@ -700,7 +1321,7 @@ export type SuggestNetworkProfileRequest = Message<"powernode.v1.SuggestNetworkP
  * Use `create(SuggestNetworkProfileRequestSchema)` to create a new message.
  */
 export const SuggestNetworkProfileRequestSchema: GenMessage<SuggestNetworkProfileRequest> = /*@__PURE__*/
-  messageDesc(file_powernode_v1_sdwan, 26);
+  messageDesc(file_powernode_v1_sdwan, 47);
 
 /**
  * @generated from message powernode.v1.SuggestNetworkProfileResponse
@@ -733,7 +1354,7 @@ export type SuggestNetworkProfileResponse = Message<"powernode.v1.SuggestNetwork
  * Use `create(SuggestNetworkProfileResponseSchema)` to create a new message.
  */
 export const SuggestNetworkProfileResponseSchema: GenMessage<SuggestNetworkProfileResponse> = /*@__PURE__*/
-  messageDesc(file_powernode_v1_sdwan, 27);
+  messageDesc(file_powernode_v1_sdwan, 48);
 
 /**
  * @generated from message powernode.v1.CreateIpfixCollectorRequest
@@ -769,7 +1390,7 @@ export type CreateIpfixCollectorRequest = Message<"powernode.v1.CreateIpfixColle
  * Use `create(CreateIpfixCollectorRequestSchema)` to create a new message.
  */
 export const CreateIpfixCollectorRequestSchema: GenMessage<CreateIpfixCollectorRequest> = /*@__PURE__*/
-  messageDesc(file_powernode_v1_sdwan, 28);
+  messageDesc(file_powernode_v1_sdwan, 49);
 
 /**
  * @generated from message powernode.v1.CreateIpfixCollectorResponse
@@ -786,7 +1407,7 @@ export type CreateIpfixCollectorResponse = Message<"powernode.v1.CreateIpfixColl
  * Use `create(CreateIpfixCollectorResponseSchema)` to create a new message.
  */
 export const CreateIpfixCollectorResponseSchema: GenMessage<CreateIpfixCollectorResponse> = /*@__PURE__*/
-  messageDesc(file_powernode_v1_sdwan, 29);
+  messageDesc(file_powernode_v1_sdwan, 50);
 
 /**
  * @generated from message powernode.v1.SetIpfixCollectorEnabledRequest
@@ -808,7 +1429,7 @@ export type SetIpfixCollectorEnabledRequest = Message<"powernode.v1.SetIpfixColl
  * Use `create(SetIpfixCollectorEnabledRequestSchema)` to create a new message.
  */
 export const SetIpfixCollectorEnabledRequestSchema: GenMessage<SetIpfixCollectorEnabledRequest> = /*@__PURE__*/
-  messageDesc(file_powernode_v1_sdwan, 30);
+  messageDesc(file_powernode_v1_sdwan, 51);
 
 /**
  * @generated from message powernode.v1.SetIpfixCollectorEnabledResponse
@@ -825,7 +1446,7 @@ export type SetIpfixCollectorEnabledResponse = Message<"powernode.v1.SetIpfixCol
  * Use `create(SetIpfixCollectorEnabledResponseSchema)` to create a new message.
  */
 export const SetIpfixCollectorEnabledResponseSchema: GenMessage<SetIpfixCollectorEnabledResponse> = /*@__PURE__*/
-  messageDesc(file_powernode_v1_sdwan, 31);
+  messageDesc(file_powernode_v1_sdwan, 52);
 
 /**
  * @generated from message powernode.v1.ListIpfixCollectorsRequest
@@ -838,7 +1459,7 @@ export type ListIpfixCollectorsRequest = Message<"powernode.v1.ListIpfixCollecto
  * Use `create(ListIpfixCollectorsRequestSchema)` to create a new message.
  */
 export const ListIpfixCollectorsRequestSchema: GenMessage<ListIpfixCollectorsRequest> = /*@__PURE__*/
-  messageDesc(file_powernode_v1_sdwan, 32);
+  messageDesc(file_powernode_v1_sdwan, 53);
 
 /**
  * @generated from message powernode.v1.ListIpfixCollectorsResponse
@@ -855,7 +1476,7 @@ export type ListIpfixCollectorsResponse = Message<"powernode.v1.ListIpfixCollect
  * Use `create(ListIpfixCollectorsResponseSchema)` to create a new message.
  */
 export const ListIpfixCollectorsResponseSchema: GenMessage<ListIpfixCollectorsResponse> = /*@__PURE__*/
-  messageDesc(file_powernode_v1_sdwan, 33);
+  messageDesc(file_powernode_v1_sdwan, 54);
 
 /**
  * @generated from message powernode.v1.DeleteIpfixCollectorRequest
@@ -872,7 +1493,7 @@ export type DeleteIpfixCollectorRequest = Message<"powernode.v1.DeleteIpfixColle
  * Use `create(DeleteIpfixCollectorRequestSchema)` to create a new message.
  */
 export const DeleteIpfixCollectorRequestSchema: GenMessage<DeleteIpfixCollectorRequest> = /*@__PURE__*/
-  messageDesc(file_powernode_v1_sdwan, 34);
+  messageDesc(file_powernode_v1_sdwan, 55);
 
 /**
  * @generated from message powernode.v1.DeleteIpfixCollectorResponse
@@ -885,7 +1506,7 @@ export type DeleteIpfixCollectorResponse = Message<"powernode.v1.DeleteIpfixColl
  * Use `create(DeleteIpfixCollectorResponseSchema)` to create a new message.
  */
 export const DeleteIpfixCollectorResponseSchema: GenMessage<DeleteIpfixCollectorResponse> = /*@__PURE__*/
-  messageDesc(file_powernode_v1_sdwan, 35);
+  messageDesc(file_powernode_v1_sdwan, 56);
 
 /**
  * Operator API of the SDWAN topology.
@@ -1032,6 +1653,71 @@ export const SdwanService: GenService<{
     methodKind: "unary";
     input: typeof ListRouteLeaksRequestSchema;
     output: typeof ListRouteLeaksResponseSchema;
+  },
+  /**
+   * OVN: a deployment (bootstrapping), its state, and its logical topology.
+   *
+   * @generated from rpc powernode.v1.SdwanService.CreateOvnDeployment
+   */
+  createOvnDeployment: {
+    methodKind: "unary";
+    input: typeof CreateOvnDeploymentRequestSchema;
+    output: typeof CreateOvnDeploymentResponseSchema;
+  },
+  /**
+   * bootstrapping -> active, active <-> degraded.
+   *
+   * @generated from rpc powernode.v1.SdwanService.SetOvnDeploymentState
+   */
+  setOvnDeploymentState: {
+    methodKind: "unary";
+    input: typeof SetOvnDeploymentStateRequestSchema;
+    output: typeof SetOvnDeploymentStateResponseSchema;
+  },
+  /**
+   * @generated from rpc powernode.v1.SdwanService.CreateLogicalSwitch
+   */
+  createLogicalSwitch: {
+    methodKind: "unary";
+    input: typeof CreateLogicalSwitchRequestSchema;
+    output: typeof CreateLogicalSwitchResponseSchema;
+  },
+  /**
+   * @generated from rpc powernode.v1.SdwanService.CreateLogicalRouter
+   */
+  createLogicalRouter: {
+    methodKind: "unary";
+    input: typeof CreateLogicalRouterRequestSchema;
+    output: typeof CreateLogicalRouterResponseSchema;
+  },
+  /**
+   * A port on a switch: a workload's on a node (vm, container) or a router's (router); its MAC is allocated.
+   *
+   * @generated from rpc powernode.v1.SdwanService.CreateLogicalPort
+   */
+  createLogicalPort: {
+    methodKind: "unary";
+    input: typeof CreateLogicalPortRequestSchema;
+    output: typeof CreateLogicalPortResponseSchema;
+  },
+  /**
+   * @generated from rpc powernode.v1.SdwanService.CreateOvnAcl
+   */
+  createOvnAcl: {
+    methodKind: "unary";
+    input: typeof CreateOvnAclRequestSchema;
+    output: typeof CreateOvnAclResponseSchema;
+  },
+  /**
+   * The deployment's ovn-nbctl plan: deterministic (switches, routers, ports, ACLs by name), with its
+   * sha256 so two compiles can be compared.
+   *
+   * @generated from rpc powernode.v1.SdwanService.GetOvnPlan
+   */
+  getOvnPlan: {
+    methodKind: "unary";
+    input: typeof GetOvnPlanRequestSchema;
+    output: typeof GetOvnPlanResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_powernode_v1_sdwan, 0);

@@ -1,0 +1,339 @@
+/**
+ * OVN deployments and their logical topology (switches, routers, ports, ACLs). The hub keeps the model
+ * and compiles it: the deployment's ovn-nbctl plan (ovn-plan.ts) and, for every heavyweight node that is
+ * a member of the deployment's network while it is active, the `ovn_control` ovn-controller needs.
+ * A lightweight node, or any node while the deployment is bootstrapping or degraded, gets none.
+ */
+import { isIP } from "node:net";
+import { EVENTS } from "@powernode/proto";
+import { and, asc, eq, inArray } from "drizzle-orm";
+import type { Db } from "../db/client.ts";
+import {
+  networkMembers,
+  ovnAcls,
+  ovnDeployments,
+  ovnLogicalPorts,
+  ovnLogicalRouters,
+  ovnLogicalSwitches,
+} from "../db/schema/index.ts";
+import type { Deps } from "../deps.ts";
+import type { NodeRow, Tx } from "../desired-state/index.ts";
+import { DomainError } from "../errors.ts";
+import { resolveNetwork } from "../network/networks.ts";
+import { getInstance } from "../provision/instances.ts";
+import { isUuid } from "../rpc/fields.ts";
+import { ovnPlan, portMac } from "./ovn-plan.ts";
+
+export type DeploymentRow = typeof ovnDeployments.$inferSelect;
+export type SwitchRow = typeof ovnLogicalSwitches.$inferSelect;
+export type RouterRow = typeof ovnLogicalRouters.$inferSelect;
+export type PortRow = typeof ovnLogicalPorts.$inferSelect;
+export type AclRow = typeof ovnAcls.$inferSelect;
+type SdwanDeps = Pick<Deps, "db" | "events" | "desiredState">;
+
+const ENDPOINT_RE = /^(tcp|ssl):(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]{1,253}):\d{1,5}$/;
+const OVN_NAME_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/;
+const CIDR_RE = /^([0-9a-fA-F:.]+)\/(\d{1,3})$/;
+
+function endpointField(field: string, v: string): string {
+  if (!ENDPOINT_RE.test(v))
+    throw new DomainError(
+      "invalid_argument",
+      `${field}: "${v.slice(0, 100)}" is not tcp:HOST:PORT or ssl:HOST:PORT`,
+    );
+  return v;
+}
+
+function ovnName(field: string, v: string): string {
+  if (!OVN_NAME_RE.test(v))
+    throw new DomainError(
+      "invalid_argument",
+      `${field}: "${v.slice(0, 64)}" is not a name of A-Z a-z 0-9 _ . -`,
+    );
+  return v;
+}
+
+/** `addr/len` with the address of one family and a length that fits it. */
+export function cidrField(field: string, v: string): { address: string; length: number; family: 4 | 6 } {
+  const m = CIDR_RE.exec(v);
+  const family = m ? isIP(m[1] as string) : 0;
+  const length = Number(m?.[2]);
+  if (!m || family === 0 || length > (family === 4 ? 32 : 128))
+    throw new DomainError("invalid_argument", `${field}: "${v.slice(0, 60)}" is not a CIDR (addr/len)`);
+  return { address: m[1] as string, length, family: family as 4 | 6 };
+}
+
+export async function resolveDeployment(db: Db | Tx, ref: string): Promise<DeploymentRow> {
+  if (ref === "") throw new DomainError("invalid_argument", "deployment: required (an id or a name)");
+  const where = isUuid(ref.toLowerCase())
+    ? eq(ovnDeployments.id, ref.toLowerCase())
+    : eq(ovnDeployments.name, ref);
+  const [row] = await db.select().from(ovnDeployments).where(where);
+  if (!row) throw new DomainError("not_found", `deployment: no OVN deployment "${ref.slice(0, 100)}"`);
+  return row;
+}
+
+export async function createDeployment(
+  deps: SdwanDeps,
+  input: { name: string; nbEndpoint: string; sbEndpoint: string; northdHost: string; network: string },
+): Promise<DeploymentRow> {
+  const name = ovnName("name", input.name);
+  const network = await resolveNetwork(deps.db, input.network);
+  const [clash] = await deps.db.select().from(ovnDeployments).where(eq(ovnDeployments.name, name));
+  if (clash) throw new DomainError("already_exists", `name: an OVN deployment "${name}" exists`);
+  const [row] = await deps.db
+    .insert(ovnDeployments)
+    .values({
+      name,
+      nbEndpoint: endpointField("nb_endpoint", input.nbEndpoint),
+      sbEndpoint: endpointField("sb_endpoint", input.sbEndpoint),
+      northdHost: ovnName("northd_host", input.northdHost),
+      networkId: network.id,
+    })
+    .returning();
+  if (!row) throw new Error(`deployment ${name}: no row`);
+  await deps.events.emit(EVENTS.sdwanOvnDeploymentState, { deployment: name, state: row.state });
+  return row;
+}
+
+const MOVES: Record<DeploymentRow["state"], readonly DeploymentRow["state"][]> = {
+  bootstrapping: ["active"],
+  active: ["degraded"],
+  degraded: ["active"],
+};
+
+/** Moves a deployment's state; every heavyweight member of its network is recompiled (ovn_control). */
+export async function setDeploymentState(
+  deps: SdwanDeps,
+  ref: string,
+  state: string,
+): Promise<DeploymentRow> {
+  const d = await resolveDeployment(deps.db, ref);
+  if (!["bootstrapping", "active", "degraded"].includes(state))
+    throw new DomainError(
+      "invalid_argument",
+      `state: "${state.slice(0, 20)}" is not bootstrapping, active or degraded`,
+    );
+  const to = state as DeploymentRow["state"];
+  if (to === d.state) return d;
+  if (!MOVES[d.state].includes(to))
+    throw new DomainError(
+      "precondition",
+      `state: ${d.name} is ${d.state}; it can become ${MOVES[d.state].join(" or ")}`,
+    );
+  const [row] = await deps.db
+    .update(ovnDeployments)
+    .set({ state: to, updatedAt: new Date() })
+    .where(eq(ovnDeployments.id, d.id))
+    .returning();
+  if (!row) throw new Error(`deployment ${d.id}: no row`);
+  await deps.events.emit(EVENTS.sdwanOvnDeploymentState, {
+    deployment: row.name,
+    state: row.state,
+    was: d.state,
+  });
+  const members = await deps.db
+    .select({ nodeId: networkMembers.instanceId })
+    .from(networkMembers)
+    .where(eq(networkMembers.networkId, row.networkId));
+  for (const m of members) if (m.nodeId) await deps.desiredState.change(m.nodeId);
+  return row;
+}
+
+async function switchOf(db: Db | Tx, d: DeploymentRow, ref: string): Promise<SwitchRow> {
+  const [s] = await db
+    .select()
+    .from(ovnLogicalSwitches)
+    .where(and(eq(ovnLogicalSwitches.deploymentId, d.id), eq(ovnLogicalSwitches.name, ref)));
+  if (!s) throw new DomainError("not_found", `switch: no logical switch "${ref.slice(0, 64)}" in ${d.name}`);
+  return s;
+}
+
+export async function createSwitch(deps: SdwanDeps, ref: string, name: string, subnet: string) {
+  const d = await resolveDeployment(deps.db, ref);
+  cidrField("subnet", subnet);
+  const n = ovnName("name", name);
+  const [clash] = await deps.db
+    .select()
+    .from(ovnLogicalSwitches)
+    .where(and(eq(ovnLogicalSwitches.deploymentId, d.id), eq(ovnLogicalSwitches.name, n)));
+  if (clash) throw new DomainError("already_exists", `name: ${d.name} has a logical switch "${n}"`);
+  const [row] = await deps.db
+    .insert(ovnLogicalSwitches)
+    .values({ deploymentId: d.id, name: n, subnet })
+    .returning();
+  return row as SwitchRow;
+}
+
+export async function createRouter(deps: SdwanDeps, ref: string, name: string) {
+  const d = await resolveDeployment(deps.db, ref);
+  const n = ovnName("name", name);
+  const [clash] = await deps.db
+    .select()
+    .from(ovnLogicalRouters)
+    .where(and(eq(ovnLogicalRouters.deploymentId, d.id), eq(ovnLogicalRouters.name, n)));
+  if (clash) throw new DomainError("already_exists", `name: ${d.name} has a logical router "${n}"`);
+  const [row] = await deps.db.insert(ovnLogicalRouters).values({ deploymentId: d.id, name: n }).returning();
+  return row as RouterRow;
+}
+
+export async function createPort(
+  deps: SdwanDeps,
+  input: {
+    deployment: string;
+    switch: string;
+    name: string;
+    kind: string;
+    nodeId: string;
+    router: string;
+    address: string;
+  },
+): Promise<PortRow> {
+  const d = await resolveDeployment(deps.db, input.deployment);
+  const sw = await switchOf(deps.db, d, input.switch);
+  const name = ovnName("name", input.name);
+  if (!["vm", "container", "router"].includes(input.kind))
+    throw new DomainError(
+      "invalid_argument",
+      `kind: "${input.kind.slice(0, 20)}" is not vm, container or router`,
+    );
+  const kind = input.kind as PortRow["kind"];
+  const subnet = cidrField("subnet", sw.subnet);
+  if (isIP(input.address) !== subnet.family)
+    throw new DomainError(
+      "invalid_argument",
+      `address: "${input.address.slice(0, 60)}" is not an IPv${subnet.family} address (the switch's subnet is ${sw.subnet})`,
+    );
+  let nodeId: string | null = null;
+  let routerId: string | null = null;
+  if (kind === "router") {
+    const [r] = await deps.db
+      .select()
+      .from(ovnLogicalRouters)
+      .where(and(eq(ovnLogicalRouters.deploymentId, d.id), eq(ovnLogicalRouters.name, input.router)));
+    if (!r)
+      throw new DomainError(
+        "not_found",
+        `router: no logical router "${input.router.slice(0, 64)}" in ${d.name}`,
+      );
+    routerId = r.id;
+  } else {
+    nodeId = (await getInstance(deps, input.nodeId, "node_id")).id;
+  }
+  const [clash] = await deps.db
+    .select()
+    .from(ovnLogicalPorts)
+    .where(and(eq(ovnLogicalPorts.switchId, sw.id), eq(ovnLogicalPorts.name, name)));
+  if (clash) throw new DomainError("already_exists", `name: ${sw.name} has a port "${name}"`);
+  const id = crypto.randomUUID();
+  const [row] = await deps.db
+    .insert(ovnLogicalPorts)
+    .values({ id, switchId: sw.id, name, kind, nodeId, routerId, address: input.address, mac: portMac(id) })
+    .returning();
+  return row as PortRow;
+}
+
+export async function createAcl(
+  deps: SdwanDeps,
+  input: {
+    deployment: string;
+    switch: string;
+    direction: string;
+    priority: number;
+    match: string;
+    action: string;
+  },
+): Promise<AclRow> {
+  const d = await resolveDeployment(deps.db, input.deployment);
+  const sw = await switchOf(deps.db, d, input.switch);
+  if (input.direction !== "from-lport" && input.direction !== "to-lport")
+    throw new DomainError(
+      "invalid_argument",
+      `direction: "${input.direction.slice(0, 20)}" is not from-lport or to-lport`,
+    );
+  if (!["allow", "allow-related", "drop", "reject"].includes(input.action))
+    throw new DomainError(
+      "invalid_argument",
+      `action: "${input.action.slice(0, 20)}" is not allow, allow-related, drop or reject`,
+    );
+  if (!Number.isInteger(input.priority) || input.priority < 0 || input.priority > 32767)
+    throw new DomainError("invalid_argument", "priority: must be 0 to 32767");
+  if (input.match === "" || input.match.length > 1024 || /[\n\r"]/.test(input.match))
+    throw new DomainError(
+      "invalid_argument",
+      "match: required, one line, no double quotes, at most 1024 characters",
+    );
+  const [row] = await deps.db
+    .insert(ovnAcls)
+    .values({
+      switchId: sw.id,
+      direction: input.direction,
+      priority: input.priority,
+      match: input.match,
+      action: input.action as AclRow["action"],
+    })
+    .returning();
+  return row as AclRow;
+}
+
+/** The deployment's plan from its rows. */
+export async function planFor(db: Db | Tx, ref: string): Promise<string[][]> {
+  const d = await resolveDeployment(db, ref);
+  const switches = await db
+    .select()
+    .from(ovnLogicalSwitches)
+    .where(eq(ovnLogicalSwitches.deploymentId, d.id))
+    .orderBy(asc(ovnLogicalSwitches.name));
+  const routers = await db.select().from(ovnLogicalRouters).where(eq(ovnLogicalRouters.deploymentId, d.id));
+  const ids = switches.map((s) => s.id);
+  const ports = ids.length
+    ? await db.select().from(ovnLogicalPorts).where(inArray(ovnLogicalPorts.switchId, ids))
+    : [];
+  const acls = ids.length ? await db.select().from(ovnAcls).where(inArray(ovnAcls.switchId, ids)) : [];
+  const sw = new Map(switches.map((s) => [s.id, s]));
+  const rt = new Map(routers.map((r) => [r.id, r.name]));
+  return ovnPlan({
+    switches,
+    routers,
+    ports: ports.map((p) => ({
+      name: p.name,
+      switchName: sw.get(p.switchId)?.name ?? "",
+      kind: p.kind,
+      nodeId: p.nodeId,
+      routerName: p.routerId ? (rt.get(p.routerId) ?? null) : null,
+      address: p.address,
+      mac: p.mac,
+      prefixLength: Number(sw.get(p.switchId)?.subnet.split("/")[1] ?? 0),
+    })),
+    acls: acls.map((a) => ({
+      switchName: sw.get(a.switchId)?.name ?? "",
+      direction: a.direction,
+      priority: a.priority,
+      match: a.match,
+      action: a.action,
+    })),
+  });
+}
+
+/** ovn-controller's settings for `node`: heavyweight, a member of an active deployment's network. */
+export async function ovnControlFor(tx: Db | Tx, node: Pick<NodeRow, "id" | "networkProfile">) {
+  if (node.networkProfile !== "heavyweight") return undefined;
+  const rows = await tx
+    .select({ d: ovnDeployments, address: networkMembers.address })
+    .from(ovnDeployments)
+    .innerJoin(
+      networkMembers,
+      and(eq(networkMembers.networkId, ovnDeployments.networkId), eq(networkMembers.instanceId, node.id)),
+    )
+    .where(eq(ovnDeployments.state, "active"))
+    .orderBy(asc(ovnDeployments.name));
+  const first = rows[0];
+  if (!first) return undefined;
+  return {
+    deployment: first.d.name,
+    sbDbEndpoint: first.d.sbEndpoint,
+    encapType: "geneve",
+    encapIp: first.address,
+    systemId: node.id,
+  };
+}
