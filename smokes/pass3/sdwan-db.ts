@@ -7,6 +7,8 @@
 import { Arch, type HostBridge } from "@powernode/proto";
 import { cliFor } from "../../hub/src/cli/test-cli.ts";
 import { getDesiredState } from "../../hub/src/desired-state/index.ts";
+import { buildModules } from "../lib/built-modules.ts";
+import { frrChecker } from "../lib/frr-check.ts";
 import type { SmokeHub } from "../lib/hub.ts";
 import type { PassContext } from "../lib/pass.ts";
 
@@ -110,6 +112,7 @@ export async function sdwanChecks(t: PassContext, s: SmokeHub, stamp: string): P
     },
   );
 
+  let frrWithLeak = "";
   await t.check(
     "multi_vrf: distinct (vrf, table) per network, idempotent, no reserved table; FRR blocks per VRF with the set ASNs; a leak a -> b imports a into b until revoked",
     async () => {
@@ -161,7 +164,29 @@ export async function sdwanChecks(t: PassContext, s: SmokeHub, stamp: string): P
       if (inA.includes("import vrf")) throw new Error("the leak went both ways");
       await pnctl("sdwan", "leak-revoke", leak.id);
       if ((await frr()).includes("import vrf")) throw new Error("import vrf after revoking");
+      frrWithLeak = leaked;
       return `${va.vrfName} table ${va.tableId}, ${vb.vrfName} table ${vb.tableId}; AS 65001/65002 honoured; leak ${netA} a -> b imported in b only, gone when revoked; the mesh entry names ${va.vrfName}`;
+    },
+  );
+
+  await t.check(
+    "FRR's own parser (vtysh --dryrun, Debian's frr as the frr module ships it) accepts the compiled frr.conf; a bad line is refused",
+    async () => {
+      if (!frrWithLeak) throw new Error("no frr.conf from the multi_vrf check");
+      const [built] = await buildModules(t, "amd64", ["frr"]);
+      if (!built) throw new Error("no frr module");
+      const frr = await frrChecker(built);
+      try {
+        const good = await frr.check(frrWithLeak);
+        if (!good.ok) throw new Error(`vtysh refused the compiled config:\n${good.output}`);
+        const bad = await frr.check(
+          `${frrWithLeak}router bgp 65001 vrf\n neighbour fd00::1 remote-as internal\n`,
+        );
+        if (bad.ok) throw new Error("vtysh accepted a broken config: the check cannot fail");
+        return `${frrWithLeak.split("\n").length} lines accepted by ${built.manifest.version}; the broken one refused (${bad.output.split("\n")[0]?.slice(0, 80)})`;
+      } finally {
+        frr.close();
+      }
     },
   );
 
