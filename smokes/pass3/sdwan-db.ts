@@ -10,6 +10,7 @@ import { getDesiredState } from "../../hub/src/desired-state/index.ts";
 import { buildModules } from "../lib/built-modules.ts";
 import { frrChecker } from "../lib/frr-check.ts";
 import type { SmokeHub } from "../lib/hub.ts";
+import { nbDatabase } from "../lib/ovn-check.ts";
 import type { PassContext } from "../lib/pass.ts";
 
 export async function sdwanChecks(t: PassContext, s: SmokeHub, stamp: string): Promise<void> {
@@ -207,6 +208,7 @@ export async function ovnChecks(
     return JSON.parse(r.out) as T;
   };
   const control = async (id: string) => (await getDesiredState(s.hub.deps.db, id)).sdwan?.ovnControl;
+  let ovnPlanCommands: string[][] = [];
   await t.check(
     "ovn_models: deployment bootstrapping -> active; a switch and a vm port (MAC 02:..); the plan ls-add before lsp-add, byte-equal on recompile; ovn_control for heavyweight only, none while degraded",
     async () => {
@@ -229,6 +231,23 @@ export async function ovnChecks(
       );
       if (!port.mac.startsWith("02:") || port.address !== "10.10.0.5")
         throw new Error(`port: ${JSON.stringify(port)}`);
+      // A router on the switch and an ACL: the plan's other commands, for the ovn-nbctl check below.
+      await pnctl("sdwan", "ovn-router", name, "lr-smoke");
+      await pnctl(
+        "sdwan",
+        "ovn-port",
+        name,
+        "ls-smoke-test",
+        "lsp-rtr",
+        "--router",
+        "lr-smoke",
+        "--address",
+        "10.10.0.1",
+      );
+      await pnctl(
+        ...["sdwan", "ovn-acl", name, "ls-smoke-test", "--direction", "to-lport", "--priority", "1000"],
+        ...["--match", "tcp.dst == 22", "--action", "drop"],
+      );
       type Plan = { commands: string[][]; sha256: string };
       const plan = await pnctl<Plan>("sdwan", "ovn-plan", name);
       const ls = plan.commands.findIndex((c) => c.includes("ls-add"));
@@ -247,7 +266,50 @@ export async function ovnChecks(
       if (await control(hosts.heavy)) throw new Error("ovn_control while degraded");
       await pnctl("sdwan", "ovn-state", name, "active");
       if (!(await control(hosts.heavy))) throw new Error("ovn_control not back once active");
+      ovnPlanCommands = plan.commands;
       return `${plan.commands.length} commands (sha256 ${plan.sha256.slice(0, 12)}.. twice); port ${port.mac}; heavy: ${c.sbDbEndpoint} geneve ${c.encapIp}; light: none; degraded: none`;
+    },
+  );
+
+  await t.check(
+    "the OVN plan applied twice with ovn-nbctl to a real NB database (Debian's ovn-central as the module ships it): switch and subnet, router port, ACL, the vm port's MAC, address and chassis",
+    async () => {
+      if (ovnPlanCommands.length === 0) throw new Error("no plan from the ovn_models check");
+      const [built] = await buildModules(t, "amd64", ["ovn-central"]);
+      if (!built) throw new Error("no ovn-central module");
+      const nb = await nbDatabase(built);
+      try {
+        await nb.apply(ovnPlanCommands);
+        await nb.apply(ovnPlanCommands); // --may-exist: the same plan again changes nothing
+        const switches = await nb.list("Logical_Switch", ["name", "other_config"]);
+        const ports = await nb.list("Logical_Switch_Port", ["name", "addresses", "options", "type"]);
+        const routers = await nb.list("Logical_Router_Port", ["name", "networks"]);
+        const acls = await nb.list("ACL", ["direction", "priority", "match", "action"]);
+        const json = JSON.stringify({ switches, ports, routers, acls });
+        if (switches.length !== 1 || ports.length !== 2 || routers.length !== 1 || acls.length !== 1)
+          throw new Error(`after two applies: ${json}`);
+        const sw = JSON.stringify(switches[0]);
+        const p = JSON.stringify(ports.find((x) => x.name === "lsp-vm-001"));
+        const rp = JSON.stringify(ports.find((x) => x.name === "lsp-rtr"));
+        if (!rp.includes('"router"') || !rp.includes('["router-port","lrp-lsp-rtr"]'))
+          throw new Error(`router port: ${rp}`);
+        if (!JSON.stringify(routers[0]).includes("10.10.0.1/24"))
+          throw new Error(`lrp: ${JSON.stringify(routers[0])}`);
+        const acl = { direction: "to-lport", priority: 1000, match: "tcp.dst == 22", action: "drop" };
+        if (JSON.stringify(acls[0]) !== JSON.stringify(acl))
+          throw new Error(`acl: ${JSON.stringify(acls[0])}`);
+        if (!sw.includes('"ls-smoke-test"') || !sw.includes('["subnet","10.10.0.0/24"]'))
+          throw new Error(`switch: ${sw}`);
+        if (
+          !p.includes('"lsp-vm-001"') ||
+          !/02(:[0-9a-f]{2}){5} 10\.10\.0\.5/.test(p) ||
+          !p.includes(hosts.heavy)
+        )
+          throw new Error(`port: ${p}`);
+        return `${built.manifest.version}: 1 switch (10.10.0.0/24), a router port (lrp-lsp-rtr 10.10.0.1/24), 1 ACL, the vm port (${/02(:[0-9a-f]{2}){5} 10\.10\.0\.5/.exec(p)?.[0]}, requested-chassis ${hosts.heavy.slice(0, 8)}..) after applying ${ovnPlanCommands.length} commands twice`;
+      } finally {
+        await nb.close();
+      }
     },
   );
 }
