@@ -45,8 +45,9 @@ export const KMOD_ROOTS = [
   "nfsv4",
   "xts",
   "cts",
-  // host bridges (the sdwan controller's `pwnbr-<n>`)
+  // host bridges (the sdwan controller's `pwnbr-<n>`) and VRFs (`vrf-<handle>`)
   "bridge",
+  "vrf",
   // the NFS server's firewall (nft from the nfs-server module): the table, and `reject` (TCP reset)
   "nf_tables",
   "nft_reject_inet",

@@ -85,6 +85,11 @@ export const EVENTS = {
   sdwanRouteLeakRevoked: k("system.sdwan.route_leak.revoked", "info", "hub"),
   /** A linux host bridge was created and set up on the node. */
   sdwanBridgeUp: k("system.sdwan.bridge_up", "info", "agent"),
+  /** A VRF device was created with its table on the node. */
+  sdwanVrfUp: k("system.sdwan.vrf_up", "info", "agent"),
+  /** A network's interface was enslaved to its VRF: the network is routed in the VRF's table. */
+  sdwanVrfRouted: k("system.sdwan.vrf.routed", "info", "agent"),
+  sdwanVrfDeleted: k("system.sdwan.vrf_deleted", "info", "agent"),
   /** A draining (or no longer named) host bridge was deleted on the node. */
   sdwanBridgeDeleted: k("system.sdwan.bridge_deleted", "info", "agent"),
   // Federation (hub/src/federation): hub-to-hub peerings.

@@ -11,7 +11,15 @@ import { waitFor } from "../lib/wait.ts";
 
 const TIMEOUT_MS = 120_000;
 
-export async function sdwanSiteChecks(t: PassContext, site: SiteNodes, nodes: readonly SiteNode[]) {
+/** Pings between pairs over the mesh: the number of echoes answered per pair. */
+export type MeshPing = (pairs: ReadonlyArray<[SiteNode, SiteNode]>) => Promise<{ received: number }[]>;
+
+export async function sdwanSiteChecks(
+  t: PassContext,
+  site: SiteNodes,
+  nodes: readonly SiteNode[],
+  mesh: { network: string; ping: MeshPing },
+) {
   const { sdwan } = site.hub;
   const eventFor = (n: SiteNode, kind: string, bridge: string) =>
     waitFor(
@@ -52,4 +60,40 @@ export async function sdwanSiteChecks(t: PassContext, site: SiteNodes, nodes: re
     const removed = (await sdwan.removeHostBridge({ bridgeId: first.id })).bridge;
     return `${first.node.name} deleted ${first.name}; now ${removed?.state}`;
   });
+
+  await t.check(
+    "VRFs: two nodes route the network in their VRF (interface enslaved, read back from their events) and still ping each other over it",
+    async () => {
+      const [a, b] = nodes as [SiteNode, SiteNode];
+      const got: string[] = [];
+      for (const n of [a, b]) {
+        const v = (await sdwan.allocateVrf({ nodeId: n.instanceId, network: mesh.network })).vrf;
+        if (!v) throw new Error(`${n.name}: no VRF`);
+        const e = await waitFor(
+          `${n.name}'s system.sdwan.vrf.routed for ${v.vrfName}`,
+          async () =>
+            (await nodeEvents(site.hub.fleet, n.instanceId)).find(
+              (x: FleetEvent) => x.kind === EVENTS.sdwanVrfRouted.kind && x.payload?.vrf === v.vrfName,
+            ),
+          { timeoutMs: TIMEOUT_MS, intervalMs: 1000 },
+        );
+        if (e.payload?.interface !== v.interfaceName)
+          throw new Error(`${n.name}: ${JSON.stringify(e.payload)}`);
+        got.push(`${n.name} ${v.interfaceName} in ${v.vrfName} (table ${v.tableId})`);
+      }
+      // The mesh controller puts the address back within its 10 s pass after the kernel cycled the link.
+      const r = await waitFor(
+        "pings both ways with the interfaces in their VRFs",
+        async () => {
+          const res = await mesh.ping([
+            [a, b],
+            [b, a],
+          ]);
+          return res.every((p) => p.received > 0) ? res : undefined;
+        },
+        { timeoutMs: TIMEOUT_MS, intervalMs: 2000 },
+      );
+      return `${got.join(", ")}; pings ${r.map((p) => `${p.received}/3`).join(", ")}`;
+    },
+  );
 }

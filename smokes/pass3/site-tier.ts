@@ -235,7 +235,10 @@ export async function meshSiteTier(t: PassContext): Promise<void> {
     return `${fmt(r)} after ${((performance.now() - started) / 1000).toFixed(1)} s`;
   });
 
-  await sdwanSiteChecks(t, site, site.nodes);
+  await sdwanSiteChecks(t, site, site.nodes, {
+    network: net.id,
+    ping: (pairs) => pingAll(site, net, pairs),
+  });
 
   await t.check("a rebooted node keeps its address and rejoins without operator action", async () => {
     const before = (await addresses(site, net)).get(b.instanceId);

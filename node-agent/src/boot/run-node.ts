@@ -45,6 +45,7 @@ async function nodeOs(stateDir: string, exec: Exec, debug: boolean, owned: Set<n
     { createStorageOs },
     { createDebugProbesOs },
     { createBridges },
+    { createVrfs },
   ] = await Promise.all([
     import("../sys/wireguard.ts"),
     import("../sys/ping.ts"),
@@ -55,6 +56,7 @@ async function nodeOs(stateDir: string, exec: Exec, debug: boolean, owned: Set<n
     import("../sys/nfs.ts"),
     import("../sys/debug-probes.ts"),
     import("../sys/bridge.ts"),
+    import("../sys/vrf.ts"),
   ]);
   const sys = createModuleSys({
     children: { add: (pid) => owned.add(pid), delete: (pid) => owned.delete(pid) },
@@ -66,6 +68,7 @@ async function nodeOs(stateDir: string, exec: Exec, debug: boolean, owned: Set<n
     k3s: createK3sOs(sys),
     storage,
     bridges: createBridges(exec),
+    vrfs: createVrfs(exec),
     ...(debug ? { debugProbes: createDebugProbesOs(exec, createPing(exec), storage.nfsFsid) } : {}),
   };
 }

@@ -6,6 +6,7 @@ import type { Bridges } from "../sys/bridge.ts";
 import type { DockerOs } from "../sys/docker-daemon.ts";
 import type { K3sOs } from "../sys/k3s.ts";
 import type { StorageOs } from "../sys/nfs.ts";
+import type { Vrfs } from "../sys/vrf.ts";
 import type { AgentUpdateOs } from "./agent-update/agent-update-controller.ts";
 import type { RenewalOptions } from "./credentials/renew.ts";
 import type { DebugProbesOs } from "./debug-probes/debug-probes-controller.ts";
@@ -58,6 +59,8 @@ export interface AgentDeps {
   storage?: StorageOs;
   /** Kernel bridges (busybox `ip`); none: no `sdwan` controller (in process). */
   bridges?: Bridges;
+  /** VRF devices (busybox `ip`), for the `sdwan` controller; none: VRFs are reported as not applied. */
+  vrfs?: Vrfs;
   /** The OS side of K3s (runs only with a module set: k3s comes from the k3s module); none: no `k3s`. */
   k3s?: K3sOs;
   /** Agent self-update (a node's PID 1 only); none: no `agent-update` controller (in process). */

@@ -105,6 +105,7 @@ export const StorageStatus = defineResource<{
 /** Written by `sdwan`: the section's host bridges and whether each is on the node. */
 export const SdwanStatus = defineResource<{
   bridges: { name: string; kind: string; state: string; present: boolean }[];
+  vrfs: { name: string; table: number; interface: string; enslaved: boolean }[];
 }>("SdwanStatus");
 
 /** Written by `k3s`: the node's k3s as the agent runs it. */

@@ -34,3 +34,47 @@ test("ip argv", () => {
   expect(linkDelArgs("pwnbr-1")).toEqual(["link", "del", "dev", "pwnbr-1"]);
   expect(() => bridgeAddArgs("a b")).toThrow("interface name");
 });
+
+test("VRFs: created with their table, the network interface enslaved once it exists, stale vrf-* deleted", async () => {
+  const { planVrfs } = await import("./vrf-plan.ts");
+  const { vrfAddArgs, enslaveArgs } = await import("../../sys/vrf.ts");
+  const masters: Record<string, string> = { "wg-sdwan-bbbbbb": "vrf-bbbbbb" };
+  expect(
+    planVrfs(
+      [
+        { vrfName: "vrf-aaaaaa", tableId: 1000, interfaceName: "wg-sdwan-aaaaaa" },
+        { vrfName: "vrf-bbbbbb", tableId: 1001, interfaceName: "wg-sdwan-bbbbbb" },
+        { vrfName: "vrf-cccccc", tableId: 1002, interfaceName: "wg-sdwan-cccccc" },
+      ],
+      ["eth0", "vrf-bbbbbb", "vrf-dddddd", "wg-sdwan-aaaaaa", "wg-sdwan-bbbbbb"],
+      (d) => masters[d],
+    ),
+  ).toEqual({
+    create: [
+      { name: "vrf-aaaaaa", table: 1000 },
+      { name: "vrf-cccccc", table: 1002 },
+    ],
+    enslave: [{ dev: "wg-sdwan-aaaaaa", vrf: "vrf-aaaaaa" }],
+    delete: ["vrf-dddddd"],
+    waiting: ["wg-sdwan-cccccc"],
+  });
+  expect(vrfAddArgs("vrf-aaaaaa", 1000)).toEqual([
+    "link",
+    "add",
+    "name",
+    "vrf-aaaaaa",
+    "type",
+    "vrf",
+    "table",
+    "1000",
+  ]);
+  expect(() => vrfAddArgs("vrf-aaaaaa", 254)).toThrow("not a usable routing table");
+  expect(enslaveArgs("wg-sdwan-aaaaaa", "vrf-aaaaaa")).toEqual([
+    "link",
+    "set",
+    "dev",
+    "wg-sdwan-aaaaaa",
+    "master",
+    "vrf-aaaaaa",
+  ]);
+});

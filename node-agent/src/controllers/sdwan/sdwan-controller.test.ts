@@ -6,6 +6,7 @@ import { assertResource, startTestEngine } from "../../../test/engine-harness.ts
 import { createSystemClock } from "../../runtime/clock.ts";
 import { createPhaseRecorder } from "../../runtime/phases.ts";
 import type { Bridges } from "../../sys/bridge.ts";
+import type { Vrfs } from "../../sys/vrf.ts";
 import type { AgentDeps } from "../deps.ts";
 import { DesiredNodeState, SdwanStatus } from "../resources.ts";
 import { sdwanController } from "./sdwan-controller.ts";
@@ -52,6 +53,7 @@ test("linux bridges made and reported; an OVS bridge not applied; draining delet
       { name: "pwnbr-1", kind: "linux", state: "active", present: true },
       { name: "pwnbr-2", kind: "ovs", state: "active", present: false },
     ],
+    vrfs: [],
   });
   expect(f.calls).toEqual(["add pwnbr-1"]);
   expect(
@@ -67,8 +69,67 @@ test("linux bridges made and reported; an OVS bridge not applied; draining delet
   );
   await assertResource(engine, SdwanStatus, "node", {
     bridges: [{ name: "pwnbr-1", kind: "linux", state: "draining", present: false }],
+    vrfs: [],
   });
   expect(f.calls).toEqual(["add pwnbr-1", "del pwnbr-1"]);
   expect(phases.all().filter((p) => p.kind === EVENTS.sdwanBridgeDeleted.kind)).toHaveLength(1);
   expect(f.have.has("docker0")).toBe(true);
+});
+
+test("a VRF is made, the network's interface enslaved once it exists, and a stale one deleted", async () => {
+  const links = new Set(["eth0", "vrf-dddddd"]);
+  const masters = new Map<string, string>();
+  const calls: string[] = [];
+  const vrfs: Vrfs = {
+    links: () => [...links].sort(),
+    masterOf: (d) => masters.get(d),
+    async add(name, table) {
+      calls.push(`add ${name} ${table}`);
+      links.add(name);
+    },
+    async enslave(dev, vrf) {
+      calls.push(`enslave ${dev} ${vrf}`);
+      masters.set(dev, vrf);
+    },
+    async del(name) {
+      calls.push(`del ${name}`);
+      links.delete(name);
+    },
+  };
+  const phases = createPhaseRecorder(createSystemClock());
+  const deps = { phases } as unknown as AgentDeps;
+  const vrf = { vrfName: "vrf-aaaaaa", tableId: 1000, interfaceName: "wg-sdwan-aaaaaa" };
+  await using engine = startTestEngine(
+    [sdwanController({ ...deps, bridges: fakeBridges([]).os, vrfs })],
+    [
+      {
+        type: DesiredNodeState,
+        id: "node",
+        spec: create(DesiredStateSchema, { version: 2n, sdwan: { vrfs: [vrf] } }),
+      },
+    ],
+  );
+  await assertResource(engine, SdwanStatus, "node", {
+    bridges: [],
+    vrfs: [{ name: "vrf-aaaaaa", table: 1000, interface: "wg-sdwan-aaaaaa", enslaved: false }],
+  });
+  expect(calls).toEqual(["add vrf-aaaaaa 1000", "del vrf-dddddd"]);
+  // The mesh controller makes the interface: the next pass enslaves it.
+  links.add("wg-sdwan-aaaaaa");
+  engine.store.set(
+    DesiredNodeState,
+    "node",
+    create(DesiredStateSchema, { version: 3n, sdwan: { vrfs: [vrf] } }),
+  );
+  await assertResource(engine, SdwanStatus, "node", {
+    bridges: [],
+    vrfs: [{ name: "vrf-aaaaaa", table: 1000, interface: "wg-sdwan-aaaaaa", enslaved: true }],
+  });
+  expect(calls.at(-1)).toBe("enslave wg-sdwan-aaaaaa vrf-aaaaaa");
+  expect(
+    phases
+      .all()
+      .filter((p) => p.kind === EVENTS.sdwanVrfRouted.kind)
+      .map((p) => p.payload),
+  ).toEqual([{ vrf: "vrf-aaaaaa", interface: "wg-sdwan-aaaaaa" }]);
 });

@@ -1,7 +1,9 @@
 /**
  * `sdwan`: makes the desired state's `sdwan` section real on the node, level-triggered every pass:
  * linux host bridges created and set up, draining ones (and `pwnbr-<n>` bridges no longer named)
- * deleted (bridge-plan.ts). OVS bridges are named in the condition as not applied (no Open vSwitch on
+ * deleted (bridge-plan.ts); VRF devices created with their tables and each network's interface enslaved
+ * to its VRF (its addresses kept through the kernel's cycling of it), stale `vrf-*` devices deleted
+ * (vrf-plan.ts). FRR is not run yet. OVS bridges are named in the condition as not applied (no Open vSwitch on
  * nodes yet). Each bridge made or deleted is an event (`system.sdwan.bridge_up` / `.bridge_deleted`),
  * which is how the hub reads the node's bridges back. Bridges outlive the agent (nothing is undone at
  * stop): a restarted agent finds them in place.
@@ -13,11 +15,13 @@ import type { AgentDeps } from "../deps.ts";
 import { errMsg } from "../modules/module-mounts.ts";
 import { DesiredNodeState, SdwanStatus } from "../resources.ts";
 import { planBridges } from "./bridge-plan.ts";
+import { planVrfs } from "./vrf-plan.ts";
 
 export const SDWAN_POLL_MS = 10_000;
 
 export function sdwanController(deps: AgentDeps & { bridges: Bridges }) {
   const os = deps.bridges;
+  const vrfOs = deps.vrfs;
   /** The last error per bridge (an event per new error, not per pass). */
   const failed = new Map<string, string>();
   return definePollingController({
@@ -48,6 +52,48 @@ export function sdwanController(deps: AgentDeps & { bridges: Bridges }) {
       };
       for (const name of plan.create) await attempt(name, "up", () => os.add(name));
       for (const name of plan.delete) await attempt(name, "deleted", () => os.del(name));
+      const vrfs = section?.vrfs ?? [];
+      const waiting: string[] = [];
+      if (vrfOs) {
+        const vp = planVrfs(vrfs, vrfOs.links(), (d) => vrfOs.masterOf(d));
+        const step = async (what: string, fn: () => Promise<void>, event: string, payload: object) => {
+          try {
+            await fn();
+            failed.delete(what);
+            ctx.log.info(`sdwan: ${what}`);
+            deps.phases.record(event, { payload: payload as Record<string, string> });
+          } catch (err) {
+            const msg = `${what}: ${errMsg(err)}`;
+            if (failed.get(what) !== msg) ctx.log.warn(`sdwan: ${msg}`);
+            failed.set(what, msg);
+            errors.push(msg);
+          }
+        };
+        for (const c of vp.create)
+          await step(
+            `vrf ${c.name} (table ${c.table}) up`,
+            () => vrfOs.add(c.name, c.table),
+            EVENTS.sdwanVrfUp.kind,
+            {
+              vrf: c.name,
+              table: String(c.table),
+            },
+          );
+        for (const e of vp.enslave)
+          await step(
+            `${e.dev} enslaved to ${e.vrf}`,
+            () => vrfOs.enslave(e.dev, e.vrf),
+            EVENTS.sdwanVrfRouted.kind,
+            {
+              vrf: e.vrf,
+              interface: e.dev,
+            },
+          );
+        for (const d of vp.delete)
+          await step(`vrf ${d} deleted`, () => vrfOs.del(d), EVENTS.sdwanVrfDeleted.kind, { vrf: d });
+        waiting.push(...vp.waiting);
+      } else if (vrfs.length > 0)
+        errors.push("VRFs: not applied on this node (no VRF support in the agent's OS side)");
       const present = new Set(os.list());
       ctx.set(SdwanStatus, "node", {
         bridges: bridges.map((b) => ({
@@ -56,8 +102,18 @@ export function sdwanController(deps: AgentDeps & { bridges: Bridges }) {
           state: b.state,
           present: present.has(b.name),
         })),
+        vrfs: vrfs.map((v) => ({
+          name: v.vrfName,
+          table: v.tableId,
+          interface: v.interfaceName,
+          enslaved: vrfOs?.masterOf(v.interfaceName) === v.vrfName,
+        })),
       });
-      const problems = [...errors, ...plan.unsupported.map((u) => `${u.name}: ${u.reason}`)];
+      const problems = [
+        ...errors,
+        ...plan.unsupported.map((u) => `${u.name}: ${u.reason}`),
+        ...waiting.map((w) => `${w}: waiting for the interface (its VRF is ready)`),
+      ];
       const up = bridges.filter((b) => b.state === "active" && present.has(b.name)).length;
       ctx.condition(
         problems.length === 0,

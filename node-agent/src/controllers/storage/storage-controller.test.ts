@@ -120,6 +120,26 @@ function hubWithKey(key = new Uint8Array(64).fill(7)) {
 
 const section = (over: object) => create(DesiredStateSchema, { version: 2n, storage: over });
 
+/** An engine running the storage controller over `f` with a section and a composed root at `root`. */
+function startStorage(
+  f: ReturnType<typeof fakeStorageOs>,
+  root: string,
+  over: object,
+  phases = createPhaseRecorder(createSystemClock()),
+) {
+  const deps = { phases } as unknown as AgentDeps;
+  return startTestEngine(
+    [storageController({ ...deps, storage: f.os })],
+    [
+      { type: DesiredNodeState, id: "node", spec: section(over) },
+      { type: ModuleSetStatus, id: "node", spec: { observations: [], appliedVersion: 2n, root } },
+      hubWithKey().seed,
+    ],
+  );
+}
+
+const oneClient = [{ nodeId: "c", address: "fd12:3456:789a:1::c", options: "" }];
+
 test("server: export dir, /etc/exports with the granted client only, mountd, exportfs -r, nfsd; a change re-exports", async () => {
   const root = mkdtempSync(join(tmpdir(), "storage-root-"));
   const f = fakeStorageOs();
@@ -204,7 +224,6 @@ test("client: a refused mount is named and retried; once it mounts the status sa
   const root = mkdtempSync(join(tmpdir(), "storage-root-"));
   const f = fakeStorageOs();
   const phases = createPhaseRecorder(createSystemClock());
-  const deps = { phases } as unknown as AgentDeps;
   const source = `[${vip}]:/srv/data`;
   f.refuse.set(source, "mount: permission denied");
   const mount = {
@@ -214,14 +233,7 @@ test("client: a refused mount is named and retried; once it mounts the status sa
     mountPath: "/mnt/data",
     options: "vers=4.2,proto=tcp,hard",
   };
-  await using engine = startTestEngine(
-    [storageController({ ...deps, storage: f.os })],
-    [
-      { type: DesiredNodeState, id: "node", spec: section({ mounts: [mount] }) },
-      { type: ModuleSetStatus, id: "node", spec: { observations: [], appliedVersion: 2n, root } },
-      hubWithKey().seed,
-    ],
-  );
+  await using engine = startStorage(f, root, { mounts: [mount] }, phases);
   await assertResource(engine, StorageStatus, "node", {
     exports: 0,
     mounts: [{ name: "data", path: "/mnt/data", mounted: false, error: "mount: permission denied" }],
@@ -288,21 +300,13 @@ test("server: nfsd starts only once rpc.mountd answers the kernel's upcalls", as
   const root = mkdtempSync(join(tmpdir(), "storage-root-"));
   const f = fakeStorageOs();
   f.mountd.listening = false;
-  const deps = { phases: createPhaseRecorder(createSystemClock()) } as unknown as AgentDeps;
   const exp = {
     storageId: id,
     name: "data",
     exportPath: "/srv/data",
-    clients: [{ nodeId: "c", address: "fd12:3456:789a:1::c", options: "" }],
+    clients: oneClient,
   };
-  await using engine = startTestEngine(
-    [storageController({ ...deps, storage: f.os })],
-    [
-      { type: DesiredNodeState, id: "node", spec: section({ exports: [exp] }) },
-      { type: ModuleSetStatus, id: "node", spec: { observations: [], appliedVersion: 2n, root } },
-      hubWithKey().seed,
-    ],
-  );
+  await using engine = startStorage(f, root, { exports: [exp] });
   await until("exportfs", () => f.calls.includes("/usr/sbin/exportfs -r"));
   await Bun.sleep(300);
   expect(f.calls.some((c) => c.startsWith("/usr/sbin/rpc.nfsd"))).toBe(false);
@@ -315,16 +319,8 @@ test("server: nfsd starts only once rpc.mountd answers the kernel's upcalls", as
 test("server: an export without clients keeps its directory but stays out of the v4 root", async () => {
   const root = mkdtempSync(join(tmpdir(), "storage-root-"));
   const f = fakeStorageOs();
-  const deps = { phases: createPhaseRecorder(createSystemClock()) } as unknown as AgentDeps;
   const exp = { storageId: id, name: "data", exportPath: "/srv/data", clients: [] };
-  await using engine = startTestEngine(
-    [storageController({ ...deps, storage: f.os })],
-    [
-      { type: DesiredNodeState, id: "node", spec: section({ exports: [exp] }) },
-      { type: ModuleSetStatus, id: "node", spec: { observations: [], appliedVersion: 2n, root } },
-      hubWithKey().seed,
-    ],
-  );
+  await using engine = startStorage(f, root, { exports: [exp] });
   await assertResource(engine, StorageStatus, "node", { exports: 1, mounts: [] });
   expect(f.mounted.get(join(root, "srv/data"))).toBe("tmpfs");
   expect(f.mounted.has("/run/powernode/nfs4/srv/data")).toBe(false);
@@ -345,18 +341,10 @@ test("client: a mount that landed on the server's v4 root (fsid 0:0) is unmounte
   const root = mkdtempSync(join(tmpdir(), "storage-root-"));
   const f = fakeStorageOs();
   const phases = createPhaseRecorder(createSystemClock());
-  const deps = { phases } as unknown as AgentDeps;
   const target = join(root, "mnt/data");
   f.fsids.set(target, "0:0");
   const mount = { storageId: id, name: "data", source: `[${vip}]:/srv/data`, mountPath: "/mnt/data" };
-  await using engine = startTestEngine(
-    [storageController({ ...deps, storage: f.os })],
-    [
-      { type: DesiredNodeState, id: "node", spec: section({ mounts: [mount] }) },
-      { type: ModuleSetStatus, id: "node", spec: { observations: [], appliedVersion: 2n, root } },
-      hubWithKey().seed,
-    ],
-  );
+  await using engine = startStorage(f, root, { mounts: [mount] }, phases);
   await assertResource(engine, StorageStatus, "node", {
     exports: 0,
     mounts: [
@@ -387,21 +375,13 @@ test("client: a mount that landed on the server's v4 root (fsid 0:0) is unmounte
 test("server: a module without nft serves, and the condition says there is no firewall", async () => {
   const root = mkdtempSync(join(tmpdir(), "storage-root-"));
   const f = fakeStorageOs({ nft: false });
-  const deps = { phases: createPhaseRecorder(createSystemClock()) } as unknown as AgentDeps;
   const exp = {
     storageId: id,
     name: "data",
     exportPath: "/srv/data",
-    clients: [{ nodeId: "c", address: "fd12:3456:789a:1::c", options: "" }],
+    clients: oneClient,
   };
-  await using engine = startTestEngine(
-    [storageController({ ...deps, storage: f.os })],
-    [
-      { type: DesiredNodeState, id: "node", spec: section({ exports: [exp] }) },
-      { type: ModuleSetStatus, id: "node", spec: { observations: [], appliedVersion: 2n, root } },
-      hubWithKey().seed,
-    ],
-  );
+  await using engine = startStorage(f, root, { exports: [exp] });
   await assertResource(engine, StorageStatus, "node", { exports: 1, mounts: [] });
   await until("nfsd started", () => f.calls.some((c) => c.startsWith("/usr/sbin/rpc.nfsd")));
   expect(f.calls.some((c) => c.includes("nft"))).toBe(false);
