@@ -4,6 +4,7 @@ import { create } from "@bufbuild/protobuf";
 import { DesiredStateSchema, EVENTS } from "@powernode/proto";
 import { assertResource, startTestEngine } from "../../../test/engine-harness.ts";
 import { createSystemClock } from "../../runtime/clock.ts";
+import { ControllerStatus } from "../../runtime/engine.ts";
 import { createPhaseRecorder } from "../../runtime/phases.ts";
 import type { Bridges } from "../../sys/bridge.ts";
 import type { Vrfs } from "../../sys/vrf.ts";
@@ -126,6 +127,19 @@ test("a VRF is made, the network's interface enslaved once it exists, and a stal
     vrfs: [{ name: "vrf-aaaaaa", table: 1000, interface: "wg-sdwan-aaaaaa", enslaved: true }],
   });
   expect(calls.at(-1)).toBe("enslave wg-sdwan-aaaaaa vrf-aaaaaa");
+  // With an frr.conf in the section the condition says it is not applied (no FRR on nodes yet).
+  engine.store.set(
+    DesiredNodeState,
+    "node",
+    create(DesiredStateSchema, {
+      version: 4n,
+      sdwan: { vrfs: [vrf], frrConfig: "router bgp 1 vrf vrf-aaaaaa\n" },
+    }),
+  );
+  await assertResource(engine, ControllerStatus, "sdwan", (c) =>
+    c.message.includes("frr.conf compiled by the hub is not applied"),
+  );
+  expect(engine.store.get(ControllerStatus, "sdwan")?.spec.ok).toBe(false);
   expect(
     phases
       .all()

@@ -113,6 +113,10 @@ export function sdwanController(deps: AgentDeps & { bridges: Bridges }) {
         ...errors,
         ...plan.unsupported.map((u) => `${u.name}: ${u.reason}`),
         ...waiting.map((w) => `${w}: waiting for the interface (its VRF is ready)`),
+        // Said, not hidden: the VRFs route locally, but no BGP runs in them yet.
+        ...(section?.frrConfig
+          ? ["frr.conf compiled by the hub is not applied: FRR does not run on nodes yet"]
+          : []),
       ];
       const up = bridges.filter((b) => b.state === "active" && present.has(b.name)).length;
       ctx.condition(
