@@ -10,6 +10,10 @@ const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/
 const NAME_RE = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
 const HEX64_RE = /^[0-9a-f]{64}$/;
 
+/** A host name (DNS labels) or an IP address, as a storage upstream or a collector names it. */
+export const HOST_OR_ADDRESS_RE =
+  /^(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*|[0-9a-fA-F:.]+)$/;
+
 function invalid(field: string, problem: string): DomainError {
   return new DomainError("invalid_argument", `${field}: ${problem}`);
 }
@@ -89,4 +93,12 @@ export function finiteField(field: string, v: number, min: number, max: number):
   if (!Number.isFinite(v) || v < min || v > max)
     throw invalid(field, `must be a finite number from ${min} to ${max}`);
   return v;
+}
+
+/** One of `allowed`: `kind: "x" is not vm, container or router` otherwise. */
+export function choiceField<T extends string>(field: string, v: string, allowed: readonly T[]): T {
+  if ((allowed as readonly string[]).includes(v)) return v as T;
+  const list =
+    allowed.length > 1 ? `${allowed.slice(0, -1).join(", ")} or ${allowed.at(-1)}` : allowed.join("");
+  throw invalid(field, `"${v.slice(0, 20)}" is not ${list}`);
 }

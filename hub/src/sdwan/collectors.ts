@@ -9,14 +9,11 @@ import { ipfixCollectors } from "../db/schema/index.ts";
 import type { Deps } from "../deps.ts";
 import type { Tx } from "../desired-state/index.ts";
 import { DomainError } from "../errors.ts";
-import { isUuid } from "../rpc/fields.ts";
+import { HOST_OR_ADDRESS_RE, isUuid } from "../rpc/fields.ts";
 import { nodesWithOvsBridges } from "./bridges.ts";
 
 export type CollectorRow = typeof ipfixCollectors.$inferSelect;
 type SdwanDeps = Pick<Deps, "db" | "events" | "desiredState">;
-
-const HOST_RE =
-  /^(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*|[0-9a-fA-F:.]+)$/;
 
 export interface CollectorInput {
   name: string;
@@ -28,7 +25,7 @@ export interface CollectorInput {
 /** Creates an enabled collector; OVS bridges export to it from their next desired state. */
 export async function createCollector(deps: SdwanDeps, input: CollectorInput): Promise<CollectorRow> {
   const host = input.host.replace(/^\[(.*)\]$/, "$1");
-  if (host === "" || host.length > 253 || !HOST_RE.test(host))
+  if (host === "" || host.length > 253 || !HOST_OR_ADDRESS_RE.test(host))
     throw new DomainError(
       "invalid_argument",
       `host: "${input.host.slice(0, 100)}" is not an address or host name`,

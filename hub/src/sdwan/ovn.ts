@@ -21,7 +21,7 @@ import type { NodeRow, Tx } from "../desired-state/index.ts";
 import { DomainError } from "../errors.ts";
 import { resolveNetwork } from "../network/networks.ts";
 import { getInstance } from "../provision/instances.ts";
-import { isUuid } from "../rpc/fields.ts";
+import { choiceField, intField, isUuid } from "../rpc/fields.ts";
 import { ovnPlan, portMac } from "./ovn-plan.ts";
 
 export type DeploymentRow = typeof ovnDeployments.$inferSelect;
@@ -109,12 +109,7 @@ export async function setDeploymentState(
   state: string,
 ): Promise<DeploymentRow> {
   const d = await resolveDeployment(deps.db, ref);
-  if (!["bootstrapping", "active", "degraded"].includes(state))
-    throw new DomainError(
-      "invalid_argument",
-      `state: "${state.slice(0, 20)}" is not bootstrapping, active or degraded`,
-    );
-  const to = state as DeploymentRow["state"];
+  const to = choiceField("state", state, ["bootstrapping", "active", "degraded"] as const);
   if (to === d.state) return d;
   if (!MOVES[d.state].includes(to))
     throw new DomainError(
@@ -192,12 +187,7 @@ export async function createPort(
   const d = await resolveDeployment(deps.db, input.deployment);
   const sw = await switchOf(deps.db, d, input.switch);
   const name = ovnName("name", input.name);
-  if (!["vm", "container", "router"].includes(input.kind))
-    throw new DomainError(
-      "invalid_argument",
-      `kind: "${input.kind.slice(0, 20)}" is not vm, container or router`,
-    );
-  const kind = input.kind as PortRow["kind"];
+  const kind = choiceField("kind", input.kind, ["vm", "container", "router"] as const);
   const subnet = cidrField("subnet", sw.subnet);
   if (isIP(input.address) !== subnet.family)
     throw new DomainError(
@@ -246,18 +236,9 @@ export async function createAcl(
 ): Promise<AclRow> {
   const d = await resolveDeployment(deps.db, input.deployment);
   const sw = await switchOf(deps.db, d, input.switch);
-  if (input.direction !== "from-lport" && input.direction !== "to-lport")
-    throw new DomainError(
-      "invalid_argument",
-      `direction: "${input.direction.slice(0, 20)}" is not from-lport or to-lport`,
-    );
-  if (!["allow", "allow-related", "drop", "reject"].includes(input.action))
-    throw new DomainError(
-      "invalid_argument",
-      `action: "${input.action.slice(0, 20)}" is not allow, allow-related, drop or reject`,
-    );
-  if (!Number.isInteger(input.priority) || input.priority < 0 || input.priority > 32767)
-    throw new DomainError("invalid_argument", "priority: must be 0 to 32767");
+  const direction = choiceField("direction", input.direction, ["from-lport", "to-lport"] as const);
+  const action = choiceField("action", input.action, ["allow", "allow-related", "drop", "reject"] as const);
+  const priority = intField("priority", input.priority, 0, 32767);
   if (input.match === "" || input.match.length > 1024 || /[\n\r"]/.test(input.match))
     throw new DomainError(
       "invalid_argument",
@@ -267,10 +248,10 @@ export async function createAcl(
     .insert(ovnAcls)
     .values({
       switchId: sw.id,
-      direction: input.direction,
-      priority: input.priority,
+      direction,
+      priority,
       match: input.match,
-      action: input.action as AclRow["action"],
+      action,
     })
     .returning();
   return row as AclRow;

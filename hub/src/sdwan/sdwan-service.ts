@@ -5,10 +5,9 @@ import type { SdwanService } from "@powernode/proto";
 import { eq } from "drizzle-orm";
 import { networks } from "../db/schema/index.ts";
 import type { Deps } from "../deps.ts";
-import { DomainError } from "../errors.ts";
 import { interfaceName } from "../network/addresses.ts";
 import { getInstance } from "../provision/instances.ts";
-import { INT4_MAX, intField, nameField, uuidField } from "../rpc/fields.ts";
+import { choiceField, INT4_MAX, intField, nameField, uuidField } from "../rpc/fields.ts";
 import {
   allocateHostBridge,
   type BridgeRow,
@@ -37,7 +36,7 @@ import {
 } from "./ovn.ts";
 import { planDigest } from "./ovn-plan.ts";
 import { suggestNetworkProfile } from "./profile.ts";
-import { ipfixExport, ipfixTarget } from "./section.ts";
+import { bridgeEntry, ipfixExport, ipfixTarget } from "./section.ts";
 import {
   allocateVrf,
   createRouteLeak,
@@ -85,19 +84,13 @@ const deploymentProto = (d: DeploymentRow) => ({
 const DEFAULT_IPFIX_PORT = 4739;
 const DEFAULT_SAMPLING = 64;
 
-async function toProto(deps: Deps, b: BridgeRow) {
-  const ipfix =
-    b.kind === "ovs" && b.state === "active" ? ipfixExport(await enabledCollectors(deps.db)) : undefined;
-  return {
-    id: b.id,
-    nodeId: b.nodeId,
-    shortId: b.shortId,
-    name: b.name,
-    kind: b.kind,
-    state: b.state,
-    ...(ipfix ? { ipfix } : {}),
-  };
+/** Bridges as the API shows them, the collectors read once for all of them. */
+async function bridgesProto(deps: Deps, rows: readonly BridgeRow[]) {
+  const ipfix = ipfixExport(await enabledCollectors(deps.db));
+  return rows.map((b) => bridgeEntry(b, ipfix));
 }
+
+const toProto = async (deps: Deps, b: BridgeRow) => (await bridgesProto(deps, [b]))[0];
 
 const collectorProto = (c: CollectorRow) => ({
   id: c.id,
@@ -110,11 +103,7 @@ const collectorProto = (c: CollectorRow) => ({
   createdAt: timestampFromDate(c.createdAt),
 });
 
-function kindField(v: string): "linux" | "ovs" | undefined {
-  if (v === "") return undefined;
-  if (v === "linux" || v === "ovs") return v;
-  throw new DomainError("invalid_argument", `kind: "${v.slice(0, 32)}" is not linux or ovs`);
-}
+const kindField = (v: string) => (v === "" ? undefined : choiceField("kind", v, ["linux", "ovs"] as const));
 
 export function createSdwanService(deps: Deps): ServiceImpl<typeof SdwanService> {
   return {
@@ -135,7 +124,7 @@ export function createSdwanService(deps: Deps): ServiceImpl<typeof SdwanService>
     async listHostBridges(req) {
       const node = await getInstance(deps, uuidField("node_id", req.nodeId), "node_id");
       const rows = await bridgesOf(deps.db, node.id);
-      return { bridges: await Promise.all(rows.map((b) => toProto(deps, b))) };
+      return { bridges: await bridgesProto(deps, rows) };
     },
     async suggestNetworkProfile(req) {
       const node = await getInstance(deps, uuidField("node_id", req.nodeId), "node_id");

@@ -42,6 +42,19 @@ export function ipfixExport(collectors: readonly CollectorView[]) {
   };
 }
 
+/** One bridge as a section (and the API) shows it: the IPFIX export on an active OVS bridge only. */
+export function bridgeEntry(b: BridgeView, ipfix: ReturnType<typeof ipfixExport>) {
+  return {
+    id: b.id,
+    nodeId: b.nodeId,
+    shortId: b.shortId,
+    name: b.name,
+    kind: b.kind,
+    state: b.state,
+    ...(ipfix && b.kind === "ovs" && b.state === "active" ? { ipfix } : {}),
+  };
+}
+
 export function compileSdwanSection(
   bridges: readonly BridgeView[],
   collectors: readonly CollectorView[],
@@ -51,14 +64,6 @@ export function compileSdwanSection(
     bridges: [...bridges]
       .filter((b) => b.state !== "removed")
       .sort((a, b) => a.shortId - b.shortId)
-      .map((b) => ({
-        id: b.id,
-        nodeId: b.nodeId,
-        shortId: b.shortId,
-        name: b.name,
-        kind: b.kind,
-        state: b.state,
-        ...(ipfix && b.kind === "ovs" && b.state === "active" ? { ipfix } : {}),
-      })),
+      .map((b) => bridgeEntry(b, ipfix)),
   };
 }

@@ -15,15 +15,13 @@ import { interfaceName } from "../network/addresses.ts";
 import { changeNetwork, resolveNetwork } from "../network/networks.ts";
 import { peerChangeOf } from "../network/peers.ts";
 import { createVip, deleteVip, getVip, vipAddress } from "../network/vips.ts";
-import { isUuid } from "../rpc/fields.ts";
+import { HOST_OR_ADDRESS_RE, isUuid } from "../rpc/fields.ts";
 import type { StorageView } from "./section.ts";
 
 export type StorageRow = typeof storages.$inferSelect;
 export type AssignmentRow = typeof storageAssignments.$inferSelect;
 
 const PATH_RE = /^\/[A-Za-z0-9._/-]{0,254}$/;
-const HOST_RE =
-  /^(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*|[0-9a-fA-F:.]+)$/;
 const OPTIONS_RE = /^[a-z0-9_]+(=[A-Za-z0-9._:-]+)?(,[a-z0-9_]+(=[A-Za-z0-9._:-]+)?)*$/;
 
 /** An absolute path without `..`, spaces or shell/exports metacharacters. */
@@ -88,7 +86,7 @@ export async function createStorage(deps: StorageDeps, input: CreateStorageInput
   let upstream: { host: string; path: string; options: string | null } | undefined;
   if (input.shape === "gateway_proxy") {
     const host = input.upstreamHost ?? "";
-    if (!HOST_RE.test(host) || host.length > 253)
+    if (!HOST_OR_ADDRESS_RE.test(host) || host.length > 253)
       throw new DomainError(
         "invalid_argument",
         `upstream_host: "${host.slice(0, 100)}" is not a host name or address`,

@@ -35,62 +35,65 @@ export function sdwanController(deps: AgentDeps & { bridges: Bridges }) {
       const plan = planBridges(bridges, os.list());
       const kindOf = new Map(bridges.map((b) => [b.name, b.kind]));
       const errors: string[] = [];
-      const attempt = async (name: string, what: "up" | "deleted", fn: () => Promise<void>) => {
+      /** Runs one change: logged and recorded once done; a failure named in the condition (logged once). */
+      const step = async (
+        failKey: string,
+        done: string,
+        fn: () => Promise<void>,
+        event: string,
+        payload: Record<string, string>,
+      ) => {
         try {
           await fn();
-          failed.delete(name);
-          ctx.log.info(`sdwan: bridge ${name} ${what === "up" ? "created and up" : "deleted"}`);
-          deps.phases.record(what === "up" ? EVENTS.sdwanBridgeUp.kind : EVENTS.sdwanBridgeDeleted.kind, {
-            payload: { bridge: name, kind: kindOf.get(name) ?? "linux" },
-          });
+          failed.delete(failKey);
+          ctx.log.info(`sdwan: ${done}`);
+          deps.phases.record(event, { payload });
         } catch (err) {
-          const msg = `${name}: ${errMsg(err)}`;
-          if (failed.get(name) !== msg) ctx.log.warn(`sdwan: ${msg}`);
-          failed.set(name, msg);
+          const msg = `${failKey}: ${errMsg(err)}`;
+          if (failed.get(failKey) !== msg) ctx.log.warn(`sdwan: ${msg}`);
+          failed.set(failKey, msg);
           errors.push(msg);
         }
       };
-      for (const name of plan.create) await attempt(name, "up", () => os.add(name));
-      for (const name of plan.delete) await attempt(name, "deleted", () => os.del(name));
+      const bridgePayload = (name: string) => ({ bridge: name, kind: kindOf.get(name) ?? "linux" });
+      for (const name of plan.create)
+        await step(
+          name,
+          `bridge ${name} created and up`,
+          () => os.add(name),
+          EVENTS.sdwanBridgeUp.kind,
+          bridgePayload(name),
+        );
+      for (const name of plan.delete)
+        await step(
+          name,
+          `bridge ${name} deleted`,
+          () => os.del(name),
+          EVENTS.sdwanBridgeDeleted.kind,
+          bridgePayload(name),
+        );
       const vrfs = section?.vrfs ?? [];
       const waiting: string[] = [];
       if (vrfOs) {
         const vp = planVrfs(vrfs, vrfOs.links(), (d) => vrfOs.masterOf(d));
-        const step = async (what: string, fn: () => Promise<void>, event: string, payload: object) => {
-          try {
-            await fn();
-            failed.delete(what);
-            ctx.log.info(`sdwan: ${what}`);
-            deps.phases.record(event, { payload: payload as Record<string, string> });
-          } catch (err) {
-            const msg = `${what}: ${errMsg(err)}`;
-            if (failed.get(what) !== msg) ctx.log.warn(`sdwan: ${msg}`);
-            failed.set(what, msg);
-            errors.push(msg);
-          }
-        };
-        for (const c of vp.create)
-          await step(
-            `vrf ${c.name} (table ${c.table}) up`,
-            () => vrfOs.add(c.name, c.table),
-            EVENTS.sdwanVrfUp.kind,
-            {
-              vrf: c.name,
-              table: String(c.table),
-            },
-          );
-        for (const e of vp.enslave)
-          await step(
-            `${e.dev} enslaved to ${e.vrf}`,
-            () => vrfOs.enslave(e.dev, e.vrf),
-            EVENTS.sdwanVrfRouted.kind,
-            {
-              vrf: e.vrf,
-              interface: e.dev,
-            },
-          );
-        for (const d of vp.delete)
-          await step(`vrf ${d} deleted`, () => vrfOs.del(d), EVENTS.sdwanVrfDeleted.kind, { vrf: d });
+        for (const c of vp.create) {
+          const what = `vrf ${c.name} (table ${c.table}) up`;
+          await step(what, what, () => vrfOs.add(c.name, c.table), EVENTS.sdwanVrfUp.kind, {
+            vrf: c.name,
+            table: String(c.table),
+          });
+        }
+        for (const e of vp.enslave) {
+          const what = `${e.dev} enslaved to ${e.vrf}`;
+          await step(what, what, () => vrfOs.enslave(e.dev, e.vrf), EVENTS.sdwanVrfRouted.kind, {
+            vrf: e.vrf,
+            interface: e.dev,
+          });
+        }
+        for (const d of vp.delete) {
+          const what = `vrf ${d} deleted`;
+          await step(what, what, () => vrfOs.del(d), EVENTS.sdwanVrfDeleted.kind, { vrf: d });
+        }
         waiting.push(...vp.waiting);
       } else if (vrfs.length > 0)
         errors.push("VRFs: not applied on this node (no VRF support in the agent's OS side)");
