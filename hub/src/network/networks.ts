@@ -25,6 +25,20 @@ export type Topology = NetworkRow["topology"];
 /** A member's id in peer lists and credentials: its node's id, or for an operator peer the member id. */
 export const memberNodeId = (m: Pick<MemberRow, "id" | "instanceId">): string => m.instanceId ?? m.id;
 
+/** WireGuard's usual port: the first network's. */
+export const FIRST_LISTEN_PORT = 51820;
+
+/**
+ * The lowest port from FIRST_LISTEN_PORT no network uses: a node in several networks has one
+ * interface, and so one UDP port, per network.
+ */
+export function freeListenPort(taken: readonly number[]): number {
+  const used = new Set(taken);
+  let p = FIRST_LISTEN_PORT;
+  while (used.has(p)) p++;
+  return p;
+}
+
 export interface CreateNetworkInput {
   name: string;
   prefix?: string;
@@ -35,7 +49,7 @@ export interface CreateNetworkInput {
 
 /**
  * Creates a network with a fresh constellation key (stored sealed, `deps.keys`); an empty prefix picks
- * a random ULA /64.
+ * a random ULA /64, no port the lowest one free (freeListenPort).
  */
 export async function createNetwork(
   deps: Pick<Deps, "db" | "events" | "keys">,
@@ -52,6 +66,7 @@ export async function createNetwork(
   const row = await deps.db.transaction(async (tx) => {
     const [dup] = await tx.select({ id: networks.id }).from(networks).where(eq(networks.name, input.name));
     if (dup) throw new DomainError("already_exists", `name: a network "${input.name}" exists`);
+    const ports = (await tx.select({ port: networks.listenPort }).from(networks)).map((n) => n.port);
     const [r] = await tx
       .insert(networks)
       .values({
@@ -60,7 +75,7 @@ export async function createNetwork(
         handle: networkHandle(id),
         prefix,
         topology: input.topology ?? "full_mesh",
-        listenPort: input.listenPort ?? 51820,
+        listenPort: input.listenPort ?? freeListenPort(ports),
         mtu: input.mtu ?? 1420,
         ...key,
         signingKeyPem: deps.keys.seal(key.signingKeyPem, networkKeyContext(id)),
