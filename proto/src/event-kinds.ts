@@ -90,6 +90,13 @@ export const EVENTS = {
   /** A network's interface was enslaved to its VRF: the network is routed in the VRF's table. */
   sdwanVrfRouted: k("system.sdwan.vrf.routed", "info", "agent"),
   sdwanVrfDeleted: k("system.sdwan.vrf_deleted", "info", "agent"),
+  /**
+   * What FRR routes in one of the node's VRFs changed (read from its JSON): the BGP peers established,
+   * the prefixes learned from them and imported by route leaks, installed in the VRF's table.
+   */
+  sdwanBgpRoutes: k("system.sdwan.bgp.routes", "info", "agent"),
+  /** FRR (zebra, bgpd) runs with the frr.conf the hub compiled (after a start or a change of it). */
+  sdwanFrrApplied: k("system.sdwan.frr.applied", "info", "agent"),
   /** A draining (or no longer named) host bridge was deleted on the node. */
   sdwanBridgeDeleted: k("system.sdwan.bridge_deleted", "info", "agent"),
   // Federation (hub/src/federation): hub-to-hub peerings.

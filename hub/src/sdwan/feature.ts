@@ -10,7 +10,7 @@ import { defineSection } from "../desired-state/index.ts";
 import { bindService, type Feature } from "../feature.ts";
 import { bridgesOf } from "./bridges.ts";
 import { enabledCollectors } from "./collectors.ts";
-import { frrConfig } from "./frr.ts";
+import { frrConfig, routerAddress } from "./frr.ts";
 import { ovnControlFor } from "./ovn.ts";
 import { createSdwanService } from "./sdwan-service.ts";
 import { compileSdwanSection } from "./section.ts";
@@ -64,6 +64,7 @@ export const sdwanFeature: Feature = {
             tableId: v.tableId,
             interfaceName: v.interfaceName,
             asn: v.asn,
+            routerAddress: routerAddress(v.networkId, node.id),
           })),
           frrConfig: frrConfig(node, vrfs, leaks),
           ovnControl: await ovnControlFor(tx, node),

@@ -12,7 +12,7 @@ const a = {
 };
 const b = { vrfName: "vrf-bbbbbb", networkId: "net-b", networkName: "b", asn: 65002, neighbors: [] };
 
-test("two VRFs and a leak a -> b: vrf definitions, one router bgp per VRF, import vrf in b only (golden)", () => {
+test("two VRFs and a leak a -> b: vrf definitions, one router bgp per VRF, then the import into b (golden)", () => {
   expect(
     frrConfig(node, [b, a], [{ fromVrf: "vrf-aaaaaa", toVrf: "vrf-bbbbbb", prefix: "fd00:a::/64" }]),
   ).toBe(
@@ -20,7 +20,7 @@ test("two VRFs and a leak a -> b: vrf definitions, one router bgp per VRF, impor
       "! written by the powernode hub for edge-1: edits are replaced",
       "frr defaults datacenter",
       "hostname edge-1",
-      "log syslog informational",
+      "log stdout informational",
       "!",
       "vrf vrf-aaaaaa",
       "exit-vrf",
@@ -57,6 +57,11 @@ test("two VRFs and a leak a -> b: vrf definitions, one router bgp per VRF, impor
       " !",
       " address-family ipv6 unicast",
       "  redistribute connected",
+      " exit-address-family",
+      "exit",
+      "!",
+      "router bgp 65002 vrf vrf-bbbbbb",
+      " address-family ipv6 unicast",
       "  import vrf vrf-aaaaaa",
       "  import vrf route-map import-into-vrf-bbbbbb",
       " exit-address-family",
@@ -88,4 +93,34 @@ test("table ids: from 1000, the lowest free, never a reserved one", () => {
   expect(nextTable([])).toBe(1000);
   expect(nextTable([1000, 1002])).toBe(1001);
   expect(nextTable([1000, 1001])).toBe(1002);
+});
+
+test("router prefixes: a ULA /64 per network, outside nothing else's; addresses per node within it", async () => {
+  const { routerAddress, routerPrefix } = await import("./frr.ts");
+  const net = "2f1c7f52-6a34-4c0e-9b6e-0d3c5a1e8f10";
+  const p = routerPrefix(net);
+  expect(p).toMatch(/^fd[0-9a-f]{2}:[0-9a-f]{1,4}:[0-9a-f]{1,4}:[0-9a-f]{1,4}::\/64$/);
+  expect(routerPrefix(net)).toBe(p);
+  expect(routerPrefix("another")).not.toBe(p);
+  const a = routerAddress(net, "node-a");
+  const b = routerAddress(net, "node-b");
+  expect(a).not.toBe(b);
+  const head = p.replace("::/64", ":");
+  expect(a.startsWith(head)).toBe(true);
+  expect(b.startsWith(head)).toBe(true);
+  expect(routerAddress(net, "node-a")).toBe(a);
+});
+
+test("a leak from a VRF that sorts later: every VRF's own block comes before any import", () => {
+  const text = frrConfig(
+    node,
+    [b, a],
+    [{ fromVrf: "vrf-bbbbbb", toVrf: "vrf-aaaaaa", prefix: "fd00:b::/64" }],
+  );
+  const lines = text.split("\n");
+  const lastOwn = lines.lastIndexOf("router bgp 65002 vrf vrf-bbbbbb");
+  const importAt = lines.indexOf("  import vrf vrf-bbbbbb");
+  expect(lines.indexOf("router bgp 65001 vrf vrf-aaaaaa")).toBeLessThan(lastOwn);
+  expect(importAt).toBeGreaterThan(lastOwn);
+  expect(lines[importAt - 2]).toBe("router bgp 65001 vrf vrf-aaaaaa");
 });

@@ -2,10 +2,14 @@
  * FRR's configuration for one node's VRFs, as a pure function: a `vrf` definition per VRF, then per
  * VRF a `router bgp <asn> vrf <name>` whose neighbours are the network's other VRF members (their
  * overlay addresses, iBGP over the mesh), redistributing the VRF's connected prefixes; a route leak
- * from network A into B becomes `import vrf <A's vrf>` in B's block, filtered by a route map that
- * admits only the leak's prefix. Deterministic: the same inputs give the same bytes.
+ * from network A into B becomes `import vrf <A's vrf>` in a second block of B's after every VRF's own
+ * (so A's instance exists with its own AS number first), filtered by a route map that
+ * admits only the leak's prefix. Each node's router address (on its VRF device, see routerAddress) is one
+ * of those connected prefixes. Logs go to stdout: the agent supervises the daemons and keeps their lines.
+ * Deterministic: the same inputs give the same bytes.
  */
 import { createHash } from "node:crypto";
+import { formatIpv6 } from "../network/addresses.ts";
 
 export interface FrrVrf {
   vrfName: string;
@@ -38,6 +42,30 @@ export function routerId(nodeId: string): string {
   return [(b[0] ?? 0) | 1, b[1] ?? 0, b[2] ?? 0, b[3] ?? 0].join(".");
 }
 
+const hashGroups = (text: string, n: number): number[] => {
+  const b = createHash("sha256").update(text).digest();
+  return Array.from({ length: n }, (_, i) => b.readUInt16BE(i * 2));
+};
+
+/**
+ * A network's router prefix: a ULA /64 (fd00::/8) derived from its id, not its mesh /64, where its VRF
+ * members' router addresses live. The way to one is known only from BGP, so a peer's router address in
+ * a VRF's table proves the session carried it.
+ */
+export function routerPrefix(networkId: string): string {
+  const [a = 0, b = 0, c = 0, d = 0] = hashGroups(`router-prefix:${networkId}`, 4);
+  return `${formatIpv6([0xfd00 | (a & 0xff), b, c, d, 0, 0, 0, 0])}/64`;
+}
+
+/** A node's router address in a network's VRF: the router prefix and 64 bits from the node's id. */
+export function routerAddress(networkId: string, nodeId: string): string {
+  const [a = 0, b = 0, c = 0, d = 0] = hashGroups(`router-prefix:${networkId}`, 4);
+  const host = hashGroups(`router-address:${nodeId}`, 4);
+  // Never the subnet-router anycast address (all-zero interface id).
+  if (!host.some((g) => g !== 0)) host[3] = 1;
+  return formatIpv6([0xfd00 | (a & 0xff), b, c, d, ...host]);
+}
+
 const leakList = (l: FrrLeak) => `leak-${l.fromVrf}-${l.toVrf}`;
 const importMap = (vrf: string) => `import-into-${vrf}`;
 
@@ -57,7 +85,7 @@ export function frrConfig(
     `! written by the powernode hub for ${node.name}: edits are replaced`,
     "frr defaults datacenter",
     `hostname ${node.name}`,
-    "log syslog informational",
+    "log stdout informational",
     "!",
   ];
   for (const v of sorted) out.push(`vrf ${v.vrfName}`, "exit-vrf", "!");
@@ -78,7 +106,6 @@ export function frrConfig(
   const rid = routerId(node.id);
   for (const v of sorted) {
     const neighbors = [...new Set(v.neighbors)].sort();
-    const into = local.filter((l) => l.toVrf === v.vrfName);
     out.push(
       `router bgp ${v.asn} vrf ${v.vrfName}`,
       ` ! network ${v.networkName} (${v.networkId})`,
@@ -90,8 +117,21 @@ export function frrConfig(
       " address-family ipv6 unicast",
       "  redistribute connected",
       ...neighbors.map((n) => `  neighbor ${n} activate`),
+      " exit-address-family",
+      "exit",
+      "!",
+    );
+  }
+  // Imports last: `import vrf X` makes X's BGP instance if it does not exist yet, with the importing
+  // instance's AS number, and X's own `router bgp <its AS> vrf X` would then be refused.
+  for (const v of sorted) {
+    const into = local.filter((l) => l.toVrf === v.vrfName);
+    if (into.length === 0) continue;
+    out.push(
+      `router bgp ${v.asn} vrf ${v.vrfName}`,
+      " address-family ipv6 unicast",
       ...[...new Set(into.map((l) => l.fromVrf))].map((f) => `  import vrf ${f}`),
-      ...(into.length > 0 ? [`  import vrf route-map ${importMap(v.vrfName)}`] : []),
+      `  import vrf route-map ${importMap(v.vrfName)}`,
       " exit-address-family",
       "exit",
       "!",

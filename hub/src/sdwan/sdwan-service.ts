@@ -23,7 +23,7 @@ import {
   listCollectors,
   setCollectorEnabled,
 } from "./collectors.ts";
-import { derivedAsn } from "./frr.ts";
+import { derivedAsn, routerAddress } from "./frr.ts";
 import {
   createAcl,
   createDeployment,
@@ -59,6 +59,7 @@ async function vrfProto(deps: Deps, v: VrfRow) {
     tableId: v.tableId,
     interfaceName: n ? interfaceName(n.handle) : "",
     asn: n ? (n.bgpAsn ?? derivedAsn(n.id)) : 0,
+    routerAddress: routerAddress(v.networkId, v.nodeId),
   };
 }
 
