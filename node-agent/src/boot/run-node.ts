@@ -46,6 +46,7 @@ async function nodeOs(stateDir: string, exec: Exec, debug: boolean, owned: Set<n
     { createDebugProbesOs },
     { createBridges },
     { createVrfs },
+    { createFrrOs },
   ] = await Promise.all([
     import("../sys/wireguard.ts"),
     import("../sys/ping.ts"),
@@ -57,6 +58,7 @@ async function nodeOs(stateDir: string, exec: Exec, debug: boolean, owned: Set<n
     import("../sys/debug-probes.ts"),
     import("../sys/bridge.ts"),
     import("../sys/vrf.ts"),
+    import("../sys/frr.ts"),
   ]);
   const sys = createModuleSys({
     children: { add: (pid) => owned.add(pid), delete: (pid) => owned.delete(pid) },
@@ -69,6 +71,7 @@ async function nodeOs(stateDir: string, exec: Exec, debug: boolean, owned: Set<n
     storage,
     bridges: createBridges(exec),
     vrfs: createVrfs(exec),
+    frr: createFrrOs(exec, sys),
     ...(debug ? { debugProbes: createDebugProbesOs(exec, createPing(exec), storage.nfsFsid) } : {}),
   };
 }

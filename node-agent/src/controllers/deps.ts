@@ -4,6 +4,7 @@ import type { BackoffOptions } from "../runtime/backoff.ts";
 import type { PhaseRecorder } from "../runtime/phases.ts";
 import type { Bridges } from "../sys/bridge.ts";
 import type { DockerOs } from "../sys/docker-daemon.ts";
+import type { FrrOs } from "../sys/frr.ts";
 import type { K3sOs } from "../sys/k3s.ts";
 import type { StorageOs } from "../sys/nfs.ts";
 import type { Vrfs } from "../sys/vrf.ts";
@@ -61,6 +62,8 @@ export interface AgentDeps {
   bridges?: Bridges;
   /** VRF devices (busybox `ip`), for the `sdwan` controller; none: VRFs are reported as not applied. */
   vrfs?: Vrfs;
+  /** FRR in the composed root (the frr module), for the `sdwan` controller's frr.conf. */
+  frr?: FrrOs;
   /** The OS side of K3s (runs only with a module set: k3s comes from the k3s module); none: no `k3s`. */
   k3s?: K3sOs;
   /** Agent self-update (a node's PID 1 only); none: no `agent-update` controller (in process). */

@@ -6,6 +6,7 @@ import type { DesiredState, MeshPeer, MeshPeerObservation, MeshReport, NfsExport
 import type { HubLink } from "../hub/hub-client.ts";
 import type { NodePki } from "../pki/pki-store.ts";
 import { defineResource } from "../runtime/resource-store.ts";
+import type { VrfRouting } from "./sdwan/frr-state.ts";
 
 /** Written by `credentials`: the node certificate in use. */
 export const HubCredentials = defineResource<{
@@ -102,10 +103,12 @@ export const StorageStatus = defineResource<{
   mounts: { name: string; path: string; mounted: boolean; error: string }[];
 }>("StorageStatus");
 
-/** Written by `sdwan`: the section's host bridges and whether each is on the node. */
+/** Written by `sdwan`: the section's host bridges and VRFs, what is on the node and what FRR routes. */
 export const SdwanStatus = defineResource<{
   bridges: { name: string; kind: string; state: string; present: boolean }[];
   vrfs: { name: string; table: number; interface: string; enslaved: boolean }[];
+  /** Per VRF with FRR running: sessions established and installed BGP routes. */
+  routing: VrfRouting[];
 }>("SdwanStatus");
 
 /** Written by `k3s`: the node's k3s as the agent runs it. */

@@ -1,12 +1,15 @@
 /**
- * VRF devices with busybox `ip` (`ip link add name <n> type vrf table <t>`, up, delete) and enslaving
- * a network interface to one (`ip link set dev <if> master <vrf>`); sysfs tells which links exist and
- * what a link's master is. The argv builders are pure; tests check them.
+ * VRF devices with busybox `ip` (`ip link add name <n> type vrf table <t>`, up, delete), enslaving
+ * a network interface to one (`ip link set dev <if> master <vrf>`) and the node's router address on it
+ * (`ip addr replace <a>/128 dev <vrf>`); sysfs tells which links exist and what a link's master is,
+ * /proc/net/if_inet6 which IPv6 addresses a link has. The argv builders and the parser are pure; tests
+ * check them.
  */
-import { existsSync, readdirSync, readlinkSync, writeFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from "node:fs";
 import { basename, join } from "node:path";
 import type { Exec } from "./exec.ts";
-import { assertIfaceName, ipLinkUpArgs } from "./net.ts";
+import { canonicalIp } from "./ip-address.ts";
+import { assertIfaceName, ipAddrAddArgs, ipLinkUpArgs } from "./net.ts";
 
 export const vrfAddArgs = (name: string, table: number) => {
   if (!Number.isInteger(table) || table < 1 || table > 0xffffffff || [253, 254, 255].includes(table))
@@ -22,6 +25,20 @@ export const enslaveArgs = (dev: string, master: string) => [
   assertIfaceName(master),
 ];
 
+/**
+ * The IPv6 addresses of `dev` in /proc/net/if_inet6's text (one line per address: 32 hex digits, the
+ * ifindex, the prefix length, scope and flags in hex, then the link's name), canonical.
+ */
+export function ipv6AddressesOf(ifInet6: string, dev: string): string[] {
+  const out: string[] = [];
+  for (const line of ifInet6.split("\n")) {
+    const f = line.trim().split(/\s+/);
+    if (f.length !== 6 || f[5] !== dev || !/^[0-9a-f]{32}$/.test(f[0] as string)) continue;
+    out.push(canonicalIp((f[0] as string).match(/.{4}/g)?.join(":") ?? ""));
+  }
+  return out.sort();
+}
+
 export interface Vrfs {
   /** Every link name on the node. */
   links(): string[];
@@ -32,6 +49,10 @@ export interface Vrfs {
   /** Enslaves `dev` to `vrf`, keeping its IPv6 addresses through the kernel's down/up of it. */
   enslave(dev: string, vrf: string): Promise<void>;
   del(name: string): Promise<void>;
+  /** The IPv6 addresses on a link, canonical. */
+  addresses(dev: string): string[];
+  /** Puts `address` on `dev` with that prefix length (idempotent). */
+  addAddress(dev: string, address: string, prefixLen: number): Promise<void>;
 }
 
 export function createVrfs(exec: Exec, sysRoot = "/sys", procRoot = "/proc"): Vrfs {
@@ -59,6 +80,18 @@ export function createVrfs(exec: Exec, sysRoot = "/sys", procRoot = "/proc"): Vr
     },
     async del(name) {
       await exec.run("ip", ["link", "del", "dev", assertIfaceName(name)], { timeoutMs: 10_000 });
+    },
+    addresses(dev) {
+      try {
+        return ipv6AddressesOf(readFileSync(join(procRoot, "net/if_inet6"), "utf8"), dev);
+      } catch {
+        return [];
+      }
+    },
+    async addAddress(dev, address, prefixLen) {
+      await exec.run("ip", ["-6", ...ipAddrAddArgs(assertIfaceName(dev), canonicalIp(address), prefixLen)], {
+        timeoutMs: 10_000,
+      });
     },
   };
 }

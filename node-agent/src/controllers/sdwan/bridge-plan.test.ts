@@ -35,19 +35,30 @@ test("ip argv", () => {
   expect(() => bridgeAddArgs("a b")).toThrow("interface name");
 });
 
-test("VRFs: created with their table, the network interface enslaved once it exists, stale vrf-* deleted", async () => {
+test("VRFs: created with their table, the network interface enslaved once it exists, router addresses put on, stale vrf-* deleted", async () => {
   const { planVrfs } = await import("./vrf-plan.ts");
   const { vrfAddArgs, enslaveArgs } = await import("../../sys/vrf.ts");
   const masters: Record<string, string> = { "wg-sdwan-bbbbbb": "vrf-bbbbbb" };
   expect(
     planVrfs(
       [
-        { vrfName: "vrf-aaaaaa", tableId: 1000, interfaceName: "wg-sdwan-aaaaaa" },
-        { vrfName: "vrf-bbbbbb", tableId: 1001, interfaceName: "wg-sdwan-bbbbbb" },
+        {
+          vrfName: "vrf-aaaaaa",
+          tableId: 1000,
+          interfaceName: "wg-sdwan-aaaaaa",
+          routerAddress: "FD12::0001",
+        },
+        {
+          vrfName: "vrf-bbbbbb",
+          tableId: 1001,
+          interfaceName: "wg-sdwan-bbbbbb",
+          routerAddress: "fd34::1",
+        },
         { vrfName: "vrf-cccccc", tableId: 1002, interfaceName: "wg-sdwan-cccccc" },
       ],
       ["eth0", "vrf-bbbbbb", "vrf-dddddd", "wg-sdwan-aaaaaa", "wg-sdwan-bbbbbb"],
       (d) => masters[d],
+      (d) => ({ "vrf-bbbbbb": ["fd34::1"], "wg-sdwan-aaaaaa": ["fd12:3456::abcd:0:0:1"] })[d] ?? [],
     ),
   ).toEqual({
     create: [
@@ -55,6 +66,8 @@ test("VRFs: created with their table, the network interface enslaved once it exi
       { name: "vrf-cccccc", table: 1002 },
     ],
     enslave: [{ dev: "wg-sdwan-aaaaaa", vrf: "vrf-aaaaaa" }],
+    address: [{ vrf: "vrf-aaaaaa", address: "fd12::1" }],
+    linkLocal: [{ dev: "wg-sdwan-aaaaaa", address: "fe80::abcd:0:0:1" }],
     delete: ["vrf-dddddd"],
     waiting: ["wg-sdwan-cccccc"],
   });
@@ -77,4 +90,22 @@ test("VRFs: created with their table, the network interface enslaved once it exi
     "master",
     "vrf-aaaaaa",
   ]);
+});
+
+test("/proc/net/if_inet6: a link's IPv6 addresses, canonical; other links and junk ignored", async () => {
+  const { ipv6AddressesOf } = await import("../../sys/vrf.ts");
+  const text = [
+    "fd120000000000000000000000000001 07 80 00 80 vrf-aaaaaa",
+    "fe800000000000000000000000000001 02 40 20 80     eth0",
+    "fd340000000000000000000000000002 07 80 00 80 vrf-aaaaaa",
+    "not a line",
+  ].join("\n");
+  expect(ipv6AddressesOf(text, "vrf-aaaaaa")).toEqual(["fd12::1", "fd34::2"]);
+  expect(ipv6AddressesOf(text, "wg0")).toEqual([]);
+});
+
+test("link-local from a global address's interface id", async () => {
+  const { linkLocalFor } = await import("./vrf-plan.ts");
+  expect(linkLocalFor("fdc5:a21f:49d5:b7e0:57af:d802:fea:8ee6")).toBe("fe80::57af:d802:fea:8ee6");
+  expect(linkLocalFor("fd12::1")).toBe("fe80::1");
 });

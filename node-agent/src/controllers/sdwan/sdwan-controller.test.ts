@@ -7,9 +7,10 @@ import { createSystemClock } from "../../runtime/clock.ts";
 import { ControllerStatus } from "../../runtime/engine.ts";
 import { createPhaseRecorder } from "../../runtime/phases.ts";
 import type { Bridges } from "../../sys/bridge.ts";
+import type { FrrOs } from "../../sys/frr.ts";
 import type { Vrfs } from "../../sys/vrf.ts";
 import type { AgentDeps } from "../deps.ts";
-import { DesiredNodeState, SdwanStatus } from "../resources.ts";
+import { DesiredNodeState, ModuleSetStatus, SdwanStatus } from "../resources.ts";
 import { sdwanController } from "./sdwan-controller.ts";
 
 function fakeBridges(present: string[]) {
@@ -55,6 +56,7 @@ test("linux bridges made and reported; an OVS bridge not applied; draining delet
       { name: "pwnbr-2", kind: "ovs", state: "active", present: false },
     ],
     vrfs: [],
+    routing: [],
   });
   expect(f.calls).toEqual(["add pwnbr-1"]);
   expect(
@@ -71,6 +73,7 @@ test("linux bridges made and reported; an OVS bridge not applied; draining delet
   await assertResource(engine, SdwanStatus, "node", {
     bridges: [{ name: "pwnbr-1", kind: "linux", state: "draining", present: false }],
     vrfs: [],
+    routing: [],
   });
   expect(f.calls).toEqual(["add pwnbr-1", "del pwnbr-1"]);
   expect(phases.all().filter((p) => p.kind === EVENTS.sdwanBridgeDeleted.kind)).toHaveLength(1);
@@ -80,6 +83,7 @@ test("linux bridges made and reported; an OVS bridge not applied; draining delet
 test("a VRF is made, the network's interface enslaved once it exists, and a stale one deleted", async () => {
   const links = new Set(["eth0", "vrf-dddddd"]);
   const masters = new Map<string, string>();
+  const addrs = new Map<string, string[]>();
   const calls: string[] = [];
   const vrfs: Vrfs = {
     links: () => [...links].sort(),
@@ -96,10 +100,20 @@ test("a VRF is made, the network's interface enslaved once it exists, and a stal
       calls.push(`del ${name}`);
       links.delete(name);
     },
+    addresses: (d) => addrs.get(d) ?? [],
+    async addAddress(dev, address, _len) {
+      calls.push(`addr ${dev} ${address}`);
+      addrs.set(dev, [...(addrs.get(dev) ?? []), address]);
+    },
   };
   const phases = createPhaseRecorder(createSystemClock());
   const deps = { phases } as unknown as AgentDeps;
-  const vrf = { vrfName: "vrf-aaaaaa", tableId: 1000, interfaceName: "wg-sdwan-aaaaaa" };
+  const vrf = {
+    vrfName: "vrf-aaaaaa",
+    tableId: 1000,
+    interfaceName: "wg-sdwan-aaaaaa",
+    routerAddress: "fd12:3456:789a:bcde::1",
+  };
   await using engine = startTestEngine(
     [sdwanController({ ...deps, bridges: fakeBridges([]).os, vrfs })],
     [
@@ -113,8 +127,9 @@ test("a VRF is made, the network's interface enslaved once it exists, and a stal
   await assertResource(engine, SdwanStatus, "node", {
     bridges: [],
     vrfs: [{ name: "vrf-aaaaaa", table: 1000, interface: "wg-sdwan-aaaaaa", enslaved: false }],
+    routing: [],
   });
-  expect(calls).toEqual(["add vrf-aaaaaa 1000", "del vrf-dddddd"]);
+  expect(calls).toEqual(["add vrf-aaaaaa 1000", "addr vrf-aaaaaa fd12:3456:789a:bcde::1", "del vrf-dddddd"]);
   // The mesh controller makes the interface: the next pass enslaves it.
   links.add("wg-sdwan-aaaaaa");
   engine.store.set(
@@ -125,9 +140,10 @@ test("a VRF is made, the network's interface enslaved once it exists, and a stal
   await assertResource(engine, SdwanStatus, "node", {
     bridges: [],
     vrfs: [{ name: "vrf-aaaaaa", table: 1000, interface: "wg-sdwan-aaaaaa", enslaved: true }],
+    routing: [],
   });
   expect(calls.at(-1)).toBe("enslave wg-sdwan-aaaaaa vrf-aaaaaa");
-  // With an frr.conf in the section the condition says it is not applied (no FRR on nodes yet).
+  // With an frr.conf but no FRR on the OS side, the condition says so.
   engine.store.set(
     DesiredNodeState,
     "node",
@@ -136,9 +152,7 @@ test("a VRF is made, the network's interface enslaved once it exists, and a stal
       sdwan: { vrfs: [vrf], frrConfig: "router bgp 1 vrf vrf-aaaaaa\n" },
     }),
   );
-  await assertResource(engine, ControllerStatus, "sdwan", (c) =>
-    c.message.includes("frr.conf compiled by the hub is not applied"),
-  );
+  await assertResource(engine, ControllerStatus, "sdwan", (c) => c.message.includes("no FRR support"));
   expect(engine.store.get(ControllerStatus, "sdwan")?.spec.ok).toBe(false);
   expect(
     phases
@@ -146,4 +160,142 @@ test("a VRF is made, the network's interface enslaved once it exists, and a stal
       .filter((p) => p.kind === EVENTS.sdwanVrfRouted.kind)
       .map((p) => p.payload),
   ).toEqual([{ vrf: "vrf-aaaaaa", interface: "wg-sdwan-aaaaaa" }]);
+});
+
+/** Polls `ok` (FRR's fake changes nothing the engine watches). */
+async function until(ok: () => boolean, timeoutMs = 3000) {
+  const end = Date.now() + timeoutMs;
+  while (!ok()) {
+    if (Date.now() > end) throw new Error(`not reached after ${timeoutMs} ms`);
+    await Bun.sleep(10);
+  }
+}
+
+/** FRR's side as a fake: daemons as processes with pids, vtysh answering from `answers`. */
+function fakeFrr(root: string) {
+  const calls: string[] = [];
+  let nextPid = 100;
+  const live = new Map<number, () => void>();
+  let config = "";
+  const answers: Record<string, string> = {
+    "show bgp vrf all ipv6 unicast summary json": JSON.stringify({
+      "vrf-aaaaaa": { peers: { "fd12::2": { state: "Established" } } },
+    }),
+    "show ipv6 route vrf vrf-aaaaaa json": JSON.stringify({
+      "fdab::2/128": [{ protocol: "bgp", installed: true, table: 1000, nexthops: [{ ip: "fd12::2" }] }],
+    }),
+  };
+  const os: FrrOs = {
+    hasFrr: (r) => r === root,
+    prepare: () => {},
+    writeConfig(_r, text) {
+      if (text === config) return false;
+      config = text;
+      return true;
+    },
+    ready: async (_r, _d, pid) => live.has(pid),
+    async vtysh(_r, argv) {
+      const cmd = argv.slice(1).join(" ");
+      calls.push(`vtysh ${cmd}`);
+      return answers[argv[2] ?? ""] ?? "";
+    },
+    spawnService(o) {
+      const pid = nextPid++;
+      calls.push(`spawn ${o.argv[0]?.split("/").pop()} ${pid}`);
+      let done: (code: number) => void = () => {};
+      const exited = new Promise<number>((r) => (done = r));
+      live.set(pid, () => done(143));
+      return {
+        pid,
+        exited,
+        kill: () => {
+          calls.push(`kill ${pid}`);
+          live.get(pid)?.();
+          live.delete(pid);
+        },
+      };
+    },
+  };
+  return { os, calls, answers };
+}
+
+test("FRR: zebra and bgpd run with the section's frr.conf, routes read back; a change restarts bgpd; no config stops both", async () => {
+  const root = "/run/powernode/root";
+  const f = fakeFrr(root);
+  const phases = createPhaseRecorder(createSystemClock());
+  const deps = { phases } as unknown as AgentDeps;
+  const vrf = { vrfName: "vrf-aaaaaa", tableId: 1000, interfaceName: "wg-sdwan-aaaaaa" };
+  const vrfs: Vrfs = {
+    links: () => ["vrf-aaaaaa", "wg-sdwan-aaaaaa"],
+    masterOf: () => "vrf-aaaaaa",
+    add: async () => {},
+    enslave: async () => {},
+    del: async () => {},
+    addresses: () => [],
+    addAddress: async () => {},
+  };
+  const withConfig = (version: bigint, frrConfig: string) =>
+    create(DesiredStateSchema, { version, sdwan: { vrfs: [vrf], frrConfig } });
+  await using engine = startTestEngine(
+    [sdwanController({ ...deps, bridges: fakeBridges([]).os, vrfs, frr: f.os })],
+    [
+      { type: DesiredNodeState, id: "node", spec: withConfig(2n, "router bgp 1 vrf vrf-aaaaaa\n") },
+      { type: ModuleSetStatus, id: "node", spec: { observations: [], appliedVersion: 2n, root } },
+    ],
+  );
+  await assertResource(engine, SdwanStatus, "node", (s) => s.routing.length === 1);
+  expect(engine.store.get(SdwanStatus, "node")?.spec.routing).toEqual([
+    {
+      vrf: "vrf-aaaaaa",
+      established: ["fd12::2"],
+      learned: ["fdab::2/128"],
+      imported: [],
+      hops: ["fdab::2/128 via fd12::2 dev -"],
+    },
+  ]);
+  expect(f.calls.slice(0, 3)).toEqual(["spawn zebra 100", "spawn bgpd 101", "vtysh -b"]);
+  const kinds = (k: string) =>
+    phases
+      .all()
+      .filter((p) => p.kind === k)
+      .map((p) => p.payload);
+  expect(kinds(EVENTS.sdwanBgpRoutes.kind)).toEqual([
+    { vrf: "vrf-aaaaaa", established: "fd12::2", learned: "fdab::2/128", imported: "" },
+  ]);
+  expect(kinds(EVENTS.sdwanFrrApplied.kind)).toEqual([{ sha256: expect.any(String), reason: "started" }]);
+  // A leak revoked on the hub: a new frr.conf restarts bgpd only, then pushes it.
+  f.calls.length = 0;
+  engine.store.set(DesiredNodeState, "node", withConfig(3n, "router bgp 1 vrf vrf-aaaaaa\n!\n"));
+  await until(() => f.calls.includes("vtysh -b"));
+  expect(f.calls.slice(0, 3)).toEqual(["kill 101", "spawn bgpd 102", "vtysh -b"]);
+  expect(kinds(EVENTS.sdwanFrrApplied.kind).at(-1)).toEqual({
+    sha256: expect.any(String),
+    reason: "changed",
+  });
+  // No VRFs left: no frr.conf, FRR stops.
+  f.calls.length = 0;
+  engine.store.set(DesiredNodeState, "node", create(DesiredStateSchema, { version: 4n, sdwan: {} }));
+  await until(() => f.calls.length >= 2);
+  expect(f.calls).toEqual(["kill 102", "kill 100"]);
+});
+
+test("FRR: without the frr module in the root the condition names it and nothing starts", async () => {
+  const f = fakeFrr("/elsewhere");
+  const phases = createPhaseRecorder(createSystemClock());
+  const deps = { phases } as unknown as AgentDeps;
+  await using engine = startTestEngine(
+    [sdwanController({ ...deps, bridges: fakeBridges([]).os, frr: f.os })],
+    [
+      {
+        type: DesiredNodeState,
+        id: "node",
+        spec: create(DesiredStateSchema, { version: 2n, sdwan: { frrConfig: "router bgp 1\n" } }),
+      },
+      { type: ModuleSetStatus, id: "node", spec: { observations: [], appliedVersion: 2n, root: "/r" } },
+    ],
+  );
+  await assertResource(engine, ControllerStatus, "sdwan", (c) =>
+    c.message.includes("missing /usr/lib/frr/bgpd (assign the frr module)"),
+  );
+  expect(f.calls).toEqual([]);
 });

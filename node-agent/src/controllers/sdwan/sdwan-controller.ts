@@ -2,31 +2,41 @@
  * `sdwan`: makes the desired state's `sdwan` section real on the node, level-triggered every pass:
  * linux host bridges created and set up, draining ones (and `pwnbr-<n>` bridges no longer named)
  * deleted (bridge-plan.ts); VRF devices created with their tables and each network's interface enslaved
- * to its VRF (its addresses kept through the kernel's cycling of it), stale `vrf-*` devices deleted
- * (vrf-plan.ts). FRR is not run yet. OVS bridges are named in the condition as not applied (no Open vSwitch on
- * nodes yet). Each bridge made or deleted is an event (`system.sdwan.bridge_up` / `.bridge_deleted`),
- * which is how the hub reads the node's bridges back. Bridges outlive the agent (nothing is undone at
- * stop): a restarted agent finds them in place.
+ * to its VRF (its addresses kept through the kernel's cycling of it) and the node's router address on
+ * it, stale `vrf-*` devices deleted (vrf-plan.ts); with an frr.conf in the section and the frr module in
+ * the composed root, zebra and bgpd supervised with it (frr-run.ts) and what they route in each VRF
+ * read back from FRR's JSON (frr-state.ts). OVS bridges are named in the condition as not applied (no
+ * Open vSwitch on nodes yet). Each bridge made or deleted is an event (`system.sdwan.bridge_up` /
+ * `.bridge_deleted`), each change of a VRF's sessions or routes one (`system.sdwan.bgp.routes`): that is
+ * how the hub reads the node back. Bridges and VRFs outlive the agent (nothing is undone at stop): a
+ * restarted agent finds them in place; FRR stops with the agent.
  */
 import { EVENTS } from "@powernode/proto";
 import { definePollingController } from "../../runtime/controller.ts";
 import type { Bridges } from "../../sys/bridge.ts";
+import { BGPD } from "../../sys/frr.ts";
 import type { AgentDeps } from "../deps.ts";
 import { errMsg } from "../modules/module-mounts.ts";
-import { DesiredNodeState, SdwanStatus } from "../resources.ts";
+import { DesiredNodeState, ModuleSetStatus, SdwanStatus } from "../resources.ts";
 import { planBridges } from "./bridge-plan.ts";
-import { planVrfs } from "./vrf-plan.ts";
+import { frrRun } from "./frr-run.ts";
+import { routingKey, type VrfRouting } from "./frr-state.ts";
+import { OUR_VRF, planVrfs } from "./vrf-plan.ts";
 
 export const SDWAN_POLL_MS = 10_000;
 
 export function sdwanController(deps: AgentDeps & { bridges: Bridges }) {
   const os = deps.bridges;
   const vrfOs = deps.vrfs;
+  const frr = deps.frr ? frrRun(deps.frr) : undefined;
+  /** Per VRF: the routing last reported in an event. */
+  const reported = new Map<string, string>();
   /** The last error per bridge (an event per new error, not per pass). */
   const failed = new Map<string, string>();
   return definePollingController({
     name: "sdwan",
-    inputs: [DesiredNodeState],
+    // The composed root matters only to FRR (an input nothing writes would be refused).
+    inputs: deps.frr ? [DesiredNodeState, ModuleSetStatus] : [DesiredNodeState],
     outputs: [SdwanStatus],
     pollMs: SDWAN_POLL_MS,
     async reconcile(ctx) {
@@ -75,7 +85,12 @@ export function sdwanController(deps: AgentDeps & { bridges: Bridges }) {
       const vrfs = section?.vrfs ?? [];
       const waiting: string[] = [];
       if (vrfOs) {
-        const vp = planVrfs(vrfs, vrfOs.links(), (d) => vrfOs.masterOf(d));
+        const vp = planVrfs(
+          vrfs,
+          vrfOs.links(),
+          (d) => vrfOs.masterOf(d),
+          (d) => vrfOs.addresses(d),
+        );
         for (const c of vp.create) {
           const what = `vrf ${c.name} (table ${c.table}) up`;
           await step(what, what, () => vrfOs.add(c.name, c.table), EVENTS.sdwanVrfUp.kind, {
@@ -90,6 +105,20 @@ export function sdwanController(deps: AgentDeps & { bridges: Bridges }) {
             interface: e.dev,
           });
         }
+        for (const a of vp.address) {
+          const what = `router address ${a.address} on ${a.vrf}`;
+          await step(what, what, () => vrfOs.addAddress(a.vrf, a.address, 128), EVENTS.sdwanVrfUp.kind, {
+            vrf: a.vrf,
+            routerAddress: a.address,
+          });
+        }
+        for (const l of vp.linkLocal) {
+          const what = `link-local ${l.address} on ${l.dev} (for BGP)`;
+          await step(what, what, () => vrfOs.addAddress(l.dev, l.address, 64), EVENTS.sdwanVrfRouted.kind, {
+            interface: l.dev,
+            linkLocal: l.address,
+          });
+        }
         for (const d of vp.delete) {
           const what = `vrf ${d} deleted`;
           await step(what, what, () => vrfOs.del(d), EVENTS.sdwanVrfDeleted.kind, { vrf: d });
@@ -97,6 +126,48 @@ export function sdwanController(deps: AgentDeps & { bridges: Bridges }) {
         waiting.push(...vp.waiting);
       } else if (vrfs.length > 0)
         errors.push("VRFs: not applied on this node (no VRF support in the agent's OS side)");
+      const routing: VrfRouting[] = [];
+      const config = section?.frrConfig ?? "";
+      const root = frr ? ctx.get(ModuleSetStatus, "node")?.spec.root : undefined;
+      if (!config) await frr?.stop(ctx.log);
+      else if (!frr)
+        errors.push("frr.conf compiled by the hub is not applied: no FRR support in the agent's OS side");
+      else if (!root || !deps.frr?.hasFrr(root)) {
+        await frr.stop(ctx.log);
+        errors.push(`frr.conf not applied: missing ${BGPD} (assign the frr module)`);
+      } else
+        try {
+          const pushed = await frr.ensure(root, config, ctx.log);
+          if (pushed) deps.phases.record(EVENTS.sdwanFrrApplied.kind, { payload: { ...pushed } });
+          routing.push(
+            ...(await frr.read(
+              root,
+              vrfs.filter((v) => OUR_VRF.test(v.vrfName)),
+            )),
+          );
+          failed.delete("frr");
+        } catch (err) {
+          const msg = `FRR: ${errMsg(err)}`;
+          if (failed.get("frr") !== msg) ctx.log.warn(`sdwan: ${msg}`);
+          failed.set("frr", msg);
+          errors.push(msg);
+        }
+      for (const r of routing) {
+        const key = routingKey(r);
+        if (reported.get(r.vrf) === key) continue;
+        reported.set(r.vrf, key);
+        ctx.log.info(
+          `sdwan: ${r.vrf}: peers [${r.established.join(" ")}], learned [${r.learned.join(" ")}], imported [${r.imported.join(" ")}]; routes [${(r.hops ?? []).join("; ")}]`,
+        );
+        deps.phases.record(EVENTS.sdwanBgpRoutes.kind, {
+          payload: {
+            vrf: r.vrf,
+            established: r.established.join(","),
+            learned: r.learned.join(","),
+            imported: r.imported.join(","),
+          },
+        });
+      }
       const present = new Set(os.list());
       ctx.set(SdwanStatus, "node", {
         bridges: bridges.map((b) => ({
@@ -111,15 +182,12 @@ export function sdwanController(deps: AgentDeps & { bridges: Bridges }) {
           interface: v.interfaceName,
           enslaved: vrfOs?.masterOf(v.interfaceName) === v.vrfName,
         })),
+        routing,
       });
       const problems = [
         ...errors,
         ...plan.unsupported.map((u) => `${u.name}: ${u.reason}`),
         ...waiting.map((w) => `${w}: waiting for the interface (its VRF is ready)`),
-        // Said, not hidden: the VRFs route locally, but no BGP runs in them yet.
-        ...(section?.frrConfig
-          ? ["frr.conf compiled by the hub is not applied: FRR does not run on nodes yet"]
-          : []),
       ];
       const up = bridges.filter((b) => b.state === "active" && present.has(b.name)).length;
       ctx.condition(
@@ -128,6 +196,8 @@ export function sdwanController(deps: AgentDeps & { bridges: Bridges }) {
         [`${up} bridge(s) up`, ...problems].join("; "),
       );
     },
-    async stop() {},
+    async stop(ctx) {
+      await frr?.stop(ctx.log);
+    },
   });
 }
