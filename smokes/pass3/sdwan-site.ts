@@ -1,7 +1,11 @@
 /**
  * Pass 3, site tier, the SDWAN part built so far: host bridges compiled by the hub are made by the
  * agents on real nodes and read back from the events they report (`system.sdwan.bridge_up` /
- * `.bridge_deleted`, with the bridge's name and kind).
+ * `.bridge_deleted`, with the bridge's name and kind); two nodes route two networks in two VRFs, run
+ * FRR (the frr module) with the frr.conf the hub compiled, establish iBGP sessions over each mesh and
+ * learn each other's router addresses in the right VRF; a route leak puts one into the other VRF's
+ * table and takes it out when revoked. What FRR routes is read back from the agents'
+ * `system.sdwan.bgp.routes` events, which they make from FRR's own JSON.
  */
 import { EVENTS, type FleetEvent } from "@powernode/proto";
 import { nodeEvents } from "../lib/events.ts";
@@ -10,6 +14,28 @@ import type { SiteNode, SiteNodes } from "../lib/site-nodes.ts";
 import { waitFor } from "../lib/wait.ts";
 
 const TIMEOUT_MS = 120_000;
+/** BGP over the emulated mesh: daemons start, sessions open (datacenter timers), routes install. */
+const BGP_TIMEOUT_MS = 180_000;
+
+/** A node's latest `system.sdwan.bgp.routes` per VRF: peers established, learned and imported prefixes. */
+async function latestRouting(
+  site: SiteNodes,
+  n: SiteNode,
+): Promise<Map<string, { established: string[]; learned: string[]; imported: string[] }>> {
+  const at = (e: FleetEvent) => Number(e.createdAt?.seconds ?? 0n) * 1e9 + (e.createdAt?.nanos ?? 0);
+  const events = (await nodeEvents(site.hub.fleet, n.instanceId))
+    .filter((e) => e.kind === EVENTS.sdwanBgpRoutes.kind)
+    .sort((x, y) => at(x) - at(y));
+  const list = (v: unknown) => (typeof v === "string" && v !== "" ? v.split(",") : []);
+  const out = new Map<string, { established: string[]; learned: string[]; imported: string[] }>();
+  for (const e of events)
+    out.set(String(e.payload?.vrf), {
+      established: list(e.payload?.established),
+      learned: list(e.payload?.learned),
+      imported: list(e.payload?.imported),
+    });
+  return out;
+}
 
 /** Pings between pairs over the mesh: the number of echoes answered per pair. */
 export type MeshPing = (pairs: ReadonlyArray<[SiteNode, SiteNode]>) => Promise<{ received: number }[]>;
@@ -94,6 +120,118 @@ export async function sdwanSiteChecks(
         { timeoutMs: TIMEOUT_MS, intervalMs: 2000 },
       );
       return `${got.join(", ")}; pings ${r.map((p) => `${p.received}/3`).join(", ")}`;
+    },
+  );
+
+  const [a, b] = nodes as [SiteNode, SiteNode];
+  const second = await t.step("a second network for a and b, full mesh, a VRF on it for each", async () => {
+    const n = (await site.hub.network.createNetwork({ name: `pass3-vrf-${Date.now().toString(36)}` }))
+      .network;
+    if (!n) throw new Error("CreateNetwork returned no network");
+    for (const x of [a, b]) await site.hub.network.joinNetwork({ network: n.id, nodeId: x.instanceId });
+    await waitFor(
+      `full mesh on ${n.name}`,
+      async () => (await site.hub.network.getMeshHealth({ network: n.id })).fullMesh || undefined,
+      { timeoutMs: TIMEOUT_MS, intervalMs: 1000 },
+    );
+    for (const x of [a, b]) await sdwan.allocateVrf({ nodeId: x.instanceId, network: n.id });
+    return n;
+  });
+
+  /** Per node: its VRFs (both networks) with the peer's overlay and router addresses in each. */
+  const plan = await t.step("read the VRFs and members back from the hub", async () => {
+    const vrfs = [
+      ...(await sdwan.listVrfs({ nodeId: a.instanceId })).vrfs,
+      ...(await sdwan.listVrfs({ nodeId: b.instanceId })).vrfs,
+    ];
+    const members = new Map<string, string>();
+    for (const net of [mesh.network, second.id])
+      for (const m of (await site.hub.network.listMembers({ network: net })).members)
+        members.set(`${net}/${m.nodeId}`, m.address);
+    return [a, b].map((n) => {
+      const other = n === a ? b : a;
+      return {
+        node: n,
+        vrfs: [mesh.network, second.id].map((net) => {
+          const mine = vrfs.find((v) => v.nodeId === n.instanceId && v.networkId === net);
+          const theirs = vrfs.find((v) => v.nodeId === other.instanceId && v.networkId === net);
+          if (!mine || !theirs) throw new Error(`${n.name}: no VRF pair in ${net}`);
+          return {
+            vrf: mine.vrfName,
+            peer: members.get(`${net}/${other.instanceId}`) ?? "",
+            peerRouter: `${theirs.routerAddress}/128`,
+          };
+        }),
+      };
+    });
+  });
+
+  await t.check(
+    "BGP in two VRFs: a and b establish a session over each mesh and learn each other's router address in that VRF only (FRR's JSON via the agents)",
+    async () => {
+      const seen: string[] = [];
+      for (const p of plan) {
+        const r = await waitFor(
+          `${p.node.name}: sessions up and routes learned in ${p.vrfs.map((v) => v.vrf).join(" and ")}`,
+          async () => {
+            const got = await latestRouting(site, p.node);
+            const ok = p.vrfs.every(
+              (v) =>
+                got.get(v.vrf)?.established.includes(v.peer) &&
+                got.get(v.vrf)?.learned.includes(v.peerRouter),
+            );
+            return ok ? got : undefined;
+          },
+          { timeoutMs: BGP_TIMEOUT_MS, intervalMs: 2000 },
+        );
+        for (const v of p.vrfs) {
+          const wrong = p.vrfs.filter((o) => o !== v && r.get(v.vrf)?.learned.includes(o.peerRouter));
+          if (wrong.length > 0)
+            throw new Error(`${p.node.name}: ${v.vrf} learned ${wrong[0]?.peerRouter} of another VRF`);
+          seen.push(`${p.node.name} ${v.vrf}: peer ${v.peer} up, learned ${v.peerRouter}`);
+        }
+      }
+      return seen.join("; ");
+    },
+  );
+
+  await t.check(
+    "a route leak from the first network into the second puts b's router address in a's second VRF table; revoked, it goes",
+    async () => {
+      const [first, into] = plan[0]?.vrfs ?? [];
+      if (!first || !into) throw new Error("no VRF plan for a");
+      const started = performance.now();
+      const leak = (
+        await sdwan.createRouteLeak({
+          fromNetwork: mesh.network,
+          toNetwork: second.id,
+          prefix: first.peerRouter,
+        })
+      ).leak;
+      if (!leak) throw new Error("CreateRouteLeak returned no leak");
+      // Both nodes have VRFs in both networks, so both import: a the route it learned from b in the
+      // first VRF, b its own router address, which it then announces to a in the second. Either way
+      // the prefix is in a's second VRF table, installed; before the leak it was not (checked above).
+      const inTable = async (want: boolean) =>
+        waitFor(
+          `a's ${into.vrf} table to ${want ? "hold" : "drop"} ${first.peerRouter}`,
+          async () => {
+            const r = (await latestRouting(site, a)).get(into.vrf);
+            const has = r ? [...r.learned, ...r.imported].includes(first.peerRouter) : false;
+            return r && has === want ? r : undefined;
+          },
+          { timeoutMs: BGP_TIMEOUT_MS, intervalMs: 2000 },
+        );
+      const r = await inTable(true);
+      const inAt = (performance.now() - started) / 1000;
+      const how = r.imported.includes(first.peerRouter)
+        ? "imported on a"
+        : "learned from b, which imported it";
+      const revokedAt = performance.now();
+      await sdwan.revokeRouteLeak({ leakId: leak.id });
+      await inTable(false);
+      const outAt = (performance.now() - revokedAt) / 1000;
+      return `${first.peerRouter} in a's ${into.vrf} table (${how}) ${inAt.toFixed(1)} s after CreateRouteLeak; gone ${outAt.toFixed(1)} s after revoking`;
     },
   );
 }

@@ -6,6 +6,7 @@
 import { join } from "node:path";
 import { setDebugSpec } from "@powernode/hub";
 import { EVENTS, type FleetEvent, type Network, NodeState } from "@powernode/proto";
+import { buildModules, publishModules } from "../lib/built-modules.ts";
 import { nodeEvents } from "../lib/events.ts";
 import { scanForPrivateKeys } from "../lib/key-scan.ts";
 import type { Packet } from "../lib/lab.ts";
@@ -112,13 +113,24 @@ function notWireguard(packets: readonly Packet[], underlay: ReadonlySet<string>,
 }
 
 export async function meshSiteTier(t: PassContext): Promise<void> {
+  const built = await buildModules(t, t.args.arch, ["system-base", "frr"]);
   const site = await bootSiteNodes(t, {
     arch: t.args.arch,
     count: 3,
     names: ["mesh-a", "mesh-b", "mesh-c"],
+    template: "sdwan",
     hub: { heartbeatSeconds: HEARTBEAT_SECONDS },
     provider: { kernelArgs: ["powernode.debug=1"] },
     lab: { name: "pass3", index: 3 },
+    async beforeCreate(s) {
+      await t.step("publish system-base and frr; template sdwan = both", async () => {
+        await publishModules(s, built);
+        await s.provision.createTemplate({
+          name: "sdwan",
+          modules: [{ name: "system-base" }, { name: "frr" }],
+        });
+      });
+    },
   });
   const runningAt = performance.now();
   const [a, b, c] = site.nodes as [SiteNode, SiteNode, SiteNode];
