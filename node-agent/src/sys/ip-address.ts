@@ -51,6 +51,13 @@ function textOf(b: Uint8Array): string {
   return best < 0 ? hex(g) : `${hex(g.slice(0, best))}::${hex(g.slice(best + bestLen))}`;
 }
 
+/** An IPv6 address's eight 16-bit groups; throws on anything else. */
+export function ipv6Groups(ip: string): number[] {
+  const b = isIPv6(ip) ? bytesOf(ip) : undefined;
+  if (!b) throw new Error(`${JSON.stringify(ip)} is not an IPv6 address`);
+  return Array.from({ length: 8 }, (_, i) => ((b[i * 2] as number) << 8) | (b[i * 2 + 1] as number));
+}
+
 /** The canonical text of an IPv4 or IPv6 address; throws on anything else. */
 export function canonicalIp(ip: string): string {
   const b = bytesOf(ip);

@@ -40,7 +40,6 @@ export interface FrrRun {
     vrfs: readonly Pick<Vrf, "vrfName" | "tableId" | "interfaceName">[],
   ): Promise<VrfRouting[]>;
   stop(log: Log): Promise<void>;
-  running(): boolean;
 }
 
 export function frrRun(os: FrrOs): FrrRun {
@@ -93,11 +92,11 @@ export function frrRun(os: FrrOs): FrrRun {
   };
 
   return {
-    running: () => root !== undefined,
     stop,
     async ensure(at, config, log) {
       if (root !== undefined && root !== at) await stop(log);
-      os.prepare(at);
+      // Groups, vtysh.conf and the run directory once per root, before the daemons need them.
+      if (root === undefined) os.prepare(at);
       const changed = os.writeConfig(at, config);
       const sha256 = createHash("sha256").update(config).digest("hex");
       let reason: FrrApplied["reason"] = "restarted";

@@ -49,6 +49,9 @@ export function establishedPeers(summaryJson: string): Map<string, string[]> {
   return out;
 }
 
+/** A JSON field as log text: strings (cut short), else "-". */
+const str = (v: unknown) => (typeof v === "string" ? v.slice(0, 64) : "-");
+
 /** The installed BGP routes of one VRF's table, split by where their next hops are. */
 export function installedBgpRoutes(
   routesJson: string,
@@ -70,7 +73,6 @@ export function installedBgpRoutes(
         (typeof h.interfaceName === "string" && h.interfaceName !== vrf.interfaceName),
     );
     (elsewhere ? imported : learned).push(prefix);
-    const str = (v: unknown) => (typeof v === "string" ? v.slice(0, 64) : "-");
     hopsText.push(
       `${prefix} via ${hops.map((h) => `${str(h.ip)} dev ${str(h.interfaceName)}${typeof h.vrf === "string" ? ` vrf ${str(h.vrf)}` : ""}`).join(", ")}`,
     );

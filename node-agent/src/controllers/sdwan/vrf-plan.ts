@@ -5,7 +5,7 @@
  * the section no longer names deleted.
  */
 import type { Vrf } from "@powernode/proto";
-import { canonicalIp } from "../../sys/ip-address.ts";
+import { canonicalIp, ipv6Groups } from "../../sys/ip-address.ts";
 
 /** The canonical text, or the text itself when it is not an address (the `ip` step then names it). */
 const canonical = (a: string) => {
@@ -20,14 +20,10 @@ export const OUR_VRF = /^vrf-[0-9a-f]{6}$/;
 
 /** fe80:: with the interface id (the low 64 bits) of `global`: unique on the link as `global` is. */
 export function linkLocalFor(global: string): string {
-  return canonicalIp(`fe80::${expand(global).slice(4).join(":")}`);
-}
-
-function expand(ip: string): string[] {
-  const [l = "", r = ""] = canonicalIp(ip).split("::");
-  const head = l === "" ? [] : l.split(":");
-  const tail = r === "" ? [] : r.split(":");
-  return [...head, ...Array<string>(8 - head.length - tail.length).fill("0"), ...tail];
+  const id = ipv6Groups(global)
+    .slice(4)
+    .map((g) => g.toString(16));
+  return canonicalIp(`fe80::${id.join(":")}`);
 }
 
 export interface VrfPlan {
