@@ -17,6 +17,7 @@ describe("parseHubConfig", () => {
       operatorTls: true,
       operatorHost: "0.0.0.0",
       bootHttpPort: undefined,
+      ipfixPort: 4739,
       hostnames: [],
       nodeUrl: "https://10.0.2.2:8443",
       nodeHttpUrl: "https://10.0.2.2:8080",
@@ -43,6 +44,7 @@ describe("parseHubConfig", () => {
         POWERNODE_OPERATOR_PLAIN_HTTP: "1",
         POWERNODE_OPERATOR_LISTEN_HOST: "127.0.0.2",
         POWERNODE_BOOT_HTTP_PORT: "8081",
+        POWERNODE_IPFIX_PORT: "off",
         POWERNODE_HOSTNAMES: "hub.example, 192.0.2.1",
         POWERNODE_HEARTBEAT_SECONDS: "30",
         POWERNODE_ADMIN_TOKEN: "0123456789abcdef0123",
@@ -59,6 +61,7 @@ describe("parseHubConfig", () => {
       operatorTls: false,
       operatorHost: "127.0.0.2",
       bootHttpPort: 8081,
+      ipfixPort: undefined,
       hostnames: ["hub.example", "192.0.2.1"],
       nodeUrl: "https://10.0.2.2:9443",
       nodeHttpUrl: "http://hub.example:8080",
@@ -110,6 +113,7 @@ describe("parseHubConfig", () => {
         POWERNODE_ADMIN_TOKEN: "short",
         POWERNODE_HOSTNAMES: "ok.example bad/host",
         POWERNODE_REGISTRY_REPOSITORIES: "modules/,Bad",
+        POWERNODE_IPFIX_PORT: "4739/udp",
       });
     } catch (e) {
       err = e;
@@ -121,6 +125,7 @@ describe("parseHubConfig", () => {
       'DATABASE_URL: must start with postgres:// or postgresql:// (got "mysql://u:***@x/db")',
       'POWERNODE_HOSTNAMES: "bad/host" is not a host name or IP',
       'POWERNODE_NODE_URL: must be https:// (got "http://10.0.2.2:1")',
+      'POWERNODE_IPFIX_PORT: "4739/udp" is not a port number (0-65535)',
       'POWERNODE_REGISTRY_REPOSITORIES: "Bad" is not a repository prefix (lowercase path ending in "/")',
       'POWERNODE_HEARTBEAT_SECONDS: "0" must be an integer from 1 to 3600',
       "POWERNODE_ADMIN_TOKEN: must be at least 16 characters",

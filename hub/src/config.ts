@@ -31,6 +31,11 @@ export interface HubConfig {
    * routes (`/boot/`, netboot); undefined = none. The default node HTTP URL then points at it.
    */
   bootHttpPort: number | undefined;
+  /**
+   * POWERNODE_IPFIX_PORT: the UDP port of the hub's IPFIX collector on `listenHost` (default 4739, the
+   * IANA port; `off` for none). OVS bridges export to it once an operator names it as a collector.
+   */
+  ipfixPort: number | undefined;
   /** Extra DNS names / IPs for the hub's TLS certificate. */
   hostnames: string[];
   /** The URL nodes use to reach the mTLS listener (handed to providers as `platformUrl`). */
@@ -131,6 +136,10 @@ export function parseHubConfig(env: Record<string, string | undefined>): HubConf
     env.POWERNODE_BOOT_HTTP_PORT === undefined || env.POWERNODE_BOOT_HTTP_PORT === ""
       ? undefined
       : parsePort("POWERNODE_BOOT_HTTP_PORT", env.POWERNODE_BOOT_HTTP_PORT, 0, problems);
+  const ipfixPort =
+    env.POWERNODE_IPFIX_PORT === "off"
+      ? undefined
+      : parsePort("POWERNODE_IPFIX_PORT", env.POWERNODE_IPFIX_PORT || undefined, 4739, problems);
   const nodeHttpUrl = (
     env.POWERNODE_NODE_HTTP_URL ||
     (bootHttpPort !== undefined
@@ -199,6 +208,7 @@ export function parseHubConfig(env: Record<string, string | undefined>): HubConf
     operatorTls,
     operatorHost,
     bootHttpPort,
+    ipfixPort,
     hostnames,
     nodeUrl,
     nodeHttpUrl,

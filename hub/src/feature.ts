@@ -53,6 +53,15 @@ export type NodeHttpHandler = (
  */
 export type HeartbeatObserver = (deps: Deps, nodeId: string, req: HeartbeatRequest) => Promise<void>;
 
+/**
+ * A socket a feature serves outside HTTP (the IPFIX collector's UDP port): started after the HTTP
+ * listeners, closed at stop; undefined when configured off.
+ */
+export type FeatureListener = (
+  deps: Deps,
+  shutdown: AbortSignal,
+) => Promise<{ close(): Promise<void> } | undefined>;
+
 export interface Feature {
   name: string;
   heartbeat?: HeartbeatObserver;
@@ -65,6 +74,7 @@ export interface Feature {
   bootHttp?: readonly HttpPlugin[];
   nodeHttp?: readonly NodeHttpHandler[];
   jobs?: readonly Job[];
+  listeners?: readonly FeatureListener[];
   sections?: readonly SectionCompiler[];
 }
 

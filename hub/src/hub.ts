@@ -98,6 +98,7 @@ export async function startHub(opts: StartHubOptions = {}): Promise<RunningHub> 
     ...parseHubConfig({}),
     httpPort: 0,
     mtlsPort: 0,
+    ipfixPort: 0,
     databaseUrl: "memory://",
     // The harness serves plain HTTP on the listen host unless a test asks for TLS (operatorTls: true).
     operatorTls: false,
@@ -189,6 +190,11 @@ export async function startHubWithConfig(
     config.httpPort = operator.port;
     const boot = startBootListener(deps, features, shutdown.signal);
     if (boot) cleanups.push(boot.close);
+    for (const f of features)
+      for (const start of f.listeners ?? []) {
+        const l = await start(deps, shutdown.signal);
+        if (l) cleanups.push(l.close);
+      }
     if (!opts.nodeHttpUrlGiven)
       config.nodeHttpUrl = boot
         ? `http://${urlHost(nodeHost)}:${boot.port}`

@@ -48,6 +48,12 @@ export const KMOD_ROOTS = [
   // host bridges (the sdwan controller's `pwnbr-<n>`) and VRFs (`vrf-<handle>`)
   "bridge",
   "vrf",
+  // OVS bridges (the openvswitch module's user space drives the kernel datapath) and their VXLAN and
+  // Geneve tunnel ports; ovs-vswitchd makes the tunnel devices over rtnetlink, and nodes have no
+  // modprobe for the kernel to ask
+  "openvswitch",
+  "vport_vxlan",
+  "vport_geneve",
   // the NFS server's firewall (nft from the nfs-server module): the table, and `reject` (TCP reset)
   "nf_tables",
   "nft_reject_inet",

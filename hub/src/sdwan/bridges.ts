@@ -6,14 +6,15 @@
  * allocated one at a time) and recompiles its `sdwan` section.
  */
 import { EVENTS } from "@powernode/proto";
-import { and, asc, eq } from "drizzle-orm";
+import { and, asc, eq, inArray, ne } from "drizzle-orm";
 import type { Db } from "../db/client.ts";
-import { hostBridges } from "../db/schema/index.ts";
+import { hostBridges, networkMembers } from "../db/schema/index.ts";
 import type { Deps } from "../deps.ts";
 import type { Tx } from "../desired-state/index.ts";
 import { DomainError } from "../errors.ts";
 import { getInstance } from "../provision/instances.ts";
 import { isUuid } from "../rpc/fields.ts";
+import type { OvsPeer } from "./ovs-segment.ts";
 import { type BridgeKind, bridgeName, defaultBridgeKind } from "./profile.ts";
 
 export type BridgeRow = typeof hostBridges.$inferSelect;
@@ -71,7 +72,13 @@ export async function allocateHostBridge(
       },
       { nodeId: node.id },
     );
+  if ((out.created || out.readopted) && out.bridge.kind === "ovs") await retunnelPeers(deps, node.id);
   return out;
+}
+
+/** Recompiles the nodes whose tunnels to `nodeId` change with its OVS bridges. */
+async function retunnelPeers(deps: SdwanDeps, nodeId: string) {
+  for (const peer of await ovsPeerNodes(deps.db, nodeId)) await deps.desiredState.change(peer);
 }
 
 /** One bridge by id. */
@@ -119,6 +126,7 @@ async function moveBridge(
   });
   if (!row) throw new Error(`bridge ${b.id}: no row`);
   await deps.events.emit(event, { bridge: row.name, kind: row.kind }, { nodeId: row.nodeId });
+  if (row.kind === "ovs" && from === "active") await retunnelPeers(deps, row.nodeId);
   return row;
 }
 
@@ -138,4 +146,63 @@ export async function nodesWithOvsBridges(db: Db | Tx): Promise<string[]> {
     .from(hostBridges)
     .where(and(eq(hostBridges.kind, "ovs"), eq(hostBridges.state, "active")));
   return rows.map((r) => r.nodeId);
+}
+
+/**
+ * The nodes sharing an overlay network with `nodeId` that have an active OVS bridge: per (peer,
+ * network), both overlay addresses and the peer's active OVS short ids (ovs-segment.ts picks one
+ * network per peer).
+ */
+export async function ovsPeersOf(db: Db | Tx, nodeId: string): Promise<OvsPeer[]> {
+  const mine = await db
+    .select({ networkId: networkMembers.networkId, address: networkMembers.address })
+    .from(networkMembers)
+    .where(eq(networkMembers.instanceId, nodeId));
+  if (mine.length === 0) return [];
+  const others = await db
+    .select({
+      nodeId: networkMembers.instanceId,
+      networkId: networkMembers.networkId,
+      address: networkMembers.address,
+      shortId: hostBridges.shortId,
+    })
+    .from(networkMembers)
+    .innerJoin(
+      hostBridges,
+      and(
+        eq(hostBridges.nodeId, networkMembers.instanceId),
+        eq(hostBridges.kind, "ovs"),
+        eq(hostBridges.state, "active"),
+      ),
+    )
+    .where(
+      and(
+        inArray(
+          networkMembers.networkId,
+          mine.map((m) => m.networkId),
+        ),
+        ne(networkMembers.instanceId, nodeId),
+      ),
+    );
+  const local = new Map(mine.map((m) => [m.networkId, m.address]));
+  const peers = new Map<string, OvsPeer & { ovsShortIds: number[] }>();
+  for (const o of others) {
+    if (!o.nodeId) continue;
+    const key = `${o.nodeId}/${o.networkId}`;
+    const p = peers.get(key) ?? {
+      nodeId: o.nodeId,
+      networkId: o.networkId,
+      localIp: local.get(o.networkId) ?? "",
+      remoteIp: o.address,
+      ovsShortIds: [],
+    };
+    p.ovsShortIds.push(o.shortId);
+    peers.set(key, p);
+  }
+  return [...peers.values()];
+}
+
+/** Other nodes whose OVS tunnels change when `nodeId`'s OVS bridges do: its OVS peers. */
+export async function ovsPeerNodes(db: Db | Tx, nodeId: string): Promise<string[]> {
+  return [...new Set((await ovsPeersOf(db, nodeId)).map((p) => p.nodeId))];
 }

@@ -3,14 +3,15 @@
  * bridges (linux or OVS, by the node's network profile), IPFIX collectors for the OVS bridges, VRFs
  * per (node, network) with their FRR configuration and route leaks, OVN deployments with their logical
  * topology and plan (docs/sdwan.md); SdwanService for
- * operators and the desired state's `sdwan` section.
+ * operators, the desired state's `sdwan` section, and the hub's IPFIX collector (UDP, flow counts per node).
  */
 import { SdwanService } from "@powernode/proto";
 import { defineSection } from "../desired-state/index.ts";
 import { bindService, type Feature } from "../feature.ts";
-import { bridgesOf } from "./bridges.ts";
+import { bridgesOf, ovsPeersOf } from "./bridges.ts";
 import { enabledCollectors } from "./collectors.ts";
 import { frrConfig, routerAddress } from "./frr.ts";
+import { startIpfixReceiver } from "./ipfix-receiver.ts";
 import { ovnControlFor } from "./ovn.ts";
 import { createSdwanService } from "./sdwan-service.ts";
 import { compileSdwanSection } from "./section.ts";
@@ -31,6 +32,7 @@ export const sdwanFeature: Feature = {
         setIpfixCollectorEnabled: "operator",
         listIpfixCollectors: "operator",
         deleteIpfixCollector: "operator",
+        listIpfixFlows: "operator",
         allocateVrf: "operator",
         listVrfs: "operator",
         setNetworkBgpAsn: "operator",
@@ -48,13 +50,18 @@ export const sdwanFeature: Feature = {
       create: createSdwanService,
     }),
   ],
+  listeners: [startIpfixReceiver],
   sections: [
     defineSection({
       section: "sdwan",
       async compile(tx, node) {
         const { vrfs, leaks } = await frrInputsFor(tx, node.id);
         return {
-          bridges: compileSdwanSection(await bridgesOf(tx, node.id), await enabledCollectors(tx)).bridges,
+          bridges: compileSdwanSection(
+            await bridgesOf(tx, node.id),
+            await enabledCollectors(tx),
+            await ovsPeersOf(tx, node.id),
+          ).bridges,
           vrfs: vrfs.map((v) => ({
             id: v.id,
             nodeId: node.id,

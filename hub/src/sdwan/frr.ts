@@ -10,6 +10,7 @@
  */
 import { createHash } from "node:crypto";
 import { formatIpv6 } from "../network/addresses.ts";
+import { hashGroups } from "./ula.ts";
 
 export interface FrrVrf {
   vrfName: string;
@@ -41,11 +42,6 @@ export function routerId(nodeId: string): string {
   const b = createHash("sha256").update(nodeId).digest();
   return [(b[0] ?? 0) | 1, b[1] ?? 0, b[2] ?? 0, b[3] ?? 0].join(".");
 }
-
-const hashGroups = (text: string, n: number): number[] => {
-  const b = createHash("sha256").update(text).digest();
-  return Array.from({ length: n }, (_, i) => b.readUInt16BE(i * 2));
-};
 
 /**
  * A network's router prefix: a ULA /64 (fd00::/8) derived from its id, not its mesh /64, where its VRF

@@ -13,6 +13,7 @@ import {
   type BridgeRow,
   bridgesOf,
   drainHostBridge,
+  ovsPeersOf,
   removeHostBridge,
 } from "./bridges.ts";
 import {
@@ -23,6 +24,7 @@ import {
   listCollectors,
   setCollectorEnabled,
 } from "./collectors.ts";
+import { flowStoreOf } from "./flow-store.ts";
 import { derivedAsn, routerAddress } from "./frr.ts";
 import {
   createAcl,
@@ -35,8 +37,9 @@ import {
   setDeploymentState,
 } from "./ovn.ts";
 import { planDigest } from "./ovn-plan.ts";
+import type { OvsPeer } from "./ovs-segment.ts";
 import { suggestNetworkProfile } from "./profile.ts";
-import { bridgeEntry, ipfixExport, ipfixTarget } from "./section.ts";
+import { bridgeEntry, ipfixTarget } from "./section.ts";
 import {
   allocateVrf,
   createRouteLeak,
@@ -87,8 +90,11 @@ const DEFAULT_SAMPLING = 64;
 
 /** Bridges as the API shows them, the collectors read once for all of them. */
 async function bridgesProto(deps: Deps, rows: readonly BridgeRow[]) {
-  const ipfix = ipfixExport(await enabledCollectors(deps.db));
-  return rows.map((b) => bridgeEntry(b, ipfix));
+  const collectors = await enabledCollectors(deps.db);
+  const peers = new Map<string, OvsPeer[]>();
+  for (const b of rows)
+    if (b.kind === "ovs" && !peers.has(b.nodeId)) peers.set(b.nodeId, await ovsPeersOf(deps.db, b.nodeId));
+  return rows.map((b) => bridgeEntry(b, collectors, peers.get(b.nodeId)));
 }
 
 const toProto = async (deps: Deps, b: BridgeRow) => (await bridgesProto(deps, [b]))[0];
@@ -150,6 +156,39 @@ export function createSdwanService(deps: Deps): ServiceImpl<typeof SdwanService>
     async deleteIpfixCollector(req) {
       await deleteCollector(deps, req.collector);
       return {};
+    },
+    async listIpfixFlows(req) {
+      const store = flowStoreOf(deps);
+      const nodeId = req.nodeId === "" ? undefined : uuidField("node_id", req.nodeId);
+      const c = store.counters();
+      return {
+        receiver: {
+          listen: store.listen,
+          messages: BigInt(c.messages),
+          rejected: BigInt(c.rejected),
+          unknownDomain: BigInt(c.unknownDomain),
+        },
+        nodes: store.nodes(nodeId).map((n) => ({
+          nodeId: n.nodeId,
+          observationDomainId: n.observationDomainId,
+          exporter: n.exporter,
+          messages: BigInt(n.messages),
+          records: BigInt(n.records),
+          packets: n.packets,
+          octets: n.octets,
+          lastMessageAt: timestampFromDate(n.lastMessageAt),
+          recent: n.recent.map((f) => ({
+            sourceAddress: f.source,
+            destinationAddress: f.destination,
+            protocol: f.protocol,
+            ethernetType: f.ethernetType,
+            packets: f.packets,
+            octets: f.octets,
+            templateId: f.templateId,
+            receivedAt: timestampFromDate(f.receivedAt),
+          })),
+        })),
+      };
     },
     async allocateVrf(req) {
       const r = await allocateVrf(deps, uuidField("node_id", req.nodeId), req.network);

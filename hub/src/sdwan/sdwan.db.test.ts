@@ -3,6 +3,8 @@
  * and lifecycle, profiles, IPFIX collectors, and the `sdwan` section each node's desired state gets.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import { Code } from "@connectrpc/connect";
 import { EVENTS, K3sService, NetworkService, SdwanService } from "@powernode/proto";
 import { and, eq } from "drizzle-orm";
@@ -10,6 +12,7 @@ import { enrollTestNode, operatorClient, refusalOf, startTestHub } from "../../t
 import { fleetEvents } from "../db/schema/index.ts";
 import { getDesiredState } from "../desired-state/index.ts";
 import type { RunningHub } from "../hub.ts";
+import { observationDomain } from "./ovs-segment.ts";
 
 let hub: RunningHub;
 let light = "";
@@ -152,6 +155,56 @@ describe("IPFIX collectors", () => {
     );
   });
 });
+
+describe("the hub's IPFIX collector", () => {
+  test("Open vSwitch's own messages over UDP are counted for the node of their observation domain", async () => {
+    const s = operatorClient(hub, SdwanService);
+    const listen = (await s.listIpfixFlows({})).receiver?.listen ?? "";
+    const port = Number(listen.slice(listen.lastIndexOf(":") + 1));
+    expect(port).toBeGreaterThan(0);
+    const domain = observationDomain(heavy);
+    // The capture's bridge domain (7) becomes the heavyweight node's; domain 0 stays the exporter's.
+    const messages = readFileSync(join(import.meta.dir, "testdata/ovs-3.1-ipfix.hex"), "utf8")
+      .split("\n")
+      .filter((l) => l !== "" && !l.startsWith("#"))
+      .map((l) => {
+        const b = Buffer.from(l, "hex");
+        if (b.readUInt32BE(12) === 7) b.writeUInt32BE(domain, 12);
+        return b;
+      });
+    const sock = await Bun.udpSocket({});
+    for (const m of messages) sock.send(m, port, "127.0.0.1");
+    // A stranger's domain and a datagram that is not IPFIX: counted, attributed to no node.
+    const stranger = Buffer.from(messages[2] ?? []);
+    stranger.writeUInt32BE((domain + 1) >>> 0, 12);
+    sock.send(stranger, port, "127.0.0.1");
+    sock.send(Buffer.from("not ipfix"), port, "127.0.0.1");
+    const got = await waitUntil(async () => {
+      const r = await s.listIpfixFlows({ nodeId: heavy });
+      return (r.receiver?.messages ?? 0n) >= BigInt(messages.length + 2) ? r : undefined;
+    });
+    sock.close();
+    expect(got.nodes).toHaveLength(1);
+    const n = got.nodes[0];
+    expect(n).toMatchObject({ nodeId: heavy, observationDomainId: domain });
+    expect(n?.records).toBeGreaterThan(0n);
+    expect(n?.recent[0]).toMatchObject({ protocol: 58, ethernetType: 0x86dd });
+    expect(got.receiver?.unknownDomain).toBe(1n);
+    expect(got.receiver?.rejected).toBe(1n);
+    expect((await s.listIpfixFlows({ nodeId: light })).nodes).toEqual([]);
+    expect((await refusalOf(s.listIpfixFlows({ nodeId: "x" })))?.code).toBe(Code.InvalidArgument);
+  });
+});
+
+async function waitUntil<T>(f: () => Promise<T | undefined>, ms = 5000): Promise<T> {
+  const until = Date.now() + ms;
+  for (;;) {
+    const v = await f();
+    if (v !== undefined) return v;
+    if (Date.now() > until) throw new Error(`not within ${ms} ms`);
+    await Bun.sleep(50);
+  }
+}
 
 describe("VRFs and route leaks", () => {
   test("a VRF needs membership; bad leaks and AS numbers are refused naming the field", async () => {

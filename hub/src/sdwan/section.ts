@@ -1,10 +1,12 @@
 /**
- * The `sdwan` section of one node, as a pure function of its host bridges and the enabled IPFIX
- * collectors: removed bridges are left out, draining ones are listed so the agent takes them down,
- * and only active OVS bridges carry the collectors' targets (a kernel bridge has no IPFIX exporter).
+ * The `sdwan` section of one node, as a pure function of its host bridges, the enabled IPFIX
+ * collectors and the nodes it shares networks with: removed bridges are left out, draining ones are
+ * listed so the agent takes them down, and only active OVS bridges carry the collectors' targets (a
+ * kernel bridge has no IPFIX exporter), their segment address and their tunnels (ovs-segment.ts).
  */
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import type { SdwanSectionSchema } from "@powernode/proto";
+import { type OvsPeer, observationDomain, segmentAddress, tunnelsFor } from "./ovs-segment.ts";
 import type { BridgeKind } from "./profile.ts";
 
 /** The bridges part of the section (plain init objects). */
@@ -34,16 +36,26 @@ export const ipfixTarget = (host: string, port: number): string =>
  * The IPFIX export of an OVS bridge: every enabled collector's target, sorted; the smallest sampling
  * among them (OVS has one sampling rate per bridge). Undefined without collectors.
  */
-export function ipfixExport(collectors: readonly CollectorView[]) {
+export function ipfixExport(collectors: readonly CollectorView[], nodeId: string) {
   if (collectors.length === 0) return undefined;
   return {
     targets: [...new Set(collectors.map((c) => ipfixTarget(c.host, c.port)))].sort(),
     sampling: Math.min(...collectors.map((c) => c.sampling)),
+    observationDomainId: observationDomain(nodeId),
   };
 }
 
-/** One bridge as a section (and the API) shows it: the IPFIX export on an active OVS bridge only. */
-export function bridgeEntry(b: BridgeView, ipfix: ReturnType<typeof ipfixExport>) {
+/**
+ * One bridge as a section (and the API) shows it: on an active OVS bridge only, the IPFIX export,
+ * the segment address and the tunnels to `peers`.
+ */
+export function bridgeEntry(
+  b: BridgeView,
+  collectors: readonly CollectorView[],
+  peers: readonly OvsPeer[] = [],
+) {
+  const ovs = b.kind === "ovs" && b.state === "active";
+  const ipfix = ovs ? ipfixExport(collectors, b.nodeId) : undefined;
   return {
     id: b.id,
     nodeId: b.nodeId,
@@ -51,19 +63,20 @@ export function bridgeEntry(b: BridgeView, ipfix: ReturnType<typeof ipfixExport>
     name: b.name,
     kind: b.kind,
     state: b.state,
-    ...(ipfix && b.kind === "ovs" && b.state === "active" ? { ipfix } : {}),
+    ...(ipfix ? { ipfix } : {}),
+    ...(ovs ? { address: segmentAddress(b.shortId, b.nodeId), tunnels: tunnelsFor(b.shortId, peers) } : {}),
   };
 }
 
 export function compileSdwanSection(
   bridges: readonly BridgeView[],
   collectors: readonly CollectorView[],
+  peers: readonly OvsPeer[] = [],
 ): Section {
-  const ipfix = ipfixExport(collectors);
   return {
     bridges: [...bridges]
       .filter((b) => b.state !== "removed")
       .sort((a, b) => a.shortId - b.shortId)
-      .map((b) => bridgeEntry(b, ipfix)),
+      .map((b) => bridgeEntry(b, collectors, peers)),
   };
 }

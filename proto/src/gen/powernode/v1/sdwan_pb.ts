@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file powernode/v1/sdwan.proto.
  */
 export const file_powernode_v1_sdwan: GenFile = /*@__PURE__*/
-  fileDesc("Chhwb3dlcm5vZGUvdjEvc2R3YW4ucHJvdG8SDHBvd2Vybm9kZS52MSKdAQoMU2R3YW5TZWN0aW9uEikKB2JyaWRnZXMYASADKAsyGC5wb3dlcm5vZGUudjEuSG9zdEJyaWRnZRIfCgR2cmZzGAIgAygLMhEucG93ZXJub2RlLnYxLlZyZhISCgpmcnJfY29uZmlnGAMgASgJEi0KC292bl9jb250cm9sGAQgASgLMhgucG93ZXJub2RlLnYxLk92bkNvbnRyb2wicQoKT3ZuQ29udHJvbBISCgpkZXBsb3ltZW50GAEgASgJEhYKDnNiX2RiX2VuZHBvaW50GAIgASgJEhIKCmVuY2FwX3R5cGUYAyABKAkSEAoIZW5jYXBfaXAYBCABKAkSEQoJc3lzdGVtX2lkGAUgASgJIosBCg1Pdm5EZXBsb3ltZW50EgoKAmlkGAEgASgJEgwKBG5hbWUYAiABKAkSEwoLbmJfZW5kcG9pbnQYAyABKAkSEwoLc2JfZW5kcG9pbnQYBCABKAkSEwoLbm9ydGhkX2hvc3QYBSABKAkSEgoKbmV0d29ya19pZBgGIAEoCRINCgVzdGF0ZRgHIAEoCSJQCg1Mb2dpY2FsU3dpdGNoEgoKAmlkGAEgASgJEhUKDWRlcGxveW1lbnRfaWQYAiABKAkSDAoEbmFtZRgDIAEoCRIOCgZzdWJuZXQYBCABKAkiQAoNTG9naWNhbFJvdXRlchIKCgJpZBgBIAEoCRIVCg1kZXBsb3ltZW50X2lkGAIgASgJEgwKBG5hbWUYAyABKAkiigEKC0xvZ2ljYWxQb3J0EgoKAmlkGAEgASgJEhEKCXN3aXRjaF9pZBgCIAEoCRIMCgRuYW1lGAMgASgJEgwKBGtpbmQYBCABKAkSDwoHbm9kZV9pZBgFIAEoCRIRCglyb3V0ZXJfaWQYBiABKAkSDwoHYWRkcmVzcxgHIAEoCRILCgNtYWMYCCABKAkiawoGT3ZuQWNsEgoKAmlkGAEgASgJEhEKCXN3aXRjaF9pZBgCIAEoCRIRCglkaXJlY3Rpb24YAyABKAkSEAoIcHJpb3JpdHkYBCABKA0SDQoFbWF0Y2gYBSABKAkSDgoGYWN0aW9uGAYgASgJIh4KDk92blBsYW5Db21tYW5kEgwKBGFyZ3YYASADKAkiqAEKA1ZyZhIKCgJpZBgBIAEoCRIPCgdub2RlX2lkGAIgASgJEhIKCm5ldHdvcmtfaWQYAyABKAkSDwoHbmV0d29yaxgEIAEoCRIQCgh2cmZfbmFtZRgFIAEoCRIQCgh0YWJsZV9pZBgGIAEoDRIWCg5pbnRlcmZhY2VfbmFtZRgHIAEoCRILCgNhc24YCCABKA0SFgoOcm91dGVyX2FkZHJlc3MYCSABKAkilgEKCVJvdXRlTGVhaxIKCgJpZBgBIAEoCRIXCg9mcm9tX25ldHdvcmtfaWQYAiABKAkSFQoNdG9fbmV0d29ya19pZBgDIAEoCRIOCgZwcmVmaXgYBCABKAkSDQoFc3RhdGUYBSABKAkSLgoKY3JlYXRlZF9hdBgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAikAEKCkhvc3RCcmlkZ2USCgoCaWQYASABKAkSEAoIc2hvcnRfaWQYAiABKA0SDAoEbmFtZRgDIAEoCRIMCgRraW5kGAQgASgJEg0KBXN0YXRlGAUgASgJEigKBWlwZml4GAYgASgLMhkucG93ZXJub2RlLnYxLklwZml4RXhwb3J0Eg8KB25vZGVfaWQYByABKAkiMAoLSXBmaXhFeHBvcnQSDwoHdGFyZ2V0cxgBIAMoCRIQCghzYW1wbGluZxgCIAEoDSKpAQoOSXBmaXhDb2xsZWN0b3ISCgoCaWQYASABKAkSDAoEbmFtZRgCIAEoCRIMCgRob3N0GAMgASgJEgwKBHBvcnQYBCABKA0SEAoIc2FtcGxpbmcYBSABKA0SDwoHZW5hYmxlZBgGIAEoCBIOCgZ0YXJnZXQYByABKAkSLgoKY3JlYXRlZF9hdBgIIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiegoaQ3JlYXRlT3ZuRGVwbG95bWVudFJlcXVlc3QSDAoEbmFtZRgBIAEoCRITCgtuYl9lbmRwb2ludBgCIAEoCRITCgtzYl9lbmRwb2ludBgDIAEoCRITCgtub3J0aGRfaG9zdBgEIAEoCRIPCgduZXR3b3JrGAUgASgJIk4KG0NyZWF0ZU92bkRlcGxveW1lbnRSZXNwb25zZRIvCgpkZXBsb3ltZW50GAEgASgLMhsucG93ZXJub2RlLnYxLk92bkRlcGxveW1lbnQiQQocU2V0T3ZuRGVwbG95bWVudFN0YXRlUmVxdWVzdBISCgpkZXBsb3ltZW50GAEgASgJEg0KBXN0YXRlGAIgASgJIlAKHVNldE92bkRlcGxveW1lbnRTdGF0ZVJlc3BvbnNlEi8KCmRlcGxveW1lbnQYASABKAsyGy5wb3dlcm5vZGUudjEuT3ZuRGVwbG95bWVudCJOChpDcmVhdGVMb2dpY2FsU3dpdGNoUmVxdWVzdBISCgpkZXBsb3ltZW50GAEgASgJEgwKBG5hbWUYAiABKAkSDgoGc3VibmV0GAMgASgJIkoKG0NyZWF0ZUxvZ2ljYWxTd2l0Y2hSZXNwb25zZRIrCgZzd2l0Y2gYASABKAsyGy5wb3dlcm5vZGUudjEuTG9naWNhbFN3aXRjaCI+ChpDcmVhdGVMb2dpY2FsUm91dGVyUmVxdWVzdBISCgpkZXBsb3ltZW50GAEgASgJEgwKBG5hbWUYAiABKAkiSgobQ3JlYXRlTG9naWNhbFJvdXRlclJlc3BvbnNlEisKBnJvdXRlchgBIAEoCzIbLnBvd2Vybm9kZS52MS5Mb2dpY2FsUm91dGVyIowBChhDcmVhdGVMb2dpY2FsUG9ydFJlcXVlc3QSEgoKZGVwbG95bWVudBgBIAEoCRIOCgZzd2l0Y2gYAiABKAkSDAoEbmFtZRgDIAEoCRIMCgRraW5kGAQgASgJEg8KB25vZGVfaWQYBSABKAkSDgoGcm91dGVyGAYgASgJEg8KB2FkZHJlc3MYByABKAkiRAoZQ3JlYXRlTG9naWNhbFBvcnRSZXNwb25zZRInCgRwb3J0GAEgASgLMhkucG93ZXJub2RlLnYxLkxvZ2ljYWxQb3J0In0KE0NyZWF0ZU92bkFjbFJlcXVlc3QSEgoKZGVwbG95bWVudBgBIAEoCRIOCgZzd2l0Y2gYAiABKAkSEQoJZGlyZWN0aW9uGAMgASgJEhAKCHByaW9yaXR5GAQgASgNEg0KBW1hdGNoGAUgASgJEg4KBmFjdGlvbhgGIAEoCSI5ChRDcmVhdGVPdm5BY2xSZXNwb25zZRIhCgNhY2wYASABKAsyFC5wb3dlcm5vZGUudjEuT3ZuQWNsIicKEUdldE92blBsYW5SZXF1ZXN0EhIKCmRlcGxveW1lbnQYASABKAkiVAoSR2V0T3ZuUGxhblJlc3BvbnNlEi4KCGNvbW1hbmRzGAEgAygLMhwucG93ZXJub2RlLnYxLk92blBsYW5Db21tYW5kEg4KBnNoYTI1NhgCIAEoCSI2ChJBbGxvY2F0ZVZyZlJlcXVlc3QSDwoHbm9kZV9pZBgBIAEoCRIPCgduZXR3b3JrGAIgASgJIkYKE0FsbG9jYXRlVnJmUmVzcG9uc2USHgoDdnJmGAEgASgLMhEucG93ZXJub2RlLnYxLlZyZhIPCgdjcmVhdGVkGAIgASgIIiIKD0xpc3RWcmZzUmVxdWVzdBIPCgdub2RlX2lkGAEgASgJIjMKEExpc3RWcmZzUmVzcG9uc2USHwoEdnJmcxgBIAMoCzIRLnBvd2Vybm9kZS52MS5WcmYiNwoXU2V0TmV0d29ya0JncEFzblJlcXVlc3QSDwoHbmV0d29yaxgBIAEoCRILCgNhc24YAiABKA0iOAoYU2V0TmV0d29ya0JncEFzblJlc3BvbnNlEgsKA2FzbhgBIAEoDRIPCgdkZXJpdmVkGAIgASgIIlIKFkNyZWF0ZVJvdXRlTGVha1JlcXVlc3QSFAoMZnJvbV9uZXR3b3JrGAEgASgJEhIKCnRvX25ldHdvcmsYAiABKAkSDgoGcHJlZml4GAMgASgJIkAKF0NyZWF0ZVJvdXRlTGVha1Jlc3BvbnNlEiUKBGxlYWsYASABKAsyFy5wb3dlcm5vZGUudjEuUm91dGVMZWFrIikKFlJldm9rZVJvdXRlTGVha1JlcXVlc3QSDwoHbGVha19pZBgBIAEoCSJAChdSZXZva2VSb3V0ZUxlYWtSZXNwb25zZRIlCgRsZWFrGAEgASgLMhcucG93ZXJub2RlLnYxLlJvdXRlTGVhayIXChVMaXN0Um91dGVMZWFrc1JlcXVlc3QiQAoWTGlzdFJvdXRlTGVha3NSZXNwb25zZRImCgVsZWFrcxgBIAMoCzIXLnBvd2Vybm9kZS52MS5Sb3V0ZUxlYWsiOgoZQWxsb2NhdGVIb3N0QnJpZGdlUmVxdWVzdBIPCgdub2RlX2lkGAEgASgJEgwKBGtpbmQYAiABKAkiagoaQWxsb2NhdGVIb3N0QnJpZGdlUmVzcG9uc2USKAoGYnJpZGdlGAEgASgLMhgucG93ZXJub2RlLnYxLkhvc3RCcmlkZ2USDwoHY3JlYXRlZBgCIAEoCBIRCglyZWFkb3B0ZWQYAyABKAgiKwoWRHJhaW5Ib3N0QnJpZGdlUmVxdWVzdBIRCglicmlkZ2VfaWQYASABKAkiQwoXRHJhaW5Ib3N0QnJpZGdlUmVzcG9uc2USKAoGYnJpZGdlGAEgASgLMhgucG93ZXJub2RlLnYxLkhvc3RCcmlkZ2UiLAoXUmVtb3ZlSG9zdEJyaWRnZVJlcXVlc3QSEQoJYnJpZGdlX2lkGAEgASgJIkQKGFJlbW92ZUhvc3RCcmlkZ2VSZXNwb25zZRIoCgZicmlkZ2UYASABKAsyGC5wb3dlcm5vZGUudjEuSG9zdEJyaWRnZSIpChZMaXN0SG9zdEJyaWRnZXNSZXF1ZXN0Eg8KB25vZGVfaWQYASABKAkiRAoXTGlzdEhvc3RCcmlkZ2VzUmVzcG9uc2USKQoHYnJpZGdlcxgBIAMoCzIYLnBvd2Vybm9kZS52MS5Ib3N0QnJpZGdlIi8KHFN1Z2dlc3ROZXR3b3JrUHJvZmlsZVJlcXVlc3QSDwoHbm9kZV9pZBgBIAEoCSJRCh1TdWdnZXN0TmV0d29ya1Byb2ZpbGVSZXNwb25zZRIPCgdwcm9maWxlGAEgASgJEg4KBnJlYXNvbhgCIAEoCRIPCgdjdXJyZW50GAMgASgJIlkKG0NyZWF0ZUlwZml4Q29sbGVjdG9yUmVxdWVzdBIMCgRuYW1lGAEgASgJEgwKBGhvc3QYAiABKAkSDAoEcG9ydBgDIAEoDRIQCghzYW1wbGluZxgEIAEoDSJPChxDcmVhdGVJcGZpeENvbGxlY3RvclJlc3BvbnNlEi8KCWNvbGxlY3RvchgBIAEoCzIcLnBvd2Vybm9kZS52MS5JcGZpeENvbGxlY3RvciJFCh9TZXRJcGZpeENvbGxlY3RvckVuYWJsZWRSZXF1ZXN0EhEKCWNvbGxlY3RvchgBIAEoCRIPCgdlbmFibGVkGAIgASgIIlMKIFNldElwZml4Q29sbGVjdG9yRW5hYmxlZFJlc3BvbnNlEi8KCWNvbGxlY3RvchgBIAEoCzIcLnBvd2Vybm9kZS52MS5JcGZpeENvbGxlY3RvciIcChpMaXN0SXBmaXhDb2xsZWN0b3JzUmVxdWVzdCJPChtMaXN0SXBmaXhDb2xsZWN0b3JzUmVzcG9uc2USMAoKY29sbGVjdG9ycxgBIAMoCzIcLnBvd2Vybm9kZS52MS5JcGZpeENvbGxlY3RvciIwChtEZWxldGVJcGZpeENvbGxlY3RvclJlcXVlc3QSEQoJY29sbGVjdG9yGAEgASgJIh4KHERlbGV0ZUlwZml4Q29sbGVjdG9yUmVzcG9uc2UytBEKDFNkd2FuU2VydmljZRJnChJBbGxvY2F0ZUhvc3RCcmlkZ2USJy5wb3dlcm5vZGUudjEuQWxsb2NhdGVIb3N0QnJpZGdlUmVxdWVzdBooLnBvd2Vybm9kZS52MS5BbGxvY2F0ZUhvc3RCcmlkZ2VSZXNwb25zZRJeCg9EcmFpbkhvc3RCcmlkZ2USJC5wb3dlcm5vZGUudjEuRHJhaW5Ib3N0QnJpZGdlUmVxdWVzdBolLnBvd2Vybm9kZS52MS5EcmFpbkhvc3RCcmlkZ2VSZXNwb25zZRJhChBSZW1vdmVIb3N0QnJpZGdlEiUucG93ZXJub2RlLnYxLlJlbW92ZUhvc3RCcmlkZ2VSZXF1ZXN0GiYucG93ZXJub2RlLnYxLlJlbW92ZUhvc3RCcmlkZ2VSZXNwb25zZRJeCg9MaXN0SG9zdEJyaWRnZXMSJC5wb3dlcm5vZGUudjEuTGlzdEhvc3RCcmlkZ2VzUmVxdWVzdBolLnBvd2Vybm9kZS52MS5MaXN0SG9zdEJyaWRnZXNSZXNwb25zZRJwChVTdWdnZXN0TmV0d29ya1Byb2ZpbGUSKi5wb3dlcm5vZGUudjEuU3VnZ2VzdE5ldHdvcmtQcm9maWxlUmVxdWVzdBorLnBvd2Vybm9kZS52MS5TdWdnZXN0TmV0d29ya1Byb2ZpbGVSZXNwb25zZRJtChRDcmVhdGVJcGZpeENvbGxlY3RvchIpLnBvd2Vybm9kZS52MS5DcmVhdGVJcGZpeENvbGxlY3RvclJlcXVlc3QaKi5wb3dlcm5vZGUudjEuQ3JlYXRlSXBmaXhDb2xsZWN0b3JSZXNwb25zZRJ5ChhTZXRJcGZpeENvbGxlY3RvckVuYWJsZWQSLS5wb3dlcm5vZGUudjEuU2V0SXBmaXhDb2xsZWN0b3JFbmFibGVkUmVxdWVzdBouLnBvd2Vybm9kZS52MS5TZXRJcGZpeENvbGxlY3RvckVuYWJsZWRSZXNwb25zZRJqChNMaXN0SXBmaXhDb2xsZWN0b3JzEigucG93ZXJub2RlLnYxLkxpc3RJcGZpeENvbGxlY3RvcnNSZXF1ZXN0GikucG93ZXJub2RlLnYxLkxpc3RJcGZpeENvbGxlY3RvcnNSZXNwb25zZRJtChREZWxldGVJcGZpeENvbGxlY3RvchIpLnBvd2Vybm9kZS52MS5EZWxldGVJcGZpeENvbGxlY3RvclJlcXVlc3QaKi5wb3dlcm5vZGUudjEuRGVsZXRlSXBmaXhDb2xsZWN0b3JSZXNwb25zZRJSCgtBbGxvY2F0ZVZyZhIgLnBvd2Vybm9kZS52MS5BbGxvY2F0ZVZyZlJlcXVlc3QaIS5wb3dlcm5vZGUudjEuQWxsb2NhdGVWcmZSZXNwb25zZRJJCghMaXN0VnJmcxIdLnBvd2Vybm9kZS52MS5MaXN0VnJmc1JlcXVlc3QaHi5wb3dlcm5vZGUudjEuTGlzdFZyZnNSZXNwb25zZRJhChBTZXROZXR3b3JrQmdwQXNuEiUucG93ZXJub2RlLnYxLlNldE5ldHdvcmtCZ3BBc25SZXF1ZXN0GiYucG93ZXJub2RlLnYxLlNldE5ldHdvcmtCZ3BBc25SZXNwb25zZRJeCg9DcmVhdGVSb3V0ZUxlYWsSJC5wb3dlcm5vZGUudjEuQ3JlYXRlUm91dGVMZWFrUmVxdWVzdBolLnBvd2Vybm9kZS52MS5DcmVhdGVSb3V0ZUxlYWtSZXNwb25zZRJeCg9SZXZva2VSb3V0ZUxlYWsSJC5wb3dlcm5vZGUudjEuUmV2b2tlUm91dGVMZWFrUmVxdWVzdBolLnBvd2Vybm9kZS52MS5SZXZva2VSb3V0ZUxlYWtSZXNwb25zZRJbCg5MaXN0Um91dGVMZWFrcxIjLnBvd2Vybm9kZS52MS5MaXN0Um91dGVMZWFrc1JlcXVlc3QaJC5wb3dlcm5vZGUudjEuTGlzdFJvdXRlTGVha3NSZXNwb25zZRJqChNDcmVhdGVPdm5EZXBsb3ltZW50EigucG93ZXJub2RlLnYxLkNyZWF0ZU92bkRlcGxveW1lbnRSZXF1ZXN0GikucG93ZXJub2RlLnYxLkNyZWF0ZU92bkRlcGxveW1lbnRSZXNwb25zZRJwChVTZXRPdm5EZXBsb3ltZW50U3RhdGUSKi5wb3dlcm5vZGUudjEuU2V0T3ZuRGVwbG95bWVudFN0YXRlUmVxdWVzdBorLnBvd2Vybm9kZS52MS5TZXRPdm5EZXBsb3ltZW50U3RhdGVSZXNwb25zZRJqChNDcmVhdGVMb2dpY2FsU3dpdGNoEigucG93ZXJub2RlLnYxLkNyZWF0ZUxvZ2ljYWxTd2l0Y2hSZXF1ZXN0GikucG93ZXJub2RlLnYxLkNyZWF0ZUxvZ2ljYWxTd2l0Y2hSZXNwb25zZRJqChNDcmVhdGVMb2dpY2FsUm91dGVyEigucG93ZXJub2RlLnYxLkNyZWF0ZUxvZ2ljYWxSb3V0ZXJSZXF1ZXN0GikucG93ZXJub2RlLnYxLkNyZWF0ZUxvZ2ljYWxSb3V0ZXJSZXNwb25zZRJkChFDcmVhdGVMb2dpY2FsUG9ydBImLnBvd2Vybm9kZS52MS5DcmVhdGVMb2dpY2FsUG9ydFJlcXVlc3QaJy5wb3dlcm5vZGUudjEuQ3JlYXRlTG9naWNhbFBvcnRSZXNwb25zZRJVCgxDcmVhdGVPdm5BY2wSIS5wb3dlcm5vZGUudjEuQ3JlYXRlT3ZuQWNsUmVxdWVzdBoiLnBvd2Vybm9kZS52MS5DcmVhdGVPdm5BY2xSZXNwb25zZRJPCgpHZXRPdm5QbGFuEh8ucG93ZXJub2RlLnYxLkdldE92blBsYW5SZXF1ZXN0GiAucG93ZXJub2RlLnYxLkdldE92blBsYW5SZXNwb25zZWIGcHJvdG8z", [file_google_protobuf_timestamp]);
+  fileDesc("Chhwb3dlcm5vZGUvdjEvc2R3YW4ucHJvdG8SDHBvd2Vybm9kZS52MSKdAQoMU2R3YW5TZWN0aW9uEikKB2JyaWRnZXMYASADKAsyGC5wb3dlcm5vZGUudjEuSG9zdEJyaWRnZRIfCgR2cmZzGAIgAygLMhEucG93ZXJub2RlLnYxLlZyZhISCgpmcnJfY29uZmlnGAMgASgJEi0KC292bl9jb250cm9sGAQgASgLMhgucG93ZXJub2RlLnYxLk92bkNvbnRyb2wicQoKT3ZuQ29udHJvbBISCgpkZXBsb3ltZW50GAEgASgJEhYKDnNiX2RiX2VuZHBvaW50GAIgASgJEhIKCmVuY2FwX3R5cGUYAyABKAkSEAoIZW5jYXBfaXAYBCABKAkSEQoJc3lzdGVtX2lkGAUgASgJIosBCg1Pdm5EZXBsb3ltZW50EgoKAmlkGAEgASgJEgwKBG5hbWUYAiABKAkSEwoLbmJfZW5kcG9pbnQYAyABKAkSEwoLc2JfZW5kcG9pbnQYBCABKAkSEwoLbm9ydGhkX2hvc3QYBSABKAkSEgoKbmV0d29ya19pZBgGIAEoCRINCgVzdGF0ZRgHIAEoCSJQCg1Mb2dpY2FsU3dpdGNoEgoKAmlkGAEgASgJEhUKDWRlcGxveW1lbnRfaWQYAiABKAkSDAoEbmFtZRgDIAEoCRIOCgZzdWJuZXQYBCABKAkiQAoNTG9naWNhbFJvdXRlchIKCgJpZBgBIAEoCRIVCg1kZXBsb3ltZW50X2lkGAIgASgJEgwKBG5hbWUYAyABKAkiigEKC0xvZ2ljYWxQb3J0EgoKAmlkGAEgASgJEhEKCXN3aXRjaF9pZBgCIAEoCRIMCgRuYW1lGAMgASgJEgwKBGtpbmQYBCABKAkSDwoHbm9kZV9pZBgFIAEoCRIRCglyb3V0ZXJfaWQYBiABKAkSDwoHYWRkcmVzcxgHIAEoCRILCgNtYWMYCCABKAkiawoGT3ZuQWNsEgoKAmlkGAEgASgJEhEKCXN3aXRjaF9pZBgCIAEoCRIRCglkaXJlY3Rpb24YAyABKAkSEAoIcHJpb3JpdHkYBCABKA0SDQoFbWF0Y2gYBSABKAkSDgoGYWN0aW9uGAYgASgJIh4KDk92blBsYW5Db21tYW5kEgwKBGFyZ3YYASADKAkiqAEKA1ZyZhIKCgJpZBgBIAEoCRIPCgdub2RlX2lkGAIgASgJEhIKCm5ldHdvcmtfaWQYAyABKAkSDwoHbmV0d29yaxgEIAEoCRIQCgh2cmZfbmFtZRgFIAEoCRIQCgh0YWJsZV9pZBgGIAEoDRIWCg5pbnRlcmZhY2VfbmFtZRgHIAEoCRILCgNhc24YCCABKA0SFgoOcm91dGVyX2FkZHJlc3MYCSABKAkilgEKCVJvdXRlTGVhaxIKCgJpZBgBIAEoCRIXCg9mcm9tX25ldHdvcmtfaWQYAiABKAkSFQoNdG9fbmV0d29ya19pZBgDIAEoCRIOCgZwcmVmaXgYBCABKAkSDQoFc3RhdGUYBSABKAkSLgoKY3JlYXRlZF9hdBgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAizgEKCkhvc3RCcmlkZ2USCgoCaWQYASABKAkSEAoIc2hvcnRfaWQYAiABKA0SDAoEbmFtZRgDIAEoCRIMCgRraW5kGAQgASgJEg0KBXN0YXRlGAUgASgJEigKBWlwZml4GAYgASgLMhkucG93ZXJub2RlLnYxLklwZml4RXhwb3J0Eg8KB25vZGVfaWQYByABKAkSDwoHYWRkcmVzcxgIIAEoCRIrCgd0dW5uZWxzGAkgAygLMhoucG93ZXJub2RlLnYxLkJyaWRnZVR1bm5lbCJ4CgxCcmlkZ2VUdW5uZWwSDAoEbmFtZRgBIAEoCRIRCglyZW1vdGVfaXAYAiABKAkSEAoIbG9jYWxfaXAYAyABKAkSCwoDa2V5GAQgASgNEhQKDHBlZXJfbm9kZV9pZBgFIAEoCRISCgpuZXR3b3JrX2lkGAYgASgJIk8KC0lwZml4RXhwb3J0Eg8KB3RhcmdldHMYASADKAkSEAoIc2FtcGxpbmcYAiABKA0SHQoVb2JzZXJ2YXRpb25fZG9tYWluX2lkGAMgASgNIqkBCg5JcGZpeENvbGxlY3RvchIKCgJpZBgBIAEoCRIMCgRuYW1lGAIgASgJEgwKBGhvc3QYAyABKAkSDAoEcG9ydBgEIAEoDRIQCghzYW1wbGluZxgFIAEoDRIPCgdlbmFibGVkGAYgASgIEg4KBnRhcmdldBgHIAEoCRIuCgpjcmVhdGVkX2F0GAggASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCJ6ChpDcmVhdGVPdm5EZXBsb3ltZW50UmVxdWVzdBIMCgRuYW1lGAEgASgJEhMKC25iX2VuZHBvaW50GAIgASgJEhMKC3NiX2VuZHBvaW50GAMgASgJEhMKC25vcnRoZF9ob3N0GAQgASgJEg8KB25ldHdvcmsYBSABKAkiTgobQ3JlYXRlT3ZuRGVwbG95bWVudFJlc3BvbnNlEi8KCmRlcGxveW1lbnQYASABKAsyGy5wb3dlcm5vZGUudjEuT3ZuRGVwbG95bWVudCJBChxTZXRPdm5EZXBsb3ltZW50U3RhdGVSZXF1ZXN0EhIKCmRlcGxveW1lbnQYASABKAkSDQoFc3RhdGUYAiABKAkiUAodU2V0T3ZuRGVwbG95bWVudFN0YXRlUmVzcG9uc2USLwoKZGVwbG95bWVudBgBIAEoCzIbLnBvd2Vybm9kZS52MS5Pdm5EZXBsb3ltZW50Ik4KGkNyZWF0ZUxvZ2ljYWxTd2l0Y2hSZXF1ZXN0EhIKCmRlcGxveW1lbnQYASABKAkSDAoEbmFtZRgCIAEoCRIOCgZzdWJuZXQYAyABKAkiSgobQ3JlYXRlTG9naWNhbFN3aXRjaFJlc3BvbnNlEisKBnN3aXRjaBgBIAEoCzIbLnBvd2Vybm9kZS52MS5Mb2dpY2FsU3dpdGNoIj4KGkNyZWF0ZUxvZ2ljYWxSb3V0ZXJSZXF1ZXN0EhIKCmRlcGxveW1lbnQYASABKAkSDAoEbmFtZRgCIAEoCSJKChtDcmVhdGVMb2dpY2FsUm91dGVyUmVzcG9uc2USKwoGcm91dGVyGAEgASgLMhsucG93ZXJub2RlLnYxLkxvZ2ljYWxSb3V0ZXIijAEKGENyZWF0ZUxvZ2ljYWxQb3J0UmVxdWVzdBISCgpkZXBsb3ltZW50GAEgASgJEg4KBnN3aXRjaBgCIAEoCRIMCgRuYW1lGAMgASgJEgwKBGtpbmQYBCABKAkSDwoHbm9kZV9pZBgFIAEoCRIOCgZyb3V0ZXIYBiABKAkSDwoHYWRkcmVzcxgHIAEoCSJEChlDcmVhdGVMb2dpY2FsUG9ydFJlc3BvbnNlEicKBHBvcnQYASABKAsyGS5wb3dlcm5vZGUudjEuTG9naWNhbFBvcnQifQoTQ3JlYXRlT3ZuQWNsUmVxdWVzdBISCgpkZXBsb3ltZW50GAEgASgJEg4KBnN3aXRjaBgCIAEoCRIRCglkaXJlY3Rpb24YAyABKAkSEAoIcHJpb3JpdHkYBCABKA0SDQoFbWF0Y2gYBSABKAkSDgoGYWN0aW9uGAYgASgJIjkKFENyZWF0ZU92bkFjbFJlc3BvbnNlEiEKA2FjbBgBIAEoCzIULnBvd2Vybm9kZS52MS5Pdm5BY2wiJwoRR2V0T3ZuUGxhblJlcXVlc3QSEgoKZGVwbG95bWVudBgBIAEoCSJUChJHZXRPdm5QbGFuUmVzcG9uc2USLgoIY29tbWFuZHMYASADKAsyHC5wb3dlcm5vZGUudjEuT3ZuUGxhbkNvbW1hbmQSDgoGc2hhMjU2GAIgASgJIjYKEkFsbG9jYXRlVnJmUmVxdWVzdBIPCgdub2RlX2lkGAEgASgJEg8KB25ldHdvcmsYAiABKAkiRgoTQWxsb2NhdGVWcmZSZXNwb25zZRIeCgN2cmYYASABKAsyES5wb3dlcm5vZGUudjEuVnJmEg8KB2NyZWF0ZWQYAiABKAgiIgoPTGlzdFZyZnNSZXF1ZXN0Eg8KB25vZGVfaWQYASABKAkiMwoQTGlzdFZyZnNSZXNwb25zZRIfCgR2cmZzGAEgAygLMhEucG93ZXJub2RlLnYxLlZyZiI3ChdTZXROZXR3b3JrQmdwQXNuUmVxdWVzdBIPCgduZXR3b3JrGAEgASgJEgsKA2FzbhgCIAEoDSI4ChhTZXROZXR3b3JrQmdwQXNuUmVzcG9uc2USCwoDYXNuGAEgASgNEg8KB2Rlcml2ZWQYAiABKAgiUgoWQ3JlYXRlUm91dGVMZWFrUmVxdWVzdBIUCgxmcm9tX25ldHdvcmsYASABKAkSEgoKdG9fbmV0d29yaxgCIAEoCRIOCgZwcmVmaXgYAyABKAkiQAoXQ3JlYXRlUm91dGVMZWFrUmVzcG9uc2USJQoEbGVhaxgBIAEoCzIXLnBvd2Vybm9kZS52MS5Sb3V0ZUxlYWsiKQoWUmV2b2tlUm91dGVMZWFrUmVxdWVzdBIPCgdsZWFrX2lkGAEgASgJIkAKF1Jldm9rZVJvdXRlTGVha1Jlc3BvbnNlEiUKBGxlYWsYASABKAsyFy5wb3dlcm5vZGUudjEuUm91dGVMZWFrIhcKFUxpc3RSb3V0ZUxlYWtzUmVxdWVzdCJAChZMaXN0Um91dGVMZWFrc1Jlc3BvbnNlEiYKBWxlYWtzGAEgAygLMhcucG93ZXJub2RlLnYxLlJvdXRlTGVhayI6ChlBbGxvY2F0ZUhvc3RCcmlkZ2VSZXF1ZXN0Eg8KB25vZGVfaWQYASABKAkSDAoEa2luZBgCIAEoCSJqChpBbGxvY2F0ZUhvc3RCcmlkZ2VSZXNwb25zZRIoCgZicmlkZ2UYASABKAsyGC5wb3dlcm5vZGUudjEuSG9zdEJyaWRnZRIPCgdjcmVhdGVkGAIgASgIEhEKCXJlYWRvcHRlZBgDIAEoCCIrChZEcmFpbkhvc3RCcmlkZ2VSZXF1ZXN0EhEKCWJyaWRnZV9pZBgBIAEoCSJDChdEcmFpbkhvc3RCcmlkZ2VSZXNwb25zZRIoCgZicmlkZ2UYASABKAsyGC5wb3dlcm5vZGUudjEuSG9zdEJyaWRnZSIsChdSZW1vdmVIb3N0QnJpZGdlUmVxdWVzdBIRCglicmlkZ2VfaWQYASABKAkiRAoYUmVtb3ZlSG9zdEJyaWRnZVJlc3BvbnNlEigKBmJyaWRnZRgBIAEoCzIYLnBvd2Vybm9kZS52MS5Ib3N0QnJpZGdlIikKFkxpc3RIb3N0QnJpZGdlc1JlcXVlc3QSDwoHbm9kZV9pZBgBIAEoCSJEChdMaXN0SG9zdEJyaWRnZXNSZXNwb25zZRIpCgdicmlkZ2VzGAEgAygLMhgucG93ZXJub2RlLnYxLkhvc3RCcmlkZ2UiLwocU3VnZ2VzdE5ldHdvcmtQcm9maWxlUmVxdWVzdBIPCgdub2RlX2lkGAEgASgJIlEKHVN1Z2dlc3ROZXR3b3JrUHJvZmlsZVJlc3BvbnNlEg8KB3Byb2ZpbGUYASABKAkSDgoGcmVhc29uGAIgASgJEg8KB2N1cnJlbnQYAyABKAkiWQobQ3JlYXRlSXBmaXhDb2xsZWN0b3JSZXF1ZXN0EgwKBG5hbWUYASABKAkSDAoEaG9zdBgCIAEoCRIMCgRwb3J0GAMgASgNEhAKCHNhbXBsaW5nGAQgASgNIk8KHENyZWF0ZUlwZml4Q29sbGVjdG9yUmVzcG9uc2USLwoJY29sbGVjdG9yGAEgASgLMhwucG93ZXJub2RlLnYxLklwZml4Q29sbGVjdG9yIkUKH1NldElwZml4Q29sbGVjdG9yRW5hYmxlZFJlcXVlc3QSEQoJY29sbGVjdG9yGAEgASgJEg8KB2VuYWJsZWQYAiABKAgiUwogU2V0SXBmaXhDb2xsZWN0b3JFbmFibGVkUmVzcG9uc2USLwoJY29sbGVjdG9yGAEgASgLMhwucG93ZXJub2RlLnYxLklwZml4Q29sbGVjdG9yIhwKGkxpc3RJcGZpeENvbGxlY3RvcnNSZXF1ZXN0Ik8KG0xpc3RJcGZpeENvbGxlY3RvcnNSZXNwb25zZRIwCgpjb2xsZWN0b3JzGAEgAygLMhwucG93ZXJub2RlLnYxLklwZml4Q29sbGVjdG9yIjAKG0RlbGV0ZUlwZml4Q29sbGVjdG9yUmVxdWVzdBIRCgljb2xsZWN0b3IYASABKAkiHgocRGVsZXRlSXBmaXhDb2xsZWN0b3JSZXNwb25zZSIoChVMaXN0SXBmaXhGbG93c1JlcXVlc3QSDwoHbm9kZV9pZBgBIAEoCSJvChZMaXN0SXBmaXhGbG93c1Jlc3BvbnNlEiYKBW5vZGVzGAEgAygLMhcucG93ZXJub2RlLnYxLk5vZGVGbG93cxItCghyZWNlaXZlchgCIAEoCzIbLnBvd2Vybm9kZS52MS5JcGZpeFJlY2VpdmVyIlsKDUlwZml4UmVjZWl2ZXISDgoGbGlzdGVuGAEgASgJEhAKCG1lc3NhZ2VzGAIgASgEEhAKCHJlamVjdGVkGAMgASgEEhYKDnVua25vd25fZG9tYWluGAQgASgEIvABCglOb2RlRmxvd3MSDwoHbm9kZV9pZBgBIAEoCRIdChVvYnNlcnZhdGlvbl9kb21haW5faWQYAiABKA0SEAoIZXhwb3J0ZXIYAyABKAkSEAoIbWVzc2FnZXMYBCABKAQSDwoHcmVjb3JkcxgFIAEoBBIPCgdwYWNrZXRzGAYgASgEEg4KBm9jdGV0cxgHIAEoBBIzCg9sYXN0X21lc3NhZ2VfYXQYCCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEigKBnJlY2VudBgJIAMoCzIYLnBvd2Vybm9kZS52MS5GbG93UmVjb3JkItEBCgpGbG93UmVjb3JkEhYKDnNvdXJjZV9hZGRyZXNzGAEgASgJEhsKE2Rlc3RpbmF0aW9uX2FkZHJlc3MYAiABKAkSEAoIcHJvdG9jb2wYAyABKA0SFQoNZXRoZXJuZXRfdHlwZRgEIAEoDRIPCgdwYWNrZXRzGAUgASgEEg4KBm9jdGV0cxgGIAEoBBITCgt0ZW1wbGF0ZV9pZBgHIAEoDRIvCgtyZWNlaXZlZF9hdBgIIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAykRIKDFNkd2FuU2VydmljZRJnChJBbGxvY2F0ZUhvc3RCcmlkZ2USJy5wb3dlcm5vZGUudjEuQWxsb2NhdGVIb3N0QnJpZGdlUmVxdWVzdBooLnBvd2Vybm9kZS52MS5BbGxvY2F0ZUhvc3RCcmlkZ2VSZXNwb25zZRJeCg9EcmFpbkhvc3RCcmlkZ2USJC5wb3dlcm5vZGUudjEuRHJhaW5Ib3N0QnJpZGdlUmVxdWVzdBolLnBvd2Vybm9kZS52MS5EcmFpbkhvc3RCcmlkZ2VSZXNwb25zZRJhChBSZW1vdmVIb3N0QnJpZGdlEiUucG93ZXJub2RlLnYxLlJlbW92ZUhvc3RCcmlkZ2VSZXF1ZXN0GiYucG93ZXJub2RlLnYxLlJlbW92ZUhvc3RCcmlkZ2VSZXNwb25zZRJeCg9MaXN0SG9zdEJyaWRnZXMSJC5wb3dlcm5vZGUudjEuTGlzdEhvc3RCcmlkZ2VzUmVxdWVzdBolLnBvd2Vybm9kZS52MS5MaXN0SG9zdEJyaWRnZXNSZXNwb25zZRJwChVTdWdnZXN0TmV0d29ya1Byb2ZpbGUSKi5wb3dlcm5vZGUudjEuU3VnZ2VzdE5ldHdvcmtQcm9maWxlUmVxdWVzdBorLnBvd2Vybm9kZS52MS5TdWdnZXN0TmV0d29ya1Byb2ZpbGVSZXNwb25zZRJtChRDcmVhdGVJcGZpeENvbGxlY3RvchIpLnBvd2Vybm9kZS52MS5DcmVhdGVJcGZpeENvbGxlY3RvclJlcXVlc3QaKi5wb3dlcm5vZGUudjEuQ3JlYXRlSXBmaXhDb2xsZWN0b3JSZXNwb25zZRJ5ChhTZXRJcGZpeENvbGxlY3RvckVuYWJsZWQSLS5wb3dlcm5vZGUudjEuU2V0SXBmaXhDb2xsZWN0b3JFbmFibGVkUmVxdWVzdBouLnBvd2Vybm9kZS52MS5TZXRJcGZpeENvbGxlY3RvckVuYWJsZWRSZXNwb25zZRJqChNMaXN0SXBmaXhDb2xsZWN0b3JzEigucG93ZXJub2RlLnYxLkxpc3RJcGZpeENvbGxlY3RvcnNSZXF1ZXN0GikucG93ZXJub2RlLnYxLkxpc3RJcGZpeENvbGxlY3RvcnNSZXNwb25zZRJtChREZWxldGVJcGZpeENvbGxlY3RvchIpLnBvd2Vybm9kZS52MS5EZWxldGVJcGZpeENvbGxlY3RvclJlcXVlc3QaKi5wb3dlcm5vZGUudjEuRGVsZXRlSXBmaXhDb2xsZWN0b3JSZXNwb25zZRJbCg5MaXN0SXBmaXhGbG93cxIjLnBvd2Vybm9kZS52MS5MaXN0SXBmaXhGbG93c1JlcXVlc3QaJC5wb3dlcm5vZGUudjEuTGlzdElwZml4Rmxvd3NSZXNwb25zZRJSCgtBbGxvY2F0ZVZyZhIgLnBvd2Vybm9kZS52MS5BbGxvY2F0ZVZyZlJlcXVlc3QaIS5wb3dlcm5vZGUudjEuQWxsb2NhdGVWcmZSZXNwb25zZRJJCghMaXN0VnJmcxIdLnBvd2Vybm9kZS52MS5MaXN0VnJmc1JlcXVlc3QaHi5wb3dlcm5vZGUudjEuTGlzdFZyZnNSZXNwb25zZRJhChBTZXROZXR3b3JrQmdwQXNuEiUucG93ZXJub2RlLnYxLlNldE5ldHdvcmtCZ3BBc25SZXF1ZXN0GiYucG93ZXJub2RlLnYxLlNldE5ldHdvcmtCZ3BBc25SZXNwb25zZRJeCg9DcmVhdGVSb3V0ZUxlYWsSJC5wb3dlcm5vZGUudjEuQ3JlYXRlUm91dGVMZWFrUmVxdWVzdBolLnBvd2Vybm9kZS52MS5DcmVhdGVSb3V0ZUxlYWtSZXNwb25zZRJeCg9SZXZva2VSb3V0ZUxlYWsSJC5wb3dlcm5vZGUudjEuUmV2b2tlUm91dGVMZWFrUmVxdWVzdBolLnBvd2Vybm9kZS52MS5SZXZva2VSb3V0ZUxlYWtSZXNwb25zZRJbCg5MaXN0Um91dGVMZWFrcxIjLnBvd2Vybm9kZS52MS5MaXN0Um91dGVMZWFrc1JlcXVlc3QaJC5wb3dlcm5vZGUudjEuTGlzdFJvdXRlTGVha3NSZXNwb25zZRJqChNDcmVhdGVPdm5EZXBsb3ltZW50EigucG93ZXJub2RlLnYxLkNyZWF0ZU92bkRlcGxveW1lbnRSZXF1ZXN0GikucG93ZXJub2RlLnYxLkNyZWF0ZU92bkRlcGxveW1lbnRSZXNwb25zZRJwChVTZXRPdm5EZXBsb3ltZW50U3RhdGUSKi5wb3dlcm5vZGUudjEuU2V0T3ZuRGVwbG95bWVudFN0YXRlUmVxdWVzdBorLnBvd2Vybm9kZS52MS5TZXRPdm5EZXBsb3ltZW50U3RhdGVSZXNwb25zZRJqChNDcmVhdGVMb2dpY2FsU3dpdGNoEigucG93ZXJub2RlLnYxLkNyZWF0ZUxvZ2ljYWxTd2l0Y2hSZXF1ZXN0GikucG93ZXJub2RlLnYxLkNyZWF0ZUxvZ2ljYWxTd2l0Y2hSZXNwb25zZRJqChNDcmVhdGVMb2dpY2FsUm91dGVyEigucG93ZXJub2RlLnYxLkNyZWF0ZUxvZ2ljYWxSb3V0ZXJSZXF1ZXN0GikucG93ZXJub2RlLnYxLkNyZWF0ZUxvZ2ljYWxSb3V0ZXJSZXNwb25zZRJkChFDcmVhdGVMb2dpY2FsUG9ydBImLnBvd2Vybm9kZS52MS5DcmVhdGVMb2dpY2FsUG9ydFJlcXVlc3QaJy5wb3dlcm5vZGUudjEuQ3JlYXRlTG9naWNhbFBvcnRSZXNwb25zZRJVCgxDcmVhdGVPdm5BY2wSIS5wb3dlcm5vZGUudjEuQ3JlYXRlT3ZuQWNsUmVxdWVzdBoiLnBvd2Vybm9kZS52MS5DcmVhdGVPdm5BY2xSZXNwb25zZRJPCgpHZXRPdm5QbGFuEh8ucG93ZXJub2RlLnYxLkdldE92blBsYW5SZXF1ZXN0GiAucG93ZXJub2RlLnYxLkdldE92blBsYW5SZXNwb25zZWIGcHJvdG8z", [file_google_protobuf_timestamp]);
 
 /**
  * The desired state's `sdwan` section: the host bridges this node keeps, its VRFs and the FRR
@@ -497,6 +497,22 @@ export type HostBridge = Message<"powernode.v1.HostBridge"> & {
    * @generated from field: string node_id = 7;
    */
   nodeId: string;
+
+  /**
+   * Active OVS bridges only: the address of the bridge's own (internal) interface, with its length, in
+   * the segment of its short id (`pwnbr-<n>` of every node is one L2 segment, docs/sdwan.md).
+   *
+   * @generated from field: string address = 8;
+   */
+  address: string;
+
+  /**
+   * Active OVS bridges only: a VXLAN port to the same-numbered OVS bridge of every node sharing a
+   * network with this one.
+   *
+   * @generated from field: repeated powernode.v1.BridgeTunnel tunnels = 9;
+   */
+  tunnels: BridgeTunnel[];
 };
 
 /**
@@ -505,6 +521,58 @@ export type HostBridge = Message<"powernode.v1.HostBridge"> & {
  */
 export const HostBridgeSchema: GenMessage<HostBridge> = /*@__PURE__*/
   messageDesc(file_powernode_v1_sdwan, 10);
+
+/**
+ * A VXLAN tunnel port of an OVS bridge, over an overlay network.
+ *
+ * @generated from message powernode.v1.BridgeTunnel
+ */
+export type BridgeTunnel = Message<"powernode.v1.BridgeTunnel"> & {
+  /**
+   * The OVS interface name: `vx` and 12 hex digits (from the short id and the peer's id).
+   *
+   * @generated from field: string name = 1;
+   */
+  name: string;
+
+  /**
+   * The peer's overlay address in the network (`options:remote_ip`).
+   *
+   * @generated from field: string remote_ip = 2;
+   */
+  remoteIp: string;
+
+  /**
+   * This node's overlay address in that network (`options:local_ip`).
+   *
+   * @generated from field: string local_ip = 3;
+   */
+  localIp: string;
+
+  /**
+   * The VXLAN network identifier: the bridges' short id.
+   *
+   * @generated from field: uint32 key = 4;
+   */
+  key: number;
+
+  /**
+   * @generated from field: string peer_node_id = 5;
+   */
+  peerNodeId: string;
+
+  /**
+   * @generated from field: string network_id = 6;
+   */
+  networkId: string;
+};
+
+/**
+ * Describes the message powernode.v1.BridgeTunnel.
+ * Use `create(BridgeTunnelSchema)` to create a new message.
+ */
+export const BridgeTunnelSchema: GenMessage<BridgeTunnel> = /*@__PURE__*/
+  messageDesc(file_powernode_v1_sdwan, 11);
 
 /**
  * Where an OVS bridge exports IPFIX flow records.
@@ -525,6 +593,14 @@ export type IpfixExport = Message<"powernode.v1.IpfixExport"> & {
    * @generated from field: uint32 sampling = 2;
    */
   sampling: number;
+
+  /**
+   * The IPFIX observation domain the bridge exports in: derived from the node's id, so the hub's
+   * collector knows which node a message came from.
+   *
+   * @generated from field: uint32 observation_domain_id = 3;
+   */
+  observationDomainId: number;
 };
 
 /**
@@ -532,7 +608,7 @@ export type IpfixExport = Message<"powernode.v1.IpfixExport"> & {
  * Use `create(IpfixExportSchema)` to create a new message.
  */
 export const IpfixExportSchema: GenMessage<IpfixExport> = /*@__PURE__*/
-  messageDesc(file_powernode_v1_sdwan, 11);
+  messageDesc(file_powernode_v1_sdwan, 12);
 
 /**
  * @generated from message powernode.v1.IpfixCollector
@@ -586,7 +662,7 @@ export type IpfixCollector = Message<"powernode.v1.IpfixCollector"> & {
  * Use `create(IpfixCollectorSchema)` to create a new message.
  */
 export const IpfixCollectorSchema: GenMessage<IpfixCollector> = /*@__PURE__*/
-  messageDesc(file_powernode_v1_sdwan, 12);
+  messageDesc(file_powernode_v1_sdwan, 13);
 
 /**
  * @generated from message powernode.v1.CreateOvnDeploymentRequest
@@ -623,7 +699,7 @@ export type CreateOvnDeploymentRequest = Message<"powernode.v1.CreateOvnDeployme
  * Use `create(CreateOvnDeploymentRequestSchema)` to create a new message.
  */
 export const CreateOvnDeploymentRequestSchema: GenMessage<CreateOvnDeploymentRequest> = /*@__PURE__*/
-  messageDesc(file_powernode_v1_sdwan, 13);
+  messageDesc(file_powernode_v1_sdwan, 14);
 
 /**
  * @generated from message powernode.v1.CreateOvnDeploymentResponse
@@ -640,7 +716,7 @@ export type CreateOvnDeploymentResponse = Message<"powernode.v1.CreateOvnDeploym
  * Use `create(CreateOvnDeploymentResponseSchema)` to create a new message.
  */
 export const CreateOvnDeploymentResponseSchema: GenMessage<CreateOvnDeploymentResponse> = /*@__PURE__*/
-  messageDesc(file_powernode_v1_sdwan, 14);
+  messageDesc(file_powernode_v1_sdwan, 15);
 
 /**
  * @generated from message powernode.v1.SetOvnDeploymentStateRequest
@@ -662,7 +738,7 @@ export type SetOvnDeploymentStateRequest = Message<"powernode.v1.SetOvnDeploymen
  * Use `create(SetOvnDeploymentStateRequestSchema)` to create a new message.
  */
 export const SetOvnDeploymentStateRequestSchema: GenMessage<SetOvnDeploymentStateRequest> = /*@__PURE__*/
-  messageDesc(file_powernode_v1_sdwan, 15);
+  messageDesc(file_powernode_v1_sdwan, 16);
 
 /**
  * @generated from message powernode.v1.SetOvnDeploymentStateResponse
@@ -679,7 +755,7 @@ export type SetOvnDeploymentStateResponse = Message<"powernode.v1.SetOvnDeployme
  * Use `create(SetOvnDeploymentStateResponseSchema)` to create a new message.
  */
 export const SetOvnDeploymentStateResponseSchema: GenMessage<SetOvnDeploymentStateResponse> = /*@__PURE__*/
-  messageDesc(file_powernode_v1_sdwan, 16);
+  messageDesc(file_powernode_v1_sdwan, 17);
 
 /**
  * @generated from message powernode.v1.CreateLogicalSwitchRequest
@@ -706,7 +782,7 @@ export type CreateLogicalSwitchRequest = Message<"powernode.v1.CreateLogicalSwit
  * Use `create(CreateLogicalSwitchRequestSchema)` to create a new message.
  */
 export const CreateLogicalSwitchRequestSchema: GenMessage<CreateLogicalSwitchRequest> = /*@__PURE__*/
-  messageDesc(file_powernode_v1_sdwan, 17);
+  messageDesc(file_powernode_v1_sdwan, 18);
 
 /**
  * @generated from message powernode.v1.CreateLogicalSwitchResponse
@@ -723,7 +799,7 @@ export type CreateLogicalSwitchResponse = Message<"powernode.v1.CreateLogicalSwi
  * Use `create(CreateLogicalSwitchResponseSchema)` to create a new message.
  */
 export const CreateLogicalSwitchResponseSchema: GenMessage<CreateLogicalSwitchResponse> = /*@__PURE__*/
-  messageDesc(file_powernode_v1_sdwan, 18);
+  messageDesc(file_powernode_v1_sdwan, 19);
 
 /**
  * @generated from message powernode.v1.CreateLogicalRouterRequest
@@ -745,7 +821,7 @@ export type CreateLogicalRouterRequest = Message<"powernode.v1.CreateLogicalRout
  * Use `create(CreateLogicalRouterRequestSchema)` to create a new message.
  */
 export const CreateLogicalRouterRequestSchema: GenMessage<CreateLogicalRouterRequest> = /*@__PURE__*/
-  messageDesc(file_powernode_v1_sdwan, 19);
+  messageDesc(file_powernode_v1_sdwan, 20);
 
 /**
  * @generated from message powernode.v1.CreateLogicalRouterResponse
@@ -762,7 +838,7 @@ export type CreateLogicalRouterResponse = Message<"powernode.v1.CreateLogicalRou
  * Use `create(CreateLogicalRouterResponseSchema)` to create a new message.
  */
 export const CreateLogicalRouterResponseSchema: GenMessage<CreateLogicalRouterResponse> = /*@__PURE__*/
-  messageDesc(file_powernode_v1_sdwan, 20);
+  messageDesc(file_powernode_v1_sdwan, 21);
 
 /**
  * @generated from message powernode.v1.CreateLogicalPortRequest
@@ -809,7 +885,7 @@ export type CreateLogicalPortRequest = Message<"powernode.v1.CreateLogicalPortRe
  * Use `create(CreateLogicalPortRequestSchema)` to create a new message.
  */
 export const CreateLogicalPortRequestSchema: GenMessage<CreateLogicalPortRequest> = /*@__PURE__*/
-  messageDesc(file_powernode_v1_sdwan, 21);
+  messageDesc(file_powernode_v1_sdwan, 22);
 
 /**
  * @generated from message powernode.v1.CreateLogicalPortResponse
@@ -826,7 +902,7 @@ export type CreateLogicalPortResponse = Message<"powernode.v1.CreateLogicalPortR
  * Use `create(CreateLogicalPortResponseSchema)` to create a new message.
  */
 export const CreateLogicalPortResponseSchema: GenMessage<CreateLogicalPortResponse> = /*@__PURE__*/
-  messageDesc(file_powernode_v1_sdwan, 22);
+  messageDesc(file_powernode_v1_sdwan, 23);
 
 /**
  * @generated from message powernode.v1.CreateOvnAclRequest
@@ -868,7 +944,7 @@ export type CreateOvnAclRequest = Message<"powernode.v1.CreateOvnAclRequest"> & 
  * Use `create(CreateOvnAclRequestSchema)` to create a new message.
  */
 export const CreateOvnAclRequestSchema: GenMessage<CreateOvnAclRequest> = /*@__PURE__*/
-  messageDesc(file_powernode_v1_sdwan, 23);
+  messageDesc(file_powernode_v1_sdwan, 24);
 
 /**
  * @generated from message powernode.v1.CreateOvnAclResponse
@@ -885,7 +961,7 @@ export type CreateOvnAclResponse = Message<"powernode.v1.CreateOvnAclResponse"> 
  * Use `create(CreateOvnAclResponseSchema)` to create a new message.
  */
 export const CreateOvnAclResponseSchema: GenMessage<CreateOvnAclResponse> = /*@__PURE__*/
-  messageDesc(file_powernode_v1_sdwan, 24);
+  messageDesc(file_powernode_v1_sdwan, 25);
 
 /**
  * @generated from message powernode.v1.GetOvnPlanRequest
@@ -902,7 +978,7 @@ export type GetOvnPlanRequest = Message<"powernode.v1.GetOvnPlanRequest"> & {
  * Use `create(GetOvnPlanRequestSchema)` to create a new message.
  */
 export const GetOvnPlanRequestSchema: GenMessage<GetOvnPlanRequest> = /*@__PURE__*/
-  messageDesc(file_powernode_v1_sdwan, 25);
+  messageDesc(file_powernode_v1_sdwan, 26);
 
 /**
  * @generated from message powernode.v1.GetOvnPlanResponse
@@ -924,7 +1000,7 @@ export type GetOvnPlanResponse = Message<"powernode.v1.GetOvnPlanResponse"> & {
  * Use `create(GetOvnPlanResponseSchema)` to create a new message.
  */
 export const GetOvnPlanResponseSchema: GenMessage<GetOvnPlanResponse> = /*@__PURE__*/
-  messageDesc(file_powernode_v1_sdwan, 26);
+  messageDesc(file_powernode_v1_sdwan, 27);
 
 /**
  * @generated from message powernode.v1.AllocateVrfRequest
@@ -946,7 +1022,7 @@ export type AllocateVrfRequest = Message<"powernode.v1.AllocateVrfRequest"> & {
  * Use `create(AllocateVrfRequestSchema)` to create a new message.
  */
 export const AllocateVrfRequestSchema: GenMessage<AllocateVrfRequest> = /*@__PURE__*/
-  messageDesc(file_powernode_v1_sdwan, 27);
+  messageDesc(file_powernode_v1_sdwan, 28);
 
 /**
  * @generated from message powernode.v1.AllocateVrfResponse
@@ -968,7 +1044,7 @@ export type AllocateVrfResponse = Message<"powernode.v1.AllocateVrfResponse"> & 
  * Use `create(AllocateVrfResponseSchema)` to create a new message.
  */
 export const AllocateVrfResponseSchema: GenMessage<AllocateVrfResponse> = /*@__PURE__*/
-  messageDesc(file_powernode_v1_sdwan, 28);
+  messageDesc(file_powernode_v1_sdwan, 29);
 
 /**
  * @generated from message powernode.v1.ListVrfsRequest
@@ -985,7 +1061,7 @@ export type ListVrfsRequest = Message<"powernode.v1.ListVrfsRequest"> & {
  * Use `create(ListVrfsRequestSchema)` to create a new message.
  */
 export const ListVrfsRequestSchema: GenMessage<ListVrfsRequest> = /*@__PURE__*/
-  messageDesc(file_powernode_v1_sdwan, 29);
+  messageDesc(file_powernode_v1_sdwan, 30);
 
 /**
  * @generated from message powernode.v1.ListVrfsResponse
@@ -1002,7 +1078,7 @@ export type ListVrfsResponse = Message<"powernode.v1.ListVrfsResponse"> & {
  * Use `create(ListVrfsResponseSchema)` to create a new message.
  */
 export const ListVrfsResponseSchema: GenMessage<ListVrfsResponse> = /*@__PURE__*/
-  messageDesc(file_powernode_v1_sdwan, 30);
+  messageDesc(file_powernode_v1_sdwan, 31);
 
 /**
  * @generated from message powernode.v1.SetNetworkBgpAsnRequest
@@ -1024,7 +1100,7 @@ export type SetNetworkBgpAsnRequest = Message<"powernode.v1.SetNetworkBgpAsnRequ
  * Use `create(SetNetworkBgpAsnRequestSchema)` to create a new message.
  */
 export const SetNetworkBgpAsnRequestSchema: GenMessage<SetNetworkBgpAsnRequest> = /*@__PURE__*/
-  messageDesc(file_powernode_v1_sdwan, 31);
+  messageDesc(file_powernode_v1_sdwan, 32);
 
 /**
  * @generated from message powernode.v1.SetNetworkBgpAsnResponse
@@ -1048,7 +1124,7 @@ export type SetNetworkBgpAsnResponse = Message<"powernode.v1.SetNetworkBgpAsnRes
  * Use `create(SetNetworkBgpAsnResponseSchema)` to create a new message.
  */
 export const SetNetworkBgpAsnResponseSchema: GenMessage<SetNetworkBgpAsnResponse> = /*@__PURE__*/
-  messageDesc(file_powernode_v1_sdwan, 32);
+  messageDesc(file_powernode_v1_sdwan, 33);
 
 /**
  * @generated from message powernode.v1.CreateRouteLeakRequest
@@ -1075,7 +1151,7 @@ export type CreateRouteLeakRequest = Message<"powernode.v1.CreateRouteLeakReques
  * Use `create(CreateRouteLeakRequestSchema)` to create a new message.
  */
 export const CreateRouteLeakRequestSchema: GenMessage<CreateRouteLeakRequest> = /*@__PURE__*/
-  messageDesc(file_powernode_v1_sdwan, 33);
+  messageDesc(file_powernode_v1_sdwan, 34);
 
 /**
  * @generated from message powernode.v1.CreateRouteLeakResponse
@@ -1092,7 +1168,7 @@ export type CreateRouteLeakResponse = Message<"powernode.v1.CreateRouteLeakRespo
  * Use `create(CreateRouteLeakResponseSchema)` to create a new message.
  */
 export const CreateRouteLeakResponseSchema: GenMessage<CreateRouteLeakResponse> = /*@__PURE__*/
-  messageDesc(file_powernode_v1_sdwan, 34);
+  messageDesc(file_powernode_v1_sdwan, 35);
 
 /**
  * @generated from message powernode.v1.RevokeRouteLeakRequest
@@ -1109,7 +1185,7 @@ export type RevokeRouteLeakRequest = Message<"powernode.v1.RevokeRouteLeakReques
  * Use `create(RevokeRouteLeakRequestSchema)` to create a new message.
  */
 export const RevokeRouteLeakRequestSchema: GenMessage<RevokeRouteLeakRequest> = /*@__PURE__*/
-  messageDesc(file_powernode_v1_sdwan, 35);
+  messageDesc(file_powernode_v1_sdwan, 36);
 
 /**
  * @generated from message powernode.v1.RevokeRouteLeakResponse
@@ -1126,7 +1202,7 @@ export type RevokeRouteLeakResponse = Message<"powernode.v1.RevokeRouteLeakRespo
  * Use `create(RevokeRouteLeakResponseSchema)` to create a new message.
  */
 export const RevokeRouteLeakResponseSchema: GenMessage<RevokeRouteLeakResponse> = /*@__PURE__*/
-  messageDesc(file_powernode_v1_sdwan, 36);
+  messageDesc(file_powernode_v1_sdwan, 37);
 
 /**
  * @generated from message powernode.v1.ListRouteLeaksRequest
@@ -1139,7 +1215,7 @@ export type ListRouteLeaksRequest = Message<"powernode.v1.ListRouteLeaksRequest"
  * Use `create(ListRouteLeaksRequestSchema)` to create a new message.
  */
 export const ListRouteLeaksRequestSchema: GenMessage<ListRouteLeaksRequest> = /*@__PURE__*/
-  messageDesc(file_powernode_v1_sdwan, 37);
+  messageDesc(file_powernode_v1_sdwan, 38);
 
 /**
  * @generated from message powernode.v1.ListRouteLeaksResponse
@@ -1156,7 +1232,7 @@ export type ListRouteLeaksResponse = Message<"powernode.v1.ListRouteLeaksRespons
  * Use `create(ListRouteLeaksResponseSchema)` to create a new message.
  */
 export const ListRouteLeaksResponseSchema: GenMessage<ListRouteLeaksResponse> = /*@__PURE__*/
-  messageDesc(file_powernode_v1_sdwan, 38);
+  messageDesc(file_powernode_v1_sdwan, 39);
 
 /**
  * @generated from message powernode.v1.AllocateHostBridgeRequest
@@ -1180,7 +1256,7 @@ export type AllocateHostBridgeRequest = Message<"powernode.v1.AllocateHostBridge
  * Use `create(AllocateHostBridgeRequestSchema)` to create a new message.
  */
 export const AllocateHostBridgeRequestSchema: GenMessage<AllocateHostBridgeRequest> = /*@__PURE__*/
-  messageDesc(file_powernode_v1_sdwan, 39);
+  messageDesc(file_powernode_v1_sdwan, 40);
 
 /**
  * @generated from message powernode.v1.AllocateHostBridgeResponse
@@ -1211,7 +1287,7 @@ export type AllocateHostBridgeResponse = Message<"powernode.v1.AllocateHostBridg
  * Use `create(AllocateHostBridgeResponseSchema)` to create a new message.
  */
 export const AllocateHostBridgeResponseSchema: GenMessage<AllocateHostBridgeResponse> = /*@__PURE__*/
-  messageDesc(file_powernode_v1_sdwan, 40);
+  messageDesc(file_powernode_v1_sdwan, 41);
 
 /**
  * @generated from message powernode.v1.DrainHostBridgeRequest
@@ -1228,7 +1304,7 @@ export type DrainHostBridgeRequest = Message<"powernode.v1.DrainHostBridgeReques
  * Use `create(DrainHostBridgeRequestSchema)` to create a new message.
  */
 export const DrainHostBridgeRequestSchema: GenMessage<DrainHostBridgeRequest> = /*@__PURE__*/
-  messageDesc(file_powernode_v1_sdwan, 41);
+  messageDesc(file_powernode_v1_sdwan, 42);
 
 /**
  * @generated from message powernode.v1.DrainHostBridgeResponse
@@ -1245,7 +1321,7 @@ export type DrainHostBridgeResponse = Message<"powernode.v1.DrainHostBridgeRespo
  * Use `create(DrainHostBridgeResponseSchema)` to create a new message.
  */
 export const DrainHostBridgeResponseSchema: GenMessage<DrainHostBridgeResponse> = /*@__PURE__*/
-  messageDesc(file_powernode_v1_sdwan, 42);
+  messageDesc(file_powernode_v1_sdwan, 43);
 
 /**
  * @generated from message powernode.v1.RemoveHostBridgeRequest
@@ -1262,7 +1338,7 @@ export type RemoveHostBridgeRequest = Message<"powernode.v1.RemoveHostBridgeRequ
  * Use `create(RemoveHostBridgeRequestSchema)` to create a new message.
  */
 export const RemoveHostBridgeRequestSchema: GenMessage<RemoveHostBridgeRequest> = /*@__PURE__*/
-  messageDesc(file_powernode_v1_sdwan, 43);
+  messageDesc(file_powernode_v1_sdwan, 44);
 
 /**
  * @generated from message powernode.v1.RemoveHostBridgeResponse
@@ -1279,7 +1355,7 @@ export type RemoveHostBridgeResponse = Message<"powernode.v1.RemoveHostBridgeRes
  * Use `create(RemoveHostBridgeResponseSchema)` to create a new message.
  */
 export const RemoveHostBridgeResponseSchema: GenMessage<RemoveHostBridgeResponse> = /*@__PURE__*/
-  messageDesc(file_powernode_v1_sdwan, 44);
+  messageDesc(file_powernode_v1_sdwan, 45);
 
 /**
  * @generated from message powernode.v1.ListHostBridgesRequest
@@ -1296,7 +1372,7 @@ export type ListHostBridgesRequest = Message<"powernode.v1.ListHostBridgesReques
  * Use `create(ListHostBridgesRequestSchema)` to create a new message.
  */
 export const ListHostBridgesRequestSchema: GenMessage<ListHostBridgesRequest> = /*@__PURE__*/
-  messageDesc(file_powernode_v1_sdwan, 45);
+  messageDesc(file_powernode_v1_sdwan, 46);
 
 /**
  * @generated from message powernode.v1.ListHostBridgesResponse
@@ -1313,7 +1389,7 @@ export type ListHostBridgesResponse = Message<"powernode.v1.ListHostBridgesRespo
  * Use `create(ListHostBridgesResponseSchema)` to create a new message.
  */
 export const ListHostBridgesResponseSchema: GenMessage<ListHostBridgesResponse> = /*@__PURE__*/
-  messageDesc(file_powernode_v1_sdwan, 46);
+  messageDesc(file_powernode_v1_sdwan, 47);
 
 /**
  * @generated from message powernode.v1.SuggestNetworkProfileRequest
@@ -1330,7 +1406,7 @@ export type SuggestNetworkProfileRequest = Message<"powernode.v1.SuggestNetworkP
  * Use `create(SuggestNetworkProfileRequestSchema)` to create a new message.
  */
 export const SuggestNetworkProfileRequestSchema: GenMessage<SuggestNetworkProfileRequest> = /*@__PURE__*/
-  messageDesc(file_powernode_v1_sdwan, 47);
+  messageDesc(file_powernode_v1_sdwan, 48);
 
 /**
  * @generated from message powernode.v1.SuggestNetworkProfileResponse
@@ -1363,7 +1439,7 @@ export type SuggestNetworkProfileResponse = Message<"powernode.v1.SuggestNetwork
  * Use `create(SuggestNetworkProfileResponseSchema)` to create a new message.
  */
 export const SuggestNetworkProfileResponseSchema: GenMessage<SuggestNetworkProfileResponse> = /*@__PURE__*/
-  messageDesc(file_powernode_v1_sdwan, 48);
+  messageDesc(file_powernode_v1_sdwan, 49);
 
 /**
  * @generated from message powernode.v1.CreateIpfixCollectorRequest
@@ -1399,7 +1475,7 @@ export type CreateIpfixCollectorRequest = Message<"powernode.v1.CreateIpfixColle
  * Use `create(CreateIpfixCollectorRequestSchema)` to create a new message.
  */
 export const CreateIpfixCollectorRequestSchema: GenMessage<CreateIpfixCollectorRequest> = /*@__PURE__*/
-  messageDesc(file_powernode_v1_sdwan, 49);
+  messageDesc(file_powernode_v1_sdwan, 50);
 
 /**
  * @generated from message powernode.v1.CreateIpfixCollectorResponse
@@ -1416,7 +1492,7 @@ export type CreateIpfixCollectorResponse = Message<"powernode.v1.CreateIpfixColl
  * Use `create(CreateIpfixCollectorResponseSchema)` to create a new message.
  */
 export const CreateIpfixCollectorResponseSchema: GenMessage<CreateIpfixCollectorResponse> = /*@__PURE__*/
-  messageDesc(file_powernode_v1_sdwan, 50);
+  messageDesc(file_powernode_v1_sdwan, 51);
 
 /**
  * @generated from message powernode.v1.SetIpfixCollectorEnabledRequest
@@ -1438,7 +1514,7 @@ export type SetIpfixCollectorEnabledRequest = Message<"powernode.v1.SetIpfixColl
  * Use `create(SetIpfixCollectorEnabledRequestSchema)` to create a new message.
  */
 export const SetIpfixCollectorEnabledRequestSchema: GenMessage<SetIpfixCollectorEnabledRequest> = /*@__PURE__*/
-  messageDesc(file_powernode_v1_sdwan, 51);
+  messageDesc(file_powernode_v1_sdwan, 52);
 
 /**
  * @generated from message powernode.v1.SetIpfixCollectorEnabledResponse
@@ -1455,7 +1531,7 @@ export type SetIpfixCollectorEnabledResponse = Message<"powernode.v1.SetIpfixCol
  * Use `create(SetIpfixCollectorEnabledResponseSchema)` to create a new message.
  */
 export const SetIpfixCollectorEnabledResponseSchema: GenMessage<SetIpfixCollectorEnabledResponse> = /*@__PURE__*/
-  messageDesc(file_powernode_v1_sdwan, 52);
+  messageDesc(file_powernode_v1_sdwan, 53);
 
 /**
  * @generated from message powernode.v1.ListIpfixCollectorsRequest
@@ -1468,7 +1544,7 @@ export type ListIpfixCollectorsRequest = Message<"powernode.v1.ListIpfixCollecto
  * Use `create(ListIpfixCollectorsRequestSchema)` to create a new message.
  */
 export const ListIpfixCollectorsRequestSchema: GenMessage<ListIpfixCollectorsRequest> = /*@__PURE__*/
-  messageDesc(file_powernode_v1_sdwan, 53);
+  messageDesc(file_powernode_v1_sdwan, 54);
 
 /**
  * @generated from message powernode.v1.ListIpfixCollectorsResponse
@@ -1485,7 +1561,7 @@ export type ListIpfixCollectorsResponse = Message<"powernode.v1.ListIpfixCollect
  * Use `create(ListIpfixCollectorsResponseSchema)` to create a new message.
  */
 export const ListIpfixCollectorsResponseSchema: GenMessage<ListIpfixCollectorsResponse> = /*@__PURE__*/
-  messageDesc(file_powernode_v1_sdwan, 54);
+  messageDesc(file_powernode_v1_sdwan, 55);
 
 /**
  * @generated from message powernode.v1.DeleteIpfixCollectorRequest
@@ -1502,7 +1578,7 @@ export type DeleteIpfixCollectorRequest = Message<"powernode.v1.DeleteIpfixColle
  * Use `create(DeleteIpfixCollectorRequestSchema)` to create a new message.
  */
 export const DeleteIpfixCollectorRequestSchema: GenMessage<DeleteIpfixCollectorRequest> = /*@__PURE__*/
-  messageDesc(file_powernode_v1_sdwan, 55);
+  messageDesc(file_powernode_v1_sdwan, 56);
 
 /**
  * @generated from message powernode.v1.DeleteIpfixCollectorResponse
@@ -1515,7 +1591,207 @@ export type DeleteIpfixCollectorResponse = Message<"powernode.v1.DeleteIpfixColl
  * Use `create(DeleteIpfixCollectorResponseSchema)` to create a new message.
  */
 export const DeleteIpfixCollectorResponseSchema: GenMessage<DeleteIpfixCollectorResponse> = /*@__PURE__*/
-  messageDesc(file_powernode_v1_sdwan, 56);
+  messageDesc(file_powernode_v1_sdwan, 57);
+
+/**
+ * @generated from message powernode.v1.ListIpfixFlowsRequest
+ */
+export type ListIpfixFlowsRequest = Message<"powernode.v1.ListIpfixFlowsRequest"> & {
+  /**
+   * Only this node ("" for every node).
+   *
+   * @generated from field: string node_id = 1;
+   */
+  nodeId: string;
+};
+
+/**
+ * Describes the message powernode.v1.ListIpfixFlowsRequest.
+ * Use `create(ListIpfixFlowsRequestSchema)` to create a new message.
+ */
+export const ListIpfixFlowsRequestSchema: GenMessage<ListIpfixFlowsRequest> = /*@__PURE__*/
+  messageDesc(file_powernode_v1_sdwan, 58);
+
+/**
+ * @generated from message powernode.v1.ListIpfixFlowsResponse
+ */
+export type ListIpfixFlowsResponse = Message<"powernode.v1.ListIpfixFlowsResponse"> & {
+  /**
+   * @generated from field: repeated powernode.v1.NodeFlows nodes = 1;
+   */
+  nodes: NodeFlows[];
+
+  /**
+   * @generated from field: powernode.v1.IpfixReceiver receiver = 2;
+   */
+  receiver?: IpfixReceiver | undefined;
+};
+
+/**
+ * Describes the message powernode.v1.ListIpfixFlowsResponse.
+ * Use `create(ListIpfixFlowsResponseSchema)` to create a new message.
+ */
+export const ListIpfixFlowsResponseSchema: GenMessage<ListIpfixFlowsResponse> = /*@__PURE__*/
+  messageDesc(file_powernode_v1_sdwan, 59);
+
+/**
+ * The hub's IPFIX receiver (RFC 7011 over UDP).
+ *
+ * @generated from message powernode.v1.IpfixReceiver
+ */
+export type IpfixReceiver = Message<"powernode.v1.IpfixReceiver"> & {
+  /**
+   * `host:port` it listens on ("" when it is off).
+   *
+   * @generated from field: string listen = 1;
+   */
+  listen: string;
+
+  /**
+   * @generated from field: uint64 messages = 2;
+   */
+  messages: bigint;
+
+  /**
+   * Messages that did not parse, or named a template the receiver has not seen.
+   *
+   * @generated from field: uint64 rejected = 3;
+   */
+  rejected: bigint;
+
+  /**
+   * Messages from an observation domain no node's OVS bridge has.
+   *
+   * @generated from field: uint64 unknown_domain = 4;
+   */
+  unknownDomain: bigint;
+};
+
+/**
+ * Describes the message powernode.v1.IpfixReceiver.
+ * Use `create(IpfixReceiverSchema)` to create a new message.
+ */
+export const IpfixReceiverSchema: GenMessage<IpfixReceiver> = /*@__PURE__*/
+  messageDesc(file_powernode_v1_sdwan, 60);
+
+/**
+ * @generated from message powernode.v1.NodeFlows
+ */
+export type NodeFlows = Message<"powernode.v1.NodeFlows"> & {
+  /**
+   * @generated from field: string node_id = 1;
+   */
+  nodeId: string;
+
+  /**
+   * @generated from field: uint32 observation_domain_id = 2;
+   */
+  observationDomainId: number;
+
+  /**
+   * The exporter's `address:port` of the latest message.
+   *
+   * @generated from field: string exporter = 3;
+   */
+  exporter: string;
+
+  /**
+   * @generated from field: uint64 messages = 4;
+   */
+  messages: bigint;
+
+  /**
+   * @generated from field: uint64 records = 5;
+   */
+  records: bigint;
+
+  /**
+   * @generated from field: uint64 packets = 6;
+   */
+  packets: bigint;
+
+  /**
+   * @generated from field: uint64 octets = 7;
+   */
+  octets: bigint;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp last_message_at = 8;
+   */
+  lastMessageAt?: Timestamp | undefined;
+
+  /**
+   * The latest data records (at most 50), newest first.
+   *
+   * @generated from field: repeated powernode.v1.FlowRecord recent = 9;
+   */
+  recent: FlowRecord[];
+};
+
+/**
+ * Describes the message powernode.v1.NodeFlows.
+ * Use `create(NodeFlowsSchema)` to create a new message.
+ */
+export const NodeFlowsSchema: GenMessage<NodeFlows> = /*@__PURE__*/
+  messageDesc(file_powernode_v1_sdwan, 61);
+
+/**
+ * One IPFIX data record, the information elements the hub reads.
+ *
+ * @generated from message powernode.v1.FlowRecord
+ */
+export type FlowRecord = Message<"powernode.v1.FlowRecord"> & {
+  /**
+   * @generated from field: string source_address = 1;
+   */
+  sourceAddress: string;
+
+  /**
+   * @generated from field: string destination_address = 2;
+   */
+  destinationAddress: string;
+
+  /**
+   * protocolIdentifier (1 ICMP, 6 TCP, 17 UDP, 58 ICMPv6); 0 when absent.
+   *
+   * @generated from field: uint32 protocol = 3;
+   */
+  protocol: number;
+
+  /**
+   * ethernetType; 0 when absent.
+   *
+   * @generated from field: uint32 ethernet_type = 4;
+   */
+  ethernetType: number;
+
+  /**
+   * @generated from field: uint64 packets = 5;
+   */
+  packets: bigint;
+
+  /**
+   * @generated from field: uint64 octets = 6;
+   */
+  octets: bigint;
+
+  /**
+   * @generated from field: uint32 template_id = 7;
+   */
+  templateId: number;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp received_at = 8;
+   */
+  receivedAt?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message powernode.v1.FlowRecord.
+ * Use `create(FlowRecordSchema)` to create a new message.
+ */
+export const FlowRecordSchema: GenMessage<FlowRecord> = /*@__PURE__*/
+  messageDesc(file_powernode_v1_sdwan, 62);
 
 /**
  * Operator API of the SDWAN topology.
@@ -1608,6 +1884,17 @@ export const SdwanService: GenService<{
     methodKind: "unary";
     input: typeof DeleteIpfixCollectorRequestSchema;
     output: typeof DeleteIpfixCollectorResponseSchema;
+  },
+  /**
+   * What the hub's own IPFIX collector has received: flow records counted per node (by observation
+   * domain), the latest records of each, and the collector's counters.
+   *
+   * @generated from rpc powernode.v1.SdwanService.ListIpfixFlows
+   */
+  listIpfixFlows: {
+    methodKind: "unary";
+    input: typeof ListIpfixFlowsRequestSchema;
+    output: typeof ListIpfixFlowsResponseSchema;
   },
   /**
    * A VRF for a node in a network it is a member of: a distinct (name, table) per network, idempotent.

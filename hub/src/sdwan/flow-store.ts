@@ -1,0 +1,131 @@
+/**
+ * What the hub's IPFIX collector has received, in memory: each datagram decoded (ipfix-decode.ts) with
+ * its exporter's templates, attributed to a node by its observation domain (ovs-segment.ts), counted
+ * per node with the latest 50 records kept. One store per hub (flowStoreOf); restarting the hub
+ * starts the counts again (flow records are telemetry, not state: the fleet event log is the record).
+ * Exporters are untrusted: a bad datagram is counted and dropped, and the template caches are bounded.
+ */
+import type { Deps } from "../deps.ts";
+import { nodesWithOvsBridges } from "./bridges.ts";
+import { decodeMessage, type Flow, IpfixError, TemplateCache } from "./ipfix-decode.ts";
+import { observationDomain } from "./ovs-segment.ts";
+
+export const RECENT_PER_NODE = 50;
+/** Exporters whose templates are kept (the oldest is dropped beyond this). */
+export const MAX_EXPORTERS = 256;
+/** An unknown domain re-reads the nodes at most this often. */
+const RESOLVE_EVERY_MS = 2000;
+
+export interface NodeFlows {
+  nodeId: string;
+  observationDomainId: number;
+  exporter: string;
+  messages: number;
+  records: number;
+  packets: bigint;
+  octets: bigint;
+  lastMessageAt: Date;
+  /** Newest first. */
+  recent: (Flow & { receivedAt: Date })[];
+}
+
+export interface FlowStore {
+  /** `host:port` the receiver listens on ("" when it is off). */
+  listen: string;
+  /** One datagram from `exporter` (`address:port`). Never throws. */
+  ingest(bytes: Uint8Array, exporter: string): Promise<void>;
+  nodes(nodeId?: string): NodeFlows[];
+  counters(): { messages: number; rejected: number; unknownDomain: number };
+}
+
+export function createFlowStore(
+  resolveDomain: (domain: number) => Promise<string | undefined>,
+  now: () => Date = () => new Date(),
+): FlowStore {
+  const caches = new Map<string, TemplateCache>();
+  const byNode = new Map<string, NodeFlows>();
+  const counts = { messages: 0, rejected: 0, unknownDomain: 0 };
+  const cacheOf = (exporter: string) => {
+    let c = caches.get(exporter);
+    if (c) return c;
+    c = new TemplateCache();
+    caches.set(exporter, c);
+    if (caches.size > MAX_EXPORTERS) caches.delete(caches.keys().next().value as string);
+    return c;
+  };
+  return {
+    listen: "",
+    async ingest(bytes, exporter) {
+      counts.messages++;
+      let msg: ReturnType<typeof decodeMessage>;
+      try {
+        msg = decodeMessage(bytes, cacheOf(exporter));
+      } catch (err) {
+        if (!(err instanceof IpfixError)) throw err;
+        counts.rejected++;
+        return;
+      }
+      if (msg.unknownSets.length > 0) counts.rejected++;
+      // Domain 0: the exporter's own statistics (OVS), no bridge's.
+      if (msg.domain === 0) return;
+      const nodeId = await resolveDomain(msg.domain);
+      if (!nodeId) {
+        counts.unknownDomain++;
+        return;
+      }
+      const at = now();
+      const n = byNode.get(nodeId) ?? {
+        nodeId,
+        observationDomainId: msg.domain,
+        exporter,
+        messages: 0,
+        records: 0,
+        packets: 0n,
+        octets: 0n,
+        lastMessageAt: at,
+        recent: [],
+      };
+      n.exporter = exporter;
+      n.messages++;
+      n.lastMessageAt = at;
+      for (const f of msg.flows) {
+        n.records++;
+        n.packets += f.packets;
+        n.octets += f.octets;
+        n.recent.unshift({ ...f, receivedAt: at });
+      }
+      n.recent.length = Math.min(n.recent.length, RECENT_PER_NODE);
+      byNode.set(nodeId, n);
+    },
+    nodes: (nodeId) =>
+      [...byNode.values()]
+        .filter((n) => nodeId === undefined || n.nodeId === nodeId)
+        .sort((a, b) => a.nodeId.localeCompare(b.nodeId)),
+    counters: () => ({ ...counts }),
+  };
+}
+
+/** Observation domain -> node, from the nodes with an active OVS bridge (re-read on a miss). */
+export function domainResolver(deps: Pick<Deps, "db">): (domain: number) => Promise<string | undefined> {
+  let map = new Map<number, string>();
+  let readAt = 0;
+  return async (domain) => {
+    const hit = map.get(domain);
+    if (hit || Date.now() - readAt < RESOLVE_EVERY_MS) return hit;
+    readAt = Date.now();
+    map = new Map((await nodesWithOvsBridges(deps.db)).map((n) => [observationDomain(n), n]));
+    return map.get(domain);
+  };
+}
+
+const stores = new WeakMap<object, FlowStore>();
+
+/** The hub's one flow store (keyed by its deps). */
+export function flowStoreOf(deps: Pick<Deps, "db">): FlowStore {
+  let s = stores.get(deps);
+  if (!s) {
+    s = createFlowStore(domainResolver(deps));
+    stores.set(deps, s);
+  }
+  return s;
+}
