@@ -97,6 +97,11 @@ export const EVENTS = {
   sdwanBgpRoutes: k("system.sdwan.bgp.routes", "info", "agent"),
   /** FRR (zebra, bgpd) runs with the frr.conf the hub compiled (after a start or a change of it). */
   sdwanFrrApplied: k("system.sdwan.frr.applied", "info", "agent"),
+  /**
+   * Open vSwitch on the node was changed to match the section (bridges, VXLAN tunnel ports, IPFIX
+   * export): the number of ovs-vsctl commands run, the active OVS bridges and their IPFIX targets.
+   */
+  sdwanOvsApplied: k("system.sdwan.ovs.applied", "info", "agent"),
   /** A draining (or no longer named) host bridge was deleted on the node. */
   sdwanBridgeDeleted: k("system.sdwan.bridge_deleted", "info", "agent"),
   // Federation (hub/src/federation): hub-to-hub peerings.

@@ -169,6 +169,7 @@ export {
   HostBridgeSchema,
   type IpfixCollector,
   type IpfixExport,
+  type NodeFlows,
   type RouteLeak,
   type SdwanSection,
   SdwanSectionSchema,

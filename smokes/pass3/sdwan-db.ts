@@ -7,11 +7,15 @@
 import { Arch, type HostBridge } from "@powernode/proto";
 import { cliFor } from "../../hub/src/cli/test-cli.ts";
 import { getDesiredState } from "../../hub/src/desired-state/index.ts";
+import { flowStoreOf } from "../../hub/src/sdwan/flow-store.ts";
 import { buildModules } from "../lib/built-modules.ts";
 import { frrChecker } from "../lib/frr-check.ts";
 import type { SmokeHub } from "../lib/hub.ts";
+import { createLab } from "../lib/lab.ts";
 import { nbDatabase } from "../lib/ovn-check.ts";
+import { hostOvs } from "../lib/ovs-check.ts";
 import type { PassContext } from "../lib/pass.ts";
+import { waitFor } from "../lib/wait.ts";
 
 export async function sdwanChecks(t: PassContext, s: SmokeHub, stamp: string): Promise<void> {
   const cli = cliFor(() => s.hub);
@@ -110,6 +114,53 @@ export async function sdwanChecks(t: PassContext, s: SmokeHub, stamp: string): P
       if (JSON.stringify(v6?.targets) !== '["[fd00::1]:4739"]') throw new Error(`v6: ${JSON.stringify(v6)}`);
       await pnctl("sdwan", "ipfix-rm", `${name}-6`);
       return `ovs: 10.0.0.1:4739 sampling 64, gone on disable, back on enable; [fd00::1]:4739; linux: none`;
+    },
+  );
+
+  await t.check(
+    "ipfix_telemetry, real exporter: Open vSwitch 3.1 (the openvswitch module's packages) takes the agent's commands for the compiled OVS bridge and exports its traffic to the hub's collector, counted for the node",
+    async () => {
+      const [built] = await buildModules(t, "amd64", ["openvswitch"]);
+      if (!built) throw new Error("no openvswitch module");
+      const listen = flowStoreOf(s.hub.deps).listen;
+      const port = listen.slice(listen.lastIndexOf(":") + 1);
+      await using lab = await createLab({ name: "p3-ovs", index: 13 });
+      const name = `ipfix-real-${stamp}`;
+      await pnctl("sdwan", "ipfix-add", name, "--host", lab.hostAddress, "--port", port, "--sampling", "1");
+      const ovs = await hostOvs(built, lab.netns);
+      try {
+        const bridge = (await section(heavy)).find((b) => b.kind === "ovs" && b.state === "active");
+        if (!bridge?.ipfix)
+          throw new Error(`no OVS bridge with IPFIX in the section: ${JSON.stringify(bridge)}`);
+        await ovs.addNetdevBridge(bridge.name);
+        const ran = await ovs.apply([bridge]);
+        const seen = (await ovs.observe()).bridges.get(bridge.name)?.ipfix;
+        if (
+          seen?.domain !== bridge.ipfix.observationDomainId ||
+          seen.targets[0] !== `${lab.hostAddress}:${port}`
+        )
+          throw new Error(`OVS holds ${JSON.stringify(seen)} after ${JSON.stringify(ran)}`);
+        const again = await ovs.apply([bridge]);
+        if (again.length > 0) throw new Error(`not idempotent: ${JSON.stringify(again)}`);
+        const flows = await waitFor(
+          "flow records for the heavyweight node",
+          async () => {
+            const r = await pnctl<{ nodes: { nodeId: string; records: number; exporter: string }[] }>(
+              "sdwan",
+              "flows",
+              "--node",
+              heavy,
+            );
+            const n = r.nodes.find((x) => x.nodeId === heavy);
+            return n && n.records > 0 ? n : undefined;
+          },
+          { timeoutMs: 30_000, intervalMs: 500 },
+        );
+        return `${ran.length} ovs-vsctl command(s) applied, none on the second pass; ${flows.records} records from ${flows.exporter} counted for the node (domain ${bridge.ipfix.observationDomainId})`;
+      } finally {
+        await ovs.close();
+        await pnctl("sdwan", "ipfix-rm", name);
+      }
     },
   );
 

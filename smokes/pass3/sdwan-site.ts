@@ -8,6 +8,7 @@
  * `system.sdwan.bgp.routes` events, which they make from FRR's own JSON.
  */
 import { EVENTS, type FleetEvent } from "@powernode/proto";
+import { flowStoreOf } from "../../hub/src/sdwan/flow-store.ts";
 import { nodeEvents } from "../lib/events.ts";
 import type { PassContext } from "../lib/pass.ts";
 import type { SiteNode, SiteNodes } from "../lib/site-nodes.ts";
@@ -39,12 +40,16 @@ async function latestRouting(
 
 /** Pings between pairs over the mesh: the number of echoes answered per pair. */
 export type MeshPing = (pairs: ReadonlyArray<[SiteNode, SiteNode]>) => Promise<{ received: number }[]>;
+/** Pings from nodes to any address out of a given interface. */
+export type TargetPing = (
+  specs: readonly { from: SiteNode; to: string; target: string; interface: string }[],
+) => Promise<{ received: number; transmitted: number }[]>;
 
 export async function sdwanSiteChecks(
   t: PassContext,
   site: SiteNodes,
   nodes: readonly SiteNode[],
-  mesh: { network: string; ping: MeshPing },
+  mesh: { network: string; ping: MeshPing; pingTargets: TargetPing },
 ) {
   const { sdwan } = site.hub;
   const eventFor = (n: SiteNode, kind: string, bridge: string) =>
@@ -86,6 +91,8 @@ export async function sdwanSiteChecks(
     const removed = (await sdwan.removeHostBridge({ bridgeId: first.id })).bridge;
     return `${first.node.name} deleted ${first.name}; now ${removed?.state}`;
   });
+
+  await ovsSiteChecks(t, site, nodes as [SiteNode, SiteNode], mesh.pingTargets);
 
   await t.check(
     "VRFs: two nodes route the network in their VRF (interface enslaved, read back from their events) and still ping each other over it",
@@ -233,5 +240,107 @@ export async function sdwanSiteChecks(
       const outAt = (performance.now() - revokedAt) / 1000;
       return `${first.peerRouter} in a's ${into.vrf} table (${how}) ${inAt.toFixed(1)} s after CreateRouteLeak; gone ${outAt.toFixed(1)} s after revoking`;
     },
+  );
+}
+
+/**
+ * OVS bridges on two heavyweight-kind nodes: the openvswitch module's daemons run them, the hub's VXLAN
+ * ports join the two into one segment over the mesh, and both export IPFIX to the hub's own collector;
+ * a ping between the bridges' segment addresses shows up as flow records of both nodes on the hub.
+ */
+async function ovsSiteChecks(
+  t: PassContext,
+  site: SiteNodes,
+  [a, b]: [SiteNode, SiteNode],
+  ping: TargetPing,
+) {
+  const { sdwan } = site.hub;
+  const bridges = await t.step("allocate an OVS bridge on a and b (kind ovs)", async () => {
+    const out = [];
+    for (const n of [a, b]) {
+      const br = (await sdwan.allocateHostBridge({ nodeId: n.instanceId, kind: "ovs" })).bridge;
+      if (!br) throw new Error(`${n.name}: no bridge`);
+      out.push({ node: n, ...br });
+    }
+    const [x, y] = out;
+    if (x?.shortId !== y?.shortId)
+      throw new Error(`short ids ${x?.shortId} and ${y?.shortId}: not one segment`);
+    return out;
+  });
+  const listen = flowStoreOf(site.hub.hub.deps).listen;
+  const port = Number(listen.slice(listen.lastIndexOf(":") + 1));
+  await t.step(`an IPFIX collector: the hub's own (${site.lab.hostAddress}:${port}, every packet)`, () =>
+    sdwan.createIpfixCollector({ name: "pass3-hub", host: site.lab.hostAddress, port, sampling: 1 }),
+  );
+
+  await t.check(
+    "the OVS bridges exist on both nodes (Open vSwitch from the openvswitch module), with a VXLAN port to the other and IPFIX to the hub",
+    async () => {
+      const seen: string[] = [];
+      for (const br of bridges) {
+        const e = await waitFor(
+          `${br.node.name}'s system.sdwan.ovs.applied with a tunnel and the hub's IPFIX target`,
+          async () =>
+            (await nodeEvents(site.hub.fleet, br.node.instanceId)).find(
+              (x: FleetEvent) =>
+                x.kind === EVENTS.sdwanOvsApplied.kind &&
+                String(x.payload?.bridges).split(",").includes(br.name) &&
+                x.payload?.tunnels === "1" &&
+                String(x.payload?.ipfix).includes(`:${port}`),
+            ),
+          { timeoutMs: TIMEOUT_MS, intervalMs: 1000 },
+        );
+        const up = (await nodeEvents(site.hub.fleet, br.node.instanceId)).find(
+          (x: FleetEvent) => x.kind === EVENTS.sdwanBridgeUp.kind && x.payload?.bridge === br.name,
+        );
+        if (up?.payload?.kind !== "ovs")
+          throw new Error(`${br.node.name}: bridge_up ${JSON.stringify(up?.payload)}`);
+        seen.push(
+          `${br.node.name} ${br.name} (ovs, ${String(e.payload?.tunnels)} tunnel, IPFIX ${String(e.payload?.ipfix)})`,
+        );
+      }
+      return seen.join(", ");
+    },
+  );
+
+  await t.check(
+    "a pings b's OVS bridge over the VXLAN segment; the hub's collector records ICMPv6 flows from both nodes between the two bridge addresses",
+    async () => {
+      const [x, y] = bridges;
+      if (!x || !y) throw new Error("no bridges");
+      const addrOf = (br: typeof x) => br.address.split("/")[0] ?? "";
+      const started = performance.now();
+      const r = await waitFor(
+        `a's pings to ${addrOf(y)} out of ${x.name}`,
+        async () => {
+          const res = await ping([{ from: a, to: "b's bridge", target: addrOf(y), interface: x.name }]);
+          return res.every((p) => p.received > 0) ? res : undefined;
+        },
+        { timeoutMs: TIMEOUT_MS, intervalMs: 2000 },
+      );
+      const between = (f: { sourceAddress: string; destinationAddress: string; protocol: number }) =>
+        f.protocol === 58 &&
+        [f.sourceAddress, f.destinationAddress].sort().join(" ") === [addrOf(x), addrOf(y)].sort().join(" ");
+      const flows = await waitFor(
+        "ICMPv6 flow records from a and b on the hub",
+        async () => {
+          const got = (await sdwan.listIpfixFlows({})).nodes;
+          const per = [a, b].map((n) => got.find((g) => g.nodeId === n.instanceId));
+          return per.every((g) => g?.recent.some(between)) ? per : undefined;
+        },
+        { timeoutMs: TIMEOUT_MS, intervalMs: 1000 },
+      );
+      const seconds = (performance.now() - started) / 1000;
+      return `${r[0]?.received}/${r[0]?.transmitted} echoes answered; ${flows
+        .map(
+          (g, i) =>
+            `${i === 0 ? "a" : "b"}: ${g?.records} records, ${g?.recent.filter(between).length} recent ICMPv6 between the bridges`,
+        )
+        .join("; ")} (${seconds.toFixed(1)} s)`;
+    },
+  );
+
+  await t.step("delete the collector (the bridges stop exporting)", () =>
+    sdwan.deleteIpfixCollector({ collector: "pass3-hub" }),
   );
 }

@@ -19,7 +19,7 @@ const HEARTBEAT_SECONDS = 5;
 /** Generous under TCG: three emulated nodes share two host cores. */
 const MESH_TIMEOUT_MS = 180_000;
 
-interface PingResult {
+export interface PingResult {
   from: string;
   to: string;
   received: number;
@@ -43,31 +43,52 @@ async function pingAll(
 ): Promise<PingResult[]> {
   const addr = await addresses(site, net);
   const iface = `wg-sdwan-${net.handle}`;
-  const byFrom = new Map<SiteNode, SiteNode[]>();
-  for (const [f, to] of pairs) byFrom.set(f, [...(byFrom.get(f) ?? []), to]);
+  return pingTargets(
+    site,
+    pairs.map(([from, to]) => ({
+      from,
+      to: to.name,
+      target: addr.get(to.instanceId) ?? "",
+      interface: iface,
+    })),
+  );
+}
+
+/** One echo request series: from a node to an address out of one interface, named `to` in results. */
+export interface PingSpec {
+  from: SiteNode;
+  to: string;
+  target: string;
+  interface: string;
+}
+
+/** Runs the pings (each `from` node all of its at once, debug.ping, 3 echoes) and reads their results. */
+export async function pingTargets(site: SiteNodes, specs: readonly PingSpec[]): Promise<PingResult[]> {
+  const byFrom = new Map<SiteNode, PingSpec[]>();
+  for (const p of specs) byFrom.set(p.from, [...(byFrom.get(p.from) ?? []), p]);
   const versions = new Map<SiteNode, number>();
-  for (const [f, tos] of byFrom) {
-    const ping = tos.map((to) => ({ target: addr.get(to.instanceId) ?? "", interface: iface, count: 3 }));
+  for (const [f, ps] of byFrom) {
+    const ping = ps.map((p) => ({ target: p.target, interface: p.interface, count: 3 }));
     versions.set(f, await setDebugSpec(site.hub.hub.deps, f.instanceId, { ping }));
   }
   const out: PingResult[] = [];
-  for (const [f, tos] of byFrom) {
+  for (const [f, ps] of byFrom) {
     const want = String(versions.get(f));
     const events = await waitFor(
-      `${f.name}'s ${tos.length} ping results for version ${want}`,
+      `${f.name}'s ${ps.length} ping results for version ${want}`,
       async () => {
         const e = (await nodeEvents(site.hub.fleet, f.instanceId)).filter(
           (x: FleetEvent) => x.kind === EVENTS.debugPing.kind && x.payload?.version === want,
         );
-        return e.length >= tos.length ? e : undefined;
+        return e.length >= ps.length ? e : undefined;
       },
       { timeoutMs: 60_000, intervalMs: 500 },
     );
-    for (const to of tos) {
-      const e = events.find((x) => x.payload?.target === addr.get(to.instanceId));
+    for (const p of ps) {
+      const e = events.find((x) => x.payload?.target === p.target);
       out.push({
         from: f.name,
-        to: to.name,
+        to: p.to,
         received: Number(e?.payload?.received ?? 0),
         transmitted: Number(e?.payload?.transmitted ?? 0),
       });
@@ -113,7 +134,7 @@ function notWireguard(packets: readonly Packet[], underlay: ReadonlySet<string>,
 }
 
 export async function meshSiteTier(t: PassContext): Promise<void> {
-  const built = await buildModules(t, t.args.arch, ["system-base", "frr"]);
+  const built = await buildModules(t, t.args.arch, ["system-base", "frr", "openvswitch"]);
   const site = await bootSiteNodes(t, {
     arch: t.args.arch,
     count: 3,
@@ -123,11 +144,11 @@ export async function meshSiteTier(t: PassContext): Promise<void> {
     provider: { kernelArgs: ["powernode.debug=1"] },
     lab: { name: "pass3", index: 3 },
     async beforeCreate(s) {
-      await t.step("publish system-base and frr; template sdwan = both", async () => {
+      await t.step("publish system-base, frr and openvswitch; template sdwan = the three", async () => {
         await publishModules(s, built);
         await s.provision.createTemplate({
           name: "sdwan",
-          modules: [{ name: "system-base" }, { name: "frr" }],
+          modules: [{ name: "system-base" }, { name: "frr" }, { name: "openvswitch" }],
         });
       });
     },
@@ -250,6 +271,7 @@ export async function meshSiteTier(t: PassContext): Promise<void> {
   await sdwanSiteChecks(t, site, site.nodes, {
     network: net.id,
     ping: (pairs) => pingAll(site, net, pairs),
+    pingTargets: (specs) => pingTargets(site, specs),
   });
 
   await t.check("a rebooted node keeps its address and rejoins without operator action", async () => {

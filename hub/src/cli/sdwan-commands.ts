@@ -2,6 +2,7 @@
 import {
   type HostBridge,
   type IpfixCollector,
+  type NodeFlows,
   type RouteLeak,
   SdwanService,
   type Vrf,
@@ -16,7 +17,34 @@ const bridgeView = (b: HostBridge) => ({
   name: b.name,
   kind: b.kind,
   state: b.state,
-  ipfix: b.ipfix ? { targets: b.ipfix.targets, sampling: b.ipfix.sampling } : undefined,
+  ipfix: b.ipfix
+    ? { targets: b.ipfix.targets, sampling: b.ipfix.sampling, domain: b.ipfix.observationDomainId }
+    : undefined,
+  address: b.address || undefined,
+  tunnels: b.tunnels.map((t) => ({
+    name: t.name,
+    remoteIp: t.remoteIp,
+    key: t.key,
+    peerNodeId: t.peerNodeId,
+  })),
+});
+
+const flowsView = (n: NodeFlows) => ({
+  nodeId: n.nodeId,
+  domain: n.observationDomainId,
+  exporter: n.exporter,
+  messages: Number(n.messages),
+  records: Number(n.records),
+  packets: Number(n.packets),
+  octets: Number(n.octets),
+  lastMessageAt: ts(n.lastMessageAt),
+  recent: n.recent.map((f) => ({
+    source: f.sourceAddress,
+    destination: f.destinationAddress,
+    protocol: f.protocol,
+    packets: Number(f.packets),
+    receivedAt: ts(f.receivedAt),
+  })),
 });
 
 const collectorView = (c: IpfixCollector) => ({
@@ -65,6 +93,7 @@ export const sdwanCommands: CommandGroup = {
   sdwan ipfix-ls
   sdwan ipfix-add <name> --host HOST [--port 4739] [--sampling 64]
   sdwan ipfix-enable|ipfix-disable|ipfix-rm <name>
+  sdwan flows [--node NODE]                          (what the hub's IPFIX collector received, per node)
   sdwan vrf-allocate <node> <network>               (the node's VRF for that network: name, table)
   sdwan vrfs <node>
   sdwan asn <network> <asn|derived>                 (the network's BGP AS number)
@@ -158,6 +187,32 @@ export const sdwanCommands: CommandGroup = {
         const name = required(ctx, 0, "name");
         await sdwan.deleteIpfixCollector({ collector: name });
         ctx.print({ collector: name, deleted: true }, () => [`deleted IPFIX collector ${name}`]);
+        return 0;
+      }
+      case "flows": {
+        const r = await sdwan.listIpfixFlows({ nodeId: flag(ctx.args, "node") ?? "" });
+        const v = {
+          listen: r.receiver?.listen ?? "",
+          messages: Number(r.receiver?.messages ?? 0n),
+          rejected: Number(r.receiver?.rejected ?? 0n),
+          unknownDomain: Number(r.receiver?.unknownDomain ?? 0n),
+          nodes: r.nodes.map(flowsView),
+        };
+        ctx.print(v, () => [
+          `collector ${v.listen || "off"}: ${v.messages} messages, ${v.rejected} rejected, ${v.unknownDomain} from unknown domains`,
+          ...table([
+            ["NODE", "DOMAIN", "EXPORTER", "MESSAGES", "RECORDS", "PACKETS", "LAST"],
+            ...v.nodes.map((n) => [
+              n.nodeId,
+              String(n.domain),
+              n.exporter,
+              String(n.messages),
+              String(n.records),
+              String(n.packets),
+              n.lastMessageAt ?? "-",
+            ]),
+          ]),
+        ]);
         return 0;
       }
       case "vrf-allocate": {

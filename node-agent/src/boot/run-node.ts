@@ -47,6 +47,7 @@ async function nodeOs(stateDir: string, exec: Exec, debug: boolean, owned: Set<n
     { createBridges },
     { createVrfs },
     { createFrrOs },
+    { createOvsOs },
   ] = await Promise.all([
     import("../sys/wireguard.ts"),
     import("../sys/ping.ts"),
@@ -59,6 +60,7 @@ async function nodeOs(stateDir: string, exec: Exec, debug: boolean, owned: Set<n
     import("../sys/bridge.ts"),
     import("../sys/vrf.ts"),
     import("../sys/frr.ts"),
+    import("../sys/ovs.ts"),
   ]);
   const sys = createModuleSys({
     children: { add: (pid) => owned.add(pid), delete: (pid) => owned.delete(pid) },
@@ -72,6 +74,7 @@ async function nodeOs(stateDir: string, exec: Exec, debug: boolean, owned: Set<n
     bridges: createBridges(exec),
     vrfs: createVrfs(exec),
     frr: createFrrOs(exec, sys),
+    ovs: createOvsOs(exec, sys),
     ...(debug ? { debugProbes: createDebugProbesOs(exec, createPing(exec), storage.nfsFsid) } : {}),
   };
 }

@@ -7,6 +7,7 @@ import type { DockerOs } from "../sys/docker-daemon.ts";
 import type { FrrOs } from "../sys/frr.ts";
 import type { K3sOs } from "../sys/k3s.ts";
 import type { StorageOs } from "../sys/nfs.ts";
+import type { OvsOs } from "../sys/ovs.ts";
 import type { Vrfs } from "../sys/vrf.ts";
 import type { AgentUpdateOs } from "./agent-update/agent-update-controller.ts";
 import type { RenewalOptions } from "./credentials/renew.ts";
@@ -64,6 +65,8 @@ export interface AgentDeps {
   vrfs?: Vrfs;
   /** FRR in the composed root (the frr module), for the `sdwan` controller's frr.conf. */
   frr?: FrrOs;
+  /** Open vSwitch in the composed root (the openvswitch module), for the `sdwan` controller's OVS bridges. */
+  ovs?: OvsOs;
   /** The OS side of K3s (runs only with a module set: k3s comes from the k3s module); none: no `k3s`. */
   k3s?: K3sOs;
   /** Agent self-update (a node's PID 1 only); none: no `agent-update` controller (in process). */

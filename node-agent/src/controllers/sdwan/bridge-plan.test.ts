@@ -18,7 +18,9 @@ test("linux bridges created or kept, draining and unnamed pwnbr bridges deleted,
     create: ["pwnbr-1"],
     kept: ["pwnbr-2"],
     delete: ["pwnbr-4", "pwnbr-9"],
-    unsupported: [{ name: "pwnbr-3", reason: "ovs bridges need Open vSwitch on the node (not built yet)" }],
+    unsupported: [
+      { name: "pwnbr-3", reason: "ovs bridges need Open vSwitch (this agent has no OVS support)" },
+    ],
   });
 });
 

@@ -1,8 +1,8 @@
 /**
  * What the sdwan controller does to a node's bridges, as a pure function of the `sdwan` section and
  * the kernel bridges present: active linux bridges are created, draining ones (and `pwnbr-<n>` bridges
- * the section no longer names) deleted, OVS bridges reported as not applied (no Open vSwitch on nodes
- * yet). Bridges not named `pwnbr-<n>` are someone else's and never touched.
+ * the section no longer names) deleted; OVS bridges are ovs-plan.ts's (reported as not applied by an
+ * agent without Open vSwitch). Bridges not named `pwnbr-<n>` are someone else's and never touched.
  */
 import type { HostBridge } from "@powernode/proto";
 
@@ -20,6 +20,8 @@ export interface BridgePlan {
 export function planBridges(
   bridges: readonly Pick<HostBridge, "name" | "kind" | "state">[],
   present: readonly string[],
+  /** The agent runs Open vSwitch (ovs-plan.ts applies OVS bridges): they are not this plan's. */
+  ovs = false,
 ): BridgePlan {
   const have = new Set(present);
   const plan: BridgePlan = { create: [], delete: [], kept: [], unsupported: [] };
@@ -30,12 +32,13 @@ export function planBridges(
       continue;
     }
     named.add(b.name);
+    if (b.kind === "ovs" && ovs) continue;
     if (b.state === "draining") {
       if (have.has(b.name)) plan.delete.push(b.name);
     } else if (b.kind === "ovs") {
       plan.unsupported.push({
         name: b.name,
-        reason: "ovs bridges need Open vSwitch on the node (not built yet)",
+        reason: "ovs bridges need Open vSwitch (this agent has no OVS support)",
       });
     } else if (b.kind === "linux") {
       (have.has(b.name) ? plan.kept : plan.create).push(b.name);

@@ -5,22 +5,25 @@
  * to its VRF (its addresses kept through the kernel's cycling of it) and the node's router address on
  * it, stale `vrf-*` devices deleted (vrf-plan.ts); with an frr.conf in the section and the frr module in
  * the composed root, zebra and bgpd supervised with it (frr-run.ts) and what they route in each VRF
- * read back from FRR's JSON (frr-state.ts). OVS bridges are named in the condition as not applied (no
- * Open vSwitch on nodes yet). Each bridge made or deleted is an event (`system.sdwan.bridge_up` /
+ * read back from FRR's JSON (frr-state.ts); with OVS bridges in the section and the openvswitch module
+ * in the composed root, ovsdb-server and ovs-vswitchd supervised and the OVS database made to match
+ * (bridges, VXLAN tunnel ports, IPFIX export: ovs-run.ts, ovs-plan.ts). Each bridge made or deleted is an event (`system.sdwan.bridge_up` /
  * `.bridge_deleted`), each change of a VRF's sessions or routes one (`system.sdwan.bgp.routes`): that is
  * how the hub reads the node back. Bridges and VRFs outlive the agent (nothing is undone at stop): a
  * restarted agent finds them in place; FRR stops with the agent.
  */
-import { EVENTS } from "@powernode/proto";
+import { EVENTS, type HostBridge } from "@powernode/proto";
 import { definePollingController } from "../../runtime/controller.ts";
 import type { Bridges } from "../../sys/bridge.ts";
 import { BGPD } from "../../sys/frr.ts";
+import { OVS_VSWITCHD } from "../../sys/ovs.ts";
 import type { AgentDeps } from "../deps.ts";
 import { errMsg } from "../modules/module-mounts.ts";
 import { DesiredNodeState, ModuleSetStatus, SdwanStatus } from "../resources.ts";
 import { planBridges } from "./bridge-plan.ts";
 import { frrRun } from "./frr-run.ts";
 import { routingKey, type VrfRouting } from "./frr-state.ts";
+import { type OvsApplied, ovsRun } from "./ovs-run.ts";
 import { OUR_VRF, planVrfs } from "./vrf-plan.ts";
 
 export const SDWAN_POLL_MS = 10_000;
@@ -29,20 +32,22 @@ export function sdwanController(deps: AgentDeps & { bridges: Bridges }) {
   const os = deps.bridges;
   const vrfOs = deps.vrfs;
   const frr = deps.frr ? frrRun(deps.frr) : undefined;
+  const ovs = deps.ovs ? ovsRun(deps.ovs) : undefined;
   /** Per VRF: the routing last reported in an event. */
   const reported = new Map<string, string>();
   /** The last error per bridge (an event per new error, not per pass). */
   const failed = new Map<string, string>();
   return definePollingController({
     name: "sdwan",
-    // The composed root matters only to FRR (an input nothing writes would be refused).
-    inputs: deps.frr ? [DesiredNodeState, ModuleSetStatus] : [DesiredNodeState],
+    // The composed root matters only to FRR and OVS (an input nothing writes would be refused).
+    inputs: deps.frr || deps.ovs ? [DesiredNodeState, ModuleSetStatus] : [DesiredNodeState],
     outputs: [SdwanStatus],
     pollMs: SDWAN_POLL_MS,
     async reconcile(ctx) {
       const section = ctx.get(DesiredNodeState, "node")?.spec.sdwan;
       const bridges = section?.bridges ?? [];
-      const plan = planBridges(bridges, os.list());
+      const plan = planBridges(bridges, os.list(), ovs !== undefined);
+      const root = frr || ovs ? ctx.get(ModuleSetStatus, "node")?.spec.root : undefined;
       const kindOf = new Map(bridges.map((b) => [b.name, b.kind]));
       const errors: string[] = [];
       /** Runs one change: logged and recorded once done; a failure named in the condition (logged once). */
@@ -66,6 +71,12 @@ export function sdwanController(deps: AgentDeps & { bridges: Bridges }) {
         }
       };
       const bridgePayload = (name: string) => ({ bridge: name, kind: kindOf.get(name) ?? "linux" });
+      /** A bridge's segment address on its internal interface (VRF support puts addresses on links). */
+      const ensureAddress = async (dev: string, cidr: string) => {
+        const [address = "", len = ""] = cidr.split("/");
+        if (!vrfOs) throw new Error(`${dev}: no address support in the agent's OS side for ${cidr}`);
+        await vrfOs.addAddress(dev, address, Number(len));
+      };
       for (const name of plan.create)
         await step(
           name,
@@ -82,6 +93,29 @@ export function sdwanController(deps: AgentDeps & { bridges: Bridges }) {
           EVENTS.sdwanBridgeDeleted.kind,
           bridgePayload(name),
         );
+      const ovsPresent = new Set<string>();
+      const ovsBridges = bridges.filter((b) => b.kind === "ovs");
+      if (ovsBridges.length === 0 || !ovs) await ovs?.stop(ctx.log);
+      else if (!root || !deps.ovs?.hasOvs(root)) {
+        await ovs.stop(ctx.log);
+        errors.push(`OVS bridges not applied: missing ${OVS_VSWITCHD} (assign the openvswitch module)`);
+      } else
+        try {
+          const r = await ovs.ensure(root, ovsBridges, ensureAddress, ctx.log);
+          failed.delete("ovs");
+          for (const b of r.bridges) ovsPresent.add(b);
+          for (const name of r.added)
+            deps.phases.record(EVENTS.sdwanBridgeUp.kind, { payload: bridgePayload(name) });
+          for (const name of r.deleted)
+            deps.phases.record(EVENTS.sdwanBridgeDeleted.kind, { payload: bridgePayload(name) });
+          if (r.commands.length > 0)
+            deps.phases.record(EVENTS.sdwanOvsApplied.kind, { payload: ovsPayload(ovsBridges, r) });
+        } catch (err) {
+          const msg = `Open vSwitch: ${errMsg(err)}`;
+          if (failed.get("ovs") !== msg) ctx.log.warn(`sdwan: ${msg}`);
+          failed.set("ovs", msg);
+          errors.push(msg);
+        }
       const vrfs = section?.vrfs ?? [];
       const waiting: string[] = [];
       if (vrfOs) {
@@ -128,7 +162,6 @@ export function sdwanController(deps: AgentDeps & { bridges: Bridges }) {
         errors.push("VRFs: not applied on this node (no VRF support in the agent's OS side)");
       const routing: VrfRouting[] = [];
       const config = section?.frrConfig ?? "";
-      const root = frr ? ctx.get(ModuleSetStatus, "node")?.spec.root : undefined;
       if (!config) await frr?.stop(ctx.log);
       else if (!frr)
         errors.push("frr.conf compiled by the hub is not applied: no FRR support in the agent's OS side");
@@ -174,7 +207,7 @@ export function sdwanController(deps: AgentDeps & { bridges: Bridges }) {
           name: b.name,
           kind: b.kind,
           state: b.state,
-          present: present.has(b.name),
+          present: present.has(b.name) || ovsPresent.has(b.name),
         })),
         vrfs: vrfs.map((v) => ({
           name: v.vrfName,
@@ -189,7 +222,9 @@ export function sdwanController(deps: AgentDeps & { bridges: Bridges }) {
         ...plan.unsupported.map((u) => `${u.name}: ${u.reason}`),
         ...waiting.map((w) => `${w}: waiting for the interface (its VRF is ready)`),
       ];
-      const up = bridges.filter((b) => b.state === "active" && present.has(b.name)).length;
+      const up = bridges.filter(
+        (b) => b.state === "active" && (present.has(b.name) || ovsPresent.has(b.name)),
+      ).length;
       ctx.condition(
         problems.length === 0,
         problems.length === 0 ? (bridges.length === 0 ? "NoBridges" : "Ready") : "Degraded",
@@ -198,6 +233,18 @@ export function sdwanController(deps: AgentDeps & { bridges: Bridges }) {
     },
     async stop(ctx) {
       await frr?.stop(ctx.log);
+      await ovs?.stop(ctx.log);
     },
   });
+}
+
+/** The `system.sdwan.ovs.applied` payload: commands run, active bridges, tunnels, IPFIX targets. */
+function ovsPayload(bridges: readonly HostBridge[], r: OvsApplied): Record<string, string> {
+  const active = bridges.filter((b) => b.state === "active");
+  return {
+    commands: String(r.commands.length),
+    bridges: r.bridges.join(","),
+    tunnels: String(active.reduce((n, b) => n + b.tunnels.length, 0)),
+    ipfix: [...new Set(active.flatMap((b) => b.ipfix?.targets ?? []))].join(","),
+  };
 }
