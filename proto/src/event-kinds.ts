@@ -72,6 +72,11 @@ export const EVENTS = {
   /** An export directory is fscrypt-encrypted (v2 policy) with its key added on the node. */
   storageEncrypted: k("system.storage.encrypted", "info", "agent"),
   // SDWAN topology (hub/src/sdwan): host bridges and IPFIX collectors.
+  /**
+   * A node's compiled `sdwan` section changed (whatever caused it: a bridge, a collector, a VRF, a leak,
+   * a network member): its version and what it now holds.
+   */
+  sdwanTopologyCompiled: k("system.sdwan.topology_compiled", "info", "hub"),
   sdwanHostBridgeAllocated: k("system.sdwan.host_bridge.allocated", "info", "hub"),
   sdwanHostBridgeDraining: k("system.sdwan.host_bridge.draining", "info", "hub"),
   sdwanHostBridgeRemoved: k("system.sdwan.host_bridge.removed", "info", "hub"),

@@ -5,7 +5,7 @@
  * change (see docs/decisions/0008-multi-writer-versions.md for why the order of locks makes that hold
  * with several hub processes on one PostgreSQL).
  */
-import { create, type DescMessage, type MessageInitShape } from "@bufbuild/protobuf";
+import { create, type DescMessage, type MessageInitShape, type MessageShape } from "@bufbuild/protobuf";
 import {
   type AgentSectionSchema,
   type DebugSpecSchema,
@@ -18,7 +18,7 @@ import {
   type SdwanSectionSchema,
   type StorageSectionSchema,
 } from "@powernode/proto";
-import { eq, sql } from "drizzle-orm";
+import { and, eq, sql } from "drizzle-orm";
 import type { Core } from "../core.ts";
 import type { Db } from "../db/client.ts";
 import { desiredStates, instances } from "../db/schema/index.ts";
@@ -56,6 +56,11 @@ const SECTION_NAMES: readonly SectionName[] = [
 export interface SectionCompiler<K extends SectionName = SectionName> {
   section: K;
   compile(tx: Tx, node: NodeRow, core: Core): Promise<MessageInitShape<Sections[K]>>;
+  /**
+   * Called after the commit when the compiled section differs from the node's previous version of it
+   * (e.g. to record that the topology changed). A failure is logged; the document stands.
+   */
+  changed?(core: Core, nodeId: string, section: MessageShape<Sections[K]>, version: number): Promise<void>;
 }
 
 /** Types a section compiler by its section. */
@@ -90,8 +95,10 @@ export function createDesiredStateCompiler(
     if (seen.has(s.section)) throw new Error(`desired state: two compilers for section ${s.section}`);
     seen.add(s.section);
   }
+  const watched = sections.filter((s) => s.changed);
   return {
     async change(nodeId, mutate) {
+      const changedSections: SectionCompiler[] = [];
       const compiled = await db.transaction(async (tx): Promise<CompiledState> => {
         // The row lock comes first, so writers of one node serialise in one order (no deadlock) and
         // each compile reads every section after the previous writer committed.
@@ -116,15 +123,38 @@ export function createDesiredStateCompiler(
             init as MessageInitShape<DescMessage>,
           );
         }
+        const stored = toStoredDocument(doc);
+        if (watched.length > 0) {
+          const [prev] = await tx
+            .select({ document: desiredStates.document })
+            .from(desiredStates)
+            .where(
+              and(eq(desiredStates.instanceId, nodeId), eq(desiredStates.version, node.desiredVersion - 1)),
+            );
+          // Keys sorted: jsonb gives the stored document back in its own key order.
+          const part = (d: unknown, name: string) =>
+            canonicalJson((d as Record<string, unknown> | null | undefined)?.[name] ?? {});
+          for (const s of watched)
+            if (part(prev?.document, s.section) !== part(stored, s.section)) changedSections.push(s);
+        }
         await tx
           .insert(desiredStates)
-          .values({ instanceId: nodeId, version: node.desiredVersion, document: toStoredDocument(doc) });
+          .values({ instanceId: nodeId, version: node.desiredVersion, document: stored });
         doc.version = BigInt(node.desiredVersion);
         // Hubs on the same PostgreSQL wake their watchers of this node at commit.
         await core.cluster.notify(tx, { k: "desired", node: nodeId, version: node.desiredVersion });
         return { version: node.desiredVersion, state: doc };
       });
       bus.publish(nodeId, compiled.version);
+      for (const s of changedSections) {
+        const section = (compiled.state as unknown as Record<string, unknown>)[s.section];
+        await s.changed?.(core, nodeId, section as never, compiled.version).catch((err) =>
+          core.log.warn("desired state: a section's change hook failed", {
+            section: s.section,
+            error: err,
+          }),
+        );
+      }
       return compiled;
     },
   };
@@ -135,4 +165,15 @@ function sectionSchema(_doc: unknown, section: SectionName): DescMessage {
   const field = DesiredStateSchema.fields.find((f) => f.localName === section);
   if (field?.fieldKind !== "message") throw new Error(`DesiredState has no message field ${section}`);
   return field.message;
+}
+
+/** JSON text with every object's keys sorted (equal values give equal text whatever the key order). */
+export function canonicalJson(v: unknown): string {
+  if (Array.isArray(v)) return `[${v.map(canonicalJson).join(",")}]`;
+  if (v && typeof v === "object")
+    return `{${Object.keys(v)
+      .sort()
+      .map((k) => `${JSON.stringify(k)}:${canonicalJson((v as Record<string, unknown>)[k])}`)
+      .join(",")}}`;
+  return JSON.stringify(v) ?? "null";
 }

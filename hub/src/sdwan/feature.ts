@@ -5,7 +5,8 @@
  * topology and plan (docs/sdwan.md); SdwanService for
  * operators, the desired state's `sdwan` section, and the hub's IPFIX collector (UDP, flow counts per node).
  */
-import { SdwanService } from "@powernode/proto";
+import { createHash } from "node:crypto";
+import { EVENTS, SdwanService } from "@powernode/proto";
 import { defineSection } from "../desired-state/index.ts";
 import { bindService, type Feature } from "../feature.ts";
 import { bridgesOf, ovsPeersOf } from "./bridges.ts";
@@ -76,6 +77,23 @@ export const sdwanFeature: Feature = {
           frrConfig: frrConfig(node, vrfs, leaks),
           ovnControl: await ovnControlFor(tx, node),
         };
+      },
+      async changed(core, nodeId, section, version) {
+        const active = section.bridges.filter((b) => b.state === "active");
+        await core.events.emit(
+          EVENTS.sdwanTopologyCompiled,
+          {
+            version,
+            bridges: active.map((b) => `${b.name}:${b.kind}`).join(","),
+            tunnels: active.reduce((n, b) => n + b.tunnels.length, 0),
+            vrfs: section.vrfs.map((v) => v.vrfName).join(","),
+            frr: section.frrConfig
+              ? createHash("sha256").update(section.frrConfig).digest("hex").slice(0, 12)
+              : "",
+            ovn: section.ovnControl?.deployment ?? "",
+          },
+          { nodeId },
+        );
       },
     }),
   ],

@@ -56,6 +56,9 @@ describe("host bridges", () => {
       ["pwnbr-1", "linux", "active"],
     ]);
     expect(await eventsOf(EVENTS.sdwanHostBridgeAllocated.kind, light)).toHaveLength(1);
+    // The section changed once: one topology_compiled, though the idempotent call recompiled too.
+    const compiled = await eventsOf(EVENTS.sdwanTopologyCompiled.kind, light);
+    expect(compiled.map((e) => (e.payload as { bridges?: string }).bridges)).toEqual(["pwnbr-1:linux"]);
   });
 
   test("profiles: heavyweight -> ovs, an explicit kind wins; a second kind gets the next short id", async () => {
