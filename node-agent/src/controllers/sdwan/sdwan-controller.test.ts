@@ -8,6 +8,7 @@ import { ControllerStatus } from "../../runtime/engine.ts";
 import { createPhaseRecorder } from "../../runtime/phases.ts";
 import type { Bridges } from "../../sys/bridge.ts";
 import type { FrrOs } from "../../sys/frr.ts";
+import type { OvsOs } from "../../sys/ovs.ts";
 import type { Vrfs } from "../../sys/vrf.ts";
 import type { AgentDeps } from "../deps.ts";
 import { DesiredNodeState, ModuleSetStatus, SdwanStatus } from "../resources.ts";
@@ -296,6 +297,183 @@ test("FRR: without the frr module in the root the condition names it and nothing
   );
   await assertResource(engine, ControllerStatus, "sdwan", (c) =>
     c.message.includes("missing /usr/lib/frr/bgpd (assign the frr module)"),
+  );
+  expect(f.calls).toEqual([]);
+});
+
+/** An in-memory OVS database that takes the commands ovs-plan.ts writes and lists like ovs-vsctl. */
+function fakeOvs(root: string) {
+  const bridges = new Map<
+    string,
+    { ports: string[]; ipfix?: { targets: string[]; sampling: number; domain: number } }
+  >();
+  const ifaces = new Map<string, { type: string; options: Record<string, string> }>();
+  const calls: string[] = [];
+  const opts = (args: string[]) =>
+    Object.fromEntries(
+      args.filter((a) => a.startsWith("options:")).map((a) => a.slice(8).split("=") as [string, string]),
+    );
+  const uuid = (x: string) => ["uuid", x];
+  const table = (name: string) => {
+    if (name === "bridge")
+      return {
+        headings: ["_uuid", "name", "ports", "ipfix"],
+        data: [...bridges].map(([n, b]) => [
+          uuid(n),
+          n,
+          ["set", b.ports.map(uuid)],
+          b.ipfix ? uuid(`ipfix-${n}`) : ["set", []],
+        ]),
+      };
+    if (name === "port")
+      return {
+        headings: ["_uuid", "name"],
+        data: [...bridges.values()].flatMap((b) => b.ports.map((p) => [uuid(p), p])),
+      };
+    if (name === "interface")
+      return {
+        headings: ["_uuid", "name", "type", "options"],
+        data: [...ifaces].map(([n, i]) => [uuid(n), n, i.type, ["map", Object.entries(i.options)]]),
+      };
+    return {
+      headings: ["_uuid", "targets", "sampling", "obs_domain_id"],
+      data: [...bridges]
+        .filter(([, b]) => b.ipfix)
+        .map(([n, b]) => [uuid(`ipfix-${n}`), ["set", b.ipfix?.targets], b.ipfix?.sampling, b.ipfix?.domain]),
+    };
+  };
+  const addresses: string[] = [];
+  let nextPid = 200;
+  const os: OvsOs = {
+    hasOvs: (r) => r === root,
+    prepare: async () => {
+      calls.push("prepare");
+    },
+    ready: async () => true,
+    async vsctl(_r, args) {
+      const a = [...args];
+      if (a[0] === "--format=json") return JSON.stringify(table(a[2] ?? ""));
+      calls.push(a.join(" "));
+      if (a[1] === "add-br") {
+        bridges.set(a[2] ?? "", { ports: [a[2] ?? ""] });
+        ifaces.set(a[2] ?? "", { type: "internal", options: {} });
+      } else if (a[1] === "add-port") {
+        bridges.get(a[2] ?? "")?.ports.push(a[3] ?? "");
+        ifaces.set(a[3] ?? "", { type: "vxlan", options: opts(a) });
+      } else if (a[0] === "set" && a[1] === "interface")
+        ifaces.set(a[2] ?? "", { type: "vxlan", options: opts(a) });
+      else if (a[2] === "create") {
+        const val = (k: string) => a.find((x) => x.startsWith(`${k}=`))?.slice(k.length + 1) ?? "";
+        const b = bridges.get(a[10] ?? "");
+        if (b)
+          b.ipfix = {
+            targets: JSON.parse(val("targets")) as string[],
+            sampling: Number(val("sampling")),
+            domain: Number(val("obs_domain_id")),
+          };
+      } else if (a[0] === "clear") delete bridges.get(a[2] ?? "")?.ipfix;
+      else if (a[1] === "del-br") bridges.delete(a[2] ?? "");
+      return "";
+    },
+    linkUp: async () => {},
+    spawnService(o) {
+      const pid = nextPid++;
+      calls.push(`spawn ${o.argv[0]?.split("/").pop()}`);
+      let done: (code: number) => void = () => {};
+      const exited = new Promise<number>((r) => (done = r));
+      return {
+        pid,
+        exited,
+        kill: () => {
+          calls.push(`kill ${pid}`);
+          done(143);
+        },
+      };
+    },
+  };
+  return { os, calls, bridges, addresses };
+}
+
+test("OVS: the daemons start, the bridge, its tunnel and IPFIX are set, the address put on; a drained bridge deleted", async () => {
+  const root = "/run/powernode/root";
+  const f = fakeOvs(root);
+  const phases = createPhaseRecorder(createSystemClock());
+  const deps = { phases } as unknown as AgentDeps;
+  const put: string[] = [];
+  const vrfs = {
+    links: () => [],
+    masterOf: () => undefined,
+    add: async () => {},
+    enslave: async () => {},
+    del: async () => {},
+    addresses: () => [],
+    addAddress: async (dev: string, a: string, len: number) => {
+      put.push(`${dev} ${a}/${len}`);
+    },
+  } satisfies Vrfs;
+  const ovsBridge = (state: string) => ({
+    id: "b",
+    shortId: 2,
+    name: "pwnbr-2",
+    kind: "ovs",
+    state,
+    address: "fd00:1:2:2::a/64",
+    tunnels: [{ name: "vx0123456789ab", remoteIp: "fd00::2", localIp: "fd00::1", key: 2 }],
+    ipfix: { targets: ["10.0.2.2:4739"], sampling: 1, observationDomainId: 77 },
+  });
+  await using engine = startTestEngine(
+    [sdwanController({ ...deps, bridges: fakeBridges([]).os, vrfs, ovs: f.os })],
+    [
+      { type: DesiredNodeState, id: "node", spec: state(2n, [ovsBridge("active")]) },
+      { type: ModuleSetStatus, id: "node", spec: { observations: [], appliedVersion: 2n, root } },
+    ],
+  );
+  await assertResource(engine, SdwanStatus, "node", (s) => s.bridges[0]?.present === true);
+  expect(f.calls.slice(0, 4)).toEqual([
+    "prepare",
+    "spawn ovsdb-server",
+    "--no-wait init",
+    "spawn ovs-vswitchd",
+  ]);
+  expect(f.bridges.get("pwnbr-2")).toEqual({
+    ports: ["pwnbr-2", "vx0123456789ab"],
+    ipfix: { targets: ["10.0.2.2:4739"], sampling: 1, domain: 77 },
+  });
+  expect(put).toContain("pwnbr-2 fd00:1:2:2::a/64");
+  const kinds = (k: string) =>
+    phases
+      .all()
+      .filter((p) => p.kind === k)
+      .map((p) => p.payload);
+  expect(kinds(EVENTS.sdwanBridgeUp.kind)).toEqual([{ bridge: "pwnbr-2", kind: "ovs" }]);
+  expect(kinds(EVENTS.sdwanOvsApplied.kind)).toEqual([
+    { commands: "3", bridges: "pwnbr-2", tunnels: "1", ipfix: "10.0.2.2:4739" },
+  ]);
+  engine.store.set(DesiredNodeState, "node", state(3n, [ovsBridge("draining")]));
+  await until(() => !f.bridges.has("pwnbr-2"));
+  await until(() => kinds(EVENTS.sdwanBridgeDeleted.kind).length === 1);
+  expect(kinds(EVENTS.sdwanBridgeDeleted.kind)).toEqual([{ bridge: "pwnbr-2", kind: "ovs" }]);
+  // Nothing of OVS left in the section: the daemons stop.
+  engine.store.set(DesiredNodeState, "node", state(4n, []));
+  await until(() => f.calls.filter((c) => c.startsWith("kill")).length === 2);
+});
+
+test("OVS: without the openvswitch module in the root the condition names it and nothing starts", async () => {
+  const f = fakeOvs("/elsewhere");
+  const phases = createPhaseRecorder(createSystemClock());
+  await using engine = startTestEngine(
+    [sdwanController({ ...({ phases } as unknown as AgentDeps), bridges: fakeBridges([]).os, ovs: f.os })],
+    [
+      {
+        type: DesiredNodeState,
+        id: "node",
+        spec: state(2n, [{ id: "b", shortId: 2, name: "pwnbr-2", kind: "ovs", state: "active" }]),
+      },
+      { type: ModuleSetStatus, id: "node", spec: { observations: [], appliedVersion: 2n, root: "/r" } },
+    ],
+  );
+  await assertResource(engine, ControllerStatus, "sdwan", (c) =>
+    c.message.includes("missing /usr/lib/openvswitch-switch/ovs-vswitchd (assign the openvswitch module)"),
   );
   expect(f.calls).toEqual([]);
 });
