@@ -95,6 +95,10 @@ export const EVENTS = {
   /** A network's interface was enslaved to its VRF: the network is routed in the VRF's table. */
   sdwanVrfRouted: k("system.sdwan.vrf.routed", "info", "agent"),
   sdwanVrfDeleted: k("system.sdwan.vrf_deleted", "info", "agent"),
+  /** The node's router address in a network was put on its VRF device (BGP announces it). */
+  sdwanRouterAddress: k("system.sdwan.vrf.router_address", "info", "agent"),
+  /** A link-local address was put on a mesh interface in a VRF (bgpd needs one for IPv6 sessions). */
+  sdwanLinkLocal: k("system.sdwan.vrf.link_local", "info", "agent"),
   /**
    * What FRR routes in one of the node's VRFs changed (read from its JSON): the BGP peers established,
    * the prefixes learned from them and imported by route leaks, installed in the VRF's table.

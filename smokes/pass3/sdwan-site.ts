@@ -92,7 +92,8 @@ export async function sdwanSiteChecks(
     return `${first.node.name} deleted ${first.name}; now ${removed?.state}`;
   });
 
-  await ovsSiteChecks(t, site, nodes as [SiteNode, SiteNode], mesh.pingTargets);
+  const pingTargets = mesh.pingTargets;
+  await ovsSiteChecks(t, site, nodes as [SiteNode, SiteNode], pingTargets);
 
   await t.check(
     "VRFs: two nodes route the network in their VRF (interface enslaved, read back from their events) and still ping each other over it",
@@ -199,6 +200,32 @@ export async function sdwanSiteChecks(
         }
       }
       return seen.join("; ");
+    },
+  );
+
+  await t.check(
+    "data follows BGP: a pings b's router address in each VRF (the learned route, b's allowed-ips hold it) and gets answers",
+    async () => {
+      const [pa] = plan;
+      if (!pa) throw new Error("no VRF plan for a");
+      const r = await waitFor(
+        "a's pings to b's router addresses",
+        async () => {
+          const res = await pingTargets(
+            pa.vrfs.map((v) => ({
+              from: a,
+              to: `b's router address in ${v.vrf}`,
+              target: v.peerRouter.replace(/\/128$/, ""),
+              interface: v.vrf,
+            })),
+          );
+          return res.every((p) => p.received > 0) ? res : undefined;
+        },
+        { timeoutMs: TIMEOUT_MS, intervalMs: 2000 },
+      );
+      return pa.vrfs
+        .map((v, i) => `${v.vrf}: ${v.peerRouter} ${r[i]?.received}/${r[i]?.transmitted}`)
+        .join("; ");
     },
   );
 

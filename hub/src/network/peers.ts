@@ -7,11 +7,12 @@ import type { MessageInitShape } from "@bufbuild/protobuf";
 import type { MeshPeerSchema } from "@powernode/proto";
 import { and, eq, isNotNull } from "drizzle-orm";
 import type { Db } from "../db/client.ts";
-import { membershipCredentials, networkMembers, networkVips } from "../db/schema/index.ts";
+import { membershipCredentials, networkMembers, networkVips, vrfs } from "../db/schema/index.ts";
 import type { Tx } from "../desired-state/index.ts";
 import { activeCredential, toWire } from "./credentials.ts";
 import { type MemberRow, memberNodeId, type NetworkRow } from "./networks.ts";
 import type { PeerChange } from "./peer-bus.ts";
+import { routerAddress } from "./router-address.ts";
 
 /** WireGuard keepalive for every peer (Talos KubeSpan's and the predecessor's value). */
 export const PERSISTENT_KEEPALIVE_SECONDS = 25;
@@ -20,8 +21,9 @@ type CredentialRow = typeof membershipCredentials.$inferSelect;
 export type MeshPeerInit = MessageInitShape<typeof MeshPeerSchema>;
 
 /**
- * The entry other members get for `member`: its /128 and the VIPs it holds as primary (`vips`, addresses
- * without a length), so packets to a VIP go to its holder.
+ * The entry other members get for `member`: its /128 and the other addresses routed to it (`vips`,
+ * without a length: the VIPs it holds as primary and its router address when it has a VRF in the
+ * network, routedByMember), so packets to them go to it.
  */
 export function peerEntry(
   member: MemberRow,
@@ -62,12 +64,33 @@ export async function vipsByPrimary(tx: Db | Tx, networkId: string): Promise<Map
   return out;
 }
 
+/**
+ * Per member id: every address besides its own routed to it over the network, sorted: the VIPs it
+ * holds as primary, and the router address of its VRF in the network (BGP announces it; without it in
+ * allowed-ips WireGuard would drop what is sent to it).
+ */
+export async function routedByMember(tx: Db | Tx, networkId: string): Promise<Map<string, string[]>> {
+  const out = await vipsByPrimary(tx, networkId);
+  const rows = await tx
+    .select({ memberId: networkMembers.id, nodeId: vrfs.nodeId })
+    .from(vrfs)
+    .innerJoin(
+      networkMembers,
+      and(eq(networkMembers.networkId, vrfs.networkId), eq(networkMembers.instanceId, vrfs.nodeId)),
+    )
+    .where(eq(vrfs.networkId, networkId));
+  for (const r of rows)
+    out.set(r.memberId, [...(out.get(r.memberId) ?? []), routerAddress(networkId, r.nodeId)]);
+  for (const [k, v] of out) out.set(k, [...new Set(v)].sort());
+  return out;
+}
+
 /** The change peers get after `memberId` changed: an upsert with its credential, or a removal without one. */
 export async function peerChangeOf(tx: Db | Tx, memberId: string): Promise<PeerChange | undefined> {
   const [member] = await tx.select().from(networkMembers).where(eq(networkMembers.id, memberId));
   if (!member) return undefined;
   const credential = member.publicKey ? await activeCredential(tx as Db, member.id) : undefined;
-  const vips = (await vipsByPrimary(tx, member.networkId)).get(member.id) ?? [];
+  const vips = (await routedByMember(tx, member.networkId)).get(member.id) ?? [];
   return credential
     ? {
         kind: "upsert",
@@ -92,7 +115,7 @@ export async function snapshotFor(
       and(eq(membershipCredentials.memberId, networkMembers.id), eq(membershipCredentials.status, "active")),
     )
     .where(and(eq(networkMembers.networkId, network.id), isNotNull(networkMembers.publicKey)));
-  const vips = await vipsByPrimary(tx, network.id);
+  const vips = await routedByMember(tx, network.id);
   return rows
     .filter((r) => memberNodeId(r.m) !== memberNodeId(receiver) && sees(network, receiver, r.m))
     .map((r) => peerEntry(r.m, r.c, vips.get(r.m.id)));

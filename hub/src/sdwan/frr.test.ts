@@ -96,7 +96,7 @@ test("table ids: from 1000, the lowest free, never a reserved one", () => {
 });
 
 test("router prefixes: a ULA /64 per network, outside nothing else's; addresses per node within it", async () => {
-  const { routerAddress, routerPrefix } = await import("./frr.ts");
+  const { routerAddress, routerPrefix } = await import("../network/router-address.ts");
   const net = "2f1c7f52-6a34-4c0e-9b6e-0d3c5a1e8f10";
   const p = routerPrefix(net);
   expect(p).toMatch(/^fd[0-9a-f]{2}:[0-9a-f]{1,4}:[0-9a-f]{1,4}:[0-9a-f]{1,4}::\/64$/);

@@ -9,8 +9,6 @@
  * Deterministic: the same inputs give the same bytes.
  */
 import { createHash } from "node:crypto";
-import { formatIpv6 } from "../network/addresses.ts";
-import { hashGroups } from "./ula.ts";
 
 export interface FrrVrf {
   vrfName: string;
@@ -41,25 +39,6 @@ export function derivedAsn(networkId: string): number {
 export function routerId(nodeId: string): string {
   const b = createHash("sha256").update(nodeId).digest();
   return [(b[0] ?? 0) | 1, b[1] ?? 0, b[2] ?? 0, b[3] ?? 0].join(".");
-}
-
-/**
- * A network's router prefix: a ULA /64 (fd00::/8) derived from its id, not its mesh /64, where its VRF
- * members' router addresses live. The way to one is known only from BGP, so a peer's router address in
- * a VRF's table proves the session carried it.
- */
-export function routerPrefix(networkId: string): string {
-  const [a = 0, b = 0, c = 0, d = 0] = hashGroups(`router-prefix:${networkId}`, 4);
-  return `${formatIpv6([0xfd00 | (a & 0xff), b, c, d, 0, 0, 0, 0])}/64`;
-}
-
-/** A node's router address in a network's VRF: the router prefix and 64 bits from the node's id. */
-export function routerAddress(networkId: string, nodeId: string): string {
-  const [a = 0, b = 0, c = 0, d = 0] = hashGroups(`router-prefix:${networkId}`, 4);
-  const host = hashGroups(`router-address:${nodeId}`, 4);
-  // Never the subnet-router anycast address (all-zero interface id).
-  if (!host.some((g) => g !== 0)) host[3] = 1;
-  return formatIpv6([0xfd00 | (a & 0xff), b, c, d, ...host]);
 }
 
 const leakList = (l: FrrLeak) => `leak-${l.fromVrf}-${l.toVrf}`;

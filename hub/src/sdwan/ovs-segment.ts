@@ -7,7 +7,7 @@
  */
 import { createHash } from "node:crypto";
 import { formatIpv6 } from "../network/addresses.ts";
-import { hashGroups } from "./ula.ts";
+import { hashGroups } from "../network/router-address.ts";
 
 /** A node sharing a network with this one, and the short ids of its active OVS bridges. */
 export interface OvsPeer {

@@ -6,6 +6,7 @@ import { eq } from "drizzle-orm";
 import { networks } from "../db/schema/index.ts";
 import type { Deps } from "../deps.ts";
 import { interfaceName } from "../network/addresses.ts";
+import { routerAddress } from "../network/router-address.ts";
 import { getInstance } from "../provision/instances.ts";
 import { choiceField, INT4_MAX, intField, nameField, uuidField } from "../rpc/fields.ts";
 import {
@@ -25,7 +26,7 @@ import {
   setCollectorEnabled,
 } from "./collectors.ts";
 import { flowStoreOf } from "./flow-store.ts";
-import { derivedAsn, routerAddress } from "./frr.ts";
+import { derivedAsn } from "./frr.ts";
 import {
   createAcl,
   createDeployment,

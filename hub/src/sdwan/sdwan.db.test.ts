@@ -9,9 +9,10 @@ import { Code } from "@connectrpc/connect";
 import { EVENTS, K3sService, NetworkService, SdwanService } from "@powernode/proto";
 import { and, eq } from "drizzle-orm";
 import { enrollTestNode, operatorClient, refusalOf, startTestHub } from "../../test/harness.ts";
-import { fleetEvents } from "../db/schema/index.ts";
+import { fleetEvents, networkMembers } from "../db/schema/index.ts";
 import { getDesiredState } from "../desired-state/index.ts";
 import type { RunningHub } from "../hub.ts";
+import { routedByMember } from "../network/peers.ts";
 import { observationDomain } from "./ovs-segment.ts";
 
 let hub: RunningHub;
@@ -225,6 +226,14 @@ describe("VRFs and route leaks", () => {
     expect(v.vrf).toMatchObject({ tableId: 1000, network: "sd-vrf-a" });
     expect(v.vrf?.vrfName).toMatch(/^vrf-[0-9a-f]{6}$/);
     expect(v.vrf?.asn).toBeGreaterThanOrEqual(4_200_000_000);
+    // Its router address is routed to it over the network: in its peers' allowed-ips for it.
+    const [m] = await hub.deps.db
+      .select()
+      .from(networkMembers)
+      .where(and(eq(networkMembers.networkId, v.vrf?.networkId ?? ""), eq(networkMembers.instanceId, light)));
+    expect((await routedByMember(hub.deps.db, v.vrf?.networkId ?? "")).get(m?.id ?? "")).toEqual([
+      v.vrf?.routerAddress ?? "-",
+    ]);
     expect((await s.setNetworkBgpAsn({ network: "sd-vrf-a", asn: 65001 })).asn).toBe(65001);
     expect((await s.listVrfs({ nodeId: light })).vrfs[0]?.asn).toBe(65001);
     expect(await s.setNetworkBgpAsn({ network: "sd-vrf-a", asn: 0 })).toMatchObject({ derived: true });

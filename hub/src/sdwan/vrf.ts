@@ -13,14 +13,15 @@ import type { Deps } from "../deps.ts";
 import type { Tx } from "../desired-state/index.ts";
 import { DomainError } from "../errors.ts";
 import { interfaceName } from "../network/addresses.ts";
-import { resolveNetwork } from "../network/networks.ts";
+import { changeNetwork, resolveNetwork } from "../network/networks.ts";
+import { peerChangeOf } from "../network/peers.ts";
 import { getInstance } from "../provision/instances.ts";
 import { isUuid } from "../rpc/fields.ts";
 import { derivedAsn, type FrrLeak, type FrrVrf, PRIVATE_ASN_MAX } from "./frr.ts";
 
 export type VrfRow = typeof vrfs.$inferSelect;
 export type LeakRow = typeof routeLeaks.$inferSelect;
-type SdwanDeps = Pick<Deps, "db" | "events" | "desiredState">;
+type SdwanDeps = Pick<Deps, "db" | "events" | "desiredState" | "cluster">;
 
 /** The first table a VRF gets; tables 0, 253, 254 and 255 are the kernel's and never handed out. */
 export const FIRST_VRF_TABLE = 1000;
@@ -77,6 +78,15 @@ export async function allocateVrf(
       { nodeId: node.id },
     );
     await recompileNetwork(deps, network.id, node.id);
+    // Its router address is now routed to it: every peer's allowed-ips for it change.
+    await changeNetwork(deps, network.id, async (tx) => {
+      const [member] = await tx
+        .select({ id: networkMembers.id })
+        .from(networkMembers)
+        .where(and(eq(networkMembers.networkId, network.id), eq(networkMembers.instanceId, node.id)));
+      const change = member ? await peerChangeOf(tx, member.id) : undefined;
+      return { result: undefined, changes: change ? [change] : [] };
+    });
   }
   return out;
 }

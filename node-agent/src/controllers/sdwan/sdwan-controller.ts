@@ -141,14 +141,20 @@ export function sdwanController(deps: AgentDeps & { bridges: Bridges }) {
         }
         for (const a of vp.address) {
           const what = `router address ${a.address} on ${a.vrf}`;
-          await step(what, what, () => vrfOs.addAddress(a.vrf, a.address, 128), EVENTS.sdwanVrfUp.kind, {
-            vrf: a.vrf,
-            routerAddress: a.address,
-          });
+          await step(
+            what,
+            what,
+            () => vrfOs.addAddress(a.vrf, a.address, 128),
+            EVENTS.sdwanRouterAddress.kind,
+            {
+              vrf: a.vrf,
+              routerAddress: a.address,
+            },
+          );
         }
         for (const l of vp.linkLocal) {
           const what = `link-local ${l.address} on ${l.dev} (for BGP)`;
-          await step(what, what, () => vrfOs.addAddress(l.dev, l.address, 64), EVENTS.sdwanVrfRouted.kind, {
+          await step(what, what, () => vrfOs.addAddress(l.dev, l.address, 64), EVENTS.sdwanLinkLocal.kind, {
             interface: l.dev,
             linkLocal: l.address,
           });
