@@ -11,7 +11,10 @@
  * Single tier: a QEMU node with no -kernel and no fw-cfg boots from its NIC's iPXE ROM (Debian
  * ipxe-qemu); QEMU user networking's DHCP hands it `bootfile=` the hub's `/boot/ipxe`; it fetches the
  * kernel and initramfs from the hub, enters claim mode and prints its code on the serial console; the
- * smoke confirms it with pnctl and waits for the node to enroll and heartbeat. Disk images: not built.
+ * smoke confirms it with pnctl and waits for the node to enroll and heartbeat. Then the disk images: the
+ * x86-efi image under OVMF (pass8/efi-image.ts), the Pi 4 image's boot partition in QEMU virt
+ * (pass8/rpi-virt.ts) and the arm64-efi image under AAVMF (pass8/arm64-efi.ts), each enrolling from the
+ * identity.cfg on it.
  */
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -35,9 +38,11 @@ import { tierAtLeast } from "./lib/args.ts";
 import { type SmokeHub, startSmokeHub } from "./lib/hub.ts";
 import { definePass, type PassContext, runPass } from "./lib/pass.ts";
 import { waitFor } from "./lib/wait.ts";
+import { arm64EfiNode } from "./pass8/arm64-efi.ts";
 import { diskImageWebhookChecks } from "./pass8/disk-image-webhook.ts";
 import { efiImageNodes } from "./pass8/efi-image.ts";
 import { q35Argv } from "./pass8/q35.ts";
+import { rpiVirtNode } from "./pass8/rpi-virt.ts";
 
 /** A node-shaped root holding what the facts reader reads (a Pi 4 or a PC). */
 function deviceRoot(n: number, pi: boolean): string {
@@ -353,6 +358,8 @@ async function netbootSingle(t: PassContext) {
   vm.kill();
   await vm.exited;
   await efiImageNodes(t, s, accel);
+  await rpiVirtNode(t, s);
+  await arm64EfiNode(t, s);
 }
 
 export const pass8 = definePass({

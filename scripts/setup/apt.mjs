@@ -41,6 +41,8 @@ export const SYSTEM_PACKAGES = [
   "mtools",
   "systemd-boot-efi",
   "ovmf",
+  // arm64 UEFI for QEMU (AAVMF): the arm64-efi image boots under it in pass 8.
+  "qemu-efi-aarch64",
 ];
 
 /** Files set-up writes under /etc/apt (the README lists them with how to undo them). */

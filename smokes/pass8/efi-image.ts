@@ -13,6 +13,7 @@ import { TCG_KERNEL_ARGS } from "../../hub/src/providers/qemu/argv.ts";
 import type { SmokeHub } from "../lib/hub.ts";
 import type { PassContext } from "../lib/pass.ts";
 import { waitFor } from "../lib/wait.ts";
+import { identityCfg } from "./identity-image.ts";
 import { q35Argv } from "./q35.ts";
 
 type Accel = "kvm" | "tcg";
@@ -103,17 +104,7 @@ export async function efiImageNodes(t: PassContext, s: SmokeHub, accel: Accel): 
   const made = await s.provision.createInstance({ name: "efi-identity", arch: Arch.AMD64, provider: "none" });
   const instance = made.instance?.id ?? "";
   const cfg = join(t.outDir, "identity.cfg");
-  writeFileSync(
-    cfg,
-    [
-      "# identity for the disk-image node (pass 8)",
-      `instance_uuid=${instance}`,
-      `bootstrap_token=${made.bootstrapToken}`,
-      `platform_url=${s.hub.nodeUrl}`,
-      `ca_pem=${Buffer.from(s.hub.caPem).toString("base64")}`,
-      "",
-    ].join("\n"),
-  );
+  writeFileSync(cfg, identityCfg("the disk-image node (pass 8)", s, instance, made.bootstrapToken));
   const withIdentity = join(t.outDir, "x86-efi-identity.img");
   await t.step("pnctl image build --identity-file identity.cfg (no claim URL)", async () => {
     const b = await build(withIdentity, ["--identity-file", cfg]);
