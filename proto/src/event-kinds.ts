@@ -111,6 +111,11 @@ export const EVENTS = {
    * export): the number of ovs-vsctl commands run, the active OVS bridges and their IPFIX targets.
    */
   sdwanOvsApplied: k("system.sdwan.ovs.applied", "info", "agent"),
+  /**
+   * OVN on the node: `role` central (the deployment's plan applied with ovn-nbctl: its sha256 and
+   * command count) or chassis (ovn-controller joined, logical ports bound here made on br-int).
+   */
+  sdwanOvnApplied: k("system.sdwan.ovn.applied", "info", "agent"),
   /** A draining (or no longer named) host bridge was deleted on the node. */
   sdwanBridgeDeleted: k("system.sdwan.bridge_deleted", "info", "agent"),
   // Federation (hub/src/federation): hub-to-hub peerings.

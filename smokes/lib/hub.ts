@@ -10,6 +10,7 @@ import {
   CatalogService,
   CertService,
   FleetService,
+  K3sService,
   NetworkService,
   ProvisionService,
   SdwanService,
@@ -27,6 +28,7 @@ export interface SmokeHub {
   certs: Client<typeof CertService>;
   agents: Client<typeof AgentService>;
   sdwan: Client<typeof SdwanService>;
+  k3s: Client<typeof K3sService>;
 }
 
 /** Operator clients (Connect protocol over HTTP/1.1) for a hub URL and token. */
@@ -50,6 +52,7 @@ export function operatorClients(httpUrl: string, token: string, ca?: string): Om
     certs: createClient(CertService, transport),
     agents: createClient(AgentService, transport),
     sdwan: createClient(SdwanService, transport),
+    k3s: createClient(K3sService, transport),
   };
 }
 

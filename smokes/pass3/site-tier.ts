@@ -134,7 +134,13 @@ function notWireguard(packets: readonly Packet[], underlay: ReadonlySet<string>,
 }
 
 export async function meshSiteTier(t: PassContext): Promise<void> {
-  const built = await buildModules(t, t.args.arch, ["system-base", "frr", "openvswitch"]);
+  const built = await buildModules(t, t.args.arch, [
+    "system-base",
+    "frr",
+    "openvswitch",
+    "ovn-host",
+    "ovn-central",
+  ]);
   const site = await bootSiteNodes(t, {
     arch: t.args.arch,
     count: 3,
@@ -144,7 +150,7 @@ export async function meshSiteTier(t: PassContext): Promise<void> {
     provider: { kernelArgs: ["powernode.debug=1"] },
     lab: { name: "pass3", index: 3 },
     async beforeCreate(s) {
-      await t.step("publish system-base, frr and openvswitch; template sdwan = the three", async () => {
+      await t.step("publish the modules; template sdwan = system-base, frr and openvswitch", async () => {
         await publishModules(s, built);
         await s.provision.createTemplate({
           name: "sdwan",

@@ -14,7 +14,7 @@ import { bridgesOf, ovsPeersOf } from "./bridges.ts";
 import { enabledCollectors } from "./collectors.ts";
 import { frrConfig } from "./frr.ts";
 import { startIpfixReceiver } from "./ipfix-receiver.ts";
-import { ovnControlFor } from "./ovn.ts";
+import { ovnCentralFor, ovnControlFor } from "./ovn.ts";
 import { createSdwanService } from "./sdwan-service.ts";
 import { compileSdwanSection } from "./section.ts";
 import { frrInputsFor } from "./vrf.ts";
@@ -77,6 +77,7 @@ export const sdwanFeature: Feature = {
           })),
           frrConfig: frrConfig(node, vrfs, leaks),
           ovnControl: await ovnControlFor(tx, node),
+          ovnCentral: await ovnCentralFor(tx, node),
         };
       },
       async changed(core, nodeId, section, version) {

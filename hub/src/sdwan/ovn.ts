@@ -4,6 +4,7 @@
  * a member of the deployment's network while it is active, the `ovn_control` ovn-controller needs.
  * A lightweight node, or any node while the deployment is bootstrapping or degraded, gets none.
  */
+import { createHash } from "node:crypto";
 import { isIP } from "node:net";
 import { EVENTS } from "@powernode/proto";
 import { and, asc, eq, inArray } from "drizzle-orm";
@@ -19,10 +20,11 @@ import {
 import type { Deps } from "../deps.ts";
 import type { NodeRow, Tx } from "../desired-state/index.ts";
 import { DomainError } from "../errors.ts";
+import { formatIpv6, parseIpv6 } from "../network/addresses.ts";
 import { resolveNetwork } from "../network/networks.ts";
 import { getInstance } from "../provision/instances.ts";
 import { choiceField, intField, isUuid } from "../rpc/fields.ts";
-import { ovnPlan, portMac } from "./ovn-plan.ts";
+import { ovnPlan, planDigest, portMac } from "./ovn-plan.ts";
 
 export type DeploymentRow = typeof ovnDeployments.$inferSelect;
 export type SwitchRow = typeof ovnLogicalSwitches.$inferSelect;
@@ -127,12 +129,17 @@ export async function setDeploymentState(
     state: row.state,
     was: d.state,
   });
+  await recompileMembers(deps, row);
+  return row;
+}
+
+/** Recompiles every member of the deployment's network (ovn_control, its local ports, ovn_central). */
+async function recompileMembers(deps: SdwanDeps, d: Pick<DeploymentRow, "networkId">) {
   const members = await deps.db
     .select({ nodeId: networkMembers.instanceId })
     .from(networkMembers)
-    .where(eq(networkMembers.networkId, row.networkId));
+    .where(eq(networkMembers.networkId, d.networkId));
   for (const m of members) if (m.nodeId) await deps.desiredState.change(m.nodeId);
-  return row;
 }
 
 async function switchOf(db: Db | Tx, d: DeploymentRow, ref: string): Promise<SwitchRow> {
@@ -157,6 +164,7 @@ export async function createSwitch(deps: SdwanDeps, ref: string, name: string, s
     .insert(ovnLogicalSwitches)
     .values({ deploymentId: d.id, name: n, subnet })
     .returning();
+  await recompileMembers(deps, d);
   return row as SwitchRow;
 }
 
@@ -169,6 +177,7 @@ export async function createRouter(deps: SdwanDeps, ref: string, name: string) {
     .where(and(eq(ovnLogicalRouters.deploymentId, d.id), eq(ovnLogicalRouters.name, n)));
   if (clash) throw new DomainError("already_exists", `name: ${d.name} has a logical router "${n}"`);
   const [row] = await deps.db.insert(ovnLogicalRouters).values({ deploymentId: d.id, name: n }).returning();
+  await recompileMembers(deps, d);
   return row as RouterRow;
 }
 
@@ -220,6 +229,7 @@ export async function createPort(
     .insert(ovnLogicalPorts)
     .values({ id, switchId: sw.id, name, kind, nodeId, routerId, address: input.address, mac: portMac(id) })
     .returning();
+  await recompileMembers(deps, d);
   return row as PortRow;
 }
 
@@ -254,6 +264,7 @@ export async function createAcl(
       action,
     })
     .returning();
+  await recompileMembers(deps, d);
   return row as AclRow;
 }
 
@@ -310,11 +321,70 @@ export async function ovnControlFor(tx: Db | Tx, node: Pick<NodeRow, "id" | "net
     .orderBy(asc(ovnDeployments.name));
   const first = rows[0];
   if (!first) return undefined;
+  const ports = await tx
+    .select({ p: ovnLogicalPorts, subnet: ovnLogicalSwitches.subnet })
+    .from(ovnLogicalPorts)
+    .innerJoin(ovnLogicalSwitches, eq(ovnLogicalSwitches.id, ovnLogicalPorts.switchId))
+    .where(and(eq(ovnLogicalSwitches.deploymentId, first.d.id), eq(ovnLogicalPorts.nodeId, node.id)))
+    .orderBy(asc(ovnLogicalPorts.name));
   return {
     deployment: first.d.name,
     sbDbEndpoint: first.d.sbEndpoint,
     encapType: "geneve",
     encapIp: first.address,
     systemId: node.id,
+    ports: ports.map(({ p, subnet }) => localPort(p, subnet)),
   };
 }
+
+/** A vm or container port as the node it is bound to makes it (an internal port on br-int). */
+export const localPort = (p: Pick<PortRow, "id" | "name" | "mac" | "address">, subnet: string) => ({
+  name: p.name,
+  interfaceName: `ovn-${createHash("sha256").update(p.id).digest("hex").slice(0, 10)}`,
+  mac: p.mac,
+  address: `${p.address}/${subnet.split("/")[1] ?? ""}`,
+});
+
+/** `tcp:[fd00::1]:6641` -> `ptcp:6641:[fd00::1]` (ovsdb-server's listening form); undefined for ssl:. */
+export function listenOf(endpoint: string): { host: string; listen: string } | undefined {
+  const m = /^tcp:(\[[0-9a-fA-F:]+\]|[0-9.]+):(\d{1,5})$/.exec(endpoint);
+  if (!m) return undefined;
+  const host = (m[1] as string).replace(/^\[|\]$/g, "");
+  return { host, listen: `ptcp:${m[2]}:${m[1]}` };
+}
+
+/**
+ * The central control plane `node` runs: for each active deployment whose NB endpoint's host is the
+ * node's overlay address in the deployment's network (the first by name), its listeners and plan.
+ */
+export async function ovnCentralFor(tx: Db | Tx, node: Pick<NodeRow, "id">) {
+  const rows = await tx
+    .select({ d: ovnDeployments, address: networkMembers.address })
+    .from(ovnDeployments)
+    .innerJoin(
+      networkMembers,
+      and(eq(networkMembers.networkId, ovnDeployments.networkId), eq(networkMembers.instanceId, node.id)),
+    )
+    .where(eq(ovnDeployments.state, "active"))
+    .orderBy(asc(ovnDeployments.name));
+  for (const { d, address } of rows) {
+    const nb = listenOf(d.nbEndpoint);
+    const sb = listenOf(d.sbEndpoint);
+    if (!nb || !sb || canonicalIp(nb.host) !== canonicalIp(address)) continue;
+    const plan = await planFor(tx, d.id);
+    return {
+      deployment: d.name,
+      nbListen: nb.listen,
+      sbListen: sb.listen,
+      plan: plan.map((args) => ({ args })),
+      planSha256: planDigest(plan),
+    };
+  }
+  return undefined;
+}
+
+/** An address in one text form (IPv6 canonical; IPv4 as it is) for comparing. */
+const canonicalIp = (a: string): string => {
+  const g = parseIpv6(a);
+  return g ? formatIpv6(g) : a;
+};

@@ -332,4 +332,47 @@ describe("OVN", () => {
     const plan = await s.getOvnPlan({ deployment: "d1" });
     expect(plan.commands.map((c) => c.argv[1] ?? c.argv[0])).toContain("acl-add");
   });
+
+  test("the member at the NB endpoint's address gets ovn_central with the plan; a port's node gets it in ovn_control", async () => {
+    const s = operatorClient(hub, SdwanService);
+    const net = operatorClient(hub, NetworkService);
+    await net.createNetwork({ name: "sd-ovn2" });
+    for (const id of [light, heavy]) await net.joinNetwork({ network: "sd-ovn2", nodeId: id });
+    const address = (await net.listMembers({ network: "sd-ovn2" })).members.find(
+      (m) => m.nodeId === heavy,
+    )?.address;
+    await s.createOvnDeployment({
+      name: "d2",
+      nbEndpoint: `tcp:[${address}]:6641`,
+      sbEndpoint: `tcp:[${address}]:6642`,
+      northdHost: "heavy",
+      network: "sd-ovn2",
+    });
+    await s.setOvnDeploymentState({ deployment: "d2", state: "active" });
+    await s.createLogicalSwitch({ deployment: "d2", name: "ls2", subnet: "10.9.0.0/24" });
+    await s.createLogicalPort({
+      deployment: "d2",
+      switch: "ls2",
+      name: "p2",
+      kind: "vm",
+      nodeId: heavy,
+      address: "10.9.0.7",
+    });
+    const doc = async (id: string) => (await getDesiredState(hub.deps.db, id)).sdwan;
+    const central = (await doc(heavy))?.ovnCentral;
+    expect(central).toMatchObject({
+      deployment: "d2",
+      nbListen: `ptcp:6641:[${address}]`,
+      sbListen: `ptcp:6642:[${address}]`,
+    });
+    const plan = await s.getOvnPlan({ deployment: "d2" });
+    expect(central?.planSha256).toBe(plan.sha256);
+    expect(central?.plan.map((c) => c.args)).toEqual(plan.commands.map((c) => c.argv));
+    expect((await doc(light))?.ovnCentral).toBeUndefined();
+    const ports = (await doc(heavy))?.ovnControl?.ports ?? [];
+    expect(ports).toHaveLength(1);
+    expect(ports[0]).toMatchObject({ name: "p2", address: "10.9.0.7/24" });
+    expect(ports[0]?.interfaceName).toMatch(/^ovn-[0-9a-f]{10}$/);
+    expect(ports[0]?.mac).toMatch(/^02:/);
+  });
 });

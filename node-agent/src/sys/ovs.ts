@@ -10,7 +10,7 @@ import { existsSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import type { Exec } from "./exec.ts";
 import type { ModuleSys } from "./module-sys.ts";
-import { assertIfaceName, ipLinkUpArgs } from "./net.ts";
+import { assertIfaceName, ipAddrAddArgs, ipLinkUpArgs } from "./net.ts";
 
 export const OVS_VSWITCHD = "/usr/lib/openvswitch-switch/ovs-vswitchd";
 export const OVS_RUN_DIR = "/var/run/openvswitch";
@@ -80,6 +80,8 @@ export const ovsUuid = (v: unknown): string => (Array.isArray(v) && v[0] === "uu
 export interface OvsOs {
   /** True when the composed root has ovs-vswitchd (the openvswitch module is mounted). */
   hasOvs(root: string): boolean;
+  /** True when the composed root has this program (a module's binary). */
+  has(root: string, path: string): boolean;
   /** The run directory, and the database made with ovsdb-tool when there is none. */
   prepare(root: string): Promise<void>;
   /** True once ovsdb-server accepts a connection on its socket. */
@@ -88,7 +90,27 @@ export interface OvsOs {
   vsctl(root: string, args: readonly string[]): Promise<string>;
   /** Sets a link up (a bridge's internal interface). */
   linkUp(name: string): Promise<void>;
+  /** Puts `cidr` (IPv4 or IPv6, with its length) on a link; one already there is fine. */
+  ensureAddress(dev: string, cidr: string): Promise<void>;
+  /** Makes an OVSDB database file from a schema with ovsdb-tool when missing. */
+  createDb(root: string, db: string, schema: string): Promise<void>;
+  /** Makes directories of the composed root (run and database directories). */
+  makeDirs(root: string, dirs: readonly string[]): void;
+  /** Runs a program of the composed root chrooted (ovn-nbctl, ovsdb-tool); its stdout, or throws. */
+  run(root: string, argv: readonly string[]): Promise<string>;
+  /** True once a unix socket in the composed root accepts a connection. */
+  listening(root: string, socket: string): Promise<boolean>;
   spawnService: ModuleSys["spawnService"];
+}
+
+async function listening(root: string, socket: string): Promise<boolean> {
+  try {
+    const s = await Bun.connect({ unix: join(root, socket), socket: { data() {} } });
+    s.end();
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 export function createOvsOs(exec: Exec, sys: Pick<ModuleSys, "spawnService">): OvsOs {
@@ -105,20 +127,30 @@ export function createOvsOs(exec: Exec, sys: Pick<ModuleSys, "spawnService">): O
   };
   return {
     hasOvs: (root) => existsSync(join(root, OVS_VSWITCHD)),
+    has: (root, path) => existsSync(join(root, path)),
     async prepare(root) {
       mkdirSync(join(root, OVS_RUN_DIR), { recursive: true, mode: 0o755 });
       mkdirSync(join(root, "/etc/openvswitch"), { recursive: true, mode: 0o755 });
       if (!existsSync(join(root, OVS_DB)))
         await chrooted(root, ["/usr/bin/ovsdb-tool", "create", OVS_DB, OVS_SCHEMA]);
     },
-    async ready(root) {
-      try {
-        const s = await Bun.connect({ unix: join(root, OVS_DB_SOCK), socket: { data() {} } });
-        s.end();
-        return true;
-      } catch {
-        return false;
-      }
+    ready: (root) => listening(root, OVS_DB_SOCK),
+    listening: (root, socket) => listening(root, socket),
+    run: (root, argv) => chrooted(root, argv),
+    async createDb(root, db, schema) {
+      if (!existsSync(join(root, db))) await chrooted(root, ["/usr/bin/ovsdb-tool", "create", db, schema]);
+    },
+    makeDirs(root, dirs) {
+      for (const d of dirs) mkdirSync(join(root, d), { recursive: true, mode: 0o755 });
+    },
+    async ensureAddress(dev, cidr) {
+      const [address = "", len = ""] = cidr.split("/");
+      const r = await exec.run("ip", ipAddrAddArgs(assertIfaceName(dev), address, Number(len)), {
+        timeoutMs: 10_000,
+        allowFailure: true,
+      });
+      if (r.exitCode !== 0 && !/exists/i.test(r.stderr))
+        throw new Error(`ip addr add ${cidr} dev ${dev}: ${r.stderr.trim().slice(-200)}`);
     },
     vsctl: (root, args) => chrooted(root, vsctlArgv(args)),
     async linkUp(name) {

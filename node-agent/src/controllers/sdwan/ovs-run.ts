@@ -26,12 +26,7 @@ export interface OvsApplied {
 
 export interface OvsRun {
   /** Makes the database match `bridges`; resolves with what it ran (empty when nothing differed). */
-  ensure(
-    root: string,
-    bridges: readonly HostBridge[],
-    address: (dev: string, cidr: string) => Promise<void>,
-    log: Log,
-  ): Promise<OvsApplied>;
+  ensure(root: string, bridges: readonly HostBridge[], log: Log): Promise<OvsApplied>;
   stop(log: Log): Promise<void>;
 }
 
@@ -60,7 +55,7 @@ export function ovsRun(os: OvsOs): OvsRun {
 
   return {
     stop,
-    async ensure(at, bridges, address, log) {
+    async ensure(at, bridges, log) {
       if (root !== undefined && root !== at) await stop(log);
       if (root === undefined) {
         await os.prepare(at);
@@ -89,7 +84,7 @@ export function ovsRun(os: OvsOs): OvsRun {
       const active = bridges.filter((b) => b.kind === "ovs" && b.state === "active");
       for (const b of active) {
         await os.linkUp(b.name);
-        if (b.address) await address(b.name, b.address);
+        if (b.address) await os.ensureAddress(b.name, b.address);
       }
       const named = (verb: string) => commands.filter((c) => c[1] === verb).map((c) => c[2] ?? "");
       return {

@@ -376,6 +376,14 @@ function fakeOvs(root: string) {
       return "";
     },
     linkUp: async () => {},
+    has: (r) => r === root,
+    async ensureAddress(dev, cidr) {
+      addresses.push(`${dev} ${cidr}`);
+    },
+    createDb: async () => {},
+    makeDirs: () => {},
+    run: async () => "",
+    listening: async () => true,
     spawnService(o) {
       const pid = nextPid++;
       calls.push(`spawn ${o.argv[0]?.split("/").pop()}`);
@@ -439,7 +447,7 @@ test("OVS: the daemons start, the bridge, its tunnel and IPFIX are set, the addr
     ports: ["pwnbr-2", "vx0123456789ab"],
     ipfix: { targets: ["10.0.2.2:4739"], sampling: 1, domain: 77 },
   });
-  expect(put).toContain("pwnbr-2 fd00:1:2:2::a/64");
+  expect(f.addresses).toContain("pwnbr-2 fd00:1:2:2::a/64");
   const kinds = (k: string) =>
     phases
       .all()

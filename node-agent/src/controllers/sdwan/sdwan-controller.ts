@@ -12,7 +12,8 @@
  * how the hub reads the node back. Bridges and VRFs outlive the agent (nothing is undone at stop): a
  * restarted agent finds them in place; FRR stops with the agent.
  */
-import { EVENTS, type HostBridge } from "@powernode/proto";
+import { EVENTS, type HostBridge, type SdwanSection } from "@powernode/proto";
+import type { Log } from "../../log.ts";
 import { definePollingController } from "../../runtime/controller.ts";
 import type { Bridges } from "../../sys/bridge.ts";
 import { BGPD } from "../../sys/frr.ts";
@@ -23,6 +24,7 @@ import { DesiredNodeState, ModuleSetStatus, SdwanStatus } from "../resources.ts"
 import { planBridges } from "./bridge-plan.ts";
 import { frrRun } from "./frr-run.ts";
 import { routingKey, type VrfRouting } from "./frr-state.ts";
+import { OVN_CONTROLLER, OVN_NORTHD, ovnRun } from "./ovn-run.ts";
 import { type OvsApplied, ovsRun } from "./ovs-run.ts";
 import { OUR_VRF, planVrfs } from "./vrf-plan.ts";
 
@@ -33,6 +35,72 @@ export function sdwanController(deps: AgentDeps & { bridges: Bridges }) {
   const vrfOs = deps.vrfs;
   const frr = deps.frr ? frrRun(deps.frr) : undefined;
   const ovs = deps.ovs ? ovsRun(deps.ovs) : undefined;
+  const ovn = deps.ovs ? ovnRun(deps.ovs) : undefined;
+  /** The OVN halves the section names (ovn-run.ts); the problems, each logged once. */
+  const ovnPass = async (
+    ovsUp: boolean,
+    root: string | undefined,
+    section: SdwanSection | undefined,
+    log: Log,
+  ): Promise<string[]> => {
+    const problems: string[] = [];
+    const half = async (
+      key: string,
+      wanted: boolean,
+      binary: string,
+      module: string,
+      run: () => Promise<Record<string, string> | undefined>,
+      stop: () => Promise<void>,
+    ) => {
+      if (!wanted || !ovn) return stop();
+      if (!root || !deps.ovs?.has(root, binary)) {
+        await stop();
+        problems.push(`OVN ${key} not applied: missing ${binary} (assign the ${module} module)`);
+        return;
+      }
+      try {
+        const payload = await run();
+        failed.delete(key);
+        if (payload) deps.phases.record(EVENTS.sdwanOvnApplied.kind, { payload: { role: key, ...payload } });
+      } catch (err) {
+        const msg = `OVN ${key}: ${errMsg(err)}`;
+        if (failed.get(key) !== msg) log.warn(`sdwan: ${msg}`);
+        failed.set(key, msg);
+        problems.push(msg);
+      }
+    };
+    const central = section?.ovnCentral;
+    await half(
+      "central",
+      central !== undefined,
+      OVN_NORTHD,
+      "ovn-central",
+      async () => {
+        if (!central || !ovn || !root) return undefined;
+        const r = await ovn.ensureCentral(root, central, log);
+        return r.plan
+          ? { deployment: central.deployment, sha256: r.plan.sha256, commands: String(r.plan.commands) }
+          : undefined;
+      },
+      async () => ovn?.stopCentral(log),
+    );
+    const control = section?.ovnControl;
+    await half(
+      "chassis",
+      control !== undefined && ovsUp,
+      OVN_CONTROLLER,
+      "ovn-host",
+      async () => {
+        if (!control || !ovn || !root) return undefined;
+        const r = await ovn.ensureChassis(root, control, log);
+        return r.ports
+          ? { deployment: control.deployment, chassis: control.systemId, ports: r.ports.join(",") }
+          : undefined;
+      },
+      async () => ovn?.stopChassis(log),
+    );
+    return problems;
+  };
   /** Per VRF: the routing last reported in an event. */
   const reported = new Map<string, string>();
   /** The last error per bridge (an event per new error, not per pass). */
@@ -71,12 +139,7 @@ export function sdwanController(deps: AgentDeps & { bridges: Bridges }) {
         }
       };
       const bridgePayload = (name: string) => ({ bridge: name, kind: kindOf.get(name) ?? "linux" });
-      /** A bridge's segment address on its internal interface (VRF support puts addresses on links). */
-      const ensureAddress = async (dev: string, cidr: string) => {
-        const [address = "", len = ""] = cidr.split("/");
-        if (!vrfOs) throw new Error(`${dev}: no address support in the agent's OS side for ${cidr}`);
-        await vrfOs.addAddress(dev, address, Number(len));
-      };
+
       for (const name of plan.create)
         await step(
           name,
@@ -95,13 +158,15 @@ export function sdwanController(deps: AgentDeps & { bridges: Bridges }) {
         );
       const ovsPresent = new Set<string>();
       const ovsBridges = bridges.filter((b) => b.kind === "ovs");
-      if (ovsBridges.length === 0 || !ovs) await ovs?.stop(ctx.log);
+      const ovnControl = section?.ovnControl;
+      let ovsUp = false;
+      if ((ovsBridges.length === 0 && !ovnControl) || !ovs) await ovs?.stop(ctx.log);
       else if (!root || !deps.ovs?.hasOvs(root)) {
         await ovs.stop(ctx.log);
         errors.push(`OVS bridges not applied: missing ${OVS_VSWITCHD} (assign the openvswitch module)`);
       } else
         try {
-          const r = await ovs.ensure(root, ovsBridges, ensureAddress, ctx.log);
+          const r = await ovs.ensure(root, ovsBridges, ctx.log);
           failed.delete("ovs");
           for (const b of r.bridges) ovsPresent.add(b);
           for (const name of r.added)
@@ -110,12 +175,14 @@ export function sdwanController(deps: AgentDeps & { bridges: Bridges }) {
             deps.phases.record(EVENTS.sdwanBridgeDeleted.kind, { payload: bridgePayload(name) });
           if (r.commands.length > 0)
             deps.phases.record(EVENTS.sdwanOvsApplied.kind, { payload: ovsPayload(ovsBridges, r) });
+          ovsUp = true;
         } catch (err) {
           const msg = `Open vSwitch: ${errMsg(err)}`;
           if (failed.get("ovs") !== msg) ctx.log.warn(`sdwan: ${msg}`);
           failed.set("ovs", msg);
           errors.push(msg);
         }
+      errors.push(...(await ovnPass(ovsUp, root, section, ctx.log)));
       const vrfs = section?.vrfs ?? [];
       const waiting: string[] = [];
       if (vrfOs) {
@@ -239,6 +306,7 @@ export function sdwanController(deps: AgentDeps & { bridges: Bridges }) {
     },
     async stop(ctx) {
       await frr?.stop(ctx.log);
+      await ovn?.stop(ctx.log);
       await ovs?.stop(ctx.log);
     },
   });

@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file powernode/v1/sdwan.proto.
  */
 export const file_powernode_v1_sdwan: GenFile = /*@__PURE__*/
-  fileDesc("Chhwb3dlcm5vZGUvdjEvc2R3YW4ucHJvdG8SDHBvd2Vybm9kZS52MSKdAQoMU2R3YW5TZWN0aW9uEikKB2JyaWRnZXMYASADKAsyGC5wb3dlcm5vZGUudjEuSG9zdEJyaWRnZRIfCgR2cmZzGAIgAygLMhEucG93ZXJub2RlLnYxLlZyZhISCgpmcnJfY29uZmlnGAMgASgJEi0KC292bl9jb250cm9sGAQgASgLMhgucG93ZXJub2RlLnYxLk92bkNvbnRyb2wicQoKT3ZuQ29udHJvbBISCgpkZXBsb3ltZW50GAEgASgJEhYKDnNiX2RiX2VuZHBvaW50GAIgASgJEhIKCmVuY2FwX3R5cGUYAyABKAkSEAoIZW5jYXBfaXAYBCABKAkSEQoJc3lzdGVtX2lkGAUgASgJIosBCg1Pdm5EZXBsb3ltZW50EgoKAmlkGAEgASgJEgwKBG5hbWUYAiABKAkSEwoLbmJfZW5kcG9pbnQYAyABKAkSEwoLc2JfZW5kcG9pbnQYBCABKAkSEwoLbm9ydGhkX2hvc3QYBSABKAkSEgoKbmV0d29ya19pZBgGIAEoCRINCgVzdGF0ZRgHIAEoCSJQCg1Mb2dpY2FsU3dpdGNoEgoKAmlkGAEgASgJEhUKDWRlcGxveW1lbnRfaWQYAiABKAkSDAoEbmFtZRgDIAEoCRIOCgZzdWJuZXQYBCABKAkiQAoNTG9naWNhbFJvdXRlchIKCgJpZBgBIAEoCRIVCg1kZXBsb3ltZW50X2lkGAIgASgJEgwKBG5hbWUYAyABKAkiigEKC0xvZ2ljYWxQb3J0EgoKAmlkGAEgASgJEhEKCXN3aXRjaF9pZBgCIAEoCRIMCgRuYW1lGAMgASgJEgwKBGtpbmQYBCABKAkSDwoHbm9kZV9pZBgFIAEoCRIRCglyb3V0ZXJfaWQYBiABKAkSDwoHYWRkcmVzcxgHIAEoCRILCgNtYWMYCCABKAkiawoGT3ZuQWNsEgoKAmlkGAEgASgJEhEKCXN3aXRjaF9pZBgCIAEoCRIRCglkaXJlY3Rpb24YAyABKAkSEAoIcHJpb3JpdHkYBCABKA0SDQoFbWF0Y2gYBSABKAkSDgoGYWN0aW9uGAYgASgJIh4KDk92blBsYW5Db21tYW5kEgwKBGFyZ3YYASADKAkiqAEKA1ZyZhIKCgJpZBgBIAEoCRIPCgdub2RlX2lkGAIgASgJEhIKCm5ldHdvcmtfaWQYAyABKAkSDwoHbmV0d29yaxgEIAEoCRIQCgh2cmZfbmFtZRgFIAEoCRIQCgh0YWJsZV9pZBgGIAEoDRIWCg5pbnRlcmZhY2VfbmFtZRgHIAEoCRILCgNhc24YCCABKA0SFgoOcm91dGVyX2FkZHJlc3MYCSABKAkilgEKCVJvdXRlTGVhaxIKCgJpZBgBIAEoCRIXCg9mcm9tX25ldHdvcmtfaWQYAiABKAkSFQoNdG9fbmV0d29ya19pZBgDIAEoCRIOCgZwcmVmaXgYBCABKAkSDQoFc3RhdGUYBSABKAkSLgoKY3JlYXRlZF9hdBgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAizgEKCkhvc3RCcmlkZ2USCgoCaWQYASABKAkSEAoIc2hvcnRfaWQYAiABKA0SDAoEbmFtZRgDIAEoCRIMCgRraW5kGAQgASgJEg0KBXN0YXRlGAUgASgJEigKBWlwZml4GAYgASgLMhkucG93ZXJub2RlLnYxLklwZml4RXhwb3J0Eg8KB25vZGVfaWQYByABKAkSDwoHYWRkcmVzcxgIIAEoCRIrCgd0dW5uZWxzGAkgAygLMhoucG93ZXJub2RlLnYxLkJyaWRnZVR1bm5lbCJ4CgxCcmlkZ2VUdW5uZWwSDAoEbmFtZRgBIAEoCRIRCglyZW1vdGVfaXAYAiABKAkSEAoIbG9jYWxfaXAYAyABKAkSCwoDa2V5GAQgASgNEhQKDHBlZXJfbm9kZV9pZBgFIAEoCRISCgpuZXR3b3JrX2lkGAYgASgJIk8KC0lwZml4RXhwb3J0Eg8KB3RhcmdldHMYASADKAkSEAoIc2FtcGxpbmcYAiABKA0SHQoVb2JzZXJ2YXRpb25fZG9tYWluX2lkGAMgASgNIqkBCg5JcGZpeENvbGxlY3RvchIKCgJpZBgBIAEoCRIMCgRuYW1lGAIgASgJEgwKBGhvc3QYAyABKAkSDAoEcG9ydBgEIAEoDRIQCghzYW1wbGluZxgFIAEoDRIPCgdlbmFibGVkGAYgASgIEg4KBnRhcmdldBgHIAEoCRIuCgpjcmVhdGVkX2F0GAggASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCJ6ChpDcmVhdGVPdm5EZXBsb3ltZW50UmVxdWVzdBIMCgRuYW1lGAEgASgJEhMKC25iX2VuZHBvaW50GAIgASgJEhMKC3NiX2VuZHBvaW50GAMgASgJEhMKC25vcnRoZF9ob3N0GAQgASgJEg8KB25ldHdvcmsYBSABKAkiTgobQ3JlYXRlT3ZuRGVwbG95bWVudFJlc3BvbnNlEi8KCmRlcGxveW1lbnQYASABKAsyGy5wb3dlcm5vZGUudjEuT3ZuRGVwbG95bWVudCJBChxTZXRPdm5EZXBsb3ltZW50U3RhdGVSZXF1ZXN0EhIKCmRlcGxveW1lbnQYASABKAkSDQoFc3RhdGUYAiABKAkiUAodU2V0T3ZuRGVwbG95bWVudFN0YXRlUmVzcG9uc2USLwoKZGVwbG95bWVudBgBIAEoCzIbLnBvd2Vybm9kZS52MS5Pdm5EZXBsb3ltZW50Ik4KGkNyZWF0ZUxvZ2ljYWxTd2l0Y2hSZXF1ZXN0EhIKCmRlcGxveW1lbnQYASABKAkSDAoEbmFtZRgCIAEoCRIOCgZzdWJuZXQYAyABKAkiSgobQ3JlYXRlTG9naWNhbFN3aXRjaFJlc3BvbnNlEisKBnN3aXRjaBgBIAEoCzIbLnBvd2Vybm9kZS52MS5Mb2dpY2FsU3dpdGNoIj4KGkNyZWF0ZUxvZ2ljYWxSb3V0ZXJSZXF1ZXN0EhIKCmRlcGxveW1lbnQYASABKAkSDAoEbmFtZRgCIAEoCSJKChtDcmVhdGVMb2dpY2FsUm91dGVyUmVzcG9uc2USKwoGcm91dGVyGAEgASgLMhsucG93ZXJub2RlLnYxLkxvZ2ljYWxSb3V0ZXIijAEKGENyZWF0ZUxvZ2ljYWxQb3J0UmVxdWVzdBISCgpkZXBsb3ltZW50GAEgASgJEg4KBnN3aXRjaBgCIAEoCRIMCgRuYW1lGAMgASgJEgwKBGtpbmQYBCABKAkSDwoHbm9kZV9pZBgFIAEoCRIOCgZyb3V0ZXIYBiABKAkSDwoHYWRkcmVzcxgHIAEoCSJEChlDcmVhdGVMb2dpY2FsUG9ydFJlc3BvbnNlEicKBHBvcnQYASABKAsyGS5wb3dlcm5vZGUudjEuTG9naWNhbFBvcnQifQoTQ3JlYXRlT3ZuQWNsUmVxdWVzdBISCgpkZXBsb3ltZW50GAEgASgJEg4KBnN3aXRjaBgCIAEoCRIRCglkaXJlY3Rpb24YAyABKAkSEAoIcHJpb3JpdHkYBCABKA0SDQoFbWF0Y2gYBSABKAkSDgoGYWN0aW9uGAYgASgJIjkKFENyZWF0ZU92bkFjbFJlc3BvbnNlEiEKA2FjbBgBIAEoCzIULnBvd2Vybm9kZS52MS5Pdm5BY2wiJwoRR2V0T3ZuUGxhblJlcXVlc3QSEgoKZGVwbG95bWVudBgBIAEoCSJUChJHZXRPdm5QbGFuUmVzcG9uc2USLgoIY29tbWFuZHMYASADKAsyHC5wb3dlcm5vZGUudjEuT3ZuUGxhbkNvbW1hbmQSDgoGc2hhMjU2GAIgASgJIjYKEkFsbG9jYXRlVnJmUmVxdWVzdBIPCgdub2RlX2lkGAEgASgJEg8KB25ldHdvcmsYAiABKAkiRgoTQWxsb2NhdGVWcmZSZXNwb25zZRIeCgN2cmYYASABKAsyES5wb3dlcm5vZGUudjEuVnJmEg8KB2NyZWF0ZWQYAiABKAgiIgoPTGlzdFZyZnNSZXF1ZXN0Eg8KB25vZGVfaWQYASABKAkiMwoQTGlzdFZyZnNSZXNwb25zZRIfCgR2cmZzGAEgAygLMhEucG93ZXJub2RlLnYxLlZyZiI3ChdTZXROZXR3b3JrQmdwQXNuUmVxdWVzdBIPCgduZXR3b3JrGAEgASgJEgsKA2FzbhgCIAEoDSI4ChhTZXROZXR3b3JrQmdwQXNuUmVzcG9uc2USCwoDYXNuGAEgASgNEg8KB2Rlcml2ZWQYAiABKAgiUgoWQ3JlYXRlUm91dGVMZWFrUmVxdWVzdBIUCgxmcm9tX25ldHdvcmsYASABKAkSEgoKdG9fbmV0d29yaxgCIAEoCRIOCgZwcmVmaXgYAyABKAkiQAoXQ3JlYXRlUm91dGVMZWFrUmVzcG9uc2USJQoEbGVhaxgBIAEoCzIXLnBvd2Vybm9kZS52MS5Sb3V0ZUxlYWsiKQoWUmV2b2tlUm91dGVMZWFrUmVxdWVzdBIPCgdsZWFrX2lkGAEgASgJIkAKF1Jldm9rZVJvdXRlTGVha1Jlc3BvbnNlEiUKBGxlYWsYASABKAsyFy5wb3dlcm5vZGUudjEuUm91dGVMZWFrIhcKFUxpc3RSb3V0ZUxlYWtzUmVxdWVzdCJAChZMaXN0Um91dGVMZWFrc1Jlc3BvbnNlEiYKBWxlYWtzGAEgAygLMhcucG93ZXJub2RlLnYxLlJvdXRlTGVhayI6ChlBbGxvY2F0ZUhvc3RCcmlkZ2VSZXF1ZXN0Eg8KB25vZGVfaWQYASABKAkSDAoEa2luZBgCIAEoCSJqChpBbGxvY2F0ZUhvc3RCcmlkZ2VSZXNwb25zZRIoCgZicmlkZ2UYASABKAsyGC5wb3dlcm5vZGUudjEuSG9zdEJyaWRnZRIPCgdjcmVhdGVkGAIgASgIEhEKCXJlYWRvcHRlZBgDIAEoCCIrChZEcmFpbkhvc3RCcmlkZ2VSZXF1ZXN0EhEKCWJyaWRnZV9pZBgBIAEoCSJDChdEcmFpbkhvc3RCcmlkZ2VSZXNwb25zZRIoCgZicmlkZ2UYASABKAsyGC5wb3dlcm5vZGUudjEuSG9zdEJyaWRnZSIsChdSZW1vdmVIb3N0QnJpZGdlUmVxdWVzdBIRCglicmlkZ2VfaWQYASABKAkiRAoYUmVtb3ZlSG9zdEJyaWRnZVJlc3BvbnNlEigKBmJyaWRnZRgBIAEoCzIYLnBvd2Vybm9kZS52MS5Ib3N0QnJpZGdlIikKFkxpc3RIb3N0QnJpZGdlc1JlcXVlc3QSDwoHbm9kZV9pZBgBIAEoCSJEChdMaXN0SG9zdEJyaWRnZXNSZXNwb25zZRIpCgdicmlkZ2VzGAEgAygLMhgucG93ZXJub2RlLnYxLkhvc3RCcmlkZ2UiLwocU3VnZ2VzdE5ldHdvcmtQcm9maWxlUmVxdWVzdBIPCgdub2RlX2lkGAEgASgJIlEKHVN1Z2dlc3ROZXR3b3JrUHJvZmlsZVJlc3BvbnNlEg8KB3Byb2ZpbGUYASABKAkSDgoGcmVhc29uGAIgASgJEg8KB2N1cnJlbnQYAyABKAkiWQobQ3JlYXRlSXBmaXhDb2xsZWN0b3JSZXF1ZXN0EgwKBG5hbWUYASABKAkSDAoEaG9zdBgCIAEoCRIMCgRwb3J0GAMgASgNEhAKCHNhbXBsaW5nGAQgASgNIk8KHENyZWF0ZUlwZml4Q29sbGVjdG9yUmVzcG9uc2USLwoJY29sbGVjdG9yGAEgASgLMhwucG93ZXJub2RlLnYxLklwZml4Q29sbGVjdG9yIkUKH1NldElwZml4Q29sbGVjdG9yRW5hYmxlZFJlcXVlc3QSEQoJY29sbGVjdG9yGAEgASgJEg8KB2VuYWJsZWQYAiABKAgiUwogU2V0SXBmaXhDb2xsZWN0b3JFbmFibGVkUmVzcG9uc2USLwoJY29sbGVjdG9yGAEgASgLMhwucG93ZXJub2RlLnYxLklwZml4Q29sbGVjdG9yIhwKGkxpc3RJcGZpeENvbGxlY3RvcnNSZXF1ZXN0Ik8KG0xpc3RJcGZpeENvbGxlY3RvcnNSZXNwb25zZRIwCgpjb2xsZWN0b3JzGAEgAygLMhwucG93ZXJub2RlLnYxLklwZml4Q29sbGVjdG9yIjAKG0RlbGV0ZUlwZml4Q29sbGVjdG9yUmVxdWVzdBIRCgljb2xsZWN0b3IYASABKAkiHgocRGVsZXRlSXBmaXhDb2xsZWN0b3JSZXNwb25zZSIoChVMaXN0SXBmaXhGbG93c1JlcXVlc3QSDwoHbm9kZV9pZBgBIAEoCSJvChZMaXN0SXBmaXhGbG93c1Jlc3BvbnNlEiYKBW5vZGVzGAEgAygLMhcucG93ZXJub2RlLnYxLk5vZGVGbG93cxItCghyZWNlaXZlchgCIAEoCzIbLnBvd2Vybm9kZS52MS5JcGZpeFJlY2VpdmVyIlsKDUlwZml4UmVjZWl2ZXISDgoGbGlzdGVuGAEgASgJEhAKCG1lc3NhZ2VzGAIgASgEEhAKCHJlamVjdGVkGAMgASgEEhYKDnVua25vd25fZG9tYWluGAQgASgEIvABCglOb2RlRmxvd3MSDwoHbm9kZV9pZBgBIAEoCRIdChVvYnNlcnZhdGlvbl9kb21haW5faWQYAiABKA0SEAoIZXhwb3J0ZXIYAyABKAkSEAoIbWVzc2FnZXMYBCABKAQSDwoHcmVjb3JkcxgFIAEoBBIPCgdwYWNrZXRzGAYgASgEEg4KBm9jdGV0cxgHIAEoBBIzCg9sYXN0X21lc3NhZ2VfYXQYCCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEigKBnJlY2VudBgJIAMoCzIYLnBvd2Vybm9kZS52MS5GbG93UmVjb3JkItEBCgpGbG93UmVjb3JkEhYKDnNvdXJjZV9hZGRyZXNzGAEgASgJEhsKE2Rlc3RpbmF0aW9uX2FkZHJlc3MYAiABKAkSEAoIcHJvdG9jb2wYAyABKA0SFQoNZXRoZXJuZXRfdHlwZRgEIAEoDRIPCgdwYWNrZXRzGAUgASgEEg4KBm9jdGV0cxgGIAEoBBITCgt0ZW1wbGF0ZV9pZBgHIAEoDRIvCgtyZWNlaXZlZF9hdBgIIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAykRIKDFNkd2FuU2VydmljZRJnChJBbGxvY2F0ZUhvc3RCcmlkZ2USJy5wb3dlcm5vZGUudjEuQWxsb2NhdGVIb3N0QnJpZGdlUmVxdWVzdBooLnBvd2Vybm9kZS52MS5BbGxvY2F0ZUhvc3RCcmlkZ2VSZXNwb25zZRJeCg9EcmFpbkhvc3RCcmlkZ2USJC5wb3dlcm5vZGUudjEuRHJhaW5Ib3N0QnJpZGdlUmVxdWVzdBolLnBvd2Vybm9kZS52MS5EcmFpbkhvc3RCcmlkZ2VSZXNwb25zZRJhChBSZW1vdmVIb3N0QnJpZGdlEiUucG93ZXJub2RlLnYxLlJlbW92ZUhvc3RCcmlkZ2VSZXF1ZXN0GiYucG93ZXJub2RlLnYxLlJlbW92ZUhvc3RCcmlkZ2VSZXNwb25zZRJeCg9MaXN0SG9zdEJyaWRnZXMSJC5wb3dlcm5vZGUudjEuTGlzdEhvc3RCcmlkZ2VzUmVxdWVzdBolLnBvd2Vybm9kZS52MS5MaXN0SG9zdEJyaWRnZXNSZXNwb25zZRJwChVTdWdnZXN0TmV0d29ya1Byb2ZpbGUSKi5wb3dlcm5vZGUudjEuU3VnZ2VzdE5ldHdvcmtQcm9maWxlUmVxdWVzdBorLnBvd2Vybm9kZS52MS5TdWdnZXN0TmV0d29ya1Byb2ZpbGVSZXNwb25zZRJtChRDcmVhdGVJcGZpeENvbGxlY3RvchIpLnBvd2Vybm9kZS52MS5DcmVhdGVJcGZpeENvbGxlY3RvclJlcXVlc3QaKi5wb3dlcm5vZGUudjEuQ3JlYXRlSXBmaXhDb2xsZWN0b3JSZXNwb25zZRJ5ChhTZXRJcGZpeENvbGxlY3RvckVuYWJsZWQSLS5wb3dlcm5vZGUudjEuU2V0SXBmaXhDb2xsZWN0b3JFbmFibGVkUmVxdWVzdBouLnBvd2Vybm9kZS52MS5TZXRJcGZpeENvbGxlY3RvckVuYWJsZWRSZXNwb25zZRJqChNMaXN0SXBmaXhDb2xsZWN0b3JzEigucG93ZXJub2RlLnYxLkxpc3RJcGZpeENvbGxlY3RvcnNSZXF1ZXN0GikucG93ZXJub2RlLnYxLkxpc3RJcGZpeENvbGxlY3RvcnNSZXNwb25zZRJtChREZWxldGVJcGZpeENvbGxlY3RvchIpLnBvd2Vybm9kZS52MS5EZWxldGVJcGZpeENvbGxlY3RvclJlcXVlc3QaKi5wb3dlcm5vZGUudjEuRGVsZXRlSXBmaXhDb2xsZWN0b3JSZXNwb25zZRJbCg5MaXN0SXBmaXhGbG93cxIjLnBvd2Vybm9kZS52MS5MaXN0SXBmaXhGbG93c1JlcXVlc3QaJC5wb3dlcm5vZGUudjEuTGlzdElwZml4Rmxvd3NSZXNwb25zZRJSCgtBbGxvY2F0ZVZyZhIgLnBvd2Vybm9kZS52MS5BbGxvY2F0ZVZyZlJlcXVlc3QaIS5wb3dlcm5vZGUudjEuQWxsb2NhdGVWcmZSZXNwb25zZRJJCghMaXN0VnJmcxIdLnBvd2Vybm9kZS52MS5MaXN0VnJmc1JlcXVlc3QaHi5wb3dlcm5vZGUudjEuTGlzdFZyZnNSZXNwb25zZRJhChBTZXROZXR3b3JrQmdwQXNuEiUucG93ZXJub2RlLnYxLlNldE5ldHdvcmtCZ3BBc25SZXF1ZXN0GiYucG93ZXJub2RlLnYxLlNldE5ldHdvcmtCZ3BBc25SZXNwb25zZRJeCg9DcmVhdGVSb3V0ZUxlYWsSJC5wb3dlcm5vZGUudjEuQ3JlYXRlUm91dGVMZWFrUmVxdWVzdBolLnBvd2Vybm9kZS52MS5DcmVhdGVSb3V0ZUxlYWtSZXNwb25zZRJeCg9SZXZva2VSb3V0ZUxlYWsSJC5wb3dlcm5vZGUudjEuUmV2b2tlUm91dGVMZWFrUmVxdWVzdBolLnBvd2Vybm9kZS52MS5SZXZva2VSb3V0ZUxlYWtSZXNwb25zZRJbCg5MaXN0Um91dGVMZWFrcxIjLnBvd2Vybm9kZS52MS5MaXN0Um91dGVMZWFrc1JlcXVlc3QaJC5wb3dlcm5vZGUudjEuTGlzdFJvdXRlTGVha3NSZXNwb25zZRJqChNDcmVhdGVPdm5EZXBsb3ltZW50EigucG93ZXJub2RlLnYxLkNyZWF0ZU92bkRlcGxveW1lbnRSZXF1ZXN0GikucG93ZXJub2RlLnYxLkNyZWF0ZU92bkRlcGxveW1lbnRSZXNwb25zZRJwChVTZXRPdm5EZXBsb3ltZW50U3RhdGUSKi5wb3dlcm5vZGUudjEuU2V0T3ZuRGVwbG95bWVudFN0YXRlUmVxdWVzdBorLnBvd2Vybm9kZS52MS5TZXRPdm5EZXBsb3ltZW50U3RhdGVSZXNwb25zZRJqChNDcmVhdGVMb2dpY2FsU3dpdGNoEigucG93ZXJub2RlLnYxLkNyZWF0ZUxvZ2ljYWxTd2l0Y2hSZXF1ZXN0GikucG93ZXJub2RlLnYxLkNyZWF0ZUxvZ2ljYWxTd2l0Y2hSZXNwb25zZRJqChNDcmVhdGVMb2dpY2FsUm91dGVyEigucG93ZXJub2RlLnYxLkNyZWF0ZUxvZ2ljYWxSb3V0ZXJSZXF1ZXN0GikucG93ZXJub2RlLnYxLkNyZWF0ZUxvZ2ljYWxSb3V0ZXJSZXNwb25zZRJkChFDcmVhdGVMb2dpY2FsUG9ydBImLnBvd2Vybm9kZS52MS5DcmVhdGVMb2dpY2FsUG9ydFJlcXVlc3QaJy5wb3dlcm5vZGUudjEuQ3JlYXRlTG9naWNhbFBvcnRSZXNwb25zZRJVCgxDcmVhdGVPdm5BY2wSIS5wb3dlcm5vZGUudjEuQ3JlYXRlT3ZuQWNsUmVxdWVzdBoiLnBvd2Vybm9kZS52MS5DcmVhdGVPdm5BY2xSZXNwb25zZRJPCgpHZXRPdm5QbGFuEh8ucG93ZXJub2RlLnYxLkdldE92blBsYW5SZXF1ZXN0GiAucG93ZXJub2RlLnYxLkdldE92blBsYW5SZXNwb25zZWIGcHJvdG8z", [file_google_protobuf_timestamp]);
+  fileDesc("Chhwb3dlcm5vZGUvdjEvc2R3YW4ucHJvdG8SDHBvd2Vybm9kZS52MSLMAQoMU2R3YW5TZWN0aW9uEikKB2JyaWRnZXMYASADKAsyGC5wb3dlcm5vZGUudjEuSG9zdEJyaWRnZRIfCgR2cmZzGAIgAygLMhEucG93ZXJub2RlLnYxLlZyZhISCgpmcnJfY29uZmlnGAMgASgJEi0KC292bl9jb250cm9sGAQgASgLMhgucG93ZXJub2RlLnYxLk92bkNvbnRyb2wSLQoLb3ZuX2NlbnRyYWwYBSABKAsyGC5wb3dlcm5vZGUudjEuT3ZuQ2VudHJhbCKDAQoKT3ZuQ2VudHJhbBISCgpkZXBsb3ltZW50GAEgASgJEhEKCW5iX2xpc3RlbhgCIAEoCRIRCglzYl9saXN0ZW4YAyABKAkSJgoEcGxhbhgEIAMoCzIYLnBvd2Vybm9kZS52MS5Pdm5Db21tYW5kEhMKC3BsYW5fc2hhMjU2GAUgASgJIhoKCk92bkNvbW1hbmQSDAoEYXJncxgBIAMoCSJSCgxPdm5Mb2NhbFBvcnQSDAoEbmFtZRgBIAEoCRIWCg5pbnRlcmZhY2VfbmFtZRgCIAEoCRILCgNtYWMYAyABKAkSDwoHYWRkcmVzcxgEIAEoCSKcAQoKT3ZuQ29udHJvbBISCgpkZXBsb3ltZW50GAEgASgJEhYKDnNiX2RiX2VuZHBvaW50GAIgASgJEhIKCmVuY2FwX3R5cGUYAyABKAkSEAoIZW5jYXBfaXAYBCABKAkSEQoJc3lzdGVtX2lkGAUgASgJEikKBXBvcnRzGAYgAygLMhoucG93ZXJub2RlLnYxLk92bkxvY2FsUG9ydCKLAQoNT3ZuRGVwbG95bWVudBIKCgJpZBgBIAEoCRIMCgRuYW1lGAIgASgJEhMKC25iX2VuZHBvaW50GAMgASgJEhMKC3NiX2VuZHBvaW50GAQgASgJEhMKC25vcnRoZF9ob3N0GAUgASgJEhIKCm5ldHdvcmtfaWQYBiABKAkSDQoFc3RhdGUYByABKAkiUAoNTG9naWNhbFN3aXRjaBIKCgJpZBgBIAEoCRIVCg1kZXBsb3ltZW50X2lkGAIgASgJEgwKBG5hbWUYAyABKAkSDgoGc3VibmV0GAQgASgJIkAKDUxvZ2ljYWxSb3V0ZXISCgoCaWQYASABKAkSFQoNZGVwbG95bWVudF9pZBgCIAEoCRIMCgRuYW1lGAMgASgJIooBCgtMb2dpY2FsUG9ydBIKCgJpZBgBIAEoCRIRCglzd2l0Y2hfaWQYAiABKAkSDAoEbmFtZRgDIAEoCRIMCgRraW5kGAQgASgJEg8KB25vZGVfaWQYBSABKAkSEQoJcm91dGVyX2lkGAYgASgJEg8KB2FkZHJlc3MYByABKAkSCwoDbWFjGAggASgJImsKBk92bkFjbBIKCgJpZBgBIAEoCRIRCglzd2l0Y2hfaWQYAiABKAkSEQoJZGlyZWN0aW9uGAMgASgJEhAKCHByaW9yaXR5GAQgASgNEg0KBW1hdGNoGAUgASgJEg4KBmFjdGlvbhgGIAEoCSIeCg5Pdm5QbGFuQ29tbWFuZBIMCgRhcmd2GAEgAygJIqgBCgNWcmYSCgoCaWQYASABKAkSDwoHbm9kZV9pZBgCIAEoCRISCgpuZXR3b3JrX2lkGAMgASgJEg8KB25ldHdvcmsYBCABKAkSEAoIdnJmX25hbWUYBSABKAkSEAoIdGFibGVfaWQYBiABKA0SFgoOaW50ZXJmYWNlX25hbWUYByABKAkSCwoDYXNuGAggASgNEhYKDnJvdXRlcl9hZGRyZXNzGAkgASgJIpYBCglSb3V0ZUxlYWsSCgoCaWQYASABKAkSFwoPZnJvbV9uZXR3b3JrX2lkGAIgASgJEhUKDXRvX25ldHdvcmtfaWQYAyABKAkSDgoGcHJlZml4GAQgASgJEg0KBXN0YXRlGAUgASgJEi4KCmNyZWF0ZWRfYXQYBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIs4BCgpIb3N0QnJpZGdlEgoKAmlkGAEgASgJEhAKCHNob3J0X2lkGAIgASgNEgwKBG5hbWUYAyABKAkSDAoEa2luZBgEIAEoCRINCgVzdGF0ZRgFIAEoCRIoCgVpcGZpeBgGIAEoCzIZLnBvd2Vybm9kZS52MS5JcGZpeEV4cG9ydBIPCgdub2RlX2lkGAcgASgJEg8KB2FkZHJlc3MYCCABKAkSKwoHdHVubmVscxgJIAMoCzIaLnBvd2Vybm9kZS52MS5CcmlkZ2VUdW5uZWwieAoMQnJpZGdlVHVubmVsEgwKBG5hbWUYASABKAkSEQoJcmVtb3RlX2lwGAIgASgJEhAKCGxvY2FsX2lwGAMgASgJEgsKA2tleRgEIAEoDRIUCgxwZWVyX25vZGVfaWQYBSABKAkSEgoKbmV0d29ya19pZBgGIAEoCSJPCgtJcGZpeEV4cG9ydBIPCgd0YXJnZXRzGAEgAygJEhAKCHNhbXBsaW5nGAIgASgNEh0KFW9ic2VydmF0aW9uX2RvbWFpbl9pZBgDIAEoDSKpAQoOSXBmaXhDb2xsZWN0b3ISCgoCaWQYASABKAkSDAoEbmFtZRgCIAEoCRIMCgRob3N0GAMgASgJEgwKBHBvcnQYBCABKA0SEAoIc2FtcGxpbmcYBSABKA0SDwoHZW5hYmxlZBgGIAEoCBIOCgZ0YXJnZXQYByABKAkSLgoKY3JlYXRlZF9hdBgIIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiegoaQ3JlYXRlT3ZuRGVwbG95bWVudFJlcXVlc3QSDAoEbmFtZRgBIAEoCRITCgtuYl9lbmRwb2ludBgCIAEoCRITCgtzYl9lbmRwb2ludBgDIAEoCRITCgtub3J0aGRfaG9zdBgEIAEoCRIPCgduZXR3b3JrGAUgASgJIk4KG0NyZWF0ZU92bkRlcGxveW1lbnRSZXNwb25zZRIvCgpkZXBsb3ltZW50GAEgASgLMhsucG93ZXJub2RlLnYxLk92bkRlcGxveW1lbnQiQQocU2V0T3ZuRGVwbG95bWVudFN0YXRlUmVxdWVzdBISCgpkZXBsb3ltZW50GAEgASgJEg0KBXN0YXRlGAIgASgJIlAKHVNldE92bkRlcGxveW1lbnRTdGF0ZVJlc3BvbnNlEi8KCmRlcGxveW1lbnQYASABKAsyGy5wb3dlcm5vZGUudjEuT3ZuRGVwbG95bWVudCJOChpDcmVhdGVMb2dpY2FsU3dpdGNoUmVxdWVzdBISCgpkZXBsb3ltZW50GAEgASgJEgwKBG5hbWUYAiABKAkSDgoGc3VibmV0GAMgASgJIkoKG0NyZWF0ZUxvZ2ljYWxTd2l0Y2hSZXNwb25zZRIrCgZzd2l0Y2gYASABKAsyGy5wb3dlcm5vZGUudjEuTG9naWNhbFN3aXRjaCI+ChpDcmVhdGVMb2dpY2FsUm91dGVyUmVxdWVzdBISCgpkZXBsb3ltZW50GAEgASgJEgwKBG5hbWUYAiABKAkiSgobQ3JlYXRlTG9naWNhbFJvdXRlclJlc3BvbnNlEisKBnJvdXRlchgBIAEoCzIbLnBvd2Vybm9kZS52MS5Mb2dpY2FsUm91dGVyIowBChhDcmVhdGVMb2dpY2FsUG9ydFJlcXVlc3QSEgoKZGVwbG95bWVudBgBIAEoCRIOCgZzd2l0Y2gYAiABKAkSDAoEbmFtZRgDIAEoCRIMCgRraW5kGAQgASgJEg8KB25vZGVfaWQYBSABKAkSDgoGcm91dGVyGAYgASgJEg8KB2FkZHJlc3MYByABKAkiRAoZQ3JlYXRlTG9naWNhbFBvcnRSZXNwb25zZRInCgRwb3J0GAEgASgLMhkucG93ZXJub2RlLnYxLkxvZ2ljYWxQb3J0In0KE0NyZWF0ZU92bkFjbFJlcXVlc3QSEgoKZGVwbG95bWVudBgBIAEoCRIOCgZzd2l0Y2gYAiABKAkSEQoJZGlyZWN0aW9uGAMgASgJEhAKCHByaW9yaXR5GAQgASgNEg0KBW1hdGNoGAUgASgJEg4KBmFjdGlvbhgGIAEoCSI5ChRDcmVhdGVPdm5BY2xSZXNwb25zZRIhCgNhY2wYASABKAsyFC5wb3dlcm5vZGUudjEuT3ZuQWNsIicKEUdldE92blBsYW5SZXF1ZXN0EhIKCmRlcGxveW1lbnQYASABKAkiVAoSR2V0T3ZuUGxhblJlc3BvbnNlEi4KCGNvbW1hbmRzGAEgAygLMhwucG93ZXJub2RlLnYxLk92blBsYW5Db21tYW5kEg4KBnNoYTI1NhgCIAEoCSI2ChJBbGxvY2F0ZVZyZlJlcXVlc3QSDwoHbm9kZV9pZBgBIAEoCRIPCgduZXR3b3JrGAIgASgJIkYKE0FsbG9jYXRlVnJmUmVzcG9uc2USHgoDdnJmGAEgASgLMhEucG93ZXJub2RlLnYxLlZyZhIPCgdjcmVhdGVkGAIgASgIIiIKD0xpc3RWcmZzUmVxdWVzdBIPCgdub2RlX2lkGAEgASgJIjMKEExpc3RWcmZzUmVzcG9uc2USHwoEdnJmcxgBIAMoCzIRLnBvd2Vybm9kZS52MS5WcmYiNwoXU2V0TmV0d29ya0JncEFzblJlcXVlc3QSDwoHbmV0d29yaxgBIAEoCRILCgNhc24YAiABKA0iOAoYU2V0TmV0d29ya0JncEFzblJlc3BvbnNlEgsKA2FzbhgBIAEoDRIPCgdkZXJpdmVkGAIgASgIIlIKFkNyZWF0ZVJvdXRlTGVha1JlcXVlc3QSFAoMZnJvbV9uZXR3b3JrGAEgASgJEhIKCnRvX25ldHdvcmsYAiABKAkSDgoGcHJlZml4GAMgASgJIkAKF0NyZWF0ZVJvdXRlTGVha1Jlc3BvbnNlEiUKBGxlYWsYASABKAsyFy5wb3dlcm5vZGUudjEuUm91dGVMZWFrIikKFlJldm9rZVJvdXRlTGVha1JlcXVlc3QSDwoHbGVha19pZBgBIAEoCSJAChdSZXZva2VSb3V0ZUxlYWtSZXNwb25zZRIlCgRsZWFrGAEgASgLMhcucG93ZXJub2RlLnYxLlJvdXRlTGVhayIXChVMaXN0Um91dGVMZWFrc1JlcXVlc3QiQAoWTGlzdFJvdXRlTGVha3NSZXNwb25zZRImCgVsZWFrcxgBIAMoCzIXLnBvd2Vybm9kZS52MS5Sb3V0ZUxlYWsiOgoZQWxsb2NhdGVIb3N0QnJpZGdlUmVxdWVzdBIPCgdub2RlX2lkGAEgASgJEgwKBGtpbmQYAiABKAkiagoaQWxsb2NhdGVIb3N0QnJpZGdlUmVzcG9uc2USKAoGYnJpZGdlGAEgASgLMhgucG93ZXJub2RlLnYxLkhvc3RCcmlkZ2USDwoHY3JlYXRlZBgCIAEoCBIRCglyZWFkb3B0ZWQYAyABKAgiKwoWRHJhaW5Ib3N0QnJpZGdlUmVxdWVzdBIRCglicmlkZ2VfaWQYASABKAkiQwoXRHJhaW5Ib3N0QnJpZGdlUmVzcG9uc2USKAoGYnJpZGdlGAEgASgLMhgucG93ZXJub2RlLnYxLkhvc3RCcmlkZ2UiLAoXUmVtb3ZlSG9zdEJyaWRnZVJlcXVlc3QSEQoJYnJpZGdlX2lkGAEgASgJIkQKGFJlbW92ZUhvc3RCcmlkZ2VSZXNwb25zZRIoCgZicmlkZ2UYASABKAsyGC5wb3dlcm5vZGUudjEuSG9zdEJyaWRnZSIpChZMaXN0SG9zdEJyaWRnZXNSZXF1ZXN0Eg8KB25vZGVfaWQYASABKAkiRAoXTGlzdEhvc3RCcmlkZ2VzUmVzcG9uc2USKQoHYnJpZGdlcxgBIAMoCzIYLnBvd2Vybm9kZS52MS5Ib3N0QnJpZGdlIi8KHFN1Z2dlc3ROZXR3b3JrUHJvZmlsZVJlcXVlc3QSDwoHbm9kZV9pZBgBIAEoCSJRCh1TdWdnZXN0TmV0d29ya1Byb2ZpbGVSZXNwb25zZRIPCgdwcm9maWxlGAEgASgJEg4KBnJlYXNvbhgCIAEoCRIPCgdjdXJyZW50GAMgASgJIlkKG0NyZWF0ZUlwZml4Q29sbGVjdG9yUmVxdWVzdBIMCgRuYW1lGAEgASgJEgwKBGhvc3QYAiABKAkSDAoEcG9ydBgDIAEoDRIQCghzYW1wbGluZxgEIAEoDSJPChxDcmVhdGVJcGZpeENvbGxlY3RvclJlc3BvbnNlEi8KCWNvbGxlY3RvchgBIAEoCzIcLnBvd2Vybm9kZS52MS5JcGZpeENvbGxlY3RvciJFCh9TZXRJcGZpeENvbGxlY3RvckVuYWJsZWRSZXF1ZXN0EhEKCWNvbGxlY3RvchgBIAEoCRIPCgdlbmFibGVkGAIgASgIIlMKIFNldElwZml4Q29sbGVjdG9yRW5hYmxlZFJlc3BvbnNlEi8KCWNvbGxlY3RvchgBIAEoCzIcLnBvd2Vybm9kZS52MS5JcGZpeENvbGxlY3RvciIcChpMaXN0SXBmaXhDb2xsZWN0b3JzUmVxdWVzdCJPChtMaXN0SXBmaXhDb2xsZWN0b3JzUmVzcG9uc2USMAoKY29sbGVjdG9ycxgBIAMoCzIcLnBvd2Vybm9kZS52MS5JcGZpeENvbGxlY3RvciIwChtEZWxldGVJcGZpeENvbGxlY3RvclJlcXVlc3QSEQoJY29sbGVjdG9yGAEgASgJIh4KHERlbGV0ZUlwZml4Q29sbGVjdG9yUmVzcG9uc2UiKAoVTGlzdElwZml4Rmxvd3NSZXF1ZXN0Eg8KB25vZGVfaWQYASABKAkibwoWTGlzdElwZml4Rmxvd3NSZXNwb25zZRImCgVub2RlcxgBIAMoCzIXLnBvd2Vybm9kZS52MS5Ob2RlRmxvd3MSLQoIcmVjZWl2ZXIYAiABKAsyGy5wb3dlcm5vZGUudjEuSXBmaXhSZWNlaXZlciJbCg1JcGZpeFJlY2VpdmVyEg4KBmxpc3RlbhgBIAEoCRIQCghtZXNzYWdlcxgCIAEoBBIQCghyZWplY3RlZBgDIAEoBBIWCg51bmtub3duX2RvbWFpbhgEIAEoBCLwAQoJTm9kZUZsb3dzEg8KB25vZGVfaWQYASABKAkSHQoVb2JzZXJ2YXRpb25fZG9tYWluX2lkGAIgASgNEhAKCGV4cG9ydGVyGAMgASgJEhAKCG1lc3NhZ2VzGAQgASgEEg8KB3JlY29yZHMYBSABKAQSDwoHcGFja2V0cxgGIAEoBBIOCgZvY3RldHMYByABKAQSMwoPbGFzdF9tZXNzYWdlX2F0GAggASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIoCgZyZWNlbnQYCSADKAsyGC5wb3dlcm5vZGUudjEuRmxvd1JlY29yZCLRAQoKRmxvd1JlY29yZBIWCg5zb3VyY2VfYWRkcmVzcxgBIAEoCRIbChNkZXN0aW5hdGlvbl9hZGRyZXNzGAIgASgJEhAKCHByb3RvY29sGAMgASgNEhUKDWV0aGVybmV0X3R5cGUYBCABKA0SDwoHcGFja2V0cxgFIAEoBBIOCgZvY3RldHMYBiABKAQSEwoLdGVtcGxhdGVfaWQYByABKA0SLwoLcmVjZWl2ZWRfYXQYCCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wMpESCgxTZHdhblNlcnZpY2USZwoSQWxsb2NhdGVIb3N0QnJpZGdlEicucG93ZXJub2RlLnYxLkFsbG9jYXRlSG9zdEJyaWRnZVJlcXVlc3QaKC5wb3dlcm5vZGUudjEuQWxsb2NhdGVIb3N0QnJpZGdlUmVzcG9uc2USXgoPRHJhaW5Ib3N0QnJpZGdlEiQucG93ZXJub2RlLnYxLkRyYWluSG9zdEJyaWRnZVJlcXVlc3QaJS5wb3dlcm5vZGUudjEuRHJhaW5Ib3N0QnJpZGdlUmVzcG9uc2USYQoQUmVtb3ZlSG9zdEJyaWRnZRIlLnBvd2Vybm9kZS52MS5SZW1vdmVIb3N0QnJpZGdlUmVxdWVzdBomLnBvd2Vybm9kZS52MS5SZW1vdmVIb3N0QnJpZGdlUmVzcG9uc2USXgoPTGlzdEhvc3RCcmlkZ2VzEiQucG93ZXJub2RlLnYxLkxpc3RIb3N0QnJpZGdlc1JlcXVlc3QaJS5wb3dlcm5vZGUudjEuTGlzdEhvc3RCcmlkZ2VzUmVzcG9uc2UScAoVU3VnZ2VzdE5ldHdvcmtQcm9maWxlEioucG93ZXJub2RlLnYxLlN1Z2dlc3ROZXR3b3JrUHJvZmlsZVJlcXVlc3QaKy5wb3dlcm5vZGUudjEuU3VnZ2VzdE5ldHdvcmtQcm9maWxlUmVzcG9uc2USbQoUQ3JlYXRlSXBmaXhDb2xsZWN0b3ISKS5wb3dlcm5vZGUudjEuQ3JlYXRlSXBmaXhDb2xsZWN0b3JSZXF1ZXN0GioucG93ZXJub2RlLnYxLkNyZWF0ZUlwZml4Q29sbGVjdG9yUmVzcG9uc2USeQoYU2V0SXBmaXhDb2xsZWN0b3JFbmFibGVkEi0ucG93ZXJub2RlLnYxLlNldElwZml4Q29sbGVjdG9yRW5hYmxlZFJlcXVlc3QaLi5wb3dlcm5vZGUudjEuU2V0SXBmaXhDb2xsZWN0b3JFbmFibGVkUmVzcG9uc2USagoTTGlzdElwZml4Q29sbGVjdG9ycxIoLnBvd2Vybm9kZS52MS5MaXN0SXBmaXhDb2xsZWN0b3JzUmVxdWVzdBopLnBvd2Vybm9kZS52MS5MaXN0SXBmaXhDb2xsZWN0b3JzUmVzcG9uc2USbQoURGVsZXRlSXBmaXhDb2xsZWN0b3ISKS5wb3dlcm5vZGUudjEuRGVsZXRlSXBmaXhDb2xsZWN0b3JSZXF1ZXN0GioucG93ZXJub2RlLnYxLkRlbGV0ZUlwZml4Q29sbGVjdG9yUmVzcG9uc2USWwoOTGlzdElwZml4Rmxvd3MSIy5wb3dlcm5vZGUudjEuTGlzdElwZml4Rmxvd3NSZXF1ZXN0GiQucG93ZXJub2RlLnYxLkxpc3RJcGZpeEZsb3dzUmVzcG9uc2USUgoLQWxsb2NhdGVWcmYSIC5wb3dlcm5vZGUudjEuQWxsb2NhdGVWcmZSZXF1ZXN0GiEucG93ZXJub2RlLnYxLkFsbG9jYXRlVnJmUmVzcG9uc2USSQoITGlzdFZyZnMSHS5wb3dlcm5vZGUudjEuTGlzdFZyZnNSZXF1ZXN0Gh4ucG93ZXJub2RlLnYxLkxpc3RWcmZzUmVzcG9uc2USYQoQU2V0TmV0d29ya0JncEFzbhIlLnBvd2Vybm9kZS52MS5TZXROZXR3b3JrQmdwQXNuUmVxdWVzdBomLnBvd2Vybm9kZS52MS5TZXROZXR3b3JrQmdwQXNuUmVzcG9uc2USXgoPQ3JlYXRlUm91dGVMZWFrEiQucG93ZXJub2RlLnYxLkNyZWF0ZVJvdXRlTGVha1JlcXVlc3QaJS5wb3dlcm5vZGUudjEuQ3JlYXRlUm91dGVMZWFrUmVzcG9uc2USXgoPUmV2b2tlUm91dGVMZWFrEiQucG93ZXJub2RlLnYxLlJldm9rZVJvdXRlTGVha1JlcXVlc3QaJS5wb3dlcm5vZGUudjEuUmV2b2tlUm91dGVMZWFrUmVzcG9uc2USWwoOTGlzdFJvdXRlTGVha3MSIy5wb3dlcm5vZGUudjEuTGlzdFJvdXRlTGVha3NSZXF1ZXN0GiQucG93ZXJub2RlLnYxLkxpc3RSb3V0ZUxlYWtzUmVzcG9uc2USagoTQ3JlYXRlT3ZuRGVwbG95bWVudBIoLnBvd2Vybm9kZS52MS5DcmVhdGVPdm5EZXBsb3ltZW50UmVxdWVzdBopLnBvd2Vybm9kZS52MS5DcmVhdGVPdm5EZXBsb3ltZW50UmVzcG9uc2UScAoVU2V0T3ZuRGVwbG95bWVudFN0YXRlEioucG93ZXJub2RlLnYxLlNldE92bkRlcGxveW1lbnRTdGF0ZVJlcXVlc3QaKy5wb3dlcm5vZGUudjEuU2V0T3ZuRGVwbG95bWVudFN0YXRlUmVzcG9uc2USagoTQ3JlYXRlTG9naWNhbFN3aXRjaBIoLnBvd2Vybm9kZS52MS5DcmVhdGVMb2dpY2FsU3dpdGNoUmVxdWVzdBopLnBvd2Vybm9kZS52MS5DcmVhdGVMb2dpY2FsU3dpdGNoUmVzcG9uc2USagoTQ3JlYXRlTG9naWNhbFJvdXRlchIoLnBvd2Vybm9kZS52MS5DcmVhdGVMb2dpY2FsUm91dGVyUmVxdWVzdBopLnBvd2Vybm9kZS52MS5DcmVhdGVMb2dpY2FsUm91dGVyUmVzcG9uc2USZAoRQ3JlYXRlTG9naWNhbFBvcnQSJi5wb3dlcm5vZGUudjEuQ3JlYXRlTG9naWNhbFBvcnRSZXF1ZXN0GicucG93ZXJub2RlLnYxLkNyZWF0ZUxvZ2ljYWxQb3J0UmVzcG9uc2USVQoMQ3JlYXRlT3ZuQWNsEiEucG93ZXJub2RlLnYxLkNyZWF0ZU92bkFjbFJlcXVlc3QaIi5wb3dlcm5vZGUudjEuQ3JlYXRlT3ZuQWNsUmVzcG9uc2USTwoKR2V0T3ZuUGxhbhIfLnBvd2Vybm9kZS52MS5HZXRPdm5QbGFuUmVxdWVzdBogLnBvd2Vybm9kZS52MS5HZXRPdm5QbGFuUmVzcG9uc2ViBnByb3RvMw", [file_google_protobuf_timestamp]);
 
 /**
  * The desired state's `sdwan` section: the host bridges this node keeps, its VRFs and the FRR
@@ -46,6 +46,14 @@ export type SdwanSection = Message<"powernode.v1.SdwanSection"> & {
    * @generated from field: powernode.v1.OvnControl ovn_control = 4;
    */
   ovnControl?: OvnControl | undefined;
+
+  /**
+   * The node the active deployment's NB endpoint names (its overlay address there): it runs the NB and
+   * SB databases and ovn-northd, and applies the deployment's plan.
+   *
+   * @generated from field: powernode.v1.OvnCentral ovn_central = 5;
+   */
+  ovnCentral?: OvnCentral | undefined;
 };
 
 /**
@@ -54,6 +62,105 @@ export type SdwanSection = Message<"powernode.v1.SdwanSection"> & {
  */
 export const SdwanSectionSchema: GenMessage<SdwanSection> = /*@__PURE__*/
   messageDesc(file_powernode_v1_sdwan, 0);
+
+/**
+ * What a node running a deployment's central control plane does.
+ *
+ * @generated from message powernode.v1.OvnCentral
+ */
+export type OvnCentral = Message<"powernode.v1.OvnCentral"> & {
+  /**
+   * @generated from field: string deployment = 1;
+   */
+  deployment: string;
+
+  /**
+   * ovsdb-server `--remote` values: `ptcp:6641:[fd00::1]`, `ptcp:6642:[fd00::1]`.
+   *
+   * @generated from field: string nb_listen = 2;
+   */
+  nbListen: string;
+
+  /**
+   * @generated from field: string sb_listen = 3;
+   */
+  sbListen: string;
+
+  /**
+   * The ovn-nbctl commands (GetOvnPlan), in order, each `--may-exist`.
+   *
+   * @generated from field: repeated powernode.v1.OvnCommand plan = 4;
+   */
+  plan: OvnCommand[];
+
+  /**
+   * @generated from field: string plan_sha256 = 5;
+   */
+  planSha256: string;
+};
+
+/**
+ * Describes the message powernode.v1.OvnCentral.
+ * Use `create(OvnCentralSchema)` to create a new message.
+ */
+export const OvnCentralSchema: GenMessage<OvnCentral> = /*@__PURE__*/
+  messageDesc(file_powernode_v1_sdwan, 1);
+
+/**
+ * @generated from message powernode.v1.OvnCommand
+ */
+export type OvnCommand = Message<"powernode.v1.OvnCommand"> & {
+  /**
+   * @generated from field: repeated string args = 1;
+   */
+  args: string[];
+};
+
+/**
+ * Describes the message powernode.v1.OvnCommand.
+ * Use `create(OvnCommandSchema)` to create a new message.
+ */
+export const OvnCommandSchema: GenMessage<OvnCommand> = /*@__PURE__*/
+  messageDesc(file_powernode_v1_sdwan, 2);
+
+/**
+ * A logical port bound to this node (`requested-chassis` = its system id): an OVS internal port on
+ * br-int with `external_ids:iface-id` = the port's name, its MAC and address.
+ *
+ * @generated from message powernode.v1.OvnLocalPort
+ */
+export type OvnLocalPort = Message<"powernode.v1.OvnLocalPort"> & {
+  /**
+   * @generated from field: string name = 1;
+   */
+  name: string;
+
+  /**
+   * The interface on the node: `ovn-` and 10 hex digits of the port's id.
+   *
+   * @generated from field: string interface_name = 2;
+   */
+  interfaceName: string;
+
+  /**
+   * @generated from field: string mac = 3;
+   */
+  mac: string;
+
+  /**
+   * With the switch's prefix length, e.g. `10.10.0.5/24`.
+   *
+   * @generated from field: string address = 4;
+   */
+  address: string;
+};
+
+/**
+ * Describes the message powernode.v1.OvnLocalPort.
+ * Use `create(OvnLocalPortSchema)` to create a new message.
+ */
+export const OvnLocalPortSchema: GenMessage<OvnLocalPort> = /*@__PURE__*/
+  messageDesc(file_powernode_v1_sdwan, 3);
 
 /**
  * What ovn-controller on this node needs (its Open_vSwitch external_ids).
@@ -93,6 +200,13 @@ export type OvnControl = Message<"powernode.v1.OvnControl"> & {
    * @generated from field: string system_id = 5;
    */
   systemId: string;
+
+  /**
+   * The deployment's vm and container ports bound to this node.
+   *
+   * @generated from field: repeated powernode.v1.OvnLocalPort ports = 6;
+   */
+  ports: OvnLocalPort[];
 };
 
 /**
@@ -100,7 +214,7 @@ export type OvnControl = Message<"powernode.v1.OvnControl"> & {
  * Use `create(OvnControlSchema)` to create a new message.
  */
 export const OvnControlSchema: GenMessage<OvnControl> = /*@__PURE__*/
-  messageDesc(file_powernode_v1_sdwan, 1);
+  messageDesc(file_powernode_v1_sdwan, 4);
 
 /**
  * @generated from message powernode.v1.OvnDeployment
@@ -149,7 +263,7 @@ export type OvnDeployment = Message<"powernode.v1.OvnDeployment"> & {
  * Use `create(OvnDeploymentSchema)` to create a new message.
  */
 export const OvnDeploymentSchema: GenMessage<OvnDeployment> = /*@__PURE__*/
-  messageDesc(file_powernode_v1_sdwan, 2);
+  messageDesc(file_powernode_v1_sdwan, 5);
 
 /**
  * @generated from message powernode.v1.LogicalSwitch
@@ -181,7 +295,7 @@ export type LogicalSwitch = Message<"powernode.v1.LogicalSwitch"> & {
  * Use `create(LogicalSwitchSchema)` to create a new message.
  */
 export const LogicalSwitchSchema: GenMessage<LogicalSwitch> = /*@__PURE__*/
-  messageDesc(file_powernode_v1_sdwan, 3);
+  messageDesc(file_powernode_v1_sdwan, 6);
 
 /**
  * @generated from message powernode.v1.LogicalRouter
@@ -208,7 +322,7 @@ export type LogicalRouter = Message<"powernode.v1.LogicalRouter"> & {
  * Use `create(LogicalRouterSchema)` to create a new message.
  */
 export const LogicalRouterSchema: GenMessage<LogicalRouter> = /*@__PURE__*/
-  messageDesc(file_powernode_v1_sdwan, 4);
+  messageDesc(file_powernode_v1_sdwan, 7);
 
 /**
  * @generated from message powernode.v1.LogicalPort
@@ -264,7 +378,7 @@ export type LogicalPort = Message<"powernode.v1.LogicalPort"> & {
  * Use `create(LogicalPortSchema)` to create a new message.
  */
 export const LogicalPortSchema: GenMessage<LogicalPort> = /*@__PURE__*/
-  messageDesc(file_powernode_v1_sdwan, 5);
+  messageDesc(file_powernode_v1_sdwan, 8);
 
 /**
  * @generated from message powernode.v1.OvnAcl
@@ -310,7 +424,7 @@ export type OvnAcl = Message<"powernode.v1.OvnAcl"> & {
  * Use `create(OvnAclSchema)` to create a new message.
  */
 export const OvnAclSchema: GenMessage<OvnAcl> = /*@__PURE__*/
-  messageDesc(file_powernode_v1_sdwan, 6);
+  messageDesc(file_powernode_v1_sdwan, 9);
 
 /**
  * One ovn-nbctl command of a deployment's plan (its argv after `ovn-nbctl`).
@@ -329,7 +443,7 @@ export type OvnPlanCommand = Message<"powernode.v1.OvnPlanCommand"> & {
  * Use `create(OvnPlanCommandSchema)` to create a new message.
  */
 export const OvnPlanCommandSchema: GenMessage<OvnPlanCommand> = /*@__PURE__*/
-  messageDesc(file_powernode_v1_sdwan, 7);
+  messageDesc(file_powernode_v1_sdwan, 10);
 
 /**
  * One VRF of a node: the routing domain of one network it is a member of.
@@ -400,7 +514,7 @@ export type Vrf = Message<"powernode.v1.Vrf"> & {
  * Use `create(VrfSchema)` to create a new message.
  */
 export const VrfSchema: GenMessage<Vrf> = /*@__PURE__*/
-  messageDesc(file_powernode_v1_sdwan, 8);
+  messageDesc(file_powernode_v1_sdwan, 11);
 
 /**
  * @generated from message powernode.v1.RouteLeak
@@ -446,7 +560,7 @@ export type RouteLeak = Message<"powernode.v1.RouteLeak"> & {
  * Use `create(RouteLeakSchema)` to create a new message.
  */
 export const RouteLeakSchema: GenMessage<RouteLeak> = /*@__PURE__*/
-  messageDesc(file_powernode_v1_sdwan, 9);
+  messageDesc(file_powernode_v1_sdwan, 12);
 
 /**
  * One host bridge of a node, as the agent applies it (and as operators see it).
@@ -520,7 +634,7 @@ export type HostBridge = Message<"powernode.v1.HostBridge"> & {
  * Use `create(HostBridgeSchema)` to create a new message.
  */
 export const HostBridgeSchema: GenMessage<HostBridge> = /*@__PURE__*/
-  messageDesc(file_powernode_v1_sdwan, 10);
+  messageDesc(file_powernode_v1_sdwan, 13);
 
 /**
  * A VXLAN tunnel port of an OVS bridge, over an overlay network.
@@ -572,7 +686,7 @@ export type BridgeTunnel = Message<"powernode.v1.BridgeTunnel"> & {
  * Use `create(BridgeTunnelSchema)` to create a new message.
  */
 export const BridgeTunnelSchema: GenMessage<BridgeTunnel> = /*@__PURE__*/
-  messageDesc(file_powernode_v1_sdwan, 11);
+  messageDesc(file_powernode_v1_sdwan, 14);
 
 /**
  * Where an OVS bridge exports IPFIX flow records.
@@ -608,7 +722,7 @@ export type IpfixExport = Message<"powernode.v1.IpfixExport"> & {
  * Use `create(IpfixExportSchema)` to create a new message.
  */
 export const IpfixExportSchema: GenMessage<IpfixExport> = /*@__PURE__*/
-  messageDesc(file_powernode_v1_sdwan, 12);
+  messageDesc(file_powernode_v1_sdwan, 15);
 
 /**
  * @generated from message powernode.v1.IpfixCollector
@@ -662,7 +776,7 @@ export type IpfixCollector = Message<"powernode.v1.IpfixCollector"> & {
  * Use `create(IpfixCollectorSchema)` to create a new message.
  */
 export const IpfixCollectorSchema: GenMessage<IpfixCollector> = /*@__PURE__*/
-  messageDesc(file_powernode_v1_sdwan, 13);
+  messageDesc(file_powernode_v1_sdwan, 16);
 
 /**
  * @generated from message powernode.v1.CreateOvnDeploymentRequest
@@ -699,7 +813,7 @@ export type CreateOvnDeploymentRequest = Message<"powernode.v1.CreateOvnDeployme
  * Use `create(CreateOvnDeploymentRequestSchema)` to create a new message.
  */
 export const CreateOvnDeploymentRequestSchema: GenMessage<CreateOvnDeploymentRequest> = /*@__PURE__*/
-  messageDesc(file_powernode_v1_sdwan, 14);
+  messageDesc(file_powernode_v1_sdwan, 17);
 
 /**
  * @generated from message powernode.v1.CreateOvnDeploymentResponse
@@ -716,7 +830,7 @@ export type CreateOvnDeploymentResponse = Message<"powernode.v1.CreateOvnDeploym
  * Use `create(CreateOvnDeploymentResponseSchema)` to create a new message.
  */
 export const CreateOvnDeploymentResponseSchema: GenMessage<CreateOvnDeploymentResponse> = /*@__PURE__*/
-  messageDesc(file_powernode_v1_sdwan, 15);
+  messageDesc(file_powernode_v1_sdwan, 18);
 
 /**
  * @generated from message powernode.v1.SetOvnDeploymentStateRequest
@@ -738,7 +852,7 @@ export type SetOvnDeploymentStateRequest = Message<"powernode.v1.SetOvnDeploymen
  * Use `create(SetOvnDeploymentStateRequestSchema)` to create a new message.
  */
 export const SetOvnDeploymentStateRequestSchema: GenMessage<SetOvnDeploymentStateRequest> = /*@__PURE__*/
-  messageDesc(file_powernode_v1_sdwan, 16);
+  messageDesc(file_powernode_v1_sdwan, 19);
 
 /**
  * @generated from message powernode.v1.SetOvnDeploymentStateResponse
@@ -755,7 +869,7 @@ export type SetOvnDeploymentStateResponse = Message<"powernode.v1.SetOvnDeployme
  * Use `create(SetOvnDeploymentStateResponseSchema)` to create a new message.
  */
 export const SetOvnDeploymentStateResponseSchema: GenMessage<SetOvnDeploymentStateResponse> = /*@__PURE__*/
-  messageDesc(file_powernode_v1_sdwan, 17);
+  messageDesc(file_powernode_v1_sdwan, 20);
 
 /**
  * @generated from message powernode.v1.CreateLogicalSwitchRequest
@@ -782,7 +896,7 @@ export type CreateLogicalSwitchRequest = Message<"powernode.v1.CreateLogicalSwit
  * Use `create(CreateLogicalSwitchRequestSchema)` to create a new message.
  */
 export const CreateLogicalSwitchRequestSchema: GenMessage<CreateLogicalSwitchRequest> = /*@__PURE__*/
-  messageDesc(file_powernode_v1_sdwan, 18);
+  messageDesc(file_powernode_v1_sdwan, 21);
 
 /**
  * @generated from message powernode.v1.CreateLogicalSwitchResponse
@@ -799,7 +913,7 @@ export type CreateLogicalSwitchResponse = Message<"powernode.v1.CreateLogicalSwi
  * Use `create(CreateLogicalSwitchResponseSchema)` to create a new message.
  */
 export const CreateLogicalSwitchResponseSchema: GenMessage<CreateLogicalSwitchResponse> = /*@__PURE__*/
-  messageDesc(file_powernode_v1_sdwan, 19);
+  messageDesc(file_powernode_v1_sdwan, 22);
 
 /**
  * @generated from message powernode.v1.CreateLogicalRouterRequest
@@ -821,7 +935,7 @@ export type CreateLogicalRouterRequest = Message<"powernode.v1.CreateLogicalRout
  * Use `create(CreateLogicalRouterRequestSchema)` to create a new message.
  */
 export const CreateLogicalRouterRequestSchema: GenMessage<CreateLogicalRouterRequest> = /*@__PURE__*/
-  messageDesc(file_powernode_v1_sdwan, 20);
+  messageDesc(file_powernode_v1_sdwan, 23);
 
 /**
  * @generated from message powernode.v1.CreateLogicalRouterResponse
@@ -838,7 +952,7 @@ export type CreateLogicalRouterResponse = Message<"powernode.v1.CreateLogicalRou
  * Use `create(CreateLogicalRouterResponseSchema)` to create a new message.
  */
 export const CreateLogicalRouterResponseSchema: GenMessage<CreateLogicalRouterResponse> = /*@__PURE__*/
-  messageDesc(file_powernode_v1_sdwan, 21);
+  messageDesc(file_powernode_v1_sdwan, 24);
 
 /**
  * @generated from message powernode.v1.CreateLogicalPortRequest
@@ -885,7 +999,7 @@ export type CreateLogicalPortRequest = Message<"powernode.v1.CreateLogicalPortRe
  * Use `create(CreateLogicalPortRequestSchema)` to create a new message.
  */
 export const CreateLogicalPortRequestSchema: GenMessage<CreateLogicalPortRequest> = /*@__PURE__*/
-  messageDesc(file_powernode_v1_sdwan, 22);
+  messageDesc(file_powernode_v1_sdwan, 25);
 
 /**
  * @generated from message powernode.v1.CreateLogicalPortResponse
@@ -902,7 +1016,7 @@ export type CreateLogicalPortResponse = Message<"powernode.v1.CreateLogicalPortR
  * Use `create(CreateLogicalPortResponseSchema)` to create a new message.
  */
 export const CreateLogicalPortResponseSchema: GenMessage<CreateLogicalPortResponse> = /*@__PURE__*/
-  messageDesc(file_powernode_v1_sdwan, 23);
+  messageDesc(file_powernode_v1_sdwan, 26);
 
 /**
  * @generated from message powernode.v1.CreateOvnAclRequest
@@ -944,7 +1058,7 @@ export type CreateOvnAclRequest = Message<"powernode.v1.CreateOvnAclRequest"> & 
  * Use `create(CreateOvnAclRequestSchema)` to create a new message.
  */
 export const CreateOvnAclRequestSchema: GenMessage<CreateOvnAclRequest> = /*@__PURE__*/
-  messageDesc(file_powernode_v1_sdwan, 24);
+  messageDesc(file_powernode_v1_sdwan, 27);
 
 /**
  * @generated from message powernode.v1.CreateOvnAclResponse
@@ -961,7 +1075,7 @@ export type CreateOvnAclResponse = Message<"powernode.v1.CreateOvnAclResponse"> 
  * Use `create(CreateOvnAclResponseSchema)` to create a new message.
  */
 export const CreateOvnAclResponseSchema: GenMessage<CreateOvnAclResponse> = /*@__PURE__*/
-  messageDesc(file_powernode_v1_sdwan, 25);
+  messageDesc(file_powernode_v1_sdwan, 28);
 
 /**
  * @generated from message powernode.v1.GetOvnPlanRequest
@@ -978,7 +1092,7 @@ export type GetOvnPlanRequest = Message<"powernode.v1.GetOvnPlanRequest"> & {
  * Use `create(GetOvnPlanRequestSchema)` to create a new message.
  */
 export const GetOvnPlanRequestSchema: GenMessage<GetOvnPlanRequest> = /*@__PURE__*/
-  messageDesc(file_powernode_v1_sdwan, 26);
+  messageDesc(file_powernode_v1_sdwan, 29);
 
 /**
  * @generated from message powernode.v1.GetOvnPlanResponse
@@ -1000,7 +1114,7 @@ export type GetOvnPlanResponse = Message<"powernode.v1.GetOvnPlanResponse"> & {
  * Use `create(GetOvnPlanResponseSchema)` to create a new message.
  */
 export const GetOvnPlanResponseSchema: GenMessage<GetOvnPlanResponse> = /*@__PURE__*/
-  messageDesc(file_powernode_v1_sdwan, 27);
+  messageDesc(file_powernode_v1_sdwan, 30);
 
 /**
  * @generated from message powernode.v1.AllocateVrfRequest
@@ -1022,7 +1136,7 @@ export type AllocateVrfRequest = Message<"powernode.v1.AllocateVrfRequest"> & {
  * Use `create(AllocateVrfRequestSchema)` to create a new message.
  */
 export const AllocateVrfRequestSchema: GenMessage<AllocateVrfRequest> = /*@__PURE__*/
-  messageDesc(file_powernode_v1_sdwan, 28);
+  messageDesc(file_powernode_v1_sdwan, 31);
 
 /**
  * @generated from message powernode.v1.AllocateVrfResponse
@@ -1044,7 +1158,7 @@ export type AllocateVrfResponse = Message<"powernode.v1.AllocateVrfResponse"> & 
  * Use `create(AllocateVrfResponseSchema)` to create a new message.
  */
 export const AllocateVrfResponseSchema: GenMessage<AllocateVrfResponse> = /*@__PURE__*/
-  messageDesc(file_powernode_v1_sdwan, 29);
+  messageDesc(file_powernode_v1_sdwan, 32);
 
 /**
  * @generated from message powernode.v1.ListVrfsRequest
@@ -1061,7 +1175,7 @@ export type ListVrfsRequest = Message<"powernode.v1.ListVrfsRequest"> & {
  * Use `create(ListVrfsRequestSchema)` to create a new message.
  */
 export const ListVrfsRequestSchema: GenMessage<ListVrfsRequest> = /*@__PURE__*/
-  messageDesc(file_powernode_v1_sdwan, 30);
+  messageDesc(file_powernode_v1_sdwan, 33);
 
 /**
  * @generated from message powernode.v1.ListVrfsResponse
@@ -1078,7 +1192,7 @@ export type ListVrfsResponse = Message<"powernode.v1.ListVrfsResponse"> & {
  * Use `create(ListVrfsResponseSchema)` to create a new message.
  */
 export const ListVrfsResponseSchema: GenMessage<ListVrfsResponse> = /*@__PURE__*/
-  messageDesc(file_powernode_v1_sdwan, 31);
+  messageDesc(file_powernode_v1_sdwan, 34);
 
 /**
  * @generated from message powernode.v1.SetNetworkBgpAsnRequest
@@ -1100,7 +1214,7 @@ export type SetNetworkBgpAsnRequest = Message<"powernode.v1.SetNetworkBgpAsnRequ
  * Use `create(SetNetworkBgpAsnRequestSchema)` to create a new message.
  */
 export const SetNetworkBgpAsnRequestSchema: GenMessage<SetNetworkBgpAsnRequest> = /*@__PURE__*/
-  messageDesc(file_powernode_v1_sdwan, 32);
+  messageDesc(file_powernode_v1_sdwan, 35);
 
 /**
  * @generated from message powernode.v1.SetNetworkBgpAsnResponse
@@ -1124,7 +1238,7 @@ export type SetNetworkBgpAsnResponse = Message<"powernode.v1.SetNetworkBgpAsnRes
  * Use `create(SetNetworkBgpAsnResponseSchema)` to create a new message.
  */
 export const SetNetworkBgpAsnResponseSchema: GenMessage<SetNetworkBgpAsnResponse> = /*@__PURE__*/
-  messageDesc(file_powernode_v1_sdwan, 33);
+  messageDesc(file_powernode_v1_sdwan, 36);
 
 /**
  * @generated from message powernode.v1.CreateRouteLeakRequest
@@ -1151,7 +1265,7 @@ export type CreateRouteLeakRequest = Message<"powernode.v1.CreateRouteLeakReques
  * Use `create(CreateRouteLeakRequestSchema)` to create a new message.
  */
 export const CreateRouteLeakRequestSchema: GenMessage<CreateRouteLeakRequest> = /*@__PURE__*/
-  messageDesc(file_powernode_v1_sdwan, 34);
+  messageDesc(file_powernode_v1_sdwan, 37);
 
 /**
  * @generated from message powernode.v1.CreateRouteLeakResponse
@@ -1168,7 +1282,7 @@ export type CreateRouteLeakResponse = Message<"powernode.v1.CreateRouteLeakRespo
  * Use `create(CreateRouteLeakResponseSchema)` to create a new message.
  */
 export const CreateRouteLeakResponseSchema: GenMessage<CreateRouteLeakResponse> = /*@__PURE__*/
-  messageDesc(file_powernode_v1_sdwan, 35);
+  messageDesc(file_powernode_v1_sdwan, 38);
 
 /**
  * @generated from message powernode.v1.RevokeRouteLeakRequest
@@ -1185,7 +1299,7 @@ export type RevokeRouteLeakRequest = Message<"powernode.v1.RevokeRouteLeakReques
  * Use `create(RevokeRouteLeakRequestSchema)` to create a new message.
  */
 export const RevokeRouteLeakRequestSchema: GenMessage<RevokeRouteLeakRequest> = /*@__PURE__*/
-  messageDesc(file_powernode_v1_sdwan, 36);
+  messageDesc(file_powernode_v1_sdwan, 39);
 
 /**
  * @generated from message powernode.v1.RevokeRouteLeakResponse
@@ -1202,7 +1316,7 @@ export type RevokeRouteLeakResponse = Message<"powernode.v1.RevokeRouteLeakRespo
  * Use `create(RevokeRouteLeakResponseSchema)` to create a new message.
  */
 export const RevokeRouteLeakResponseSchema: GenMessage<RevokeRouteLeakResponse> = /*@__PURE__*/
-  messageDesc(file_powernode_v1_sdwan, 37);
+  messageDesc(file_powernode_v1_sdwan, 40);
 
 /**
  * @generated from message powernode.v1.ListRouteLeaksRequest
@@ -1215,7 +1329,7 @@ export type ListRouteLeaksRequest = Message<"powernode.v1.ListRouteLeaksRequest"
  * Use `create(ListRouteLeaksRequestSchema)` to create a new message.
  */
 export const ListRouteLeaksRequestSchema: GenMessage<ListRouteLeaksRequest> = /*@__PURE__*/
-  messageDesc(file_powernode_v1_sdwan, 38);
+  messageDesc(file_powernode_v1_sdwan, 41);
 
 /**
  * @generated from message powernode.v1.ListRouteLeaksResponse
@@ -1232,7 +1346,7 @@ export type ListRouteLeaksResponse = Message<"powernode.v1.ListRouteLeaksRespons
  * Use `create(ListRouteLeaksResponseSchema)` to create a new message.
  */
 export const ListRouteLeaksResponseSchema: GenMessage<ListRouteLeaksResponse> = /*@__PURE__*/
-  messageDesc(file_powernode_v1_sdwan, 39);
+  messageDesc(file_powernode_v1_sdwan, 42);
 
 /**
  * @generated from message powernode.v1.AllocateHostBridgeRequest
@@ -1256,7 +1370,7 @@ export type AllocateHostBridgeRequest = Message<"powernode.v1.AllocateHostBridge
  * Use `create(AllocateHostBridgeRequestSchema)` to create a new message.
  */
 export const AllocateHostBridgeRequestSchema: GenMessage<AllocateHostBridgeRequest> = /*@__PURE__*/
-  messageDesc(file_powernode_v1_sdwan, 40);
+  messageDesc(file_powernode_v1_sdwan, 43);
 
 /**
  * @generated from message powernode.v1.AllocateHostBridgeResponse
@@ -1287,7 +1401,7 @@ export type AllocateHostBridgeResponse = Message<"powernode.v1.AllocateHostBridg
  * Use `create(AllocateHostBridgeResponseSchema)` to create a new message.
  */
 export const AllocateHostBridgeResponseSchema: GenMessage<AllocateHostBridgeResponse> = /*@__PURE__*/
-  messageDesc(file_powernode_v1_sdwan, 41);
+  messageDesc(file_powernode_v1_sdwan, 44);
 
 /**
  * @generated from message powernode.v1.DrainHostBridgeRequest
@@ -1304,7 +1418,7 @@ export type DrainHostBridgeRequest = Message<"powernode.v1.DrainHostBridgeReques
  * Use `create(DrainHostBridgeRequestSchema)` to create a new message.
  */
 export const DrainHostBridgeRequestSchema: GenMessage<DrainHostBridgeRequest> = /*@__PURE__*/
-  messageDesc(file_powernode_v1_sdwan, 42);
+  messageDesc(file_powernode_v1_sdwan, 45);
 
 /**
  * @generated from message powernode.v1.DrainHostBridgeResponse
@@ -1321,7 +1435,7 @@ export type DrainHostBridgeResponse = Message<"powernode.v1.DrainHostBridgeRespo
  * Use `create(DrainHostBridgeResponseSchema)` to create a new message.
  */
 export const DrainHostBridgeResponseSchema: GenMessage<DrainHostBridgeResponse> = /*@__PURE__*/
-  messageDesc(file_powernode_v1_sdwan, 43);
+  messageDesc(file_powernode_v1_sdwan, 46);
 
 /**
  * @generated from message powernode.v1.RemoveHostBridgeRequest
@@ -1338,7 +1452,7 @@ export type RemoveHostBridgeRequest = Message<"powernode.v1.RemoveHostBridgeRequ
  * Use `create(RemoveHostBridgeRequestSchema)` to create a new message.
  */
 export const RemoveHostBridgeRequestSchema: GenMessage<RemoveHostBridgeRequest> = /*@__PURE__*/
-  messageDesc(file_powernode_v1_sdwan, 44);
+  messageDesc(file_powernode_v1_sdwan, 47);
 
 /**
  * @generated from message powernode.v1.RemoveHostBridgeResponse
@@ -1355,7 +1469,7 @@ export type RemoveHostBridgeResponse = Message<"powernode.v1.RemoveHostBridgeRes
  * Use `create(RemoveHostBridgeResponseSchema)` to create a new message.
  */
 export const RemoveHostBridgeResponseSchema: GenMessage<RemoveHostBridgeResponse> = /*@__PURE__*/
-  messageDesc(file_powernode_v1_sdwan, 45);
+  messageDesc(file_powernode_v1_sdwan, 48);
 
 /**
  * @generated from message powernode.v1.ListHostBridgesRequest
@@ -1372,7 +1486,7 @@ export type ListHostBridgesRequest = Message<"powernode.v1.ListHostBridgesReques
  * Use `create(ListHostBridgesRequestSchema)` to create a new message.
  */
 export const ListHostBridgesRequestSchema: GenMessage<ListHostBridgesRequest> = /*@__PURE__*/
-  messageDesc(file_powernode_v1_sdwan, 46);
+  messageDesc(file_powernode_v1_sdwan, 49);
 
 /**
  * @generated from message powernode.v1.ListHostBridgesResponse
@@ -1389,7 +1503,7 @@ export type ListHostBridgesResponse = Message<"powernode.v1.ListHostBridgesRespo
  * Use `create(ListHostBridgesResponseSchema)` to create a new message.
  */
 export const ListHostBridgesResponseSchema: GenMessage<ListHostBridgesResponse> = /*@__PURE__*/
-  messageDesc(file_powernode_v1_sdwan, 47);
+  messageDesc(file_powernode_v1_sdwan, 50);
 
 /**
  * @generated from message powernode.v1.SuggestNetworkProfileRequest
@@ -1406,7 +1520,7 @@ export type SuggestNetworkProfileRequest = Message<"powernode.v1.SuggestNetworkP
  * Use `create(SuggestNetworkProfileRequestSchema)` to create a new message.
  */
 export const SuggestNetworkProfileRequestSchema: GenMessage<SuggestNetworkProfileRequest> = /*@__PURE__*/
-  messageDesc(file_powernode_v1_sdwan, 48);
+  messageDesc(file_powernode_v1_sdwan, 51);
 
 /**
  * @generated from message powernode.v1.SuggestNetworkProfileResponse
@@ -1439,7 +1553,7 @@ export type SuggestNetworkProfileResponse = Message<"powernode.v1.SuggestNetwork
  * Use `create(SuggestNetworkProfileResponseSchema)` to create a new message.
  */
 export const SuggestNetworkProfileResponseSchema: GenMessage<SuggestNetworkProfileResponse> = /*@__PURE__*/
-  messageDesc(file_powernode_v1_sdwan, 49);
+  messageDesc(file_powernode_v1_sdwan, 52);
 
 /**
  * @generated from message powernode.v1.CreateIpfixCollectorRequest
@@ -1475,7 +1589,7 @@ export type CreateIpfixCollectorRequest = Message<"powernode.v1.CreateIpfixColle
  * Use `create(CreateIpfixCollectorRequestSchema)` to create a new message.
  */
 export const CreateIpfixCollectorRequestSchema: GenMessage<CreateIpfixCollectorRequest> = /*@__PURE__*/
-  messageDesc(file_powernode_v1_sdwan, 50);
+  messageDesc(file_powernode_v1_sdwan, 53);
 
 /**
  * @generated from message powernode.v1.CreateIpfixCollectorResponse
@@ -1492,7 +1606,7 @@ export type CreateIpfixCollectorResponse = Message<"powernode.v1.CreateIpfixColl
  * Use `create(CreateIpfixCollectorResponseSchema)` to create a new message.
  */
 export const CreateIpfixCollectorResponseSchema: GenMessage<CreateIpfixCollectorResponse> = /*@__PURE__*/
-  messageDesc(file_powernode_v1_sdwan, 51);
+  messageDesc(file_powernode_v1_sdwan, 54);
 
 /**
  * @generated from message powernode.v1.SetIpfixCollectorEnabledRequest
@@ -1514,7 +1628,7 @@ export type SetIpfixCollectorEnabledRequest = Message<"powernode.v1.SetIpfixColl
  * Use `create(SetIpfixCollectorEnabledRequestSchema)` to create a new message.
  */
 export const SetIpfixCollectorEnabledRequestSchema: GenMessage<SetIpfixCollectorEnabledRequest> = /*@__PURE__*/
-  messageDesc(file_powernode_v1_sdwan, 52);
+  messageDesc(file_powernode_v1_sdwan, 55);
 
 /**
  * @generated from message powernode.v1.SetIpfixCollectorEnabledResponse
@@ -1531,7 +1645,7 @@ export type SetIpfixCollectorEnabledResponse = Message<"powernode.v1.SetIpfixCol
  * Use `create(SetIpfixCollectorEnabledResponseSchema)` to create a new message.
  */
 export const SetIpfixCollectorEnabledResponseSchema: GenMessage<SetIpfixCollectorEnabledResponse> = /*@__PURE__*/
-  messageDesc(file_powernode_v1_sdwan, 53);
+  messageDesc(file_powernode_v1_sdwan, 56);
 
 /**
  * @generated from message powernode.v1.ListIpfixCollectorsRequest
@@ -1544,7 +1658,7 @@ export type ListIpfixCollectorsRequest = Message<"powernode.v1.ListIpfixCollecto
  * Use `create(ListIpfixCollectorsRequestSchema)` to create a new message.
  */
 export const ListIpfixCollectorsRequestSchema: GenMessage<ListIpfixCollectorsRequest> = /*@__PURE__*/
-  messageDesc(file_powernode_v1_sdwan, 54);
+  messageDesc(file_powernode_v1_sdwan, 57);
 
 /**
  * @generated from message powernode.v1.ListIpfixCollectorsResponse
@@ -1561,7 +1675,7 @@ export type ListIpfixCollectorsResponse = Message<"powernode.v1.ListIpfixCollect
  * Use `create(ListIpfixCollectorsResponseSchema)` to create a new message.
  */
 export const ListIpfixCollectorsResponseSchema: GenMessage<ListIpfixCollectorsResponse> = /*@__PURE__*/
-  messageDesc(file_powernode_v1_sdwan, 55);
+  messageDesc(file_powernode_v1_sdwan, 58);
 
 /**
  * @generated from message powernode.v1.DeleteIpfixCollectorRequest
@@ -1578,7 +1692,7 @@ export type DeleteIpfixCollectorRequest = Message<"powernode.v1.DeleteIpfixColle
  * Use `create(DeleteIpfixCollectorRequestSchema)` to create a new message.
  */
 export const DeleteIpfixCollectorRequestSchema: GenMessage<DeleteIpfixCollectorRequest> = /*@__PURE__*/
-  messageDesc(file_powernode_v1_sdwan, 56);
+  messageDesc(file_powernode_v1_sdwan, 59);
 
 /**
  * @generated from message powernode.v1.DeleteIpfixCollectorResponse
@@ -1591,7 +1705,7 @@ export type DeleteIpfixCollectorResponse = Message<"powernode.v1.DeleteIpfixColl
  * Use `create(DeleteIpfixCollectorResponseSchema)` to create a new message.
  */
 export const DeleteIpfixCollectorResponseSchema: GenMessage<DeleteIpfixCollectorResponse> = /*@__PURE__*/
-  messageDesc(file_powernode_v1_sdwan, 57);
+  messageDesc(file_powernode_v1_sdwan, 60);
 
 /**
  * @generated from message powernode.v1.ListIpfixFlowsRequest
@@ -1610,7 +1724,7 @@ export type ListIpfixFlowsRequest = Message<"powernode.v1.ListIpfixFlowsRequest"
  * Use `create(ListIpfixFlowsRequestSchema)` to create a new message.
  */
 export const ListIpfixFlowsRequestSchema: GenMessage<ListIpfixFlowsRequest> = /*@__PURE__*/
-  messageDesc(file_powernode_v1_sdwan, 58);
+  messageDesc(file_powernode_v1_sdwan, 61);
 
 /**
  * @generated from message powernode.v1.ListIpfixFlowsResponse
@@ -1632,7 +1746,7 @@ export type ListIpfixFlowsResponse = Message<"powernode.v1.ListIpfixFlowsRespons
  * Use `create(ListIpfixFlowsResponseSchema)` to create a new message.
  */
 export const ListIpfixFlowsResponseSchema: GenMessage<ListIpfixFlowsResponse> = /*@__PURE__*/
-  messageDesc(file_powernode_v1_sdwan, 59);
+  messageDesc(file_powernode_v1_sdwan, 62);
 
 /**
  * The hub's IPFIX receiver (RFC 7011 over UDP).
@@ -1672,7 +1786,7 @@ export type IpfixReceiver = Message<"powernode.v1.IpfixReceiver"> & {
  * Use `create(IpfixReceiverSchema)` to create a new message.
  */
 export const IpfixReceiverSchema: GenMessage<IpfixReceiver> = /*@__PURE__*/
-  messageDesc(file_powernode_v1_sdwan, 60);
+  messageDesc(file_powernode_v1_sdwan, 63);
 
 /**
  * @generated from message powernode.v1.NodeFlows
@@ -1733,7 +1847,7 @@ export type NodeFlows = Message<"powernode.v1.NodeFlows"> & {
  * Use `create(NodeFlowsSchema)` to create a new message.
  */
 export const NodeFlowsSchema: GenMessage<NodeFlows> = /*@__PURE__*/
-  messageDesc(file_powernode_v1_sdwan, 61);
+  messageDesc(file_powernode_v1_sdwan, 64);
 
 /**
  * One IPFIX data record, the information elements the hub reads.
@@ -1791,7 +1905,7 @@ export type FlowRecord = Message<"powernode.v1.FlowRecord"> & {
  * Use `create(FlowRecordSchema)` to create a new message.
  */
 export const FlowRecordSchema: GenMessage<FlowRecord> = /*@__PURE__*/
-  messageDesc(file_powernode_v1_sdwan, 62);
+  messageDesc(file_powernode_v1_sdwan, 65);
 
 /**
  * Operator API of the SDWAN topology.
