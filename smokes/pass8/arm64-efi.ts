@@ -6,49 +6,22 @@
  */
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { TCG_ACCEL, TCG_CPU } from "../../hub/src/providers/qemu/argv.ts";
 import type { SmokeHub } from "../lib/hub.ts";
 import type { PassContext } from "../lib/pass.ts";
 import { arm64IdentityImage, enrolledFromIdentity } from "./identity-image.ts";
+import { diskAndNicArgv, pflashArgv, virtArgv } from "./q35.ts";
 
 export const AAVMF_CODE = "/usr/share/AAVMF/AAVMF_CODE.fd";
 export const AAVMF_VARS = "/usr/share/AAVMF/AAVMF_VARS.fd";
 
 /** QEMU `virt` under AAVMF booting `image` (no -kernel), TCG, serial to a file. */
-export function aavmfArgv(image: string, vars: string, serial: string, mac: string): string[] {
-  return [
-    "qemu-system-aarch64",
-    "-machine",
-    "virt",
-    "-accel",
-    TCG_ACCEL.arm64,
-    "-cpu",
-    TCG_CPU.arm64,
-    "-m",
-    "1024",
-    "-smp",
-    "2",
-    "-nodefaults",
-    "-no-user-config",
-    "-display",
-    "none",
-    "-no-reboot",
-    "-serial",
-    `file:${serial}`,
-    "-drive",
-    `if=pflash,format=raw,unit=0,readonly=on,file=${AAVMF_CODE}`,
-    "-drive",
-    `if=pflash,format=raw,unit=1,file=${vars}`,
-    "-drive",
-    `file=${image},format=raw,if=virtio`,
-    "-netdev",
-    "user,id=n1",
-    "-device",
-    `virtio-net-pci,netdev=n1,romfile=,mac=${mac}`,
-    "-device",
-    "virtio-rng-pci",
-  ];
-}
+export const aavmfArgv = (image: string, vars: string, serial: string, mac: string): string[] => [
+  ...virtArgv(serial),
+  ...pflashArgv(AAVMF_CODE, vars),
+  ...diskAndNicArgv(image, mac),
+  "-device",
+  "virtio-rng-pci",
+];
 
 export async function arm64EfiNode(t: PassContext, s: SmokeHub): Promise<void> {
   const { instance, image } = await arm64IdentityImage(

@@ -14,7 +14,7 @@ import type { SmokeHub } from "../lib/hub.ts";
 import type { PassContext } from "../lib/pass.ts";
 import { waitFor } from "../lib/wait.ts";
 import { identityCfg } from "./identity-image.ts";
-import { q35Argv } from "./q35.ts";
+import { diskAndNicArgv, pflashArgv, q35Argv } from "./q35.ts";
 
 type Accel = "kvm" | "tcg";
 
@@ -27,16 +27,8 @@ function bootUnderOvmf(t: PassContext, image: string, name: string, accel: Accel
   const vm = Bun.spawn(
     [
       ...q35Argv(accel, serial),
-      "-drive",
-      "if=pflash,format=raw,unit=0,readonly=on,file=/usr/share/OVMF/OVMF_CODE_4M.fd",
-      "-drive",
-      `if=pflash,format=raw,unit=1,file=${vars}`,
-      "-drive",
-      `file=${image},format=raw,if=virtio`,
-      "-netdev",
-      "user,id=n1",
-      "-device",
-      `virtio-net-pci,netdev=n1,romfile=,mac=${mac}`,
+      ...pflashArgv("/usr/share/OVMF/OVMF_CODE_4M.fd", vars),
+      ...diskAndNicArgv(image, mac),
     ],
     { stdout: "ignore", stderr: "ignore" },
   );

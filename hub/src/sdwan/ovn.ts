@@ -307,18 +307,22 @@ export async function planFor(db: Db | Tx, ref: string): Promise<string[][]> {
   });
 }
 
-/** ovn-controller's settings for `node`: heavyweight, a member of an active deployment's network. */
-export async function ovnControlFor(tx: Db | Tx, node: Pick<NodeRow, "id" | "networkProfile">) {
-  if (node.networkProfile !== "heavyweight") return undefined;
-  const rows = await tx
+/** The active deployments in whose networks `nodeId` is a member, by name, with its overlay address there. */
+const activeDeploymentsOf = (tx: Db | Tx, nodeId: string) =>
+  tx
     .select({ d: ovnDeployments, address: networkMembers.address })
     .from(ovnDeployments)
     .innerJoin(
       networkMembers,
-      and(eq(networkMembers.networkId, ovnDeployments.networkId), eq(networkMembers.instanceId, node.id)),
+      and(eq(networkMembers.networkId, ovnDeployments.networkId), eq(networkMembers.instanceId, nodeId)),
     )
     .where(eq(ovnDeployments.state, "active"))
     .orderBy(asc(ovnDeployments.name));
+
+/** ovn-controller's settings for `node`: heavyweight, a member of an active deployment's network. */
+export async function ovnControlFor(tx: Db | Tx, node: Pick<NodeRow, "id" | "networkProfile">) {
+  if (node.networkProfile !== "heavyweight") return undefined;
+  const rows = await activeDeploymentsOf(tx, node.id);
   const first = rows[0];
   if (!first) return undefined;
   const ports = await tx
@@ -358,15 +362,7 @@ export function listenOf(endpoint: string): { host: string; listen: string } | u
  * node's overlay address in the deployment's network (the first by name), its listeners and plan.
  */
 export async function ovnCentralFor(tx: Db | Tx, node: Pick<NodeRow, "id">) {
-  const rows = await tx
-    .select({ d: ovnDeployments, address: networkMembers.address })
-    .from(ovnDeployments)
-    .innerJoin(
-      networkMembers,
-      and(eq(networkMembers.networkId, ovnDeployments.networkId), eq(networkMembers.instanceId, node.id)),
-    )
-    .where(eq(ovnDeployments.state, "active"))
-    .orderBy(asc(ovnDeployments.name));
+  const rows = await activeDeploymentsOf(tx, node.id);
   for (const { d, address } of rows) {
     const nb = listenOf(d.nbEndpoint);
     const sb = listenOf(d.sbEndpoint);
