@@ -5,10 +5,10 @@
  * published on the peer bus after commit (peers.ts).
  */
 import { EVENTS } from "@powernode/proto";
-import { and, asc, count, eq, sql } from "drizzle-orm";
+import { and, asc, count, eq, ne, sql } from "drizzle-orm";
 import { networkKeyContext } from "../ca/stored-keys.ts";
 import type { Db } from "../db/client.ts";
-import { instances, networkMembers, networks } from "../db/schema/index.ts";
+import { hostBridges, instances, networkMembers, networks } from "../db/schema/index.ts";
 import type { Deps } from "../deps.ts";
 import type { Tx } from "../desired-state/index.ts";
 import { DomainError } from "../errors.ts";
@@ -195,6 +195,7 @@ export async function joinNetwork(
   });
   if (created) {
     await deps.desiredState.change(input.nodeId);
+    await retunnel(deps, network.id, input.nodeId);
     await deps.events.emit(
       EVENTS.networkMemberJoined,
       { networkId: network.id, network: network.name, address: member.address, hub: member.hub },
@@ -224,6 +225,7 @@ export async function leaveNetwork(
   if (!removed)
     throw new DomainError("not_found", `node_id: ${input.nodeId} is not a member of ${network.name}`);
   await deps.desiredState.change(input.nodeId);
+  await retunnel(deps, network.id, input.nodeId);
   await deps.events.emit(
     EVENTS.networkMemberLeft,
     { networkId: network.id, network: network.name },
@@ -281,4 +283,24 @@ export async function setMemberKey(
     .set({ ...report, updatedAt: sql`now()` })
     .where(eq(networkMembers.id, member.id));
   return true;
+}
+
+/**
+ * After `nodeId` joined or left a network: when it has an active OVS bridge, the network's other
+ * members with one are recompiled (their VXLAN tunnels to it come or go, decision 0037).
+ */
+async function retunnel(deps: Pick<Deps, "db" | "desiredState">, networkId: string, nodeId: string) {
+  const ovs = and(eq(hostBridges.kind, "ovs"), eq(hostBridges.state, "active"));
+  const [mine] = await deps.db
+    .select({ id: hostBridges.id })
+    .from(hostBridges)
+    .where(and(ovs, eq(hostBridges.nodeId, nodeId)))
+    .limit(1);
+  if (!mine) return;
+  const others = await deps.db
+    .selectDistinct({ nodeId: networkMembers.instanceId })
+    .from(networkMembers)
+    .innerJoin(hostBridges, and(ovs, eq(hostBridges.nodeId, networkMembers.instanceId)))
+    .where(and(eq(networkMembers.networkId, networkId), ne(networkMembers.instanceId, nodeId)));
+  for (const o of others) if (o.nodeId) await deps.desiredState.change(o.nodeId);
 }

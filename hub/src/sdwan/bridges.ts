@@ -8,10 +8,11 @@
 import { EVENTS } from "@powernode/proto";
 import { and, asc, eq, inArray, ne } from "drizzle-orm";
 import type { Db } from "../db/client.ts";
-import { hostBridges, networkMembers } from "../db/schema/index.ts";
+import { hostBridges, networkMembers, networks } from "../db/schema/index.ts";
 import type { Deps } from "../deps.ts";
 import type { Tx } from "../desired-state/index.ts";
 import { DomainError } from "../errors.ts";
+import { sees } from "../network/peers.ts";
 import { getInstance } from "../provision/instances.ts";
 import { isUuid } from "../rpc/fields.ts";
 import type { OvsPeer } from "./ovs-segment.ts";
@@ -155,8 +156,14 @@ export async function nodesWithOvsBridges(db: Db | Tx): Promise<string[]> {
  */
 export async function ovsPeersOf(db: Db | Tx, nodeId: string): Promise<OvsPeer[]> {
   const mine = await db
-    .select({ networkId: networkMembers.networkId, address: networkMembers.address })
+    .select({
+      networkId: networkMembers.networkId,
+      address: networkMembers.address,
+      hub: networkMembers.hub,
+      topology: networks.topology,
+    })
     .from(networkMembers)
+    .innerJoin(networks, eq(networks.id, networkMembers.networkId))
     .where(eq(networkMembers.instanceId, nodeId));
   if (mine.length === 0) return [];
   const others = await db
@@ -164,6 +171,7 @@ export async function ovsPeersOf(db: Db | Tx, nodeId: string): Promise<OvsPeer[]
       nodeId: networkMembers.instanceId,
       networkId: networkMembers.networkId,
       address: networkMembers.address,
+      hub: networkMembers.hub,
       shortId: hostBridges.shortId,
     })
     .from(networkMembers)
@@ -184,15 +192,17 @@ export async function ovsPeersOf(db: Db | Tx, nodeId: string): Promise<OvsPeer[]
         ne(networkMembers.instanceId, nodeId),
       ),
     );
-  const local = new Map(mine.map((m) => [m.networkId, m.address]));
+  const local = new Map(mine.map((m) => [m.networkId, m]));
   const peers = new Map<string, OvsPeer & { ovsShortIds: number[] }>();
   for (const o of others) {
-    if (!o.nodeId) continue;
+    const me = local.get(o.networkId);
+    // Only where WireGuard carries it: in hub-and-spoke, spokes do not see spokes.
+    if (!o.nodeId || !me || !sees(me, me, o)) continue;
     const key = `${o.nodeId}/${o.networkId}`;
     const p = peers.get(key) ?? {
       nodeId: o.nodeId,
       networkId: o.networkId,
-      localIp: local.get(o.networkId) ?? "",
+      localIp: me.address,
       remoteIp: o.address,
       ovsShortIds: [],
     };

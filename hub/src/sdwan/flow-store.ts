@@ -3,7 +3,8 @@
  * its exporter's templates, attributed to a node by its observation domain (ovs-segment.ts), counted
  * per node with the latest 50 records kept. One store per hub (flowStoreOf); restarting the hub
  * starts the counts again (flow records are telemetry, not state: the fleet event log is the record).
- * Exporters are untrusted: a bad datagram is counted and dropped, and the template caches are bounded.
+ * Exporters are untrusted: a bad datagram is counted and dropped, and the template caches are bounded
+ * (exporters, domains per exporter and templates: ipfix-decode.ts).
  */
 import type { Deps } from "../deps.ts";
 import { nodesWithOvsBridges } from "./bridges.ts";
@@ -15,6 +16,8 @@ export const RECENT_PER_NODE = 50;
 export const MAX_EXPORTERS = 256;
 /** An unknown domain re-reads the nodes at most this often. */
 const RESOLVE_EVERY_MS = 2000;
+/** Known domains are re-read this often. */
+const REFRESH_MS = 30_000;
 
 export interface NodeFlows {
   nodeId: string;
@@ -65,7 +68,7 @@ export function createFlowStore(
         counts.rejected++;
         return;
       }
-      if (msg.unknownSets.length > 0) counts.rejected++;
+      if (msg.unknownSets.length > 0 || msg.templatesRefused > 0) counts.rejected++;
       // Domain 0: the exporter's own statistics (OVS), no bridge's.
       if (msg.domain === 0) return;
       const nodeId = await resolveDomain(msg.domain);
@@ -92,9 +95,12 @@ export function createFlowStore(
         n.records++;
         n.packets += f.packets;
         n.octets += f.octets;
-        n.recent.unshift({ ...f, receivedAt: at });
       }
-      n.recent.length = Math.min(n.recent.length, RECENT_PER_NODE);
+      const newest = msg.flows
+        .slice(-RECENT_PER_NODE)
+        .reverse()
+        .map((f) => ({ ...f, receivedAt: at }));
+      n.recent = [...newest, ...n.recent].slice(0, RECENT_PER_NODE);
       byNode.set(nodeId, n);
     },
     nodes: (nodeId) =>
@@ -111,7 +117,8 @@ export function domainResolver(deps: Pick<Deps, "db">): (domain: number) => Prom
   let readAt = 0;
   return async (domain) => {
     const hit = map.get(domain);
-    if (hit || Date.now() - readAt < RESOLVE_EVERY_MS) return hit;
+    // A hit is trusted for REFRESH_MS (a node whose OVS bridge went stops being credited then).
+    if (hit ? Date.now() - readAt < REFRESH_MS : Date.now() - readAt < RESOLVE_EVERY_MS) return hit;
     readAt = Date.now();
     map = new Map((await nodesWithOvsBridges(deps.db)).map((n) => [observationDomain(n), n]));
     return map.get(domain);

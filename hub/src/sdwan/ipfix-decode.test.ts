@@ -1,7 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { decodeMessage, IE, IpfixError, TemplateCache } from "./ipfix-decode.ts";
+import { decodeMessage, IE, IpfixError, MAX_DOMAINS, MAX_TEMPLATES, TemplateCache } from "./ipfix-decode.ts";
 
 /** Real messages from Open vSwitch 3.1 (testdata/ovs-3.1-ipfix.hex says how they were captured). */
 const capture = readFileSync(join(import.meta.dir, "testdata/ovs-3.1-ipfix.hex"), "utf8")
@@ -133,6 +133,58 @@ describe("decodeMessage on built messages", () => {
       new TemplateCache(),
     );
     expect(m.flows).toEqual([expect.objectContaining({ protocol: 58, source: "fd00::1" })]);
+  });
+
+  test("hostile encodings are skipped, not parsed: a 60 KB protocol field costs nothing", () => {
+    const t = [...u16(303), ...u16(1), ...u16(IE.protocolIdentifier), ...u16(65535)];
+    const value = Array(60_000).fill(0xff);
+    const cache = new TemplateCache();
+    decodeMessage(message([[2, t]]), cache);
+    const body = Uint8Array.from([
+      0,
+      10,
+      0,
+      0,
+      0,
+      0,
+      0,
+      1,
+      0,
+      0,
+      0,
+      9,
+      0,
+      0,
+      0,
+      42,
+      ...u16(303),
+      ...u16(4 + 3 + value.length),
+      255,
+      ...u16(value.length),
+      ...value,
+    ]);
+    new DataView(body.buffer).setUint16(2, body.length);
+    const started = performance.now();
+    const m = decodeMessage(body, cache);
+    expect(performance.now() - started).toBeLessThan(100);
+    expect(m.flows).toEqual([expect.objectContaining({ protocol: 0 })]);
+  });
+
+  test("an exporter's templates and domains are bounded: beyond them new ones are refused", () => {
+    const cache = new TemplateCache();
+    const one = (id: number) => [...u16(id), ...u16(1), ...u16(IE.protocolIdentifier), ...u16(1)];
+    const ids = Array.from({ length: MAX_TEMPLATES + 10 }, (_, i) => 256 + i);
+    let kept = 0;
+    let refused = 0;
+    for (let i = 0; i < ids.length; i += 100) {
+      const m = decodeMessage(message([[2, ids.slice(i, i + 100).flatMap(one)]]), cache);
+      kept += m.templates;
+      refused += m.templatesRefused;
+    }
+    expect([kept, refused, cache.size]).toEqual([MAX_TEMPLATES, 10, MAX_TEMPLATES]);
+    const fresh = new TemplateCache();
+    for (let d = 1; d <= MAX_DOMAINS + 1; d++) decodeMessage(message([[2, one(256)]], d), fresh);
+    expect(fresh.size).toBe(MAX_DOMAINS);
   });
 
   const bad: [string, Uint8Array, RegExp][] = [

@@ -43,10 +43,17 @@ export class TemplateCache {
   get(domain: number, id: number): Template | undefined {
     return this.#byDomain.get(domain)?.get(id);
   }
-  set(domain: number, t: Template) {
-    const d = this.#byDomain.get(domain) ?? new Map<number, Template>();
+  /** Keeps `t`; false (nothing kept) when the cache is full: MAX_DOMAINS domains or MAX_TEMPLATES templates. */
+  set(domain: number, t: Template): boolean {
+    let d = this.#byDomain.get(domain);
+    if (!d) {
+      if (this.#byDomain.size >= MAX_DOMAINS) return false;
+      d = new Map<number, Template>();
+      this.#byDomain.set(domain, d);
+    }
+    if (!d.has(t.id) && this.size >= MAX_TEMPLATES) return false;
     d.set(t.id, t);
-    this.#byDomain.set(domain, d);
+    return true;
   }
   withdraw(domain: number, id: number) {
     this.#byDomain.get(domain)?.delete(id);
@@ -72,8 +79,10 @@ export interface Message {
   exportTime: number;
   sequence: number;
   domain: number;
-  /** Template and options template records read from this message. */
+  /** Template and options template records read from this message and kept. */
   templates: number;
+  /** Templates not kept: the exporter's cache is full (MAX_TEMPLATES, MAX_DOMAINS). */
+  templatesRefused: number;
   /** Data records of templates this message or an earlier one defined. */
   flows: Flow[];
   /** Data records of options templates (exporter statistics), counted, not decoded. */
@@ -81,6 +90,16 @@ export interface Message {
   /** Data sets whose template is unknown (not yet seen, or withdrawn): skipped. */
   unknownSets: number[];
 }
+
+const ADDRESS_IES = new Set<number>([
+  IE.sourceIPv4Address,
+  IE.destinationIPv4Address,
+  IE.sourceIPv6Address,
+  IE.destinationIPv6Address,
+]);
+/** Templates kept per exporter (all its domains), and domains per exporter: a sender cannot grow them. */
+export const MAX_TEMPLATES = 512;
+export const MAX_DOMAINS = 16;
 
 const VERSION = 10;
 const HEADER = 16;
@@ -177,7 +196,9 @@ function decodeData(t: Template, body: Uint8Array): Flow[] {
       need(body, o, len, `template ${t.id}'s field ${i} (information element ${f.id})`);
       const v = body.subarray(o, o + len);
       o += len;
-      if (f.enterprise !== undefined) continue;
+      // Only fields of the sizes the registry gives them are read: numbers up to 8 bytes, addresses 4
+      // or 16; anything else (an exporter's odd or hostile encoding) is skipped, never parsed.
+      if (f.enterprise !== undefined || len > 16 || (len > 8 && !ADDRESS_IES.has(f.id))) continue;
       switch (f.id) {
         case IE.sourceIPv4Address:
         case IE.sourceIPv6Address:
@@ -224,6 +245,7 @@ export function decodeMessage(buf: Uint8Array, cache: TemplateCache): Message {
     sequence: view.getUint32(8),
     domain,
     templates: 0,
+    templatesRefused: 0,
     flows: [],
     optionRecords: 0,
     unknownSets: [],
@@ -254,10 +276,11 @@ export function decodeMessage(buf: Uint8Array, cache: TemplateCache): Message {
     const t = local.get(d.id) ?? (withdrawn.includes(d.id) ? undefined : cache.get(domain, d.id));
     if (!t) msg.unknownSets.push(d.id);
     else if (t.scopeCount !== undefined) msg.optionRecords += decodeData(t, d.body).length;
-    else msg.flows.push(...decodeData(t, d.body));
+    else for (const f of decodeData(t, d.body)) msg.flows.push(f);
   }
   for (const id of withdrawn) cache.withdraw(domain, id);
-  for (const t of defined) cache.set(domain, t);
-  msg.templates = defined.length;
+  for (const t of defined)
+    if (cache.set(domain, t)) msg.templates++;
+    else msg.templatesRefused++;
   return msg;
 }

@@ -366,7 +366,8 @@ export async function ovnCentralFor(tx: Db | Tx, node: Pick<NodeRow, "id">) {
   for (const { d, address } of rows) {
     const nb = listenOf(d.nbEndpoint);
     const sb = listenOf(d.sbEndpoint);
-    if (!nb || !sb || canonicalIp(nb.host) !== canonicalIp(address)) continue;
+    // Both databases listen here: both endpoints must name this node's address.
+    if (!nb || !sb || ![nb.host, sb.host].every((h) => canonicalIp(h) === canonicalIp(address))) continue;
     const plan = await planFor(tx, d.id);
     return {
       deployment: d.name,

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { Code } from "@connectrpc/connect";
-import { EVENTS, K3sService, NetworkService, SdwanService } from "@powernode/proto";
+import { EVENTS, K3sService, MeshTopology, NetworkService, SdwanService } from "@powernode/proto";
 import { and, eq } from "drizzle-orm";
 import { enrollTestNode, operatorClient, refusalOf, startTestHub } from "../../test/harness.ts";
 import { fleetEvents, networkMembers } from "../db/schema/index.ts";
@@ -157,6 +157,28 @@ describe("IPFIX collectors", () => {
     expect((await refusalOf(s.setIpfixCollectorEnabled({ collector: "none", enabled: true })))?.code).toBe(
       Code.NotFound,
     );
+  });
+});
+
+describe("OVS segments", () => {
+  test("two nodes' OVS bridges get a tunnel each way when they join a full mesh; none between two spokes", async () => {
+    const s = operatorClient(hub, SdwanService);
+    const net = operatorClient(hub, NetworkService);
+    const a = (await enrollTestNode(hub, "seg-a")).id;
+    const b = (await enrollTestNode(hub, "seg-b")).id;
+    for (const id of [a, b]) await s.allocateHostBridge({ nodeId: id, kind: "ovs" });
+    const tunnels = async (id: string) =>
+      (await sectionOf(id)).find((x) => x.kind === "ovs")?.tunnels.map((t) => t.peerNodeId) ?? [];
+    await net.createNetwork({ name: "seg-spokes", topology: MeshTopology.HUB_AND_SPOKE });
+    for (const id of [a, b]) await net.joinNetwork({ network: "seg-spokes", nodeId: id });
+    expect([await tunnels(a), await tunnels(b)]).toEqual([[], []]);
+    await net.createNetwork({ name: "seg-mesh" });
+    await net.joinNetwork({ network: "seg-mesh", nodeId: a });
+    await net.joinNetwork({ network: "seg-mesh", nodeId: b });
+    // b's join recompiled a too: both sides have the tunnel.
+    expect([await tunnels(a), await tunnels(b)]).toEqual([[b], [a]]);
+    await net.leaveNetwork({ network: "seg-mesh", nodeId: b });
+    expect(await tunnels(a)).toEqual([]);
   });
 });
 

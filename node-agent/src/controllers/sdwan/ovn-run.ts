@@ -19,6 +19,8 @@ export const OVN_CONTROLLER = "/usr/bin/ovn-controller";
 const NB_SOCK = `${OVN_RUN_DIR}/ovnnb_db.sock`;
 const SB_SOCK = `${OVN_RUN_DIR}/ovnsb_db.sock`;
 const START_MS = 30_000;
+/** The interfaces the agent makes for bound logical ports (the hub's localPort names). */
+export const OUR_PORT = /^ovn-[0-9a-f]{10}$/;
 
 const dbServerArgv = (db: "nb" | "sb", listen: string) => [
   "/usr/sbin/ovsdb-server",
@@ -78,7 +80,8 @@ export interface OvnApplied {
 }
 
 export function ovnRun(os: OvsOs) {
-  const central = { root: "", sup: [] as Supervisor[], sha: "" };
+  /** `key`: the deployment and listeners it was started for (a change restarts the databases). */
+  const central = { root: "", key: "", sup: [] as Supervisor[], sha: "" };
   const chassis = { root: "", sup: undefined as Supervisor | undefined };
   const supervise = (at: string, module: string, name: string, exec: string[], log: Log) =>
     startSupervisor(at, [{ module, service: { name, exec, restart: "always" } }], { sys: os, log });
@@ -93,7 +96,7 @@ export function ovnRun(os: OvsOs) {
   async function stopCentral(log: Log) {
     for (const s of central.sup.reverse()) await s.stop();
     if (central.root) log.info("sdwan: OVN central stopped");
-    Object.assign(central, { root: "", sup: [], sha: "" });
+    Object.assign(central, { root: "", key: "", sup: [], sha: "" });
   }
   async function stopChassis(log: Log) {
     await chassis.sup?.stop();
@@ -110,19 +113,25 @@ export function ovnRun(os: OvsOs) {
     },
     /** The central half; resolves with the plan when it applied one. */
     async ensureCentral(at: string, c: OvnCentral, log: Log): Promise<OvnApplied> {
-      if (central.root && central.root !== at) await stopCentral(log);
+      const key = `${c.deployment} ${c.nbListen} ${c.sbListen}`;
+      if (central.root && (central.root !== at || central.key !== key)) await stopCentral(log);
       if (!central.root) {
-        os.makeDirs(at, ["/var/lib/ovn", OVN_RUN_DIR]);
-        for (const db of ["nb", "sb"] as const)
-          await os.createDb(at, `/var/lib/ovn/ovn${db}_db.db`, `/usr/share/ovn/ovn-${db}.ovsschema`);
-        central.sup.push(supervise(at, "ovn-central", "ovnnb-db", dbServerArgv("nb", c.nbListen), log));
-        central.sup.push(supervise(at, "ovn-central", "ovnsb-db", dbServerArgv("sb", c.sbListen), log));
-        central.root = at;
-        await waitFor(
-          "the OVN NB and SB databases",
-          async () => (await os.listening(at, NB_SOCK)) && os.listening(at, SB_SOCK),
-        );
-        central.sup.push(supervise(at, "ovn-central", "ovn-northd", northdArgv(), log));
+        try {
+          os.makeDirs(at, ["/var/lib/ovn", OVN_RUN_DIR]);
+          for (const db of ["nb", "sb"] as const)
+            await os.createDb(at, `/var/lib/ovn/ovn${db}_db.db`, `/usr/share/ovn/ovn-${db}.ovsschema`);
+          central.sup.push(supervise(at, "ovn-central", "ovnnb-db", dbServerArgv("nb", c.nbListen), log));
+          central.sup.push(supervise(at, "ovn-central", "ovnsb-db", dbServerArgv("sb", c.sbListen), log));
+          await waitFor(
+            "the OVN NB and SB databases",
+            async () => (await os.listening(at, NB_SOCK)) && os.listening(at, SB_SOCK),
+          );
+          central.sup.push(supervise(at, "ovn-central", "ovn-northd", northdArgv(), log));
+        } catch (err) {
+          await stopCentral(log);
+          throw err;
+        }
+        Object.assign(central, { root: at, key });
         log.info(`sdwan: OVN central for ${c.deployment} (NB ${c.nbListen}, SB ${c.sbListen})`);
       }
       if (central.sha === c.planSha256) return {};
@@ -159,6 +168,10 @@ export function ovnRun(os: OvsOs) {
         ),
       );
       const made: string[] = [];
+      // Ports no longer bound here go (only ours: `ovn-` and 10 hex digits).
+      const wanted = new Set(c.ports.map((p) => p.interfaceName));
+      for (const i of [...ifaces].sort())
+        if (OUR_PORT.test(i) && !wanted.has(i)) await vsctl(["--if-exists", "del-port", "br-int", i]);
       for (const p of c.ports) {
         if (!ifaces.has(p.interfaceName)) {
           await vsctl(localPortArgs(p));

@@ -128,9 +128,7 @@ test("add, re-point, delete, IPFIX set and cleared; stale pwnbr OVS bridges dele
       "interface",
       "vx0123456789ab",
       "type=vxlan",
-      "options:key=2",
-      "options:local_ip=fd00::1",
-      "options:remote_ip=fd00::10",
+      'options={key="2",local_ip="fd00::1",remote_ip="fd00::10"}',
     ],
     [
       "--may-exist",

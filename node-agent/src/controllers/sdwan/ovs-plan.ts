@@ -100,7 +100,16 @@ export function planOvs(bridges: readonly Bridge[], seen: ObservedOvs): string[]
         Object.entries(options).some(([k, v]) => iface.options[k] !== v) ||
         Object.keys(iface.options).length !== 3
       )
-        out.push(["set", "interface", t.name, "type=vxlan", ...opts]);
+        // The whole map, so an option set by someone else goes too (options:k=v would only merge).
+        out.push([
+          "set",
+          "interface",
+          t.name,
+          "type=vxlan",
+          `options={${Object.entries(options)
+            .map(([k, v]) => `${k}=${JSON.stringify(v)}`)
+            .join(",")}}`,
+        ]);
     }
     for (const p of [...ports].sort())
       if (OUR_TUNNEL.test(p) && !wanted.has(p)) out.push(["--if-exists", "del-port", b.name, p]);

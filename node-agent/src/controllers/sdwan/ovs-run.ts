@@ -58,17 +58,23 @@ export function ovsRun(os: OvsOs): OvsRun {
     async ensure(at, bridges, log) {
       if (root !== undefined && root !== at) await stop(log);
       if (root === undefined) {
-        await os.prepare(at);
-        start("ovsdb-server", at, log);
-        const until = Date.now() + OVS_START_MS;
-        while (!(await os.ready(at))) {
-          if (Date.now() > until)
-            throw new Error(`Open vSwitch: ovsdb-server not answering after ${OVS_START_MS / 1000} s`);
-          await Bun.sleep(200);
-        }
-        await os.vsctl(at, ["--no-wait", "init"]);
-        start("ovs-vswitchd", at, log);
         root = at;
+        try {
+          await os.prepare(at);
+          start("ovsdb-server", at, log);
+          const until = Date.now() + OVS_START_MS;
+          while (!(await os.ready(at))) {
+            if (Date.now() > until)
+              throw new Error(`Open vSwitch: ovsdb-server not answering after ${OVS_START_MS / 1000} s`);
+            await Bun.sleep(200);
+          }
+          await os.vsctl(at, ["--no-wait", "init"]);
+          start("ovs-vswitchd", at, log);
+        } catch (err) {
+          // Nothing half-started stays behind: the next pass starts from scratch.
+          await stop(log);
+          throw err;
+        }
         log.info("sdwan: Open vSwitch started (ovsdb-server, ovs-vswitchd)");
       }
       const seen = observeOvs({
