@@ -51,6 +51,8 @@ export const haPass = definePass({
           POWERNODE_LISTEN_HOST: "127.0.0.1",
           POWERNODE_HTTP_PORT: String(http),
           POWERNODE_MTLS_PORT: String(mtls),
+          // Two hubs on one machine: each its own IPFIX port (any free one).
+          POWERNODE_IPFIX_PORT: "0",
           POWERNODE_NODE_URL: `https://127.0.0.1:${mtls}`,
           POWERNODE_HEARTBEAT_SECONDS: "1",
           // Both hubs on loopback; this smoke is about the shared database, not the operator TLS.

@@ -22,6 +22,11 @@ export const startIpfixReceiver: FeatureListener = async (deps: Deps) => {
         });
       },
     },
+  }).catch((err: unknown) => {
+    const code = (err as { code?: string }).code ?? String(err);
+    throw new Error(
+      `POWERNODE_IPFIX_PORT: cannot listen on UDP ${host}:${port} (${code}); set another port, 0 for any free one, or off`,
+    );
   });
   store.listen = `${host.includes(":") ? `[${host}]` : host}:${socket.port}`;
   deps.log.info("ipfix collector listening", { listen: store.listen });
