@@ -115,12 +115,25 @@ export function createFlowStore(
 export function domainResolver(deps: Pick<Deps, "db">): (domain: number) => Promise<string | undefined> {
   let map = new Map<number, string>();
   let readAt = 0;
+  /** The read in flight: datagrams arriving meanwhile wait for it instead of counting as unknown. */
+  let reading: Promise<void> | undefined;
+  const read = () => {
+    reading ??= (async () => {
+      try {
+        map = new Map((await nodesWithOvsBridges(deps.db)).map((n) => [observationDomain(n), n]));
+        readAt = Date.now();
+      } finally {
+        reading = undefined;
+      }
+    })();
+    return reading;
+  };
   return async (domain) => {
+    if (reading) await reading;
     const hit = map.get(domain);
     // A hit is trusted for REFRESH_MS (a node whose OVS bridge went stops being credited then).
     if (hit ? Date.now() - readAt < REFRESH_MS : Date.now() - readAt < RESOLVE_EVERY_MS) return hit;
-    readAt = Date.now();
-    map = new Map((await nodesWithOvsBridges(deps.db)).map((n) => [observationDomain(n), n]));
+    await read();
     return map.get(domain);
   };
 }

@@ -207,7 +207,12 @@ describe("the hub's IPFIX collector", () => {
     sock.send(Buffer.from("not ipfix"), port, "127.0.0.1");
     const got = await waitUntil(async () => {
       const r = await s.listIpfixFlows({ nodeId: heavy });
-      return (r.receiver?.messages ?? 0n) >= BigInt(messages.length + 2) ? r : undefined;
+      // Counted on arrival, attributed once the domain is resolved (a database read): wait for both.
+      const done =
+        (r.receiver?.messages ?? 0n) >= BigInt(messages.length + 2) &&
+        r.receiver?.unknownDomain === 1n &&
+        r.nodes[0]?.messages === BigInt(messages.filter((m) => m.readUInt32BE(12) === domain).length);
+      return done ? r : undefined;
     });
     sock.close();
     expect(got.nodes).toHaveLength(1);
