@@ -8,6 +8,7 @@
  */
 import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
+import { chrootRun, socketAnswers } from "./chroot-run.ts";
 import type { Exec } from "./exec.ts";
 import { writeFileAtomic } from "./files.ts";
 import type { ModuleSys } from "./module-sys.ts";
@@ -114,25 +115,9 @@ export function createFrrOs(exec: Exec, sys: Pick<ModuleSys, "spawnService">): F
     async ready(root, daemon, pid) {
       const dir = join(root, FRR_RUN_DIR);
       if (readOr(join(dir, `${daemon}.pid`), "").trim() !== String(pid)) return false;
-      try {
-        const s = await Bun.connect({ unix: join(dir, `${daemon}.vty`), socket: { data() {} } });
-        s.end();
-        return true;
-      } catch {
-        return false;
-      }
+      return socketAnswers(dir, `${daemon}.vty`);
     },
-    async vtysh(root, argv) {
-      const r = await exec.run("/bin/busybox", ["chroot", root, ...argv], {
-        timeoutMs: 20_000,
-        allowFailure: true,
-      });
-      if (r.exitCode !== 0)
-        throw new Error(
-          `${argv.join(" ")}: exit ${r.exitCode}: ${`${r.stdout}${r.stderr}`.trim().slice(-400)}`,
-        );
-      return r.stdout;
-    },
+    vtysh: (root, argv) => chrootRun(exec, root, argv, 20_000),
     spawnService: (o) => sys.spawnService(o),
   };
 }

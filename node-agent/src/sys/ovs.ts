@@ -8,6 +8,7 @@
  */
 import { existsSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
+import { chrootRun, socketAnswers } from "./chroot-run.ts";
 import type { Exec } from "./exec.ts";
 import type { ModuleSys } from "./module-sys.ts";
 import { assertIfaceName, ipAddrAddArgs, ipLinkUpArgs } from "./net.ts";
@@ -103,28 +104,8 @@ export interface OvsOs {
   spawnService: ModuleSys["spawnService"];
 }
 
-async function listening(root: string, socket: string): Promise<boolean> {
-  try {
-    const s = await Bun.connect({ unix: join(root, socket), socket: { data() {} } });
-    s.end();
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 export function createOvsOs(exec: Exec, sys: Pick<ModuleSys, "spawnService">): OvsOs {
-  const chrooted = async (root: string, argv: readonly string[]) => {
-    const r = await exec.run("/bin/busybox", ["chroot", root, ...argv], {
-      timeoutMs: 30_000,
-      allowFailure: true,
-    });
-    if (r.exitCode !== 0)
-      throw new Error(
-        `${argv.join(" ")}: exit ${r.exitCode}: ${`${r.stdout}${r.stderr}`.trim().slice(-400)}`,
-      );
-    return r.stdout;
-  };
+  const chrooted = (root: string, argv: readonly string[]) => chrootRun(exec, root, argv, 30_000);
   return {
     hasOvs: (root) => existsSync(join(root, OVS_VSWITCHD)),
     has: (root, path) => existsSync(join(root, path)),
@@ -134,8 +115,8 @@ export function createOvsOs(exec: Exec, sys: Pick<ModuleSys, "spawnService">): O
       if (!existsSync(join(root, OVS_DB)))
         await chrooted(root, ["/usr/bin/ovsdb-tool", "create", OVS_DB, OVS_SCHEMA]);
     },
-    ready: (root) => listening(root, OVS_DB_SOCK),
-    listening: (root, socket) => listening(root, socket),
+    ready: (root) => socketAnswers(root, OVS_DB_SOCK),
+    listening: (root, socket) => socketAnswers(root, socket),
     run: (root, argv) => chrooted(root, argv),
     async createDb(root, db, schema) {
       if (!existsSync(join(root, db))) await chrooted(root, ["/usr/bin/ovsdb-tool", "create", db, schema]);
