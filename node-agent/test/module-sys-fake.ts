@@ -18,7 +18,12 @@ export interface RecordingModuleSysFake extends ModuleSys {
   /** Mount targets currently mounted (by the fake's account). */
   readonly mounted: Set<string>;
   readonly dmDevices: Map<string, DmTarget>;
-  readonly services: { argv: string[]; root: string; proc: ServiceProcess & { exit(code: number): void } }[];
+  readonly services: {
+    argv: string[];
+    root: string;
+    env: Record<string, string>;
+    proc: ServiceProcess & { exit(code: number): void };
+  }[];
   /** Set per-path fs-verity digests (hex). */
   digests: Map<string, string>;
   /** dm status answers ("V" by default). */
@@ -132,7 +137,7 @@ export function createRecordingModuleSysFake(): RecordingModuleSysFake {
       const pid = nextPid++;
       calls.push(`spawn ${o.root} ${o.argv.join(" ")}`);
       const proc = { pid, exited, kill: () => exit(143), exit: (c: number) => exit(c) };
-      fake.services.push({ argv: o.argv, root: o.root, proc });
+      fake.services.push({ argv: o.argv, root: o.root, env: o.env, proc });
       return proc;
     },
   };

@@ -1,4 +1,7 @@
 import { afterAll, beforeAll, expect, test } from "bun:test";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { Arch, CatalogService, ProvisionService } from "@powernode/proto";
 import { operatorClient, startTestHub } from "../../test/harness.ts";
 import type { RunningHub } from "../hub.ts";
@@ -43,4 +46,67 @@ test("instances assign: named versions or the newest; none clears; a bad referen
   const bad = await pnctl("instances", "assign", id, "nope");
   expect(bad.code).toBe(1);
   expect(bad.err).toContain('modules[0].name: no module "nope" in the catalog');
+});
+
+test("templates create with --env and --env-file: the node's assignment carries the environment", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "pn-env-"));
+  const file = join(dir, "tool.env");
+  writeFileSync(file, "# the tool's settings\nTOKEN=from-file\n\nMODE=file\n");
+  const made = await pnctl(
+    "templates",
+    "create",
+    "with-env",
+    "tool@1",
+    "--env-file",
+    `tool=${file}`,
+    "--env",
+    "tool.MODE=flag,with=commas",
+    "--json",
+  );
+  expect(made.code).toBe(0);
+  const ls = JSON.parse((await pnctl("templates", "ls", "--json")).out) as {
+    name: string;
+    modules: { name: string; version: string; env: string[] }[];
+  }[];
+  expect(ls.find((t) => t.name === "with-env")?.modules).toEqual([
+    { name: "tool", version: "1", env: ["MODE", "TOKEN"] },
+  ]);
+  const created = await pnctl(
+    "instances",
+    "create",
+    "--name",
+    "from-tpl",
+    "--arch",
+    "amd64",
+    "--provider",
+    "none",
+    "--template",
+    "with-env",
+    "--json",
+  );
+  expect(created.code).toBe(0);
+  const id = (JSON.parse(created.out) as { id: string }).id;
+  // The instance's own reference wins by name, with its own environment.
+  const own = await pnctl("instances", "assign", id, "tool@2", "--env", "tool.MODE=own", "--json");
+  expect(own.code).toBe(0);
+  const prov = operatorClient(hub, ProvisionService);
+  const mine = (
+    await prov.assignModules({
+      instanceId: id,
+      modules: [{ name: "tool", version: "2", env: { MODE: "own" } }],
+    })
+  ).modules;
+  expect(mine.map((m) => [m.version, m.env])).toEqual([["2", { MODE: "own" }]]);
+  const state = (await operatorClient(hub, ProvisionService).assignModules({ instanceId: id, modules: [] }))
+    .modules;
+  expect(state.map((m) => [m.name, m.version, m.env])).toEqual([
+    ["tool", "1", { MODE: "flag,with=commas", TOKEN: "from-file" }],
+  ]);
+  const unknown = await pnctl("templates", "create", "bad-env", "tool", "--env", "other.A=1");
+  expect(unknown.code).toBe(2);
+  expect(unknown.err).toContain('--env other.A: module "other" is not among the modules given');
+  const badName = await pnctl("templates", "create", "bad-env", "tool", "--env", "tool.a-b=1");
+  expect(badName.code).toBe(1);
+  expect(badName.err).toContain('modules[0].env: "a-b" is not a variable name');
+  rmSync(dir, { recursive: true, force: true });
 });

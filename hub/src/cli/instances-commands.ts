@@ -1,6 +1,7 @@
 /** `pnctl instances ls|create|start|stop|delete|token`. */
 import { Arch, ProvisionService } from "@powernode/proto";
 import { flag } from "./args.ts";
+import { moduleRefsOf } from "./module-refs.ts";
 import {
   archName,
   type CommandGroup,
@@ -17,10 +18,11 @@ export const instancesCommands: CommandGroup = {
   name: "instances",
   usage: `  instances ls
   instances create --name NAME --arch amd64|arm64 [--provider qemu|none] [--memory MIB] [--vcpus N] [--start]
+                   [--persistent] [--template NAME]
   instances start|stop|delete <id>
   instances token <id>            (a fresh bootstrap token, 1 hour)
   instances assign <id> [<module>[@<version>]...]   (the node's own modules, on top of its template's;
-                                  none: only the template's)`,
+                                  none: only the template's; --env and --env-file as for templates)`,
   async run(ctx) {
     const prov = ctx.client(ProvisionService);
     switch (ctx.verb) {
@@ -55,6 +57,7 @@ export const instancesCommands: CommandGroup = {
           start: ctx.args.flags.has("start"),
           persistent: ctx.args.flags.has("persistent"),
           network: flag(ctx.args, "network") ?? "",
+          template: flag(ctx.args, "template") ?? "",
         });
         const i = r.instance;
         const view = {
@@ -90,10 +93,7 @@ export const instancesCommands: CommandGroup = {
       }
       case "assign": {
         const id = required(ctx, 0, "id");
-        const modules = ctx.rest.slice(1).map((ref) => {
-          const at = ref.indexOf("@");
-          return at < 0 ? { name: ref, version: "" } : { name: ref.slice(0, at), version: ref.slice(at + 1) };
-        });
+        const modules = moduleRefsOf(ctx.rest.slice(1), ctx.args);
         const r = await prov.assignModules({ instanceId: id, modules });
         const assigned = r.modules.map((m) => ({
           name: m.name,

@@ -24,6 +24,7 @@ import { registryCommands } from "./registry-commands.ts";
 import { sdwanCommands } from "./sdwan-commands.ts";
 import { type CliIo, type CommandGroup, commandContext, describeError, UsageError } from "./shared.ts";
 import { storageCommands } from "./storage-commands.ts";
+import { templatesCommands } from "./templates-commands.ts";
 import { tokensCommands } from "./tokens-commands.ts";
 
 export type { CliIo } from "./shared.ts";
@@ -33,6 +34,7 @@ const GROUPS: readonly CommandGroup[] = [
   eventsCommands,
   catalogCommands,
   instancesCommands,
+  templatesCommands,
   caCommands,
   moduleCommands,
   netCommands,

@@ -27,6 +27,8 @@ export interface Assignment {
   verityRootHash: string;
   /** Where to pull it, in order (mirrors, origin, hub); `ociReference` is the first. */
   locations: LocationInit[];
+  /** Environment for its services, from the template's or instance's reference. */
+  env: Record<string, string>;
 }
 
 /** Where artifacts can be pulled from: gathered once per compile. */
@@ -57,6 +59,27 @@ export async function pullContext(
 const NAME_RE = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
 const VERSION_RE = /^[A-Za-z0-9][A-Za-z0-9._+~-]{0,127}$/;
 const MAX_MODULES = 64;
+const ENV_NAME_RE = /^[A-Z_][A-Z0-9_]{0,127}$/;
+const MAX_ENV = 64;
+const MAX_ENV_VALUE = 4096;
+
+/** A reference's environment, checked: names, count, value sizes, no NUL (execve cannot carry one). */
+function validateEnv(field: string, env: Record<string, string> | undefined): Record<string, string> {
+  const entries = Object.entries(env ?? {});
+  if (entries.length > MAX_ENV)
+    throw new DomainError("invalid_argument", `${field}: more than ${MAX_ENV} variables`);
+  for (const [k, v] of entries) {
+    if (!ENV_NAME_RE.test(k))
+      throw new DomainError(
+        "invalid_argument",
+        `${field}: "${k.slice(0, 64)}" is not a variable name ([A-Z_][A-Z0-9_]*)`,
+      );
+    if (typeof v !== "string" || Buffer.byteLength(v) > MAX_ENV_VALUE)
+      throw new DomainError("invalid_argument", `${field}.${k}: longer than ${MAX_ENV_VALUE} bytes`);
+    if (v.includes("\0")) throw new DomainError("invalid_argument", `${field}.${k}: holds a NUL byte`);
+  }
+  return Object.fromEntries(entries.sort(([a], [b]) => (a < b ? -1 : 1)));
+}
 
 /** Validates module references at the edge; `field` is the request field for messages. */
 export function validateModuleRefs(field: string, refs: readonly ModuleRefDocument[]): ModuleRefDocument[] {
@@ -77,7 +100,8 @@ export function validateModuleRefs(field: string, refs: readonly ModuleRefDocume
     if (seen.has(r.name))
       throw new DomainError("invalid_argument", `${field}[${i}].name: "${r.name}" listed twice`);
     seen.add(r.name);
-    return { name: r.name, version: r.version };
+    const env = validateEnv(`${field}[${i}].env`, r.env);
+    return { name: r.name, version: r.version, ...(Object.keys(env).length > 0 ? { env } : {}) };
   });
 }
 
@@ -170,6 +194,7 @@ export async function resolveModuleRefs(
       metadataDigest: v.fsverityDigest,
       verityRootHash: v.verityRootHash,
       locations,
+      env: { ...(ref.env ?? {}) },
     });
   }
   return out.sort(byPriority);
@@ -249,6 +274,7 @@ export async function applyModuleAssignment(
         credentialHost: l.credentialHost,
         caPem: l.caPem,
       })),
+      env: { ...m.env },
     })),
   };
 }

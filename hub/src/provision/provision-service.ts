@@ -70,7 +70,7 @@ export function createProvisionService(deps: Deps): ServiceImpl<typeof Provision
       const r = await applyModuleAssignment(
         deps,
         inst.id,
-        req.modules.map((m) => ({ name: m.name, version: m.version })),
+        req.modules.map((m) => ({ name: m.name, version: m.version, env: m.env })),
       );
       return { desiredVersion: BigInt(r.version), modules: r.modules };
     },
@@ -78,7 +78,7 @@ export function createProvisionService(deps: Deps): ServiceImpl<typeof Provision
       const t = await createTemplate(
         deps.db,
         req.name,
-        req.modules.map((m) => ({ name: m.name, version: m.version })),
+        req.modules.map((m) => ({ name: m.name, version: m.version, env: m.env })),
       );
       return { template: toProtoTemplate(t) };
     },

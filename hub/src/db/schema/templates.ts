@@ -6,6 +6,8 @@ import { timestamps } from "./common.ts";
 export interface ModuleRefDocument {
   name: string;
   version: string;
+  /** Environment for the module's services on the node (absent: none). */
+  env?: Record<string, string>;
 }
 
 export const templates = pgTable("templates", {

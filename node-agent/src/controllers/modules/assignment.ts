@@ -84,7 +84,31 @@ export function assignmentProblems(a: ModuleAssignment): string[] {
   if (!HEX64.test(a.verityRootHash)) p.push("verity_root_hash is not 64 hex");
   const r = pullLocationsOf(a);
   if (!r.ok) p.push(r.error);
+  const env = Object.entries(a.env ?? {});
+  if (env.length > MAX_ENV) p.push(`env: more than ${MAX_ENV} variables`);
+  for (const [k, v] of env) {
+    if (!ENV_NAME.test(k)) p.push(`env: ${JSON.stringify(k.slice(0, 64))} is not a variable name`);
+    else if (v.length > MAX_ENV_VALUE || v.includes("\0"))
+      p.push(`env.${k}: longer than ${MAX_ENV_VALUE} or holds NUL`);
+  }
   return p;
+}
+
+const ENV_NAME = /^[A-Z_][A-Z0-9_]{0,127}$/;
+const MAX_ENV = 64;
+const MAX_ENV_VALUE = 4096;
+
+/**
+ * What a set of assignments composes: the modules (by {@link moduleKey}) and each one's service
+ * environment. Two sets with the same key need nothing done; a changed environment restarts services.
+ */
+export function setKeyOf(assignments: readonly ModuleAssignment[]): string {
+  return assignments
+    .map((a) => {
+      const env = Object.entries(a.env ?? {}).sort(([x], [y]) => (x < y ? -1 : 1));
+      return env.length > 0 ? `${moduleKey(a)}${JSON.stringify(env)}` : moduleKey(a);
+    })
+    .join(",");
 }
 
 /** The module manifest must describe what the hub assigned: same name and version, same digests. */

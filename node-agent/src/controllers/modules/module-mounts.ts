@@ -65,7 +65,8 @@ export interface ModuleMounts {
   composeRoot(n: number, modules: LiveModule[]): Generation;
   /** Stops the services, unmounts the root lazily, tears down modules not in `keep`. */
   retire(g: Generation, keep: ReadonlySet<string>): Promise<void>;
-  startServices(g: Generation): void;
+  /** Starts the root's services; `env` (by module name) goes over each module's own environment. */
+  startServices(g: Generation, env?: ReadonlyMap<string, Record<string, string>>): void;
 }
 
 export function createModuleMounts(o: {
@@ -250,9 +251,16 @@ export function createModuleMounts(o: {
     for (const m of g.modules) if (!keep.has(m.key)) tearDownModule(m);
   };
 
-  const startServices = (g: Generation) => {
+  const startServices = (g: Generation, env?: ReadonlyMap<string, Record<string, string>>) => {
     const services = g.modules.flatMap((m) =>
-      m.files.manifest.services.map((service) => ({ module: m.assignment.name, service })),
+      m.files.manifest.services.map((service) => {
+        const given = env?.get(m.assignment.name) ?? {};
+        return {
+          module: m.assignment.name,
+          service:
+            Object.keys(given).length > 0 ? { ...service, env: { ...service.env, ...given } } : service,
+        };
+      }),
     );
     if (services.length > 0) g.supervisor = startSupervisor(g.root, services, { sys, log });
   };

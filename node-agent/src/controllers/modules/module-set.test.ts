@@ -145,6 +145,27 @@ test("two modules: metadata layers highest priority first, then :: data-only blo
   await c.stop();
 });
 
+test("a module's env goes to its services over the manifest's; changing only the env restarts them", async () => {
+  const { sys, c } = setup({
+    services: { web: [{ name: "httpd", exec: ["/bin/httpd"], env: { MODE: "manifest", KEEP: "1" } }] },
+  });
+  const web = (env: Record<string, string>) => {
+    const a = assignment("web", "1.0", "a");
+    a.env = env;
+    return a;
+  };
+  await c.reconcile(desired(1, [web({ MODE: "given" })]));
+  expect(sys.services[0]?.env).toMatchObject({ MODE: "given", KEEP: "1", PATH: expect.any(String) });
+  await c.reconcile(desired(2, [web({ MODE: "given" })]));
+  expect(sys.services).toHaveLength(1);
+  await c.reconcile(desired(3, [web({ MODE: "changed" })]));
+  expect(await sys.services[0]?.proc.exited).toBe(143);
+  expect(sys.services).toHaveLength(2);
+  expect(sys.services[1]?.env).toMatchObject({ MODE: "changed", KEEP: "1" });
+  expect(c.appliedVersion()).toBe(3n);
+  await c.stop();
+});
+
 test("removing every module: services stopped, binds, root, upper and module mounts gone, dm removed", async () => {
   const { sys, c } = setup({ services: { web: [{ name: "httpd", exec: ["/bin/httpd"] }] } });
   await c.reconcile(desired(1, [assignment("web", "1.0", "a")]));

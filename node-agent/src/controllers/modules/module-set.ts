@@ -23,7 +23,7 @@ import { type DesiredState, EVENTS, type ModuleAssignment } from "@powernode/pro
 import type { Log } from "../../log.ts";
 import type { PhaseRecorder } from "../../runtime/phases.ts";
 import type { ModuleSys } from "../../sys/module-sys.ts";
-import { assignmentProblems, byPriority, moduleKey } from "./assignment.ts";
+import { assignmentProblems, byPriority, moduleKey, setKeyOf } from "./assignment.ts";
 import { runDebugHooks } from "./debug-hooks.ts";
 import { type FetchModuleOptions, fetchModule, ModuleFetchError, type ModuleFiles } from "./fetch-module.ts";
 import {
@@ -93,6 +93,8 @@ export function createModuleSet(o: ModuleSetOptions): ModuleSet {
   const { sys, log } = o;
   const fetchOne = o.fetchModule ?? fetchModule;
   let current: Generation | undefined;
+  /** {@link setKeyOf} the assignments `current` was composed from ("" for none). */
+  let currentKey = "";
   let applied: bigint | undefined;
   let generation = 0;
   /** Failures and pending states of the last attempt, by module name. */
@@ -116,8 +118,7 @@ export function createModuleSet(o: ModuleSetOptions): ModuleSet {
   const apply = async (desired: DesiredState, ro: ReconcileOptions) => {
     mounts.retryDmRemovals();
     const assignments = byPriority(desired.modules?.assignments ?? []);
-    const setKey = assignments.map(moduleKey).join(",");
-    const currentKey = current?.modules.map((m) => m.key).join(",") ?? "";
+    const setKey = setKeyOf(assignments);
     if (setKey === currentKey) {
       outcomes = new Map();
       refusedKey = undefined;
@@ -253,7 +254,8 @@ export function createModuleSet(o: ModuleSetOptions): ModuleSet {
       const old = current;
       if (old) await mounts.retire(old, new Set(modules.map((m) => m.key)));
       current = g;
-      if (g) mounts.startServices(g);
+      currentKey = setKey;
+      if (g) mounts.startServices(g, new Map(assignments.map((a) => [a.name, a.env ?? {}])));
       mounts.retryDmRemovals();
     } catch (err) {
       for (const m of created) {
@@ -328,6 +330,7 @@ export function createModuleSet(o: ModuleSetOptions): ModuleSet {
       await busy;
       if (current) await mounts.retire(current, new Set());
       current = undefined;
+      currentKey = "";
       mounts.retryDmRemovals();
     },
   };

@@ -10,7 +10,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file powernode/v1/modules.proto.
  */
 export const file_powernode_v1_modules: GenFile = /*@__PURE__*/
-  fileDesc("Chpwb3dlcm5vZGUvdjEvbW9kdWxlcy5wcm90bxIMcG93ZXJub2RlLnYxIrwBChBNb2R1bGVBc3NpZ25tZW50EgwKBG5hbWUYASABKAkSDwoHdmVyc2lvbhgCIAEoCRIQCghwcmlvcml0eRgDIAEoBRIVCg1vY2lfcmVmZXJlbmNlGAQgASgJEhcKD21ldGFkYXRhX2RpZ2VzdBgFIAEoCRIYChB2ZXJpdHlfcm9vdF9oYXNoGAYgASgJEi0KCWxvY2F0aW9ucxgHIAMoCzIaLnBvd2Vybm9kZS52MS5QdWxsTG9jYXRpb24iXAoMUHVsbExvY2F0aW9uEhUKDW9jaV9yZWZlcmVuY2UYASABKAkSDAoEcm9sZRgCIAEoCRIXCg9jcmVkZW50aWFsX2hvc3QYAyABKAkSDgoGY2FfcGVtGAQgASgJIoUBChFNb2R1bGVPYnNlcnZhdGlvbhIMCgRuYW1lGAEgASgJEg8KB3ZlcnNpb24YAiABKAkSFwoPbWV0YWRhdGFfZGlnZXN0GAMgASgJEhgKEHZlcml0eV9yb290X2hhc2gYBCABKAkSDQoFc3RhdGUYBSABKAkSDwoHbWVzc2FnZRgGIAEoCWIGcHJvdG8z");
+  fileDesc("Chpwb3dlcm5vZGUvdjEvbW9kdWxlcy5wcm90bxIMcG93ZXJub2RlLnYxIp4CChBNb2R1bGVBc3NpZ25tZW50EgwKBG5hbWUYASABKAkSDwoHdmVyc2lvbhgCIAEoCRIQCghwcmlvcml0eRgDIAEoBRIVCg1vY2lfcmVmZXJlbmNlGAQgASgJEhcKD21ldGFkYXRhX2RpZ2VzdBgFIAEoCRIYChB2ZXJpdHlfcm9vdF9oYXNoGAYgASgJEi0KCWxvY2F0aW9ucxgHIAMoCzIaLnBvd2Vybm9kZS52MS5QdWxsTG9jYXRpb24SNAoDZW52GAggAygLMicucG93ZXJub2RlLnYxLk1vZHVsZUFzc2lnbm1lbnQuRW52RW50cnkaKgoIRW52RW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASJcCgxQdWxsTG9jYXRpb24SFQoNb2NpX3JlZmVyZW5jZRgBIAEoCRIMCgRyb2xlGAIgASgJEhcKD2NyZWRlbnRpYWxfaG9zdBgDIAEoCRIOCgZjYV9wZW0YBCABKAkihQEKEU1vZHVsZU9ic2VydmF0aW9uEgwKBG5hbWUYASABKAkSDwoHdmVyc2lvbhgCIAEoCRIXCg9tZXRhZGF0YV9kaWdlc3QYAyABKAkSGAoQdmVyaXR5X3Jvb3RfaGFzaBgEIAEoCRINCgVzdGF0ZRgFIAEoCRIPCgdtZXNzYWdlGAYgASgJYgZwcm90bzM");
 
 /**
  * A module the node should mount, with the digests it must verify.
@@ -58,6 +58,14 @@ export type ModuleAssignment = Message<"powernode.v1.ModuleAssignment"> & {
    * @generated from field: repeated powernode.v1.PullLocation locations = 7;
    */
   locations: PullLocation[];
+
+  /**
+   * Environment for this module's services, over the module's own (from the template or instance).
+   * A change restarts the services.
+   *
+   * @generated from field: map<string, string> env = 8;
+   */
+  env: { [key: string]: string };
 };
 
 /**
