@@ -61,12 +61,20 @@ export async function buildConsole(): Promise<ConsoleBuild> {
   return { indexHtml: template.replace(MARKER, links), assets };
 }
 
-if (import.meta.main) {
-  const i = process.argv.indexOf("--out");
-  const out = i >= 0 ? (process.argv[i + 1] ?? "") : join(import.meta.dir, "dist");
+/** `bun web/build.ts [--out DIR]`: writes the console to DIR (default web/dist). */
+async function writeConsole(out: string): Promise<void> {
   const built = await buildConsole();
   mkdirSync(join(out, ASSET_DIR), { recursive: true });
   writeFileSync(join(out, "index.html"), built.indexHtml);
   for (const a of built.assets) writeFileSync(join(out, ASSET_DIR, a.name), a.bytes);
   console.log(`${out}: index.html, ${built.assets.map((a) => `${a.name} (${a.bytes.length} B)`).join(", ")}`);
+}
+
+// No top-level await: the hub, which imports this file, is compiled with --bytecode (CommonJS).
+if (import.meta.main) {
+  const i = process.argv.indexOf("--out");
+  writeConsole(i >= 0 ? (process.argv[i + 1] ?? "") : join(import.meta.dir, "dist")).catch((err: unknown) => {
+    console.error(err);
+    process.exitCode = 1;
+  });
 }

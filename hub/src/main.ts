@@ -5,6 +5,7 @@
  */
 import { ConfigError, parseHubConfig } from "./config.ts";
 import { PRIVATE_UMASK } from "./data-dir.ts";
+import { caFingerprint } from "./federation/token.ts";
 import { startHubWithConfig } from "./hub.ts";
 import { caFile } from "./operator-listener.ts";
 import { isStartRefusal } from "./start-errors.ts";
@@ -39,6 +40,9 @@ async function main(): Promise<number> {
     `  node mTLS     ${hub.mtlsUrl}  (gRPC, Connect)`,
     `  nodes use     ${hub.nodeUrl}`,
   ];
+  // Printed so an operator can check the CA a client is offered against the hub's console (a hub on a
+  // node prints it to the node's serial console).
+  out.push(`  CA sha256     ${caFingerprint(hub.caPem)}`);
   if (hub.operatorSource === "internal-ca")
     out.push(
       `  certificate   from the hub's internal CA: trust ${caFile(config.dataDir)} (pnctl reads it; docs/certs.md)`,
@@ -60,4 +64,15 @@ async function main(): Promise<number> {
   return 0;
 }
 
-process.exitCode = await main();
+// No top-level await: the hub module's binary is compiled with --bytecode, which needs CommonJS.
+main().then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (err: unknown) => {
+    process.stderr.write(
+      `powernode hub: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`,
+    );
+    process.exitCode = 1;
+  },
+);

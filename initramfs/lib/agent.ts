@@ -56,12 +56,14 @@ export interface CompileAgentOptions {
   cwd: string;
   /** Baked in as `process.env.POWERNODE_AGENT_VERSION` (what the agent reports to the hub). */
   version: string;
+  /** The binary's file name; default `powernode-agent` (the hub module's build compiles the hub too). */
+  outName?: string;
 }
 
 /** Compiles the agent; returns the binary's path. Same sources + runtime give the same bytes. */
 export async function compileAgent(exec: Exec, o: CompileAgentOptions): Promise<string> {
   mkdirSync(o.outDir, { recursive: true });
-  const out = join(o.outDir, "powernode-agent");
+  const out = join(o.outDir, o.outName ?? "powernode-agent");
   await exec.run(
     o.bun ?? process.execPath,
     [

@@ -9,6 +9,7 @@ import type { RegistryCredential } from "@powernode/oci";
 import { Arch } from "@powernode/proto";
 import { type BuiltModule, buildModule } from "../modules/build-module.ts";
 import { buildRecipe } from "../modules/build-recipe.ts";
+import { buildHubModule, HUB_MODULE_NAME } from "../modules/hub-module/hub-module.ts";
 import { buildK3sModule, K3S_BINARY_ENV, K3S_MODULE_NAME } from "../modules/k3s-module.ts";
 import { catalogClient, loadBuiltModule, publishModule } from "../modules/publish.ts";
 import { loadRecipe, MODULES_DIR, recipePath } from "../modules/recipe.ts";
@@ -26,6 +27,8 @@ import {
 const USAGE = `  module build <recipe.json|recipe dir|rootfs dir|rootfs.tar> [--arch amd64|arm64] [--out DIR]
                [--name N --version V --priority P]   (name/version required for a rootfs dir or tar)
   module build k3s [--arch amd64|arm64] [--out DIR] [--version V]   (the binary: $POWERNODE_K3S_BINARY)
+  module build powernode-hub --binary FILE [--arch amd64|arm64] [--out DIR] [--version V]
+               (FILE: bun initramfs/hub-build.ts --arch A; the hub on a node, docs/federation.md)
   module publish <build dir> [--registry URL [--user NAME] [--password-file FILE] [--no-hub-copy]]
                [--description TEXT]   (default: the hub's registry; another registry must be known to the hub
                (registry add) and gets the push credential from --user and --password-file or
@@ -64,6 +67,16 @@ async function build(
   if (!input) throw new UsageError("module build: missing <recipe.json|dir|tar>");
   const arch = archFlag(args);
   const json = args.flags.has("json");
+  if (input === HUB_MODULE_NAME) {
+    // The hub itself, compiled by `bun initramfs/hub-build.ts` (decision 0040).
+    const binary = flag(args, "binary");
+    if (!binary) throw new UsageError("module build powernode-hub: --binary <compiled hub> is required");
+    const outDir = resolve(flag(args, "out") ?? join(MODULES_DIR, ".out", `${HUB_MODULE_NAME}-${arch}`));
+    const version = flag(args, "version");
+    const b = await buildHubModule({ binary, arch, outDir, ...(version ? { version } : {}) });
+    printBuilt(b, outDir, json, io);
+    return 0;
+  }
   if (input === K3S_MODULE_NAME) {
     // No package ships k3s: the module is built from the upstream binary the environment names.
     const outDir = resolve(flag(args, "out") ?? join(MODULES_DIR, ".out", `k3s-${arch}`));

@@ -23,6 +23,7 @@ export {
 } from "./build-module.ts";
 export { buildRecipe, builtModuleDir, type RecipeBuildOptions, recipePackages } from "./build-recipe.ts";
 export { withComposedRoot } from "./composed-root.ts";
+export { buildHubModule, HUB_MODULE_NAME, hubModuleVersion } from "./hub-module/hub-module.ts";
 export {
   catalogClient,
   loadBuiltModule,

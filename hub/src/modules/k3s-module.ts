@@ -56,7 +56,8 @@ export function parseK3sVersion(stdout: string): string | undefined {
   return /^k3s version (v[0-9][A-Za-z0-9.+-]*)/m.exec(stdout)?.[1];
 }
 
-function readHeader(path: string): Uint8Array {
+/** The first 64 bytes of a file (an ELF header). */
+export function readElfHeader(path: string): Uint8Array {
   const fd = openSync(path, "r");
   try {
     const b = new Uint8Array(64);
@@ -86,7 +87,7 @@ export async function buildK3sModule(input: K3sModuleInput): Promise<BuiltModule
   const binary = resolve(input.binary);
   if (!existsSync(binary) || !statSync(binary).isFile())
     throw new Error(`${K3S_BINARY_ENV}: ${binary} is not a file`);
-  const elf = elfArch(readHeader(binary));
+  const elf = elfArch(readElfHeader(binary));
   if ("error" in elf) throw new Error(`${K3S_BINARY_ENV}: ${binary}: ${elf.error}`);
   if (elf.arch !== input.arch)
     throw new Error(`${K3S_BINARY_ENV}: ${binary} is an ${elf.arch} binary, the module is for ${input.arch}`);
