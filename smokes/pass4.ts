@@ -1,6 +1,6 @@
 /**
  * Pass 4: federation. Two hubs peer over mutual TLS; a cluster member replicates a hub's PostgreSQL and
- * takes over when the parent is lost; the full tier (not built) puts a hub on a QEMU node.
+ * takes over when the parent is lost; the full tier puts a hub on a QEMU node.
  *
  *   bun smokes/pass4.ts --tier db|full
  *
@@ -15,8 +15,10 @@
  *     or operator methods. Then the cluster member on two real PostgreSQL servers
  *     (smokes/pass4/cluster-member.ts): slot, pg_basebackup, synchronous streaming with lag under a write
  *     load, read-only member, parent stopped, promotion, a node continuing on the member's hub.
- * full: not built yet (a hub on a QEMU node from a `powernode-hub` template): below --tier full it
- *     prints `skipped (needs --tier full)`; at --tier full it is a failed check saying what is missing.
+ * full: the db tier, then a hub on a QEMU node from the `powernode-hub` template (PostgreSQL and the
+ *     compiled hub as module services on a persistent node) that enrolls a QEMU node of its own and
+ *     federates with this process's hub over mutual TLS (smokes/pass4/hub-on-node.ts). Below --tier
+ *     full it prints `skipped (needs --tier full)`.
  */
 import { Code, type ConnectError, createClient } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-node";
@@ -34,6 +36,7 @@ import { startSmokeHub } from "./lib/hub.ts";
 import { definePass, runPass } from "./lib/pass.ts";
 import { refusal } from "./lib/refusal.ts";
 import { runClusterMember } from "./pass4/cluster-member.ts";
+import { runHubOnNode } from "./pass4/hub-on-node.ts";
 
 function federation(hub: RunningHub) {
   const transport = createConnectTransport({
@@ -262,14 +265,12 @@ export const pass4 = definePass({
     // The cluster member: two real PostgreSQL servers, streaming replication, promotion.
     await runClusterMember(t);
 
-    // The full tier: not built.
+    // The full tier: a hub on a QEMU node (smokes/pass4/hub-on-node.ts).
     if (t.args.tier !== "full") {
       t.info("the hub on a QEMU node (powernode-hub template): skipped (needs --tier full)");
       return;
     }
-    await t.check("full tier: the hub on a QEMU node, federating with this one", () => {
-      throw new Error("not built yet: the powernode-hub template (issue 13, item 1)");
-    });
+    await runHubOnNode(t);
   },
 });
 

@@ -9,6 +9,7 @@ import {
   AgentService,
   CatalogService,
   CertService,
+  FederationService,
   FleetService,
   K3sService,
   NetworkService,
@@ -29,6 +30,7 @@ export interface SmokeHub {
   agents: Client<typeof AgentService>;
   sdwan: Client<typeof SdwanService>;
   k3s: Client<typeof K3sService>;
+  federation: Client<typeof FederationService>;
 }
 
 /** Operator clients (Connect protocol over HTTP/1.1) for a hub URL and token. */
@@ -53,6 +55,7 @@ export function operatorClients(httpUrl: string, token: string, ca?: string): Om
     agents: createClient(AgentService, transport),
     sdwan: createClient(SdwanService, transport),
     k3s: createClient(K3sService, transport),
+    federation: createClient(FederationService, transport),
   };
 }
 
