@@ -55,6 +55,9 @@ export const EVENTS = {
   physicalDeviceRejected: k("system.physical_device.rejected", "warn", "hub"),
   diskImagePublished: k("system.disk_image_published", "info", "hub"),
   diskImagePublishFailed: k("system.disk_image_publish_failed", "error", "hub"),
+  // CVE drills (hub/src/cve): a record put, a drill run (exposed modules, nodes, risk score).
+  cveRecorded: k("system.cve.recorded", "info", "hub"),
+  cveDrilled: k("system.cve.drilled", "info", "hub"),
   // Storage (hub/src/storage).
   storageCreated: k("system.storage.created", "info", "hub"),
   storageDeleted: k("system.storage.deleted", "info", "hub"),

@@ -43,6 +43,15 @@ export {
 } from "./gen/powernode/v1/claims_pb.ts";
 export { Arch, ArchSchema, Severity, SeveritySchema } from "./gen/powernode/v1/common_pb.ts";
 export {
+  type Cve,
+  type CveAffected,
+  CveAffectedSchema,
+  type CveExposure,
+  CveSchema,
+  CveService,
+  type DrillCveResponse,
+} from "./gen/powernode/v1/cve_pb.ts";
+export {
   DebugLayer,
   type DebugPing,
   DebugPingSchema,

@@ -74,6 +74,7 @@ export function createCatalogService(deps: Deps): ServiceImpl<typeof CatalogServ
         metadataSize: Number(req.metadataSize),
         blobSize: Number(req.blobSize),
         origin: req.origin,
+        packages: req.packages.map((p) => ({ name: p.name, version: p.version })),
       });
       return { version: toProtoVersion(v) };
     },

@@ -77,6 +77,37 @@ export interface ModuleVersionInput {
   blobSize: number;
   /** The registry holding the artifact (a known registry's host); "" or absent: the hub. */
   origin?: string;
+  /** The Debian packages it ships at exact versions (what CVE drills match). */
+  packages?: { name: string; version: string }[];
+}
+
+const PACKAGE_RE = /^[a-z0-9][a-z0-9+.-]{0,127}$/;
+const DEB_VERSION_RE = /^[0-9A-Za-z.+~:-]{1,128}$/;
+const MAX_PACKAGES = 4096;
+
+/** A version's package list, checked: Debian names and versions, each name once. */
+function checkPackages(
+  list: readonly { name: string; version: string }[],
+): { name: string; version: string }[] {
+  if (list.length > MAX_PACKAGES)
+    throw new DomainError("invalid_argument", `packages: more than ${MAX_PACKAGES}`);
+  const seen = new Set<string>();
+  return list.map((p, i) => {
+    if (!PACKAGE_RE.test(p.name))
+      throw new DomainError(
+        "invalid_argument",
+        `packages[${i}].name: "${p.name.slice(0, 64)}" is not a Debian package name`,
+      );
+    if (!DEB_VERSION_RE.test(p.version))
+      throw new DomainError(
+        "invalid_argument",
+        `packages[${i}].version: "${p.version.slice(0, 64)}" is not a Debian version`,
+      );
+    if (seen.has(p.name))
+      throw new DomainError("invalid_argument", `packages[${i}].name: "${p.name}" listed twice`);
+    seen.add(p.name);
+    return { name: p.name, version: p.version };
+  });
 }
 
 /** Publishes a version of a module. */
@@ -122,8 +153,9 @@ export async function createModuleVersion(
       );
   }
   const mod = await getModule(db, input.moduleName);
+  const packages = checkPackages(input.packages ?? []);
   const { moduleName: _, ...rest } = input;
-  const values = { ...rest, origin };
+  const values = { ...rest, origin, packages };
   try {
     const [row] = await db
       .insert(moduleVersions)

@@ -3,6 +3,7 @@ export * from "./acme.ts";
 export * from "./agent-builds.ts";
 export * from "./agent-rollouts.ts";
 export * from "./credentials.ts";
+export * from "./cves.ts";
 export * from "./desired-states.ts";
 export * from "./disk-images.ts";
 export * from "./docker-hosts.ts";

@@ -1,5 +1,5 @@
 /** The module catalog: modules and their published versions with the digests nodes verify. */
-import { bigint, index, integer, pgTable, text, unique, uuid } from "drizzle-orm/pg-core";
+import { bigint, index, integer, jsonb, pgTable, text, unique, uuid } from "drizzle-orm/pg-core";
 import { timestamps } from "./common.ts";
 
 export const modules = pgTable("modules", {
@@ -27,6 +27,8 @@ export const moduleVersions = pgTable(
      * `modules/<name>`); "" = the hub's own registry.
      */
     origin: text().notNull().default(""),
+    /** The Debian packages it ships at exact versions (its build's list; [] if not built from packages). */
+    packages: jsonb().$type<{ name: string; version: string }[]>().notNull().default([]),
     metadataSize: bigint({ mode: "number" }).notNull().default(0),
     blobSize: bigint({ mode: "number" }).notNull().default(0),
     ...timestamps,

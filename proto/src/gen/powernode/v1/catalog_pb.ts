@@ -14,7 +14,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file powernode/v1/catalog.proto.
  */
 export const file_powernode_v1_catalog: GenFile = /*@__PURE__*/
-  fileDesc("Chpwb3dlcm5vZGUvdjEvY2F0YWxvZy5wcm90bxIMcG93ZXJub2RlLnYxInkKBk1vZHVsZRIKCgJpZBgBIAEoCRIMCgRuYW1lGAIgASgJEhMKC2Rlc2NyaXB0aW9uGAMgASgJEhAKCHByaW9yaXR5GAQgASgFEi4KCmNyZWF0ZWRfYXQYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIpQCCg1Nb2R1bGVWZXJzaW9uEgoKAmlkGAEgASgJEhMKC21vZHVsZV9uYW1lGAIgASgJEg8KB3ZlcnNpb24YAyABKAkSIAoEYXJjaBgEIAEoDjISLnBvd2Vybm9kZS52MS5BcmNoEhcKD2ZzdmVyaXR5X2RpZ2VzdBgFIAEoCRIYChB2ZXJpdHlfcm9vdF9oYXNoGAYgASgJEhIKCm9jaV9kaWdlc3QYByABKAkSFQoNbWV0YWRhdGFfc2l6ZRgIIAEoBBIRCglibG9iX3NpemUYCSABKAQSLgoKY3JlYXRlZF9hdBgKIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDgoGb3JpZ2luGAsgASgJIkoKE0NyZWF0ZU1vZHVsZVJlcXVlc3QSDAoEbmFtZRgBIAEoCRITCgtkZXNjcmlwdGlvbhgCIAEoCRIQCghwcmlvcml0eRgDIAEoBSI8ChRDcmVhdGVNb2R1bGVSZXNwb25zZRIkCgZtb2R1bGUYASABKAsyFC5wb3dlcm5vZGUudjEuTW9kdWxlIhQKEkxpc3RNb2R1bGVzUmVxdWVzdCI8ChNMaXN0TW9kdWxlc1Jlc3BvbnNlEiUKB21vZHVsZXMYASADKAsyFC5wb3dlcm5vZGUudjEuTW9kdWxlIiAKEEdldE1vZHVsZVJlcXVlc3QSDAoEbmFtZRgBIAEoCSJoChFHZXRNb2R1bGVSZXNwb25zZRIkCgZtb2R1bGUYASABKAsyFC5wb3dlcm5vZGUudjEuTW9kdWxlEi0KCHZlcnNpb25zGAIgAygLMhsucG93ZXJub2RlLnYxLk1vZHVsZVZlcnNpb24i5QEKGkNyZWF0ZU1vZHVsZVZlcnNpb25SZXF1ZXN0EhMKC21vZHVsZV9uYW1lGAEgASgJEg8KB3ZlcnNpb24YAiABKAkSIAoEYXJjaBgDIAEoDjISLnBvd2Vybm9kZS52MS5BcmNoEhcKD2ZzdmVyaXR5X2RpZ2VzdBgEIAEoCRIYChB2ZXJpdHlfcm9vdF9oYXNoGAUgASgJEhIKCm9jaV9kaWdlc3QYBiABKAkSFQoNbWV0YWRhdGFfc2l6ZRgHIAEoBBIRCglibG9iX3NpemUYCCABKAQSDgoGb3JpZ2luGAkgASgJIksKG0NyZWF0ZU1vZHVsZVZlcnNpb25SZXNwb25zZRIsCgd2ZXJzaW9uGAEgASgLMhsucG93ZXJub2RlLnYxLk1vZHVsZVZlcnNpb24iMAoZTGlzdE1vZHVsZVZlcnNpb25zUmVxdWVzdBITCgttb2R1bGVfbmFtZRgBIAEoCSJLChpMaXN0TW9kdWxlVmVyc2lvbnNSZXNwb25zZRItCgh2ZXJzaW9ucxgBIAMoCzIbLnBvd2Vybm9kZS52MS5Nb2R1bGVWZXJzaW9uIiUKF0dldE1vZHVsZVZlcnNpb25SZXF1ZXN0EgoKAmlkGAEgASgJIkgKGEdldE1vZHVsZVZlcnNpb25SZXNwb25zZRIsCgd2ZXJzaW9uGAEgASgLMhsucG93ZXJub2RlLnYxLk1vZHVsZVZlcnNpb24ywQQKDkNhdGFsb2dTZXJ2aWNlElUKDENyZWF0ZU1vZHVsZRIhLnBvd2Vybm9kZS52MS5DcmVhdGVNb2R1bGVSZXF1ZXN0GiIucG93ZXJub2RlLnYxLkNyZWF0ZU1vZHVsZVJlc3BvbnNlElIKC0xpc3RNb2R1bGVzEiAucG93ZXJub2RlLnYxLkxpc3RNb2R1bGVzUmVxdWVzdBohLnBvd2Vybm9kZS52MS5MaXN0TW9kdWxlc1Jlc3BvbnNlEkwKCUdldE1vZHVsZRIeLnBvd2Vybm9kZS52MS5HZXRNb2R1bGVSZXF1ZXN0Gh8ucG93ZXJub2RlLnYxLkdldE1vZHVsZVJlc3BvbnNlEmoKE0NyZWF0ZU1vZHVsZVZlcnNpb24SKC5wb3dlcm5vZGUudjEuQ3JlYXRlTW9kdWxlVmVyc2lvblJlcXVlc3QaKS5wb3dlcm5vZGUudjEuQ3JlYXRlTW9kdWxlVmVyc2lvblJlc3BvbnNlEmcKEkxpc3RNb2R1bGVWZXJzaW9ucxInLnBvd2Vybm9kZS52MS5MaXN0TW9kdWxlVmVyc2lvbnNSZXF1ZXN0GigucG93ZXJub2RlLnYxLkxpc3RNb2R1bGVWZXJzaW9uc1Jlc3BvbnNlEmEKEEdldE1vZHVsZVZlcnNpb24SJS5wb3dlcm5vZGUudjEuR2V0TW9kdWxlVmVyc2lvblJlcXVlc3QaJi5wb3dlcm5vZGUudjEuR2V0TW9kdWxlVmVyc2lvblJlc3BvbnNlYgZwcm90bzM", [file_google_protobuf_timestamp, file_powernode_v1_common]);
+  fileDesc("Chpwb3dlcm5vZGUvdjEvY2F0YWxvZy5wcm90bxIMcG93ZXJub2RlLnYxInkKBk1vZHVsZRIKCgJpZBgBIAEoCRIMCgRuYW1lGAIgASgJEhMKC2Rlc2NyaXB0aW9uGAMgASgJEhAKCHByaW9yaXR5GAQgASgFEi4KCmNyZWF0ZWRfYXQYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIpQCCg1Nb2R1bGVWZXJzaW9uEgoKAmlkGAEgASgJEhMKC21vZHVsZV9uYW1lGAIgASgJEg8KB3ZlcnNpb24YAyABKAkSIAoEYXJjaBgEIAEoDjISLnBvd2Vybm9kZS52MS5BcmNoEhcKD2ZzdmVyaXR5X2RpZ2VzdBgFIAEoCRIYChB2ZXJpdHlfcm9vdF9oYXNoGAYgASgJEhIKCm9jaV9kaWdlc3QYByABKAkSFQoNbWV0YWRhdGFfc2l6ZRgIIAEoBBIRCglibG9iX3NpemUYCSABKAQSLgoKY3JlYXRlZF9hdBgKIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDgoGb3JpZ2luGAsgASgJIkoKE0NyZWF0ZU1vZHVsZVJlcXVlc3QSDAoEbmFtZRgBIAEoCRITCgtkZXNjcmlwdGlvbhgCIAEoCRIQCghwcmlvcml0eRgDIAEoBSI8ChRDcmVhdGVNb2R1bGVSZXNwb25zZRIkCgZtb2R1bGUYASABKAsyFC5wb3dlcm5vZGUudjEuTW9kdWxlIhQKEkxpc3RNb2R1bGVzUmVxdWVzdCI8ChNMaXN0TW9kdWxlc1Jlc3BvbnNlEiUKB21vZHVsZXMYASADKAsyFC5wb3dlcm5vZGUudjEuTW9kdWxlIiAKEEdldE1vZHVsZVJlcXVlc3QSDAoEbmFtZRgBIAEoCSJoChFHZXRNb2R1bGVSZXNwb25zZRIkCgZtb2R1bGUYASABKAsyFC5wb3dlcm5vZGUudjEuTW9kdWxlEi0KCHZlcnNpb25zGAIgAygLMhsucG93ZXJub2RlLnYxLk1vZHVsZVZlcnNpb24ilAIKGkNyZWF0ZU1vZHVsZVZlcnNpb25SZXF1ZXN0EhMKC21vZHVsZV9uYW1lGAEgASgJEg8KB3ZlcnNpb24YAiABKAkSIAoEYXJjaBgDIAEoDjISLnBvd2Vybm9kZS52MS5BcmNoEhcKD2ZzdmVyaXR5X2RpZ2VzdBgEIAEoCRIYChB2ZXJpdHlfcm9vdF9oYXNoGAUgASgJEhIKCm9jaV9kaWdlc3QYBiABKAkSFQoNbWV0YWRhdGFfc2l6ZRgHIAEoBBIRCglibG9iX3NpemUYCCABKAQSDgoGb3JpZ2luGAkgASgJEi0KCHBhY2thZ2VzGAogAygLMhsucG93ZXJub2RlLnYxLkRlYmlhblBhY2thZ2UiLgoNRGViaWFuUGFja2FnZRIMCgRuYW1lGAEgASgJEg8KB3ZlcnNpb24YAiABKAkiSwobQ3JlYXRlTW9kdWxlVmVyc2lvblJlc3BvbnNlEiwKB3ZlcnNpb24YASABKAsyGy5wb3dlcm5vZGUudjEuTW9kdWxlVmVyc2lvbiIwChlMaXN0TW9kdWxlVmVyc2lvbnNSZXF1ZXN0EhMKC21vZHVsZV9uYW1lGAEgASgJIksKGkxpc3RNb2R1bGVWZXJzaW9uc1Jlc3BvbnNlEi0KCHZlcnNpb25zGAEgAygLMhsucG93ZXJub2RlLnYxLk1vZHVsZVZlcnNpb24iJQoXR2V0TW9kdWxlVmVyc2lvblJlcXVlc3QSCgoCaWQYASABKAkiSAoYR2V0TW9kdWxlVmVyc2lvblJlc3BvbnNlEiwKB3ZlcnNpb24YASABKAsyGy5wb3dlcm5vZGUudjEuTW9kdWxlVmVyc2lvbjLBBAoOQ2F0YWxvZ1NlcnZpY2USVQoMQ3JlYXRlTW9kdWxlEiEucG93ZXJub2RlLnYxLkNyZWF0ZU1vZHVsZVJlcXVlc3QaIi5wb3dlcm5vZGUudjEuQ3JlYXRlTW9kdWxlUmVzcG9uc2USUgoLTGlzdE1vZHVsZXMSIC5wb3dlcm5vZGUudjEuTGlzdE1vZHVsZXNSZXF1ZXN0GiEucG93ZXJub2RlLnYxLkxpc3RNb2R1bGVzUmVzcG9uc2USTAoJR2V0TW9kdWxlEh4ucG93ZXJub2RlLnYxLkdldE1vZHVsZVJlcXVlc3QaHy5wb3dlcm5vZGUudjEuR2V0TW9kdWxlUmVzcG9uc2USagoTQ3JlYXRlTW9kdWxlVmVyc2lvbhIoLnBvd2Vybm9kZS52MS5DcmVhdGVNb2R1bGVWZXJzaW9uUmVxdWVzdBopLnBvd2Vybm9kZS52MS5DcmVhdGVNb2R1bGVWZXJzaW9uUmVzcG9uc2USZwoSTGlzdE1vZHVsZVZlcnNpb25zEicucG93ZXJub2RlLnYxLkxpc3RNb2R1bGVWZXJzaW9uc1JlcXVlc3QaKC5wb3dlcm5vZGUudjEuTGlzdE1vZHVsZVZlcnNpb25zUmVzcG9uc2USYQoQR2V0TW9kdWxlVmVyc2lvbhIlLnBvd2Vybm9kZS52MS5HZXRNb2R1bGVWZXJzaW9uUmVxdWVzdBomLnBvd2Vybm9kZS52MS5HZXRNb2R1bGVWZXJzaW9uUmVzcG9uc2ViBnByb3RvMw", [file_google_protobuf_timestamp, file_powernode_v1_common]);
 
 /**
  * @generated from message powernode.v1.Module
@@ -295,6 +295,14 @@ export type CreateModuleVersionRequest = Message<"powernode.v1.CreateModuleVersi
    * @generated from field: string origin = 9;
    */
   origin: string;
+
+  /**
+   * The Debian packages the version ships, with exact versions (its build's package list): what CVE
+   * drills match. Empty for a module not built from Debian packages.
+   *
+   * @generated from field: repeated powernode.v1.DebianPackage packages = 10;
+   */
+  packages: DebianPackage[];
 };
 
 /**
@@ -303,6 +311,30 @@ export type CreateModuleVersionRequest = Message<"powernode.v1.CreateModuleVersi
  */
 export const CreateModuleVersionRequestSchema: GenMessage<CreateModuleVersionRequest> = /*@__PURE__*/
   messageDesc(file_powernode_v1_catalog, 8);
+
+/**
+ * A Debian binary package at an exact version.
+ *
+ * @generated from message powernode.v1.DebianPackage
+ */
+export type DebianPackage = Message<"powernode.v1.DebianPackage"> & {
+  /**
+   * @generated from field: string name = 1;
+   */
+  name: string;
+
+  /**
+   * @generated from field: string version = 2;
+   */
+  version: string;
+};
+
+/**
+ * Describes the message powernode.v1.DebianPackage.
+ * Use `create(DebianPackageSchema)` to create a new message.
+ */
+export const DebianPackageSchema: GenMessage<DebianPackage> = /*@__PURE__*/
+  messageDesc(file_powernode_v1_catalog, 9);
 
 /**
  * @generated from message powernode.v1.CreateModuleVersionResponse
@@ -319,7 +351,7 @@ export type CreateModuleVersionResponse = Message<"powernode.v1.CreateModuleVers
  * Use `create(CreateModuleVersionResponseSchema)` to create a new message.
  */
 export const CreateModuleVersionResponseSchema: GenMessage<CreateModuleVersionResponse> = /*@__PURE__*/
-  messageDesc(file_powernode_v1_catalog, 9);
+  messageDesc(file_powernode_v1_catalog, 10);
 
 /**
  * @generated from message powernode.v1.ListModuleVersionsRequest
@@ -336,7 +368,7 @@ export type ListModuleVersionsRequest = Message<"powernode.v1.ListModuleVersions
  * Use `create(ListModuleVersionsRequestSchema)` to create a new message.
  */
 export const ListModuleVersionsRequestSchema: GenMessage<ListModuleVersionsRequest> = /*@__PURE__*/
-  messageDesc(file_powernode_v1_catalog, 10);
+  messageDesc(file_powernode_v1_catalog, 11);
 
 /**
  * @generated from message powernode.v1.ListModuleVersionsResponse
@@ -353,7 +385,7 @@ export type ListModuleVersionsResponse = Message<"powernode.v1.ListModuleVersion
  * Use `create(ListModuleVersionsResponseSchema)` to create a new message.
  */
 export const ListModuleVersionsResponseSchema: GenMessage<ListModuleVersionsResponse> = /*@__PURE__*/
-  messageDesc(file_powernode_v1_catalog, 11);
+  messageDesc(file_powernode_v1_catalog, 12);
 
 /**
  * @generated from message powernode.v1.GetModuleVersionRequest
@@ -370,7 +402,7 @@ export type GetModuleVersionRequest = Message<"powernode.v1.GetModuleVersionRequ
  * Use `create(GetModuleVersionRequestSchema)` to create a new message.
  */
 export const GetModuleVersionRequestSchema: GenMessage<GetModuleVersionRequest> = /*@__PURE__*/
-  messageDesc(file_powernode_v1_catalog, 12);
+  messageDesc(file_powernode_v1_catalog, 13);
 
 /**
  * @generated from message powernode.v1.GetModuleVersionResponse
@@ -387,7 +419,7 @@ export type GetModuleVersionResponse = Message<"powernode.v1.GetModuleVersionRes
  * Use `create(GetModuleVersionResponseSchema)` to create a new message.
  */
 export const GetModuleVersionResponseSchema: GenMessage<GetModuleVersionResponse> = /*@__PURE__*/
-  messageDesc(file_powernode_v1_catalog, 13);
+  messageDesc(file_powernode_v1_catalog, 14);
 
 /**
  * The module catalog: OS modules and their published versions with the digests nodes verify.
