@@ -7,6 +7,7 @@ import { catalogFeature } from "./catalog/feature.ts";
 import { certsFeature } from "./certs/feature.ts";
 import { claimsFeature } from "./claims/feature.ts";
 import { consoleFeature } from "./console/feature.ts";
+import { cveFeature } from "./cve/feature.ts";
 import { diskImagesFeature } from "./disk-images/feature.ts";
 import { dockerFeature } from "./docker/feature.ts";
 import { eventsFeature } from "./events/feature.ts";
@@ -45,6 +46,7 @@ export const FEATURES: readonly Feature[] = [
   agentBuildsFeature,
   storageFeature,
   federationFeature,
+  cveFeature,
   observabilityFeature,
   consoleFeature,
 ];

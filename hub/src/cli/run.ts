@@ -10,6 +10,7 @@ import { caCommands } from "./ca-commands.ts";
 import { catalogCommands } from "./catalog-commands.ts";
 import { certsCommands } from "./certs-commands.ts";
 import { claimsCommands } from "./claims-commands.ts";
+import { cveCommands } from "./cve-commands.ts";
 import { diskImagesCommands } from "./disk-images-commands.ts";
 import { dockerCommands } from "./docker-commands.ts";
 import { eventsCommands } from "./events-commands.ts";
@@ -50,6 +51,7 @@ const GROUPS: readonly CommandGroup[] = [
   diskImagesCommands,
   agentCommands,
   federationCommands,
+  cveCommands,
 ];
 
 const USAGE = `usage: pnctl [--url URL] [--hub-ca FILE] [--token TOKEN] <command> [--json]
