@@ -11,6 +11,7 @@ import {
   cpSync,
   existsSync,
   mkdirSync,
+  readdirSync,
   readFileSync,
   rmSync,
   statSync,
@@ -27,10 +28,21 @@ export const HUB_MODULE_NAME = "powernode-hub";
 export const HUB_MODULE_PRIORITY = 50;
 export const HUB_DIR = "/usr/lib/powernode-hub";
 
-/** The default version of a build: `0.1.0+g<first 12 hex of the binary's sha256>` (same bytes, same version). */
+/**
+ * The default version of a build: `0.1.0+g<12 hex of a sha256 over the binary, the start script and the
+ * migrations>`: the same content gives the same version, any change a new one (versions are immutable).
+ */
 export function hubModuleVersion(binary: string): string {
-  return `0.1.0+g${createHash("sha256").update(readFileSync(binary)).digest("hex").slice(0, 12)}`;
+  const h = createHash("sha256").update(readFileSync(binary)).update(readFileSync(RUN_SCRIPT));
+  for (const f of readdirSync(MIGRATIONS_FOLDER, { recursive: true, withFileTypes: true })
+    .filter((e) => e.isFile())
+    .map((e) => join(e.parentPath, e.name))
+    .sort())
+    h.update(f.slice(MIGRATIONS_FOLDER.length)).update(readFileSync(f));
+  return `0.1.0+g${h.digest("hex").slice(0, 12)}`;
 }
+
+const RUN_SCRIPT = join(import.meta.dir, "run.sh");
 
 export interface HubModuleInput {
   /** The compiled hub for `arch` (compileHubBuild). */
@@ -57,7 +69,7 @@ export async function buildHubModule(input: HubModuleInput): Promise<BuiltModule
     mkdirSync(dir, { recursive: true });
     copyFileSync(binary, join(dir, "powernode-hub"));
     chmodSync(join(dir, "powernode-hub"), 0o755);
-    copyFileSync(join(import.meta.dir, "run.sh"), join(dir, "run"));
+    copyFileSync(RUN_SCRIPT, join(dir, "run"));
     chmodSync(join(dir, "run"), 0o755);
     cpSync(MIGRATIONS_FOLDER, join(dir, "drizzle"), { recursive: true });
     return await buildModule({
