@@ -42,3 +42,5 @@ export {
   recipeToBuildInput,
 } from "./recipe.ts";
 export { type Resolution, type ResolveOptions, resolveClosure } from "./resolve.ts";
+export { SBOM_ARTIFACT_TYPE, spdxDocument } from "./sbom.ts";
+export { sourcePackages } from "./source-packages.ts";

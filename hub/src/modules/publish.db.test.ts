@@ -2,6 +2,8 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { appendFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { createClient } from "@connectrpc/connect";
+import { createConnectTransport } from "@connectrpc/connect-node";
 import {
   fetchManifest,
   MODULE_ARTIFACT_TYPE,
@@ -11,11 +13,13 @@ import {
   MODULE_VERITY_HASHTREE_MEDIA_TYPE,
   parseModuleManifest,
 } from "@powernode/oci";
-import { Arch } from "@powernode/proto";
+import { Arch, CveService } from "@powernode/proto";
 import { type BuiltModule, buildModule } from "./build-module.ts";
 import { buildRecipe } from "./build-recipe.ts";
 import { catalogClient, loadBuiltModule, moduleTag, PublishError, publishModule } from "./publish.ts";
 import { loadRecipe, recipePath } from "./recipe.ts";
+import { SBOM_ARTIFACT_TYPE } from "./sbom.ts";
+import { sourcePackages } from "./source-packages.ts";
 import { type PublishEnv, startPublishEnv } from "./test-env.ts";
 
 const work = mkdtempSync(join(tmpdir(), "pn-publish-test-"));
@@ -163,5 +167,60 @@ describe("publishModule (real hub + real registry)", () => {
     expect(v.map((x) => [x.version, x.fsverityDigest, x.verityRootHash, x.ociDigest])).toEqual([
       [b.manifest.version, b.manifest.metadataDigest, b.manifest.verityRootHash, r.ociDigest],
     ]);
+
+    // Its SBOM: one SPDX 2.3 referrer listing exactly the build's packages.
+    const index = (await (
+      await fetch(`${env.registryUrl}/v2/modules/nginx-light/referrers/${r.ociDigest}`, {
+        headers: { authorization: `Bearer ${env.token}` },
+      })
+    ).json()) as { manifests: { digest: string; artifactType: string }[] };
+    expect(index.manifests.map((x) => x.artifactType)).toEqual([SBOM_ARTIFACT_TYPE]);
+    const sbomManifest = await fetchManifest(
+      env.registryUrl,
+      "modules/nginx-light",
+      index.manifests[0]?.digest ?? "",
+      {
+        token: env.token,
+      },
+    );
+    const layer = (sbomManifest.json as { layers: { digest: string }[] }).layers[0]?.digest ?? "";
+    const doc = (await (
+      await fetch(`${env.registryUrl}/v2/modules/nginx-light/blobs/${layer}`, {
+        headers: { authorization: `Bearer ${env.token}` },
+      })
+    ).json()) as { spdxVersion: string; packages: { name: string; versionInfo: string }[] };
+    expect(doc.spdxVersion).toBe("SPDX-2.3");
+    const listed = sourcePackages(b.manifest.source);
+    expect(listed.map((x) => x.name)).toContain("nginx");
+    expect(doc.packages.slice(1).map((x) => `${x.name}=${x.versionInfo}`)).toEqual(
+      listed.map((x) => `${x.name}=${x.version}`),
+    );
+
+    // A CVE drill on the real list: a range around nginx's exact version finds exactly nginx-light.
+    const nginx = listed.find((x) => x.name === "nginx")?.version ?? "";
+    const cves = createClient(
+      CveService,
+      createConnectTransport({
+        baseUrl: env.hub.httpUrl,
+        httpVersion: "1.1",
+        interceptors: [
+          (next) => (req) => {
+            req.header.set("authorization", `Bearer ${env.token}`);
+            return next(req);
+          },
+        ],
+      }),
+    );
+    await cves.putCve({
+      cve: { id: "CVE-2026-0002", severity: "high", affected: [{ package: "nginx", range: `<= ${nginx}` }] },
+    });
+    const drilled = await cves.drillCve({ id: "CVE-2026-0002" });
+    expect(drilled.exposures.map((e) => `${e.module} ${e.installedVersion}`)).toEqual([
+      `nginx-light ${nginx}`,
+    ]);
+    await cves.putCve({
+      cve: { id: "CVE-2026-0002", severity: "high", affected: [{ package: "nginx", range: `<< ${nginx}` }] },
+    });
+    expect((await cves.drillCve({ id: "CVE-2026-0002" })).exposures).toEqual([]);
   }, 60_000);
 });

@@ -28,6 +28,8 @@ import {
 } from "@powernode/oci";
 import { Arch, CatalogService, type ModuleVersion, RegistryService } from "@powernode/proto";
 import { type BuiltModule, sha256File } from "./build-module.ts";
+import { SBOM_ARTIFACT_TYPE, spdxDocument } from "./sbom.ts";
+import { sourcePackages } from "./source-packages.ts";
 
 /** Where to publish. */
 export interface PublishTarget {
@@ -248,7 +250,12 @@ export async function publishModule(built: BuiltModule, target: PublishTarget): 
     }
   }
 
-  const push = (url: string) => pushModuleArtifact(built, url, repository, tag, configBytes, to(url));
+  // The module artifact, then its SBOM as a referrer (subject: the module manifest).
+  const push = async (url: string) => {
+    const digest = await pushModuleArtifact(built, url, repository, tag, configBytes, to(url));
+    await pushSbom(built.manifest, url, repository, digest, to(url));
+    return digest;
+  };
   const ociDigest = await push(target.registryUrl);
   if (origin !== "" && hubCopy) {
     const copy = await push(target.hubUrl);
@@ -294,6 +301,36 @@ export async function publishModule(built: BuiltModule, target: PublishTarget): 
 }
 
 /** Pushes the module's OCI artifact (config, three layers, annotations) to one registry; its digest. */
+/** Pushes the SPDX SBOM of `m` as a referrer of manifest `subject` (by digest, untagged). */
+async function pushSbom(
+  m: ModuleManifest,
+  baseUrl: string,
+  repository: string,
+  subject: string,
+  opts: ClientOptions,
+): Promise<string> {
+  const fetched = await fetchManifest(baseUrl, repository, subject, opts);
+  const sbom = new TextEncoder().encode(JSON.stringify(spdxDocument(m, subject, new Date())));
+  return pushArtifact(
+    baseUrl,
+    repository,
+    "",
+    {
+      artifactType: SBOM_ARTIFACT_TYPE,
+      layers: [
+        {
+          mediaType: SBOM_ARTIFACT_TYPE,
+          bytes: sbom,
+          annotations: { "org.opencontainers.image.title": `${m.name}-${m.version}-${m.arch}.spdx.json` },
+        },
+      ],
+      subject: { mediaType: fetched.mediaType, digest: subject, size: fetched.bytes.length },
+      annotations: { "org.opencontainers.image.created": new Date().toISOString() },
+    },
+    opts,
+  );
+}
+
 function pushModuleArtifact(
   built: BuiltModule,
   baseUrl: string,
@@ -337,19 +374,4 @@ function pushModuleArtifact(
     },
     opts,
   );
-}
-
-/**
- * The Debian packages a module manifest's `source` records (`packages`: `name=version` separated by
- * spaces, what the builder wrote); none for a module built from a directory or a tar.
- */
-export function sourcePackages(source: Record<string, string>): { name: string; version: string }[] {
-  if (source.type !== "debian" || !source.packages) return [];
-  return source.packages
-    .split(/\s+/)
-    .filter((p) => p !== "")
-    .map((p) => {
-      const eq = p.indexOf("=");
-      return eq > 0 ? { name: p.slice(0, eq), version: p.slice(eq + 1) } : { name: p, version: "" };
-    });
 }

@@ -1,5 +1,5 @@
 import { expect, test } from "bun:test";
-import { sourcePackages } from "./publish.ts";
+import { sourcePackages } from "./source-packages.ts";
 
 test("sourcePackages: the builder's name=version list; nothing for a dir or tar source", () => {
   expect(

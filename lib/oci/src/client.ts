@@ -43,6 +43,8 @@ export interface ArtifactInput {
   config?: ArtifactBlob;
   layers: ArtifactBlob[];
   annotations?: Record<string, string>;
+  /** The manifest this one refers to (OCI 1.1 referrers: an SBOM, a signature). */
+  subject?: Descriptor;
 }
 
 /** An OCI content descriptor. */
@@ -210,7 +212,7 @@ export async function pushBlob(
 
 /**
  * Pushes an artifact: every blob (skipping those the registry has), then an OCI image manifest tagged
- * `tag`. Returns the manifest digest.
+ * `tag` (`""`: pushed by digest only). Returns the manifest digest.
  * @example
  * const digest = await pushArtifact("https://hub:8443", "modules/base", "1.0.0", {
  *   artifactType: MODULE_ARTIFACT_TYPE,
@@ -233,11 +235,13 @@ export async function pushArtifact(
   if (input.artifactType) manifest.artifactType = input.artifactType;
   manifest.config = configDesc;
   manifest.layers = layers;
+  if (input.subject) manifest.subject = input.subject;
   if (input.annotations) manifest.annotations = input.annotations;
   const bytes = new TextEncoder().encode(JSON.stringify(manifest));
   const digest = `sha256:${new Bun.CryptoHasher("sha256").update(bytes).digest("hex")}`;
   const f = opts.fetch ?? fetch;
-  const res = await f(`${trimBase(baseUrl)}/v2/${repo}/manifests/${tag}`, {
+  // No tag: pushed by digest (a referrer needs none: it is found through its subject).
+  const res = await f(`${trimBase(baseUrl)}/v2/${repo}/manifests/${tag || digest}`, {
     method: "PUT",
     headers: headers(opts, { "content-type": MANIFEST_TYPE }),
     body: bytes,
