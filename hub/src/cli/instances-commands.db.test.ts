@@ -3,7 +3,9 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Arch, CatalogService, ProvisionService } from "@powernode/proto";
+import { eq } from "drizzle-orm";
 import { operatorClient, startTestHub } from "../../test/harness.ts";
+import { instances } from "../db/schema/index.ts";
 import type { RunningHub } from "../hub.ts";
 import { cliFor } from "./test-cli.ts";
 
@@ -89,6 +91,8 @@ test("templates create with --env and --env-file: the node's assignment carries 
   // The instance's own reference wins by name, with its own environment.
   const own = await pnctl("instances", "assign", id, "tool@2", "--env", "tool.MODE=own", "--json");
   expect(own.code).toBe(0);
+  const [row] = await hub.deps.db.select().from(instances).where(eq(instances.id, id));
+  expect(row?.modules).toEqual([{ name: "tool", version: "2", env: { MODE: "own" } }]);
   const prov = operatorClient(hub, ProvisionService);
   const mine = (
     await prov.assignModules({

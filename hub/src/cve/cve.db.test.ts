@@ -103,6 +103,14 @@ test("bad records and package lists are refused naming the field", async () => {
     "cve.affected[0].package",
   );
   expect(await bad({ affected: [{ package: "libssl3", range: "< 1" }] })).toContain("cve.affected[0].range");
+  expect(
+    await bad({
+      affected: [
+        { package: "libssl3", range: "<< 1" },
+        { package: "libssl3", range: ">> 2" },
+      ],
+    }),
+  ).toContain('cve.affected[1].package: "libssl3" listed twice');
   const catalog = operatorClient(hub, CatalogService);
   const e = await refusalOf(
     catalog.createModuleVersion({

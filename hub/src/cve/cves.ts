@@ -40,7 +40,14 @@ export function checkCve(input: CveRecord): CveRecord {
     throw new DomainError("invalid_argument", "cve.summary: over 4096 characters");
   if (input.affected.length === 0 || input.affected.length > MAX_AFFECTED)
     throw new DomainError("invalid_argument", `cve.affected: 1 to ${MAX_AFFECTED} packages`);
+  const seen = new Set<string>();
   const affected: CveAffectedDocument[] = input.affected.map((a, i) => {
+    if (seen.has(a.package))
+      throw new DomainError(
+        "invalid_argument",
+        `cve.affected[${i}].package: "${a.package.slice(0, 64)}" listed twice (join its ranges into one entry per package)`,
+      );
+    seen.add(a.package);
     if (!PACKAGE_RE.test(a.package))
       throw new DomainError(
         "invalid_argument",

@@ -181,9 +181,10 @@ export function runbook(cve: CveRecord, r: Omit<DrillResult, "runbookMarkdown">)
         );
     }
     lines.push(
-      "# nodes whose template or own assignment names no version get the newest at their next change;",
-      "# pinned ones: pnctl instances assign <id> <module>@<new version> ...",
-      `pnctl cve drill ${cve.id}   # again: the exposed list must be empty`,
+      "# each exposed node: assign its modules again, naming the new version (or none: the newest);",
+      "# an assignment is resolved against the catalog when it is made",
+      "pnctl instances assign <id> <module>[@<new version>] ...",
+      `pnctl cve drill ${cve.id}   # again: 0 nodes on an exposed version (old versions stay listed while published)`,
       "```",
     );
   }

@@ -23,5 +23,5 @@ test("setKeyOf: the module keys, with each one's env in name order; no env, no s
 test("assignmentProblems: env names and values are checked at the edge", () => {
   expect(assignmentProblems(a({ GOOD_1: "x" }))).toEqual([]);
   expect(assignmentProblems(a({ "bad name": "x" }))).toEqual(['env: "bad name" is not a variable name']);
-  expect(assignmentProblems(a({ A: "\0" }))).toEqual(["env.A: longer than 4096 or holds NUL"]);
+  expect(assignmentProblems(a({ A: "\0" }))).toEqual(["env.A: longer than 4096 bytes or holds NUL"]);
 });

@@ -88,8 +88,8 @@ export function assignmentProblems(a: ModuleAssignment): string[] {
   if (env.length > MAX_ENV) p.push(`env: more than ${MAX_ENV} variables`);
   for (const [k, v] of env) {
     if (!ENV_NAME.test(k)) p.push(`env: ${JSON.stringify(k.slice(0, 64))} is not a variable name`);
-    else if (v.length > MAX_ENV_VALUE || v.includes("\0"))
-      p.push(`env.${k}: longer than ${MAX_ENV_VALUE} or holds NUL`);
+    else if (Buffer.byteLength(v) > MAX_ENV_VALUE || v.includes("\0"))
+      p.push(`env.${k}: longer than ${MAX_ENV_VALUE} bytes or holds NUL`);
   }
   return p;
 }
