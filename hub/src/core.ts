@@ -17,12 +17,15 @@ import { migrateToLatest } from "./db/migrate.ts";
 import { createEventLog, type EventLog } from "./events/event-log.ts";
 import { createLogger, type Logger } from "./log.ts";
 import { createMetrics, type Metrics } from "./metrics/registry.ts";
+import { loadOrCreateModuleSigner, type ModuleSigner } from "./signing/module-signer.ts";
 
 export interface Core {
   config: HubConfig;
   db: Db;
   dbDriver: DbHandle["driver"];
   ca: CertificateAuthority;
+  /** Signs module manifests (signing/module-signer.ts). */
+  moduleSigner: ModuleSigner;
   /** Seals and opens the private keys stored in the database (the CA's, constellation keys). */
   keys: KeyAtRest;
   log: Logger;
@@ -63,6 +66,7 @@ export async function createCore(
       log,
     });
     const ca = await loadOrCreateCa(db, keys);
+    const moduleSigner = await loadOrCreateModuleSigner(db, keys);
     const metrics = createMetrics();
     metrics.describe(
       "powernode_events_total",
@@ -88,6 +92,7 @@ export async function createCore(
         config,
         db,
         dbDriver: handle.driver,
+        moduleSigner,
         ca,
         keys,
         log,

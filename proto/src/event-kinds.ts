@@ -43,6 +43,8 @@ export const EVENTS = {
   moduleSetRolledBack: k("system.module_set.rolled_back", "warn", "agent"),
   /** The hub served (or the node received) bytes that do not match the catalog: never routine. */
   moduleVerifyFailed: k("system.module_verify_failed", "critical", "agent"),
+  /** An assignment's signature is missing or does not verify with the hub's module key: not mounted. */
+  moduleSignatureInvalid: k("system.module.signature_invalid", "critical", "agent"),
   moduleDrift: k("system.module_drift", "critical", "hub"),
   /** Every pull location answered 404 for a digest the catalog names: not retried until the assignment changes. */
   moduleArtifactMissing: k("system.module.artifact_missing", "error", "agent"),

@@ -64,18 +64,23 @@ export function createCatalogService(deps: Deps): ServiceImpl<typeof CatalogServ
     async createModuleVersion(req) {
       const arch = fromProtoArch(req.arch);
       if (!arch) throw new DomainError("invalid_argument", "arch: required (ARCH_AMD64 or ARCH_ARM64)");
-      const v = await createModuleVersion(deps.db, deps.events, {
-        moduleName: req.moduleName,
-        version: req.version,
-        arch,
-        fsverityDigest: req.fsverityDigest,
-        verityRootHash: req.verityRootHash,
-        ociDigest: req.ociDigest,
-        metadataSize: Number(req.metadataSize),
-        blobSize: Number(req.blobSize),
-        origin: req.origin,
-        packages: req.packages.map((p) => ({ name: p.name, version: p.version })),
-      });
+      const v = await createModuleVersion(
+        deps.db,
+        deps.events,
+        {
+          moduleName: req.moduleName,
+          version: req.version,
+          arch,
+          fsverityDigest: req.fsverityDigest,
+          verityRootHash: req.verityRootHash,
+          ociDigest: req.ociDigest,
+          metadataSize: Number(req.metadataSize),
+          blobSize: Number(req.blobSize),
+          origin: req.origin,
+          packages: req.packages.map((p) => ({ name: p.name, version: p.version })),
+        },
+        deps.moduleSigner,
+      );
       return { version: toProtoVersion(v) };
     },
     async listModuleVersions(req) {

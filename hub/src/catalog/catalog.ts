@@ -1,4 +1,5 @@
 /** The module catalog: modules and versions, with names and digests validated at the edge. */
+
 import { EVENTS } from "@powernode/proto";
 import { asc, eq } from "drizzle-orm";
 import type { Db } from "../db/client.ts";
@@ -6,6 +7,7 @@ import { modules, moduleVersions, registries } from "../db/schema/index.ts";
 import { DomainError } from "../errors.ts";
 import type { EventLog } from "../events/index.ts";
 import { isUuid } from "../rpc/fields.ts";
+import { type ModuleSigner, simpleSigningPayload } from "../signing/module-signer.ts";
 
 export type ModuleRecord = typeof modules.$inferSelect;
 export type ModuleVersionRecord = typeof moduleVersions.$inferSelect & { moduleName: string };
@@ -115,6 +117,7 @@ export async function createModuleVersion(
   db: Db,
   events: EventLog,
   input: ModuleVersionInput,
+  signer?: ModuleSigner,
 ): Promise<ModuleVersionRecord> {
   assertModuleName("module_name", input.moduleName);
   if (!VERSION_RE.test(input.version)) {
@@ -155,7 +158,13 @@ export async function createModuleVersion(
   const mod = await getModule(db, input.moduleName);
   const packages = checkPackages(input.packages ?? []);
   const { moduleName: _, ...rest } = input;
-  const values = { ...rest, origin, packages };
+  // A version nodes pull by digest is signed (cosign simple signing) with the hub's module key.
+  const signaturePayload =
+    signer && input.ociDigest !== ""
+      ? simpleSigningPayload(`modules/${input.moduleName}`, input.ociDigest)
+      : "";
+  const signature = signer && signaturePayload ? signer.sign(new TextEncoder().encode(signaturePayload)) : "";
+  const values = { ...rest, origin, packages, signaturePayload, signature };
   try {
     const [row] = await db
       .insert(moduleVersions)

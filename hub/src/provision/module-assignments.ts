@@ -29,6 +29,9 @@ export interface Assignment {
   locations: LocationInit[];
   /** Environment for its services, from the template's or instance's reference. */
   env: Record<string, string>;
+  /** The catalog's signature of the manifest digest (cosign simple signing; "" unsigned). */
+  signaturePayload: string;
+  signature: string;
 }
 
 /** Where artifacts can be pulled from: gathered once per compile. */
@@ -195,6 +198,8 @@ export async function resolveModuleRefs(
       verityRootHash: v.verityRootHash,
       locations,
       env: { ...(ref.env ?? {}) },
+      signaturePayload: v.signaturePayload,
+      signature: v.signature,
     });
   }
   return out.sort(byPriority);
@@ -236,7 +241,10 @@ export function moduleRegistryUrl(config: Pick<HubConfig, "moduleRegistryUrl" | 
 export const modulesSection = defineSection({
   section: "modules",
   async compile(tx, node, core) {
-    return { assignments: await resolveNodeModules(tx, node, await pullContext(tx, core.config)) };
+    return {
+      assignments: await resolveNodeModules(tx, node, await pullContext(tx, core.config)),
+      signingKeyPem: core.moduleSigner.publicPem,
+    };
   },
 });
 
@@ -275,6 +283,8 @@ export async function applyModuleAssignment(
         caPem: l.caPem,
       })),
       env: { ...m.env },
+      signaturePayload: m.signaturePayload,
+      signature: m.signature,
     })),
   };
 }

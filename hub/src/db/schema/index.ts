@@ -17,5 +17,6 @@ export * from "./networks.ts";
 export * from "./physical-devices.ts";
 export * from "./registries.ts";
 export * from "./sdwan.ts";
+export * from "./signing-keys.ts";
 export * from "./storages.ts";
 export * from "./templates.ts";

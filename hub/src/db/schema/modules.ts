@@ -29,6 +29,9 @@ export const moduleVersions = pgTable(
     origin: text().notNull().default(""),
     /** The Debian packages it ships at exact versions (its build's list; [] if not built from packages). */
     packages: jsonb().$type<{ name: string; version: string }[]>().notNull().default([]),
+    /** cosign simple-signing payload for `ociDigest` and its signature by the hub's module key ("" unsigned). */
+    signaturePayload: text().notNull().default(""),
+    signature: text().notNull().default(""),
     metadataSize: bigint({ mode: "number" }).notNull().default(0),
     blobSize: bigint({ mode: "number" }).notNull().default(0),
     ...timestamps,

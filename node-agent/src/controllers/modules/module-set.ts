@@ -34,12 +34,14 @@ import {
   ModuleVerifyError,
 } from "./module-mounts.ts";
 import { type ModuleObservationValue, observeMounted } from "./observe.ts";
+import { signatureProblem } from "./signature.ts";
 
 export { ModuleVerifyError } from "./module-mounts.ts";
 export type { ModuleObservationValue } from "./observe.ts";
 
 export const MODULE_EVENTS = {
   verifyFailed: EVENTS.moduleVerifyFailed.kind,
+  signatureInvalid: EVENTS.moduleSignatureInvalid.kind,
   mounted: EVENTS.moduleSetApplied.kind,
   rolledBack: EVENTS.moduleSetRolledBack.kind,
 } as const;
@@ -101,6 +103,8 @@ export function createModuleSet(o: ModuleSetOptions): ModuleSet {
   let outcomes = new Map<string, Outcome>();
   /** The set key of the last refused attempt: not retried until the assignment changes. */
   let refusedKey: string | undefined;
+  /** The set and signatures of the last signature refusal: its event and log line are not repeated. */
+  let signatureRefusedKey: string | undefined;
   /** dm devices whose removal failed (still busy after a lazy unmount): retried on each reconcile. */
   const mounts = createModuleMounts({
     sys,
@@ -131,6 +135,30 @@ export function createModuleSet(o: ModuleSetOptions): ModuleSet {
       const p = assignmentProblems(a);
       return p.length > 0 ? [{ a, p }] : [];
     });
+    const keyPem = desired.modules?.signingKeyPem ?? "";
+    const unsigned =
+      keyPem === "" || invalid.length > 0
+        ? []
+        : assignments.flatMap((a) => {
+            const p = signatureProblem(a, keyPem);
+            return p ? [{ a, p }] : [];
+          });
+    if (unsigned.length > 0) {
+      // Checked on every reconcile (cheap: nothing is fetched), so a re-signed set is taken up; said once.
+      const sigKey = `${setKey}|${assignments.map((a) => a.signature).join(",")}`;
+      for (const { a, p } of unsigned) {
+        next.set(a.name, { state: "failed", message: `signature refused: ${p}`, assignment: a });
+        if (sigKey !== signatureRefusedKey)
+          record(MODULE_EVENTS.signatureInvalid, { module: a.name, version: a.version, reason: p });
+      }
+      if (sigKey !== signatureRefusedKey)
+        log.error(
+          `modules: desired version ${desired.version} refused: ${unsigned.map((x) => `${x.a.name}: signature refused: ${x.p}`).join("; ")}`,
+        );
+      signatureRefusedKey = sigKey;
+      outcomes = next;
+      return;
+    }
     if (invalid.length > 0) {
       for (const { a, p } of invalid)
         next.set(a.name, { state: "failed", message: `invalid assignment: ${p.join("; ")}`, assignment: a });

@@ -26,7 +26,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file powernode/v1/desired_state.proto.
  */
 export const file_powernode_v1_desired_state: GenFile = /*@__PURE__*/
-  fileDesc("CiBwb3dlcm5vZGUvdjEvZGVzaXJlZF9zdGF0ZS5wcm90bxIMcG93ZXJub2RlLnYxIsUDCgxEZXNpcmVkU3RhdGUSDwoHdmVyc2lvbhgBIAEoBBIiChpoZWFydGJlYXRfaW50ZXJ2YWxfc2Vjb25kcxgCIAEoDRItCgdtb2R1bGVzGAUgASgLMhwucG93ZXJub2RlLnYxLk1vZHVsZXNTZWN0aW9uEi0KB25ldHdvcmsYBiABKAsyHC5wb3dlcm5vZGUudjEuTmV0d29ya1NlY3Rpb24SLQoHc3RvcmFnZRgIIAEoCzIcLnBvd2Vybm9kZS52MS5TdG9yYWdlU2VjdGlvbhIpCgVhZ2VudBgJIAEoCzIaLnBvd2Vybm9kZS52MS5BZ2VudFNlY3Rpb24SJgoFZGVidWcYCiABKAsyFy5wb3dlcm5vZGUudjEuRGVidWdTcGVjEisKBmRvY2tlchgLIAEoCzIbLnBvd2Vybm9kZS52MS5Eb2NrZXJTZWN0aW9uEiUKA2szcxgMIAEoCzIYLnBvd2Vybm9kZS52MS5LM3NTZWN0aW9uEikKBXNkd2FuGA0gASgLMhoucG93ZXJub2RlLnYxLlNkd2FuU2VjdGlvbkoECAMQBEoECAQQBUoECAcQCFIFZXh0cmFSCHJ1bnRpbWVzIkUKDk1vZHVsZXNTZWN0aW9uEjMKC2Fzc2lnbm1lbnRzGAEgAygLMh4ucG93ZXJub2RlLnYxLk1vZHVsZUFzc2lnbm1lbnRiBnByb3RvMw", [file_powernode_v1_agent, file_powernode_v1_debug, file_powernode_v1_docker, file_powernode_v1_k3s, file_powernode_v1_modules, file_powernode_v1_network, file_powernode_v1_sdwan, file_powernode_v1_storage]);
+  fileDesc("CiBwb3dlcm5vZGUvdjEvZGVzaXJlZF9zdGF0ZS5wcm90bxIMcG93ZXJub2RlLnYxIsUDCgxEZXNpcmVkU3RhdGUSDwoHdmVyc2lvbhgBIAEoBBIiChpoZWFydGJlYXRfaW50ZXJ2YWxfc2Vjb25kcxgCIAEoDRItCgdtb2R1bGVzGAUgASgLMhwucG93ZXJub2RlLnYxLk1vZHVsZXNTZWN0aW9uEi0KB25ldHdvcmsYBiABKAsyHC5wb3dlcm5vZGUudjEuTmV0d29ya1NlY3Rpb24SLQoHc3RvcmFnZRgIIAEoCzIcLnBvd2Vybm9kZS52MS5TdG9yYWdlU2VjdGlvbhIpCgVhZ2VudBgJIAEoCzIaLnBvd2Vybm9kZS52MS5BZ2VudFNlY3Rpb24SJgoFZGVidWcYCiABKAsyFy5wb3dlcm5vZGUudjEuRGVidWdTcGVjEisKBmRvY2tlchgLIAEoCzIbLnBvd2Vybm9kZS52MS5Eb2NrZXJTZWN0aW9uEiUKA2szcxgMIAEoCzIYLnBvd2Vybm9kZS52MS5LM3NTZWN0aW9uEikKBXNkd2FuGA0gASgLMhoucG93ZXJub2RlLnYxLlNkd2FuU2VjdGlvbkoECAMQBEoECAQQBUoECAcQCFIFZXh0cmFSCHJ1bnRpbWVzIl4KDk1vZHVsZXNTZWN0aW9uEjMKC2Fzc2lnbm1lbnRzGAEgAygLMh4ucG93ZXJub2RlLnYxLk1vZHVsZUFzc2lnbm1lbnQSFwoPc2lnbmluZ19rZXlfcGVtGAIgASgJYgZwcm90bzM", [file_powernode_v1_agent, file_powernode_v1_debug, file_powernode_v1_docker, file_powernode_v1_k3s, file_powernode_v1_modules, file_powernode_v1_network, file_powernode_v1_sdwan, file_powernode_v1_storage]);
 
 /**
  * A versioned desired-state document for one node. The hub compiles the whole document from its
@@ -106,6 +106,14 @@ export type ModulesSection = Message<"powernode.v1.ModulesSection"> & {
    * @generated from field: repeated powernode.v1.ModuleAssignment assignments = 1;
    */
   assignments: ModuleAssignment[];
+
+  /**
+   * The hub's module signing key (SPKI PEM, ECDSA P-256). When set, the node mounts only assignments
+   * whose signature verifies with it and whose payload names the artifact's manifest digest.
+   *
+   * @generated from field: string signing_key_pem = 2;
+   */
+  signingKeyPem: string;
 };
 
 /**

@@ -10,7 +10,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file powernode/v1/modules.proto.
  */
 export const file_powernode_v1_modules: GenFile = /*@__PURE__*/
-  fileDesc("Chpwb3dlcm5vZGUvdjEvbW9kdWxlcy5wcm90bxIMcG93ZXJub2RlLnYxIp4CChBNb2R1bGVBc3NpZ25tZW50EgwKBG5hbWUYASABKAkSDwoHdmVyc2lvbhgCIAEoCRIQCghwcmlvcml0eRgDIAEoBRIVCg1vY2lfcmVmZXJlbmNlGAQgASgJEhcKD21ldGFkYXRhX2RpZ2VzdBgFIAEoCRIYChB2ZXJpdHlfcm9vdF9oYXNoGAYgASgJEi0KCWxvY2F0aW9ucxgHIAMoCzIaLnBvd2Vybm9kZS52MS5QdWxsTG9jYXRpb24SNAoDZW52GAggAygLMicucG93ZXJub2RlLnYxLk1vZHVsZUFzc2lnbm1lbnQuRW52RW50cnkaKgoIRW52RW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASJcCgxQdWxsTG9jYXRpb24SFQoNb2NpX3JlZmVyZW5jZRgBIAEoCRIMCgRyb2xlGAIgASgJEhcKD2NyZWRlbnRpYWxfaG9zdBgDIAEoCRIOCgZjYV9wZW0YBCABKAkihQEKEU1vZHVsZU9ic2VydmF0aW9uEgwKBG5hbWUYASABKAkSDwoHdmVyc2lvbhgCIAEoCRIXCg9tZXRhZGF0YV9kaWdlc3QYAyABKAkSGAoQdmVyaXR5X3Jvb3RfaGFzaBgEIAEoCRINCgVzdGF0ZRgFIAEoCRIPCgdtZXNzYWdlGAYgASgJYgZwcm90bzM");
+  fileDesc("Chpwb3dlcm5vZGUvdjEvbW9kdWxlcy5wcm90bxIMcG93ZXJub2RlLnYxIswCChBNb2R1bGVBc3NpZ25tZW50EgwKBG5hbWUYASABKAkSDwoHdmVyc2lvbhgCIAEoCRIQCghwcmlvcml0eRgDIAEoBRIVCg1vY2lfcmVmZXJlbmNlGAQgASgJEhcKD21ldGFkYXRhX2RpZ2VzdBgFIAEoCRIYChB2ZXJpdHlfcm9vdF9oYXNoGAYgASgJEi0KCWxvY2F0aW9ucxgHIAMoCzIaLnBvd2Vybm9kZS52MS5QdWxsTG9jYXRpb24SNAoDZW52GAggAygLMicucG93ZXJub2RlLnYxLk1vZHVsZUFzc2lnbm1lbnQuRW52RW50cnkSGQoRc2lnbmF0dXJlX3BheWxvYWQYCSABKAkSEQoJc2lnbmF0dXJlGAogASgJGioKCEVudkVudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEiXAoMUHVsbExvY2F0aW9uEhUKDW9jaV9yZWZlcmVuY2UYASABKAkSDAoEcm9sZRgCIAEoCRIXCg9jcmVkZW50aWFsX2hvc3QYAyABKAkSDgoGY2FfcGVtGAQgASgJIoUBChFNb2R1bGVPYnNlcnZhdGlvbhIMCgRuYW1lGAEgASgJEg8KB3ZlcnNpb24YAiABKAkSFwoPbWV0YWRhdGFfZGlnZXN0GAMgASgJEhgKEHZlcml0eV9yb290X2hhc2gYBCABKAkSDQoFc3RhdGUYBSABKAkSDwoHbWVzc2FnZRgGIAEoCWIGcHJvdG8z");
 
 /**
  * A module the node should mount, with the digests it must verify.
@@ -61,11 +61,24 @@ export type ModuleAssignment = Message<"powernode.v1.ModuleAssignment"> & {
 
   /**
    * Environment for this module's services, over the module's own (from the template or instance).
-   * A change restarts the services.
+   * A change recomposes the node's root: every module service of the node restarts.
    *
    * @generated from field: map<string, string> env = 8;
    */
   env: { [key: string]: string };
+
+  /**
+   * cosign simple-signing payload naming the artifact's manifest digest, and its signature by the
+   * hub's module key (base64 DER ECDSA-SHA256): checked against ModulesSection.signing_key_pem.
+   *
+   * @generated from field: string signature_payload = 9;
+   */
+  signaturePayload: string;
+
+  /**
+   * @generated from field: string signature = 10;
+   */
+  signature: string;
 };
 
 /**
