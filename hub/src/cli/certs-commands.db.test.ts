@@ -22,7 +22,8 @@ beforeAll(async () => {
       retireSeconds: 60,
     },
   });
-});
+  // Pebble's start and the hub's ACME account can take several seconds on a loaded machine.
+}, 30_000);
 afterAll(async () => {
   await hub?.stop();
   await pebble?.stop();
