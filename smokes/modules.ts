@@ -9,6 +9,7 @@
  * them), so the smoke taps the hub's attestation hook in process: every heartbeat's `modules` list passes
  * through it unchanged.
  */
+import { generateKeyPairSync, sign } from "node:crypto";
 import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fsVerityDigest, toHex } from "@powernode/composefs";
@@ -16,6 +17,8 @@ import { createExec } from "@powernode/exec";
 import { setDebugSpec } from "@powernode/hub";
 import type { ModuleManifest } from "@powernode/oci";
 import { DebugLayer, type FleetEvent, NodeState, Severity } from "@powernode/proto";
+import { and, eq } from "drizzle-orm";
+import { modules, moduleVersions } from "../hub/src/db/schema/index.ts";
 import {
   type BuiltModule,
   buildRecipe,
@@ -507,6 +510,50 @@ export const modulesPass = definePass({
           },
           { timeoutMs: CHANGE_TIMEOUT_MS, intervalMs: 500 },
         ),
+    );
+    // 7b. a catalog row whose signature is not the hub's: refused before anything is fetched
+    await t.check(
+      "a chrony row re-signed by another key: system.module.signature_invalid, not mounted",
+      async () => {
+        const good = get("chrony").manifest.version;
+        const foreign = generateKeyPairSync("ec", { namedCurve: "P-256" }).privateKey;
+        const [row] = await s.hub.deps.db
+          .select({ id: moduleVersions.id, payload: moduleVersions.signaturePayload })
+          .from(moduleVersions)
+          .innerJoin(modules, eq(modules.id, moduleVersions.moduleId))
+          .where(
+            and(eq(modules.name, "chrony"), eq(moduleVersions.version, good), eq(moduleVersions.arch, arch)),
+          );
+        if (!row?.payload) throw new Error(`chrony ${good}: no signed catalog row`);
+        const forged = sign("sha256", new TextEncoder().encode(row.payload), {
+          key: foreign,
+          dsaEncoding: "der",
+        }).toString("base64");
+        await s.hub.deps.db
+          .update(moduleVersions)
+          .set({ signature: forged })
+          .where(eq(moduleVersions.id, row.id));
+        await provision.assignModules({ instanceId: id, modules: [{ name: "chrony", version: good }] });
+        const e = await waitFor(
+          "system.module.signature_invalid for chrony",
+          async () =>
+            (await eventsOf(s, id, "system.module.signature_invalid")).find(
+              (x) => x.payload?.module === "chrony",
+            ),
+          { timeoutMs: CHANGE_TIMEOUT_MS, intervalMs: 500 },
+        );
+        await waitFor(
+          "chrony failed with the signature refusal in a heartbeat",
+          () => {
+            const c = obs().find((o) => o.name === "chrony");
+            return c?.version === good && c.state === "failed" && c.message?.startsWith("signature refused")
+              ? c
+              : undefined;
+          },
+          { timeoutMs: CHANGE_TIMEOUT_MS, intervalMs: 500 },
+        );
+        return `${Severity[e.severity]}: ${String(e.payload?.reason).slice(0, 70)}`;
+      },
     );
     await t.check("no reboot through the tamper checks (GetNode boot id)", sameBoot);
 
