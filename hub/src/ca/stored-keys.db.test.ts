@@ -13,7 +13,7 @@ import { NetworkService } from "@powernode/proto";
 import { eq, sql } from "drizzle-orm";
 import { createTestDb, operatorClient, quietLog, testDbKind } from "../../test/harness.ts";
 import { rowsOf } from "../db/client.ts";
-import { ca, networks } from "../db/schema/index.ts";
+import { ca, networks, signingKeys } from "../db/schema/index.ts";
 import { type StartHubOptions, startHub } from "../hub.ts";
 import { isSealed, kekFile, kekIdOf, sealedKeyId } from "./key-at-rest.ts";
 import { CA_KEY_CONTEXT, networkKeyContext } from "./stored-keys.ts";
@@ -55,8 +55,10 @@ describe(`private keys at rest (${testDbKind})`, () => {
       netKey = first.deps.keys.open(netRow.signingKeyPem, networkKeyContext(networkId));
       expect(caKey).toStartWith("-----BEGIN RSA PRIVATE KEY-----");
       expect(netKey).toStartWith("-----BEGIN PRIVATE KEY-----");
-      // What a hub before sealing stored: plain PEM, and no ca.kek.
+      // What a hub before sealing stored: plain PEM, and no ca.kek (nor a module signing key, which
+      // came later).
       await db.update(ca).set({ keyPem: caKey });
+      await db.delete(signingKeys);
       await db.update(networks).set({ signingKeyPem: netKey }).where(eq(networks.id, networkId));
     } finally {
       await first.stop();
@@ -87,8 +89,9 @@ describe(`private keys at rest (${testDbKind})`, () => {
     const file = kekFile(place.dataDir ?? "");
     const saved = await Bun.file(file).text();
     rmSync(file);
+    // Two: the CA key and the module signing key.
     await expect(startHub(place)).rejects.toThrow(
-      `the database holds 1 private key(s) sealed with key-encryption key ${keyId}, but POWERNODE_CA_KEK is unset and ${file} does not exist: restore that file from a backup of the data dir, or set POWERNODE_CA_KEK to the key`,
+      `the database holds 2 private key(s) sealed with key-encryption key ${keyId}, but POWERNODE_CA_KEK is unset and ${file} does not exist: restore that file from a backup of the data dir, or set POWERNODE_CA_KEK to the key`,
     );
     const wrong = randomBytes(32);
     await expect(

@@ -18,6 +18,7 @@ import {
   k3sClusters,
   networks,
   registries,
+  signingKeys,
 } from "../db/schema/index.ts";
 import type { Logger } from "../log.ts";
 import { registryKeyContext } from "../registries/registries.ts";
@@ -79,7 +80,7 @@ async function columnKeys<T extends PgTable>(
   });
 }
 
-/** Every sealed key the database holds: the CA rows (root, docker), constellation keys, Docker hosts' client keys, registries' pull credentials, K3s secrets, ACME keys and DNS provider secrets. */
+/** Every sealed key the database holds: the CA rows (root, docker), the module signing key, constellation keys, Docker hosts' client keys, registries' pull credentials, K3s secrets, ACME keys and DNS provider secrets. */
 async function storedKeys(db: Db): Promise<StoredKey[]> {
   const k3s = (key: "kubeconfig" | "serverToken" | "agentToken", column: K3sSecretColumn) =>
     columnKeys(db, k3sClusters, k3sClusters.id, k3sClusters[key], key, (id) => k3sSecretContext(id, column));
@@ -109,6 +110,16 @@ async function storedKeys(db: Db): Promise<StoredKey[]> {
       registries.secret,
       "secret",
       registryKeyContext,
+      true,
+    )),
+    // The module signing key (hub/src/signing): `signing:modules`.
+    ...(await columnKeys(
+      db,
+      signingKeys,
+      signingKeys.id,
+      signingKeys.keyPem,
+      "keyPem",
+      (id) => `signing:${id}`,
       true,
     )),
     // Federation (hub/src/federation): this hub's client key for calling each peer.
