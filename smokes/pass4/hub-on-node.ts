@@ -16,7 +16,7 @@ import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { Code } from "@connectrpc/connect";
 import { type Node, NodeState, PeerState } from "@powernode/proto";
-import { runCli } from "../../hub/src/cli/run.ts";
+import { cliAt } from "../../hub/src/cli/test-cli.ts";
 import { helloClient } from "../../hub/src/federation/peer-client.ts";
 import { caFingerprint } from "../../hub/src/federation/token.ts";
 import { buildHubModule, builtModuleDir, MODULES_DIR, publishModule } from "../../hub/src/modules/index.ts";
@@ -34,16 +34,7 @@ const HUB_UP_TIMEOUT_MS = 420_000;
 
 /** pnctl against a hub that is not in this process: URL, token and CA file given. */
 function remotePnctl(url: string, token: string, caFile: string, env: Record<string, string> = {}) {
-  return async (...argv: string[]) => {
-    const out: string[] = [];
-    const err: string[] = [];
-    const code = await runCli(
-      ["--url", url, ...argv],
-      { POWERNODE_TOKEN: token, POWERNODE_CA_FILE: caFile, ...env },
-      { out: (l) => out.push(l), err: (l) => err.push(l) },
-    );
-    return { code, out: out.join("\n"), err: err.join("\n") };
-  };
+  return cliAt(url, { POWERNODE_TOKEN: token, POWERNODE_CA_FILE: caFile, ...env });
 }
 
 /** Compiles the hub for amd64 and builds the powernode-hub module, versioned by the binary's digest. */

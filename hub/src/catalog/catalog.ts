@@ -1,5 +1,6 @@
 /** The module catalog: modules and versions, with names and digests validated at the edge. */
 
+import { DEB_PACKAGE_NAME } from "@powernode/debian";
 import { EVENTS } from "@powernode/proto";
 import { asc, eq } from "drizzle-orm";
 import type { Db } from "../db/client.ts";
@@ -83,7 +84,6 @@ export interface ModuleVersionInput {
   packages?: { name: string; version: string }[];
 }
 
-const PACKAGE_RE = /^[a-z0-9][a-z0-9+.-]{0,127}$/;
 const DEB_VERSION_RE = /^[0-9A-Za-z.+~:-]{1,128}$/;
 const MAX_PACKAGES = 4096;
 
@@ -95,7 +95,7 @@ function checkPackages(
     throw new DomainError("invalid_argument", `packages: more than ${MAX_PACKAGES}`);
   const seen = new Set<string>();
   return list.map((p, i) => {
-    if (!PACKAGE_RE.test(p.name))
+    if (!DEB_PACKAGE_NAME.test(p.name))
       throw new DomainError(
         "invalid_argument",
         `packages[${i}].name: "${p.name.slice(0, 64)}" is not a Debian package name`,

@@ -13,15 +13,21 @@ export function cliFor(
   hub: () => RunningHub,
   env: Record<string, string> = {},
 ): (...argv: string[]) => Promise<CliRun> {
+  return (...argv) => {
+    const h = hub();
+    return cliAt(h.httpUrl, { POWERNODE_TOKEN: h.adminToken, ...env })(...argv);
+  };
+}
+
+/** A `pnctl --url <url>` with `env` (token, CA file, ...): a hub that is not in this process. */
+export function cliAt(url: string, env: Record<string, string>): (...argv: string[]) => Promise<CliRun> {
   return async (...argv) => {
     const out: string[] = [];
     const err: string[] = [];
-    const h = hub();
-    const code = await runCli(
-      ["--url", h.httpUrl, ...argv],
-      { POWERNODE_TOKEN: h.adminToken, ...env },
-      { out: (l) => out.push(l), err: (l) => err.push(l) },
-    );
+    const code = await runCli(["--url", url, ...argv], env, {
+      out: (l) => out.push(l),
+      err: (l) => err.push(l),
+    });
     return { code, out: out.join("\n"), err: err.join("\n") };
   };
 }

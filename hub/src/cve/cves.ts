@@ -3,6 +3,7 @@
  * drill's reads: every module version with its package list, every live node's current module
  * assignments.
  */
+import { DEB_PACKAGE_NAME } from "@powernode/debian";
 import { and, asc, eq, ne } from "drizzle-orm";
 import type { Db } from "../db/client.ts";
 import {
@@ -21,7 +22,6 @@ export type CveRow = typeof cves.$inferSelect;
 
 const ID_RE = /^CVE-\d{4}-\d{4,19}$/;
 const SEVERITIES: readonly Severity[] = ["low", "medium", "high", "critical"];
-const PACKAGE_RE = /^[a-z0-9][a-z0-9+.-]{0,127}$/;
 const MAX_AFFECTED = 64;
 
 /** A record from a request, checked; every error names the field. */
@@ -48,7 +48,7 @@ export function checkCve(input: CveRecord): CveRecord {
         `cve.affected[${i}].package: "${a.package.slice(0, 64)}" listed twice (join its ranges into one entry per package)`,
       );
     seen.add(a.package);
-    if (!PACKAGE_RE.test(a.package))
+    if (!DEB_PACKAGE_NAME.test(a.package))
       throw new DomainError(
         "invalid_argument",
         `cve.affected[${i}].package: "${a.package.slice(0, 64)}" is not a Debian package name`,

@@ -14,6 +14,7 @@ import { createConnectTransport } from "@connectrpc/connect-node";
 import {
   type ClientOptions,
   createRegistryFetch,
+  type Descriptor,
   fetchManifest,
   MODULE_ARTIFACT_TYPE,
   MODULE_COMPOSEFS_MEDIA_TYPE,
@@ -24,6 +25,7 @@ import {
   OciClientError,
   parseModuleManifest,
   pushArtifact,
+  pushArtifactDescriptor,
   type RegistryCredential,
 } from "@powernode/oci";
 import { Arch, CatalogService, type ModuleVersion, RegistryService } from "@powernode/proto";
@@ -252,9 +254,9 @@ export async function publishModule(built: BuiltModule, target: PublishTarget): 
 
   // The module artifact, then its SBOM as a referrer (subject: the module manifest).
   const push = async (url: string) => {
-    const digest = await pushModuleArtifact(built, url, repository, tag, configBytes, to(url));
-    await pushSbom(built.manifest, url, repository, digest, to(url));
-    return digest;
+    const pushed = await pushModuleArtifact(built, url, repository, tag, configBytes, to(url));
+    await pushSbom(built.manifest, url, repository, pushed, to(url));
+    return pushed.digest;
   };
   const ociDigest = await push(target.registryUrl);
   if (origin !== "" && hubCopy) {
@@ -306,11 +308,11 @@ async function pushSbom(
   m: ModuleManifest,
   baseUrl: string,
   repository: string,
-  subject: string,
+  subject: Descriptor,
   opts: ClientOptions,
 ): Promise<string> {
-  const fetched = await fetchManifest(baseUrl, repository, subject, opts);
-  const sbom = new TextEncoder().encode(JSON.stringify(spdxDocument(m, subject, new Date())));
+  const now = new Date();
+  const sbom = new TextEncoder().encode(JSON.stringify(spdxDocument(m, subject.digest, now)));
   return pushArtifact(
     baseUrl,
     repository,
@@ -324,8 +326,8 @@ async function pushSbom(
           annotations: { "org.opencontainers.image.title": `${m.name}-${m.version}-${m.arch}.spdx.json` },
         },
       ],
-      subject: { mediaType: fetched.mediaType, digest: subject, size: fetched.bytes.length },
-      annotations: { "org.opencontainers.image.created": new Date().toISOString() },
+      subject,
+      annotations: { "org.opencontainers.image.created": now.toISOString() },
     },
     opts,
   );
@@ -338,9 +340,9 @@ function pushModuleArtifact(
   tag: string,
   configBytes: Uint8Array,
   opts: ClientOptions,
-): Promise<string> {
+): Promise<Descriptor> {
   const m = built.manifest;
-  return pushArtifact(
+  return pushArtifactDescriptor(
     baseUrl,
     repository,
     tag,

@@ -19,4 +19,4 @@ export {
   unpackDeb,
   verifyDeb,
 } from "./fetch.ts";
-export { compareDebVersions, type DebRelation, satisfiesRelation } from "./version.ts";
+export { compareDebVersions, DEB_PACKAGE_NAME, type DebRelation, satisfiesRelation } from "./version.ts";

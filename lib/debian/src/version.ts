@@ -57,6 +57,9 @@ export function compareDebVersions(a: string, b: string): number {
 }
 
 /** A version relation of a dependency. */
+/** A Debian binary package name as the catalog and CVE records accept it (policy 5.6.1, at most 128). */
+export const DEB_PACKAGE_NAME = /^[a-z0-9][a-z0-9+.-]{0,127}$/;
+
 export type DebRelation = "<<" | "<=" | "=" | ">=" | ">>";
 
 /** Whether `version` satisfies `rel target` (`<` and `>` are the obsolete spellings of `<=` and `>=`). */

@@ -227,6 +227,17 @@ export async function pushArtifact(
   input: ArtifactInput,
   opts: ClientOptions & { chunkBytes?: number } = {},
 ): Promise<string> {
+  return (await pushArtifactDescriptor(baseUrl, repo, tag, input, opts)).digest;
+}
+
+/** {@link pushArtifact}, answering the pushed manifest's descriptor (what a referrer's `subject` names). */
+export async function pushArtifactDescriptor(
+  baseUrl: string,
+  repo: string,
+  tag: string,
+  input: ArtifactInput,
+  opts: ClientOptions & { chunkBytes?: number } = {},
+): Promise<Descriptor> {
   const config = input.config ?? { mediaType: EMPTY_TYPE, bytes: new TextEncoder().encode("{}") };
   const configDesc = await pushBlob(baseUrl, repo, config, opts);
   const layers: Descriptor[] = [];
@@ -259,7 +270,7 @@ export async function pushArtifact(
       },
     );
   }
-  return digest;
+  return { mediaType: MANIFEST_TYPE, digest, size: bytes.length };
 }
 
 /**

@@ -12,6 +12,7 @@ export {
   OciClientError,
   type OciClientErrorKind,
   pushArtifact,
+  pushArtifactDescriptor,
   pushBlob,
 } from "./client.ts";
 export {
