@@ -73,7 +73,7 @@ describe("parseHubConfig", () => {
       security: DEFAULT_SECURITY,
       acme: DEFAULT_ACME,
       claims: DEFAULT_CLAIMS,
-      agentRollouts: { stepTimeoutSeconds: 600 },
+      agentRollouts: { stepTimeoutSeconds: 600, moduleBatchTimeoutSeconds: 300 },
     });
   });
 

@@ -15,6 +15,7 @@ import type { Feature } from "./feature.ts";
 import { federationFeature } from "./federation/feature.ts";
 import { fleetFeature } from "./fleet/feature.ts";
 import { k3sFeature } from "./k3s/feature.ts";
+import { moduleRolloutsFeature } from "./module-rollouts/feature.ts";
 import { netbootFeature } from "./netboot/feature.ts";
 import { networkFeature } from "./network/feature.ts";
 import { nodeFeature } from "./node/feature.ts";
@@ -44,6 +45,7 @@ export const FEATURES: readonly Feature[] = [
   netbootFeature,
   diskImagesFeature,
   agentBuildsFeature,
+  moduleRolloutsFeature,
   storageFeature,
   federationFeature,
   cveFeature,

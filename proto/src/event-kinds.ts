@@ -38,6 +38,11 @@ export const EVENTS = {
   agentRolloutStarted: k("system.agent.rollout_started", "info", "hub"),
   agentRolloutStep: k("system.agent.rollout_step", "info", "hub"),
   agentRolloutFinished: k("system.agent.rollout_finished", "info", "hub"),
+  // Rolling module upgrades over a template (hub/src/module-rollouts).
+  moduleRolloutStarted: k("system.module.rollout_started", "info", "hub"),
+  moduleRolloutNode: k("system.module.rollout_node", "info", "hub"),
+  moduleRolloutBatch: k("system.module.rollout_batch", "info", "hub"),
+  moduleRolloutFinished: k("system.module.rollout_finished", "info", "hub"),
   // Modules on the node.
   moduleSetApplied: k("system.module_set.applied", "info", "agent"),
   moduleSetRolledBack: k("system.module_set.rolled_back", "warn", "agent"),

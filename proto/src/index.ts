@@ -113,6 +113,12 @@ export {
   K3sService,
 } from "./gen/powernode/v1/k3s_pb.ts";
 export {
+  type ModuleRollout,
+  ModuleRolloutNodeState,
+  ModuleRolloutService,
+  ModuleRolloutState,
+} from "./gen/powernode/v1/module_rollouts_pb.ts";
+export {
   type ModuleAssignment,
   ModuleAssignmentSchema,
   type ModuleObservation,

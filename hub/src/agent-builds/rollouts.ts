@@ -8,10 +8,11 @@
 import { EVENTS } from "@powernode/proto";
 import { and, asc, desc, eq, inArray, ne } from "drizzle-orm";
 import type { Db } from "../db/client.ts";
-import { agentBuilds, agentRolloutSteps, agentRollouts, instances, templates } from "../db/schema/index.ts";
+import { agentBuilds, agentRolloutSteps, agentRollouts, instances } from "../db/schema/index.ts";
 import type { Deps } from "../deps.ts";
 import { DomainError } from "../errors.ts";
-import { intField, isUuid, uuidField } from "../rpc/fields.ts";
+import { templateByRef } from "../provision/module-assignments.ts";
+import { intField, uuidField } from "../rpc/fields.ts";
 import { versionField } from "./builds.ts";
 import { advanceRollout } from "./rollout-advance.ts";
 import { MAX_STEP_TIMEOUT_SECONDS } from "./rollout-config.ts";
@@ -38,22 +39,10 @@ export interface StartRolloutInput {
 /** The most rollouts one list returns. */
 const LIST_LIMIT = 100;
 
-/** A template by id or name, or not_found naming `field`. */
-async function templateOf(db: Db, field: string, ref: string) {
-  if (ref === "") throw new DomainError("invalid_argument", `${field}: required (a template's id or name)`);
-  const byId = isUuid(ref.toLowerCase());
-  const [row] = await db
-    .select()
-    .from(templates)
-    .where(byId ? eq(templates.id, ref.toLowerCase()) : eq(templates.name, ref));
-  if (!row) throw new DomainError("not_found", `${field}: no template ${JSON.stringify(ref.slice(0, 80))}`);
-  return row;
-}
-
 /** Starts a rollout of `version` over the template's live nodes; the first node is assigned at once. */
 export async function startRollout(deps: Deps, input: StartRolloutInput): Promise<AgentRolloutView> {
   const { db } = deps;
-  const tpl = await templateOf(db, "template", input.template);
+  const tpl = await templateByRef(db, "template", input.template);
   const version = versionField("version", input.version);
   const maxFailures = intField("max_failures", input.maxFailures, 0, 10_000);
   const stepTimeoutSeconds =
@@ -149,7 +138,7 @@ export async function getRollout(db: Db, id: string): Promise<AgentRolloutView> 
 
 /** The newest rollouts (at most 100), of one template when `template` (id or name) is given. */
 export async function listRollouts(db: Db, template: string): Promise<AgentRolloutView[]> {
-  const tpl = template === "" ? undefined : await templateOf(db, "template", template);
+  const tpl = template === "" ? undefined : await templateByRef(db, "template", template);
   const rollouts = await db
     .select()
     .from(agentRollouts)

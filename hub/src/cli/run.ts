@@ -22,6 +22,7 @@ import { moduleCommands } from "./module-commands.ts";
 import { netCommands } from "./net-commands.ts";
 import { nodesCommands } from "./nodes-commands.ts";
 import { registryCommands } from "./registry-commands.ts";
+import { rolloutCommands } from "./rollout-commands.ts";
 import { sdwanCommands } from "./sdwan-commands.ts";
 import { type CliIo, type CommandGroup, commandContext, describeError, UsageError } from "./shared.ts";
 import { storageCommands } from "./storage-commands.ts";
@@ -52,6 +53,7 @@ const GROUPS: readonly CommandGroup[] = [
   agentCommands,
   federationCommands,
   cveCommands,
+  rolloutCommands,
 ];
 
 const USAGE = `usage: pnctl [--url URL] [--hub-ca FILE] [--token TOKEN] <command> [--json]

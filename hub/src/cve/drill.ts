@@ -181,8 +181,12 @@ export function runbook(cve: CveRecord, r: Omit<DrillResult, "runbookMarkdown">)
         );
     }
     lines.push(
-      "# each exposed node: assign its modules again, naming the new version (or none: the newest);",
-      "# an assignment is resolved against the catalog when it is made",
+      "# each template naming an exposed module: roll the new version over its nodes, canary first",
+      ...r.exposedModules.flatMap((m) => [
+        `pnctl rollout plan <template> ${m} <new version>`,
+        `pnctl rollout start <template> ${m} <new version>`,
+      ]),
+      "# a node outside a template: assign its modules again, naming the new version",
       "pnctl instances assign <id> <module>[@<new version>] ...",
       `pnctl cve drill ${cve.id}   # again: 0 nodes on an exposed version (old versions stay listed while published)`,
       "```",

@@ -9,7 +9,7 @@
 import { EVENTS } from "@powernode/proto";
 import { and, eq } from "drizzle-orm";
 import type { Db } from "../db/client.ts";
-import { instances } from "../db/schema/index.ts";
+import { instances, type ModuleObservationDocument } from "../db/schema/index.ts";
 import { getDesiredState } from "../desired-state/index.ts";
 import type { EventLog, NewEvent } from "../events/index.ts";
 
@@ -87,6 +87,17 @@ export function compareObservations(
   return drifts;
 }
 
+function toDocument(o: ModuleObservationInput): ModuleObservationDocument {
+  return {
+    name: o.name,
+    version: o.version,
+    metadataDigest: o.metadataDigest,
+    verityRootHash: o.verityRootHash,
+    state: o.state,
+    ...(o.message ? { message: o.message.slice(0, 500) } : {}),
+  };
+}
+
 /** A node's last reported observations (in memory: since the hub started). */
 export interface LastObservations {
   bootId: string;
@@ -152,6 +163,11 @@ export function createAttestationChecker(
           toEmit.push({ ...EVENTS.instanceRecovered, payload: { bootId }, opts });
         }
       }
+      // Kept on the node's row for readers in any hub process (the module rollouts' health gate).
+      await db
+        .update(instances)
+        .set({ moduleObservations: observed.map(toDocument), moduleObservationsAt: now() })
+        .where(eq(instances.id, instanceId));
       await events.emitMany(toEmit);
       // Remembered only once handled, so a failure above is retried with the next heartbeat.
       if (lastSeen.size > 100_000) lastSeen.clear();

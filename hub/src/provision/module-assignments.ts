@@ -15,6 +15,7 @@ import { createManifestStore } from "../oci/manifest-store.ts";
 import { parseDigest } from "../oci/reference.ts";
 import { type LocationInit, pullLocations, UnknownOriginError } from "../registries/locations.ts";
 import { listRegistries, type RegistryRow } from "../registries/registries.ts";
+import { isUuid } from "../rpc/fields.ts";
 
 export type TemplateRecord = typeof templates.$inferSelect;
 /** One resolved module: what ModuleAssignment carries. */
@@ -126,6 +127,18 @@ export async function createTemplate(
 
 export function listTemplates(db: Db): Promise<TemplateRecord[]> {
   return db.select().from(templates).orderBy(asc(templates.name));
+}
+
+/** A template by id or name, or not_found naming `field`. */
+export async function templateByRef(db: Pick<Db, "select">, field: string, ref: string) {
+  if (ref === "") throw new DomainError("invalid_argument", `${field}: required (a template's id or name)`);
+  const byId = isUuid(ref.toLowerCase());
+  const [row] = await db
+    .select()
+    .from(templates)
+    .where(byId ? eq(templates.id, ref.toLowerCase()) : eq(templates.name, ref));
+  if (!row) throw new DomainError("not_found", `${field}: no template ${JSON.stringify(ref.slice(0, 80))}`);
+  return row;
 }
 
 /** A template by name, for CreateInstance. */

@@ -11,6 +11,7 @@ export * from "./events.ts";
 export * from "./federation.ts";
 export * from "./instances.ts";
 export * from "./k3s.ts";
+export * from "./module-rollouts.ts";
 export * from "./modules.ts";
 export * from "./network-vips.ts";
 export * from "./networks.ts";

@@ -31,6 +31,17 @@ export const instanceState = pgEnum("instance_state", [
 /** How much a node can carry on its network: heavyweight nodes may run ovn_kubernetes (decision 0013). */
 export const networkProfile = pgEnum("network_profile", ["heavyweight", "lightweight"]);
 
+/** One module as a node observed it (ModuleObservation). */
+export interface ModuleObservationDocument {
+  name: string;
+  version: string;
+  metadataDigest: string;
+  verityRootHash: string;
+  /** "mounted", "failed", "pending". */
+  state: string;
+  message?: string;
+}
+
 export const instances = pgTable(
   "instances",
   {
@@ -57,6 +68,12 @@ export const instances = pgTable(
     templateId: uuid().references(() => templates.id, { onDelete: "set null" }),
     /** Modules assigned to the instance itself. */
     modules: jsonb().$type<ModuleRefDocument[]>().notNull().default([]),
+    /**
+     * What the node's heartbeats last observed of its mounted modules (written when it changes): the
+     * health gate of module rollouts reads it, from any hub process.
+     */
+    moduleObservations: jsonb().$type<ModuleObservationDocument[]>().notNull().default([]),
+    moduleObservationsAt: timestamp({ withTimezone: true }),
     /** Test-only hooks for the desired state's `debug` section (protobuf JSON of DebugSpec). */
     debug: jsonb().$type<JsonValue>(),
     /** Null: unknown (treated as lightweight). */

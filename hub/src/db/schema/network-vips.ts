@@ -4,7 +4,17 @@
  * cluster's pod subnet). Kept with the network so later users (storage, SDWAN routes) share them.
  */
 import { sql } from "drizzle-orm";
-import { boolean, index, jsonb, pgEnum, pgTable, text, uniqueIndex, uuid } from "drizzle-orm/pg-core";
+import {
+  boolean,
+  index,
+  jsonb,
+  pgEnum,
+  pgTable,
+  text,
+  timestamp,
+  uniqueIndex,
+  uuid,
+} from "drizzle-orm/pg-core";
 import { timestamps } from "./common.ts";
 import { networkMembers, networks } from "./networks.ts";
 
@@ -49,4 +59,28 @@ export const subnetAdvertisements = pgTable(
     ...timestamps,
   },
   (t) => [index().on(t.networkId, t.active), index().on(t.memberId)],
+);
+
+/** Why a VIP's primary holder changed (one row per change, the VIP's history). */
+export type VipAssignmentReason = "bootstrap" | "manual_failover" | "sensor_failover";
+
+/**
+ * The history of a VIP's primary holder (the predecessor's VirtualIpAssignment): one row per change,
+ * naming the member it moved from and to and why; `correlationId` ties a drill's rows together.
+ */
+export const vipAssignments = pgTable(
+  "vip_assignments",
+  {
+    id: uuid().primaryKey().defaultRandom(),
+    vipId: uuid()
+      .notNull()
+      .references(() => networkVips.id, { onDelete: "cascade" }),
+    /** null: the VIP's first holder. Not a foreign key: the row outlives the member. */
+    fromMemberId: uuid(),
+    toMemberId: uuid().notNull(),
+    reason: text().$type<VipAssignmentReason>().notNull(),
+    correlationId: text().notNull().default(""),
+    createdAt: timestamp({ withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [index().on(t.vipId, t.createdAt)],
 );

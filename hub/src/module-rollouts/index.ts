@@ -1,0 +1,2 @@
+export { moduleRolloutsFeature } from "./feature.ts";
+export { planBatches } from "./plan.ts";
