@@ -10,12 +10,11 @@
  * through it unchanged.
  */
 import { generateKeyPairSync, sign } from "node:crypto";
-import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fsVerityDigest, toHex } from "@powernode/composefs";
 import { createExec } from "@powernode/exec";
 import { setDebugSpec } from "@powernode/hub";
-import type { ModuleManifest } from "@powernode/oci";
 import { DebugLayer, type FleetEvent, NodeState, Severity } from "@powernode/proto";
 import { and, eq } from "drizzle-orm";
 import { modules, moduleVersions } from "../hub/src/db/schema/index.ts";
@@ -24,7 +23,6 @@ import {
   buildRecipe,
   builtModuleDir,
   catalogClient,
-  loadBuiltModule,
   loadRecipe,
   MODULES_DIR,
   moduleTag,
@@ -37,6 +35,7 @@ import { freePort } from "../scripts/lib/postgres.ts";
 import { agentPhases, nodeEvents } from "./lib/events.ts";
 import type { SmokeHub } from "./lib/hub.ts";
 import { listModuleFiles, locateModuleFile, sha256FromBlob } from "./lib/module-files.ts";
+import { wrongDigestBuild } from "./lib/module-variants.ts";
 import { definePass, type PassContext, runPass } from "./lib/pass.ts";
 import { bootSingleNode } from "./lib/single-node.ts";
 import { waitFor } from "./lib/wait.ts";
@@ -165,22 +164,6 @@ async function buildModules(t: PassContext, arch: "amd64" | "arm64"): Promise<Ma
     built.set(name, b);
   }
   return built;
-}
-
-/**
- * A copy of chrony's build whose manifest (and so the catalog row) claims a wrong metadata digest: the
- * registry then serves a metadata image that does not hash to what the node is told to expect.
- */
-function wrongDigestBuild(chrony: BuiltModule, dir: string): { built: BuiltModule; wrong: string } {
-  mkdirSync(dir, { recursive: true });
-  const m = chrony.manifest;
-  const wrong = `${m.metadataDigest.startsWith("0") ? "1" : "0"}${m.metadataDigest.slice(1)}`;
-  const manifest: ModuleManifest = { ...m, version: `${m.version}.wrongdigest`, metadataDigest: wrong };
-  copyFileSync(chrony.files.metadata, join(dir, "metadata.cfs"));
-  copyFileSync(chrony.files.blob, join(dir, "blob.erofs"));
-  copyFileSync(chrony.files.verity, join(dir, "blob.verity"));
-  writeFileSync(join(dir, "module.json"), `${JSON.stringify(manifest, null, 2)}\n`);
-  return { built: loadBuiltModule(dir), wrong };
 }
 
 export const modulesPass = definePass({
