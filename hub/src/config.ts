@@ -5,6 +5,7 @@ import { type AgentRolloutConfig, parseAgentRolloutConfig } from "./agent-builds
 import { type AcmeConfig, parseAcmeConfig } from "./certs/acme-config.ts";
 import { type ClaimsConfig, parseClaimsConfig } from "./claims/claims-config.ts";
 import { type HubLimits, parseLimits } from "./limits.ts";
+import { parseVipFailoverSeconds } from "./network/vip-failover-config.ts";
 import { parseSecurityConfig, type SecurityConfig } from "./security-config.ts";
 
 /** The hub's typed configuration. */
@@ -69,6 +70,11 @@ export interface HubConfig {
   claims: ClaimsConfig;
   /** Agent rollouts: the default step timeout (agent-builds/rollout-config.ts). */
   agentRollouts: AgentRolloutConfig;
+  /**
+   * POWERNODE_VIP_FAILOVER_SECONDS: a VIP's primary without a heartbeat and a peer handshake for this
+   * long fails over (network/vip-failover-config.ts); undefined = 15.
+   */
+  vipFailoverSeconds?: number;
 }
 
 /** Thrown by {@link parseHubConfig}; `problems` lists every bad variable. */
@@ -197,6 +203,7 @@ export function parseHubConfig(env: Record<string, string | undefined>): HubConf
   const acme = parseAcmeConfig(env, problems);
   const claims = parseClaimsConfig(env, problems);
   const agentRollouts = parseAgentRolloutConfig(env, problems);
+  const vipFailoverSeconds = parseVipFailoverSeconds(env, problems);
 
   if (problems.length > 0) throw new ConfigError(problems);
   return {
@@ -221,6 +228,7 @@ export function parseHubConfig(env: Record<string, string | undefined>): HubConf
     acme,
     claims,
     agentRollouts,
+    vipFailoverSeconds,
   };
 }
 

@@ -157,6 +157,12 @@ export const EVENTS = {
   meshPeerRemoved: k("system.mesh.peer_removed", "info", "agent"),
   /** A peer whose credential does not verify (signature, window, key or address) is not configured. */
   meshPeerRejected: k("system.mesh.peer_rejected", "warn", "agent"),
+  /**
+   * A VIP's primary holder moved (hub/src/network/vip-failover.ts): payload vip id, address, from/to
+   * member and node ids, reason (manual_failover, sensor_failover), correlation. Warn: a move on the
+   * holder's loss; an operator's is emitted as info.
+   */
+  vipFailover: k("system.vip.failover", "warn", "hub"),
   // K3s clusters: the hub's model (bootstrap, joins, readiness) and the agent's k3s controller.
   k3sClusterCreated: k("system.k3s.cluster_created", "info", "hub"),
   k3sClusterBootstrapped: k("system.k3s.cluster_bootstrapped", "info", "hub"),

@@ -107,13 +107,17 @@ describe("pnctl against a real hub", () => {
   test("events watch prints live events until interrupted", async () => {
     const ac = new AbortController();
     const lines: string[] = [];
+    // Features subscribe too (the k3s feature listens for deleted instances): wait for one more.
+    const before = hub.deps.events.subscriberCount();
     const done = runCli(
       ["--url", hub.httpUrl, "events", "watch", "--kind", "cli.", "--json"],
       { POWERNODE_TOKEN: hub.adminToken },
       { out: (l) => lines.push(l), err: (l) => lines.push(`ERR ${l}`) },
       ac.signal,
     );
-    await waitFor("the watch to subscribe", () => (hub.deps.events.subscriberCount() > 0 ? true : undefined));
+    await waitFor("the watch to subscribe", () =>
+      hub.deps.events.subscriberCount() > before ? true : undefined,
+    );
     await hub.deps.events.emit({ kind: "cli.ping", severity: "info" }, { n: 1 });
     await waitFor("the event line", () => (lines.length > 0 ? true : undefined));
     ac.abort();

@@ -1,7 +1,8 @@
-/** `pnctl net ...`: overlay networks, members, credentials and mesh health. */
+/** `pnctl net ...` (or `pnctl networks ...`): overlay networks, members, credentials, mesh health and VIPs. */
 import { MeshTopology, NetworkService } from "@powernode/proto";
 import { flag } from "./args.ts";
 import { joinAsOperator, leaveAsOperator } from "./net-operator.ts";
+import { runVipCommand, VIP_USAGE, VIP_VERBS } from "./net-vip-commands.ts";
 import { type CommandGroup, fields, required, table, ts, UsageError, unknownVerb } from "./shared.ts";
 
 const topologyName = (t: MeshTopology) => (t === MeshTopology.HUB_AND_SPOKE ? "hub_and_spoke" : "full_mesh");
@@ -27,8 +28,10 @@ export const netCommands: CommandGroup = {
   net leave NET [--as NAME] [--netns NS] [--ifname IF]
   net members NET
   net revoke|issue NET NODE      (a member's credential: its peers drop it / get it back)
-  net health NET                 (peers per node, handshake age; down after 275 s)`,
+  net health NET                 (peers per node, handshake age; down after 275 s)
+${VIP_USAGE}`,
   async run(ctx) {
+    if (VIP_VERBS.has(ctx.verb ?? "")) return runVipCommand(ctx);
     const net = ctx.client(NetworkService);
     switch (ctx.verb) {
       case "ls": {
@@ -184,4 +187,11 @@ export const netCommands: CommandGroup = {
         return unknownVerb(ctx, netCommands);
     }
   },
+};
+
+/** `pnctl networks ...`: the same commands as `pnctl net ...`. */
+export const networksCommands: CommandGroup = {
+  name: "networks",
+  usage: "  networks VERB ...              (the same as net VERB ...)",
+  run: (ctx) => netCommands.run(ctx),
 };

@@ -19,7 +19,7 @@ import { imageCommands } from "./image-commands.ts";
 import { instancesCommands } from "./instances-commands.ts";
 import { k3sCommands } from "./k3s-commands.ts";
 import { moduleCommands } from "./module-commands.ts";
-import { netCommands } from "./net-commands.ts";
+import { netCommands, networksCommands } from "./net-commands.ts";
 import { nodesCommands } from "./nodes-commands.ts";
 import { registryCommands } from "./registry-commands.ts";
 import { rolloutCommands } from "./rollout-commands.ts";
@@ -40,6 +40,7 @@ const GROUPS: readonly CommandGroup[] = [
   caCommands,
   moduleCommands,
   netCommands,
+  networksCommands,
   tokensCommands,
   dockerCommands,
   k3sCommands,

@@ -9,8 +9,9 @@ import { k3sClusterNodes, k3sClusters } from "../db/schema/index.ts";
 import type { Deps } from "../deps.ts";
 import type { Tx } from "../desired-state/index.ts";
 import { DomainError } from "../errors.ts";
+import { republishMembers } from "../network/republish.ts";
 import { advertiseSubnet, withdrawSubnet } from "../network/subnet-advertisements.ts";
-import { createVip, deleteVip, setVipPrimary, vipAddress } from "../network/vips.ts";
+import { createVip, deleteVip, getVip, setVipPrimary, vipAddress } from "../network/vips.ts";
 import { appendBootstrapEvent } from "./bootstrap-events.ts";
 import { assertCniFitsProfile, type Cni, defaultCniFor } from "./cni.ts";
 import { newClusterSecret, sealSecret } from "./secrets.ts";
@@ -26,7 +27,7 @@ import {
   transact,
 } from "./store.ts";
 
-type ClusterDeps = Pick<Deps, "db" | "events" | "keys" | "desiredState" | "now">;
+type ClusterDeps = Pick<Deps, "db" | "events" | "keys" | "desiredState" | "now" | "cluster">;
 
 /** What a server reports once k3s runs. */
 export interface BootstrapReport {
@@ -149,6 +150,7 @@ export async function createCluster(
     return insertCluster(deps, tx, emit, { ...input, node });
   });
   await deps.desiredState.change(input.nodeId);
+  await republishVipHolder(deps, cluster);
   return cluster;
 }
 
@@ -216,7 +218,15 @@ export async function bootstrapCluster(
     return { cluster: updated ?? cluster, created: false };
   });
   await deps.desiredState.change(nodeId);
+  await republishVipHolder(deps, out.cluster);
   return out;
+}
+
+/** Every peer routes the cluster's API VIP to its primary holder now (not at the next snapshot). */
+async function republishVipHolder(deps: ClusterDeps, cluster: ClusterRow): Promise<void> {
+  const vip = cluster.apiVipId ? await getVip(deps.db, cluster.apiVipId) : undefined;
+  if (vip && cluster.networkId)
+    await republishMembers(deps, cluster.networkId, vip.holderMemberIds.slice(0, 1));
 }
 
 /** Deletes a cluster, its nodes (cascade), its API VIP and pod subnet; its nodes stop k3s. */
@@ -227,6 +237,7 @@ export async function decommissionCluster(
   const out = await transact(deps, async (tx, emit) => {
     const cluster = await resolveCluster(tx, ref);
     const nodes = await clusterNodes(tx, cluster.id);
+    const vip = cluster.apiVipId ? await getVip(tx, cluster.apiVipId) : undefined;
     await tx.delete(k3sClusters).where(eq(k3sClusters.id, cluster.id));
     if (cluster.apiVipId) await deleteVip(tx, cluster.apiVipId);
     if (cluster.podAdvertisementId) await withdrawSubnet(tx, cluster.podAdvertisementId);
@@ -235,8 +246,15 @@ export async function decommissionCluster(
       name: cluster.name,
       freedNodeCount: nodes.length,
     });
-    return { clusterId: cluster.id, nodeIds: nodes.map((n) => n.instanceId) };
+    return {
+      clusterId: cluster.id,
+      nodeIds: nodes.map((n) => n.instanceId),
+      networkId: cluster.networkId,
+      holders: vip?.holderMemberIds ?? [],
+    };
   });
   for (const id of out.nodeIds) await deps.desiredState.change(id);
+  // The VIP's /128 leaves its holder's AllowedIPs everywhere.
+  if (out.networkId) await republishMembers(deps, out.networkId, out.holders.slice(0, 1));
   return { clusterId: out.clusterId, freedNodeCount: out.nodeIds.length };
 }

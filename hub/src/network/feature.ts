@@ -1,7 +1,8 @@
 /**
  * The network feature: overlay networks (the WireGuard mesh). NetworkService for operators,
  * MeshSyncService (peer lists as snapshot + deltas) for nodes, the desired state's `network` section,
- * the mesh part of heartbeats, and a job that refreshes credentials before they expire.
+ * the mesh part of heartbeats, a job that refreshes credentials before they expire, and one that fails
+ * a VIP over when its primary holder is lost (vip-failover-job.ts).
  */
 import { MeshSyncService, NetworkService } from "@powernode/proto";
 import { bindService, type Feature } from "../feature.ts";
@@ -10,6 +11,7 @@ import { recordMeshReports } from "./mesh-reports.ts";
 import { createMeshSyncService } from "./mesh-sync-service.ts";
 import { createNetworkService } from "./network-service.ts";
 import { networkSection } from "./section.ts";
+import { VIP_FAILOVER_JOB_MS, vipFailoverJob } from "./vip-failover-job.ts";
 
 export const networkFeature: Feature = {
   name: "network",
@@ -29,6 +31,9 @@ export const networkFeature: Feature = {
         getMeshHealth: "operator",
         joinOperatorPeer: "operator",
         leaveOperatorPeer: "operator",
+        listVips: "operator",
+        failoverVip: "operator",
+        listVipAssignments: "operator",
       },
       create: createNetworkService,
     }),
@@ -40,5 +45,8 @@ export const networkFeature: Feature = {
   ],
   sections: [networkSection],
   heartbeat: recordMeshReports,
-  jobs: [{ name: "refresh membership credentials", everyMs: 60_000, run: refreshCredentialsJob }],
+  jobs: [
+    { name: "refresh membership credentials", everyMs: 60_000, run: refreshCredentialsJob },
+    { name: "vip failover", everyMs: VIP_FAILOVER_JOB_MS, run: vipFailoverJob },
+  ],
 };

@@ -1,4 +1,4 @@
-/** NetworkService (operator): networks, members, credentials and mesh health. */
+/** NetworkService (operator): networks, members, credentials, mesh health and VIPs (vip-service.ts). */
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import type { ServiceImpl } from "@connectrpc/connect";
 import { MeshTopology, type NetworkService } from "@powernode/proto";
@@ -23,6 +23,7 @@ import {
   resolveNetwork,
 } from "./networks.ts";
 import { joinOperatorPeer, leaveOperatorPeer } from "./operator-peers.ts";
+import { createVipMethods } from "./vip-service.ts";
 
 const topologyOf = (t: NetworkRow["topology"]) =>
   t === "hub_and_spoke" ? MeshTopology.HUB_AND_SPOKE : MeshTopology.FULL_MESH;
@@ -53,6 +54,7 @@ export function createNetworkService(deps: Deps): ServiceImpl<typeof NetworkServ
       .from(membershipCredentials)
       .where(and(eq(membershipCredentials.memberId, m.id), eq(membershipCredentials.status, "active")));
     return {
+      id: m.id,
       networkId: m.networkId,
       nodeId: m.instanceId ?? m.id,
       nodeName: m.nodeName ?? "",
@@ -65,6 +67,7 @@ export function createNetworkService(deps: Deps): ServiceImpl<typeof NetworkServ
     };
   }
   return {
+    ...createVipMethods(deps),
     async createNetwork(req) {
       const topology =
         req.topology === MeshTopology.HUB_AND_SPOKE

@@ -2,7 +2,10 @@
  * Virtual IPs of a network: a /128 in the network's /64 that one or more members hold (a K3s cluster's
  * API address, later storage and SDWAN service addresses). The address of a named VIP is fixed by its
  * name: `<prefix /64>:dead:beef:0:<16-bit hash of the name>`, so it stays the same across re-creation.
- * Routing a VIP to its holders (their peers' AllowedIPs) is not done yet (docs/k3s.md).
+ * An active VIP is routed to its primary holder (the first): it is in that member's entry of every
+ * peer's AllowedIPs (peers.ts) and on the member's own mesh interface (its `vips`, section.ts); the
+ * holders after it are the failover list, in order. Failover moves the primary (vip-failover.ts), and
+ * every change of the primary is a `vip_assignments` row (vip-assignments.ts).
  */
 import { createHash } from "node:crypto";
 import { and, eq } from "drizzle-orm";
@@ -11,6 +14,7 @@ import { networkVips } from "../db/schema/index.ts";
 import type { Tx } from "../desired-state/index.ts";
 import { DomainError } from "../errors.ts";
 import { formatIpv6, parseUlaPrefix } from "./addresses.ts";
+import { recordVipAssignment } from "./vip-assignments.ts";
 
 export type VipRow = typeof networkVips.$inferSelect;
 
@@ -29,8 +33,8 @@ export function vipAddress(prefix: string, name: string): string {
 
 /**
  * Makes the VIP `name` at `address` (see {@link vipAddress}) in a network, held by `holderMemberIds`
- * (primary first), state active. Another VIP on that address (two names with the same hash) is
- * `already_exists`, naming both.
+ * (primary first), state active, with a `bootstrap` history row for its first holder. Another VIP on
+ * that address (two names with the same hash) is `already_exists`, naming both.
  */
 export async function createVip(
   tx: Tx,
@@ -57,13 +61,33 @@ export async function createVip(
     })
     .returning();
   if (!row) throw new Error(`VIP ${input.name}: no row returned`);
+  const first = input.holderMemberIds[0];
+  if (first)
+    await recordVipAssignment(tx, {
+      vipId: row.id,
+      fromMemberId: null,
+      toMemberId: first,
+      reason: "bootstrap",
+    });
   return row;
 }
 
-/** Makes `memberId` the primary holder (first) of a VIP, keeping the others as failover candidates. */
+/**
+ * Makes `memberId` the primary holder (first) of a VIP, keeping the others as failover candidates (a
+ * server's bootstrap); a change of the primary is a `bootstrap` history row. The caller publishes the
+ * peer change (failoverVip does both for a failover).
+ */
 export async function setVipPrimary(tx: Tx, vipId: string, memberId: string): Promise<void> {
   const vip = await getVip(tx, vipId);
   if (!vip) return;
+  const previous = vip.holderMemberIds[0];
+  if (previous !== memberId)
+    await recordVipAssignment(tx, {
+      vipId,
+      fromMemberId: previous ?? null,
+      toMemberId: memberId,
+      reason: "bootstrap",
+    });
   const holders = [memberId, ...vip.holderMemberIds.filter((m) => m !== memberId)];
   await tx
     .update(networkVips)

@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file powernode/v1/network.proto.
  */
 export const file_powernode_v1_network: GenFile = /*@__PURE__*/
-  fileDesc("Chpwb3dlcm5vZGUvdjEvbmV0d29yay5wcm90bxIMcG93ZXJub2RlLnYxIj4KDk5ldHdvcmtTZWN0aW9uEiwKBm1lc2hlcxgBIAMoCzIcLnBvd2Vybm9kZS52MS5NZXNoTWVtYmVyc2hpcCK9AgoOTWVzaE1lbWJlcnNoaXASEgoKbmV0d29ya19pZBgBIAEoCRIOCgZoYW5kbGUYAiABKAkSFgoOaW50ZXJmYWNlX25hbWUYAyABKAkSDwoHYWRkcmVzcxgEIAEoCRIOCgZwcmVmaXgYBSABKAkSEwoLbGlzdGVuX3BvcnQYBiABKA0SLAoIdG9wb2xvZ3kYByABKA4yGi5wb3dlcm5vZGUudjEuTWVzaFRvcG9sb2d5EgsKA2h1YhgIIAEoCBIgChhjb25zdGVsbGF0aW9uX3B1YmxpY19rZXkYCSABKAkSHAoUY29uc3RlbGxhdGlvbl9oYW5kbGUYCiABKAkSCwoDbXR1GAsgASgNEgwKBHZpcHMYDCADKAkSEAoIdnJmX25hbWUYDSABKAkSEQoJdnJmX3RhYmxlGA4gASgNIv0BChRNZW1iZXJzaGlwQ3JlZGVudGlhbBIQCghlbnZlbG9wZRgBIAEoCRIRCglzaWduYXR1cmUYAiABKAkSHAoUY29uc3RlbGxhdGlvbl9oYW5kbGUYAyABKAkSEAoIcmV2aXNpb24YBCABKAQSLgoKbm90X2JlZm9yZRgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLQoJbm90X2FmdGVyGAYgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIxCg1yZWZyZXNoX2FmdGVyGAcgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCLGAQoITWVzaFBlZXISDwoHbm9kZV9pZBgBIAEoCRISCgpwdWJsaWNfa2V5GAIgASgJEg8KB2FkZHJlc3MYAyABKAkSEwoLYWxsb3dlZF9pcHMYBCADKAkSEQoJZW5kcG9pbnRzGAUgAygJEiQKHHBlcnNpc3RlbnRfa2VlcGFsaXZlX3NlY29uZHMYBiABKA0SNgoKY3JlZGVudGlhbBgHIAEoCzIiLnBvd2Vybm9kZS52MS5NZW1iZXJzaGlwQ3JlZGVudGlhbCIrChVXYXRjaE1lc2hQZWVyc1JlcXVlc3QSEgoKbmV0d29ya19pZBgBIAEoCSKSAQoWV2F0Y2hNZXNoUGVlcnNSZXNwb25zZRISCgpuZXR3b3JrX2lkGAEgASgJEg8KB3ZlcnNpb24YAiABKAQSEAoIc25hcHNob3QYAyABKAgSJwoHdXBzZXJ0cxgEIAMoCzIWLnBvd2Vybm9kZS52MS5NZXNoUGVlchIYChByZW1vdmVkX25vZGVfaWRzGAUgAygJIrcBCgpNZXNoUmVwb3J0EhIKCm5ldHdvcmtfaWQYASABKAkSFgoOaW50ZXJmYWNlX25hbWUYAiABKAkSEgoKcHVibGljX2tleRgDIAEoCRITCgtsaXN0ZW5fcG9ydBgEIAEoDRIRCgllbmRwb2ludHMYBSADKAkSMAoFcGVlcnMYBiADKAsyIS5wb3dlcm5vZGUudjEuTWVzaFBlZXJPYnNlcnZhdGlvbhIPCgdwcm9ibGVtGAcgASgJIo8BChNNZXNoUGVlck9ic2VydmF0aW9uEhIKCnB1YmxpY19rZXkYASABKAkSDwoHbm9kZV9pZBgCIAEoCRIQCghlbmRwb2ludBgDIAEoCRIdChVsYXRlc3RfaGFuZHNoYWtlX3VuaXgYBCABKAMSEAoIcnhfYnl0ZXMYBSABKAQSEAoIdHhfYnl0ZXMYBiABKAQiXwoXSm9pbk9wZXJhdG9yUGVlclJlcXVlc3QSDwoHbmV0d29yaxgBIAEoCRIMCgRuYW1lGAIgASgJEhIKCnB1YmxpY19rZXkYAyABKAkSEQoJZW5kcG9pbnRzGAQgAygJIqABChhKb2luT3BlcmF0b3JQZWVyUmVzcG9uc2USKwoGbWVtYmVyGAEgASgLMhsucG93ZXJub2RlLnYxLk5ldHdvcmtNZW1iZXISMAoKbWVtYmVyc2hpcBgCIAEoCzIcLnBvd2Vybm9kZS52MS5NZXNoTWVtYmVyc2hpcBIlCgVwZWVycxgDIAMoCzIWLnBvd2Vybm9kZS52MS5NZXNoUGVlciI5ChhMZWF2ZU9wZXJhdG9yUGVlclJlcXVlc3QSDwoHbmV0d29yaxgBIAEoCRIMCgRuYW1lGAIgASgJIhsKGUxlYXZlT3BlcmF0b3JQZWVyUmVzcG9uc2UiqgIKB05ldHdvcmsSCgoCaWQYASABKAkSDAoEbmFtZRgCIAEoCRIOCgZoYW5kbGUYAyABKAkSDgoGcHJlZml4GAQgASgJEiwKCHRvcG9sb2d5GAUgASgOMhoucG93ZXJub2RlLnYxLk1lc2hUb3BvbG9neRITCgtsaXN0ZW5fcG9ydBgGIAEoDRILCgNtdHUYByABKA0SHAoUY29uc3RlbGxhdGlvbl9oYW5kbGUYCCABKAkSIAoYY29uc3RlbGxhdGlvbl9wdWJsaWNfa2V5GAkgASgJEg8KB3ZlcnNpb24YCiABKAQSFAoMbWVtYmVyX2NvdW50GAsgASgNEi4KCmNyZWF0ZWRfYXQYDCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIsQBCg1OZXR3b3JrTWVtYmVyEhIKCm5ldHdvcmtfaWQYASABKAkSDwoHbm9kZV9pZBgCIAEoCRIRCglub2RlX25hbWUYAyABKAkSDwoHYWRkcmVzcxgEIAEoCRISCgpwdWJsaWNfa2V5GAUgASgJEhEKCWVuZHBvaW50cxgGIAMoCRILCgNodWIYByABKAgSGQoRY3JlZGVudGlhbF9zdGF0dXMYCCABKAkSGwoTY3JlZGVudGlhbF9yZXZpc2lvbhgJIAEoBCKEAQoUQ3JlYXRlTmV0d29ya1JlcXVlc3QSDAoEbmFtZRgBIAEoCRIOCgZwcmVmaXgYAiABKAkSLAoIdG9wb2xvZ3kYAyABKA4yGi5wb3dlcm5vZGUudjEuTWVzaFRvcG9sb2d5EhMKC2xpc3Rlbl9wb3J0GAQgASgNEgsKA210dRgFIAEoDSI/ChVDcmVhdGVOZXR3b3JrUmVzcG9uc2USJgoHbmV0d29yaxgBIAEoCzIVLnBvd2Vybm9kZS52MS5OZXR3b3JrIhUKE0xpc3ROZXR3b3Jrc1JlcXVlc3QiPwoUTGlzdE5ldHdvcmtzUmVzcG9uc2USJwoIbmV0d29ya3MYASADKAsyFS5wb3dlcm5vZGUudjEuTmV0d29yayIkChFHZXROZXR3b3JrUmVxdWVzdBIPCgduZXR3b3JrGAEgASgJIjwKEkdldE5ldHdvcmtSZXNwb25zZRImCgduZXR3b3JrGAEgASgLMhUucG93ZXJub2RlLnYxLk5ldHdvcmsiJwoURGVsZXRlTmV0d29ya1JlcXVlc3QSDwoHbmV0d29yaxgBIAEoCSIXChVEZWxldGVOZXR3b3JrUmVzcG9uc2UiQwoSSm9pbk5ldHdvcmtSZXF1ZXN0Eg8KB25ldHdvcmsYASABKAkSDwoHbm9kZV9pZBgCIAEoCRILCgNodWIYAyABKAgiQgoTSm9pbk5ldHdvcmtSZXNwb25zZRIrCgZtZW1iZXIYASABKAsyGy5wb3dlcm5vZGUudjEuTmV0d29ya01lbWJlciI3ChNMZWF2ZU5ldHdvcmtSZXF1ZXN0Eg8KB25ldHdvcmsYASABKAkSDwoHbm9kZV9pZBgCIAEoCSIWChRMZWF2ZU5ldHdvcmtSZXNwb25zZSIlChJMaXN0TWVtYmVyc1JlcXVlc3QSDwoHbmV0d29yaxgBIAEoCSJDChNMaXN0TWVtYmVyc1Jlc3BvbnNlEiwKB21lbWJlcnMYASADKAsyGy5wb3dlcm5vZGUudjEuTmV0d29ya01lbWJlciI7ChdSZXZva2VDcmVkZW50aWFsUmVxdWVzdBIPCgduZXR3b3JrGAEgASgJEg8KB25vZGVfaWQYAiABKAkiKwoYUmV2b2tlQ3JlZGVudGlhbFJlc3BvbnNlEg8KB3Jldm9rZWQYASABKA0iOgoWSXNzdWVDcmVkZW50aWFsUmVxdWVzdBIPCgduZXR3b3JrGAEgASgJEg8KB25vZGVfaWQYAiABKAkiUQoXSXNzdWVDcmVkZW50aWFsUmVzcG9uc2USNgoKY3JlZGVudGlhbBgBIAEoCzIiLnBvd2Vybm9kZS52MS5NZW1iZXJzaGlwQ3JlZGVudGlhbCInChRHZXRNZXNoSGVhbHRoUmVxdWVzdBIPCgduZXR3b3JrGAEgASgJIpYBCg5NZXNoUGVlckhlYWx0aBIPCgdub2RlX2lkGAEgASgJEhIKCnB1YmxpY19rZXkYAiABKAkSEAoIZW5kcG9pbnQYAyABKAkSHQoVaGFuZHNoYWtlX2FnZV9zZWNvbmRzGAQgASgDEhAKCHJ4X2J5dGVzGAUgASgEEhAKCHR4X2J5dGVzGAYgASgEEgoKAnVwGAcgASgIIs4BChBNZXNoTWVtYmVySGVhbHRoEg8KB25vZGVfaWQYASABKAkSEQoJbm9kZV9uYW1lGAIgASgJEg8KB2FkZHJlc3MYAyABKAkSFgoOZXhwZWN0ZWRfcGVlcnMYBCABKA0SKwoFcGVlcnMYBSADKAsyHC5wb3dlcm5vZGUudjEuTWVzaFBlZXJIZWFsdGgSLwoLcmVwb3J0ZWRfYXQYBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEg8KB3Byb2JsZW0YByABKAkiWwoVR2V0TWVzaEhlYWx0aFJlc3BvbnNlEi8KB21lbWJlcnMYASADKAsyHi5wb3dlcm5vZGUudjEuTWVzaE1lbWJlckhlYWx0aBIRCglmdWxsX21lc2gYAiABKAgqawoMTWVzaFRvcG9sb2d5Eh0KGU1FU0hfVE9QT0xPR1lfVU5TUEVDSUZJRUQQABIbChdNRVNIX1RPUE9MT0dZX0ZVTExfTUVTSBABEh8KG01FU0hfVE9QT0xPR1lfSFVCX0FORF9TUE9LRRACMnAKD01lc2hTeW5jU2VydmljZRJdCg5XYXRjaE1lc2hQZWVycxIjLnBvd2Vybm9kZS52MS5XYXRjaE1lc2hQZWVyc1JlcXVlc3QaJC5wb3dlcm5vZGUudjEuV2F0Y2hNZXNoUGVlcnNSZXNwb25zZTABMtEICg5OZXR3b3JrU2VydmljZRJYCg1DcmVhdGVOZXR3b3JrEiIucG93ZXJub2RlLnYxLkNyZWF0ZU5ldHdvcmtSZXF1ZXN0GiMucG93ZXJub2RlLnYxLkNyZWF0ZU5ldHdvcmtSZXNwb25zZRJVCgxMaXN0TmV0d29ya3MSIS5wb3dlcm5vZGUudjEuTGlzdE5ldHdvcmtzUmVxdWVzdBoiLnBvd2Vybm9kZS52MS5MaXN0TmV0d29ya3NSZXNwb25zZRJPCgpHZXROZXR3b3JrEh8ucG93ZXJub2RlLnYxLkdldE5ldHdvcmtSZXF1ZXN0GiAucG93ZXJub2RlLnYxLkdldE5ldHdvcmtSZXNwb25zZRJYCg1EZWxldGVOZXR3b3JrEiIucG93ZXJub2RlLnYxLkRlbGV0ZU5ldHdvcmtSZXF1ZXN0GiMucG93ZXJub2RlLnYxLkRlbGV0ZU5ldHdvcmtSZXNwb25zZRJSCgtKb2luTmV0d29yaxIgLnBvd2Vybm9kZS52MS5Kb2luTmV0d29ya1JlcXVlc3QaIS5wb3dlcm5vZGUudjEuSm9pbk5ldHdvcmtSZXNwb25zZRJVCgxMZWF2ZU5ldHdvcmsSIS5wb3dlcm5vZGUudjEuTGVhdmVOZXR3b3JrUmVxdWVzdBoiLnBvd2Vybm9kZS52MS5MZWF2ZU5ldHdvcmtSZXNwb25zZRJSCgtMaXN0TWVtYmVycxIgLnBvd2Vybm9kZS52MS5MaXN0TWVtYmVyc1JlcXVlc3QaIS5wb3dlcm5vZGUudjEuTGlzdE1lbWJlcnNSZXNwb25zZRJhChBSZXZva2VDcmVkZW50aWFsEiUucG93ZXJub2RlLnYxLlJldm9rZUNyZWRlbnRpYWxSZXF1ZXN0GiYucG93ZXJub2RlLnYxLlJldm9rZUNyZWRlbnRpYWxSZXNwb25zZRJeCg9Jc3N1ZUNyZWRlbnRpYWwSJC5wb3dlcm5vZGUudjEuSXNzdWVDcmVkZW50aWFsUmVxdWVzdBolLnBvd2Vybm9kZS52MS5Jc3N1ZUNyZWRlbnRpYWxSZXNwb25zZRJYCg1HZXRNZXNoSGVhbHRoEiIucG93ZXJub2RlLnYxLkdldE1lc2hIZWFsdGhSZXF1ZXN0GiMucG93ZXJub2RlLnYxLkdldE1lc2hIZWFsdGhSZXNwb25zZRJhChBKb2luT3BlcmF0b3JQZWVyEiUucG93ZXJub2RlLnYxLkpvaW5PcGVyYXRvclBlZXJSZXF1ZXN0GiYucG93ZXJub2RlLnYxLkpvaW5PcGVyYXRvclBlZXJSZXNwb25zZRJkChFMZWF2ZU9wZXJhdG9yUGVlchImLnBvd2Vybm9kZS52MS5MZWF2ZU9wZXJhdG9yUGVlclJlcXVlc3QaJy5wb3dlcm5vZGUudjEuTGVhdmVPcGVyYXRvclBlZXJSZXNwb25zZWIGcHJvdG8z", [file_google_protobuf_timestamp]);
+  fileDesc("Chpwb3dlcm5vZGUvdjEvbmV0d29yay5wcm90bxIMcG93ZXJub2RlLnYxIj4KDk5ldHdvcmtTZWN0aW9uEiwKBm1lc2hlcxgBIAMoCzIcLnBvd2Vybm9kZS52MS5NZXNoTWVtYmVyc2hpcCK9AgoOTWVzaE1lbWJlcnNoaXASEgoKbmV0d29ya19pZBgBIAEoCRIOCgZoYW5kbGUYAiABKAkSFgoOaW50ZXJmYWNlX25hbWUYAyABKAkSDwoHYWRkcmVzcxgEIAEoCRIOCgZwcmVmaXgYBSABKAkSEwoLbGlzdGVuX3BvcnQYBiABKA0SLAoIdG9wb2xvZ3kYByABKA4yGi5wb3dlcm5vZGUudjEuTWVzaFRvcG9sb2d5EgsKA2h1YhgIIAEoCBIgChhjb25zdGVsbGF0aW9uX3B1YmxpY19rZXkYCSABKAkSHAoUY29uc3RlbGxhdGlvbl9oYW5kbGUYCiABKAkSCwoDbXR1GAsgASgNEgwKBHZpcHMYDCADKAkSEAoIdnJmX25hbWUYDSABKAkSEQoJdnJmX3RhYmxlGA4gASgNIv0BChRNZW1iZXJzaGlwQ3JlZGVudGlhbBIQCghlbnZlbG9wZRgBIAEoCRIRCglzaWduYXR1cmUYAiABKAkSHAoUY29uc3RlbGxhdGlvbl9oYW5kbGUYAyABKAkSEAoIcmV2aXNpb24YBCABKAQSLgoKbm90X2JlZm9yZRgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLQoJbm90X2FmdGVyGAYgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIxCg1yZWZyZXNoX2FmdGVyGAcgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCLGAQoITWVzaFBlZXISDwoHbm9kZV9pZBgBIAEoCRISCgpwdWJsaWNfa2V5GAIgASgJEg8KB2FkZHJlc3MYAyABKAkSEwoLYWxsb3dlZF9pcHMYBCADKAkSEQoJZW5kcG9pbnRzGAUgAygJEiQKHHBlcnNpc3RlbnRfa2VlcGFsaXZlX3NlY29uZHMYBiABKA0SNgoKY3JlZGVudGlhbBgHIAEoCzIiLnBvd2Vybm9kZS52MS5NZW1iZXJzaGlwQ3JlZGVudGlhbCIrChVXYXRjaE1lc2hQZWVyc1JlcXVlc3QSEgoKbmV0d29ya19pZBgBIAEoCSKSAQoWV2F0Y2hNZXNoUGVlcnNSZXNwb25zZRISCgpuZXR3b3JrX2lkGAEgASgJEg8KB3ZlcnNpb24YAiABKAQSEAoIc25hcHNob3QYAyABKAgSJwoHdXBzZXJ0cxgEIAMoCzIWLnBvd2Vybm9kZS52MS5NZXNoUGVlchIYChByZW1vdmVkX25vZGVfaWRzGAUgAygJIrcBCgpNZXNoUmVwb3J0EhIKCm5ldHdvcmtfaWQYASABKAkSFgoOaW50ZXJmYWNlX25hbWUYAiABKAkSEgoKcHVibGljX2tleRgDIAEoCRITCgtsaXN0ZW5fcG9ydBgEIAEoDRIRCgllbmRwb2ludHMYBSADKAkSMAoFcGVlcnMYBiADKAsyIS5wb3dlcm5vZGUudjEuTWVzaFBlZXJPYnNlcnZhdGlvbhIPCgdwcm9ibGVtGAcgASgJIo8BChNNZXNoUGVlck9ic2VydmF0aW9uEhIKCnB1YmxpY19rZXkYASABKAkSDwoHbm9kZV9pZBgCIAEoCRIQCghlbmRwb2ludBgDIAEoCRIdChVsYXRlc3RfaGFuZHNoYWtlX3VuaXgYBCABKAMSEAoIcnhfYnl0ZXMYBSABKAQSEAoIdHhfYnl0ZXMYBiABKAQiXwoXSm9pbk9wZXJhdG9yUGVlclJlcXVlc3QSDwoHbmV0d29yaxgBIAEoCRIMCgRuYW1lGAIgASgJEhIKCnB1YmxpY19rZXkYAyABKAkSEQoJZW5kcG9pbnRzGAQgAygJIqABChhKb2luT3BlcmF0b3JQZWVyUmVzcG9uc2USKwoGbWVtYmVyGAEgASgLMhsucG93ZXJub2RlLnYxLk5ldHdvcmtNZW1iZXISMAoKbWVtYmVyc2hpcBgCIAEoCzIcLnBvd2Vybm9kZS52MS5NZXNoTWVtYmVyc2hpcBIlCgVwZWVycxgDIAMoCzIWLnBvd2Vybm9kZS52MS5NZXNoUGVlciI5ChhMZWF2ZU9wZXJhdG9yUGVlclJlcXVlc3QSDwoHbmV0d29yaxgBIAEoCRIMCgRuYW1lGAIgASgJIhsKGUxlYXZlT3BlcmF0b3JQZWVyUmVzcG9uc2UiqgIKB05ldHdvcmsSCgoCaWQYASABKAkSDAoEbmFtZRgCIAEoCRIOCgZoYW5kbGUYAyABKAkSDgoGcHJlZml4GAQgASgJEiwKCHRvcG9sb2d5GAUgASgOMhoucG93ZXJub2RlLnYxLk1lc2hUb3BvbG9neRITCgtsaXN0ZW5fcG9ydBgGIAEoDRILCgNtdHUYByABKA0SHAoUY29uc3RlbGxhdGlvbl9oYW5kbGUYCCABKAkSIAoYY29uc3RlbGxhdGlvbl9wdWJsaWNfa2V5GAkgASgJEg8KB3ZlcnNpb24YCiABKAQSFAoMbWVtYmVyX2NvdW50GAsgASgNEi4KCmNyZWF0ZWRfYXQYDCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wItABCg1OZXR3b3JrTWVtYmVyEhIKCm5ldHdvcmtfaWQYASABKAkSDwoHbm9kZV9pZBgCIAEoCRIRCglub2RlX25hbWUYAyABKAkSDwoHYWRkcmVzcxgEIAEoCRISCgpwdWJsaWNfa2V5GAUgASgJEhEKCWVuZHBvaW50cxgGIAMoCRILCgNodWIYByABKAgSGQoRY3JlZGVudGlhbF9zdGF0dXMYCCABKAkSGwoTY3JlZGVudGlhbF9yZXZpc2lvbhgJIAEoBBIKCgJpZBgKIAEoCSKEAQoUQ3JlYXRlTmV0d29ya1JlcXVlc3QSDAoEbmFtZRgBIAEoCRIOCgZwcmVmaXgYAiABKAkSLAoIdG9wb2xvZ3kYAyABKA4yGi5wb3dlcm5vZGUudjEuTWVzaFRvcG9sb2d5EhMKC2xpc3Rlbl9wb3J0GAQgASgNEgsKA210dRgFIAEoDSI/ChVDcmVhdGVOZXR3b3JrUmVzcG9uc2USJgoHbmV0d29yaxgBIAEoCzIVLnBvd2Vybm9kZS52MS5OZXR3b3JrIhUKE0xpc3ROZXR3b3Jrc1JlcXVlc3QiPwoUTGlzdE5ldHdvcmtzUmVzcG9uc2USJwoIbmV0d29ya3MYASADKAsyFS5wb3dlcm5vZGUudjEuTmV0d29yayIkChFHZXROZXR3b3JrUmVxdWVzdBIPCgduZXR3b3JrGAEgASgJIjwKEkdldE5ldHdvcmtSZXNwb25zZRImCgduZXR3b3JrGAEgASgLMhUucG93ZXJub2RlLnYxLk5ldHdvcmsiJwoURGVsZXRlTmV0d29ya1JlcXVlc3QSDwoHbmV0d29yaxgBIAEoCSIXChVEZWxldGVOZXR3b3JrUmVzcG9uc2UiQwoSSm9pbk5ldHdvcmtSZXF1ZXN0Eg8KB25ldHdvcmsYASABKAkSDwoHbm9kZV9pZBgCIAEoCRILCgNodWIYAyABKAgiQgoTSm9pbk5ldHdvcmtSZXNwb25zZRIrCgZtZW1iZXIYASABKAsyGy5wb3dlcm5vZGUudjEuTmV0d29ya01lbWJlciI3ChNMZWF2ZU5ldHdvcmtSZXF1ZXN0Eg8KB25ldHdvcmsYASABKAkSDwoHbm9kZV9pZBgCIAEoCSIWChRMZWF2ZU5ldHdvcmtSZXNwb25zZSIlChJMaXN0TWVtYmVyc1JlcXVlc3QSDwoHbmV0d29yaxgBIAEoCSJDChNMaXN0TWVtYmVyc1Jlc3BvbnNlEiwKB21lbWJlcnMYASADKAsyGy5wb3dlcm5vZGUudjEuTmV0d29ya01lbWJlciI7ChdSZXZva2VDcmVkZW50aWFsUmVxdWVzdBIPCgduZXR3b3JrGAEgASgJEg8KB25vZGVfaWQYAiABKAkiKwoYUmV2b2tlQ3JlZGVudGlhbFJlc3BvbnNlEg8KB3Jldm9rZWQYASABKA0iOgoWSXNzdWVDcmVkZW50aWFsUmVxdWVzdBIPCgduZXR3b3JrGAEgASgJEg8KB25vZGVfaWQYAiABKAkiUQoXSXNzdWVDcmVkZW50aWFsUmVzcG9uc2USNgoKY3JlZGVudGlhbBgBIAEoCzIiLnBvd2Vybm9kZS52MS5NZW1iZXJzaGlwQ3JlZGVudGlhbCInChRHZXRNZXNoSGVhbHRoUmVxdWVzdBIPCgduZXR3b3JrGAEgASgJIpYBCg5NZXNoUGVlckhlYWx0aBIPCgdub2RlX2lkGAEgASgJEhIKCnB1YmxpY19rZXkYAiABKAkSEAoIZW5kcG9pbnQYAyABKAkSHQoVaGFuZHNoYWtlX2FnZV9zZWNvbmRzGAQgASgDEhAKCHJ4X2J5dGVzGAUgASgEEhAKCHR4X2J5dGVzGAYgASgEEgoKAnVwGAcgASgIIs4BChBNZXNoTWVtYmVySGVhbHRoEg8KB25vZGVfaWQYASABKAkSEQoJbm9kZV9uYW1lGAIgASgJEg8KB2FkZHJlc3MYAyABKAkSFgoOZXhwZWN0ZWRfcGVlcnMYBCABKA0SKwoFcGVlcnMYBSADKAsyHC5wb3dlcm5vZGUudjEuTWVzaFBlZXJIZWFsdGgSLwoLcmVwb3J0ZWRfYXQYBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEg8KB3Byb2JsZW0YByABKAkiWwoVR2V0TWVzaEhlYWx0aFJlc3BvbnNlEi8KB21lbWJlcnMYASADKAsyHi5wb3dlcm5vZGUudjEuTWVzaE1lbWJlckhlYWx0aBIRCglmdWxsX21lc2gYAiABKAgimQEKCVZpcEhvbGRlchIRCgltZW1iZXJfaWQYASABKAkSDwoHbm9kZV9pZBgCIAEoCRIRCglub2RlX25hbWUYAyABKAkSDwoHcHJpbWFyeRgEIAEoCBINCgVhbGl2ZRgFIAEoCBI1ChFsYXN0X2hlYXJ0YmVhdF9hdBgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAirQEKA1ZpcBIKCgJpZBgBIAEoCRISCgpuZXR3b3JrX2lkGAIgASgJEgwKBG5hbWUYAyABKAkSDwoHYWRkcmVzcxgEIAEoCRINCgVzdGF0ZRgFIAEoCRIoCgdob2xkZXJzGAYgAygLMhcucG93ZXJub2RlLnYxLlZpcEhvbGRlchIuCgp1cGRhdGVkX2F0GAcgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCLbAQoNVmlwQXNzaWdubWVudBIKCgJpZBgBIAEoCRIOCgZ2aXBfaWQYAiABKAkSFgoOZnJvbV9tZW1iZXJfaWQYAyABKAkSFAoMZnJvbV9ub2RlX2lkGAQgASgJEhQKDHRvX21lbWJlcl9pZBgFIAEoCRISCgp0b19ub2RlX2lkGAYgASgJEg4KBnJlYXNvbhgHIAEoCRIWCg5jb3JyZWxhdGlvbl9pZBgIIAEoCRIuCgpjcmVhdGVkX2F0GAkgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCIiCg9MaXN0Vmlwc1JlcXVlc3QSDwoHbmV0d29yaxgBIAEoCSIzChBMaXN0Vmlwc1Jlc3BvbnNlEh8KBHZpcHMYASADKAsyES5wb3dlcm5vZGUudjEuVmlwIlUKEkZhaWxvdmVyVmlwUmVxdWVzdBILCgN2aXAYASABKAkSCgoCdG8YAiABKAkSDgoGcmVhc29uGAMgASgJEhYKDmNvcnJlbGF0aW9uX2lkGAQgASgJInUKE0ZhaWxvdmVyVmlwUmVzcG9uc2USHgoDdmlwGAEgASgLMhEucG93ZXJub2RlLnYxLlZpcBIvCgphc3NpZ25tZW50GAIgASgLMhsucG93ZXJub2RlLnYxLlZpcEFzc2lnbm1lbnQSDQoFbW92ZWQYAyABKAgiKAoZTGlzdFZpcEFzc2lnbm1lbnRzUmVxdWVzdBILCgN2aXAYASABKAkiTgoaTGlzdFZpcEFzc2lnbm1lbnRzUmVzcG9uc2USMAoLYXNzaWdubWVudHMYASADKAsyGy5wb3dlcm5vZGUudjEuVmlwQXNzaWdubWVudCprCgxNZXNoVG9wb2xvZ3kSHQoZTUVTSF9UT1BPTE9HWV9VTlNQRUNJRklFRBAAEhsKF01FU0hfVE9QT0xPR1lfRlVMTF9NRVNIEAESHwobTUVTSF9UT1BPTE9HWV9IVUJfQU5EX1NQT0tFEAIycAoPTWVzaFN5bmNTZXJ2aWNlEl0KDldhdGNoTWVzaFBlZXJzEiMucG93ZXJub2RlLnYxLldhdGNoTWVzaFBlZXJzUmVxdWVzdBokLnBvd2Vybm9kZS52MS5XYXRjaE1lc2hQZWVyc1Jlc3BvbnNlMAEy2QoKDk5ldHdvcmtTZXJ2aWNlElgKDUNyZWF0ZU5ldHdvcmsSIi5wb3dlcm5vZGUudjEuQ3JlYXRlTmV0d29ya1JlcXVlc3QaIy5wb3dlcm5vZGUudjEuQ3JlYXRlTmV0d29ya1Jlc3BvbnNlElUKDExpc3ROZXR3b3JrcxIhLnBvd2Vybm9kZS52MS5MaXN0TmV0d29ya3NSZXF1ZXN0GiIucG93ZXJub2RlLnYxLkxpc3ROZXR3b3Jrc1Jlc3BvbnNlEk8KCkdldE5ldHdvcmsSHy5wb3dlcm5vZGUudjEuR2V0TmV0d29ya1JlcXVlc3QaIC5wb3dlcm5vZGUudjEuR2V0TmV0d29ya1Jlc3BvbnNlElgKDURlbGV0ZU5ldHdvcmsSIi5wb3dlcm5vZGUudjEuRGVsZXRlTmV0d29ya1JlcXVlc3QaIy5wb3dlcm5vZGUudjEuRGVsZXRlTmV0d29ya1Jlc3BvbnNlElIKC0pvaW5OZXR3b3JrEiAucG93ZXJub2RlLnYxLkpvaW5OZXR3b3JrUmVxdWVzdBohLnBvd2Vybm9kZS52MS5Kb2luTmV0d29ya1Jlc3BvbnNlElUKDExlYXZlTmV0d29yaxIhLnBvd2Vybm9kZS52MS5MZWF2ZU5ldHdvcmtSZXF1ZXN0GiIucG93ZXJub2RlLnYxLkxlYXZlTmV0d29ya1Jlc3BvbnNlElIKC0xpc3RNZW1iZXJzEiAucG93ZXJub2RlLnYxLkxpc3RNZW1iZXJzUmVxdWVzdBohLnBvd2Vybm9kZS52MS5MaXN0TWVtYmVyc1Jlc3BvbnNlEmEKEFJldm9rZUNyZWRlbnRpYWwSJS5wb3dlcm5vZGUudjEuUmV2b2tlQ3JlZGVudGlhbFJlcXVlc3QaJi5wb3dlcm5vZGUudjEuUmV2b2tlQ3JlZGVudGlhbFJlc3BvbnNlEl4KD0lzc3VlQ3JlZGVudGlhbBIkLnBvd2Vybm9kZS52MS5Jc3N1ZUNyZWRlbnRpYWxSZXF1ZXN0GiUucG93ZXJub2RlLnYxLklzc3VlQ3JlZGVudGlhbFJlc3BvbnNlElgKDUdldE1lc2hIZWFsdGgSIi5wb3dlcm5vZGUudjEuR2V0TWVzaEhlYWx0aFJlcXVlc3QaIy5wb3dlcm5vZGUudjEuR2V0TWVzaEhlYWx0aFJlc3BvbnNlEmEKEEpvaW5PcGVyYXRvclBlZXISJS5wb3dlcm5vZGUudjEuSm9pbk9wZXJhdG9yUGVlclJlcXVlc3QaJi5wb3dlcm5vZGUudjEuSm9pbk9wZXJhdG9yUGVlclJlc3BvbnNlEmQKEUxlYXZlT3BlcmF0b3JQZWVyEiYucG93ZXJub2RlLnYxLkxlYXZlT3BlcmF0b3JQZWVyUmVxdWVzdBonLnBvd2Vybm9kZS52MS5MZWF2ZU9wZXJhdG9yUGVlclJlc3BvbnNlEkkKCExpc3RWaXBzEh0ucG93ZXJub2RlLnYxLkxpc3RWaXBzUmVxdWVzdBoeLnBvd2Vybm9kZS52MS5MaXN0Vmlwc1Jlc3BvbnNlElIKC0ZhaWxvdmVyVmlwEiAucG93ZXJub2RlLnYxLkZhaWxvdmVyVmlwUmVxdWVzdBohLnBvd2Vybm9kZS52MS5GYWlsb3ZlclZpcFJlc3BvbnNlEmcKEkxpc3RWaXBBc3NpZ25tZW50cxInLnBvd2Vybm9kZS52MS5MaXN0VmlwQXNzaWdubWVudHNSZXF1ZXN0GigucG93ZXJub2RlLnYxLkxpc3RWaXBBc3NpZ25tZW50c1Jlc3BvbnNlYgZwcm90bzM", [file_google_protobuf_timestamp]);
 
 /**
  * The node's network plan: the WireGuard meshes it is a member of. Bounded per node; the peer lists
@@ -632,6 +632,13 @@ export type NetworkMember = Message<"powernode.v1.NetworkMember"> & {
    * @generated from field: uint64 credential_revision = 9;
    */
   credentialRevision: bigint;
+
+  /**
+   * The membership's own id (network_members.id): what VipHolder.member_id and VipAssignment name.
+   *
+   * @generated from field: string id = 10;
+   */
+  id: string;
 };
 
 /**
@@ -1128,6 +1135,317 @@ export const GetMeshHealthResponseSchema: GenMessage<GetMeshHealthResponse> = /*
   messageDesc(file_powernode_v1_network, 35);
 
 /**
+ * One holder of a VIP.
+ *
+ * @generated from message powernode.v1.VipHolder
+ */
+export type VipHolder = Message<"powernode.v1.VipHolder"> & {
+  /**
+   * network_members id.
+   *
+   * @generated from field: string member_id = 1;
+   */
+  memberId: string;
+
+  /**
+   * The member's node id (an operator peer's member id).
+   *
+   * @generated from field: string node_id = 2;
+   */
+  nodeId: string;
+
+  /**
+   * @generated from field: string node_name = 3;
+   */
+  nodeName: string;
+
+  /**
+   * The holder the address is routed to now (the first).
+   *
+   * @generated from field: bool primary = 4;
+   */
+  primary: boolean;
+
+  /**
+   * Its node heartbeated, or a peer reported a handshake with it, within the failover threshold.
+   *
+   * @generated from field: bool alive = 5;
+   */
+  alive: boolean;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp last_heartbeat_at = 6;
+   */
+  lastHeartbeatAt?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message powernode.v1.VipHolder.
+ * Use `create(VipHolderSchema)` to create a new message.
+ */
+export const VipHolderSchema: GenMessage<VipHolder> = /*@__PURE__*/
+  messageDesc(file_powernode_v1_network, 36);
+
+/**
+ * @generated from message powernode.v1.Vip
+ */
+export type Vip = Message<"powernode.v1.Vip"> & {
+  /**
+   * @generated from field: string id = 1;
+   */
+  id: string;
+
+  /**
+   * @generated from field: string network_id = 2;
+   */
+  networkId: string;
+
+  /**
+   * @generated from field: string name = 3;
+   */
+  name: string;
+
+  /**
+   * The /128, without a length.
+   *
+   * @generated from field: string address = 4;
+   */
+  address: string;
+
+  /**
+   * "active" or "inactive".
+   *
+   * @generated from field: string state = 5;
+   */
+  state: string;
+
+  /**
+   * Primary first, then the failover list.
+   *
+   * @generated from field: repeated powernode.v1.VipHolder holders = 6;
+   */
+  holders: VipHolder[];
+
+  /**
+   * @generated from field: google.protobuf.Timestamp updated_at = 7;
+   */
+  updatedAt?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message powernode.v1.Vip.
+ * Use `create(VipSchema)` to create a new message.
+ */
+export const VipSchema: GenMessage<Vip> = /*@__PURE__*/
+  messageDesc(file_powernode_v1_network, 37);
+
+/**
+ * One change of a VIP's primary holder.
+ *
+ * @generated from message powernode.v1.VipAssignment
+ */
+export type VipAssignment = Message<"powernode.v1.VipAssignment"> & {
+  /**
+   * @generated from field: string id = 1;
+   */
+  id: string;
+
+  /**
+   * @generated from field: string vip_id = 2;
+   */
+  vipId: string;
+
+  /**
+   * Empty: the VIP's first holder.
+   *
+   * @generated from field: string from_member_id = 3;
+   */
+  fromMemberId: string;
+
+  /**
+   * Empty when unknown (no member, or the member has left).
+   *
+   * @generated from field: string from_node_id = 4;
+   */
+  fromNodeId: string;
+
+  /**
+   * @generated from field: string to_member_id = 5;
+   */
+  toMemberId: string;
+
+  /**
+   * @generated from field: string to_node_id = 6;
+   */
+  toNodeId: string;
+
+  /**
+   * "bootstrap", "manual_failover" or "sensor_failover".
+   *
+   * @generated from field: string reason = 7;
+   */
+  reason: string;
+
+  /**
+   * @generated from field: string correlation_id = 8;
+   */
+  correlationId: string;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp created_at = 9;
+   */
+  createdAt?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message powernode.v1.VipAssignment.
+ * Use `create(VipAssignmentSchema)` to create a new message.
+ */
+export const VipAssignmentSchema: GenMessage<VipAssignment> = /*@__PURE__*/
+  messageDesc(file_powernode_v1_network, 38);
+
+/**
+ * @generated from message powernode.v1.ListVipsRequest
+ */
+export type ListVipsRequest = Message<"powernode.v1.ListVipsRequest"> & {
+  /**
+   * Id or name.
+   *
+   * @generated from field: string network = 1;
+   */
+  network: string;
+};
+
+/**
+ * Describes the message powernode.v1.ListVipsRequest.
+ * Use `create(ListVipsRequestSchema)` to create a new message.
+ */
+export const ListVipsRequestSchema: GenMessage<ListVipsRequest> = /*@__PURE__*/
+  messageDesc(file_powernode_v1_network, 39);
+
+/**
+ * @generated from message powernode.v1.ListVipsResponse
+ */
+export type ListVipsResponse = Message<"powernode.v1.ListVipsResponse"> & {
+  /**
+   * @generated from field: repeated powernode.v1.Vip vips = 1;
+   */
+  vips: Vip[];
+};
+
+/**
+ * Describes the message powernode.v1.ListVipsResponse.
+ * Use `create(ListVipsResponseSchema)` to create a new message.
+ */
+export const ListVipsResponseSchema: GenMessage<ListVipsResponse> = /*@__PURE__*/
+  messageDesc(file_powernode_v1_network, 40);
+
+/**
+ * @generated from message powernode.v1.FailoverVipRequest
+ */
+export type FailoverVipRequest = Message<"powernode.v1.FailoverVipRequest"> & {
+  /**
+   * The VIP's id.
+   *
+   * @generated from field: string vip = 1;
+   */
+  vip: string;
+
+  /**
+   * A holder's member id or node id; empty: the first live holder of the failover list.
+   *
+   * @generated from field: string to = 2;
+   */
+  to: string;
+
+  /**
+   * "manual_failover" (the default) or "sensor_failover" (a drill of the automatic path).
+   *
+   * @generated from field: string reason = 3;
+   */
+  reason: string;
+
+  /**
+   * Ties the assignment row and the event to a drill or ticket.
+   *
+   * @generated from field: string correlation_id = 4;
+   */
+  correlationId: string;
+};
+
+/**
+ * Describes the message powernode.v1.FailoverVipRequest.
+ * Use `create(FailoverVipRequestSchema)` to create a new message.
+ */
+export const FailoverVipRequestSchema: GenMessage<FailoverVipRequest> = /*@__PURE__*/
+  messageDesc(file_powernode_v1_network, 41);
+
+/**
+ * @generated from message powernode.v1.FailoverVipResponse
+ */
+export type FailoverVipResponse = Message<"powernode.v1.FailoverVipResponse"> & {
+  /**
+   * @generated from field: powernode.v1.Vip vip = 1;
+   */
+  vip?: Vip | undefined;
+
+  /**
+   * Unset when nothing moved.
+   *
+   * @generated from field: powernode.v1.VipAssignment assignment = 2;
+   */
+  assignment?: VipAssignment | undefined;
+
+  /**
+   * @generated from field: bool moved = 3;
+   */
+  moved: boolean;
+};
+
+/**
+ * Describes the message powernode.v1.FailoverVipResponse.
+ * Use `create(FailoverVipResponseSchema)` to create a new message.
+ */
+export const FailoverVipResponseSchema: GenMessage<FailoverVipResponse> = /*@__PURE__*/
+  messageDesc(file_powernode_v1_network, 42);
+
+/**
+ * @generated from message powernode.v1.ListVipAssignmentsRequest
+ */
+export type ListVipAssignmentsRequest = Message<"powernode.v1.ListVipAssignmentsRequest"> & {
+  /**
+   * The VIP's id.
+   *
+   * @generated from field: string vip = 1;
+   */
+  vip: string;
+};
+
+/**
+ * Describes the message powernode.v1.ListVipAssignmentsRequest.
+ * Use `create(ListVipAssignmentsRequestSchema)` to create a new message.
+ */
+export const ListVipAssignmentsRequestSchema: GenMessage<ListVipAssignmentsRequest> = /*@__PURE__*/
+  messageDesc(file_powernode_v1_network, 43);
+
+/**
+ * @generated from message powernode.v1.ListVipAssignmentsResponse
+ */
+export type ListVipAssignmentsResponse = Message<"powernode.v1.ListVipAssignmentsResponse"> & {
+  /**
+   * @generated from field: repeated powernode.v1.VipAssignment assignments = 1;
+   */
+  assignments: VipAssignment[];
+};
+
+/**
+ * Describes the message powernode.v1.ListVipAssignmentsResponse.
+ * Use `create(ListVipAssignmentsResponseSchema)` to create a new message.
+ */
+export const ListVipAssignmentsResponseSchema: GenMessage<ListVipAssignmentsResponse> = /*@__PURE__*/
+  messageDesc(file_powernode_v1_network, 44);
+
+/**
  * @generated from enum powernode.v1.MeshTopology
  */
 export enum MeshTopology {
@@ -1291,6 +1609,39 @@ export const NetworkService: GenService<{
     methodKind: "unary";
     input: typeof LeaveOperatorPeerRequestSchema;
     output: typeof LeaveOperatorPeerResponseSchema;
+  },
+  /**
+   * The network's virtual IPs with their holders: the primary (routed to in every peer's AllowedIPs,
+   * on its own mesh interface) first, then the failover list in order.
+   *
+   * @generated from rpc powernode.v1.NetworkService.ListVips
+   */
+  listVips: {
+    methodKind: "unary";
+    input: typeof ListVipsRequestSchema;
+    output: typeof ListVipsResponseSchema;
+  },
+  /**
+   * Moves a VIP's primary to `to` (a holder; default the first live one of the failover list); the old
+   * primary goes to the end of the failover list, peers and holders follow, and a VipAssignment is
+   * recorded. Moving to the current primary changes nothing (`moved` false).
+   *
+   * @generated from rpc powernode.v1.NetworkService.FailoverVip
+   */
+  failoverVip: {
+    methodKind: "unary";
+    input: typeof FailoverVipRequestSchema;
+    output: typeof FailoverVipResponseSchema;
+  },
+  /**
+   * A VIP's primary holder history, oldest first.
+   *
+   * @generated from rpc powernode.v1.NetworkService.ListVipAssignments
+   */
+  listVipAssignments: {
+    methodKind: "unary";
+    input: typeof ListVipAssignmentsRequestSchema;
+    output: typeof ListVipAssignmentsResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_powernode_v1_network, 1);
