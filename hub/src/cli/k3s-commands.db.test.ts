@@ -37,6 +37,26 @@ describe("pnctl k3s", () => {
     expect((await cli("k3s", "rm", "demo")).out).toMatch(/: 1 node\(s\) freed$/);
   }, 30_000);
 
+  test("k3s drain: the node disconnected, the drain in the cluster's events", async () => {
+    await cli("net", "create", "cli-drain");
+    const node = await enrollTestNode(hub, "cli-drain-a");
+    await cli("net", "join", "cli-drain", node.id);
+    await cli("k3s", "create", node.id, "--name", "drained");
+    const out = await cli("k3s", "drain", "drained", node.id, "--reason", "new disk");
+    expect(out.code).toBe(0);
+    expect(out.out).toMatch(/status:\s+disconnected/);
+    const json = JSON.parse((await cli("k3s", "drain", "drained", node.id, "--json")).out) as {
+      role: string;
+      status: string;
+    };
+    expect(json).toMatchObject({ role: "server", status: "disconnected" });
+    expect((await cli("k3s", "show", "drained")).out).toContain(
+      `drain disconnected: server cli-drain-a (instance ${node.id}) drained: new disk`,
+    );
+    expect((await cli("k3s", "drain", "drained")).code).toBe(2);
+    expect((await cli("k3s", "rm", "drained")).code).toBe(0);
+  });
+
   test("errors name the field", async () => {
     const node = await enrollTestNode(hub, "cli-k3s-b");
     const bad = await cli("k3s", "create", node.id, "--cni", "calico");

@@ -24,6 +24,7 @@ export const k3sCommands: CommandGroup = {
   k3s create NODE [--name NAME] [--cni flannel|ovn_kubernetes] [--network NET]   (NODE: the first server)
   k3s show|nodes|kubeconfig|rm CLUSTER
   k3s add CLUSTER NODE [--role agent|server]
+  k3s drain CLUSTER NODE [--reason TEXT]   (before terminating the node: its k3s node disconnected)
   k3s profile NODE heavyweight|lightweight|none
   k3s pod-prefix NET CIDR|none     (the pod CIDR the network lends its flannel clusters)
   k3s cni NODE                     (the CNI the node runs, and why)`,
@@ -98,6 +99,22 @@ export const k3sCommands: CommandGroup = {
           role: flag(ctx.args, "role") ?? "",
         });
         const view = { node: node?.nodeId ?? "", role: node?.role ?? "", status: node?.status ?? "" };
+        ctx.print(view, () => fields(view));
+        return 0;
+      }
+      case "drain": {
+        const r = await k3s.drainNode({
+          cluster: required(ctx, 0, "CLUSTER"),
+          nodeId: required(ctx, 1, "NODE"),
+          reason: flag(ctx.args, "reason") ?? "",
+        });
+        const view = {
+          node: r.node?.nodeId ?? "",
+          name: r.node?.name ?? "",
+          role: r.node?.role ?? "",
+          status: r.node?.status ?? "",
+          clusterStatus: r.clusterStatus,
+        };
         ctx.print(view, () => fields(view));
         return 0;
       }

@@ -1,8 +1,9 @@
 /**
  * Nodes joining and leaving clusters: the join request (endpoint + token), registration (node row
  * joining, node_count), readiness (active; a ready server makes its cluster active) and stop
- * (disconnected; a cluster whose servers are all disconnected is disconnected). Every joining node
- * needs an SDWAN peer in the cluster's network and a profile that fits the cluster's CNI.
+ * (disconnected; a cluster whose servers are all disconnected is disconnected), and an operator's drain
+ * (the same, logged in the cluster's bootstrap events). Every joining node needs an SDWAN peer in the
+ * cluster's network and a profile that fits the cluster's CNI.
  */
 import { EVENTS } from "@powernode/proto";
 import { and, eq, sql } from "drizzle-orm";
@@ -205,6 +206,67 @@ export async function markReady(
   });
 }
 
+/** Whether a cluster still has an active server. */
+export async function hasActiveServer(tx: Db | Tx, clusterId: string): Promise<boolean> {
+  const [running] = await tx
+    .select({ id: k3sClusterNodes.id })
+    .from(k3sClusterNodes)
+    .where(
+      and(
+        eq(k3sClusterNodes.clusterId, clusterId),
+        eq(k3sClusterNodes.role, "server"),
+        eq(k3sClusterNodes.status, "active"),
+      ),
+    )
+    .limit(1);
+  return running !== undefined;
+}
+
+/**
+ * Sets a cluster node disconnected (k3s on it stopped, or it was drained); an active cluster left
+ * without an active server is disconnected. `logged` also appends a bootstrap event to the cluster.
+ */
+async function disconnectNode(
+  tx: Tx,
+  emit: Emit,
+  own: { node: ClusterNodeRow; cluster: ClusterRow },
+  input: { reason: string; now: Date; logged?: { phase: string; message: string } },
+): Promise<{ row: ClusterNodeRow; clusterStatus: ClusterRow["status"] }> {
+  const { node, cluster } = own;
+  const { now, logged } = input;
+  const [row] = await tx
+    .update(k3sClusterNodes)
+    .set({ status: "disconnected", updatedAt: now })
+    .where(eq(k3sClusterNodes.id, node.id))
+    .returning();
+  if (!row) throw new Error(`cluster node ${node.name}: no row returned`);
+  emit(
+    EVENTS.k3sNodeStopped,
+    { clusterId: cluster.id, role: node.role, reason: input.reason },
+    { nodeId: node.instanceId },
+  );
+  const disconnect = cluster.status === "active" && !(await hasActiveServer(tx, cluster.id));
+  if (disconnect || logged)
+    await tx
+      .update(k3sClusters)
+      .set({
+        ...(disconnect ? { status: "disconnected" as const } : {}),
+        ...(logged
+          ? {
+              bootstrapEvents: appendBootstrapEvent(cluster.bootstrapEvents, {
+                at: now,
+                phase: logged.phase,
+                status: "disconnected",
+                message: logged.message,
+              }),
+            }
+          : {}),
+        updatedAt: now,
+      })
+      .where(eq(k3sClusters.id, cluster.id));
+  return { row, clusterStatus: disconnect ? "disconnected" : cluster.status };
+}
+
 /** MarkStopped (node): node disconnected; with no server left running the cluster is disconnected. */
 export async function markStopped(
   deps: NodeDeps,
@@ -213,31 +275,41 @@ export async function markStopped(
 ): Promise<ClusterNodeRow> {
   return transact(deps, async (tx, emit) => {
     const { node, cluster } = await ownRow(tx, nodeId);
-    const now = deps.now();
-    const [row] = await tx
-      .update(k3sClusterNodes)
-      .set({ status: "disconnected", updatedAt: now })
-      .where(eq(k3sClusterNodes.id, node.id))
-      .returning();
-    if (!row) throw new Error(`cluster node ${node.name}: no row returned`);
-    emit(EVENTS.k3sNodeStopped, { clusterId: cluster.id, role: node.role, reason: input.reason }, { nodeId });
-    const [running] = await tx
-      .select({ id: k3sClusterNodes.id })
-      .from(k3sClusterNodes)
-      .where(
-        and(
-          eq(k3sClusterNodes.clusterId, cluster.id),
-          eq(k3sClusterNodes.role, "server"),
-          eq(k3sClusterNodes.status, "active"),
-        ),
-      )
-      .limit(1);
-    if (!running && cluster.status === "active")
-      await tx
-        .update(k3sClusters)
-        .set({ status: "disconnected", updatedAt: now })
-        .where(eq(k3sClusters.id, cluster.id));
-    return row;
+    return (await disconnectNode(tx, emit, { node, cluster }, { reason: input.reason, now: deps.now() })).row;
+  });
+}
+
+/**
+ * DrainNode (operator): takes a node of `cluster` out of service before its machine goes: as
+ * MarkStopped, plus a `drain` bootstrap event naming the node's instance id. The node keeps its k3s
+ * section; deleting its instance removes it from the cluster (deleted-nodes.ts).
+ */
+export async function drainNode(
+  deps: NodeDeps,
+  input: { cluster: string; nodeId: string; reason: string },
+): Promise<{ row: ClusterNodeRow; clusterStatus: ClusterRow["status"] }> {
+  return transact(deps, async (tx, emit) => {
+    const named = await resolveCluster(tx, input.cluster);
+    const { node, cluster, inst } = await ownRow(tx, input.nodeId);
+    if (cluster.id !== named.id)
+      throw new DomainError(
+        "precondition",
+        `node_id: node ${inst.name} is in cluster ${cluster.name}, not ${named.name}`,
+      );
+    const reason = input.reason || "drained by an operator";
+    return disconnectNode(
+      tx,
+      emit,
+      { node, cluster },
+      {
+        reason,
+        now: deps.now(),
+        logged: {
+          phase: "drain",
+          message: `${node.role} ${inst.name} (instance ${inst.id}) drained: ${reason}`,
+        },
+      },
+    );
   });
 }
 

@@ -1,9 +1,12 @@
 /**
  * The k3s feature: K3s clusters in overlay networks. K3sService for operators, K3sNodeService for the
- * nodes' k3s controllers (bootstrap, join, readiness), and the desired state's `k3s` section.
+ * nodes' k3s controllers (bootstrap, join, readiness), and the desired state's `k3s` section. A deleted
+ * instance leaves its cluster (deleted-nodes.ts: on its event, and a sweep at start); the listener is
+ * that event subscription, not a socket.
  */
 import { K3sNodeService, K3sService } from "@powernode/proto";
 import { bindService, type Feature } from "../feature.ts";
+import { forgetDeletedNodesJob, forgetNodesOfDeletedInstances } from "./deleted-nodes.ts";
 import { createK3sNodeService } from "./k3s-node-service.ts";
 import { createK3sService } from "./k3s-service.ts";
 import { k3sSection } from "./section.ts";
@@ -24,6 +27,7 @@ export const k3sFeature: Feature = {
         setNetworkProfile: "operator",
         setPodSubnetPrefix: "operator",
         getNodeCni: "operator",
+        drainNode: "operator",
       },
       create: createK3sService,
     }),
@@ -40,4 +44,6 @@ export const k3sFeature: Feature = {
     }),
   ],
   sections: [k3sSection],
+  listeners: [forgetNodesOfDeletedInstances],
+  jobs: [forgetDeletedNodesJob],
 };

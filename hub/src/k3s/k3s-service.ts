@@ -6,7 +6,7 @@ import { k3sClusters } from "../db/schema/index.ts";
 import type { Deps } from "../deps.ts";
 import { resolveNetwork } from "../network/networks.ts";
 import { nameField, textField, uuidField } from "../rpc/fields.ts";
-import { addNode, parseRole } from "./cluster-nodes.ts";
+import { addNode, drainNode, parseRole } from "./cluster-nodes.ts";
 import { createCluster, decommissionCluster } from "./clusters.ts";
 import { parseCni, parseNetworkProfile } from "./cni.ts";
 import { openSecret } from "./secrets.ts";
@@ -72,6 +72,14 @@ export function createK3sService(deps: Deps): ServiceImpl<typeof K3sService> {
     },
     async getNodeCni(req) {
       return nodeCni(deps, uuidField("node_id", req.nodeId));
+    },
+    async drainNode(req) {
+      const r = await drainNode(deps, {
+        cluster: cluster(req.cluster),
+        nodeId: uuidField("node_id", req.nodeId),
+        reason: textField("reason", req.reason, { max: 1024 }),
+      });
+      return { node: toProtoNode(r.row), clusterStatus: r.clusterStatus };
     },
   };
 }

@@ -39,7 +39,7 @@ beforeAll(async () => {
   hub = await startTestHub();
   k3s = operatorClient(hub, K3sService);
   net = operatorClient(hub, NetworkService);
-});
+}, 30_000);
 afterAll(() => hub.stop());
 
 describe("k3s clusters", () => {

@@ -18,14 +18,8 @@ import {
   ModuleRolloutState as RS,
 } from "@powernode/proto";
 import { eq } from "drizzle-orm";
-import {
-  type EnrolledTestNode,
-  enrollTestNode,
-  operatorClient,
-  refusalOf,
-  startTestHub,
-  waitFor,
-} from "../../test/harness.ts";
+import { operatorClient, refusalOf, startTestHub, waitFor } from "../../test/harness.ts";
+import { type ModuleNodeFake, moduleNodeFake } from "../../test/module-node-fake.ts";
 import { cliFor } from "../cli/test-cli.ts";
 import { fleetEvents, templates } from "../db/schema/index.ts";
 import { getDesiredState } from "../desired-state/index.ts";
@@ -59,38 +53,11 @@ afterAll(async () => {
   await hub.stop();
 });
 
-/** A node that mounts what it is assigned; `BROKEN` fails to verify. */
-interface FakeNode extends EnrolledTestNode {
-  name: string;
-  /** One heartbeat reporting the assigned modules. */
-  beat(): Promise<void>;
-  /** The chrony version its desired state assigns. */
-  assigned(): Promise<string>;
-}
+type FakeNode = ModuleNodeFake & { assigned(module?: string): Promise<string> };
 
 async function fakeNode(name: string, template: string): Promise<FakeNode> {
-  const n = await enrollTestNode(hub, name, { template });
-  const state = () => getDesiredState(hub.deps.db, n.id);
-  const node: FakeNode = {
-    ...n,
-    name,
-    async beat() {
-      const modules = ((await state()).modules?.assignments ?? []).map((a) => ({
-        name: a.name,
-        version: a.version,
-        metadataDigest: a.metadataDigest,
-        verityRootHash: a.verityRootHash,
-        state: a.version === BROKEN ? "failed" : "mounted",
-        message: a.version === BROKEN ? "metadata image digest mismatch" : "",
-      }));
-      await n.client.heartbeat({ bootId: `boot-${name}`, agentVersion: "test", modules });
-    },
-    async assigned() {
-      return (await state()).modules?.assignments.find((a) => a.name === "chrony")?.version ?? "";
-    },
-  };
-  await node.beat();
-  return node;
+  const n = await moduleNodeFake(hub, name, template, [BROKEN]);
+  return { ...n, assigned: (module = "chrony") => n.assigned(module) };
 }
 
 /** A template naming chrony 1 with `count` nodes `<name>-1..n`. */

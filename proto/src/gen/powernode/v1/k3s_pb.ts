@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file powernode/v1/k3s.proto.
  */
 export const file_powernode_v1_k3s: GenFile = /*@__PURE__*/
-  fileDesc("ChZwb3dlcm5vZGUvdjEvazNzLnByb3RvEgxwb3dlcm5vZGUudjEi3AIKCkszc1NlY3Rpb24SDwoHZW5hYmxlZBgBIAEoCBISCgpjbHVzdGVyX2lkGAIgASgJEhQKDGNsdXN0ZXJfbmFtZRgDIAEoCRIMCgRyb2xlGAQgASgJEhQKDGNsdXN0ZXJfaW5pdBgFIAEoCBISCgpzZXJ2ZXJfdXJsGAYgASgJEg8KB25vZGVfaXAYByABKAkSEQoJbm9kZV9uYW1lGAggASgJEhYKDmludGVyZmFjZV9uYW1lGAkgASgJEhAKCHRsc19zYW5zGAogAygJEgsKA2NuaRgLIAEoCRIVCg1mbGFubmVsX2lmYWNlGAwgASgJEhcKD2ZsYW5uZWxfYmFja2VuZBgNIAEoCRIUCgxjbHVzdGVyX2NpZHIYDiABKAkSEQoJY25pX2ZsYWdzGA8gAygJEg8KB3ZlcnNpb24YECABKAkSFgoOdG9rZW5fcmV2aXNpb24YESABKAkiyAMKCkszc0NsdXN0ZXISCgoCaWQYASABKAkSDAoEbmFtZRgCIAEoCRIOCgZmbGF2b3IYAyABKAkSDgoGc3RhdHVzGAQgASgJEgsKA2NuaRgFIAEoCRIPCgd2ZXJzaW9uGAYgASgJEhQKDGFwaV9lbmRwb2ludBgHIAEoCRISCgpuZXR3b3JrX2lkGAggASgJEg8KB2FwaV92aXAYCSABKAkSEAoIcG9kX2NpZHIYCiABKAkSEgoKbm9kZV9jb3VudBgLIAEoDRIZChFib290c3RyYXBfbm9kZV9pZBgMIAEoCRIzCg9ib290c3RyYXBwZWRfYXQYDSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhYKDmhhc19rdWJlY29uZmlnGA4gASgIEjkKEGJvb3RzdHJhcF9ldmVudHMYDyADKAsyHy5wb3dlcm5vZGUudjEuSzNzQm9vdHN0cmFwRXZlbnQSLgoKY3JlYXRlZF9hdBgQIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLgoKdXBkYXRlZF9hdBgRIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiawoRSzNzQm9vdHN0cmFwRXZlbnQSJgoCYXQYASABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEg0KBXBoYXNlGAIgASgJEg4KBnN0YXR1cxgDIAEoCRIPCgdtZXNzYWdlGAQgASgJIq4BCgdLM3NOb2RlEgoKAmlkGAEgASgJEhIKCmNsdXN0ZXJfaWQYAiABKAkSDwoHbm9kZV9pZBgDIAEoCRIMCgRuYW1lGAQgASgJEgwKBHJvbGUYBSABKAkSDgoGc3RhdHVzGAYgASgJEg8KB3ZlcnNpb24YByABKAkSNQoRbGFzdF9oZWFydGJlYXRfYXQYCCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIlMKFENyZWF0ZUNsdXN0ZXJSZXF1ZXN0Eg8KB25vZGVfaWQYASABKAkSDAoEbmFtZRgCIAEoCRILCgNjbmkYAyABKAkSDwoHbmV0d29yaxgEIAEoCSJCChVDcmVhdGVDbHVzdGVyUmVzcG9uc2USKQoHY2x1c3RlchgBIAEoCzIYLnBvd2Vybm9kZS52MS5LM3NDbHVzdGVyIkAKDkFkZE5vZGVSZXF1ZXN0Eg8KB2NsdXN0ZXIYASABKAkSDwoHbm9kZV9pZBgCIAEoCRIMCgRyb2xlGAMgASgJIjYKD0FkZE5vZGVSZXNwb25zZRIjCgRub2RlGAEgASgLMhUucG93ZXJub2RlLnYxLkszc05vZGUiFQoTTGlzdENsdXN0ZXJzUmVxdWVzdCJCChRMaXN0Q2x1c3RlcnNSZXNwb25zZRIqCghjbHVzdGVycxgBIAMoCzIYLnBvd2Vybm9kZS52MS5LM3NDbHVzdGVyIiQKEUdldENsdXN0ZXJSZXF1ZXN0Eg8KB2NsdXN0ZXIYASABKAkiPwoSR2V0Q2x1c3RlclJlc3BvbnNlEikKB2NsdXN0ZXIYASABKAsyGC5wb3dlcm5vZGUudjEuSzNzQ2x1c3RlciIqChdMaXN0Q2x1c3Rlck5vZGVzUmVxdWVzdBIPCgdjbHVzdGVyGAEgASgJIkAKGExpc3RDbHVzdGVyTm9kZXNSZXNwb25zZRIkCgVub2RlcxgBIAMoCzIVLnBvd2Vybm9kZS52MS5LM3NOb2RlIicKFEdldEt1YmVjb25maWdSZXF1ZXN0Eg8KB2NsdXN0ZXIYASABKAkiQQoVR2V0S3ViZWNvbmZpZ1Jlc3BvbnNlEhIKCmt1YmVjb25maWcYASABKAkSFAoMYXBpX2VuZHBvaW50GAIgASgJIi0KGkRlY29tbWlzc2lvbkNsdXN0ZXJSZXF1ZXN0Eg8KB2NsdXN0ZXIYASABKAkiSwobRGVjb21taXNzaW9uQ2x1c3RlclJlc3BvbnNlEhIKCmNsdXN0ZXJfaWQYASABKAkSGAoQZnJlZWRfbm9kZV9jb3VudBgCIAEoDSI8ChhTZXROZXR3b3JrUHJvZmlsZVJlcXVlc3QSDwoHbm9kZV9pZBgBIAEoCRIPCgdwcm9maWxlGAIgASgJIiwKGVNldE5ldHdvcmtQcm9maWxlUmVzcG9uc2USDwoHcHJvZmlsZRgBIAEoCSI8ChlTZXRQb2RTdWJuZXRQcmVmaXhSZXF1ZXN0Eg8KB25ldHdvcmsYASABKAkSDgoGcHJlZml4GAIgASgJIiwKGlNldFBvZFN1Ym5ldFByZWZpeFJlc3BvbnNlEg4KBnByZWZpeBgBIAEoCSIkChFHZXROb2RlQ25pUmVxdWVzdBIPCgdub2RlX2lkGAEgASgJIjEKEkdldE5vZGVDbmlSZXNwb25zZRILCgNjbmkYASABKAkSDgoGc291cmNlGAIgASgJInMKEEJvb3RzdHJhcFJlcXVlc3QSEgoKa3ViZWNvbmZpZxgBIAEoCRIUCgxzZXJ2ZXJfdG9rZW4YAiABKAkSEwoLYWdlbnRfdG9rZW4YAyABKAkSEwoLazNzX3ZlcnNpb24YBCABKAkSCwoDY25pGAUgASgJIk8KEUJvb3RzdHJhcFJlc3BvbnNlEikKB2NsdXN0ZXIYASABKAsyGC5wb3dlcm5vZGUudjEuSzNzQ2x1c3RlchIPCgdjcmVhdGVkGAIgASgIIjYKEkpvaW5SZXF1ZXN0UmVxdWVzdBISCgpjbHVzdGVyX2lkGAEgASgJEgwKBHJvbGUYAiABKAkiXgoTSm9pblJlcXVlc3RSZXNwb25zZRISCgpjbHVzdGVyX2lkGAEgASgJEhQKDGFwaV9lbmRwb2ludBgCIAEoCRINCgV0b2tlbhgDIAEoCRIOCgZjYV9wZW0YBCABKAkiTAoTUmVnaXN0ZXJOb2RlUmVxdWVzdBISCgpjbHVzdGVyX2lkGAEgASgJEgwKBHJvbGUYAiABKAkSEwoLazNzX3ZlcnNpb24YAyABKAkiTwoUUmVnaXN0ZXJOb2RlUmVzcG9uc2USIwoEbm9kZRgBIAEoCzIVLnBvd2Vybm9kZS52MS5LM3NOb2RlEhIKCm5vZGVfY291bnQYAiABKA0iJwoQTWFya1JlYWR5UmVxdWVzdBITCgtrM3NfdmVyc2lvbhgBIAEoCSJQChFNYXJrUmVhZHlSZXNwb25zZRIjCgRub2RlGAEgASgLMhUucG93ZXJub2RlLnYxLkszc05vZGUSFgoOY2x1c3Rlcl9zdGF0dXMYAiABKAkiJAoSTWFya1N0b3BwZWRSZXF1ZXN0Eg4KBnJlYXNvbhgBIAEoCSI6ChNNYXJrU3RvcHBlZFJlc3BvbnNlEiMKBG5vZGUYASABKAsyFS5wb3dlcm5vZGUudjEuSzNzTm9kZTKfBwoKSzNzU2VydmljZRJYCg1DcmVhdGVDbHVzdGVyEiIucG93ZXJub2RlLnYxLkNyZWF0ZUNsdXN0ZXJSZXF1ZXN0GiMucG93ZXJub2RlLnYxLkNyZWF0ZUNsdXN0ZXJSZXNwb25zZRJGCgdBZGROb2RlEhwucG93ZXJub2RlLnYxLkFkZE5vZGVSZXF1ZXN0Gh0ucG93ZXJub2RlLnYxLkFkZE5vZGVSZXNwb25zZRJVCgxMaXN0Q2x1c3RlcnMSIS5wb3dlcm5vZGUudjEuTGlzdENsdXN0ZXJzUmVxdWVzdBoiLnBvd2Vybm9kZS52MS5MaXN0Q2x1c3RlcnNSZXNwb25zZRJPCgpHZXRDbHVzdGVyEh8ucG93ZXJub2RlLnYxLkdldENsdXN0ZXJSZXF1ZXN0GiAucG93ZXJub2RlLnYxLkdldENsdXN0ZXJSZXNwb25zZRJhChBMaXN0Q2x1c3Rlck5vZGVzEiUucG93ZXJub2RlLnYxLkxpc3RDbHVzdGVyTm9kZXNSZXF1ZXN0GiYucG93ZXJub2RlLnYxLkxpc3RDbHVzdGVyTm9kZXNSZXNwb25zZRJYCg1HZXRLdWJlY29uZmlnEiIucG93ZXJub2RlLnYxLkdldEt1YmVjb25maWdSZXF1ZXN0GiMucG93ZXJub2RlLnYxLkdldEt1YmVjb25maWdSZXNwb25zZRJqChNEZWNvbW1pc3Npb25DbHVzdGVyEigucG93ZXJub2RlLnYxLkRlY29tbWlzc2lvbkNsdXN0ZXJSZXF1ZXN0GikucG93ZXJub2RlLnYxLkRlY29tbWlzc2lvbkNsdXN0ZXJSZXNwb25zZRJkChFTZXROZXR3b3JrUHJvZmlsZRImLnBvd2Vybm9kZS52MS5TZXROZXR3b3JrUHJvZmlsZVJlcXVlc3QaJy5wb3dlcm5vZGUudjEuU2V0TmV0d29ya1Byb2ZpbGVSZXNwb25zZRJnChJTZXRQb2RTdWJuZXRQcmVmaXgSJy5wb3dlcm5vZGUudjEuU2V0UG9kU3VibmV0UHJlZml4UmVxdWVzdBooLnBvd2Vybm9kZS52MS5TZXRQb2RTdWJuZXRQcmVmaXhSZXNwb25zZRJPCgpHZXROb2RlQ25pEh8ucG93ZXJub2RlLnYxLkdldE5vZGVDbmlSZXF1ZXN0GiAucG93ZXJub2RlLnYxLkdldE5vZGVDbmlSZXNwb25zZTKrAwoOSzNzTm9kZVNlcnZpY2USTAoJQm9vdHN0cmFwEh4ucG93ZXJub2RlLnYxLkJvb3RzdHJhcFJlcXVlc3QaHy5wb3dlcm5vZGUudjEuQm9vdHN0cmFwUmVzcG9uc2USUgoLSm9pblJlcXVlc3QSIC5wb3dlcm5vZGUudjEuSm9pblJlcXVlc3RSZXF1ZXN0GiEucG93ZXJub2RlLnYxLkpvaW5SZXF1ZXN0UmVzcG9uc2USVQoMUmVnaXN0ZXJOb2RlEiEucG93ZXJub2RlLnYxLlJlZ2lzdGVyTm9kZVJlcXVlc3QaIi5wb3dlcm5vZGUudjEuUmVnaXN0ZXJOb2RlUmVzcG9uc2USTAoJTWFya1JlYWR5Eh4ucG93ZXJub2RlLnYxLk1hcmtSZWFkeVJlcXVlc3QaHy5wb3dlcm5vZGUudjEuTWFya1JlYWR5UmVzcG9uc2USUgoLTWFya1N0b3BwZWQSIC5wb3dlcm5vZGUudjEuTWFya1N0b3BwZWRSZXF1ZXN0GiEucG93ZXJub2RlLnYxLk1hcmtTdG9wcGVkUmVzcG9uc2ViBnByb3RvMw", [file_google_protobuf_timestamp]);
+  fileDesc("ChZwb3dlcm5vZGUvdjEvazNzLnByb3RvEgxwb3dlcm5vZGUudjEi3AIKCkszc1NlY3Rpb24SDwoHZW5hYmxlZBgBIAEoCBISCgpjbHVzdGVyX2lkGAIgASgJEhQKDGNsdXN0ZXJfbmFtZRgDIAEoCRIMCgRyb2xlGAQgASgJEhQKDGNsdXN0ZXJfaW5pdBgFIAEoCBISCgpzZXJ2ZXJfdXJsGAYgASgJEg8KB25vZGVfaXAYByABKAkSEQoJbm9kZV9uYW1lGAggASgJEhYKDmludGVyZmFjZV9uYW1lGAkgASgJEhAKCHRsc19zYW5zGAogAygJEgsKA2NuaRgLIAEoCRIVCg1mbGFubmVsX2lmYWNlGAwgASgJEhcKD2ZsYW5uZWxfYmFja2VuZBgNIAEoCRIUCgxjbHVzdGVyX2NpZHIYDiABKAkSEQoJY25pX2ZsYWdzGA8gAygJEg8KB3ZlcnNpb24YECABKAkSFgoOdG9rZW5fcmV2aXNpb24YESABKAkiyAMKCkszc0NsdXN0ZXISCgoCaWQYASABKAkSDAoEbmFtZRgCIAEoCRIOCgZmbGF2b3IYAyABKAkSDgoGc3RhdHVzGAQgASgJEgsKA2NuaRgFIAEoCRIPCgd2ZXJzaW9uGAYgASgJEhQKDGFwaV9lbmRwb2ludBgHIAEoCRISCgpuZXR3b3JrX2lkGAggASgJEg8KB2FwaV92aXAYCSABKAkSEAoIcG9kX2NpZHIYCiABKAkSEgoKbm9kZV9jb3VudBgLIAEoDRIZChFib290c3RyYXBfbm9kZV9pZBgMIAEoCRIzCg9ib290c3RyYXBwZWRfYXQYDSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhYKDmhhc19rdWJlY29uZmlnGA4gASgIEjkKEGJvb3RzdHJhcF9ldmVudHMYDyADKAsyHy5wb3dlcm5vZGUudjEuSzNzQm9vdHN0cmFwRXZlbnQSLgoKY3JlYXRlZF9hdBgQIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLgoKdXBkYXRlZF9hdBgRIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiawoRSzNzQm9vdHN0cmFwRXZlbnQSJgoCYXQYASABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEg0KBXBoYXNlGAIgASgJEg4KBnN0YXR1cxgDIAEoCRIPCgdtZXNzYWdlGAQgASgJIq4BCgdLM3NOb2RlEgoKAmlkGAEgASgJEhIKCmNsdXN0ZXJfaWQYAiABKAkSDwoHbm9kZV9pZBgDIAEoCRIMCgRuYW1lGAQgASgJEgwKBHJvbGUYBSABKAkSDgoGc3RhdHVzGAYgASgJEg8KB3ZlcnNpb24YByABKAkSNQoRbGFzdF9oZWFydGJlYXRfYXQYCCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIlMKFENyZWF0ZUNsdXN0ZXJSZXF1ZXN0Eg8KB25vZGVfaWQYASABKAkSDAoEbmFtZRgCIAEoCRILCgNjbmkYAyABKAkSDwoHbmV0d29yaxgEIAEoCSJCChVDcmVhdGVDbHVzdGVyUmVzcG9uc2USKQoHY2x1c3RlchgBIAEoCzIYLnBvd2Vybm9kZS52MS5LM3NDbHVzdGVyIkAKDkFkZE5vZGVSZXF1ZXN0Eg8KB2NsdXN0ZXIYASABKAkSDwoHbm9kZV9pZBgCIAEoCRIMCgRyb2xlGAMgASgJIjYKD0FkZE5vZGVSZXNwb25zZRIjCgRub2RlGAEgASgLMhUucG93ZXJub2RlLnYxLkszc05vZGUiFQoTTGlzdENsdXN0ZXJzUmVxdWVzdCJCChRMaXN0Q2x1c3RlcnNSZXNwb25zZRIqCghjbHVzdGVycxgBIAMoCzIYLnBvd2Vybm9kZS52MS5LM3NDbHVzdGVyIiQKEUdldENsdXN0ZXJSZXF1ZXN0Eg8KB2NsdXN0ZXIYASABKAkiPwoSR2V0Q2x1c3RlclJlc3BvbnNlEikKB2NsdXN0ZXIYASABKAsyGC5wb3dlcm5vZGUudjEuSzNzQ2x1c3RlciIqChdMaXN0Q2x1c3Rlck5vZGVzUmVxdWVzdBIPCgdjbHVzdGVyGAEgASgJIkAKGExpc3RDbHVzdGVyTm9kZXNSZXNwb25zZRIkCgVub2RlcxgBIAMoCzIVLnBvd2Vybm9kZS52MS5LM3NOb2RlIicKFEdldEt1YmVjb25maWdSZXF1ZXN0Eg8KB2NsdXN0ZXIYASABKAkiQQoVR2V0S3ViZWNvbmZpZ1Jlc3BvbnNlEhIKCmt1YmVjb25maWcYASABKAkSFAoMYXBpX2VuZHBvaW50GAIgASgJIi0KGkRlY29tbWlzc2lvbkNsdXN0ZXJSZXF1ZXN0Eg8KB2NsdXN0ZXIYASABKAkiSwobRGVjb21taXNzaW9uQ2x1c3RlclJlc3BvbnNlEhIKCmNsdXN0ZXJfaWQYASABKAkSGAoQZnJlZWRfbm9kZV9jb3VudBgCIAEoDSI8ChhTZXROZXR3b3JrUHJvZmlsZVJlcXVlc3QSDwoHbm9kZV9pZBgBIAEoCRIPCgdwcm9maWxlGAIgASgJIiwKGVNldE5ldHdvcmtQcm9maWxlUmVzcG9uc2USDwoHcHJvZmlsZRgBIAEoCSI8ChlTZXRQb2RTdWJuZXRQcmVmaXhSZXF1ZXN0Eg8KB25ldHdvcmsYASABKAkSDgoGcHJlZml4GAIgASgJIiwKGlNldFBvZFN1Ym5ldFByZWZpeFJlc3BvbnNlEg4KBnByZWZpeBgBIAEoCSIkChFHZXROb2RlQ25pUmVxdWVzdBIPCgdub2RlX2lkGAEgASgJIjEKEkdldE5vZGVDbmlSZXNwb25zZRILCgNjbmkYASABKAkSDgoGc291cmNlGAIgASgJIkQKEERyYWluTm9kZVJlcXVlc3QSDwoHY2x1c3RlchgBIAEoCRIPCgdub2RlX2lkGAIgASgJEg4KBnJlYXNvbhgDIAEoCSJQChFEcmFpbk5vZGVSZXNwb25zZRIjCgRub2RlGAEgASgLMhUucG93ZXJub2RlLnYxLkszc05vZGUSFgoOY2x1c3Rlcl9zdGF0dXMYAiABKAkicwoQQm9vdHN0cmFwUmVxdWVzdBISCgprdWJlY29uZmlnGAEgASgJEhQKDHNlcnZlcl90b2tlbhgCIAEoCRITCgthZ2VudF90b2tlbhgDIAEoCRITCgtrM3NfdmVyc2lvbhgEIAEoCRILCgNjbmkYBSABKAkiTwoRQm9vdHN0cmFwUmVzcG9uc2USKQoHY2x1c3RlchgBIAEoCzIYLnBvd2Vybm9kZS52MS5LM3NDbHVzdGVyEg8KB2NyZWF0ZWQYAiABKAgiNgoSSm9pblJlcXVlc3RSZXF1ZXN0EhIKCmNsdXN0ZXJfaWQYASABKAkSDAoEcm9sZRgCIAEoCSJeChNKb2luUmVxdWVzdFJlc3BvbnNlEhIKCmNsdXN0ZXJfaWQYASABKAkSFAoMYXBpX2VuZHBvaW50GAIgASgJEg0KBXRva2VuGAMgASgJEg4KBmNhX3BlbRgEIAEoCSJMChNSZWdpc3Rlck5vZGVSZXF1ZXN0EhIKCmNsdXN0ZXJfaWQYASABKAkSDAoEcm9sZRgCIAEoCRITCgtrM3NfdmVyc2lvbhgDIAEoCSJPChRSZWdpc3Rlck5vZGVSZXNwb25zZRIjCgRub2RlGAEgASgLMhUucG93ZXJub2RlLnYxLkszc05vZGUSEgoKbm9kZV9jb3VudBgCIAEoDSInChBNYXJrUmVhZHlSZXF1ZXN0EhMKC2szc192ZXJzaW9uGAEgASgJIlAKEU1hcmtSZWFkeVJlc3BvbnNlEiMKBG5vZGUYASABKAsyFS5wb3dlcm5vZGUudjEuSzNzTm9kZRIWCg5jbHVzdGVyX3N0YXR1cxgCIAEoCSIkChJNYXJrU3RvcHBlZFJlcXVlc3QSDgoGcmVhc29uGAEgASgJIjoKE01hcmtTdG9wcGVkUmVzcG9uc2USIwoEbm9kZRgBIAEoCzIVLnBvd2Vybm9kZS52MS5LM3NOb2RlMu0HCgpLM3NTZXJ2aWNlElgKDUNyZWF0ZUNsdXN0ZXISIi5wb3dlcm5vZGUudjEuQ3JlYXRlQ2x1c3RlclJlcXVlc3QaIy5wb3dlcm5vZGUudjEuQ3JlYXRlQ2x1c3RlclJlc3BvbnNlEkYKB0FkZE5vZGUSHC5wb3dlcm5vZGUudjEuQWRkTm9kZVJlcXVlc3QaHS5wb3dlcm5vZGUudjEuQWRkTm9kZVJlc3BvbnNlElUKDExpc3RDbHVzdGVycxIhLnBvd2Vybm9kZS52MS5MaXN0Q2x1c3RlcnNSZXF1ZXN0GiIucG93ZXJub2RlLnYxLkxpc3RDbHVzdGVyc1Jlc3BvbnNlEk8KCkdldENsdXN0ZXISHy5wb3dlcm5vZGUudjEuR2V0Q2x1c3RlclJlcXVlc3QaIC5wb3dlcm5vZGUudjEuR2V0Q2x1c3RlclJlc3BvbnNlEmEKEExpc3RDbHVzdGVyTm9kZXMSJS5wb3dlcm5vZGUudjEuTGlzdENsdXN0ZXJOb2Rlc1JlcXVlc3QaJi5wb3dlcm5vZGUudjEuTGlzdENsdXN0ZXJOb2Rlc1Jlc3BvbnNlElgKDUdldEt1YmVjb25maWcSIi5wb3dlcm5vZGUudjEuR2V0S3ViZWNvbmZpZ1JlcXVlc3QaIy5wb3dlcm5vZGUudjEuR2V0S3ViZWNvbmZpZ1Jlc3BvbnNlEmoKE0RlY29tbWlzc2lvbkNsdXN0ZXISKC5wb3dlcm5vZGUudjEuRGVjb21taXNzaW9uQ2x1c3RlclJlcXVlc3QaKS5wb3dlcm5vZGUudjEuRGVjb21taXNzaW9uQ2x1c3RlclJlc3BvbnNlEmQKEVNldE5ldHdvcmtQcm9maWxlEiYucG93ZXJub2RlLnYxLlNldE5ldHdvcmtQcm9maWxlUmVxdWVzdBonLnBvd2Vybm9kZS52MS5TZXROZXR3b3JrUHJvZmlsZVJlc3BvbnNlEmcKElNldFBvZFN1Ym5ldFByZWZpeBInLnBvd2Vybm9kZS52MS5TZXRQb2RTdWJuZXRQcmVmaXhSZXF1ZXN0GigucG93ZXJub2RlLnYxLlNldFBvZFN1Ym5ldFByZWZpeFJlc3BvbnNlEk8KCkdldE5vZGVDbmkSHy5wb3dlcm5vZGUudjEuR2V0Tm9kZUNuaVJlcXVlc3QaIC5wb3dlcm5vZGUudjEuR2V0Tm9kZUNuaVJlc3BvbnNlEkwKCURyYWluTm9kZRIeLnBvd2Vybm9kZS52MS5EcmFpbk5vZGVSZXF1ZXN0Gh8ucG93ZXJub2RlLnYxLkRyYWluTm9kZVJlc3BvbnNlMqsDCg5LM3NOb2RlU2VydmljZRJMCglCb290c3RyYXASHi5wb3dlcm5vZGUudjEuQm9vdHN0cmFwUmVxdWVzdBofLnBvd2Vybm9kZS52MS5Cb290c3RyYXBSZXNwb25zZRJSCgtKb2luUmVxdWVzdBIgLnBvd2Vybm9kZS52MS5Kb2luUmVxdWVzdFJlcXVlc3QaIS5wb3dlcm5vZGUudjEuSm9pblJlcXVlc3RSZXNwb25zZRJVCgxSZWdpc3Rlck5vZGUSIS5wb3dlcm5vZGUudjEuUmVnaXN0ZXJOb2RlUmVxdWVzdBoiLnBvd2Vybm9kZS52MS5SZWdpc3Rlck5vZGVSZXNwb25zZRJMCglNYXJrUmVhZHkSHi5wb3dlcm5vZGUudjEuTWFya1JlYWR5UmVxdWVzdBofLnBvd2Vybm9kZS52MS5NYXJrUmVhZHlSZXNwb25zZRJSCgtNYXJrU3RvcHBlZBIgLnBvd2Vybm9kZS52MS5NYXJrU3RvcHBlZFJlcXVlc3QaIS5wb3dlcm5vZGUudjEuTWFya1N0b3BwZWRSZXNwb25zZWIGcHJvdG8z", [file_google_protobuf_timestamp]);
 
 /**
  * The desired state's `k3s` section: the K3s server or agent this node runs (`enabled` false = none:
@@ -744,6 +744,61 @@ export const GetNodeCniResponseSchema: GenMessage<GetNodeCniResponse> = /*@__PUR
   messageDesc(file_powernode_v1_k3s, 23);
 
 /**
+ * @generated from message powernode.v1.DrainNodeRequest
+ */
+export type DrainNodeRequest = Message<"powernode.v1.DrainNodeRequest"> & {
+  /**
+   * Cluster id or name: the node must be one of its nodes.
+   *
+   * @generated from field: string cluster = 1;
+   */
+  cluster: string;
+
+  /**
+   * @generated from field: string node_id = 2;
+   */
+  nodeId: string;
+
+  /**
+   * Recorded in the bootstrap event; default "drained by an operator".
+   *
+   * @generated from field: string reason = 3;
+   */
+  reason: string;
+};
+
+/**
+ * Describes the message powernode.v1.DrainNodeRequest.
+ * Use `create(DrainNodeRequestSchema)` to create a new message.
+ */
+export const DrainNodeRequestSchema: GenMessage<DrainNodeRequest> = /*@__PURE__*/
+  messageDesc(file_powernode_v1_k3s, 24);
+
+/**
+ * @generated from message powernode.v1.DrainNodeResponse
+ */
+export type DrainNodeResponse = Message<"powernode.v1.DrainNodeResponse"> & {
+  /**
+   * @generated from field: powernode.v1.K3sNode node = 1;
+   */
+  node?: K3sNode | undefined;
+
+  /**
+   * The cluster's status after the drain.
+   *
+   * @generated from field: string cluster_status = 2;
+   */
+  clusterStatus: string;
+};
+
+/**
+ * Describes the message powernode.v1.DrainNodeResponse.
+ * Use `create(DrainNodeResponseSchema)` to create a new message.
+ */
+export const DrainNodeResponseSchema: GenMessage<DrainNodeResponse> = /*@__PURE__*/
+  messageDesc(file_powernode_v1_k3s, 25);
+
+/**
  * @generated from message powernode.v1.BootstrapRequest
  */
 export type BootstrapRequest = Message<"powernode.v1.BootstrapRequest"> & {
@@ -784,7 +839,7 @@ export type BootstrapRequest = Message<"powernode.v1.BootstrapRequest"> & {
  * Use `create(BootstrapRequestSchema)` to create a new message.
  */
 export const BootstrapRequestSchema: GenMessage<BootstrapRequest> = /*@__PURE__*/
-  messageDesc(file_powernode_v1_k3s, 24);
+  messageDesc(file_powernode_v1_k3s, 26);
 
 /**
  * @generated from message powernode.v1.BootstrapResponse
@@ -806,7 +861,7 @@ export type BootstrapResponse = Message<"powernode.v1.BootstrapResponse"> & {
  * Use `create(BootstrapResponseSchema)` to create a new message.
  */
 export const BootstrapResponseSchema: GenMessage<BootstrapResponse> = /*@__PURE__*/
-  messageDesc(file_powernode_v1_k3s, 25);
+  messageDesc(file_powernode_v1_k3s, 27);
 
 /**
  * @generated from message powernode.v1.JoinRequestRequest
@@ -830,7 +885,7 @@ export type JoinRequestRequest = Message<"powernode.v1.JoinRequestRequest"> & {
  * Use `create(JoinRequestRequestSchema)` to create a new message.
  */
 export const JoinRequestRequestSchema: GenMessage<JoinRequestRequest> = /*@__PURE__*/
-  messageDesc(file_powernode_v1_k3s, 26);
+  messageDesc(file_powernode_v1_k3s, 28);
 
 /**
  * @generated from message powernode.v1.JoinRequestResponse
@@ -864,7 +919,7 @@ export type JoinRequestResponse = Message<"powernode.v1.JoinRequestResponse"> & 
  * Use `create(JoinRequestResponseSchema)` to create a new message.
  */
 export const JoinRequestResponseSchema: GenMessage<JoinRequestResponse> = /*@__PURE__*/
-  messageDesc(file_powernode_v1_k3s, 27);
+  messageDesc(file_powernode_v1_k3s, 29);
 
 /**
  * @generated from message powernode.v1.RegisterNodeRequest
@@ -891,7 +946,7 @@ export type RegisterNodeRequest = Message<"powernode.v1.RegisterNodeRequest"> & 
  * Use `create(RegisterNodeRequestSchema)` to create a new message.
  */
 export const RegisterNodeRequestSchema: GenMessage<RegisterNodeRequest> = /*@__PURE__*/
-  messageDesc(file_powernode_v1_k3s, 28);
+  messageDesc(file_powernode_v1_k3s, 30);
 
 /**
  * @generated from message powernode.v1.RegisterNodeResponse
@@ -913,7 +968,7 @@ export type RegisterNodeResponse = Message<"powernode.v1.RegisterNodeResponse"> 
  * Use `create(RegisterNodeResponseSchema)` to create a new message.
  */
 export const RegisterNodeResponseSchema: GenMessage<RegisterNodeResponse> = /*@__PURE__*/
-  messageDesc(file_powernode_v1_k3s, 29);
+  messageDesc(file_powernode_v1_k3s, 31);
 
 /**
  * @generated from message powernode.v1.MarkReadyRequest
@@ -930,7 +985,7 @@ export type MarkReadyRequest = Message<"powernode.v1.MarkReadyRequest"> & {
  * Use `create(MarkReadyRequestSchema)` to create a new message.
  */
 export const MarkReadyRequestSchema: GenMessage<MarkReadyRequest> = /*@__PURE__*/
-  messageDesc(file_powernode_v1_k3s, 30);
+  messageDesc(file_powernode_v1_k3s, 32);
 
 /**
  * @generated from message powernode.v1.MarkReadyResponse
@@ -952,7 +1007,7 @@ export type MarkReadyResponse = Message<"powernode.v1.MarkReadyResponse"> & {
  * Use `create(MarkReadyResponseSchema)` to create a new message.
  */
 export const MarkReadyResponseSchema: GenMessage<MarkReadyResponse> = /*@__PURE__*/
-  messageDesc(file_powernode_v1_k3s, 31);
+  messageDesc(file_powernode_v1_k3s, 33);
 
 /**
  * @generated from message powernode.v1.MarkStoppedRequest
@@ -969,7 +1024,7 @@ export type MarkStoppedRequest = Message<"powernode.v1.MarkStoppedRequest"> & {
  * Use `create(MarkStoppedRequestSchema)` to create a new message.
  */
 export const MarkStoppedRequestSchema: GenMessage<MarkStoppedRequest> = /*@__PURE__*/
-  messageDesc(file_powernode_v1_k3s, 32);
+  messageDesc(file_powernode_v1_k3s, 34);
 
 /**
  * @generated from message powernode.v1.MarkStoppedResponse
@@ -986,7 +1041,7 @@ export type MarkStoppedResponse = Message<"powernode.v1.MarkStoppedResponse"> & 
  * Use `create(MarkStoppedResponseSchema)` to create a new message.
  */
 export const MarkStoppedResponseSchema: GenMessage<MarkStoppedResponse> = /*@__PURE__*/
-  messageDesc(file_powernode_v1_k3s, 33);
+  messageDesc(file_powernode_v1_k3s, 35);
 
 /**
  * Operator API of the K3s clusters.
@@ -1086,6 +1141,18 @@ export const K3sService: GenService<{
     methodKind: "unary";
     input: typeof GetNodeCniRequestSchema;
     output: typeof GetNodeCniResponseSchema;
+  },
+  /**
+   * Takes a node out of service before its machine is terminated: its node row disconnected, a
+   * `drain` bootstrap event naming its instance id; a cluster left without an active server is
+   * disconnected. The node keeps its k3s section (DeleteInstance then removes it from the cluster).
+   *
+   * @generated from rpc powernode.v1.K3sService.DrainNode
+   */
+  drainNode: {
+    methodKind: "unary";
+    input: typeof DrainNodeRequestSchema;
+    output: typeof DrainNodeResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_powernode_v1_k3s, 0);
