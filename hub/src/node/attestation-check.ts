@@ -13,15 +13,8 @@ import { instances, type ModuleObservationDocument } from "../db/schema/index.ts
 import { getDesiredState } from "../desired-state/index.ts";
 import type { EventLog, NewEvent } from "../events/index.ts";
 
-/** What the agent observed of one module. */
-export interface ModuleObservationInput {
-  name: string;
-  version: string;
-  metadataDigest: string;
-  verityRootHash: string;
-  state: string;
-  message?: string;
-}
+/** What the agent observed of one module (as the node's row keeps it). */
+export type ModuleObservationInput = ModuleObservationDocument;
 
 /** One mismatch between what was assigned and what the node runs. */
 export interface ModuleDrift {

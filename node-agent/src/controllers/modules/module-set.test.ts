@@ -166,6 +166,18 @@ test("a module's env goes to its services over the manifest's; changing only the
   await c.stop();
 });
 
+test("the same bytes under a new version: nothing remounted or restarted, observed as the new version", async () => {
+  const { sys, c } = setup({ services: { web: [{ name: "httpd", exec: ["/bin/httpd"] }] } });
+  await c.reconcile(desired(1, [assignment("web", "1.0", "a")]));
+  const mounts = sys.calls.length;
+  await c.reconcile(desired(2, [assignment("web", "1.0.retag", "a")]));
+  expect(sys.services).toHaveLength(1);
+  expect(sys.calls.slice(mounts).filter((x) => /^(mount|loop|dm-|umount|bind|spawn)/.test(x))).toEqual([]);
+  expect(c.observe().map((o) => [o.name, o.version, o.state])).toEqual([["web", "1.0.retag", "mounted"]]);
+  expect(c.appliedVersion()).toBe(2n);
+  await c.stop();
+});
+
 test("removing every module: services stopped, binds, root, upper and module mounts gone, dm removed", async () => {
   const { sys, c } = setup({ services: { web: [{ name: "httpd", exec: ["/bin/httpd"] }] } });
   await c.reconcile(desired(1, [assignment("web", "1.0", "a")]));

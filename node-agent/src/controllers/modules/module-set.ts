@@ -124,6 +124,12 @@ export function createModuleSet(o: ModuleSetOptions): ModuleSet {
     const assignments = byPriority(desired.modules?.assignments ?? []);
     const setKey = setKeyOf(assignments);
     if (setKey === currentKey) {
+      // The same bytes (and env) under another version or location: nothing to mount, but the
+      // observations name what the hub now assigns (else it would see version drift).
+      for (const m of current?.modules ?? []) {
+        const a = assignments.find((x) => moduleKey(x) === m.key);
+        if (a) m.assignment = a;
+      }
       outcomes = new Map();
       refusedKey = undefined;
       applied = desired.version;
