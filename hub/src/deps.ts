@@ -20,7 +20,7 @@ import {
   type DesiredStateCompiler,
   type SectionCompiler,
 } from "./desired-state/index.ts";
-import type { HeartbeatObserver } from "./feature.ts";
+import type { HeartbeatObserver, InstanceDeletedHook } from "./feature.ts";
 import type { Logger } from "./log.ts";
 import { type AttestationChallenges, createAttestationChallenges } from "./node/attestation-challenges.ts";
 import { type AttestationChecker, createAttestationChecker } from "./node/attestation-check.ts";
@@ -42,6 +42,8 @@ export interface Deps extends Core {
   providers: ProviderRegistry;
   /** Every feature's heartbeat observer, called by NodeService.Heartbeat. */
   heartbeatObservers: readonly HeartbeatObserver[];
+  /** Every feature's hook for a deleted node, called by DeleteInstance. */
+  instanceDeletedHooks: readonly InstanceDeletedHook[];
 }
 
 /** Options of {@link createDeps}. */
@@ -53,6 +55,8 @@ export interface CreateDepsOptions {
   sections?: readonly SectionCompiler[];
   /** The features' heartbeat observers. */
   heartbeatObservers?: readonly HeartbeatObserver[];
+  /** The features' hooks for a deleted node. */
+  instanceDeletedHooks?: readonly InstanceDeletedHook[];
 }
 
 /** Deps plus what only the process owner needs. */
@@ -112,6 +116,7 @@ export async function createDeps(config: HubConfig, opts: CreateDepsOptions = {}
       desiredState: createDesiredStateCompiler(core, desired, opts.sections ?? []),
       providers: createProviderRegistry(opts.providers ?? defaultProviders(config.dataDir, log)),
       heartbeatObservers: opts.heartbeatObservers ?? [],
+      instanceDeletedHooks: opts.instanceDeletedHooks ?? [],
     };
     return {
       deps,

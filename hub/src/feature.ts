@@ -54,6 +54,14 @@ export type NodeHttpHandler = (
 export type HeartbeatObserver = (deps: Deps, nodeId: string, req: HeartbeatRequest) => Promise<void>;
 
 /**
+ * Called by DeleteInstance after the node's machine is gone and its row is marked deleted, for what a
+ * feature keeps about a node (its network memberships, its cluster node). Runs before DeleteInstance
+ * answers, so the caller sees the node gone everywhere; a failure is logged and the sweep a feature
+ * runs at start catches it.
+ */
+export type InstanceDeletedHook = (deps: Deps, nodeId: string) => Promise<void>;
+
+/**
  * A socket a feature serves outside HTTP (the IPFIX collector's UDP port): started after the HTTP
  * listeners, closed at stop; undefined when configured off.
  */
@@ -65,6 +73,7 @@ export type FeatureListener = (
 export interface Feature {
   name: string;
   heartbeat?: HeartbeatObserver;
+  instanceDeleted?: InstanceDeletedHook;
   services?: readonly ServiceBinding[];
   http?: readonly HttpPlugin[];
   /**

@@ -146,6 +146,7 @@ export async function startHubWithConfig(
     log: opts.log,
     sections: features.flatMap((f) => f.sections ?? []),
     heartbeatObservers: features.flatMap((f) => (f.heartbeat ? [f.heartbeat] : [])),
+    instanceDeletedHooks: features.flatMap((f) => (f.instanceDeleted ? [f.instanceDeleted] : [])),
   });
   const { deps } = built;
   const shutdown = new AbortController();

@@ -2,15 +2,14 @@
  * Nodes whose instance is deleted leave their clusters. DeleteInstance keeps the instance row (state
  * deleted), so the foreign key's cascade never removes its cluster node: this does, recounting the
  * cluster's node_count from its rows and logging a `remove` bootstrap event naming the instance; a
- * cluster left without an active server is disconnected. It runs on the `system.instance.deleted`
- * event (this hub's and, through the cluster bus, the other hubs') and as a sweep at start.
+ * cluster left without an active server is disconnected. DeleteInstance runs it before it answers
+ * (the feature's instanceDeleted hook); a sweep at start catches what a failed hook left.
  * A removed server's overlay member stays among the API VIP's holders until the network forgets it.
  */
-import { EVENTS } from "@powernode/proto";
 import { and, count, eq, inArray } from "drizzle-orm";
 import { instances, k3sClusterNodes, k3sClusters } from "../db/schema/index.ts";
 import type { Deps } from "../deps.ts";
-import type { FeatureListener, Job } from "../feature.ts";
+import type { Job } from "../feature.ts";
 import { appendBootstrapEvent } from "./bootstrap-events.ts";
 import { hasActiveServer } from "./cluster-nodes.ts";
 import { transact } from "./store.ts";
@@ -74,18 +73,6 @@ export async function forgetDeletedNodes(deps: ForgetDeps, instanceId?: string):
     return gone.length;
   });
 }
-
-/** Removes a deleted instance's cluster node as soon as its `system.instance.deleted` event is published. */
-export const forgetNodesOfDeletedInstances: FeatureListener = async (deps) => {
-  const unsubscribe = deps.events.subscribe({ kindPrefix: EVENTS.instanceDeleted.kind }, (e) => {
-    if (e.kind !== EVENTS.instanceDeleted.kind || !e.nodeId) return;
-    const nodeId = e.nodeId;
-    void forgetDeletedNodes(deps, nodeId).catch((error: unknown) =>
-      deps.log.warn("removing a deleted instance from its Kubernetes cluster", { nodeId, error }),
-    );
-  });
-  return { close: async () => unsubscribe() };
-};
 
 /** The sweep: instances deleted while no hub listened (or before this hub removed nodes). */
 export const forgetDeletedNodesJob: Job = {

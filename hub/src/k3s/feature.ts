@@ -1,12 +1,11 @@
 /**
  * The k3s feature: K3s clusters in overlay networks. K3sService for operators, K3sNodeService for the
  * nodes' k3s controllers (bootstrap, join, readiness), and the desired state's `k3s` section. A deleted
- * instance leaves its cluster (deleted-nodes.ts: on its event, and a sweep at start); the listener is
- * that event subscription, not a socket.
+ * instance leaves its cluster (deleted-nodes.ts: DeleteInstance's hook, and a sweep at start).
  */
 import { K3sNodeService, K3sService } from "@powernode/proto";
 import { bindService, type Feature } from "../feature.ts";
-import { forgetDeletedNodesJob, forgetNodesOfDeletedInstances } from "./deleted-nodes.ts";
+import { forgetDeletedNodes, forgetDeletedNodesJob } from "./deleted-nodes.ts";
 import { createK3sNodeService } from "./k3s-node-service.ts";
 import { createK3sService } from "./k3s-service.ts";
 import { k3sSection } from "./section.ts";
@@ -44,6 +43,8 @@ export const k3sFeature: Feature = {
     }),
   ],
   sections: [k3sSection],
-  listeners: [forgetNodesOfDeletedInstances],
+  async instanceDeleted(deps, nodeId) {
+    await forgetDeletedNodes(deps, nodeId);
+  },
   jobs: [forgetDeletedNodesJob],
 };

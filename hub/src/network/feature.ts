@@ -4,8 +4,10 @@
  * the mesh part of heartbeats, a job that refreshes credentials before they expire, and one that fails
  * a VIP over when its primary holder is lost (vip-failover-job.ts).
  */
+
 import { MeshSyncService, NetworkService } from "@powernode/proto";
 import { bindService, type Feature } from "../feature.ts";
+import { forgetDeletedMember, forgetDeletedMembersJob } from "./deleted-members.ts";
 import { refreshCredentialsJob } from "./member-credentials.ts";
 import { recordMeshReports } from "./mesh-reports.ts";
 import { createMeshSyncService } from "./mesh-sync-service.ts";
@@ -45,7 +47,11 @@ export const networkFeature: Feature = {
   ],
   sections: [networkSection],
   heartbeat: recordMeshReports,
+  async instanceDeleted(deps, nodeId) {
+    await forgetDeletedMember(deps, nodeId);
+  },
   jobs: [
+    forgetDeletedMembersJob,
     { name: "refresh membership credentials", everyMs: 60_000, run: refreshCredentialsJob },
     { name: "vip failover", everyMs: VIP_FAILOVER_JOB_MS, run: vipFailoverJob },
   ],

@@ -208,7 +208,11 @@ export async function joinNetwork(
 /** Removes a node from a network: its peers drop it, its interface goes at its next desired state. */
 export async function leaveNetwork(
   deps: Pick<Deps, "db" | "events" | "desiredState" | "cluster">,
-  input: { network: string; nodeId: string },
+  input: {
+    network: string;
+    nodeId: string /** The node was deleted: no desired state of its own to recompile. */;
+    nodeGone?: boolean;
+  },
 ): Promise<void> {
   const network = await resolveNetwork(deps.db, input.network);
   const removed = await changeNetwork(deps, network.id, async (tx) => {
@@ -224,7 +228,7 @@ export async function leaveNetwork(
   });
   if (!removed)
     throw new DomainError("not_found", `node_id: ${input.nodeId} is not a member of ${network.name}`);
-  await deps.desiredState.change(input.nodeId);
+  if (!input.nodeGone) await deps.desiredState.change(input.nodeId);
   await retunnel(deps, network.id, input.nodeId);
   await deps.events.emit(
     EVENTS.networkMemberLeft,

@@ -238,7 +238,7 @@ export async function stopInstance(deps: ProvisionDeps, id: string): Promise<Ins
 }
 
 /** Deletes: stops and destroys the machine, revokes its certificates and tokens, keeps the row as deleted. */
-export async function deleteInstance(deps: ProvisionDeps, id: string): Promise<void> {
+export async function deleteInstance(deps: Deps, id: string): Promise<void> {
   const inst = await getInstance(deps, id);
   if (inst.state === "deleted") return;
   const provider = deps.providers.get(inst.provider);
@@ -264,6 +264,14 @@ export async function deleteInstance(deps: ProvisionDeps, id: string): Promise<v
       ),
     );
   const revoked = await revokeInstanceCertificates(deps, inst.id);
+  // Its network memberships and cluster node go too, before the answer (feature hooks).
+  for (const hook of deps.instanceDeletedHooks)
+    await hook(deps, inst.id).catch((error: unknown) =>
+      deps.log.warn("a feature's cleanup of a deleted instance failed; its sweep retries", {
+        id: inst.id,
+        error,
+      }),
+    );
   await deps.events.emit(
     EVENTS.instanceDeleted,
     { name: inst.name, revokedCertificates: revoked.length },
