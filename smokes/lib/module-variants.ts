@@ -1,8 +1,7 @@
 /**
- * Variants of a built module for smokes that need more than one version of it: the same bytes under
- * another version (a rollout's target), and a copy whose manifest (and so the catalog row) claims a
- * wrong metadata digest, so the registry serves an image that does not hash to what the node is told
- * to expect (a broken version).
+ * A variant of a built module for smokes that need a broken version of it: a copy whose manifest (and
+ * so the catalog row) claims a wrong metadata digest, so the registry serves an image that does not
+ * hash to what the node is told to expect.
  */
 import { copyFileSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -16,11 +15,6 @@ function copyBuild(b: BuiltModule, dir: string, manifest: ModuleManifest): Built
   copyFileSync(b.files.verity, join(dir, "blob.verity"));
   writeFileSync(join(dir, "module.json"), `${JSON.stringify(manifest, null, 2)}\n`);
   return loadBuiltModule(dir);
-}
-
-/** `b`'s bytes and digests as version `<its version><suffix>`, in `dir`. */
-export function renamedBuild(b: BuiltModule, dir: string, suffix: string): BuiltModule {
-  return copyBuild(b, dir, { ...b.manifest, version: `${b.manifest.version}${suffix}` });
 }
 
 /** `b` as version `<its version>.wrongdigest` claiming a metadata digest one hex digit off, in `dir`. */

@@ -70,6 +70,9 @@ export async function siteBootstrap(site: SiteCtx): Promise<void> {
   await t.check(`cluster ${boot.created ? "created" : "re-bootstrapped (the same cluster)"}`, () => {
     if (recorded === undefined && !boot.created)
       throw new Error("a new node's Bootstrap did not create a cluster");
+    const known = site.get("cluster_id");
+    if (recorded !== undefined && (boot.created || (known !== undefined && known !== id)))
+      throw new Error(`a re-bootstrap made another cluster (${id}, the sidecar's is ${known})`);
     return `${cluster.name} ${cluster.id.slice(0, 8)}`;
   });
   await t.check("cluster: status active, flavor k3s, cni flannel", () =>

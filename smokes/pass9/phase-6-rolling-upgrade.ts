@@ -83,9 +83,13 @@ export async function rolloutChecks(site: SiteCtx): Promise<void> {
     const batches = plan.batches.map((b) => b.nodes.map((n) => n.nodeName));
     expectEqual("total", plan.totalNodes, NODES);
     expectEqual("covered", batches.flat().sort(), nodes.map((n) => n.name).sort());
-    const [first, ...rest] = batches;
-    if (first?.length !== 1 || rest.some((b) => b.length < (first?.length ?? 0)))
-      throw new Error(`first batch ${first?.length}, later ${rest.map((b) => b.length).join(", ")}`);
+    // 25% of 4 nodes: one per batch, the canary first.
+    expectEqual(
+      "batch sizes",
+      batches.map((b) => b.length),
+      [1, 1, 1, 1],
+    );
+    expectEqual("canary", batches[0], [nodes[0]?.name]);
     return `${batches.length} batches: ${batches.map((b) => b.length).join(", ")}`;
   });
   const good = await t.step(`StartModuleRollout ${MODULE} ${V2}`, async () => {

@@ -9,8 +9,9 @@
  */
 import { join } from "node:path";
 import type { Network } from "@powernode/proto";
+import { buildRecipe, loadRecipe, recipePath } from "../../hub/src/modules/index.ts";
 import { buildModules, publishModules } from "../lib/built-modules.ts";
-import { renamedBuild, wrongDigestBuild } from "../lib/module-variants.ts";
+import { wrongDigestBuild } from "../lib/module-variants.ts";
 import type { PassContext } from "../lib/pass.ts";
 import { bootSiteNodes, type SiteNode, type SiteNodes } from "../lib/site-nodes.ts";
 import { waitFor } from "../lib/wait.ts";
@@ -37,7 +38,22 @@ export async function siteLifecycleChecks(t: PassContext): Promise<void> {
   if (t.args.arch !== "amd64") throw new Error("pass 9 site: amd64 only (three TCG nodes)");
   const [base, chrony] = await buildModules(t, "amd64", ["system-base", "chrony"]);
   if (!base || !chrony) throw new Error("modules not built");
-  const v2 = renamedBuild(chrony, join(t.outDir, "chrony-v2"), ".rollout2");
+  // A second build with other bytes (one more directory in its root): the agents fetch, verify and
+  // swap it live, restarting chronyd.
+  const v2 = await t.step("build chrony's second version (other bytes)", () => {
+    const recipe = loadRecipe(recipePath("chrony"));
+    return buildRecipe(
+      {
+        ...recipe,
+        versionSuffix: `${recipe.versionSuffix ?? ""}.rollout2`,
+        dirs: [...recipe.dirs, "/etc/chrony/rollout2"],
+      },
+      "amd64",
+      join(t.outDir, "chrony-v2"),
+    );
+  });
+  if (v2.manifest.metadataDigest === chrony.manifest.metadataDigest)
+    throw new Error("chrony v2: the same metadata image as v1");
   const broken = wrongDigestBuild(v2, join(t.outDir, "chrony-broken")).built;
   const versions = {
     template: TEMPLATE,

@@ -26,7 +26,7 @@ export interface RolloutVersions {
   module: string;
   /** What the template names at the start. */
   v1: string;
-  /** The good target (the same bytes under another version). */
+  /** The good target (another build: other bytes). */
   v2: string;
   /** The broken target (a wrong metadata digest in its catalog row). */
   broken: string;
@@ -179,15 +179,21 @@ export async function siteRolloutChecks(t: PassContext, site: SiteNodes, v: Roll
       return `${others.map((n) => n.nodeName).join(", ")} pending; ${docs.length} desired-state versions checked`;
     },
   );
-  await t.check(`the canary runs ${module} ${v.v2} again (mounted, verified, RUNNING)`, async () => {
-    const s = await allMounted(site, [canary], module, v.v2);
-    await waitFor(
-      `${canary.name} RUNNING again (no drift)`,
-      async () =>
-        (await site.hub.fleet.getNode({ id: canary.instanceId })).node?.state === NodeState.RUNNING ||
-        undefined,
-      { timeoutMs: 60_000 },
-    );
-    return `${canary.name}: ${s.toFixed(1)} s after the rollback`;
-  });
+  await t.check(
+    `the canary kept ${module} ${v.v2} mounted and is RUNNING (the broken bytes never mounted)`,
+    async () => {
+      await allMounted(site, [canary], module, v.v2);
+      const seen = site.hub.hub.deps.attestation.lastObserved(canary.instanceId)?.modules ?? [];
+      if (seen.some((m) => m.version === v.broken && m.state === "mounted"))
+        throw new Error(`${v.broken} reported mounted`);
+      await waitFor(
+        `${canary.name} RUNNING (no drift)`,
+        async () =>
+          (await site.hub.fleet.getNode({ id: canary.instanceId })).node?.state === NodeState.RUNNING ||
+          undefined,
+        { timeoutMs: 60_000 },
+      );
+      return `${canary.name}: ${seen.map((m) => `${m.name} ${m.version} ${m.state}`).join(", ")}`;
+    },
+  );
 }

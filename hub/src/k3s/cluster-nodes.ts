@@ -12,6 +12,7 @@ import { k3sClusterNodes, k3sClusters } from "../db/schema/index.ts";
 import type { Deps } from "../deps.ts";
 import type { Tx } from "../desired-state/index.ts";
 import { DomainError } from "../errors.ts";
+import { retireVipHolder } from "../network/vip-failover.ts";
 import { addVipHolder } from "../network/vips.ts";
 import { appendBootstrapEvent } from "./bootstrap-events.ts";
 import { assertCniFitsProfile } from "./cni.ts";
@@ -285,10 +286,10 @@ export async function markStopped(
  * section; deleting its instance removes it from the cluster (deleted-nodes.ts).
  */
 export async function drainNode(
-  deps: NodeDeps,
+  deps: NodeDeps & Pick<Deps, "cluster" | "config" | "log">,
   input: { cluster: string; nodeId: string; reason: string },
 ): Promise<{ row: ClusterNodeRow; clusterStatus: ClusterRow["status"] }> {
-  return transact(deps, async (tx, emit) => {
+  const out = await transact(deps, async (tx, emit) => {
     const named = await resolveCluster(tx, input.cluster);
     const { node, cluster, inst } = await ownRow(tx, input.nodeId);
     if (cluster.id !== named.id)
@@ -311,6 +312,10 @@ export async function drainNode(
       },
     );
   });
+  // A drained server no longer serves the API VIP: it fails over first when it holds it.
+  const [c] = await deps.db.select().from(k3sClusters).where(eq(k3sClusters.id, out.row.clusterId));
+  if (out.row.role === "server" && c?.apiVipId) await retireVipHolder(deps, c.apiVipId, input.nodeId);
+  return out;
 }
 
 /** `role` from a request: "" -> `fallback`, server or agent, else invalid_argument naming the field. */

@@ -171,6 +171,7 @@ export async function bootstrapCluster(
       return {
         cluster: await insertCluster(deps, tx, emit, { node, report, cni: report.cni }),
         created: true,
+        moved: undefined,
       };
     const { cluster, node: row } = own;
     if (row.role !== "server")
@@ -209,24 +210,36 @@ export async function bootstrapCluster(
       .set({ status: "active", version: report.version || row.version, lastHeartbeatAt: now, updatedAt: now })
       .where(eq(k3sClusterNodes.id, row.id));
     const { member } = await sdwanPeerOf(tx, node, cluster.networkId);
-    if (cluster.apiVipId) await setVipPrimary(tx, cluster.apiVipId, member.id);
+    // A server's first bootstrap makes it the VIP's primary (it runs the API now); a later one (every
+    // agent restart reports again) leaves the VIP where failovers put it.
+    const moved =
+      cluster.apiVipId && first ? await setVipPrimary(tx, cluster.apiVipId, member.id) : undefined;
     emit(
       first ? EVENTS.k3sClusterBootstrapped : EVENTS.k3sCredentialsRefreshed,
       { clusterId: cluster.id, name: cluster.name, version: report.version },
       { nodeId: node.id },
     );
-    return { cluster: updated ?? cluster, created: false };
+    return { cluster: updated ?? cluster, created: false, moved };
   });
   await deps.desiredState.change(nodeId);
-  await republishVipHolder(deps, out.cluster);
-  return out;
+  await republishVipHolder(deps, out.cluster, out.moved ? [out.moved] : []);
+  return { cluster: out.cluster, created: out.created };
 }
 
-/** Every peer routes the cluster's API VIP to its primary holder now (not at the next snapshot). */
-async function republishVipHolder(deps: ClusterDeps, cluster: ClusterRow): Promise<void> {
+/**
+ * Every peer routes the cluster's API VIP to its primary holder now (not at the next snapshot); a
+ * previous primary (`moved`) loses the route, and its desired state drops the VIP from its interface.
+ */
+async function republishVipHolder(
+  deps: ClusterDeps,
+  cluster: ClusterRow,
+  moved: readonly string[] = [],
+): Promise<void> {
   const vip = cluster.apiVipId ? await getVip(deps.db, cluster.apiVipId) : undefined;
-  if (vip && cluster.networkId)
-    await republishMembers(deps, cluster.networkId, vip.holderMemberIds.slice(0, 1));
+  if (!vip || !cluster.networkId) return;
+  await republishMembers(deps, cluster.networkId, [...vip.holderMemberIds.slice(0, 1), ...moved], {
+    recompile: moved,
+  });
 }
 
 /** Deletes a cluster, its nodes (cascade), its API VIP and pod subnet; its nodes stop k3s. */

@@ -61,6 +61,25 @@ beforeAll(async () => {
 afterAll(() => hub.stop());
 
 describe("DrainNode", () => {
+  test("a server holding the API VIP: the VIP fails over to a live server first, the drained one leaves the holders", async () => {
+    const c = await clusterWith("drain-v", 0);
+    const second = await k3sNode("drain-v-ha", "drain-v");
+    await second.k3s.registerNode({ clusterId: c.id, role: "server", k3sVersion: "v1" });
+    await second.k3s.markReady({ k3sVersion: "v1" });
+    await second.client.heartbeat({ bootId: "b", agentVersion: "test" }); // alive: a candidate
+    const vips = async () => (await net.listVips({ network: "drain-v" })).vips[0];
+    expect((await vips())?.holders.map((h) => h.nodeId)).toEqual([c.server.id, second.id]);
+    await k3s.drainNode({ cluster: c.id, nodeId: c.server.id });
+    expect((await vips())?.holders.map((h) => h.nodeId)).toEqual([second.id]);
+    const history = (await net.listVipAssignments({ vip: (await vips())?.id ?? "" })).assignments;
+    expect(history.at(-1)).toMatchObject({
+      reason: "manual_failover",
+      fromNodeId: c.server.id,
+      toNodeId: second.id,
+      correlationId: `drain:${c.server.id}`,
+    });
+  });
+
   test("an agent: disconnected, a drain event naming its instance, the cluster stays active", async () => {
     const c = await clusterWith("drain-a", 1);
     const agent = c.workers[0];

@@ -34,20 +34,24 @@ export async function advanceModuleRollout(deps: Deps, rolloutId: string): Promi
   for (let i = 0; i < MAX_MOVES; i++) if (!(await moveOnce(deps, rolloutId))) return;
 }
 
-/** The scheduler's job: running rollouts, and stopped ones whose last batch is not rolled back yet. */
+/** The scheduler's job: every running rollout, and stopped ones whose last batch is not rolled back yet. */
 export async function advanceModuleRollouts(deps: Deps, signal: AbortSignal): Promise<void> {
-  const open = await deps.db
+  const running = await deps.db
+    .select({ id: moduleRollouts.id, createdAt: moduleRollouts.createdAt })
+    .from(moduleRollouts)
+    .where(eq(moduleRollouts.state, "running"));
+  const unwound = await deps.db
     .selectDistinct({ id: moduleRollouts.id, createdAt: moduleRollouts.createdAt })
     .from(moduleRollouts)
     .innerJoin(moduleRolloutNodes, eq(moduleRolloutNodes.rolloutId, moduleRollouts.id))
     .where(
       and(
-        ne(moduleRollouts.state, "succeeded"),
+        inArray(moduleRollouts.state, ["failed", "aborted"]),
         eq(moduleRolloutNodes.batch, moduleRollouts.currentBatch),
-        inArray(moduleRolloutNodes.state, ["pending", "updating", "updated", "failed"]),
+        inArray(moduleRolloutNodes.state, ["updating", "updated", "failed"]),
       ),
-    )
-    .orderBy(asc(moduleRollouts.createdAt));
+    );
+  const open = [...running, ...unwound].sort((a, b) => a.createdAt.getTime() - b.createdAt.getTime());
   const failed: string[] = [];
   for (const { id } of open) {
     if (signal.aborted) return;
@@ -263,7 +267,19 @@ async function fail(deps: Deps, r: ModuleRolloutRow, failed: ModuleRolloutNodeRo
   deps.events.publish(written);
 }
 
-/** Restores a node of a stopped rollout's last batch to the references it had before. */
+/**
+ * The node's references with the rollout's module as it was before the claim: every other reference
+ * stays as it is now (an operator may have assigned more meanwhile).
+ */
+export function restoredModules(
+  current: readonly ModuleRefDocument[],
+  previous: readonly ModuleRefDocument[],
+  module: string,
+): ModuleRefDocument[] {
+  return [...current.filter((m) => m.name !== module), ...previous.filter((m) => m.name === module)];
+}
+
+/** Restores a node of a stopped rollout's last batch to the module reference it had before. */
 async function rollBack(deps: Deps, n: ModuleRolloutNodeRow): Promise<void> {
   const now = deps.now();
   const [r] = await deps.db.select().from(moduleRollouts).where(eq(moduleRollouts.id, n.rolloutId));
@@ -275,14 +291,18 @@ async function rollBack(deps: Deps, n: ModuleRolloutNodeRow): Promise<void> {
     const row = await setNode(tx, n, { state: "rolled_back", finishedAt: now, error: n.error });
     return deps.events.insert(tx, [nodeEvent(r, row)]);
   };
+  const previous = n.previousModules;
   try {
-    await deps.desiredState.change(n.nodeId, async (tx) => {
-      await tx
-        .update(instances)
-        .set({ modules: n.previousModules ?? [], updatedAt: now })
-        .where(eq(instances.id, n.nodeId));
-      written = await mark(tx);
-    });
+    // Never given the version (its claim failed): nothing of the node's to restore.
+    if (previous === null) written = await deps.db.transaction(mark);
+    else
+      await deps.desiredState.change(n.nodeId, async (tx, node) => {
+        await tx
+          .update(instances)
+          .set({ modules: restoredModules(node.modules, previous, r.module), updatedAt: now })
+          .where(eq(instances.id, n.nodeId));
+        written = await mark(tx);
+      });
   } catch (e) {
     if (!isDomainError(e) || e.kind !== "not_found") throw e;
     written = await deps.db.transaction(mark); // the node is gone: nothing to restore

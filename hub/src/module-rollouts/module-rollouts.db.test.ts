@@ -161,6 +161,11 @@ describe("module rollouts", () => {
 
   test("a broken version stops at the canary and is rolled back; the other nodes never see it", async () => {
     const nodes = await fleet("roll-b", 3);
+    // The canary has a reference of its own: the rollback must give it back, not wipe it.
+    await operatorClient(hub, ProvisionService).assignModules({
+      instanceId: nodes[0]?.id ?? "",
+      modules: [{ name: "system-base", version: "1" }],
+    });
     const id =
       (
         await rollouts().startModuleRollout({
@@ -185,11 +190,11 @@ describe("module rollouts", () => {
     ]);
     expect([...seen]).toEqual(["1"]);
     expect(await Promise.all(nodes.map((n) => n.assigned()))).toEqual(["1", "1", "1"]);
-    // The canary is back on what it ran (no own reference left) and healthy again.
+    // The canary is back on what it ran: its own reference kept, the rollout's gone.
     const [inst] = (await operatorClient(hub, ProvisionService).listInstances({})).instances.filter(
       (i) => i.name === "roll-b-1",
     );
-    expect(inst?.modules).toEqual([]);
+    expect(inst?.modules.map((m) => `${m.name}@${m.version}`)).toEqual(["system-base@1"]);
     const [tpl] = await hub.deps.db.select().from(templates).where(eq(templates.name, "roll-b"));
     expect(tpl?.modules.find((m) => m.name === "chrony")?.version).toBe("1");
   });

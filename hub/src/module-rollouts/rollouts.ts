@@ -242,7 +242,15 @@ export async function abortRollout(deps: Deps, id: string): Promise<ModuleRollou
     return deps.events.insert(tx, [finishedEvent(aborted)]);
   });
   deps.events.publish(written);
-  await advanceModuleRollout(deps, rolloutId);
+  try {
+    await advanceModuleRollout(deps, rolloutId);
+  } catch (e) {
+    // The abort is committed; the scheduler finishes the rollback.
+    deps.log.warn("module rollout: rolling back after the abort failed; the scheduler retries", {
+      rolloutId,
+      error: e,
+    });
+  }
   return getRollout(deps.db, rolloutId);
 }
 

@@ -12,7 +12,7 @@ import { eq } from "drizzle-orm";
 import { networkVips } from "../db/schema/index.ts";
 import type { Deps } from "../deps.ts";
 import type { Tx } from "../desired-state/index.ts";
-import { DomainError } from "../errors.ts";
+import { DomainError, isDomainError } from "../errors.ts";
 import { changeNetwork } from "./networks.ts";
 import type { PeerChange } from "./peer-bus.ts";
 import { peerChangeOf } from "./peers.ts";
@@ -135,7 +135,13 @@ export async function failoverVip(deps: FailoverDeps, input: FailoverInput): Pro
     },
   );
   if (!out.moved) return { vip: out.vip, moved: false };
-  for (const h of [out.from, out.to]) if (h.instanceId) await deps.desiredState.change(h.instanceId);
+  // The new holder first (it must put the /128 on its interface); a failed recompile (a node deleted
+  // meanwhile) does not stop the other or the event: the move is committed.
+  for (const h of [out.to, out.from])
+    if (h.instanceId)
+      await deps.desiredState.change(h.instanceId).catch((error: unknown) => {
+        if (!isDomainError(error) || error.kind !== "not_found") throw error;
+      });
   const kind =
     input.reason === "manual_failover" ? withSeverity(EVENTS.vipFailover, "info") : EVENTS.vipFailover;
   await deps.events.emit(
@@ -155,4 +161,51 @@ export async function failoverVip(deps: FailoverDeps, input: FailoverInput): Pro
     { nodeId: out.to.instanceId ?? undefined, correlationId },
   );
   return { vip: out.vip, moved: true, assignment: out.assignment };
+}
+
+/**
+ * Takes a node out of a VIP's service before its machine goes (a drained K3s server): when it is the
+ * primary, the VIP fails over first (reason manual_failover, correlation `drain:<node>`); then its
+ * member leaves the holder list, so no later failover picks it. A primary with no live candidate keeps
+ * the VIP (logged): moving it nowhere would only make it unreachable sooner.
+ */
+export async function retireVipHolder(
+  deps: FailoverDeps & Pick<Deps, "log">,
+  vipId: string,
+  nodeId: string,
+): Promise<void> {
+  const vip = await getVip(deps.db, vipId);
+  if (!vip) return;
+  const holder = (await holderViews(deps.db, vip.holderMemberIds)).find((h) => h.nodeId === nodeId);
+  if (!holder) return;
+  if (vip.holderMemberIds[0] === holder.memberId) {
+    try {
+      await failoverVip(deps, {
+        vip: vipId,
+        reason: "manual_failover",
+        correlationId: `drain:${nodeId}`,
+        ifPrimary: holder.memberId,
+      });
+    } catch (e) {
+      if (!(e instanceof DomainError) || e.kind !== "precondition") throw e;
+      deps.log.warn("draining a VIP holder: no live candidate, the VIP stays on it", {
+        vipId,
+        nodeId,
+        error: e,
+      });
+      return;
+    }
+  }
+  await deps.db.transaction(async (tx) => {
+    const [locked] = await tx.select().from(networkVips).where(eq(networkVips.id, vipId)).for("update");
+    // Still the primary (a move in between put it back): keep it, as above.
+    if (!locked || locked.holderMemberIds[0] === holder.memberId) return;
+    await tx
+      .update(networkVips)
+      .set({
+        holderMemberIds: locked.holderMemberIds.filter((m) => m !== holder.memberId),
+        updatedAt: deps.now(),
+      })
+      .where(eq(networkVips.id, vipId));
+  });
 }

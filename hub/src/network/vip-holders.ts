@@ -17,7 +17,10 @@ export interface HolderView extends HolderState {
   nodeName: string;
 }
 
-/** The holders `memberIds` in order; a member that left is kept, with `nodeId` null (never alive). */
+/**
+ * The holders `memberIds` in order; a member that left, or whose node was deleted, is kept with `nodeId`
+ * null (never alive); a stopped node's holder has no heartbeat or key to count (never alive either).
+ */
 export async function holderViews(db: Db | Tx, memberIds: readonly string[]): Promise<HolderView[]> {
   if (memberIds.length === 0) return [];
   const rows = await db
@@ -28,6 +31,7 @@ export async function holderViews(db: Db | Tx, memberIds: readonly string[]): Pr
       publicKey: networkMembers.publicKey,
       nodeName: instances.name,
       lastHeartbeatAt: instances.lastHeartbeatAt,
+      state: instances.state,
     })
     .from(networkMembers)
     .leftJoin(instances, eq(instances.id, networkMembers.instanceId))
@@ -35,7 +39,7 @@ export async function holderViews(db: Db | Tx, memberIds: readonly string[]): Pr
   const byId = new Map(rows.map((r) => [r.id, r]));
   return memberIds.map((id): HolderView => {
     const r = byId.get(id);
-    if (!r)
+    if (!r || r.state === "deleted")
       return {
         memberId: id,
         instanceId: null,
@@ -44,12 +48,13 @@ export async function holderViews(db: Db | Tx, memberIds: readonly string[]): Pr
         lastHeartbeatAt: null,
         nodeName: "",
       };
+    const stopped = r.state === "stopped";
     return {
       memberId: id,
       instanceId: r.instanceId,
       nodeId: memberNodeId(r),
-      publicKey: r.publicKey,
-      lastHeartbeatAt: r.lastHeartbeatAt ?? null,
+      publicKey: stopped ? null : r.publicKey,
+      lastHeartbeatAt: stopped ? null : (r.lastHeartbeatAt ?? null),
       nodeName: r.nodeName ?? r.operatorName ?? "",
     };
   });

@@ -72,14 +72,21 @@ export async function createVip(
   return row;
 }
 
+/** The VIP's row, locked for the rest of `tx` (every writer of its holders takes it: no lost update). */
+async function lockVip(tx: Tx, vipId: string): Promise<VipRow | undefined> {
+  const [vip] = await tx.select().from(networkVips).where(eq(networkVips.id, vipId)).for("update");
+  return vip;
+}
+
 /**
  * Makes `memberId` the primary holder (first) of a VIP, keeping the others as failover candidates (a
- * server's bootstrap); a change of the primary is a `bootstrap` history row. The caller publishes the
- * peer change (failoverVip does both for a failover).
+ * server's first bootstrap); a change of the primary is a `bootstrap` history row. Returns the previous
+ * primary when it changed. The caller publishes the peer change and recompiles both holders (failoverVip
+ * does both for a failover).
  */
-export async function setVipPrimary(tx: Tx, vipId: string, memberId: string): Promise<void> {
-  const vip = await getVip(tx, vipId);
-  if (!vip) return;
+export async function setVipPrimary(tx: Tx, vipId: string, memberId: string): Promise<string | undefined> {
+  const vip = await lockVip(tx, vipId);
+  if (!vip) return undefined;
   const previous = vip.holderMemberIds[0];
   if (previous !== memberId)
     await recordVipAssignment(tx, {
@@ -93,11 +100,12 @@ export async function setVipPrimary(tx: Tx, vipId: string, memberId: string): Pr
     .update(networkVips)
     .set({ holderMemberIds: holders, state: "active", updatedAt: new Date() })
     .where(eq(networkVips.id, vipId));
+  return previous !== memberId ? previous : undefined;
 }
 
 /** Appends `memberId` to a VIP's holders (a failover candidate) unless it holds it already. */
 export async function addVipHolder(tx: Tx, vipId: string, memberId: string): Promise<void> {
-  const vip = await getVip(tx, vipId);
+  const vip = await lockVip(tx, vipId);
   if (!vip || vip.holderMemberIds.includes(memberId)) return;
   await tx
     .update(networkVips)
