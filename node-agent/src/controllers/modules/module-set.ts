@@ -125,10 +125,12 @@ export function createModuleSet(o: ModuleSetOptions): ModuleSet {
     const setKey = setKeyOf(assignments);
     if (setKey === currentKey) {
       // The same bytes (and env) under another version or location: nothing to mount, but the
-      // observations name what the hub now assigns (else it would see version drift).
+      // observations name what the hub now assigns (else it would see version drift), once its
+      // signature holds (a refused one keeps the old name: the hub sees the node did not take it).
+      const key = desired.modules?.signingKeyPem ?? "";
       for (const m of current?.modules ?? []) {
         const a = assignments.find((x) => moduleKey(x) === m.key);
-        if (a) m.assignment = a;
+        if (a && (key === "" || !signatureProblem(a, key))) m.assignment = a;
       }
       outcomes = new Map();
       refusedKey = undefined;
