@@ -104,7 +104,7 @@ const fmt = (r: readonly PingResult[]) =>
   r.map((p) => `${p.from}->${p.to} ${p.received}/${p.transmitted}`).join(", ");
 
 /** Waits until GetMeshHealth says every expected peer has a recent handshake; returns seconds waited. */
-async function fullMesh(site: SiteNodes, net: Network, what: string): Promise<number> {
+export async function fullMesh(site: SiteNodes, net: Network, what: string): Promise<number> {
   const started = performance.now();
   await waitFor(
     what,

@@ -8,13 +8,12 @@
  * - VIP failover when the holder dies, watched by the replacement's pings (site-vip.ts).
  */
 import { join } from "node:path";
-import type { Network } from "@powernode/proto";
 import { buildRecipe, loadRecipe, recipePath } from "../../hub/src/modules/index.ts";
 import { buildModules, publishModules } from "../lib/built-modules.ts";
 import { wrongDigestBuild } from "../lib/module-variants.ts";
 import type { PassContext } from "../lib/pass.ts";
-import { bootSiteNodes, type SiteNode, type SiteNodes } from "../lib/site-nodes.ts";
-import { waitFor } from "../lib/wait.ts";
+import { bootSiteNodes, type SiteNode } from "../lib/site-nodes.ts";
+import { fullMesh } from "../pass3/site-tier.ts";
 import { siteCveChecks } from "./site-cve.ts";
 import { siteReprovisionChecks } from "./site-reprovision.ts";
 import { siteRolloutChecks } from "./site-rollout.ts";
@@ -22,17 +21,6 @@ import { siteVipChecks, VIP_FAILOVER_SECONDS } from "./site-vip.ts";
 
 const HEARTBEAT_SECONDS = 5;
 const TEMPLATE = "p9-site";
-
-/** Waits until every member of `net` has a recent handshake with every other. */
-async function fullMesh(site: SiteNodes, net: Network): Promise<number> {
-  const t0 = performance.now();
-  await waitFor(
-    `full mesh in ${net.name} (GetMeshHealth)`,
-    async () => (await site.hub.network.getMeshHealth({ network: net.id })).fullMesh || undefined,
-    { timeoutMs: 180_000, intervalMs: 500 },
-  );
-  return (performance.now() - t0) / 1000;
-}
 
 export async function siteLifecycleChecks(t: PassContext): Promise<void> {
   if (t.args.arch !== "amd64") throw new Error("pass 9 site: amd64 only (three TCG nodes)");
@@ -95,7 +83,7 @@ export async function siteLifecycleChecks(t: PassContext): Promise<void> {
     if (!n) throw new Error("CreateNetwork returned no network");
     for (const x of site.nodes) await site.hub.network.joinNetwork({ network: n.id, nodeId: x.instanceId });
     t.info(
-      `network ${n.name}: ${n.prefix} on wg-sdwan-${n.handle}; full mesh in ${(await fullMesh(site, n)).toFixed(1)} s`,
+      `network ${n.name}: ${n.prefix} on wg-sdwan-${n.handle}; full mesh in ${(await fullMesh(site, n, `full mesh in ${n.name} (GetMeshHealth)`)).toFixed(1)} s`,
     );
     return n;
   });

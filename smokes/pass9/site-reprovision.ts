@@ -10,6 +10,7 @@ import { type Network, NodeState } from "@powernode/proto";
 import type { PassContext } from "../lib/pass.ts";
 import type { SiteNode, SiteNodes } from "../lib/site-nodes.ts";
 import { waitFor } from "../lib/wait.ts";
+import { fullMesh } from "../pass3/site-tier.ts";
 
 /** Under TCG with the other nodes running: a boot, an enrollment and the module fetch. */
 const BOOT_TIMEOUT_MS = 300_000;
@@ -107,14 +108,9 @@ export async function siteReprovisionChecks(
 
   await t.check(`${replacement.name} joins the mesh: a handshake with every other member`, async () => {
     await network.joinNetwork({ network: input.network.id, nodeId: replacement.instanceId });
-    const t1 = performance.now();
-    await waitFor(
-      "full mesh with the replacement (GetMeshHealth)",
-      async () => (await network.getMeshHealth({ network: input.network.id })).fullMesh || undefined,
-      { timeoutMs: 180_000, intervalMs: 500 },
-    );
+    const seconds = await fullMesh(site, input.network, "full mesh with the replacement (GetMeshHealth)");
     const members = (await network.listMembers({ network: input.network.id })).members.length;
-    return `${members} members, full mesh ${((performance.now() - t1) / 1000).toFixed(1)} s after JoinNetwork`;
+    return `${members} members, full mesh ${seconds.toFixed(1)} s after JoinNetwork`;
   });
   await t.check(`${replacement.name} joins the cluster: node_count back to ${start}`, async () => {
     const r = await k3s.addNode({ cluster, nodeId: replacement.instanceId, role: "agent" });

@@ -19,9 +19,9 @@ import { instances, moduleRolloutNodes, moduleRollouts, templates } from "../db/
 import type { Deps } from "../deps.ts";
 import type { Tx } from "../desired-state/index.ts";
 import { isDomainError } from "../errors.ts";
-import { batchEvent, nodeEvent } from "./events.ts";
+import { batchEvent, finishedEvent, nodeEvent } from "./events.ts";
 import { gate } from "./plan.ts";
-import { finishedEvent, type ModuleRolloutNodeRow, type ModuleRolloutRow } from "./rollouts.ts";
+import type { ModuleRolloutNodeRow, ModuleRolloutRow } from "./rollouts.ts";
 
 /** Moves one call makes at most (a tick continues where it stopped). */
 const MAX_MOVES = 500;

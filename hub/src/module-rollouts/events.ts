@@ -42,3 +42,21 @@ export function batchEvent(r: ModuleRolloutRow, outcome: "passed" | "failed"): N
     },
   };
 }
+
+/** `system.module.rollout_finished`: error when it failed, warn when aborted. */
+export function finishedEvent(r: ModuleRolloutRow): NewEvent {
+  const severity = r.state === "failed" ? "error" : r.state === "aborted" ? "warn" : "info";
+  return {
+    kind: EVENTS.moduleRolloutFinished.kind,
+    severity,
+    payload: {
+      rolloutId: r.id,
+      template: r.templateName,
+      module: r.module,
+      toVersion: r.toVersion,
+      state: r.state,
+      batch: r.currentBatch,
+      error: r.error ?? "",
+    },
+  };
+}

@@ -10,8 +10,11 @@ import { bindService, type Feature } from "../feature.ts";
 import { advanceModuleRollouts, nudgeModuleRollouts } from "./advance.ts";
 import { createModuleRolloutService } from "./module-rollout-service.ts";
 
-/** Per node, the last module report seen (a heartbeat that repeats it costs a string comparison). */
-const lastReport = new Map<string, string>();
+/**
+ * Per hub (its database handle), per node: the last module report seen, so a heartbeat that repeats
+ * it costs a string comparison.
+ */
+const lastReports = new WeakMap<object, Map<string, string>>();
 
 export const moduleRolloutsFeature: Feature = {
   name: "module-rollouts",
@@ -31,6 +34,8 @@ export const moduleRolloutsFeature: Feature = {
   async heartbeat(deps, nodeId, req) {
     if (req.modules.length === 0) return;
     const report = req.modules.map((m) => `${m.name}@${m.version}:${m.state}`).join(",");
+    const lastReport = lastReports.get(deps.db) ?? new Map<string, string>();
+    lastReports.set(deps.db, lastReport);
     if (lastReport.get(nodeId) === report) return;
     if (lastReport.size > 100_000) lastReport.clear();
     lastReport.set(nodeId, report);

@@ -1,2 +1,1 @@
 export { moduleRolloutsFeature } from "./feature.ts";
-export { planBatches } from "./plan.ts";

@@ -20,6 +20,7 @@ import { DomainError } from "../errors.ts";
 import { templateByRef } from "../provision/module-assignments.ts";
 import { intField, nameField, textField, uuidField } from "../rpc/fields.ts";
 import { advanceModuleRollout } from "./advance.ts";
+import { finishedEvent } from "./events.ts";
 import { DEFAULT_BATCH_PERCENT, planBatches } from "./plan.ts";
 
 export type ModuleRolloutRow = typeof moduleRollouts.$inferSelect;
@@ -252,22 +253,4 @@ export async function abortRollout(deps: Deps, id: string): Promise<ModuleRollou
     });
   }
   return getRollout(deps.db, rolloutId);
-}
-
-/** `system.module.rollout_finished`: error when it failed, warn when aborted. */
-export function finishedEvent(r: ModuleRolloutRow) {
-  const severity = r.state === "failed" ? "error" : r.state === "aborted" ? "warn" : "info";
-  return {
-    kind: EVENTS.moduleRolloutFinished.kind,
-    severity,
-    payload: {
-      rolloutId: r.id,
-      template: r.templateName,
-      module: r.module,
-      toVersion: r.toVersion,
-      state: r.state,
-      batch: r.currentBatch,
-      error: r.error ?? "",
-    },
-  } as const;
 }
