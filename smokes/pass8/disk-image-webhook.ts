@@ -208,11 +208,9 @@ export async function diskImageWebhookChecks(t: PassContext, s: SmokeHub): Promi
   await t.check(
     "1,000 random or malformed bodies, signatures and ids: every answer 200 with a reason, RSS bounded",
     async () => {
-      Bun.gc(true);
-      const rssBefore = process.memoryUsage().rss;
       const counts: Record<string, number> = {};
       const valid = JSON.stringify(report);
-      for (let i = 0; i < 1000; i++) {
+      const send = async (i: number, count: boolean) => {
         const kind = i % 8;
         let body: Uint8Array | string;
         if (kind === 0) body = randomBytes(1 + (i % 2048));
@@ -233,8 +231,14 @@ export async function diskImageWebhookChecks(t: PassContext, s: SmokeHub): Promi
         const a = await post(body, sig, id);
         if (a.success || a.status !== "error" || !REASONS.has(a.reason ?? ""))
           throw new Error(`body ${i} (kind ${kind}): ${JSON.stringify(a)}`);
-        counts[a.reason ?? ""] = (counts[a.reason ?? ""] ?? 0) + 1;
-      }
+        if (count) counts[a.reason ?? ""] = (counts[a.reason ?? ""] ?? 0) + 1;
+      };
+      // A warm-up round first (JIT, the allocator's pools for 60 KiB bodies): the bound is on growth
+      // over the 1,000 that follow, not on the process's first use of these paths.
+      for (let i = 0; i < 100; i++) await send(i, false);
+      Bun.gc(true);
+      const rssBefore = process.memoryUsage().rss;
+      for (let i = 0; i < 1000; i++) await send(i, true);
       Bun.gc(true);
       const grownMib = (process.memoryUsage().rss - rssBefore) / 1024 / 1024;
       if (grownMib > 64) throw new Error(`RSS grew ${grownMib.toFixed(0)} MiB`);
