@@ -59,9 +59,18 @@ interface Entry {
 /** Half the default heartbeat interval (10 s): what the hub uses unless its interval differs. */
 export const DEFAULT_IDENTITY_TTL_MS = 5_000;
 
+const normalised = new Map<string, string>();
+
+/** The serial as the certificates table keys it; each connection's serial is normalised once. */
 function normalise(serial: string): string {
-  const s = serial.replace(/:/g, "").toLowerCase().replace(/^0+/, "");
-  return s === "" ? "0" : s;
+  let n = normalised.get(serial);
+  if (n === undefined) {
+    const s = serial.replace(/:/g, "").toLowerCase().replace(/^0+/, "");
+    n = s === "" ? "0" : s;
+    if (normalised.size > 100_000) normalised.clear();
+    normalised.set(serial, n);
+  }
+  return n;
 }
 
 interface Row {

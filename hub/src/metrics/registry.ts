@@ -3,11 +3,21 @@
  * Gauges are computed at scrape time by collectors (nodes by state).
  */
 
-type Labels = Record<string, string>;
+/** A series' labels. An object passed frozen is rendered once and its rendering kept. */
+export type Labels = Readonly<Record<string, string>>;
 
 const keyCache = new Map<string, string>();
+const frozenKeys = new WeakMap<Labels, string>();
 
 function labelKey(labels: Labels): string {
+  if (Object.isFrozen(labels)) {
+    let key = frozenKeys.get(labels);
+    if (key === undefined) {
+      key = renderLabels(labels);
+      frozenKeys.set(labels, key);
+    }
+    return key;
+  }
   // Most label sets repeat (one per method); memoise the rendering on a cheap join.
   const raw = Object.entries(labels).join("\u0000");
   const hit = keyCache.get(raw);

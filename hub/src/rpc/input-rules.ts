@@ -12,6 +12,7 @@ import { type DescField, type DescMessage, ScalarType } from "@bufbuild/protobuf
 import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
 import { DomainError, isDomainError } from "../errors.ts";
 import { isDecodeProblem, type MalformedRecorder, protocolOf } from "./decode-errors.ts";
+import { methodName } from "./method-name.ts";
 
 /** The limits of the edge rule. */
 export interface InputLimits {
@@ -173,7 +174,7 @@ export function createInputInterceptor(
   limits: InputLimits = INPUT_LIMITS,
 ): Interceptor {
   return (next) => async (req) => {
-    const method = `${req.service.typeName}/${req.method.name}`;
+    const method = methodName(req.method);
     const protocol = protocolOf(req.header.get("content-type"));
     const refuse = (e: unknown): unknown => {
       if (isDomainError(e) && e.kind === "invalid_argument") {

@@ -10,7 +10,9 @@ import type { Deps } from "../deps.ts";
 import { toConnectError } from "../errors.ts";
 import type { Principal } from "../feature.ts";
 import { resolvePeerHub } from "../federation/peer-identity.ts";
+import type { Labels } from "../metrics/registry.ts";
 import { kNodeIdentity, kOrigin, kPeerHub } from "./context.ts";
+import { methodName } from "./method-name.ts";
 import { whileIdentityHolds } from "./while-identity-holds.ts";
 
 /** Counts calls and observes latency (unary: until the answer; streams: until the stream ends). */
@@ -18,12 +20,27 @@ export function createMetricsInterceptor(deps: Pick<Deps, "metrics">): Intercept
   const { metrics } = deps;
   metrics.describe("powernode_rpc_requests_total", "counter", "RPCs handled, by method and code");
   metrics.describe("powernode_rpc_duration_seconds", "histogram", "RPC latency in seconds, by method");
+  // One label object per method (and per method and code): the registry renders each once.
+  const byMethod = new Map<string, { method: Labels; codes: Map<string, Labels> }>();
+  const labelsOf = (method: string) => {
+    let l = byMethod.get(method);
+    if (!l) {
+      l = { method: Object.freeze({ method }), codes: new Map() };
+      byMethod.set(method, l);
+    }
+    return l;
+  };
   return (next) => async (req) => {
-    const method = `${req.service.typeName}/${req.method.name}`;
+    const labels = labelsOf(methodName(req.method));
     const start = performance.now();
     const done = (code: string) => {
-      metrics.inc("powernode_rpc_requests_total", { method, code });
-      metrics.observe("powernode_rpc_duration_seconds", { method }, (performance.now() - start) / 1000);
+      let counted = labels.codes.get(code);
+      if (!counted) {
+        counted = Object.freeze({ method: labels.method.method ?? "", code });
+        labels.codes.set(code, counted);
+      }
+      metrics.inc("powernode_rpc_requests_total", counted);
+      metrics.observe("powernode_rpc_duration_seconds", labels.method, (performance.now() - start) / 1000);
     };
     try {
       const res = await next(req);
@@ -60,7 +77,7 @@ export function createErrorsInterceptor(deps: Pick<Deps, "log">): Interceptor {
     return ce;
   };
   return (next) => async (req) => {
-    const method = `${req.service.typeName}/${req.method.name}`;
+    const method = methodName(req.method);
     try {
       const res = await next(req);
       if (!res.stream) return res;
@@ -96,7 +113,7 @@ export function createAuthInterceptor(
   principals: ReadonlyMap<string, Principal>,
 ): Interceptor {
   return (next) => async (req) => {
-    const method = `${req.service.typeName}/${req.method.name}`;
+    const method = methodName(req.method);
     const principal = principals.get(method);
     if (principal === "public") return next(req);
     if (principal === "bootstrap") {
@@ -116,7 +133,8 @@ export function createAuthInterceptor(
           Code.Unauthenticated,
         );
       }
-      const identity = await deps.nodeIdentity.resolve(origin.peer);
+      // The request gate resolved it for this call already (same certificate, same moment).
+      const identity = req.contextValues.get(kNodeIdentity) ?? (await deps.nodeIdentity.resolve(origin.peer));
       req.contextValues.set(kNodeIdentity, identity);
       const res = await next(req);
       if (!res.stream) return res;

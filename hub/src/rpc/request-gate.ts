@@ -13,6 +13,7 @@ import type { Principal } from "../feature.ts";
 import { normaliseAddress } from "../limits.ts";
 import { kNodeIdentity, kOrigin } from "./context.ts";
 import { bearerToken } from "./interceptors.ts";
+import { methodName } from "./method-name.ts";
 import { createTokenBuckets, type TokenBuckets } from "./token-bucket.ts";
 
 /** One set of buckets per hub, shared by both listeners' gates. */
@@ -85,7 +86,7 @@ export function createRequestGate(
   };
 
   return async (ctx) => {
-    const method = `${ctx.service.typeName}/${ctx.method.name}`;
+    const method = methodName(ctx.method);
     const principal = principals.get(method);
     // Undeclared methods are refused by the auth interceptor, with its message.
     if (principal === undefined) return;
