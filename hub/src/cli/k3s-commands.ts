@@ -1,4 +1,5 @@
 /** `pnctl k3s ...`: K3s clusters, their nodes and kubeconfig, network profiles and pod subnet prefixes. */
+import { timestampDate } from "@bufbuild/protobuf/wkt";
 import type { K3sCluster } from "@powernode/proto";
 import { K3sService } from "@powernode/proto";
 import { flag } from "./args.ts";
@@ -70,12 +71,20 @@ export const k3sCommands: CommandGroup = {
             role: n.role,
             status: n.status,
             version: n.version,
+            drainedAt: n.drainedAt ? timestampDate(n.drainedAt).toISOString() : "",
           }),
         );
         ctx.print(rows, () =>
           table([
-            ["NODE", "NAME", "ROLE", "STATUS", "VERSION"],
-            ...rows.map((r) => [r.node.slice(0, 8), r.name, r.role, r.status, r.version || "-"]),
+            ["NODE", "NAME", "ROLE", "STATUS", "VERSION", "DRAINED"],
+            ...rows.map((r) => [
+              r.node.slice(0, 8),
+              r.name,
+              r.role,
+              r.status,
+              r.version || "-",
+              r.drainedAt || "-",
+            ]),
           ]),
         );
         return 0;

@@ -62,13 +62,25 @@ export async function joinRequest(
   };
 }
 
-/** Inserts or updates the node's row in `cluster` (status joining); node_count follows the rows. */
+/** Refuses a node's own move (Register, MarkReady) while an operator's drain holds it out. */
+function assertNotDrained(own: { node: ClusterNodeRow; cluster: ClusterRow }): void {
+  if (own.node.drainedAt)
+    throw new DomainError(
+      "precondition",
+      `node ${own.node.name} was drained from cluster ${own.cluster.name} at ${own.node.drainedAt.toISOString()}; an operator's AddNode returns it`,
+    );
+}
+
+/**
+ * Inserts or updates the node's row in `cluster` (status joining); node_count follows the rows. The
+ * operator's AddNode lifts a drain; the node's own RegisterNode is refused while it holds.
+ */
 async function upsertNode(
   tx: Tx,
   emit: Emit,
   node: InstanceRow,
   cluster: ClusterRow,
-  input: { role: Role; version?: string },
+  input: { role: Role; version?: string; by: "operator" | "node" },
   now: Date,
 ): Promise<{ row: ClusterNodeRow; nodeCount: number }> {
   const { member } = await assertMayJoin(tx, node, cluster);
@@ -78,6 +90,7 @@ async function upsertNode(
       "already_exists",
       `node_id: node ${node.name} is already in cluster ${own.cluster.name}`,
     );
+  if (own && input.by === "node") assertNotDrained(own);
   let row: ClusterNodeRow | undefined;
   let nodeCount = cluster.nodeCount;
   if (own) {
@@ -87,6 +100,7 @@ async function upsertNode(
         role: input.role,
         status: "joining",
         version: input.version || own.node.version,
+        drainedAt: null,
         updatedAt: now,
       })
       .where(eq(k3sClusterNodes.id, own.node.id))
@@ -136,7 +150,7 @@ export async function addNode(
   const out = await transact(deps, async (tx, emit) => {
     const cluster = await resolveCluster(tx, input.cluster);
     const node = await lockNode(tx, input.nodeId);
-    return upsertNode(tx, emit, node, cluster, { role: input.role }, deps.now());
+    return upsertNode(tx, emit, node, cluster, { role: input.role, by: "operator" }, deps.now());
   });
   await deps.desiredState.change(input.nodeId);
   return out.row;
@@ -151,7 +165,7 @@ export async function registerNode(
   const out = await transact(deps, async (tx, emit) => {
     const node = await lockNode(tx, nodeId);
     const cluster = await clusterToJoin(tx, nodeId, input.clusterId);
-    return upsertNode(tx, emit, node, cluster, input, deps.now());
+    return upsertNode(tx, emit, node, cluster, { ...input, by: "node" }, deps.now());
   });
   await deps.desiredState.change(nodeId);
   return out;
@@ -168,7 +182,10 @@ async function ownRow(
   return { ...own, inst };
 }
 
-/** MarkReady (node): node active with its version; a ready server makes the cluster active. */
+/**
+ * MarkReady (node): node active with its version; a ready server makes the cluster active. A drained
+ * node is refused: k3s coming back on a drained machine does not undo the operator's drain.
+ */
 export async function markReady(
   deps: NodeDeps,
   nodeId: string,
@@ -176,6 +193,7 @@ export async function markReady(
 ): Promise<{ row: ClusterNodeRow; clusterStatus: ClusterRow["status"] }> {
   return transact(deps, async (tx, emit) => {
     const { node, cluster } = await ownRow(tx, nodeId);
+    assertNotDrained({ node, cluster });
     const now = deps.now();
     const [row] = await tx
       .update(k3sClusterNodes)
@@ -231,13 +249,13 @@ async function disconnectNode(
   tx: Tx,
   emit: Emit,
   own: { node: ClusterNodeRow; cluster: ClusterRow },
-  input: { reason: string; now: Date; logged?: { phase: string; message: string } },
+  input: { reason: string; now: Date; logged?: { phase: string; message: string }; drained?: boolean },
 ): Promise<{ row: ClusterNodeRow; clusterStatus: ClusterRow["status"] }> {
   const { node, cluster } = own;
   const { now, logged } = input;
   const [row] = await tx
     .update(k3sClusterNodes)
-    .set({ status: "disconnected", updatedAt: now })
+    .set({ status: "disconnected", ...(input.drained ? { drainedAt: now } : {}), updatedAt: now })
     .where(eq(k3sClusterNodes.id, node.id))
     .returning();
   if (!row) throw new Error(`cluster node ${node.name}: no row returned`);
@@ -282,8 +300,10 @@ export async function markStopped(
 
 /**
  * DrainNode (operator): takes a node of `cluster` out of service before its machine goes: as
- * MarkStopped, plus a `drain` bootstrap event naming the node's instance id. The node keeps its k3s
- * section; deleting its instance removes it from the cluster (deleted-nodes.ts).
+ * MarkStopped, plus a `drain` bootstrap event naming the node's instance id, and the row marked
+ * drained: the node's own RegisterNode and MarkReady are refused until an operator's AddNode (k3s
+ * coming back on the drained machine does not return it to service). The node keeps its k3s section;
+ * deleting its instance removes it from the cluster (deleted-nodes.ts).
  */
 export async function drainNode(
   deps: NodeDeps & Pick<Deps, "cluster" | "config" | "log">,
@@ -305,6 +325,7 @@ export async function drainNode(
       {
         reason,
         now: deps.now(),
+        drained: true,
         logged: {
           phase: "drain",
           message: `${node.role} ${inst.name} (instance ${inst.id}) drained: ${reason}`,

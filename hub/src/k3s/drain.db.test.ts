@@ -99,6 +99,30 @@ describe("DrainNode", () => {
     expect((await getCluster(c.id))?.bootstrapEvents.at(-1)?.message).toContain("drained by an operator");
   });
 
+  test("k3s coming back on a drained machine does not undo the drain; an operator's AddNode does", async () => {
+    const c = await clusterWith("drain-r", 1);
+    const agent = c.workers[0];
+    if (!agent) throw new Error("no agent");
+    await k3s.drainNode({ cluster: c.id, nodeId: agent.id });
+    const listed = async () =>
+      (await k3s.listClusterNodes({ cluster: c.id })).nodes.find((n) => n.nodeId === agent.id);
+    expect((await listed())?.drainedAt).toBeDefined();
+    const ready = await refusalOf(agent.k3s.markReady({ k3sVersion: "v1" }));
+    expect(ready?.code).toBe(Code.FailedPrecondition);
+    expect(ready?.message).toContain("was drained from cluster drain-r-server-k8s");
+    expect(ready?.message).toContain("AddNode");
+    const again = await refusalOf(
+      agent.k3s.registerNode({ clusterId: c.id, role: "agent", k3sVersion: "v1" }),
+    );
+    expect(again?.code).toBe(Code.FailedPrecondition);
+    expect(await listed()).toMatchObject({ status: "disconnected" });
+    // A refused node move leaves the row as the drain left it; MarkStopped is still taken.
+    expect((await agent.k3s.markStopped({ reason: "k3s stopped" })).node?.status).toBe("disconnected");
+    await k3s.addNode({ cluster: c.id, nodeId: agent.id, role: "agent" });
+    expect((await listed())?.drainedAt).toBeUndefined();
+    expect((await agent.k3s.markReady({ k3sVersion: "v1" })).node?.status).toBe("active");
+  });
+
   test("the last active server: the cluster is disconnected", async () => {
     const c = await clusterWith("drain-b", 0);
     const r = await k3s.drainNode({ cluster: c.id, nodeId: c.server.id });

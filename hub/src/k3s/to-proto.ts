@@ -42,5 +42,6 @@ export function toProtoNode(n: ClusterNodeRow): MessageInitShape<typeof K3sNodeS
     status: n.status,
     version: n.version ?? "",
     ...(n.lastHeartbeatAt ? { lastHeartbeatAt: timestampFromDate(n.lastHeartbeatAt) } : {}),
+    ...(n.drainedAt ? { drainedAt: timestampFromDate(n.drainedAt) } : {}),
   };
 }

@@ -92,6 +92,8 @@ export const k3sClusterNodes = pgTable(
     status: clusterNodeStatus().notNull().default("joining"),
     version: text(),
     lastHeartbeatAt: timestamp({ withTimezone: true }),
+    /** Set by DrainNode: the node's own Register/MarkReady are refused until an operator's AddNode. */
+    drainedAt: timestamp({ withTimezone: true }),
     ...timestamps,
   },
   (t) => [index().on(t.clusterId)],

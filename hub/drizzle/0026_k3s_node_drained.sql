@@ -1,0 +1,1 @@
+ALTER TABLE "k3s_cluster_nodes" ADD COLUMN "drained_at" timestamp with time zone;
