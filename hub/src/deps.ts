@@ -10,7 +10,11 @@ import {
   createAdminAuth,
   ensureAdminToken,
 } from "./auth/admin-tokens.ts";
-import { createNodeIdentityResolver, type NodeIdentityResolver } from "./auth/node-identity.ts";
+import {
+  createNodeIdentityResolver,
+  HUB_IDENTITY_CACHE_MS,
+  type NodeIdentityResolver,
+} from "./auth/node-identity.ts";
 import type { HubConfig } from "./config.ts";
 import { type Core, createCore } from "./core.ts";
 import {
@@ -85,23 +89,38 @@ export async function createDeps(config: HubConfig, opts: CreateDepsOptions = {}
     core.cluster.subscribe((m) => {
       if (m.k === "desired") desired.publish(m.node, m.version);
     });
+    const nodeIdentity = createNodeIdentityResolver(db, {
+      ttlMs: HUB_IDENTITY_CACHE_MS,
+      recheckMs: Math.min(30_000, (config.heartbeatSeconds * 1000) / 2),
+      announce: async (change) =>
+        core.cluster.notify(
+          db,
+          "serial" in change
+            ? { k: "identity", serial: change.serial }
+            : { k: "identity", node: change.instanceId },
+        ),
+      onSuperseded: async (nodeId, serials, by) => {
+        for (const serial of serials) {
+          await events.emit(
+            EVENTS.certificateRevoked,
+            { serial, reason: `superseded: its successor ${by} was used` },
+            { nodeId },
+          );
+        }
+      },
+    });
+    // Another hub revoked a certificate or ended a node: drop what this hub has cached of it.
+    core.cluster.subscribe((m) => {
+      if (m.k === "identity")
+        nodeIdentity.forget("serial" in m ? { serial: m.serial } : { instanceId: m.node });
+    });
     const deps: Deps = {
       ...core,
       adminAuth: createAdminAuth(db, { log: log.child({ component: "auth" }) }),
-      // Half a heartbeat interval: another process's revocation applies within one interval, on open
-      // streams too (they re-check at this period, rpc/interceptors.ts).
-      nodeIdentity: createNodeIdentityResolver(db, {
-        ttlMs: Math.min(30_000, (config.heartbeatSeconds * 1000) / 2),
-        onSuperseded: async (nodeId, serials, by) => {
-          for (const serial of serials) {
-            await events.emit(
-              EVENTS.certificateRevoked,
-              { serial, reason: `superseded: its successor ${by} was used` },
-              { nodeId },
-            );
-          }
-        },
-      }),
+      // Revocations and deletions are announced to the other hubs (decision 0044), so an entry holds
+      // for HUB_IDENTITY_CACHE_MS (shorter ones missed every heartbeat: a node beats every 10 s); open
+      // streams re-check every half heartbeat interval (rpc/interceptors.ts).
+      nodeIdentity,
       heartbeats: createHeartbeatWriter(db, events, {
         maxInFlight: core.dbDriver === "postgres" ? 4 : 1,
         onBatch: (rows, seconds) => {

@@ -7,6 +7,8 @@
  *
  *   PN_BENCH_DATA=/tmp/x bun hub/test/heartbeat-hub-process.ts
  */
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { startHub } from "../src/hub.ts";
 import { createLogger } from "../src/log.ts";
 import { untilStopFile, writeReady } from "./bench-process.ts";
@@ -22,4 +24,15 @@ const hub = await startHub({
 });
 writeReady(dataDir, process.env.PN_BENCH_NAME || "hub", { mtlsUrl: hub.mtlsUrl, pid: process.pid });
 await untilStopFile(dataDir);
+// The writer's batching (heartbeat-writer.ts): rows per statement decides the database's share.
+await hub.deps.heartbeats.drain();
+const metrics = await hub.deps.metrics.render();
+const total = (name: string) => Number(new RegExp(`^${name} (\\S+)$`, "m").exec(metrics)?.[1] ?? 0);
+writeFileSync(
+  join(dataDir, `batches-${process.env.PN_BENCH_NAME || "hub"}.json`),
+  JSON.stringify({
+    rows: total("powernode_heartbeat_rows_total"),
+    batches: total("powernode_heartbeat_batches_total"),
+  }),
+);
 await hub.stop();

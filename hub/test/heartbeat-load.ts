@@ -63,6 +63,8 @@ export interface BenchResult {
   "hub µs/beat": number;
   /** CPU of this (client) process during the loop, as % of one core. */
   "client CPU %": number;
+  /** Heartbeat rows per database statement over the whole run, summed over the hubs (not the baseline). */
+  "rows/batch"?: number;
 }
 
 function toPem(der: ArrayBuffer, label: string): string {
@@ -281,6 +283,16 @@ export async function runHeartbeatBench(opts: {
   const dataDir = mkdtempSync(join(tmpdir(), "pn-bench-"));
   const sessions: ClientHttp2Session[] = [];
   const exits: Promise<unknown>[] = [];
+  let stopped = false;
+  /** Closes the sessions and stops the server processes (once). */
+  const stopServers = async () => {
+    if (stopped) return;
+    stopped = true;
+    for (const s of sessions) s?.close();
+    writeFileSync(join(dataDir, "stop"), "");
+    for (const e of exits)
+      await e.catch((err: Error) => process.stderr.write(`bench server: ${err.message}\n`));
+  };
   try {
     const servers: { mtlsUrl: string; pid: number }[] = [];
     if (target.kind === "baseline") {
@@ -345,6 +357,11 @@ export async function runHeartbeatBench(opts: {
     const clientCpu = cpuSecondsOf(process.pid) - clientCpu0;
     if (firstError) process.stderr.write(`first error: ${firstError}\n`);
     const sorted = latencies.subarray(0, count).sort();
+    await stopServers();
+    const batches = servers.map((_s, h) => join(dataDir, `batches-hub${h + 1}.json`)).filter(existsSync);
+    const written = batches
+      .map((f) => JSON.parse(readFileSync(f, "utf8")) as { rows: number; batches: number })
+      .reduce((a, b) => ({ rows: a.rows + b.rows, batches: a.batches + b.batches }), { rows: 0, batches: 0 });
     return {
       db: opts.db,
       target: target.kind === "baseline" ? "node:http2" : `${target.hubs} hub${target.hubs > 1 ? "s" : ""}`,
@@ -362,12 +379,10 @@ export async function runHeartbeatBench(opts: {
       "hub CPU %": Math.round((100 * hubCpu) / elapsed),
       "hub µs/beat": Math.round((hubCpu * 1e6) / Math.max(count, 1)),
       "client CPU %": Math.round((100 * clientCpu) / elapsed),
+      ...(written.batches > 0 ? { "rows/batch": Number((written.rows / written.batches).toFixed(1)) } : {}),
     };
   } finally {
-    for (const s of sessions) s?.close();
-    writeFileSync(join(dataDir, "stop"), "");
-    for (const e of exits)
-      await e.catch((err: Error) => process.stderr.write(`bench server: ${err.message}\n`));
+    await stopServers();
     rmSync(dataDir, { recursive: true, force: true });
   }
 }

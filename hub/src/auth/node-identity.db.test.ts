@@ -78,6 +78,31 @@ describe("node identity from the peer certificate", () => {
     expect(await refusal(r.resolve(peer("1a2b"), new Date(now.getTime() + 6_000)))).toBe("accepted");
   });
 
+  test("an invalidation is announced to the other hubs; forget drops the entry here only", async () => {
+    const told: unknown[] = [];
+    const r = createNodeIdentityResolver(db.db, {
+      ttlMs: 300_000,
+      recheckMs: 5_000,
+      announce: async (c) => {
+        told.push(c);
+      },
+    });
+    expect([r.ttlMs, r.recheckMs]).toEqual([300_000, 5_000]);
+    await r.resolve(peer("1a2b"), now);
+    await db.db.update(certificates).set({ revokedAt: now }).where(eq(certificates.serial, "1a2b"));
+    // What another hub's announcement does: the entry is read again on the next call.
+    r.forget({ serial: "1A:2B" });
+    expect(await refusal(r.resolve(peer("1a2b"), now))).toBe(
+      "unauthenticated: client certificate: certificate revoked",
+    );
+    expect(told).toEqual([]);
+    await db.db.update(certificates).set({ revokedAt: null }).where(eq(certificates.serial, "1a2b"));
+    await r.invalidateSerial("1a2b");
+    await r.invalidateInstance(id);
+    expect(told).toEqual([{ serial: "1a2b" }, { instanceId: id }]);
+    expect(await refusal(r.resolve(peer("1a2b"), now))).toBe("accepted");
+  });
+
   test("concurrent misses are answered by one batched lookup", async () => {
     const r = createNodeIdentityResolver(db.db);
     const results = await Promise.all([

@@ -1,9 +1,11 @@
 /**
  * Node identity from the mTLS peer certificate: the certificate must be issued by our CA (checked by
  * TLS), be recorded in `certificates`, unrevoked and unexpired, with CN = its instance, and that
- * instance must not be deleted. Results are cached per serial for at most `ttlMs` (the hub passes half
- * its heartbeat interval, so another process's revocation applies within one interval); revocation in
- * this process invalidates the entry at once.
+ * instance must not be deleted. Results are cached per serial for at most `ttlMs`. A revocation or
+ * deletion made through this process invalidates the entry at once and is announced (`announce`: the
+ * hub sends it over the cluster bus, decision 0044), so other hub processes drop theirs when the
+ * message arrives; the TTL is the backstop for a change no hub announced (a lost notification, a row
+ * edited by hand). Open streams re-check their identity every `recheckMs`.
  *
  * Renewal is one-way: the first time a certificate is seen (each cache load), every older live
  * certificate of the same node is revoked, so a renewed node's previous serial stops working as soon
@@ -33,17 +35,31 @@ export interface NodeIdentity {
 /** Resolves and caches node identities. */
 export interface NodeIdentityResolver {
   resolve(peer: PeerCertificate | undefined, now?: Date): Promise<NodeIdentity>;
-  /** Forget a serial (after revocation) or everything for an instance (after delete/stop). */
-  invalidateSerial(serial: string): void;
-  invalidateInstance(instanceId: string): void;
+  /**
+   * Forget a serial (after revocation) or everything for an instance (after delete/stop), here at once
+   * and on the other hubs by the announcement the returned promise waits for.
+   */
+  invalidateSerial(serial: string): Promise<void>;
+  invalidateInstance(instanceId: string): Promise<void>;
+  /** Drops entries on this process only: what another hub's announcement does. */
+  forget(what: IdentityChange): void;
   /** How long an entry is trusted before it is read again. */
   readonly ttlMs: number;
+  /** How often an open stream re-checks its caller's identity. */
+  readonly recheckMs: number;
 }
+
+/** A change that ends cached identities: one certificate, or every certificate of a node. */
+export type IdentityChange = { serial: string } | { instanceId: string };
 
 /** Options of {@link createNodeIdentityResolver}. */
 export interface NodeIdentityOptions {
   /** Cache entries are re-read after this long (default {@link DEFAULT_IDENTITY_TTL_MS}). */
   ttlMs?: number;
+  /** Open streams re-check at this period (default: `ttlMs`). */
+  recheckMs?: number;
+  /** Tells the other hub processes of an invalidation (default: nothing to tell, one process). */
+  announce?(change: IdentityChange): Promise<void>;
   /** Told of older certificates revoked because a newer one of the same node was used. */
   onSuperseded?(instanceId: string, revokedSerials: readonly string[], bySerial: string): Promise<void>;
 }
@@ -56,8 +72,14 @@ interface Entry {
   loadedAt: number;
 }
 
-/** Half the default heartbeat interval (10 s): what the hub uses unless its interval differs. */
+/** A resolver's default cache period, for a resolver nobody announces changes to. */
 export const DEFAULT_IDENTITY_TTL_MS = 5_000;
+
+/**
+ * The hub's cache period: its revocations and deletions are announced to every hub process, so this
+ * only bounds a change none of them announced (decision 0044).
+ */
+export const HUB_IDENTITY_CACHE_MS = 5 * 60_000;
 
 const normalised = new Map<string, string>();
 
@@ -110,7 +132,10 @@ export function createNodeIdentityResolver(db: Db, opts: NodeIdentityOptions = {
         ),
       )
       .returning({ serial: certificates.serial });
-    for (const r of revoked) cache.delete(r.serial);
+    for (const r of revoked) {
+      cache.delete(r.serial);
+      await opts.announce?.({ serial: r.serial });
+    }
     if (revoked.length > 0)
       await opts.onSuperseded?.(
         row.instanceId,
@@ -175,6 +200,10 @@ export function createNodeIdentityResolver(db: Db, opts: NodeIdentityOptions = {
         setImmediate(flush);
       }
     });
+  const forget = (what: IdentityChange) => {
+    if ("serial" in what) cache.delete(normalise(what.serial));
+    else for (const [k, v] of cache) if (v.instanceId === what.instanceId) cache.delete(k);
+  };
   return {
     async resolve(peer, now = new Date()) {
       if (!peer?.serial) throw new DomainError("unauthenticated", "client certificate: required");
@@ -200,12 +229,16 @@ export function createNodeIdentityResolver(db: Db, opts: NodeIdentityOptions = {
       }
       return { instanceId: e.instanceId, serial };
     },
-    invalidateSerial(serial) {
-      cache.delete(normalise(serial));
+    async invalidateSerial(serial) {
+      forget({ serial });
+      await opts.announce?.({ serial });
     },
-    invalidateInstance(instanceId) {
-      for (const [k, v] of cache) if (v.instanceId === instanceId) cache.delete(k);
+    async invalidateInstance(instanceId) {
+      forget({ instanceId });
+      await opts.announce?.({ instanceId });
     },
+    forget,
     ttlMs,
+    recheckMs: opts.recheckMs ?? ttlMs,
   };
 }

@@ -3,7 +3,8 @@
  * transaction that made the change (PostgreSQL delivers it at commit, in commit order, and never for a
  * rolled-back transaction), `LISTEN`ed on by every hub. A message carries only what the receivers need
  * to read the change back from the database: a node's new desired-state version, an event seq range,
- * a network's new version (its peer streams send a fresh snapshot).
+ * a network's new version (its peer streams send a fresh snapshot), a revoked certificate or ended
+ * node (identity caches drop it).
  * Each hub ignores its own messages (it has already published them in process). On PGlite (one
  * process) the bus sends and hears nothing.
  */
@@ -19,7 +20,10 @@ export type ClusterMessage =
   | { k: "events"; from: number; to: number }
   | { k: "network"; id: string; version: number }
   /** An attestation challenge opened (`nonce` hex) or consumed (`nonce` empty) on another hub. */
-  | { k: "attest"; node: string; nonce: string; expires: number };
+  | { k: "attest"; node: string; nonce: string; expires: number }
+  /** A certificate revoked (`serial`) or a node's certificates ended (`node`): cached identities go. */
+  | { k: "identity"; serial: string }
+  | { k: "identity"; node: string };
 
 export interface ClusterBus {
   /** This process's id in messages (random per start). */
@@ -63,6 +67,11 @@ export function parseClusterMessage(payload: string, self: string): ClusterMessa
     Number.isSafeInteger(n.expires)
   )
     return { k: "attest", node: m.node, nonce: n.nonce, expires: n.expires as number };
+  const i = v as { serial?: unknown };
+  if (m.k === "identity" && typeof i.serial === "string" && i.serial.length <= 128)
+    return { k: "identity", serial: i.serial };
+  if (m.k === "identity" && typeof m.node === "string" && m.node.length <= 64)
+    return { k: "identity", node: m.node };
   if (m.k === "network" && typeof n.id === "string" && Number.isSafeInteger(m.version))
     return { k: "network", id: n.id, version: m.version as number };
   return undefined;

@@ -27,7 +27,7 @@ import type { RunningHub } from "../hub.ts";
 import { parseClusterMessage } from "./cluster-bus.ts";
 
 describe("parseClusterMessage", () => {
-  test("reads the two kinds, ignores its own and anything else", () => {
+  test("reads each kind, ignores its own and anything else", () => {
     const m = (x: unknown) => JSON.stringify(x);
     expect(parseClusterMessage(m({ h: "b", k: "desired", node: "n", version: 3 }), "a")).toEqual({
       k: "desired",
@@ -39,6 +39,15 @@ describe("parseClusterMessage", () => {
       from: 1,
       to: 4,
     });
+    expect(parseClusterMessage(m({ h: "b", k: "identity", serial: "1a2b" }), "a")).toEqual({
+      k: "identity",
+      serial: "1a2b",
+    });
+    expect(parseClusterMessage(m({ h: "b", k: "identity", node: "n" }), "a")).toEqual({
+      k: "identity",
+      node: "n",
+    });
+    expect(parseClusterMessage(m({ h: "b", k: "identity", serial: 7 }), "a")).toBeUndefined();
     expect(parseClusterMessage(m({ h: "a", k: "events", from: 1, to: 4 }), "a")).toBeUndefined();
     expect(parseClusterMessage(m({ h: "b", k: "desired", node: "n", version: "3" }), "a")).toBeUndefined();
     expect(parseClusterMessage("not json", "a")).toBeUndefined();
@@ -191,5 +200,27 @@ describe.if(testDbKind === "postgres")("two hubs on one PostgreSQL", () => {
       if (nonce.length === 0) await Bun.sleep(20);
     }
     expect(Buffer.from(nonce).toString("hex")).toBe(Buffer.from(asked.nonce).toString("hex"));
+  });
+  test("certificates revoked through hub 1 are refused on hub 2 within 1 s, long before its cache period", async () => {
+    const n = await enrollTestNode(one, "revoked-across");
+    const onTwo = createClient(NodeService, nodeTransport(two, n));
+    await onTwo.heartbeat({ bootId: "b", agentVersion: "test" }); // hub 2 has the identity cached
+    expect(two.deps.nodeIdentity.ttlMs).toBeGreaterThan(60_000);
+    const sent = performance.now();
+    await operatorClient(one, FleetService).revokeNodeCertificates({ nodeId: n.id });
+    const refused = await waitFor(
+      "hub 2 to refuse the revoked certificate",
+      async () => {
+        try {
+          await onTwo.heartbeat({ bootId: "b", agentVersion: "test" });
+          return undefined;
+        } catch (e) {
+          return String((e as Error).message);
+        }
+      },
+      1_000,
+    );
+    expect(performance.now() - sent).toBeLessThan(1_000);
+    expect(refused).toContain("certificate revoked");
   });
 });

@@ -54,7 +54,7 @@ export async function enrollNode(
     return { ...cert, tokenId: token.id, revoked };
   });
   for (const serial of issued.revoked) {
-    deps.nodeIdentity.invalidateSerial(serial);
+    await deps.nodeIdentity.invalidateSerial(serial);
     await deps.events.emit(
       EVENTS.certificateRevoked,
       { serial, reason: "replaced by an enrollment before it was used" },
@@ -92,7 +92,7 @@ export async function revokeCertificate(
     .set({ revokedAt: now, updatedAt: now })
     .where(and(eq(certificates.serial, serial), isNull(certificates.revokedAt)))
     .returning({ instanceId: certificates.instanceId });
-  deps.nodeIdentity.invalidateSerial(serial);
+  await deps.nodeIdentity.invalidateSerial(serial);
   const row = rows[0];
   if (!row) throw new DomainError("not_found", `serial: no unrevoked certificate ${serial}`);
   await deps.events.emit(EVENTS.certificateRevoked, { serial, reason }, { nodeId: row.instanceId });
@@ -109,6 +109,6 @@ export async function revokeInstanceCertificates(
     .set({ revokedAt: now, updatedAt: now })
     .where(and(eq(certificates.instanceId, instanceId), isNull(certificates.revokedAt)))
     .returning({ serial: certificates.serial });
-  deps.nodeIdentity.invalidateInstance(instanceId);
+  await deps.nodeIdentity.invalidateInstance(instanceId);
   return rows.map((r) => r.serial);
 }

@@ -253,11 +253,13 @@ describe("Enroll and revocation", () => {
       [Symbol.asyncIterator]();
     try {
       expect((await it.next()).value?.state?.version).toBe(0n);
-      // Another process revokes it: this one is not told, so only the periodic re-check can notice.
+      // Another process revokes it and announces it (what its cluster bus message does here: the entry
+      // dropped, nothing more); the open stream notices at its next periodic re-check.
       await hub.deps.db
         .update(certificates)
         .set({ revokedAt: new Date() })
         .where(eq(certificates.serial, serialOf(n.certPem)));
+      hub.deps.nodeIdentity.forget({ serial: serialOf(n.certPem) });
       const started = Date.now();
       const end = await waitFor(
         "the stream to end with the refusal",

@@ -142,7 +142,7 @@ export async function renewNodeCertificate(
     const cert = await issueAndRecord(deps, tx, parsed.value, instanceId, now);
     return { cert, revoked, early };
   });
-  for (const serial of done.revoked) deps.nodeIdentity.invalidateSerial(serial);
+  for (const serial of done.revoked) await deps.nodeIdentity.invalidateSerial(serial);
   await deps.events.emitMany([
     ...done.revoked.map((serial) => ({
       ...EVENTS.certificateRevoked,

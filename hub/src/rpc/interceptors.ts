@@ -143,7 +143,7 @@ export function createAuthInterceptor(
         message: whileIdentityHolds(
           res.message,
           () => deps.nodeIdentity.resolve(origin.peer),
-          deps.nodeIdentity.ttlMs,
+          deps.nodeIdentity.recheckMs,
         ),
       };
     }
