@@ -92,13 +92,20 @@ export async function createDeps(config: HubConfig, opts: CreateDepsOptions = {}
     const nodeIdentity = createNodeIdentityResolver(db, {
       ttlMs: HUB_IDENTITY_CACHE_MS,
       recheckMs: Math.min(30_000, (config.heartbeatSeconds * 1000) / 2),
-      announce: async (change) =>
-        core.cluster.notify(
-          db,
-          "serial" in change
-            ? { k: "identity", serial: change.serial }
-            : { k: "identity", node: change.instanceId },
-        ),
+      // After the change committed: a failed announcement must not fail the call that made it (the
+      // other hubs then see it within their cache period).
+      announce: async (change) => {
+        try {
+          await core.cluster.notify(
+            db,
+            "serial" in change
+              ? { k: "identity", serial: change.serial }
+              : { k: "identity", node: change.instanceId },
+          );
+        } catch (e) {
+          log.warn("identity change not announced to the other hubs", { ...change, error: e });
+        }
+      },
       onSuperseded: async (nodeId, serials, by) => {
         for (const serial of serials) {
           await events.emit(

@@ -63,7 +63,10 @@ export interface BenchResult {
   "hub µs/beat": number;
   /** CPU of this (client) process during the loop, as % of one core. */
   "client CPU %": number;
-  /** Heartbeat rows per database statement over the whole run, summed over the hubs (not the baseline). */
+  /**
+   * Heartbeats per write batch over the whole run (first beats included), summed over the hubs; a
+   * batch of steady heartbeats is one statement (heartbeat-writer.ts). Not for the baseline.
+   */
   "rows/batch"?: number;
 }
 

@@ -109,6 +109,13 @@ interface Row {
 export function createNodeIdentityResolver(db: Db, opts: NodeIdentityOptions = {}): NodeIdentityResolver {
   const ttlMs = opts.ttlMs ?? DEFAULT_IDENTITY_TTL_MS;
   const cache = new Map<string, Entry>();
+  // Invalidations so far: a lookup in flight across one does not cache what it read.
+  let forgotten = 0;
+  const forget = (what: IdentityChange) => {
+    forgotten++;
+    if ("serial" in what) cache.delete(normalise(what.serial));
+    else for (const [k, v] of cache) if (v.instanceId === what.instanceId) cache.delete(k);
+  };
   const toEntry = (row: Row | undefined, loadedAt: number): Entry => {
     if (!row) return { instanceId: "", notAfter: 0, ok: false, reason: "certificate unknown", loadedAt };
     if (row.revokedAt)
@@ -133,7 +140,7 @@ export function createNodeIdentityResolver(db: Db, opts: NodeIdentityOptions = {
       )
       .returning({ serial: certificates.serial });
     for (const r of revoked) {
-      cache.delete(r.serial);
+      forget({ serial: r.serial });
       await opts.announce?.({ serial: r.serial });
     }
     if (revoked.length > 0)
@@ -200,10 +207,6 @@ export function createNodeIdentityResolver(db: Db, opts: NodeIdentityOptions = {
         setImmediate(flush);
       }
     });
-  const forget = (what: IdentityChange) => {
-    if ("serial" in what) cache.delete(normalise(what.serial));
-    else for (const [k, v] of cache) if (v.instanceId === what.instanceId) cache.delete(k);
-  };
   return {
     async resolve(peer, now = new Date()) {
       if (!peer?.serial) throw new DomainError("unauthenticated", "client certificate: required");
@@ -216,10 +219,13 @@ export function createNodeIdentityResolver(db: Db, opts: NodeIdentityOptions = {
       const serial = normalise(peer.serial);
       let e = cache.get(serial);
       if (!e || now.getTime() - e.loadedAt > ttlMs) {
+        // A lookup that read the row before an invalidation (here, or announced by another hub)
+        // answers this call but is not kept: the next call reads the row again.
+        const before = forgotten;
         // Age entries on the caller's clock (the one the TTL is compared against).
         e = { ...(await load(serial, now)), loadedAt: now.getTime() };
         if (cache.size > 100_000) cache.clear();
-        cache.set(serial, e);
+        if (forgotten === before) cache.set(serial, e);
       }
       if (!e.ok) throw new DomainError("unauthenticated", `client certificate: ${e.reason}`);
       if (e.notAfter <= now.getTime())

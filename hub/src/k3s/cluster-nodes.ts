@@ -18,6 +18,7 @@ import { appendBootstrapEvent } from "./bootstrap-events.ts";
 import { assertCniFitsProfile } from "./cni.ts";
 import { openSecret } from "./secrets.ts";
 import {
+  assertNotDrained,
   type ClusterNodeRow,
   type ClusterRow,
   clusterNodeOf,
@@ -62,18 +63,10 @@ export async function joinRequest(
   };
 }
 
-/** Refuses a node's own move (Register, MarkReady) while an operator's drain holds it out. */
-function assertNotDrained(own: { node: ClusterNodeRow; cluster: ClusterRow }): void {
-  if (own.node.drainedAt)
-    throw new DomainError(
-      "precondition",
-      `node ${own.node.name} was drained from cluster ${own.cluster.name} at ${own.node.drainedAt.toISOString()}; an operator's AddNode returns it`,
-    );
-}
-
 /**
  * Inserts or updates the node's row in `cluster` (status joining); node_count follows the rows. The
- * operator's AddNode lifts a drain; the node's own RegisterNode is refused while it holds.
+ * operator's AddNode lifts a drain; the node's own RegisterNode is refused while it holds (as are its
+ * MarkReady and Bootstrap).
  */
 async function upsertNode(
   tx: Tx,

@@ -16,6 +16,7 @@ import { appendBootstrapEvent } from "./bootstrap-events.ts";
 import { assertCniFitsProfile, type Cni, defaultCniFor } from "./cni.ts";
 import { newClusterSecret, sealSecret } from "./secrets.ts";
 import {
+  assertNotDrained,
   type ClusterRow,
   clusterNodeOf,
   clusterNodes,
@@ -174,6 +175,7 @@ export async function bootstrapCluster(
         moved: undefined,
       };
     const { cluster, node: row } = own;
+    assertNotDrained(own);
     if (row.role !== "server")
       throw new DomainError(
         "precondition",

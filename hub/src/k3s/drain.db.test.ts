@@ -128,6 +128,13 @@ describe("DrainNode", () => {
     const r = await k3s.drainNode({ cluster: c.id, nodeId: c.server.id });
     expect(r.clusterStatus).toBe("disconnected");
     expect((await getCluster(c.id))?.status).toBe("disconnected");
+    // Its agent reporting fresh credentials does not bring it back either.
+    const again = await refusalOf(
+      c.server.k3s.bootstrap({ kubeconfig: "apiVersion: v1\n", serverToken: "K10drain", k3sVersion: "v1" }),
+    );
+    expect(again?.code).toBe(Code.FailedPrecondition);
+    expect(again?.message).toContain("was drained");
+    expect((await k3s.listClusterNodes({ cluster: c.id })).nodes[0]?.status).toBe("disconnected");
   });
 
   test("refusals name the field", async () => {

@@ -129,3 +129,15 @@ export async function clusterNodes(db: Db | Tx, clusterId: string): Promise<Clus
     .where(eq(k3sClusterNodes.clusterId, clusterId))
     .orderBy(asc(k3sClusterNodes.role), asc(k3sClusterNodes.name));
 }
+
+/**
+ * Refuses a node's own move (RegisterNode, MarkReady, Bootstrap) while an operator's drain holds it
+ * out: only the operator's AddNode returns a drained node to service.
+ */
+export function assertNotDrained(own: { node: ClusterNodeRow; cluster: ClusterRow }): void {
+  if (own.node.drainedAt)
+    throw new DomainError(
+      "precondition",
+      `node ${own.node.name} was drained from cluster ${own.cluster.name} at ${own.node.drainedAt.toISOString()}; an operator's AddNode returns it`,
+    );
+}

@@ -225,8 +225,6 @@ export function createNodeUnaryPath(
   return {
     serve(stream, headers) {
       const route = routes.get(String(headers[":path"] ?? ""));
-      if (process.env.PN_DEBUG)
-        require("node:fs").appendFileSync("/tmp/dbg.log", `${JSON.stringify(headers)} ${!!route}\n`);
       if (!route || headers[":method"] !== "POST" || headers["content-type"] !== "application/proto")
         return false;
       if (CONNECT_ONLY_HEADERS.some((h) => headers[h] !== undefined)) return false;
