@@ -28,10 +28,10 @@ function arg(name: string, fallback: number): number {
   return v;
 }
 
-const db = process.argv[process.argv.indexOf("--db") + 1] ?? "pglite";
-if (process.argv.includes("--db") && db !== "pglite" && db !== "postgres")
-  throw new Error(`--db: "${db}" is not pglite or postgres`);
-const pg = process.argv.includes("--db") && db === "postgres" ? await startThrowawayPostgres() : undefined;
+const dbAt = process.argv.indexOf("--db");
+const db = dbAt >= 0 ? process.argv[dbAt + 1] : "pglite";
+if (db !== "pglite" && db !== "postgres") throw new Error(`--db: "${db}" is not pglite or postgres`);
+const pg = db === "postgres" ? await startThrowawayPostgres() : undefined;
 // The test hub takes a fresh database on this cluster (hub/test/harness.ts).
 if (pg) process.env.TEST_DATABASE_URL = pg.url;
 try {

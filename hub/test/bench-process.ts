@@ -18,3 +18,15 @@ export function untilStopFile(dataDir: string): Promise<void> {
     }, 200);
   });
 }
+
+/**
+ * The heartbeat writer's totals in a hub's `/metrics` text: heartbeats written and write batches
+ * (heartbeat-writer.ts; rows per batch decides the database's share of a heartbeat).
+ */
+export function heartbeatBatchTotals(metrics: string): { rows: number; batches: number } {
+  const total = (name: string) => Number(new RegExp(`^${name} (\\S+)$`, "m").exec(metrics)?.[1] ?? 0);
+  return {
+    rows: total("powernode_heartbeat_rows_total"),
+    batches: total("powernode_heartbeat_batches_total"),
+  };
+}

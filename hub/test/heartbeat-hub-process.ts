@@ -11,7 +11,7 @@ import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { startHub } from "../src/hub.ts";
 import { createLogger } from "../src/log.ts";
-import { untilStopFile, writeReady } from "./bench-process.ts";
+import { heartbeatBatchTotals, untilStopFile, writeReady } from "./bench-process.ts";
 
 const dataDir = process.env.PN_BENCH_DATA;
 if (!dataDir) throw new Error("PN_BENCH_DATA is not set");
@@ -24,15 +24,9 @@ const hub = await startHub({
 });
 writeReady(dataDir, process.env.PN_BENCH_NAME || "hub", { mtlsUrl: hub.mtlsUrl, pid: process.pid });
 await untilStopFile(dataDir);
-// The writer's batching (heartbeat-writer.ts): rows per statement decides the database's share.
 await hub.deps.heartbeats.drain();
-const metrics = await hub.deps.metrics.render();
-const total = (name: string) => Number(new RegExp(`^${name} (\\S+)$`, "m").exec(metrics)?.[1] ?? 0);
 writeFileSync(
   join(dataDir, `batches-${process.env.PN_BENCH_NAME || "hub"}.json`),
-  JSON.stringify({
-    rows: total("powernode_heartbeat_rows_total"),
-    batches: total("powernode_heartbeat_batches_total"),
-  }),
+  JSON.stringify(heartbeatBatchTotals(await hub.deps.metrics.render())),
 );
 await hub.stop();

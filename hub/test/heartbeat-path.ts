@@ -16,6 +16,7 @@ import { kOrigin } from "../src/rpc/context.ts";
 import type { NodeConnectionGuard } from "../src/rpc/node-connections.ts";
 import { createNodeUnaryPath } from "../src/rpc/node-unary.ts";
 import { routerOptions, serviceImpls } from "../src/rpc/routes.ts";
+import { heartbeatBatchTotals } from "./bench-process.ts";
 import { type EnrolledTestNode, enrollTestNode, startTestHub } from "./harness.ts";
 
 /** What the direct path touches of a ServerHttp2Stream, answering once `end(body)` is called. */
@@ -123,7 +124,7 @@ export async function runHeartbeatPathBench(opts: {
   // Each heartbeat finding its node's identity entry gone: what every heartbeat of a node beating
   // every 10 s did while the cache held entries for half an interval (before decision 0044).
   const reread = (node: number, body: Uint8Array) => {
-    hub.deps.nodeIdentity.forget({ instanceId: nodes[node]?.id ?? "" });
+    hub.deps.nodeIdentity.forget({ serial: peers[node]?.serial ?? "" });
     return full(node, body);
   };
   const codec = () => {
@@ -149,10 +150,9 @@ export async function runHeartbeatPathBench(opts: {
         "path, identity re-read µs/beat": Number((await measure(reread)).toFixed(1)),
         "decode + encode µs/beat": Number(codec().toFixed(1)),
       };
-      const m = await hub.deps.metrics.render();
-      const total = (name: string) => Number(new RegExp(`^${name} (\\S+)$`, "m").exec(m)?.[1] ?? 0);
+      const written = heartbeatBatchTotals(await hub.deps.metrics.render());
       process.stderr.write(
-        `${JSON.stringify(row)} rows/batch so far ${(total("powernode_heartbeat_rows_total") / total("powernode_heartbeat_batches_total")).toFixed(1)}\n`,
+        `${JSON.stringify(row)} rows/batch so far ${(written.rows / written.batches).toFixed(1)}\n`,
       );
       rows.push(row);
     }

@@ -294,8 +294,8 @@ export async function markStopped(
 /**
  * DrainNode (operator): takes a node of `cluster` out of service before its machine goes: as
  * MarkStopped, plus a `drain` bootstrap event naming the node's instance id, and the row marked
- * drained: the node's own RegisterNode and MarkReady are refused until an operator's AddNode (k3s
- * coming back on the drained machine does not return it to service). The node keeps its k3s section;
+ * drained: the node's own RegisterNode, MarkReady and Bootstrap are refused until an operator's
+ * AddNode (whatever its agent reports, the hub keeps it out of service). The node keeps its k3s section;
  * deleting its instance removes it from the cluster (deleted-nodes.ts).
  */
 export async function drainNode(

@@ -22,22 +22,20 @@ export function createMetricsInterceptor(deps: Pick<Deps, "metrics">): Intercept
   metrics.describe("powernode_rpc_duration_seconds", "histogram", "RPC latency in seconds, by method");
   // One label object per method (and per method and code): the registry renders each once.
   const byMethod = new Map<string, { method: Labels; codes: Map<string, Labels> }>();
-  const labelsOf = (method: string) => {
-    let l = byMethod.get(method);
-    if (!l) {
-      l = { method: Object.freeze({ method }), codes: new Map() };
-      byMethod.set(method, l);
-    }
-    return l;
-  };
   return (next) => async (req) => {
-    const labels = labelsOf(methodName(req.method));
+    const method = methodName(req.method);
+    let labels = byMethod.get(method);
+    if (!labels) {
+      labels = { method: Object.freeze({ method }), codes: new Map() };
+      byMethod.set(method, labels);
+    }
+    const { codes } = labels;
     const start = performance.now();
     const done = (code: string) => {
-      let counted = labels.codes.get(code);
+      let counted = codes.get(code);
       if (!counted) {
-        counted = Object.freeze({ method: labels.method.method ?? "", code });
-        labels.codes.set(code, counted);
+        counted = Object.freeze({ method, code });
+        codes.set(code, counted);
       }
       metrics.inc("powernode_rpc_requests_total", counted);
       metrics.observe("powernode_rpc_duration_seconds", labels.method, (performance.now() - start) / 1000);

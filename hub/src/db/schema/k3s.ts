@@ -92,7 +92,7 @@ export const k3sClusterNodes = pgTable(
     status: clusterNodeStatus().notNull().default("joining"),
     version: text(),
     lastHeartbeatAt: timestamp({ withTimezone: true }),
-    /** Set by DrainNode: the node's own Register/MarkReady are refused until an operator's AddNode. */
+    /** Set by DrainNode: the node's own Register/MarkReady/Bootstrap are refused until an operator's AddNode. */
     drainedAt: timestamp({ withTimezone: true }),
     ...timestamps,
   },
